@@ -1,0 +1,343 @@
+#include "core/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace rkv {
+
+const char* to_string(FsyncMode m) {
+  switch (m) {
+    case FsyncMode::kAlways: return "always";
+    case FsyncMode::kBatch: return "batch";
+    case FsyncMode::kNever: return "never";
+  }
+  return "?";
+}
+const char* to_string(Model m) {
+  switch (m) {
+    case Model::kPrimary: return "primary";
+    case Model::kMultiLeader: return "multi-leader";
+    case Model::kLeaderless: return "leaderless";
+  }
+  return "?";
+}
+const char* to_string(CommitMode m) {
+  switch (m) {
+    case CommitMode::kQuorum: return "quorum";
+    case CommitMode::kAll: return "all";
+    case CommitMode::kAsync: return "async";
+  }
+  return "?";
+}
+const char* to_string(ReadMode m) {
+  switch (m) {
+    case ReadMode::kLinearizable: return "linearizable";
+    case ReadMode::kLease: return "lease";
+    case ReadMode::kFollower: return "follower";
+  }
+  return "?";
+}
+const char* to_string(ConflictMode m) {
+  switch (m) {
+    case ConflictMode::kLww: return "lww";
+    case ConflictMode::kSiblings: return "siblings";
+    case ConflictMode::kCrdt: return "crdt";
+  }
+  return "?";
+}
+
+Config Config::defaults() {
+  Config c;
+  KeyspaceConfig def;
+  def.name = "default";
+  KeyspaceConfig accounts;
+  accounts.name = "accounts";
+  accounts.prefix = "accounts:";
+  KeyspaceConfig carts;
+  carts.name = "carts";
+  carts.prefix = "carts:";
+  carts.model = Model::kMultiLeader;
+  carts.conflict = ConflictMode::kCrdt;
+  KeyspaceConfig prefs;
+  prefs.name = "prefs";
+  prefs.prefix = "prefs:";
+  prefs.model = Model::kLeaderless;
+  c.keyspaces = {def, accounts, carts, prefs};
+  return c;
+}
+
+namespace {
+
+// Walks a TOML document, turning every problem into a Status that names source:line.
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  Status error_at(const toml::node& n, const std::string& what) const {
+    return Status::invalid_argument(
+        fmt::format("{}:{}: {}", source_, n.source().begin.line, what));
+  }
+
+  // Rejects keys this version does not know, so a typo is an error rather than ignored.
+  Status only_keys(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                   std::string_view where) const {
+    for (auto&& [k, v] : t) {
+      if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) {
+        return error_at(v, fmt::format("unknown key \"{}\" in {}", k.str(), where));
+      }
+    }
+    return Status::ok();
+  }
+
+  Status get_string(const toml::table& t, std::string_view key, std::string* out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return Status::ok();
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v) return error_at(*n, fmt::format("\"{}\" must be a string", key));
+    *out = *v;
+    return Status::ok();
+  }
+
+  template <typename Int>
+  Status get_int(const toml::table& t, std::string_view key, Int* out, int64_t lo,
+                 int64_t hi) const {
+    const toml::node* n = t.get(key);
+    if (!n) return Status::ok();
+    if (!n->is_integer()) return error_at(*n, fmt::format("\"{}\" must be an integer", key));
+    int64_t v = *n->value<int64_t>();
+    if (v < lo || v > hi) {
+      return error_at(*n, fmt::format("\"{}\" = {} is out of range [{}, {}]", key, v, lo, hi));
+    }
+    *out = static_cast<Int>(v);
+    return Status::ok();
+  }
+
+  template <typename Enum>
+  Status get_enum(const toml::table& t, std::string_view key, Enum* out,
+                  std::initializer_list<Enum> choices) const {
+    const toml::node* n = t.get(key);
+    if (!n) return Status::ok();
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v) return error_at(*n, fmt::format("\"{}\" must be a string", key));
+    std::string names;
+    for (Enum c : choices) {
+      if (*v == to_string(c)) {
+        *out = c;
+        return Status::ok();
+      }
+      names += names.empty() ? "" : ", ";
+      names += fmt::format("\"{}\"", to_string(c));
+    }
+    return error_at(*n, fmt::format("unknown {} \"{}\" (expected one of {})", key, *v, names));
+  }
+
+ private:
+  std::string source_;
+};
+
+Status parse_node(const Reader& r, const toml::table& t, Config& c) {
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t, {"id", "bind", "port", "admin_port", "peer_port", "data_dir", "fsync", "log_level",
+          "expire_sweep_ms"},
+      "[node]"));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "id", &c.node_id));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "bind", &c.bind));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 1, 65535));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "admin_port", &c.admin_port, 0, 65535));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "peer_port", &c.peer_port, 0, 65535));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "data_dir", &c.data_dir));
+  RKV_RETURN_IF_ERROR(r.get_enum(t, "fsync", &c.fsync,
+                                 {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kNever}));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "log_level", &c.log_level));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "expire_sweep_ms", &c.expire_sweep_ms, 1, 60000));
+  static const std::set<std::string> kLevels = {"trace", "debug", "info",
+                                                "warn",  "error", "critical", "off"};
+  if (!kLevels.count(c.log_level)) {
+    return r.error_at(*t.get("log_level"), fmt::format("unknown log_level \"{}\"", c.log_level));
+  }
+  return Status::ok();
+}
+
+Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
+  RKV_RETURN_IF_ERROR(r.only_keys(t,
+                                  {"max_bulk_len", "max_args", "max_inline_len", "max_clients",
+                                   "client_output_buffer_limit", "idle_timeout_ms",
+                                   "max_value_len"},
+                                  "[limits]"));
+  constexpr int64_t kMax = int64_t{1} << 40;
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_bulk_len", &l.max_bulk_len, 1, int64_t{4} << 30));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_args", &l.max_args, 1, int64_t{1} << 30));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_inline_len", &l.max_inline_len, 16, int64_t{1} << 30));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_clients", &l.max_clients, 1, 1000000));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "client_output_buffer_limit", &l.client_output_buffer_limit, 1024, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "idle_timeout_ms", &l.idle_timeout_ms, 0, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_value_len", &l.max_value_len, 1, int64_t{4} << 30));
+  return Status::ok();
+}
+
+Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
+  RKV_RETURN_IF_ERROR(r.only_keys(t, {"secret", "node"}, "[cluster]"));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "secret", &c.cluster_secret));
+  if (const toml::node* n = t.get("node")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) return r.error_at(*n, "[[cluster.node]] must be an array of tables");
+    for (const toml::node& e : *arr) {
+      const toml::table* nt = e.as_table();
+      if (!nt) return r.error_at(e, "[[cluster.node]] entries must be tables");
+      PeerConfig p;
+      RKV_RETURN_IF_ERROR(r.only_keys(*nt, {"id", "host", "port", "peer_port"},
+                                      "[[cluster.node]]"));
+      RKV_RETURN_IF_ERROR(r.get_string(*nt, "id", &p.id));
+      RKV_RETURN_IF_ERROR(r.get_string(*nt, "host", &p.host));
+      RKV_RETURN_IF_ERROR(r.get_int(*nt, "port", &p.port, 1, 65535));
+      RKV_RETURN_IF_ERROR(r.get_int(*nt, "peer_port", &p.peer_port, 0, 65535));
+      if (p.id.empty()) return r.error_at(e, "[[cluster.node]] needs an \"id\"");
+      if (p.port == 0) return r.error_at(e, "[[cluster.node]] needs a \"port\"");
+      if (p.peer_port == 0) p.peer_port = static_cast<uint16_t>(p.port + 10000);
+      c.nodes.push_back(p);
+    }
+  }
+  return Status::ok();
+}
+
+Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) {
+  const toml::table* t = e.as_table();
+  if (!t) return r.error_at(e, "[[keyspace]] entries must be tables");
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      *t, {"name", "prefix", "model", "commit", "read", "conflict", "n", "r", "w"},
+      "[[keyspace]]"));
+  RKV_RETURN_IF_ERROR(r.get_string(*t, "name", &ks.name));
+  if (ks.name.empty()) return r.error_at(e, "[[keyspace]] needs a \"name\"");
+  ks.prefix = ks.name == "default" ? "" : ks.name + ":";
+  RKV_RETURN_IF_ERROR(r.get_string(*t, "prefix", &ks.prefix));
+  if (!t->get("model")) return r.error_at(e, fmt::format("keyspace \"{}\" needs a \"model\"", ks.name));
+  RKV_RETURN_IF_ERROR(r.get_enum(*t, "model", &ks.model,
+                                 {Model::kPrimary, Model::kMultiLeader, Model::kLeaderless}));
+  auto only_for = [&](std::string_view key, Model m) -> Status {
+    if (const toml::node* n = t->get(key); n && ks.model != m) {
+      return r.error_at(*n, fmt::format("\"{}\" applies only to model \"{}\", not \"{}\"", key,
+                                        to_string(m), to_string(ks.model)));
+    }
+    return Status::ok();
+  };
+  RKV_RETURN_IF_ERROR(only_for("commit", Model::kPrimary));
+  RKV_RETURN_IF_ERROR(only_for("read", Model::kPrimary));
+  RKV_RETURN_IF_ERROR(only_for("conflict", Model::kMultiLeader));
+  RKV_RETURN_IF_ERROR(only_for("n", Model::kLeaderless));
+  RKV_RETURN_IF_ERROR(only_for("r", Model::kLeaderless));
+  RKV_RETURN_IF_ERROR(only_for("w", Model::kLeaderless));
+  RKV_RETURN_IF_ERROR(r.get_enum(*t, "commit", &ks.commit,
+                                 {CommitMode::kQuorum, CommitMode::kAll, CommitMode::kAsync}));
+  RKV_RETURN_IF_ERROR(r.get_enum(*t, "read", &ks.read,
+                                 {ReadMode::kLinearizable, ReadMode::kLease, ReadMode::kFollower}));
+  RKV_RETURN_IF_ERROR(r.get_enum(*t, "conflict", &ks.conflict,
+                                 {ConflictMode::kLww, ConflictMode::kSiblings, ConflictMode::kCrdt}));
+  RKV_RETURN_IF_ERROR(r.get_int(*t, "n", &ks.n, 1, 64));
+  RKV_RETURN_IF_ERROR(r.get_int(*t, "r", &ks.r, 1, 64));
+  RKV_RETURN_IF_ERROR(r.get_int(*t, "w", &ks.w, 1, 64));
+  if (ks.r > ks.n || ks.w > ks.n) {
+    return r.error_at(e, fmt::format("keyspace \"{}\": r ({}) and w ({}) must not exceed n ({})",
+                                     ks.name, ks.r, ks.w, ks.n));
+  }
+  if (ks.name == "default" && !ks.prefix.empty()) {
+    return r.error_at(e, "keyspace \"default\" takes every key no other prefix matches; it has no prefix");
+  }
+  if (ks.name != "default" && ks.prefix.empty()) {
+    return r.error_at(e, fmt::format("keyspace \"{}\" needs a non-empty prefix", ks.name));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Status::invalid_argument(fmt::format("{}:{}: {}", source_name,
+                                                e.source().begin.line, e.description()));
+  }
+  Reader r(source_name);
+  Config c;
+  RKV_RETURN_IF_ERROR(r.only_keys(doc, {"node", "limits", "cluster", "keyspace"}, "the file"));
+  if (const toml::node* n = doc.get("node")) {
+    if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
+    RKV_RETURN_IF_ERROR(parse_node(r, *n->as_table(), c));
+  }
+  if (const toml::node* n = doc.get("limits")) {
+    if (!n->is_table()) return r.error_at(*n, "[limits] must be a table");
+    RKV_RETURN_IF_ERROR(parse_limits(r, *n->as_table(), c.limits));
+  }
+  if (const toml::node* n = doc.get("cluster")) {
+    if (!n->is_table()) return r.error_at(*n, "[cluster] must be a table");
+    RKV_RETURN_IF_ERROR(parse_cluster(r, *n->as_table(), c));
+  }
+  if (const toml::node* n = doc.get("keyspace")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) return r.error_at(*n, "keyspace must be written [[keyspace]]");
+    std::set<std::string> names, prefixes;
+    for (const toml::node& e : *arr) {
+      KeyspaceConfig ks;
+      RKV_RETURN_IF_ERROR(parse_keyspace(r, e, ks));
+      if (!names.insert(ks.name).second) {
+        return r.error_at(e, fmt::format("keyspace \"{}\" is declared twice", ks.name));
+      }
+      if (!ks.prefix.empty() && !prefixes.insert(ks.prefix).second) {
+        return r.error_at(e, fmt::format("prefix \"{}\" is used by two keyspaces", ks.prefix));
+      }
+      c.keyspaces.push_back(ks);
+    }
+  }
+  RKV_RETURN_IF_ERROR(validate_config(c));
+  return c;
+}
+
+Status validate_config(Config& c) {
+  if (c.node_id.empty()) return Status::invalid_argument("node id must not be empty");
+  bool has_default = false;
+  for (const auto& ks : c.keyspaces) has_default |= ks.name == "default";
+  if (!has_default) {
+    KeyspaceConfig def;
+    def.name = "default";
+    c.keyspaces.insert(c.keyspaces.begin(), def);
+  }
+  if (!c.nodes.empty()) {
+    std::set<std::string> ids;
+    bool self = false;
+    for (const auto& p : c.nodes) {
+      if (!ids.insert(p.id).second) {
+        return Status::invalid_argument(fmt::format("cluster node \"{}\" is listed twice", p.id));
+      }
+      self |= p.id == c.node_id;
+    }
+    if (!self) {
+      return Status::invalid_argument(
+          fmt::format("node id \"{}\" is not among the [[cluster.node]] entries", c.node_id));
+    }
+    for (const auto& ks : c.keyspaces) {
+      if (ks.model == Model::kLeaderless && ks.n > static_cast<int>(c.nodes.size())) {
+        return Status::invalid_argument(fmt::format(
+            "keyspace \"{}\": n = {} exceeds the cluster's {} nodes", ks.name, ks.n,
+            c.nodes.size()));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::invalid_argument(fmt::format("cannot open config file {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace rkv

@@ -1,0 +1,81 @@
+// Configuration types for a node and its keyspaces, and the TOML loader. See
+// docs/configuration.md for every key, its default and its limits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace rkv {
+
+enum class FsyncMode : unsigned char { kAlways, kBatch, kNever };
+enum class Model : unsigned char { kPrimary, kMultiLeader, kLeaderless };
+enum class CommitMode : unsigned char { kQuorum, kAll, kAsync };
+enum class ReadMode : unsigned char { kLinearizable, kLease, kFollower };
+enum class ConflictMode : unsigned char { kLww, kSiblings, kCrdt };
+
+const char* to_string(FsyncMode m);
+const char* to_string(Model m);
+const char* to_string(CommitMode m);
+const char* to_string(ReadMode m);
+const char* to_string(ConflictMode m);
+
+struct Limits {
+  uint64_t max_bulk_len = 512ull << 20;         // largest bulk string a client may send
+  uint64_t max_args = 1024 * 1024;              // most arguments in one command
+  uint64_t max_inline_len = 64 * 1024;          // longest inline command line
+  uint64_t max_clients = 10000;                 // concurrent client connections
+  uint64_t client_output_buffer_limit = 64ull << 20;  // pending reply bytes per client
+  uint64_t idle_timeout_ms = 0;                 // close idle clients; 0 = never
+  uint64_t max_value_len = 512ull << 20;        // largest stored string value
+};
+
+struct KeyspaceConfig {
+  std::string name;
+  std::string prefix;  // keys starting with this belong to the keyspace; "" only for default
+  Model model = Model::kPrimary;
+  // primary
+  CommitMode commit = CommitMode::kQuorum;
+  ReadMode read = ReadMode::kLinearizable;
+  // multi-leader
+  ConflictMode conflict = ConflictMode::kLww;
+  // leaderless
+  int n = 3, r = 2, w = 2;
+};
+
+struct PeerConfig {
+  std::string id;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;       // client (RESP) port
+  uint16_t peer_port = 0;  // replication port
+};
+
+struct Config {
+  std::string node_id = "n1";
+  std::string bind = "127.0.0.1";
+  uint16_t port = 7379;
+  uint16_t admin_port = 8379;  // 0 disables the admin HTTP listener
+  uint16_t peer_port = 0;      // 0: port + 10000 when the cluster has peers
+  std::string data_dir = "./data";
+  FsyncMode fsync = FsyncMode::kBatch;
+  std::string log_level = "info";
+  uint64_t expire_sweep_ms = 100;  // active expiry sweep period
+  Limits limits;
+  std::string cluster_secret;
+  std::vector<PeerConfig> nodes;  // every member, this node included; empty = single node
+  std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading
+
+  // Built-in defaults: one node, data in ./data, and the demo keyspaces.
+  static Config defaults();
+};
+
+// Parses TOML text. Errors name the line ("config:12: unknown model \"paxos\"").
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name = "config");
+Result<Config> load_config_file(const std::string& path);
+// Checks cross-field rules (unique names and prefixes, n/r/w ranges, ...).
+Status validate_config(Config& cfg);
+
+}  // namespace rkv

@@ -1,0 +1,53 @@
+// The command table: every command replikv understands, with the metadata that COMMAND,
+// COMMAND INFO, COMMAND DOCS and COMMAND COUNT report and that the node uses to check arity
+// before executing. Pure data plus a case-insensitive lookup.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace rkv::resp {
+
+enum class CommandId : uint16_t {
+  kPing, kEcho, kHello, kQuit, kSelect, kCommand, kClient, kInfo, kDbsize,
+  kGet, kSet, kSetnx, kGetdel, kMget, kMset, kDel, kExists, kIncr, kIncrby, kDecr, kDecrby,
+  kAppend, kStrlen, kExpire, kPexpire, kTtl, kPttl, kPersist, kType, kScan, kKeys,
+  kFlushall, kFlushdb, kKeyspaces, kReset, kRole, kLostwrites, kStaleness, kReadmode,
+  kWait, kConfig, kLastsave, kTime, kSave, kBgsave, kShutdown,
+  kCount_  // number of commands; keep last
+};
+
+enum CommandFlag : uint32_t {
+  kWrite = 1u << 0,
+  kReadonly = 1u << 1,
+  kFast = 1u << 2,
+  kAdmin = 1u << 3,
+  kNoScript = 1u << 4,
+  kLoading = 1u << 5,
+  kStale = 1u << 6,
+  kConnection = 1u << 7,  // acts on the connection, not on data
+  kDenyOom = 1u << 8,
+};
+
+struct CommandSpec {
+  std::string_view name;     // lower case, as COMMAND reports it
+  CommandId id;
+  int arity;                 // Redis convention: N exact, -N at least N (name counts)
+  uint32_t flags;
+  int first_key, last_key, step;  // key positions, Redis convention (last -1 = to the end)
+  std::string_view summary;  // for COMMAND DOCS
+  std::string_view since;    // Redis version whose semantics we follow
+  std::string_view group;    // "string", "generic", "connection", "server", "cluster"
+};
+
+// nullptr when unknown. Case-insensitive, allocation-free.
+const CommandSpec* lookup_command(std::string_view name);
+std::span<const CommandSpec> all_commands();
+// True when argc (name included) satisfies spec.arity.
+inline bool arity_ok(const CommandSpec& spec, size_t argc) {
+  return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
+                         : argc >= static_cast<size_t>(-spec.arity);
+}
+
+}  // namespace rkv::resp
