@@ -1,0 +1,40 @@
+#include "core/checksum.h"
+
+#include <gtest/gtest.h>
+
+namespace rkv {
+namespace {
+
+TEST(Checksum, SealRoundTrips) {
+  std::string rec = seal("hello world");
+  std::string_view payload;
+  ASSERT_TRUE(unseal(rec, &payload));
+  EXPECT_EQ(payload, "hello world");
+}
+
+TEST(Checksum, DetectsEveryFlippedBitAndTruncation) {
+  std::string rec = seal("some payload bytes");
+  std::string_view payload;
+  for (size_t i = 0; i < rec.size() * 8; ++i) {
+    std::string bad = rec;
+    bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+    EXPECT_FALSE(unseal(bad, &payload)) << "bit " << i;
+  }
+  for (size_t n = 0; n < rec.size(); ++n) {
+    EXPECT_FALSE(unseal(std::string_view(rec).substr(0, n), &payload)) << "length " << n;
+  }
+}
+
+TEST(Checksum, BigEndianKeysSortNumerically) {
+  std::string a, b;
+  put_u64_be(a, 255);
+  put_u64_be(b, 256);
+  EXPECT_LT(a, b);
+  EXPECT_EQ(get_u64_be(b.data()), 256u);
+  std::string c;
+  put_u32(c, 0xdeadbeef);
+  EXPECT_EQ(get_u32(c.data()), 0xdeadbeefu);
+}
+
+}  // namespace
+}  // namespace rkv

@@ -1,0 +1,114 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+namespace rkv {
+namespace {
+
+TEST(Config, DefaultsHaveDemoKeyspaces) {
+  Config c = Config::defaults();
+  ASSERT_EQ(c.keyspaces.size(), 4u);
+  EXPECT_EQ(c.keyspaces[0].name, "default");
+  EXPECT_EQ(c.keyspaces[1].prefix, "accounts:");
+  EXPECT_EQ(c.keyspaces[2].model, Model::kMultiLeader);
+  EXPECT_EQ(c.keyspaces[3].model, Model::kLeaderless);
+}
+
+TEST(Config, ParsesFullFile) {
+  auto r = parse_config(R"(
+[node]
+id = "n2"
+port = 7400
+admin_port = 0
+data_dir = "/tmp/x"
+fsync = "always"
+
+[limits]
+max_bulk_len = 1048576
+idle_timeout_ms = 5000
+
+[cluster]
+secret = "s3cret"
+[[cluster.node]]
+id = "n1"
+port = 7399
+[[cluster.node]]
+id = "n2"
+port = 7400
+peer_port = 9000
+
+[[keyspace]]
+name = "accounts"
+model = "primary"
+commit = "async"
+read = "follower"
+
+[[keyspace]]
+name = "prefs"
+prefix = "p/"
+model = "leaderless"
+n = 2
+r = 1
+w = 2
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const Config& c = r.value();
+  EXPECT_EQ(c.node_id, "n2");
+  EXPECT_EQ(c.port, 7400);
+  EXPECT_EQ(c.admin_port, 0);
+  EXPECT_EQ(c.fsync, FsyncMode::kAlways);
+  EXPECT_EQ(c.limits.max_bulk_len, 1048576u);
+  EXPECT_EQ(c.limits.idle_timeout_ms, 5000u);
+  ASSERT_EQ(c.nodes.size(), 2u);
+  EXPECT_EQ(c.nodes[0].peer_port, 17399);
+  EXPECT_EQ(c.nodes[1].peer_port, 9000);
+  ASSERT_EQ(c.keyspaces.size(), 3u);  // default added
+  EXPECT_EQ(c.keyspaces[0].name, "default");
+  EXPECT_EQ(c.keyspaces[1].prefix, "accounts:");
+  EXPECT_EQ(c.keyspaces[1].commit, CommitMode::kAsync);
+  EXPECT_EQ(c.keyspaces[1].read, ReadMode::kFollower);
+  EXPECT_EQ(c.keyspaces[2].prefix, "p/");
+  EXPECT_EQ(c.keyspaces[2].w, 2);
+}
+
+struct BadCase {
+  const char* text;
+  const char* expect;  // substring of the error
+};
+
+TEST(Config, ErrorsNameTheLine) {
+  const BadCase cases[] = {
+      {"[node]\nport = 99999\n", "config:2: \"port\" = 99999 is out of range"},
+      {"[node]\nfsync = \"sometimes\"\n", "config:2: unknown fsync \"sometimes\""},
+      {"\n\n[[keyspace]]\nname = \"x\"\nmodel = \"paxos\"\n", "config:5: unknown model \"paxos\""},
+      {"[[keyspace]]\nname = \"x\"\n", "needs a \"model\""},
+      {"[[keyspace]]\nname = \"x\"\nmodel = \"primary\"\nn = 3\n",
+       "config:4: \"n\" applies only to model \"leaderless\""},
+      {"[[keyspace]]\nname = \"x\"\nmodel = \"leaderless\"\nn = 2\nr = 3\n", "must not exceed n"},
+      {"[node]\nprot = 1\n", "config:2: unknown key \"prot\" in [node]"},
+      {"[node\n", "config:1:"},
+      {"[[keyspace]]\nname = \"a\"\nmodel = \"primary\"\n[[keyspace]]\nname = \"a\"\nmodel = "
+       "\"primary\"\n",
+       "declared twice"},
+      {"[[keyspace]]\nname = \"a\"\nprefix = \"x\"\nmodel = \"primary\"\n[[keyspace]]\nname = "
+       "\"b\"\nprefix = \"x\"\nmodel = \"primary\"\n",
+       "used by two keyspaces"},
+      {"[node]\nid = \"n9\"\n[[cluster.node]]\nid = \"n1\"\nport = 1\n", "not among"},
+      {"[node]\nport = \"abc\"\n", "must be an integer"},
+  };
+  for (const auto& bc : cases) {
+    auto r = parse_config(bc.text);
+    ASSERT_FALSE(r.is_ok()) << bc.text;
+    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
+        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
+  }
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto r = load_config_file("/nonexistent/replikv.toml");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("cannot open config file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rkv
