@@ -167,7 +167,7 @@ Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
   RKV_RETURN_IF_ERROR(r.only_keys(t,
                                   {"max_bulk_len", "max_args", "max_inline_len", "max_clients",
                                    "client_output_buffer_limit", "idle_timeout_ms",
-                                   "max_value_len"},
+                                   "max_value_len", "max_query_buffer"},
                                   "[limits]"));
   constexpr int64_t kMax = int64_t{1} << 40;
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_bulk_len", &l.max_bulk_len, 1, int64_t{4} << 30));
@@ -178,6 +178,7 @@ Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
       r.get_int(t, "client_output_buffer_limit", &l.client_output_buffer_limit, 1024, kMax));
   RKV_RETURN_IF_ERROR(r.get_int(t, "idle_timeout_ms", &l.idle_timeout_ms, 0, kMax));
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_value_len", &l.max_value_len, 1, int64_t{4} << 30));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_query_buffer", &l.max_query_buffer, 1024, kMax));
   return Status::ok();
 }
 

@@ -31,6 +31,7 @@ struct Limits {
   uint64_t client_output_buffer_limit = 64ull << 20;  // pending reply bytes per client
   uint64_t idle_timeout_ms = 0;                 // close idle clients; 0 = never
   uint64_t max_value_len = 512ull << 20;        // largest stored string value
+  uint64_t max_query_buffer = 1ull << 30;       // unparsed request bytes held per client
 };
 
 struct KeyspaceConfig {

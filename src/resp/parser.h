@@ -37,9 +37,14 @@ class Parser {
   //   valid until `buf` is modified. An empty inline line yields kCommand with no args
   //   (the caller skips it).
   // kNeedMore: *consumed = 0. expected_size() hints how many bytes the command needs in all
-  //   when known (so the caller can reserve once, bounded by the limits).
+  //   when known (so the caller can reserve once, bounded by the limits). Once a '$' header
+  //   has been read it is the offset just past that bulk's CRLF, a lower bound on the whole
+  //   command; never more than buf.size() + max_bulk_len + 2. 0 when unknown.
   // kError: error() is a Redis-style message such as
-  //   "Protocol error: invalid bulk length"; the parser must be reset() before reuse.
+  //   "Protocol error: invalid bulk length"; the parser must be reset() before reuse (until
+  //   then it keeps answering kError). Bulk data not followed by CRLF gives "Protocol error:
+  //   expected CRLF after bulk data"; an inline line with more than max_args words gives
+  //   "Protocol error: too many arguments in inline request".
   ParseResult parse(std::string_view buf, size_t* consumed);
 
   const std::vector<std::string_view>& args() const { return args_; }
@@ -51,18 +56,29 @@ class Parser {
   ParseResult parse_multibulk(std::string_view buf, size_t* consumed);
   ParseResult parse_inline(std::string_view buf, size_t* consumed);
   ParseResult fail(std::string msg);
+  // Reads the "<type><integer>\r\n" header line starting at buf[start].
+  enum class HeaderScan : unsigned char { kDone, kNeedMore, kTooLong, kInvalid };
+  HeaderScan scan_header(std::string_view buf, size_t start, int64_t* value, size_t* next);
+  // nullptr on success, else the protocol error message.
+  const char* split_inline(std::string_view line);
+  std::string& next_storage();
+  ParseResult finish(std::string_view buf, size_t end, size_t* consumed);
 
   ParseLimits limits_;
   std::vector<std::string_view> args_;
   std::string error_;
   size_t expected_size_ = 0;
+  bool failed_ = false;  // sticky until reset()
   // Progress through a partially received multibulk command, as offsets (the buffer may move).
   bool in_multibulk_ = false;
   uint64_t want_args_ = 0;
-  size_t pos_ = 0;                         // next unparsed byte
-  std::vector<std::pair<size_t, size_t>> spans_;  // (offset, length) of args parsed so far
-  size_t scan_from_ = 0;                   // inline: where to resume looking for '\n'
+  int64_t bulk_len_ = -1;  // length announced by the current '$' header; -1 until it is read
+  size_t pos_ = 0;         // next unparsed byte
+  // (offset, length) of args parsed so far; offset kInStorage means inline_storage_[length].
+  std::vector<std::pair<size_t, size_t>> spans_;
+  size_t scan_from_ = 0;  // where to resume looking for the end of the current line
   std::vector<std::string> inline_storage_;  // unquoted inline args (quotes need rewriting)
+  size_t inline_used_ = 0;                   // entries of inline_storage_ in use
 };
 
 }  // namespace rkv::resp

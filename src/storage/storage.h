@@ -40,13 +40,16 @@ class WriteBatch {
     items_.push_back({Op::kDelete, std::string(key), {}});
     bytes_ += key.size();
   }
-  // Deletes every key in [begin, end).
+  // Deletes every key in [begin, end). Requires begin <= end (checked when the batch is
+  // written: the whole batch is rejected with InvalidArgument); begin == end deletes nothing.
+  // Unlike scan, an empty end is not "unbounded".
   void delete_range(std::string_view begin, std::string_view end) {
     items_.push_back({Op::kDeleteRange, std::string(begin), std::string(end)});
     bytes_ += begin.size() + end.size();
   }
   void append(WriteBatch&& other) {
-    for (auto& it : other.items_) items_.push_back(std::move(it));
+    for (auto& it : other.items_)
+      items_.push_back(std::move(it));
     bytes_ += other.bytes_;
     other.clear();
   }
@@ -58,6 +61,17 @@ class WriteBatch {
   size_t size() const { return items_.size(); }
   size_t bytes() const { return bytes_; }
   const std::vector<Item>& items() const { return items_; }
+
+  // OK unless some delete_range has begin > end. Storage::write checks this before applying
+  // anything, so a bad batch changes nothing.
+  Status validate() const {
+    for (const Item& item : items_) {
+      if (item.op == Op::kDeleteRange && item.key > item.value) {
+        return Status::invalid_argument("write batch: delete_range begin is after end");
+      }
+    }
+    return Status::ok();
+  }
 
  private:
   std::vector<Item> items_;
@@ -81,9 +95,11 @@ class Storage {
   virtual Result<std::string> get(std::string_view key) = 0;
 
   // Visits keys in [begin, end) in byte order (end "" = to the end of the store) until fn
-  // returns false.
-  virtual Status scan(std::string_view begin, std::string_view end,
-                      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+  // returns false. The views passed to fn are valid only during that call; fn must not write
+  // to this store.
+  virtual Status scan(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
 };
 
 // In-memory storage with a crash model for tests and the simulator.
@@ -98,8 +114,9 @@ class MemStorage final : public Storage {
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
 
   // Simulates a crash: every write since the last sync is forgotten. With torn_last_write,
-  // the last unsynced put (if any) survives with its value cut short, as a torn sector would
-  // leave it, so that checksums must catch it.
+  // the last unsynced put with a non-empty value (if any) survives with its value cut to half
+  // its length (rounded down), as a torn sector would leave it, so that checksums must catch
+  // it. What survives a crash is durable from then on.
   void crash(bool torn_last_write = false);
   // Number of sync points so far (tests assert group commit with it).
   uint64_t sync_count() const;
@@ -115,7 +132,40 @@ struct RocksOptions {
   bool create_if_missing = true;
 };
 
-// Opens (creating when allowed) a RocksDB store in `dir`.
+// Storage on a RocksDB database in one directory. RocksDB types stay behind the pimpl so that
+// this header does not pull in RocksDB.
+//
+// Opening fails (never crashes) when the directory is held by another live process (RocksDB's
+// LOCK file: IOError naming the directory), when it holds a damaged store (Corruption), or when
+// it holds files that are not a RocksDB store (InvalidArgument: we refuse to create a store
+// over foreign files). Every error message names the directory.
+class RocksStorage final : public Storage {
+ public:
+  static Result<std::unique_ptr<RocksStorage>> open(const std::string& dir,
+                                                    const RocksOptions& options = {});
+  // Closes the database; writes acknowledged without sync survive (they are in the WAL).
+  ~RocksStorage() override;
+
+  Status write(const WriteBatch& batch, bool sync) override;
+  Status sync() override;
+  Result<std::string> get(std::string_view key) override;
+  Status scan(std::string_view begin, std::string_view end,
+              const std::function<bool(std::string_view, std::string_view)>& fn) override;
+
+  const std::string& dir() const;
+  // RocksDB's human-readable statistics dump (the "rocksdb.stats" property), for admin pages.
+  std::string stats() const;
+  // Approximate bytes held: live SST files plus memtables. Cheap; for metrics and limits.
+  uint64_t approximate_bytes() const;
+
+  struct Impl;  // opaque; only open() can build one
+  explicit RocksStorage(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens (creating when allowed) a RocksDB store in `dir`. Same as RocksStorage::open.
 Result<std::unique_ptr<Storage>> open_rocks_storage(const std::string& dir,
                                                     const RocksOptions& options = {});
 

@@ -1,0 +1,135 @@
+#include "check/set_checker.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "check/test_util.h"
+#include "core/random.h"
+
+namespace rkv::check {
+namespace {
+
+using testing_util::op;
+
+Op sadd(int p, std::string e, int64_t inv, int64_t comp, OpStatus st = OpStatus::kOk) {
+  return op(p, OpType::kSadd, "s", std::move(e), inv, comp, st);
+}
+Op smembers(int p, std::vector<std::string> m, int64_t inv, int64_t comp) {
+  Op o = op(p, OpType::kSmembers, "s", std::nullopt, inv, comp);
+  o.members = std::move(m);
+  return o;
+}
+
+TEST(SetCheckerTest, AcknowledgedAddsMustBeVisible) {
+  EXPECT_TRUE(check_set({sadd(1, "a", 0, 10), smembers(2, {"a"}, 20, 30)}).ok);
+  const auto r = check_set({sadd(1, "a", 0, 10), sadd(1, "b", 0, 10), smembers(2, {"b"}, 20, 30)});
+  ASSERT_EQ(r.verdict, Verdict::kViolation);
+  EXPECT_EQ(r.failing_key, "s");
+  EXPECT_NE(r.explanation.find("lost \"a\""), std::string::npos) << r.explanation;
+  EXPECT_NE(r.explanation.find("1 lost element(s), 0 phantom(s)"), std::string::npos);
+  ASSERT_EQ(r.witness.size(), 2u);
+  EXPECT_EQ(r.witness[0].type, OpType::kSadd);
+  EXPECT_EQ(r.witness[1].type, OpType::kSmembers);
+}
+
+TEST(SetCheckerTest, ConcurrentAddNeedNotBeVisible) {
+  EXPECT_TRUE(check_set({sadd(1, "a", 0, 20), smembers(2, {}, 20, 30)}).ok);
+  EXPECT_TRUE(check_set({sadd(1, "a", 0, 20), smembers(2, {"a"}, 5, 6)}).ok);
+}
+
+TEST(SetCheckerTest, PhantomsAreElementsNeverAttemptedBeforeTheRead) {
+  auto r = check_set({smembers(2, {"z"}, 20, 30)});
+  ASSERT_EQ(r.verdict, Verdict::kViolation);
+  EXPECT_NE(r.explanation.find("phantom \"z\""), std::string::npos) << r.explanation;
+  EXPECT_FALSE(check_set({sadd(1, "a", 0, 10, OpStatus::kFail), smembers(2, {"a"}, 20, 30)}).ok);
+  EXPECT_FALSE(check_set({smembers(2, {"a"}, 20, 30), sadd(1, "a", 31, 40)}).ok);
+  EXPECT_TRUE(
+      check_set({sadd(1, "a", 0, kNoComplete, OpStatus::kInfo), smembers(2, {"a"}, 20, 30)}).ok);
+}
+
+TEST(SetCheckerTest, InfoAndFailedReadsImposeNothing) {
+  Op read = smembers(2, {}, 20, 30);
+  read.status = OpStatus::kInfo;
+  EXPECT_TRUE(check_set({sadd(1, "a", 0, 10), read}).ok);
+}
+
+TEST(SetCheckerTest, OtherOpsAreBadInput) {
+  EXPECT_EQ(check_set({testing_util::get(1, "s", "x", 0, 1)}).verdict, Verdict::kBadInput);
+}
+
+TEST(SetCheckerTest, SmallestFailingKeyIsReported) {
+  std::vector<Op> h;
+  for (int i = 0; i < 5; ++i)
+    h.push_back(sadd(1, std::to_string(i), i, i + 1));
+  h.push_back(smembers(1, {}, 100, 110));
+  Op a = sadd(2, "x", 0, 1);
+  a.key = "t";
+  Op b = smembers(2, {}, 5, 6);
+  b.key = "t";
+  h.push_back(a);
+  h.push_back(b);
+  const auto r = check_set(h);
+  EXPECT_EQ(r.failing_key, "t");
+  EXPECT_NE(r.explanation.find("2 keys fail"), std::string::npos);
+}
+
+// A grow-only set simulated with random concurrency passes; dropping an acknowledged element
+// from one later read, or adding one never attempted, fails.
+TEST(SetCheckerRandomTest, GeneratedHistoriesPassAndMutationsFail) {
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    Random rng(seed);
+    struct Planned {
+      Op op;
+      int64_t at;
+    };
+    std::vector<Planned> planned;
+    std::vector<int64_t> clock(5, 0);
+    for (int i = 0; i < 200; ++i) {
+      const int p = static_cast<int>(rng.uniform(5));
+      Planned x;
+      x.op = rng.chance(0.5) ? sadd(p, "e" + std::to_string(i), 0, 0) : smembers(p, {}, 0, 0);
+      x.op.invoke = clock[p] + static_cast<int64_t>(rng.range(1, 50));
+      x.at = x.op.invoke + static_cast<int64_t>(rng.uniform(50));
+      x.op.complete = x.at + static_cast<int64_t>(rng.uniform(50));
+      clock[p] = x.op.complete;
+      planned.push_back(x);
+    }
+    std::stable_sort(planned.begin(), planned.end(),
+                     [](const Planned& a, const Planned& b) { return a.at < b.at; });
+    std::set<std::string> current;
+    std::vector<Op> h;
+    for (Planned& x : planned) {
+      if (x.op.type == OpType::kSadd) {
+        if (rng.chance(0.1)) x.op.status = OpStatus::kInfo;
+        if (x.op.ok() || rng.chance(0.5)) current.insert(*x.op.value);
+      } else {
+        x.op.members.assign(current.begin(), current.end());
+      }
+      h.push_back(x.op);
+    }
+    ASSERT_TRUE(check_set(h).ok) << "seed " << seed << check_set(h).explanation;
+
+    // Lost: remove an acknowledged element from a read that began after the ack.
+    bool mutated = false;
+    for (size_t i = 0; i < h.size() && !mutated; ++i) {
+      if (h[i].type != OpType::kSadd || !h[i].ok()) continue;
+      for (Op& r : h) {
+        if (r.type != OpType::kSmembers || r.invoke <= h[i].complete) continue;
+        auto& m = r.members;
+        m.erase(std::find(m.begin(), m.end(), *h[i].value));
+        mutated = true;
+        break;
+      }
+    }
+    if (mutated) {
+      const auto r = check_set(h);
+      ASSERT_EQ(r.verdict, Verdict::kViolation) << "seed " << seed;
+      EXPECT_NE(r.explanation.find("lost"), std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rkv::check

@@ -1,0 +1,34 @@
+// The `replikv` command.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "check/check_cli.h"
+#include "cli/serve.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"replikv: a replicated key-value store speaking the Redis protocol"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "replikv 0.1.0");
+
+  rkv::ServeOptions serve;
+  auto* s = app.add_subcommand("serve", "Run a node (embedded defaults when no --config)");
+  s->add_option("-c,--config", serve.config_path, "TOML config file")->check(CLI::ExistingFile);
+  s->add_option("-p,--port", serve.port, "client (RESP) port");
+  s->add_option("--admin-port", serve.admin_port, "admin HTTP port (0 disables)");
+  s->add_option("-d,--data-dir", serve.data_dir, "data directory");
+  s->add_option("--fsync", serve.fsync, "always | batch | never");
+  s->add_option("--bind", serve.bind, "address to listen on");
+  s->add_option("--node-id", serve.node_id, "this node's id");
+  s->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|critical|off");
+
+  std::string check_model = "linearizable", check_file;
+  auto* c = app.add_subcommand("check", "Check a JSONL history file (see docs/history-format.md)");
+  c->add_option("--model", check_model, "linearizable | set | counter");
+  c->add_option("file", check_file, "history file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*s) return rkv::run_serve(serve);
+  if (*c) return rkv::check::run_check(check_model, check_file, std::cout, std::cerr);
+  return 2;
+}

@@ -1,0 +1,74 @@
+#include "cli/serve.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "core/config.h"
+#include "runtime/server.h"
+
+namespace rkv {
+
+namespace {
+
+// Applies command-line overrides on top of the file (or the defaults), as redis-server does.
+Status apply_overrides(const ServeOptions& o, Config& c) {
+  if (o.port) c.port = *o.port;
+  if (o.admin_port) c.admin_port = *o.admin_port;
+  if (o.data_dir) c.data_dir = *o.data_dir;
+  if (o.bind) c.bind = *o.bind;
+  if (o.node_id) c.node_id = *o.node_id;
+  if (o.log_level) c.log_level = *o.log_level;
+  if (o.fsync) {
+    if (*o.fsync == "always") {
+      c.fsync = FsyncMode::kAlways;
+    } else if (*o.fsync == "batch") {
+      c.fsync = FsyncMode::kBatch;
+    } else if (*o.fsync == "never") {
+      c.fsync = FsyncMode::kNever;
+    } else {
+      return Status::invalid_argument("--fsync takes always, batch or never, not \"" + *o.fsync +
+                                      "\"");
+    }
+  }
+  return validate_config(c);
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& opts) {
+  auto logger = spdlog::stderr_color_mt("replikv");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+
+  Config cfg = Config::defaults();
+  if (!opts.config_path.empty()) {
+    auto loaded = load_config_file(opts.config_path);
+    if (!loaded.is_ok()) {
+      std::fprintf(stderr, "replikv: %s\n", loaded.status().message().c_str());
+      return 2;
+    }
+    cfg = std::move(loaded).value();
+  }
+  if (Status st = apply_overrides(opts, cfg); !st.is_ok()) {
+    std::fprintf(stderr, "replikv: %s\n", st.message().c_str());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  auto server = Server::create(cfg);
+  if (!server.is_ok()) {
+    spdlog::critical("cannot start: {}", server.status().to_string());
+    return 1;
+  }
+  if (Status st = server.value()->start(); !st.is_ok()) {
+    spdlog::critical("cannot start: {}", st.to_string());
+    return 1;
+  }
+  std::fflush(stdout);
+  server.value()->run(/*handle_signals=*/true);
+  return 0;
+}
+
+}  // namespace rkv

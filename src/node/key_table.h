@@ -1,0 +1,78 @@
+// KeyTable: the in-memory map from key to value for one keyspace. A chained hash table with a
+// power-of-two bucket array, written here (rather than std::unordered_map) for two reasons:
+//  * SCAN's guarantee: a full iteration returns every key present from start to end, even if
+//    the table grows or shrinks between calls. The cursor walks buckets in reverse-binary
+//    order, which stays valid across power-of-two resizes (the classic incremental-scan trick).
+//  * Determinism: iteration order depends only on the keys and the operation sequence (XXH3
+//    hash, no seed, no pointers), so the simulator's runs reproduce.
+// Not thread-safe; owned by one node's event loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/assert.h"
+
+namespace rkv {
+
+struct Value {
+  std::string data;
+  int64_t expire_at_ms = 0;  // absolute, on the node's clock; 0 = never expires
+};
+
+class KeyTable {
+ public:
+  struct Entry {
+    std::string key;
+    Value value;
+    uint64_t hash;
+    std::unique_ptr<Entry> next;
+  };
+
+  KeyTable();
+  ~KeyTable();
+  KeyTable(const KeyTable&) = delete;
+  KeyTable& operator=(const KeyTable&) = delete;
+
+  static uint64_t hash_of(std::string_view key);
+
+  Entry* find(std::string_view key);
+  // Returns the entry for key, inserting an empty value if absent (*inserted tells which).
+  Entry* upsert(std::string_view key, bool* inserted);
+  bool erase(std::string_view key);
+  void clear();
+  size_t size() const { return size_; }
+  size_t bucket_count() const { return buckets_.size(); }
+
+  // Visits the entries of at least one bucket starting at `cursor` (0 to begin), calling fn for
+  // each; returns the cursor for the next call, 0 when the iteration is complete. fn must not
+  // insert or erase.
+  template <typename Fn>
+  uint64_t scan(uint64_t cursor, Fn&& fn) const {
+    if (size_ == 0) return 0;
+    const uint64_t mask = buckets_.size() - 1;
+    for (const Entry* e = buckets_[cursor & mask].get(); e; e = e->next.get()) fn(*e);
+    // Increment the reversed cursor: walks buckets so that a resize never skips any.
+    cursor |= ~mask;
+    cursor = reverse_bits(cursor);
+    ++cursor;
+    return reverse_bits(cursor);
+  }
+
+  // Bytes held by keys and values (not counting table overhead), for INFO and /metrics.
+  size_t payload_bytes() const { return payload_bytes_; }
+  void adjust_payload(int64_t delta) { payload_bytes_ += delta; }
+
+ private:
+  static uint64_t reverse_bits(uint64_t v);
+  void resize(size_t new_buckets);
+
+  std::vector<std::unique_ptr<Entry>> buckets_;
+  size_t size_ = 0;
+  size_t payload_bytes_ = 0;
+};
+
+}  // namespace rkv

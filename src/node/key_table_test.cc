@@ -1,0 +1,108 @@
+#include "node/key_table.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "core/random.h"
+
+namespace rkv {
+namespace {
+
+TEST(KeyTable, InsertFindEraseAgainstReferenceMap) {
+  KeyTable t;
+  std::map<std::string, std::string> ref;
+  Random rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string k = "k" + std::to_string(rng.uniform(3000));
+    if (rng.chance(0.6)) {
+      bool inserted;
+      KeyTable::Entry* e = t.upsert(k, &inserted);
+      EXPECT_EQ(inserted, !ref.count(k));
+      e->value.data = std::to_string(i);
+      ref[k] = e->value.data;
+    } else {
+      EXPECT_EQ(t.erase(k), ref.erase(k) == 1);
+    }
+    ASSERT_EQ(t.size(), ref.size());
+  }
+  for (const auto& [k, v] : ref) {
+    KeyTable::Entry* e = t.find(k);
+    ASSERT_NE(e, nullptr) << k;
+    EXPECT_EQ(e->value.data, v);
+  }
+  EXPECT_EQ(t.find("absent"), nullptr);
+}
+
+std::set<std::string> full_scan(const KeyTable& t) {
+  std::set<std::string> seen;
+  uint64_t c = 0;
+  do {
+    c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key); });
+  } while (c != 0);
+  return seen;
+}
+
+TEST(KeyTable, FullScanVisitsEveryKey) {
+  KeyTable t;
+  for (int i = 0; i < 1000; ++i) {
+    bool ins;
+    t.upsert("key:" + std::to_string(i), &ins);
+  }
+  EXPECT_EQ(full_scan(t).size(), 1000u);
+}
+
+// SCAN's guarantee: keys present for the whole iteration are returned even when the table
+// grows or shrinks between calls.
+TEST(KeyTable, ScanSurvivesResizesBetweenCalls) {
+  for (int mode = 0; mode < 2; ++mode) {
+    KeyTable t;
+    std::set<std::string> stable;
+    for (int i = 0; i < 500; ++i) {
+      bool ins;
+      t.upsert("stable:" + std::to_string(i), &ins);
+      stable.insert("stable:" + std::to_string(i));
+    }
+    if (mode == 1) {
+      for (int i = 0; i < 5000; ++i) {
+        bool ins;
+        t.upsert("tmp:" + std::to_string(i), &ins);
+      }
+    }
+    std::set<std::string> seen;
+    uint64_t c = 0;
+    int step = 0;
+    do {
+      c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key); });
+      ++step;
+      // Grow (mode 0) or shrink (mode 1) the table in the middle of the iteration (for a
+      // while: a table that grows faster than the scan advances is never finished).
+      for (int j = 0; j < 50 && step <= 100; ++j) {
+        std::string k = "tmp:" + std::to_string(step * 50 + j);
+        if (mode == 0) {
+          bool ins;
+          t.upsert(k, &ins);
+        } else {
+          t.erase(k);
+        }
+      }
+    } while (c != 0);
+    for (const auto& k : stable) EXPECT_TRUE(seen.count(k)) << "mode " << mode << " missed " << k;
+  }
+}
+
+TEST(KeyTable, PayloadBytesTrackKeysAndValues) {
+  KeyTable t;
+  bool ins;
+  KeyTable::Entry* e = t.upsert("abc", &ins);
+  EXPECT_EQ(t.payload_bytes(), 3u);
+  e->value.data = "12345";
+  t.adjust_payload(5);
+  EXPECT_EQ(t.payload_bytes(), 8u);
+  t.erase("abc");
+  EXPECT_EQ(t.payload_bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace rkv

@@ -1,0 +1,575 @@
+#include "node/store.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+
+#include "node/glob.h"
+
+namespace rkv {
+
+using resp::CommandId;
+using Args = std::span<const std::string_view>;
+
+namespace {
+
+constexpr std::string_view kErrNotInt = "ERR value is not an integer or out of range";
+constexpr std::string_view kErrSyntax = "ERR syntax error";
+constexpr std::string_view kErrTooBig = "ERR string exceeds maximum allowed size";
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+
+void write_int_string(std::string* dst, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  dst->assign(buf, end);
+}
+
+}  // namespace
+
+bool parse_int64(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  size_t i = 0;
+  bool neg = false;
+  if (s[0] == '-') {
+    neg = true;
+    i = 1;
+    if (s.size() == 1) return false;
+  }
+  if (s[i] == '0' && s.size() > i + 1) return false;  // no leading zeros
+  if (neg && s[i] == '0') return false;               // no "-0"
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+Store::Store(const std::vector<KeyspaceConfig>& keyspaces, StoreLimits limits)
+    : keyspaces_(keyspaces.size()), limits_(limits) {
+  bool has_default = false;
+  for (size_t i = 0; i < keyspaces.size(); ++i) {
+    keyspaces_[i].config = keyspaces[i];
+    if (keyspaces[i].name == "default") {
+      default_index_ = static_cast<uint32_t>(i);
+      has_default = true;
+    }
+  }
+  RKV_ASSERT_MSG(has_default, "a Store needs a default keyspace");
+}
+
+uint32_t Store::route(std::string_view key) const {
+  uint32_t best = default_index_;
+  size_t best_len = 0;
+  for (uint32_t i = 0; i < keyspaces_.size(); ++i) {
+    const std::string& p = keyspaces_[i].config.prefix;
+    if (!p.empty() && p.size() > best_len && key.starts_with(p)) {
+      best = i;
+      best_len = p.size();
+    }
+  }
+  return best;
+}
+
+int Store::find_keyspace(std::string_view name) const {
+  for (size_t i = 0; i < keyspaces_.size(); ++i) {
+    if (keyspaces_[i].config.name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+KeyTable::Entry* Store::lookup(uint32_t ks, std::string_view key, int64_t now_ms,
+                               ChangeSink& sink) {
+  KeyTable::Entry* e = keyspaces_[ks].table.find(key);
+  if (e && e->value.expire_at_ms != 0 && e->value.expire_at_ms <= now_ms) {
+    keyspaces_[ks].expired_keys++;
+    erase(ks, key, sink);
+    return nullptr;
+  }
+  return e;
+}
+
+void Store::set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at) {
+  auto& exp = keyspaces_[ks].expiries;
+  if (e->value.expire_at_ms != 0) exp.erase({e->value.expire_at_ms, e->key});
+  e->value.expire_at_ms = expire_at;
+  if (expire_at != 0) exp.emplace(expire_at, e->key);
+}
+
+void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
+                ChangeSink& sink) {
+  bool inserted = false;
+  KeyTable& t = keyspaces_[ks].table;
+  KeyTable::Entry* e = t.upsert(key, &inserted);
+  t.adjust_payload(static_cast<int64_t>(data.size()) - static_cast<int64_t>(e->value.data.size()));
+  e->value.data.assign(data.data(), data.size());
+  if (e->value.expire_at_ms != expire_at) set_expire(ks, e, expire_at);
+  sink.on_put(ks, key, e->value);
+}
+
+bool Store::erase(uint32_t ks, std::string_view key, ChangeSink& sink) {
+  Keyspace& k = keyspaces_[ks];
+  KeyTable::Entry* e = k.table.find(key);
+  if (!e) return false;
+  if (e->value.expire_at_ms != 0) k.expiries.erase({e->value.expire_at_ms, e->key});
+  k.table.erase(key);
+  sink.on_erase(ks, key);
+  return true;
+}
+
+void Store::clear_all(ChangeSink& sink) {
+  for (uint32_t i = 0; i < keyspaces_.size(); ++i) {
+    keyspaces_[i].table.clear();
+    keyspaces_[i].expiries.clear();
+    sink.on_clear(i);
+  }
+}
+
+void Store::restore(uint32_t ks, std::string_view key, Value value) {
+  bool inserted = false;
+  KeyTable& t = keyspaces_[ks].table;
+  KeyTable::Entry* e = t.upsert(key, &inserted);
+  t.adjust_payload(static_cast<int64_t>(value.data.size()) -
+                   static_cast<int64_t>(e->value.data.size()));
+  e->value.data = std::move(value.data);
+  set_expire(ks, e, value.expire_at_ms);
+}
+
+size_t Store::sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink) {
+  size_t removed = 0;
+  for (uint32_t ks = 0; ks < keyspaces_.size() && removed < max_keys; ++ks) {
+    auto& exp = keyspaces_[ks].expiries;
+    while (!exp.empty() && removed < max_keys && exp.begin()->first <= now_ms) {
+      std::string key = exp.begin()->second;
+      keyspaces_[ks].expired_keys++;
+      erase(ks, key, sink);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+size_t Store::total_keys() const {
+  size_t n = 0;
+  for (const auto& k : keyspaces_) n += k.table.size();
+  return n;
+}
+size_t Store::total_bytes() const {
+  size_t n = 0;
+  for (const auto& k : keyspaces_) n += k.table.payload_bytes();
+  return n;
+}
+size_t Store::total_expiring() const {
+  size_t n = 0;
+  for (const auto& k : keyspaces_) n += k.expiries.size();
+  return n;
+}
+uint64_t Store::total_expired() const {
+  uint64_t n = 0;
+  for (const auto& k : keyspaces_) n += k.expired_keys;
+  return n;
+}
+
+void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Writer& w,
+                    ChangeSink& s) {
+  switch (spec.id) {
+    case CommandId::kGet: return cmd_get(a, now, w, s);
+    case CommandId::kSet: return cmd_set(a, now, w, s);
+    case CommandId::kSetnx: return cmd_setnx(a, now, w, s);
+    case CommandId::kGetdel: return cmd_getdel(a, now, w, s);
+    case CommandId::kMget: return cmd_mget(a, now, w, s);
+    case CommandId::kMset: return cmd_mset(a, now, w, s);
+    case CommandId::kDel: return cmd_del(a, now, w, s);
+    case CommandId::kExists: return cmd_exists(a, now, w, s);
+    case CommandId::kIncr: return cmd_incrby(a[1], 1, now, w, s);
+    case CommandId::kDecr: return cmd_incrby(a[1], -1, now, w, s);
+    case CommandId::kIncrby:
+    case CommandId::kDecrby: {
+      int64_t d;
+      if (!parse_int64(a[2], &d)) return w.error(kErrNotInt);
+      if (spec.id == CommandId::kDecrby) {
+        if (d == std::numeric_limits<int64_t>::min()) {
+          return w.error("ERR decrement would overflow");
+        }
+        d = -d;
+      }
+      return cmd_incrby(a[1], d, now, w, s);
+    }
+    case CommandId::kAppend: return cmd_append(a, now, w, s);
+    case CommandId::kStrlen: return cmd_strlen(a, now, w, s);
+    case CommandId::kExpire: return cmd_expire(a, now, 1000, w, s);
+    case CommandId::kPexpire: return cmd_expire(a, now, 1, w, s);
+    case CommandId::kTtl: return cmd_ttl(a, now, 1000, w, s);
+    case CommandId::kPttl: return cmd_ttl(a, now, 1, w, s);
+    case CommandId::kPersist: return cmd_persist(a, now, w, s);
+    case CommandId::kType: return cmd_type(a, now, w, s);
+    case CommandId::kScan: return cmd_scan(a, now, w);
+    case CommandId::kKeys: return cmd_keys(a, now, w);
+    case CommandId::kDbsize: return w.integer(static_cast<int64_t>(total_keys()));
+    case CommandId::kFlushall:
+    case CommandId::kFlushdb:
+      if (a.size() > 2 || (a.size() == 2 && !iequals(a[1], "async") && !iequals(a[1], "sync"))) {
+        return w.error(kErrSyntax);
+      }
+      clear_all(s);
+      return w.ok();
+    case CommandId::kKeyspaces: return cmd_keyspaces(w);
+    default:
+      RKV_UNREACHABLE();
+  }
+}
+
+void Store::cmd_get(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  if (!e) return w.null();
+  w.bulk(e->value.data);
+}
+
+void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  bool nx = false, xx = false, get = false, keepttl = false;
+  int64_t expire_at = 0;
+  bool has_expire = false;
+  for (size_t i = 3; i < a.size(); ++i) {
+    std::string_view opt = a[i];
+    if (iequals(opt, "nx") && !xx) {
+      nx = true;
+    } else if (iequals(opt, "xx") && !nx) {
+      xx = true;
+    } else if (iequals(opt, "get")) {
+      get = true;
+    } else if (iequals(opt, "keepttl") && !has_expire) {
+      keepttl = true;
+    } else if ((iequals(opt, "ex") || iequals(opt, "px") || iequals(opt, "exat") ||
+                iequals(opt, "pxat")) &&
+               !keepttl && !has_expire && i + 1 < a.size()) {
+      int64_t v;
+      if (!parse_int64(a[++i], &v)) return w.error(kErrNotInt);
+      if (v <= 0) return w.error("ERR invalid expire time in 'set' command");
+      bool seconds = iequals(opt, "ex") || iequals(opt, "exat");
+      bool absolute = iequals(opt, "exat") || iequals(opt, "pxat");
+      if (seconds && !checked_mul(v, 1000, &v)) {
+        return w.error("ERR invalid expire time in 'set' command");
+      }
+      if (!absolute && !checked_add(v, now, &v)) {
+        return w.error("ERR invalid expire time in 'set' command");
+      }
+      expire_at = v;
+      has_expire = true;
+    } else {
+      return w.error(kErrSyntax);
+    }
+  }
+  if (a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
+  uint32_t ks = route(a[1]);
+  KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  std::string old;
+  bool had_old = e != nullptr;
+  if (get && e) old = e->value.data;
+  if ((nx && e) || (xx && !e)) {
+    if (get) return had_old ? w.bulk(old) : w.null();
+    return w.null();
+  }
+  if (keepttl && e) expire_at = e->value.expire_at_ms;
+  put(ks, a[1], a[2], expire_at, s);
+  if (get) return had_old ? w.bulk(old) : w.null();
+  w.ok();
+}
+
+void Store::cmd_setnx(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  if (a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
+  uint32_t ks = route(a[1]);
+  if (lookup(ks, a[1], now, s)) return w.integer(0);
+  put(ks, a[1], a[2], 0, s);
+  w.integer(1);
+}
+
+void Store::cmd_getdel(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  uint32_t ks = route(a[1]);
+  KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (!e) return w.null();
+  std::string v = std::move(e->value.data);
+  e->value.data.clear();
+  keyspaces_[ks].table.adjust_payload(-static_cast<int64_t>(v.size()));
+  erase(ks, a[1], s);
+  w.bulk(v);
+}
+
+void Store::cmd_mget(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  w.array(a.size() - 1);
+  for (size_t i = 1; i < a.size(); ++i) {
+    KeyTable::Entry* e = lookup(route(a[i]), a[i], now, s);
+    if (e) {
+      w.bulk(e->value.data);
+    } else {
+      w.null();
+    }
+  }
+}
+
+void Store::cmd_mset(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  if (a.size() % 2 != 1) return w.error("ERR wrong number of arguments for 'mset' command");
+  for (size_t i = 2; i < a.size(); i += 2) {
+    if (a[i].size() > limits_.max_value_len) return w.error(kErrTooBig);
+  }
+  for (size_t i = 1; i < a.size(); i += 2) put(route(a[i]), a[i], a[i + 1], 0, s);
+  w.ok();
+}
+
+void Store::cmd_del(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  int64_t n = 0;
+  for (size_t i = 1; i < a.size(); ++i) {
+    uint32_t ks = route(a[i]);
+    if (lookup(ks, a[i], now, s) && erase(ks, a[i], s)) ++n;
+  }
+  w.integer(n);
+}
+
+void Store::cmd_exists(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  int64_t n = 0;
+  for (size_t i = 1; i < a.size(); ++i) n += lookup(route(a[i]), a[i], now, s) ? 1 : 0;
+  w.integer(n);
+}
+
+void Store::cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::Writer& w,
+                       ChangeSink& s) {
+  uint32_t ks = route(key);
+  KeyTable::Entry* e = lookup(ks, key, now, s);
+  int64_t cur = 0;
+  if (e && !parse_int64(e->value.data, &cur)) return w.error(kErrNotInt);
+  int64_t next;
+  if (!checked_add(cur, delta, &next)) return w.error("ERR increment or decrement would overflow");
+  std::string text;
+  write_int_string(&text, next);
+  put(ks, key, text, e ? e->value.expire_at_ms : 0, s);
+  w.integer(next);
+}
+
+void Store::cmd_append(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  uint32_t ks = route(a[1]);
+  KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  size_t old_len = e ? e->value.data.size() : 0;
+  if (old_len + a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
+  if (!e) {
+    put(ks, a[1], a[2], 0, s);
+    return w.integer(static_cast<int64_t>(a[2].size()));
+  }
+  e->value.data.append(a[2]);
+  keyspaces_[ks].table.adjust_payload(static_cast<int64_t>(a[2].size()));
+  s.on_put(ks, a[1], e->value);
+  w.integer(static_cast<int64_t>(e->value.data.size()));
+}
+
+void Store::cmd_strlen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  w.integer(e ? static_cast<int64_t>(e->value.data.size()) : 0);
+}
+
+void Store::cmd_expire(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, ChangeSink& s) {
+  int64_t v;
+  if (!parse_int64(a[2], &v)) return w.error(kErrNotInt);
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (size_t i = 3; i < a.size(); ++i) {
+    if (iequals(a[i], "nx")) {
+      nx = true;
+    } else if (iequals(a[i], "xx")) {
+      xx = true;
+    } else if (iequals(a[i], "gt")) {
+      gt = true;
+    } else if (iequals(a[i], "lt")) {
+      lt = true;
+    } else {
+      return w.error(fmt::format("ERR Unsupported option {}", a[i]));
+    }
+  }
+  if (nx && (xx || gt || lt)) {
+    return w.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+  }
+  if (gt && lt) return w.error("ERR GT and LT options at the same time are not compatible");
+  const char* name = unit_ms == 1000 ? "expire" : "pexpire";
+  int64_t at;
+  if (!checked_mul(v, unit_ms, &at) || !checked_add(at, now, &at)) {
+    return w.error(fmt::format("ERR invalid expire time in '{}' command", name));
+  }
+  uint32_t ks = route(a[1]);
+  KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (!e) return w.integer(0);
+  int64_t cur = e->value.expire_at_ms;  // 0 = persistent, which counts as infinite TTL
+  if (nx && cur != 0) return w.integer(0);
+  if (xx && cur == 0) return w.integer(0);
+  if (gt && (cur == 0 || at <= cur)) return w.integer(0);
+  if (lt && cur != 0 && at >= cur) return w.integer(0);
+  if (at <= now) {
+    erase(ks, a[1], s);
+    return w.integer(1);
+  }
+  set_expire(ks, e, at);
+  s.on_put(ks, a[1], e->value);
+  w.integer(1);
+}
+
+void Store::cmd_ttl(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, ChangeSink& s) {
+  KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  if (!e) return w.integer(-2);
+  if (e->value.expire_at_ms == 0) return w.integer(-1);
+  int64_t left = e->value.expire_at_ms - now;
+  w.integer(unit_ms == 1 ? left : (left + 500) / 1000);
+}
+
+void Store::cmd_persist(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  uint32_t ks = route(a[1]);
+  KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (!e || e->value.expire_at_ms == 0) return w.integer(0);
+  set_expire(ks, e, 0);
+  s.on_put(ks, a[1], e->value);
+  w.integer(1);
+}
+
+void Store::cmd_type(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  w.simple(lookup(route(a[1]), a[1], now, s) ? "string" : "none");
+}
+
+// SCAN cursor layout: the low bits (below kKsBits) name the keyspace, the rest is that
+// keyspace table's reverse-binary cursor. 0 starts and ends a full iteration.
+namespace {
+constexpr int kKsBits = 8;
+}
+
+void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
+  uint64_t cursor = 0;
+  {
+    std::string_view c = a[1];
+    auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), cursor);
+    if (ec != std::errc() || p != c.data() + c.size()) return w.error("ERR invalid cursor");
+  }
+  std::string_view pattern;
+  bool has_pattern = false;
+  int64_t count = 10;
+  std::string_view type;
+  for (size_t i = 2; i < a.size(); ++i) {
+    if (iequals(a[i], "match") && i + 1 < a.size()) {
+      pattern = a[++i];
+      has_pattern = !(pattern.size() == 1 && pattern[0] == '*');
+    } else if (iequals(a[i], "count") && i + 1 < a.size()) {
+      if (!parse_int64(a[++i], &count)) return w.error(kErrNotInt);
+      if (count < 1) return w.error(kErrSyntax);
+    } else if (iequals(a[i], "type") && i + 1 < a.size()) {
+      type = a[++i];
+    } else {
+      return w.error(kErrSyntax);
+    }
+  }
+  uint32_t ks = static_cast<uint32_t>(cursor & ((1u << kKsBits) - 1));
+  uint64_t tc = cursor >> kKsBits;
+  if (ks >= keyspaces_.size()) return w.error("ERR invalid cursor");
+  std::vector<const std::string*> found;
+  const bool type_ok = type.empty() || iequals(type, "string");
+  // Visit buckets until `count` keys were looked at or the iteration ends; bounded work per
+  // call as with Redis (each call visits at least one bucket).
+  int64_t visited = 0;
+  uint64_t next = 0;
+  while (true) {
+    const Keyspace& k = keyspaces_[ks];
+    tc = k.table.scan(tc, [&](const KeyTable::Entry& e) {
+      ++visited;
+      if (!type_ok) return;
+      if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
+      if (has_pattern && !glob_match(pattern, e.key)) return;
+      found.push_back(&e.key);
+    });
+    if (tc == 0) {
+      ++ks;
+      if (ks >= keyspaces_.size()) {
+        next = 0;
+        break;
+      }
+    }
+    if (visited >= count) {
+      next = (tc << kKsBits) | ks;
+      break;
+    }
+  }
+  w.array(2);
+  w.bulk(std::to_string(next));
+  w.array(found.size());
+  for (const std::string* k : found) w.bulk(*k);
+}
+
+void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
+  std::vector<const std::string*> found;
+  bool all = a[1] == "*";
+  for (const Keyspace& k : keyspaces_) {
+    uint64_t c = 0;
+    do {
+      c = k.table.scan(c, [&](const KeyTable::Entry& e) {
+        if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
+        if (all || glob_match(a[1], e.key)) found.push_back(&e.key);
+      });
+    } while (c != 0);
+  }
+  w.array(found.size());
+  for (const std::string* k : found) w.bulk(*k);
+}
+
+void Store::cmd_keyspaces(resp::Writer& w) {
+  w.array(keyspaces_.size());
+  for (const Keyspace& k : keyspaces_) {
+    const KeyspaceConfig& c = k.config;
+    size_t fields = 5;
+    if (c.model == Model::kPrimary) fields += 2;
+    if (c.model == Model::kMultiLeader) fields += 1;
+    if (c.model == Model::kLeaderless) fields += 3;
+    w.map(fields);
+    w.bulk("name");
+    w.bulk(c.name);
+    w.bulk("prefix");
+    w.bulk(c.prefix);
+    w.bulk("model");
+    w.bulk(to_string(c.model));
+    w.bulk("keys");
+    w.integer(static_cast<int64_t>(k.table.size()));
+    w.bulk("expiring");
+    w.integer(static_cast<int64_t>(k.expiries.size()));
+    if (c.model == Model::kPrimary) {
+      w.bulk("commit");
+      w.bulk(to_string(c.commit));
+      w.bulk("read");
+      w.bulk(to_string(c.read));
+    } else if (c.model == Model::kMultiLeader) {
+      w.bulk("conflict");
+      w.bulk(to_string(c.conflict));
+    } else {
+      w.bulk("n");
+      w.integer(c.n);
+      w.bulk("r");
+      w.integer(c.r);
+      w.bulk("w");
+      w.integer(c.w);
+    }
+  }
+}
+
+}  // namespace rkv

@@ -1,0 +1,126 @@
+// Store: the client-facing state machine, written once and reused by every replication model.
+// It holds each keyspace's keys in memory and executes data commands against them. Execution is
+// a deterministic function of (state, command, now_ms): the reply goes to a resp::Writer and
+// every change to a key is reported to a ChangeSink, which the engine turns into a storage
+// write (single node), a replicated log entry (primary) or a versioned update (later models).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "node/key_table.h"
+#include "resp/commands.h"
+#include "resp/writer.h"
+
+namespace rkv {
+
+// Receives every change execute() makes, in order. Implementations must not call back into
+// the Store.
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  virtual void on_put(uint32_t keyspace, std::string_view key, const Value& value) = 0;
+  virtual void on_erase(uint32_t keyspace, std::string_view key) = 0;
+  virtual void on_clear(uint32_t keyspace) = 0;
+};
+
+// A sink that drops changes (reads, tests).
+class NullSink final : public ChangeSink {
+ public:
+  void on_put(uint32_t, std::string_view, const Value&) override {}
+  void on_erase(uint32_t, std::string_view) override {}
+  void on_clear(uint32_t) override {}
+};
+
+struct Keyspace {
+  KeyspaceConfig config;
+  KeyTable table;
+  // (expire_at_ms, key) for every key with a TTL: the active sweep pops from the front.
+  std::set<std::pair<int64_t, std::string>> expiries;
+  uint64_t expired_keys = 0;  // keys removed because their TTL passed
+};
+
+struct StoreLimits {
+  uint64_t max_value_len = 512ull << 20;
+};
+
+class Store {
+ public:
+  explicit Store(const std::vector<KeyspaceConfig>& keyspaces, StoreLimits limits = {});
+
+  // Index of the keyspace a key belongs to: the longest matching prefix, else "default".
+  uint32_t route(std::string_view key) const;
+  size_t keyspace_count() const { return keyspaces_.size(); }
+  const Keyspace& keyspace(uint32_t i) const { return keyspaces_[i]; }
+  int find_keyspace(std::string_view name) const;  // -1 when unknown
+
+  // Executes a data command (a spec whose group is data: strings and generic key commands,
+  // KEYSPACES, DBSIZE, FLUSHALL). args[0] is the command name; arity is already checked.
+  void execute(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+               int64_t now_ms, resp::Writer& w, ChangeSink& sink);
+
+  // Removes up to max_keys keys whose TTL has passed; returns how many.
+  size_t sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink);
+
+  // Restores a key while loading from storage (no sink, no expiry check).
+  void restore(uint32_t keyspace, std::string_view key, Value value);
+
+  size_t total_keys() const;
+  size_t total_bytes() const;
+  size_t total_expiring() const;
+  uint64_t total_expired() const;
+
+ private:
+  KeyTable::Entry* lookup(uint32_t ks, std::string_view key, int64_t now_ms, ChangeSink& sink);
+  void put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
+           ChangeSink& sink);
+  void set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at);
+  bool erase(uint32_t ks, std::string_view key, ChangeSink& sink);
+  void clear_all(ChangeSink& sink);
+
+  void cmd_get(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_set(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_setnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                 ChangeSink& s);
+  void cmd_getdel(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_mget(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                ChangeSink& s);
+  void cmd_mset(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                ChangeSink& s);
+  void cmd_del(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_exists(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_append(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_strlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_expire(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
+                  resp::Writer& w, ChangeSink& s);
+  void cmd_ttl(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
+               resp::Writer& w, ChangeSink& s);
+  void cmd_persist(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                   ChangeSink& s);
+  void cmd_type(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                ChangeSink& s);
+  void cmd_scan(std::span<const std::string_view> a, int64_t now, resp::Writer& w);
+  void cmd_keys(std::span<const std::string_view> a, int64_t now, resp::Writer& w);
+  void cmd_keyspaces(resp::Writer& w);
+
+  std::vector<Keyspace> keyspaces_;
+  uint32_t default_index_ = 0;
+  StoreLimits limits_;
+};
+
+// Strict integer parsing as Redis does it: optional '-', digits, no leading zeros or spaces.
+bool parse_int64(std::string_view s, int64_t* out);
+
+}  // namespace rkv

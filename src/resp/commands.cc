@@ -1,0 +1,190 @@
+// The command table. Entries are listed in CommandId order, so all_commands()[id] is the spec
+// of `id`; a sorted index built at compile time serves the name lookup.
+#include "resp/commands.h"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
+namespace rkv::resp {
+
+namespace {
+
+// Metadata of replikv's own commands follows replikv's version, not a Redis one.
+constexpr std::string_view kOwn = "0.1.0";
+
+// Shorthands for the key positions (first, last, step) used by the table.
+#define RKV_NOKEYS 0, 0, 0
+#define RKV_ONEKEY 1, 1, 1
+#define RKV_ALLKEYS 1, -1, 1
+
+// clang-format off
+constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kCommands = {{
+  {"ping", CommandId::kPing, -1, kFast, RKV_NOKEYS,
+   "Replies PONG, or echoes the given message.", "1.0.0", "connection"},
+  {"echo", CommandId::kEcho, 2, kFast, RKV_NOKEYS,
+   "Replies with the given message.", "1.0.0", "connection"},
+  {"hello", CommandId::kHello, -1, kNoScript | kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
+   "Negotiates the protocol version (RESP2 or RESP3) and reports server details.", "6.0.0",
+   "connection"},
+  {"quit", CommandId::kQuit, -1, kNoScript | kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
+   "Closes the connection after replying.", "1.0.0", "connection"},
+  {"select", CommandId::kSelect, 2, kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
+   "Chooses the logical database of the connection (only 0 exists).", "1.0.0", "connection"},
+  {"command", CommandId::kCommand, -1, kLoading | kStale, RKV_NOKEYS,
+   "Describes the commands the server understands.", "2.8.13", "server"},
+  {"client", CommandId::kClient, -2, kNoScript | kLoading | kStale | kConnection, RKV_NOKEYS,
+   "Inspects or configures client connections.", "2.4.0", "connection"},
+  {"info", CommandId::kInfo, -1, kLoading | kStale, RKV_NOKEYS,
+   "Reports server information and statistics.", "1.0.0", "server"},
+  {"dbsize", CommandId::kDbsize, 1, kReadonly | kFast, RKV_NOKEYS,
+   "Counts the keys held by this node.", "1.0.0", "server"},
+  {"get", CommandId::kGet, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reads the string value of a key.", "1.0.0", "string"},
+  {"set", CommandId::kSet, -3, kWrite | kDenyOom, RKV_ONEKEY,
+   "Writes the string value of a key, with optional expiry and conditions.", "1.0.0", "string"},
+  {"setnx", CommandId::kSetnx, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Writes a key only when it does not exist yet.", "1.0.0", "string"},
+  {"getdel", CommandId::kGetdel, 2, kWrite | kFast, RKV_ONEKEY,
+   "Reads the string value of a key and deletes the key.", "6.2.0", "string"},
+  {"mget", CommandId::kMget, -2, kReadonly | kFast, RKV_ALLKEYS,
+   "Reads the string values of several keys.", "1.0.0", "string"},
+  {"mset", CommandId::kMset, -3, kWrite | kDenyOom, 1, -1, 2,
+   "Writes several key/value pairs at once.", "1.0.1", "string"},
+  {"del", CommandId::kDel, -2, kWrite, RKV_ALLKEYS,
+   "Removes keys; replies with how many existed.", "1.0.0", "generic"},
+  {"exists", CommandId::kExists, -2, kReadonly | kFast, RKV_ALLKEYS,
+   "Counts how many of the given keys exist.", "1.0.0", "generic"},
+  {"incr", CommandId::kIncr, 2, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds one to the integer value of a key.", "1.0.0", "string"},
+  {"incrby", CommandId::kIncrby, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds an amount to the integer value of a key.", "1.0.0", "string"},
+  {"decr", CommandId::kDecr, 2, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Subtracts one from the integer value of a key.", "1.0.0", "string"},
+  {"decrby", CommandId::kDecrby, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Subtracts an amount from the integer value of a key.", "1.0.0", "string"},
+  {"append", CommandId::kAppend, 3, kWrite | kDenyOom, RKV_ONEKEY,
+   "Appends bytes to the string value of a key.", "2.0.0", "string"},
+  {"strlen", CommandId::kStrlen, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the length in bytes of the string value of a key.", "2.2.0", "string"},
+  {"expire", CommandId::kExpire, -3, kWrite | kFast, RKV_ONEKEY,
+   "Sets a key's time to live in seconds.", "1.0.0", "generic"},
+  {"pexpire", CommandId::kPexpire, -3, kWrite | kFast, RKV_ONEKEY,
+   "Sets a key's time to live in milliseconds.", "2.6.0", "generic"},
+  {"ttl", CommandId::kTtl, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports a key's remaining time to live in seconds.", "1.0.0", "generic"},
+  {"pttl", CommandId::kPttl, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports a key's remaining time to live in milliseconds.", "2.6.0", "generic"},
+  {"persist", CommandId::kPersist, 2, kWrite | kFast, RKV_ONEKEY,
+   "Removes a key's expiry.", "2.2.0", "generic"},
+  {"type", CommandId::kType, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the type of the value stored at a key.", "1.0.0", "generic"},
+  {"scan", CommandId::kScan, -2, kReadonly, RKV_NOKEYS,
+   "Iterates over the keys with a cursor.", "2.8.0", "generic"},
+  {"keys", CommandId::kKeys, 2, kReadonly, RKV_NOKEYS,
+   "Lists the keys that match a glob pattern.", "1.0.0", "generic"},
+  {"flushall", CommandId::kFlushall, -1, kWrite, RKV_NOKEYS,
+   "Removes every key.", "1.0.0", "server"},
+  {"flushdb", CommandId::kFlushdb, -1, kWrite, RKV_NOKEYS,
+   "Removes every key of the selected database.", "1.0.0", "server"},
+  {"keyspaces", CommandId::kKeyspaces, 1, kLoading | kStale | kFast, RKV_NOKEYS,
+   "Lists the keyspaces with their prefixes and replication models.", kOwn, "cluster"},
+  {"reset", CommandId::kReset, 1, kNoScript | kLoading | kStale | kFast | kConnection,
+   RKV_NOKEYS, "Returns the connection to its initial state.", "6.2.0", "connection"},
+  {"role", CommandId::kRole, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
+   "Reports this node's replication role.", "2.8.12", "server"},
+  {"lostwrites", CommandId::kLostwrites, -1, kAdmin | kLoading | kStale, RKV_NOKEYS,
+   "Lists acknowledged asynchronous writes that were recorded as lost.", kOwn, "cluster"},
+  {"staleness", CommandId::kStaleness, -1, kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
+   "Reports how stale the connection's last follower read was.", kOwn, "cluster"},
+  {"readmode", CommandId::kReadmode, -1, kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
+   "Shows or overrides the read mode of this connection.", kOwn, "connection"},
+  {"wait", CommandId::kWait, 3, kNoScript, RKV_NOKEYS,
+   "Blocks until earlier writes of the connection reach a number of replicas.", "3.0.0",
+   "generic"},
+  {"config", CommandId::kConfig, -2, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Reads configuration parameters (CONFIG GET only).", "2.0.0", "server"},
+  {"lastsave", CommandId::kLastsave, 1, kLoading | kStale | kFast, RKV_NOKEYS,
+   "Reports the Unix time of the last successful save.", "1.0.0", "server"},
+  {"time", CommandId::kTime, 1, kLoading | kStale | kFast, RKV_NOKEYS,
+   "Reports the server time as seconds and microseconds.", "2.6.0", "server"},
+  {"save", CommandId::kSave, 1, kAdmin | kNoScript, RKV_NOKEYS,
+   "Persists the data set synchronously.", "1.0.0", "server"},
+  {"bgsave", CommandId::kBgsave, -1, kAdmin | kNoScript, RKV_NOKEYS,
+   "Persists the data set in the background.", "1.0.0", "server"},
+  {"shutdown", CommandId::kShutdown, -1, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Stops the server.", "1.0.0", "server"},
+}};
+// clang-format on
+
+#undef RKV_NOKEYS
+#undef RKV_ONEKEY
+#undef RKV_ALLKEYS
+
+constexpr bool is_lower_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+constexpr bool table_is_well_formed() {
+  for (size_t i = 0; i < kCommands.size(); ++i) {
+    const CommandSpec& c = kCommands[i];
+    if (static_cast<size_t>(c.id) != i || !is_lower_name(c.name) || c.arity == 0) return false;
+    if (c.summary.empty() || c.since.empty() || c.group.empty()) return false;
+    if ((c.flags & kWrite) && (c.flags & kReadonly)) return false;
+  }
+  return true;
+}
+static_assert(table_is_well_formed(), "command table out of CommandId order or malformed");
+
+constexpr size_t compute_max_name_len() {
+  size_t m = 0;
+  for (const CommandSpec& c : kCommands)
+    m = std::max(m, c.name.size());
+  return m;
+}
+constexpr size_t kMaxNameLen = compute_max_name_len();
+
+// Table positions ordered by name, for binary search.
+constexpr auto kByName = [] {
+  std::array<uint16_t, kCommands.size()> idx{};
+  for (size_t i = 0; i < idx.size(); ++i)
+    idx[i] = static_cast<uint16_t>(i);
+  std::sort(idx.begin(), idx.end(),
+            [](uint16_t a, uint16_t b) { return kCommands[a].name < kCommands[b].name; });
+  return idx;
+}();
+
+constexpr bool names_are_unique() {
+  for (size_t i = 1; i < kByName.size(); ++i) {
+    if (kCommands[kByName[i - 1]].name == kCommands[kByName[i]].name) return false;
+  }
+  return true;
+}
+static_assert(names_are_unique(), "duplicate command name");
+
+}  // namespace
+
+const CommandSpec* lookup_command(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLen) return nullptr;
+  char lower[kMaxNameLen];
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  const std::string_view key(lower, name.size());
+  const auto it =
+      std::lower_bound(kByName.begin(), kByName.end(), key,
+                       [](uint16_t i, std::string_view k) { return kCommands[i].name < k; });
+  if (it == kByName.end() || kCommands[*it].name != key) return nullptr;
+  return &kCommands[*it];
+}
+
+std::span<const CommandSpec> all_commands() {
+  return kCommands;
+}
+
+}  // namespace rkv::resp

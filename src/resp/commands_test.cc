@@ -1,0 +1,168 @@
+#include "resp/commands.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace rkv::resp {
+namespace {
+
+struct Expected {
+  std::string_view name;
+  CommandId id;
+  int arity;
+  int first_key, last_key, step;
+};
+
+// The Redis arities and key positions, written out independently of the table.
+const std::vector<Expected>& expected_table() {
+  static const std::vector<Expected> table = {
+      {"ping", CommandId::kPing, -1, 0, 0, 0},
+      {"echo", CommandId::kEcho, 2, 0, 0, 0},
+      {"hello", CommandId::kHello, -1, 0, 0, 0},
+      {"quit", CommandId::kQuit, -1, 0, 0, 0},
+      {"select", CommandId::kSelect, 2, 0, 0, 0},
+      {"command", CommandId::kCommand, -1, 0, 0, 0},
+      {"client", CommandId::kClient, -2, 0, 0, 0},
+      {"info", CommandId::kInfo, -1, 0, 0, 0},
+      {"dbsize", CommandId::kDbsize, 1, 0, 0, 0},
+      {"get", CommandId::kGet, 2, 1, 1, 1},
+      {"set", CommandId::kSet, -3, 1, 1, 1},
+      {"setnx", CommandId::kSetnx, 3, 1, 1, 1},
+      {"getdel", CommandId::kGetdel, 2, 1, 1, 1},
+      {"mget", CommandId::kMget, -2, 1, -1, 1},
+      {"mset", CommandId::kMset, -3, 1, -1, 2},
+      {"del", CommandId::kDel, -2, 1, -1, 1},
+      {"exists", CommandId::kExists, -2, 1, -1, 1},
+      {"incr", CommandId::kIncr, 2, 1, 1, 1},
+      {"incrby", CommandId::kIncrby, 3, 1, 1, 1},
+      {"decr", CommandId::kDecr, 2, 1, 1, 1},
+      {"decrby", CommandId::kDecrby, 3, 1, 1, 1},
+      {"append", CommandId::kAppend, 3, 1, 1, 1},
+      {"strlen", CommandId::kStrlen, 2, 1, 1, 1},
+      {"expire", CommandId::kExpire, -3, 1, 1, 1},
+      {"pexpire", CommandId::kPexpire, -3, 1, 1, 1},
+      {"ttl", CommandId::kTtl, 2, 1, 1, 1},
+      {"pttl", CommandId::kPttl, 2, 1, 1, 1},
+      {"persist", CommandId::kPersist, 2, 1, 1, 1},
+      {"type", CommandId::kType, 2, 1, 1, 1},
+      {"scan", CommandId::kScan, -2, 0, 0, 0},
+      {"keys", CommandId::kKeys, 2, 0, 0, 0},
+      {"flushall", CommandId::kFlushall, -1, 0, 0, 0},
+      {"flushdb", CommandId::kFlushdb, -1, 0, 0, 0},
+      {"keyspaces", CommandId::kKeyspaces, 1, 0, 0, 0},
+      {"reset", CommandId::kReset, 1, 0, 0, 0},
+      {"role", CommandId::kRole, 1, 0, 0, 0},
+      {"lostwrites", CommandId::kLostwrites, -1, 0, 0, 0},
+      {"staleness", CommandId::kStaleness, -1, 0, 0, 0},
+      {"readmode", CommandId::kReadmode, -1, 0, 0, 0},
+      {"wait", CommandId::kWait, 3, 0, 0, 0},
+      {"config", CommandId::kConfig, -2, 0, 0, 0},
+      {"lastsave", CommandId::kLastsave, 1, 0, 0, 0},
+      {"time", CommandId::kTime, 1, 0, 0, 0},
+      {"save", CommandId::kSave, 1, 0, 0, 0},
+      {"bgsave", CommandId::kBgsave, -1, 0, 0, 0},
+      {"shutdown", CommandId::kShutdown, -1, 0, 0, 0},
+  };
+  return table;
+}
+
+TEST(Commands, EveryCommandIdHasOneEntryInIdOrder) {
+  const auto all = all_commands();
+  ASSERT_EQ(all.size(), static_cast<size_t>(CommandId::kCount_));
+  ASSERT_EQ(expected_table().size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(static_cast<size_t>(all[i].id), i) << all[i].name;
+  }
+}
+
+TEST(Commands, MetadataMatchesRedis) {
+  for (const Expected& e : expected_table()) {
+    const CommandSpec* spec = lookup_command(e.name);
+    ASSERT_NE(spec, nullptr) << e.name;
+    EXPECT_EQ(spec->name, e.name);
+    EXPECT_EQ(spec->id, e.id) << e.name;
+    EXPECT_EQ(spec->arity, e.arity) << e.name;
+    EXPECT_EQ(spec->first_key, e.first_key) << e.name;
+    EXPECT_EQ(spec->last_key, e.last_key) << e.name;
+    EXPECT_EQ(spec->step, e.step) << e.name;
+    EXPECT_FALSE(spec->summary.empty()) << e.name;
+    EXPECT_FALSE(spec->since.empty()) << e.name;
+  }
+}
+
+TEST(Commands, GroupsAreKnown) {
+  const std::set<std::string_view> groups = {"string", "generic", "connection", "server",
+                                             "cluster"};
+  for (const CommandSpec& c : all_commands())
+    EXPECT_TRUE(groups.count(c.group)) << c.name;
+  EXPECT_EQ(lookup_command("get")->group, "string");
+  EXPECT_EQ(lookup_command("del")->group, "generic");
+  EXPECT_EQ(lookup_command("hello")->group, "connection");
+  EXPECT_EQ(lookup_command("info")->group, "server");
+}
+
+TEST(Commands, Flags) {
+  for (const CommandSpec& c : all_commands()) {
+    EXPECT_FALSE((c.flags & kWrite) && (c.flags & kReadonly)) << c.name;
+    // A command that names keys either reads or writes them.
+    if (c.first_key != 0) {
+      EXPECT_TRUE(c.flags & (kWrite | kReadonly)) << c.name;
+    }
+  }
+  EXPECT_TRUE(lookup_command("set")->flags & kWrite);
+  EXPECT_TRUE(lookup_command("set")->flags & kDenyOom);
+  EXPECT_TRUE(lookup_command("get")->flags & kReadonly);
+  EXPECT_TRUE(lookup_command("get")->flags & kFast);
+  EXPECT_FALSE(lookup_command("del")->flags & kFast);
+  EXPECT_TRUE(lookup_command("shutdown")->flags & kAdmin);
+  EXPECT_TRUE(lookup_command("hello")->flags & kConnection);
+  EXPECT_TRUE(lookup_command("readmode")->flags & kConnection);
+  EXPECT_FALSE(lookup_command("get")->flags & kConnection);
+  EXPECT_EQ(lookup_command("getdel")->since, "6.2.0");
+  EXPECT_EQ(lookup_command("hello")->since, "6.0.0");
+}
+
+TEST(Commands, LookupIsCaseInsensitive) {
+  EXPECT_EQ(lookup_command("GET")->id, CommandId::kGet);
+  EXPECT_EQ(lookup_command("gEt")->id, CommandId::kGet);
+  EXPECT_EQ(lookup_command("LostWrites")->id, CommandId::kLostwrites);
+  for (const CommandSpec& c : all_commands()) {
+    std::string upper(c.name);
+    for (char& ch : upper)
+      ch = static_cast<char>(ch - 'a' + 'A');
+    EXPECT_EQ(lookup_command(upper), &c) << upper;
+  }
+}
+
+TEST(Commands, UnknownNames) {
+  EXPECT_EQ(lookup_command(""), nullptr);
+  EXPECT_EQ(lookup_command("ge"), nullptr);
+  EXPECT_EQ(lookup_command("gett"), nullptr);
+  EXPECT_EQ(lookup_command("hset"), nullptr);
+  EXPECT_EQ(lookup_command(std::string_view("get\0", 4)), nullptr);
+  EXPECT_EQ(lookup_command("lostwritesx"), nullptr);
+  EXPECT_EQ(lookup_command(std::string(10000, 'a')), nullptr);
+  EXPECT_EQ(lookup_command("{et"), nullptr);  // only A-Z are folded
+  EXPECT_EQ(lookup_command("GET "), nullptr);
+  EXPECT_EQ(lookup_command("g\xc5t"), nullptr);
+}
+
+TEST(Commands, ArityCheck) {
+  const CommandSpec& get = *lookup_command("get");
+  EXPECT_FALSE(arity_ok(get, 1));
+  EXPECT_TRUE(arity_ok(get, 2));
+  EXPECT_FALSE(arity_ok(get, 3));
+  const CommandSpec& set = *lookup_command("set");
+  EXPECT_FALSE(arity_ok(set, 2));
+  EXPECT_TRUE(arity_ok(set, 3));
+  EXPECT_TRUE(arity_ok(set, 7));
+  const CommandSpec& ping = *lookup_command("ping");
+  EXPECT_TRUE(arity_ok(ping, 1));
+  EXPECT_TRUE(arity_ok(ping, 2));
+}
+
+}  // namespace
+}  // namespace rkv::resp

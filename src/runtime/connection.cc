@@ -1,0 +1,235 @@
+#include "runtime/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "resp/commands.h"
+#include "resp/writer.h"
+#include "runtime/session.h"
+
+namespace rkv {
+
+namespace {
+constexpr size_t kInitialReadBuffer = 16 * 1024;
+constexpr size_t kMinReadChunk = 4 * 1024;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+resp::ParseLimits parse_limits(const Limits& l) {
+  return resp::ParseLimits{l.max_bulk_len, l.max_args, l.max_inline_len};
+}
+}  // namespace
+
+Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+    : server_(server),
+      socket_(std::move(socket)),
+      parser_(parse_limits(server.config().limits)),
+      in_(std::make_unique<char[]>(kInitialReadBuffer)),
+      in_cap_(kInitialReadBuffer) {
+  info_.id = server.next_client_id();
+  asio::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) info_.addr = remote.address().to_string() + ":" + std::to_string(remote.port());
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) info_.laddr = local.address().to_string() + ":" + std::to_string(local.port());
+  info_.created_ms = server.now_ms();
+  info_.last_ms = info_.created_ms;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() { start_read(); }
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  server_.remove_connection(this);
+}
+
+size_t Connection::pending_output() const {
+  size_t n = out_.size() + writing_.size();
+  for (const Held& h : held_) n += h.bytes.size();
+  return n;
+}
+
+bool Connection::ensure_read_space(size_t want_total) {
+  // Compact first: the unconsumed bytes move to the front.
+  if (in_begin_ > 0) {
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  size_t need = std::max(want_total, in_end_ + kMinReadChunk);
+  if (need <= in_cap_) return true;
+  if (need > server_.config().limits.max_query_buffer + kMinReadChunk) return false;
+  size_t cap = std::max(in_cap_ * 2, need);
+  auto fresh = std::make_unique<char[]>(cap);
+  std::memcpy(fresh.get(), in_.get(), in_end_);
+  in_ = std::move(fresh);
+  in_cap_ = cap;
+  return true;
+}
+
+void Connection::start_read() {
+  if (closed_ || reading_) return;
+  if (in_cap_ - in_end_ < kMinReadChunk && !ensure_read_space(in_end_ + kMinReadChunk)) {
+    spdlog::warn("client {} ({}) exceeded the query buffer limit; closing", info_.id, info_.addr);
+    close();
+    return;
+  }
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void Connection::on_read(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    if (ec != asio::error::eof && ec != asio::error::connection_reset) {
+      spdlog::debug("client {} read error: {}", info_.id, ec.message());
+    }
+    close();
+    return;
+  }
+  in_end_ += n;
+  server_.stats().net_input_bytes += n;
+  info_.last_ms = server_.now_ms();
+  process_input();
+  if (closed_) return;
+  if (pending_output() > server_.config().limits.client_output_buffer_limit) {
+    spdlog::warn("client {} ({}) exceeded the output buffer limit ({} bytes); closing", info_.id,
+                 info_.addr, pending_output());
+    server_.stats().closed_output_limit++;
+    close();
+    return;
+  }
+  server_.schedule_round(shared_from_this());
+  if (!close_after_flush_) start_read();
+}
+
+void Connection::process_input() {
+  while (in_begin_ < in_end_ && !close_after_flush_ && !closed_) {
+    size_t consumed = 0;
+    std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
+    resp::ParseResult r = parser_.parse(buf, &consumed);
+    if (r == resp::ParseResult::kCommand) {
+      if (!parser_.args().empty()) dispatch(parser_.args());
+      in_begin_ += consumed;
+      continue;
+    }
+    if (r == resp::ParseResult::kNeedMore) {
+      size_t expected = parser_.expected_size();
+      if (expected > 0 && !ensure_read_space(expected)) {
+        resp::Writer(&out_, info_.proto).error("ERR Protocol error: request exceeds the query buffer limit");
+        server_.stats().protocol_errors++;
+        close_after_flush();
+      }
+      break;
+    }
+    // Protocol error: answer and close, as Redis does; other clients are unaffected.
+    server_.stats().protocol_errors++;
+    spdlog::debug("client {} ({}): {}", info_.id, info_.addr, parser_.error());
+    std::string msg = "ERR " + parser_.error();
+    resp::Writer(&out_, info_.proto).error(msg);
+    close_after_flush();
+    break;
+  }
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+}
+
+void Connection::dispatch(std::span<const std::string_view> args) {
+  const int64_t start = now_us();
+  const size_t before = out_.size();
+  resp::Writer w(&out_, info_.proto);
+  const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+  ++info_.commands;
+  if (!spec) {
+    server_.stats().unknown_commands++;
+    write_unknown_command(args, w);
+  } else if (!resp::arity_ok(*spec, args.size())) {
+    server_.stats().errors[static_cast<size_t>(spec->id)]++;
+    w.error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+  } else {
+    info_.last_cmd = spec->name;
+    server_.stats().calls[static_cast<size_t>(spec->id)]++;
+    uint64_t token = is_data_command(spec->id)
+                         ? server_.node().execute(*spec, args, server_.now_ms(), w)
+                         : run_session_command(server_, *this, *spec, args, &out_);
+    if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
+    if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
+      hold_tail(before, token, start);
+      return;
+    }
+  }
+  if (!held_.empty()) {
+    hold_tail(before, 0, start);
+    return;
+  }
+  server_.stats().latency.record(static_cast<uint64_t>(now_us() - start));
+}
+
+void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {
+  if (held_.empty() || (token != 0 && held_.back().token != 0 && token > held_.back().token &&
+                        held_.back().bytes.size() > (1u << 20))) {
+    held_.push_back(Held{token, {}, {}});
+  }
+  Held& h = held_.back();
+  if (token > h.token) h.token = token;
+  h.bytes.append(out_, from, std::string::npos);
+  h.start_us.push_back(start_us);
+  out_.resize(from);
+}
+
+bool Connection::release_held(uint64_t durable_token) {
+  const int64_t now = now_us();
+  while (!held_.empty() && held_.front().token <= durable_token) {
+    Held& h = held_.front();
+    out_.append(h.bytes);
+    for (int64_t s : h.start_us) server_.stats().latency.record(static_cast<uint64_t>(now - s));
+    held_.pop_front();
+  }
+  return !held_.empty();
+}
+
+void Connection::flush() {
+  if (closed_ || write_in_flight_) return;
+  if (out_.empty()) {
+    if (close_after_flush_ && held_.empty()) close();
+    return;
+  }
+  writing_.swap(out_);
+  out_.clear();
+  write_in_flight_ = true;
+  server_.stats().net_output_bytes += writing_.size();
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+void Connection::on_written(const asio::error_code& ec) {
+  write_in_flight_ = false;
+  writing_.clear();
+  if (writing_.capacity() > (1u << 20)) writing_.shrink_to_fit();
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  flush();
+}
+
+}  // namespace rkv

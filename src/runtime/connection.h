@@ -1,0 +1,77 @@
+// Connection: one client socket. Reads requests, parses them with resp::Parser, executes them
+// in order and queues replies. Replies leave in request order; a reply that depends on a
+// not-yet-durable write is held until the server reports the write durable. Owned by Server
+// (shared_ptr, kept alive by pending async operations). Loop thread only.
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "resp/parser.h"
+#include "runtime/server.h"
+
+namespace rkv {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server, asio::ip::tcp::socket socket);
+  ~Connection();
+
+  void start();
+  // Closes the socket now; pending output is dropped.
+  void close();
+  bool closed() const { return closed_; }
+
+  // Sends whatever output is ready (called at the end of a round).
+  void flush();
+  // Moves held replies whose writes are durable to the output; true when some remain held.
+  bool release_held(uint64_t durable_token);
+  bool has_held() const { return !held_.empty(); }
+
+  ClientInfo& info() { return info_; }
+  const ClientInfo& info() const { return info_; }
+  int proto() const { return info_.proto; }
+  void set_proto(int p) { info_.proto = p; }
+  // Close once the output queued so far has been written (QUIT, protocol errors).
+  void close_after_flush() { close_after_flush_ = true; }
+  size_t pending_output() const;
+
+ private:
+  void start_read();
+  void on_read(const asio::error_code& ec, size_t n);
+  void process_input();
+  void dispatch(std::span<const std::string_view> args);
+  void hold_tail(size_t from, uint64_t token, int64_t start_us);
+  void on_written(const asio::error_code& ec);
+  bool ensure_read_space(size_t want_total);
+
+  Server& server_;
+  asio::ip::tcp::socket socket_;
+  resp::Parser parser_;
+  // Input buffer: bytes [in_begin_, in_end_) are received and not yet consumed.
+  std::unique_ptr<char[]> in_;
+  size_t in_cap_ = 0, in_begin_ = 0, in_end_ = 0;
+  std::string out_;      // replies ready to send
+  std::string writing_;  // the buffer an async_write is sending
+  bool write_in_flight_ = false;
+  struct Held {
+    uint64_t token;
+    std::string bytes;
+    std::vector<int64_t> start_us;  // per command, for the latency histogram
+  };
+  std::deque<Held> held_;
+  ClientInfo info_;
+  bool reading_ = false;
+  bool closed_ = false;
+  bool close_after_flush_ = false;
+  bool in_round_ = false;    // listed in the server's round_
+  bool in_holding_ = false;  // listed in the server's holding_
+  friend class Server;
+};
+
+}  // namespace rkv

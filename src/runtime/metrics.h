@@ -1,0 +1,57 @@
+// Server statistics, owned by the event loop thread (not thread-safe): command counters, a
+// latency histogram, connection and byte counters. Rendered as Prometheus text for /metrics,
+// as INFO sections, and as JSON for /status.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "resp/commands.h"
+
+namespace rkv {
+
+// Latency histogram with fixed, Prometheus-friendly bucket bounds in microseconds.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<uint64_t, 16> kBoundsUs = {
+      10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+      500000, 1000000};
+  void record(uint64_t us) {
+    size_t i = 0;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    ++counts_[i];
+    sum_us_ += us;
+    ++total_;
+  }
+  uint64_t total() const { return total_; }
+  uint64_t sum_us() const { return sum_us_; }
+  uint64_t count_in(size_t bucket) const { return counts_[bucket]; }
+  // Upper bound of the bucket holding quantile q (0..1); 0 when empty.
+  uint64_t quantile_us(double q) const;
+
+ private:
+  std::array<uint64_t, kBoundsUs.size() + 1> counts_{};  // last = +Inf
+  uint64_t sum_us_ = 0;
+  uint64_t total_ = 0;
+};
+
+struct ServerStats {
+  std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> calls{};
+  std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> errors{};
+  uint64_t unknown_commands = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t connections_total = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t closed_output_limit = 0;
+  uint64_t closed_idle = 0;
+  uint64_t net_input_bytes = 0;
+  uint64_t net_output_bytes = 0;
+  uint64_t persist_batches = 0;
+  uint64_t persist_syncs = 0;
+  uint64_t persist_rows = 0;
+  LatencyHistogram latency;  // command received -> reply ready to send (includes fsync wait)
+  uint64_t total_commands() const;
+};
+
+}  // namespace rkv

@@ -1,0 +1,206 @@
+// Text renderings of a server's state: INFO sections, Prometheus /metrics, JSON /status.
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/server.h"
+
+namespace rkv {
+
+namespace {
+
+size_t resident_bytes() {
+  long pages = 0, rss = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    std::fclose(f);
+  }
+  return static_cast<size_t>(rss) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool wants(std::string_view section, std::string_view name) {
+  if (section == "all" || section == "everything") return true;
+  if (section == "default") return name != "commandstats";
+  return section == name;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string Server::info_text(std::string_view section_in) {
+  const std::string section = lower(section_in);
+  const Store& st = node_->store();
+  const int64_t now = now_ms();
+  std::string o;
+  if (wants(section, "server")) {
+    o += fmt::format(
+        "# Server\r\nredis_version:7.0.0\r\nreplikv_version:0.1.0\r\nredis_mode:standalone\r\n"
+        "os:Linux\r\narch_bits:64\r\nprocess_id:{}\r\nnode_id:{}\r\ntcp_port:{}\r\n"
+        "uptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:replikv\r\n\r\n",
+        getpid(), config_.node_id, bound_port_, (now - start_ms_) / 1000,
+        (now - start_ms_) / 86400000);
+  }
+  if (wants(section, "clients")) {
+    o += fmt::format(
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nrejected_connections:{}\r\n"
+        "closed_output_limit:{}\r\nclosed_idle:{}\r\n\r\n",
+        connections_.size(), config_.limits.max_clients, stats_.rejected_connections,
+        stats_.closed_output_limit, stats_.closed_idle);
+  }
+  if (wants(section, "memory")) {
+    o += fmt::format(
+        "# Memory\r\nused_memory:{}\r\nused_memory_rss:{}\r\nused_memory_dataset:{}\r\n"
+        "maxmemory:0\r\n\r\n",
+        resident_bytes(), resident_bytes(), st.total_bytes());
+  }
+  if (wants(section, "persistence")) {
+    o += fmt::format(
+        "# Persistence\r\nloading:0\r\nfsync:{}\r\ndata_dir:{}\r\npersist_batches:{}\r\n"
+        "persist_syncs:{}\r\npersist_rows:{}\r\nunpersisted_writes:{}\r\n\r\n",
+        to_string(config_.fsync), config_.data_dir, stats_.persist_batches,
+        stats_.persist_syncs, stats_.persist_rows,
+        node_->last_token() - node_->durable_token());
+  }
+  if (wants(section, "stats")) {
+    o += fmt::format(
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n"
+        "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nexpired_keys:{}\r\n"
+        "unknown_commands:{}\r\nprotocol_errors:{}\r\nlatency_p50_us:{}\r\n"
+        "latency_p99_us:{}\r\n\r\n",
+        stats_.connections_total, stats_.total_commands(), stats_.net_input_bytes,
+        stats_.net_output_bytes, st.total_expired(), stats_.unknown_commands,
+        stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99));
+  }
+  if (wants(section, "replication")) {
+    o += "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmodel:single-node\r\n\r\n";
+  }
+  if (wants(section, "commandstats")) {
+    o += "# Commandstats\r\n";
+    for (const auto& c : resp::all_commands()) {
+      uint64_t n = stats_.calls[static_cast<size_t>(c.id)];
+      if (n) {
+        o += fmt::format("cmdstat_{}:calls={},failed_calls={}\r\n", c.name, n,
+                         stats_.errors[static_cast<size_t>(c.id)]);
+      }
+    }
+    o += "\r\n";
+  }
+  if (wants(section, "keyspace")) {
+    o += "# Keyspace\r\n";
+    if (st.total_keys() > 0) {
+      o += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", st.total_keys(),
+                       st.total_expiring());
+    }
+    o += "\r\n";
+  }
+  if (wants(section, "keyspaces")) {
+    o += "# Keyspaces\r\n";
+    for (size_t i = 0; i < st.keyspace_count(); ++i) {
+      const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));
+      o += fmt::format("keyspace_{}:prefix={},model={},keys={},expires={}\r\n", k.config.name,
+                       k.config.prefix, to_string(k.config.model), k.table.size(),
+                       k.expiries.size());
+    }
+    o += "\r\n";
+  }
+  if (o.size() >= 2) o.resize(o.size() - 2);  // no blank line after the last section
+  return o;
+}
+
+std::string Server::metrics_text() {
+  std::string o;
+  o += "# HELP replikv_commands_total Commands executed, by command.\n";
+  o += "# TYPE replikv_commands_total counter\n";
+  for (const auto& c : resp::all_commands()) {
+    uint64_t n = stats_.calls[static_cast<size_t>(c.id)];
+    if (n) o += fmt::format("replikv_commands_total{{cmd=\"{}\"}} {}\n", c.name, n);
+  }
+  o += "# HELP replikv_command_errors_total Commands rejected before execution, by command.\n";
+  o += "# TYPE replikv_command_errors_total counter\n";
+  for (const auto& c : resp::all_commands()) {
+    uint64_t n = stats_.errors[static_cast<size_t>(c.id)];
+    if (n) o += fmt::format("replikv_command_errors_total{{cmd=\"{}\"}} {}\n", c.name, n);
+  }
+  o += "# HELP replikv_command_latency_seconds Time from receiving a command to its reply being "
+       "ready (fsync wait included).\n";
+  o += "# TYPE replikv_command_latency_seconds histogram\n";
+  uint64_t cum = 0;
+  const auto& h = stats_.latency;
+  for (size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i) {
+    cum += h.count_in(i);
+    o += fmt::format("replikv_command_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                     static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cum);
+  }
+  o += fmt::format("replikv_command_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", h.total());
+  o += fmt::format("replikv_command_latency_seconds_sum {}\n", static_cast<double>(h.sum_us()) / 1e6);
+  o += fmt::format("replikv_command_latency_seconds_count {}\n", h.total());
+  const Store& st = node_->store();
+  auto gauge = [&](std::string_view name, std::string_view help, uint64_t v) {
+    o += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
+  };
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
+    o += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  };
+  gauge("replikv_connected_clients", "Client connections open now.", connections_.size());
+  counter("replikv_connections_total", "Client connections accepted.", stats_.connections_total);
+  counter("replikv_rejected_connections_total", "Connections refused at max_clients.",
+          stats_.rejected_connections);
+  counter("replikv_protocol_errors_total", "Malformed requests.", stats_.protocol_errors);
+  counter("replikv_unknown_commands_total", "Requests naming no known command.",
+          stats_.unknown_commands);
+  gauge("replikv_keys", "Keys stored, all keyspaces.", st.total_keys());
+  gauge("replikv_data_bytes", "Bytes of keys and values stored.", st.total_bytes());
+  gauge("replikv_resident_bytes", "Resident memory of the process.", resident_bytes());
+  counter("replikv_expired_keys_total", "Keys removed because their TTL passed.",
+          st.total_expired());
+  counter("replikv_net_input_bytes_total", "Bytes read from clients.", stats_.net_input_bytes);
+  counter("replikv_net_output_bytes_total", "Bytes written to clients.", stats_.net_output_bytes);
+  counter("replikv_persist_batches_total", "Storage write batches.", stats_.persist_batches);
+  counter("replikv_persist_syncs_total", "Storage writes that were synced to disk.",
+          stats_.persist_syncs);
+  o += "# HELP replikv_keyspace_keys Keys stored, by keyspace.\n# TYPE replikv_keyspace_keys gauge\n";
+  for (size_t i = 0; i < st.keyspace_count(); ++i) {
+    const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));
+    o += fmt::format("replikv_keyspace_keys{{keyspace=\"{}\",model=\"{}\"}} {}\n", k.config.name,
+                     to_string(k.config.model), k.table.size());
+  }
+  return o;
+}
+
+std::string Server::status_json() {
+  const Store& st = node_->store();
+  nlohmann::json j;
+  j["node_id"] = config_.node_id;
+  j["version"] = "0.1.0";
+  j["port"] = bound_port_;
+  j["uptime_ms"] = now_ms() - start_ms_;
+  j["fsync"] = to_string(config_.fsync);
+  j["data_dir"] = config_.data_dir;
+  j["clients"] = connections_.size();
+  j["keys"] = st.total_keys();
+  j["commands"] = stats_.total_commands();
+  j["latency_p50_us"] = stats_.latency.quantile_us(0.5);
+  j["latency_p99_us"] = stats_.latency.quantile_us(0.99);
+  j["role"] = "single-node";
+  nlohmann::json ks = nlohmann::json::array();
+  for (size_t i = 0; i < st.keyspace_count(); ++i) {
+    const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));
+    nlohmann::json e;
+    e["name"] = k.config.name;
+    e["prefix"] = k.config.prefix;
+    e["model"] = to_string(k.config.model);
+    e["keys"] = k.table.size();
+    ks.push_back(e);
+  }
+  j["keyspaces"] = ks;
+  return j.dump();
+}
+
+}  // namespace rkv

@@ -1,0 +1,313 @@
+#include "runtime/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "runtime/admin_http.h"
+#include "runtime/connection.h"
+#include "runtime/syncer.h"
+
+namespace rkv {
+
+namespace {
+constexpr auto kCronPeriod = std::chrono::milliseconds(100);
+}
+
+Server::Server(const Config& config) : config_(config) {}
+
+Server::~Server() {
+  admin_.reset();
+  syncer_.reset();
+  connections_.clear();
+}
+
+Result<std::unique_ptr<Server>> Server::create(const Config& config) {
+  std::unique_ptr<Server> s(new Server(config));
+  auto storage = open_rocks_storage(config.data_dir);
+  if (!storage.is_ok()) return storage.status();
+  s->storage_ = std::move(storage).value();
+  s->node_ = std::make_unique<Node>(config, s->storage_.get());
+  s->start_ms_ = s->now_ms();
+  RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
+  spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
+  if (config.fsync == FsyncMode::kBatch) {
+    Server* self = s.get();
+    s->syncer_ = std::make_unique<Syncer>(s->storage_.get(), [self](uint64_t token, Status st) {
+      asio::post(self->io_, [self, token, st = std::move(st)]() mutable {
+        self->on_synced(token, std::move(st));
+      });
+    });
+  }
+  return s;
+}
+
+int64_t Server::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Server::start() {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(config_.bind, ec);
+  if (ec) return Status::invalid_argument(fmt::format("bad bind address \"{}\"", config_.bind));
+  asio::ip::tcp::endpoint ep(addr, config_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::io_error(
+        fmt::format("cannot listen on {}:{}: {}", config_.bind, config_.port, ec.message()));
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  if (config_.admin_port != 0) {
+    admin_ = std::make_unique<AdminHttp>(*this);
+    auto p = admin_->start(config_.bind, config_.admin_port);
+    if (!p.is_ok()) return p.status();
+    bound_admin_port_ = p.value();
+  }
+  accept_next();
+  arm_cron();
+  spdlog::info("replikv node {} serving clients on {}:{}{}", config_.node_id, config_.bind,
+               bound_port_,
+               bound_admin_port_ ? fmt::format(", admin http on {}:{}", config_.bind,
+                                               bound_admin_port_)
+                                 : "");
+  return Status::ok();
+}
+
+void Server::run(bool handle_signals) {
+  if (handle_signals) {
+    signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    signals_->async_wait([this](const asio::error_code& ec, int sig) {
+      if (!ec) {
+        spdlog::info("signal {} received: shutting down", sig);
+        shutdown_now();
+      }
+    });
+  }
+  io_.run();
+}
+
+void Server::stop() {
+  asio::post(io_, [this] { shutdown_now(); });
+}
+
+void Server::shutdown_now() {
+  if (stopping_) return;
+  stopping_ = true;
+  asio::error_code ec;
+  acceptor_.close(ec);
+  cron_timer_.cancel();
+  if (signals_) signals_->cancel(ec);
+  // Drain: the batch being synced completes in the syncer's destructor; then whatever the node
+  // still holds is written synchronously, so an orderly stop loses nothing.
+  syncer_.reset();
+  if (node_->has_pending_persist()) {
+    PersistRequest req = node_->take_persist();
+    Status st = storage_->write(req.batch, true);
+    RKV_ASSERT_MSG(st.is_ok(), "final persist failed");
+  }
+  Status st = storage_->sync();
+  if (!st.is_ok()) spdlog::error("final sync failed: {}", st.to_string());
+  auto conns = connections_;
+  for (auto& c : conns) c->close();
+  if (admin_) admin_->stop();
+  spdlog::info("replikv node {} stopped", config_.node_id);
+  io_.stop();
+}
+
+void Server::accept_next() {
+  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket sock) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        spdlog::warn("accept failed: {}", ec.message());
+        accept_next();
+      }
+      return;
+    }
+    if (connections_.size() >= config_.limits.max_clients) {
+      stats_.rejected_connections++;
+      static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
+      asio::error_code wec;
+      asio::write(sock, asio::buffer(kMsg), wec);
+      sock.close(wec);
+    } else {
+      auto c = std::make_shared<Connection>(*this, std::move(sock));
+      connections_.push_back(c);
+      stats_.connections_total++;
+      c->start();
+    }
+    accept_next();
+  });
+}
+
+void Server::schedule_round(const std::shared_ptr<Connection>& c) {
+  if (!c->in_round_) {
+    c->in_round_ = true;
+    round_.push_back(c);
+  }
+  if (!round_scheduled_) {
+    round_scheduled_ = true;
+    asio::post(io_, [this] { end_of_round(); });
+  }
+}
+
+void Server::persist_now() {
+  PersistRequest req = node_->take_persist();
+  if (req.batch.empty()) return;
+  Status st = storage_->write(req.batch, req.sync);
+  if (!st.is_ok()) {
+    // Fail-stop: memory already holds writes the disk refused. Restarting recovers exactly
+    // the acknowledged (durable) state.
+    spdlog::critical("storage write failed: {}; stopping to protect acknowledged data",
+                     st.to_string());
+    RKV_ASSERT_MSG(false, "storage write failed");
+  }
+  stats_.persist_batches++;
+  stats_.persist_rows += req.batch.size();
+  if (req.sync) stats_.persist_syncs++;
+  node_->on_persisted(req.token);
+}
+
+// The end of a round: every connection that read this round has executed its commands. Now
+// persist (never: inline, no fsync; batch: hand to the syncer if idle), release what is
+// durable, and start the socket writes.
+void Server::end_of_round() {
+  round_scheduled_ = false;
+  if (node_->has_pending_persist()) {
+    if (config_.fsync == FsyncMode::kBatch) {
+      if (!syncing_ && !stopping_) {
+        syncing_ = true;
+        PersistRequest req = node_->take_persist();
+        stats_.persist_batches++;
+        stats_.persist_syncs++;
+        stats_.persist_rows += req.batch.size();
+        syncer_->submit(std::move(req));
+      }
+    } else {
+      persist_now();
+    }
+  }
+  std::vector<std::shared_ptr<Connection>> round;
+  round.swap(round_);
+  for (auto& c : round) {
+    c->in_round_ = false;
+    if (c->closed()) continue;
+    if (c->has_held()) {
+      if (!c->in_holding_) {
+        c->in_holding_ = true;
+        holding_.push_back(c);
+      }
+    }
+    c->flush();
+  }
+  if (!holding_.empty()) release_held();
+  round.clear();
+  if (round_.empty()) round_.swap(round);  // keep the capacity
+}
+
+void Server::on_synced(uint64_t token, Status st) {
+  syncing_ = false;
+  if (!st.is_ok()) {
+    spdlog::critical("group commit failed: {}; stopping to protect acknowledged data",
+                     st.to_string());
+    RKV_ASSERT_MSG(false, "group commit failed");
+  }
+  node_->on_persisted(token);
+  release_held();
+  // Writes that arrived while syncing go out as the next group.
+  if (node_->has_pending_persist() && !round_scheduled_) {
+    round_scheduled_ = true;
+    asio::post(io_, [this] { end_of_round(); });
+  }
+}
+
+void Server::release_held() {
+  const uint64_t durable = node_->durable_token();
+  size_t keep = 0;
+  for (size_t i = 0; i < holding_.size(); ++i) {
+    auto& c = holding_[i];
+    bool still = !c->closed() && c->release_held(durable);
+    if (!c->closed()) c->flush();
+    if (still) {
+      holding_[keep++] = c;
+    } else {
+      c->in_holding_ = false;
+    }
+  }
+  holding_.resize(keep);
+}
+
+void Server::remove_connection(const Connection* c) {
+  auto it = std::find_if(connections_.begin(), connections_.end(),
+                         [c](const auto& p) { return p.get() == c; });
+  if (it != connections_.end()) {
+    std::swap(*it, connections_.back());
+    connections_.pop_back();
+  }
+}
+
+std::vector<const ClientInfo*> Server::clients() const {
+  std::vector<const ClientInfo*> out;
+  out.reserve(connections_.size());
+  for (const auto& c : connections_) out.push_back(&c->info());
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  return out;
+}
+
+bool Server::kill_client(uint64_t id) {
+  for (auto& c : connections_) {
+    if (c->info().id == id) {
+      auto keep = c;
+      keep->close();
+      return true;
+    }
+  }
+  return false;
+}
+
+void Server::arm_cron() {
+  cron_timer_.expires_after(std::chrono::milliseconds(config_.expire_sweep_ms));
+  cron_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopping_) return;
+    cron();
+    arm_cron();
+  });
+}
+
+void Server::cron() {
+  const int64_t now = now_ms();
+  node_->tick(now);
+  if (node_->has_pending_persist() && !round_scheduled_) {
+    round_scheduled_ = true;
+    asio::post(io_, [this] { end_of_round(); });
+  }
+  const uint64_t idle = config_.limits.idle_timeout_ms;
+  if (idle > 0 && now - last_idle_check_ms_ >= 1000) {
+    last_idle_check_ms_ = now;
+    auto conns = connections_;
+    for (auto& c : conns) {
+      if (now - c->info().last_ms > static_cast<int64_t>(idle) && !c->has_held()) {
+        stats_.closed_idle++;
+        spdlog::debug("closing idle client {} ({})", c->info().id, c->info().addr);
+        c->close();
+      }
+    }
+  }
+}
+
+std::string Server::query_loop(const std::function<std::string()>& fn) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  auto fut = promise->get_future();
+  asio::post(io_, [promise, fn] { promise->set_value(fn()); });
+  if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+  return fut.get();
+}
+
+}  // namespace rkv

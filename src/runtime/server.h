@@ -1,0 +1,113 @@
+// Server: the runtime driver of one node. One event-loop thread (standalone Asio) owns every
+// connection, the Node and the statistics; a second thread (the syncer) performs group-commit
+// fsyncs in `batch` mode; the admin HTTP listener runs on its own threads and reaches loop
+// state only by posting to the loop and waiting for the answer.
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "node/node.h"
+#include "runtime/metrics.h"
+#include "storage/storage.h"
+
+namespace rkv {
+
+class Connection;
+class Syncer;
+class AdminHttp;
+
+// What CLIENT LIST / CLIENT INFO report about a connection.
+struct ClientInfo {
+  uint64_t id = 0;
+  std::string addr, laddr, name, lib_name, lib_ver;
+  int64_t created_ms = 0;
+  int64_t last_ms = 0;
+  std::string last_cmd = "NULL";
+  int proto = 2;
+  uint64_t commands = 0;
+};
+
+class Server {
+ public:
+  // Opens storage and the node (loading data). Errors are returned, not thrown.
+  static Result<std::unique_ptr<Server>> create(const Config& config);
+  ~Server();
+
+  // Binds the listeners; after this, ports are reachable (port 0 picks a free one).
+  Status start();
+  // Runs the event loop until stop() (or SIGINT/SIGTERM when handle_signals).
+  void run(bool handle_signals = true);
+  // Thread-safe: asks the loop to shut down gracefully (drains the pending fsync first).
+  void stop();
+
+  uint16_t port() const { return bound_port_; }
+  uint16_t admin_port() const { return bound_admin_port_; }
+
+  // --- used by connections and session commands (loop thread only) ---
+  const Config& config() const { return config_; }
+  Node& node() { return *node_; }
+  ServerStats& stats() { return stats_; }
+  asio::io_context& io() { return io_; }
+  int64_t now_ms() const;
+  int64_t start_ms() const { return start_ms_; }
+  uint64_t next_client_id() { return ++last_client_id_; }
+  size_t client_count() const { return connections_.size(); }
+  std::vector<const ClientInfo*> clients() const;
+  bool kill_client(uint64_t id);
+  // A connection has output to send, or held replies to release; flushed at the end of the
+  // current round, after the round's writes are persisted.
+  void schedule_round(const std::shared_ptr<Connection>& c);
+  void remove_connection(const Connection* c);
+  // Makes a write durable now (fsync "always" and SAVE); crashes the process on I/O error.
+  void persist_now();
+  bool holds_replies() const { return config_.fsync == FsyncMode::kBatch; }
+  uint64_t durable_token() const { return node_->durable_token(); }
+
+  // Text renderings of state (loop thread only).
+  std::string info_text(std::string_view section);
+  std::string metrics_text();
+  std::string status_json();
+  // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
+  std::string query_loop(const std::function<std::string()>& fn);
+
+ private:
+  explicit Server(const Config& config);
+  void accept_next();
+  void end_of_round();
+  void on_synced(uint64_t token, Status st);
+  void release_held();
+  void arm_cron();
+  void cron();
+  void shutdown_now();
+
+  Config config_;
+  asio::io_context io_{1};
+  asio::ip::tcp::acceptor acceptor_{io_};
+  asio::steady_timer cron_timer_{io_};
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<Syncer> syncer_;
+  std::unique_ptr<AdminHttp> admin_;
+  std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<Connection>> round_;    // connections touched this round
+  std::vector<std::shared_ptr<Connection>> holding_;  // connections with held replies
+  bool round_scheduled_ = false;
+  bool syncing_ = false;
+  bool stopping_ = false;
+  ServerStats stats_;
+  uint64_t last_client_id_ = 0;
+  int64_t start_ms_ = 0;
+  int64_t last_idle_check_ms_ = 0;
+  uint16_t bound_port_ = 0;
+  uint16_t bound_admin_port_ = 0;
+};
+
+}  // namespace rkv

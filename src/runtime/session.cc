@@ -1,0 +1,387 @@
+#include "runtime/session.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "node/glob.h"
+#include "runtime/connection.h"
+#include "runtime/server.h"
+
+namespace rkv {
+
+using resp::CommandId;
+using Args = std::span<const std::string_view>;
+
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+constexpr std::string_view kRedisCompat = "7.0.0";
+
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Error text must not carry CR/LF (it would break RESP framing); Redis replaces them too.
+std::string sanitize(std::string_view s, size_t max_len) {
+  std::string out;
+  for (char c : s.substr(0, max_len)) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  return out;
+}
+
+void write_flags(uint32_t f, resp::Writer& w) {
+  static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
+      {resp::kWrite, "write"},   {resp::kReadonly, "readonly"}, {resp::kFast, "fast"},
+      {resp::kAdmin, "admin"},   {resp::kNoScript, "noscript"}, {resp::kLoading, "loading"},
+      {resp::kStale, "stale"},   {resp::kDenyOom, "denyoom"},
+  };
+  size_t n = 0;
+  for (auto& [bit, name] : kNames) n += (f & bit) ? 1 : 0;
+  w.set(n);
+  for (auto& [bit, name] : kNames) {
+    if (f & bit) w.simple(name);
+  }
+}
+
+void write_command_info(const resp::CommandSpec& c, resp::Writer& w) {
+  w.array(10);
+  w.bulk(c.name);
+  w.integer(c.arity);
+  write_flags(c.flags, w);
+  w.integer(c.first_key);
+  w.integer(c.last_key);
+  w.integer(c.step);
+  w.set(0);    // ACL categories
+  w.set(0);    // tips
+  w.array(0);  // key specs
+  w.array(0);  // subcommands
+}
+
+void write_command_docs(const resp::CommandSpec& c, resp::Writer& w) {
+  w.bulk(c.name);
+  w.map(3);
+  w.bulk("summary");
+  w.bulk(c.summary);
+  w.bulk("since");
+  w.bulk(c.since);
+  w.bulk("group");
+  w.bulk(c.group);
+}
+
+void cmd_command(Args a, resp::Writer& w) {
+  auto all = resp::all_commands();
+  if (a.size() == 1) {
+    w.array(all.size());
+    for (const auto& c : all) write_command_info(c, w);
+    return;
+  }
+  std::string_view sub = a[1];
+  if (ieq(sub, "count") && a.size() == 2) return w.integer(static_cast<int64_t>(all.size()));
+  if (ieq(sub, "list") && a.size() == 2) {
+    w.array(all.size());
+    for (const auto& c : all) w.bulk(c.name);
+    return;
+  }
+  if (ieq(sub, "info")) {
+    if (a.size() == 2) {
+      w.array(all.size());
+      for (const auto& c : all) write_command_info(c, w);
+      return;
+    }
+    w.array(a.size() - 2);
+    for (size_t i = 2; i < a.size(); ++i) {
+      const resp::CommandSpec* c = resp::lookup_command(a[i]);
+      if (c) {
+        write_command_info(*c, w);
+      } else {
+        w.null_array();
+      }
+    }
+    return;
+  }
+  if (ieq(sub, "docs")) {
+    if (a.size() == 2) {
+      w.map(all.size());
+      for (const auto& c : all) write_command_docs(c, w);
+      return;
+    }
+    std::vector<const resp::CommandSpec*> found;
+    for (size_t i = 2; i < a.size(); ++i) {
+      if (const auto* c = resp::lookup_command(a[i])) found.push_back(c);
+    }
+    w.map(found.size());
+    for (const auto* c : found) write_command_docs(*c, w);
+    return;
+  }
+  w.error(fmt::format("ERR unknown subcommand '{}'. Try COMMAND HELP.", sanitize(sub, 64)));
+}
+
+void write_hello(Server& s, Connection& c, resp::Writer& w) {
+  w.map(7);
+  w.bulk("server");
+  w.bulk("redis");
+  w.bulk("version");
+  w.bulk(kRedisCompat);
+  w.bulk("proto");
+  w.integer(c.proto());
+  w.bulk("id");
+  w.integer(static_cast<int64_t>(c.info().id));
+  w.bulk("mode");
+  w.bulk("standalone");
+  w.bulk("role");
+  w.bulk("master");
+  w.bulk("modules");
+  w.array(0);
+}
+
+bool valid_client_name(std::string_view n) {
+  for (char ch : n) {
+    if (ch < '!' || ch > '~') return false;  // no spaces, newlines or control characters
+  }
+  return true;
+}
+
+std::string client_line(Server& s, const ClientInfo& ci) {
+  const int64_t now = s.now_ms();
+  return fmt::format(
+      "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 "
+      "ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 "
+      "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+      ci.id, ci.addr, ci.laddr, ci.name, (now - ci.created_ms) / 1000, (now - ci.last_ms) / 1000,
+      ci.last_cmd, ci.proto, ci.lib_name, ci.lib_ver);
+}
+
+void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
+  std::string_view sub = a[1];
+  if (ieq(sub, "setname") && a.size() == 3) {
+    if (!valid_client_name(a[2])) {
+      return w.error("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    c.info().name = std::string(a[2]);
+    return w.ok();
+  }
+  if (ieq(sub, "getname") && a.size() == 2) {
+    return c.info().name.empty() ? w.null() : w.bulk(c.info().name);
+  }
+  if (ieq(sub, "id") && a.size() == 2) return w.integer(static_cast<int64_t>(c.info().id));
+  if (ieq(sub, "info") && a.size() == 2) return w.verbatim(client_line(s, c.info()));
+  if (ieq(sub, "list")) {
+    std::string out;
+    for (const ClientInfo* ci : s.clients()) out += client_line(s, *ci);
+    return w.verbatim(out);
+  }
+  if (ieq(sub, "setinfo") && a.size() == 4) {
+    if (!valid_client_name(a[3])) {
+      return w.error("ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
+    }
+    if (ieq(a[2], "lib-name")) {
+      c.info().lib_name = std::string(a[3]);
+    } else if (ieq(a[2], "lib-ver")) {
+      c.info().lib_ver = std::string(a[3]);
+    } else {
+      return w.error(fmt::format("ERR Unrecognized option '{}'", sanitize(a[2], 64)));
+    }
+    return w.ok();
+  }
+  if (ieq(sub, "kill") && a.size() == 4 && ieq(a[2], "id")) {
+    uint64_t id = 0;
+    auto [p, ec] = std::from_chars(a[3].data(), a[3].data() + a[3].size(), id);
+    if (ec != std::errc() || p != a[3].data() + a[3].size()) {
+      return w.error("ERR client-id should be greater than 0");
+    }
+    return w.integer(s.kill_client(id) ? 1 : 0);
+  }
+  if ((ieq(sub, "no-evict") || ieq(sub, "no-touch")) && a.size() == 3) return w.ok();
+  w.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                      sanitize(sub, 64)));
+}
+
+void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* out) {
+  int proto = c.proto();
+  size_t i = 1;
+  if (a.size() >= 2) {
+    if (a[1] == "2") {
+      proto = 2;
+    } else if (a[1] == "3") {
+      proto = 3;
+    } else {
+      return w.error("NOPROTO unsupported protocol version");
+    }
+    i = 2;
+  }
+  std::string name;
+  bool set_name = false;
+  for (; i < a.size(); ++i) {
+    if (ieq(a[i], "auth") && i + 2 < a.size()) {
+      i += 2;  // no client authentication is configured: every user is "default", as in Redis
+    } else if (ieq(a[i], "setname") && i + 1 < a.size()) {
+      name = std::string(a[++i]);
+      set_name = true;
+      if (!valid_client_name(name)) {
+        return w.error("ERR Client names cannot contain spaces, newlines or special characters.");
+      }
+    } else {
+      return w.error(fmt::format("ERR Syntax error in HELLO option '{}'", sanitize(a[i], 64)));
+    }
+  }
+  c.set_proto(proto);
+  if (set_name) c.info().name = name;
+  // The reply is written in the newly chosen protocol.
+  resp::Writer reply(out, proto);
+  write_hello(s, c, reply);
+}
+
+void cmd_config(Server& s, Args a, resp::Writer& w) {
+  if (ieq(a[1], "resetstat") && a.size() == 2) {
+    s.stats() = ServerStats{};
+    return w.ok();
+  }
+  if (!ieq(a[1], "get") || a.size() < 3) {
+    return w.error("ERR CONFIG supports GET and RESETSTAT; settings change through the config file and a restart");
+  }
+  const Config& c = s.config();
+  const std::pair<std::string_view, std::string> params[] = {
+      {"bind", c.bind},
+      {"port", std::to_string(s.port())},
+      {"dir", c.data_dir},
+      {"databases", "1"},
+      {"save", ""},
+      {"appendonly", c.fsync == FsyncMode::kNever ? "no" : "yes"},
+      {"appendfsync", c.fsync == FsyncMode::kAlways  ? "always"
+                      : c.fsync == FsyncMode::kBatch ? "batch"
+                                                     : "no"},
+      {"maxclients", std::to_string(c.limits.max_clients)},
+      {"maxmemory", "0"},
+      {"proto-max-bulk-len", std::to_string(c.limits.max_bulk_len)},
+      {"client-query-buffer-limit", std::to_string(c.limits.max_query_buffer)},
+      {"timeout", std::to_string(c.limits.idle_timeout_ms / 1000)},
+  };
+  std::vector<std::pair<std::string_view, std::string_view>> hits;
+  for (size_t i = 2; i < a.size(); ++i) {
+    for (const auto& [k, v] : params) {
+      if (glob_match(a[i], k)) hits.emplace_back(k, v);
+    }
+  }
+  w.map(hits.size());
+  for (const auto& [k, v] : hits) {
+    w.bulk(k);
+    w.bulk(v);
+  }
+}
+
+}  // namespace
+
+bool is_data_command(CommandId id) {
+  switch (id) {
+    case CommandId::kGet: case CommandId::kSet: case CommandId::kSetnx: case CommandId::kGetdel:
+    case CommandId::kMget: case CommandId::kMset: case CommandId::kDel: case CommandId::kExists:
+    case CommandId::kIncr: case CommandId::kIncrby: case CommandId::kDecr:
+    case CommandId::kDecrby: case CommandId::kAppend: case CommandId::kStrlen:
+    case CommandId::kExpire: case CommandId::kPexpire: case CommandId::kTtl:
+    case CommandId::kPttl: case CommandId::kPersist: case CommandId::kType:
+    case CommandId::kScan: case CommandId::kKeys: case CommandId::kFlushall:
+    case CommandId::kFlushdb: case CommandId::kKeyspaces: case CommandId::kDbsize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void write_unknown_command(Args a, resp::Writer& w) {
+  std::string msg = fmt::format("ERR unknown command '{}', with args beginning with: ",
+                                sanitize(a[0], 128));
+  for (size_t i = 1; i < a.size() && msg.size() < 256; ++i) {
+    msg += fmt::format("'{}' ", sanitize(a[i], 128));
+  }
+  w.error(msg);
+}
+
+uint64_t run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec, Args a,
+                             std::string* out) {
+  resp::Writer w(out, c.proto());
+  run_session_command(s, c, spec, a, w, out);
+  if (spec.id == CommandId::kSave && s.holds_replies()) return s.node().last_token();
+  return 0;
+}
+
+void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec, Args a,
+                         resp::Writer& w, std::string* out) {
+  switch (spec.id) {
+    case CommandId::kPing:
+      if (a.size() > 2) return w.error("ERR wrong number of arguments for 'ping' command");
+      return a.size() == 2 ? w.bulk(a[1]) : w.simple("PONG");
+    case CommandId::kEcho: return w.bulk(a[1]);
+    case CommandId::kHello: return cmd_hello(s, c, a, w, out);
+    case CommandId::kQuit:
+      c.close_after_flush();
+      return w.ok();
+    case CommandId::kSelect:
+      return a[1] == "0" ? w.ok() : w.error("ERR DB index is out of range");
+    case CommandId::kCommand: return cmd_command(a, w);
+    case CommandId::kClient: return cmd_client(s, c, a, w);
+    case CommandId::kInfo: {
+      std::string section = a.size() > 1 ? std::string(a[1]) : "default";
+      return w.verbatim(s.info_text(section));
+    }
+    case CommandId::kReset:
+      c.set_proto(2);
+      c.info().name.clear();
+      return w.simple("RESET");
+    case CommandId::kRole:
+      w.array(3);
+      w.bulk("master");
+      w.integer(0);
+      return w.array(0);
+    case CommandId::kLostwrites: return w.array(0);
+    case CommandId::kStaleness:
+      w.map(2);
+      w.bulk("entries_behind");
+      w.integer(0);
+      w.bulk("ms_since_leader_contact");
+      return w.integer(0);
+    case CommandId::kReadmode:
+      if (a.size() == 1) return w.bulk("linearizable");
+      if (ieq(a[1], "linearizable") || ieq(a[1], "lease") || ieq(a[1], "follower")) {
+        return w.ok();
+      }
+      return w.error("ERR READMODE takes linearizable, lease or follower");
+    case CommandId::kWait: {
+      int64_t n;
+      if (!parse_int64(a[1], &n) || !parse_int64(a[2], &n)) {
+        return w.error("ERR value is not an integer or out of range");
+      }
+      return w.integer(0);  // a single node has no replicas to wait for
+    }
+    case CommandId::kConfig: return cmd_config(s, a, w);
+    case CommandId::kTime: {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+      w.array(2);
+      w.bulk(std::to_string(us / 1000000));
+      return w.bulk(std::to_string(us % 1000000));
+    }
+    case CommandId::kLastsave: return w.integer(s.now_ms() / 1000);
+    case CommandId::kSave:
+      // batch: the reply is held until every earlier write is synced (see the caller).
+      if (!s.holds_replies()) s.persist_now();
+      return w.ok();
+    case CommandId::kBgsave: return w.simple("Background saving started");
+    case CommandId::kShutdown:
+      s.stop();
+      c.close_after_flush();
+      return w.ok();
+    default:
+      w.error(fmt::format("ERR command '{}' is not available here", spec.name));
+  }
+}
+
+}  // namespace rkv

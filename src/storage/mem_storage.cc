@@ -1,0 +1,106 @@
+// MemStorage: two ordered maps. `live_` is what readers see; `durable_` is what a crash would
+// leave, i.e. `live_` as of the last sync point. The batches written since then are kept in
+// order so that a sync can bring `durable_` forward without copying the whole map, and so that
+// a torn write can be modelled precisely.
+#include <map>
+
+#include "storage/storage.h"
+
+namespace rkv {
+
+namespace {
+
+using Map = std::map<std::string, std::string, std::less<>>;
+
+void apply(const WriteBatch& batch, Map& map) {
+  for (const WriteBatch::Item& item : batch.items()) {
+    switch (item.op) {
+      case WriteBatch::Op::kPut:
+        map.insert_or_assign(item.key, item.value);
+        break;
+      case WriteBatch::Op::kDelete:
+        map.erase(item.key);
+        break;
+      case WriteBatch::Op::kDeleteRange:
+        RKV_ASSERT(item.key <= item.value);  // validated before apply
+        map.erase(map.lower_bound(item.key), map.lower_bound(item.value));
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+struct MemStorage::Impl {
+  Map live;
+  Map durable;
+  std::vector<WriteBatch> unsynced;  // written to `live` but not yet to `durable`, in order
+  uint64_t sync_count = 0;
+
+  void sync_point() {
+    for (const WriteBatch& batch : unsynced)
+      apply(batch, durable);
+    unsynced.clear();
+    ++sync_count;
+  }
+
+  // The last put with a non-empty value among the unsynced batches, or null.
+  const WriteBatch::Item* last_unsynced_put() const {
+    for (auto batch = unsynced.rbegin(); batch != unsynced.rend(); ++batch) {
+      const auto& items = batch->items();
+      for (auto item = items.rbegin(); item != items.rend(); ++item) {
+        if (item->op == WriteBatch::Op::kPut && !item->value.empty()) return &*item;
+      }
+    }
+    return nullptr;
+  }
+};
+
+MemStorage::MemStorage() : impl_(std::make_unique<Impl>()) {}
+MemStorage::~MemStorage() = default;
+
+Status MemStorage::write(const WriteBatch& batch, bool sync) {
+  RKV_RETURN_IF_ERROR(batch.validate());
+  apply(batch, impl_->live);
+  impl_->unsynced.push_back(batch);
+  if (sync) impl_->sync_point();
+  return Status::ok();
+}
+
+Status MemStorage::sync() {
+  impl_->sync_point();
+  return Status::ok();
+}
+
+Result<std::string> MemStorage::get(std::string_view key) {
+  auto it = impl_->live.find(key);
+  if (it == impl_->live.end()) return Status::not_found("key not found in memory storage");
+  return it->second;
+}
+
+Status MemStorage::scan(std::string_view begin, std::string_view end,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) {
+  const Map& map = impl_->live;
+  for (auto it = map.lower_bound(begin); it != map.end(); ++it) {
+    if (!end.empty() && it->first >= end) break;
+    if (!fn(it->first, it->second)) break;
+  }
+  return Status::ok();
+}
+
+void MemStorage::crash(bool torn_last_write) {
+  Impl& s = *impl_;
+  if (torn_last_write) {
+    if (const WriteBatch::Item* put = s.last_unsynced_put()) {
+      s.durable.insert_or_assign(put->key, put->value.substr(0, put->value.size() / 2));
+    }
+  }
+  s.unsynced.clear();
+  s.live = s.durable;
+}
+
+uint64_t MemStorage::sync_count() const {
+  return impl_->sync_count;
+}
+
+}  // namespace rkv

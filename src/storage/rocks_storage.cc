@@ -1,0 +1,259 @@
+// RocksStorage: Storage on rocksdb::DB, default column family only. Durability comes from the
+// WAL: every write goes to the WAL (never disabled), write(sync=true) fsyncs it before
+// returning, and sync() fsyncs everything written so far. RocksDB recovers in point-in-time
+// mode, so a torn WAL tail left by a crash is dropped rather than applied.
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "storage/storage.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr int kBloomBitsPerKey = 10;
+constexpr int kMaxWriteBuffers = 4;
+constexpr int kMaxBackgroundJobs = 2;
+constexpr int kMaxOpenFiles = 512;
+constexpr uint64_t kBytesPerSync = 1ull << 20;
+constexpr size_t kKeepInfoLogFiles = 4;
+constexpr size_t kMaxInfoLogBytes = 16ull << 20;
+constexpr size_t kBatchItemOverhead = 24;  // tag + varint lengths, to size the rocksdb batch
+
+rocksdb::Slice to_slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
+std::string_view to_view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
+
+// Maps a RocksDB status to ours; `what` says which operation failed, `dir` which store.
+Status from_rocks(const rocksdb::Status& s, const std::string& dir, std::string_view what) {
+  RKV_ASSERT(!s.ok());
+  // getState() is the message without the code name, which our Status prints itself.
+  std::string msg = "rocksdb " + std::string(what) + " in " + dir + ": " +
+                    (s.getState() != nullptr ? std::string(s.getState()) : s.ToString());
+  using C = rocksdb::Status::Code;
+  switch (s.code()) {
+    case C::kNotFound:
+      return Status::not_found(std::move(msg));
+    case C::kCorruption:
+      return Status::corruption(std::move(msg));
+    case C::kInvalidArgument:
+    case C::kNotSupported:
+      return Status::invalid_argument(std::move(msg));
+    case C::kIOError:
+      if (s.IsNoSpace()) return Status::resource_exhausted(std::move(msg));
+      return Status::io_error(std::move(msg));
+    case C::kBusy:
+    case C::kTryAgain:
+    case C::kShutdownInProgress:
+      return Status::unavailable(std::move(msg));
+    case C::kTimedOut:
+    case C::kExpired:
+      return Status::timeout(std::move(msg));
+    case C::kAborted:
+      return Status::aborted(std::move(msg));
+    default:
+      return Status::internal(std::move(msg));
+  }
+}
+
+rocksdb::CompressionType pick_compression() {
+  const auto supported = rocksdb::GetSupportedCompressions();
+  bool has_lz4 =
+      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
+  return has_lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+}
+
+rocksdb::Options make_options(const RocksOptions& options) {
+  rocksdb::Options o;
+  o.create_if_missing = options.create_if_missing;
+  o.paranoid_checks = true;
+  o.manual_wal_flush = false;
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  // Write-heavy: large memtables, a few of them so writes do not stall during a flush.
+  o.write_buffer_size = options.write_buffer_bytes;
+  o.max_write_buffer_number = kMaxWriteBuffers;
+  o.min_write_buffer_number_to_merge = 1;
+  o.max_background_jobs = kMaxBackgroundJobs;
+  o.compaction_style = rocksdb::kCompactionStyleLevel;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.compression = pick_compression();
+  o.bytes_per_sync = kBytesPerSync;
+  o.max_open_files = kMaxOpenFiles;
+  o.keep_log_file_num = kKeepInfoLogFiles;
+  o.max_log_file_size = kMaxInfoLogBytes;
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+// Names RocksDB itself puts in a store directory, including while it is still being created
+// (a crash during the first open may leave these without CURRENT).
+bool is_rocks_file(const std::string& name) {
+  auto starts = [&](std::string_view p) { return name.rfind(p, 0) == 0; };
+  auto ends = [&](std::string_view s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return name == "LOCK" || name == "IDENTITY" || starts("LOG") || starts("MANIFEST-") ||
+         starts("OPTIONS-") || ends(".log") || ends(".sst") || ends(".blob") || ends(".dbtmp");
+}
+
+// Refuses a path that is not a directory, and a directory without CURRENT that holds files
+// RocksDB did not write: RocksDB would otherwise create a fresh store among them.
+Status check_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (ec || st.type() == fs::file_type::not_found) return Status::ok();  // RocksDB will say
+  if (st.type() != fs::file_type::directory) {
+    return Status::invalid_argument("cannot open rocksdb store in " + dir +
+                                    ": the path exists and is not a directory");
+  }
+  if (fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::ok();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!is_rocks_file(name)) {
+      return Status::invalid_argument("cannot open rocksdb store in " + dir +
+                                      ": the directory holds '" + name +
+                                      "' but no RocksDB store (no CURRENT file)");
+    }
+  }
+  if (ec) return Status::io_error("cannot list " + dir + ": " + ec.message());
+  return Status::ok();
+}
+
+}  // namespace
+
+struct RocksStorage::Impl {
+  std::string dir;
+  std::unique_ptr<rocksdb::DB> db;
+
+  ~Impl() {
+    // Nothing to report to: every acknowledged write is already in the WAL.
+    if (db) (void)db->Close();
+  }
+};
+
+RocksStorage::RocksStorage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksStorage::~RocksStorage() = default;
+
+Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
+                                                         const RocksOptions& options) {
+  if (dir.empty()) return Status::invalid_argument("rocksdb store directory is empty");
+  RKV_RETURN_IF_ERROR(check_dir(dir));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(make_options(options), dir, &raw);
+  if (!s.ok()) {
+    RKV_ASSERT(raw == nullptr);
+    Status st = from_rocks(s, dir, "open");
+    if (s.IsIOError() && s.ToString().find("LOCK") != std::string::npos) {
+      return Status::io_error("cannot open rocksdb store in " + dir +
+                              ": it is locked by another live process (or by another open "
+                              "handle in this process) using the same directory (" +
+                              s.ToString() + ")");
+    }
+    return st;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->db.reset(raw);
+  return std::make_unique<RocksStorage>(std::move(impl));
+}
+
+Status RocksStorage::write(const WriteBatch& batch, bool sync) {
+  RKV_RETURN_IF_ERROR(batch.validate());
+  rocksdb::WriteBatch wb(batch.bytes() + kBatchItemOverhead * batch.size());
+  for (const WriteBatch::Item& item : batch.items()) {
+    rocksdb::Status s;
+    switch (item.op) {
+      case WriteBatch::Op::kPut:
+        s = wb.Put(item.key, item.value);
+        break;
+      case WriteBatch::Op::kDelete:
+        s = wb.Delete(item.key);
+        break;
+      case WriteBatch::Op::kDeleteRange:
+        if (item.key < item.value) s = wb.DeleteRange(item.key, item.value);
+        break;
+    }
+    if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
+  }
+  if (wb.Count() == 0) return sync ? this->sync() : Status::ok();
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  rocksdb::Status s = impl_->db->Write(wo, &wb);
+  if (!s.ok()) return from_rocks(s, impl_->dir, "write");
+  return Status::ok();
+}
+
+Status RocksStorage::sync() {
+  rocksdb::Status s = impl_->db->FlushWAL(/*sync=*/true);
+  if (!s.ok()) return from_rocks(s, impl_->dir, "sync");
+  return Status::ok();
+}
+
+Result<std::string> RocksStorage::get(std::string_view key) {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), to_slice(key), &value);
+  if (s.IsNotFound()) return Status::not_found("key not found in rocksdb store " + impl_->dir);
+  if (!s.ok()) return from_rocks(s, impl_->dir, "get");
+  return value;
+}
+
+Status RocksStorage::scan(std::string_view begin, std::string_view end,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) {
+  if (!end.empty() && begin >= end) return Status::ok();
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper = to_slice(end);  // must outlive the iterator
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+  for (it->Seek(to_slice(begin)); it->Valid(); it->Next()) {
+    if (!fn(to_view(it->key()), to_view(it->value()))) break;
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), impl_->dir, "scan");
+  return Status::ok();
+}
+
+const std::string& RocksStorage::dir() const {
+  return impl_->dir;
+}
+
+std::string RocksStorage::stats() const {
+  std::string out;
+  if (!impl_->db->GetProperty(rocksdb::DB::Properties::kStats, &out)) return {};
+  return out;
+}
+
+uint64_t RocksStorage::approximate_bytes() const {
+  uint64_t sst = 0;
+  uint64_t mem = 0;
+  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
+  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+  return sst + mem;
+}
+
+Result<std::unique_ptr<Storage>> open_rocks_storage(const std::string& dir,
+                                                    const RocksOptions& options) {
+  auto r = RocksStorage::open(dir, options);
+  if (!r) return r.status();
+  return std::unique_ptr<Storage>(std::move(r).value());
+}
+
+}  // namespace rkv

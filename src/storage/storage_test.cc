@@ -1,0 +1,678 @@
+// Storage tests. The contract tests run against both MemStorage and RocksStorage; then come
+// MemStorage's crash model and RocksStorage's disk behaviour, including tests with real child
+// processes (a second process holding the lock; a writer killed with SIGKILL mid-run).
+#include "storage/storage.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rkv {
+namespace {
+
+namespace fs = std::filesystem;
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+// A fresh directory under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/rkv_storage_test_XXXXXX";
+    const char* p = mkdtemp(tmpl);
+    RKV_ASSERT_MSG(p != nullptr, "mkdtemp failed");
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+Pairs scan_all(Storage& s, std::string_view begin = "", std::string_view end = "",
+               size_t limit = SIZE_MAX) {
+  Pairs out;
+  Status st = s.scan(begin, end, [&](std::string_view k, std::string_view v) {
+    out.emplace_back(std::string(k), std::string(v));
+    return out.size() < limit;
+  });
+  EXPECT_TRUE(st) << st.to_string();
+  return out;
+}
+
+Status put(Storage& s, std::string_view k, std::string_view v, bool sync = false) {
+  WriteBatch b;
+  b.put(k, v);
+  return s.write(b, sync);
+}
+
+Status del(Storage& s, std::string_view k, bool sync = false) {
+  WriteBatch b;
+  b.del(k);
+  return s.write(b, sync);
+}
+
+// The value, "<absent>" when NotFound; any other error fails the test.
+std::string get_or_absent(Storage& s, std::string_view k) {
+  Result<std::string> r = s.get(k);
+  if (r) return r.value();
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().to_string();
+  return "<absent>";
+}
+
+std::string record_key(uint32_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "rec:%08u", i);
+  return buf;
+}
+
+std::string record_value(uint32_t i) {
+  std::string v = "value-" + std::to_string(i) + "-";
+  v.resize(1000, static_cast<char>('a' + i % 26));
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes. The process tests re-execute this binary with kChildEnv set; the child's work
+// runs from a static initializer and never returns into gtest. Re-executing (rather than only
+// forking) gives the child a clean process without the parent's RocksDB threads.
+
+constexpr const char* kChildEnv = "RKV_STORAGE_TEST_CHILD";  // "writer" or "holder"
+constexpr const char* kChildDirEnv = "RKV_STORAGE_TEST_DIR";
+constexpr const char* kChildOutEnv = "RKV_STORAGE_TEST_OUT_FD";
+constexpr const char* kChildInEnv = "RKV_STORAGE_TEST_IN_FD";
+constexpr uint32_t kWriterMaxRecords = 1'000'000;  // far more than the parent lets it write
+constexpr size_t kWriterBufferBytes = 64 << 10;    // small: memtable flushes during the run
+
+bool write_all(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Writes records with sync=true; after each acknowledged write, reports the count of acked
+// records to out_fd.
+int child_writer(const std::string& dir, int out_fd) {
+  RocksOptions options;
+  options.write_buffer_bytes = kWriterBufferBytes;
+  auto store = open_rocks_storage(dir, options);
+  if (!store) return 2;
+  for (uint32_t i = 0; i < kWriterMaxRecords; ++i) {
+    if (!put(**store, record_key(i), record_value(i), /*sync=*/true)) return 3;
+    uint32_t acked = i + 1;
+    if (!write_all(out_fd, &acked, sizeof(acked))) return 4;
+  }
+  return 0;
+}
+
+// Opens the store, reports 'o' (opened) or 'e' (failed) and holds it until in_fd reaches EOF.
+int child_holder(const std::string& dir, int out_fd, int in_fd) {
+  auto store = open_rocks_storage(dir);
+  char c = store ? 'o' : 'e';
+  if (!write_all(out_fd, &c, 1)) return 4;
+  char buf[16];
+  while (::read(in_fd, buf, sizeof(buf)) != 0) {
+  }
+  return store ? 0 : 2;
+}
+
+[[maybe_unused]] const bool kRanAsChild = [] {
+  const char* mode = std::getenv(kChildEnv);
+  if (mode == nullptr) return false;
+  const char* dir = std::getenv(kChildDirEnv);
+  const char* out = std::getenv(kChildOutEnv);
+  const char* in = std::getenv(kChildInEnv);
+  if (dir == nullptr || out == nullptr) _exit(100);
+  int out_fd = std::atoi(out);
+  int in_fd = in ? std::atoi(in) : -1;
+  if (std::strcmp(mode, "writer") == 0) _exit(child_writer(dir, out_fd));
+  if (std::strcmp(mode, "holder") == 0) _exit(child_holder(dir, out_fd, in_fd));
+  _exit(101);
+}();
+
+// Starts this binary again as a child in `mode`. out_fd and in_fd (-1 for none) are the
+// child's ends of pipes; every other descriptor is close-on-exec.
+pid_t spawn_child(const std::string& mode, const std::string& dir, int out_fd, int in_fd) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e)
+    env_strings.emplace_back(*e);
+  env_strings.push_back(std::string(kChildEnv) + "=" + mode);
+  env_strings.push_back(std::string(kChildDirEnv) + "=" + dir);
+  env_strings.push_back(std::string(kChildOutEnv) + "=" + std::to_string(out_fd));
+  if (in_fd >= 0) env_strings.push_back(std::string(kChildInEnv) + "=" + std::to_string(in_fd));
+  std::vector<char*> envp;
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
+  envp.push_back(nullptr);
+  char exe[] = "/proc/self/exe";
+  char* argv[] = {exe, nullptr};
+
+  pid_t pid = fork();
+  RKV_ASSERT(pid >= 0);
+  if (pid == 0) {  // only async-signal-safe calls from here to exec
+    fcntl(out_fd, F_SETFD, 0);
+    if (in_fd >= 0) fcntl(in_fd, F_SETFD, 0);
+    execve(exe, argv, envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Reads exactly n bytes; false on EOF, error or a 60 s silence.
+bool read_exact(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = poll(&pfd, 1, 60'000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+  Pipe() {
+    int fds[2];
+    RKV_ASSERT(pipe2(fds, O_CLOEXEC) == 0);
+    read_end = fds[0];
+    write_end = fds[1];
+  }
+  ~Pipe() {
+    close_read();
+    close_write();
+  }
+  void close_read() {
+    if (read_end >= 0) ::close(read_end);
+    read_end = -1;
+  }
+  void close_write() {
+    if (write_end >= 0) ::close(write_end);
+    write_end = -1;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The contract, against both implementations.
+
+enum class Backend { kMem, kRocks };
+void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::kMem ? "Mem" : "Rocks");
+}
+
+class StorageTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMem) {
+      store_ = std::make_unique<MemStorage>();
+      return;
+    }
+    auto r = open_rocks_storage(dir_.sub("db"));
+    ASSERT_TRUE(r) << r.status().to_string();
+    store_ = std::move(r).value();
+  }
+
+  Storage& s() { return *store_; }
+
+  TempDir dir_;
+  std::unique_ptr<Storage> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values(Backend::kMem, Backend::kRocks),
+                         [](const auto& info) {
+                           return info.param == Backend::kMem ? "Mem" : "Rocks";
+                         });
+
+TEST_P(StorageTest, GetOfMissingKeyIsNotFound) {
+  Result<std::string> r = s().get("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+}
+
+TEST_P(StorageTest, PutThenGetReturnsLatestValue) {
+  ASSERT_TRUE(put(s(), "k", "v1"));
+  EXPECT_EQ(get_or_absent(s(), "k"), "v1");
+  ASSERT_TRUE(put(s(), "k", "v2", /*sync=*/true));
+  EXPECT_EQ(get_or_absent(s(), "k"), "v2");
+  ASSERT_TRUE(put(s(), "empty", ""));
+  EXPECT_EQ(get_or_absent(s(), "empty"), "");
+}
+
+TEST_P(StorageTest, KeysAndValuesAreBinarySafe) {
+  std::string key("a\0b\xff", 4);
+  std::string value("\0\x01\x02\xfe\xff", 5);
+  std::string big(1 << 20, 'x');
+  big[12345] = '\0';
+  ASSERT_TRUE(put(s(), key, value));
+  ASSERT_TRUE(put(s(), "big", big));
+  EXPECT_EQ(get_or_absent(s(), key), value);
+  EXPECT_EQ(get_or_absent(s(), std::string("a\0b", 3)), "<absent>");
+  EXPECT_EQ(get_or_absent(s(), "big"), big);
+}
+
+TEST_P(StorageTest, DeleteRemovesKeyAndToleratesMissingKey) {
+  ASSERT_TRUE(put(s(), "a", "1"));
+  ASSERT_TRUE(put(s(), "b", "2"));
+  ASSERT_TRUE(del(s(), "a"));
+  ASSERT_TRUE(del(s(), "never-there"));
+  EXPECT_EQ(get_or_absent(s(), "a"), "<absent>");
+  EXPECT_EQ(get_or_absent(s(), "b"), "2");
+}
+
+TEST_P(StorageTest, DeleteRangeIsHalfOpen) {
+  for (const char* k : {"a", "b", "b\x01", "c", "cc", "d", "e"})
+    ASSERT_TRUE(put(s(), k, k));
+  WriteBatch b;
+  b.delete_range("b", "d");
+  ASSERT_TRUE(s().write(b, false));
+  EXPECT_EQ(scan_all(s()), (Pairs{{"a", "a"}, {"d", "d"}, {"e", "e"}}));
+}
+
+TEST_P(StorageTest, EmptyDeleteRangeDeletesNothing) {
+  ASSERT_TRUE(put(s(), "b", "1"));
+  WriteBatch b;
+  b.delete_range("b", "b");
+  ASSERT_TRUE(s().write(b, true));
+  EXPECT_EQ(get_or_absent(s(), "b"), "1");
+}
+
+TEST_P(StorageTest, BackwardDeleteRangeRejectsTheWholeBatch) {
+  ASSERT_TRUE(put(s(), "m", "1"));
+  WriteBatch b;
+  b.put("x", "1");
+  b.del("m");
+  b.delete_range("z", "a");
+  Status st = s().write(b, true);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.to_string();
+  EXPECT_EQ(get_or_absent(s(), "x"), "<absent>");
+  EXPECT_EQ(get_or_absent(s(), "m"), "1");
+}
+
+TEST_P(StorageTest, BatchAppliesAllItemsInOrder) {
+  ASSERT_TRUE(put(s(), "old1", "o"));
+  ASSERT_TRUE(put(s(), "old2", "o"));
+  WriteBatch b;
+  b.put("k1", "first");
+  b.put("k1", "second");  // later item wins
+  b.put("gone", "x");
+  b.del("gone");  // deleted within the same batch
+  b.delete_range("old", "old~");
+  b.put("old2", "revived");  // a put after a range delete in the same batch survives it
+  ASSERT_TRUE(s().write(b, false));
+  EXPECT_EQ(scan_all(s()), (Pairs{{"k1", "second"}, {"old2", "revived"}}));
+}
+
+TEST_P(StorageTest, EmptyBatchIsFine) {
+  WriteBatch b;
+  EXPECT_TRUE(s().write(b, false));
+  EXPECT_TRUE(s().write(b, true));
+  EXPECT_TRUE(s().sync());
+  EXPECT_TRUE(scan_all(s()).empty());
+}
+
+TEST_P(StorageTest, ScanVisitsKeysInUnsignedByteOrder) {
+  std::vector<std::string> keys = {"b", "a", "ab", std::string("a\0", 2), "\x7f", "\x80", "\xff",
+                                   "",  "B", "aa"};
+  for (const auto& k : keys)
+    ASSERT_TRUE(put(s(), k, "v:" + k));
+  std::map<std::string, std::string> want;  // std::string compares bytes as unsigned char
+  for (const auto& k : keys)
+    want[k] = "v:" + k;
+  EXPECT_EQ(scan_all(s()), Pairs(want.begin(), want.end()));
+  EXPECT_EQ(scan_all(s()).back().first, "\xff");
+}
+
+TEST_P(StorageTest, ScanBoundsAreHalfOpenAndEmptyEndIsUnbounded) {
+  for (const char* k : {"a", "b", "c", "d"})
+    ASSERT_TRUE(put(s(), k, k));
+  EXPECT_EQ(scan_all(s(), "b", "d"), (Pairs{{"b", "b"}, {"c", "c"}}));
+  EXPECT_EQ(scan_all(s(), "bb", "c\x01"), (Pairs{{"c", "c"}}));
+  EXPECT_EQ(scan_all(s(), "c", ""), (Pairs{{"c", "c"}, {"d", "d"}}));
+  EXPECT_EQ(scan_all(s(), "", "b"), (Pairs{{"a", "a"}}));
+  EXPECT_TRUE(scan_all(s(), "b", "b").empty());
+  EXPECT_TRUE(scan_all(s(), "d", "b").empty());
+  EXPECT_TRUE(scan_all(s(), "e", "").empty());
+}
+
+TEST_P(StorageTest, ScanStopsWhenCallbackReturnsFalse) {
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(put(s(), "k" + std::to_string(i), "v"));
+  Pairs got = scan_all(s(), "", "", 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].first, "k0");
+  EXPECT_EQ(got[2].first, "k2");
+}
+
+// Random batches against a std::map model; keys share prefixes so ranges overlap.
+TEST_P(StorageTest, RandomBatchesMatchAnOrderedMapModel) {
+  std::mt19937 rng(20261121);
+  std::map<std::string, std::string> model;
+  auto key = [&] { return "k" + std::to_string(rng() % 60); };
+  for (int round = 0; round < 300; ++round) {
+    WriteBatch b;
+    int n = 1 + static_cast<int>(rng() % 5);
+    for (int i = 0; i < n; ++i) {
+      uint32_t op = rng() % 10;
+      if (op < 6) {
+        std::string k = key(), v = std::to_string(rng());
+        b.put(k, v);
+        model[k] = v;
+      } else if (op < 9) {
+        std::string k = key();
+        b.del(k);
+        model.erase(k);
+      } else {
+        std::string lo = key(), hi = key();
+        if (hi < lo) std::swap(lo, hi);
+        b.delete_range(lo, hi);
+        model.erase(model.lower_bound(lo), model.lower_bound(hi));
+      }
+    }
+    ASSERT_TRUE(s().write(b, round % 7 == 0));
+    if (round % 50 == 0) {
+      ASSERT_EQ(scan_all(s()), Pairs(model.begin(), model.end())) << "round " << round;
+    }
+  }
+  EXPECT_EQ(scan_all(s()), Pairs(model.begin(), model.end()));
+  for (int i = 0; i < 60; ++i) {
+    std::string k = "k" + std::to_string(i);
+    auto it = model.find(k);
+    EXPECT_EQ(get_or_absent(s(), k), it == model.end() ? "<absent>" : it->second) << k;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MemStorage's crash model.
+
+TEST(MemStorageCrash, UnsyncedWritesAreLost) {
+  MemStorage m;
+  ASSERT_TRUE(put(m, "synced", "1", /*sync=*/true));
+  ASSERT_TRUE(put(m, "unsynced", "2"));
+  EXPECT_EQ(get_or_absent(m, "unsynced"), "2");  // visible before the crash
+  m.crash();
+  EXPECT_EQ(get_or_absent(m, "synced"), "1");
+  EXPECT_EQ(get_or_absent(m, "unsynced"), "<absent>");
+}
+
+TEST(MemStorageCrash, CrashRollsBackOverwritesAndDeletes) {
+  MemStorage m;
+  WriteBatch b;
+  b.put("a", "1");
+  b.put("b", "1");
+  b.put("c", "1");
+  ASSERT_TRUE(m.write(b, true));
+  ASSERT_TRUE(put(m, "a", "2"));
+  ASSERT_TRUE(del(m, "b"));
+  WriteBatch r;
+  r.delete_range("c", "d");
+  ASSERT_TRUE(m.write(r, false));
+  m.crash();
+  EXPECT_EQ(scan_all(m), (Pairs{{"a", "1"}, {"b", "1"}, {"c", "1"}}));
+}
+
+TEST(MemStorageCrash, SyncedWriteMakesEarlierWritesDurable) {
+  MemStorage m;
+  ASSERT_TRUE(put(m, "a", "1"));
+  ASSERT_TRUE(put(m, "b", "2", /*sync=*/true));
+  ASSERT_TRUE(put(m, "c", "3"));
+  ASSERT_TRUE(m.sync());
+  ASSERT_TRUE(put(m, "d", "4"));
+  m.crash();
+  EXPECT_EQ(scan_all(m), (Pairs{{"a", "1"}, {"b", "2"}, {"c", "3"}}));
+  // The store keeps working after a crash, with the same model.
+  ASSERT_TRUE(put(m, "e", "5"));
+  m.crash();
+  EXPECT_EQ(get_or_absent(m, "e"), "<absent>");
+}
+
+TEST(MemStorageCrash, TornWriteKeepsATruncatedLastPut) {
+  MemStorage m;
+  ASSERT_TRUE(put(m, "base", "ok", /*sync=*/true));
+  ASSERT_TRUE(put(m, "x", "0123456789"));
+  WriteBatch b;
+  b.put("y", "abcdef");
+  b.del("base");  // not a put: does not survive
+  ASSERT_TRUE(m.write(b, false));
+  m.crash(/*torn_last_write=*/true);
+  EXPECT_EQ(get_or_absent(m, "y"), "abc");
+  EXPECT_EQ(get_or_absent(m, "x"), "<absent>");
+  EXPECT_EQ(get_or_absent(m, "base"), "ok");
+  m.crash();  // the torn record is on "disk" now
+  EXPECT_EQ(get_or_absent(m, "y"), "abc");
+}
+
+TEST(MemStorageCrash, TornWriteOverwritingADurableValueShortensIt) {
+  MemStorage m;
+  ASSERT_TRUE(put(m, "k", "durable-value", /*sync=*/true));
+  ASSERT_TRUE(put(m, "k", "new-value!"));
+  m.crash(true);
+  EXPECT_EQ(get_or_absent(m, "k"), "new-v");
+}
+
+TEST(MemStorageCrash, TornCrashWithoutUnsyncedPutsIsAPlainCrash) {
+  MemStorage m;
+  ASSERT_TRUE(put(m, "a", "1", /*sync=*/true));
+  ASSERT_TRUE(del(m, "a"));
+  m.crash(true);
+  EXPECT_EQ(scan_all(m), (Pairs{{"a", "1"}}));
+  ASSERT_TRUE(m.sync());
+  m.crash(true);  // nothing unsynced at all
+  EXPECT_EQ(scan_all(m), (Pairs{{"a", "1"}}));
+}
+
+TEST(MemStorageCrash, SyncCountCountsSyncPoints) {
+  MemStorage m;
+  EXPECT_EQ(m.sync_count(), 0u);
+  ASSERT_TRUE(put(m, "a", "1"));
+  ASSERT_TRUE(put(m, "b", "1"));
+  EXPECT_EQ(m.sync_count(), 0u);
+  ASSERT_TRUE(put(m, "c", "1", /*sync=*/true));
+  EXPECT_EQ(m.sync_count(), 1u);
+  ASSERT_TRUE(m.sync());
+  EXPECT_EQ(m.sync_count(), 2u);
+  WriteBatch bad;
+  bad.delete_range("z", "a");
+  EXPECT_FALSE(m.write(bad, true));  // rejected: no sync point
+  EXPECT_EQ(m.sync_count(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RocksStorage on disk.
+
+class RocksStorageTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<RocksStorage> open(const RocksOptions& options = {}) {
+    auto r = RocksStorage::open(db_, options);
+    EXPECT_TRUE(r) << r.status().to_string();
+    return r ? std::move(r).value() : nullptr;
+  }
+
+  TempDir tmp_;
+  std::string db_ = tmp_.sub("db");
+};
+
+TEST_F(RocksStorageTest, ReopenKeepsSyncedAndUnsyncedWrites) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(put(*s, "synced", "1", true));
+    ASSERT_TRUE(put(*s, "unsynced", "2", false));
+    ASSERT_TRUE(put(*s, "deleted", "3", false));
+    ASSERT_TRUE(del(*s, "deleted", false));
+  }
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(scan_all(*s), (Pairs{{"synced", "1"}, {"unsynced", "2"}}));
+}
+
+TEST_F(RocksStorageTest, ManyWritesSurviveFlushesAndReopen) {
+  RocksOptions options;
+  options.write_buffer_bytes = 64 << 10;  // forces memtable flushes into SST files
+  constexpr uint32_t kRecords = 2000;
+  {
+    auto s = open(options);
+    ASSERT_TRUE(s);
+    for (uint32_t i = 0; i < kRecords; ++i) {
+      ASSERT_TRUE(put(*s, record_key(i), record_value(i), i % 100 == 0));
+    }
+    WriteBatch b;
+    b.delete_range(record_key(100), record_key(200));
+    ASSERT_TRUE(s->write(b, true));
+    EXPECT_GT(s->approximate_bytes(), 0u);
+    EXPECT_NE(s->stats().find("Compaction"), std::string::npos);
+    EXPECT_EQ(s->dir(), db_);
+  }
+  auto s = open(options);
+  ASSERT_TRUE(s);
+  for (uint32_t i = 0; i < kRecords; ++i) {
+    bool deleted = i >= 100 && i < 200;
+    ASSERT_EQ(get_or_absent(*s, record_key(i)), deleted ? "<absent>" : record_value(i)) << i;
+  }
+  EXPECT_EQ(scan_all(*s).size(), kRecords - 100);
+  bool has_sst = false;
+  for (const auto& e : fs::directory_iterator(db_))
+    has_sst |= e.path().extension() == ".sst";
+  EXPECT_TRUE(has_sst) << "expected memtable flushes to write SST files";
+}
+
+TEST_F(RocksStorageTest, OpenWithoutCreateFailsOnMissingDir) {
+  RocksOptions options;
+  options.create_if_missing = false;
+  auto r = RocksStorage::open(db_, options);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find(db_), std::string::npos) << r.status().to_string();
+}
+
+TEST_F(RocksStorageTest, OpenFailsClearlyOnGarbageCurrentFile) {
+  fs::create_directories(db_);
+  std::ofstream(db_ + "/CURRENT") << "\x01\x02 this is not a manifest name";
+  auto r = RocksStorage::open(db_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find(db_), std::string::npos) << r.status().to_string();
+}
+
+TEST_F(RocksStorageTest, OpenFailsClearlyOnGarbageManifest) {
+  fs::create_directories(db_);
+  std::ofstream(db_ + "/CURRENT") << "MANIFEST-000001\n";
+  std::ofstream manifest(db_ + "/MANIFEST-000001", std::ios::binary);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 4096; ++i)
+    manifest.put(static_cast<char>(rng()));
+  manifest.close();
+  auto r = RocksStorage::open(db_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().to_string();
+  EXPECT_NE(r.status().message().find(db_), std::string::npos) << r.status().to_string();
+}
+
+TEST_F(RocksStorageTest, OpenRefusesADirectoryOfForeignFiles) {
+  fs::create_directories(db_);
+  std::ofstream(db_ + "/notes.txt") << "not a database";
+  auto r = RocksStorage::open(db_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("notes.txt"), std::string::npos);
+  EXPECT_FALSE(fs::exists(db_ + "/CURRENT")) << "must not create a store among foreign files";
+}
+
+TEST_F(RocksStorageTest, OpenRefusesAPathThatIsAFile) {
+  std::ofstream(db_) << "a file";
+  auto r = RocksStorage::open(db_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().to_string();
+}
+
+TEST_F(RocksStorageTest, OpenFailsWhileAnotherProcessHoldsTheStore) {
+  Pipe from_child, to_child;
+  pid_t pid = spawn_child("holder", db_, from_child.write_end, to_child.read_end);
+  from_child.close_write();
+  to_child.close_read();
+  char c = 0;
+  ASSERT_TRUE(read_exact(from_child.read_end, &c, 1));
+  ASSERT_EQ(c, 'o') << "the child could not open the store";
+
+  auto r = RocksStorage::open(db_);
+  EXPECT_FALSE(r);
+  if (!r) {
+    EXPECT_EQ(r.status().code(), Code::kIOError);
+    EXPECT_NE(r.status().message().find("locked"), std::string::npos) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(db_), std::string::npos) << r.status().to_string();
+  }
+
+  to_child.close_write();  // the child closes the store and exits
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(open()) << "the store must open once the other process is gone";
+}
+
+// A writer process acknowledges records one by one (sync=true) and is killed with SIGKILL in
+// the middle; every record it acknowledged must be there after reopening, and nothing it had
+// not yet tried to write.
+TEST_F(RocksStorageTest, SigkilledWriterLosesNoAcknowledgedRecord) {
+  constexpr uint32_t kKillAfter = 300;
+  Pipe acks;
+  pid_t pid = spawn_child("writer", db_, acks.write_end, -1);
+  acks.close_write();
+  uint32_t acked = 0;
+  while (acked < kKillAfter) {
+    ASSERT_TRUE(read_exact(acks.read_end, &acked, sizeof(acked)))
+        << "writer died early after " << acked << " acks";
+  }
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  uint32_t later = 0;  // acks sent before the kill landed still count
+  while (read_exact(acks.read_end, &later, sizeof(later)))
+    acked = later;
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "writer status " << status;
+
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (uint32_t i = 0; i < acked; ++i) {
+    ASSERT_EQ(get_or_absent(*s, record_key(i)), record_value(i)) << "acked record " << i;
+  }
+  // Record `acked` may or may not have reached the WAL; later ones were never written.
+  std::string maybe = get_or_absent(*s, record_key(acked));
+  EXPECT_TRUE(maybe == "<absent>" || maybe == record_value(acked));
+  size_t present = scan_all(*s).size();
+  EXPECT_TRUE(present == acked || present == acked + 1) << present << " vs " << acked;
+}
+
+}  // namespace
+}  // namespace rkv
