@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "check/check_cli.h"
+#include "cli/cluster.h"
 #include "cli/serve.h"
 
 int main(int argc, char** argv) {
@@ -26,7 +27,27 @@ int main(int argc, char** argv) {
   c->add_option("--model", check_model, "linearizable | set | counter");
   c->add_option("file", check_file, "history file")->required();
 
+  rkv::ClusterOptions cl;
+  auto* cluster = app.add_subcommand("cluster", "Local clusters");
+  cluster->require_subcommand(1);
+  auto* up = cluster->add_subcommand("up", "Run an N-node cluster on loopback until Ctrl-C");
+  up->add_option("-n,--nodes", cl.nodes, "number of nodes")->check(CLI::Range(1, 9));
+  up->add_option("--base-port", cl.base_port,
+                 "client port of n1 (admin = base+1000+i, peer = base+10000+i)");
+  up->add_option("-d,--data-dir", cl.data_dir, "directory for node data and configs");
+  up->add_option("--fsync", cl.fsync, "always | batch | never")
+      ->check(CLI::IsMember({"always", "batch", "never"}));
+
+  int st_nodes = 3;
+  uint16_t st_base = 7379;
+  auto* status = app.add_subcommand("status", "Print each node's role, term, indexes and lag");
+  status->add_option("-n,--nodes", st_nodes, "number of nodes");
+  status->add_option("--base-port", st_base, "client port of n1");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*up) return rkv::run_cluster_up(cl, "/proc/self/exe");
+  if (*status) return rkv::run_status(st_nodes, st_base);
 
   if (*s) return rkv::run_serve(serve);
   if (*c) return rkv::check::run_check(check_model, check_file, std::cout, std::cerr);

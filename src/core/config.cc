@@ -182,6 +182,32 @@ Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
   return Status::ok();
 }
 
+Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
+  RKV_RETURN_IF_ERROR(r.only_keys(t,
+                                  {"tick_ms", "election_ticks", "heartbeat_ticks",
+                                   "lease_drift_ticks", "snapshot_min_entries",
+                                   "max_inflight_msgs", "request_timeout_ms", "no_leader_wait_ms"},
+                                  "[raft]"));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "tick_ms", &rs.tick_ms, 1, 10000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "election_ticks", &rs.election_ticks, 2, 1000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "heartbeat_ticks", &rs.heartbeat_ticks, 1, 1000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "lease_drift_ticks", &rs.lease_drift_ticks, 0, 1000));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "snapshot_min_entries", &rs.snapshot_min_entries, 10, int64_t{1} << 40));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_inflight_msgs", &rs.max_inflight_msgs, 1, 100000));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "request_timeout_ms", &rs.request_timeout_ms, 10, int64_t{1} << 40));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "no_leader_wait_ms", &rs.no_leader_wait_ms, 0, int64_t{1} << 40));
+  if (rs.heartbeat_ticks >= rs.election_ticks) {
+    return r.error_at(t, "[raft] heartbeat_ticks must be smaller than election_ticks");
+  }
+  if (rs.lease_drift_ticks >= rs.election_ticks) {
+    return r.error_at(t, "[raft] lease_drift_ticks must be smaller than election_ticks");
+  }
+  return Status::ok();
+}
+
 Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
   RKV_RETURN_IF_ERROR(r.only_keys(t, {"secret", "node"}, "[cluster]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "secret", &c.cluster_secret));
@@ -267,7 +293,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
   Reader r(source_name);
   Config c;
-  RKV_RETURN_IF_ERROR(r.only_keys(doc, {"node", "limits", "cluster", "keyspace"}, "the file"));
+  RKV_RETURN_IF_ERROR(
+      r.only_keys(doc, {"node", "limits", "raft", "cluster", "keyspace"}, "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
     RKV_RETURN_IF_ERROR(parse_node(r, *n->as_table(), c));
@@ -275,6 +302,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   if (const toml::node* n = doc.get("limits")) {
     if (!n->is_table()) return r.error_at(*n, "[limits] must be a table");
     RKV_RETURN_IF_ERROR(parse_limits(r, *n->as_table(), c.limits));
+  }
+  if (const toml::node* n = doc.get("raft")) {
+    if (!n->is_table()) return r.error_at(*n, "[raft] must be a table");
+    RKV_RETURN_IF_ERROR(parse_raft(r, *n->as_table(), c.raft));
   }
   if (const toml::node* n = doc.get("cluster")) {
     if (!n->is_table()) return r.error_at(*n, "[cluster] must be a table");

@@ -54,6 +54,19 @@ struct PeerConfig {
   uint16_t peer_port = 0;  // replication port
 };
 
+// Replication timing for primary (Raft) keyspaces. Time is counted in ticks of tick_ms.
+struct RaftSettings {
+  uint64_t tick_ms = 25;
+  int election_ticks = 10;    // followers campaign after [election, 2*election) ticks of silence
+  int heartbeat_ticks = 1;
+  int lease_drift_ticks = 2;  // safety margin of leader leases against clock drift
+  uint64_t snapshot_min_entries = 20000;  // compact the log once this many entries are applied
+  uint64_t max_inflight_msgs = 256;
+  uint64_t request_timeout_ms = 5000;     // a replicated request still unanswered fails then
+  uint64_t no_leader_wait_ms = 2000;      // how long a request waits for an election
+  uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)
+};
+
 struct Config {
   std::string node_id = "n1";
   std::string bind = "127.0.0.1";
@@ -65,6 +78,7 @@ struct Config {
   std::string log_level = "info";
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
   Limits limits;
+  RaftSettings raft;
   std::string cluster_secret;
   std::vector<PeerConfig> nodes;  // every member, this node included; empty = single node
   std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "core/checksum.h"
+#include "node/wire.h"
+#include "raft/codec.h"
 
 namespace rkv {
 
@@ -40,13 +44,21 @@ class Node::PendingSink final : public ChangeSink {
   Node* n_;
 };
 
-Node::Node(const Config& config, Storage* storage)
+Node::Node(const Config& config, Storage* storage, uint64_t seed)
     : config_(config),
       storage_(storage),
       store_(config.keyspaces, StoreLimits{config.limits.max_value_len}),
-      sink_(std::make_unique<PendingSink>(this)) {}
+      sink_(std::make_unique<PendingSink>(this)),
+      seed_(seed),
+      random_(std::make_unique<Random>(seed)) {
+  for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
+    if (config_.nodes[i].id == config_.node_id) self_index_ = i;
+  }
+}
 
 Node::~Node() = default;
+
+ChangeSink& Node::change_sink() { return *sink_; }
 
 std::string Node::data_key(std::string_view keyspace, std::string_view key) {
   std::string k = data_prefix(keyspace);
@@ -122,7 +134,328 @@ Status Node::open(int64_t now_ms) {
   RKV_RETURN_IF_ERROR(st);
   RKV_RETURN_IF_ERROR(bad);
   if (!fixups.empty()) RKV_RETURN_IF_ERROR(storage_->write(fixups, true));
+
+  // Primary keyspaces of a cluster replicate through one Raft group each.
+  if (config_.nodes.size() > 1) {
+    groups_.resize(store_.keyspace_count());
+    for (uint32_t i = 0; i < store_.keyspace_count(); ++i) {
+      if (store_.keyspace(i).config.model != Model::kPrimary) continue;
+      store_.set_replicated(i, true);
+      groups_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
+      RKV_RETURN_IF_ERROR(groups_[i]->open());
+    }
+    if (!pending_.batch.empty()) {  // a snapshot image was re-applied while opening
+      PersistRequest r = take_persist();
+      RKV_RETURN_IF_ERROR(storage_->write(r.batch, true));
+    }
+  }
+  last_now_ms_ = now_ms;
   return Status::ok();
+}
+
+namespace {
+
+// Indexes of the key arguments of a command, from its key positions in the command table.
+template <typename Fn>
+void for_each_key(const resp::CommandSpec& spec, size_t argc, Fn&& fn) {
+  if (spec.first_key <= 0) return;
+  size_t last = spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
+  size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;
+  for (size_t i = static_cast<size_t>(spec.first_key); i <= last && i < argc; i += step) fn(i);
+}
+
+std::string error_reply(int proto, std::string_view msg) {
+  std::string out;
+  resp::Writer(&out, proto).error(msg);
+  return out;
+}
+
+}  // namespace
+
+Dispatch Node::execute(const ClientRequest& req, const resp::CommandSpec& spec,
+                       std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w) {
+  Origin o{req.client_id, req.seq, req.proto, -1, 0};
+  return route(o, spec, args, req.read_mode, now_ms, w);
+}
+
+Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
+                     std::span<const std::string_view> args, std::optional<ReadMode> mode,
+                     int64_t now_ms, resp::Writer& w) {
+  last_now_ms_ = now_ms;
+  if (groups_.empty()) {
+    uint64_t token = execute(spec, args, now_ms, w);
+    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
+  }
+  // Which keyspace does the command touch? All its keys must share one replicated keyspace.
+  int64_t ks = -1;
+  bool mixed = false, any_replicated = false;
+  for_each_key(spec, args.size(), [&](size_t i) {
+    uint32_t k = store_.route(args[i]);
+    any_replicated |= groups_[k] != nullptr;
+    if (ks == -1) {
+      ks = k;
+    } else if (ks != k) {
+      mixed = true;
+    }
+  });
+  const bool write = (spec.flags & resp::kWrite) != 0;
+  if (mixed && any_replicated) {
+    w.error("CROSSSLOT keys of one command must belong to one keyspace when it is replicated");
+    return {};
+  }
+  if (ks < 0) {
+    if (write) {
+      for (const auto& g : groups_) {
+        if (g) {
+          w.error("ERR this command would change replicated keyspaces; it is not supported on a cluster");
+          return {};
+        }
+      }
+    }
+    uint64_t token = execute(spec, args, now_ms, w);  // keyless reads: local state
+    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
+  }
+  RaftGroup* g = groups_[static_cast<size_t>(ks)].get();
+  if (!g) {
+    uint64_t token = execute(spec, args, now_ms, w);
+    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
+  }
+  const KeyspaceConfig& kc = store_.keyspace(static_cast<uint32_t>(ks)).config;
+  ReadMode rm = mode.value_or(kc.read);
+  if (!write && rm == ReadMode::kFollower) {
+    GroupStatus st = g->status(config_.raft.tick_ms);
+    if (o.peer < 0) {
+      staleness_[o.client_id] = Staleness{
+          st.leader_commit > st.applied ? st.leader_commit - st.applied : 0,
+          g->is_leader() ? 0 : st.ms_since_leader, kc.name};
+    }
+    std::string out;
+    g->read_local(args, o.proto, now_ms, &out);
+    w.raw(out);
+    return {};
+  }
+  if (!g->is_leader()) {
+    if (o.peer >= 0) {
+      w.error("TRYAGAIN this node is no longer the leader; retry");
+      return {};
+    }
+    uint8_t rmode = mode ? static_cast<uint8_t>(1 + static_cast<int>(*mode)) : 0;
+    forward(o, static_cast<uint32_t>(ks), write, args, rmode, now_ms);
+    return {Dispatch::kDeferred, 0};
+  }
+  if (write) {
+    g->submit_write(o, args, now_ms);
+    pump_groups(now_ms);
+    return {Dispatch::kDeferred, 0};
+  }
+  std::string out;
+  if (g->submit_read(o, args, rm, now_ms, &out)) {
+    w.raw(out);
+    return {};
+  }
+  pump_groups(now_ms);
+  return {Dispatch::kDeferred, 0};
+}
+
+void Node::deliver(const Origin& o, std::string bytes) {
+  if (o.peer >= 0) {
+    sends_.push_back(PeerSend{static_cast<uint32_t>(o.peer), encode_forward_reply(o.forward_id, bytes)});
+    return;
+  }
+  replies_.push_back(DeferredReply{o.client_id, o.seq, std::move(bytes)});
+}
+
+void Node::send_peer(uint32_t to, char tag, std::string body) {
+  std::string payload;
+  payload.reserve(body.size() + 1);
+  payload.push_back(tag);
+  payload.append(body);
+  sends_.push_back(PeerSend{to, std::move(payload)});
+}
+
+void Node::forward(const Origin& o, uint32_t ks, bool write,
+                   std::span<const std::string_view> args, uint8_t read_mode, int64_t now_ms) {
+  uint64_t id = ++next_forward_id_;
+  Forward f{o, ks, write, 0, {}, read_mode};
+  f.args.assign(args.begin(), args.end());
+  int32_t leader = groups_[ks]->leader_index();
+  if (leader < 0 || static_cast<uint32_t>(leader) == self_index_) {
+    f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.no_leader_wait_ms);
+    forwards_.emplace(id, std::move(f));  // sent once a leader is known
+    return;
+  }
+  f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.request_timeout_ms);
+  auto& stored = forwards_.emplace(id, std::move(f)).first->second;
+  send_forward(id, stored);
+}
+
+void Node::send_forward(uint64_t id, Forward& f) {
+  int32_t leader = groups_[f.keyspace]->leader_index();
+  std::vector<std::string_view> a(f.args.begin(), f.args.end());
+  std::string msg = encode_forward(id, static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
+  sends_.push_back(PeerSend{static_cast<uint32_t>(leader), std::move(msg)});
+  f.args.clear();
+  f.args.shrink_to_fit();
+}
+
+void Node::handle_forward(uint32_t from, std::string_view body, int64_t now_ms) {
+  ForwardRequest fr;
+  if (!decode_forward(body, &fr)) {
+    ++bad_peer_messages_;
+    return;
+  }
+  Origin o{0, 0, fr.proto, static_cast<int32_t>(from), fr.id};
+  const resp::CommandSpec* spec = resp::lookup_command(fr.args[0]);
+  std::string out;
+  resp::Writer w(&out, fr.proto);
+  if (!spec || !resp::arity_ok(*spec, fr.args.size())) {
+    w.error("ERR unknown command or wrong number of arguments");
+    deliver(o, std::move(out));
+    return;
+  }
+  std::optional<ReadMode> mode;
+  if (fr.read_mode > 0) mode = static_cast<ReadMode>(fr.read_mode - 1);
+  Dispatch d = route(o, *spec, fr.args, mode, now_ms, w);
+  if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
+}
+
+void Node::handle_forward_reply(std::string_view body) {
+  uint64_t id;
+  std::string_view reply;
+  if (!decode_forward_reply(body, &id, &reply)) {
+    ++bad_peer_messages_;
+    return;
+  }
+  auto it = forwards_.find(id);
+  if (it == forwards_.end()) return;  // already timed out
+  replies_.push_back(DeferredReply{it->second.origin.client_id, it->second.origin.seq,
+                                   std::string(reply)});
+  forwards_.erase(it);
+}
+
+void Node::expire_forwards(int64_t now_ms) {
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    Forward& f = it->second;
+    const bool unsent = !f.args.empty();
+    if (unsent) {
+      int32_t leader = groups_[f.keyspace]->leader_index();
+      if (leader >= 0 && static_cast<uint32_t>(leader) != self_index_) {
+        f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.request_timeout_ms);
+        send_forward(it->first, f);
+        ++it;
+        continue;
+      }
+      if (leader >= 0 && static_cast<uint32_t>(leader) == self_index_) {
+        // This node became the leader meanwhile: run the request here.
+        Origin o = f.origin;
+        std::vector<std::string> args = std::move(f.args);
+        std::optional<ReadMode> mode;
+        if (f.read_mode > 0) mode = static_cast<ReadMode>(f.read_mode - 1);
+        it = forwards_.erase(it);
+        std::vector<std::string_view> a(args.begin(), args.end());
+        std::string out;
+        resp::Writer w(&out, o.proto);
+        Dispatch d = route(o, *resp::lookup_command(a[0]), a, mode, now_ms, w);
+        if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
+        continue;
+      }
+    }
+    if (f.deadline_ms <= now_ms) {
+      std::string msg;
+      if (unsent) {
+        msg = fmt::format("TRYAGAIN no leader for keyspace '{}' (election in progress); retry",
+                          store_.keyspace(f.keyspace).config.name);
+      } else if (f.write) {
+        msg = "TIMEOUT the leader did not answer in time; the write's outcome is unknown";
+      } else {
+        msg = "TRYAGAIN the leader did not answer in time; retry";
+      }
+      replies_.push_back(DeferredReply{f.origin.client_id, f.origin.seq,
+                                       error_reply(f.origin.proto, msg)});
+      it = forwards_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_ms) {
+  last_now_ms_ = now_ms;
+  if (payload.empty() || from >= config_.nodes.size() || from == self_index_) {
+    ++bad_peer_messages_;
+    return;
+  }
+  std::string_view body = payload.substr(1);
+  switch (payload[0]) {
+    case kPeerRaft: {
+      auto env = raft::decode_message(body);
+      if (!env.is_ok()) {
+        ++bad_peer_messages_;
+        return;
+      }
+      int k = store_.find_keyspace(env->group);
+      if (k < 0 || !groups_[static_cast<size_t>(k)] || env->message.from != from + 1) {
+        ++bad_peer_messages_;
+        return;
+      }
+      groups_[static_cast<size_t>(k)]->step(env->message);
+      groups_[static_cast<size_t>(k)]->pump(now_ms);
+      return;
+    }
+    case kPeerForward: return handle_forward(from, body, now_ms);
+    case kPeerReply: return handle_forward_reply(body);
+    default: ++bad_peer_messages_;
+  }
+}
+
+void Node::pump_groups(int64_t now_ms) {
+  for (auto& g : groups_) {
+    if (g) g->pump(now_ms);
+  }
+}
+
+void Node::on_client_closed(uint64_t client_id) { staleness_.erase(client_id); }
+
+std::vector<PeerSend> Node::take_sends() { return std::exchange(sends_, {}); }
+
+std::vector<DeferredReply> Node::take_replies() { return std::exchange(replies_, {}); }
+
+const raft::Raft* Node::raft_group(uint32_t keyspace) const {
+  return keyspace < groups_.size() && groups_[keyspace] ? &groups_[keyspace]->raft() : nullptr;
+}
+
+std::vector<std::pair<std::string, GroupStatus>> Node::replication_status() const {
+  std::vector<std::pair<std::string, GroupStatus>> out;
+  for (uint32_t i = 0; i < groups_.size(); ++i) {
+    if (groups_[i]) {
+      out.emplace_back(store_.keyspace(i).config.name, groups_[i]->status(config_.raft.tick_ms));
+    }
+  }
+  return out;
+}
+
+std::optional<Node::Staleness> Node::staleness(uint64_t client_id) const {
+  auto it = staleness_.find(client_id);
+  if (it == staleness_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
+  if (e.type != raft::EntryType::kNormal) return;
+  if (store_.keyspace(ks).config.commit != CommitMode::kAsync) return;
+  LoggedCommand cmd;
+  if (!decode_logged(e.data, &cmd) || cmd.proposer != self_index_ ||
+      cmd.kind != LoggedCommand::kClient) {
+    return;
+  }
+  LostWrite lw{store_.keyspace(ks).config.name, e.term, e.index, cmd.now_ms, {}};
+  for (size_t i = 0; i < cmd.args.size(); ++i) {
+    if (i) lw.command.push_back(' ');
+    lw.command.append(cmd.args[i]);
+  }
+  note(fmt::format("keyspace {}: acknowledged async write lost in failover: term {} index {}: {}",
+                   lw.keyspace, lw.term, lw.index, lw.command));
+  lost_writes_.push_back(std::move(lw));
 }
 
 uint64_t Node::execute(const resp::CommandSpec& spec, std::span<const std::string_view> args,
@@ -135,9 +468,17 @@ uint64_t Node::execute(const resp::CommandSpec& spec, std::span<const std::strin
 }
 
 void Node::tick(int64_t now_ms) {
-  size_t before = pending_.batch.size();
-  store_.sweep_expired(now_ms, kSweepBatch, *sink_);
-  if (pending_.batch.size() != before) pending_.token = next_token_++;
+  last_now_ms_ = now_ms;
+  if (now_ms - last_sweep_ms_ >= static_cast<int64_t>(config_.expire_sweep_ms)) {
+    last_sweep_ms_ = now_ms;
+    size_t before = pending_.batch.size();
+    store_.sweep_expired(now_ms, kSweepBatch, *sink_);
+    if (pending_.batch.size() != before) pending_.token = next_token_++;
+  }
+  for (auto& g : groups_) {
+    if (g) g->tick(now_ms);
+  }
+  if (!forwards_.empty()) expire_forwards(now_ms);
 }
 
 PersistRequest Node::take_persist() {
@@ -150,6 +491,9 @@ PersistRequest Node::take_persist() {
 void Node::on_persisted(uint64_t token) {
   RKV_ASSERT(token < next_token_);
   if (token > durable_token_) durable_token_ = token;
+  for (auto& g : groups_) {
+    if (g) g->on_persisted(durable_token_, last_now_ms_);
+  }
 }
 
 }  // namespace rkv

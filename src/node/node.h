@@ -14,13 +14,19 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/config.h"
+#include "core/random.h"
 #include "core/status.h"
+#include "node/raft_group.h"
 #include "node/store.h"
 #include "resp/commands.h"
 #include "resp/writer.h"
@@ -34,10 +40,42 @@ struct PersistRequest {
   uint64_t token = 0;  // the highest wait token this batch makes durable
 };
 
+// Who asked: lets the node answer later, on the same connection, in the client's protocol.
+struct ClientRequest {
+  uint64_t client_id = 0;  // unique per connection for the life of the process
+  uint64_t seq = 0;        // per-connection request number, increasing
+  int proto = 2;           // RESP version of the connection
+  std::optional<ReadMode> read_mode;  // READMODE override; unset = the keyspace's setting
+};
+
+struct Dispatch {
+  enum Kind : unsigned char {
+    kReady,         // the reply written to the Writer may be sent now
+    kAfterPersist,  // the reply is in the Writer; send it once on_persisted(token) covers token
+    kDeferred,      // nothing was written; the reply arrives later through take_replies()
+  };
+  Kind kind = kReady;
+  uint64_t token = 0;
+};
+
+// A reply produced after execute() returned kDeferred, encoded in the request's protocol.
+struct DeferredReply {
+  uint64_t client_id = 0;
+  uint64_t seq = 0;
+  std::string bytes;
+};
+
+// A message for a peer, addressed by its index in Config::nodes. Safe to send at once: the
+// node holds back every message whose promise depends on a write until that write is durable.
+struct PeerSend {
+  uint32_t to = 0;
+  std::string payload;
+};
+
 class Node {
  public:
-  // `storage` must outlive the Node.
-  Node(const Config& config, Storage* storage);
+  // `storage` must outlive the Node. `seed` seeds the node's PRNG (election timeouts).
+  Node(const Config& config, Storage* storage, uint64_t seed = 1);
   ~Node();
 
   // Loads every key from storage, verifying each record's checksum. A corrupt record is an
@@ -46,21 +84,61 @@ class Node {
 
   const Config& config() const { return config_; }
   const Store& store() const { return store_; }
+  // Index of this node in config().nodes; 0 for a single node.
+  uint32_t self_index() const { return self_index_; }
 
-  // Executes one data command (arity already checked). Writes the reply to `w` and returns
-  // the wait token (0 when the reply may be sent at once).
+  // Executes one command from a client (arity already checked). For kReady/kAfterPersist the
+  // reply is in `w`; for kDeferred it comes later from take_replies().
+  Dispatch execute(const ClientRequest& req, const resp::CommandSpec& spec,
+                   std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w);
+  // Single-node convenience: execute() for an anonymous client; returns the wait token (0 when
+  // the reply may be sent at once). Never defers.
   uint64_t execute(const resp::CommandSpec& spec, std::span<const std::string_view> args,
                    int64_t now_ms, resp::Writer& w);
 
-  // Periodic work: the active expiry sweep. Call every config.expire_sweep_ms.
+  // A payload from peer `from` (index in Config::nodes). Garbage is logged-and-dropped by the
+  // caller's transport; here a payload that fails to decode is counted and ignored.
+  void on_peer_message(uint32_t from, std::string_view payload, int64_t now_ms);
+
+  // Periodic work: expiry sweep, replication timers, request deadlines. Call at least every
+  // 10 ms of the driver's clock; the node converts elapsed time into protocol ticks.
   void tick(int64_t now_ms);
 
+  // The client went away: its pending deferred replies are dropped.
+  void on_client_closed(uint64_t client_id);
+
+  // --- effects, drained by the driver after every input ---
   bool has_pending_persist() const { return !pending_.batch.empty(); }
   PersistRequest take_persist();
   // The driver reports that every batch up to `token` is durable.
   void on_persisted(uint64_t token);
   uint64_t durable_token() const { return durable_token_; }
   uint64_t last_token() const { return next_token_ - 1; }
+  std::vector<PeerSend> take_sends();
+  std::vector<DeferredReply> take_replies();
+
+  // --- replication introspection (ROLE, INFO replication, STALENESS, LOSTWRITES) ---
+  bool clustered() const { return !groups_.empty(); }
+  // The Raft group of a keyspace, nullptr when the keyspace is not replicated through Raft.
+  const raft::Raft* raft_group(uint32_t keyspace) const;
+  // (keyspace name, status) of every Raft group, in keyspace order.
+  std::vector<std::pair<std::string, GroupStatus>> replication_status() const;
+  struct Staleness {
+    uint64_t entries_behind = 0;
+    uint64_t ms_since_leader = 0;
+    std::string keyspace;
+  };
+  // Staleness of the last follower read this client made (nullopt: none yet).
+  std::optional<Staleness> staleness(uint64_t client_id) const;
+  struct LostWrite {
+    std::string keyspace;
+    uint64_t term = 0, index = 0;
+    int64_t proposed_ms = 0;
+    std::string command;  // the command, space-separated
+  };
+  const std::vector<LostWrite>& lost_writes() const { return lost_writes_; }
+  // Operational notes for the driver to log (torn records dropped, ...), drained.
+  std::vector<std::string> take_notes() { return std::exchange(notes_, {}); }
 
   // Keys for the stored form of user data (also used by tests and tools).
   static std::string data_key(std::string_view keyspace, std::string_view key);
@@ -68,7 +146,36 @@ class Node {
   static bool decode_value(std::string_view record, Value* v);
 
  private:
+  friend class RaftGroup;
   class PendingSink;
+  struct Forward {
+    Origin origin;
+    uint32_t keyspace;
+    bool write;
+    int64_t deadline_ms;
+    std::vector<std::string> args;  // kept only while no leader is known
+    uint8_t read_mode;
+  };
+
+  ChangeSink& change_sink();
+  uint64_t new_token() {
+    pending_.token = next_token_++;
+    return pending_.token;
+  }
+  void deliver(const Origin& o, std::string bytes);
+  void send_peer(uint32_t to, char tag, std::string body);
+  void note(std::string s) { notes_.push_back(std::move(s)); }
+  void note_truncated(uint32_t keyspace, const raft::Entry& e);
+  Dispatch route(const Origin& o, const resp::CommandSpec& spec,
+                 std::span<const std::string_view> args, std::optional<ReadMode> mode,
+                 int64_t now_ms, resp::Writer& w);
+  void forward(const Origin& o, uint32_t ks, bool write, std::span<const std::string_view> args,
+               uint8_t read_mode, int64_t now_ms);
+  void send_forward(uint64_t id, Forward& f);
+  void handle_forward(uint32_t from, std::string_view body, int64_t now_ms);
+  void handle_forward_reply(std::string_view body);
+  void expire_forwards(int64_t now_ms);
+  void pump_groups(int64_t now_ms);
 
   Config config_;
   Storage* storage_;
@@ -77,6 +184,20 @@ class Node {
   PersistRequest pending_;
   uint64_t next_token_ = 1;
   uint64_t durable_token_ = 0;
+  uint32_t self_index_ = 0;
+  uint64_t seed_;
+  std::vector<PeerSend> sends_;
+  std::vector<DeferredReply> replies_;
+  std::unique_ptr<Random> random_;
+  std::vector<std::unique_ptr<RaftGroup>> groups_;  // by keyspace index; null = not replicated
+  std::map<uint64_t, Forward> forwards_;            // relayed requests by forward id
+  uint64_t next_forward_id_ = 0;
+  std::map<uint64_t, Staleness> staleness_;         // by client id
+  std::vector<LostWrite> lost_writes_;
+  std::vector<std::string> notes_;
+  int64_t last_now_ms_ = 0;
+  int64_t last_sweep_ms_ = 0;
+  uint64_t bad_peer_messages_ = 0;
 };
 
 }  // namespace rkv

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <limits>
 
+#include "core/checksum.h"
 #include "node/glob.h"
 
 namespace rkv {
@@ -106,6 +107,7 @@ KeyTable::Entry* Store::lookup(uint32_t ks, std::string_view key, int64_t now_ms
                                ChangeSink& sink) {
   KeyTable::Entry* e = keyspaces_[ks].table.find(key);
   if (e && e->value.expire_at_ms != 0 && e->value.expire_at_ms <= now_ms) {
+    if (keyspaces_[ks].replicated && !applying_) return nullptr;  // absent, not erased
     keyspaces_[ks].expired_keys++;
     erase(ks, key, sink);
     return nullptr;
@@ -162,6 +164,7 @@ void Store::restore(uint32_t ks, std::string_view key, Value value) {
 size_t Store::sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink) {
   size_t removed = 0;
   for (uint32_t ks = 0; ks < keyspaces_.size() && removed < max_keys; ++ks) {
+    if (keyspaces_[ks].replicated) continue;
     auto& exp = keyspaces_[ks].expiries;
     while (!exp.empty() && removed < max_keys && exp.begin()->first <= now_ms) {
       std::string key = exp.begin()->second;
@@ -171,6 +174,77 @@ size_t Store::sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink) {
     }
   }
   return removed;
+}
+
+bool Store::erase_if_expired(uint32_t ks, std::string_view key, int64_t now_ms,
+                             ChangeSink& sink) {
+  KeyTable::Entry* e = keyspaces_[ks].table.find(key);
+  if (!e || e->value.expire_at_ms == 0 || e->value.expire_at_ms > now_ms) return false;
+  keyspaces_[ks].expired_keys++;
+  return erase(ks, key, sink);
+}
+
+std::vector<std::string> Store::expired_keys(uint32_t ks, int64_t now_ms, size_t max) const {
+  std::vector<std::string> out;
+  for (const auto& [at, key] : keyspaces_[ks].expiries) {
+    if (at > now_ms || out.size() >= max) break;
+    out.push_back(key);
+  }
+  return out;
+}
+
+void Store::clear_keyspace(uint32_t ks, ChangeSink& sink) {
+  keyspaces_[ks].table.clear();
+  keyspaces_[ks].expiries.clear();
+  sink.on_clear(ks);
+}
+
+std::string Store::serialize_keyspace(uint32_t ks) const {
+  std::string out;
+  const KeyTable& t = keyspaces_[ks].table;
+  out.reserve(t.payload_bytes() + t.size() * 16 + 8);
+  put_u64(out, t.size());
+  uint64_t c = 0;
+  do {
+    c = t.scan(c, [&](const KeyTable::Entry& e) {
+      put_u32(out, static_cast<uint32_t>(e.key.size()));
+      out.append(e.key);
+      put_u64(out, static_cast<uint64_t>(e.value.expire_at_ms));
+      put_u32(out, static_cast<uint32_t>(e.value.data.size()));
+      out.append(e.value.data);
+    });
+  } while (c != 0);
+  return out;
+}
+
+bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink) {
+  if (image.size() < 8) return false;
+  uint64_t n = get_u64(image.data());
+  size_t pos = 8;
+  // Validate the whole image before touching the keyspace.
+  for (uint64_t i = 0; i < n; ++i) {
+    if (image.size() - pos < 4) return false;
+    uint32_t kl = get_u32(image.data() + pos);
+    if (image.size() - pos - 4 < static_cast<uint64_t>(kl) + 12) return false;
+    pos += 4 + kl + 8;
+    uint32_t vl = get_u32(image.data() + pos);
+    if (image.size() - pos - 4 < vl) return false;
+    pos += 4 + vl;
+  }
+  if (pos != image.size()) return false;
+  clear_keyspace(ks, sink);
+  pos = 8;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t kl = get_u32(image.data() + pos);
+    std::string_view key = image.substr(pos + 4, kl);
+    pos += 4 + kl;
+    int64_t exp = static_cast<int64_t>(get_u64(image.data() + pos));
+    uint32_t vl = get_u32(image.data() + pos + 8);
+    std::string_view val = image.substr(pos + 12, vl);
+    pos += 12 + vl;
+    put(ks, key, val, exp, sink);
+  }
+  return true;
 }
 
 size_t Store::total_keys() const {
@@ -250,14 +324,18 @@ void Store::cmd_get(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 }
 
 void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  bool nx = false, xx = false, get = false, keepttl = false;
+  bool nx = false, xx = false, get = false, keepttl = false, ifeq = false;
+  std::string_view expected;
   int64_t expire_at = 0;
   bool has_expire = false;
   for (size_t i = 3; i < a.size(); ++i) {
     std::string_view opt = a[i];
-    if (iequals(opt, "nx") && !xx) {
+    if (iequals(opt, "nx") && !xx && !ifeq) {
       nx = true;
-    } else if (iequals(opt, "xx") && !nx) {
+    } else if (iequals(opt, "ifeq") && !nx && !xx && !ifeq && i + 1 < a.size()) {
+      ifeq = true;  // compare-and-set: only when the current value equals `expected`
+      expected = a[++i];
+    } else if (iequals(opt, "xx") && !nx && !ifeq) {
       xx = true;
     } else if (iequals(opt, "get")) {
       get = true;
@@ -289,7 +367,7 @@ void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   std::string old;
   bool had_old = e != nullptr;
   if (get && e) old = e->value.data;
-  if ((nx && e) || (xx && !e)) {
+  if ((nx && e) || (xx && !e) || (ifeq && (!e || e->value.data != expected))) {
     if (get) return had_old ? w.bulk(old) : w.null();
     return w.null();
   }

@@ -44,6 +44,9 @@ struct Keyspace {
   // (expire_at_ms, key) for every key with a TTL: the active sweep pops from the front.
   std::set<std::pair<int64_t, std::string>> expiries;
   uint64_t expired_keys = 0;  // keys removed because their TTL passed
+  // Replicated keyspaces change only through their log: a read never erases an expired key
+  // (it is treated as absent) and the active sweep leaves them to their leader.
+  bool replicated = false;
 };
 
 struct StoreLimits {
@@ -70,6 +73,20 @@ class Store {
 
   // Restores a key while loading from storage (no sink, no expiry check).
   void restore(uint32_t keyspace, std::string_view key, Value value);
+
+  void set_replicated(uint32_t keyspace, bool r) { keyspaces_[keyspace].replicated = r; }
+  // While set, lookups in replicated keyspaces may erase expired keys: the caller is applying
+  // a log entry, whose now_ms comes from the entry, so every replica erases alike.
+  void set_applying(bool a) { applying_ = a; }
+  // Applies an expiry decided by a leader: erases key if it has expired at now_ms.
+  bool erase_if_expired(uint32_t keyspace, std::string_view key, int64_t now_ms, ChangeSink& sink);
+  // Keys of a keyspace that have expired at now_ms, earliest first, at most max.
+  std::vector<std::string> expired_keys(uint32_t keyspace, int64_t now_ms, size_t max) const;
+  // Removes every key of one keyspace.
+  void clear_keyspace(uint32_t keyspace, ChangeSink& sink);
+  // A keyspace's whole content as one image (snapshots), and its inverse (replaces content).
+  std::string serialize_keyspace(uint32_t keyspace) const;
+  bool load_keyspace(uint32_t keyspace, std::string_view image, ChangeSink& sink);
 
   size_t total_keys() const;
   size_t total_bytes() const;
@@ -118,6 +135,7 @@ class Store {
   std::vector<Keyspace> keyspaces_;
   uint32_t default_index_ = 0;
   StoreLimits limits_;
+  bool applying_ = false;
 };
 
 // Strict integer parsing as Redis does it: optional '-', digits, no leading zeros or spaces.

@@ -32,6 +32,8 @@ class Writer {
   void dbl(double d);                                               // ,1.5 or $3\r\n1.5
   void verbatim(std::string_view s, std::string_view fmt = "txt");  // =, or bulk in RESP2
   void ok() { out_->append("+OK\r\n", 5); }
+  // Appends bytes that are already a complete RESP reply (encoded for this protocol).
+  void raw(std::string_view encoded) { out_->append(encoded); }
 
  private:
   std::string* out_;

@@ -50,6 +50,7 @@ void Connection::start() { start_read(); }
 void Connection::close() {
   if (closed_) return;
   closed_ = true;
+  server_.node().on_client_closed(info_.id);
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -165,9 +166,19 @@ void Connection::dispatch(std::span<const std::string_view> args) {
   } else {
     info_.last_cmd = spec->name;
     server_.stats().calls[static_cast<size_t>(spec->id)]++;
-    uint64_t token = is_data_command(spec->id)
-                         ? server_.node().execute(*spec, args, server_.now_ms(), w)
-                         : run_session_command(server_, *this, *spec, args, &out_);
+    uint64_t token = 0;
+    if (is_data_command(spec->id)) {
+      ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_};
+      Dispatch d = server_.node().execute(req, *spec, args, server_.now_ms(), w);
+      if (d.kind == Dispatch::kDeferred) {
+        held_.push_back(Held{0, {}, {start}, req.seq});
+        server_.node_input();
+        return;
+      }
+      token = d.token;
+    } else {
+      token = run_session_command(server_, *this, *spec, args, &out_);
+    }
     if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
     if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
       hold_tail(before, token, start);
@@ -182,9 +193,10 @@ void Connection::dispatch(std::span<const std::string_view> args) {
 }
 
 void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {
-  if (held_.empty() || (token != 0 && held_.back().token != 0 && token > held_.back().token &&
-                        held_.back().bytes.size() > (1u << 20))) {
-    held_.push_back(Held{token, {}, {}});
+  if (held_.empty() || held_.back().deferred_seq != 0 ||
+      (token != 0 && held_.back().token != 0 && token > held_.back().token &&
+       held_.back().bytes.size() > (1u << 20))) {
+    held_.push_back(Held{token, {}, {}, 0});
   }
   Held& h = held_.back();
   if (token > h.token) h.token = token;
@@ -195,13 +207,24 @@ void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {
 
 bool Connection::release_held(uint64_t durable_token) {
   const int64_t now = now_us();
-  while (!held_.empty() && held_.front().token <= durable_token) {
+  while (!held_.empty() && held_.front().token <= durable_token &&
+         held_.front().deferred_seq == 0) {
     Held& h = held_.front();
     out_.append(h.bytes);
     for (int64_t s : h.start_us) server_.stats().latency.record(static_cast<uint64_t>(now - s));
     held_.pop_front();
   }
   return !held_.empty();
+}
+
+void Connection::fill_deferred(uint64_t seq, std::string bytes) {
+  for (Held& h : held_) {
+    if (h.deferred_seq == seq) {
+      h.bytes = std::move(bytes);
+      h.deferred_seq = 0;
+      return;
+    }
+  }
 }
 
 void Connection::flush() {

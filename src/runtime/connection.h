@@ -7,6 +7,7 @@
 #include <asio.hpp>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -29,14 +30,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Sends whatever output is ready (called at the end of a round).
   void flush();
-  // Moves held replies whose writes are durable to the output; true when some remain held.
+  // Moves held replies whose writes are durable (and deferred replies that arrived) to the
+  // output, in request order; true when some remain held.
   bool release_held(uint64_t durable_token);
+  // A deferred reply for request `seq` arrived from the node.
+  void fill_deferred(uint64_t seq, std::string bytes);
   bool has_held() const { return !held_.empty(); }
 
   ClientInfo& info() { return info_; }
   const ClientInfo& info() const { return info_; }
   int proto() const { return info_.proto; }
   void set_proto(int p) { info_.proto = p; }
+  void set_read_mode(std::optional<ReadMode> m) { read_mode_ = m; }
+  std::optional<ReadMode> read_mode() const { return read_mode_; }
   // Close once the output queued so far has been written (QUIT, protocol errors).
   void close_after_flush() { close_after_flush_ = true; }
   size_t pending_output() const;
@@ -63,9 +69,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t token;
     std::string bytes;
     std::vector<int64_t> start_us;  // per command, for the latency histogram
+    uint64_t deferred_seq = 0;      // != 0: waits for the node's reply to this request
   };
   std::deque<Held> held_;
   ClientInfo info_;
+  uint64_t next_seq_ = 0;
+  std::optional<ReadMode> read_mode_;  // READMODE override
   bool reading_ = false;
   bool closed_ = false;
   bool close_after_flush_ = false;

@@ -78,9 +78,7 @@ std::string Server::info_text(std::string_view section_in) {
         stats_.net_output_bytes, st.total_expired(), stats_.unknown_commands,
         stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99));
   }
-  if (wants(section, "replication")) {
-    o += "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmodel:single-node\r\n\r\n";
-  }
+  if (wants(section, "replication")) o += replication_text();
   if (wants(section, "commandstats")) {
     o += "# Commandstats\r\n";
     for (const auto& c : resp::all_commands()) {
@@ -112,6 +110,29 @@ std::string Server::info_text(std::string_view section_in) {
   }
   if (o.size() >= 2) o.resize(o.size() - 2);  // no blank line after the last section
   return o;
+}
+
+std::string Server::replication_text() {
+  auto groups = node_->replication_status();
+  if (groups.empty()) {
+    return "# Replication\r\nrole:master\r\nconnected_slaves:0\r\ncluster:single-node\r\n\r\n";
+  }
+  std::string o = fmt::format("# Replication\r\nrole:{}\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
+                              "cluster", config_.node_id, config_.nodes.size());
+  for (const auto& [name, st] : groups) {
+    const char* role = st.role == raft::Role::kLeader      ? "leader"
+                       : st.role == raft::Role::kFollower  ? "follower"
+                                                           : "candidate";
+    o += fmt::format(
+        "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={}\r\n",
+        name, role, st.term, st.leader >= 0 ? config_.nodes[st.leader].id : "none", st.commit,
+        st.applied, st.last_index);
+    for (const auto& f : st.followers) {
+      o += fmt::format("keyspace_{}_follower_{}:match_index={},lag={},active={}\r\n", name,
+                       config_.nodes[f.node].id, f.match, f.lag, f.active ? 1 : 0);
+    }
+  }
+  return o + "\r\n";
 }
 
 std::string Server::metrics_text() {
@@ -188,7 +209,26 @@ std::string Server::status_json() {
   j["commands"] = stats_.total_commands();
   j["latency_p50_us"] = stats_.latency.quantile_us(0.5);
   j["latency_p99_us"] = stats_.latency.quantile_us(0.99);
-  j["role"] = "single-node";
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& [name, st] : node_->replication_status()) {
+    nlohmann::json g;
+    g["keyspace"] = name;
+    g["role"] = st.role == raft::Role::kLeader ? "leader" : st.role == raft::Role::kFollower ? "follower" : "candidate";
+    g["term"] = st.term;
+    g["leader"] = st.leader >= 0 ? config_.nodes[st.leader].id : "";
+    g["commit_index"] = st.commit;
+    g["applied_index"] = st.applied;
+    g["last_index"] = st.last_index;
+    nlohmann::json fs = nlohmann::json::array();
+    for (const auto& f : st.followers) {
+      fs.push_back({{"node", config_.nodes[f.node].id}, {"match_index", f.match}, {"lag", f.lag},
+                    {"active", f.active}});
+    }
+    g["followers"] = fs;
+    groups.push_back(g);
+  }
+  j["replication"] = groups;
+  j["role"] = groups.empty() ? "single-node" : "cluster";
   nlohmann::json ks = nlohmann::json::array();
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
     const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));

@@ -9,18 +9,21 @@
 
 #include "runtime/admin_http.h"
 #include "runtime/connection.h"
+#include "runtime/peer_transport.h"
 #include "runtime/syncer.h"
 
 namespace rkv {
 
 namespace {
-constexpr auto kCronPeriod = std::chrono::milliseconds(100);
+// The node's clock advances in cron ticks: Raft ticks, request deadlines, expiry.
+constexpr auto kCronPeriod = std::chrono::milliseconds(10);
 }
 
 Server::Server(const Config& config) : config_(config) {}
 
 Server::~Server() {
   admin_.reset();
+  transport_.reset();
   syncer_.reset();
   connections_.clear();
 }
@@ -30,7 +33,9 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   auto storage = open_rocks_storage(config.data_dir);
   if (!storage.is_ok()) return storage.status();
   s->storage_ = std::move(storage).value();
-  s->node_ = std::make_unique<Node>(config, s->storage_.get());
+  std::random_device rd;
+  uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();  // OS randomness, seeded once
+  s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed);
   s->start_ms_ = s->now_ms();
   RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
@@ -65,6 +70,14 @@ Status Server::start() {
         fmt::format("cannot listen on {}:{}: {}", config_.bind, config_.port, ec.message()));
   }
   bound_port_ = acceptor_.local_endpoint().port();
+  if (node_->clustered()) {
+    transport_ = std::make_unique<PeerTransport>(
+        io_, config_, node_->self_index(), [this](uint32_t from, std::string_view payload) {
+          node_->on_peer_message(from, payload, now_ms());
+          node_input();
+        });
+    RKV_RETURN_IF_ERROR(transport_->start());
+  }
   if (config_.admin_port != 0) {
     admin_ = std::make_unique<AdminHttp>(*this);
     auto p = admin_->start(config_.bind, config_.admin_port);
@@ -115,8 +128,10 @@ void Server::shutdown_now() {
   }
   Status st = storage_->sync();
   if (!st.is_ok()) spdlog::error("final sync failed: {}", st.to_string());
-  auto conns = connections_;
+  std::vector<std::shared_ptr<Connection>> conns;
+  for (auto& [id, c] : connections_) conns.push_back(c);
   for (auto& c : conns) c->close();
+  if (transport_) transport_->stop();
   if (admin_) admin_->stop();
   spdlog::info("replikv node {} stopped", config_.node_id);
   io_.stop();
@@ -139,12 +154,36 @@ void Server::accept_next() {
       sock.close(wec);
     } else {
       auto c = std::make_shared<Connection>(*this, std::move(sock));
-      connections_.push_back(c);
+      connections_.emplace(c->info().id, c);
       stats_.connections_total++;
       c->start();
     }
     accept_next();
   });
+}
+
+void Server::node_input() {
+  if (!round_scheduled_) {
+    round_scheduled_ = true;
+    asio::post(io_, [this] { end_of_round(); });
+  }
+}
+
+void Server::drain_node() {
+  for (std::string& n : node_->take_notes()) spdlog::warn("{}", n);
+  if (transport_) {
+    for (PeerSend& s : node_->take_sends()) transport_->send(s.to, std::move(s.payload));
+  }
+  for (DeferredReply& r : node_->take_replies()) {
+    auto it = connections_.find(r.client_id);
+    if (it == connections_.end() || it->second->closed()) continue;
+    auto& c = it->second;
+    c->fill_deferred(r.seq, std::move(r.bytes));
+    if (!c->in_holding_) {
+      c->in_holding_ = true;
+      holding_.push_back(c);
+    }
+  }
 }
 
 void Server::schedule_round(const std::shared_ptr<Connection>& c) {
@@ -180,7 +219,11 @@ void Server::persist_now() {
 // durable, and start the socket writes.
 void Server::end_of_round() {
   round_scheduled_ = false;
-  if (node_->has_pending_persist()) {
+  // Persisting can release effects that need persisting in turn (Raft: an append becomes
+  // durable, entries apply, their rows are written); a few passes settle it.
+  for (int pass = 0; pass < 4; ++pass) {
+    drain_node();
+    if (!node_->has_pending_persist()) break;
     if (config_.fsync == FsyncMode::kBatch) {
       if (!syncing_ && !stopping_) {
         syncing_ = true;
@@ -190,10 +233,11 @@ void Server::end_of_round() {
         stats_.persist_rows += req.batch.size();
         syncer_->submit(std::move(req));
       }
-    } else {
-      persist_now();
+      break;
     }
+    persist_now();
   }
+  drain_node();
   std::vector<std::shared_ptr<Connection>> round;
   round.swap(round_);
   for (auto& c : round) {
@@ -220,12 +264,10 @@ void Server::on_synced(uint64_t token, Status st) {
     RKV_ASSERT_MSG(false, "group commit failed");
   }
   node_->on_persisted(token);
+  drain_node();
   release_held();
   // Writes that arrived while syncing go out as the next group.
-  if (node_->has_pending_persist() && !round_scheduled_) {
-    round_scheduled_ = true;
-    asio::post(io_, [this] { end_of_round(); });
-  }
+  if (node_->has_pending_persist()) node_input();
 }
 
 void Server::release_held() {
@@ -244,36 +286,26 @@ void Server::release_held() {
   holding_.resize(keep);
 }
 
-void Server::remove_connection(const Connection* c) {
-  auto it = std::find_if(connections_.begin(), connections_.end(),
-                         [c](const auto& p) { return p.get() == c; });
-  if (it != connections_.end()) {
-    std::swap(*it, connections_.back());
-    connections_.pop_back();
-  }
-}
+void Server::remove_connection(const Connection* c) { connections_.erase(c->info().id); }
 
 std::vector<const ClientInfo*> Server::clients() const {
   std::vector<const ClientInfo*> out;
   out.reserve(connections_.size());
-  for (const auto& c : connections_) out.push_back(&c->info());
+  for (const auto& [id, c] : connections_) out.push_back(&c->info());
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
   return out;
 }
 
 bool Server::kill_client(uint64_t id) {
-  for (auto& c : connections_) {
-    if (c->info().id == id) {
-      auto keep = c;
-      keep->close();
-      return true;
-    }
-  }
-  return false;
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return false;
+  auto keep = it->second;
+  keep->close();
+  return true;
 }
 
 void Server::arm_cron() {
-  cron_timer_.expires_after(std::chrono::milliseconds(config_.expire_sweep_ms));
+  cron_timer_.expires_after(kCronPeriod);
   cron_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopping_) return;
     cron();
@@ -284,14 +316,12 @@ void Server::arm_cron() {
 void Server::cron() {
   const int64_t now = now_ms();
   node_->tick(now);
-  if (node_->has_pending_persist() && !round_scheduled_) {
-    round_scheduled_ = true;
-    asio::post(io_, [this] { end_of_round(); });
-  }
+  node_input();
   const uint64_t idle = config_.limits.idle_timeout_ms;
   if (idle > 0 && now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;
-    auto conns = connections_;
+    std::vector<std::shared_ptr<Connection>> conns;
+    for (auto& [id, c] : connections_) conns.push_back(c);
     for (auto& c : conns) {
       if (now - c->info().last_ms > static_cast<int64_t>(idle) && !c->has_held()) {
         stats_.closed_idle++;

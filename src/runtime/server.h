@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/config.h"
@@ -22,6 +23,7 @@ namespace rkv {
 class Connection;
 class Syncer;
 class AdminHttp;
+class PeerTransport;
 
 // What CLIENT LIST / CLIENT INFO report about a connection.
 struct ClientInfo {
@@ -59,6 +61,10 @@ class Server {
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return ++last_client_id_; }
   size_t client_count() const { return connections_.size(); }
+  // The node received input (a command, a peer message, a tick): drain its effects at the end
+  // of this round.
+  void node_input();
+  const PeerTransport* transport() const { return transport_.get(); }
   std::vector<const ClientInfo*> clients() const;
   bool kill_client(uint64_t id);
   // A connection has output to send, or held replies to release; flushed at the end of the
@@ -73,6 +79,7 @@ class Server {
   // Text renderings of state (loop thread only).
   std::string info_text(std::string_view section);
   std::string metrics_text();
+  std::string replication_text();
   std::string status_json();
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);
@@ -81,6 +88,7 @@ class Server {
   explicit Server(const Config& config);
   void accept_next();
   void end_of_round();
+  void drain_node();
   void on_synced(uint64_t token, Status st);
   void release_held();
   void arm_cron();
@@ -96,7 +104,8 @@ class Server {
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;
   std::unique_ptr<AdminHttp> admin_;
-  std::vector<std::shared_ptr<Connection>> connections_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // by client id
   std::vector<std::shared_ptr<Connection>> round_;    // connections touched this round
   std::vector<std::shared_ptr<Connection>> holding_;  // connections with held replies
   bool round_scheduled_ = false;

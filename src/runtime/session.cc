@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "node/glob.h"
+#include "node/store.h"
 #include "runtime/connection.h"
 #include "runtime/server.h"
 
@@ -277,6 +278,72 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
   }
 }
 
+const char* role_word(raft::Role r) {
+  switch (r) {
+    case raft::Role::kLeader: return "leader";
+    case raft::Role::kCandidate: return "candidate";
+    case raft::Role::kPreCandidate: return "pre-candidate";
+    default: return "follower";
+  }
+}
+
+// ROLE: for a single node ["master", 0, []] as Redis; in a cluster one entry per replicated
+// keyspace: [keyspace, role, term, leader, commit, applied].
+void cmd_role(Server& s, resp::Writer& w) {
+  auto groups = s.node().replication_status();
+  if (groups.empty()) {
+    w.array(3);
+    w.bulk("master");
+    w.integer(0);
+    return w.array(0);
+  }
+  w.array(groups.size());
+  for (const auto& [name, st] : groups) {
+    w.array(6);
+    w.bulk(name);
+    w.bulk(role_word(st.role));
+    w.integer(static_cast<int64_t>(st.term));
+    if (st.leader >= 0) {
+      w.bulk(s.config().nodes[static_cast<size_t>(st.leader)].id);
+    } else {
+      w.null();
+    }
+    w.integer(static_cast<int64_t>(st.commit));
+    w.integer(static_cast<int64_t>(st.applied));
+  }
+}
+
+void cmd_lostwrites(Server& s, resp::Writer& w) {
+  const auto& lost = s.node().lost_writes();
+  w.array(lost.size());
+  for (const auto& l : lost) {
+    w.map(5);
+    w.bulk("keyspace");
+    w.bulk(l.keyspace);
+    w.bulk("term");
+    w.integer(static_cast<int64_t>(l.term));
+    w.bulk("index");
+    w.integer(static_cast<int64_t>(l.index));
+    w.bulk("time_ms");
+    w.integer(l.proposed_ms);
+    w.bulk("command");
+    w.bulk(l.command);
+  }
+}
+
+// STALENESS: how stale this connection's last follower read was.
+void cmd_staleness(Server& s, Connection& c, resp::Writer& w) {
+  auto st = s.node().staleness(c.info().id);
+  if (!st) return w.null();
+  w.map(3);
+  w.bulk("keyspace");
+  w.bulk(st->keyspace);
+  w.bulk("entries_behind");
+  w.integer(static_cast<int64_t>(st->entries_behind));
+  w.bulk("ms_since_leader_contact");
+  w.integer(static_cast<int64_t>(st->ms_since_leader));
+}
+
 }  // namespace
 
 bool is_data_command(CommandId id) {
@@ -335,30 +402,40 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       c.set_proto(2);
       c.info().name.clear();
       return w.simple("RESET");
-    case CommandId::kRole:
-      w.array(3);
-      w.bulk("master");
-      w.integer(0);
-      return w.array(0);
-    case CommandId::kLostwrites: return w.array(0);
-    case CommandId::kStaleness:
-      w.map(2);
-      w.bulk("entries_behind");
-      w.integer(0);
-      w.bulk("ms_since_leader_contact");
-      return w.integer(0);
+    case CommandId::kRole: return cmd_role(s, w);
+    case CommandId::kLostwrites: return cmd_lostwrites(s, w);
+    case CommandId::kStaleness: return cmd_staleness(s, c, w);
     case CommandId::kReadmode:
-      if (a.size() == 1) return w.bulk("linearizable");
-      if (ieq(a[1], "linearizable") || ieq(a[1], "lease") || ieq(a[1], "follower")) {
-        return w.ok();
+      if (a.size() == 1) {
+        return w.bulk(c.read_mode() ? to_string(*c.read_mode()) : "default");
       }
-      return w.error("ERR READMODE takes linearizable, lease or follower");
+      if (a.size() == 2) {
+        if (ieq(a[1], "default")) {
+          c.set_read_mode(std::nullopt);
+          return w.ok();
+        }
+        for (ReadMode m : {ReadMode::kLinearizable, ReadMode::kLease, ReadMode::kFollower}) {
+          if (ieq(a[1], to_string(m))) {
+            c.set_read_mode(m);
+            return w.ok();
+          }
+        }
+      }
+      return w.error("ERR READMODE takes linearizable, lease, follower or default");
     case CommandId::kWait: {
       int64_t n;
       if (!parse_int64(a[1], &n) || !parse_int64(a[2], &n)) {
         return w.error("ERR value is not an integer or out of range");
       }
-      return w.integer(0);  // a single node has no replicas to wait for
+      // Replicated writes are acknowledged only once their commit mode is satisfied, so there
+      // is nothing further to wait for: report the replicas that hold everything committed.
+      int64_t replicas = 0;
+      for (const auto& [name, st] : s.node().replication_status()) {
+        int64_t n_ok = 0;
+        for (const auto& f : st.followers) n_ok += f.match >= st.commit ? 1 : 0;
+        replicas = replicas == 0 ? n_ok : std::min(replicas, n_ok);
+      }
+      return w.integer(replicas);
     }
     case CommandId::kConfig: return cmd_config(s, a, w);
     case CommandId::kTime: {

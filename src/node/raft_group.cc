@@ -1,0 +1,359 @@
+#include "node/raft_group.h"
+
+#include <fmt/format.h>
+
+#include "core/checksum.h"
+#include "node/node.h"
+#include "node/wire.h"
+#include "raft/codec.h"
+#include "raft/log_store.h"
+#include "resp/commands.h"
+#include "resp/writer.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr size_t kMaxExpiriesPerEntry = 128;
+
+raft::NodeId raft_id(uint32_t index) { return index + 1; }
+int32_t node_index(raft::NodeId id) { return id == raft::kNoNode ? -1 : static_cast<int32_t>(id - 1); }
+
+std::string applied_key(std::string_view group) { return "m" + std::string(group) + "/applied"; }
+
+}  // namespace
+
+RaftGroup::RaftGroup(Node* node, uint32_t keyspace, Random* random)
+    : node_(node),
+      ks_(keyspace),
+      group_(node->store_.keyspace(keyspace).config.name),
+      random_(random) {}
+
+RaftGroup::~RaftGroup() = default;
+
+Status RaftGroup::open() {
+  auto restored = raft::load(*node_->storage_, group_);
+  if (!restored.is_ok()) return restored.status();
+  if (restored->dropped_torn_index) {
+    node_->note(fmt::format("keyspace {}: dropped torn log record at index {} (never acknowledged)",
+                            group_, *restored->dropped_torn_index));
+  }
+  // The state machine (rows in storage, loaded by Node::open) is current up to `applied`.
+  uint64_t applied = 0;
+  auto rec = node_->storage_->get(applied_key(group_));
+  if (rec.is_ok()) {
+    std::string_view payload;
+    if (!unseal(rec.value(), &payload) || payload.size() != 8) {
+      return Status::corruption(fmt::format("applied-index record of keyspace {} is corrupt", group_));
+    }
+    applied = get_u64(payload.data());
+  } else if (rec.status().code() != Code::kNotFound) {
+    return rec.status();
+  }
+  raft::PersistentState& ps = restored->state;
+  if (applied < ps.snapshot.meta.index) {
+    // The rows predate the snapshot (a crash between installing and recording): rebuild.
+    if (!node_->store_.load_keyspace(ks_, ps.snapshot.data, node_->change_sink())) {
+      return Status::corruption(fmt::format("snapshot image of keyspace {} is corrupt", group_));
+    }
+    applied = ps.snapshot.meta.index;
+  }
+  const RaftSettings& rs = node_->config_.raft;
+  raft::Config cfg;
+  cfg.id = raft_id(node_->self_index_);
+  for (uint32_t i = 0; i < node_->config_.nodes.size(); ++i) cfg.voters.push_back(raft_id(i));
+  cfg.election_tick = rs.election_ticks;
+  cfg.heartbeat_tick = rs.heartbeat_ticks;
+  cfg.lease_drift_ticks = rs.lease_drift_ticks;
+  cfg.max_inflight_msgs = rs.max_inflight_msgs;
+  cfg.applied = std::min(applied, ps.hard_state.commit);
+  cfg.bugs = rs.bugs;
+  if (Status st = cfg.validate(); !st.is_ok()) return st;
+  persisted_hs_ = ps.hard_state;
+  applied_ = cfg.applied;
+  last_compact_ = ps.snapshot.meta.index;
+  raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));
+  return Status::ok();
+}
+
+bool RaftGroup::is_leader() const { return raft_->role() == raft::Role::kLeader; }
+int32_t RaftGroup::leader_index() const { return node_index(raft_->leader()); }
+
+GroupStatus RaftGroup::status(uint64_t tick_ms) const {
+  GroupStatus s;
+  s.role = raft_->role();
+  s.term = raft_->term();
+  s.leader = leader_index();
+  s.commit = raft_->commit();
+  s.applied = applied_;
+  s.last_index = raft_->last_index();
+  s.leader_commit = is_leader() ? raft_->commit() : raft_->leader_commit();
+  s.ms_since_leader = raft_->ticks_since_leader() * tick_ms;
+  if (is_leader()) {
+    for (const auto& [id, pr] : raft_->progress()) {
+      s.followers.push_back({static_cast<uint32_t>(id - 1), pr.match,
+                             raft_->last_index() > pr.match ? raft_->last_index() - pr.match : 0,
+                             pr.recent_active});
+    }
+  }
+  return s;
+}
+
+std::string RaftGroup::error(const Origin& o, std::string_view msg) const {
+  std::string out;
+  resp::Writer(&out, o.proto).error(msg);
+  return out;
+}
+
+void RaftGroup::reply(const Origin& o, std::string bytes) { node_->deliver(o, std::move(bytes)); }
+
+void RaftGroup::tick(int64_t now_ms) {
+  const uint64_t tick_ms = node_->config_.raft.tick_ms;
+  if (last_tick_ms_ == 0) last_tick_ms_ = now_ms;
+  int64_t elapsed = now_ms - last_tick_ms_;
+  if (elapsed < 0) {
+    last_tick_ms_ = now_ms;  // the clock stepped back: count from here
+    elapsed = 0;
+  }
+  uint64_t ticks = static_cast<uint64_t>(elapsed) / tick_ms;
+  last_tick_ms_ += static_cast<int64_t>(ticks * tick_ms);
+  // After a long pause fire a bounded number of ticks: enough to start an election.
+  ticks = std::min<uint64_t>(ticks, 4 * static_cast<uint64_t>(node_->config_.raft.election_ticks));
+  for (uint64_t i = 0; i < ticks; ++i) raft_->tick();
+
+  // Requests past their deadline: a write's outcome is unknown, a read simply failed.
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline_ms <= now_ms) {
+      reply(it->second.origin,
+            error(it->second.origin, "TIMEOUT the write was not confirmed in time; its outcome is unknown"));
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline_ms <= now_ms) {
+      reply(it->second.origin, error(it->second.origin, "TRYAGAIN the read could not be confirmed by a quorum in time"));
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = all_waiting_.begin(); it != all_waiting_.end();) {
+    if (it->second.deadline_ms <= now_ms) {
+      reply(it->second.origin, error(it->second.origin, "TIMEOUT committed by a quorum but not yet held by every replica (commit = all)"));
+      it = all_waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (is_leader()) propose_expiries(now_ms);
+  pump(now_ms);
+}
+
+void RaftGroup::step(const raft::Message& m) {
+  Status st = raft_->step(m);
+  (void)st;  // messages from non-members or to another node are dropped
+}
+
+void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_view> args,
+                             int64_t now_ms) {
+  std::string data = encode_logged(LoggedCommand::kClient, node_->self_index_, now_ms, args);
+  auto idx = raft_->propose(std::move(data));
+  if (!idx.is_ok()) {
+    reply(origin, error(origin, idx.status().code() == Code::kResourceExhausted
+                                    ? "TRYAGAIN too many writes in flight; retry"
+                                    : "TRYAGAIN this node is not the leader (leadership is changing)"));
+    return;
+  }
+  writes_[idx.value()] = PendingWrite{
+      origin, raft_->term(), now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+}
+
+void RaftGroup::read_local(std::span<const std::string_view> args, int proto, int64_t now_ms,
+                           std::string* out) {
+  const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+  RKV_ASSERT(spec != nullptr);
+  resp::Writer w(out, proto);
+  NullSink none;
+  node_->store_.execute(*spec, args, now_ms, w, none);
+}
+
+bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_view> args,
+                            ReadMode mode, int64_t now_ms, std::string* now_reply) {
+  if (mode == ReadMode::kLease && raft_->lease_read_ok()) {
+    read_local(args, origin.proto, now_ms, now_reply);
+    return true;
+  }
+  uint64_t ctx = ++next_ctx_;
+  Status st = raft_->read_index(ctx);
+  if (!st.is_ok()) {
+    *now_reply = error(origin, "TRYAGAIN this node cannot confirm its leadership right now");
+    return true;
+  }
+  PendingRead pr{origin, {}, now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+  pr.args.assign(args.begin(), args.end());
+  reads_.emplace(ctx, std::move(pr));
+  pump(now_ms);
+  return false;
+}
+
+void RaftGroup::pump(int64_t now_ms) {
+  while (!inflight_ && raft_->has_ready()) {
+    raft::Ready rd = raft_->ready();
+    const bool durable_change = rd.truncate_from || !rd.entries.empty() || rd.snapshot ||
+                                rd.compacted ||
+                                (rd.hard_state && (rd.hard_state->term != persisted_hs_.term ||
+                                                   rd.hard_state->vote != persisted_hs_.vote));
+    if (rd.must_persist()) raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+    if (rd.hard_state) persisted_hs_ = *rd.hard_state;
+    if (durable_change) {
+      inflight_token_ = node_->new_token();
+      inflight_ = std::move(rd);
+      return;
+    }
+    finish(rd, now_ms);
+  }
+}
+
+void RaftGroup::on_persisted(uint64_t token, int64_t now_ms) {
+  if (inflight_ && token >= inflight_token_) {
+    raft::Ready rd = std::move(*inflight_);
+    inflight_.reset();
+    finish(rd, now_ms);
+  }
+  pump(now_ms);
+}
+
+void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
+  for (const raft::Message& m : rd.messages) {
+    node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
+  }
+  if (rd.snapshot) {
+    bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, node_->change_sink());
+    RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
+    applied_ = rd.snapshot->meta.index;
+    // Requests waiting on indexes the snapshot covers can no longer be matched to entries.
+    for (auto it = writes_.begin(); it != writes_.end() && it->first <= applied_;) {
+      reply(it->second.origin, error(it->second.origin, "TIMEOUT the write's outcome is unknown (replaced by a snapshot)"));
+      it = writes_.erase(it);
+    }
+  }
+  node_->store_.set_applying(true);
+  for (const raft::Entry& e : rd.committed_entries) apply_entry(e);
+  node_->store_.set_applying(false);
+  if (!rd.committed_entries.empty() || rd.snapshot) {
+    std::string v;
+    put_u64(v, applied_);
+    node_->pending_.batch.put(applied_key(group_), seal(v));
+  }
+  for (const raft::ReadState& r : rd.read_states) {
+    auto it = reads_.find(r.ctx);
+    if (it == reads_.end()) continue;
+    it->second.index = r.index;
+    reads_at_index_.emplace(r.index, std::move(it->second));
+    reads_.erase(it);
+  }
+  serve_ready_reads(now_ms);
+  if (rd.soft_state && rd.soft_state->role != raft::Role::kLeader) {
+    fail_pending_reads("TRYAGAIN leadership changed while the read waited; retry");
+  }
+  for (const raft::Entry& e : rd.truncated) node_->note_truncated(ks_, e);
+  raft_->advance(rd);
+  release_all_mode();
+  maybe_compact();
+}
+
+void RaftGroup::apply_entry(const raft::Entry& e) {
+  applied_ = e.index;
+  auto w = writes_.find(e.index);
+  PendingWrite* pw = w != writes_.end() ? &w->second : nullptr;
+  const bool ours = pw && pw->term == e.term;
+  if (e.type != raft::EntryType::kNormal) {
+    if (pw) {
+      reply(pw->origin, error(pw->origin, "TRYAGAIN leadership changed before the write committed; it was not applied"));
+      writes_.erase(w);
+    }
+    return;
+  }
+  LoggedCommand cmd;
+  bool ok = decode_logged(e.data, &cmd);
+  RKV_ASSERT_MSG(ok, "committed log entry does not decode");
+  if (cmd.kind == LoggedCommand::kExpire) {
+    for (std::string_view key : cmd.args) {
+      node_->store_.erase_if_expired(ks_, key, cmd.now_ms, node_->change_sink());
+    }
+    if (e.index >= expire_inflight_index_) expire_inflight_index_ = 0;
+  } else {
+    const resp::CommandSpec* spec = resp::lookup_command(cmd.args[0]);
+    RKV_ASSERT(spec != nullptr);
+    std::string out;
+    resp::Writer wr(&out, ours ? pw->origin.proto : 2);
+    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, node_->change_sink());
+    if (ours) {
+      if (node_->store_.keyspace(ks_).config.commit == CommitMode::kAll) {
+        all_waiting_[e.index] = HeldReply{pw->origin, std::move(out), pw->deadline_ms};
+      } else {
+        reply(pw->origin, std::move(out));
+      }
+    }
+  }
+  if (pw) {
+    if (!ours) {
+      reply(pw->origin, error(pw->origin, "TRYAGAIN leadership changed before the write committed; it was not applied"));
+    }
+    writes_.erase(w);
+  }
+}
+
+void RaftGroup::serve_ready_reads(int64_t now_ms) {
+  while (!reads_at_index_.empty() && reads_at_index_.begin()->first <= applied_) {
+    PendingRead pr = std::move(reads_at_index_.begin()->second);
+    reads_at_index_.erase(reads_at_index_.begin());
+    std::vector<std::string_view> args(pr.args.begin(), pr.args.end());
+    std::string out;
+    read_local(args, pr.origin.proto, now_ms, &out);
+    reply(pr.origin, std::move(out));
+  }
+}
+
+void RaftGroup::fail_pending_reads(std::string_view why) {
+  for (auto& [ctx, pr] : reads_) reply(pr.origin, error(pr.origin, why));
+  reads_.clear();
+  for (auto& [idx, pr] : reads_at_index_) reply(pr.origin, error(pr.origin, why));
+  reads_at_index_.clear();
+}
+
+void RaftGroup::release_all_mode() {
+  if (all_waiting_.empty()) return;
+  uint64_t min_match = raft_->last_index();
+  if (!is_leader()) {
+    min_match = 0;  // a deposed leader cannot learn replicas' progress any more
+  } else {
+    for (const auto& [id, pr] : raft_->progress()) min_match = std::min(min_match, pr.match);
+  }
+  while (!all_waiting_.empty() && all_waiting_.begin()->first <= min_match) {
+    reply(all_waiting_.begin()->second.origin, std::move(all_waiting_.begin()->second.bytes));
+    all_waiting_.erase(all_waiting_.begin());
+  }
+}
+
+void RaftGroup::propose_expiries(int64_t now_ms) {
+  if (expire_inflight_index_ != 0) return;
+  std::vector<std::string> keys = node_->store_.expired_keys(ks_, now_ms, kMaxExpiriesPerEntry);
+  if (keys.empty()) return;
+  std::vector<std::string_view> args(keys.begin(), keys.end());
+  auto idx = raft_->propose(encode_logged(LoggedCommand::kExpire, node_->self_index_, now_ms, args));
+  if (idx.is_ok()) expire_inflight_index_ = idx.value();
+}
+
+void RaftGroup::maybe_compact() {
+  const uint64_t min_entries = node_->config_.raft.snapshot_min_entries;
+  if (applied_ < last_compact_ + min_entries || raft_->applied() < applied_) return;
+  // Every snapshot_min_entries applied entries the log prefix is replaced by an image of the
+  // keyspace, so the log never grows without bound.
+  Status st = raft_->compact(applied_, node_->store_.serialize_keyspace(ks_));
+  if (st.is_ok()) last_compact_ = applied_;
+}
+
+}  // namespace rkv

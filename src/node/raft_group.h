@@ -1,0 +1,134 @@
+// RaftGroup: the `primary` model for one keyspace. Wraps the sans-IO Raft core and connects it
+// to the Node: proposals from clients, the Ready loop with asynchronous persistence, applying
+// committed commands to the Store, commit modes (quorum / all) and read modes (ReadIndex,
+// lease, follower), log compaction with keyspace images.
+//
+// Ready loop and durability: at most one Ready is in flight. Its durable part goes into the
+// node's pending batch under a fresh wait token; only when the driver reports that token
+// durable are its messages sent, its committed entries applied and advance() called. A Ready
+// whose only durable change is the commit index is not waited for (the commit index is not
+// safety-critical state; Raft does not even require persisting it).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/random.h"
+#include "raft/raft.h"
+
+namespace rkv {
+
+class Node;
+
+// Who gets a reply: a local client, or a peer that relayed the request.
+struct Origin {
+  uint64_t client_id = 0;
+  uint64_t seq = 0;
+  int proto = 2;
+  int32_t peer = -1;  // >= 0: relayed by this peer (index), answer with forward id
+  uint64_t forward_id = 0;
+};
+
+struct GroupStatus {
+  raft::Role role = raft::Role::kFollower;
+  uint64_t term = 0;
+  int32_t leader = -1;  // node index, -1 unknown
+  uint64_t commit = 0, applied = 0, last_index = 0;
+  uint64_t leader_commit = 0;
+  uint64_t ms_since_leader = 0;
+  struct Follower {
+    uint32_t node;
+    uint64_t match;
+    uint64_t lag;
+    bool active;
+  };
+  std::vector<Follower> followers;
+};
+
+class RaftGroup {
+ public:
+  RaftGroup(Node* node, uint32_t keyspace, Random* random);
+  ~RaftGroup();
+
+  // Loads the group's log from storage and builds the Raft core.
+  Status open();
+
+  const raft::Raft& raft() const { return *raft_; }
+  bool is_leader() const;
+  int32_t leader_index() const;  // -1 when unknown
+  GroupStatus status(uint64_t tick_ms) const;
+
+  void tick(int64_t now_ms);
+  void step(const raft::Message& m);
+  // Leader only. The reply reaches `origin` once the command is committed and applied (and,
+  // with commit = "all", held by every replica).
+  void submit_write(const Origin& origin, std::span<const std::string_view> args,
+                    int64_t now_ms);
+  // Leader only: a linearizable read (ReadIndex), or a lease read when mode is kLease and the
+  // lease holds. Returns true when the read was executed at once into `now_reply`.
+  bool submit_read(const Origin& origin, std::span<const std::string_view> args, ReadMode mode,
+                   int64_t now_ms, std::string* now_reply);
+  // Executes a read on local state without any check (follower reads, lease reads).
+  void read_local(std::span<const std::string_view> args, int proto, int64_t now_ms,
+                  std::string* reply);
+
+  // Drives the Ready loop as far as it can go without waiting for the disk.
+  void pump(int64_t now_ms);
+  void on_persisted(uint64_t token, int64_t now_ms);
+
+ private:
+  struct PendingWrite {
+    Origin origin;
+    uint64_t term;
+    int64_t deadline_ms;
+  };
+  struct PendingRead {
+    Origin origin;
+    std::vector<std::string> args;
+    int64_t deadline_ms;
+    uint64_t index = 0;  // read index once known
+  };
+
+  void finish(raft::Ready& rd, int64_t now_ms);
+  void apply_entry(const raft::Entry& e);
+  void serve_ready_reads(int64_t now_ms);
+  void release_all_mode();
+  void fail_pending_reads(std::string_view why);
+  void propose_expiries(int64_t now_ms);
+  void maybe_compact();
+  void reply(const Origin& o, std::string bytes);
+  std::string error(const Origin& o, std::string_view msg) const;
+
+  Node* node_;
+  uint32_t ks_;
+  std::string group_;  // the keyspace name: Raft group id in storage and on the wire
+  Random* random_;
+  std::unique_ptr<raft::Raft> raft_;
+  std::optional<raft::Ready> inflight_;
+  uint64_t inflight_token_ = 0;
+  raft::HardState persisted_hs_;
+  uint64_t applied_ = 0;
+  uint64_t last_compact_ = 0;
+  int64_t last_tick_ms_ = 0;
+  uint64_t next_ctx_ = 0;
+  uint64_t expire_inflight_index_ = 0;  // an expiry proposal not yet applied
+  std::map<uint64_t, PendingWrite> writes_;              // by log index
+  std::map<uint64_t, PendingRead> reads_;                // by read ctx, awaiting ReadIndex
+  std::multimap<uint64_t, PendingRead> reads_at_index_;  // by read index, awaiting apply
+  struct HeldReply {
+    Origin origin;
+    std::string bytes;
+    int64_t deadline_ms;
+  };
+  std::map<uint64_t, HeldReply> all_waiting_;  // commit = all: applied, awaiting every replica
+};
+
+}  // namespace rkv

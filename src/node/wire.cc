@@ -1,0 +1,129 @@
+#include "node/wire.h"
+
+#include "core/checksum.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr uint32_t kMaxArgs = 1u << 20;
+
+void put_args(std::string& out, std::span<const std::string_view> args) {
+  put_u32(out, static_cast<uint32_t>(args.size()));
+  for (std::string_view a : args) {
+    put_u32(out, static_cast<uint32_t>(a.size()));
+    out.append(a);
+  }
+}
+
+// Bounds-checked reader over a byte string.
+class Reader {
+ public:
+  explicit Reader(std::string_view d) : d_(d) {}
+  bool u8(uint8_t* v) {
+    if (d_.size() - pos_ < 1) return false;
+    *v = static_cast<uint8_t>(d_[pos_++]);
+    return true;
+  }
+  bool u32(uint32_t* v) {
+    if (d_.size() - pos_ < 4) return false;
+    *v = get_u32(d_.data() + pos_);
+    pos_ += 4;
+    return true;
+  }
+  bool u64(uint64_t* v) {
+    if (d_.size() - pos_ < 8) return false;
+    *v = get_u64(d_.data() + pos_);
+    pos_ += 8;
+    return true;
+  }
+  bool bytes(size_t n, std::string_view* v) {
+    if (d_.size() - pos_ < n) return false;
+    *v = d_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool args(std::vector<std::string_view>* out) {
+    uint32_t n;
+    if (!u32(&n) || n > kMaxArgs || n > (d_.size() - pos_) / 4) return false;
+    out->clear();
+    out->reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t len;
+      std::string_view a;
+      if (!u32(&len) || !bytes(len, &a)) return false;
+      out->push_back(a);
+    }
+    return true;
+  }
+  std::string_view rest() const { return d_.substr(pos_); }
+  bool done() const { return pos_ == d_.size(); }
+
+ private:
+  std::string_view d_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string encode_logged(LoggedCommand::Kind kind, uint32_t proposer, int64_t now_ms,
+                          std::span<const std::string_view> args) {
+  std::string out;
+  size_t n = 1 + 4 + 8 + 4;
+  for (auto a : args) n += 4 + a.size();
+  out.reserve(n);
+  out.push_back(static_cast<char>(kind));
+  put_u32(out, proposer);
+  put_u64(out, static_cast<uint64_t>(now_ms));
+  put_args(out, args);
+  return out;
+}
+
+bool decode_logged(std::string_view data, LoggedCommand* out) {
+  Reader r(data);
+  uint8_t kind;
+  uint64_t now;
+  if (!r.u8(&kind) || (kind != LoggedCommand::kClient && kind != LoggedCommand::kExpire)) {
+    return false;
+  }
+  if (!r.u32(&out->proposer) || !r.u64(&now) || !r.args(&out->args) || !r.done()) return false;
+  out->kind = static_cast<LoggedCommand::Kind>(kind);
+  out->now_ms = static_cast<int64_t>(now);
+  return !out->args.empty();
+}
+
+std::string encode_forward(uint64_t id, uint8_t proto, uint8_t read_mode,
+                           std::span<const std::string_view> args) {
+  std::string out;
+  out.push_back(kPeerForward);
+  put_u64(out, id);
+  out.push_back(static_cast<char>(proto));
+  out.push_back(static_cast<char>(read_mode));
+  put_args(out, args);
+  return out;
+}
+
+bool decode_forward(std::string_view payload, ForwardRequest* out) {
+  Reader r(payload);
+  return r.u64(&out->id) && r.u8(&out->proto) && r.u8(&out->read_mode) &&
+         (out->proto == 2 || out->proto == 3) && out->read_mode <= 3 && r.args(&out->args) &&
+         !out->args.empty() && r.done();
+}
+
+std::string encode_forward_reply(uint64_t id, std::string_view reply) {
+  std::string out;
+  out.reserve(reply.size() + 9);
+  out.push_back(kPeerReply);
+  put_u64(out, id);
+  out.append(reply);
+  return out;
+}
+
+bool decode_forward_reply(std::string_view payload, uint64_t* id, std::string_view* reply) {
+  Reader r(payload);
+  if (!r.u64(id)) return false;
+  *reply = r.rest();
+  return true;
+}
+
+}  // namespace rkv

@@ -1,0 +1,45 @@
+// Byte encodings the node layer owns: log entry payloads (a client command with the leader's
+// clock reading) and node-to-node envelopes (Raft traffic, forwarded requests and replies).
+// Every decoder is total: malformed input yields false, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rkv {
+
+// A command in a replicated log entry. `now_ms` is the leader's clock when it proposed the
+// command: every replica executes the command as of that time, so TTLs and expiry decisions
+// are identical everywhere.
+struct LoggedCommand {
+  enum Kind : uint8_t { kClient = 1, kExpire = 2 };  // kExpire: args are keys to expire
+  Kind kind = kClient;
+  uint32_t proposer = 0;  // index of the node that proposed it
+  int64_t now_ms = 0;
+  std::vector<std::string_view> args;  // views into the decoded buffer
+};
+std::string encode_logged(LoggedCommand::Kind kind, uint32_t proposer, int64_t now_ms,
+                          std::span<const std::string_view> args);
+bool decode_logged(std::string_view data, LoggedCommand* out);
+
+// Envelope tags of peer payloads.
+inline constexpr char kPeerRaft = 'R';     // 'R' + raft codec bytes
+inline constexpr char kPeerForward = 'F';  // a client request relayed to the leader
+inline constexpr char kPeerReply = 'A';    // the leader's answer to a relayed request
+
+struct ForwardRequest {
+  uint64_t id = 0;
+  uint8_t proto = 2;
+  uint8_t read_mode = 0;  // 0: keyspace default, else 1 + ReadMode
+  std::vector<std::string_view> args;
+};
+std::string encode_forward(uint64_t id, uint8_t proto, uint8_t read_mode,
+                           std::span<const std::string_view> args);
+bool decode_forward(std::string_view payload, ForwardRequest* out);  // payload after the tag
+std::string encode_forward_reply(uint64_t id, std::string_view reply);
+bool decode_forward_reply(std::string_view payload, uint64_t* id, std::string_view* reply);
+
+}  // namespace rkv

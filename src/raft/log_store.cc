@@ -1,0 +1,252 @@
+#include "raft/log_store.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/checksum.h"
+
+namespace rkv::raft {
+namespace {
+
+std::string log_prefix(std::string_view group) {
+  std::string k = "l";
+  k.append(group);
+  k.push_back('\0');
+  return k;
+}
+
+std::string log_end(std::string_view group) {
+  std::string k = "l";
+  k.append(group);
+  k.push_back('\x01');
+  return k;
+}
+
+std::string where(std::string_view group) {
+  return "raft group '" + std::string(group) + "': ";
+}
+
+// A tiny cursor over a decoded payload; every read is bounds-checked.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool u64(uint64_t* v) {
+    if (s_.size() < 8) return false;
+    *v = get_u64(s_.data());
+    s_.remove_prefix(8);
+    return true;
+  }
+  bool u32(uint32_t* v) {
+    if (s_.size() < 4) return false;
+    *v = get_u32(s_.data());
+    s_.remove_prefix(4);
+    return true;
+  }
+  bool u8(uint8_t* v) {
+    if (s_.empty()) return false;
+    *v = static_cast<uint8_t>(s_[0]);
+    s_.remove_prefix(1);
+    return true;
+  }
+  std::string_view rest() const { return s_; }
+
+ private:
+  std::string_view s_;
+};
+
+Result<HardState> decode_hard_state(std::string_view payload) {
+  Reader r(payload);
+  HardState hs;
+  if (!r.u64(&hs.term) || !r.u64(&hs.vote) || !r.u64(&hs.commit) || !r.rest().empty()) {
+    return Status::corruption("malformed hard state record");
+  }
+  return hs;
+}
+
+Result<Snapshot> decode_snapshot(std::string_view payload) {
+  Reader r(payload);
+  Snapshot s;
+  uint32_t n = 0;
+  if (!r.u64(&s.meta.index) || !r.u64(&s.meta.term) || !r.u32(&n) ||
+      r.rest().size() < static_cast<size_t>(n) * 8) {
+    return Status::corruption("malformed snapshot record");
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t v = 0;
+    (void)r.u64(&v);
+    s.meta.voters.push_back(v);
+  }
+  s.data = std::string(r.rest());
+  return s;
+}
+
+}  // namespace
+
+std::string log_key(std::string_view group, uint64_t index) {
+  std::string k = log_prefix(group);
+  put_u64_be(k, index);
+  return k;
+}
+
+std::string hard_state_key(std::string_view group) {
+  return "m" + std::string(group) + "/hs";
+}
+
+std::string snapshot_key(std::string_view group) {
+  return "m" + std::string(group) + "/snap";
+}
+
+std::string encode_entry(const Entry& e) {
+  std::string out;
+  out.reserve(17 + e.data.size());
+  put_u64(out, e.term);
+  put_u64(out, e.index);
+  out.push_back(static_cast<char>(e.type));
+  out.append(e.data);
+  return out;
+}
+
+Result<Entry> decode_entry(std::string_view payload) {
+  Reader r(payload);
+  Entry e;
+  uint8_t type = 0;
+  if (!r.u64(&e.term) || !r.u64(&e.index) || !r.u8(&type) ||
+      type > static_cast<uint8_t>(EntryType::kNoop)) {
+    return Status::corruption("malformed log entry");
+  }
+  e.type = static_cast<EntryType>(type);
+  e.data = std::string(r.rest());
+  return e;
+}
+
+std::string encode_hard_state(const HardState& hs) {
+  std::string out;
+  put_u64(out, hs.term);
+  put_u64(out, hs.vote);
+  put_u64(out, hs.commit);
+  return out;
+}
+
+std::string encode_snapshot(const Snapshot& s) {
+  std::string out;
+  put_u64(out, s.meta.index);
+  put_u64(out, s.meta.term);
+  put_u32(out, static_cast<uint32_t>(s.meta.voters.size()));
+  for (uint64_t v : s.meta.voters)
+    put_u64(out, v);
+  out.append(s.data);
+  return out;
+}
+
+void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
+  if (rd.snapshot) {
+    batch->put(snapshot_key(group), seal(encode_snapshot(*rd.snapshot)));
+    batch->delete_range(log_prefix(group), log_end(group));
+  }
+  if (rd.compacted) {
+    batch->put(snapshot_key(group), seal(encode_snapshot(*rd.compacted)));
+    batch->delete_range(log_prefix(group), log_key(group, rd.compacted->meta.index + 1));
+  }
+  if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
+  for (const Entry& e : rd.entries)
+    batch->put(log_key(group, e.index), seal(encode_entry(e)));
+  if (rd.hard_state) batch->put(hard_state_key(group), seal(encode_hard_state(*rd.hard_state)));
+}
+
+Status persist_ready(Storage& storage, std::string_view group, const Ready& rd) {
+  if (!rd.must_persist()) return Status::ok();
+  WriteBatch batch;
+  add_ready_writes(group, rd, &batch);
+  return storage.write(batch, /*sync=*/true);
+}
+
+Result<RestoredState> load(Storage& storage, std::string_view group) {
+  RestoredState out;
+  PersistentState& ps = out.state;
+  std::string_view payload;
+
+  auto hs = storage.get(hard_state_key(group));
+  if (hs.is_ok()) {
+    if (!unseal(*hs, &payload)) {
+      return Status::corruption(where(group) + "hard state record failed its checksum");
+    }
+    auto d = decode_hard_state(payload);
+    if (!d.is_ok()) return Status::corruption(where(group) + d.status().message());
+    ps.hard_state = *d;
+  } else if (hs.status().code() != Code::kNotFound) {
+    return hs.status();
+  }
+
+  auto sn = storage.get(snapshot_key(group));
+  if (sn.is_ok()) {
+    if (!unseal(*sn, &payload)) {
+      return Status::corruption(where(group) + "snapshot record failed its checksum");
+    }
+    auto d = decode_snapshot(payload);
+    if (!d.is_ok()) return Status::corruption(where(group) + d.status().message());
+    ps.snapshot = std::move(*d);
+  } else if (sn.status().code() != Code::kNotFound) {
+    return sn.status();
+  }
+
+  std::vector<std::pair<std::string, std::string>> records;
+  RKV_RETURN_IF_ERROR(
+      storage.scan(log_prefix(group), log_end(group), [&](std::string_view k, std::string_view v) {
+        records.emplace_back(std::string(k), std::string(v));
+        return true;
+      }));
+  const size_t prefix_len = log_prefix(group).size();
+  uint64_t expected = ps.snapshot.meta.index + 1;
+  uint64_t prev_term = ps.snapshot.meta.term;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& [key, value] = records[i];
+    if (key.size() != prefix_len + 8) {
+      return Status::corruption(where(group) + "malformed log key");
+    }
+    const uint64_t index = get_u64_be(key.data() + prefix_len);
+    const bool last = i + 1 == records.size();
+    if (!unseal(value, &payload)) {
+      if (last) {
+        out.dropped_torn_index = index;
+        break;
+      }
+      return Status::corruption(where(group) + "log record at index " + std::to_string(index) +
+                                " failed its checksum (" + std::to_string(records.size() - i - 1) +
+                                " records follow it)");
+    }
+    auto e = decode_entry(payload);
+    if (!e.is_ok()) {
+      return Status::corruption(where(group) + "log record at index " + std::to_string(index) +
+                                ": " + e.status().message());
+    }
+    if (e->index != index) {
+      return Status::corruption(where(group) + "log record under key index " +
+                                std::to_string(index) + " holds index " + std::to_string(e->index));
+    }
+    if (index != expected) {
+      return Status::corruption(where(group) + "log is not contiguous: expected index " +
+                                std::to_string(expected) + ", found " + std::to_string(index));
+    }
+    if (e->term < prev_term) {
+      return Status::corruption(where(group) + "log record at index " + std::to_string(index) +
+                                " has a term lower than its predecessor");
+    }
+    prev_term = e->term;
+    ++expected;
+    ps.entries.push_back(std::move(*e));
+  }
+  const uint64_t last_index = expected - 1;
+  if (ps.hard_state.commit > last_index) {
+    if (!out.dropped_torn_index) {
+      return Status::corruption(where(group) + "commit index " +
+                                std::to_string(ps.hard_state.commit) + " is past the last entry " +
+                                std::to_string(last_index));
+    }
+    out.commit_clamped_from = ps.hard_state.commit;
+    ps.hard_state.commit = last_index;
+  }
+  return out;
+}
+
+}  // namespace rkv::raft

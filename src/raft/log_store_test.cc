@@ -1,0 +1,167 @@
+#include "raft/log_store.h"
+
+#include <gtest/gtest.h>
+
+#include "core/checksum.h"
+#include "raft/raft_test_util.h"
+
+namespace rkv::raft {
+namespace {
+
+using testing::make_entries;
+
+constexpr const char* kG = "accounts";
+
+Ready entries_ready(std::vector<Entry> es, HardState hs) {
+  Ready rd;
+  rd.entries = std::move(es);
+  rd.hard_state = hs;
+  return rd;
+}
+
+TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
+  MemStorage st;
+  ASSERT_TRUE(
+      persist_ready(st, kG, entries_ready(make_entries(1, {1, 1, 2, 2, 2}), {2, 3, 4})).is_ok());
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.hard_state, (HardState{2, 3, 4}));
+  EXPECT_EQ(r->state.entries, make_entries(1, {1, 1, 2, 2, 2}));
+  EXPECT_FALSE(r->dropped_torn_index);
+
+  // A follower replaces its conflicting suffix from index 4.
+  Ready trunc = entries_ready(make_entries(4, {3}), {3, 0, 4});
+  trunc.truncate_from = 4;
+  ASSERT_TRUE(persist_ready(st, kG, trunc).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.entries, make_entries(1, {1, 1, 2, 3}));
+
+  // Compaction at 2 drops the prefix and stores the image.
+  Ready comp;
+  comp.compacted = Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"};
+  ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *comp.compacted);
+  EXPECT_EQ(r->state.entries, make_entries(3, {2, 3}));
+
+  // An installed snapshot replaces the whole log.
+  Ready inst;
+  inst.snapshot = Snapshot{SnapshotMeta{10, 4, {1, 2, 3}}, "image@10"};
+  inst.hard_state = HardState{4, 0, 10};
+  ASSERT_TRUE(persist_ready(st, kG, inst).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *inst.snapshot);
+  EXPECT_TRUE(r->state.entries.empty());
+  EXPECT_EQ(r->state.hard_state.commit, 10u);
+
+  // Groups do not see each other.
+  auto other = load(st, "acc");
+  ASSERT_TRUE(other.is_ok());
+  EXPECT_TRUE(other->state.entries.empty());
+  EXPECT_EQ(other->state.hard_state, HardState{});
+}
+
+TEST(LogStore, NothingToPersistWritesNothing) {
+  MemStorage st;
+  const uint64_t before = st.sync_count();
+  ASSERT_TRUE(persist_ready(st, kG, Ready{}).is_ok());
+  EXPECT_EQ(st.sync_count(), before);
+}
+
+TEST(LogStore, CorruptRecordInTheMiddleIsAnErrorNamingTheIndex) {
+  MemStorage st;
+  ASSERT_TRUE(
+      persist_ready(st, kG, entries_ready(make_entries(1, {1, 1, 1, 1}), {1, 0, 0})).is_ok());
+  WriteBatch b;
+  std::string bad = seal(encode_entry(make_entries(2, {1})[0]));
+  bad[10] ^= 0x40;  // flip a bit in the payload
+  b.put(log_key(kG, 2), bad);
+  ASSERT_TRUE(st.write(b, true).is_ok());
+  auto r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find("index 2"), std::string::npos) << r.status().message();
+}
+
+TEST(LogStore, TornLastRecordIsDroppedAndReported) {
+  MemStorage st;
+  ASSERT_TRUE(persist_ready(st, kG, entries_ready(make_entries(1, {1, 1, 1}), {1, 0, 3})).is_ok());
+  // A crash tears the unsynced write of entry 4 (and of the hard state claiming commit 4).
+  WriteBatch b;
+  b.put(hard_state_key(kG), seal(encode_hard_state({1, 0, 3})));
+  b.put(log_key(kG, 4), seal(encode_entry(make_entries(4, {1})[0])));
+  ASSERT_TRUE(st.write(b, false).is_ok());
+  st.crash(/*torn_last_write=*/true);
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_TRUE(r->dropped_torn_index.has_value());
+  EXPECT_EQ(*r->dropped_torn_index, 4u);
+  EXPECT_EQ(r->state.entries.size(), 3u);
+}
+
+TEST(LogStore, TornTailClampsACommitIndexThatCoveredIt) {
+  MemStorage st;
+  ASSERT_TRUE(persist_ready(st, kG, entries_ready(make_entries(1, {1, 1, 1}), {1, 0, 3})).is_ok());
+  WriteBatch b;
+  std::string torn = seal(encode_entry(make_entries(3, {1})[0]));
+  torn.resize(torn.size() - 1);
+  b.put(log_key(kG, 3), torn);
+  ASSERT_TRUE(st.write(b, true).is_ok());
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(*r->dropped_torn_index, 3u);
+  EXPECT_EQ(r->state.hard_state.commit, 2u);
+  EXPECT_EQ(*r->commit_clamped_from, 3u);
+}
+
+TEST(LogStore, GapInTheLogIsCorruption) {
+  MemStorage st;
+  ASSERT_TRUE(persist_ready(st, kG, entries_ready(make_entries(1, {1, 1, 1}), {1, 0, 0})).is_ok());
+  WriteBatch b;
+  b.del(log_key(kG, 2));
+  ASSERT_TRUE(st.write(b, true).is_ok());
+  auto r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find("expected index 2"), std::string::npos);
+}
+
+TEST(LogStore, RecordUnderTheWrongKeyIsCorruption) {
+  MemStorage st;
+  WriteBatch b;
+  b.put(log_key(kG, 1), seal(encode_entry(make_entries(7, {1})[0])));
+  b.put(log_key(kG, 2), seal(encode_entry(make_entries(2, {1})[0])));
+  ASSERT_TRUE(st.write(b, true).is_ok());
+  auto r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("holds index 7"), std::string::npos);
+}
+
+TEST(LogStore, CorruptHardStateOrSnapshotIsCorruption) {
+  for (bool hs : {true, false}) {
+    MemStorage st;
+    WriteBatch b;
+    std::string v = hs ? seal(encode_hard_state({1, 2, 0}))
+                       : seal(encode_snapshot(Snapshot{SnapshotMeta{1, 1, {1}}, "x"}));
+    v.back() ^= 1;
+    b.put(hs ? hard_state_key(kG) : snapshot_key(kG), v);
+    ASSERT_TRUE(st.write(b, true).is_ok());
+    auto r = load(st, kG);
+    ASSERT_FALSE(r.is_ok());
+    EXPECT_EQ(r.status().code(), Code::kCorruption);
+  }
+}
+
+TEST(LogStore, CommitPastTheLogWithoutATornTailIsCorruption) {
+  MemStorage st;
+  ASSERT_TRUE(persist_ready(st, kG, entries_ready(make_entries(1, {1}), {1, 0, 5})).is_ok());
+  auto r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace rkv::raft

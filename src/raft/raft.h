@@ -1,0 +1,267 @@
+// Raft: a sans-IO, deterministic Raft consensus core for one replication group (one keyspace).
+//
+// The core owns no socket, thread, clock, disk or entropy. The driver (runtime or simulator)
+// feeds it inputs and carries out the effects it returns, in this loop:
+//
+//   inputs:  tick()                 one unit of logical time (the driver picks the period)
+//            step(msg)              a message from a peer
+//            propose(data)          a client command (leader only)
+//            read_index(ctx)        a linearizable read request (leader only)
+//            transfer_leadership(to), compact(index, image)
+//   effects: if (raft.has_ready()) { Ready rd = raft.ready(); ...carry it out...; raft.advance(rd);
+//   }
+//
+// Threading: a Raft is used by one thread. It holds a reference to the Random it was given,
+// which must outlive it. All behaviour is a pure function of the inputs and the Random.
+//
+// Membership is static (Config::voters). Messages from non-members are refused.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "core/status.h"
+#include "raft/progress.h"
+#include "raft/raft_log.h"
+#include "raft/types.h"
+
+namespace rkv::raft {
+
+// Deliberately broken variants, compiled in so the simulator can prove its checkers catch
+// them. Never set outside tests and the simulator.
+enum Bug : uint32_t {
+  kBugNone = 0,
+  // The vote is left out of the HardState handed out for persistence: after a restart the node
+  // has forgotten whom it voted for and may vote twice in one term (two leaders per term).
+  kBugVoteNotPersisted = 1u << 0,
+  // The leader counts entries as matched on a follower as soon as it sends them, before the
+  // follower has persisted (or even received) them: entries commit without a durable quorum.
+  kBugCommitCountsUnpersisted = 1u << 1,
+  // Votes (and pre-votes) are granted without the §5.4.1 up-to-date check: a leader may lack
+  // committed entries.
+  kBugIgnoreLogUpToDate = 1u << 2,
+  // read_index answers at once on a leader without confirming it is still the leader: a
+  // deposed leader serves stale reads. Safety of the log is unaffected; only a linearizability
+  // checker over client histories (node level) can catch it.
+  kBugReadIndexNoQuorumCheck = 1u << 3,
+};
+
+struct Config {
+  NodeId id = kNoNode;
+  std::vector<NodeId> voters;  // every member, including id; static
+
+  int election_tick = 10;    // followers campaign after a random [election_tick, 2*election_tick)
+  int heartbeat_tick = 1;    // a leader heartbeats every heartbeat_tick ticks
+  bool pre_vote = true;      // §9.6: a pre-vote round must succeed before a term is bumped
+  bool check_quorum = true;  // leader steps down without quorum contact; leader stickiness
+  size_t max_inflight_msgs = 256;       // per follower, in replicate state
+  size_t max_entries_per_msg = 256;     // per App
+  size_t max_bytes_per_msg = 1u << 20;  // entry data bytes per App (at least one entry)
+  size_t snapshot_chunk_bytes = 1u << 20;
+  int lease_drift_ticks = 2;  // lease = election_tick - lease_drift_ticks ticks; needs check_quorum
+  size_t max_uncommitted_entries = 10000;  // propose() refuses beyond this (ResourceExhausted)
+  size_t max_pending_reads = 4096;         // read_index() refuses beyond this
+  size_t max_apply_entries_per_ready = 1024;
+  // Index the application's state machine durably holds already (0: rebuilt from the snapshot
+  // and re-applied from the log). Only the committed entries after it are handed out again.
+  uint64_t applied = 0;
+  uint32_t bugs = kBugNone;
+
+  Status validate() const;
+};
+
+// One batch of effects. THE CONTRACT — the driver must, in this order:
+//  1. Persist, in one atomic synced write (log_store.h does it): `snapshot` if set (replaces the
+//     persisted log: delete every log record, store the snapshot), `compacted` if set (store
+//     the snapshot record, delete log records <= its index), delete log records >=
+//     `truncate_from` if set, append `entries`, store `hard_state` if set.
+//  2. Only then send `messages`. A vote grant or an AppendEntries ack must never reach a peer
+//     before the state it promises is durable; sending everything after the write keeps that
+//     true for every message.
+//  3. Apply `snapshot` (if set) to the state machine, then `committed_entries` in order (they
+//     are already persisted locally and never exceed what is persisted), then serve each of
+//     `read_states` once the state machine has applied its index.
+//  4. Call advance(rd) with this very Ready.
+// `soft_state` reports role/leader/term changes (a node that loses leadership should fail its
+// pending client requests: pending reads are dropped with the leadership). `truncated` lists
+// entries this node held that a newer leader overwrote (for the node layer's lost-write record
+// in async-commit mode). Between ready() and advance() the driver may keep calling
+// tick/step/propose; their effects go to the next Ready. Do not call ready() again before
+// advance().
+struct Ready {
+  std::optional<SoftState> soft_state;
+  std::optional<HardState> hard_state;
+  std::optional<uint64_t> truncate_from;
+  std::vector<Entry> entries;
+  std::optional<Snapshot> snapshot;   // received from the leader: persist, then apply
+  std::optional<Snapshot> compacted;  // produced locally by compact(): persist only
+  std::vector<Message> messages;
+  std::vector<Entry> committed_entries;
+  std::vector<ReadState> read_states;
+  std::vector<Entry> truncated;
+
+  // True when step 1 has anything to write (and therefore to sync).
+  bool must_persist() const {
+    return hard_state || truncate_from || !entries.empty() || snapshot || compacted;
+  }
+};
+
+class Raft {
+ public:
+  // Restores from what the node found on disk (an empty PersistentState for a new node).
+  // Aborts on an invalid config or inconsistent state (the driver validates and loads first).
+  Raft(Config config, Random& random, PersistentState restored = {});
+
+  Raft(const Raft&) = delete;
+  Raft& operator=(const Raft&) = delete;
+
+  void tick();
+  // InvalidArgument for a message not addressed to this node or from a non-member; stale and
+  // duplicated messages are absorbed silently (OK).
+  Status step(const Message& m);
+  // Appends a command; returns its index. Unavailable when not leader or while a leadership
+  // transfer is in progress; ResourceExhausted beyond max_uncommitted_entries. The index
+  // commits only if this node stays leader long enough; watch committed_entries and terms.
+  Result<uint64_t> propose(std::string data);
+  // ReadIndex (Raft thesis §6.4). On the leader: the read is released as ReadState{index, ctx}
+  // after a heartbeat round confirms leadership with a quorum, and only once an entry of the
+  // current term has committed (until then it waits). Unavailable on any other node (the node
+  // layer forwards to leader()). Pending reads are dropped if leadership is lost.
+  Status read_index(uint64_t ctx);
+  // Leader lease: true when this leader may serve reads locally without a round trip, because
+  // a quorum acknowledged a heartbeat sent less than election_tick - lease_drift_ticks ticks
+  // ago (those followers refuse to elect anyone else until election_tick has passed), it has
+  // committed an entry of its term, and no leadership transfer was started in this term.
+  // Needs check_quorum; assumes tick rates drift by less than lease_drift_ticks per lease.
+  bool lease_read_ok() const;
+  // Starts handing leadership to `to`: catch it up, then send TimeoutNow. Proposals are
+  // refused while it runs; it is abandoned after election_tick ticks.
+  Status transfer_leadership(NodeId to);
+  // The application captured its state machine at applied index `index` as `image`: the log up
+  // to `index` is dropped (the next Ready's `compacted` persists it) and the image is what
+  // lagging followers receive. InvalidArgument if index > applied; no-op if already compacted.
+  Status compact(uint64_t index, std::string image);
+
+  bool has_ready() const;
+  Ready ready();
+  void advance(const Ready& rd);
+
+  // --- status ---
+  NodeId id() const { return id_; }
+  Role role() const { return role_; }
+  uint64_t term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  NodeId leader() const { return leader_; }
+  uint64_t commit() const { return log_.committed(); }
+  uint64_t applied() const { return log_.applied(); }
+  uint64_t last_index() const { return log_.last_index(); }
+  uint64_t last_term() const { return log_.last_term(); }
+  HardState hard_state() const { return {term_, vote_, log_.committed()}; }
+  SoftState soft_state() const { return {role_, leader_, term_}; }
+  const RaftLog& log() const { return log_; }
+  const Config& config() const { return cfg_; }
+  // Leader only: per-follower progress (self excluded).
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  NodeId transferee() const { return transferee_; }
+  // Follower reads: the highest commit index learned from a leader and the ticks since this
+  // node last heard from its leader (0 on the leader itself).
+  uint64_t leader_commit() const { return leader_commit_; }
+  uint64_t ticks_since_leader() const { return ticks_since_leader_; }
+  const Snapshot& snapshot() const { return snapshot_; }
+
+ private:
+  enum class CampaignKind { kPreElection, kElection, kTransfer };
+  struct PendingRead {
+    uint64_t index;
+    uint64_t ctx;
+    uint64_t round;
+  };
+
+  bool is_voter(NodeId id) const;
+  size_t quorum() const { return voters_.size() / 2 + 1; }
+  bool in_lease() const;
+  bool committed_in_current_term() const;
+
+  void reset(uint64_t term);
+  void become_follower(uint64_t term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(CampaignKind kind);
+  void tally_and_advance();
+
+  void tick_election();
+  void tick_heartbeat();
+
+  void send(Message m);
+  void handle_vote_request(const Message& m);
+  void step_leader(const Message& m);
+  void step_candidate(const Message& m);
+  void step_follower(const Message& m);
+  void handle_append(const Message& m);
+  void handle_heartbeat(const Message& m);
+  void handle_snapshot_chunk(const Message& m);
+  void install_snapshot(const Snapshot& snap);
+  void handle_append_resp(const Message& m);
+  void handle_heartbeat_resp(const Message& m);
+  void handle_snapshot_resp(const Message& m);
+
+  bool send_append(NodeId to, bool send_if_empty);
+  void send_snapshot_chunk(NodeId to);
+  void bcast_append();
+  void bcast_heartbeat();
+  void send_timeout_now(NodeId to);
+  bool maybe_commit();
+  void release_reads();
+  uint64_t round_sent_tick(uint64_t round, bool* found) const;
+
+  Config cfg_;
+  Random& random_;
+  NodeId id_;
+  std::vector<NodeId> voters_;  // sorted
+
+  uint64_t term_ = 0;
+  NodeId vote_ = kNoNode;
+  NodeId leader_ = kNoNode;
+  Role role_ = Role::kFollower;
+  RaftLog log_;
+  Snapshot snapshot_;  // latest local snapshot (sent to lagging followers)
+
+  std::map<NodeId, Progress> progress_;
+  std::map<NodeId, bool> votes_;
+  NodeId transferee_ = kNoNode;
+  bool lease_disabled_ = false;  // TimeoutNow was sent in this term
+
+  uint64_t ticks_ = 0;  // ticks since construction
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  uint64_t vote_guard_ticks_ = 0;  // restarted: refuse votes until ticks_ reaches it
+  uint64_t ticks_since_leader_ = 0;
+  uint64_t leader_commit_ = 0;
+
+  // ReadIndex and lease bookkeeping (leader).
+  uint64_t round_ = 0;                                     // last heartbeat round sent
+  std::deque<std::pair<uint64_t, uint64_t>> round_ticks_;  // (round, tick sent), bounded
+  std::deque<PendingRead> pending_reads_;
+  std::vector<uint64_t> reads_awaiting_commit_;  // ctx of reads before a current-term commit
+  bool read_round_needed_ = false;
+
+  // Snapshot reassembly (follower).
+  std::optional<Snapshot> incoming_;
+
+  // Effects awaiting ready().
+  std::vector<Message> msgs_;
+  std::vector<ReadState> read_states_;
+  std::optional<Snapshot> pending_snapshot_;
+  std::optional<Snapshot> pending_compaction_;
+  HardState prev_hs_;
+  SoftState prev_ss_;
+};
+
+}  // namespace rkv::raft

@@ -1,0 +1,541 @@
+// The extensions beyond Figure 2: pre-vote, check-quorum and leader stickiness, leadership
+// transfer, snapshots in chunks, ReadIndex, leases, fast backtracking, flow control, restarts.
+#include <gtest/gtest.h>
+
+#include "raft/raft.h"
+#include "raft/raft_test_util.h"
+
+namespace rkv::raft {
+namespace {
+
+using testing::Cluster;
+using testing::log_with_terms;
+using testing::make_msg;
+
+#define EXPECT_SAFE(c) EXPECT_TRUE((c).violation().is_ok()) << (c).violation().to_string()
+
+// ---- pre-vote ------------------------------------------------------------------------------
+
+// §9.6: a node partitioned away keeps timing out, but its pre-votes fail, so its term does not
+// grow, and when it rejoins it does not depose the healthy leader.
+TEST(PreVote, PartitionedNodeRejoiningDoesNotDisrupt) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  const uint64_t term = c.raft(1).term();
+  c.isolate(3);
+  for (int i = 0; i < 100; ++i) {
+    c.tick(3);
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.raft(3).term(), term);
+  EXPECT_NE(c.raft(3).role(), Role::kLeader);
+  c.heal();
+  c.settle(5);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_EQ(c.raft(3).leader(), 1u);
+  EXPECT_SAFE(c);
+}
+
+// The contrast: without pre-vote and check-quorum the rejoining node's inflated term forces
+// the leader to step down.
+TEST(PreVote, WithoutItARejoiningNodeDisruptsTheLeader) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.pre_vote = cfg.check_quorum = false; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  const uint64_t term = c.raft(1).term();
+  c.isolate(3);
+  for (int i = 0; i < 100; ++i)
+    c.tick(3);
+  c.net.clear();
+  EXPECT_GT(c.raft(3).term(), term);
+  c.heal();
+  for (int i = 0; i < 40; ++i) {
+    c.tick(1);
+    c.tick(3);
+    c.deliver_all();
+  }
+  EXPECT_GT(c.raft(1).term(), term);
+  EXPECT_SAFE(c);
+}
+
+TEST(PreVote, FailedPreElectionChangesNeitherTermNorVote) {
+  Cluster c(3);
+  c.isolate(1);
+  for (int i = 0; i < 60; ++i)
+    c.tick(1);
+  EXPECT_EQ(c.raft(1).term(), 0u);
+  EXPECT_EQ(c.raft(1).vote(), 0u);
+  EXPECT_EQ(c.raft(1).role(), Role::kPreCandidate);
+}
+
+// ---- check-quorum and leader stickiness ---------------------------------------------------
+
+TEST(CheckQuorum, LeaderWithoutQuorumContactStepsDown) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(1);
+  for (int i = 0; i < 2 * c.raft(1).config().election_tick; ++i) {
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(1).leader(), 0u);
+}
+
+TEST(CheckQuorum, FollowerWithLiveLeaderIgnoresVoteRequests) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  const uint64_t term = c.raft(1).term();
+  Message v = make_msg(MessageType::kVote, 2, 3, term + 1);
+  v.index = c.raft(2).last_index();
+  v.log_term = c.raft(2).last_term();
+  ASSERT_TRUE(c.raft(3).step(v).is_ok());
+  EXPECT_EQ(c.raft(3).term(), term);  // ignored outright
+  // A campaign started by leadership transfer overrides stickiness.
+  v.context = kCampaignTransfer;
+  ASSERT_TRUE(c.raft(3).step(v).is_ok());
+  EXPECT_EQ(c.raft(3).term(), term + 1);
+  EXPECT_EQ(c.raft(3).vote(), 2u);
+}
+
+TEST(CheckQuorum, RestartedNodeStaysOutOfElectionsForOneTimeout) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.crash(3);
+  c.restart(3);
+  const uint64_t term = c.raft(3).term();
+  Message v = make_msg(MessageType::kVote, 2, 3, term + 1);
+  v.index = c.raft(2).last_index();
+  v.log_term = c.raft(2).last_term();
+  ASSERT_TRUE(c.raft(3).step(v).is_ok());
+  EXPECT_EQ(c.raft(3).term(), term);  // it may have acked a lease just before crashing
+  for (int i = 0; i < c.raft(3).config().election_tick; ++i)
+    c.raft(3).tick();
+  ASSERT_TRUE(c.raft(3).step(v).is_ok());
+  EXPECT_EQ(c.raft(3).term(), term + 1);
+}
+
+// ---- leadership transfer ---------------------------------------------------------------------
+
+TEST(Transfer, ToCaughtUpFollowerHandsOverWithTimeoutNow) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  const uint64_t term = c.raft(1).term();
+  ASSERT_TRUE(c.raft(1).transfer_leadership(2).is_ok());
+  EXPECT_EQ(c.raft(1).propose("x").status().code(), Code::kUnavailable);
+  c.process(1);
+  c.deliver_all();
+  EXPECT_EQ(c.raft(2).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(2).term(), term + 1);
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_FALSE(c.raft(1).lease_read_ok());
+  EXPECT_SAFE(c);
+}
+
+TEST(Transfer, LaggingTargetIsCaughtUpFirst) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(3);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
+  c.deliver_all();
+  c.heal();
+  ASSERT_LT(c.raft(3).last_index(), c.raft(1).last_index());
+  const uint64_t last = c.raft(1).last_index();
+  ASSERT_TRUE(c.raft(1).transfer_leadership(3).is_ok());
+  c.process(1);
+  c.deliver_all();
+  EXPECT_EQ(c.raft(3).role(), Role::kLeader);
+  EXPECT_GE(c.raft(3).last_index(), last);
+  EXPECT_SAFE(c);
+}
+
+TEST(Transfer, AbandonedAfterAnElectionTimeout) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.cut(1, 2);
+  ASSERT_TRUE(c.raft(1).transfer_leadership(2).is_ok());
+  EXPECT_EQ(c.raft(1).transferee(), 2u);
+  for (int i = 0; i < c.raft(1).config().election_tick; ++i) {
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.raft(1).transferee(), 0u);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_TRUE(c.propose(1, "after").is_ok());
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+TEST(Snapshot, LaggingFollowerReceivesSnapshotInChunks) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 16; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(3);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.propose(1, "value-" + std::to_string(i)).is_ok());
+  c.deliver_all();
+  c.settle();
+  const uint64_t applied = c.raft(1).applied();
+  ASSERT_TRUE(c.raft(1).compact(applied, testing::encode_state(c.node(1).sm)).is_ok());
+  c.process(1);
+  EXPECT_EQ(c.raft(1).log().snapshot_index(), applied);
+
+  int chunks = 0;
+  c.drop = [&](const Message& m) {
+    if (m.type == MessageType::kSnapshot && m.to == 3) ++chunks;
+    return false;
+  };
+  c.heal();
+  c.settle(10);
+  EXPECT_GT(chunks, 10);  // hundreds of bytes in 16-byte chunks
+  EXPECT_EQ(c.raft(3).log().snapshot_index(), applied);
+  EXPECT_EQ(c.raft(3).commit(), c.raft(1).commit());
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  EXPECT_EQ(c.raft(1).progress().at(3).state, ProgressState::kReplicate);
+  // The installed snapshot was persisted: a restart restores it.
+  c.crash(3);
+  c.restart(3);
+  EXPECT_EQ(c.raft(3).log().snapshot_index(), applied);
+  c.settle();
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, TransferInterruptedByFollowerRestartStartsOver) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 8; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(3);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c.propose(1, "value-" + std::to_string(i)).is_ok());
+  c.settle();
+  ASSERT_TRUE(c.raft(1).compact(c.raft(1).applied(), testing::encode_state(c.node(1).sm)).is_ok());
+  c.process(1);
+  c.heal();
+  int chunks = 0;
+  bool restarted = false;
+  c.drop = [&](const Message& m) {
+    if (m.type == MessageType::kSnapshot && m.to == 3) ++chunks;
+    return false;
+  };
+  for (int i = 0; i < 200 && !restarted; ++i) {
+    c.tick(1);
+    while (c.deliver_one()) {
+      if (chunks >= 4 && !restarted) {
+        c.crash(3);
+        c.restart(3);
+        restarted = true;
+        break;
+      }
+    }
+  }
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(c.raft(3).log().snapshot_index(), 0u);
+  c.settle(20);
+  EXPECT_EQ(c.raft(3).log().snapshot_index(), c.raft(1).log().snapshot_index());
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, CompactionKeepsTheLogBoundedUnderLoad) {
+  Cluster c(3);
+  c.compact_every = 10;
+  ASSERT_TRUE(c.elect(1));
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
+    c.settle(1);
+  }
+  for (NodeId id : c.ids()) {
+    EXPECT_LE(c.raft(id).last_index() - c.raft(id).log().snapshot_index(), 12u);
+  }
+  EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, CompactBeyondAppliedIsRefused) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_EQ(c.raft(1).compact(c.raft(1).applied() + 1, "").code(), Code::kInvalidArgument);
+}
+
+// ---- ReadIndex and lease ----------------------------------------------------------------------
+
+TEST(ReadIndex, LeaderReleasesReadAfterAHeartbeatQuorum) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  ASSERT_TRUE(c.raft(1).read_index(42).is_ok());
+  EXPECT_TRUE(c.node(1).reads.empty());
+  c.process(1);  // sends the confirmation round
+  EXPECT_TRUE(c.node(1).reads.empty());
+  c.deliver_all();
+  ASSERT_EQ(c.node(1).reads.size(), 1u);
+  EXPECT_EQ(c.node(1).reads[0].ctx, 42u);
+  EXPECT_EQ(c.node(1).reads[0].index, c.raft(1).commit());
+}
+
+TEST(ReadIndex, FollowerRefusesSoTheNodeLayerForwards) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_EQ(c.raft(2).read_index(1).code(), Code::kUnavailable);
+}
+
+TEST(ReadIndex, IsolatedLeaderNeverReleasesARead) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(1);
+  ASSERT_TRUE(c.raft(1).read_index(9).is_ok());
+  for (int i = 0; i < 30; ++i) {
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_TRUE(c.node(1).reads.empty());
+}
+
+// §6.4: a new leader does not know the commit index until it commits an entry of its own term;
+// reads wait for that.
+TEST(ReadIndex, WaitsForTheFirstCommitOfTheTerm) {
+  Cluster c(3);
+  c.drop = [](const Message& m) { return m.type == MessageType::kAppResp; };
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  ASSERT_EQ(c.raft(1).commit(), 0u);
+  ASSERT_TRUE(c.raft(1).read_index(5).is_ok());
+  c.settle();
+  EXPECT_TRUE(c.node(1).reads.empty());  // heartbeats were answered, but nothing committed yet
+  c.drop = nullptr;
+  c.settle();
+  ASSERT_EQ(c.node(1).reads.size(), 1u);
+  EXPECT_GE(c.node(1).reads[0].index, 1u);  // at least the no-op
+}
+
+TEST(Lease, ValidAfterQuorumAckAndExpiresWithoutContact) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  EXPECT_FALSE(c.raft(1).lease_read_ok());
+  c.settle();
+  EXPECT_TRUE(c.raft(1).lease_read_ok());
+  EXPECT_FALSE(c.raft(2).lease_read_ok());
+  c.isolate(1);
+  const Config& cfg = c.raft(1).config();
+  int valid_ticks = 0;
+  while (c.raft(1).lease_read_ok()) {
+    c.tick(1);
+    c.deliver_all();
+    ++valid_ticks;
+  }
+  EXPECT_LE(valid_ticks, cfg.election_tick - cfg.lease_drift_ticks);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);  // still leader, but no longer trusts its lease
+}
+
+TEST(Lease, NeverWithoutCheckQuorum) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.check_quorum = false; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_FALSE(c.raft(1).lease_read_ok());
+}
+
+// ---- replication flow control ------------------------------------------------------------------
+
+// Fast backtracking: the reject hint skips a whole divergent term in one round trip.
+TEST(Replication, RejectHintSkipsDivergentTermInOneRoundTrip) {
+  std::vector<uint64_t> leader_log(1, 1), follower_log(1, 1);
+  leader_log.insert(leader_log.end(), 50, 3);
+  follower_log.insert(follower_log.end(), 100, 2);
+  std::map<NodeId, PersistentState> init;
+  init[1] = log_with_terms(leader_log, 3);
+  init[2] = log_with_terms(follower_log, 3);
+  init[3] = log_with_terms(leader_log, 3);
+  Cluster c(
+      3, 1, [](Config& cfg) { cfg.check_quorum = false; }, init);
+  int rejections = 0;
+  c.drop = [&](const Message& m) {
+    if (m.type == MessageType::kAppResp && m.from == 2 && m.reject) ++rejections;
+    return false;
+  };
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_LE(rejections, 2);
+  EXPECT_EQ(c.raft(2).last_index(), c.raft(1).last_index());
+  EXPECT_EQ(c.raft(2).log().at(51).term, 3u);
+  EXPECT_EQ(c.node(2).truncated.size(), 100u);  // the divergent suffix is reported
+  EXPECT_SAFE(c);
+}
+
+TEST(Replication, InflightWindowBoundsUnackedMessages) {
+  Cluster c(3, 1, [](Config& cfg) {
+    cfg.max_inflight_msgs = 4;
+    cfg.max_entries_per_msg = 1;
+  });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  ASSERT_EQ(c.raft(1).progress().at(2).state, ProgressState::kReplicate);
+  int apps_to_2 = 0;
+  c.drop = [&](const Message& m) {
+    if (m.to != 2) return false;
+    if (m.type == MessageType::kApp && !m.entries.empty()) ++apps_to_2;
+    return true;  // node 2 hears nothing, so never acks
+  };
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.propose(1, "x").is_ok());
+  c.deliver_all();
+  EXPECT_EQ(apps_to_2, 4);
+  EXPECT_EQ(c.raft(1).progress().at(2).inflight.count(), 4u);
+  EXPECT_EQ(c.raft(1).commit(), c.raft(1).last_index());  // node 3 acks: progress goes on
+  c.drop = nullptr;
+  c.settle(30);
+  EXPECT_EQ(c.raft(2).last_index(), c.raft(1).last_index());
+  EXPECT_EQ(c.node(2).sm, c.node(1).sm);
+}
+
+TEST(Replication, ProposalLimitsAndRefusals) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.max_uncommitted_entries = 3; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_EQ(c.raft(2).propose("x").status().code(), Code::kUnavailable);
+  c.isolate(1);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(c.propose(1, "x").is_ok());
+  EXPECT_EQ(c.propose(1, "x").status().code(), Code::kResourceExhausted);
+}
+
+TEST(Replication, SingleNodeClusterCommitsAlone) {
+  Cluster c(1);
+  ASSERT_TRUE(c.elect(1));
+  auto idx = c.propose(1, "solo");
+  ASSERT_TRUE(idx.is_ok());
+  EXPECT_EQ(c.raft(1).commit(), *idx);
+  EXPECT_EQ(c.node(1).sm.at(*idx), "solo");
+  ASSERT_TRUE(c.raft(1).read_index(3).is_ok());
+  c.process(1);
+  EXPECT_EQ(c.node(1).reads.size(), 1u);
+}
+
+// ---- restart and follower reads ----------------------------------------------------------------
+
+TEST(Restart, NodeRecoversTermVoteLogAndCatchesUp) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
+  c.settle();
+  const HardState hs = c.raft(2).hard_state();
+  const uint64_t last = c.raft(2).last_index();
+  c.crash(2);
+  ASSERT_TRUE(c.propose(1, "while-down").is_ok());
+  c.settle();
+  c.restart(2);
+  EXPECT_EQ(c.raft(2).term(), hs.term);
+  EXPECT_EQ(c.raft(2).vote(), hs.vote);
+  EXPECT_GE(c.raft(2).last_index(), last);
+  c.settle();
+  EXPECT_EQ(c.node(2).sm, c.node(1).sm);
+  EXPECT_SAFE(c);
+}
+
+TEST(FollowerRead, ReportsLeaderCommitAndStaleness) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_EQ(c.raft(2).leader_commit(), c.raft(1).commit());
+  EXPECT_EQ(c.raft(2).ticks_since_leader(), 0u);
+  for (int i = 0; i < 3; ++i)
+    c.tick(2);
+  EXPECT_EQ(c.raft(2).ticks_since_leader(), 3u);
+  c.settle(1);
+  EXPECT_EQ(c.raft(2).ticks_since_leader(), 0u);
+}
+
+}  // namespace
+}  // namespace rkv::raft
+
+namespace rkv::raft {
+namespace {
+
+// The Ready contract lets the driver keep stepping while it persists a Ready. A conflict that
+// arrives meanwhile must still delete the handed-out suffix from disk.
+TEST(ReadyContract, ConflictWhileAReadyIsBeingPersistedIsTruncatedOnDisk) {
+  MemStorage st;
+  Random rnd(1);
+  Raft r(testing::paper_config(1, {1, 2, 3}), rnd);
+  Message a = make_msg(MessageType::kApp, 2, 1, 1);
+  a.entries = testing::make_entries(1, {1, 1, 1, 1});
+  ASSERT_TRUE(r.step(a).is_ok());
+  Ready rd1 = r.ready();  // entries 1..4 handed out, not yet persisted
+  ASSERT_EQ(rd1.entries.size(), 4u);
+  Message b = make_msg(MessageType::kApp, 3, 1, 2);
+  b.index = 2;
+  b.log_term = 1;
+  b.entries = testing::make_entries(3, {2});
+  ASSERT_TRUE(r.step(b).is_ok());  // replaces 3..4 while rd1 is in flight
+  ASSERT_TRUE(persist_ready(st, testing::kGroup, rd1).is_ok());
+  r.advance(rd1);
+  Ready rd2 = r.ready();
+  ASSERT_TRUE(rd2.truncate_from.has_value());
+  EXPECT_EQ(*rd2.truncate_from, 3u);
+  ASSERT_TRUE(persist_ready(st, testing::kGroup, rd2).is_ok());
+  r.advance(rd2);
+  auto loaded = load(st, testing::kGroup);
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+  ASSERT_EQ(loaded->state.entries.size(), 3u);
+  EXPECT_EQ(loaded->state.entries[2].term, 2u);
+  EXPECT_EQ(r.log().stable(), 3u);
+}
+
+}  // namespace
+}  // namespace rkv::raft
+
+namespace rkv::raft {
+namespace {
+
+// Config::applied lets a node whose state machine is durable skip re-applying on restart.
+TEST(Restart, ConfigAppliedSkipsEntriesTheStateMachineAlreadyHolds) {
+  PersistentState ps = testing::log_with_terms({1, 1, 1, 1}, 1);
+  ps.hard_state.commit = 4;
+  for (uint64_t applied : {0u, 3u}) {
+    Random rnd(1);
+    Config cfg = testing::paper_config(1, {1, 2, 3});
+    cfg.applied = applied;
+    Raft r(cfg, rnd, ps);
+    Ready rd = r.ready();
+    ASSERT_EQ(rd.committed_entries.size(), 4 - applied);
+    EXPECT_EQ(rd.committed_entries.front().index, applied + 1);
+    r.advance(rd);
+  }
+}
+
+// The Ready reports role changes; pending reads vanish with the leadership, so the node layer
+// fails them when it sees the leader step down.
+TEST(ReadyContract, SoftStateReportsLeadershipChanges) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  Ready rd = c.raft(1).ready();  // nothing changed since the harness took the last Ready
+  EXPECT_FALSE(rd.soft_state.has_value());
+  c.raft(1).advance(rd);
+  c.isolate(1);
+  ASSERT_TRUE(c.raft(1).read_index(1).is_ok());
+  for (int i = 0; i < 2 * c.raft(1).config().election_tick; ++i)
+    c.raft(1).tick();
+  Ready rd2 = c.raft(1).ready();
+  ASSERT_TRUE(rd2.soft_state.has_value());
+  EXPECT_EQ(rd2.soft_state->role, Role::kFollower);
+  EXPECT_EQ(rd2.soft_state->leader, 0u);
+  EXPECT_TRUE(rd2.read_states.empty());
+  c.raft(1).advance(rd2);
+}
+
+}  // namespace
+}  // namespace rkv::raft

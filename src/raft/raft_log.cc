@@ -1,0 +1,174 @@
+#include "raft/raft_log.h"
+
+#include <algorithm>
+
+#include "core/assert.h"
+
+namespace rkv::raft {
+
+void RaftLog::restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit) {
+  snap_index_ = snap.index;
+  snap_term_ = snap.term;
+  entries_ = std::move(entries);
+  for (size_t k = 0; k < entries_.size(); ++k) {
+    RKV_ASSERT_MSG(entries_[k].index == snap_index_ + 1 + k, "restored log is not contiguous");
+  }
+  stable_ = last_index();
+  handed_out_ = stable_;
+  committed_ = std::max(snap_index_, std::min(commit, last_index()));
+  applied_ = snap_index_;
+  truncate_from_.reset();
+  truncated_.clear();
+}
+
+uint64_t RaftLog::last_term() const {
+  return entries_.empty() ? snap_term_ : entries_.back().term;
+}
+
+std::optional<uint64_t> RaftLog::term(uint64_t i) const {
+  if (i == snap_index_) return snap_term_;
+  if (i < snap_index_ || i > last_index()) return std::nullopt;
+  return entries_[i - snap_index_ - 1].term;
+}
+
+uint64_t RaftLog::find_conflict_by_term(uint64_t index, uint64_t t) const {
+  uint64_t j = std::min(index, last_index());
+  for (; j > 0; --j) {
+    auto tj = term(j);
+    if (!tj.has_value() || *tj <= t) break;
+  }
+  return j;
+}
+
+const Entry& RaftLog::at(uint64_t i) const {
+  RKV_ASSERT(i > snap_index_ && i <= last_index());
+  return entries_[i - snap_index_ - 1];
+}
+
+std::vector<Entry> RaftLog::slice(uint64_t lo, uint64_t hi, size_t max_count,
+                                  size_t max_bytes) const {
+  RKV_ASSERT(first_index() <= lo && lo <= hi && hi <= last_index() + 1);
+  std::vector<Entry> out;
+  size_t bytes = 0;
+  for (uint64_t i = lo; i < hi && out.size() < max_count; ++i) {
+    const Entry& e = at(i);
+    if (!out.empty() && bytes + e.data.size() > max_bytes) break;
+    bytes += e.data.size();
+    out.push_back(e);
+  }
+  return out;
+}
+
+void RaftLog::append(std::vector<Entry> entries) {
+  for (auto& e : entries) {
+    RKV_ASSERT(e.index == last_index() + 1);
+    entries_.push_back(std::move(e));
+  }
+}
+
+uint64_t RaftLog::maybe_append(uint64_t prev, std::vector<Entry> entries,
+                               bool allow_truncate_committed) {
+  const uint64_t last_new = prev + entries.size();
+  size_t k = 0;
+  // Skip the prefix this log already holds; entries at or below the snapshot are committed
+  // and therefore identical (Log Matching), so they are skipped too.
+  for (; k < entries.size(); ++k) {
+    const Entry& e = entries[k];
+    RKV_ASSERT(e.index == prev + 1 + k);
+    if (e.index <= snap_index_) continue;
+    if (!match_term(e.index, e.term)) break;
+  }
+  if (k == entries.size()) return last_new;
+  const uint64_t conflict = entries[k].index;
+  if (conflict <= last_index()) {
+    RKV_ASSERT_MSG(allow_truncate_committed || conflict > committed_,
+                   "a leader asked to overwrite a committed entry");
+    for (uint64_t i = conflict; i <= last_index(); ++i)
+      truncated_.push_back(at(i));
+    entries_.resize(conflict - snap_index_ - 1);
+    if (conflict <= std::max(stable_, handed_out_)) {
+      // The suffix is (or may be, if a Ready is being persisted) on disk: delete it there too.
+      stable_ = std::min(stable_, conflict - 1);
+      handed_out_ = std::min(handed_out_, conflict - 1);
+      truncate_from_ = std::min(truncate_from_.value_or(conflict), conflict);
+    }
+    committed_ = std::min(committed_, conflict - 1);
+    applied_ = std::min(applied_, committed_);
+  }
+  for (; k < entries.size(); ++k)
+    entries_.push_back(std::move(entries[k]));
+  return last_new;
+}
+
+void RaftLog::commit_to(uint64_t index) {
+  if (index <= committed_) return;
+  RKV_ASSERT_MSG(index <= last_index(), "commit index beyond the log");
+  committed_ = index;
+}
+
+void RaftLog::applied_to(uint64_t index) {
+  if (index <= applied_) return;
+  RKV_ASSERT(index <= committed_ && index <= stable_);
+  applied_ = index;
+}
+
+void RaftLog::stable_to(uint64_t index, uint64_t t) {
+  if (index <= stable_) return;
+  if (match_term(index, t)) stable_ = index;
+}
+
+std::vector<Entry> RaftLog::next_committed(size_t max_count) const {
+  std::vector<Entry> out;
+  const uint64_t hi = std::min(committed_, stable_);
+  for (uint64_t i = std::max(applied_ + 1, first_index()); i <= hi && out.size() < max_count; ++i) {
+    out.push_back(at(i));
+  }
+  return out;
+}
+
+bool RaftLog::has_next_committed() const {
+  return std::min(committed_, stable_) > std::max(applied_, snap_index_);
+}
+
+std::vector<Entry> RaftLog::unstable_entries() const {
+  std::vector<Entry> out;
+  for (uint64_t i = std::max(stable_ + 1, first_index()); i <= last_index(); ++i) {
+    out.push_back(at(i));
+  }
+  return out;
+}
+
+void RaftLog::install_snapshot(const SnapshotMeta& meta) {
+  // Entries dropped here are not reported as truncated: they did not necessarily conflict,
+  // and the leader re-sends whatever follows the snapshot.
+  snap_index_ = meta.index;
+  snap_term_ = meta.term;
+  entries_.clear();
+  committed_ = meta.index;
+  applied_ = meta.index;
+  stable_ = meta.index;  // the snapshot is persisted in the same Ready that carries it
+  handed_out_ = meta.index;
+  truncate_from_.reset();  // the snapshot write deletes the whole persisted log
+}
+
+void RaftLog::compact(uint64_t index) {
+  RKV_ASSERT(index > snap_index_ && index <= applied_ && index <= stable_);
+  snap_term_ = *term(index);
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + static_cast<std::ptrdiff_t>(index - snap_index_));
+  snap_index_ = index;
+}
+
+std::optional<uint64_t> RaftLog::take_truncate_from() {
+  auto r = truncate_from_;
+  truncate_from_.reset();
+  return r;
+}
+
+std::vector<Entry> RaftLog::take_truncated() {
+  std::vector<Entry> r;
+  r.swap(truncated_);
+  return r;
+}
+
+}  // namespace rkv::raft

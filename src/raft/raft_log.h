@@ -1,0 +1,98 @@
+// RaftLog: the in-memory view of one node's Raft log.
+//
+// Layout:   [ snapshot (1..snap_index) ][ entries snap_index+1 .. last_index ]
+//                                        |- stable: persisted --|- unstable -|
+// `stable_` is the last index known to be on disk; entries above it must be handed to the
+// driver (Ready::entries) and acknowledged (stable_to) before they count for this node.
+// `committed_` and `applied_` follow Figure 2: applied <= committed <= last_index.
+// Entries removed by a conflicting leader are remembered (take_truncated) so the node layer can
+// record writes that were lost, and the lowest truncated persisted index is remembered
+// (take_truncate_from) so the driver deletes them from disk.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "raft/types.h"
+
+namespace rkv::raft {
+
+class RaftLog {
+ public:
+  // Everything restored is stable (it came from disk).
+  void restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit);
+
+  uint64_t first_index() const { return snap_index_ + 1; }
+  uint64_t last_index() const { return snap_index_ + entries_.size(); }
+  uint64_t last_term() const;
+  uint64_t snapshot_index() const { return snap_index_; }
+  uint64_t snapshot_term() const { return snap_term_; }
+  uint64_t committed() const { return committed_; }
+  uint64_t applied() const { return applied_; }
+  uint64_t stable() const { return stable_; }
+
+  // Term of entry i; 0 for i == 0; nullopt when i is compacted (< snap_index) or beyond last.
+  std::optional<uint64_t> term(uint64_t i) const;
+  bool match_term(uint64_t i, uint64_t t) const {
+    auto tt = term(i);
+    return tt.has_value() && *tt == t;
+  }
+  // Raft §5.4.1: is a log ending at (index, term) at least as up-to-date as this one?
+  bool is_up_to_date(uint64_t index, uint64_t t) const {
+    return t > last_term() || (t == last_term() && index >= last_index());
+  }
+  // Largest j <= min(index, last_index) whose term is <= t (or whose term is unknown because
+  // compacted). Used by fast backtracking on both sides.
+  uint64_t find_conflict_by_term(uint64_t index, uint64_t t) const;
+
+  const Entry& at(uint64_t i) const;
+  // Entries [lo, hi) limited to max_count entries and max_bytes of data (at least one entry
+  // when lo < hi). Precondition: first_index() <= lo <= hi <= last_index() + 1.
+  std::vector<Entry> slice(uint64_t lo, uint64_t hi, size_t max_count, size_t max_bytes) const;
+
+  // Leader path: appends entries that directly follow last_index.
+  void append(std::vector<Entry> entries);
+  // Follower path (AppendEntries step 3-4): entries follow prev; keeps the matching prefix,
+  // truncates the first conflicting suffix and appends the rest. Returns the index of the last
+  // new entry (prev + entries.size()). `allow_truncate_committed` exists only for broken
+  // variants; otherwise truncating a committed entry is an invariant violation.
+  uint64_t maybe_append(uint64_t prev, std::vector<Entry> entries, bool allow_truncate_committed);
+
+  void commit_to(uint64_t index);
+  void applied_to(uint64_t index);
+  // The driver persisted entries up to (index, term); ignored when the log changed since.
+  void stable_to(uint64_t index, uint64_t t);
+
+  // Entries in (applied, min(committed, stable)], at most max_count.
+  std::vector<Entry> next_committed(size_t max_count) const;
+  bool has_next_committed() const;
+  std::vector<Entry> unstable_entries() const;
+  // The driver was handed unstable entries up to `index` (a Ready not yet advanced): they may
+  // reach the disk, so truncating them must also truncate the disk.
+  void handed_out(uint64_t index) { handed_out_ = std::max(handed_out_, index); }
+
+  // Replaces the whole log with a snapshot (follower install). Everything is dropped.
+  void install_snapshot(const SnapshotMeta& meta);
+  // Drops entries <= index (the application snapshotted its state at `index`).
+  // Precondition: snap_index < index <= applied and index <= stable.
+  void compact(uint64_t index);
+
+  bool has_truncation() const { return truncate_from_.has_value() || !truncated_.empty(); }
+  std::optional<uint64_t> take_truncate_from();
+  std::vector<Entry> take_truncated();
+
+ private:
+  uint64_t snap_index_ = 0;
+  uint64_t snap_term_ = 0;
+  std::vector<Entry> entries_;  // entries_[k].index == snap_index_ + 1 + k
+  uint64_t committed_ = 0;
+  uint64_t applied_ = 0;
+  uint64_t stable_ = 0;
+  uint64_t handed_out_ = 0;  // highest unstable index handed to the driver (may be on disk)
+  std::optional<uint64_t> truncate_from_;
+  std::vector<Entry> truncated_;
+};
+
+}  // namespace rkv::raft
