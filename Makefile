@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build build-asan test test-asan run cluster bench format clean
+.PHONY: deps build build-asan test test-asan run serve bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -26,8 +26,13 @@ test: build
 test-asan: build-asan
 	@ctest --test-dir $(ASAN_BUILD) -j$(JOBS) --output-on-failure --timeout 1800 -LE slow
 
-# Builds and runs one node on the embedded defaults (data in ./data, client port 7379).
+# Builds and runs a local 3-node cluster on loopback (client ports 7379-7381, data in
+# ./data/cluster); Ctrl-C stops it.
 run: build
+	./$(BUILD)/replikv cluster up --nodes 3 --base-port 7379 --data-dir ./data/cluster
+
+# One node on the embedded defaults (data in ./data, client port 7379).
+serve: build
 	./$(BUILD)/replikv serve
 
 bench: build

@@ -14,7 +14,8 @@ TEST(Invariants, TwoLeadersInOneTermViolateElectionSafety) {
   Random ra(1), rb(2);
   Raft a(paper_config(1, {1}), ra), b(paper_config(1, {1}), rb);  // two one-node "clusters"
   for (Raft* r : {&a, &b}) {
-    while (r->role() != Role::kLeader) r->tick();
+    while (r->role() != Role::kLeader)
+      r->tick();
     drain(*r);
   }
   InvariantChecker c;
@@ -53,7 +54,8 @@ TEST(Invariants, DifferentEntriesAppliedAtOneIndexViolateStateMachineSafety) {
 TEST(Invariants, HealthyClusterPassesEveryCheck) {
   testing::Cluster c(3);
   ASSERT_TRUE(c.elect(1));
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
   c.settle();
   EXPECT_TRUE(c.violation().is_ok());
   EXPECT_GT(c.checker.checks(), 20u);

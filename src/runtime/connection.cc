@@ -30,7 +30,7 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
     : server_(server),
       socket_(std::move(socket)),
       parser_(parse_limits(server.config().limits)),
-      in_(std::make_unique<char[]>(kInitialReadBuffer)),
+      in_(std::make_unique_for_overwrite<char[]>(kInitialReadBuffer)),
       in_cap_(kInitialReadBuffer) {
   info_.id = server.next_client_id();
   asio::error_code ec;
@@ -70,11 +70,14 @@ bool Connection::ensure_read_space(size_t want_total) {
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  size_t need = std::max(want_total, in_end_ + kMinReadChunk);
+  if (want_total > server_.config().limits.max_query_buffer + kMinReadChunk) return false;
+  // Grow with the bytes that actually arrive, never by what a client merely announces: at most
+  // double the buffer (and at least one read chunk) per step.
+  size_t need = std::min(std::max(want_total, in_end_ + kMinReadChunk),
+                         std::max(in_cap_ * 2, in_end_ + kMinReadChunk));
   if (need <= in_cap_) return true;
-  if (need > server_.config().limits.max_query_buffer + kMinReadChunk) return false;
   size_t cap = std::max(in_cap_ * 2, need);
-  auto fresh = std::make_unique<char[]>(cap);
+  auto fresh = std::make_unique_for_overwrite<char[]>(cap);
   std::memcpy(fresh.get(), in_.get(), in_end_);
   in_ = std::move(fresh);
   in_cap_ = cap;

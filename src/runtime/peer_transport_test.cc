@@ -188,9 +188,18 @@ TEST(PeerTransportTest, ThreeNodesExchangeTenThousandMessagesInOrder) {
         c[i].send(j, msg(i, j, k));
     }
   }
+  // frames_sent counts write completions, which may run after the receiver has the bytes.
+  auto all_sent = [&] {
+    for (uint32_t i = 0; i < 3; ++i) {
+      for (uint32_t j = 0; j < 3; ++j) {
+        if (i != j && c[i].stats(j).frames_sent != static_cast<uint64_t>(kCount)) return false;
+      }
+    }
+    return true;
+  };
   ASSERT_TRUE(run_until(io, [&] {
     return c.inbox(0).total == 2 * kCount && c.inbox(1).total == 2 * kCount &&
-           c.inbox(2).total == 2 * kCount;
+           c.inbox(2).total == 2 * kCount && all_sent();
   }));
   for (uint32_t j = 0; j < 3; ++j) {
     for (uint32_t i = 0; i < 3; ++i) {

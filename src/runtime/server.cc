@@ -116,6 +116,7 @@ void Server::shutdown_now() {
   stopping_ = true;
   asio::error_code ec;
   acceptor_.close(ec);
+  accept_backoff_.cancel();
   cron_timer_.cancel();
   if (signals_) signals_->cancel(ec);
   // Drain: the batch being synced completes in the syncer's destructor; then whatever the node
@@ -140,10 +141,14 @@ void Server::shutdown_now() {
 void Server::accept_next() {
   acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket sock) {
     if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        spdlog::warn("accept failed: {}", ec.message());
-        accept_next();
-      }
+      if (ec == asio::error::operation_aborted || stopping_) return;
+      // Out of descriptors (or another transient failure): back off instead of spinning, and
+      // say so once per pause rather than per attempt.
+      spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
+      accept_backoff_.expires_after(std::chrono::milliseconds(100));
+      accept_backoff_.async_wait([this](const asio::error_code& tec) {
+        if (!tec && !stopping_) accept_next();
+      });
       return;
     }
     if (connections_.size() >= config_.limits.max_clients) {

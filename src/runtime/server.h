@@ -99,6 +99,7 @@ class Server {
   asio::io_context io_{1};
   asio::ip::tcp::acceptor acceptor_{io_};
   asio::steady_timer cron_timer_{io_};
+  asio::steady_timer accept_backoff_{io_};
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;

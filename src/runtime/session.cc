@@ -198,6 +198,7 @@ void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
     if (ec != std::errc() || p != a[3].data() + a[3].size()) {
       return w.error("ERR client-id should be greater than 0");
     }
+    if (id == c.info().id) return w.integer(0);  // SKIPME yes, as Redis does by default
     return w.integer(s.kill_client(id) ? 1 : 0);
   }
   if ((ieq(sub, "no-evict") || ieq(sub, "no-touch")) && a.size() == 3) return w.ok();

@@ -80,7 +80,10 @@ rocksdb::Options make_options(const RocksOptions& options) {
   o.create_if_missing = options.create_if_missing;
   o.paranoid_checks = true;
   o.manual_wal_flush = false;
-  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A torn last record (power loss mid-write, never acknowledged) is tolerated; a corrupt
+  // record anywhere else fails the open with Corruption instead of silently dropping the
+  // acknowledged writes behind it.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
 
   // Write-heavy: large memtables, a few of them so writes do not stall during a flush.
   o.write_buffer_size = options.write_buffer_bytes;

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Replicated stores on one machine, same run: a 3-node replikv cluster (commit = quorum,
+# read = linearizable), a 3-member etcd cluster, and Redis with 2 replicas (replicaof).
+# 50 clients, 64-byte values, random keys out of 100000; every client talks to the leader.
+#
+#   redis-benchmark (-c 50 -d 64 -r 100000 -n N -t set|get): replikv leader, Redis primary
+#   cluster_load.py (50 threads, persistent connections, BENCH_SECONDS each): etcd leader via
+#     its v3 HTTP/JSON gateway (put; range with serializable=false), and replikv leader over
+#     RESP, so the etcd ratio compares like with like (the Python client is the bottleneck
+#     for both on a small machine)
+#
+# The three systems run one after another, never at the same time. See bench/README.md.
+#
+# Environment:
+#   BENCH_N           requests per redis-benchmark run (default 100000)
+#   BENCH_SECONDS     seconds per cluster_load.py run (default 10)
+#   BENCH_CLIENTS     concurrent clients (default 50)
+#   BENCH_RUN_TIMEOUT seconds one redis-benchmark run may take (default 180)
+#   REPLIKV_BIN       replikv binary (default build/replikv)
+#   BENCH_KEEP        keep the temporary directory (logs, data) when set
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+N="${BENCH_N:-100000}"
+SECS="${BENCH_SECONDS:-10}"
+C="${BENCH_CLIENTS:-50}"
+RUN_TIMEOUT="${BENCH_RUN_TIMEOUT:-180}"
+BIN="${REPLIKV_BIN:-$root/build/replikv}"
+PY="$(command -v /usr/bin/python3 || command -v python3)"
+LOAD="$here/cluster_load.py"
+
+for tool in redis-server redis-benchmark redis-cli etcd; do
+  command -v "$tool" >/dev/null || { echo "cluster_compare: $tool not found" >&2; exit 1; }
+done
+[ -x "$BIN" ] || { echo "cluster_compare: replikv binary not found at $BIN (make build)" >&2; exit 1; }
+
+tmp="$(mktemp -d -t rkv-cluster-bench.XXXXXX)"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "cluster_compare: kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_all() {  # stops every server started so far (between systems)
+  local pid
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_ping() {  # port pid name
+  for _ in $(seq 300); do
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = "PONG" ] && return 0
+    kill -0 "$2" 2>/dev/null || { echo "cluster_compare: $3 exited; log:" >&2; cat "$tmp/$3.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "cluster_compare: $3 not ready on port $1" >&2; exit 1
+}
+
+results="$tmp/results.csv"
+: >"$results"
+record() {  # system client test rps p50 p99
+  echo "$1,$2,$3,$4,$5,$6" >>"$results"
+  printf '  %-8s %-16s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
+}
+
+rbench() {  # system port test
+  local out rc=0 bpid row rps p50 p99
+  timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$2" -c "$C" -d 64 -r 100000 -n "$N" \
+    -t "$3" --csv >"$tmp/bench.out" 2>"$tmp/bench.err" &
+  bpid=$!; pids+=("$bpid")
+  wait "$bpid" || rc=$?
+  unset 'pids[-1]'  # reaped: never signal it again (its pid may be reused)
+  if [ "$rc" -ne 0 ] || grep -qi error "$tmp/bench.out" "$tmp/bench.err"; then
+    echo "cluster_compare: redis-benchmark $3 against $1 failed (rc $rc):" >&2
+    cat "$tmp/bench.out" "$tmp/bench.err" >&2; exit 1
+  fi
+  row="$(grep -i "^\"$3\"" "$tmp/bench.out" | head -n1 | tr -d '"')"
+  IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"$row"
+  record "$1" redis-benchmark "$3" "$rps" "$p50" "$p99"
+}
+
+pyload() {  # system proto endpoint op
+  local j
+  j="$(timeout $((SECS * 3 + 60)) "$PY" "$LOAD" load --proto "$2" --endpoint "$3" --op "$4" \
+        --clients "$C" --seconds "$SECS" --value-size 64 --keys 100000)"
+  read -r rps p50 p99 errs < <("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["rps"], d["p50_ms"], d["p99_ms"], d["errors"])' "$j")
+  [ "$errs" = "0" ] || echo "cluster_compare: $1 $4: $errs errors during the run" >&2
+  record "$1" python "$4" "$rps" "$p50" "$p99"
+}
+
+echo "cluster_compare: clients=$C value=64B keys=100000 N=$N python=${SECS}s cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv), etcd $(etcd --version | awk 'NR==1{print $3}'), redis $(redis-server --version | awk '{print $3}')" >&2
+
+# ---- replikv: 3 nodes, fsync batch (group commit), commit=quorum, read=linearizable ----------
+mkdir -p "$tmp/rkv"
+mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/rkv" --nodes 3)
+cports=(); aports=()
+for i in 0 1 2; do
+  read -r cfg cp ap _ <<<"${nodes[$i]}"
+  cports+=("$cp"); aports+=("$ap")
+  "$BIN" serve --config "$cfg" >"$tmp/rkv-n$((i + 1)).log" 2>&1 &
+  pids+=("$!")
+done
+for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "rkv-n$((i + 1))"; done
+li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
+lport="${cports[$li]}"
+echo "replikv: leader of keyspace default is n$((li + 1)) (port $lport)" >&2
+rbench replikv "$lport" set
+rbench replikv "$lport" get
+pyload replikv resp "127.0.0.1:$lport" set
+pyload replikv resp "127.0.0.1:$lport" get
+stop_all
+
+# ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
+cl=(); pe=(); init=""
+for i in 0 1 2; do
+  cl+=("$(free_port)"); pe+=("$(free_port)")
+  init+="${init:+,}e$i=http://127.0.0.1:${pe[$i]}"
+done
+for i in 0 1 2; do
+  etcd --name "e$i" --data-dir "$tmp/etcd/e$i" \
+    --listen-client-urls "http://127.0.0.1:${cl[$i]}" --advertise-client-urls "http://127.0.0.1:${cl[$i]}" \
+    --listen-peer-urls "http://127.0.0.1:${pe[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pe[$i]}" \
+    --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$" \
+    --log-level error >"$tmp/etcd-e$i.log" 2>&1 &
+  pids+=("$!")
+done
+eps="127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}"
+eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "$eps")"
+echo "etcd: leader at $eleader" >&2
+pyload etcd etcd "$eleader" set
+pyload etcd etcd "$eleader" get
+stop_all
+
+# ---- Redis: primary + 2 replicas (async replication), AOF everysec on each ------------------
+rp=()
+for i in 0 1 2; do
+  rp+=("$(free_port)")
+  mkdir -p "$tmp/redis$i"
+  extra=()
+  [ "$i" -gt 0 ] && extra=(--replicaof 127.0.0.1 "${rp[0]}")
+  redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis$i" --daemonize no \
+    --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis$i.log" \
+    "${extra[@]+"${extra[@]}"}" &
+  pids+=("$!")
+done
+for i in 0 1 2; do wait_ping "${rp[$i]}" "${pids[$i]}" "redis$i"; done
+for _ in $(seq 100); do
+  [ "$(redis-cli -p "${rp[0]}" INFO replication | tr -d '\r' | awk -F: '/^connected_slaves/{print $2}')" = 2 ] && break
+  sleep 0.1
+done
+rbench redis "${rp[0]}" set
+rbench redis "${rp[0]}" get
+stop_all
+
+"$PY" - "$results" <<'EOF'
+import csv, sys
+rows = {(r[0], r[1], r[2]): tuple(map(float, r[3:])) for r in csv.reader(open(sys.argv[1]))}
+print(f"{'system':8} {'client':16} {'op':4} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8}")
+for (s, c, op), (rps, p50, p99) in rows.items():
+    print(f"{s:8} {c:16} {op:4} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
+print()
+def ratio(a, b, label):
+    if a in rows and b in rows:
+        x, y = rows[a], rows[b]
+        print(f"{label:44} rps x{x[0] / y[0]:.2f}   p50 x{x[1] / y[1]:.2f}   p99 x{x[2] / y[2]:.2f}")
+ratio(("replikv", "python", "set"), ("etcd", "python", "set"), "replikv/etcd quorum writes (python client)")
+ratio(("replikv", "python", "get"), ("etcd", "python", "get"), "replikv/etcd linearizable reads (python)")
+ratio(("replikv", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv/redis SET (redis-benchmark)")
+ratio(("replikv", "redis-benchmark", "get"), ("redis", "redis-benchmark", "get"), "replikv/redis GET (redis-benchmark)")
+EOF
