@@ -41,6 +41,9 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
   info_.created_ms = server.now_ms();
   info_.last_ms = info_.created_ms;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // Reads and writes are attempted directly (non-blocking) and fall back to the reactor only
+  // when the socket is not ready: one syscall per request instead of a speculative one more.
+  socket_.non_blocking(true, ec);
 }
 
 Connection::~Connection() = default;
@@ -92,14 +95,28 @@ void Connection::start_read() {
     return;
   }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                            self->on_read(ec, n);
-                          });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const asio::error_code& ec) {
+                       self->reading_ = false;
+                       if (self->closed_) return;
+                       if (ec) {
+                         self->close();
+                         return;
+                       }
+                       asio::error_code rec;
+                       size_t n = self->socket_.read_some(
+                           asio::buffer(self->in_.get() + self->in_end_,
+                                        self->in_cap_ - self->in_end_),
+                           rec);
+                       if (rec == asio::error::would_block || rec == asio::error::try_again) {
+                         self->start_read();
+                         return;
+                       }
+                       self->on_read(rec, n);
+                     });
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
-  reading_ = false;
   if (closed_) return;
   if (ec) {
     if (ec != asio::error::eof && ec != asio::error::connection_reset) {
@@ -236,10 +253,22 @@ void Connection::flush() {
     if (close_after_flush_ && held_.empty()) close();
     return;
   }
-  writing_.swap(out_);
+  server_.stats().net_output_bytes += out_.size();
+  // Try the write at once; only what the socket does not take waits for the reactor.
+  asio::error_code wec;
+  size_t written = socket_.write_some(asio::buffer(out_), wec);
+  if (wec && wec != asio::error::would_block && wec != asio::error::try_again) {
+    close();
+    return;
+  }
+  if (written == out_.size()) {
+    out_.clear();
+    if (close_after_flush_ && held_.empty()) close();
+    return;
+  }
+  writing_.assign(out_, written, std::string::npos);
   out_.clear();
   write_in_flight_ = true;
-  server_.stats().net_output_bytes += writing_.size();
   asio::async_write(socket_, asio::buffer(writing_),
                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->on_written(ec);

@@ -6,6 +6,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -91,6 +92,10 @@ rocksdb::Options make_options(const RocksOptions& options) {
   o.min_write_buffer_number_to_merge = 1;
   o.max_background_jobs = kMaxBackgroundJobs;
   o.compaction_style = rocksdb::kCompactionStyleLevel;
+  // replikv serves reads from memory and reads RocksDB only while opening, so memtables are
+  // write-optimised vectors (O(1) insert, sorted when flushed) rather than skip lists.
+  o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  o.allow_concurrent_memtable_write = false;
   o.level_compaction_dynamic_level_bytes = true;
   o.compression = pick_compression();
   o.bytes_per_sync = kBytesPerSync;
