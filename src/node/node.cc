@@ -12,6 +12,7 @@ namespace rkv {
 
 namespace {
 constexpr size_t kSweepBatch = 200;  // most keys one sweep tick removes (bounded pause)
+constexpr size_t kMaxSeenForwards = 65536;  // relayed request ids remembered per peer
 
 std::string data_prefix(std::string_view keyspace) {
   std::string k;
@@ -275,6 +276,9 @@ void Node::send_peer(uint32_t to, char tag, std::string body) {
 
 void Node::forward(const Origin& o, uint32_t ks, bool write,
                    std::span<const std::string_view> args, uint8_t read_mode, int64_t now_ms) {
+  // Ids carry a per-incarnation random prefix so a restarted node's ids never collide with
+  // those its peers remember from before the restart.
+  if (next_forward_id_ == 0) next_forward_id_ = (random_->next() | 1) << 32;
   uint64_t id = ++next_forward_id_;
   Forward f{o, ks, write, 0, {}, read_mode};
   f.args.assign(args.begin(), args.end());
@@ -303,6 +307,13 @@ void Node::handle_forward(uint32_t from, std::string_view body, int64_t now_ms) 
   if (!decode_forward(body, &fr)) {
     ++bad_peer_messages_;
     return;
+  }
+  SeenForwards& seen = seen_forwards_[from];
+  if (!seen.ids.insert(fr.id).second) return;  // a duplicate delivery: already executed
+  seen.order.push_back(fr.id);
+  if (seen.order.size() > kMaxSeenForwards) {
+    seen.ids.erase(seen.order.front());
+    seen.order.pop_front();
   }
   Origin o{0, 0, fr.proto, static_cast<int32_t>(from), fr.id};
   const resp::CommandSpec* spec = resp::lookup_command(fr.args[0]);

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <span>
@@ -191,6 +193,13 @@ class Node {
   std::unique_ptr<Random> random_;
   std::vector<std::unique_ptr<RaftGroup>> groups_;  // by keyspace index; null = not replicated
   std::map<uint64_t, Forward> forwards_;            // relayed requests by forward id
+  // Relayed requests already executed, per peer (FIFO-bounded): a duplicated delivery of a
+  // relayed write must not execute it twice.
+  struct SeenForwards {
+    std::set<uint64_t> ids;
+    std::deque<uint64_t> order;
+  };
+  std::map<uint32_t, SeenForwards> seen_forwards_;
   uint64_t next_forward_id_ = 0;
   std::map<uint64_t, Staleness> staleness_;         // by client id
   std::vector<LostWrite> lost_writes_;
