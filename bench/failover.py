@@ -5,7 +5,9 @@ A 3-node replikv cluster with default Raft settings runs under write load: W wri
 spread over all three nodes, each SETting fresh `accounts:` keys in a closed loop (a writer
 whose node dies reconnects to the next node). Each trial kills -9 the current leader and
 measures
-  window   = first ack completed after the kill - last ack completed before it
+  window   = first ack after the kill - last ack completed before it, where "first ack after"
+             counts only SETs sent after the kill (a reply already in flight from the old
+             leader when it died would otherwise end the window after a few ms)
   election = time until the survivors agree on a new leader (admin /status, polled every 20 ms)
 then restarts the old leader and waits until it has applied everything committed.
 
@@ -72,7 +74,7 @@ def cleanup():
 class Load:
     def __init__(self, nodes, writers):
         self.nodes = nodes
-        self.acks = []  # completion times (monotonic) of acknowledged SETs, append-only
+        self.acks = []  # (invoke, complete) monotonic times of acknowledged SETs, append-only
         self.errors = 0
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self.run, args=(w,), daemon=True)
@@ -87,8 +89,9 @@ class Load:
             try:
                 if conn is None:
                     conn = cl.RespConn("127.0.0.1", self.nodes[target][1], 15)
+                t0 = time.monotonic()
                 conn.call("SET", f"accounts:fo:{w}:{i}", "v" * 64)
-                self.acks.append(time.monotonic())  # list.append is atomic under the GIL
+                self.acks.append((t0, time.monotonic()))  # list.append is atomic under the GIL
             except RuntimeError:  # -TRYAGAIN / -TIMEOUT: the connection is still fine
                 self.errors += 1
                 time.sleep(0.005)
@@ -133,7 +136,7 @@ def main():
             time.sleep(a.steady)
             old = cl.rkv_leader(admin, "accounts", timeout=30)
             n_before = len(load.acks)
-            if n_before == 0 or time.monotonic() - load.acks[-1] > 1.0:
+            if n_before == 0 or time.monotonic() - load.acks[-1][1] > 1.0:
                 raise SystemExit("no steady write load before the kill")
             t_kill = time.monotonic()
             kill9(old)
@@ -141,13 +144,13 @@ def main():
             t_elected = time.monotonic()
             deadline = t_kill + 60
             while time.monotonic() < deadline:
-                after = [x for x in load.acks[n_before:] if x > t_kill]
+                after = [done for sent, done in load.acks[n_before:] if sent > t_kill]
                 if after:
                     break
                 time.sleep(0.01)
             else:
                 raise SystemExit("writes did not resume within 60 s of the kill")
-            before = max((x for x in load.acks[:n_before + 200] if x <= t_kill))
+            before = max(done for _, done in load.acks[:n_before + 200] if done <= t_kill)
             window = (min(after) - before) * 1000
             election = (t_elected - t_kill) * 1000
             windows.append(window)

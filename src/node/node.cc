@@ -298,6 +298,7 @@ void Node::send_forward(uint64_t id, Forward& f) {
   std::vector<std::string_view> a(f.args.begin(), f.args.end());
   std::string msg = encode_forward(id, static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
   sends_.push_back(PeerSend{static_cast<uint32_t>(leader), std::move(msg)});
+  f.target = leader;
   f.args.clear();
   f.args.shrink_to_fit();
 }
@@ -371,9 +372,16 @@ void Node::expire_forwards(int64_t now_ms) {
         continue;
       }
     }
-    if (f.deadline_ms <= now_ms) {
+    // Sent to a leader that has since been replaced: it may be dead, so do not wait for the
+    // deadline. A write may have been applied (unknown outcome); a read simply failed.
+    const bool leader_changed = !unsent && groups_[f.keyspace]->leader_index() != f.target &&
+                                groups_[f.keyspace]->leader_index() >= 0;
+    if (f.deadline_ms <= now_ms || leader_changed) {
       std::string msg;
-      if (unsent) {
+      if (leader_changed) {
+        msg = f.write ? "TIMEOUT the leader changed while the write was in flight; its outcome is unknown"
+                      : "TRYAGAIN the leader changed while the read was in flight; retry";
+      } else if (unsent) {
         msg = fmt::format("TRYAGAIN no leader for keyspace '{}' (election in progress); retry",
                           store_.keyspace(f.keyspace).config.name);
       } else if (f.write) {

@@ -157,6 +157,7 @@ class Node {
     int64_t deadline_ms;
     std::vector<std::string> args;  // kept only while no leader is known
     uint8_t read_mode;
+    int32_t target = -1;  // the leader it was sent to
   };
 
   ChangeSink& change_sink();

@@ -159,7 +159,17 @@ void RaftGroup::step(const raft::Message& m) {
 void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_view> args,
                              int64_t now_ms) {
   std::string data = encode_logged(LoggedCommand::kClient, node_->self_index_, now_ms, args);
+  // Async commit executes at once when the in-memory state covers the whole log (every
+  // earlier entry applied or itself speculative); otherwise it waits for the commit.
+  const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
+  const uint64_t tail = speculative_.empty() ? applied_ : speculative_.rbegin()->first;
+  const bool speculate = async && tail == raft_->last_index();
+  std::string copy = speculate ? data : std::string();
   auto idx = raft_->propose(std::move(data));
+  if (idx.is_ok() && speculate) {
+    speculate_write(origin, args, now_ms, idx.value(), copy);
+    return;
+  }
   if (!idx.is_ok()) {
     reply(origin, error(origin, idx.status().code() == Code::kResourceExhausted
                                     ? "TRYAGAIN too many writes in flight; retry"
@@ -168,6 +178,63 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
   }
   writes_[idx.value()] = PendingWrite{
       origin, raft_->term(), now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+}
+
+bool RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
+                                int64_t now_ms, uint64_t index, const std::string& data) {
+  (void)data;
+  const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+  RKV_ASSERT(spec != nullptr);
+  Speculative sp{raft_->term(), {}, {}};
+  // Before-images of every key the command names (string commands touch only those).
+  auto remember = [&](std::string_view key) {
+    KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
+    sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
+  };
+  if (spec->first_key > 0) {
+    size_t last = spec->last_key < 0 ? args.size() + spec->last_key : static_cast<size_t>(spec->last_key);
+    size_t step = spec->step > 0 ? static_cast<size_t>(spec->step) : 1;
+    for (size_t i = static_cast<size_t>(spec->first_key); i <= last && i < args.size(); i += step) {
+      remember(args[i]);
+    }
+  }
+  // Rows go to this entry's own batch, persisted when (if) the entry commits.
+  class BatchSink final : public ChangeSink {
+   public:
+    BatchSink(const std::string& ks, WriteBatch* b) : ks_(ks), b_(b) {}
+    void on_put(uint32_t, std::string_view key, const Value& v) override {
+      b_->put(Node::data_key(ks_, key), Node::encode_value(v));
+    }
+    void on_erase(uint32_t, std::string_view key) override { b_->del(Node::data_key(ks_, key)); }
+    void on_clear(uint32_t) override { RKV_UNREACHABLE(); }  // refused in clusters
+
+   private:
+    const std::string& ks_;
+    WriteBatch* b_;
+  } sink(group_, &sp.rows);
+  std::string out;
+  resp::Writer w(&out, origin.proto);
+  node_->store_.set_applying(true);
+  node_->store_.execute(*spec, args, now_ms, w, sink);
+  node_->store_.set_applying(false);
+  speculative_.emplace(index, std::move(sp));
+  async_replies_.emplace(index, std::make_pair(origin, std::move(out)));
+  return true;
+}
+
+void RaftGroup::rollback_speculative() {
+  // Undo in reverse log order, restoring each key's value from before the entry.
+  for (auto it = speculative_.rbegin(); it != speculative_.rend(); ++it) {
+    for (auto u = it->second.undo.rbegin(); u != it->second.undo.rend(); ++u) {
+      NullSink none;
+      if (u->second) {
+        node_->store_.restore(ks_, u->first, *u->second);
+      } else {
+        node_->store_.erase_key(ks_, u->first);
+      }
+    }
+  }
+  speculative_.clear();
 }
 
 void RaftGroup::read_local(std::span<const std::string_view> args, int proto, int64_t now_ms,
@@ -229,6 +296,13 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
   for (const raft::Message& m : rd.messages) {
     node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
   }
+  // commit = async: entries now durable in this leader's log are acknowledged.
+  for (const raft::Entry& e : rd.entries) {
+    auto it = async_replies_.find(e.index);
+    if (it == async_replies_.end()) continue;
+    reply(it->second.first, std::move(it->second.second));
+    async_replies_.erase(it);
+  }
   if (rd.snapshot) {
     bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, node_->change_sink());
     RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
@@ -257,6 +331,13 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
   serve_ready_reads(now_ms);
   if (rd.soft_state && rd.soft_state->role != raft::Role::kLeader) {
     fail_pending_reads("TRYAGAIN leadership changed while the read waited; retry");
+    // Speculative (async) entries may never commit: take their effects back out of memory.
+    // Those that do commit under the next leader are applied again like any entry.
+    rollback_speculative();
+    for (auto& [idx, r] : async_replies_) {
+      reply(r.first, error(r.first, "TIMEOUT leadership changed before the write was durable; its outcome is unknown"));
+    }
+    async_replies_.clear();
   }
   for (const raft::Entry& e : rd.truncated) node_->note_truncated(ks_, e);
   raft_->advance(rd);
@@ -275,6 +356,14 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
       writes_.erase(w);
     }
     return;
+  }
+  if (auto sp = speculative_.find(e.index); sp != speculative_.end()) {
+    if (sp->second.term == e.term) {
+      node_->pending_.batch.append(std::move(sp->second.rows));
+      speculative_.erase(sp);
+      return;  // executed when proposed; its reply went out once it was durable
+    }
+    rollback_speculative();  // a different entry committed here: memory ran ahead wrongly
   }
   LoggedCommand cmd;
   bool ok = decode_logged(e.data, &cmd);

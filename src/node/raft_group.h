@@ -22,7 +22,9 @@
 
 #include "core/config.h"
 #include "core/random.h"
+#include "node/key_table.h"
 #include "raft/raft.h"
+#include "storage/storage.h"
 
 namespace rkv {
 
@@ -129,6 +131,20 @@ class RaftGroup {
     int64_t deadline_ms;
   };
   std::map<uint64_t, HeldReply> all_waiting_;  // commit = all: applied, awaiting every replica
+
+  // commit = async: the leader executes a write when it proposes it and answers once the
+  // entry is durable in its own log. What the execution changed is kept so it can be undone if
+  // the entry never commits (leadership lost), and its rows are persisted when it commits.
+  struct Speculative {
+    uint64_t term;
+    WriteBatch rows;                                               // persisted at commit
+    std::vector<std::pair<std::string, std::optional<Value>>> undo;  // before-images
+  };
+  std::map<uint64_t, Speculative> speculative_;  // by log index
+  std::map<uint64_t, std::pair<Origin, std::string>> async_replies_;  // sent once durable
+  bool speculate_write(const Origin& origin, std::span<const std::string_view> args,
+                       int64_t now_ms, uint64_t index, const std::string& data);
+  void rollback_speculative();
 };
 
 }  // namespace rkv

@@ -75,6 +75,15 @@ class Store {
   void restore(uint32_t keyspace, std::string_view key, Value value);
 
   void set_replicated(uint32_t keyspace, bool r) { keyspaces_[keyspace].replicated = r; }
+  // Direct access for undo records (async commit): the entry or nullptr, no expiry check.
+  KeyTable::Entry* mutable_entry(uint32_t keyspace, std::string_view key) {
+    return keyspaces_[keyspace].table.find(key);
+  }
+  // Removes a key without reporting a change (undo of a speculative write).
+  void erase_key(uint32_t keyspace, std::string_view key) {
+    NullSink none;
+    erase(keyspace, key, none);
+  }
   // While set, lookups in replicated keyspaces may erase expired keys: the caller is applying
   // a log entry, whose now_ms comes from the entry, so every replica erases alike.
   void set_applying(bool a) { applying_ = a; }
