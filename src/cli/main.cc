@@ -5,6 +5,7 @@
 #include "check/check_cli.h"
 #include "cli/cluster.h"
 #include "cli/serve.h"
+#include "sim/sim_cli.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"replikv: a replicated key-value store speaking the Redis protocol"};
@@ -44,7 +45,11 @@ int main(int argc, char** argv) {
   status->add_option("-n,--nodes", st_nodes, "number of nodes");
   status->add_option("--base-port", st_base, "client port of n1");
 
+  auto sim = rkv::sim::add_sim_command(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (sim->selected()) return sim->run(std::cout);
 
   if (*up) return rkv::run_cluster_up(cl, "/proc/self/exe");
   if (*status) return rkv::run_status(st_nodes, st_base);

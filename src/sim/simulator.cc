@@ -1,0 +1,967 @@
+#include "sim/simulator.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no allocation per run
+#include <xxhash.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <type_traits>
+#include <utility>
+
+#include "check/convergence.h"
+#include "check/counter_checker.h"
+#include "check/linearizability.h"
+#include "check/set_checker.h"
+#include "core/config.h"
+#include "node/node.h"
+#include "raft/invariants.h"
+#include "raft/raft.h"
+#include "resp/commands.h"
+#include "resp/writer.h"
+#include "sim/event_queue.h"
+#include "sim/partition.h"
+#include "sim/reply.h"
+#include "sim/workload.h"
+#include "storage/storage.h"
+
+namespace rkv::sim {
+namespace {
+
+constexpr int64_t kUsPerMs = 1000;
+constexpr int64_t kTickUs = 10 * kUsPerMs;       // node-clock period of Node::tick
+constexpr int64_t kEpochMs = 1'700'000'000'000;  // node clocks start near a real epoch
+constexpr int64_t kClientLinkMinUs = 20, kClientLinkMaxUs = 300;  // client <-> node one way
+constexpr int64_t kQuiesceMs = 1'000;       // idle time before comparing replicas
+constexpr int64_t kConvergeMaxMs = 10'000;  // replicas must agree within this after quiescing
+constexpr int64_t kRetryBackoffMaxUs = 50 * kUsPerMs;  // liveness chains: wait before a retry
+constexpr size_t kMaxArgs = 8;                         // most arguments a workload command has
+
+// Compile-time probes for the Raft wiring of Node (landing in parallel): the simulator builds
+// with or without it and tests skip when no replication group is reported.
+template <typename N>
+const raft::Raft* raft_group_of(const N& node, uint32_t ks) {
+  if constexpr (requires { node.raft_group(ks); }) {
+    return node.raft_group(ks);
+  } else {
+    return nullptr;
+  }
+}
+template <typename C>
+void set_raft_bugs(C& config, uint32_t bugs) {
+  if constexpr (requires { config.raft.bugs; }) {
+    config.raft.bugs = bugs;
+  } else if constexpr (requires { config.raft_bugs; }) {
+    config.raft_bugs = bugs;
+  }
+}
+
+enum class Phase : unsigned char { kSafety, kLiveness, kFinal, kQuiesce };
+
+struct HeldReply {
+  uint64_t token;
+  int client;
+  uint64_t serial;
+  std::string bytes;
+};
+
+struct SimNode {
+  Config config;
+  std::unique_ptr<MemStorage> storage;
+  std::unique_ptr<Node> node;  // null while crashed
+  uint32_t incarnation = 0;
+  int64_t offset_us = 0;  // clock: now = epoch + offset + t + t * drift / 1e6 + jumps
+  int64_t drift_ppm = 0;
+  int64_t jumps_us = 0;
+  int64_t tick_period_us = kTickUs;  // simulated time per 10 ms of this node's clock
+  int64_t paused_until = 0;
+  int64_t disk_free_at = 0;  // the disk completes batches in order
+  std::vector<HeldReply> held;
+  std::vector<const raft::Raft*> groups;  // per keyspace, as registered with the checkers
+  std::vector<std::pair<uint64_t, uint64_t>> votes;  // per keyspace: last (term, vote) seen
+};
+
+struct SimClient {
+  int index = 0;
+  int process = 0;  // history process id; a new one after an info op (Jepsen convention)
+  int node = -1;    // bound node, -1 when not connected
+  uint64_t conn_id = 0;
+  uint32_t conn_incarnation = 0;
+  uint64_t seq = 0;
+  uint64_t serial = 0;  // op number, to match events to the op they belong to
+  bool busy = false;
+  bool stopped = false;
+  ClientOp op;
+  // Liveness chains: an op started after healing is retried until it gets a definite answer.
+  bool chain = false;
+  int64_t chain_start = 0;
+  int chain_attempts = 0;
+  std::string last_error;
+  std::vector<ClientOp> queue;  // ops to run before drawing new ones (final reads)
+};
+
+class Simulator {
+ public:
+  Simulator(const SimOptions& o, std::ostream* log)
+      : o_(o), log_(log), rng_(o.seed), net_(Partition::healed(o.nodes)) {
+    XXH3_64bits_reset(&hash_);
+  }
+
+  SimResult run();
+
+ private:
+  // --- setup and phases ---
+  void setup();
+  bool run_until(int64_t deadline, const std::function<bool()>& done);
+  void heal_everything();
+  void check_liveness_deadlines();
+  void start_final_reads();
+  void check_convergence_after_quiesce();
+  void check_histories();
+  void fail(std::string what);
+  void note(std::string what) { result_.notes += what + "\n"; }
+  void say(const std::string& s) {
+    if (log_) *log_ << s << "\n";
+  }
+
+  // --- events ---
+  void schedule(EventKind kind, int64_t at, int node = 0, uint64_t a = 0, uint64_t b = 0,
+                uint32_t generation = 0, std::string data = {}, int from = 0);
+  void dispatch(Event& e);
+  void hash_event(const Event& e);
+  bool defer_if_paused(Event& e);
+
+  // --- nodes ---
+  int64_t clock_ms(int i) const;
+  void start_node(int i);
+  void crash_node(int i, int64_t down_ms);
+  void watch_votes();
+  void on_tick(const Event& e);
+  void on_deliver(const Event& e);
+  void on_disk_done(const Event& e);
+  void drain(int i);
+  void send(int from, int to, std::string payload);
+  void register_groups(int i);
+  void check_invariants();
+
+  // --- clients ---
+  void client_start(int c);
+  void client_send(SimClient& cl);
+  void on_request(const Event& e);
+  void on_reply(const Event& e);
+  void on_client_timeout(const Event& e);
+  void client_finish(SimClient& cl, const Reply* reply, check::OpStatus status_if_no_reply,
+                     std::string_view why);
+  void client_disconnect(SimClient& cl);
+  void route_reply(int node, int client, uint64_t serial, std::string bytes);
+  int64_t client_link_delay() {
+    return static_cast<int64_t>(rng_.range(kClientLinkMinUs, kClientLinkMaxUs));
+  }
+  bool all_clients_idle() const;
+
+  // --- nemesis ---
+  void on_nemesis();
+  int64_t exp_delay_us(int64_t mean_ms);
+  int down_count() const;
+
+  const SimOptions o_;
+  std::ostream* log_;
+  Random rng_;
+  FaultMix mix_;
+  EventQueue q_;
+  std::vector<SimNode> nodes_;
+  std::vector<SimClient> clients_;
+  std::unique_ptr<Workload> workload_;
+  std::vector<raft::InvariantChecker> checkers_;  // one per keyspace
+  std::vector<uint64_t> checked_state_;           // per keyspace: fingerprint at the last check
+  Partition net_;
+  uint64_t partition_serial_ = 0;
+  std::vector<int64_t> link_last_;  // per (from, to): last delivery time, for FIFO links
+  Phase phase_ = Phase::kSafety;
+  bool faults_on_ = true;
+  int64_t issued_ = 0;
+  int64_t heal_time_ = 0;
+  uint64_t next_conn_ = 1;
+  uint64_t events_since_check_ = 0;
+  XXH3_state_t hash_;
+  SimResult result_;
+  Event cur_;  // the event being dispatched (reused: no per-event allocation)
+};
+
+// ---------------------------------------------------------------------------------------------
+// setup and phases
+
+void Simulator::setup() {
+  RKV_ASSERT(o_.nodes >= 1 && o_.nodes <= kMaxNodes);
+  mix_ = FaultMix::draw(o_.faults, o_.nodes, rng_);
+  mix_.disable(o_.disabled);
+  link_last_.assign(static_cast<size_t>(o_.nodes * o_.nodes), 0);
+  std::string params = fmt::format(
+      "seed {}: model primary, {} nodes, {} clients, {} ops, faults {}, workload {}, bug {}\n",
+      o_.seed, o_.nodes, o_.clients, o_.ops, to_string(o_.faults), to_string(o_.workload),
+      o_.raft_bugs ? bug_name(o_.raft_bugs) : "none");
+  params += mix_.describe();
+
+  Config base = Config::defaults();
+  base.fsync = FsyncMode::kAlways;
+  for (int i = 0; i < o_.nodes; ++i) {
+    PeerConfig p;
+    p.id = fmt::format("n{}", i + 1);
+    p.port = static_cast<uint16_t>(7001 + i);
+    p.peer_port = static_cast<uint16_t>(17001 + i);
+    base.nodes.push_back(p);
+  }
+  set_raft_bugs(base, o_.raft_bugs);
+  checkers_.resize(base.keyspaces.size());
+
+  nodes_.resize(static_cast<size_t>(o_.nodes));
+  for (int i = 0; i < o_.nodes; ++i) {
+    SimNode& n = nodes_[static_cast<size_t>(i)];
+    n.config = base;
+    n.config.node_id = base.nodes[static_cast<size_t>(i)].id;
+    n.config.port = base.nodes[static_cast<size_t>(i)].port;
+    n.storage = std::make_unique<MemStorage>();
+    n.offset_us =
+        static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.offset_max_ms))) * kUsPerMs;
+    n.drift_ppm =
+        static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(2 * mix_.drift_ppm_max))) -
+        mix_.drift_ppm_max;
+    n.tick_period_us = kTickUs * 1'000'000 / (1'000'000 + n.drift_ppm);
+    params += fmt::format("\n  node {}: clock offset {} ms, drift {:+} ppm", i,
+                          n.offset_us / kUsPerMs, n.drift_ppm);
+  }
+  result_.params = params;
+  say(params);
+
+  for (int i = 0; i < o_.nodes; ++i)
+    start_node(i);
+  workload_ = std::make_unique<Workload>(o_.workload, mix_, o_.clients);
+  clients_.resize(static_cast<size_t>(o_.clients));
+  for (int c = 0; c < o_.clients; ++c) {
+    SimClient& cl = clients_[static_cast<size_t>(c)];
+    cl.index = c;
+    cl.process = c;
+    schedule(EventKind::kClientStart, static_cast<int64_t>(rng_.range(0, 1'000)), 0,
+             static_cast<uint64_t>(c));
+  }
+  if (mix_.fault_interval_ms > 0) {
+    schedule(EventKind::kNemesis, exp_delay_us(mix_.fault_interval_ms));
+  }
+}
+
+SimResult Simulator::run() {
+  const auto wall0 = std::chrono::steady_clock::now();
+  setup();
+
+  // Safety: the workload under faults.
+  run_until(o_.safety_max_ms * kUsPerMs, [&] { return issued_ >= o_.ops && all_clients_idle(); });
+
+  // Liveness: heal, then every op started from now on must succeed within the bound.
+  if (result_.ok) {
+    heal_everything();
+    phase_ = Phase::kLiveness;
+    heal_time_ = q_.now();
+    say(fmt::format("t={:.3f}s healed; liveness phase", static_cast<double>(heal_time_) / 1e6));
+    for (auto& cl : clients_) {
+      if (!cl.busy) schedule(EventKind::kClientStart, q_.now(), 0, static_cast<uint64_t>(cl.index));
+    }
+    const int64_t stop_issuing = heal_time_ + o_.liveness_issue_ms * kUsPerMs;
+    const int64_t deadline = stop_issuing + (o_.liveness_bound_ms + o_.op_timeout_ms) * kUsPerMs;
+    run_until(deadline, [&] { return q_.now() >= stop_issuing && all_clients_idle(); });
+    if (result_.ok && !all_clients_idle()) check_liveness_deadlines();
+  }
+  // Final reads, then quiesce and compare replicas.
+  if (result_.ok) {
+    start_final_reads();
+    const int64_t deadline = q_.now() + (o_.liveness_bound_ms + o_.op_timeout_ms) * kUsPerMs;
+    run_until(deadline, [&] { return all_clients_idle(); });
+    if (result_.ok && !all_clients_idle()) check_liveness_deadlines();
+  }
+  if (result_.ok) {
+    phase_ = Phase::kQuiesce;
+    for (auto& cl : clients_)
+      cl.stopped = true;
+    run_until(q_.now() + kQuiesceMs * kUsPerMs, [] { return false; });
+    if (result_.ok) check_convergence_after_quiesce();
+  }
+  if (result_.ok) check_histories();
+
+  result_.trace_hash = XXH3_64bits_digest(&hash_);
+  result_.stats.sim_us = q_.now();
+  result_.stats.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  for (auto& c : checkers_)
+    result_.stats.invariant_checks += c.checks();
+  if (!result_.ok) {
+    result_.failure +=
+        fmt::format("\nseed {} FAILED; reproduce with:\n  {}", o_.seed, reproduce_command(o_));
+  }
+  return std::move(result_);
+}
+
+bool Simulator::run_until(int64_t deadline, const std::function<bool()>& done) {
+  while (result_.ok && !q_.empty() && !done()) {
+    if (q_.next_time() > deadline) return false;
+    q_.pop(&cur_);
+    hash_event(cur_);
+    dispatch(cur_);
+    ++result_.stats.events;
+    if (++events_since_check_ >= static_cast<uint64_t>(o_.check_every)) {
+      events_since_check_ = 0;
+      check_invariants();
+    }
+    if (phase_ == Phase::kLiveness || phase_ == Phase::kFinal) check_liveness_deadlines();
+    if (mix_.vote_crash_p > 0 && faults_on_) watch_votes();
+  }
+  return result_.ok;
+}
+
+void Simulator::heal_everything() {
+  faults_on_ = false;
+  net_ = Partition::healed(o_.nodes);
+  ++partition_serial_;
+  mix_.loss = mix_.duplicate = mix_.tail_p = 0;
+  for (int i = 0; i < o_.nodes; ++i) {
+    SimNode& n = nodes_[static_cast<size_t>(i)];
+    n.paused_until = std::min(n.paused_until, q_.now());
+    if (!n.node) start_node(i);
+  }
+}
+
+void Simulator::check_liveness_deadlines() {
+  const int64_t bound = o_.liveness_bound_ms * kUsPerMs;
+  for (const auto& cl : clients_) {
+    if (cl.chain && q_.now() - cl.chain_start > bound) {
+      fail(fmt::format(
+          "liveness: client {}'s {} started at t={:.3f}s (after healing at t={:.3f}s) did not "
+          "succeed within {} ms: {} attempts, last: {}",
+          cl.index, fmt::join(cl.op.args, " "), static_cast<double>(cl.chain_start) / 1e6,
+          static_cast<double>(heal_time_) / 1e6, o_.liveness_bound_ms, cl.chain_attempts,
+          cl.last_error.empty() ? "no reply yet" : cl.last_error));
+      return;
+    }
+  }
+}
+
+void Simulator::start_final_reads() {
+  phase_ = Phase::kFinal;
+  std::vector<ClientOp> reads = workload_->final_reads();
+  for (size_t i = 0; i < reads.size(); ++i) {
+    clients_[i % clients_.size()].queue.push_back(std::move(reads[i]));
+  }
+  for (auto& cl : clients_) {
+    cl.stopped = cl.queue.empty();
+    if (!cl.queue.empty() && !cl.busy) {
+      schedule(EventKind::kClientStart, q_.now(), 0, static_cast<uint64_t>(cl.index));
+    }
+  }
+}
+
+void Simulator::check_convergence_after_quiesce() {
+  const int64_t give_up = q_.now() + kConvergeMaxMs * kUsPerMs;
+  check::CheckResult last;
+  while (true) {
+    std::map<std::string, check::ReplicaState> replicas;
+    for (int i = 0; i < o_.nodes; ++i) {
+      const Node& node = *nodes_[static_cast<size_t>(i)].node;
+      const int ks = node.store().find_keyspace("accounts");
+      RKV_ASSERT(ks >= 0);
+      check::ReplicaState& st = replicas[fmt::format("n{}", i + 1)];
+      const KeyTable& t = node.store().keyspace(static_cast<uint32_t>(ks)).table;
+      uint64_t cursor = 0;
+      do {
+        cursor = t.scan(cursor, [&](const KeyTable::Entry& e) { st[e.key] = e.value.data; });
+      } while (cursor != 0);
+    }
+    last = check::check_convergence(replicas);
+    if (last.ok) return;
+    if (q_.now() >= give_up) break;
+    run_until(q_.now() + 200 * kUsPerMs, [] { return false; });
+    if (!result_.ok) return;
+  }
+  fail("convergence: replicas of keyspace accounts still differ " + std::to_string(kConvergeMaxMs) +
+       " ms after quiescing:\n" + last.explanation);
+}
+
+void Simulator::check_histories() {
+  std::vector<check::Op> registers, sets, counters;
+  for (const auto& op : result_.history) {
+    if (op.key.rfind("accounts:r", 0) == 0) {
+      registers.push_back(op);
+    } else if (op.key.rfind("accounts:s", 0) == 0) {
+      sets.push_back(op);
+    } else {
+      counters.push_back(op);
+    }
+  }
+  auto judge = [&](const char* name, const check::CheckResult& r) {
+    if (r.verdict == check::Verdict::kValid) return;
+    if (r.verdict == check::Verdict::kUnknown) {
+      note(fmt::format("{} checker: unknown ({})", name, r.explanation));
+      return;
+    }
+    fail(fmt::format("{} checker: {}\n{}", name, check::verdict_name(r.verdict), r.explanation));
+  };
+  if (!registers.empty())
+    judge("linearizability (registers)", check::check_linearizable(registers));
+  if (!sets.empty()) judge("set-full (grow-only set)", check::check_set(sets));
+  if (!counters.empty()) judge("counter", check::check_counter(counters));
+}
+
+void Simulator::fail(std::string what) {
+  if (!result_.ok) return;
+  result_.ok = false;
+  result_.failure = fmt::format("t={:.6f}s event {}: {}", static_cast<double>(q_.now()) / 1e6,
+                                result_.stats.events, what);
+  say("FAILURE " + result_.failure);
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+
+void Simulator::schedule(EventKind kind, int64_t at, int node, uint64_t a, uint64_t b,
+                         uint32_t generation, std::string data, int from) {
+  Event e;
+  e.time = at;
+  e.kind = kind;
+  e.node = static_cast<uint8_t>(node);
+  e.from = static_cast<uint8_t>(from);
+  e.generation = generation;
+  e.a = a;
+  e.b = b;
+  e.data = std::move(data);
+  q_.push(std::move(e));
+}
+
+void Simulator::hash_event(const Event& e) {
+  struct {
+    int64_t time;
+    uint64_t a, b;
+    uint32_t generation;
+    uint8_t kind, node, from, pad;
+  } h{e.time, e.a, e.b, e.generation, static_cast<uint8_t>(e.kind), e.node, e.from, 0};
+  XXH3_64bits_update(&hash_, &h, sizeof h);
+  if (!e.data.empty()) XXH3_64bits_update(&hash_, e.data.data(), e.data.size());
+}
+
+bool Simulator::defer_if_paused(Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (n.paused_until <= q_.now()) return false;
+  // SIGSTOP: the kernel buffers what arrives; the process sees it when it resumes.
+  e.time = n.paused_until;
+  q_.push(std::move(e));
+  return true;
+}
+
+void Simulator::dispatch(Event& e) {
+  switch (e.kind) {
+    case EventKind::kTick:
+      if (!defer_if_paused(e)) on_tick(e);
+      break;
+    case EventKind::kDeliver:
+      if (!defer_if_paused(e)) on_deliver(e);
+      break;
+    case EventKind::kDiskDone:
+      if (!defer_if_paused(e)) on_disk_done(e);
+      break;
+    case EventKind::kRequest:
+      if (!defer_if_paused(e)) on_request(e);
+      break;
+    case EventKind::kReply:
+      on_reply(e);
+      break;
+    case EventKind::kClientTimeout:
+      on_client_timeout(e);
+      break;
+    case EventKind::kClientStart:
+      client_start(static_cast<int>(e.a));
+      break;
+    case EventKind::kNemesis:
+      on_nemesis();
+      break;
+    case EventKind::kRestart:
+      if (!nodes_[e.node].node) start_node(e.node);
+      break;
+    case EventKind::kResume:
+      break;  // deferred events run at this time on their own
+    case EventKind::kPartitionEnd:
+      if (e.a == partition_serial_) net_ = Partition::healed(o_.nodes);
+      break;
+    case EventKind::kCrash:
+      if (faults_on_ && nodes_[e.node].node && nodes_[e.node].incarnation == e.generation &&
+          down_count() < mix_.max_down) {
+        say(fmt::format("t={:.3f}s crash node {} just after it voted",
+                        static_cast<double>(q_.now()) / 1e6, e.node));
+        crash_node(e.node, static_cast<int64_t>(e.a));
+      }
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// nodes
+
+int64_t Simulator::clock_ms(int i) const {
+  const SimNode& n = nodes_[static_cast<size_t>(i)];
+  const int64_t t = q_.now();
+  return kEpochMs + (n.offset_us + t + t * n.drift_ppm / 1'000'000 + n.jumps_us) / kUsPerMs;
+}
+
+void Simulator::start_node(int i) {
+  SimNode& n = nodes_[static_cast<size_t>(i)];
+  RKV_ASSERT(!n.node);
+  ++n.incarnation;
+  n.node = std::make_unique<Node>(n.config, n.storage.get(), rng_.next());
+  Status st = n.node->open(clock_ms(i));
+  if (!st.is_ok()) {
+    fail(fmt::format("node {} failed to open{}: {}", i, n.incarnation > 1 ? " after a crash" : "",
+                     st.to_string()));
+    n.node.reset();
+    return;
+  }
+  n.disk_free_at = q_.now();
+  register_groups(i);
+  schedule(EventKind::kTick, q_.now() + n.tick_period_us, i, 0, 0, n.incarnation);
+  drain(i);
+}
+
+void Simulator::crash_node(int i, int64_t down_ms) {
+  SimNode& n = nodes_[static_cast<size_t>(i)];
+  const bool torn = rng_.chance(mix_.torn_p);
+  n.storage->crash(torn);
+  n.node.reset();
+  n.held.clear();
+  n.paused_until = 0;
+  ++result_.stats.crashes;
+  if (torn) ++result_.stats.torn_crashes;
+  register_groups(i);  // unregisters: every group is now down
+  for (auto& cl : clients_) {
+    if (cl.node != i) continue;
+    // The connection resets; an op in flight may or may not have happened.
+    if (cl.busy) client_finish(cl, nullptr, check::OpStatus::kInfo, "connection reset (crash)");
+    cl.node = -1;
+  }
+  schedule(EventKind::kRestart, q_.now() + down_ms * kUsPerMs, i);
+}
+
+void Simulator::register_groups(int i) {
+  SimNode& n = nodes_[static_cast<size_t>(i)];
+  n.groups.resize(checkers_.size(), nullptr);
+  for (size_t ks = 0; ks < checkers_.size(); ++ks) {
+    const raft::Raft* g = n.node ? raft_group_of(*n.node, static_cast<uint32_t>(ks)) : nullptr;
+    if (g == n.groups[ks]) continue;
+    checkers_[ks].set_node(static_cast<raft::NodeId>(i + 1), g);
+    n.groups[ks] = g;
+    if (g) result_.stats.raft_active = true;
+  }
+}
+
+// Runs each keyspace's InvariantChecker when the observable Raft state of some node changed
+// since the last check (role, term, vote, log end, commit, applied, incarnation): an event that
+// changed none of these cannot produce a new violation, and skipping it keeps the checker's
+// log walks off the hot path of client traffic that Raft has not yet seen.
+void Simulator::check_invariants() {
+  for (size_t ks = 0; ks < checkers_.size(); ++ks) {
+    uint64_t state[kMaxNodes * 8];
+    size_t k = 0;
+    for (auto& n : nodes_) {
+      const raft::Raft* g = n.groups.size() > ks ? n.groups[ks] : nullptr;
+      if (!g) {
+        state[k++] = 0;
+        continue;
+      }
+      result_.stats.max_term = std::max(result_.stats.max_term, g->term());
+      state[k++] = n.incarnation;
+      state[k++] = g->term();
+      state[k++] = g->vote();
+      state[k++] = static_cast<uint64_t>(g->role());
+      state[k++] = g->commit();
+      state[k++] = g->applied();
+      state[k++] = g->last_index();
+      state[k++] = g->last_term();
+    }
+    const uint64_t fp = XXH3_64bits(state, k * sizeof(uint64_t));
+    if (ks < checked_state_.size() && checked_state_[ks] == fp) continue;
+    checked_state_.resize(checkers_.size(), 0);
+    checked_state_[ks] = fp;
+    bool any = false;
+    for (auto& n : nodes_)
+      any |= n.groups.size() > ks && n.groups[ks] != nullptr;
+    if (!any) continue;
+    Status st = checkers_[ks].check();
+    if (!st.is_ok()) {
+      fail(fmt::format("raft invariant violated in keyspace #{}: {}", ks, st.to_string()));
+      return;
+    }
+  }
+}
+
+// Crashes a node soon after it grants a vote, sometimes: the window in which a vote that was
+// not made durable turns into two votes in one term.
+void Simulator::watch_votes() {
+  for (int i = 0; i < o_.nodes; ++i) {
+    SimNode& n = nodes_[static_cast<size_t>(i)];
+    n.votes.resize(n.groups.size());
+    for (size_t ks = 0; ks < n.groups.size(); ++ks) {
+      const raft::Raft* g = n.groups[ks];
+      if (!g) continue;
+      const std::pair<uint64_t, uint64_t> tv{g->term(), g->vote()};
+      if (tv == n.votes[ks]) continue;
+      n.votes[ks] = tv;
+      if (tv.second == raft::kNoNode || tv.second == g->id() || !rng_.chance(mix_.vote_crash_p)) {
+        continue;
+      }
+      const auto after = static_cast<int64_t>(
+          rng_.range(0, static_cast<uint64_t>(mix_.disk_max_us + 2 * mix_.delay_max_us)));
+      const auto down = static_cast<uint64_t>(rng_.range(1, 50));
+      schedule(EventKind::kCrash, q_.now() + after, i, down, 0, n.incarnation);
+    }
+  }
+}
+
+void Simulator::on_tick(const Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (!n.node || e.generation != n.incarnation) return;  // a tick of a crashed incarnation
+  n.node->tick(clock_ms(e.node));
+  drain(e.node);
+  schedule(EventKind::kTick, q_.now() + n.tick_period_us, e.node, 0, 0, n.incarnation);
+}
+
+void Simulator::on_deliver(const Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (!n.node) return;  // nobody listening
+  n.node->on_peer_message(e.from, e.data, clock_ms(e.node));
+  drain(e.node);
+}
+
+void Simulator::on_disk_done(const Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (!n.node || e.generation != n.incarnation) return;
+  if (e.b != 0) {
+    Status s = n.storage->sync();
+    RKV_ASSERT(s.is_ok());
+  }
+  n.node->on_persisted(e.a);
+  drain(e.node);
+}
+
+void Simulator::drain(int i) {
+  SimNode& n = nodes_[static_cast<size_t>(i)];
+  Node& node = *n.node;
+  if (node.has_pending_persist()) {
+    PersistRequest req = node.take_persist();
+    // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
+    // the acknowledgement, completes after the disk's latency, in order.
+    Status s = n.storage->write(req.batch, false);
+    RKV_ASSERT(s.is_ok());
+    const auto latency = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us),
+                                                         static_cast<uint64_t>(mix_.disk_max_us)));
+    n.disk_free_at = std::max(n.disk_free_at, q_.now()) + latency;
+    schedule(EventKind::kDiskDone, n.disk_free_at, i, req.token, req.sync ? 1 : 0, n.incarnation);
+    ++result_.stats.persists;
+  }
+  for (PeerSend& s : node.take_sends())
+    send(i, static_cast<int>(s.to), std::move(s.payload));
+  for (DeferredReply& r : node.take_replies()) {
+    const int c = static_cast<int>(r.client_id & 0xffff);
+    if (c < static_cast<int>(clients_.size())) {
+      SimClient& cl = clients_[static_cast<size_t>(c)];
+      if (cl.conn_id == r.client_id && cl.busy && cl.seq == r.seq) {
+        route_reply(i, c, cl.serial, std::move(r.bytes));
+      }
+    }
+  }
+  if (!n.held.empty()) {
+    const uint64_t durable = node.durable_token();
+    size_t kept = 0;
+    for (size_t k = 0; k < n.held.size(); ++k) {
+      HeldReply& h = n.held[k];
+      if (h.token <= durable) {
+        route_reply(i, h.client, h.serial, std::move(h.bytes));
+      } else {
+        if (k != kept) n.held[kept] = std::move(h);
+        ++kept;
+      }
+    }
+    n.held.resize(kept);
+  }
+}
+
+void Simulator::send(int from, int to, std::string payload) {
+  ++result_.stats.messages_sent;
+  if (to < 0 || to >= o_.nodes || to == from) {
+    fail(fmt::format("node {} sent a message to invalid peer {}", from, to));
+    return;
+  }
+  if (!net_.can_send(from, to) || rng_.chance(mix_.loss)) {
+    ++result_.stats.messages_dropped;
+    return;
+  }
+  auto delay = [&] {
+    auto d = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.delay_min_us),
+                                             static_cast<uint64_t>(mix_.delay_max_us)));
+    if (rng_.chance(mix_.tail_p))
+      d += static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.tail_max_us)));
+    return d;
+  };
+  int64_t at = q_.now() + delay();
+  int64_t& last = link_last_[static_cast<size_t>(from * o_.nodes + to)];
+  // Links are FIFO (like TCP) unless this message is picked to overtake its predecessors.
+  if (!rng_.chance(mix_.reorder)) at = std::max(at, last);
+  last = std::max(last, at);
+  if (rng_.chance(mix_.duplicate)) {
+    ++result_.stats.messages_duplicated;
+    schedule(EventKind::kDeliver, at + delay(), to, 0, 0, 0, payload, from);
+  }
+  schedule(EventKind::kDeliver, at, to, 0, 0, 0, std::move(payload), from);
+}
+
+// ---------------------------------------------------------------------------------------------
+// clients
+
+bool Simulator::all_clients_idle() const {
+  for (const auto& cl : clients_) {
+    if (cl.busy || cl.chain || !cl.queue.empty()) return false;
+  }
+  return true;
+}
+
+void Simulator::client_start(int c) {
+  SimClient& cl = clients_[static_cast<size_t>(c)];
+  if (cl.busy || cl.stopped) return;
+  if (cl.chain) {
+    // Retry the chain's op (same command), as a new history record.
+    cl.op.op.status = check::OpStatus::kOk;
+    cl.op.op.members.clear();
+    if (cl.op.op.type == check::OpType::kGet || cl.op.op.type == check::OpType::kIncr) {
+      cl.op.op.value.reset();
+    }
+  } else if (!cl.queue.empty()) {
+    cl.op = std::move(cl.queue.front());
+    cl.queue.erase(cl.queue.begin());
+    cl.op.client = -1;
+    cl.chain = true;
+    cl.chain_start = q_.now();
+    cl.chain_attempts = 0;
+  } else {
+    const bool issuing =
+        phase_ == Phase::kSafety
+            ? issued_ < o_.ops
+            : phase_ == Phase::kLiveness && q_.now() < heal_time_ + o_.liveness_issue_ms * kUsPerMs;
+    if (!issuing) return;
+    cl.op = workload_->next(c, rng_);
+    if (phase_ != Phase::kSafety) {
+      cl.chain = true;
+      cl.chain_start = q_.now();
+      cl.chain_attempts = 0;
+    }
+  }
+  ++issued_;
+  ++cl.serial;
+  cl.busy = true;
+  if (cl.chain) ++cl.chain_attempts;
+  cl.op.op.process = cl.process;
+  cl.op.op.invoke = q_.now();
+  schedule(EventKind::kClientTimeout, q_.now() + o_.op_timeout_ms * kUsPerMs, 0,
+           static_cast<uint64_t>(c), cl.serial);
+  client_send(cl);
+}
+
+void Simulator::client_send(SimClient& cl) {
+  if (cl.node < 0) {
+    cl.node = static_cast<int>(rng_.uniform(static_cast<uint64_t>(o_.nodes)));
+    SimNode& n = nodes_[static_cast<size_t>(cl.node)];
+    if (!n.node) {
+      // Connection refused: the request was never sent.
+      client_finish(cl, nullptr, check::OpStatus::kFail, "connection refused");
+      return;
+    }
+    cl.conn_id = (next_conn_++ << 16) | static_cast<uint64_t>(cl.index);
+    cl.conn_incarnation = n.incarnation;
+  }
+  ++cl.seq;
+  schedule(EventKind::kRequest, q_.now() + client_link_delay(), cl.node,
+           static_cast<uint64_t>(cl.index), cl.serial);
+}
+
+void Simulator::on_request(const Event& e) {
+  SimClient& cl = clients_[e.a];
+  if (!cl.busy || cl.serial != e.b || cl.node != e.node) return;
+  SimNode& n = nodes_[e.node];
+  if (!n.node || n.incarnation != cl.conn_incarnation) {
+    client_finish(cl, nullptr, check::OpStatus::kFail, "connection reset before the request");
+    return;
+  }
+  std::array<std::string_view, kMaxArgs> argv{};
+  const size_t argc = cl.op.args.size();
+  RKV_ASSERT(argc <= kMaxArgs);
+  for (size_t k = 0; k < argc; ++k)
+    argv[k] = cl.op.args[k];
+  const resp::CommandSpec* spec = resp::lookup_command(argv[0]);
+  RKV_ASSERT(spec != nullptr && resp::arity_ok(*spec, argc));
+  std::string out;
+  resp::Writer w(&out, 2);
+  ClientRequest req;
+  req.client_id = cl.conn_id;
+  req.seq = cl.seq;
+  const Dispatch d = n.node->execute(req, *spec, std::span(argv.data(), argc), clock_ms(e.node), w);
+  switch (d.kind) {
+    case Dispatch::kReady:
+      route_reply(e.node, cl.index, cl.serial, std::move(out));
+      break;
+    case Dispatch::kAfterPersist:
+      n.held.push_back({d.token, cl.index, cl.serial, std::move(out)});
+      break;
+    case Dispatch::kDeferred:
+      break;
+  }
+  drain(e.node);
+}
+
+void Simulator::route_reply(int node, int client, uint64_t serial, std::string bytes) {
+  schedule(EventKind::kReply, q_.now() + client_link_delay(), node, static_cast<uint64_t>(client),
+           serial, 0, std::move(bytes));
+}
+
+void Simulator::on_reply(const Event& e) {
+  SimClient& cl = clients_[e.a];
+  if (!cl.busy || cl.serial != e.b) return;
+  const Reply r = parse_reply(e.data);
+  if (r.kind == Reply::kInvalid) {
+    fail(fmt::format("node {} sent a malformed reply to {}: {:?}", e.node,
+                     fmt::join(cl.op.args, " "), e.data));
+    return;
+  }
+  client_finish(cl, &r, check::OpStatus::kInfo, "");
+}
+
+void Simulator::on_client_timeout(const Event& e) {
+  SimClient& cl = clients_[e.a];
+  if (!cl.busy || cl.serial != e.b) return;
+  client_finish(cl, nullptr, check::OpStatus::kInfo, "client timeout");
+}
+
+void Simulator::client_disconnect(SimClient& cl) {
+  if (cl.node >= 0) {
+    SimNode& n = nodes_[static_cast<size_t>(cl.node)];
+    if (n.node && n.incarnation == cl.conn_incarnation) n.node->on_client_closed(cl.conn_id);
+  }
+  cl.node = -1;
+}
+
+void Simulator::client_finish(SimClient& cl, const Reply* reply, check::OpStatus no_reply_status,
+                              std::string_view why) {
+  check::Op& op = cl.op.op;
+  bool definite = false;  // a real answer (not an error, not a timeout): ends a chain
+  if (reply) {
+    workload_->complete(cl.op, *reply);
+    definite = reply->kind != Reply::kError && op.status != check::OpStatus::kInfo;
+    if (reply->kind == Reply::kError) cl.last_error = "-" + reply->text;
+  } else {
+    op.status = no_reply_status;
+    cl.last_error = std::string(why);
+  }
+  op.complete = q_.now();
+  switch (op.status) {
+    case check::OpStatus::kOk:
+      ++result_.stats.ops_ok;
+      break;
+    case check::OpStatus::kFail:
+      ++result_.stats.ops_fail;
+      break;
+    case check::OpStatus::kInfo:
+      ++result_.stats.ops_info;
+      break;
+  }
+  if (o_.collect_history) result_.history.push_back(op);
+  cl.busy = false;
+  if (op.status == check::OpStatus::kInfo) cl.process += o_.clients;  // that process may still act
+  int64_t wait = static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.think_max_us)));
+  if (!definite) {
+    // Real clients drop the connection after an error or timeout and try another node.
+    client_disconnect(cl);
+    if (cl.chain) wait += static_cast<int64_t>(rng_.range(1'000, kRetryBackoffMaxUs));
+  } else {
+    cl.chain = false;
+  }
+  schedule(EventKind::kClientStart, q_.now() + wait, 0, static_cast<uint64_t>(cl.index));
+}
+
+// ---------------------------------------------------------------------------------------------
+// nemesis
+
+int64_t Simulator::exp_delay_us(int64_t mean_ms) {
+  const double u = rng_.unit();
+  return 1 + static_cast<int64_t>(-std::log(1.0 - u) * static_cast<double>(mean_ms * kUsPerMs));
+}
+
+int Simulator::down_count() const {
+  int d = 0;
+  for (const auto& n : nodes_)
+    d += n.node ? 0 : 1;
+  return d;
+}
+
+void Simulator::on_nemesis() {
+  if (!faults_on_) return;
+  schedule(EventKind::kNemesis, q_.now() + exp_delay_us(mix_.fault_interval_ms));
+  const double total = mix_.w_partition + mix_.w_crash + mix_.w_pause + mix_.w_clock;
+  if (total <= 0) return;
+  double r = rng_.unit() * total;
+  const int victim = static_cast<int>(rng_.uniform(static_cast<uint64_t>(o_.nodes)));
+  SimNode& n = nodes_[static_cast<size_t>(victim)];
+  if ((r -= mix_.w_partition) < 0) {
+    if (!net_.is_healed()) {
+      net_ = Partition::healed(o_.nodes);
+      ++partition_serial_;
+      say(fmt::format("t={:.3f}s heal partition", static_cast<double>(q_.now()) / 1e6));
+      return;
+    }
+    std::vector<PartitionShape> shapes;
+    for (int s = 0; s < kShapeCount; ++s) {
+      if (mix_.shapes[static_cast<size_t>(s)]) shapes.push_back(static_cast<PartitionShape>(s));
+    }
+    net_ = Partition::make(shapes[rng_.uniform(shapes.size())], o_.nodes, rng_);
+    ++partition_serial_;
+    ++result_.stats.partitions;
+    const auto len =
+        static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.partition_max_ms)));
+    schedule(EventKind::kPartitionEnd, q_.now() + len * kUsPerMs, 0, partition_serial_);
+    say(fmt::format("t={:.3f}s partition {} for {} ms", static_cast<double>(q_.now()) / 1e6,
+                    net_.description(), len));
+  } else if ((r -= mix_.w_crash) < 0) {
+    if (!n.node || down_count() >= mix_.max_down) return;
+    say(fmt::format("t={:.3f}s crash node {}", static_cast<double>(q_.now()) / 1e6, victim));
+    crash_node(victim,
+               static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.down_max_ms))));
+  } else if ((r -= mix_.w_pause) < 0) {
+    if (!n.node || n.paused_until > q_.now()) return;
+    const auto len = static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.pause_max_ms)));
+    n.paused_until = q_.now() + len * kUsPerMs;
+    ++result_.stats.pauses;
+    schedule(EventKind::kResume, n.paused_until, victim);
+    say(fmt::format("t={:.3f}s pause node {} for {} ms", static_cast<double>(q_.now()) / 1e6,
+                    victim, len));
+  } else {
+    if (mix_.jump_max_ms <= 0) return;
+    const auto jump = static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.jump_max_ms)));
+    n.jumps_us += jump * kUsPerMs;
+    ++result_.stats.clock_jumps;
+    say(fmt::format("t={:.3f}s clock of node {} jumps {} ms forward",
+                    static_cast<double>(q_.now()) / 1e6, victim, jump));
+  }
+}
+
+}  // namespace
+
+SimResult run_simulation(const SimOptions& options, std::ostream* log) {
+  Simulator sim(options, log);
+  return sim.run();
+}
+
+}  // namespace rkv::sim

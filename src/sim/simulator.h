@@ -1,0 +1,57 @@
+// The deterministic cluster simulator (DESIGN.md §2 "sim", §5 layer 2). Every node of a
+// `primary` cluster runs in this process as a sans-IO rkv::Node driven by one discrete-event
+// queue: a simulated network (delay, loss, duplication, reordering, partitions of every shape),
+// simulated disks (MemStorage; a crash loses what was not synced and may tear the last write),
+// simulated clocks (offset, drift, forward jumps), pauses, and simulated clients that go through
+// Node::execute like real connections. One seeded rkv::Random drives everything, so a seed
+// reproduces a run byte for byte; the trace hash proves it.
+//
+// A run has four phases:
+//   safety     clients issue `ops` operations while the nemesis injects the seed's fault mix;
+//              Raft invariants are checked after every event.
+//   liveness   everything heals (partitions, crashed and paused nodes, loss); every client op
+//              started now must succeed (retrying on errors, as clients do) within
+//              liveness_bound_ms of simulated time.
+//   final      reads of every set and counter key.
+//   quiesce    replicas must converge to identical `accounts` contents.
+// Then the histories go through check_linearizable / check_set / check_counter.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "check/history.h"
+#include "sim/options.h"
+
+namespace rkv::sim {
+
+struct SimStats {
+  uint64_t events = 0;
+  int64_t sim_us = 0;
+  double wall_seconds = 0;
+  int64_t ops_ok = 0, ops_fail = 0, ops_info = 0;
+  uint64_t messages_sent = 0, messages_dropped = 0, messages_duplicated = 0;
+  uint64_t crashes = 0, torn_crashes = 0, pauses = 0, partitions = 0, clock_jumps = 0;
+  uint64_t persists = 0, invariant_checks = 0;
+  uint64_t max_term = 0;     // highest Raft term seen (elections happened)
+  bool raft_active = false;  // Node::raft_group returned groups: Raft was under test
+
+  int64_t ops() const { return ops_ok + ops_fail + ops_info; }
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string failure;  // what failed first (empty when ok), several lines
+  std::string notes;    // non-fatal remarks (e.g. a checker's "unknown" verdict)
+  std::string params;   // every parameter the seed drew, as printed
+  uint64_t trace_hash = 0;
+  SimStats stats;
+  std::vector<check::Op> history;  // when options.collect_history
+};
+
+// Runs one seed. Progress and the drawn parameters go to `log` when it is non-null.
+SimResult run_simulation(const SimOptions& options, std::ostream* log = nullptr);
+
+}  // namespace rkv::sim
