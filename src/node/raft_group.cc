@@ -275,6 +275,23 @@ void RaftGroup::pump(int64_t now_ms) {
     if (rd.must_persist()) raft::add_ready_writes(group_, rd, &node_->pending_.batch);
     if (rd.hard_state) persisted_hs_ = *rd.hard_state;
     if (durable_change) {
+      // A leader's appends and heartbeats promise nothing about this node's disk (the core
+      // counts the leader's own copy toward commit only after advance()), so they go out now,
+      // in parallel with the leader's own write, as etcd does. Everything else (votes, append
+      // acknowledgements) waits for the write.
+      if (raft_->role() == raft::Role::kLeader) {
+        std::vector<raft::Message> later;
+        for (raft::Message& m : rd.messages) {
+          if (m.type == raft::MessageType::kApp || m.type == raft::MessageType::kHeartbeat ||
+              m.type == raft::MessageType::kSnapshot) {
+            node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft,
+                             raft::encode_message(group_, m));
+          } else {
+            later.push_back(std::move(m));
+          }
+        }
+        rd.messages = std::move(later);
+      }
       inflight_token_ = node_->new_token();
       inflight_ = std::move(rd);
       return;
