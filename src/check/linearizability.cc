@@ -107,7 +107,7 @@ class Memo {
  private:
   bool insert_into_group(size_t g, const std::vector<uint64_t>& info_bits, int64_t& work) {
     for (int32_t s = group_head_[g]; s >= 0; s = set_next_[s]) {
-      const uint64_t* stored = &set_arena_[static_cast<size_t>(s) * info_words_];
+      const uint64_t* stored = set_arena_.data() + static_cast<size_t>(s) * info_words_;
       bool subset = true;
       for (size_t w = 0; w < info_words_ && subset; ++w)
         subset = (stored[w] & ~info_bits[w]) == 0;

@@ -19,7 +19,9 @@ namespace rkv {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 std::string node_config(const ClusterOptions& o, int i, const std::string& secret) {
   std::string t = fmt::format(
@@ -27,8 +29,9 @@ std::string node_config(const ClusterOptions& o, int i, const std::string& secre
       "data_dir = \"{}/n{}\"\nfsync = \"{}\"\n\n[cluster]\nsecret = \"{}\"\n",
       i + 1, o.base_port + i, o.base_port + 1000 + i, o.data_dir, i + 1, o.fsync, secret);
   for (int j = 0; j < o.nodes; ++j) {
-    t += fmt::format("[[cluster.node]]\nid = \"n{}\"\nhost = \"127.0.0.1\"\nport = {}\npeer_port = {}\n",
-                     j + 1, o.base_port + j, o.base_port + 10000 + j);
+    t += fmt::format(
+        "[[cluster.node]]\nid = \"n{}\"\nhost = \"127.0.0.1\"\nport = {}\npeer_port = {}\n", j + 1,
+        o.base_port + j, o.base_port + 10000 + j);
   }
   t += "\n[[keyspace]]\nname = \"default\"\nmodel = \"primary\"\n";
   t += "\n[[keyspace]]\nname = \"accounts\"\nprefix = \"accounts:\"\nmodel = \"primary\"\n"
@@ -54,7 +57,8 @@ int write_cluster_configs(const ClusterOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) {
-    std::fprintf(stderr, "replikv: cannot create %s: %s\n", o.data_dir.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "replikv: cannot create %s: %s\n", o.data_dir.c_str(),
+                 ec.message().c_str());
     return 1;
   }
   // The secret is kept with the cluster's data so a restart reuses it.
@@ -65,7 +69,8 @@ int write_cluster_configs(const ClusterOptions& o) {
     std::ifstream ur("/dev/urandom", std::ios::binary);
     unsigned char b[16] = {};
     ur.read(reinterpret_cast<char*>(b), sizeof(b));
-    for (unsigned char c : b) secret += fmt::format("{:02x}", c);
+    for (unsigned char c : b)
+      secret += fmt::format("{:02x}", c);
     std::ofstream(secret_file) << secret << "\n";
   }
   for (int i = 0; i < o.nodes; ++i) {
@@ -107,7 +112,8 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
     std::printf("  n%d  clients: redis-cli -p %d   admin: http://127.0.0.1:%d/status\n", i + 1,
                 o.base_port + i, o.base_port + 1000 + i);
   }
-  std::printf("keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable)\n");
+  std::printf(
+      "keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable)\n");
   std::printf("status: replikv status --nodes %d --base-port %d\nCtrl-C stops the cluster.\n",
               o.nodes, o.base_port);
   std::fflush(stdout);
@@ -122,7 +128,8 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  for (pid_t p : pids) kill(p, SIGTERM);
+  for (pid_t p : pids)
+    kill(p, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (pid_t p : pids) {
     int st;
@@ -162,8 +169,8 @@ int run_status(int nodes, uint16_t base_port) {
     for (const auto& g : j.value("replication", nlohmann::json::array())) {
       std::string fol;
       for (const auto& f : g["followers"]) {
-        fol += fmt::format("{}={}/{} ", f["node"].get<std::string>(), f["match_index"].get<uint64_t>(),
-                           f["lag"].get<uint64_t>());
+        fol += fmt::format("{}={}/{} ", f["node"].get<std::string>(),
+                           f["match_index"].get<uint64_t>(), f["lag"].get<uint64_t>());
       }
       std::printf("%-5s %-10s %-12s %-10s %6llu %8llu %8llu %8llu  %s\n",
                   j["node_id"].get<std::string>().c_str(), g["keyspace"].get<std::string>().c_str(),

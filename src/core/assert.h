@@ -16,16 +16,16 @@ namespace rkv::detail {
 }
 }  // namespace rkv::detail
 
-#define RKV_ASSERT(cond)                                                               \
-  do {                                                                                 \
-    if (!(cond)) [[unlikely]]                                                          \
-      ::rkv::detail::assert_fail(#cond, __FILE__, __LINE__, nullptr);                  \
+#define RKV_ASSERT(cond)                                              \
+  do {                                                                \
+    if (!(cond)) [[unlikely]]                                         \
+      ::rkv::detail::assert_fail(#cond, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define RKV_ASSERT_MSG(cond, msg)                                                      \
-  do {                                                                                 \
-    if (!(cond)) [[unlikely]]                                                          \
-      ::rkv::detail::assert_fail(#cond, __FILE__, __LINE__, (msg));                    \
+#define RKV_ASSERT_MSG(cond, msg)                                   \
+  do {                                                              \
+    if (!(cond)) [[unlikely]]                                       \
+      ::rkv::detail::assert_fail(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)
 
 #define RKV_UNREACHABLE() ::rkv::detail::assert_fail("unreachable", __FILE__, __LINE__, nullptr)

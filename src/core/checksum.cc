@@ -4,7 +4,9 @@
 
 namespace rkv {
 
-uint64_t checksum64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+uint64_t checksum64(std::string_view data) {
+  return XXH3_64bits(data.data(), data.size());
+}
 
 std::string seal(std::string_view payload) {
   std::string out;

@@ -1,52 +1,67 @@
 #include "core/config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace rkv {
 
 const char* to_string(FsyncMode m) {
   switch (m) {
-    case FsyncMode::kAlways: return "always";
-    case FsyncMode::kBatch: return "batch";
-    case FsyncMode::kNever: return "never";
+    case FsyncMode::kAlways:
+      return "always";
+    case FsyncMode::kBatch:
+      return "batch";
+    case FsyncMode::kNever:
+      return "never";
   }
   return "?";
 }
 const char* to_string(Model m) {
   switch (m) {
-    case Model::kPrimary: return "primary";
-    case Model::kMultiLeader: return "multi-leader";
-    case Model::kLeaderless: return "leaderless";
+    case Model::kPrimary:
+      return "primary";
+    case Model::kMultiLeader:
+      return "multi-leader";
+    case Model::kLeaderless:
+      return "leaderless";
   }
   return "?";
 }
 const char* to_string(CommitMode m) {
   switch (m) {
-    case CommitMode::kQuorum: return "quorum";
-    case CommitMode::kAll: return "all";
-    case CommitMode::kAsync: return "async";
+    case CommitMode::kQuorum:
+      return "quorum";
+    case CommitMode::kAll:
+      return "all";
+    case CommitMode::kAsync:
+      return "async";
   }
   return "?";
 }
 const char* to_string(ReadMode m) {
   switch (m) {
-    case ReadMode::kLinearizable: return "linearizable";
-    case ReadMode::kLease: return "lease";
-    case ReadMode::kFollower: return "follower";
+    case ReadMode::kLinearizable:
+      return "linearizable";
+    case ReadMode::kLease:
+      return "lease";
+    case ReadMode::kFollower:
+      return "follower";
   }
   return "?";
 }
 const char* to_string(ConflictMode m) {
   switch (m) {
-    case ConflictMode::kLww: return "lww";
-    case ConflictMode::kSiblings: return "siblings";
-    case ConflictMode::kCrdt: return "crdt";
+    case ConflictMode::kLww:
+      return "lww";
+    case ConflictMode::kSiblings:
+      return "siblings";
+    case ConflictMode::kCrdt:
+      return "crdt";
   }
   return "?";
 }
@@ -79,8 +94,7 @@ class Reader {
   explicit Reader(std::string_view source) : source_(source) {}
 
   Status error_at(const toml::node& n, const std::string& what) const {
-    return Status::invalid_argument(
-        fmt::format("{}:{}: {}", source_, n.source().begin.line, what));
+    return Status::invalid_argument(fmt::format("{}:{}: {}", source_, n.source().begin.line, what));
   }
 
   // Rejects keys this version does not know, so a typo is an error rather than ignored.
@@ -141,22 +155,22 @@ class Reader {
 };
 
 Status parse_node(const Reader& r, const toml::table& t, Config& c) {
-  RKV_RETURN_IF_ERROR(r.only_keys(
-      t, {"id", "bind", "port", "admin_port", "peer_port", "data_dir", "fsync", "log_level",
-          "expire_sweep_ms"},
-      "[node]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(t,
+                                  {"id", "bind", "port", "admin_port", "peer_port", "data_dir",
+                                   "fsync", "log_level", "expire_sweep_ms"},
+                                  "[node]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "id", &c.node_id));
   RKV_RETURN_IF_ERROR(r.get_string(t, "bind", &c.bind));
   RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 1, 65535));
   RKV_RETURN_IF_ERROR(r.get_int(t, "admin_port", &c.admin_port, 0, 65535));
   RKV_RETURN_IF_ERROR(r.get_int(t, "peer_port", &c.peer_port, 0, 65535));
   RKV_RETURN_IF_ERROR(r.get_string(t, "data_dir", &c.data_dir));
-  RKV_RETURN_IF_ERROR(r.get_enum(t, "fsync", &c.fsync,
-                                 {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kNever}));
+  RKV_RETURN_IF_ERROR(
+      r.get_enum(t, "fsync", &c.fsync, {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kNever}));
   RKV_RETURN_IF_ERROR(r.get_string(t, "log_level", &c.log_level));
   RKV_RETURN_IF_ERROR(r.get_int(t, "expire_sweep_ms", &c.expire_sweep_ms, 1, 60000));
-  static const std::set<std::string> kLevels = {"trace", "debug", "info",
-                                                "warn",  "error", "critical", "off"};
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
   if (!kLevels.count(c.log_level)) {
     return r.error_at(*t.get("log_level"), fmt::format("unknown log_level \"{}\"", c.log_level));
   }
@@ -164,11 +178,11 @@ Status parse_node(const Reader& r, const toml::table& t, Config& c) {
 }
 
 Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
-  RKV_RETURN_IF_ERROR(r.only_keys(t,
-                                  {"max_bulk_len", "max_args", "max_inline_len", "max_clients",
-                                   "client_output_buffer_limit", "idle_timeout_ms",
-                                   "max_value_len", "max_query_buffer"},
-                                  "[limits]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t,
+      {"max_bulk_len", "max_args", "max_inline_len", "max_clients", "client_output_buffer_limit",
+       "idle_timeout_ms", "max_value_len", "max_query_buffer"},
+      "[limits]"));
   constexpr int64_t kMax = int64_t{1} << 40;
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_bulk_len", &l.max_bulk_len, 1, int64_t{4} << 30));
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_args", &l.max_args, 1, int64_t{1} << 30));
@@ -183,11 +197,11 @@ Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
 }
 
 Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
-  RKV_RETURN_IF_ERROR(r.only_keys(t,
-                                  {"tick_ms", "election_ticks", "heartbeat_ticks",
-                                   "lease_drift_ticks", "snapshot_min_entries",
-                                   "max_inflight_msgs", "request_timeout_ms", "no_leader_wait_ms"},
-                                  "[raft]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t,
+      {"tick_ms", "election_ticks", "heartbeat_ticks", "lease_drift_ticks", "snapshot_min_entries",
+       "max_inflight_msgs", "request_timeout_ms", "no_leader_wait_ms"},
+      "[raft]"));
   RKV_RETURN_IF_ERROR(r.get_int(t, "tick_ms", &rs.tick_ms, 1, 10000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "election_ticks", &rs.election_ticks, 2, 1000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "heartbeat_ticks", &rs.heartbeat_ticks, 1, 1000));
@@ -218,8 +232,8 @@ Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
       const toml::table* nt = e.as_table();
       if (!nt) return r.error_at(e, "[[cluster.node]] entries must be tables");
       PeerConfig p;
-      RKV_RETURN_IF_ERROR(r.only_keys(*nt, {"id", "host", "port", "peer_port"},
-                                      "[[cluster.node]]"));
+      RKV_RETURN_IF_ERROR(
+          r.only_keys(*nt, {"id", "host", "port", "peer_port"}, "[[cluster.node]]"));
       RKV_RETURN_IF_ERROR(r.get_string(*nt, "id", &p.id));
       RKV_RETURN_IF_ERROR(r.get_string(*nt, "host", &p.host));
       RKV_RETURN_IF_ERROR(r.get_int(*nt, "port", &p.port, 1, 65535));
@@ -236,14 +250,15 @@ Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
 Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) {
   const toml::table* t = e.as_table();
   if (!t) return r.error_at(e, "[[keyspace]] entries must be tables");
-  RKV_RETURN_IF_ERROR(r.only_keys(
-      *t, {"name", "prefix", "model", "commit", "read", "conflict", "n", "r", "w"},
-      "[[keyspace]]"));
+  RKV_RETURN_IF_ERROR(
+      r.only_keys(*t, {"name", "prefix", "model", "commit", "read", "conflict", "n", "r", "w"},
+                  "[[keyspace]]"));
   RKV_RETURN_IF_ERROR(r.get_string(*t, "name", &ks.name));
   if (ks.name.empty()) return r.error_at(e, "[[keyspace]] needs a \"name\"");
   ks.prefix = ks.name == "default" ? "" : ks.name + ":";
   RKV_RETURN_IF_ERROR(r.get_string(*t, "prefix", &ks.prefix));
-  if (!t->get("model")) return r.error_at(e, fmt::format("keyspace \"{}\" needs a \"model\"", ks.name));
+  if (!t->get("model"))
+    return r.error_at(e, fmt::format("keyspace \"{}\" needs a \"model\"", ks.name));
   RKV_RETURN_IF_ERROR(r.get_enum(*t, "model", &ks.model,
                                  {Model::kPrimary, Model::kMultiLeader, Model::kLeaderless}));
   auto only_for = [&](std::string_view key, Model m) -> Status {
@@ -263,8 +278,9 @@ Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) 
                                  {CommitMode::kQuorum, CommitMode::kAll, CommitMode::kAsync}));
   RKV_RETURN_IF_ERROR(r.get_enum(*t, "read", &ks.read,
                                  {ReadMode::kLinearizable, ReadMode::kLease, ReadMode::kFollower}));
-  RKV_RETURN_IF_ERROR(r.get_enum(*t, "conflict", &ks.conflict,
-                                 {ConflictMode::kLww, ConflictMode::kSiblings, ConflictMode::kCrdt}));
+  RKV_RETURN_IF_ERROR(
+      r.get_enum(*t, "conflict", &ks.conflict,
+                 {ConflictMode::kLww, ConflictMode::kSiblings, ConflictMode::kCrdt}));
   RKV_RETURN_IF_ERROR(r.get_int(*t, "n", &ks.n, 1, 64));
   RKV_RETURN_IF_ERROR(r.get_int(*t, "r", &ks.r, 1, 64));
   RKV_RETURN_IF_ERROR(r.get_int(*t, "w", &ks.w, 1, 64));
@@ -273,7 +289,8 @@ Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) 
                                      ks.name, ks.r, ks.w, ks.n));
   }
   if (ks.name == "default" && !ks.prefix.empty()) {
-    return r.error_at(e, "keyspace \"default\" takes every key no other prefix matches; it has no prefix");
+    return r.error_at(
+        e, "keyspace \"default\" takes every key no other prefix matches; it has no prefix");
   }
   if (ks.name != "default" && ks.prefix.empty()) {
     return r.error_at(e, fmt::format("keyspace \"{}\" needs a non-empty prefix", ks.name));
@@ -288,8 +305,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   try {
     doc = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
-    return Status::invalid_argument(fmt::format("{}:{}: {}", source_name,
-                                                e.source().begin.line, e.description()));
+    return Status::invalid_argument(
+        fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
   Reader r(source_name);
   Config c;
@@ -334,7 +351,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
 Status validate_config(Config& c) {
   if (c.node_id.empty()) return Status::invalid_argument("node id must not be empty");
   bool has_default = false;
-  for (const auto& ks : c.keyspaces) has_default |= ks.name == "default";
+  for (const auto& ks : c.keyspaces)
+    has_default |= ks.name == "default";
   if (!has_default) {
     KeyspaceConfig def;
     def.name = "default";
@@ -355,9 +373,9 @@ Status validate_config(Config& c) {
     }
     for (const auto& ks : c.keyspaces) {
       if (ks.model == Model::kLeaderless && ks.n > static_cast<int>(c.nodes.size())) {
-        return Status::invalid_argument(fmt::format(
-            "keyspace \"{}\": n = {} exceeds the cluster's {} nodes", ks.name, ks.n,
-            c.nodes.size()));
+        return Status::invalid_argument(
+            fmt::format("keyspace \"{}\": n = {} exceeds the cluster's {} nodes", ks.name, ks.n,
+                        c.nodes.size()));
       }
     }
   }

@@ -24,14 +24,14 @@ const char* to_string(ReadMode m);
 const char* to_string(ConflictMode m);
 
 struct Limits {
-  uint64_t max_bulk_len = 512ull << 20;         // largest bulk string a client may send
-  uint64_t max_args = 1024 * 1024;              // most arguments in one command
-  uint64_t max_inline_len = 64 * 1024;          // longest inline command line
-  uint64_t max_clients = 10000;                 // concurrent client connections
+  uint64_t max_bulk_len = 512ull << 20;               // largest bulk string a client may send
+  uint64_t max_args = 1024 * 1024;                    // most arguments in one command
+  uint64_t max_inline_len = 64 * 1024;                // longest inline command line
+  uint64_t max_clients = 10000;                       // concurrent client connections
   uint64_t client_output_buffer_limit = 64ull << 20;  // pending reply bytes per client
-  uint64_t idle_timeout_ms = 0;                 // close idle clients; 0 = never
-  uint64_t max_value_len = 512ull << 20;        // largest stored string value
-  uint64_t max_query_buffer = 1ull << 30;       // unparsed request bytes held per client
+  uint64_t idle_timeout_ms = 0;                       // close idle clients; 0 = never
+  uint64_t max_value_len = 512ull << 20;              // largest stored string value
+  uint64_t max_query_buffer = 1ull << 30;             // unparsed request bytes held per client
 };
 
 struct KeyspaceConfig {
@@ -57,13 +57,13 @@ struct PeerConfig {
 // Replication timing for primary (Raft) keyspaces. Time is counted in ticks of tick_ms.
 struct RaftSettings {
   uint64_t tick_ms = 25;
-  int election_ticks = 10;    // followers campaign after [election, 2*election) ticks of silence
+  int election_ticks = 10;  // followers campaign after [election, 2*election) ticks of silence
   int heartbeat_ticks = 1;
-  int lease_drift_ticks = 2;  // safety margin of leader leases against clock drift
+  int lease_drift_ticks = 2;              // safety margin of leader leases against clock drift
   uint64_t snapshot_min_entries = 20000;  // compact the log once this many entries are applied
   uint64_t max_inflight_msgs = 256;
-  uint64_t request_timeout_ms = 5000;     // a replicated request still unanswered fails then
-  uint64_t no_leader_wait_ms = 2000;      // how long a request waits for an election
+  uint64_t request_timeout_ms = 5000;  // a replicated request still unanswered fails then
+  uint64_t no_leader_wait_ms = 2000;   // how long a request waits for an election
   uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)
 };
 
@@ -80,7 +80,7 @@ struct Config {
   Limits limits;
   RaftSettings raft;
   std::string cluster_secret;
-  std::vector<PeerConfig> nodes;  // every member, this node included; empty = single node
+  std::vector<PeerConfig> nodes;          // every member, this node included; empty = single node
   std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading
 
   // Built-in defaults: one node, data in ./data, and the demo keyspaces.

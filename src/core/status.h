@@ -15,9 +15,9 @@ enum class Code : unsigned char {
   kOk = 0,
   kInvalidArgument,  // caller's input is wrong (bad config, bad command arguments)
   kNotFound,
-  kCorruption,       // a checksum or framing check failed on stored or received bytes
-  kIOError,          // the OS or RocksDB reported an I/O failure
-  kUnavailable,      // retryable: no leader, no quorum, peer down
+  kCorruption,   // a checksum or framing check failed on stored or received bytes
+  kIOError,      // the OS or RocksDB reported an I/O failure
+  kUnavailable,  // retryable: no leader, no quorum, peer down
   kTimeout,
   kResourceExhausted,  // a configured limit was hit
   kAborted,
@@ -90,8 +90,8 @@ class [[nodiscard]] Result {
 }  // namespace rkv
 
 // Propagate a non-OK Status to the caller.
-#define RKV_RETURN_IF_ERROR(expr)               \
-  do {                                          \
-    ::rkv::Status rkv_status_ = (expr);         \
+#define RKV_RETURN_IF_ERROR(expr)                 \
+  do {                                            \
+    ::rkv::Status rkv_status_ = (expr);           \
     if (!rkv_status_.is_ok()) return rkv_status_; \
   } while (0)

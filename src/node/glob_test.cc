@@ -28,7 +28,8 @@ TEST(Glob, Patterns) {
 TEST(Glob, PathologicalPatternIsFast) {
   std::string text(5000, 'a');
   std::string pat;
-  for (int i = 0; i < 30; ++i) pat += "*a";
+  for (int i = 0; i < 30; ++i)
+    pat += "*a";
   pat += "b";
   EXPECT_FALSE(glob_match(pat, text));  // must not take exponential time
 }

@@ -9,9 +9,13 @@ constexpr size_t kMinBuckets = 16;
 }
 
 KeyTable::KeyTable() : buckets_(kMinBuckets) {}
-KeyTable::~KeyTable() { clear(); }
+KeyTable::~KeyTable() {
+  clear();
+}
 
-uint64_t KeyTable::hash_of(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+uint64_t KeyTable::hash_of(std::string_view key) {
+  return XXH3_64bits(key.data(), key.size());
+}
 
 uint64_t KeyTable::reverse_bits(uint64_t v) {
   v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
@@ -74,7 +78,8 @@ bool KeyTable::erase(std::string_view key) {
 void KeyTable::clear() {
   // Unlink chains iteratively: recursive unique_ptr destruction could overflow the stack.
   for (auto& head : buckets_) {
-    while (head) head = std::move(head->next);
+    while (head)
+      head = std::move(head->next);
   }
   buckets_.clear();
   buckets_.resize(kMinBuckets);

@@ -54,7 +54,8 @@ class KeyTable {
   uint64_t scan(uint64_t cursor, Fn&& fn) const {
     if (size_ == 0) return 0;
     const uint64_t mask = buckets_.size() - 1;
-    for (const Entry* e = buckets_[cursor & mask].get(); e; e = e->next.get()) fn(*e);
+    for (const Entry* e = buckets_[cursor & mask].get(); e; e = e->next.get())
+      fn(*e);
     // Increment the reversed cursor: walks buckets so that a resize never skips any.
     cursor |= ~mask;
     cursor = reverse_bits(cursor);

@@ -88,7 +88,8 @@ TEST(KeyTable, ScanSurvivesResizesBetweenCalls) {
         }
       }
     } while (c != 0);
-    for (const auto& k : stable) EXPECT_TRUE(seen.count(k)) << "mode " << mode << " missed " << k;
+    for (const auto& k : stable)
+      EXPECT_TRUE(seen.count(k)) << "mode " << mode << " missed " << k;
   }
 }
 

@@ -11,7 +11,7 @@
 namespace rkv {
 
 namespace {
-constexpr size_t kSweepBatch = 200;  // most keys one sweep tick removes (bounded pause)
+constexpr size_t kSweepBatch = 200;         // most keys one sweep tick removes (bounded pause)
 constexpr size_t kMaxSeenForwards = 65536;  // relayed request ids remembered per peer
 
 std::string data_prefix(std::string_view keyspace) {
@@ -59,7 +59,9 @@ Node::Node(const Config& config, Storage* storage, uint64_t seed)
 
 Node::~Node() = default;
 
-ChangeSink& Node::change_sink() { return *sink_; }
+ChangeSink& Node::change_sink() {
+  return *sink_;
+}
 
 std::string Node::data_key(std::string_view keyspace, std::string_view key) {
   std::string k = data_prefix(keyspace);
@@ -93,8 +95,8 @@ Status Node::open(int64_t now_ms) {
       return Status::corruption("node id record fails its checksum");
     }
     if (stored != config_.node_id) {
-      return Status::invalid_argument(fmt::format(
-          "data dir belongs to node \"{}\", not \"{}\"", stored, config_.node_id));
+      return Status::invalid_argument(
+          fmt::format("data dir belongs to node \"{}\", not \"{}\"", stored, config_.node_id));
     }
   } else if (id.status().code() == Code::kNotFound) {
     WriteBatch b;
@@ -156,15 +158,6 @@ Status Node::open(int64_t now_ms) {
 
 namespace {
 
-// Indexes of the key arguments of a command, from its key positions in the command table.
-template <typename Fn>
-void for_each_key(const resp::CommandSpec& spec, size_t argc, Fn&& fn) {
-  if (spec.first_key <= 0) return;
-  size_t last = spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
-  size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;
-  for (size_t i = static_cast<size_t>(spec.first_key); i <= last && i < argc; i += step) fn(i);
-}
-
 std::string error_reply(int proto, std::string_view msg) {
   std::string out;
   resp::Writer(&out, proto).error(msg);
@@ -190,7 +183,7 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   // Which keyspace does the command touch? All its keys must share one replicated keyspace.
   int64_t ks = -1;
   bool mixed = false, any_replicated = false;
-  for_each_key(spec, args.size(), [&](size_t i) {
+  resp::for_each_key(spec, args.size(), [&](size_t i) {
     uint32_t k = store_.route(args[i]);
     any_replicated |= groups_[k] != nullptr;
     if (ks == -1) {
@@ -208,7 +201,9 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     if (write) {
       for (const auto& g : groups_) {
         if (g) {
-          w.error("ERR this command would change replicated keyspaces; it is not supported on a cluster");
+          w.error(
+              "ERR this command would change replicated keyspaces; it is not supported on a "
+              "cluster");
           return {};
         }
       }
@@ -226,9 +221,9 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   if (!write && rm == ReadMode::kFollower) {
     GroupStatus st = g->status(config_.raft.tick_ms);
     if (o.peer < 0) {
-      staleness_[o.client_id] = Staleness{
-          st.leader_commit > st.applied ? st.leader_commit - st.applied : 0,
-          g->is_leader() ? 0 : st.ms_since_leader, kc.name};
+      staleness_[o.client_id] =
+          Staleness{st.leader_commit > st.applied ? st.leader_commit - st.applied : 0,
+                    g->is_leader() ? 0 : st.ms_since_leader, kc.name};
     }
     std::string out;
     g->read_local(args, o.proto, now_ms, &out);
@@ -260,7 +255,8 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
 
 void Node::deliver(const Origin& o, std::string bytes) {
   if (o.peer >= 0) {
-    sends_.push_back(PeerSend{static_cast<uint32_t>(o.peer), encode_forward_reply(o.forward_id, bytes)});
+    sends_.push_back(
+        PeerSend{static_cast<uint32_t>(o.peer), encode_forward_reply(o.forward_id, bytes)});
     return;
   }
   replies_.push_back(DeferredReply{o.client_id, o.seq, std::move(bytes)});
@@ -274,8 +270,8 @@ void Node::send_peer(uint32_t to, char tag, std::string body) {
   sends_.push_back(PeerSend{to, std::move(payload)});
 }
 
-void Node::forward(const Origin& o, uint32_t ks, bool write,
-                   std::span<const std::string_view> args, uint8_t read_mode, int64_t now_ms) {
+void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std::string_view> args,
+                   uint8_t read_mode, int64_t now_ms) {
   // Ids carry a per-incarnation random prefix so a restarted node's ids never collide with
   // those its peers remember from before the restart.
   if (next_forward_id_ == 0) next_forward_id_ = (random_->next() | 1) << 32;
@@ -340,8 +336,8 @@ void Node::handle_forward_reply(std::string_view body) {
   }
   auto it = forwards_.find(id);
   if (it == forwards_.end()) return;  // already timed out
-  replies_.push_back(DeferredReply{it->second.origin.client_id, it->second.origin.seq,
-                                   std::string(reply)});
+  replies_.push_back(
+      DeferredReply{it->second.origin.client_id, it->second.origin.seq, std::string(reply)});
   forwards_.erase(it);
 }
 
@@ -379,8 +375,10 @@ void Node::expire_forwards(int64_t now_ms) {
     if (f.deadline_ms <= now_ms || leader_changed) {
       std::string msg;
       if (leader_changed) {
-        msg = f.write ? "TIMEOUT the leader changed while the write was in flight; its outcome is unknown"
-                      : "TRYAGAIN the leader changed while the read was in flight; retry";
+        msg =
+            f.write
+                ? "TIMEOUT the leader changed while the write was in flight; its outcome is unknown"
+                : "TRYAGAIN the leader changed while the read was in flight; retry";
       } else if (unsent) {
         msg = fmt::format("TRYAGAIN no leader for keyspace '{}' (election in progress); retry",
                           store_.keyspace(f.keyspace).config.name);
@@ -389,8 +387,8 @@ void Node::expire_forwards(int64_t now_ms) {
       } else {
         msg = "TRYAGAIN the leader did not answer in time; retry";
       }
-      replies_.push_back(DeferredReply{f.origin.client_id, f.origin.seq,
-                                       error_reply(f.origin.proto, msg)});
+      replies_.push_back(
+          DeferredReply{f.origin.client_id, f.origin.seq, error_reply(f.origin.proto, msg)});
       it = forwards_.erase(it);
       continue;
     }
@@ -421,9 +419,12 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
       groups_[static_cast<size_t>(k)]->pump(now_ms);
       return;
     }
-    case kPeerForward: return handle_forward(from, body, now_ms);
-    case kPeerReply: return handle_forward_reply(body);
-    default: ++bad_peer_messages_;
+    case kPeerForward:
+      return handle_forward(from, body, now_ms);
+    case kPeerReply:
+      return handle_forward_reply(body);
+    default:
+      ++bad_peer_messages_;
   }
 }
 
@@ -433,11 +434,17 @@ void Node::pump_groups(int64_t now_ms) {
   }
 }
 
-void Node::on_client_closed(uint64_t client_id) { staleness_.erase(client_id); }
+void Node::on_client_closed(uint64_t client_id) {
+  staleness_.erase(client_id);
+}
 
-std::vector<PeerSend> Node::take_sends() { return std::exchange(sends_, {}); }
+std::vector<PeerSend> Node::take_sends() {
+  return std::exchange(sends_, {});
+}
 
-std::vector<DeferredReply> Node::take_replies() { return std::exchange(replies_, {}); }
+std::vector<DeferredReply> Node::take_replies() {
+  return std::exchange(replies_, {});
+}
 
 const raft::Raft* Node::raft_group(uint32_t keyspace) const {
   return keyspace < groups_.size() && groups_[keyspace] ? &groups_[keyspace]->raft() : nullptr;

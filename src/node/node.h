@@ -16,9 +16,9 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,9 +44,9 @@ struct PersistRequest {
 
 // Who asked: lets the node answer later, on the same connection, in the client's protocol.
 struct ClientRequest {
-  uint64_t client_id = 0;  // unique per connection for the life of the process
-  uint64_t seq = 0;        // per-connection request number, increasing
-  int proto = 2;           // RESP version of the connection
+  uint64_t client_id = 0;             // unique per connection for the life of the process
+  uint64_t seq = 0;                   // per-connection request number, increasing
+  int proto = 2;                      // RESP version of the connection
   std::optional<ReadMode> read_mode;  // READMODE override; unset = the keyspace's setting
 };
 
@@ -202,7 +202,7 @@ class Node {
   };
   std::map<uint32_t, SeenForwards> seen_forwards_;
   uint64_t next_forward_id_ = 0;
-  std::map<uint64_t, Staleness> staleness_;         // by client id
+  std::map<uint64_t, Staleness> staleness_;  // by client id
   std::vector<LostWrite> lost_writes_;
   std::vector<std::string> notes_;
   int64_t last_now_ms_ = 0;

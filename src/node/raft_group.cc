@@ -16,10 +16,16 @@ namespace {
 
 constexpr size_t kMaxExpiriesPerEntry = 128;
 
-raft::NodeId raft_id(uint32_t index) { return index + 1; }
-int32_t node_index(raft::NodeId id) { return id == raft::kNoNode ? -1 : static_cast<int32_t>(id - 1); }
+raft::NodeId raft_id(uint32_t index) {
+  return index + 1;
+}
+int32_t node_index(raft::NodeId id) {
+  return id == raft::kNoNode ? -1 : static_cast<int32_t>(id - 1);
+}
 
-std::string applied_key(std::string_view group) { return "m" + std::string(group) + "/applied"; }
+std::string applied_key(std::string_view group) {
+  return "m" + std::string(group) + "/applied";
+}
 
 }  // namespace
 
@@ -44,7 +50,8 @@ Status RaftGroup::open() {
   if (rec.is_ok()) {
     std::string_view payload;
     if (!unseal(rec.value(), &payload) || payload.size() != 8) {
-      return Status::corruption(fmt::format("applied-index record of keyspace {} is corrupt", group_));
+      return Status::corruption(
+          fmt::format("applied-index record of keyspace {} is corrupt", group_));
     }
     applied = get_u64(payload.data());
   } else if (rec.status().code() != Code::kNotFound) {
@@ -61,7 +68,8 @@ Status RaftGroup::open() {
   const RaftSettings& rs = node_->config_.raft;
   raft::Config cfg;
   cfg.id = raft_id(node_->self_index_);
-  for (uint32_t i = 0; i < node_->config_.nodes.size(); ++i) cfg.voters.push_back(raft_id(i));
+  for (uint32_t i = 0; i < node_->config_.nodes.size(); ++i)
+    cfg.voters.push_back(raft_id(i));
   cfg.election_tick = rs.election_ticks;
   cfg.heartbeat_tick = rs.heartbeat_ticks;
   cfg.lease_drift_ticks = rs.lease_drift_ticks;
@@ -76,8 +84,12 @@ Status RaftGroup::open() {
   return Status::ok();
 }
 
-bool RaftGroup::is_leader() const { return raft_->role() == raft::Role::kLeader; }
-int32_t RaftGroup::leader_index() const { return node_index(raft_->leader()); }
+bool RaftGroup::is_leader() const {
+  return raft_->role() == raft::Role::kLeader;
+}
+int32_t RaftGroup::leader_index() const {
+  return node_index(raft_->leader());
+}
 
 GroupStatus RaftGroup::status(uint64_t tick_ms) const {
   GroupStatus s;
@@ -105,7 +117,9 @@ std::string RaftGroup::error(const Origin& o, std::string_view msg) const {
   return out;
 }
 
-void RaftGroup::reply(const Origin& o, std::string bytes) { node_->deliver(o, std::move(bytes)); }
+void RaftGroup::reply(const Origin& o, std::string bytes) {
+  node_->deliver(o, std::move(bytes));
+}
 
 void RaftGroup::tick(int64_t now_ms) {
   const uint64_t tick_ms = node_->config_.raft.tick_ms;
@@ -119,13 +133,15 @@ void RaftGroup::tick(int64_t now_ms) {
   last_tick_ms_ += static_cast<int64_t>(ticks * tick_ms);
   // After a long pause fire a bounded number of ticks: enough to start an election.
   ticks = std::min<uint64_t>(ticks, 4 * static_cast<uint64_t>(node_->config_.raft.election_ticks));
-  for (uint64_t i = 0; i < ticks; ++i) raft_->tick();
+  for (uint64_t i = 0; i < ticks; ++i)
+    raft_->tick();
 
   // Requests past their deadline: a write's outcome is unknown, a read simply failed.
   for (auto it = writes_.begin(); it != writes_.end();) {
     if (it->second.deadline_ms <= now_ms) {
       reply(it->second.origin,
-            error(it->second.origin, "TIMEOUT the write was not confirmed in time; its outcome is unknown"));
+            error(it->second.origin,
+                  "TIMEOUT the write was not confirmed in time; its outcome is unknown"));
       it = writes_.erase(it);
     } else {
       ++it;
@@ -133,7 +149,9 @@ void RaftGroup::tick(int64_t now_ms) {
   }
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.deadline_ms <= now_ms) {
-      reply(it->second.origin, error(it->second.origin, "TRYAGAIN the read could not be confirmed by a quorum in time"));
+      reply(
+          it->second.origin,
+          error(it->second.origin, "TRYAGAIN the read could not be confirmed by a quorum in time"));
       it = reads_.erase(it);
     } else {
       ++it;
@@ -141,7 +159,10 @@ void RaftGroup::tick(int64_t now_ms) {
   }
   for (auto it = all_waiting_.begin(); it != all_waiting_.end();) {
     if (it->second.deadline_ms <= now_ms) {
-      reply(it->second.origin, error(it->second.origin, "TIMEOUT committed by a quorum but not yet held by every replica (commit = all)"));
+      reply(
+          it->second.origin,
+          error(it->second.origin,
+                "TIMEOUT committed by a quorum but not yet held by every replica (commit = all)"));
       it = all_waiting_.erase(it);
     } else {
       ++it;
@@ -164,25 +185,24 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
   const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
   const uint64_t tail = speculative_.empty() ? applied_ : speculative_.rbegin()->first;
   const bool speculate = async && tail == raft_->last_index();
-  std::string copy = speculate ? data : std::string();
   auto idx = raft_->propose(std::move(data));
   if (idx.is_ok() && speculate) {
-    speculate_write(origin, args, now_ms, idx.value(), copy);
+    speculate_write(origin, args, now_ms, idx.value());
     return;
   }
   if (!idx.is_ok()) {
-    reply(origin, error(origin, idx.status().code() == Code::kResourceExhausted
-                                    ? "TRYAGAIN too many writes in flight; retry"
-                                    : "TRYAGAIN this node is not the leader (leadership is changing)"));
+    reply(origin,
+          error(origin, idx.status().code() == Code::kResourceExhausted
+                            ? "TRYAGAIN too many writes in flight; retry"
+                            : "TRYAGAIN this node is not the leader (leadership is changing)"));
     return;
   }
   writes_[idx.value()] = PendingWrite{
       origin, raft_->term(), now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
 }
 
-bool RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
-                                int64_t now_ms, uint64_t index, const std::string& data) {
-  (void)data;
+void RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
+                                int64_t now_ms, uint64_t index) {
   const resp::CommandSpec* spec = resp::lookup_command(args[0]);
   RKV_ASSERT(spec != nullptr);
   Speculative sp{raft_->term(), {}, {}};
@@ -191,13 +211,7 @@ bool RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
   };
-  if (spec->first_key > 0) {
-    size_t last = spec->last_key < 0 ? args.size() + spec->last_key : static_cast<size_t>(spec->last_key);
-    size_t step = spec->step > 0 ? static_cast<size_t>(spec->step) : 1;
-    for (size_t i = static_cast<size_t>(spec->first_key); i <= last && i < args.size(); i += step) {
-      remember(args[i]);
-    }
-  }
+  resp::for_each_key(*spec, args.size(), [&](size_t i) { remember(args[i]); });
   // Rows go to this entry's own batch, persisted when (if) the entry commits.
   class BatchSink final : public ChangeSink {
    public:
@@ -219,14 +233,12 @@ bool RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
   node_->store_.set_applying(false);
   speculative_.emplace(index, std::move(sp));
   async_replies_.emplace(index, std::make_pair(origin, std::move(out)));
-  return true;
 }
 
 void RaftGroup::rollback_speculative() {
   // Undo in reverse log order, restoring each key's value from before the entry.
   for (auto it = speculative_.rbegin(); it != speculative_.rend(); ++it) {
     for (auto u = it->second.undo.rbegin(); u != it->second.undo.rend(); ++u) {
-      NullSink none;
       if (u->second) {
         node_->store_.restore(ks_, u->first, *u->second);
       } else {
@@ -268,10 +280,10 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
 void RaftGroup::pump(int64_t now_ms) {
   while (!inflight_ && raft_->has_ready()) {
     raft::Ready rd = raft_->ready();
-    const bool durable_change = rd.truncate_from || !rd.entries.empty() || rd.snapshot ||
-                                rd.compacted ||
-                                (rd.hard_state && (rd.hard_state->term != persisted_hs_.term ||
-                                                   rd.hard_state->vote != persisted_hs_.vote));
+    const bool durable_change =
+        rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
+        (rd.hard_state &&
+         (rd.hard_state->term != persisted_hs_.term || rd.hard_state->vote != persisted_hs_.vote));
     if (rd.must_persist()) raft::add_ready_writes(group_, rd, &node_->pending_.batch);
     if (rd.hard_state) persisted_hs_ = *rd.hard_state;
     if (durable_change) {
@@ -326,12 +338,15 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
     applied_ = rd.snapshot->meta.index;
     // Requests waiting on indexes the snapshot covers can no longer be matched to entries.
     for (auto it = writes_.begin(); it != writes_.end() && it->first <= applied_;) {
-      reply(it->second.origin, error(it->second.origin, "TIMEOUT the write's outcome is unknown (replaced by a snapshot)"));
+      reply(it->second.origin,
+            error(it->second.origin,
+                  "TIMEOUT the write's outcome is unknown (replaced by a snapshot)"));
       it = writes_.erase(it);
     }
   }
   node_->store_.set_applying(true);
-  for (const raft::Entry& e : rd.committed_entries) apply_entry(e);
+  for (const raft::Entry& e : rd.committed_entries)
+    apply_entry(e);
   node_->store_.set_applying(false);
   if (!rd.committed_entries.empty() || rd.snapshot) {
     std::string v;
@@ -352,11 +367,15 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
     // Those that do commit under the next leader are applied again like any entry.
     rollback_speculative();
     for (auto& [idx, r] : async_replies_) {
-      reply(r.first, error(r.first, "TIMEOUT leadership changed before the write was durable; its outcome is unknown"));
+      reply(
+          r.first,
+          error(r.first,
+                "TIMEOUT leadership changed before the write was durable; its outcome is unknown"));
     }
     async_replies_.clear();
   }
-  for (const raft::Entry& e : rd.truncated) node_->note_truncated(ks_, e);
+  for (const raft::Entry& e : rd.truncated)
+    node_->note_truncated(ks_, e);
   raft_->advance(rd);
   release_all_mode();
   maybe_compact();
@@ -369,7 +388,9 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   const bool ours = pw && pw->term == e.term;
   if (e.type != raft::EntryType::kNormal) {
     if (pw) {
-      reply(pw->origin, error(pw->origin, "TRYAGAIN leadership changed before the write committed; it was not applied"));
+      reply(pw->origin,
+            error(pw->origin,
+                  "TRYAGAIN leadership changed before the write committed; it was not applied"));
       writes_.erase(w);
     }
     return;
@@ -406,7 +427,9 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   }
   if (pw) {
     if (!ours) {
-      reply(pw->origin, error(pw->origin, "TRYAGAIN leadership changed before the write committed; it was not applied"));
+      reply(pw->origin,
+            error(pw->origin,
+                  "TRYAGAIN leadership changed before the write committed; it was not applied"));
     }
     writes_.erase(w);
   }
@@ -424,9 +447,11 @@ void RaftGroup::serve_ready_reads(int64_t now_ms) {
 }
 
 void RaftGroup::fail_pending_reads(std::string_view why) {
-  for (auto& [ctx, pr] : reads_) reply(pr.origin, error(pr.origin, why));
+  for (auto& [ctx, pr] : reads_)
+    reply(pr.origin, error(pr.origin, why));
   reads_.clear();
-  for (auto& [idx, pr] : reads_at_index_) reply(pr.origin, error(pr.origin, why));
+  for (auto& [idx, pr] : reads_at_index_)
+    reply(pr.origin, error(pr.origin, why));
   reads_at_index_.clear();
 }
 
@@ -436,7 +461,8 @@ void RaftGroup::release_all_mode() {
   if (!is_leader()) {
     min_match = 0;  // a deposed leader cannot learn replicas' progress any more
   } else {
-    for (const auto& [id, pr] : raft_->progress()) min_match = std::min(min_match, pr.match);
+    for (const auto& [id, pr] : raft_->progress())
+      min_match = std::min(min_match, pr.match);
   }
   while (!all_waiting_.empty() && all_waiting_.begin()->first <= min_match) {
     reply(all_waiting_.begin()->second.origin, std::move(all_waiting_.begin()->second.bytes));
@@ -449,7 +475,8 @@ void RaftGroup::propose_expiries(int64_t now_ms) {
   std::vector<std::string> keys = node_->store_.expired_keys(ks_, now_ms, kMaxExpiriesPerEntry);
   if (keys.empty()) return;
   std::vector<std::string_view> args(keys.begin(), keys.end());
-  auto idx = raft_->propose(encode_logged(LoggedCommand::kExpire, node_->self_index_, now_ms, args));
+  auto idx =
+      raft_->propose(encode_logged(LoggedCommand::kExpire, node_->self_index_, now_ms, args));
   if (idx.is_ok()) expire_inflight_index_ = idx.value();
 }
 

@@ -72,8 +72,7 @@ class RaftGroup {
   void step(const raft::Message& m);
   // Leader only. The reply reaches `origin` once the command is committed and applied (and,
   // with commit = "all", held by every replica).
-  void submit_write(const Origin& origin, std::span<const std::string_view> args,
-                    int64_t now_ms);
+  void submit_write(const Origin& origin, std::span<const std::string_view> args, int64_t now_ms);
   // Leader only: a linearizable read (ReadIndex), or a lease read when mode is kLease and the
   // lease holds. Returns true when the read was executed at once into `now_reply`.
   bool submit_read(const Origin& origin, std::span<const std::string_view> args, ReadMode mode,
@@ -121,7 +120,7 @@ class RaftGroup {
   uint64_t last_compact_ = 0;
   int64_t last_tick_ms_ = 0;
   uint64_t next_ctx_ = 0;
-  uint64_t expire_inflight_index_ = 0;  // an expiry proposal not yet applied
+  uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied
   std::map<uint64_t, PendingWrite> writes_;              // by log index
   std::map<uint64_t, PendingRead> reads_;                // by read ctx, awaiting ReadIndex
   std::multimap<uint64_t, PendingRead> reads_at_index_;  // by read index, awaiting apply
@@ -137,13 +136,13 @@ class RaftGroup {
   // the entry never commits (leadership lost), and its rows are persisted when it commits.
   struct Speculative {
     uint64_t term;
-    WriteBatch rows;                                               // persisted at commit
+    WriteBatch rows;                                                 // persisted at commit
     std::vector<std::pair<std::string, std::optional<Value>>> undo;  // before-images
   };
-  std::map<uint64_t, Speculative> speculative_;  // by log index
+  std::map<uint64_t, Speculative> speculative_;                       // by log index
   std::map<uint64_t, std::pair<Origin, std::string>> async_replies_;  // sent once durable
-  bool speculate_write(const Origin& origin, std::span<const std::string_view> args,
-                       int64_t now_ms, uint64_t index, const std::string& data);
+  void speculate_write(const Origin& origin, std::span<const std::string_view> args, int64_t now_ms,
+                       uint64_t index);
   void rollback_speculative();
 };
 

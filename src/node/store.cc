@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/checksum.h"
+#include "core/text.h"
 #include "node/glob.h"
 
 namespace rkv {
@@ -19,19 +20,12 @@ constexpr std::string_view kErrNotInt = "ERR value is not an integer or out of r
 constexpr std::string_view kErrSyntax = "ERR syntax error";
 constexpr std::string_view kErrTooBig = "ERR string exceeds maximum allowed size";
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
+bool checked_add(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_add_overflow(a, b, out);
 }
-
-bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
-bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool checked_mul(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
 
 void write_int_string(std::string* dst, int64_t v) {
   char buf[24];
@@ -176,8 +170,7 @@ size_t Store::sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink) {
   return removed;
 }
 
-bool Store::erase_if_expired(uint32_t ks, std::string_view key, int64_t now_ms,
-                             ChangeSink& sink) {
+bool Store::erase_if_expired(uint32_t ks, std::string_view key, int64_t now_ms, ChangeSink& sink) {
   KeyTable::Entry* e = keyspaces_[ks].table.find(key);
   if (!e || e->value.expire_at_ms == 0 || e->value.expire_at_ms > now_ms) return false;
   keyspaces_[ks].expired_keys++;
@@ -249,38 +242,52 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
 
 size_t Store::total_keys() const {
   size_t n = 0;
-  for (const auto& k : keyspaces_) n += k.table.size();
+  for (const auto& k : keyspaces_)
+    n += k.table.size();
   return n;
 }
 size_t Store::total_bytes() const {
   size_t n = 0;
-  for (const auto& k : keyspaces_) n += k.table.payload_bytes();
+  for (const auto& k : keyspaces_)
+    n += k.table.payload_bytes();
   return n;
 }
 size_t Store::total_expiring() const {
   size_t n = 0;
-  for (const auto& k : keyspaces_) n += k.expiries.size();
+  for (const auto& k : keyspaces_)
+    n += k.expiries.size();
   return n;
 }
 uint64_t Store::total_expired() const {
   uint64_t n = 0;
-  for (const auto& k : keyspaces_) n += k.expired_keys;
+  for (const auto& k : keyspaces_)
+    n += k.expired_keys;
   return n;
 }
 
 void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Writer& w,
                     ChangeSink& s) {
   switch (spec.id) {
-    case CommandId::kGet: return cmd_get(a, now, w, s);
-    case CommandId::kSet: return cmd_set(a, now, w, s);
-    case CommandId::kSetnx: return cmd_setnx(a, now, w, s);
-    case CommandId::kGetdel: return cmd_getdel(a, now, w, s);
-    case CommandId::kMget: return cmd_mget(a, now, w, s);
-    case CommandId::kMset: return cmd_mset(a, now, w, s);
-    case CommandId::kDel: return cmd_del(a, now, w, s);
-    case CommandId::kExists: return cmd_exists(a, now, w, s);
-    case CommandId::kIncr: return cmd_incrby(a[1], 1, now, w, s);
-    case CommandId::kDecr: return cmd_incrby(a[1], -1, now, w, s);
+    case CommandId::kGet:
+      return cmd_get(a, now, w, s);
+    case CommandId::kSet:
+      return cmd_set(a, now, w, s);
+    case CommandId::kSetnx:
+      return cmd_setnx(a, now, w, s);
+    case CommandId::kGetdel:
+      return cmd_getdel(a, now, w, s);
+    case CommandId::kMget:
+      return cmd_mget(a, now, w, s);
+    case CommandId::kMset:
+      return cmd_mset(a, now, w, s);
+    case CommandId::kDel:
+      return cmd_del(a, now, w, s);
+    case CommandId::kExists:
+      return cmd_exists(a, now, w, s);
+    case CommandId::kIncr:
+      return cmd_incrby(a[1], 1, now, w, s);
+    case CommandId::kDecr:
+      return cmd_incrby(a[1], -1, now, w, s);
     case CommandId::kIncrby:
     case CommandId::kDecrby: {
       int64_t d;
@@ -293,17 +300,28 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       }
       return cmd_incrby(a[1], d, now, w, s);
     }
-    case CommandId::kAppend: return cmd_append(a, now, w, s);
-    case CommandId::kStrlen: return cmd_strlen(a, now, w, s);
-    case CommandId::kExpire: return cmd_expire(a, now, 1000, w, s);
-    case CommandId::kPexpire: return cmd_expire(a, now, 1, w, s);
-    case CommandId::kTtl: return cmd_ttl(a, now, 1000, w, s);
-    case CommandId::kPttl: return cmd_ttl(a, now, 1, w, s);
-    case CommandId::kPersist: return cmd_persist(a, now, w, s);
-    case CommandId::kType: return cmd_type(a, now, w, s);
-    case CommandId::kScan: return cmd_scan(a, now, w);
-    case CommandId::kKeys: return cmd_keys(a, now, w);
-    case CommandId::kDbsize: return w.integer(static_cast<int64_t>(total_keys()));
+    case CommandId::kAppend:
+      return cmd_append(a, now, w, s);
+    case CommandId::kStrlen:
+      return cmd_strlen(a, now, w, s);
+    case CommandId::kExpire:
+      return cmd_expire(a, now, 1000, w, s);
+    case CommandId::kPexpire:
+      return cmd_expire(a, now, 1, w, s);
+    case CommandId::kTtl:
+      return cmd_ttl(a, now, 1000, w, s);
+    case CommandId::kPttl:
+      return cmd_ttl(a, now, 1, w, s);
+    case CommandId::kPersist:
+      return cmd_persist(a, now, w, s);
+    case CommandId::kType:
+      return cmd_type(a, now, w, s);
+    case CommandId::kScan:
+      return cmd_scan(a, now, w);
+    case CommandId::kKeys:
+      return cmd_keys(a, now, w);
+    case CommandId::kDbsize:
+      return w.integer(static_cast<int64_t>(total_keys()));
     case CommandId::kFlushall:
     case CommandId::kFlushdb:
       if (a.size() > 2 || (a.size() == 2 && !iequals(a[1], "async") && !iequals(a[1], "sync"))) {
@@ -311,7 +329,8 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       }
       clear_all(s);
       return w.ok();
-    case CommandId::kKeyspaces: return cmd_keyspaces(w);
+    case CommandId::kKeyspaces:
+      return cmd_keyspaces(w);
     default:
       RKV_UNREACHABLE();
   }
@@ -413,7 +432,8 @@ void Store::cmd_mset(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   for (size_t i = 2; i < a.size(); i += 2) {
     if (a[i].size() > limits_.max_value_len) return w.error(kErrTooBig);
   }
-  for (size_t i = 1; i < a.size(); i += 2) put(route(a[i]), a[i], a[i + 1], 0, s);
+  for (size_t i = 1; i < a.size(); i += 2)
+    put(route(a[i]), a[i], a[i + 1], 0, s);
   w.ok();
 }
 
@@ -428,7 +448,8 @@ void Store::cmd_del(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 
 void Store::cmd_exists(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   int64_t n = 0;
-  for (size_t i = 1; i < a.size(); ++i) n += lookup(route(a[i]), a[i], now, s) ? 1 : 0;
+  for (size_t i = 1; i < a.size(); ++i)
+    n += lookup(route(a[i]), a[i], now, s) ? 1 : 0;
   w.integer(n);
 }
 
@@ -593,7 +614,8 @@ void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
   w.array(2);
   w.bulk(std::to_string(next));
   w.array(found.size());
-  for (const std::string* k : found) w.bulk(*k);
+  for (const std::string* k : found)
+    w.bulk(*k);
 }
 
 void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
@@ -609,7 +631,8 @@ void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
     } while (c != 0);
   }
   w.array(found.size());
-  for (const std::string* k : found) w.bulk(*k);
+  for (const std::string* k : found)
+    w.bulk(*k);
 }
 
 void Store::cmd_keyspaces(resp::Writer& w) {

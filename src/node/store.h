@@ -112,31 +112,22 @@ class Store {
 
   void cmd_get(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_set(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_setnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                 ChangeSink& s);
-  void cmd_getdel(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
-  void cmd_mget(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                ChangeSink& s);
-  void cmd_mset(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                ChangeSink& s);
+  void cmd_setnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_getdel(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_mget(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_mset(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_del(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_exists(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
-  void cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
-  void cmd_append(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
-  void cmd_strlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
+  void cmd_exists(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_append(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_strlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_expire(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
                   resp::Writer& w, ChangeSink& s);
-  void cmd_ttl(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
-               resp::Writer& w, ChangeSink& s);
+  void cmd_ttl(std::span<const std::string_view> a, int64_t now, int64_t unit_ms, resp::Writer& w,
+               ChangeSink& s);
   void cmd_persist(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                    ChangeSink& s);
-  void cmd_type(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                ChangeSink& s);
+  void cmd_type(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_scan(std::span<const std::string_view> a, int64_t now, resp::Writer& w);
   void cmd_keys(std::span<const std::string_view> a, int64_t now, resp::Writer& w);
   void cmd_keyspaces(resp::Writer& w);

@@ -70,7 +70,8 @@ std::string encode_logged(LoggedCommand::Kind kind, uint32_t proposer, int64_t n
                           std::span<const std::string_view> args) {
   std::string out;
   size_t n = 1 + 4 + 8 + 4;
-  for (auto a : args) n += 4 + a.size();
+  for (auto a : args)
+    n += 4 + a.size();
   out.reserve(n);
   out.push_back(static_cast<char>(kind));
   put_u32(out, proposer);

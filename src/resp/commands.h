@@ -10,11 +10,52 @@
 namespace rkv::resp {
 
 enum class CommandId : uint16_t {
-  kPing, kEcho, kHello, kQuit, kSelect, kCommand, kClient, kInfo, kDbsize,
-  kGet, kSet, kSetnx, kGetdel, kMget, kMset, kDel, kExists, kIncr, kIncrby, kDecr, kDecrby,
-  kAppend, kStrlen, kExpire, kPexpire, kTtl, kPttl, kPersist, kType, kScan, kKeys,
-  kFlushall, kFlushdb, kKeyspaces, kReset, kRole, kLostwrites, kStaleness, kReadmode,
-  kWait, kConfig, kLastsave, kTime, kSave, kBgsave, kShutdown,
+  kPing,
+  kEcho,
+  kHello,
+  kQuit,
+  kSelect,
+  kCommand,
+  kClient,
+  kInfo,
+  kDbsize,
+  kGet,
+  kSet,
+  kSetnx,
+  kGetdel,
+  kMget,
+  kMset,
+  kDel,
+  kExists,
+  kIncr,
+  kIncrby,
+  kDecr,
+  kDecrby,
+  kAppend,
+  kStrlen,
+  kExpire,
+  kPexpire,
+  kTtl,
+  kPttl,
+  kPersist,
+  kType,
+  kScan,
+  kKeys,
+  kFlushall,
+  kFlushdb,
+  kKeyspaces,
+  kReset,
+  kRole,
+  kLostwrites,
+  kStaleness,
+  kReadmode,
+  kWait,
+  kConfig,
+  kLastsave,
+  kTime,
+  kSave,
+  kBgsave,
+  kShutdown,
   kCount_  // number of commands; keep last
 };
 
@@ -31,14 +72,14 @@ enum CommandFlag : uint32_t {
 };
 
 struct CommandSpec {
-  std::string_view name;     // lower case, as COMMAND reports it
+  std::string_view name;  // lower case, as COMMAND reports it
   CommandId id;
-  int arity;                 // Redis convention: N exact, -N at least N (name counts)
+  int arity;  // Redis convention: N exact, -N at least N (name counts)
   uint32_t flags;
   int first_key, last_key, step;  // key positions, Redis convention (last -1 = to the end)
-  std::string_view summary;  // for COMMAND DOCS
-  std::string_view since;    // Redis version whose semantics we follow
-  std::string_view group;    // "string", "generic", "connection", "server", "cluster"
+  std::string_view summary;       // for COMMAND DOCS
+  std::string_view since;         // Redis version whose semantics we follow
+  std::string_view group;         // "string", "generic", "connection", "server", "cluster"
 };
 
 // nullptr when unknown. Case-insensitive, allocation-free.
@@ -48,6 +89,16 @@ std::span<const CommandSpec> all_commands();
 inline bool arity_ok(const CommandSpec& spec, size_t argc) {
   return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
                          : argc >= static_cast<size_t>(-spec.arity);
+}
+
+// Calls fn(i) for the index of every key argument of a command with argc arguments.
+template <typename Fn>
+void for_each_key(const CommandSpec& spec, size_t argc, Fn&& fn) {
+  if (spec.first_key <= 0) return;
+  const size_t last = spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
+  const size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;
+  for (size_t i = static_cast<size_t>(spec.first_key); i <= last && i < argc; i += step)
+    fn(i);
 }
 
 }  // namespace rkv::resp

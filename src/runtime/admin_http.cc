@@ -9,7 +9,9 @@ namespace rkv {
 
 AdminHttp::AdminHttp(Server& server) : server_(server) {}
 
-AdminHttp::~AdminHttp() { stop(); }
+AdminHttp::~AdminHttp() {
+  stop();
+}
 
 Result<uint16_t> AdminHttp::start(const std::string& host, uint16_t port) {
   http_ = std::make_unique<httplib::Server>();
@@ -34,7 +36,8 @@ Result<uint16_t> AdminHttp::start(const std::string& host, uint16_t port) {
     if (r.empty()) res.status = 503;
     res.set_content(r, "application/json");
   });
-  int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
+  int bound =
+      port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     return Status::io_error(fmt::format("cannot listen for admin http on {}:{}", host, port));
   }

@@ -48,7 +48,9 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
 
 Connection::~Connection() = default;
 
-void Connection::start() { start_read(); }
+void Connection::start() {
+  start_read();
+}
 
 void Connection::close() {
   if (closed_) return;
@@ -62,7 +64,8 @@ void Connection::close() {
 
 size_t Connection::pending_output() const {
   size_t n = out_.size() + writing_.size();
-  for (const Held& h : held_) n += h.bytes.size();
+  for (const Held& h : held_)
+    n += h.bytes.size();
   return n;
 }
 
@@ -95,25 +98,23 @@ void Connection::start_read() {
     return;
   }
   reading_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const asio::error_code& ec) {
-                       self->reading_ = false;
-                       if (self->closed_) return;
-                       if (ec) {
-                         self->close();
-                         return;
-                       }
-                       asio::error_code rec;
-                       size_t n = self->socket_.read_some(
-                           asio::buffer(self->in_.get() + self->in_end_,
-                                        self->in_cap_ - self->in_end_),
-                           rec);
-                       if (rec == asio::error::would_block || rec == asio::error::try_again) {
-                         self->start_read();
-                         return;
-                       }
-                       self->on_read(rec, n);
-                     });
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+        self->reading_ = false;
+        if (self->closed_) return;
+        if (ec) {
+          self->close();
+          return;
+        }
+        asio::error_code rec;
+        size_t n = self->socket_.read_some(
+            asio::buffer(self->in_.get() + self->in_end_, self->in_cap_ - self->in_end_), rec);
+        if (rec == asio::error::would_block || rec == asio::error::try_again) {
+          self->start_read();
+          return;
+        }
+        self->on_read(rec, n);
+      });
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
@@ -154,7 +155,8 @@ void Connection::process_input() {
     if (r == resp::ParseResult::kNeedMore) {
       size_t expected = parser_.expected_size();
       if (expected > 0 && !ensure_read_space(expected)) {
-        resp::Writer(&out_, info_.proto).error("ERR Protocol error: request exceeds the query buffer limit");
+        resp::Writer(&out_, info_.proto)
+            .error("ERR Protocol error: request exceeds the query buffer limit");
         server_.stats().protocol_errors++;
         close_after_flush();
       }
@@ -231,7 +233,8 @@ bool Connection::release_held(uint64_t durable_token) {
          held_.front().deferred_seq == 0) {
     Held& h = held_.front();
     out_.append(h.bytes);
-    for (int64_t s : h.start_us) server_.stats().latency.record(static_cast<uint64_t>(now - s));
+    for (int64_t s : h.start_us)
+      server_.stats().latency.record(static_cast<uint64_t>(now - s));
     held_.pop_front();
   }
   return !held_.empty();
@@ -269,10 +272,9 @@ void Connection::flush() {
   writing_.assign(out_, written, std::string::npos);
   out_.clear();
   write_in_flight_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                      self->on_written(ec);
-                    });
+  asio::async_write(
+      socket_, asio::buffer(writing_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t) { self->on_written(ec); });
 }
 
 void Connection::on_written(const asio::error_code& ec) {

@@ -16,7 +16,8 @@ uint64_t LatencyHistogram::quantile_us(double q) const {
 
 uint64_t ServerStats::total_commands() const {
   uint64_t n = 0;
-  for (uint64_t c : calls) n += c;
+  for (uint64_t c : calls)
+    n += c;
   return n;
 }
 

@@ -15,11 +15,12 @@ namespace rkv {
 class LatencyHistogram {
  public:
   static constexpr std::array<uint64_t, 16> kBoundsUs = {
-      10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-      500000, 1000000};
+      10,   25,    50,    100,   250,    500,    1000,   2500,
+      5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
   void record(uint64_t us) {
     size_t i = 0;
-    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i])
+      ++i;
     ++counts_[i];
     sum_us_ += us;
     ++total_;

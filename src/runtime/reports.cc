@@ -28,7 +28,8 @@ bool wants(std::string_view section, std::string_view name) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -64,9 +65,8 @@ std::string Server::info_text(std::string_view section_in) {
     o += fmt::format(
         "# Persistence\r\nloading:0\r\nfsync:{}\r\ndata_dir:{}\r\npersist_batches:{}\r\n"
         "persist_syncs:{}\r\npersist_rows:{}\r\nunpersisted_writes:{}\r\n\r\n",
-        to_string(config_.fsync), config_.data_dir, stats_.persist_batches,
-        stats_.persist_syncs, stats_.persist_rows,
-        node_->last_token() - node_->durable_token());
+        to_string(config_.fsync), config_.data_dir, stats_.persist_batches, stats_.persist_syncs,
+        stats_.persist_rows, node_->last_token() - node_->durable_token());
   }
   if (wants(section, "stats")) {
     o += fmt::format(
@@ -93,8 +93,8 @@ std::string Server::info_text(std::string_view section_in) {
   if (wants(section, "keyspace")) {
     o += "# Keyspace\r\n";
     if (st.total_keys() > 0) {
-      o += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", st.total_keys(),
-                       st.total_expiring());
+      o +=
+          fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", st.total_keys(), st.total_expiring());
     }
     o += "\r\n";
   }
@@ -120,9 +120,9 @@ std::string Server::replication_text() {
   std::string o = fmt::format("# Replication\r\nrole:{}\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
                               "cluster", config_.node_id, config_.nodes.size());
   for (const auto& [name, st] : groups) {
-    const char* role = st.role == raft::Role::kLeader      ? "leader"
-                       : st.role == raft::Role::kFollower  ? "follower"
-                                                           : "candidate";
+    const char* role = st.role == raft::Role::kLeader     ? "leader"
+                       : st.role == raft::Role::kFollower ? "follower"
+                                                          : "candidate";
     o += fmt::format(
         "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={}\r\n",
         name, role, st.term, st.leader >= 0 ? config_.nodes[st.leader].id : "none", st.commit,
@@ -160,7 +160,8 @@ std::string Server::metrics_text() {
                      static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cum);
   }
   o += fmt::format("replikv_command_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", h.total());
-  o += fmt::format("replikv_command_latency_seconds_sum {}\n", static_cast<double>(h.sum_us()) / 1e6);
+  o += fmt::format("replikv_command_latency_seconds_sum {}\n",
+                   static_cast<double>(h.sum_us()) / 1e6);
   o += fmt::format("replikv_command_latency_seconds_count {}\n", h.total());
   const Store& st = node_->store();
   auto gauge = [&](std::string_view name, std::string_view help, uint64_t v) {
@@ -186,7 +187,8 @@ std::string Server::metrics_text() {
   counter("replikv_persist_batches_total", "Storage write batches.", stats_.persist_batches);
   counter("replikv_persist_syncs_total", "Storage writes that were synced to disk.",
           stats_.persist_syncs);
-  o += "# HELP replikv_keyspace_keys Keys stored, by keyspace.\n# TYPE replikv_keyspace_keys gauge\n";
+  o += "# HELP replikv_keyspace_keys Keys stored, by keyspace.\n# TYPE replikv_keyspace_keys "
+       "gauge\n";
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
     const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));
     o += fmt::format("replikv_keyspace_keys{{keyspace=\"{}\",model=\"{}\"}} {}\n", k.config.name,
@@ -213,7 +215,9 @@ std::string Server::status_json() {
   for (const auto& [name, st] : node_->replication_status()) {
     nlohmann::json g;
     g["keyspace"] = name;
-    g["role"] = st.role == raft::Role::kLeader ? "leader" : st.role == raft::Role::kFollower ? "follower" : "candidate";
+    g["role"] = st.role == raft::Role::kLeader     ? "leader"
+                : st.role == raft::Role::kFollower ? "follower"
+                                                   : "candidate";
     g["term"] = st.term;
     g["leader"] = st.leader >= 0 ? config_.nodes[st.leader].id : "";
     g["commit_index"] = st.commit;
@@ -221,7 +225,9 @@ std::string Server::status_json() {
     g["last_index"] = st.last_index;
     nlohmann::json fs = nlohmann::json::array();
     for (const auto& f : st.followers) {
-      fs.push_back({{"node", config_.nodes[f.node].id}, {"match_index", f.match}, {"lag", f.lag},
+      fs.push_back({{"node", config_.nodes[f.node].id},
+                    {"match_index", f.match},
+                    {"lag", f.lag},
                     {"active", f.active}});
     }
     g["followers"] = fs;

@@ -17,7 +17,7 @@ namespace rkv {
 namespace {
 // The node's clock advances in cron ticks: Raft ticks, request deadlines, expiry.
 constexpr auto kCronPeriod = std::chrono::milliseconds(10);
-}
+}  // namespace
 
 Server::Server(const Config& config) : config_(config) {}
 
@@ -71,11 +71,11 @@ Status Server::start() {
   }
   bound_port_ = acceptor_.local_endpoint().port();
   if (node_->clustered()) {
-    transport_ = std::make_unique<PeerTransport>(
-        io_, config_, node_->self_index(), [this](uint32_t from, std::string_view payload) {
-          node_->on_peer_message(from, payload, now_ms());
-          node_input();
-        });
+    transport_ = std::make_unique<PeerTransport>(io_, config_, node_->self_index(),
+                                                 [this](uint32_t from, std::string_view payload) {
+                                                   node_->on_peer_message(from, payload, now_ms());
+                                                   node_input();
+                                                 });
     RKV_RETURN_IF_ERROR(transport_->start());
   }
   if (config_.admin_port != 0) {
@@ -86,11 +86,10 @@ Status Server::start() {
   }
   accept_next();
   arm_cron();
-  spdlog::info("replikv node {} serving clients on {}:{}{}", config_.node_id, config_.bind,
-               bound_port_,
-               bound_admin_port_ ? fmt::format(", admin http on {}:{}", config_.bind,
-                                               bound_admin_port_)
-                                 : "");
+  spdlog::info(
+      "replikv node {} serving clients on {}:{}{}", config_.node_id, config_.bind, bound_port_,
+      bound_admin_port_ ? fmt::format(", admin http on {}:{}", config_.bind, bound_admin_port_)
+                        : "");
   return Status::ok();
 }
 
@@ -130,8 +129,10 @@ void Server::shutdown_now() {
   Status st = storage_->sync();
   if (!st.is_ok()) spdlog::error("final sync failed: {}", st.to_string());
   std::vector<std::shared_ptr<Connection>> conns;
-  for (auto& [id, c] : connections_) conns.push_back(c);
-  for (auto& c : conns) c->close();
+  for (auto& [id, c] : connections_)
+    conns.push_back(c);
+  for (auto& c : conns)
+    c->close();
   if (transport_) transport_->stop();
   if (admin_) admin_->stop();
   spdlog::info("replikv node {} stopped", config_.node_id);
@@ -175,9 +176,11 @@ void Server::node_input() {
 }
 
 void Server::drain_node() {
-  for (std::string& n : node_->take_notes()) spdlog::warn("{}", n);
+  for (std::string& n : node_->take_notes())
+    spdlog::warn("{}", n);
   if (transport_) {
-    for (PeerSend& s : node_->take_sends()) transport_->send(s.to, std::move(s.payload));
+    for (PeerSend& s : node_->take_sends())
+      transport_->send(s.to, std::move(s.payload));
   }
   for (DeferredReply& r : node_->take_replies()) {
     auto it = connections_.find(r.client_id);
@@ -291,12 +294,15 @@ void Server::release_held() {
   holding_.resize(keep);
 }
 
-void Server::remove_connection(const Connection* c) { connections_.erase(c->info().id); }
+void Server::remove_connection(const Connection* c) {
+  connections_.erase(c->info().id);
+}
 
 std::vector<const ClientInfo*> Server::clients() const {
   std::vector<const ClientInfo*> out;
   out.reserve(connections_.size());
-  for (const auto& [id, c] : connections_) out.push_back(&c->info());
+  for (const auto& [id, c] : connections_)
+    out.push_back(&c->info());
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
   return out;
 }
@@ -326,7 +332,8 @@ void Server::cron() {
   if (idle > 0 && now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;
     std::vector<std::shared_ptr<Connection>> conns;
-    for (auto& [id, c] : connections_) conns.push_back(c);
+    for (auto& [id, c] : connections_)
+      conns.push_back(c);
     for (auto& c : conns) {
       if (now - c->info().last_ms > static_cast<int64_t>(idle) && !c->has_held()) {
         stats_.closed_idle++;

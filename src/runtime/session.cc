@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "core/text.h"
 #include "node/glob.h"
 #include "node/store.h"
 #include "runtime/connection.h"
@@ -20,32 +21,23 @@ namespace {
 constexpr std::string_view kVersion = "0.1.0";
 constexpr std::string_view kRedisCompat = "7.0.0";
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Error text must not carry CR/LF (it would break RESP framing); Redis replaces them too.
 std::string sanitize(std::string_view s, size_t max_len) {
   std::string out;
-  for (char c : s.substr(0, max_len)) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  for (char c : s.substr(0, max_len))
+    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
   return out;
 }
 
 void write_flags(uint32_t f, resp::Writer& w) {
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
-      {resp::kWrite, "write"},   {resp::kReadonly, "readonly"}, {resp::kFast, "fast"},
-      {resp::kAdmin, "admin"},   {resp::kNoScript, "noscript"}, {resp::kLoading, "loading"},
-      {resp::kStale, "stale"},   {resp::kDenyOom, "denyoom"},
+      {resp::kWrite, "write"}, {resp::kReadonly, "readonly"}, {resp::kFast, "fast"},
+      {resp::kAdmin, "admin"}, {resp::kNoScript, "noscript"}, {resp::kLoading, "loading"},
+      {resp::kStale, "stale"}, {resp::kDenyOom, "denyoom"},
   };
   size_t n = 0;
-  for (auto& [bit, name] : kNames) n += (f & bit) ? 1 : 0;
+  for (auto& [bit, name] : kNames)
+    n += (f & bit) ? 1 : 0;
   w.set(n);
   for (auto& [bit, name] : kNames) {
     if (f & bit) w.simple(name);
@@ -81,20 +73,23 @@ void cmd_command(Args a, resp::Writer& w) {
   auto all = resp::all_commands();
   if (a.size() == 1) {
     w.array(all.size());
-    for (const auto& c : all) write_command_info(c, w);
+    for (const auto& c : all)
+      write_command_info(c, w);
     return;
   }
   std::string_view sub = a[1];
-  if (ieq(sub, "count") && a.size() == 2) return w.integer(static_cast<int64_t>(all.size()));
-  if (ieq(sub, "list") && a.size() == 2) {
+  if (iequals(sub, "count") && a.size() == 2) return w.integer(static_cast<int64_t>(all.size()));
+  if (iequals(sub, "list") && a.size() == 2) {
     w.array(all.size());
-    for (const auto& c : all) w.bulk(c.name);
+    for (const auto& c : all)
+      w.bulk(c.name);
     return;
   }
-  if (ieq(sub, "info")) {
+  if (iequals(sub, "info")) {
     if (a.size() == 2) {
       w.array(all.size());
-      for (const auto& c : all) write_command_info(c, w);
+      for (const auto& c : all)
+        write_command_info(c, w);
       return;
     }
     w.array(a.size() - 2);
@@ -108,10 +103,11 @@ void cmd_command(Args a, resp::Writer& w) {
     }
     return;
   }
-  if (ieq(sub, "docs")) {
+  if (iequals(sub, "docs")) {
     if (a.size() == 2) {
       w.map(all.size());
-      for (const auto& c : all) write_command_docs(c, w);
+      for (const auto& c : all)
+        write_command_docs(c, w);
       return;
     }
     std::vector<const resp::CommandSpec*> found;
@@ -119,7 +115,8 @@ void cmd_command(Args a, resp::Writer& w) {
       if (const auto* c = resp::lookup_command(a[i])) found.push_back(c);
     }
     w.map(found.size());
-    for (const auto* c : found) write_command_docs(*c, w);
+    for (const auto* c : found)
+      write_command_docs(*c, w);
     return;
   }
   w.error(fmt::format("ERR unknown subcommand '{}'. Try COMMAND HELP.", sanitize(sub, 64)));
@@ -162,37 +159,39 @@ std::string client_line(Server& s, const ClientInfo& ci) {
 
 void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
   std::string_view sub = a[1];
-  if (ieq(sub, "setname") && a.size() == 3) {
+  if (iequals(sub, "setname") && a.size() == 3) {
     if (!valid_client_name(a[2])) {
       return w.error("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     c.info().name = std::string(a[2]);
     return w.ok();
   }
-  if (ieq(sub, "getname") && a.size() == 2) {
+  if (iequals(sub, "getname") && a.size() == 2) {
     return c.info().name.empty() ? w.null() : w.bulk(c.info().name);
   }
-  if (ieq(sub, "id") && a.size() == 2) return w.integer(static_cast<int64_t>(c.info().id));
-  if (ieq(sub, "info") && a.size() == 2) return w.verbatim(client_line(s, c.info()));
-  if (ieq(sub, "list")) {
+  if (iequals(sub, "id") && a.size() == 2) return w.integer(static_cast<int64_t>(c.info().id));
+  if (iequals(sub, "info") && a.size() == 2) return w.verbatim(client_line(s, c.info()));
+  if (iequals(sub, "list")) {
     std::string out;
-    for (const ClientInfo* ci : s.clients()) out += client_line(s, *ci);
+    for (const ClientInfo* ci : s.clients())
+      out += client_line(s, *ci);
     return w.verbatim(out);
   }
-  if (ieq(sub, "setinfo") && a.size() == 4) {
+  if (iequals(sub, "setinfo") && a.size() == 4) {
     if (!valid_client_name(a[3])) {
-      return w.error("ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
+      return w.error(
+          "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
     }
-    if (ieq(a[2], "lib-name")) {
+    if (iequals(a[2], "lib-name")) {
       c.info().lib_name = std::string(a[3]);
-    } else if (ieq(a[2], "lib-ver")) {
+    } else if (iequals(a[2], "lib-ver")) {
       c.info().lib_ver = std::string(a[3]);
     } else {
       return w.error(fmt::format("ERR Unrecognized option '{}'", sanitize(a[2], 64)));
     }
     return w.ok();
   }
-  if (ieq(sub, "kill") && a.size() == 4 && ieq(a[2], "id")) {
+  if (iequals(sub, "kill") && a.size() == 4 && iequals(a[2], "id")) {
     uint64_t id = 0;
     auto [p, ec] = std::from_chars(a[3].data(), a[3].data() + a[3].size(), id);
     if (ec != std::errc() || p != a[3].data() + a[3].size()) {
@@ -201,9 +200,10 @@ void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
     if (id == c.info().id) return w.integer(0);  // SKIPME yes, as Redis does by default
     return w.integer(s.kill_client(id) ? 1 : 0);
   }
-  if ((ieq(sub, "no-evict") || ieq(sub, "no-touch")) && a.size() == 3) return w.ok();
-  w.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                      sanitize(sub, 64)));
+  if ((iequals(sub, "no-evict") || iequals(sub, "no-touch")) && a.size() == 3) return w.ok();
+  w.error(
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                  sanitize(sub, 64)));
 }
 
 void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* out) {
@@ -222,9 +222,9 @@ void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* o
   std::string name;
   bool set_name = false;
   for (; i < a.size(); ++i) {
-    if (ieq(a[i], "auth") && i + 2 < a.size()) {
+    if (iequals(a[i], "auth") && i + 2 < a.size()) {
       i += 2;  // no client authentication is configured: every user is "default", as in Redis
-    } else if (ieq(a[i], "setname") && i + 1 < a.size()) {
+    } else if (iequals(a[i], "setname") && i + 1 < a.size()) {
       name = std::string(a[++i]);
       set_name = true;
       if (!valid_client_name(name)) {
@@ -242,12 +242,14 @@ void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* o
 }
 
 void cmd_config(Server& s, Args a, resp::Writer& w) {
-  if (ieq(a[1], "resetstat") && a.size() == 2) {
+  if (iequals(a[1], "resetstat") && a.size() == 2) {
     s.stats() = ServerStats{};
     return w.ok();
   }
-  if (!ieq(a[1], "get") || a.size() < 3) {
-    return w.error("ERR CONFIG supports GET and RESETSTAT; settings change through the config file and a restart");
+  if (!iequals(a[1], "get") || a.size() < 3) {
+    return w.error(
+        "ERR CONFIG supports GET and RESETSTAT; settings change through the config file and a "
+        "restart");
   }
   const Config& c = s.config();
   const std::pair<std::string_view, std::string> params[] = {
@@ -281,10 +283,14 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
 
 const char* role_word(raft::Role r) {
   switch (r) {
-    case raft::Role::kLeader: return "leader";
-    case raft::Role::kCandidate: return "candidate";
-    case raft::Role::kPreCandidate: return "pre-candidate";
-    default: return "follower";
+    case raft::Role::kLeader:
+      return "leader";
+    case raft::Role::kCandidate:
+      return "candidate";
+    case raft::Role::kPreCandidate:
+      return "pre-candidate";
+    default:
+      return "follower";
   }
 }
 
@@ -349,14 +355,32 @@ void cmd_staleness(Server& s, Connection& c, resp::Writer& w) {
 
 bool is_data_command(CommandId id) {
   switch (id) {
-    case CommandId::kGet: case CommandId::kSet: case CommandId::kSetnx: case CommandId::kGetdel:
-    case CommandId::kMget: case CommandId::kMset: case CommandId::kDel: case CommandId::kExists:
-    case CommandId::kIncr: case CommandId::kIncrby: case CommandId::kDecr:
-    case CommandId::kDecrby: case CommandId::kAppend: case CommandId::kStrlen:
-    case CommandId::kExpire: case CommandId::kPexpire: case CommandId::kTtl:
-    case CommandId::kPttl: case CommandId::kPersist: case CommandId::kType:
-    case CommandId::kScan: case CommandId::kKeys: case CommandId::kFlushall:
-    case CommandId::kFlushdb: case CommandId::kKeyspaces: case CommandId::kDbsize:
+    case CommandId::kGet:
+    case CommandId::kSet:
+    case CommandId::kSetnx:
+    case CommandId::kGetdel:
+    case CommandId::kMget:
+    case CommandId::kMset:
+    case CommandId::kDel:
+    case CommandId::kExists:
+    case CommandId::kIncr:
+    case CommandId::kIncrby:
+    case CommandId::kDecr:
+    case CommandId::kDecrby:
+    case CommandId::kAppend:
+    case CommandId::kStrlen:
+    case CommandId::kExpire:
+    case CommandId::kPexpire:
+    case CommandId::kTtl:
+    case CommandId::kPttl:
+    case CommandId::kPersist:
+    case CommandId::kType:
+    case CommandId::kScan:
+    case CommandId::kKeys:
+    case CommandId::kFlushall:
+    case CommandId::kFlushdb:
+    case CommandId::kKeyspaces:
+    case CommandId::kDbsize:
       return true;
     default:
       return false;
@@ -364,8 +388,8 @@ bool is_data_command(CommandId id) {
 }
 
 void write_unknown_command(Args a, resp::Writer& w) {
-  std::string msg = fmt::format("ERR unknown command '{}', with args beginning with: ",
-                                sanitize(a[0], 128));
+  std::string msg =
+      fmt::format("ERR unknown command '{}', with args beginning with: ", sanitize(a[0], 128));
   for (size_t i = 1; i < a.size() && msg.size() < 256; ++i) {
     msg += fmt::format("'{}' ", sanitize(a[i], 128));
   }
@@ -386,15 +410,19 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kPing:
       if (a.size() > 2) return w.error("ERR wrong number of arguments for 'ping' command");
       return a.size() == 2 ? w.bulk(a[1]) : w.simple("PONG");
-    case CommandId::kEcho: return w.bulk(a[1]);
-    case CommandId::kHello: return cmd_hello(s, c, a, w, out);
+    case CommandId::kEcho:
+      return w.bulk(a[1]);
+    case CommandId::kHello:
+      return cmd_hello(s, c, a, w, out);
     case CommandId::kQuit:
       c.close_after_flush();
       return w.ok();
     case CommandId::kSelect:
       return a[1] == "0" ? w.ok() : w.error("ERR DB index is out of range");
-    case CommandId::kCommand: return cmd_command(a, w);
-    case CommandId::kClient: return cmd_client(s, c, a, w);
+    case CommandId::kCommand:
+      return cmd_command(a, w);
+    case CommandId::kClient:
+      return cmd_client(s, c, a, w);
     case CommandId::kInfo: {
       std::string section = a.size() > 1 ? std::string(a[1]) : "default";
       return w.verbatim(s.info_text(section));
@@ -403,20 +431,23 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       c.set_proto(2);
       c.info().name.clear();
       return w.simple("RESET");
-    case CommandId::kRole: return cmd_role(s, w);
-    case CommandId::kLostwrites: return cmd_lostwrites(s, w);
-    case CommandId::kStaleness: return cmd_staleness(s, c, w);
+    case CommandId::kRole:
+      return cmd_role(s, w);
+    case CommandId::kLostwrites:
+      return cmd_lostwrites(s, w);
+    case CommandId::kStaleness:
+      return cmd_staleness(s, c, w);
     case CommandId::kReadmode:
       if (a.size() == 1) {
         return w.bulk(c.read_mode() ? to_string(*c.read_mode()) : "default");
       }
       if (a.size() == 2) {
-        if (ieq(a[1], "default")) {
+        if (iequals(a[1], "default")) {
           c.set_read_mode(std::nullopt);
           return w.ok();
         }
         for (ReadMode m : {ReadMode::kLinearizable, ReadMode::kLease, ReadMode::kFollower}) {
-          if (ieq(a[1], to_string(m))) {
+          if (iequals(a[1], to_string(m))) {
             c.set_read_mode(m);
             return w.ok();
           }
@@ -433,12 +464,14 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       int64_t replicas = 0;
       for (const auto& [name, st] : s.node().replication_status()) {
         int64_t n_ok = 0;
-        for (const auto& f : st.followers) n_ok += f.match >= st.commit ? 1 : 0;
+        for (const auto& f : st.followers)
+          n_ok += f.match >= st.commit ? 1 : 0;
         replicas = replicas == 0 ? n_ok : std::min(replicas, n_ok);
       }
       return w.integer(replicas);
     }
-    case CommandId::kConfig: return cmd_config(s, a, w);
+    case CommandId::kConfig:
+      return cmd_config(s, a, w);
     case CommandId::kTime: {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
@@ -447,12 +480,14 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       w.bulk(std::to_string(us / 1000000));
       return w.bulk(std::to_string(us % 1000000));
     }
-    case CommandId::kLastsave: return w.integer(s.now_ms() / 1000);
+    case CommandId::kLastsave:
+      return w.integer(s.now_ms() / 1000);
     case CommandId::kSave:
       // batch: the reply is held until every earlier write is synced (see the caller).
       if (!s.holds_replies()) s.persist_now();
       return w.ok();
-    case CommandId::kBgsave: return w.simple("Background saving started");
+    case CommandId::kBgsave:
+      return w.simple("Background saving started");
     case CommandId::kShutdown:
       s.stop();
       c.close_after_flush();

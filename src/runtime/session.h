@@ -23,8 +23,7 @@ bool is_data_command(resp::CommandId id);
 uint64_t run_session_command(Server& server, Connection& conn, const resp::CommandSpec& spec,
                              std::span<const std::string_view> args, std::string* out);
 void run_session_command(Server& server, Connection& conn, const resp::CommandSpec& spec,
-                         std::span<const std::string_view> args, resp::Writer& w,
-                         std::string* out);
+                         std::span<const std::string_view> args, resp::Writer& w, std::string* out);
 
 // "ERR unknown command 'x', with args beginning with: 'a' 'b' "
 void write_unknown_command(std::span<const std::string_view> args, resp::Writer& w);
