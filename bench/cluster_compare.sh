@@ -128,6 +128,21 @@ pyload replikv resp "127.0.0.1:$lport" set
 pyload replikv resp "127.0.0.1:$lport" get
 stop_all
 
+# ---- replikv with commit = async (acknowledged once in the leader's log), vs Redis replicas --
+mkdir -p "$tmp/rkv-async"
+mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/rkv-async" --nodes 3 --commit async)
+cports=(); aports=()
+for i in 0 1 2; do
+  read -r cfg cp ap _ <<<"${nodes[$i]}"
+  cports+=("$cp"); aports+=("$ap")
+  "$BIN" serve --config "$cfg" >"$tmp/rkv-async-n$((i + 1)).log" 2>&1 &
+  pids+=("$!")
+done
+for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "rkv-async-n$((i + 1))"; done
+li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
+rbench replikv-async "${cports[$li]}" set
+stop_all
+
 # ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
 cl=(); pe=(); init=""
 for i in 0 1 2; do
@@ -185,4 +200,5 @@ ratio(("replikv", "python", "set"), ("etcd", "python", "set"), "replikv/etcd quo
 ratio(("replikv", "python", "get"), ("etcd", "python", "get"), "replikv/etcd linearizable reads (python)")
 ratio(("replikv", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv/redis SET (redis-benchmark)")
 ratio(("replikv", "redis-benchmark", "get"), ("redis", "redis-benchmark", "get"), "replikv/redis GET (redis-benchmark)")
+ratio(("replikv-async", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv async/redis SET with replicas")
 EOF

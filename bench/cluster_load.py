@@ -30,7 +30,7 @@ import urllib.request
 # ---- replikv cluster configs ----------------------------------------------------------------
 
 
-def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch"):
+def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch", commit="quorum"):
     """`ports` = [(client, admin, peer)] for every node; returns node i's TOML."""
     c, a, _ = ports[i]
     t = (f'[node]\nid = "n{i + 1}"\nport = {c}\nadmin_port = {a}\n'
@@ -40,8 +40,8 @@ def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch"):
         t += f'[[cluster.node]]\nid = "n{j + 1}"\nhost = "127.0.0.1"\nport = {cj}\npeer_port = {pj}\n'
     if raft:
         t += "\n[raft]\n" + "".join(f"{k} = {v}\n" for k, v in raft.items())
-    t += ('\n[[keyspace]]\nname = "default"\nmodel = "primary"\ncommit = "quorum"\n'
-          'read = "linearizable"\n')
+    t += ('\n[[keyspace]]\nname = "default"\nmodel = "primary"\n'
+          f'commit = "{commit}"\nread = "linearizable"\n')
     t += ('\n[[keyspace]]\nname = "accounts"\nprefix = "accounts:"\nmodel = "primary"\n'
           'commit = "quorum"\nread = "linearizable"\n')
     return t
@@ -53,7 +53,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_rkv_configs(data_dir, n=3, raft=None):
+def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum"):
     """Writes node-1..n.toml into data_dir; returns [(config_path, client, admin, peer)]."""
     ports = [(free_port(), free_port(), free_port()) for _ in range(n)]
     secret = secrets.token_hex(16)
@@ -61,7 +61,7 @@ def write_rkv_configs(data_dir, n=3, raft=None):
     for i in range(n):
         path = os.path.join(data_dir, f"node-{i + 1}.toml")
         with open(path, "w") as f:
-            f.write(rkv_config(i, ports, data_dir, secret, raft))
+            f.write(rkv_config(i, ports, data_dir, secret, raft, commit=commit))
         out.append((path,) + ports[i])
     return out
 
@@ -242,6 +242,8 @@ def main():
     c = sub.add_parser("rkv-configs")
     c.add_argument("data_dir")
     c.add_argument("--nodes", type=int, default=3)
+    c.add_argument("--commit", default="quorum", choices=["quorum", "all", "async"],
+                   help="commit mode of the default keyspace")
     a = ap.parse_args()
     if a.cmd == "load":
         res = run_load(a.proto, a.endpoint, a.op, a.clients, a.seconds, a.keys, a.value_size)
@@ -251,7 +253,7 @@ def main():
     elif a.cmd == "rkv-leader":
         print(rkv_leader([int(p) for p in a.admin_ports.split(",")], a.keyspace))
     elif a.cmd == "rkv-configs":
-        for path, cp, ap_, pp in write_rkv_configs(a.data_dir, a.nodes):
+        for path, cp, ap_, pp in write_rkv_configs(a.data_dir, a.nodes, commit=a.commit):
             print(path, cp, ap_, pp)
 
 
