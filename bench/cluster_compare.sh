@@ -108,20 +108,28 @@ pyload() {  # system proto endpoint op
 echo "cluster_compare: clients=$C value=64B keys=100000 N=$N python=${SECS}s cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv), etcd $(etcd --version | awk 'NR==1{print $3}'), redis $(redis-server --version | awk '{print $3}')" >&2
 
-# ---- replikv: 3 nodes, fsync batch (group commit), commit=quorum, read=linearizable ----------
-mkdir -p "$tmp/rkv"
-mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/rkv" --nodes 3)
-cports=(); aports=()
-for i in 0 1 2; do
-  read -r cfg cp ap _ <<<"${nodes[$i]}"
-  cports+=("$cp"); aports+=("$ap")
-  "$BIN" serve --config "$cfg" >"$tmp/rkv-n$((i + 1)).log" 2>&1 &
-  pids+=("$!")
-done
-for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "rkv-n$((i + 1))"; done
-li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
-lport="${cports[$li]}"
-echo "replikv: leader of keyspace default is n$((li + 1)) (port $lport)" >&2
+# start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch, read=linearizable);
+# sets cports/aports and lport, the client port of the leader of keyspace `default`.
+start_rkv() {
+  local name="$1" i cfg cp ap li
+  shift
+  mkdir -p "$tmp/$name"
+  mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
+  cports=(); aports=()
+  for i in 0 1 2; do
+    read -r cfg cp ap _ <<<"${nodes[$i]}"
+    cports+=("$cp"); aports+=("$ap")
+    "$BIN" serve --config "$cfg" >"$tmp/$name-n$((i + 1)).log" 2>&1 &
+    pids+=("$!")
+  done
+  for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "$name-n$((i + 1))"; done
+  li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
+  lport="${cports[$li]}"
+  echo "replikv ($name): leader of keyspace default is n$((li + 1)) (port $lport)" >&2
+}
+
+# ---- replikv: commit=quorum --------------------------------------------------------------------
+start_rkv rkv
 rbench replikv "$lport" set
 rbench replikv "$lport" get
 pyload replikv resp "127.0.0.1:$lport" set
@@ -129,18 +137,8 @@ pyload replikv resp "127.0.0.1:$lport" get
 stop_all
 
 # ---- replikv with commit = async (acknowledged once in the leader's log), vs Redis replicas --
-mkdir -p "$tmp/rkv-async"
-mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/rkv-async" --nodes 3 --commit async)
-cports=(); aports=()
-for i in 0 1 2; do
-  read -r cfg cp ap _ <<<"${nodes[$i]}"
-  cports+=("$cp"); aports+=("$ap")
-  "$BIN" serve --config "$cfg" >"$tmp/rkv-async-n$((i + 1)).log" 2>&1 &
-  pids+=("$!")
-done
-for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "rkv-async-n$((i + 1))"; done
-li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
-rbench replikv-async "${cports[$li]}" set
+start_rkv rkv-async --commit async
+rbench replikv-async "$lport" set
 stop_all
 
 # ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
