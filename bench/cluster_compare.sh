@@ -3,11 +3,13 @@
 # read = linearizable), a 3-member etcd cluster, and Redis with 2 replicas (replicaof).
 # 50 clients, 64-byte values, random keys out of 100000; every client talks to the leader.
 #
-#   redis-benchmark (-c 50 -d 64 -r 100000 -n N -t set|get): replikv leader, Redis primary
-#   cluster_load.py (50 threads, persistent connections, BENCH_SECONDS each): etcd leader via
-#     its v3 HTTP/JSON gateway (put; range with serializable=false), and replikv leader over
-#     RESP, so the etcd ratio compares like with like (the Python client is the bottleneck
-#     for both on a small machine)
+#   native load generators, written in C, one per protocol:
+#     redis-benchmark (-c 50 -d 64 -r 100000 -n N -t set|get): replikv leader, Redis primary
+#     wrk (-t 1 -c 50, BENCH_SECONDS, bench/etcd_wrk.lua): etcd leader via its v3 HTTP/JSON
+#       gateway (put; range with serializable=false: a linearizable read)
+#   cluster_load.py (50 threads, persistent connections, BENCH_SECONDS each): etcd leader and
+#     replikv leader through one Python client, so that ratio compares like with like (the
+#     Python client is the bottleneck for both on a small machine)
 #
 # The three systems run one after another, never at the same time. See bench/README.md.
 #
@@ -30,7 +32,7 @@ BIN="${REPLIKV_BIN:-$root/build/replikv}"
 PY="$(command -v /usr/bin/python3 || command -v python3)"
 LOAD="$here/cluster_load.py"
 
-for tool in redis-server redis-benchmark redis-cli etcd; do
+for tool in redis-server redis-benchmark redis-cli etcd wrk; do
   command -v "$tool" >/dev/null || { echo "cluster_compare: $tool not found" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "cluster_compare: replikv binary not found at $BIN (make build)" >&2; exit 1; }
@@ -77,7 +79,7 @@ results="$tmp/results.csv"
 : >"$results"
 record() {  # system client test rps p50 p99
   echo "$1,$2,$3,$4,$5,$6" >>"$results"
-  printf '  %-8s %-16s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
+  printf '  %-17s %-16s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
 }
 
 rbench() {  # system port test
@@ -105,10 +107,30 @@ pyload() {  # system proto endpoint op
   record "$1" python "$4" "$rps" "$p50" "$p99"
 }
 
+wrkload() {  # system endpoint op(put|get)
+  local out rc=0 wpid line
+  OP="$3" KEYS=100000 VALUE_SIZE=64 timeout $((SECS * 3 + 60)) wrk -t 1 -c "$C" -d "${SECS}s" \
+    -s "$here/etcd_wrk.lua" "http://$2" >"$tmp/wrk.out" 2>&1 &
+  wpid=$!; pids+=("$wpid")
+  wait "$wpid" || rc=$?
+  unset 'pids[-1]'
+  line="$(grep '^WRK_RESULT' "$tmp/wrk.out" || true)"
+  if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+    echo "cluster_compare: wrk $3 against $1 failed (rc $rc):" >&2; cat "$tmp/wrk.out" >&2; exit 1
+  fi
+  local rps p50 p99 errs
+  rps="$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")"
+  p50="$(sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
+  p99="$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
+  errs="$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")"
+  [ "$errs" = "0" ] || echo "cluster_compare: $1 wrk $3: $errs failed requests" >&2
+  record "$1" wrk "$([ "$3" = put ] && echo set || echo get)" "$rps" "$p50" "$p99"
+}
+
 echo "cluster_compare: clients=$C value=64B keys=100000 N=$N python=${SECS}s cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv), etcd $(etcd --version | awk 'NR==1{print $3}'), redis $(redis-server --version | awk '{print $3}')" >&2
 
-# start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch, read=linearizable);
+# start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
 # sets cports/aports and lport, the client port of the leader of keyspace `default`.
 start_rkv() {
   local name="$1" i cfg cp ap li
@@ -140,6 +162,11 @@ stop_all
 start_rkv rkv-async --commit async
 rbench replikv-async "$lport" set
 stop_all
+# The same with fsync = never: acknowledged once written to the leader's log without waiting for
+# the disk, surviving a process crash but not a power loss, as Redis's AOF with everysec does.
+start_rkv rkv-async-nofsync --commit async --fsync never
+rbench rkv-async-nofsync "$lport" set
+stop_all
 
 # ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
 cl=(); pe=(); init=""
@@ -158,6 +185,8 @@ done
 eps="127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}"
 eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "$eps")"
 echo "etcd: leader at $eleader" >&2
+wrkload etcd "$eleader" put
+wrkload etcd "$eleader" get
 pyload etcd etcd "$eleader" set
 pyload etcd etcd "$eleader" get
 stop_all
@@ -186,17 +215,20 @@ stop_all
 "$PY" - "$results" <<'EOF'
 import csv, sys
 rows = {(r[0], r[1], r[2]): tuple(map(float, r[3:])) for r in csv.reader(open(sys.argv[1]))}
-print(f"{'system':8} {'client':16} {'op':4} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8}")
+print(f"{'system':17} {'client':16} {'op':4} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8}")
 for (s, c, op), (rps, p50, p99) in rows.items():
-    print(f"{s:8} {c:16} {op:4} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
+    print(f"{s:17} {c:16} {op:4} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
 print()
 def ratio(a, b, label):
     if a in rows and b in rows:
         x, y = rows[a], rows[b]
-        print(f"{label:44} rps x{x[0] / y[0]:.2f}   p50 x{x[1] / y[1]:.2f}   p99 x{x[2] / y[2]:.2f}")
+        print(f"{label:50} rps x{x[0] / y[0]:.2f}   p50 x{x[1] / y[1]:.2f}   p99 x{x[2] / y[2]:.2f}")
+ratio(("replikv", "redis-benchmark", "set"), ("etcd", "wrk", "set"), "replikv/etcd quorum writes (native clients)")
+ratio(("replikv", "redis-benchmark", "get"), ("etcd", "wrk", "get"), "replikv/etcd linearizable reads (native)")
 ratio(("replikv", "python", "set"), ("etcd", "python", "set"), "replikv/etcd quorum writes (python client)")
 ratio(("replikv", "python", "get"), ("etcd", "python", "get"), "replikv/etcd linearizable reads (python)")
 ratio(("replikv", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv/redis SET (redis-benchmark)")
 ratio(("replikv", "redis-benchmark", "get"), ("redis", "redis-benchmark", "get"), "replikv/redis GET (redis-benchmark)")
-ratio(("replikv-async", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv async/redis SET with replicas")
+ratio(("replikv-async", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv async (fsync batch)/redis SET w/ replicas")
+ratio(("rkv-async-nofsync", "redis-benchmark", "set"), ("redis", "redis-benchmark", "set"), "replikv async (fsync never)/redis SET w/ replicas")
 EOF

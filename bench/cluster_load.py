@@ -53,7 +53,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum"):
+def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum", fsync="batch"):
     """Writes node-1..n.toml into data_dir; returns [(config_path, client, admin, peer)]."""
     ports = [(free_port(), free_port(), free_port()) for _ in range(n)]
     secret = secrets.token_hex(16)
@@ -61,7 +61,7 @@ def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum"):
     for i in range(n):
         path = os.path.join(data_dir, f"node-{i + 1}.toml")
         with open(path, "w") as f:
-            f.write(rkv_config(i, ports, data_dir, secret, raft, commit=commit))
+            f.write(rkv_config(i, ports, data_dir, secret, raft, fsync=fsync, commit=commit))
         out.append((path,) + ports[i])
     return out
 
@@ -244,6 +244,10 @@ def main():
     c.add_argument("--nodes", type=int, default=3)
     c.add_argument("--commit", default="quorum", choices=["quorum", "all", "async"],
                    help="commit mode of the default keyspace")
+    c.add_argument("--fsync", default="batch", choices=["always", "batch", "never"],
+                   help="fsync setting of every node")
+    c.add_argument("--raft", action="append", default=[], metavar="KEY=VALUE",
+                   help="a [raft] setting of every node (repeatable)")
     a = ap.parse_args()
     if a.cmd == "load":
         res = run_load(a.proto, a.endpoint, a.op, a.clients, a.seconds, a.keys, a.value_size)
@@ -253,7 +257,8 @@ def main():
     elif a.cmd == "rkv-leader":
         print(rkv_leader([int(p) for p in a.admin_ports.split(",")], a.keyspace))
     elif a.cmd == "rkv-configs":
-        for path, cp, ap_, pp in write_rkv_configs(a.data_dir, a.nodes, commit=a.commit):
+        for path, cp, ap_, pp in write_rkv_configs(a.data_dir, a.nodes, commit=a.commit, fsync=a.fsync,
+                                               raft=dict(kv.split("=", 1) for kv in a.raft) or None):
             print(path, cp, ap_, pp)
 
 

@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libxxhash-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-tools redis-server etcd-server etcd-client
+  redis-tools redis-server etcd-server etcd-client wrk
   python3 python3-redis curl iproute2 iptables procps
 )
 

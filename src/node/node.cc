@@ -106,6 +106,7 @@ Status Node::open(int64_t now_ms) {
     return id.status();
   }
 
+  const bool cluster = config_.nodes.size() > 1;
   WriteBatch fixups;  // expired keys to drop, keys whose keyspace changed to move
   Status bad;
   Status st = storage_->scan("d", "e", [&](std::string_view k, std::string_view rec) {
@@ -127,6 +128,16 @@ Status Node::open(int64_t now_ms) {
       return true;
     }
     uint32_t ks = store_.route(key);
+    if (cluster && store_.keyspace(ks).config.model == Model::kPrimary) {
+      // A replicated keyspace keeps no rows (its state is its Raft log and snapshot): these
+      // were stored by a configuration in which the keyspace was not replicated.
+      bad = Status::invalid_argument(fmt::format(
+          "key \"{}\" is stored as a row of keyspace \"{}\", but the configuration makes it part "
+          "of replicated keyspace \"{}\", which keeps its data only in its Raft log; start with "
+          "the configuration that wrote this data dir, or an empty data dir",
+          key, ks_name, store_.keyspace(ks).config.name));
+      return false;
+    }
     if (store_.keyspace(ks).config.name != ks_name) {
       fixups.del(k);
       fixups.put(data_key(store_.keyspace(ks).config.name, key), rec);
@@ -139,17 +150,13 @@ Status Node::open(int64_t now_ms) {
   if (!fixups.empty()) RKV_RETURN_IF_ERROR(storage_->write(fixups, true));
 
   // Primary keyspaces of a cluster replicate through one Raft group each.
-  if (config_.nodes.size() > 1) {
+  if (cluster) {
     groups_.resize(store_.keyspace_count());
     for (uint32_t i = 0; i < store_.keyspace_count(); ++i) {
       if (store_.keyspace(i).config.model != Model::kPrimary) continue;
       store_.set_replicated(i, true);
       groups_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
       RKV_RETURN_IF_ERROR(groups_[i]->open());
-    }
-    if (!pending_.batch.empty()) {  // a snapshot image was re-applied while opening
-      PersistRequest r = take_persist();
-      RKV_RETURN_IF_ERROR(storage_->write(r.batch, true));
     }
   }
   last_now_ms_ = now_ms;

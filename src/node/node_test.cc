@@ -138,6 +138,29 @@ TEST(Node, KeysMoveWhenTheirKeyspaceChanges) {
   EXPECT_FALSE(s.get(Node::data_key("default", "team:a")).is_ok());
 }
 
+TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
+  // A replicated keyspace keeps its data in its Raft log only; rows left by a configuration
+  // in which it was local would be ignored silently, so the node refuses to start instead.
+  MemStorage s;
+  Config cfg = Config::defaults();
+  {
+    Node n(cfg, &s);
+    ASSERT_TRUE(n.open(0).is_ok());
+    run(n, {"SET", "k", "1"}, 0);
+    persist(n, s);
+  }
+  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
+               PeerConfig{"n2", "127.0.0.1", 7002, 17002},
+               PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
+  for (KeyspaceConfig& k : cfg.keyspaces)
+    k.model = Model::kPrimary;
+  Node n(cfg, &s);
+  Status st = n.open(0);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("replicated keyspace \"default\""), std::string::npos)
+      << st.message();
+}
+
 TEST(Node, FlushallClearsStorage) {
   MemStorage s;
   Config cfg = Config::defaults();

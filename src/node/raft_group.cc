@@ -23,10 +23,6 @@ int32_t node_index(raft::NodeId id) {
   return id == raft::kNoNode ? -1 : static_cast<int32_t>(id - 1);
 }
 
-std::string applied_key(std::string_view group) {
-  return "m" + std::string(group) + "/applied";
-}
-
 }  // namespace
 
 RaftGroup::RaftGroup(Node* node, uint32_t keyspace, Random* random)
@@ -44,26 +40,13 @@ Status RaftGroup::open() {
     node_->note(fmt::format("keyspace {}: dropped torn log record at index {} (never acknowledged)",
                             group_, *restored->dropped_torn_index));
   }
-  // The state machine (rows in storage, loaded by Node::open) is current up to `applied`.
-  uint64_t applied = 0;
-  auto rec = node_->storage_->get(applied_key(group_));
-  if (rec.is_ok()) {
-    std::string_view payload;
-    if (!unseal(rec.value(), &payload) || payload.size() != 8) {
-      return Status::corruption(
-          fmt::format("applied-index record of keyspace {} is corrupt", group_));
-    }
-    applied = get_u64(payload.data());
-  } else if (rec.status().code() != Code::kNotFound) {
-    return rec.status();
-  }
+  // The keyspace's state is the snapshot image plus the committed log after it: no rows of a
+  // replicated keyspace are stored. The image is loaded here; the Raft core hands the entries
+  // from the snapshot up to the persisted commit index to the first Ready, which applies them.
   raft::PersistentState& ps = restored->state;
-  if (applied < ps.snapshot.meta.index) {
-    // The rows predate the snapshot (a crash between installing and recording): rebuild.
-    if (!node_->store_.load_keyspace(ks_, ps.snapshot.data, node_->change_sink())) {
-      return Status::corruption(fmt::format("snapshot image of keyspace {} is corrupt", group_));
-    }
-    applied = ps.snapshot.meta.index;
+  const uint64_t applied = ps.snapshot.meta.index;
+  if (applied > 0 && !node_->store_.load_keyspace(ks_, ps.snapshot.data, no_rows_)) {
+    return Status::corruption(fmt::format("snapshot image of keyspace {} is corrupt", group_));
   }
   const RaftSettings& rs = node_->config_.raft;
   raft::Config cfg;
@@ -74,7 +57,7 @@ Status RaftGroup::open() {
   cfg.heartbeat_tick = rs.heartbeat_ticks;
   cfg.lease_drift_ticks = rs.lease_drift_ticks;
   cfg.max_inflight_msgs = rs.max_inflight_msgs;
-  cfg.applied = std::min(applied, ps.hard_state.commit);
+  cfg.applied = applied;
   cfg.bugs = rs.bugs;
   if (Status st = cfg.validate(); !st.is_ok()) return st;
   persisted_hs_ = ps.hard_state;
@@ -205,31 +188,17 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
                                 int64_t now_ms, uint64_t index) {
   const resp::CommandSpec* spec = resp::lookup_command(args[0]);
   RKV_ASSERT(spec != nullptr);
-  Speculative sp{raft_->term(), {}, {}};
+  Speculative sp{raft_->term(), {}};
   // Before-images of every key the command names (string commands touch only those).
   auto remember = [&](std::string_view key) {
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
   };
   resp::for_each_key(*spec, args.size(), [&](size_t i) { remember(args[i]); });
-  // Rows go to this entry's own batch, persisted when (if) the entry commits.
-  class BatchSink final : public ChangeSink {
-   public:
-    BatchSink(const std::string& ks, WriteBatch* b) : ks_(ks), b_(b) {}
-    void on_put(uint32_t, std::string_view key, const Value& v) override {
-      b_->put(Node::data_key(ks_, key), Node::encode_value(v));
-    }
-    void on_erase(uint32_t, std::string_view key) override { b_->del(Node::data_key(ks_, key)); }
-    void on_clear(uint32_t) override { RKV_UNREACHABLE(); }  // refused in clusters
-
-   private:
-    const std::string& ks_;
-    WriteBatch* b_;
-  } sink(group_, &sp.rows);
   std::string out;
   resp::Writer w(&out, origin.proto);
   node_->store_.set_applying(true);
-  node_->store_.execute(*spec, args, now_ms, w, sink);
+  node_->store_.execute(*spec, args, now_ms, w, no_rows_);
   node_->store_.set_applying(false);
   speculative_.emplace(index, std::move(sp));
   async_replies_.emplace(index, std::make_pair(origin, std::move(out)));
@@ -284,7 +253,18 @@ void RaftGroup::pump(int64_t now_ms) {
         rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
         (rd.hard_state &&
          (rd.hard_state->term != persisted_hs_.term || rd.hard_state->vote != persisted_hs_.vote));
-    if (rd.must_persist()) raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+    if (durable_change) {
+      raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+      if (!rd.hard_state && commit_unwritten_) {
+        raft::add_hard_state_write(group_, persisted_hs_, &node_->pending_.batch);
+      }
+      commit_unwritten_ = false;
+    } else if (rd.hard_state) {
+      // Only the commit index moved. Raft does not need it durable (a restarted node learns it
+      // again from the leader), so it is not written on its own: it rides along with the next
+      // durable write. On restart the committed entries up to the recorded index are re-applied.
+      commit_unwritten_ = true;
+    }
     if (rd.hard_state) persisted_hs_ = *rd.hard_state;
     if (durable_change) {
       // A leader's appends and heartbeats promise nothing about this node's disk (the core
@@ -333,7 +313,7 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
     async_replies_.erase(it);
   }
   if (rd.snapshot) {
-    bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, node_->change_sink());
+    bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, no_rows_);
     RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
     applied_ = rd.snapshot->meta.index;
     // Requests waiting on indexes the snapshot covers can no longer be matched to entries.
@@ -348,11 +328,6 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
   for (const raft::Entry& e : rd.committed_entries)
     apply_entry(e);
   node_->store_.set_applying(false);
-  if (!rd.committed_entries.empty() || rd.snapshot) {
-    std::string v;
-    put_u64(v, applied_);
-    node_->pending_.batch.put(applied_key(group_), seal(v));
-  }
   for (const raft::ReadState& r : rd.read_states) {
     auto it = reads_.find(r.ctx);
     if (it == reads_.end()) continue;
@@ -397,7 +372,6 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   }
   if (auto sp = speculative_.find(e.index); sp != speculative_.end()) {
     if (sp->second.term == e.term) {
-      node_->pending_.batch.append(std::move(sp->second.rows));
       speculative_.erase(sp);
       return;  // executed when proposed; its reply went out once it was durable
     }
@@ -408,7 +382,7 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   RKV_ASSERT_MSG(ok, "committed log entry does not decode");
   if (cmd.kind == LoggedCommand::kExpire) {
     for (std::string_view key : cmd.args) {
-      node_->store_.erase_if_expired(ks_, key, cmd.now_ms, node_->change_sink());
+      node_->store_.erase_if_expired(ks_, key, cmd.now_ms, no_rows_);
     }
     if (e.index >= expire_inflight_index_) expire_inflight_index_ = 0;
   } else {
@@ -416,7 +390,7 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
     RKV_ASSERT(spec != nullptr);
     std::string out;
     resp::Writer wr(&out, ours ? pw->origin.proto : 2);
-    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, node_->change_sink());
+    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, no_rows_);
     if (ours) {
       if (node_->store_.keyspace(ks_).config.commit == CommitMode::kAll) {
         all_waiting_[e.index] = HeldReply{pw->origin, std::move(out), pw->deadline_ms};
@@ -484,8 +458,15 @@ void RaftGroup::maybe_compact() {
   const uint64_t min_entries = node_->config_.raft.snapshot_min_entries;
   if (applied_ < last_compact_ + min_entries || raft_->applied() < applied_) return;
   // Every snapshot_min_entries applied entries the log prefix is replaced by an image of the
-  // keyspace, so the log never grows without bound.
-  Status st = raft_->compact(applied_, node_->store_.serialize_keyspace(ks_));
+  // keyspace, so the log never grows without bound. The image is the keyspace as of applied_:
+  // keys changed by speculative (commit = async, not yet committed) entries show their value
+  // from before the first of those entries.
+  Store::KeyOverrides as_of;
+  for (const auto& [idx, sp] : speculative_) {
+    for (const auto& [key, before] : sp.undo)
+      as_of.emplace(key, before);  // keeps the earliest before-image of each key
+  }
+  Status st = raft_->compact(applied_, node_->store_.serialize_keyspace(ks_, &as_of));
   if (st.is_ok()) last_compact_ = applied_;
 }
 

@@ -3,11 +3,16 @@
 // committed commands to the Store, commit modes (quorum / all) and read modes (ReadIndex,
 // lease, follower), log compaction with keyspace images.
 //
+// State: the keyspace lives in memory; what is durable is the Raft log and, every so many
+// entries, a snapshot image of the keyspace that replaces the log prefix. Opening loads the
+// image and re-applies the committed entries after it.
+//
 // Ready loop and durability: at most one Ready is in flight. Its durable part goes into the
 // node's pending batch under a fresh wait token; only when the driver reports that token
 // durable are its messages sent, its committed entries applied and advance() called. A Ready
-// whose only durable change is the commit index is not waited for (the commit index is not
-// safety-critical state; Raft does not even require persisting it).
+// whose only change to durable state is the commit index is neither waited for nor written:
+// Raft does not require the commit index to be durable, so it is stored along with the next
+// write that is (entries, term, vote, snapshot).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +28,7 @@
 #include "core/config.h"
 #include "core/random.h"
 #include "node/key_table.h"
+#include "node/store.h"
 #include "raft/raft.h"
 #include "storage/storage.h"
 
@@ -110,12 +116,15 @@ class RaftGroup {
 
   Node* node_;
   uint32_t ks_;
+  // A replicated keyspace stores no rows: its state is the snapshot image plus the log.
+  NullSink no_rows_;
   std::string group_;  // the keyspace name: Raft group id in storage and on the wire
   Random* random_;
   std::unique_ptr<raft::Raft> raft_;
   std::optional<raft::Ready> inflight_;
   uint64_t inflight_token_ = 0;
-  raft::HardState persisted_hs_;
+  raft::HardState persisted_hs_;   // the newest hard state handed to the driver
+  bool commit_unwritten_ = false;  // persisted_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
   int64_t last_tick_ms_ = 0;
@@ -133,10 +142,10 @@ class RaftGroup {
 
   // commit = async: the leader executes a write when it proposes it and answers once the
   // entry is durable in its own log. What the execution changed is kept so it can be undone if
-  // the entry never commits (leadership lost), and its rows are persisted when it commits.
+  // the entry never commits (leadership lost), and so a snapshot taken meanwhile shows the
+  // keyspace as of the applied index, without the speculative effects.
   struct Speculative {
     uint64_t term;
-    WriteBatch rows;                                                 // persisted at commit
     std::vector<std::pair<std::string, std::optional<Value>>> undo;  // before-images
   };
   std::map<uint64_t, Speculative> speculative_;                       // by log index

@@ -192,21 +192,34 @@ void Store::clear_keyspace(uint32_t ks, ChangeSink& sink) {
   sink.on_clear(ks);
 }
 
-std::string Store::serialize_keyspace(uint32_t ks) const {
+std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) const {
   std::string out;
   const KeyTable& t = keyspaces_[ks].table;
   out.reserve(t.payload_bytes() + t.size() * 16 + 8);
-  put_u64(out, t.size());
+  put_u64(out, 0);  // the count, written once known
+  uint64_t n = 0;
+  auto add = [&](std::string_view key, const Value& v) {
+    put_u32(out, static_cast<uint32_t>(key.size()));
+    out.append(key);
+    put_u64(out, static_cast<uint64_t>(v.expire_at_ms));
+    put_u32(out, static_cast<uint32_t>(v.data.size()));
+    out.append(v.data);
+    ++n;
+  };
   uint64_t c = 0;
   do {
     c = t.scan(c, [&](const KeyTable::Entry& e) {
-      put_u32(out, static_cast<uint32_t>(e.key.size()));
-      out.append(e.key);
-      put_u64(out, static_cast<uint64_t>(e.value.expire_at_ms));
-      put_u32(out, static_cast<uint32_t>(e.value.data.size()));
-      out.append(e.value.data);
+      if (as_of == nullptr || as_of->find(e.key) == as_of->end()) add(e.key, e.value);
     });
   } while (c != 0);
+  if (as_of != nullptr) {
+    for (const auto& [key, v] : *as_of) {
+      if (v) add(key, *v);
+    }
+  }
+  std::string count;
+  put_u64(count, n);
+  out.replace(0, 8, count);
   return out;
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -94,7 +96,9 @@ class Store {
   // Removes every key of one keyspace.
   void clear_keyspace(uint32_t keyspace, ChangeSink& sink);
   // A keyspace's whole content as one image (snapshots), and its inverse (replaces content).
-  std::string serialize_keyspace(uint32_t keyspace) const;
+  // With `as_of`, the keys it names appear with its values instead (absent where nullopt).
+  using KeyOverrides = std::map<std::string, std::optional<Value>, std::less<>>;
+  std::string serialize_keyspace(uint32_t keyspace, const KeyOverrides* as_of = nullptr) const;
   bool load_keyspace(uint32_t keyspace, std::string_view image, ChangeSink& sink);
 
   size_t total_keys() const;

@@ -230,6 +230,33 @@ TEST_F(StoreTest, ChangesAreReportedInOrder) {
   EXPECT_EQ(sink_.log[2], "clear 0");
 }
 
+TEST_F(StoreTest, ImageAsOfShowsOverriddenKeysAsTheyWere) {
+  run({"SET", "a", "now"});
+  run({"SET", "b", "new"});  // did not exist at the image's point
+  run({"SET", "c", "same"});
+  // "a" had another value, "b" was absent, "d" existed and has been deleted since.
+  Store::KeyOverrides as_of;
+  as_of.emplace("a", Value{"then", 0});
+  as_of.emplace("b", std::nullopt);
+  as_of.emplace("d", Value{"gone", 5'000'000});
+  std::string image = store_.serialize_keyspace(0, &as_of);
+
+  Store other(Config::defaults().keyspaces);
+  NullSink none;
+  ASSERT_TRUE(other.load_keyspace(0, image, none));
+  EXPECT_EQ(other.total_keys(), 3u);
+  std::string out;
+  for (const char* key : {"a", "b", "c", "d"}) {
+    std::vector<std::string_view> get{"GET", key};
+    resp::Writer w(&out, 2);
+    other.execute(*resp::lookup_command("GET"), get, now_, w, none);
+  }
+  EXPECT_EQ(out, "$4\r\nthen\r\n$-1\r\n$4\r\nsame\r\n$4\r\ngone\r\n");
+  // Without overrides the image is the keyspace as it is.
+  ASSERT_TRUE(other.load_keyspace(0, store_.serialize_keyspace(0), none));
+  EXPECT_EQ(other.total_keys(), 3u);
+}
+
 TEST(ParseInt64, StrictLikeRedis) {
   int64_t v;
   EXPECT_TRUE(parse_int64("0", &v));

@@ -139,6 +139,10 @@ std::string encode_snapshot(const Snapshot& s) {
   return out;
 }
 
+void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatch* batch) {
+  batch->put(hard_state_key(group), seal(encode_hard_state(hs)));
+}
+
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
   if (rd.snapshot) {
     batch->put(snapshot_key(group), seal(encode_snapshot(*rd.snapshot)));
@@ -151,7 +155,7 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
   if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
   for (const Entry& e : rd.entries)
     batch->put(log_key(group, e.index), seal(encode_entry(e)));
-  if (rd.hard_state) batch->put(hard_state_key(group), seal(encode_hard_state(*rd.hard_state)));
+  if (rd.hard_state) add_hard_state_write(group, *rd.hard_state, batch);
 }
 
 Status persist_ready(Storage& storage, std::string_view group, const Ready& rd) {

@@ -38,6 +38,9 @@ Result<Entry> decode_entry(std::string_view payload);
 std::string encode_hard_state(const HardState& hs);
 std::string encode_snapshot(const Snapshot& s);
 
+// Adds to `batch` the write that stores a group's hard state.
+void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatch* batch);
+
 // Adds to `batch` the writes that carry out step 1 of the Ready contract (raft.h), in order:
 // incoming snapshot (drops the whole log), compaction (drops the log prefix), truncation of a
 // conflicting suffix, new entries, hard state.

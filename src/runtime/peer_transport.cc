@@ -355,7 +355,20 @@ void PeerTransport::send(uint32_t to, std::string payload) {
   }
   p.queued_bytes += payload.size();
   p.queue.push_back(Outgoing{std::move(payload), false});
-  if (p.out) flush(p.out);
+  // The write starts from a posted handler, after the handlers already queued on the loop have
+  // run: messages produced by one pass of the loop (a Ready's appends, acknowledgements to
+  // several frames read at once) leave in one write instead of one system call each.
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    std::weak_ptr<char> alive = alive_;
+    asio::post(io_, [this, alive] {
+      if (alive.expired()) return;
+      flush_posted_ = false;
+      for (auto& peer : peers_) {
+        if (peer->out && !peer->queue.empty()) flush(peer->out);
+      }
+    });
+  }
 }
 
 void PeerTransport::send_raw_for_test(uint32_t to, std::string bytes) {

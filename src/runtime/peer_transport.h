@@ -157,6 +157,7 @@ class PeerTransport {
   uint16_t bound_port_ = 0;
   bool started_ = false;
   bool stopped_ = false;
+  bool flush_posted_ = false;  // a handler that starts the queued writes is pending
   // Handlers hold a weak_ptr to this token: once it is gone (stop/destruction) they do nothing.
   std::shared_ptr<char> alive_;
   std::vector<std::unique_ptr<Peer>> peers_;  // indexed like cfg.nodes; self has an idle entry
