@@ -4,7 +4,7 @@ exactly those are reported by LOSTWRITES on the old leader; nothing else is miss
 The leader's followers are frozen (SIGSTOP) so it keeps acknowledging async writes that no
 follower reads; then all three are killed -9 (the frozen followers' unread socket buffers die
 with them), the followers restart and elect a new leader, and the old leader restarts, rejoins,
-and has its unreplicated tail truncated.
+and has its unreplicated tail truncated. The record of the lost writes survives a restart.
 """
 
 import os
@@ -101,6 +101,13 @@ class AsyncLostWritesTest(unittest.TestCase):
         self.assertTrue(missing, "the failover lost nothing: the test did not force a loss")
         for k, v in committed.items():  # nothing committed before the failover is missing
             self.assertEqual(values[k], v)
+
+        # The record is durable: killed -9 and restarted, the old leader still lists it.
+        c.nodes[leader].kill9()
+        c.nodes[leader].restart()
+        with c.nodes[leader].raw(timeout=5) as conn:
+            again = conn.call("LOSTWRITES")
+        self.assertEqual(again, lost, "LOSTWRITES changed across a restart")
 
 
 class AsyncSnapshotTest(unittest.TestCase):

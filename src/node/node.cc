@@ -151,6 +151,7 @@ Status Node::open(int64_t now_ms) {
 
   // Primary keyspaces of a cluster replicate through one Raft group each.
   if (cluster) {
+    RKV_RETURN_IF_ERROR(load_lost_writes());
     groups_.resize(store_.keyspace_count());
     for (uint32_t i = 0; i < store_.keyspace_count(); ++i) {
       if (store_.keyspace(i).config.model != Model::kPrimary) continue;
@@ -488,7 +489,47 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
   }
   note(fmt::format("keyspace {}: acknowledged async write lost in failover: term {} index {}: {}",
                    lw.keyspace, lw.term, lw.index, lw.command));
+  // Stored in the same batch as the log truncation that loses the write, so the record
+  // survives restarts exactly when the loss does.
+  std::string rec;
+  put_u64(rec, lw.term);
+  put_u64(rec, lw.index);
+  put_u64(rec, static_cast<uint64_t>(lw.proposed_ms));
+  put_u32(rec, static_cast<uint32_t>(lw.keyspace.size()));
+  rec.append(lw.keyspace);
+  rec.append(lw.command);
+  pending_.batch.put(lost_write_key(next_lost_seq_++), seal(rec));
   lost_writes_.push_back(std::move(lw));
+}
+
+std::string Node::lost_write_key(uint64_t seq) {
+  std::string k = "mlost/";
+  put_u64_be(k, seq);
+  return k;
+}
+
+Status Node::load_lost_writes() {
+  Status bad;
+  Status st = storage_->scan("mlost/", "mlost0", [&](std::string_view k, std::string_view v) {
+    std::string_view p;
+    LostWrite lw;
+    if (k.size() != 6 + 8 || !unseal(v, &p) || p.size() < 28 ||
+        p.size() - 28 < get_u32(p.data() + 24)) {
+      bad = Status::corruption("a LOSTWRITES record fails its checksum or framing");
+      return false;
+    }
+    lw.term = get_u64(p.data());
+    lw.index = get_u64(p.data() + 8);
+    lw.proposed_ms = static_cast<int64_t>(get_u64(p.data() + 16));
+    const uint32_t kl = get_u32(p.data() + 24);
+    lw.keyspace.assign(p.substr(28, kl));
+    lw.command.assign(p.substr(28 + kl));
+    lost_writes_.push_back(std::move(lw));
+    next_lost_seq_ = get_u64_be(k.data() + 6) + 1;
+    return true;
+  });
+  RKV_RETURN_IF_ERROR(st);
+  return bad;
 }
 
 uint64_t Node::execute(const resp::CommandSpec& spec, std::span<const std::string_view> args,

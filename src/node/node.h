@@ -203,7 +203,10 @@ class Node {
   std::map<uint32_t, SeenForwards> seen_forwards_;
   uint64_t next_forward_id_ = 0;
   std::map<uint64_t, Staleness> staleness_;  // by client id
-  std::vector<LostWrite> lost_writes_;
+  std::vector<LostWrite> lost_writes_;       // also stored, under lost_write_key(seq)
+  uint64_t next_lost_seq_ = 1;
+  static std::string lost_write_key(uint64_t seq);
+  Status load_lost_writes();
   std::vector<std::string> notes_;
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;

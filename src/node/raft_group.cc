@@ -255,6 +255,8 @@ void RaftGroup::pump(int64_t now_ms) {
          (rd.hard_state->term != persisted_hs_.term || rd.hard_state->vote != persisted_hs_.vote));
     if (durable_change) {
       raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+      for (const raft::Entry& e : rd.truncated)  // recorded in the truncation's own batch
+        node_->note_truncated(ks_, e);
       if (!rd.hard_state && commit_unwritten_) {
         raft::add_hard_state_write(group_, persisted_hs_, &node_->pending_.batch);
       }
@@ -349,8 +351,6 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
     }
     async_replies_.clear();
   }
-  for (const raft::Entry& e : rd.truncated)
-    node_->note_truncated(ks_, e);
   raft_->advance(rd);
   release_all_mode();
   maybe_compact();
