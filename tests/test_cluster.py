@@ -411,8 +411,9 @@ class SnapshotTest(ClusterTestCase):
         acked = {}
 
         def behind_then_restart(tag):
-            """Stops f, writes 4000 keys (the leader compacts every 200 entries, so f can only
-            catch up from a snapshot), restarts f; returns the commit index f must reach."""
+            """Stops f, writes 4000 keys (the leader compacts once max(200, keys) entries have
+            piled up: at indexes 3200 and 6400 here, so f can only catch up from a snapshot),
+            restarts f; returns the commit index f must reach."""
             c.nodes[f].stop()
             items = [(f"{KS}:snap{tag}:{i}", f"{i}-{pad}") for i in range(4000)]
             got = write_keys(c.nodes[lead].port, items)

@@ -455,12 +455,16 @@ void RaftGroup::propose_expiries(int64_t now_ms) {
 }
 
 void RaftGroup::maybe_compact() {
-  const uint64_t min_entries = node_->config_.raft.snapshot_min_entries;
-  if (applied_ < last_compact_ + min_entries || raft_->applied() < applied_) return;
-  // Every snapshot_min_entries applied entries the log prefix is replaced by an image of the
-  // keyspace, so the log never grows without bound. The image is the keyspace as of applied_:
+  // The log prefix is replaced by an image of the keyspace once snapshot_min_entries entries
+  // and at least as many entries as the keyspace has keys were applied since the last image:
+  // the log stays bounded (by the larger of the two), and writing images costs at most about
+  // one key per entry, however large the keyspace (as Redis rewrites its AOF once it has grown
+  // by the size of the data). The image is the keyspace as of applied_:
   // keys changed by speculative (commit = async, not yet committed) entries show their value
   // from before the first of those entries.
+  const uint64_t every = std::max<uint64_t>(node_->config_.raft.snapshot_min_entries,
+                                            node_->store_.keyspace(ks_).table.size());
+  if (applied_ < last_compact_ + every || raft_->applied() < applied_) return;
   Store::KeyOverrides as_of;
   for (const auto& [idx, sp] : speculative_) {
     for (const auto& [key, before] : sp.undo)
