@@ -28,14 +28,6 @@ std::string wide_to_string(Wide v) {
   return {digits.rbegin(), digits.rend()};
 }
 
-std::optional<int64_t> parse_int(const std::string& s) {
-  int64_t v = 0;
-  const char* end = s.data() + s.size();
-  auto [ptr, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || ptr != end || s.empty()) return std::nullopt;
-  return v;
-}
-
 // Prefix sums of positive and negative deltas over incrs sorted by one time field.
 class DeltaIndex {
  public:
@@ -89,7 +81,7 @@ std::vector<Bad> check_key(const std::vector<const Op*>& ops) {
   for (const Op* r : reads) {
     int64_t observed = 0;
     if (r->value) {
-      auto v = parse_int(*r->value);
+      auto v = value_as_int(*r->value);
       if (!v) {
         bad.push_back({r, fmt::format("read a non-integer {}", json_quote(r->value))});
         continue;

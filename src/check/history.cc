@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -388,6 +389,14 @@ Status HistoryWriter::append(const Op& op) {
 int64_t HistoryWriter::records() const {
   std::lock_guard<std::mutex> lock(mu_);
   return records_;
+}
+
+std::optional<int64_t> value_as_int(std::string_view v) {
+  int64_t out = 0;
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, out);
+  if (v.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return out;
 }
 
 }  // namespace rkv::check

@@ -102,4 +102,8 @@ class HistoryWriter {
 // JSON decoding). Returns InvalidArgument describing the first broken rule.
 Status validate_op(const Op& op);
 
+// A recorded value read as a decimal 64-bit integer (counters, INCR results); nullopt when it
+// is not exactly one.
+std::optional<int64_t> value_as_int(std::string_view v);
+
 }  // namespace rkv::check

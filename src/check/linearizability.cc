@@ -22,14 +22,6 @@ constexpr uint64_t kZobristSeed = 0x5eed'c0de'1234'5678ull;
 // Most operations a printed witness lists before eliding the earliest ones.
 constexpr size_t kMaxPrintedOps = 60;
 
-std::optional<int64_t> parse_int(const std::string& s) {
-  int64_t v = 0;
-  const char* end = s.data() + s.size();
-  auto [ptr, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || ptr != end || s.empty()) return std::nullopt;
-  return v;
-}
-
 // Register values seen during one key's search, interned to small ids (0 = absent).
 class StateTable {
  public:
@@ -385,14 +377,14 @@ class RegisterSearch {
     if (op.type == OpType::kAppend) return states_.intern(cur.value_or("") + *op.value);
     int64_t base = 0;
     if (cur) {
-      auto parsed = parse_int(*cur);
+      auto parsed = value_as_int(*cur);
       if (!parsed) return kImpossible;
       base = *parsed;
     }
     int64_t sum = 0;
     if (__builtin_add_overflow(base, op.delta, &sum)) return kImpossible;
     if (op.ok() && op.value) {
-      auto recorded = parse_int(*op.value);
+      auto recorded = value_as_int(*op.value);
       if (!recorded || *recorded != sum) return kImpossible;
     }
     return states_.intern(std::to_string(sum));
@@ -429,7 +421,7 @@ std::vector<const Op*> relevant_ops(const std::vector<const Op*>& ops) {
 bool producible(const Op& read, const std::vector<const Op*>& ops) {
   if (!read.value) return true;  // absent: initially, or after a del
   const std::string& v = *read.value;
-  const bool integer = parse_int(v).has_value();
+  const bool integer = value_as_int(v).has_value();
   for (const Op* op : ops) {
     switch (op->type) {
       case OpType::kSet:

@@ -155,15 +155,13 @@ class Reader {
 };
 
 Status parse_node(const Reader& r, const toml::table& t, Config& c) {
-  RKV_RETURN_IF_ERROR(r.only_keys(t,
-                                  {"id", "bind", "port", "admin_port", "peer_port", "data_dir",
-                                   "fsync", "log_level", "expire_sweep_ms"},
-                                  "[node]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t, {"id", "bind", "port", "admin_port", "data_dir", "fsync", "log_level", "expire_sweep_ms"},
+      "[node]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "id", &c.node_id));
   RKV_RETURN_IF_ERROR(r.get_string(t, "bind", &c.bind));
   RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 1, 65535));
   RKV_RETURN_IF_ERROR(r.get_int(t, "admin_port", &c.admin_port, 0, 65535));
-  RKV_RETURN_IF_ERROR(r.get_int(t, "peer_port", &c.peer_port, 0, 65535));
   RKV_RETURN_IF_ERROR(r.get_string(t, "data_dir", &c.data_dir));
   RKV_RETURN_IF_ERROR(
       r.get_enum(t, "fsync", &c.fsync, {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kNever}));

@@ -72,7 +72,6 @@ struct Config {
   std::string bind = "127.0.0.1";
   uint16_t port = 7379;
   uint16_t admin_port = 8379;  // 0 disables the admin HTTP listener
-  uint16_t peer_port = 0;      // 0: port + 10000 when the cluster has peers
   std::string data_dir = "./data";
   FsyncMode fsync = FsyncMode::kBatch;
   std::string log_level = "info";

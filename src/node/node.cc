@@ -50,7 +50,6 @@ Node::Node(const Config& config, Storage* storage, uint64_t seed)
       storage_(storage),
       store_(config.keyspaces, StoreLimits{config.limits.max_value_len}),
       sink_(std::make_unique<PendingSink>(this)),
-      seed_(seed),
       random_(std::make_unique<Random>(seed)) {
   for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
     if (config_.nodes[i].id == config_.node_id) self_index_ = i;

@@ -188,7 +188,6 @@ class Node {
   uint64_t next_token_ = 1;
   uint64_t durable_token_ = 0;
   uint32_t self_index_ = 0;
-  uint64_t seed_;
   std::vector<PeerSend> sends_;
   std::vector<DeferredReply> replies_;
   std::unique_ptr<Random> random_;

@@ -24,6 +24,16 @@ void persist(Node& n, Storage& s) {
   n.on_persisted(r.token);
 }
 
+// Opens a node on `s` at time 0, runs `commands` and persists what they changed (synced).
+void write_and_persist(const Config& cfg, Storage& s,
+                       std::initializer_list<std::initializer_list<std::string_view>> commands) {
+  Node n(cfg, &s);
+  ASSERT_TRUE(n.open(0).is_ok());
+  for (const auto& c : commands)
+    run(n, c, 0);
+  persist(n, s);
+}
+
 TEST(Node, WritesReturnTokensReadsDoNot) {
   MemStorage s;
   Node n(Config::defaults(), &s);
@@ -68,12 +78,7 @@ TEST(Node, SyncedWritesSurviveCrashUnsyncedDoNot) {
 TEST(Node, ExpiredKeysAreDroppedAtLoad) {
   MemStorage s;
   Config cfg = Config::defaults();
-  {
-    Node n(cfg, &s);
-    ASSERT_TRUE(n.open(0).is_ok());
-    run(n, {"SET", "k", "v", "PX", "100"}, 0);
-    persist(n, s);
-  }
+  write_and_persist(cfg, s, {{"SET", "k", "v", "PX", "100"}});
   Node n(cfg, &s);
   ASSERT_TRUE(n.open(500).is_ok());
   EXPECT_EQ(n.store().total_keys(), 0u);
@@ -83,12 +88,7 @@ TEST(Node, ExpiredKeysAreDroppedAtLoad) {
 TEST(Node, CorruptRecordRefusesToStartAndNamesTheKey) {
   MemStorage s;
   Config cfg = Config::defaults();
-  {
-    Node n(cfg, &s);
-    ASSERT_TRUE(n.open(0).is_ok());
-    run(n, {"SET", "accounts:bob", "42"}, 0);
-    persist(n, s);
-  }
+  write_and_persist(cfg, s, {{"SET", "accounts:bob", "42"}});
   std::string key = Node::data_key("accounts", "accounts:bob");
   std::string rec = s.get(key).value();
   rec.back() ^= 0x1;
@@ -119,12 +119,7 @@ TEST(Node, DataDirOfAnotherNodeIsRefused) {
 TEST(Node, KeysMoveWhenTheirKeyspaceChanges) {
   MemStorage s;
   Config cfg = Config::defaults();
-  {
-    Node n(cfg, &s);
-    ASSERT_TRUE(n.open(0).is_ok());
-    run(n, {"SET", "team:a", "1"}, 0);  // default keyspace
-    persist(n, s);
-  }
+  write_and_persist(cfg, s, {{"SET", "team:a", "1"}});
   KeyspaceConfig team;
   team.name = "team";
   team.prefix = "team:";
@@ -143,12 +138,7 @@ TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
   // in which it was local would be ignored silently, so the node refuses to start instead.
   MemStorage s;
   Config cfg = Config::defaults();
-  {
-    Node n(cfg, &s);
-    ASSERT_TRUE(n.open(0).is_ok());
-    run(n, {"SET", "k", "1"}, 0);
-    persist(n, s);
-  }
+  write_and_persist(cfg, s, {{"SET", "k", "1"}});
   cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
                PeerConfig{"n2", "127.0.0.1", 7002, 17002},
                PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
