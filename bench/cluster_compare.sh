@@ -17,6 +17,9 @@
 #   BENCH_N           requests per redis-benchmark run (default 100000)
 #   BENCH_SECONDS     seconds per cluster_load.py run (default 10)
 #   BENCH_CLIENTS     concurrent clients (default 50)
+#   BENCH_ROUNDS      how many times the whole sequence runs (default 1); with more than one,
+#                     the table shows medians and each ratio is the median of the per-round
+#                     ratios (both sides of a ratio are measured minutes apart at most)
 #   BENCH_RUN_TIMEOUT seconds one redis-benchmark run may take (default 180)
 #   REPLIKV_BIN       replikv binary (default build/replikv)
 #   BENCH_KEEP        keep the temporary directory (logs, data) when set
@@ -27,6 +30,8 @@ root="$(cd "$here/.." && pwd)"
 N="${BENCH_N:-100000}"
 SECS="${BENCH_SECONDS:-10}"
 C="${BENCH_CLIENTS:-50}"
+ROUNDS="${BENCH_ROUNDS:-1}"
+round=1
 RUN_TIMEOUT="${BENCH_RUN_TIMEOUT:-180}"
 BIN="${REPLIKV_BIN:-$root/build/replikv}"
 PY="$(command -v /usr/bin/python3 || command -v python3)"
@@ -78,7 +83,7 @@ wait_ping() {  # port pid name
 results="$tmp/results.csv"
 : >"$results"
 record() {  # system client test rps p50 p99
-  echo "$1,$2,$3,$4,$5,$6" >>"$results"
+  echo "$round,$1,$2,$3,$4,$5,$6" >>"$results"
   printf '  %-17s %-16s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
 }
 
@@ -133,7 +138,7 @@ echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv
 # start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
 # sets cports/aports and lport, the client port of the leader of keyspace `default`.
 start_rkv() {
-  local name="$1" i cfg cp ap li
+  local name="$1-r$round" i cfg cp ap li
   shift
   mkdir -p "$tmp/$name"
   mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
@@ -150,79 +155,99 @@ start_rkv() {
   echo "replikv ($name): leader of keyspace default is n$((li + 1)) (port $lport)" >&2
 }
 
-# ---- replikv: commit=quorum --------------------------------------------------------------------
-start_rkv rkv
-rbench replikv "$lport" set
-rbench replikv "$lport" get
-pyload replikv resp "127.0.0.1:$lport" set
-pyload replikv resp "127.0.0.1:$lport" get
-stop_all
+one_round() {
+  # ---- replikv: commit=quorum --------------------------------------------------------------------
+  start_rkv rkv
+  rbench replikv "$lport" set
+  rbench replikv "$lport" get
+  pyload replikv resp "127.0.0.1:$lport" set
+  pyload replikv resp "127.0.0.1:$lport" get
+  stop_all
 
-# ---- replikv with commit = async (acknowledged once in the leader's log), vs Redis replicas --
-start_rkv rkv-async --commit async
-rbench replikv-async "$lport" set
-stop_all
-# The same with fsync = never: acknowledged once written to the leader's log without waiting for
-# the disk, surviving a process crash but not a power loss, as Redis's AOF with everysec does.
-start_rkv rkv-async-nofsync --commit async --fsync never
-rbench rkv-async-nofsync "$lport" set
-stop_all
+  # ---- replikv with commit = async (acknowledged once in the leader's log), vs Redis replicas --
+  start_rkv rkv-async --commit async
+  rbench replikv-async "$lport" set
+  stop_all
+  # The same with fsync = never: acknowledged once written to the leader's log without waiting for
+  # the disk, surviving a process crash but not a power loss, as Redis's AOF with everysec does.
+  start_rkv rkv-async-nofsync --commit async --fsync never
+  rbench rkv-async-nofsync "$lport" set
+  stop_all
 
-# ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
-cl=(); pe=(); init=""
-for i in 0 1 2; do
-  cl+=("$(free_port)"); pe+=("$(free_port)")
-  init+="${init:+,}e$i=http://127.0.0.1:${pe[$i]}"
-done
-for i in 0 1 2; do
-  etcd --name "e$i" --data-dir "$tmp/etcd/e$i" \
-    --listen-client-urls "http://127.0.0.1:${cl[$i]}" --advertise-client-urls "http://127.0.0.1:${cl[$i]}" \
-    --listen-peer-urls "http://127.0.0.1:${pe[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pe[$i]}" \
-    --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$" \
-    --log-level error >"$tmp/etcd-e$i.log" 2>&1 &
-  pids+=("$!")
-done
-eps="127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}"
-eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "$eps")"
-echo "etcd: leader at $eleader" >&2
-wrkload etcd "$eleader" put
-wrkload etcd "$eleader" get
-pyload etcd etcd "$eleader" set
-pyload etcd etcd "$eleader" get
-stop_all
+  # ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
+  cl=(); pe=(); init=""
+  for i in 0 1 2; do
+    cl+=("$(free_port)"); pe+=("$(free_port)")
+    init+="${init:+,}e$i=http://127.0.0.1:${pe[$i]}"
+  done
+  for i in 0 1 2; do
+    etcd --name "e$i" --data-dir "$tmp/etcd-r$round/e$i" \
+      --listen-client-urls "http://127.0.0.1:${cl[$i]}" --advertise-client-urls "http://127.0.0.1:${cl[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${pe[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pe[$i]}" \
+      --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$-$round" \
+      --log-level error >"$tmp/etcd-r$round-e$i.log" 2>&1 &
+    pids+=("$!")
+  done
+  eps="127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}"
+  eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "$eps")"
+  echo "etcd: leader at $eleader" >&2
+  wrkload etcd "$eleader" put
+  wrkload etcd "$eleader" get
+  pyload etcd etcd "$eleader" set
+  pyload etcd etcd "$eleader" get
+  stop_all
 
-# ---- Redis: primary + 2 replicas (async replication), AOF everysec on each ------------------
-rp=()
-for i in 0 1 2; do
-  rp+=("$(free_port)")
-  mkdir -p "$tmp/redis$i"
-  extra=()
-  [ "$i" -gt 0 ] && extra=(--replicaof 127.0.0.1 "${rp[0]}")
-  redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis$i" --daemonize no \
-    --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis$i.log" \
-    "${extra[@]+"${extra[@]}"}" &
-  pids+=("$!")
-done
-for i in 0 1 2; do wait_ping "${rp[$i]}" "${pids[$i]}" "redis$i"; done
-for _ in $(seq 100); do
-  [ "$(redis-cli -p "${rp[0]}" INFO replication | tr -d '\r' | awk -F: '/^connected_slaves/{print $2}')" = 2 ] && break
-  sleep 0.1
-done
-rbench redis "${rp[0]}" set
-rbench redis "${rp[0]}" get
-stop_all
+  # ---- Redis: primary + 2 replicas (async replication), AOF everysec on each ------------------
+  rp=()
+  for i in 0 1 2; do
+    rp+=("$(free_port)")
+    mkdir -p "$tmp/redis-r$round-$i"
+    extra=()
+    [ "$i" -gt 0 ] && extra=(--replicaof 127.0.0.1 "${rp[0]}")
+    redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis-r$round-$i" --daemonize no \
+      --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis-r$round-$i.log" \
+      "${extra[@]+"${extra[@]}"}" &
+    pids+=("$!")
+  done
+  for i in 0 1 2; do wait_ping "${rp[$i]}" "${pids[$i]}" "redis-r$round-$i"; done
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "${rp[0]}" INFO replication | tr -d '\r' | awk -F: '/^connected_slaves/{print $2}')" = 2 ] && break
+    sleep 0.1
+  done
+  rbench redis "${rp[0]}" set
+  rbench redis "${rp[0]}" get
+  stop_all
+}
 
-"$PY" - "$results" <<'EOF'
-import csv, sys
-rows = {(r[0], r[1], r[2]): tuple(map(float, r[3:])) for r in csv.reader(open(sys.argv[1]))}
-print(f"{'system':17} {'client':16} {'op':4} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8}")
-for (s, c, op), (rps, p50, p99) in rows.items():
-    print(f"{s:17} {c:16} {op:4} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "cluster_compare: round $round of $ROUNDS" >&2
+  one_round
+done
+
+"$PY" - "$results" "$ROUNDS" <<'EOF'
+import csv, statistics, sys
+runs = {}  # (system, client, op) -> {round: (rps, p50, p99)}
+for r in csv.reader(open(sys.argv[1])):
+    runs.setdefault((r[1], r[2], r[3]), {})[int(r[0])] = tuple(map(float, r[4:]))
+rounds = int(sys.argv[2])
+med = statistics.median
+label = f"median of {rounds} rounds" if rounds > 1 else "one round"
+print(f"{'system':17} {'client':16} {'op':4} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8}   ({label})")
+for (s, c, op), by_round in runs.items():
+    v = list(by_round.values())
+    print(f"{s:17} {c:16} {op:4} {med([x[0] for x in v]):10.0f} {med([x[1] for x in v]):8.3f} "
+          f"{med([x[2] for x in v]):8.3f}")
 print()
-def ratio(a, b, label):
-    if a in rows and b in rows:
-        x, y = rows[a], rows[b]
-        print(f"{label:50} rps x{x[0] / y[0]:.2f}   p50 x{x[1] / y[1]:.2f}   p99 x{x[2] / y[2]:.2f}")
+def ratio(a, b, text):
+    if a not in runs or b not in runs:
+        return
+    common = sorted(set(runs[a]) & set(runs[b]))
+    per = [tuple(runs[a][k][i] / runs[b][k][i] for i in range(3)) for k in common]
+    line = (f"{text:50} rps x{med([p[0] for p in per]):.2f}   p50 x{med([p[1] for p in per]):.2f}"
+            f"   p99 x{med([p[2] for p in per]):.2f}")
+    if len(per) > 1:
+        line += "   (rps per round: " + " ".join(f"{p[0]:.2f}" for p in per) + ")"
+    print(line)
 ratio(("replikv", "redis-benchmark", "set"), ("etcd", "wrk", "set"), "replikv/etcd quorum writes (native clients)")
 ratio(("replikv", "redis-benchmark", "get"), ("etcd", "wrk", "get"), "replikv/etcd linearizable reads (native)")
 ratio(("replikv", "python", "set"), ("etcd", "python", "set"), "replikv/etcd quorum writes (python client)")
