@@ -5,6 +5,7 @@
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no allocation per run
 #include <xxhash.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -217,6 +218,14 @@ void Simulator::setup() {
     base.nodes.push_back(p);
   }
   set_raft_bugs(base, o_.raft_bugs);
+  // Log compaction interval: short ones make compaction, snapshot installs and restarts from a
+  // snapshot plus the log happen under faults. Drawn from a stream of its own, so the fault
+  // draws of a seed stay what they were.
+  Random snap_rng(o_.seed ^ 0x5eed'5a95'0000'0001ull);
+  constexpr std::array<uint64_t, 4> kSnapshotEvery = {10, 40, 200, 20000};
+  base.raft.snapshot_min_entries = kSnapshotEvery[snap_rng.uniform(kSnapshotEvery.size())];
+  params += fmt::format("\n  log: compaction every {} entries (at least)",
+                        base.raft.snapshot_min_entries);
   checkers_.resize(base.keyspaces.size());
 
   nodes_.resize(static_cast<size_t>(o_.nodes));
@@ -581,6 +590,8 @@ void Simulator::check_invariants() {
         continue;
       }
       result_.stats.max_term = std::max(result_.stats.max_term, g->term());
+      result_.stats.max_snapshot_index =
+          std::max(result_.stats.max_snapshot_index, g->snapshot().meta.index);
       state[k++] = n.incarnation;
       state[k++] = g->term();
       state[k++] = g->vote();

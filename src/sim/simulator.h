@@ -35,8 +35,9 @@ struct SimStats {
   uint64_t messages_sent = 0, messages_dropped = 0, messages_duplicated = 0;
   uint64_t crashes = 0, torn_crashes = 0, pauses = 0, partitions = 0, clock_jumps = 0;
   uint64_t persists = 0, invariant_checks = 0;
-  uint64_t max_term = 0;     // highest Raft term seen (elections happened)
-  bool raft_active = false;  // Node::raft_group returned groups: Raft was under test
+  uint64_t max_term = 0;            // highest Raft term seen (elections happened)
+  uint64_t max_snapshot_index = 0;  // highest snapshot index seen (the log was compacted)
+  bool raft_active = false;         // Node::raft_group returned groups: Raft was under test
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };
