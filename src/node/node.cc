@@ -105,7 +105,11 @@ Status Node::open(int64_t now_ms) {
     return id.status();
   }
 
+  // Primary keyspaces of a cluster replicate through one Raft group each and keep no rows.
   const bool cluster = config_.nodes.size() > 1;
+  for (uint32_t i = 0; cluster && i < store_.keyspace_count(); ++i) {
+    if (store_.keyspace(i).config.model == Model::kPrimary) store_.set_replicated(i, true);
+  }
   WriteBatch fixups;  // expired keys to drop, keys whose keyspace changed to move
   Status bad;
   Status st = storage_->scan("d", "e", [&](std::string_view k, std::string_view rec) {
@@ -127,7 +131,7 @@ Status Node::open(int64_t now_ms) {
       return true;
     }
     uint32_t ks = store_.route(key);
-    if (cluster && store_.keyspace(ks).config.model == Model::kPrimary) {
+    if (store_.keyspace(ks).replicated) {
       // A replicated keyspace keeps no rows (its state is its Raft log and snapshot): these
       // were stored by a configuration in which the keyspace was not replicated.
       bad = Status::invalid_argument(fmt::format(
@@ -148,13 +152,11 @@ Status Node::open(int64_t now_ms) {
   RKV_RETURN_IF_ERROR(bad);
   if (!fixups.empty()) RKV_RETURN_IF_ERROR(storage_->write(fixups, true));
 
-  // Primary keyspaces of a cluster replicate through one Raft group each.
   if (cluster) {
     RKV_RETURN_IF_ERROR(load_lost_writes());
     groups_.resize(store_.keyspace_count());
     for (uint32_t i = 0; i < store_.keyspace_count(); ++i) {
-      if (store_.keyspace(i).config.model != Model::kPrimary) continue;
-      store_.set_replicated(i, true);
+      if (!store_.keyspace(i).replicated) continue;
       groups_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
       RKV_RETURN_IF_ERROR(groups_[i]->open());
     }
@@ -164,6 +166,11 @@ Status Node::open(int64_t now_ms) {
 }
 
 namespace {
+
+// LOSTWRITES records: kLostPrefix + u64 BE sequence number -> sealed record.
+constexpr std::string_view kLostPrefix = "mlost/";
+constexpr std::string_view kLostEnd = "mlost0";  // '/' + 1: just past every record key
+constexpr size_t kLostWriteFixed = 8 + 8 + 8 + 4;
 
 std::string error_reply(int proto, std::string_view msg) {
   std::string out;
@@ -490,7 +497,8 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
                    lw.keyspace, lw.term, lw.index, lw.command));
   // Stored in the same batch as the log truncation that loses the write, so the record
   // survives restarts exactly when the loss does.
-  std::string rec;
+  std::string rec;  // term, index, proposed_ms, keyspace length (kLostWriteFixed bytes), then
+                    // the keyspace name and the command
   put_u64(rec, lw.term);
   put_u64(rec, lw.index);
   put_u64(rec, static_cast<uint64_t>(lw.proposed_ms));
@@ -502,18 +510,18 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
 }
 
 std::string Node::lost_write_key(uint64_t seq) {
-  std::string k = "mlost/";
+  std::string k(kLostPrefix);
   put_u64_be(k, seq);
   return k;
 }
 
 Status Node::load_lost_writes() {
   Status bad;
-  Status st = storage_->scan("mlost/", "mlost0", [&](std::string_view k, std::string_view v) {
+  Status st = storage_->scan(kLostPrefix, kLostEnd, [&](std::string_view k, std::string_view v) {
     std::string_view p;
     LostWrite lw;
-    if (k.size() != 6 + 8 || !unseal(v, &p) || p.size() < 28 ||
-        p.size() - 28 < get_u32(p.data() + 24)) {
+    if (k.size() != kLostPrefix.size() + 8 || !unseal(v, &p) || p.size() < kLostWriteFixed ||
+        p.size() - kLostWriteFixed < get_u32(p.data() + 24)) {
       bad = Status::corruption("a LOSTWRITES record fails its checksum or framing");
       return false;
     }
@@ -521,10 +529,10 @@ Status Node::load_lost_writes() {
     lw.index = get_u64(p.data() + 8);
     lw.proposed_ms = static_cast<int64_t>(get_u64(p.data() + 16));
     const uint32_t kl = get_u32(p.data() + 24);
-    lw.keyspace.assign(p.substr(28, kl));
-    lw.command.assign(p.substr(28 + kl));
+    lw.keyspace.assign(p.substr(kLostWriteFixed, kl));
+    lw.command.assign(p.substr(kLostWriteFixed + kl));
     lost_writes_.push_back(std::move(lw));
-    next_lost_seq_ = get_u64_be(k.data() + 6) + 1;
+    next_lost_seq_ = get_u64_be(k.data() + kLostPrefix.size()) + 1;
     return true;
   });
   RKV_RETURN_IF_ERROR(st);

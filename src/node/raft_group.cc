@@ -60,7 +60,7 @@ Status RaftGroup::open() {
   cfg.applied = applied;
   cfg.bugs = rs.bugs;
   if (Status st = cfg.validate(); !st.is_ok()) return st;
-  persisted_hs_ = ps.hard_state;
+  last_hs_ = ps.hard_state;
   applied_ = cfg.applied;
   last_compact_ = ps.snapshot.meta.index;
   raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));
@@ -252,45 +252,43 @@ void RaftGroup::pump(int64_t now_ms) {
     const bool durable_change =
         rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
         (rd.hard_state &&
-         (rd.hard_state->term != persisted_hs_.term || rd.hard_state->vote != persisted_hs_.vote));
-    if (durable_change) {
-      raft::add_ready_writes(group_, rd, &node_->pending_.batch);
-      for (const raft::Entry& e : rd.truncated)  // recorded in the truncation's own batch
-        node_->note_truncated(ks_, e);
-      if (!rd.hard_state && commit_unwritten_) {
-        raft::add_hard_state_write(group_, persisted_hs_, &node_->pending_.batch);
-      }
-      commit_unwritten_ = false;
-    } else if (rd.hard_state) {
-      // Only the commit index moved. Raft does not need it durable (a restarted node learns it
-      // again from the leader), so it is not written on its own: it rides along with the next
-      // durable write. On restart the committed entries up to the recorded index are re-applied.
-      commit_unwritten_ = true;
+         (rd.hard_state->term != last_hs_.term || rd.hard_state->vote != last_hs_.vote));
+    if (rd.hard_state) last_hs_ = *rd.hard_state;
+    if (!durable_change) {
+      // At most the commit index moved. Raft does not need it durable (a restarted node learns
+      // it again from the leader), so it is not written on its own: it rides along with the
+      // next durable write. On restart the committed entries up to the stored index are
+      // re-applied.
+      if (rd.hard_state) commit_unwritten_ = true;
+      finish(rd, now_ms);
+      continue;
     }
-    if (rd.hard_state) persisted_hs_ = *rd.hard_state;
-    if (durable_change) {
-      // A leader's appends and heartbeats promise nothing about this node's disk (the core
-      // counts the leader's own copy toward commit only after advance()), so they go out now,
-      // in parallel with the leader's own write, as etcd does. Everything else (votes, append
-      // acknowledgements) waits for the write.
-      if (raft_->role() == raft::Role::kLeader) {
-        std::vector<raft::Message> later;
-        for (raft::Message& m : rd.messages) {
-          if (m.type == raft::MessageType::kApp || m.type == raft::MessageType::kHeartbeat ||
-              m.type == raft::MessageType::kSnapshot) {
-            node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft,
-                             raft::encode_message(group_, m));
-          } else {
-            later.push_back(std::move(m));
-          }
+    raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+    for (const raft::Entry& e : rd.truncated)  // recorded in the truncation's own batch
+      node_->note_truncated(ks_, e);
+    if (!rd.hard_state && commit_unwritten_) {
+      raft::add_hard_state_write(group_, last_hs_, &node_->pending_.batch);
+    }
+    commit_unwritten_ = false;
+    // A leader's appends and heartbeats promise nothing about this node's disk (the core
+    // counts the leader's own copy toward commit only after advance()), so they go out now,
+    // in parallel with the leader's own write, as etcd does. Everything else (votes, append
+    // acknowledgements) waits for the write.
+    if (raft_->role() == raft::Role::kLeader) {
+      std::vector<raft::Message> later;
+      for (raft::Message& m : rd.messages) {
+        if (m.type == raft::MessageType::kApp || m.type == raft::MessageType::kHeartbeat ||
+            m.type == raft::MessageType::kSnapshot) {
+          node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft,
+                           raft::encode_message(group_, m));
+        } else {
+          later.push_back(std::move(m));
         }
-        rd.messages = std::move(later);
       }
-      inflight_token_ = node_->new_token();
-      inflight_ = std::move(rd);
-      return;
+      rd.messages = std::move(later);
     }
-    finish(rd, now_ms);
+    inflight_token_ = node_->new_token();
+    inflight_ = std::move(rd);
   }
 }
 

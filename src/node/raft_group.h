@@ -123,8 +123,8 @@ class RaftGroup {
   std::unique_ptr<raft::Raft> raft_;
   std::optional<raft::Ready> inflight_;
   uint64_t inflight_token_ = 0;
-  raft::HardState persisted_hs_;   // the newest hard state handed to the driver
-  bool commit_unwritten_ = false;  // persisted_hs_'s commit index is newer than the stored one
+  raft::HardState last_hs_;        // the newest hard state the core reported
+  bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
   int64_t last_tick_ms_ = 0;
