@@ -477,3 +477,18 @@ class ServerTestCase(unittest.TestCase):
 
     def assertAlive(self, server):
         self.assertTrue(server.alive(), "replikv died:\n" + server.log_tail())
+
+
+class SharedServerTestCase(ServerTestCase):
+    """One server for all tests of the class, started with `server_fsync`, as `cls.server`."""
+
+    server_fsync = "never"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(fsync=cls.server_fsync)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()

@@ -13,15 +13,8 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]
                     r'(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
 
 
-class AdminHttpTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(fsync="batch")
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+class AdminHttpTest(harness.SharedServerTestCase):
+    server_fsync = "batch"
 
     def test_health(self):
         self.assertEqual(self.server.http("/health"), (200, "text/plain", "ok\n"))

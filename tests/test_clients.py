@@ -13,15 +13,8 @@ import harness  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class RedisPyTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(fsync="batch")
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
+class RedisPyTest(harness.SharedServerTestCase):
+    server_fsync = "batch"
 
     def setUp(self):
         self.r = self.server.redis(decode_responses=True)

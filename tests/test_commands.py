@@ -14,16 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-class CommandsTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(fsync="never")
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-
+class CommandsTest(harness.SharedServerTestCase):
     def setUp(self):
         self.assertEqual(self.cli("FLUSHALL"), "OK\n")
 

@@ -9,16 +9,7 @@ import harness  # noqa: E402
 from harness import Map, Null, RespError, Verbatim  # noqa: E402
 
 
-class Resp3RawTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(fsync="never")
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-
+class Resp3RawTest(harness.SharedServerTestCase):
     def conn(self):
         c = self.server.raw()
         self.addCleanup(c.close)
