@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "check/random_history.h"
 #include "check/test_util.h"
 #include "core/random.h"
 
@@ -70,26 +71,11 @@ TEST(CounterCheckerTest, OtherOpsAreBadInput) {
 TEST(CounterCheckerRandomTest, GeneratedHistoriesPassAndShiftedReadsFail) {
   for (uint64_t seed = 1; seed <= 100; ++seed) {
     Random rng(seed);
-    struct Planned {
-      Op op;
-      int64_t at;
-    };
-    std::vector<Planned> planned;
-    std::vector<int64_t> clock(8, 0);
-    for (int i = 0; i < 300; ++i) {
-      const int p = static_cast<int>(rng.uniform(8));
-      Planned x;
-      x.op = rng.chance(0.5)
+    std::vector<Planned> planned = plan_concurrent(rng, 8, 300, 50, [&](int64_t, int p) {
+      return rng.chance(0.5)
                  ? incr(p, "c", static_cast<int64_t>(rng.uniform(21)) - 10, std::nullopt, 0, 0)
                  : get(p, "c", std::nullopt, 0, 0);
-      x.op.invoke = clock[p] + static_cast<int64_t>(rng.range(1, 50));
-      x.at = x.op.invoke + static_cast<int64_t>(rng.uniform(50));
-      x.op.complete = x.at + static_cast<int64_t>(rng.uniform(50));
-      clock[p] = x.op.complete;
-      planned.push_back(x);
-    }
-    std::stable_sort(planned.begin(), planned.end(),
-                     [](const Planned& a, const Planned& b) { return a.at < b.at; });
+    });
     int64_t value = 0;
     std::vector<Op> h;
     for (Planned& x : planned) {

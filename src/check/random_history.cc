@@ -1,17 +1,11 @@
 #include "check/random_history.h"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <string>
 
 namespace rkv::check {
 namespace {
-
-struct Planned {
-  Op op;
-  int64_t at;  // linearization point
-};
 
 OpType pick_type(Random& rng, bool only_set_get_del) {
   const uint64_t r = rng.uniform(100);
@@ -25,11 +19,7 @@ OpType pick_type(Random& rng, bool only_set_get_del) {
 }
 
 std::optional<int64_t> as_int(const std::optional<std::string>& v) {
-  if (!v) return 0;
-  int64_t x = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-  if (ec != std::errc() || ptr != v->data() + v->size() || v->empty()) return std::nullopt;
-  return x;
+  return v ? value_as_int(*v) : std::optional<int64_t>(0);
 }
 
 // Applies `p` to the register at its linearization point and fills in what the client saw.
@@ -98,26 +88,21 @@ void apply(Random& rng, Planned& p, std::optional<std::string>& reg, int64_t& ne
 
 std::vector<Op> generate_register_history(Random& rng, const RegisterHistoryOptions& options) {
   RKV_ASSERT(options.processes > 0 && options.keys > 0 && options.max_latency > 0);
-  std::vector<Planned> planned;
-  std::vector<int64_t> clock(options.processes, 0);
-  for (int64_t i = 0; i < options.ops; ++i) {
-    const int proc = static_cast<int>(rng.uniform(options.processes));
-    Planned p;
-    p.op.process = proc;
-    p.op.key = "k" + std::to_string(rng.uniform(options.keys));
-    p.op.type = pick_type(rng, options.only_set_get_del);
-    p.op.invoke = clock[proc] + static_cast<int64_t>(rng.range(1, options.max_latency));
-    p.at = p.op.invoke + static_cast<int64_t>(rng.uniform(options.max_latency));
-    p.op.complete = p.at + static_cast<int64_t>(rng.uniform(options.max_latency));
-    clock[proc] = p.op.complete;
-    if (p.op.type != OpType::kGet && rng.chance(options.info_fraction)) {
-      p.op.status = OpStatus::kInfo;
-      if (rng.chance(0.5)) p.op.complete = kNoComplete;
-    }
-    planned.push_back(std::move(p));
-  }
-  std::stable_sort(planned.begin(), planned.end(),
-                   [](const Planned& a, const Planned& b) { return a.at < b.at; });
+  std::vector<Planned> planned = plan_concurrent(
+      rng, options.processes, options.ops, options.max_latency,
+      [&](int64_t, int proc) {
+        Op op;
+        op.process = proc;
+        op.key = "k" + std::to_string(rng.uniform(options.keys));
+        op.type = pick_type(rng, options.only_set_get_del);
+        return op;
+      },
+      [&](Planned& p) {
+        if (p.op.type != OpType::kGet && rng.chance(options.info_fraction)) {
+          p.op.status = OpStatus::kInfo;
+          if (rng.chance(0.5)) p.op.complete = kNoComplete;
+        }
+      });
   std::map<std::string, std::optional<std::string>> registers;
   int64_t next_value = 1;
   for (Planned& p : planned)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "check/random_history.h"
 #include "check/test_util.h"
 #include "core/random.h"
 
@@ -80,24 +81,9 @@ TEST(SetCheckerTest, SmallestFailingKeyIsReported) {
 TEST(SetCheckerRandomTest, GeneratedHistoriesPassAndMutationsFail) {
   for (uint64_t seed = 1; seed <= 100; ++seed) {
     Random rng(seed);
-    struct Planned {
-      Op op;
-      int64_t at;
-    };
-    std::vector<Planned> planned;
-    std::vector<int64_t> clock(5, 0);
-    for (int i = 0; i < 200; ++i) {
-      const int p = static_cast<int>(rng.uniform(5));
-      Planned x;
-      x.op = rng.chance(0.5) ? sadd(p, "e" + std::to_string(i), 0, 0) : smembers(p, {}, 0, 0);
-      x.op.invoke = clock[p] + static_cast<int64_t>(rng.range(1, 50));
-      x.at = x.op.invoke + static_cast<int64_t>(rng.uniform(50));
-      x.op.complete = x.at + static_cast<int64_t>(rng.uniform(50));
-      clock[p] = x.op.complete;
-      planned.push_back(x);
-    }
-    std::stable_sort(planned.begin(), planned.end(),
-                     [](const Planned& a, const Planned& b) { return a.at < b.at; });
+    std::vector<Planned> planned = plan_concurrent(rng, 5, 200, 50, [&](int64_t i, int p) {
+      return rng.chance(0.5) ? sadd(p, "e" + std::to_string(i), 0, 0) : smembers(p, {}, 0, 0);
+    });
     std::set<std::string> current;
     std::vector<Op> h;
     for (Planned& x : planned) {
