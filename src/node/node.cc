@@ -170,7 +170,9 @@ namespace {
 // LOSTWRITES records: kLostPrefix + u64 BE sequence number -> sealed record.
 constexpr std::string_view kLostPrefix = "mlost/";
 constexpr std::string_view kLostEnd = "mlost0";  // '/' + 1: just past every record key
-constexpr size_t kLostWriteFixed = 8 + 8 + 8 + 4;
+// Record: term, index, proposed_ms (u64 each), keyspace length (u32), keyspace, command.
+constexpr size_t kLostKeyspaceLenAt = 8 + 8 + 8;
+constexpr size_t kLostWriteFixed = kLostKeyspaceLenAt + 4;
 
 std::string error_reply(int proto, std::string_view msg) {
   std::string out;
@@ -497,8 +499,7 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
                    lw.keyspace, lw.term, lw.index, lw.command));
   // Stored in the same batch as the log truncation that loses the write, so the record
   // survives restarts exactly when the loss does.
-  std::string rec;  // term, index, proposed_ms, keyspace length (kLostWriteFixed bytes), then
-                    // the keyspace name and the command
+  std::string rec;  // laid out as described at kLostKeyspaceLenAt
   put_u64(rec, lw.term);
   put_u64(rec, lw.index);
   put_u64(rec, static_cast<uint64_t>(lw.proposed_ms));
@@ -521,14 +522,14 @@ Status Node::load_lost_writes() {
     std::string_view p;
     LostWrite lw;
     if (k.size() != kLostPrefix.size() + 8 || !unseal(v, &p) || p.size() < kLostWriteFixed ||
-        p.size() - kLostWriteFixed < get_u32(p.data() + 24)) {
+        p.size() - kLostWriteFixed < get_u32(p.data() + kLostKeyspaceLenAt)) {
       bad = Status::corruption("a LOSTWRITES record fails its checksum or framing");
       return false;
     }
     lw.term = get_u64(p.data());
     lw.index = get_u64(p.data() + 8);
     lw.proposed_ms = static_cast<int64_t>(get_u64(p.data() + 16));
-    const uint32_t kl = get_u32(p.data() + 24);
+    const uint32_t kl = get_u32(p.data() + kLostKeyspaceLenAt);
     lw.keyspace.assign(p.substr(kLostWriteFixed, kl));
     lw.command.assign(p.substr(kLostWriteFixed + kl));
     lost_writes_.push_back(std::move(lw));
