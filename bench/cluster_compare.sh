@@ -210,11 +210,25 @@ one_round() {
     pids+=("$!")
   done
   for i in 0 1 2; do wait_ping "${rp[$i]}" "${pids[$i]}" "redis-r$round-$i"; done
-  for _ in $(seq 100); do
-    [ "$(redis-cli -p "${rp[0]}" INFO replication | tr -d '\r' | awk -F: '/^connected_slaves/{print $2}')" = 2 ] && break
+  # A replica counts in connected_slaves from the moment it asks for a full sync, but the primary
+  # starts streaming writes to it only after the initial transfer (which Redis delays by
+  # repl-diskless-sync-delay, 5 s by default): wait until both are "online", or the run would
+  # measure a primary that is not yet replicating.
+  online=0
+  for _ in $(seq 300); do
+    online="$(redis-cli -p "${rp[0]}" INFO replication | grep -c 'state=online' || true)"
+    [ "$online" = 2 ] && break
     sleep 0.1
   done
+  [ "$online" = 2 ] || { echo "cluster_compare: Redis replicas not online after 30 s" >&2; exit 1; }
   rbench redis "${rp[0]}" set
+  # The replicas really followed: they hold as many keys as the primary (checked, not assumed).
+  want="$(redis-cli -p "${rp[0]}" DBSIZE)"
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "${rp[1]}" DBSIZE)" = "$want" ] && [ "$(redis-cli -p "${rp[2]}" DBSIZE)" = "$want" ] && break
+    sleep 0.1
+  done
+  echo "redis: primary holds $want keys, replicas $(redis-cli -p "${rp[1]}" DBSIZE) and $(redis-cli -p "${rp[2]}" DBSIZE)" >&2
   rbench redis "${rp[0]}" get
   stop_all
 }

@@ -41,8 +41,10 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
   info_.created_ms = server.now_ms();
   info_.last_ms = info_.created_ms;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  // Reads and writes are attempted directly (non-blocking) and fall back to the reactor only
-  // when the socket is not ready: one syscall per request instead of a speculative one more.
+  // Writes are attempted directly (non-blocking) and fall back to the reactor only when the
+  // socket does not take everything. Reads wait for readiness, then read: asio re-arms the
+  // descriptor for each wait (one epoll_ctl), where its speculative async_read_some would
+  // spend the same second syscall on a recv that finds nothing.
   socket_.non_blocking(true, ec);
 }
 
