@@ -155,6 +155,10 @@ void RaftGroup::tick(int64_t now_ms) {
   pump(now_ms);
 }
 
+void RaftGroup::send(const raft::Message& m) {
+  node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
+}
+
 void RaftGroup::step(const raft::Message& m) {
   Status st = raft_->step(m);
   (void)st;  // messages from non-members or to another node are dropped
@@ -247,7 +251,20 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
 }
 
 void RaftGroup::pump(int64_t now_ms) {
-  while (!inflight_ && raft_->has_ready()) {
+  while (raft_->has_ready()) {
+    if (inflight_) {
+      // Only what needs nothing of the write in progress (see Raft::partial_ready), and only
+      // while that write's Ready changes no role and brought no snapshot: its own committed
+      // entries were applied already, so these follow them in log order.
+      if (!inflight_applied_ || inflight_->soft_state || !raft_->has_partial_ready()) break;
+      raft::Ready rd = raft_->partial_ready();
+      for (const raft::Message& m : rd.messages)
+        send(m);
+      apply_ready(rd, now_ms);
+      raft_->advance(rd);
+      release_all_mode();
+      continue;
+    }
     raft::Ready rd = raft_->ready();
     const bool durable_change =
         rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
@@ -260,7 +277,7 @@ void RaftGroup::pump(int64_t now_ms) {
       // next durable write. On restart the committed entries up to the stored index are
       // re-applied.
       if (rd.hard_state) commit_unwritten_ = true;
-      finish(rd, now_ms);
+      finish(rd, now_ms, /*applied=*/false);
       continue;
     }
     raft::add_ready_writes(group_, rd, &node_->pending_.batch);
@@ -270,23 +287,25 @@ void RaftGroup::pump(int64_t now_ms) {
       raft::add_hard_state_write(group_, last_hs_, &node_->pending_.batch);
     }
     commit_unwritten_ = false;
-    // A leader's appends and heartbeats promise nothing about this node's disk (the core
-    // counts the leader's own copy toward commit only after advance()), so they go out now,
-    // in parallel with the leader's own write, as etcd does. Everything else (votes, append
-    // acknowledgements) waits for the write.
+    // A leader's appends and heartbeats go out now, in parallel with its own write
+    // (raft::is_leader_stream). Everything else (votes, append acknowledgements) waits for it.
     if (raft_->role() == raft::Role::kLeader) {
       std::vector<raft::Message> later;
       for (raft::Message& m : rd.messages) {
-        if (m.type == raft::MessageType::kApp || m.type == raft::MessageType::kHeartbeat ||
-            m.type == raft::MessageType::kSnapshot) {
-          node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft,
-                           raft::encode_message(group_, m));
+        if (raft::is_leader_stream(m.type)) {
+          send(m);
         } else {
           later.push_back(std::move(m));
         }
       }
       rd.messages = std::move(later);
     }
+    // Committed entries are persisted here already (and on a quorum), so they are applied, and
+    // their clients answered, now rather than after this Ready's own write, which may carry
+    // new entries. A received snapshot must be in place before anything applies: that Ready
+    // keeps the order of the contract.
+    inflight_applied_ = !rd.snapshot;
+    if (inflight_applied_) apply_ready(rd, now_ms);
     inflight_token_ = node_->new_token();
     inflight_ = std::move(rd);
   }
@@ -296,15 +315,14 @@ void RaftGroup::on_persisted(uint64_t token, int64_t now_ms) {
   if (inflight_ && token >= inflight_token_) {
     raft::Ready rd = std::move(*inflight_);
     inflight_.reset();
-    finish(rd, now_ms);
+    finish(rd, now_ms, inflight_applied_);
   }
   pump(now_ms);
 }
 
-void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
-  for (const raft::Message& m : rd.messages) {
-    node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
-  }
+void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
+  for (const raft::Message& m : rd.messages)
+    send(m);
   // commit = async: entries now durable in this leader's log are acknowledged.
   for (const raft::Entry& e : rd.entries) {
     auto it = async_replies_.find(e.index);
@@ -324,18 +342,7 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
       it = writes_.erase(it);
     }
   }
-  node_->store_.set_applying(true);
-  for (const raft::Entry& e : rd.committed_entries)
-    apply_entry(e);
-  node_->store_.set_applying(false);
-  for (const raft::ReadState& r : rd.read_states) {
-    auto it = reads_.find(r.ctx);
-    if (it == reads_.end()) continue;
-    it->second.index = r.index;
-    reads_at_index_.emplace(r.index, std::move(it->second));
-    reads_.erase(it);
-  }
-  serve_ready_reads(now_ms);
+  if (!applied) apply_ready(rd, now_ms);
   if (rd.soft_state && rd.soft_state->role != raft::Role::kLeader) {
     fail_pending_reads("TRYAGAIN leadership changed while the read waited; retry");
     // Speculative (async) entries may never commit: take their effects back out of memory.
@@ -352,6 +359,21 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms) {
   raft_->advance(rd);
   release_all_mode();
   maybe_compact();
+}
+
+void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
+  node_->store_.set_applying(true);
+  for (const raft::Entry& e : rd.committed_entries)
+    apply_entry(e);
+  node_->store_.set_applying(false);
+  for (const raft::ReadState& r : rd.read_states) {
+    auto it = reads_.find(r.ctx);
+    if (it == reads_.end()) continue;
+    it->second.index = r.index;
+    reads_at_index_.emplace(r.index, std::move(it->second));
+    reads_.erase(it);
+  }
+  serve_ready_reads(now_ms);
 }
 
 void RaftGroup::apply_entry(const raft::Entry& e) {

@@ -104,7 +104,10 @@ class RaftGroup {
     uint64_t index = 0;  // read index once known
   };
 
-  void finish(raft::Ready& rd, int64_t now_ms);
+  // The rest of a Ready once its durable part is written; `applied` when apply_ready already ran.
+  void finish(raft::Ready& rd, int64_t now_ms, bool applied);
+  // Applies the committed entries and releases the reads they make servable.
+  void apply_ready(const raft::Ready& rd, int64_t now_ms);
   void apply_entry(const raft::Entry& e);
   void serve_ready_reads(int64_t now_ms);
   void release_all_mode();
@@ -112,6 +115,7 @@ class RaftGroup {
   void propose_expiries(int64_t now_ms);
   void maybe_compact();
   void reply(const Origin& o, std::string bytes);
+  void send(const raft::Message& m);
   std::string error(const Origin& o, std::string_view msg) const;
 
   Node* node_;
@@ -123,6 +127,7 @@ class RaftGroup {
   std::unique_ptr<raft::Raft> raft_;
   std::optional<raft::Ready> inflight_;
   uint64_t inflight_token_ = 0;
+  bool inflight_applied_ = false;  // inflight_'s committed entries were applied when handed out
   raft::HardState last_hs_;        // the newest hard state the core reported
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;

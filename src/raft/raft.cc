@@ -877,9 +877,41 @@ Ready Raft::ready() {
   rd.messages = std::move(msgs_);
   msgs_.clear();
   rd.committed_entries = log_.next_committed(cfg_.max_apply_entries_per_ready);
+  if (!rd.committed_entries.empty()) log_.applying(rd.committed_entries.back().index);
   rd.read_states = std::move(read_states_);
   read_states_.clear();
   rd.truncated = log_.take_truncated();
+  return rd;
+}
+
+bool is_leader_stream(MessageType t) {
+  return t == MessageType::kApp || t == MessageType::kHeartbeat || t == MessageType::kSnapshot;
+}
+
+bool Raft::has_partial_ready() const {
+  if (soft_state() != prev_ss_) return false;
+  if (log_.has_next_committed() || !read_states_.empty()) return true;
+  if (role_ != Role::kLeader) return false;
+  return read_round_needed_ || std::any_of(msgs_.begin(), msgs_.end(), [](const Message& m) {
+           return is_leader_stream(m.type);
+         });
+}
+
+Ready Raft::partial_ready() {
+  RKV_ASSERT(soft_state() == prev_ss_);
+  Ready rd;
+  if (role_ == Role::kLeader) {
+    if (read_round_needed_) bcast_heartbeat();
+    read_round_needed_ = false;
+    std::vector<Message> rest;
+    for (Message& m : msgs_)
+      (is_leader_stream(m.type) ? rd.messages : rest).push_back(std::move(m));
+    msgs_ = std::move(rest);
+  }
+  rd.committed_entries = log_.next_committed(cfg_.max_apply_entries_per_ready);
+  if (!rd.committed_entries.empty()) log_.applying(rd.committed_entries.back().index);
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
   return rd;
 }
 

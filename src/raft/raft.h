@@ -75,6 +75,11 @@ struct Config {
   Status validate() const;
 };
 
+// Appends, heartbeats and snapshots from a leader: they promise nothing about the leader's
+// own disk (its copy counts toward commit only once persisted), so a leader may send them
+// before the write of the Ready that carries them completes, in parallel with it, as etcd does.
+bool is_leader_stream(MessageType t);
+
 // One batch of effects. THE CONTRACT — the driver must, in this order:
 //  1. Persist, in one atomic synced write (log_store.h does it): `snapshot` if set (replaces the
 //     persisted log: delete every log record, store the snapshot), `compacted` if set (store
@@ -84,7 +89,8 @@ struct Config {
 //     before the state it promises is durable; sending everything after the write keeps that
 //     true for every message.
 //  3. Apply `snapshot` (if set) to the state machine, then `committed_entries` in order (they
-//     are already persisted locally and never exceed what is persisted), then serve each of
+//     are already persisted locally and never exceed what is persisted, so without a
+//     `snapshot` they may be applied before step 1 completes), then serve each of
 //     `read_states` once the state machine has applied its index.
 //  4. Call advance(rd) with this very Ready.
 // `soft_state` reports role/leader/term changes (a node that loses leadership should fail its
@@ -92,7 +98,7 @@ struct Config {
 // entries this node held that a newer leader overwrote (for the node layer's lost-write record
 // in async-commit mode). Between ready() and advance() the driver may keep calling
 // tick/step/propose; their effects go to the next Ready. Do not call ready() again before
-// advance().
+// advance(); partial_ready() (below) is what may be taken in between.
 struct Ready {
   std::optional<SoftState> soft_state;
   std::optional<HardState> hard_state;
@@ -150,6 +156,16 @@ class Raft {
   bool has_ready() const;
   Ready ready();
   void advance(const Ready& rd);
+  // While a Ready is being persisted, the effects that need nothing of it on disk: committed
+  // entries (persisted already), read states and, on a leader, its appends and heartbeats
+  // (the leader counts its own copy only once persisted, so followers may hold entries first,
+  // as in etcd). Such a Ready has no durable part and no other messages; carry out steps 2-4
+  // for it. Nothing is offered while a role change is pending (it needs a full Ready first).
+  // This keeps commit latency at one disk sync: an acknowledgement arriving during the
+  // leader's write is applied and answered at once, and new proposals reach the followers
+  // without waiting for that write.
+  bool has_partial_ready() const;
+  Ready partial_ready();
 
   // --- status ---
   NodeId id() const { return id_; }

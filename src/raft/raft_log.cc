@@ -17,6 +17,7 @@ void RaftLog::restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint
   handed_out_ = stable_;
   committed_ = std::max(snap_index_, std::min(commit, last_index()));
   applied_ = snap_index_;
+  applying_ = applied_;
   truncate_from_.reset();
   truncated_.clear();
 }
@@ -94,6 +95,7 @@ uint64_t RaftLog::maybe_append(uint64_t prev, std::vector<Entry> entries,
     }
     committed_ = std::min(committed_, conflict - 1);
     applied_ = std::min(applied_, committed_);
+    applying_ = std::min(applying_, committed_);
   }
   for (; k < entries.size(); ++k)
     entries_.push_back(std::move(entries[k]));
@@ -120,14 +122,15 @@ void RaftLog::stable_to(uint64_t index, uint64_t t) {
 std::vector<Entry> RaftLog::next_committed(size_t max_count) const {
   std::vector<Entry> out;
   const uint64_t hi = std::min(committed_, stable_);
-  for (uint64_t i = std::max(applied_ + 1, first_index()); i <= hi && out.size() < max_count; ++i) {
+  const uint64_t from = std::max({applied_ + 1, applying_ + 1, first_index()});
+  for (uint64_t i = from; i <= hi && out.size() < max_count; ++i) {
     out.push_back(at(i));
   }
   return out;
 }
 
 bool RaftLog::has_next_committed() const {
-  return std::min(committed_, stable_) > std::max(applied_, snap_index_);
+  return std::min(committed_, stable_) > std::max({applied_, applying_, snap_index_});
 }
 
 std::vector<Entry> RaftLog::unstable_entries() const {
@@ -146,6 +149,7 @@ void RaftLog::install_snapshot(const SnapshotMeta& meta) {
   entries_.clear();
   committed_ = meta.index;
   applied_ = meta.index;
+  applying_ = meta.index;
   stable_ = meta.index;  // the snapshot is persisted in the same Ready that carries it
   handed_out_ = meta.index;
   truncate_from_.reset();  // the snapshot write deletes the whole persisted log

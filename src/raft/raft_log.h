@@ -65,8 +65,11 @@ class RaftLog {
   // The driver persisted entries up to (index, term); ignored when the log changed since.
   void stable_to(uint64_t index, uint64_t t);
 
-  // Entries in (applied, min(committed, stable)], at most max_count.
+  // Entries in (max(applied, applying), min(committed, stable)], at most max_count.
   std::vector<Entry> next_committed(size_t max_count) const;
+  // The driver was handed committed entries up to `index` to apply (a Ready not yet advanced):
+  // the next Ready hands out the entries after them.
+  void applying(uint64_t index) { applying_ = std::max(applying_, index); }
   bool has_next_committed() const;
   std::vector<Entry> unstable_entries() const;
   // The driver was handed unstable entries up to `index` (a Ready not yet advanced): they may
@@ -89,6 +92,7 @@ class RaftLog {
   std::vector<Entry> entries_;  // entries_[k].index == snap_index_ + 1 + k
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
+  uint64_t applying_ = 0;  // highest committed index handed to the driver to apply
   uint64_t stable_ = 0;
   uint64_t handed_out_ = 0;  // highest unstable index handed to the driver (may be on disk)
   std::optional<uint64_t> truncate_from_;

@@ -312,6 +312,77 @@ TEST(RaftPaper, LeaderCountsItselfOnlyAfterPersisting) {
   EXPECT_EQ(n.raft.commit(), 2u);
 }
 
+// While a Ready is being persisted, partial_ready() hands out only what needs nothing of that
+// write: entries committed by a follower's acknowledgement, and the leader's appends of newer
+// proposals. Nothing durable, no acknowledgement, and the in-flight entries stay uncounted.
+TEST(RaftPaper, PartialReadyWhileAWriteIsInFlight) {
+  Node n(1);
+  make_leader(n.raft);
+  drain(n.raft);
+  ASSERT_TRUE(n.raft.propose("x").is_ok());  // entry 2
+  Ready first = n.raft.ready();
+  n.raft.advance(first);                     // entry 2 persisted on the leader
+  ASSERT_TRUE(n.raft.propose("y").is_ok());  // entry 3
+  Ready in_flight = n.raft.ready();          // holds entry 3, being persisted
+  ASSERT_EQ(in_flight.entries.size(), 1u);
+  EXPECT_FALSE(n.raft.has_partial_ready());
+
+  Message ack = make_msg(MessageType::kAppResp, 2, 1, n.raft.term());
+  ack.index = 2;
+  ASSERT_TRUE(n.raft.step(ack).is_ok());
+  EXPECT_EQ(n.raft.commit(), 2u);
+  ASSERT_TRUE(n.raft.propose("z").is_ok());  // entry 4, proposed during the write
+  ASSERT_TRUE(n.raft.has_partial_ready());
+  Ready part = n.raft.partial_ready();
+  EXPECT_FALSE(part.must_persist());
+  EXPECT_TRUE(part.entries.empty());
+  ASSERT_EQ(part.committed_entries.size(), 2u);  // the no-op and entry 2
+  EXPECT_EQ(part.committed_entries.back().index, 2u);
+  bool sent_entry_4 = false;
+  for (const Message& m : part.messages) {
+    EXPECT_EQ(m.type, MessageType::kApp);
+    for (const Entry& e : m.entries)
+      sent_entry_4 |= e.index == 4;
+  }
+  EXPECT_TRUE(sent_entry_4);  // followers get entry 4 before the leader's write of 3 ends
+  n.raft.advance(part);
+  EXPECT_EQ(n.raft.applied(), 2u);
+  EXPECT_FALSE(n.raft.has_partial_ready());
+
+  // Follower 2 holds 3 and 4, but the leader's copy of 3 is not durable yet: no majority.
+  ack.index = 4;
+  ASSERT_TRUE(n.raft.step(ack).is_ok());
+  EXPECT_EQ(n.raft.commit(), 2u);
+  n.raft.advance(in_flight);
+  EXPECT_EQ(n.raft.commit(), 3u);  // the leader's durable copy of 3 makes a majority
+  Ready next = n.raft.ready();
+  ASSERT_EQ(next.entries.size(), 1u);
+  EXPECT_EQ(next.entries[0].index, 4u);
+  ASSERT_EQ(next.committed_entries.size(), 1u);  // entry 3; entry 2 was handed out already
+  EXPECT_EQ(next.committed_entries[0].index, 3u);
+}
+
+// A follower's partial Ready never carries its acknowledgement: that waits for the write.
+TEST(RaftPaper, FollowerPartialReadyHoldsNoAcknowledgement) {
+  Node n(2);
+  ASSERT_TRUE(n.raft.step(app(1, 2, 1, 0, 0, make_entries(1, {1, 1}), 0)).is_ok());
+  Ready in_flight = n.raft.ready();
+  ASSERT_EQ(in_flight.entries.size(), 2u);
+  ASSERT_EQ(only(in_flight.messages, MessageType::kAppResp).size(), 1u);
+  n.raft.advance(in_flight);
+  // The next append commits both and brings entry 3; its write is in flight.
+  ASSERT_TRUE(n.raft.step(app(1, 2, 1, 2, 1, make_entries(3, {1}), 2)).is_ok());
+  in_flight = n.raft.ready();
+  ASSERT_EQ(in_flight.committed_entries.size(), 2u);  // persisted already: applied early
+  ASSERT_TRUE(n.raft.step(app(1, 2, 1, 3, 1, make_entries(4, {1}), 3)).is_ok());
+  // Entry 3 is committed but not yet persisted here: nothing to hand out, no ack either.
+  EXPECT_FALSE(n.raft.has_partial_ready());
+  n.raft.advance(in_flight);
+  Ready next = n.raft.ready();
+  ASSERT_EQ(next.committed_entries.size(), 1u);
+  EXPECT_EQ(next.committed_entries[0].index, 3u);
+}
+
 // Figure 8 / §5.4.2: "Raft never commits log entries from previous terms by counting
 // replicas. Only log entries from the leader's current term are committed by counting."
 TEST(RaftPaper, CommitsOnlyCurrentTermEntriesByCounting) {

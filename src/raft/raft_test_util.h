@@ -123,6 +123,7 @@ struct TestNode {
   uint64_t restarts = 0;
   uint64_t snapshots_installed = 0;
   std::optional<Ready> in_flight;  // async_persist: taken, not yet persisted
+  bool in_flight_applied = false;  // its committed entries were applied when it was taken
 };
 
 class Cluster {
@@ -196,16 +197,33 @@ class Cluster {
 
   // Takes every Ready of a node as a correct driver does: persist, send, apply, advance. With
   // async_persist, a taken Ready stays in flight (the node keeps stepping meanwhile) until
-  // complete(id); a crash before that loses it, as an unsynced write would be lost.
+  // complete(id); a crash before that loses it, as an unsynced write would be lost. Meanwhile
+  // the node's partial Readies are carried out as the node layer does: the in-flight Ready's
+  // committed entries are applied when it is taken (unless it brings a snapshot), then each
+  // partial Ready is sent, applied and advanced at once.
   void process(NodeId id) {
     TestNode& t = nodes_.at(id);
-    while (t.raft && !t.in_flight && t.raft->has_ready()) {
+    while (t.raft && t.raft->has_ready()) {
+      if (t.in_flight) {
+        if (!t.in_flight_applied || t.in_flight->soft_state || !t.raft->has_partial_ready()) {
+          break;
+        }
+        Ready rd = t.raft->partial_ready();
+        EXPECT_FALSE(rd.must_persist());
+        for (const Message& m : rd.messages)
+          EXPECT_TRUE(is_leader_stream(m.type)) << message_type_name(m.type);
+        send_and_apply(t, rd);
+        t.raft->advance(rd);
+        continue;
+      }
       Ready rd = t.raft->ready();
       if (async_persist) {
+        t.in_flight_applied = !rd.snapshot;
+        if (t.in_flight_applied) apply(t, rd);
         t.in_flight = std::move(rd);
-        break;
+        continue;
       }
-      finish(t, rd);
+      finish(t, rd, /*applied=*/false);
     }
     check();
   }
@@ -216,7 +234,7 @@ class Cluster {
     if (!t.raft || !t.in_flight) return;
     Ready rd = std::move(*t.in_flight);
     t.in_flight.reset();
-    finish(t, rd);
+    finish(t, rd, t.in_flight_applied);
     process(id);
   }
 
@@ -309,7 +327,24 @@ class Cluster {
   InvariantChecker checker;
 
  private:
-  void finish(TestNode& t, Ready& rd) {
+  // Steps 2-3 of the contract for a Ready without a snapshot.
+  void send_and_apply(TestNode& t, Ready& rd) {
+    for (auto& m : rd.messages) {
+      sent_++;
+      net.push_back(std::move(m));
+    }
+    rd.messages.clear();
+    apply(t, rd);
+  }
+  void apply(TestNode& t, const Ready& rd) {
+    for (const Entry& e : rd.committed_entries) {
+      t.sm[e.index] = e.data;
+      note(checker.record_applied(t.id, e));
+    }
+    for (const auto& r : rd.read_states)
+      t.reads.push_back(r);
+  }
+  void finish(TestNode& t, Ready& rd, bool applied) {
     Status s = persist_ready(*t.storage, kGroup, rd);
     RKV_ASSERT_MSG(s.is_ok(), s.to_string().c_str());
     for (auto& m : rd.messages) {
@@ -320,12 +355,7 @@ class Cluster {
       t.sm = decode_state(rd.snapshot->data);
       t.snapshots_installed++;
     }
-    for (const Entry& e : rd.committed_entries) {
-      t.sm[e.index] = e.data;
-      note(checker.record_applied(t.id, e));
-    }
-    for (const auto& r : rd.read_states)
-      t.reads.push_back(r);
+    if (!applied) apply(t, rd);
     for (const auto& e : rd.truncated)
       t.truncated.push_back(e);
     t.raft->advance(rd);
