@@ -11,7 +11,8 @@
 #     replikv leader through one Python client, so that ratio compares like with like (the
 #     Python client is the bottleneck for both on a small machine)
 #
-# The three systems run one after another, never at the same time. See bench/README.md.
+# Every system is started once and stays up; the load runs go one at a time, alternating
+# between the systems each ratio compares (never two at once). See bench/README.md.
 #
 # Environment:
 #   BENCH_N           requests per redis-benchmark run (default 100000)
@@ -58,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-stop_all() {  # stops every server started so far (between systems)
+stop_all() {  # stops every server started so far
   local pid
   for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]+"${pids[@]}"}"; do
@@ -138,7 +139,7 @@ echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv
 # start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
 # sets cports/aports and lport, the client port of the leader of keyspace `default`.
 start_rkv() {
-  local name="$1-r$round" i cfg cp ap li
+  local name="$1" i cfg cp ap li own=()
   shift
   mkdir -p "$tmp/$name"
   mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
@@ -147,96 +148,102 @@ start_rkv() {
     read -r cfg cp ap _ <<<"${nodes[$i]}"
     cports+=("$cp"); aports+=("$ap")
     "$BIN" serve --config "$cfg" >"$tmp/$name-n$((i + 1)).log" 2>&1 &
-    pids+=("$!")
+    pids+=("$!"); own+=("$!")
   done
-  for i in 0 1 2; do wait_ping "${cports[$i]}" "${pids[$i]}" "$name-n$((i + 1))"; done
+  for i in 0 1 2; do wait_ping "${cports[$i]}" "${own[$i]}" "$name-n$((i + 1))"; done
   li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
   lport="${cports[$li]}"
   echo "replikv ($name): leader of keyspace default is n$((li + 1)) (port $lport)" >&2
 }
 
-one_round() {
-  # ---- replikv: commit=quorum --------------------------------------------------------------------
-  start_rkv rkv
-  rbench replikv "$lport" set
-  rbench replikv "$lport" get
-  pyload replikv resp "127.0.0.1:$lport" set
-  pyload replikv resp "127.0.0.1:$lport" get
-  stop_all
-
-  # ---- replikv with commit = async (acknowledged once in the leader's log), vs Redis replicas --
-  start_rkv rkv-async --commit async
-  rbench replikv-async "$lport" set
-  stop_all
-  # The same with fsync = never: acknowledged once written to the leader's log without waiting for
-  # the disk, surviving a process crash but not a power loss, as Redis's AOF with everysec does.
-  start_rkv rkv-async-nofsync --commit async --fsync never
-  rbench rkv-async-nofsync "$lport" set
-  stop_all
-
-  # ---- etcd: 3 members, default settings (WAL fsync per batch), linearizable reads ------------
-  cl=(); pe=(); init=""
+start_etcd() {  # a 3-member etcd cluster; sets eleader
+  local i init=""
+  cl=(); pe=()
   for i in 0 1 2; do
     cl+=("$(free_port)"); pe+=("$(free_port)")
     init+="${init:+,}e$i=http://127.0.0.1:${pe[$i]}"
   done
   for i in 0 1 2; do
-    etcd --name "e$i" --data-dir "$tmp/etcd-r$round/e$i" \
+    etcd --name "e$i" --data-dir "$tmp/etcd/e$i" \
       --listen-client-urls "http://127.0.0.1:${cl[$i]}" --advertise-client-urls "http://127.0.0.1:${cl[$i]}" \
       --listen-peer-urls "http://127.0.0.1:${pe[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pe[$i]}" \
-      --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$-$round" \
-      --log-level error >"$tmp/etcd-r$round-e$i.log" 2>&1 &
+      --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$" \
+      --log-level error >"$tmp/etcd-e$i.log" 2>&1 &
     pids+=("$!")
   done
-  eps="127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}"
-  eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "$eps")"
+  eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}")"
   echo "etcd: leader at $eleader" >&2
-  wrkload etcd "$eleader" put
-  wrkload etcd "$eleader" get
-  pyload etcd etcd "$eleader" set
-  pyload etcd etcd "$eleader" get
-  stop_all
+}
 
-  # ---- Redis: primary + 2 replicas (async replication), AOF everysec on each ------------------
+start_redis() {  # primary + 2 replicas (async replication), AOF everysec on each; sets rp
+  local i
   rp=()
+  local own=()
   for i in 0 1 2; do
     rp+=("$(free_port)")
-    mkdir -p "$tmp/redis-r$round-$i"
+    mkdir -p "$tmp/redis-$i"
     extra=()
     [ "$i" -gt 0 ] && extra=(--replicaof 127.0.0.1 "${rp[0]}")
-    redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis-r$round-$i" --daemonize no \
-      --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis-r$round-$i.log" \
+    redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis-$i" --daemonize no \
+      --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis-$i.log" \
       "${extra[@]+"${extra[@]}"}" &
-    pids+=("$!")
+    pids+=("$!"); own+=("$!")
   done
-  for i in 0 1 2; do wait_ping "${rp[$i]}" "${pids[$i]}" "redis-r$round-$i"; done
+  for i in 0 1 2; do wait_ping "${rp[$i]}" "${own[$i]}" "redis-$i"; done
   # A replica counts in connected_slaves from the moment it asks for a full sync, but the primary
   # starts streaming writes to it only after the initial transfer (which Redis delays by
   # repl-diskless-sync-delay, 5 s by default): wait until both are "online", or the run would
   # measure a primary that is not yet replicating.
-  online=0
+  local online=0
   for _ in $(seq 300); do
     online="$(redis-cli -p "${rp[0]}" INFO replication | grep -c 'state=online' || true)"
     [ "$online" = 2 ] && break
     sleep 0.1
   done
   [ "$online" = 2 ] || { echo "cluster_compare: Redis replicas not online after 30 s" >&2; exit 1; }
+}
+
+# Every system is started once and stays up (idle ones cost next to nothing); the runs of
+# each round alternate between the systems compared, so that the two sides of every ratio are
+# measured seconds apart: a shared machine's speed drifts by 2x over minutes.
+start_rkv rkv
+q_port="$lport"
+start_rkv rkv-async --commit async
+ab_port="$lport"
+# fsync = never: acknowledged once written to the leader's log without waiting for the disk,
+# surviving a process crash but not a power loss, as Redis's AOF with everysec does.
+start_rkv rkv-async-nofsync --commit async --fsync never
+an_port="$lport"
+start_etcd
+start_redis
+
+one_round() {
+  rbench replikv "$q_port" set
+  wrkload etcd "$eleader" put
+  rbench rkv-async-nofsync "$an_port" set
   rbench redis "${rp[0]}" set
-  # The replicas really followed: they hold as many keys as the primary (checked, not assumed).
-  want="$(redis-cli -p "${rp[0]}" DBSIZE)"
-  for _ in $(seq 100); do
-    [ "$(redis-cli -p "${rp[1]}" DBSIZE)" = "$want" ] && [ "$(redis-cli -p "${rp[2]}" DBSIZE)" = "$want" ] && break
-    sleep 0.1
-  done
-  echo "redis: primary holds $want keys, replicas $(redis-cli -p "${rp[1]}" DBSIZE) and $(redis-cli -p "${rp[2]}" DBSIZE)" >&2
+  rbench replikv-async "$ab_port" set
+  rbench replikv "$q_port" get
+  wrkload etcd "$eleader" get
   rbench redis "${rp[0]}" get
-  stop_all
+  pyload replikv resp "127.0.0.1:$q_port" set
+  pyload etcd etcd "$eleader" set
+  pyload replikv resp "127.0.0.1:$q_port" get
+  pyload etcd etcd "$eleader" get
 }
 
 for round in $(seq "$ROUNDS"); do
   [ "$ROUNDS" -gt 1 ] && echo "cluster_compare: round $round of $ROUNDS" >&2
   one_round
 done
+# The replicas really followed: they hold as many keys as the primary (checked, not assumed).
+want="$(redis-cli -p "${rp[0]}" DBSIZE)"
+for _ in $(seq 100); do
+  [ "$(redis-cli -p "${rp[1]}" DBSIZE)" = "$want" ] && [ "$(redis-cli -p "${rp[2]}" DBSIZE)" = "$want" ] && break
+  sleep 0.1
+done
+echo "redis: primary holds $want keys, replicas $(redis-cli -p "${rp[1]}" DBSIZE) and $(redis-cli -p "${rp[2]}" DBSIZE)" >&2
+stop_all
 
 "$PY" - "$results" "$ROUNDS" <<'EOF'
 import csv, statistics, sys
