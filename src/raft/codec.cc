@@ -1,5 +1,7 @@
 #include "raft/codec.h"
 
+#include <utility>
+
 #include "raft/raft_messages.pb.h"
 
 namespace rkv::raft {
@@ -62,11 +64,13 @@ Result<Envelope> decode_message(std::string_view bytes) {
   m.log_term = p.log_term();
   m.index = p.index();
   m.entries.reserve(static_cast<size_t>(p.entries_size()));
-  for (const pb::Entry& pe : p.entries()) {
+  // The parsed message is ours: entry data (and a snapshot chunk) move out instead of copying.
+  for (pb::Entry& pe : *p.mutable_entries()) {
     if (pe.type() != pb::NORMAL && pe.type() != pb::NOOP) {
       return Status::corruption("raft message has an entry of unknown type");
     }
-    m.entries.push_back(Entry{pe.term(), pe.index(), static_cast<EntryType>(pe.type()), pe.data()});
+    m.entries.push_back(Entry{pe.term(), pe.index(), static_cast<EntryType>(pe.type()),
+                              std::move(*pe.mutable_data())});
   }
   for (size_t k = 1; k < m.entries.size(); ++k) {
     if (m.entries[k].index != m.entries[k - 1].index + 1) {
@@ -87,7 +91,7 @@ Result<Envelope> decode_message(std::string_view bytes) {
     m.snapshot.voters.assign(p.snapshot().voters().begin(), p.snapshot().voters().end());
   }
   m.offset = p.offset();
-  m.data = p.data();
+  m.data = std::move(*p.mutable_data());
   m.done = p.done();
   return env;
 }
