@@ -207,17 +207,28 @@ start_redis() {  # primary + 2 replicas (async replication), AOF everysec on eac
 # each round alternate between the systems compared, so that the two sides of every ratio are
 # measured seconds apart: a shared machine's speed drifts by 2x over minutes.
 start_rkv rkv
-q_port="$lport"
+q_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
 start_rkv rkv-async --commit async
-ab_port="$lport"
+ab_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
 # fsync = never: acknowledged once written to the leader's log without waiting for the disk,
 # surviving a process crash but not a power loss, as Redis's AOF with everysec does.
 start_rkv rkv-async-nofsync --commit async --fsync never
-an_port="$lport"
+an_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
 start_etcd
 start_redis
 
+leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader's client port
+  local c li
+  read -r -a c <<<"${1%%;*}"
+  li="$("$PY" "$LOAD" rkv-leader "${1#*;}" --keyspace default)"
+  echo "${c[$li]}"
+}
+
 one_round() {
+  # Leaders are looked up again each round: a cluster may have elected another one meanwhile.
+  q_port="$(leader_port "$q_nodes")"
+  ab_port="$(leader_port "$ab_nodes")"
+  an_port="$(leader_port "$an_nodes")"
   rbench replikv "$q_port" set
   wrkload etcd "$eleader" put
   rbench rkv-async-nofsync "$an_port" set
