@@ -139,8 +139,13 @@ class Node {
     std::string command;  // the command, space-separated
   };
   const std::vector<LostWrite>& lost_writes() const { return lost_writes_; }
-  // Operational notes for the driver to log (torn records dropped, ...), drained.
-  std::vector<std::string> take_notes() { return std::exchange(notes_, {}); }
+  // Operational notes for the driver to log, drained: warnings (torn records dropped, lost
+  // writes, ...) and events (leadership gained or lost).
+  struct Note {
+    bool warning;
+    std::string text;
+  };
+  std::vector<Note> take_notes() { return std::exchange(notes_, {}); }
 
   // Keys for the stored form of user data (also used by tests and tools).
   static std::string data_key(std::string_view keyspace, std::string_view key);
@@ -167,7 +172,8 @@ class Node {
   }
   void deliver(const Origin& o, std::string bytes);
   void send_peer(uint32_t to, char tag, std::string body);
-  void note(std::string s) { notes_.push_back(std::move(s)); }
+  void note(std::string s) { notes_.push_back({true, std::move(s)}); }
+  void note_event(std::string s) { notes_.push_back({false, std::move(s)}); }
   void note_truncated(uint32_t keyspace, const raft::Entry& e);
   Dispatch route(const Origin& o, const resp::CommandSpec& spec,
                  std::span<const std::string_view> args, std::optional<ReadMode> mode,
@@ -206,7 +212,7 @@ class Node {
   uint64_t next_lost_seq_ = 1;
   static std::string lost_write_key(uint64_t seq);
   Status load_lost_writes();
-  std::vector<std::string> notes_;
+  std::vector<Note> notes_;
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
   uint64_t bad_peer_messages_ = 0;

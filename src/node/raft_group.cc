@@ -155,6 +155,22 @@ void RaftGroup::tick(int64_t now_ms) {
   pump(now_ms);
 }
 
+void RaftGroup::note_role(const raft::SoftState& ss) {
+  const bool leads = ss.role == raft::Role::kLeader;
+  if (leads == led_) return;
+  led_ = leads;
+  if (leads) {
+    node_->note_event(
+        fmt::format("keyspace {}: this node is now the leader (term {})", group_, ss.term));
+  } else {
+    node_->note_event(fmt::format(
+        "keyspace {}: this node is no longer the leader (term {}, leader {})", group_, ss.term,
+        ss.leader == raft::kNoNode
+            ? std::string("unknown")
+            : node_->config_.nodes[static_cast<size_t>(node_index(ss.leader))].id));
+  }
+}
+
 void RaftGroup::send(const raft::Message& m) {
   node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
 }
@@ -266,6 +282,7 @@ void RaftGroup::pump(int64_t now_ms) {
       continue;
     }
     raft::Ready rd = raft_->ready();
+    if (rd.soft_state) note_role(*rd.soft_state);
     const bool durable_change =
         rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
         (rd.hard_state &&

@@ -116,6 +116,8 @@ class RaftGroup {
   void maybe_compact();
   void reply(const Origin& o, std::string bytes);
   void send(const raft::Message& m);
+  // Logs (a node event note) when this node gains or loses the leadership of the group.
+  void note_role(const raft::SoftState& ss);
   std::string error(const Origin& o, std::string_view msg) const;
 
   Node* node_;
@@ -127,6 +129,7 @@ class RaftGroup {
   std::unique_ptr<raft::Raft> raft_;
   std::optional<raft::Ready> inflight_;
   uint64_t inflight_token_ = 0;
+  bool led_ = false;               // leader as of the last soft state handed out
   bool inflight_applied_ = false;  // inflight_'s committed entries were applied when handed out
   raft::HardState last_hs_;        // the newest hard state the core reported
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one

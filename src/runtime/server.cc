@@ -176,8 +176,13 @@ void Server::node_input() {
 }
 
 void Server::drain_node() {
-  for (std::string& n : node_->take_notes())
-    spdlog::warn("{}", n);
+  for (Node::Note& n : node_->take_notes()) {
+    if (n.warning) {
+      spdlog::warn("{}", n.text);
+    } else {
+      spdlog::info("{}", n.text);
+    }
+  }
   if (transport_) {
     for (PeerSend& s : node_->take_sends())
       transport_->send(s.to, std::move(s.payload));
