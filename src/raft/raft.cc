@@ -876,12 +876,16 @@ Ready Raft::ready() {
   pending_compaction_.reset();
   rd.messages = std::move(msgs_);
   msgs_.clear();
-  rd.committed_entries = log_.next_committed(cfg_.max_apply_entries_per_ready);
-  if (!rd.committed_entries.empty()) log_.applying(rd.committed_entries.back().index);
-  rd.read_states = std::move(read_states_);
-  read_states_.clear();
+  take_applicable(&rd);
   rd.truncated = log_.take_truncated();
   return rd;
+}
+
+void Raft::take_applicable(Ready* rd) {
+  rd->committed_entries = log_.next_committed(cfg_.max_apply_entries_per_ready);
+  if (!rd->committed_entries.empty()) log_.applying(rd->committed_entries.back().index);
+  rd->read_states = std::move(read_states_);
+  read_states_.clear();
 }
 
 bool is_leader_stream(MessageType t) {
@@ -908,10 +912,7 @@ Ready Raft::partial_ready() {
       (is_leader_stream(m.type) ? rd.messages : rest).push_back(std::move(m));
     msgs_ = std::move(rest);
   }
-  rd.committed_entries = log_.next_committed(cfg_.max_apply_entries_per_ready);
-  if (!rd.committed_entries.empty()) log_.applying(rd.committed_entries.back().index);
-  rd.read_states = std::move(read_states_);
-  read_states_.clear();
+  take_applicable(&rd);
   return rd;
 }
 

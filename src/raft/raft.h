@@ -231,6 +231,9 @@ class Raft {
   void send_snapshot_chunk(NodeId to);
   void bcast_append();
   void bcast_heartbeat();
+  // Moves into `rd` what the driver may apply now: the next committed entries (marked as handed
+  // out) and the released read states. Shared by ready() and partial_ready().
+  void take_applicable(Ready* rd);
   void send_timeout_now(NodeId to);
   bool maybe_commit();
   void release_reads();

@@ -329,12 +329,15 @@ class Cluster {
  private:
   // Steps 2-3 of the contract for a Ready without a snapshot.
   void send_and_apply(TestNode& t, Ready& rd) {
+    send(rd);
+    apply(t, rd);
+  }
+  void send(Ready& rd) {
     for (auto& m : rd.messages) {
       sent_++;
       net.push_back(std::move(m));
     }
     rd.messages.clear();
-    apply(t, rd);
   }
   void apply(TestNode& t, const Ready& rd) {
     for (const Entry& e : rd.committed_entries) {
@@ -347,10 +350,7 @@ class Cluster {
   void finish(TestNode& t, Ready& rd, bool applied) {
     Status s = persist_ready(*t.storage, kGroup, rd);
     RKV_ASSERT_MSG(s.is_ok(), s.to_string().c_str());
-    for (auto& m : rd.messages) {
-      sent_++;
-      net.push_back(std::move(m));
-    }
+    send(rd);
     if (rd.snapshot) {
       t.sm = decode_state(rd.snapshot->data);
       t.snapshots_installed++;
