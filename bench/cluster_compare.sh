@@ -137,13 +137,12 @@ echo "cluster_compare: clients=$C value=64B keys=100000 N=$N python=${SECS}s cpu
 echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv), etcd $(etcd --version | awk 'NR==1{print $3}'), redis $(redis-server --version | awk '{print $3}')" >&2
 
 # start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
-# sets cports/aports and lport, the client port of the leader of keyspace `default`.
+# sets rkv_nodes to "client ports;admin ports" (for leader_port).
 start_rkv() {
-  local name="$1" i cfg cp ap li own=()
+  local name="$1" i cfg cp ap own=() cports=() aports=()
   shift
   mkdir -p "$tmp/$name"
   mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
-  cports=(); aports=()
   for i in 0 1 2; do
     read -r cfg cp ap _ <<<"${nodes[$i]}"
     cports+=("$cp"); aports+=("$ap")
@@ -151,9 +150,15 @@ start_rkv() {
     pids+=("$!"); own+=("$!")
   done
   for i in 0 1 2; do wait_ping "${cports[$i]}" "${own[$i]}" "$name-n$((i + 1))"; done
-  li="$("$PY" "$LOAD" rkv-leader "$(IFS=,; echo "${aports[*]}")" --keyspace default)"
-  lport="${cports[$li]}"
-  echo "replikv ($name): leader of keyspace default is n$((li + 1)) (port $lport)" >&2
+  rkv_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
+  echo "replikv ($name): leader of keyspace default on port $(leader_port "$rkv_nodes")" >&2
+}
+
+leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader's client port
+  local c li
+  read -r -a c <<<"${1%%;*}"
+  li="$("$PY" "$LOAD" rkv-leader "${1#*;}" --keyspace default)"
+  echo "${c[$li]}"
 }
 
 start_etcd() {  # a 3-member etcd cluster; sets eleader
@@ -207,22 +212,15 @@ start_redis() {  # primary + 2 replicas (async replication), AOF everysec on eac
 # each round alternate between the systems compared, so that the two sides of every ratio are
 # measured seconds apart: a shared machine's speed drifts by 2x over minutes.
 start_rkv rkv
-q_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
+q_nodes="$rkv_nodes"
 start_rkv rkv-async --commit async
-ab_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
+ab_nodes="$rkv_nodes"
 # fsync = never: acknowledged once written to the leader's log without waiting for the disk,
 # surviving a process crash but not a power loss, as Redis's AOF with everysec does.
 start_rkv rkv-async-nofsync --commit async --fsync never
-an_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
+an_nodes="$rkv_nodes"
 start_etcd
 start_redis
-
-leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader's client port
-  local c li
-  read -r -a c <<<"${1%%;*}"
-  li="$("$PY" "$LOAD" rkv-leader "${1#*;}" --keyspace default)"
-  echo "${c[$li]}"
-}
 
 one_round() {
   # Leaders are looked up again each round: a cluster may have elected another one meanwhile.
