@@ -256,8 +256,7 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     return {Dispatch::kDeferred, 0};
   }
   if (write) {
-    g->submit_write(o, args, now_ms);
-    pump_groups(now_ms);
+    g->submit_write(o, args, now_ms);  // goes out with the driver's next pump()
     return {Dispatch::kDeferred, 0};
   }
   std::string out;
@@ -265,7 +264,6 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     w.raw(out);
     return {};
   }
-  pump_groups(now_ms);
   return {Dispatch::kDeferred, 0};
 }
 
@@ -431,8 +429,7 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
         ++bad_peer_messages_;
         return;
       }
-      groups_[static_cast<size_t>(k)]->step(env->message);
-      groups_[static_cast<size_t>(k)]->pump(now_ms);
+      groups_[static_cast<size_t>(k)]->step(env->message);  // effects: next pump()
       return;
     }
     case kPeerForward:
@@ -444,7 +441,7 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
   }
 }
 
-void Node::pump_groups(int64_t now_ms) {
+void Node::pump(int64_t now_ms) {
   for (auto& g : groups_) {
     if (g) g->pump(now_ms);
   }

@@ -109,6 +109,13 @@ class Node {
   // The client went away: its pending deferred replies are dropped.
   void on_client_closed(uint64_t client_id);
 
+  // Runs the replication groups' Ready loops. Client commands and peer messages only feed the
+  // groups; their effects (log writes, peer messages, replies) are produced here, so that every
+  // input handled since the last call shares one log write and one message per peer. Drivers
+  // call it after a batch of inputs, before draining the effects below; tick() and
+  // on_persisted() pump by themselves.
+  void pump(int64_t now_ms);
+
   // --- effects, drained by the driver after every input ---
   bool has_pending_persist() const { return !pending_.batch.empty(); }
   PersistRequest take_persist();
@@ -184,7 +191,6 @@ class Node {
   void handle_forward(uint32_t from, std::string_view body, int64_t now_ms);
   void handle_forward_reply(std::string_view body);
   void expire_forwards(int64_t now_ms);
-  void pump_groups(int64_t now_ms);
 
   Config config_;
   Storage* storage_;

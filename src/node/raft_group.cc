@@ -262,7 +262,6 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
   PendingRead pr{origin, {}, now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
   pr.args.assign(args.begin(), args.end());
   reads_.emplace(ctx, std::move(pr));
-  pump(now_ms);
   return false;
 }
 

@@ -46,8 +46,9 @@ class Inflights {
 struct Progress {
   explicit Progress(size_t max_inflight) : inflight(max_inflight) {}
 
-  uint64_t match = 0;  // highest index known to be persisted on the follower and match ours
-  uint64_t next = 1;   // next index to send
+  uint64_t match = 0;        // highest index known to be persisted on the follower and match ours
+  uint64_t next = 1;         // next index to send
+  uint64_t commit_sent = 0;  // commit index carried by the last App sent
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // kProbe: an App is outstanding; pause until a reply/heartbeat
   bool recent_active = false;  // heard from since the last check-quorum round

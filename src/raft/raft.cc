@@ -148,6 +148,7 @@ void Raft::reset(uint64_t term) {
   pending_reads_.clear();
   reads_awaiting_commit_.clear();
   read_round_needed_ = false;
+  append_pending_ = commit_pending_ = false;
 }
 
 void Raft::become_follower(uint64_t term, NodeId leader) {
@@ -566,7 +567,7 @@ void Raft::handle_append_resp(const Message& m) {
       pr.inflight.free_le(pr.match);
     }
     if (maybe_commit()) {
-      bcast_append();
+      commit_pending_ = true;  // told by flush_broadcast(), once for every ack of this batch
     } else if (was_paused) {
       send_append(m.from, true);
     }
@@ -640,6 +641,7 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   m.index = prev;
   m.log_term = *prev_term;
   m.commit = log_.committed();
+  pr.commit_sent = m.commit;
   if (!entries.empty()) {
     const uint64_t last = entries.back().index;
     if (pr.state == ProgressState::kReplicate) {
@@ -679,6 +681,27 @@ void Raft::send_snapshot_chunk(NodeId to) {
 void Raft::bcast_append() {
   for (auto& [id, pr] : progress_)
     send_append(id, true);
+}
+
+bool Raft::broadcast_pending() const {
+  return role_ == Role::kLeader && (append_pending_ || commit_pending_);
+}
+
+void Raft::flush_broadcast() {
+  if (!broadcast_pending()) {
+    append_pending_ = commit_pending_ = false;
+    return;
+  }
+  const uint64_t committed = log_.committed();
+  for (auto& [id, pr] : progress_) {
+    // New entries carry the commit index with them; without any, an empty App tells it, unless
+    // the last App sent to this follower already carried it.
+    const bool tell_commit = commit_pending_ && pr.commit_sent < committed;
+    if (!send_append(id, tell_commit)) continue;
+    while (send_append(id, false)) {
+    }
+  }
+  append_pending_ = commit_pending_ = false;
 }
 
 void Raft::bcast_heartbeat() {
@@ -771,7 +794,7 @@ Result<uint64_t> Raft::propose(std::string data) {
   const uint64_t index = log_.last_index() + 1;
   log_.append({Entry{term_, index, EntryType::kNormal, std::move(data)}});
   if (voters_.size() == 1) maybe_commit();
-  bcast_append();
+  append_pending_ = true;  // sent by flush_broadcast(): one App per follower for many proposals
   return index;
 }
 
@@ -848,15 +871,16 @@ Status Raft::compact(uint64_t index, std::string image) {
 // Effects out.
 
 bool Raft::has_ready() const {
-  return read_round_needed_ || soft_state() != prev_ss_ || hard_state() != prev_hs_ ||
-         !msgs_.empty() || log_.last_index() > log_.stable() || log_.has_truncation() ||
-         pending_snapshot_.has_value() || pending_compaction_.has_value() ||
-         log_.has_next_committed() || !read_states_.empty();
+  return read_round_needed_ || broadcast_pending() || soft_state() != prev_ss_ ||
+         hard_state() != prev_hs_ || !msgs_.empty() || log_.last_index() > log_.stable() ||
+         log_.has_truncation() || pending_snapshot_.has_value() ||
+         pending_compaction_.has_value() || log_.has_next_committed() || !read_states_.empty();
 }
 
 Ready Raft::ready() {
   if (read_round_needed_ && role_ == Role::kLeader) bcast_heartbeat();
   read_round_needed_ = false;
+  flush_broadcast();
   Ready rd;
   if (soft_state() != prev_ss_) {
     prev_ss_ = soft_state();
@@ -876,9 +900,29 @@ Ready Raft::ready() {
   pending_compaction_.reset();
   rd.messages = std::move(msgs_);
   msgs_.clear();
+  coalesce_acks(&rd.messages);
   take_applicable(&rd);
   rd.truncated = log_.take_truncated();
   return rd;
+}
+
+void Raft::coalesce_acks(std::vector<Message>* msgs) {
+  auto is_accept = [](const Message& m) { return m.type == MessageType::kAppResp && !m.reject; };
+  size_t out = 0;
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    Message& m = (*msgs)[i];
+    if (out > 0) {
+      Message& prev = (*msgs)[out - 1];
+      if (is_accept(prev) && is_accept(m) && prev.to == m.to && prev.term == m.term &&
+          m.index >= prev.index) {
+        prev = std::move(m);  // the later acceptance says all the earlier one did
+        continue;
+      }
+    }
+    if (out != i) (*msgs)[out] = std::move(m);
+    ++out;
+  }
+  msgs->resize(out);
 }
 
 void Raft::take_applicable(Ready* rd) {
@@ -896,9 +940,9 @@ bool Raft::has_partial_ready() const {
   if (soft_state() != prev_ss_) return false;
   if (log_.has_next_committed() || !read_states_.empty()) return true;
   if (role_ != Role::kLeader) return false;
-  return read_round_needed_ || std::any_of(msgs_.begin(), msgs_.end(), [](const Message& m) {
-           return is_leader_stream(m.type);
-         });
+  return read_round_needed_ || broadcast_pending() ||
+         std::any_of(msgs_.begin(), msgs_.end(),
+                     [](const Message& m) { return is_leader_stream(m.type); });
 }
 
 Ready Raft::partial_ready() {
@@ -907,6 +951,7 @@ Ready Raft::partial_ready() {
   if (role_ == Role::kLeader) {
     if (read_round_needed_) bcast_heartbeat();
     read_round_needed_ = false;
+    flush_broadcast();
     std::vector<Message> rest;
     for (Message& m : msgs_)
       (is_leader_stream(m.type) ? rd.messages : rest).push_back(std::move(m));
@@ -919,7 +964,7 @@ Ready Raft::partial_ready() {
 void Raft::advance(const Ready& rd) {
   if (!rd.entries.empty()) log_.stable_to(rd.entries.back().index, rd.entries.back().term);
   if (!rd.committed_entries.empty()) log_.applied_to(rd.committed_entries.back().index);
-  if (role_ == Role::kLeader && maybe_commit()) bcast_append();
+  if (role_ == Role::kLeader && maybe_commit()) commit_pending_ = true;
 }
 
 }  // namespace rkv::raft

@@ -230,6 +230,14 @@ class Raft {
   bool send_append(NodeId to, bool send_if_empty);
   void send_snapshot_chunk(NodeId to);
   void bcast_append();
+  // Proposals and commit advances mark a broadcast as pending instead of sending at once, so a
+  // batch of inputs handled between two Readies costs one App per follower, not one per input
+  // (acks arriving together advance the commit index once). ready() and partial_ready() flush.
+  bool broadcast_pending() const;
+  void flush_broadcast();
+  // Adjacent acceptances to the same leader in one term collapse into the last one when it
+  // acknowledges at least as much: acks are cumulative, and dropping one is like losing it.
+  static void coalesce_acks(std::vector<Message>* msgs);
   void bcast_heartbeat();
   // Moves into `rd` what the driver may apply now: the next committed entries (marked as handed
   // out) and the released read states. Shared by ready() and partial_ready().
@@ -275,6 +283,8 @@ class Raft {
   std::optional<Snapshot> incoming_;
 
   // Effects awaiting ready().
+  bool append_pending_ = false;  // leader: proposals not yet offered to the followers
+  bool commit_pending_ = false;  // leader: the commit index advanced since the last flush
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;
   std::optional<Snapshot> pending_snapshot_;

@@ -400,6 +400,63 @@ TEST(Replication, InflightWindowBoundsUnackedMessages) {
   EXPECT_EQ(c.node(2).sm, c.node(1).sm);
 }
 
+// Proposals made between two Readies leave as one App per follower, and the acks of that App
+// advance the commit index once: one commit-carrying App per follower, not one per ack.
+TEST(Replication, ProposalsBetweenReadiesShareOneAppPerFollower) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  std::vector<Message> to_2;
+  c.drop = [&](const Message& m) {
+    if (m.to == 2 && m.type == MessageType::kApp) to_2.push_back(m);
+    return false;
+  };
+  const uint64_t first = c.raft(1).last_index() + 1;
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c.raft(1).propose("x" + std::to_string(i)).is_ok());
+  c.process(1);
+  c.deliver_all();
+  ASSERT_EQ(to_2.size(), 2u);
+  EXPECT_EQ(to_2[0].entries.size(), 10u);
+  EXPECT_EQ(to_2[0].entries.front().index, first);
+  EXPECT_TRUE(to_2[1].entries.empty());  // tells the new commit index, once
+  EXPECT_EQ(to_2[1].commit, first + 9);
+  EXPECT_EQ(c.raft(2).commit(), first + 9);
+  EXPECT_EQ(c.node(2).sm, c.node(1).sm);
+  EXPECT_SAFE(c);
+}
+
+// A follower that takes several Apps before its next Ready acknowledges them with one message
+// (acks are cumulative); a rejection in between is never folded into an acceptance.
+TEST(Replication, AdjacentAcceptancesCollapseRejectionsStay) {
+  Random rng(1);
+  Raft r(testing::paper_config(2, {1, 2, 3}), rng);
+  auto app = [](uint64_t prev, uint64_t prev_term, uint64_t n) {
+    Message m = make_msg(MessageType::kApp, 1, 2, 1);
+    m.index = prev;
+    m.log_term = prev_term;
+    for (uint64_t i = 1; i <= n; ++i)
+      m.entries.push_back(Entry{1, prev + i, EntryType::kNormal, "e"});
+    return m;
+  };
+  ASSERT_TRUE(r.step(app(0, 0, 2)).is_ok());
+  ASSERT_TRUE(r.step(app(2, 1, 1)).is_ok());
+  ASSERT_TRUE(r.step(app(3, 1, 2)).is_ok());
+  auto acks = testing::only(testing::drain(r), MessageType::kAppResp);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_FALSE(acks[0].reject);
+  EXPECT_EQ(acks[0].index, 5u);
+
+  ASSERT_TRUE(r.step(app(5, 1, 1)).is_ok());
+  ASSERT_TRUE(r.step(app(9, 1, 1)).is_ok());  // a gap: rejected
+  ASSERT_TRUE(r.step(app(6, 1, 1)).is_ok());
+  acks = testing::only(testing::drain(r), MessageType::kAppResp);
+  ASSERT_EQ(acks.size(), 3u);
+  EXPECT_EQ(acks[0].index, 6u);
+  EXPECT_TRUE(acks[1].reject);
+  EXPECT_EQ(acks[2].index, 7u);
+}
+
 TEST(Replication, ProposalLimitsAndRefusals) {
   Cluster c(3, 1, [](Config& cfg) { cfg.max_uncommitted_entries = 3; });
   ASSERT_TRUE(c.elect(1));

@@ -326,7 +326,7 @@ uint64_t first_failing_seed(uint32_t bug, uint64_t max_seeds, std::string* why) 
 
 TEST(RaftRandom, CheckerCatchesVoteNotPersisted) {
   std::string why;
-  EXPECT_NE(first_failing_seed(kBugVoteNotPersisted, 500, &why), 0u);
+  EXPECT_NE(first_failing_seed(kBugVoteNotPersisted, 2000, &why), 0u);
   std::printf("kBugVoteNotPersisted caught: %s\n", why.c_str());
 }
 

@@ -232,6 +232,9 @@ void Server::persist_now() {
 // durable, and start the socket writes.
 void Server::end_of_round() {
   round_scheduled_ = false;
+  // Every command and peer message read this round has fed the replication groups: their
+  // proposals leave together (one log write, one App per follower), their acks together.
+  node_->pump(now_ms());
   // Persisting can release effects that need persisting in turn (Raft: an append becomes
   // durable, entries apply, their rows are written); a few passes settle it.
   for (int pass = 0; pass < 4; ++pass) {

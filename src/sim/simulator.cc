@@ -669,6 +669,7 @@ void Simulator::on_disk_done(const Event& e) {
 void Simulator::drain(int i) {
   SimNode& n = nodes_[static_cast<size_t>(i)];
   Node& node = *n.node;
+  node.pump(clock_ms(i));  // every event is one input: its effects go out at once
   if (node.has_pending_persist()) {
     PersistRequest req = node.take_persist();
     // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
