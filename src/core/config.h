@@ -61,7 +61,10 @@ struct RaftSettings {
   int heartbeat_ticks = 1;
   int lease_drift_ticks = 2;              // safety margin of leader leases against clock drift
   uint64_t snapshot_min_entries = 20000;  // compact the log once this many entries are applied
-  uint64_t max_inflight_msgs = 256;
+  // Append messages in flight per follower. Each carries up to 256 entries (1 MiB), so a small
+  // window keeps them few and large: entries proposed while the follower persists the last
+  // message go out together once it acknowledges. Raise it on links with a long round trip.
+  uint64_t max_inflight_msgs = 2;
   uint64_t request_timeout_ms = 5000;  // a replicated request still unanswered fails then
   uint64_t no_leader_wait_ms = 2000;   // how long a request waits for an election
   uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)
