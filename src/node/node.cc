@@ -246,9 +246,17 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     w.raw(out);
     return {};
   }
-  if (!g->is_leader()) {
+  if (!g->is_leader() || (o.peer >= 0 && g->raft().term() != o.leader_term)) {
     if (o.peer >= 0) {
-      w.error("TRYAGAIN this node is no longer the leader; retry");
+      // Not executed now. Whether an earlier delivery of the same request was is known only
+      // if this incarnation saw every delivery: that is, it started before the term in which
+      // the peer knew it as leader. Otherwise (it led in that term, crashed and restarted) an
+      // earlier delivery may have been proposed then, and a write's outcome is unknown.
+      if (write && o.leader_term <= g->start_term()) {
+        w.error("TIMEOUT this node restarted since it led; the relayed write's outcome is unknown");
+      } else {
+        w.error("TRYAGAIN this node is no longer the leader; retry");
+      }
       return {};
     }
     uint8_t rmode = mode ? static_cast<uint8_t>(1 + static_cast<int>(*mode)) : 0;
@@ -306,7 +314,8 @@ void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std
 void Node::send_forward(uint64_t id, Forward& f) {
   int32_t leader = groups_[f.keyspace]->leader_index();
   std::vector<std::string_view> a(f.args.begin(), f.args.end());
-  std::string msg = encode_forward(id, static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
+  std::string msg = encode_forward(id, groups_[f.keyspace]->raft().term(),
+                                   static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
   sends_.push_back(PeerSend{static_cast<uint32_t>(leader), std::move(msg)});
   f.target = leader;
   f.args.clear();
@@ -326,7 +335,7 @@ void Node::handle_forward(uint32_t from, std::string_view body, int64_t now_ms) 
     seen.ids.erase(seen.order.front());
     seen.order.pop_front();
   }
-  Origin o{0, 0, fr.proto, static_cast<int32_t>(from), fr.id};
+  Origin o{0, 0, fr.proto, static_cast<int32_t>(from), fr.id, fr.leader_term};
   const resp::CommandSpec* spec = resp::lookup_command(fr.args[0]);
   std::string out;
   resp::Writer w(&out, fr.proto);

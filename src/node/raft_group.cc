@@ -61,6 +61,7 @@ Status RaftGroup::open() {
   cfg.bugs = rs.bugs;
   if (Status st = cfg.validate(); !st.is_ok()) return st;
   last_hs_ = ps.hard_state;
+  start_term_ = ps.hard_state.term;
   applied_ = cfg.applied;
   last_compact_ = ps.snapshot.meta.index;
   raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));

@@ -43,6 +43,7 @@ struct Origin {
   int proto = 2;
   int32_t peer = -1;  // >= 0: relayed by this peer (index), answer with forward id
   uint64_t forward_id = 0;
+  uint64_t leader_term = 0;  // relayed: the term in which the peer knew this node as leader
 };
 
 struct GroupStatus {
@@ -72,6 +73,9 @@ class RaftGroup {
   const raft::Raft& raft() const { return *raft_; }
   bool is_leader() const;
   int32_t leader_index() const;  // -1 when unknown
+  // The term this incarnation started in (as persisted): it may have led that term or earlier
+  // ones in a previous incarnation, never a later one.
+  uint64_t start_term() const { return start_term_; }
   GroupStatus status(uint64_t tick_ms) const;
 
   void tick(int64_t now_ms);
@@ -135,6 +139,7 @@ class RaftGroup {
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
+  uint64_t start_term_ = 0;  // the term persisted when this incarnation opened the group
   int64_t last_tick_ms_ = 0;
   uint64_t next_ctx_ = 0;
   uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied

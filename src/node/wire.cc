@@ -93,11 +93,12 @@ bool decode_logged(std::string_view data, LoggedCommand* out) {
   return !out->args.empty();
 }
 
-std::string encode_forward(uint64_t id, uint8_t proto, uint8_t read_mode,
+std::string encode_forward(uint64_t id, uint64_t leader_term, uint8_t proto, uint8_t read_mode,
                            std::span<const std::string_view> args) {
   std::string out;
   out.push_back(kPeerForward);
   put_u64(out, id);
+  put_u64(out, leader_term);
   out.push_back(static_cast<char>(proto));
   out.push_back(static_cast<char>(read_mode));
   put_args(out, args);
@@ -106,9 +107,9 @@ std::string encode_forward(uint64_t id, uint8_t proto, uint8_t read_mode,
 
 bool decode_forward(std::string_view payload, ForwardRequest* out) {
   Reader r(payload);
-  return r.u64(&out->id) && r.u8(&out->proto) && r.u8(&out->read_mode) &&
-         (out->proto == 2 || out->proto == 3) && out->read_mode <= 3 && r.args(&out->args) &&
-         !out->args.empty() && r.done();
+  return r.u64(&out->id) && r.u64(&out->leader_term) && r.u8(&out->proto) &&
+         r.u8(&out->read_mode) && (out->proto == 2 || out->proto == 3) && out->read_mode <= 3 &&
+         r.args(&out->args) && !out->args.empty() && r.done();
 }
 
 std::string encode_forward_reply(uint64_t id, std::string_view reply) {

@@ -32,11 +32,15 @@ inline constexpr char kPeerReply = 'A';    // the leader's answer to a relayed r
 
 struct ForwardRequest {
   uint64_t id = 0;
+  // The term in which the sender knew the receiver as leader: the receiver executes the request
+  // only while it leads in that term. A delayed duplicate that reaches it after a restart (its
+  // memory of executed ids is gone) or in a later term is refused, not executed again.
+  uint64_t leader_term = 0;
   uint8_t proto = 2;
   uint8_t read_mode = 0;  // 0: keyspace default, else 1 + ReadMode
   std::vector<std::string_view> args;
 };
-std::string encode_forward(uint64_t id, uint8_t proto, uint8_t read_mode,
+std::string encode_forward(uint64_t id, uint64_t leader_term, uint8_t proto, uint8_t read_mode,
                            std::span<const std::string_view> args);
 bool decode_forward(std::string_view payload, ForwardRequest* out);  // payload after the tag
 std::string encode_forward_reply(uint64_t id, std::string_view reply);
