@@ -1,7 +1,11 @@
-// RocksStorage: Storage on rocksdb::DB, default column family only. Durability comes from the
-// WAL: every write goes to the WAL (never disabled), write(sync=true) fsyncs it before
-// returning, and sync() fsyncs everything written so far. RocksDB recovers in point-in-time
-// mode, so a torn WAL tail left by a crash is dropped rather than applied.
+// RocksStorage: Storage on rocksdb::DB, default column family only. Durability comes from
+// replikv's own write-ahead log (storage/wal_log.h, in <dir>/wal): every batch is appended there
+// first (write(sync=true) syncs it before returning), then applied to RocksDB with RocksDB's WAL
+// disabled. Opening replays the log into RocksDB; once RocksDB has flushed its memtables past a
+// log segment, the segment is deleted. Replaying a batch that RocksDB already holds is harmless:
+// batches set keys to absolute values, so replaying the log from any point at or before the
+// first unflushed batch yields the same store. Data written by RocksDB's own WAL (older stores)
+// is still recovered by RocksDB at open.
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -12,10 +16,14 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
+#include <thread>
 
 #include "storage/storage.h"
+#include "storage/wal_log.h"
 
 namespace rkv {
 
@@ -29,6 +37,7 @@ constexpr uint64_t kBytesPerSync = 1ull << 20;
 constexpr size_t kKeepInfoLogFiles = 4;
 constexpr size_t kMaxInfoLogBytes = 16ull << 20;
 constexpr size_t kBatchItemOverhead = 24;  // tag + varint lengths, to size the rocksdb batch
+constexpr const char* kWalDir = "wal";
 
 rocksdb::Slice to_slice(std::string_view s) {
   return {s.data(), s.size()};
@@ -119,8 +128,9 @@ bool is_rocks_file(const std::string& name) {
   auto ends = [&](std::string_view s) {
     return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
   };
-  return name == "LOCK" || name == "IDENTITY" || starts("LOG") || starts("MANIFEST-") ||
-         starts("OPTIONS-") || ends(".log") || ends(".sst") || ends(".blob") || ends(".dbtmp");
+  return name == "LOCK" || name == "IDENTITY" || name == kWalDir || starts("LOG") ||
+         starts("MANIFEST-") || starts("OPTIONS-") || ends(".log") || ends(".sst") ||
+         ends(".blob") || ends(".dbtmp");
 }
 
 // Refuses a path that is not a directory, and a directory without CURRENT that holds files
@@ -152,9 +162,51 @@ Status check_dir(const std::string& dir) {
 struct RocksStorage::Impl {
   std::string dir;
   std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<WalLog> wal;
+  std::mutex write_mu;       // one writer at a time (the loop or the syncer thread)
+  uint64_t flushed_for = 0;  // the last log segment a release was requested for
+
+  // Releases log segments in the background: flush RocksDB's memtables (everything written so
+  // far reaches SST files), then delete the segments that held it.
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t release_upto = 0;
+  bool stop = false;
+  std::thread releaser;
+
+  void start_releaser() {
+    releaser = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu);
+      uint64_t done = 0;
+      while (true) {
+        cv.wait(lock, [&] { return stop || release_upto > done; });
+        if (stop) return;
+        const uint64_t upto = release_upto;
+        lock.unlock();
+        rocksdb::Status s = db->Flush(rocksdb::FlushOptions());
+        if (s.ok()) wal->release_up_to(upto);  // else: kept, and replayed at the next open
+        lock.lock();
+        done = upto;
+      }
+    });
+  }
+  void request_release(uint64_t upto) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release_upto = std::max(release_upto, upto);
+    }
+    cv.notify_one();
+  }
 
   ~Impl() {
-    // Nothing to report to: every acknowledged write is already in the WAL.
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv.notify_one();
+    if (releaser.joinable()) releaser.join();
+    wal.reset();  // syncs what it holds
+    // Nothing to report to: every acknowledged write is in the log, replayed at the next open.
     if (db) (void)db->Close();
   }
 };
@@ -182,6 +234,24 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->db.reset(raw);
+  rocksdb::WriteOptions replay_wo;
+  replay_wo.disableWAL = true;
+  auto wal =
+      WalLog::open(dir + "/" + kWalDir, WalLog::Options{}, [&](std::string_view record) -> Status {
+        rocksdb::WriteBatch b{std::string(record)};
+        rocksdb::Status ws = impl->db->Write(replay_wo, &b);
+        return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log replay");
+      });
+  if (!wal.is_ok()) return wal.status();
+  impl->wal = std::move(wal).value();
+  if (impl->wal->last_recovered_segment() > 0) {
+    // What the old segments held is in memtables now: flush, then they can go.
+    rocksdb::Status fs = impl->db->Flush(rocksdb::FlushOptions());
+    if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
+    impl->wal->release_up_to(impl->wal->last_recovered_segment());
+  }
+  impl->flushed_for = impl->wal->current_segment() - 1;
+  impl->start_releaser();
   return std::make_unique<RocksStorage>(std::move(impl));
 }
 
@@ -204,17 +274,24 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
     if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
   }
   if (wb.Count() == 0) return sync ? this->sync() : Status::ok();
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
   rocksdb::WriteOptions wo;
-  wo.sync = sync;
+  wo.disableWAL = true;  // the batch is in our log already
   rocksdb::Status s = impl_->db->Write(wo, &wb);
   if (!s.ok()) return from_rocks(s, impl_->dir, "write");
+  // A segment filled up: once RocksDB has flushed, the segments before the current one can go.
+  const uint64_t before = impl_->wal->current_segment() - 1;
+  if (before > impl_->flushed_for) {
+    impl_->flushed_for = before;
+    impl_->request_release(before);
+  }
   return Status::ok();
 }
 
 Status RocksStorage::sync() {
-  rocksdb::Status s = impl_->db->FlushWAL(/*sync=*/true);
-  if (!s.ok()) return from_rocks(s, impl_->dir, "sync");
-  return Status::ok();
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return impl_->wal->sync();
 }
 
 Result<std::string> RocksStorage::get(std::string_view key) {

@@ -1,0 +1,202 @@
+#include "storage/wal_log.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace rkv {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Small segments so that a few hundred records roll through several of them.
+constexpr WalLog::Options kSmall{4096, 16384, 1u << 20};
+
+class WalLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rkv-wal-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<std::unique_ptr<WalLog>> open(std::vector<std::string>* got) {
+    got->clear();
+    return WalLog::open(dir_.string(), kSmall, [got](std::string_view r) {
+      got->emplace_back(r);
+      return Status::ok();
+    });
+  }
+  static std::string rec(int i) { return "record-" + std::to_string(i) + std::string(i % 97, 'x'); }
+  std::vector<fs::path> segments() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      if (e.path().extension() == ".log") out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  static std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  static void spit(const fs::path& p, const std::string& data) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << data;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(WalLogTest, ReplaysEveryRecordInOrderAcrossSegments) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+    EXPECT_TRUE(got.empty());
+    for (int i = 0; i < 400; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), i % 7 == 0).is_ok());
+    EXPECT_GT((*log)->current_segment(), 3u);  // it rolled
+  }
+  auto log = open(&got);
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  ASSERT_EQ(got.size(), 400u);
+  for (int i = 0; i < 400; ++i)
+    EXPECT_EQ(got[static_cast<size_t>(i)], rec(i));
+  // Appends after a reopen follow the recovered ones.
+  ASSERT_TRUE((*log)->append("after", true).is_ok());
+  log->reset();
+  ASSERT_TRUE(open(&got).is_ok());
+  ASSERT_EQ(got.size(), 401u);
+  EXPECT_EQ(got.back(), "after");
+}
+
+TEST_F(WalLogTest, ReleasedSegmentsAreReusedAndTheirOldRecordsNeverReplayed) {
+  std::vector<std::string> got;
+  auto log = open(&got);
+  ASSERT_TRUE(log.is_ok());
+  int next = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE((*log)->append(rec(next++), false).is_ok());
+    // Everything before the current segment is "durable elsewhere" now.
+    (*log)->release_up_to((*log)->current_segment() - 1);
+  }
+  const uint64_t first_kept = (*log)->current_segment();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE((*log)->append(rec(next++), true).is_ok());
+  log->reset();
+  auto again = open(&got);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  // Only what followed the last release comes back, in order, and nothing from reused files.
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back(), rec(next - 1));
+  for (size_t i = 1; i < got.size(); ++i) {
+    const int a = std::stoi(got[i - 1].substr(7)), b = std::stoi(got[i].substr(7));
+    EXPECT_EQ(b, a + 1);
+  }
+  EXPECT_LE(segments().size(), 4u);
+  (void)first_kept;
+}
+
+TEST_F(WalLogTest, TornLastRecordIsDroppedAndEarlierOnesKept) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok());
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), true).is_ok());
+  }
+  // Cut the last record short: garbage where its payload was, as a torn sector leaves it.
+  fs::path last = segments().front();
+  std::string data = slurp(last);
+  const size_t at = data.find(rec(9));
+  ASSERT_NE(at, std::string::npos);
+  for (size_t i = at + 5; i < at + rec(9).size(); ++i)
+    data[i] = '\x5a';
+  spit(last, data);
+  auto log = open(&got);
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  ASSERT_EQ(got.size(), 9u);
+  EXPECT_EQ(got.back(), rec(8));
+}
+
+TEST_F(WalLogTest, DamageWithRecordsBehindItIsCorruption) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok());
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), true).is_ok());
+  }
+  fs::path last = segments().front();
+  std::string data = slurp(last);
+  const size_t at = data.find(rec(4));
+  ASSERT_NE(at, std::string::npos);
+  data[at + 2] ^= 0x20;
+  spit(last, data);
+  auto log = open(&got);
+  ASSERT_FALSE(log.is_ok());
+  EXPECT_EQ(log.status().code(), Code::kCorruption);
+  EXPECT_NE(log.status().message().find("valid records follow"), std::string::npos)
+      << log.status().to_string();
+}
+
+TEST_F(WalLogTest, DamagedHeaderInAnEarlierSegmentIsCorruption) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
+  }
+  auto segs = segments();
+  ASSERT_GE(segs.size(), 3u);
+  std::string data = slurp(segs[0]);
+  data[16 + 3] ^= 0x01;  // the first record's length
+  spit(segs[0], data);
+  auto log = open(&got);
+  ASSERT_FALSE(log.is_ok());
+  EXPECT_EQ(log.status().code(), Code::kCorruption) << log.status().to_string();
+}
+
+TEST_F(WalLogTest, MissingSegmentInTheMiddleIsCorruption) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
+  }
+  auto segs = segments();
+  ASSERT_GE(segs.size(), 3u);
+  fs::remove(segs[1]);
+  auto log = open(&got);
+  ASSERT_FALSE(log.is_ok());
+  EXPECT_EQ(log.status().code(), Code::kCorruption);
+  EXPECT_NE(log.status().message().find("sequence jumps"), std::string::npos)
+      << log.status().to_string();
+}
+
+TEST_F(WalLogTest, ForeignFileAndOversizedRecordAreRefused) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok());
+    EXPECT_EQ((*log)->append(std::string((1u << 20) + 1, 'x'), false).code(),
+              Code::kInvalidArgument);
+    EXPECT_EQ((*log)->append("", false).code(), Code::kInvalidArgument);
+  }
+  spit(dir_ / "notes.txt", "hello");
+  auto log = open(&got);
+  ASSERT_FALSE(log.is_ok());
+  EXPECT_NE(log.status().message().find("notes.txt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rkv
