@@ -163,8 +163,9 @@ struct RocksStorage::Impl {
   std::string dir;
   std::unique_ptr<rocksdb::DB> db;
   std::unique_ptr<WalLog> wal;
-  std::mutex write_mu;       // one writer at a time (the loop or the syncer thread)
-  uint64_t flushed_for = 0;  // the last log segment a release was requested for
+  std::mutex write_mu;         // one writer at a time (the loop or the syncer thread)
+  uint64_t seen_segment = 0;   // the log segment current at the last write
+  uint64_t release_bytes = 0;  // sealed log bytes that make it worth flushing and releasing
 
   // Releases log segments in the background: flush RocksDB's memtables (everything written so
   // far reaches SST files), then delete the segments that held it.
@@ -236,12 +237,14 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   impl->db.reset(raw);
   rocksdb::WriteOptions replay_wo;
   replay_wo.disableWAL = true;
-  auto wal =
-      WalLog::open(dir + "/" + kWalDir, WalLog::Options{}, [&](std::string_view record) -> Status {
-        rocksdb::WriteBatch b{std::string(record)};
-        rocksdb::Status ws = impl->db->Write(replay_wo, &b);
-        return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log replay");
-      });
+  WalLog::Options wal_options;
+  wal_options.first_segment_bytes = options.wal_first_segment_bytes;
+  wal_options.max_segment_bytes = options.wal_max_segment_bytes;
+  auto wal = WalLog::open(dir + "/" + kWalDir, wal_options, [&](std::string_view record) -> Status {
+    rocksdb::WriteBatch b{std::string(record)};
+    rocksdb::Status ws = impl->db->Write(replay_wo, &b);
+    return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log replay");
+  });
   if (!wal.is_ok()) return wal.status();
   impl->wal = std::move(wal).value();
   if (impl->wal->last_recovered_segment() > 0) {
@@ -250,7 +253,8 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
     impl->wal->release_up_to(impl->wal->last_recovered_segment());
   }
-  impl->flushed_for = impl->wal->current_segment() - 1;
+  impl->seen_segment = impl->wal->current_segment();
+  impl->release_bytes = options.write_buffer_bytes;
   impl->start_releaser();
   return std::make_unique<RocksStorage>(std::move(impl));
 }
@@ -280,11 +284,12 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
   wo.disableWAL = true;  // the batch is in our log already
   rocksdb::Status s = impl_->db->Write(wo, &wb);
   if (!s.ok()) return from_rocks(s, impl_->dir, "write");
-  // A segment filled up: once RocksDB has flushed, the segments before the current one can go.
-  const uint64_t before = impl_->wal->current_segment() - 1;
-  if (before > impl_->flushed_for) {
-    impl_->flushed_for = before;
-    impl_->request_release(before);
+  // A segment filled up. Once the sealed segments hold as much as a memtable, flush RocksDB
+  // and release them: flushing at every segment would make many small SST files to compact.
+  const uint64_t cur = impl_->wal->current_segment();
+  if (cur != impl_->seen_segment) {
+    impl_->seen_segment = cur;
+    if (impl_->wal->sealed_bytes() >= impl_->release_bytes) impl_->request_release(cur - 1);
   }
   return Status::ok();
 }

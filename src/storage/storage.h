@@ -129,6 +129,9 @@ class MemStorage final : public Storage {
 struct RocksOptions {
   size_t block_cache_bytes = 64ull << 20;
   size_t write_buffer_bytes = 64ull << 20;
+  // replikv's write-ahead log (storage/wal_log.h): segment sizes start here and double.
+  uint64_t wal_first_segment_bytes = 1ull << 20;
+  uint64_t wal_max_segment_bytes = 64ull << 20;
   bool create_if_missing = true;
 };
 

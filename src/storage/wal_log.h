@@ -71,8 +71,9 @@ class WalLog {
   // Deletes every segment with id <= `id` that is not the current one.
   void release_up_to(uint64_t id);
 
-  // Bytes of segment files on disk (for metrics).
+  // Bytes of segment files on disk (for metrics), and of those before the current one.
   uint64_t disk_bytes() const;
+  uint64_t sealed_bytes() const;
 
  private:
   WalLog(std::string dir, Options options);
@@ -83,10 +84,11 @@ class WalLog {
 
   const std::string dir_;
   const Options options_;
-  int fd_ = -1;            // current segment
-  uint64_t cur_id_ = 0;    // its id
-  uint64_t cur_size_ = 0;  // its size
-  uint64_t offset_ = 0;    // next write position in it
+  int fd_ = -1;                  // current segment
+  uint64_t cur_id_ = 0;          // its id
+  uint64_t cur_size_ = 0;        // its size
+  uint64_t offset_ = 0;          // next write position in it
+  uint64_t writeback_from_ = 0;  // unsynced appends from here on have not been handed to writeback
   uint64_t next_seq_ = 1;
   uint64_t last_recovered_ = 0;
   bool dirty_ = false;  // written since the last sync

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,27 @@ class WalLogTest : public ::testing::Test {
   static void spit(const fs::path& p, const std::string& data) {
     std::ofstream f(p, std::ios::binary | std::ios::trunc);
     f << data;
+  }
+  // Appends rec(0) .. rec(n-1) to a fresh log and closes it.
+  void write_records(int n, bool sync) {
+    std::vector<std::string> got;
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+    for (int i = 0; i < n; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), sync).is_ok());
+  }
+  // Rewrites the segment that holds `needle`, letting `edit` change its bytes at the offset
+  // where `needle` starts.
+  void patch(const std::string& needle, const std::function<void(std::string&, size_t)>& edit) {
+    for (const fs::path& p : segments()) {
+      std::string data = slurp(p);
+      const size_t at = data.find(needle);
+      if (at == std::string::npos) continue;
+      edit(data, at);
+      spit(p, data);
+      return;
+    }
+    FAIL() << "no segment holds " << needle;
   }
 
   fs::path dir_;
@@ -105,21 +128,13 @@ TEST_F(WalLogTest, ReleasedSegmentsAreReusedAndTheirOldRecordsNeverReplayed) {
 }
 
 TEST_F(WalLogTest, TornLastRecordIsDroppedAndEarlierOnesKept) {
-  std::vector<std::string> got;
-  {
-    auto log = open(&got);
-    ASSERT_TRUE(log.is_ok());
-    for (int i = 0; i < 10; ++i)
-      ASSERT_TRUE((*log)->append(rec(i), true).is_ok());
-  }
+  write_records(10, true);
   // Cut the last record short: garbage where its payload was, as a torn sector leaves it.
-  fs::path last = segments().front();
-  std::string data = slurp(last);
-  const size_t at = data.find(rec(9));
-  ASSERT_NE(at, std::string::npos);
-  for (size_t i = at + 5; i < at + rec(9).size(); ++i)
-    data[i] = '\x5a';
-  spit(last, data);
+  patch(rec(9), [](std::string& data, size_t at) {
+    for (size_t i = at + 5; i < at + rec(9).size(); ++i)
+      data[i] = '\x5a';
+  });
+  std::vector<std::string> got;
   auto log = open(&got);
   ASSERT_TRUE(log.is_ok()) << log.status().to_string();
   ASSERT_EQ(got.size(), 9u);
@@ -127,19 +142,9 @@ TEST_F(WalLogTest, TornLastRecordIsDroppedAndEarlierOnesKept) {
 }
 
 TEST_F(WalLogTest, DamageWithRecordsBehindItIsCorruption) {
+  write_records(10, true);
+  patch(rec(4), [](std::string& data, size_t at) { data[at + 2] ^= 0x20; });
   std::vector<std::string> got;
-  {
-    auto log = open(&got);
-    ASSERT_TRUE(log.is_ok());
-    for (int i = 0; i < 10; ++i)
-      ASSERT_TRUE((*log)->append(rec(i), true).is_ok());
-  }
-  fs::path last = segments().front();
-  std::string data = slurp(last);
-  const size_t at = data.find(rec(4));
-  ASSERT_NE(at, std::string::npos);
-  data[at + 2] ^= 0x20;
-  spit(last, data);
   auto log = open(&got);
   ASSERT_FALSE(log.is_ok());
   EXPECT_EQ(log.status().code(), Code::kCorruption);
@@ -148,34 +153,24 @@ TEST_F(WalLogTest, DamageWithRecordsBehindItIsCorruption) {
 }
 
 TEST_F(WalLogTest, DamagedHeaderInAnEarlierSegmentIsCorruption) {
-  std::vector<std::string> got;
-  {
-    auto log = open(&got);
-    ASSERT_TRUE(log.is_ok());
-    for (int i = 0; i < 300; ++i)
-      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
-  }
+  write_records(300, false);
   auto segs = segments();
   ASSERT_GE(segs.size(), 3u);
   std::string data = slurp(segs[0]);
   data[16 + 3] ^= 0x01;  // the first record's length
   spit(segs[0], data);
+  std::vector<std::string> got;
   auto log = open(&got);
   ASSERT_FALSE(log.is_ok());
   EXPECT_EQ(log.status().code(), Code::kCorruption) << log.status().to_string();
 }
 
 TEST_F(WalLogTest, MissingSegmentInTheMiddleIsCorruption) {
-  std::vector<std::string> got;
-  {
-    auto log = open(&got);
-    ASSERT_TRUE(log.is_ok());
-    for (int i = 0; i < 300; ++i)
-      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
-  }
+  write_records(300, false);
   auto segs = segments();
   ASSERT_GE(segs.size(), 3u);
   fs::remove(segs[1]);
+  std::vector<std::string> got;
   auto log = open(&got);
   ASSERT_FALSE(log.is_ok());
   EXPECT_EQ(log.status().code(), Code::kCorruption);
