@@ -117,10 +117,11 @@ void Store::set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at) {
 }
 
 void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
-                ChangeSink& sink) {
+                ChangeSink& sink, KeyTable::Entry* known) {
   bool inserted = false;
   KeyTable& t = keyspaces_[ks].table;
-  KeyTable::Entry* e = t.upsert(key, &inserted);
+  KeyTable::Entry* e = known ? known : t.upsert(key, &inserted);
+  RKV_ASSERT(e->key == key);
   t.adjust_payload(static_cast<int64_t>(data.size()) - static_cast<int64_t>(e->value.data.size()));
   e->value.data.assign(data.data(), data.size());
   if (e->value.expire_at_ms != expire_at) set_expire(ks, e, expire_at);
@@ -404,7 +405,7 @@ void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
     return w.null();
   }
   if (keepttl && e) expire_at = e->value.expire_at_ms;
-  put(ks, a[1], a[2], expire_at, s);
+  put(ks, a[1], a[2], expire_at, s, e);
   if (get) return had_old ? w.bulk(old) : w.null();
   w.ok();
 }
@@ -476,7 +477,7 @@ void Store::cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::W
   if (!checked_add(cur, delta, &next)) return w.error("ERR increment or decrement would overflow");
   std::string text;
   write_int_string(&text, next);
-  put(ks, key, text, e ? e->value.expire_at_ms : 0, s);
+  put(ks, key, text, e ? e->value.expire_at_ms : 0, s, e);
   w.integer(next);
 }
 

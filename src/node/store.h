@@ -108,8 +108,10 @@ class Store {
 
  private:
   KeyTable::Entry* lookup(uint32_t ks, std::string_view key, int64_t now_ms, ChangeSink& sink);
+  // `known`: the key's entry when the caller just looked it up (saves a second hash lookup);
+  // nullptr: looked up or inserted here.
   void put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
-           ChangeSink& sink);
+           ChangeSink& sink, KeyTable::Entry* known = nullptr);
   void set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at);
   bool erase(uint32_t ks, std::string_view key, ChangeSink& sink);
   void clear_all(ChangeSink& sink);
