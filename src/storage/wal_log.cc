@@ -107,9 +107,11 @@ Status sync_dir(const std::string& dir) {
 // released segment at least `size` long, already under a temporary name) only its header is
 // rewritten: its old records stay but name another segment id, so recovery stops at them; its
 // blocks are written already, so appends into it change no metadata. Otherwise the file is
-// filled with zeros.
+// filled with zeros (`zero_fill`: syncs into written blocks flush data only) or just allocated
+// (unwritten extents read as zeros; cheaper to make, but a sync into one also records its
+// conversion: right for a log that is not synced).
 Status make_segment(const std::string& dir, const std::string& path, uint64_t id, uint64_t size,
-                    const std::string& reuse = {}) {
+                    bool zero_fill, const std::string& reuse = {}) {
   const std::string tmp = reuse.empty() ? path + ".tmp" : reuse;
   int fd =
       ::open(tmp.c_str(),
@@ -119,8 +121,12 @@ Status make_segment(const std::string& dir, const std::string& path, uint64_t id
   put_u64(head, kMagic);
   put_u64(head, id);
   Status st = write_all(fd, head.data(), head.size(), 0, tmp);
+  if (st.is_ok() && reuse.empty() && !zero_fill) {
+    const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (rc != 0) st = io_error("allocate", tmp, rc);
+  }
   static const std::string zeros(kZeroChunk, '\0');
-  for (uint64_t off = kSegmentHeader; st.is_ok() && reuse.empty() && off < size;) {
+  for (uint64_t off = kSegmentHeader; st.is_ok() && reuse.empty() && zero_fill && off < size;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, size - off));
     st = write_all(fd, zeros.data(), n, off, tmp);
     off += n;
@@ -321,7 +327,7 @@ Status WalLog::open_segment(uint64_t id, uint64_t size) {
   }
   const std::string path = path_of(id);
   if (!ready) {
-    RKV_RETURN_IF_ERROR(make_segment(dir_, path, id, size));
+    RKV_RETURN_IF_ERROR(make_segment(dir_, path, id, size, syncs_in_segment_ > 0));
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return io_error("open", path, errno);
@@ -334,9 +340,12 @@ Status WalLog::open_segment(uint64_t id, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   cur_id_ = id;
   files_.emplace_back(id, size);
-  // Ask for the next one, twice the size (up to the maximum).
+  // Ask for the next one, twice the size (up to the maximum), zero-filled if the log is being
+  // synced.
   want_id_ = id + 1;
   want_size_ = std::min<uint64_t>(options_.max_segment_bytes, std::max<uint64_t>(size * 2, size));
+  want_zero_ = syncs_in_segment_ > 0;
+  syncs_in_segment_ = 0;
   cv_.notify_all();
   return Status::ok();
 }
@@ -358,7 +367,7 @@ void WalLog::prepare_loop() {
       }
     }
     lock.unlock();
-    Status st = make_segment(dir_, path_of(id), id, size, reuse);
+    Status st = make_segment(dir_, path_of(id), id, size, want_zero_, reuse);
     lock.lock();
     if (st.is_ok()) {
       ready_id_ = id;
@@ -446,6 +455,7 @@ Status WalLog::append(std::string_view record, bool sync) {
 }
 
 Status WalLog::sync() {
+  ++syncs_in_segment_;
   if (!dirty_) return Status::ok();
   if (::fdatasync(fd_) != 0) return io_error("sync", path_of(cur_id_), errno);
   dirty_ = false;

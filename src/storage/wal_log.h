@@ -20,7 +20,8 @@
 // Space: the owner calls release_up_to(id) once everything in segments <= id is durable
 // elsewhere (RocksDB flushed its memtables); those files are deleted, or kept (two at most) to
 // be reused as later segments. A background thread prepares the next segment while the current
-// one fills: a kept file gets a new header, else a new file is filled with zeros and synced.
+// one fills: a kept file gets a new header; else a new file is filled with zeros and synced when
+// the log is being synced (so that a sync writes data blocks only), or only allocated when not.
 // Sizes start small and double up to Options::max_segment_bytes, so an idle store stays small.
 //
 // Thread-safety: append/sync/rolled_segment may be called from one thread at a time;
@@ -91,13 +92,15 @@ class WalLog {
   uint64_t writeback_from_ = 0;  // unsynced appends from here on have not been handed to writeback
   uint64_t next_seq_ = 1;
   uint64_t last_recovered_ = 0;
-  bool dirty_ = false;  // written since the last sync
+  bool dirty_ = false;             // written since the last sync
+  uint64_t syncs_in_segment_ = 0;  // sync() calls since the current segment was opened
 
   // Background preparation of the next segment and the list of files on disk.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<uint64_t, uint64_t>> files_;     // (id, size) of every segment on disk
   uint64_t want_id_ = 0, want_size_ = 0;                // segment the preparer should make
+  bool want_zero_ = false;                              // ... zero-filled (else only allocated)
   uint64_t ready_id_ = 0, ready_size_ = 0;              // segment it has made (0: none)
   std::vector<std::pair<std::string, uint64_t>> free_;  // released files kept for reuse
   Status prepare_error_;
