@@ -55,7 +55,8 @@ class WalLog {
   // Opens `dir` (created if missing), hands every recovered record to `replay` in order (an
   // error from it aborts the open), and starts a fresh segment after them. The recovered
   // segments stay until released: call release_up_to(last_recovered_segment()) once their
-  // records are durable elsewhere.
+  // records are durable elsewhere, and before appending when the log had a torn tail (the
+  // torn record would otherwise stand in front of the new records at the next open).
   static Result<std::unique_ptr<WalLog>> open(
       const std::string& dir, const Options& options,
       const std::function<Status(std::string_view record)>& replay);

@@ -141,6 +141,26 @@ TEST_F(WalLogTest, TornLastRecordIsDroppedAndEarlierOnesKept) {
   EXPECT_EQ(got.back(), rec(8));
 }
 
+// After a torn tail the recovered segments must be released before new records are written:
+// the torn record would otherwise stand in front of them at the next open (and rightly look
+// like damage in the middle). RocksStorage releases right after replaying.
+TEST_F(WalLogTest, TornTailIsGoneOnceRecoveredSegmentsAreReleased) {
+  write_records(10, true);
+  patch(rec(9), [](std::string& data, size_t at) { data[at + 1] ^= 0x01; });
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+    ASSERT_EQ(got.size(), 9u);
+    (*log)->release_up_to((*log)->last_recovered_segment());
+    ASSERT_TRUE((*log)->append("after the torn tail", true).is_ok());
+  }
+  auto log = open(&got);
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "after the torn tail");
+}
+
 TEST_F(WalLogTest, DamageWithRecordsBehindItIsCorruption) {
   write_records(10, true);
   patch(rec(4), [](std::string& data, size_t at) { data[at + 2] ^= 0x20; });
