@@ -877,10 +877,14 @@ bool Raft::has_ready() const {
          pending_compaction_.has_value() || log_.has_next_committed() || !read_states_.empty();
 }
 
-Ready Raft::ready() {
+void Raft::flush_leader_sends() {
   if (read_round_needed_ && role_ == Role::kLeader) bcast_heartbeat();
   read_round_needed_ = false;
   flush_broadcast();
+}
+
+Ready Raft::ready() {
+  flush_leader_sends();
   Ready rd;
   if (soft_state() != prev_ss_) {
     prev_ss_ = soft_state();
@@ -947,11 +951,9 @@ bool Raft::has_partial_ready() const {
 
 Ready Raft::partial_ready() {
   RKV_ASSERT(soft_state() == prev_ss_);
+  flush_leader_sends();
   Ready rd;
   if (role_ == Role::kLeader) {
-    if (read_round_needed_) bcast_heartbeat();
-    read_round_needed_ = false;
-    flush_broadcast();
     std::vector<Message> rest;
     for (Message& m : msgs_)
       (is_leader_stream(m.type) ? rd.messages : rest).push_back(std::move(m));

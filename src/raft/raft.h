@@ -235,6 +235,9 @@ class Raft {
   // (acks arriving together advance the commit index once). ready() and partial_ready() flush.
   bool broadcast_pending() const;
   void flush_broadcast();
+  // What a leader owes its followers before a Ready is taken: the heartbeat round a ReadIndex
+  // asked for, and the pending broadcast. Shared by ready() and partial_ready().
+  void flush_leader_sends();
   // Adjacent acceptances to the same leader in one term collapse into the last one when it
   // acknowledges at least as much: acks are cumulative, and dropping one is like losing it.
   static void coalesce_acks(std::vector<Message>* msgs);
