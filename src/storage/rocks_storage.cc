@@ -1,11 +1,11 @@
 // RocksStorage: Storage on rocksdb::DB, default column family only. Durability comes from
 // replikv's own write-ahead log (storage/wal_log.h, in <dir>/wal): every batch is appended there
 // first (write(sync=true) syncs it before returning), then applied to RocksDB with RocksDB's WAL
-// disabled. Opening replays the log into RocksDB; once RocksDB has flushed its memtables past a
-// log segment, the segment is deleted. Replaying a batch that RocksDB already holds is harmless:
-// batches set keys to absolute values, so replaying the log from any point at or before the
-// first unflushed batch yields the same store. Data written by RocksDB's own WAL (older stores)
-// is still recovered by RocksDB at open.
+// disabled. Opening replays the log into RocksDB. Once the filled log segments hold a memtable's
+// worth, RocksDB is flushed and they are released (deleted, or kept for reuse). Replaying a batch
+// that RocksDB already holds is harmless: batches set keys to absolute values, so replaying the log
+// from any point at or before the first unflushed batch yields the same store. Data written by
+// RocksDB's own WAL (older stores) is still recovered by RocksDB at open.
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>

@@ -343,7 +343,7 @@ Status WalLog::open_segment(uint64_t id, uint64_t size) {
   // Ask for the next one, twice the size (up to the maximum), zero-filled if the log is being
   // synced.
   want_id_ = id + 1;
-  want_size_ = std::min<uint64_t>(options_.max_segment_bytes, std::max<uint64_t>(size * 2, size));
+  want_size_ = std::min<uint64_t>(options_.max_segment_bytes, size * 2);
   want_zero_ = syncs_in_segment_ > 0;
   syncs_in_segment_ = 0;
   cv_.notify_all();
@@ -464,7 +464,6 @@ Status WalLog::sync() {
 
 void WalLog::release_up_to(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  bool changed = false;
   while (!files_.empty() && files_.front().first <= id && files_.front().first != cur_id_) {
     // Oldest first, each step made durable: a crash never leaves a gap in the middle.
     const auto [fid, size] = files_.front();
@@ -480,10 +479,8 @@ void WalLog::release_up_to(uint64_t id) {
       ::unlink(path.c_str());
     }
     files_.pop_front();
-    changed = true;
     (void)sync_dir(dir_);
   }
-  (void)changed;
 }
 
 uint64_t WalLog::sealed_bytes() const {
@@ -492,14 +489,6 @@ uint64_t WalLog::sealed_bytes() const {
   for (const auto& f : files_) {
     if (f.first != cur_id_) n += f.second;
   }
-  return n;
-}
-
-uint64_t WalLog::disk_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t n = 0;
-  for (const auto& f : files_)
-    n += f.second;
   return n;
 }
 

@@ -73,8 +73,7 @@ class WalLog {
   // Deletes every segment with id <= `id` that is not the current one.
   void release_up_to(uint64_t id);
 
-  // Bytes of segment files on disk (for metrics), and of those before the current one.
-  uint64_t disk_bytes() const;
+  // Bytes of the segments before the current one that are not released yet.
   uint64_t sealed_bytes() const;
 
  private:
