@@ -83,6 +83,22 @@ class AdversarialTest(harness.ServerTestCase):
             self.assertIsInstance(c.read_reply(), RespError)
         self.assertAlive(self.server)
 
+    def test_nothing_after_quit_runs(self):
+        """Commands after QUIT, in the same packet or sent later, are never executed."""
+        with self.server.raw(timeout=5) as c:
+            c.send(harness.encode_command("SET", "before", "1") + harness.encode_command("QUIT")
+                   + harness.encode_command("SET", "after", "1"))
+            self.assertEqual(c.read_reply(), "OK")
+            self.assertEqual(c.read_reply(), "OK")
+            try:
+                c.send(harness.encode_command("SET", "later", "1"))
+            except OSError:
+                pass  # already closed by the server
+            self.assertTrue(c.is_closed())
+        with self.server.raw(timeout=5) as c:
+            self.assertEqual(c.call("EXISTS", "before", "after", "later"), 1)
+        self.assertAlive(self.server)
+
     def test_announced_huge_lengths_do_not_allocate(self):
         base = harness.rss_kb(self.server.pid)
         conns = []

@@ -42,22 +42,22 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
   info_.last_ms = info_.created_ms;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   // Writes are attempted directly (non-blocking) and fall back to the reactor only when the
-  // socket does not take everything. Reads wait for readiness, then read: asio re-arms the
-  // descriptor for each wait (one epoll_ctl), where its speculative async_read_some would
-  // spend the same second syscall on a recv that finds nothing.
+  // socket does not take everything. Reads happen when the server's client poller reports the
+  // socket readable: one recv per readiness, no re-arming (Server::watch_client).
   socket_.non_blocking(true, ec);
 }
 
 Connection::~Connection() = default;
 
 void Connection::start() {
-  start_read();
+  if (!server_.watch_client(*this, socket_.native_handle())) close();
 }
 
 void Connection::close() {
   if (closed_) return;
   closed_ = true;
   server_.node().on_client_closed(info_.id);
+  server_.unwatch_client(socket_.native_handle());
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -92,31 +92,21 @@ bool Connection::ensure_read_space(size_t want_total) {
   return true;
 }
 
-void Connection::start_read() {
-  if (closed_ || reading_) return;
+void Connection::on_readable() {
+  if (closed_) return;
+  if (close_after_flush_) {  // input after QUIT or a protocol error is never read
+    server_.unwatch_client(socket_.native_handle());
+    return;
+  }
   if (in_cap_ - in_end_ < kMinReadChunk && !ensure_read_space(in_end_ + kMinReadChunk)) {
     spdlog::warn("client {} ({}) exceeded the query buffer limit; closing", info_.id, info_.addr);
     close();
     return;
   }
-  reading_ = true;
-  socket_.async_wait(
-      asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
-        self->reading_ = false;
-        if (self->closed_) return;
-        if (ec) {
-          self->close();
-          return;
-        }
-        asio::error_code rec;
-        size_t n = self->socket_.read_some(
-            asio::buffer(self->in_.get() + self->in_end_, self->in_cap_ - self->in_end_), rec);
-        if (rec == asio::error::would_block || rec == asio::error::try_again) {
-          self->start_read();
-          return;
-        }
-        self->on_read(rec, n);
-      });
+  asio::error_code ec;
+  size_t n = socket_.read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return;
+  on_read(ec, n);
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
@@ -141,7 +131,7 @@ void Connection::on_read(const asio::error_code& ec, size_t n) {
     return;
   }
   server_.schedule_round(shared_from_this());
-  if (!close_after_flush_) start_read();
+  if (close_after_flush_) server_.unwatch_client(socket_.native_handle());
 }
 
 void Connection::process_input() {

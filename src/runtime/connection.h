@@ -24,6 +24,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection();
 
   void start();
+  // The socket is readable (the server's client poller): reads what arrived and runs it.
+  void on_readable();
   // Closes the socket now; pending output is dropped.
   void close();
   bool closed() const { return closed_; }
@@ -48,7 +50,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t pending_output() const;
 
  private:
-  void start_read();
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void dispatch(std::span<const std::string_view> args);
@@ -75,7 +76,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ClientInfo info_;
   uint64_t next_seq_ = 0;
   std::optional<ReadMode> read_mode_;  // READMODE override
-  bool reading_ = false;
   bool closed_ = false;
   bool close_after_flush_ = false;
   bool in_round_ = false;    // listed in the server's round_

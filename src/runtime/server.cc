@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 
 #include "runtime/admin_http.h"
@@ -17,6 +20,9 @@ namespace rkv {
 namespace {
 // The node's clock advances in cron ticks: Raft ticks, request deadlines, expiry.
 constexpr auto kCronPeriod = std::chrono::milliseconds(10);
+// Ready client sockets taken from the epoll set per wakeup; more stay ready (level-triggered)
+// and are taken at the next wakeup, after the round ends.
+constexpr int kMaxReadyClients = 128;
 }  // namespace
 
 Server::Server(const Config& config) : config_(config) {}
@@ -70,6 +76,9 @@ Status Server::start() {
         fmt::format("cannot listen on {}:{}: {}", config_.bind, config_.port, ec.message()));
   }
   bound_port_ = acceptor_.local_endpoint().port();
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return Status::io_error(fmt::format("epoll_create1: {}", std::strerror(errno)));
+  client_poll_ = std::make_unique<asio::posix::stream_descriptor>(io_, epfd);
   if (node_->clustered()) {
     transport_ = std::make_unique<PeerTransport>(io_, config_, node_->self_index(),
                                                  [this](uint32_t from, std::string_view payload) {
@@ -85,6 +94,7 @@ Status Server::start() {
     bound_admin_port_ = p.value();
   }
   accept_next();
+  wait_clients();
   arm_cron();
   spdlog::info(
       "replikv node {} serving clients on {}:{}{}", config_.node_id, config_.bind, bound_port_,
@@ -118,6 +128,7 @@ void Server::shutdown_now() {
   accept_backoff_.cancel();
   cron_timer_.cancel();
   if (signals_) signals_->cancel(ec);
+  if (client_poll_) client_poll_->cancel(ec);
   // Drain: the batch being synced completes in the syncer's destructor; then whatever the node
   // still holds is written synchronously, so an orderly stop loses nothing.
   syncer_.reset();
@@ -166,6 +177,44 @@ void Server::accept_next() {
     }
     accept_next();
   });
+}
+
+bool Server::watch_client(const Connection& c, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = c.info().id;
+  if (epoll_ctl(client_poll_->native_handle(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+  spdlog::warn("client {} ({}): cannot watch its socket: {}; closing", c.info().id, c.info().addr,
+               std::strerror(errno));
+  return false;
+}
+
+void Server::unwatch_client(int fd) {
+  if (!client_poll_ || fd < 0) return;
+  epoll_event ev{};
+  epoll_ctl(client_poll_->native_handle(), EPOLL_CTL_DEL, fd, &ev);  // ENOENT: already left
+}
+
+void Server::wait_clients() {
+  client_poll_->async_wait(asio::posix::stream_descriptor::wait_read,
+                           [this](const asio::error_code& ec) {
+                             if (ec || stopping_) return;
+                             read_ready_clients();
+                             wait_clients();
+                           });
+}
+
+void Server::read_ready_clients() {
+  epoll_event ready[kMaxReadyClients];
+  int n = epoll_wait(client_poll_->native_handle(), ready, kMaxReadyClients, 0);
+  for (int i = 0; i < n; ++i) {
+    // Looked up by id, not by pointer: an earlier connection's command (CLIENT KILL) may have
+    // closed a later one in this batch.
+    auto it = connections_.find(ready[i].data.u64);
+    if (it == connections_.end()) continue;
+    std::shared_ptr<Connection> c = it->second;
+    c->on_readable();
+  }
 }
 
 void Server::node_input() {

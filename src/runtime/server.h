@@ -71,6 +71,13 @@ class Server {
   // current round, after the round's writes are persisted.
   void schedule_round(const std::shared_ptr<Connection>& c);
   void remove_connection(const Connection* c);
+  // Client sockets are read through one epoll set of the server's own (level-triggered, each
+  // socket registered once), which the loop waits on as a single descriptor: asio would re-arm
+  // each socket per wait (an epoll_ctl per request) or spend a recv that finds nothing after
+  // each read. Connections register when they start and leave when they close or stop reading.
+  // watch_client fails only when the kernel refuses (out of memory, epoll watch limit).
+  bool watch_client(const Connection& c, int fd);
+  void unwatch_client(int fd);
   // Makes a write durable now (fsync "always" and SAVE); crashes the process on I/O error.
   void persist_now();
   bool holds_replies() const { return config_.fsync == FsyncMode::kBatch; }
@@ -87,6 +94,8 @@ class Server {
  private:
   explicit Server(const Config& config);
   void accept_next();
+  void wait_clients();
+  void read_ready_clients();
   void end_of_round();
   void drain_node();
   void on_synced(uint64_t token, Status st);
@@ -101,6 +110,7 @@ class Server {
   asio::steady_timer cron_timer_{io_};
   asio::steady_timer accept_backoff_{io_};
   std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::posix::stream_descriptor> client_poll_;  // owns the clients' epoll set
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;
