@@ -6,6 +6,15 @@
 // that RocksDB already holds is harmless: batches set keys to absolute values, so replaying the log
 // from any point at or before the first unflushed batch yields the same store. Data written by
 // RocksDB's own WAL (older stores) is still recovered by RocksDB at open.
+//
+// Raft log records (keys under "l") skip RocksDB: they are written to the write-ahead log and
+// kept in memory (`log_keys`), where reads find them. A log is appended at its end and cut from
+// its front (compaction) soon after, so inserting its records into memtables only to sort,
+// flush and compact them away cost more than everything else the store does. A segment is
+// released only once no record put there is live any more (`pins`); at open, after replay, the
+// live log records are written to RocksDB (a checkpoint) so that every recovered segment can go
+// before anything is appended. Deletes of "l" keys are applied to both, so checkpointed records
+// (and those of stores written before this scheme) are deleted as well.
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -18,6 +27,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -38,6 +48,18 @@ constexpr size_t kKeepInfoLogFiles = 4;
 constexpr size_t kMaxInfoLogBytes = 16ull << 20;
 constexpr size_t kBatchItemOverhead = 24;  // tag + varint lengths, to size the rocksdb batch
 constexpr const char* kWalDir = "wal";
+constexpr std::string_view kLogBegin = "l";  // Raft log records: [kLogBegin, kLogEnd)
+constexpr std::string_view kLogEnd = "m";
+constexpr size_t kCheckpointBatchBytes = 16ull << 20;
+
+bool is_log_key(std::string_view key) {
+  return !key.empty() && key[0] == kLogBegin[0];
+}
+// The part of a log key naming its log: up to and including the first NUL ("l<group>\0").
+std::string_view log_group_of(std::string_view key) {
+  size_t nul = key.find('\0');
+  return nul == std::string_view::npos ? key : key.substr(0, nul + 1);
+}
 
 rocksdb::Slice to_slice(std::string_view s) {
   return {s.data(), s.size()};
@@ -166,6 +188,84 @@ struct RocksStorage::Impl {
   std::mutex write_mu;         // one writer at a time (the loop or the syncer thread)
   uint64_t seen_segment = 0;   // the log segment current at the last write
   uint64_t release_bytes = 0;  // sealed log bytes that make it worth flushing and releasing
+  uint64_t requested_upto = 0;
+
+  // Guarded by write_mu. The live Raft log records, and per log segment, per log, the lowest
+  // and highest key put there: the segment pins its records while any key in one of those
+  // ranges is live (conservative: a key deleted and put again later pins the older segment too).
+  std::map<std::string, std::string, std::less<>> log_keys;
+  size_t log_bytes = 0;
+  std::map<uint64_t, std::map<std::string, std::pair<std::string, std::string>, std::less<>>> pins;
+
+  using LogMap = std::map<std::string, std::string, std::less<>>;
+  LogMap::iterator last_put = log_keys.end();  // a log is appended in order: the next key
+                                               // usually goes right after the last one
+
+  void log_put(std::string_view key, std::string_view value, uint64_t segment) {
+    LogMap::iterator it;
+    if (last_put != log_keys.end() && last_put->first < key &&
+        (std::next(last_put) == log_keys.end() || key < std::next(last_put)->first)) {
+      it = std::next(last_put);
+    } else {
+      it = log_keys.lower_bound(key);
+    }
+    if (it != log_keys.end() && it->first == key) {
+      log_bytes = log_bytes - it->second.size() + value.size();
+      it->second.assign(value);
+      last_put = it;
+    } else {
+      last_put = log_keys.emplace_hint(it, std::string(key), std::string(value));
+      log_bytes += key.size() + value.size();
+    }
+    if (segment == 0) return;
+    auto p = pins.empty() || pins.rbegin()->first != segment ? pins.try_emplace(segment).first
+                                                             : std::prev(pins.end());
+    auto& ranges = p->second;
+    std::string_view group = log_group_of(key);
+    auto r = ranges.find(group);
+    if (r == ranges.end()) {
+      ranges.emplace(std::string(group), std::make_pair(std::string(key), std::string(key)));
+    } else {
+      if (key < r->second.first) r->second.first.assign(key);
+      if (key > r->second.second) r->second.second.assign(key);
+    }
+  }
+  void log_delete_range(std::string_view begin, std::string_view end) {
+    const std::string_view lo_key = std::max(begin, kLogBegin);
+    const std::string_view hi_key = std::min(end, kLogEnd);
+    if (lo_key >= hi_key) return;
+    auto lo = log_keys.lower_bound(lo_key);
+    auto hi = log_keys.lower_bound(hi_key);
+    for (auto it = lo; it != hi; ++it)
+      log_bytes -= it->first.size() + it->second.size();
+    log_keys.erase(lo, hi);
+    last_put = log_keys.end();
+  }
+  void log_delete(std::string_view key) {
+    auto it = log_keys.find(key);
+    if (it == log_keys.end()) return;
+    log_bytes -= it->first.size() + it->second.size();
+    log_keys.erase(it);
+    last_put = log_keys.end();
+  }
+  bool pinned(uint64_t segment) const {
+    auto p = pins.find(segment);
+    if (p == pins.end()) return false;
+    for (const auto& [group, range] : p->second) {
+      auto it = log_keys.lower_bound(range.first);
+      if (it != log_keys.end() && it->first <= range.second) return true;
+    }
+    return false;
+  }
+  // The highest segment id below `below` such that it and every segment before it hold no live
+  // log record (0: none). Forgets the pins of the segments it passes.
+  uint64_t releasable_below(uint64_t below) {
+    while (!pins.empty() && pins.begin()->first < below) {
+      if (pinned(pins.begin()->first)) return pins.begin()->first - 1;
+      pins.erase(pins.begin());
+    }
+    return below - 1;
+  }
 
   // Releases log segments in the background: flush RocksDB's memtables (everything written so
   // far reaches SST files), then delete the segments that held it.
@@ -235,20 +335,70 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->db.reset(raw);
+  // Log records checkpointed at an earlier open (or written by older versions) are in RocksDB.
+  {
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper = to_slice(kLogEnd);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(ro));
+    for (it->Seek(to_slice(kLogBegin)); it->Valid(); it->Next())
+      impl->log_put(to_view(it->key()), to_view(it->value()), 0);
+    if (!it->status().ok()) return from_rocks(it->status(), dir, "load log records");
+  }
   rocksdb::WriteOptions replay_wo;
   replay_wo.disableWAL = true;
   WalLog::Options wal_options;
   wal_options.first_segment_bytes = options.wal_first_segment_bytes;
   wal_options.max_segment_bytes = options.wal_max_segment_bytes;
+  // Each record is a rocksdb::WriteBatch: log puts go to log_keys, the rest to RocksDB.
+  struct Splitter : rocksdb::WriteBatch::Handler {
+    Impl* impl;
+    rocksdb::WriteBatch rest;
+    rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+      if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
+      if (is_log_key(to_view(k))) {
+        impl->log_put(to_view(k), to_view(v), 0);
+        return rocksdb::Status::OK();
+      }
+      return rest.Put(k, v);
+    }
+    rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& k) override {
+      if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
+      if (is_log_key(to_view(k))) impl->log_delete(to_view(k));
+      return rest.Delete(k);
+    }
+    rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& b,
+                                  const rocksdb::Slice& e) override {
+      if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
+      impl->log_delete_range(to_view(b), to_view(e));
+      return rest.DeleteRange(b, e);
+    }
+  };
   auto wal = WalLog::open(dir + "/" + kWalDir, wal_options, [&](std::string_view record) -> Status {
     rocksdb::WriteBatch b{std::string(record)};
-    rocksdb::Status ws = impl->db->Write(replay_wo, &b);
+    Splitter split;
+    split.impl = impl.get();
+    rocksdb::Status ws = b.Iterate(&split);
+    if (ws.ok() && split.rest.Count() > 0) ws = impl->db->Write(replay_wo, &split.rest);
     return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log replay");
   });
   if (!wal.is_ok()) return wal.status();
   impl->wal = std::move(wal).value();
   if (impl->wal->last_recovered_segment() > 0) {
-    // What the old segments held is in memtables now: flush, then they can go.
+    // Checkpoint: the live log records go to RocksDB too, then RocksDB is flushed, and every
+    // recovered segment can go (before any append: a torn tail must not precede new records).
+    rocksdb::WriteBatch cp;
+    auto put_batch = [&]() -> Status {
+      rocksdb::Status ws = impl->db->Write(replay_wo, &cp);
+      cp.Clear();
+      return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log checkpoint");
+    };
+    for (const auto& [k, v] : impl->log_keys) {
+      rocksdb::Status ps = cp.Put(to_slice(k), to_slice(v));
+      if (!ps.ok()) return from_rocks(ps, dir, "log checkpoint");
+      if (cp.GetDataSize() >= kCheckpointBatchBytes) RKV_RETURN_IF_ERROR(put_batch());
+    }
+    if (cp.Count() > 0) RKV_RETURN_IF_ERROR(put_batch());
     rocksdb::Status fs = impl->db->Flush(rocksdb::FlushOptions());
     if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
     impl->wal->release_up_to(impl->wal->last_recovered_segment());
@@ -261,18 +411,32 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
 
 Status RocksStorage::write(const WriteBatch& batch, bool sync) {
   RKV_RETURN_IF_ERROR(batch.validate());
+  // wb is the log record (everything); rest what RocksDB applies (all but the log puts).
   rocksdb::WriteBatch wb(batch.bytes() + kBatchItemOverhead * batch.size());
+  rocksdb::WriteBatch rest;
+  bool has_log_puts = false;
+  for (const WriteBatch::Item& item : batch.items()) {
+    if (item.op == WriteBatch::Op::kPut && is_log_key(item.key)) {
+      has_log_puts = true;
+      break;
+    }
+  }
   for (const WriteBatch::Item& item : batch.items()) {
     rocksdb::Status s;
     switch (item.op) {
       case WriteBatch::Op::kPut:
         s = wb.Put(item.key, item.value);
+        if (s.ok() && has_log_puts && !is_log_key(item.key)) s = rest.Put(item.key, item.value);
         break;
       case WriteBatch::Op::kDelete:
         s = wb.Delete(item.key);
+        if (s.ok() && has_log_puts) s = rest.Delete(item.key);
         break;
       case WriteBatch::Op::kDeleteRange:
-        if (item.key < item.value) s = wb.DeleteRange(item.key, item.value);
+        if (item.key < item.value) {
+          s = wb.DeleteRange(item.key, item.value);
+          if (s.ok() && has_log_puts) s = rest.DeleteRange(item.key, item.value);
+        }
         break;
     }
     if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
@@ -280,16 +444,40 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
   if (wb.Count() == 0) return sync ? this->sync() : Status::ok();
   std::lock_guard<std::mutex> lock(impl_->write_mu);
   RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;  // the batch is in our log already
-  rocksdb::Status s = impl_->db->Write(wo, &wb);
-  if (!s.ok()) return from_rocks(s, impl_->dir, "write");
+  const uint64_t cur = impl_->wal->current_segment();  // the segment the record went to
+  for (const WriteBatch::Item& item : batch.items()) {
+    if (!is_log_key(item.key) && item.op != WriteBatch::Op::kDeleteRange) continue;
+    switch (item.op) {
+      case WriteBatch::Op::kPut:
+        impl_->log_put(item.key, item.value, cur);
+        break;
+      case WriteBatch::Op::kDelete:
+        impl_->log_delete(item.key);
+        break;
+      case WriteBatch::Op::kDeleteRange:
+        impl_->log_delete_range(item.key, item.value);
+        break;
+    }
+  }
+  rocksdb::WriteBatch* to_db = has_log_puts ? &rest : &wb;
+  if (to_db->Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;  // the batch is in our log already
+    rocksdb::Status s = impl_->db->Write(wo, to_db);
+    if (!s.ok()) return from_rocks(s, impl_->dir, "write");
+  }
   // A segment filled up. Once the sealed segments hold as much as a memtable, flush RocksDB
-  // and release them: flushing at every segment would make many small SST files to compact.
-  const uint64_t cur = impl_->wal->current_segment();
+  // and release those that pin no live log record: flushing at every segment would make many
+  // small SST files to compact.
   if (cur != impl_->seen_segment) {
     impl_->seen_segment = cur;
-    if (impl_->wal->sealed_bytes() >= impl_->release_bytes) impl_->request_release(cur - 1);
+    if (impl_->wal->sealed_bytes() >= impl_->release_bytes) {
+      const uint64_t upto = impl_->releasable_below(cur);
+      if (upto > impl_->requested_upto) {
+        impl_->requested_upto = upto;
+        impl_->request_release(upto);
+      }
+    }
   }
   return Status::ok();
 }
@@ -300,6 +488,14 @@ Status RocksStorage::sync() {
 }
 
 Result<std::string> RocksStorage::get(std::string_view key) {
+  if (is_log_key(key)) {
+    std::lock_guard<std::mutex> lock(impl_->write_mu);
+    auto it = impl_->log_keys.find(key);
+    if (it == impl_->log_keys.end()) {
+      return Status::not_found("key not found in rocksdb store " + impl_->dir);
+    }
+    return it->second;
+  }
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), to_slice(key), &value);
   if (s.IsNotFound()) return Status::not_found("key not found in rocksdb store " + impl_->dir);
@@ -310,14 +506,38 @@ Result<std::string> RocksStorage::get(std::string_view key) {
 Status RocksStorage::scan(std::string_view begin, std::string_view end,
                           const std::function<bool(std::string_view, std::string_view)>& fn) {
   if (!end.empty() && begin >= end) return Status::ok();
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper = to_slice(end);  // must outlive the iterator
-  if (!end.empty()) ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
-  for (it->Seek(to_slice(begin)); it->Valid(); it->Next()) {
-    if (!fn(to_view(it->key()), to_view(it->value()))) break;
+  // In key order: RocksDB below the log records, the log records (from log_keys: RocksDB's
+  // checkpointed copies are never read), RocksDB above them.
+  bool go_on = true;
+  auto scan_db = [&](std::string_view lo, std::string_view hi) -> Status {
+    if (!go_on || (!hi.empty() && lo >= hi)) return Status::ok();
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper = to_slice(hi);  // must outlive the iterator
+    if (!hi.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+    for (it->Seek(to_slice(lo)); it->Valid(); it->Next()) {
+      if (!fn(to_view(it->key()), to_view(it->value()))) {
+        go_on = false;
+        break;
+      }
+    }
+    if (!it->status().ok()) return from_rocks(it->status(), impl_->dir, "scan");
+    return Status::ok();
+  };
+  const bool ends_below_log = !end.empty() && end <= kLogBegin;
+  RKV_RETURN_IF_ERROR(scan_db(begin, ends_below_log ? end : kLogBegin));
+  if (go_on && !ends_below_log && (begin < kLogEnd)) {
+    std::lock_guard<std::mutex> lock(impl_->write_mu);
+    auto it = impl_->log_keys.lower_bound(std::max(begin, kLogBegin));
+    for (; it != impl_->log_keys.end(); ++it) {
+      if (!end.empty() && it->first >= end) break;
+      if (!fn(it->first, it->second)) {
+        go_on = false;
+        break;
+      }
+    }
   }
-  if (!it->status().ok()) return from_rocks(it->status(), impl_->dir, "scan");
+  if (end.empty() || end > kLogEnd) RKV_RETURN_IF_ERROR(scan_db(std::max(begin, kLogEnd), end));
   return Status::ok();
 }
 
@@ -336,7 +556,8 @@ uint64_t RocksStorage::approximate_bytes() const {
   uint64_t mem = 0;
   (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
-  return sst + mem;
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return sst + mem + impl_->log_bytes;
 }
 
 Result<std::unique_ptr<Storage>> open_rocks_storage(const std::string& dir,

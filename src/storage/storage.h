@@ -7,6 +7,8 @@
 //   "l" <group>    "\0" <u64 BE index>  -> sealed Raft log entry
 //   "m" <name>                          -> sealed metadata (hard state, snapshot meta, ...)
 // Values written by the project are sealed with core/checksum.h so corruption is detected.
+// RocksStorage keeps every "l" key in memory and in its write-ahead log only, on the premise of
+// a log: appended at its end, cut from its front (delete_range) before long.
 //
 // Thread-safety: a Storage is used by one thread at a time, except RocksStorage::write, which
 // may be called from a background syncer thread while the owner only reads (RocksDB allows it).

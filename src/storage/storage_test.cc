@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -89,6 +91,19 @@ std::string record_key(uint32_t i) {
   return buf;
 }
 
+// A Raft-log-shaped key (RocksStorage keeps "l" keys in its log and in memory only).
+std::string log_record_key(uint32_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "lw%c%08u", '\0', i);
+  return std::string(buf, 11);
+}
+// The writer child cuts its log's front every 200 records: after writing record i, log records
+// below log_cut(i) are deleted.
+constexpr uint32_t kLogCutEvery = 200;
+uint32_t log_cut(uint32_t i) {
+  return i < kLogCutEvery ? 0 : i / kLogCutEvery * kLogCutEvery - kLogCutEvery / 2;
+}
+
 std::string record_value(uint32_t i) {
   std::string v = "value-" + std::to_string(i) + "-";
   v.resize(1000, static_cast<char>('a' + i % 26));
@@ -130,7 +145,12 @@ int child_writer(const std::string& dir, int out_fd) {
   auto store = open_rocks_storage(dir, options);
   if (!store) return 2;
   for (uint32_t i = 0; i < kWriterMaxRecords; ++i) {
-    if (!put(**store, record_key(i), record_value(i), /*sync=*/true)) return 3;
+    WriteBatch b;
+    b.put(record_key(i), record_value(i));
+    b.put(log_record_key(i), record_value(i));
+    if (i % kLogCutEvery == 0 && i > 0)
+      b.delete_range(log_record_key(0), log_record_key(log_cut(i)));
+    if (!(*store)->write(b, /*sync=*/true)) return 3;
     uint32_t acked = i + 1;
     if (!write_all(out_fd, &acked, sizeof(acked))) return 4;
   }
@@ -385,7 +405,13 @@ TEST_P(StorageTest, ScanStopsWhenCallbackReturnsFalse) {
 TEST_P(StorageTest, RandomBatchesMatchAnOrderedMapModel) {
   std::mt19937 rng(20261121);
   std::map<std::string, std::string> model;
-  auto key = [&] { return "k" + std::to_string(rng() % 60); };
+  // Keys on both sides of and inside the Raft log range ("l"..., which RocksStorage keeps apart).
+  static const char* const kPrefixes[] = {"d", "k", "l", "lg1", "m", "z"};
+  auto key = [&] {
+    std::string k = kPrefixes[rng() % 6];
+    if (k == "lg1") k.push_back('\0');
+    return k + std::to_string(rng() % 10);
+  };
   for (int round = 0; round < 300; ++round) {
     WriteBatch b;
     int n = 1 + static_cast<int>(rng() % 5);
@@ -412,10 +438,30 @@ TEST_P(StorageTest, RandomBatchesMatchAnOrderedMapModel) {
     }
   }
   EXPECT_EQ(scan_all(s()), Pairs(model.begin(), model.end()));
-  for (int i = 0; i < 60; ++i) {
-    std::string k = "k" + std::to_string(i);
-    auto it = model.find(k);
-    EXPECT_EQ(get_or_absent(s(), k), it == model.end() ? "<absent>" : it->second) << k;
+  for (const char* prefix : kPrefixes) {
+    for (int i = 0; i < 10; ++i) {
+      std::string k = prefix;
+      if (k == "lg1") k.push_back('\0');
+      k += std::to_string(i);
+      auto it = model.find(k);
+      EXPECT_EQ(get_or_absent(s(), k), it == model.end() ? "<absent>" : it->second) << k;
+    }
+  }
+  // Scans bounded inside, across and around the log range.
+  for (auto [lo, hi] : std::vector<std::pair<std::string, std::string>>{{"", "l"},
+                                                                        {"k5", "l3"},
+                                                                        {"l", "m"},
+                                                                        {"l5", "lg1"},
+                                                                        {"l2", "z"},
+                                                                        {"m", ""},
+                                                                        {"lz", ""}}) {
+    Pairs want(model.lower_bound(lo), hi.empty() ? model.end() : model.lower_bound(hi));
+    Pairs got;
+    ASSERT_TRUE(s().scan(lo, hi, [&](std::string_view k, std::string_view v) {
+      got.emplace_back(std::string(k), std::string(v));
+      return true;
+    }));
+    EXPECT_EQ(got, want) << "[" << lo << ", " << hi << ")";
   }
 }
 
@@ -606,6 +652,65 @@ TEST_F(RocksStorageTest, ManyWritesSurviveFlushesAndReopen) {
   EXPECT_TRUE(has_sst) << "expected memtable flushes to write SST files";
 }
 
+// Raft log records ("l" keys) live in the write-ahead log and in memory, not in RocksDB. A log
+// appended at its end and cut from its front lets the segments go (the log directory stays
+// small), while the live records, the other keys and the cuts survive reopening, including
+// records put in a segment that stayed because of them and those checkpointed at an open.
+TEST_F(RocksStorageTest, RaftLogRecordsSurviveReleasesAndReopens) {
+  RocksOptions options;
+  options.write_buffer_bytes = 64 << 10;
+  options.wal_first_segment_bytes = 16 << 10;
+  options.wal_max_segment_bytes = 16 << 10;
+  auto log_key = [](uint64_t i) {
+    std::string k("lg\0", 3);
+    for (int b = 7; b >= 0; --b)
+      k.push_back(static_cast<char>((i >> (8 * b)) & 0xff));
+    return k;
+  };
+  auto wal_bytes = [&] {  // files come and go meanwhile (the preparer and the releaser)
+    uint64_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(db_ + "/wal", ec)) {
+      uint64_t size = fs::file_size(e.path(), ec);
+      if (!ec) n += size;
+    }
+    return n;
+  };
+  const std::string value(200, 'v');
+  uint64_t first = 1, next = 1;  // live log: [first, next)
+  for (int open_round = 0; open_round < 6; ++open_round) {
+    auto s = open(options);
+    ASSERT_TRUE(s);
+    for (uint64_t i = first; i < next; ++i)
+      ASSERT_EQ(get_or_absent(*s, log_key(i)), value + std::to_string(i)) << open_round << " " << i;
+    EXPECT_EQ(get_or_absent(*s, log_key(first - 1)), "<absent>");
+    EXPECT_EQ(get_or_absent(*s, "m/hs"), first == 1 ? "<absent>" : std::to_string(next))
+        << open_round;
+    // Odd rounds append a few records only: the earlier ones must outlive two opens.
+    const int steps = open_round % 2 == 0 ? 3000 : 5;
+    for (int step = 0; step < steps; ++step) {
+      WriteBatch b;
+      b.put(log_key(next), value + std::to_string(next));
+      ++next;
+      b.put("m/hs", std::to_string(next));
+      if (next - first > 500) {  // compaction: the front goes
+        first = next - 100;
+        b.delete_range(std::string("lg\0", 3), log_key(first));
+      }
+      ASSERT_TRUE(s->write(b, step % 50 == 0));
+    }
+    // Segments are released behind the cut (by a background thread: waited for, boundedly):
+    // far less than the 3000 records' 600 kB stays.
+    for (int wait = 0; wait < 1000 && wal_bytes() >= (400u << 10); ++wait)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_LT(wal_bytes(), 400u << 10) << open_round;
+    size_t live = 0;
+    ASSERT_TRUE(s->scan(std::string("lg\0", 3), std::string("lg\1", 3),
+                        [&](std::string_view, std::string_view) { return ++live, true; }));
+    EXPECT_EQ(live, next - first);
+  }
+}
+
 TEST_F(RocksStorageTest, OpenWithoutCreateFailsOnMissingDir) {
   RocksOptions options;
   options.create_if_missing = false;
@@ -679,7 +784,8 @@ TEST_F(RocksStorageTest, OpenFailsWhileAnotherProcessHoldsTheStore) {
 
 // A writer process acknowledges records one by one (sync=true) and is killed with SIGKILL in
 // the middle; every record it acknowledged must be there after reopening, and nothing it had
-// not yet tried to write.
+// not yet tried to write. Each batch also appends to a Raft-log-shaped range whose front is cut
+// now and then: its live records survive, and the cut ones stay cut.
 TEST_F(RocksStorageTest, SigkilledWriterLosesNoAcknowledgedRecord) {
   constexpr uint32_t kKillAfter = 1500;  // past several log segment rolls and releases
   Pipe acks;
@@ -706,7 +812,20 @@ TEST_F(RocksStorageTest, SigkilledWriterLosesNoAcknowledgedRecord) {
   // Record `acked` may or may not have reached the WAL; later ones were never written.
   std::string maybe = get_or_absent(*s, record_key(acked));
   EXPECT_TRUE(maybe == "<absent>" || maybe == record_value(acked));
-  size_t present = scan_all(*s).size();
+  std::vector<std::string> log_left;
+  ASSERT_TRUE(s->scan(log_record_key(0), log_record_key(kWriterMaxRecords),
+                      [&](std::string_view k, std::string_view) {
+                        log_left.emplace_back(k);
+                        return true;
+                      }));
+  const uint32_t cut = log_cut(acked - 1);
+  for (uint32_t i = std::max(cut, log_cut(acked)); i < acked; ++i) {
+    ASSERT_EQ(get_or_absent(*s, log_record_key(i)), record_value(i)) << "acked log record " << i;
+  }
+  ASSERT_FALSE(log_left.empty());
+  EXPECT_GE(log_left.front(), log_record_key(cut)) << "a cut log record came back";
+  EXPECT_LE(log_left.back(), log_record_key(acked));
+  size_t present = scan_all(*s).size() - log_left.size();
   EXPECT_TRUE(present == acked || present == acked + 1) << present << " vs " << acked;
 }
 
