@@ -110,6 +110,45 @@ class AsyncLostWritesTest(unittest.TestCase):
         self.assertEqual(again, lost, "LOSTWRITES changed across a restart")
 
 
+class AsyncBoundTest(unittest.TestCase):
+    def test_unreplicated_acknowledgements_are_bounded(self):
+        """With no follower reading, the leader acknowledges at most 4096 async writes at once
+        (the uncommitted entries it lets run ahead); later writes wait for a commit that cannot
+        come and end in an error, never in an OK."""
+        orig = test_cluster.cluster_config
+        test_cluster.cluster_config = async_config
+        try:
+            # A long election timeout: the leader keeps leading through the burst.
+            c = test_cluster.Cluster(raft={"election_ticks": 100, "request_timeout_ms": 1500})
+        finally:
+            test_cluster.cluster_config = orig
+        self.addCleanup(c.cleanup)
+        c.start()
+        leader = c.leader()
+        followers = [i for i in range(3) if i != leader]
+        harness.redis_cli(c.nodes[leader].port, "SET", f"{KS}:first", "1", check=True)
+        c.wait_converged()
+        for i in followers:
+            os.kill(c.nodes[i].pid, signal.SIGSTOP)
+        try:
+            n = 6000
+            replies = []
+            with c.nodes[leader].raw(timeout=30) as conn:
+                conn.send(b"".join(harness.encode_command("SET", f"{KS}:b{j}", "v")
+                                   for j in range(n)))
+                for _ in range(n):
+                    replies.append(conn.read_reply())
+        finally:
+            for i in followers:
+                c.nodes[i].kill9()
+        oks = sum(1 for r in replies if r == "OK")
+        self.assertGreater(oks, 0)
+        self.assertLessEqual(oks, 4096, f"{oks} async writes acknowledged with no replica")
+        self.assertTrue(all(r == "OK" for r in replies[:oks]), "an OK after an error")
+        for r in replies[oks:]:
+            self.assertIsInstance(r, RespError)
+
+
 class AsyncSnapshotTest(unittest.TestCase):
     def test_snapshots_and_restarts_keep_exact_counters(self):
         """A snapshot taken while async writes are still speculative (executed on the leader,

@@ -13,6 +13,19 @@ KeyTable::~KeyTable() {
   clear();
 }
 
+void KeyTable::Key::assign(std::string_view k) {
+  RKV_ASSERT(size_ == 0);  // set once, when the entry is made
+  RKV_ASSERT(k.size() <= UINT32_MAX);
+  size_ = static_cast<uint32_t>(k.size());
+  if (size_ <= kInline) {
+    if (!k.empty()) std::memcpy(buf_, k.data(), k.size());
+    return;
+  }
+  char* p = new char[k.size()];
+  std::memcpy(p, k.data(), k.size());
+  std::memcpy(buf_, &p, sizeof(p));
+}
+
 uint64_t KeyTable::hash_of(std::string_view key) {
   return XXH3_64bits(key.data(), key.size());
 }
@@ -44,7 +57,7 @@ KeyTable::Entry* KeyTable::upsert(std::string_view key, bool* inserted) {
     }
   }
   auto e = std::make_unique<Entry>();
-  e->key.assign(key.data(), key.size());
+  e->key.assign(key);
   e->hash = h;
   e->next = std::move(head);
   head = std::move(e);

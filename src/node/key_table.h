@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,11 +26,41 @@ struct Value {
 
 class KeyTable {
  public:
+  // An entry's key: up to kInline bytes inside the entry itself, so that find's comparison
+  // reads the cache line it already loaded for the hash; longer keys on the heap.
+  class Key {
+   public:
+    Key() = default;
+    ~Key() {
+      if (size_ > kInline) delete[] heap();
+    }
+    Key(const Key&) = delete;
+    Key& operator=(const Key&) = delete;
+
+    void assign(std::string_view k);
+    const char* data() const { return size_ > kInline ? heap() : buf_; }
+    size_t size() const { return size_; }
+    std::string_view view() const { return {data(), size_}; }
+    operator std::string_view() const { return view(); }
+    std::string str() const { return std::string(view()); }
+    friend bool operator==(const Key& a, std::string_view b) { return a.view() == b; }
+
+   private:
+    static constexpr uint32_t kInline = 28;
+    char* heap() const {
+      char* p;
+      std::memcpy(&p, buf_, sizeof(p));
+      return p;
+    }
+    uint32_t size_ = 0;
+    char buf_[kInline];  // the key, or (longer keys) a pointer to it
+  };
+
   struct Entry {
-    std::string key;
-    Value value;
     uint64_t hash;
     std::unique_ptr<Entry> next;
+    Key key;  // right after hash: find touches one cache line per entry it passes
+    Value value;
   };
 
   KeyTable();

@@ -15,7 +15,9 @@ TEST(KeyTable, InsertFindEraseAgainstReferenceMap) {
   std::map<std::string, std::string> ref;
   Random rng(7);
   for (int i = 0; i < 20000; ++i) {
+    // Lengths around the inline limit (28 bytes), empty and long keys, binary bytes.
     std::string k = "k" + std::to_string(rng.uniform(3000));
+    k.resize(rng.uniform(40), static_cast<char>(rng.uniform(256)));
     if (rng.chance(0.6)) {
       bool inserted;
       KeyTable::Entry* e = t.upsert(k, &inserted);
@@ -39,7 +41,7 @@ std::set<std::string> full_scan(const KeyTable& t) {
   std::set<std::string> seen;
   uint64_t c = 0;
   do {
-    c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key); });
+    c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key.str()); });
   } while (c != 0);
   return seen;
 }
@@ -74,7 +76,7 @@ TEST(KeyTable, ScanSurvivesResizesBetweenCalls) {
     uint64_t c = 0;
     int step = 0;
     do {
-      c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key); });
+      c = t.scan(c, [&](const KeyTable::Entry& e) { seen.insert(e.key.str()); });
       ++step;
       // Grow (mode 0) or shrink (mode 1) the table in the middle of the iteration (for a
       // while: a table that grows faster than the scan advances is never finished).

@@ -15,6 +15,11 @@ namespace rkv {
 namespace {
 
 constexpr size_t kMaxExpiriesPerEntry = 128;
+// commit = async acknowledges a write at once only while the log holds fewer uncommitted
+// entries than this; beyond, writes wait for their commit (as with quorum) until the replicas
+// catch up. Clients are slowed to the replicas' pace instead of being refused once Raft's own
+// bound (max_uncommitted_entries) is reached, and what a failover can lose stays bounded.
+constexpr uint64_t kAsyncAckMaxUncommitted = 4096;
 
 raft::NodeId raft_id(uint32_t index) {
   return index + 1;
@@ -188,7 +193,8 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
   // earlier entry applied or itself speculative); otherwise it waits for the commit.
   const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
   const uint64_t tail = speculative_.empty() ? applied_ : speculative_.rbegin()->first;
-  const bool speculate = async && tail == raft_->last_index();
+  const bool speculate = async && tail == raft_->last_index() &&
+                         raft_->last_index() - raft_->commit() < kAsyncAckMaxUncommitted;
   auto idx = raft_->propose(std::move(data));
   if (idx.is_ok() && speculate) {
     speculate_write(origin, args, now_ms, idx.value());

@@ -111,9 +111,9 @@ KeyTable::Entry* Store::lookup(uint32_t ks, std::string_view key, int64_t now_ms
 
 void Store::set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at) {
   auto& exp = keyspaces_[ks].expiries;
-  if (e->value.expire_at_ms != 0) exp.erase({e->value.expire_at_ms, e->key});
+  if (e->value.expire_at_ms != 0) exp.erase({e->value.expire_at_ms, e->key.str()});
   e->value.expire_at_ms = expire_at;
-  if (expire_at != 0) exp.emplace(expire_at, e->key);
+  if (expire_at != 0) exp.emplace(expire_at, e->key.str());
 }
 
 void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
@@ -132,7 +132,7 @@ bool Store::erase(uint32_t ks, std::string_view key, ChangeSink& sink) {
   Keyspace& k = keyspaces_[ks];
   KeyTable::Entry* e = k.table.find(key);
   if (!e) return false;
-  if (e->value.expire_at_ms != 0) k.expiries.erase({e->value.expire_at_ms, e->key});
+  if (e->value.expire_at_ms != 0) k.expiries.erase({e->value.expire_at_ms, e->key.str()});
   k.table.erase(key);
   sink.on_erase(ks, key);
   return true;
@@ -210,7 +210,7 @@ std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) co
   uint64_t c = 0;
   do {
     c = t.scan(c, [&](const KeyTable::Entry& e) {
-      if (as_of == nullptr || as_of->find(e.key) == as_of->end()) add(e.key, e.value);
+      if (as_of == nullptr || as_of->find(e.key.view()) == as_of->end()) add(e.key, e.value);
     });
   } while (c != 0);
   if (as_of != nullptr) {
@@ -598,7 +598,7 @@ void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
   uint32_t ks = static_cast<uint32_t>(cursor & ((1u << kKsBits) - 1));
   uint64_t tc = cursor >> kKsBits;
   if (ks >= keyspaces_.size()) return w.error("ERR invalid cursor");
-  std::vector<const std::string*> found;
+  std::vector<std::string_view> found;
   const bool type_ok = type.empty() || iequals(type, "string");
   // Visit buckets until `count` keys were looked at or the iteration ends; bounded work per
   // call as with Redis (each call visits at least one bucket).
@@ -611,7 +611,7 @@ void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
       if (!type_ok) return;
       if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
       if (has_pattern && !glob_match(pattern, e.key)) return;
-      found.push_back(&e.key);
+      found.push_back(e.key.view());
     });
     if (tc == 0) {
       ++ks;
@@ -628,25 +628,25 @@ void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
   w.array(2);
   w.bulk(std::to_string(next));
   w.array(found.size());
-  for (const std::string* k : found)
-    w.bulk(*k);
+  for (std::string_view k : found)
+    w.bulk(k);
 }
 
 void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
-  std::vector<const std::string*> found;
+  std::vector<std::string_view> found;
   bool all = a[1] == "*";
   for (const Keyspace& k : keyspaces_) {
     uint64_t c = 0;
     do {
       c = k.table.scan(c, [&](const KeyTable::Entry& e) {
         if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
-        if (all || glob_match(a[1], e.key)) found.push_back(&e.key);
+        if (all || glob_match(a[1], e.key)) found.push_back(e.key.view());
       });
     } while (c != 0);
   }
   w.array(found.size());
-  for (const std::string* k : found)
-    w.bulk(*k);
+  for (std::string_view k : found)
+    w.bulk(k);
 }
 
 void Store::cmd_keyspaces(resp::Writer& w) {

@@ -384,7 +384,7 @@ void Simulator::check_convergence_after_quiesce() {
       const KeyTable& t = node.store().keyspace(static_cast<uint32_t>(ks)).table;
       uint64_t cursor = 0;
       do {
-        cursor = t.scan(cursor, [&](const KeyTable::Entry& e) { st[e.key] = e.value.data; });
+        cursor = t.scan(cursor, [&](const KeyTable::Entry& e) { st[e.key.str()] = e.value.data; });
       } while (cursor != 0);
     }
     last = check::check_convergence(replicas);

@@ -203,9 +203,11 @@ struct RocksStorage::Impl {
 
   void log_put(std::string_view key, std::string_view value, uint64_t segment) {
     LogMap::iterator it;
-    if (last_put != log_keys.end() && last_put->first < key &&
-        (std::next(last_put) == log_keys.end() || key < std::next(last_put)->first)) {
-      it = std::next(last_put);
+    if (log_keys.empty() || log_keys.rbegin()->first < key) {
+      it = log_keys.end();  // one log's append
+    } else if (last_put != log_keys.end() && last_put->first < key &&
+               (std::next(last_put) == log_keys.end() || key < std::next(last_put)->first)) {
+      it = std::next(last_put);  // another log's append
     } else {
       it = log_keys.lower_bound(key);
     }
