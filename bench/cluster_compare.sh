@@ -24,6 +24,7 @@
 #   BENCH_RUN_TIMEOUT seconds one redis-benchmark run may take (default 180)
 #   REPLIKV_BIN       replikv binary (default build/replikv)
 #   BENCH_KEEP        keep the temporary directory (logs, data) when set
+#   BENCH_SETTLE_MAX  seconds to wait at most for an idle machine before each run (default 10)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -222,23 +223,49 @@ an_nodes="$rkv_nodes"
 start_etcd
 start_redis
 
+# Before each measured run the machine must be idle: background work a run leaves behind (etcd's
+# WAL and compaction, a replikv snapshot, Redis's AOF rewrite) would otherwise land on whichever
+# system runs next. Waits until less than 10% of the CPUs is busy, for at most BENCH_SETTLE_MAX s.
+settle() {
+  "$PY" - "${BENCH_SETTLE_MAX:-10}" <<'PYEOF'
+import sys, time
+def snap():
+    v = list(map(int, open("/proc/stat").readline().split()[1:]))
+    return sum(v), v[3] + v[4]  # total, idle + iowait
+end = time.monotonic() + float(sys.argv[1])
+prev = snap()
+while time.monotonic() < end:
+    time.sleep(0.5)
+    cur = snap()
+    busy = 1 - (cur[1] - prev[1]) / max(1, cur[0] - prev[0])
+    prev = cur
+    if busy < 0.10:
+        break
+PYEOF
+}
+
+# The two runs a ratio compares, one after the other; odd rounds run the first one first, even
+# rounds the second, so a drift of the machine's speed within a round favours neither side.
+pair() {  # "run A" "run B"
+  if (( round % 2 == 1 )); then
+    settle; eval "$1"; settle; eval "$2"
+  else
+    settle; eval "$2"; settle; eval "$1"
+  fi
+}
+
 one_round() {
   # Leaders are looked up again each round: a cluster may have elected another one meanwhile.
   q_port="$(leader_port "$q_nodes")"
   ab_port="$(leader_port "$ab_nodes")"
   an_port="$(leader_port "$an_nodes")"
-  rbench replikv "$q_port" set
-  wrkload etcd "$eleader" put
-  rbench rkv-async-nofsync "$an_port" set
-  rbench redis "${rp[0]}" set
-  rbench replikv-async "$ab_port" set
-  rbench replikv "$q_port" get
-  wrkload etcd "$eleader" get
-  rbench redis "${rp[0]}" get
-  pyload replikv resp "127.0.0.1:$q_port" set
-  pyload etcd etcd "$eleader" set
-  pyload replikv resp "127.0.0.1:$q_port" get
-  pyload etcd etcd "$eleader" get
+  pair 'rbench replikv "$q_port" set' 'wrkload etcd "$eleader" put'
+  pair 'rbench rkv-async-nofsync "$an_port" set' 'rbench redis "${rp[0]}" set'
+  settle; rbench replikv-async "$ab_port" set
+  pair 'rbench replikv "$q_port" get' 'wrkload etcd "$eleader" get'
+  settle; rbench redis "${rp[0]}" get
+  pair 'pyload replikv resp "127.0.0.1:$q_port" set' 'pyload etcd etcd "$eleader" set'
+  pair 'pyload replikv resp "127.0.0.1:$q_port" get' 'pyload etcd etcd "$eleader" get'
 }
 
 for round in $(seq "$ROUNDS"); do
