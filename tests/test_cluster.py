@@ -537,5 +537,30 @@ class ForwardToDeadLeaderTest(ClusterTestCase):
                         "ending when the leader changed")
 
 
+class ClusterPauseTest(ClusterTestCase):
+    def test_whole_cluster_pause_keeps_its_leader(self):
+        """Every node stopped at once (a suspended VM, a stalled host) for several election
+        timeouts, then resumed: nobody heard from anybody meanwhile, which is no evidence of a
+        failure. The leader must not fail its check-quorum, nor a follower campaign, on ticks
+        for time in which the messages they would have read were waiting unread: the leader
+        and the term stay, and writes go on."""
+        import signal
+        c = self.make_cluster()
+        lead = c.leader()
+        harness.redis_cli(c.nodes[lead].port, "SET", f"{KS}:p", "1", check=True)
+        term = c.group(lead)["term"]
+        for s in c.nodes:
+            os.kill(s.pid, signal.SIGSTOP)
+        time.sleep(1.5)  # election timeout here: 200-400 ms
+        for s in c.nodes:
+            os.kill(s.pid, signal.SIGCONT)
+        time.sleep(1.0)
+        self.assertEqual(c.leader(), lead)
+        self.assertEqual(c.group(lead)["term"], term, "an election followed the pause")
+        self.assertEqual(harness.redis_cli(c.nodes[lead].port, "SET", f"{KS}:p", "2",
+                                           check=True).strip(), "OK")
+        self.assertIn("paused for", c.nodes[lead].log_tail())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

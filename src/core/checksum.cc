@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "core/assert.h"
+
 namespace rkv {
 
 uint64_t checksum64(std::string_view data) {
@@ -14,6 +16,18 @@ std::string seal(std::string_view payload) {
   put_u64(out, checksum64(payload));
   out.append(payload);
   return out;
+}
+
+void seal_begin(std::string* out) {
+  RKV_ASSERT(out->empty());
+  out->append(8, '\0');
+}
+
+void seal_end(std::string* out) {
+  RKV_ASSERT(out->size() >= 8);
+  std::string sum;
+  put_u64(sum, checksum64(std::string_view(*out).substr(8)));
+  out->replace(0, 8, sum);
 }
 
 bool unseal(std::string_view record, std::string_view* payload) {

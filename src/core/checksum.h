@@ -53,6 +53,10 @@ inline uint64_t get_u64_be(const char* p) {
 // A checksummed record: [u64 checksum of payload][payload]. seal() frames, unseal() verifies
 // and returns the payload (or false when the record is corrupt or truncated).
 std::string seal(std::string_view payload);
+// The same record built in place, without copying the payload: seal_begin reserves the checksum
+// at the front of an empty `out`, the caller appends the payload, seal_end fills the checksum.
+void seal_begin(std::string* out);
+void seal_end(std::string* out);
 bool unseal(std::string_view record, std::string_view* payload);
 
 }  // namespace rkv

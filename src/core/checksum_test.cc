@@ -12,6 +12,16 @@ TEST(Checksum, SealRoundTrips) {
   EXPECT_EQ(payload, "hello world");
 }
 
+TEST(Checksum, SealInPlaceEqualsSeal) {
+  for (std::string payload : {std::string(), std::string("x"), std::string(1000, 'y')}) {
+    std::string out;
+    seal_begin(&out);
+    out.append(payload);
+    seal_end(&out);
+    EXPECT_EQ(out, seal(payload));
+  }
+}
+
 TEST(Checksum, DetectsEveryFlippedBitAndTruncation) {
   std::string rec = seal("some payload bytes");
   std::string_view payload;

@@ -71,6 +71,16 @@ class KeyTable {
   static uint64_t hash_of(std::string_view key);
 
   Entry* find(std::string_view key);
+  // Cache hints for a find(key) that comes soon (both harmless if the table changes meanwhile):
+  // prefetch_bucket asks for the key's bucket slot; prefetch_entry, issued once that slot is
+  // likely cached, for the first entry it points to.
+  void prefetch_bucket(std::string_view key) const {
+    __builtin_prefetch(&buckets_[hash_of(key) & (buckets_.size() - 1)]);
+  }
+  void prefetch_entry(std::string_view key) const {
+    const Entry* e = buckets_[hash_of(key) & (buckets_.size() - 1)].get();
+    if (e != nullptr) __builtin_prefetch(e);
+  }
   // Returns the entry for key, inserting an empty value if absent (*inserted tells which).
   Entry* upsert(std::string_view key, bool* inserted);
   bool erase(std::string_view key);

@@ -20,6 +20,11 @@ constexpr size_t kMaxExpiriesPerEntry = 128;
 // catch up. Clients are slowed to the replicas' pace instead of being refused once Raft's own
 // bound (max_uncommitted_entries) is reached, and what a failover can lose stays bounded.
 constexpr uint64_t kAsyncAckMaxUncommitted = 4096;
+// A pause of the node is reported at most this often.
+constexpr int64_t kPauseNoteEveryMs = 10000;
+// Entries ahead of the one being applied whose key's bucket, and entry, are prefetched.
+constexpr size_t kPrefetchBucketAhead = 8;
+constexpr size_t kPrefetchEntryAhead = 4;
 
 raft::NodeId raft_id(uint32_t index) {
   return index + 1;
@@ -120,8 +125,29 @@ void RaftGroup::tick(int64_t now_ms) {
   }
   uint64_t ticks = static_cast<uint64_t>(elapsed) / tick_ms;
   last_tick_ms_ += static_cast<int64_t>(ticks * tick_ms);
-  // After a long pause fire a bounded number of ticks: enough to start an election.
-  ticks = std::min<uint64_t>(ticks, 4 * static_cast<uint64_t>(node_->config_.raft.election_ticks));
+  // A pause of this node longer than half an election timeout (the process was descheduled,
+  // stopped, or its clock jumped) is not evidence about the others: their messages of that time
+  // are still waiting, unread. Firing the missed ticks at once would let a leader fail its
+  // check-quorum, or a follower campaign, before reading them; Raft time resumes from now
+  // instead, as if the pause had not happened.
+  // (Once: a node that stays that slow still ticks, at most 4 election timeouts per call.)
+  const uint64_t pause_ticks = std::max<uint64_t>(2, node_->config_.raft.election_ticks / 2);
+  if (ticks > pause_ticks && !skipped_pause_) {
+    skipped_pause_ = true;
+    last_tick_ms_ = now_ms;
+    ticks = 0;
+    if (now_ms - last_pause_note_ms_ >= kPauseNoteEveryMs) {
+      last_pause_note_ms_ = now_ms;
+      node_->note(
+          fmt::format("keyspace {}: this node paused for {} ms (descheduled, stopped or "
+                      "its clock jumped); Raft time resumes from now",
+                      group_, elapsed));
+    }
+  } else {
+    skipped_pause_ = false;
+    ticks =
+        std::min<uint64_t>(ticks, 4 * static_cast<uint64_t>(node_->config_.raft.election_ticks));
+  }
   for (uint64_t i = 0; i < ticks; ++i)
     raft_->tick();
 
@@ -386,8 +412,29 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
 
 void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
   node_->store_.set_applying(true);
-  for (const raft::Entry& e : rd.committed_entries)
-    apply_entry(e);
+  // A follower applies batches of writes to keys scattered over the keyspace, each a cache miss
+  // on its bucket and again on its entry: both are asked for a few entries ahead.
+  const auto& ces = rd.committed_entries;
+  const KeyTable& table = node_->store_.keyspace(ks_).table;
+  auto hint = [&](size_t i, bool entry) {
+    if (i >= ces.size() || ces[i].type != raft::EntryType::kNormal) return;
+    if (auto key = logged_key(ces[i].data)) {
+      if (entry) {
+        table.prefetch_entry(*key);
+      } else {
+        table.prefetch_bucket(*key);
+      }
+    }
+  };
+  for (size_t i = 0; i < ces.size() && i < kPrefetchEntryAhead; ++i)
+    hint(i, true);
+  for (size_t i = kPrefetchEntryAhead; i < ces.size() && i < kPrefetchBucketAhead; ++i)
+    hint(i, false);
+  for (size_t i = 0; i < ces.size(); ++i) {
+    hint(i + kPrefetchBucketAhead, false);
+    hint(i + kPrefetchEntryAhead, true);
+    apply_entry(ces[i]);
+  }
   node_->store_.set_applying(false);
   for (const raft::ReadState& r : rd.read_states) {
     auto it = reads_.find(r.ctx);

@@ -141,6 +141,8 @@ class RaftGroup {
   uint64_t last_compact_ = 0;
   uint64_t start_term_ = 0;  // the term persisted when this incarnation opened the group
   int64_t last_tick_ms_ = 0;
+  bool skipped_pause_ = false;                  // the last tick() call skipped a pause (see tick())
+  int64_t last_pause_note_ms_ = INT64_MIN / 2;  // when the last pause was reported
   uint64_t next_ctx_ = 0;
   uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied
   std::map<uint64_t, PendingWrite> writes_;              // by log index

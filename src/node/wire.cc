@@ -93,6 +93,20 @@ bool decode_logged(std::string_view data, LoggedCommand* out) {
   return !out->args.empty();
 }
 
+std::optional<std::string_view> logged_key(std::string_view data) {
+  Reader r(data);
+  uint8_t kind;
+  uint32_t proposer, n, len;
+  uint64_t now;
+  std::string_view a;
+  if (!r.u8(&kind) || kind != LoggedCommand::kClient || !r.u32(&proposer) || !r.u64(&now) ||
+      !r.u32(&n) || n < 2 || !r.u32(&len) || !r.bytes(len, &a) || !r.u32(&len) ||
+      !r.bytes(len, &a)) {
+    return std::nullopt;
+  }
+  return a;
+}
+
 std::string encode_forward(uint64_t id, uint64_t leader_term, uint8_t proto, uint8_t read_mode,
                            std::span<const std::string_view> args) {
   std::string out;

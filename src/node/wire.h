@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct LoggedCommand {
 std::string encode_logged(LoggedCommand::Kind kind, uint32_t proposer, int64_t now_ms,
                           std::span<const std::string_view> args);
 bool decode_logged(std::string_view data, LoggedCommand* out);
+// The second argument of a logged client command (the key, for the commands that have one),
+// without decoding the rest; nullopt when there is none or the entry does not parse.
+std::optional<std::string_view> logged_key(std::string_view data);
 
 // Envelope tags of peer payloads.
 inline constexpr char kPeerRaft = 'R';     // 'R' + raft codec bytes

@@ -97,13 +97,48 @@ std::string snapshot_key(std::string_view group) {
   return "m" + std::string(group) + "/snap";
 }
 
+namespace {
+void encode_entry_into(const Entry& e, std::string* out) {
+  put_u64(*out, e.term);
+  put_u64(*out, e.index);
+  out->push_back(static_cast<char>(e.type));
+  out->append(e.data);
+}
+
+void encode_snapshot_into(const Snapshot& s, std::string* out) {
+  put_u64(*out, s.meta.index);
+  put_u64(*out, s.meta.term);
+  put_u32(*out, static_cast<uint32_t>(s.meta.voters.size()));
+  for (uint64_t v : s.meta.voters)
+    put_u64(*out, v);
+  out->append(s.data);
+}
+
+// seal(encode_x(...)) in one buffer: log entries are written on every node for every write,
+// snapshot images are the size of the keyspace.
+std::string sealed_entry(const Entry& e) {
+  std::string out;
+  out.reserve(8 + 17 + e.data.size());
+  seal_begin(&out);
+  encode_entry_into(e, &out);
+  seal_end(&out);
+  return out;
+}
+
+std::string sealed_snapshot(const Snapshot& s) {
+  std::string out;
+  out.reserve(8 + 20 + 8 * s.meta.voters.size() + s.data.size());
+  seal_begin(&out);
+  encode_snapshot_into(s, &out);
+  seal_end(&out);
+  return out;
+}
+}  // namespace
+
 std::string encode_entry(const Entry& e) {
   std::string out;
   out.reserve(17 + e.data.size());
-  put_u64(out, e.term);
-  put_u64(out, e.index);
-  out.push_back(static_cast<char>(e.type));
-  out.append(e.data);
+  encode_entry_into(e, &out);
   return out;
 }
 
@@ -130,12 +165,8 @@ std::string encode_hard_state(const HardState& hs) {
 
 std::string encode_snapshot(const Snapshot& s) {
   std::string out;
-  put_u64(out, s.meta.index);
-  put_u64(out, s.meta.term);
-  put_u32(out, static_cast<uint32_t>(s.meta.voters.size()));
-  for (uint64_t v : s.meta.voters)
-    put_u64(out, v);
-  out.append(s.data);
+  out.reserve(20 + 8 * s.meta.voters.size() + s.data.size());
+  encode_snapshot_into(s, &out);
   return out;
 }
 
@@ -145,16 +176,16 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
   if (rd.snapshot) {
-    batch->put(snapshot_key(group), seal(encode_snapshot(*rd.snapshot)));
+    batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.snapshot));
     batch->delete_range(log_prefix(group), log_end(group));
   }
   if (rd.compacted) {
-    batch->put(snapshot_key(group), seal(encode_snapshot(*rd.compacted)));
+    batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted));
     batch->delete_range(log_prefix(group), log_key(group, rd.compacted->meta.index + 1));
   }
   if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
   for (const Entry& e : rd.entries)
-    batch->put(log_key(group, e.index), seal(encode_entry(e)));
+    batch->put_owned(log_key(group, e.index), sealed_entry(e));
   if (rd.hard_state) add_hard_state_write(group, *rd.hard_state, batch);
 }
 

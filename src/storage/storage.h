@@ -38,6 +38,11 @@ class WriteBatch {
     items_.push_back({Op::kPut, std::string(key), std::string(value)});
     bytes_ += key.size() + value.size();
   }
+  // put() taking its strings over (no copy).
+  void put_owned(std::string key, std::string value) {
+    bytes_ += key.size() + value.size();
+    items_.push_back({Op::kPut, std::move(key), std::move(value)});
+  }
   void del(std::string_view key) {
     items_.push_back({Op::kDelete, std::string(key), {}});
     bytes_ += key.size();
