@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <limits>
+#include <unordered_set>
 
 #include "core/checksum.h"
 #include "core/text.h"
@@ -207,10 +208,18 @@ std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) co
     out.append(v.data);
     ++n;
   };
+  // Keys with an override are skipped here and written from as_of below; checked by hash (the
+  // image visits every key, and a leader running ahead in async mode has thousands of them).
+  std::unordered_set<std::string_view> overridden;
+  if (as_of != nullptr) {
+    overridden.reserve(as_of->size());
+    for (const auto& [key, v] : *as_of)
+      overridden.insert(key);
+  }
   uint64_t c = 0;
   do {
     c = t.scan(c, [&](const KeyTable::Entry& e) {
-      if (as_of == nullptr || as_of->find(e.key.view()) == as_of->end()) add(e.key, e.value);
+      if (overridden.empty() || !overridden.contains(e.key.view())) add(e.key, e.value);
     });
   } while (c != 0);
   if (as_of != nullptr) {

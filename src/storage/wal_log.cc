@@ -307,6 +307,10 @@ WalLog::~WalLog() {
   }
   cv_.notify_all();
   if (preparer_.joinable()) preparer_.join();
+  for (const auto& [fd, id] : closing_) {
+    (void)::fdatasync(fd);
+    ::close(fd);
+  }
   if (fd_ >= 0) {
     if (dirty_) (void)::fdatasync(fd_);
     ::close(fd_);
@@ -353,8 +357,23 @@ Status WalLog::open_segment(uint64_t id, uint64_t size) {
 void WalLog::prepare_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || (want_id_ != 0 && ready_id_ != want_id_); });
+    cv_.wait(lock, [&] {
+      return stop_ || !closing_.empty() || (want_id_ != 0 && ready_id_ != want_id_);
+    });
     if (stop_) return;
+    if (want_id_ == 0 || ready_id_ == want_id_) {  // the next segment first, then this
+      const auto [fd, id] = closing_.front();
+      closing_.pop_front();
+      closing_busy_ = true;
+      lock.unlock();
+      Status st = ::fdatasync(fd) == 0 ? Status::ok() : io_error("sync", path_of(id), errno);
+      ::close(fd);
+      lock.lock();
+      closing_busy_ = false;
+      if (!st.is_ok() && closing_error_.is_ok()) closing_error_ = st;
+      cv_.notify_all();
+      continue;
+    }
     const uint64_t id = want_id_;
     uint64_t size = want_size_;
     std::string reuse;
@@ -389,7 +408,17 @@ Status WalLog::roll(uint64_t need) {
     RKV_RETURN_IF_ERROR(write_all(fd_, eos.data(), eos.size(), offset_, path_of(cur_id_)));
     dirty_ = true;
   }
-  if (dirty_) {
+  if (dirty_ && syncs_in_segment_ == 0) {
+    // The log is not being synced (fsync = never): nobody waits for this segment to reach the
+    // disk, and syncing a whole segment of writes here stalled the writer for up to 100s of ms.
+    // The preparer thread syncs and closes it; meanwhile no writeback of the next segment is
+    // started (append), so its records normally reach the disk after this one's.
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_.push_back({fd_, cur_id_});
+    fd_ = -1;
+    dirty_ = false;
+    cv_.notify_all();
+  } else if (dirty_) {
     // Records of this segment must be durable before any record of the next one is.
     if (::fdatasync(fd_) != 0) return io_error("sync", path_of(cur_id_), errno);
     dirty_ = false;
@@ -443,7 +472,7 @@ Status WalLog::append(std::string_view record, bool sync) {
   ++next_seq_;
   dirty_ = true;
   if (sync) return this->sync();
-  if (offset_ - writeback_from_ >= kWritebackBytes) {
+  if (offset_ - writeback_from_ >= kWritebackBytes && !closing_pending()) {
     // Unsynced appends (fsync = never): start writing them out now, without waiting, so that
     // the sync when this segment is sealed finds little left to do instead of stalling on a
     // whole segment of dirty pages.
@@ -454,8 +483,19 @@ Status WalLog::append(std::string_view record, bool sync) {
   return Status::ok();
 }
 
+bool WalLog::closing_pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !closing_.empty() || closing_busy_;
+}
+
 Status WalLog::sync() {
   ++syncs_in_segment_;
+  {
+    // Earlier segments handed to the preparer are durable first.
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return closing_.empty() && !closing_busy_; });
+    if (!closing_error_.is_ok()) return closing_error_;
+  }
   if (!dirty_) return Status::ok();
   if (::fdatasync(fd_) != 0) return io_error("sync", path_of(cur_id_), errno);
   dirty_ = false;

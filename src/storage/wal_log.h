@@ -22,6 +22,8 @@
 // be reused as later segments. A background thread prepares the next segment while the current
 // one fills: a kept file gets a new header; else a new file is filled with zeros and synced when
 // the log is being synced (so that a sync writes data blocks only), or only allocated when not.
+// When the log is not being synced, the same thread also syncs each sealed segment in the
+// background, and sync() waits for those first.
 // Sizes start small and double up to Options::max_segment_bytes, so an idle store stays small.
 //
 // Thread-safety: append/sync/rolled_segment may be called from one thread at a time;
@@ -81,6 +83,7 @@ class WalLog {
   Status open_segment(uint64_t id, uint64_t size);
   Status roll(uint64_t need);
   void prepare_loop();
+  bool closing_pending() const;
   std::string path_of(uint64_t id) const;
 
   const std::string dir_;
@@ -104,6 +107,10 @@ class WalLog {
   uint64_t ready_id_ = 0, ready_size_ = 0;              // segment it has made (0: none)
   std::vector<std::pair<std::string, uint64_t>> free_;  // released files kept for reuse
   Status prepare_error_;
+  // Sealed segments of an unsynced log that the preparer syncs and closes: (fd, id).
+  std::deque<std::pair<int, uint64_t>> closing_;
+  bool closing_busy_ = false;  // the preparer is syncing one of them now
+  Status closing_error_;       // the first failure, reported by sync()
   bool stop_ = false;
   std::thread preparer_;
 };

@@ -99,6 +99,28 @@ TEST_F(WalLogTest, ReplaysEveryRecordInOrderAcrossSegments) {
   EXPECT_EQ(got.back(), "after");
 }
 
+// A log that is never synced (fsync = never) hands each sealed segment to the background
+// thread to sync: every record is still replayed, in order, after a clean close, and a sync()
+// after such rolls (SAVE, shutdown) returns once all of them are durable.
+TEST_F(WalLogTest, UnsyncedLogRollsWithoutWaitingAndLosesNothing) {
+  std::vector<std::string> got;
+  {
+    auto log = open(&got);
+    ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+    for (int i = 0; i < 600; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
+    EXPECT_GT((*log)->current_segment(), 3u);  // it rolled, unsynced
+    ASSERT_TRUE((*log)->sync().is_ok());
+    for (int i = 600; i < 800; ++i)
+      ASSERT_TRUE((*log)->append(rec(i), false).is_ok());
+  }
+  auto log = open(&got);
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  ASSERT_EQ(got.size(), 800u);
+  for (int i = 0; i < 800; ++i)
+    ASSERT_EQ(got[static_cast<size_t>(i)], rec(i));
+}
+
 TEST_F(WalLogTest, ReleasedSegmentsAreReusedAndTheirOldRecordsNeverReplayed) {
   std::vector<std::string> got;
   auto log = open(&got);
