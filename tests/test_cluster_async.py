@@ -29,16 +29,22 @@ def async_config(i, nodes, secret, raft):
         'commit = "quorum"', 'commit = "async"')
 
 
+def start_async_cluster(test, raft=None):
+    """A started 3-node cluster whose keyspace KS commits async, cleaned up with `test`."""
+    orig = test_cluster.cluster_config
+    test_cluster.cluster_config = async_config
+    try:
+        c = test_cluster.Cluster(raft=raft)
+    finally:
+        test_cluster.cluster_config = orig
+    test.addCleanup(c.cleanup)
+    c.start()
+    return c
+
+
 class AsyncLostWritesTest(unittest.TestCase):
     def test_forced_failover_reports_lost_writes(self):
-        orig = test_cluster.cluster_config
-        test_cluster.cluster_config = async_config
-        try:
-            c = test_cluster.Cluster()
-        finally:
-            test_cluster.cluster_config = orig
-        self.addCleanup(c.cleanup)
-        c.start()
+        c = start_async_cluster(self)
         leader = c.leader()
         followers = [i for i in range(3) if i != leader]
         lp = c.nodes[leader].port
@@ -115,15 +121,8 @@ class AsyncBoundTest(unittest.TestCase):
         """With no follower reading, the leader acknowledges at most 4096 async writes at once
         (the uncommitted entries it lets run ahead); later writes wait for a commit that cannot
         come and end in an error, never in an OK."""
-        orig = test_cluster.cluster_config
-        test_cluster.cluster_config = async_config
-        try:
-            # A long election timeout: the leader keeps leading through the burst.
-            c = test_cluster.Cluster(raft={"election_ticks": 100, "request_timeout_ms": 1500})
-        finally:
-            test_cluster.cluster_config = orig
-        self.addCleanup(c.cleanup)
-        c.start()
+        # A long election timeout: the leader keeps leading through the burst.
+        c = start_async_cluster(self, raft={"election_ticks": 100, "request_timeout_ms": 1500})
         leader = c.leader()
         followers = [i for i in range(3) if i != leader]
         harness.redis_cli(c.nodes[leader].port, "SET", f"{KS}:first", "1", check=True)
@@ -156,14 +155,7 @@ class AsyncSnapshotTest(unittest.TestCase):
         from such an image and then applies the entries after it must end with the leader's
         counters, none counted twice. Then every node is killed -9 and restarted, and each
         rebuilds the keyspace from its snapshot and the log after it."""
-        orig = test_cluster.cluster_config
-        test_cluster.cluster_config = async_config
-        try:
-            c = test_cluster.Cluster(raft={"snapshot_min_entries": 50})
-        finally:
-            test_cluster.cluster_config = orig
-        self.addCleanup(c.cleanup)
-        c.start()
+        c = start_async_cluster(self, raft={"snapshot_min_entries": 50})
         leader = c.leader()
         behind = (leader + 1) % 3
         c.nodes[behind].kill9()  # it will have to catch up from a snapshot
