@@ -404,7 +404,7 @@ def write_keys(port, items, timeout=20):
 
 class SnapshotTest(ClusterTestCase):
     def test_c_snapshot_install_under_kill(self):
-        c = self.make_cluster(raft={"snapshot_min_entries": 200})
+        c = self.make_cluster(raft={"snapshot_min_entries": 200, "snapshot_catchup_entries": 100})
         lead = c.leader()
         f = (lead + 1) % 3
         pad = "x" * 400
@@ -428,6 +428,7 @@ class SnapshotTest(ClusterTestCase):
         t0 = time.monotonic()
         c.wait_applied(f, commit, timeout=60)
         catch_up = time.monotonic() - t0
+        self.assertEqual(c.group(f)["snapshots_installed"], 1, f"n{f + 1} caught up otherwise")
         # Round 2 kills f -9 halfway through its catch-up, then restarts it.
         commit = behind_then_restart(2)
         time.sleep(catch_up / 2)

@@ -155,7 +155,8 @@ class AsyncSnapshotTest(unittest.TestCase):
         from such an image and then applies the entries after it must end with the leader's
         counters, none counted twice. Then every node is killed -9 and restarted, and each
         rebuilds the keyspace from its snapshot and the log after it."""
-        c = start_async_cluster(self, raft={"snapshot_min_entries": 50})
+        c = start_async_cluster(self, raft={"snapshot_min_entries": 50,
+                                            "snapshot_catchup_entries": 10})
         leader = c.leader()
         behind = (leader + 1) % 3
         c.nodes[behind].kill9()  # it will have to catch up from a snapshot
@@ -180,6 +181,7 @@ class AsyncSnapshotTest(unittest.TestCase):
                                  f"n{i + 1} {when}")
 
         check("after catching up from a snapshot")
+        self.assertGreaterEqual(c.group(behind)["snapshots_installed"], 1)
         for n in c.nodes:
             n.kill9()
         for n in c.nodes:

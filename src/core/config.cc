@@ -198,7 +198,7 @@ Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
   RKV_RETURN_IF_ERROR(r.only_keys(
       t,
       {"tick_ms", "election_ticks", "heartbeat_ticks", "lease_drift_ticks", "snapshot_min_entries",
-       "max_inflight_msgs", "request_timeout_ms", "no_leader_wait_ms"},
+       "snapshot_catchup_entries", "max_inflight_msgs", "request_timeout_ms", "no_leader_wait_ms"},
       "[raft]"));
   RKV_RETURN_IF_ERROR(r.get_int(t, "tick_ms", &rs.tick_ms, 1, 10000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "election_ticks", &rs.election_ticks, 2, 1000));
@@ -206,6 +206,8 @@ Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
   RKV_RETURN_IF_ERROR(r.get_int(t, "lease_drift_ticks", &rs.lease_drift_ticks, 0, 1000));
   RKV_RETURN_IF_ERROR(
       r.get_int(t, "snapshot_min_entries", &rs.snapshot_min_entries, 10, int64_t{1} << 40));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "snapshot_catchup_entries", &rs.snapshot_catchup_entries, 0, int64_t{1} << 40));
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_inflight_msgs", &rs.max_inflight_msgs, 1, 100000));
   RKV_RETURN_IF_ERROR(
       r.get_int(t, "request_timeout_ms", &rs.request_timeout_ms, 10, int64_t{1} << 40));

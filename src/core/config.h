@@ -61,6 +61,9 @@ struct RaftSettings {
   int heartbeat_ticks = 1;
   int lease_drift_ticks = 2;              // safety margin of leader leases against clock drift
   uint64_t snapshot_min_entries = 20000;  // compact the log once this many entries are applied
+  // Entries kept in the log below a new snapshot: a follower that far behind catches up from
+  // the log rather than receiving the whole image.
+  uint64_t snapshot_catchup_entries = 10000;
   // Append messages in flight per follower. Each carries up to 256 entries (1 MiB), so a small
   // window keeps them few and large: entries proposed while the follower persists the last
   // message go out together once it acknowledges. Raise it on links with a long round trip.

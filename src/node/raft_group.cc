@@ -67,6 +67,7 @@ Status RaftGroup::open() {
   cfg.heartbeat_tick = rs.heartbeat_ticks;
   cfg.lease_drift_ticks = rs.lease_drift_ticks;
   cfg.max_inflight_msgs = rs.max_inflight_msgs;
+  cfg.snapshot_catchup_entries = rs.snapshot_catchup_entries;
   cfg.applied = applied;
   cfg.bugs = rs.bugs;
   if (Status st = cfg.validate(); !st.is_ok()) return st;
@@ -95,6 +96,9 @@ GroupStatus RaftGroup::status(uint64_t tick_ms) const {
   s.last_index = raft_->last_index();
   s.leader_commit = is_leader() ? raft_->commit() : raft_->leader_commit();
   s.ms_since_leader = raft_->ticks_since_leader() * tick_ms;
+  s.snapshot_index = raft_->snapshot().meta.index;
+  s.snapshots_sent = raft_->snapshots_sent();
+  s.snapshots_installed = raft_->snapshots_installed();
   if (is_leader()) {
     for (const auto& [id, pr] : raft_->progress()) {
       s.followers.push_back({static_cast<uint32_t>(id - 1), pr.match,

@@ -53,6 +53,8 @@ struct GroupStatus {
   uint64_t commit = 0, applied = 0, last_index = 0;
   uint64_t leader_commit = 0;
   uint64_t ms_since_leader = 0;
+  uint64_t snapshot_index = 0;  // the latest local snapshot (0: none yet)
+  uint64_t snapshots_sent = 0, snapshots_installed = 0;
   struct Follower {
     uint32_t node;
     uint64_t match;

@@ -89,7 +89,7 @@ Status InvariantChecker::check_node(NodeId id, NodeState& n) {
     }
   }
   // Entries newly committed on this node: all nodes must agree on them.
-  for (uint64_t i = std::max(n.commit_seen, log.snapshot_index()) + 1; i <= r.commit(); ++i) {
+  for (uint64_t i = std::max(n.commit_seen, log.base_index()) + 1; i <= r.commit(); ++i) {
     const Fingerprint f = fingerprint(log.at(i));
     auto [it, inserted] = committed_.emplace(i, Committed{f, r.term()});
     if (inserted) new_committed_.push_back(i);
@@ -102,7 +102,7 @@ Status InvariantChecker::check_node(NodeId id, NodeState& n) {
   }
   n.commit_seen = std::max(n.commit_seen, r.commit());
   // Entries newly applied on this node (still in the log).
-  for (uint64_t i = std::max(n.applied_seen, log.snapshot_index()) + 1; i <= r.applied(); ++i) {
+  for (uint64_t i = std::max(n.applied_seen, log.base_index()) + 1; i <= r.applied(); ++i) {
     RKV_RETURN_IF_ERROR(record_applied(id, log.at(i)));
   }
   n.applied_seen = std::max(n.applied_seen, r.applied());
@@ -111,8 +111,8 @@ Status InvariantChecker::check_node(NodeId id, NodeState& n) {
 
 Status InvariantChecker::check_log_matching(NodeId id, NodeState& n) {
   const RaftLog& log = n.raft->log();
-  uint64_t from = log.snapshot_index() + 1;
-  if (n.checked_index >= log.snapshot_index() && log.match_term(n.checked_index, n.checked_term)) {
+  uint64_t from = log.base_index() + 1;
+  if (n.checked_index >= log.base_index() && log.match_term(n.checked_index, n.checked_term)) {
     from = n.checked_index + 1;
   }
   for (uint64_t i = from; i <= log.last_index(); ++i) {
@@ -138,7 +138,7 @@ Status InvariantChecker::check_leader_completeness(NodeId id, NodeState& n) {
   const Raft& r = *n.raft;
   const RaftLog& log = r.log();
   auto check_one = [&](uint64_t index, const Committed& c) {
-    if (c.seen_at_term >= r.term() || index <= log.snapshot_index()) return Status::ok();
+    if (c.seen_at_term >= r.term() || index <= log.base_index()) return Status::ok();
     if (log.match_term(index, c.entry.term)) return Status::ok();
     return Status::internal("leader completeness: leader " + n2s(id) + " of term " + n2s(r.term()) +
                             " lacks index " + n2s(index) + " (term " + n2s(c.entry.term) +
@@ -147,7 +147,7 @@ Status InvariantChecker::check_leader_completeness(NodeId id, NodeState& n) {
   if (n.completeness_term != r.term()) {
     // New leadership: every committed entry once. The leader's log is append-only for the
     // rest of its term, so afterwards only newly committed entries need checking.
-    for (auto it = committed_.upper_bound(log.snapshot_index()); it != committed_.end(); ++it) {
+    for (auto it = committed_.upper_bound(log.base_index()); it != committed_.end(); ++it) {
       RKV_RETURN_IF_ERROR(check_one(it->first, it->second));
     }
     n.completeness_term = r.term();

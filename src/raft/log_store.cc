@@ -90,6 +90,12 @@ std::string log_key(std::string_view group, uint64_t index) {
 }
 
 std::string hard_state_key(std::string_view group) {
+  std::string k = log_end(group);  // outside the log's range, inside the store's "l" keys
+  k.append("hs");
+  return k;
+}
+
+std::string legacy_hard_state_key(std::string_view group) {
   return "m" + std::string(group) + "/hs";
 }
 
@@ -181,7 +187,7 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
   }
   if (rd.compacted) {
     batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted));
-    batch->delete_range(log_prefix(group), log_key(group, rd.compacted->meta.index + 1));
+    batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
   }
   if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
   for (const Entry& e : rd.entries)
@@ -202,6 +208,9 @@ Result<RestoredState> load(Storage& storage, std::string_view group) {
   std::string_view payload;
 
   auto hs = storage.get(hard_state_key(group));
+  if (!hs.is_ok() && hs.status().code() == Code::kNotFound) {
+    hs = storage.get(legacy_hard_state_key(group));  // a data dir from before the "l" key
+  }
   if (hs.is_ok()) {
     if (!unseal(*hs, &payload)) {
       return Status::corruption(where(group) + "hard state record failed its checksum");
@@ -240,6 +249,9 @@ Result<RestoredState> load(Storage& storage, std::string_view group) {
       return Status::corruption(where(group) + "malformed log key");
     }
     const uint64_t index = get_u64_be(key.data() + prefix_len);
+    // Records the snapshot covers are kept for followers that catch up from the log
+    // (snapshot_catchup_entries); after a restart the log starts after the snapshot again.
+    if (index <= ps.snapshot.meta.index) continue;
     const bool last = i + 1 == records.size();
     if (!unseal(value, &payload)) {
       if (last) {

@@ -1,6 +1,7 @@
 // log_store: durable Raft state of one group on a Storage, in the key layout of storage.h:
 //   "l" <group> "\0" <u64 BE index>  -> sealed entry   {u64 term, u64 index, u8 type, data}
-//   "m" <group> "/hs"                -> sealed HardState {u64 term, u64 vote, u64 commit}
+//   "l" <group> "\1hs"               -> sealed HardState {u64 term, u64 vote, u64 commit}
+//                                        (before: "m" <group> "/hs", still read when absent)
 //   "m" <group> "/snap"              -> sealed snapshot {u64 index, u64 term, u32 n, n x u64
 //                                        voter, data}
 // All integers inside values are little-endian (core/checksum.h put_u64); every value is
@@ -31,6 +32,7 @@ struct RestoredState {
 
 std::string log_key(std::string_view group, uint64_t index);
 std::string hard_state_key(std::string_view group);
+std::string legacy_hard_state_key(std::string_view group);  // read when hard_state_key is absent
 std::string snapshot_key(std::string_view group);
 
 std::string encode_entry(const Entry& e);

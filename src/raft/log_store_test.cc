@@ -37,14 +37,33 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->state.entries, make_entries(1, {1, 1, 2, 3}));
 
-  // Compaction at 2 drops the prefix and stores the image.
+  // An image at 2 that keeps the log (catch-up entries): the records it covers stay on disk,
+  // and a load starts the log after the image.
+  Ready keep;
+  keep.compacted = Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"};
+  keep.compacted_log_to = 0;
+  ASSERT_TRUE(persist_ready(st, kG, keep).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *keep.compacted);
+  EXPECT_EQ(r->state.entries, make_entries(3, {2, 3}));
+  EXPECT_TRUE(st.get(log_key(kG, 1)).is_ok());
+
+  // Compaction at 2 that drops the log up to 1, then at 3 dropping up to 3.
   Ready comp;
   comp.compacted = Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"};
+  comp.compacted_log_to = 1;
   ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
+  EXPECT_FALSE(st.get(log_key(kG, 1)).is_ok());
+  EXPECT_TRUE(st.get(log_key(kG, 2)).is_ok());
+  comp.compacted = Snapshot{SnapshotMeta{3, 2, {1, 2, 3}}, "image@3"};
+  comp.compacted_log_to = 3;
+  ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
+  EXPECT_FALSE(st.get(log_key(kG, 3)).is_ok());
   r = load(st, kG);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->state.snapshot, *comp.compacted);
-  EXPECT_EQ(r->state.entries, make_entries(3, {2, 3}));
+  EXPECT_EQ(r->state.entries, make_entries(4, {3}));
 
   // An installed snapshot replaces the whole log.
   Ready inst;
@@ -62,6 +81,22 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   ASSERT_TRUE(other.is_ok());
   EXPECT_TRUE(other->state.entries.empty());
   EXPECT_EQ(other->state.hard_state, HardState{});
+}
+
+TEST(LogStore, HardStateUnderItsOlderKeyIsReadUntilRewritten) {
+  MemStorage st;
+  WriteBatch b;
+  b.put(legacy_hard_state_key(kG), seal(encode_hard_state({3, 2, 0})));
+  ASSERT_TRUE(st.write(b, true));
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.hard_state, (HardState{3, 2, 0}));
+  Ready rd;
+  rd.hard_state = HardState{4, 1, 0};
+  ASSERT_TRUE(persist_ready(st, kG, rd).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.hard_state, (HardState{4, 1, 0}));
 }
 
 TEST(LogStore, NothingToPersistWritesNothing) {

@@ -515,6 +515,7 @@ void Raft::install_snapshot(const Snapshot& snap) {
     return;
   }
   log_.install_snapshot(snap.meta);
+  ++snapshots_installed_;
   snapshot_ = snap;
   pending_snapshot_ = snap;
   if (pending_compaction_ && pending_compaction_->meta.index <= snap.meta.index) {
@@ -626,6 +627,7 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
     // The follower needs entries we compacted away: stream the snapshot instead.
     RKV_ASSERT(snapshot_.meta.index > 0);
     pr.become_snapshot(snapshot_.meta.index);
+    ++snapshots_sent_;
     send_snapshot_chunk(to);
     return false;
   }
@@ -854,14 +856,16 @@ Status Raft::transfer_leadership(NodeId to) {
 }
 
 Status Raft::compact(uint64_t index, std::string image) {
-  if (index <= log_.snapshot_index()) return Status::ok();
+  if (index <= snapshot_.meta.index || index <= log_.base_index()) return Status::ok();
   if (index > log_.applied() || index > log_.stable()) {
     return Status::invalid_argument("raft: compact index " + std::to_string(index) +
                                     " is beyond the applied index " +
                                     std::to_string(log_.applied()));
   }
   const uint64_t t = *log_.term(index);
-  log_.compact(index);
+  const uint64_t cut =
+      index > cfg_.snapshot_catchup_entries ? index - cfg_.snapshot_catchup_entries : 0;
+  if (cut > log_.base_index()) log_.compact(cut);
   snapshot_ = Snapshot{SnapshotMeta{index, t, voters_}, std::move(image)};
   pending_compaction_ = snapshot_;
   return Status::ok();
@@ -902,6 +906,7 @@ Ready Raft::ready() {
   pending_snapshot_.reset();
   rd.compacted = std::move(pending_compaction_);
   pending_compaction_.reset();
+  if (rd.compacted) rd.compacted_log_to = log_.base_index();
   rd.messages = std::move(msgs_);
   msgs_.clear();
   coalesce_acks(&rd.messages);

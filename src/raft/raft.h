@@ -67,6 +67,10 @@ struct Config {
   size_t max_uncommitted_entries = 10000;  // propose() refuses beyond this (ResourceExhausted)
   size_t max_pending_reads = 4096;         // read_index() refuses beyond this
   size_t max_apply_entries_per_ready = 1024;
+  // compact() keeps this many entries below the snapshot in the log, so that a follower only
+  // that far behind catches up from the log instead of receiving the whole image (etcd's
+  // SnapshotCatchUpEntries). 0: the log starts right after the snapshot.
+  uint64_t snapshot_catchup_entries = 0;
   // Index the application's state machine durably holds already (0: rebuilt from the snapshot
   // and re-applied from the log). Only the committed entries after it are handed out again.
   uint64_t applied = 0;
@@ -83,7 +87,7 @@ bool is_leader_stream(MessageType t);
 // One batch of effects. THE CONTRACT — the driver must, in this order:
 //  1. Persist, in one atomic synced write (log_store.h does it): `snapshot` if set (replaces the
 //     persisted log: delete every log record, store the snapshot), `compacted` if set (store
-//     the snapshot record, delete log records <= its index), delete log records >=
+//     the snapshot record, delete log records <= `compacted_log_to`), delete log records >=
 //     `truncate_from` if set, append `entries`, store `hard_state` if set.
 //  2. Only then send `messages`. A vote grant or an AppendEntries ack must never reach a peer
 //     before the state it promises is durable; sending everything after the write keeps that
@@ -106,6 +110,7 @@ struct Ready {
   std::vector<Entry> entries;
   std::optional<Snapshot> snapshot;   // received from the leader: persist, then apply
   std::optional<Snapshot> compacted;  // produced locally by compact(): persist only
+  uint64_t compacted_log_to = 0;      // with `compacted`: the log records it lets go (<=)
   std::vector<Message> messages;
   std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
@@ -148,9 +153,10 @@ class Raft {
   // Starts handing leadership to `to`: catch it up, then send TimeoutNow. Proposals are
   // refused while it runs; it is abandoned after election_tick ticks.
   Status transfer_leadership(NodeId to);
-  // The application captured its state machine at applied index `index` as `image`: the log up
-  // to `index` is dropped (the next Ready's `compacted` persists it) and the image is what
-  // lagging followers receive. InvalidArgument if index > applied; no-op if already compacted.
+  // The application captured its state machine at applied index `index` as `image`: the image
+  // is what lagging followers receive, and the log up to `index` minus
+  // snapshot_catchup_entries is dropped (the next Ready's `compacted` persists both).
+  // InvalidArgument if index > applied; no-op if the snapshot is that recent already.
   Status compact(uint64_t index, std::string image);
 
   bool has_ready() const;
@@ -189,6 +195,9 @@ class Raft {
   uint64_t leader_commit() const { return leader_commit_; }
   uint64_t ticks_since_leader() const { return ticks_since_leader_; }
   const Snapshot& snapshot() const { return snapshot_; }
+  // Snapshot transfers this node started as leader, and snapshots it installed as follower.
+  uint64_t snapshots_sent() const { return snapshots_sent_; }
+  uint64_t snapshots_installed() const { return snapshots_installed_; }
 
  private:
   enum class CampaignKind { kPreElection, kElection, kTransfer };
@@ -292,6 +301,8 @@ class Raft {
   std::vector<ReadState> read_states_;
   std::optional<Snapshot> pending_snapshot_;
   std::optional<Snapshot> pending_compaction_;
+  uint64_t snapshots_sent_ = 0;
+  uint64_t snapshots_installed_ = 0;
   HardState prev_hs_;
   SoftState prev_ss_;
 };

@@ -176,19 +176,23 @@ TEST(Transfer, AbandonedAfterAnElectionTimeout) {
 
 // ---- snapshots -------------------------------------------------------------------------------
 
+// Cuts node 3 off and commits n entries on leader 1 without it; returns 1's applied index.
+uint64_t commit_without_3(Cluster& c, int n) {
+  c.isolate(3);
+  for (int i = 0; i < n; ++i)
+    EXPECT_TRUE(c.propose(1, "value-" + std::to_string(i)).is_ok());
+  c.settle();
+  return c.raft(1).applied();
+}
+
 TEST(Snapshot, LaggingFollowerReceivesSnapshotInChunks) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 16; });
   ASSERT_TRUE(c.elect(1));
   c.settle();
-  c.isolate(3);
-  for (int i = 0; i < 20; ++i)
-    ASSERT_TRUE(c.propose(1, "value-" + std::to_string(i)).is_ok());
-  c.deliver_all();
-  c.settle();
-  const uint64_t applied = c.raft(1).applied();
+  const uint64_t applied = commit_without_3(c, 20);
   ASSERT_TRUE(c.raft(1).compact(applied, testing::encode_state(c.node(1).sm)).is_ok());
   c.process(1);
-  EXPECT_EQ(c.raft(1).log().snapshot_index(), applied);
+  EXPECT_EQ(c.raft(1).log().base_index(), applied);
 
   int chunks = 0;
   c.drop = [&](const Message& m) {
@@ -198,15 +202,69 @@ TEST(Snapshot, LaggingFollowerReceivesSnapshotInChunks) {
   c.heal();
   c.settle(10);
   EXPECT_GT(chunks, 10);  // hundreds of bytes in 16-byte chunks
-  EXPECT_EQ(c.raft(3).log().snapshot_index(), applied);
+  EXPECT_EQ(c.raft(3).log().base_index(), applied);
   EXPECT_EQ(c.raft(3).commit(), c.raft(1).commit());
   EXPECT_EQ(c.node(3).sm, c.node(1).sm);
   EXPECT_EQ(c.raft(1).progress().at(3).state, ProgressState::kReplicate);
   // The installed snapshot was persisted: a restart restores it.
   c.crash(3);
   c.restart(3);
-  EXPECT_EQ(c.raft(3).log().snapshot_index(), applied);
+  EXPECT_EQ(c.raft(3).log().base_index(), applied);
   c.settle();
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, FollowerWithinCatchupEntriesCatchesUpFromTheLog) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_catchup_entries = 25; });
+  ASSERT_TRUE(c.elect(1));
+  for (int i = 0; i < 30; ++i)
+    ASSERT_TRUE(c.propose(1, "early-" + std::to_string(i)).is_ok());
+  c.settle();
+  const uint64_t behind = c.raft(3).last_index();
+  const uint64_t applied = commit_without_3(c, 20);
+  ASSERT_EQ(applied, behind + 20);
+  ASSERT_TRUE(c.raft(1).compact(applied, testing::encode_state(c.node(1).sm)).is_ok());
+  c.process(1);
+  // The image covers node 3's missing entries, but 25 entries stay in the log below it...
+  EXPECT_EQ(c.raft(1).snapshot().meta.index, applied);
+  EXPECT_EQ(c.raft(1).log().base_index(), applied - 25);
+  // ...so node 3 is sent entries, not the image.
+  int chunks = 0;
+  c.drop = [&](const Message& m) {
+    if (m.type == MessageType::kSnapshot) ++chunks;
+    return false;
+  };
+  c.heal();
+  c.settle(10);
+  EXPECT_EQ(chunks, 0);
+  EXPECT_EQ(c.raft(1).snapshots_sent(), 0u);
+  EXPECT_EQ(c.raft(3).commit(), c.raft(1).commit());
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  // The kept entries were persisted beside the image; after a restart the log starts at the
+  // image again.
+  c.crash(1);
+  c.restart(1);
+  EXPECT_EQ(c.raft(1).log().base_index(), applied);
+  EXPECT_EQ(c.raft(1).snapshot().meta.index, applied);
+  c.settle(20);
+  EXPECT_EQ(c.node(1).sm, c.node(3).sm);
+  EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, FollowerBeyondCatchupEntriesGetsTheImage) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_catchup_entries = 4; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  const uint64_t applied = commit_without_3(c, 20);
+  ASSERT_TRUE(c.raft(1).compact(applied, testing::encode_state(c.node(1).sm)).is_ok());
+  c.process(1);
+  EXPECT_EQ(c.raft(1).log().base_index(), applied - 4);
+  c.heal();
+  c.settle(10);
+  EXPECT_EQ(c.raft(1).snapshots_sent(), 1u);
+  EXPECT_EQ(c.raft(3).snapshots_installed(), 1u);
+  EXPECT_EQ(c.raft(3).log().base_index(), applied);
   EXPECT_EQ(c.node(3).sm, c.node(1).sm);
   EXPECT_SAFE(c);
 }
@@ -215,11 +273,8 @@ TEST(Snapshot, TransferInterruptedByFollowerRestartStartsOver) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 8; });
   ASSERT_TRUE(c.elect(1));
   c.settle();
-  c.isolate(3);
-  for (int i = 0; i < 10; ++i)
-    ASSERT_TRUE(c.propose(1, "value-" + std::to_string(i)).is_ok());
-  c.settle();
-  ASSERT_TRUE(c.raft(1).compact(c.raft(1).applied(), testing::encode_state(c.node(1).sm)).is_ok());
+  const uint64_t applied = commit_without_3(c, 10);
+  ASSERT_TRUE(c.raft(1).compact(applied, testing::encode_state(c.node(1).sm)).is_ok());
   c.process(1);
   c.heal();
   int chunks = 0;
@@ -240,9 +295,9 @@ TEST(Snapshot, TransferInterruptedByFollowerRestartStartsOver) {
     }
   }
   ASSERT_TRUE(restarted);
-  EXPECT_EQ(c.raft(3).log().snapshot_index(), 0u);
+  EXPECT_EQ(c.raft(3).log().base_index(), 0u);
   c.settle(20);
-  EXPECT_EQ(c.raft(3).log().snapshot_index(), c.raft(1).log().snapshot_index());
+  EXPECT_EQ(c.raft(3).log().base_index(), c.raft(1).log().base_index());
   EXPECT_EQ(c.node(3).sm, c.node(1).sm);
   EXPECT_SAFE(c);
 }
@@ -256,7 +311,7 @@ TEST(Snapshot, CompactionKeepsTheLogBoundedUnderLoad) {
     c.settle(1);
   }
   for (NodeId id : c.ids()) {
-    EXPECT_LE(c.raft(id).last_index() - c.raft(id).log().snapshot_index(), 12u);
+    EXPECT_LE(c.raft(id).last_index() - c.raft(id).log().base_index(), 12u);
   }
   EXPECT_SAFE(c);
 }

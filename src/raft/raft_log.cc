@@ -7,29 +7,29 @@
 namespace rkv::raft {
 
 void RaftLog::restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit) {
-  snap_index_ = snap.index;
-  snap_term_ = snap.term;
+  base_index_ = snap.index;
+  base_term_ = snap.term;
   entries_ = std::move(entries);
   for (size_t k = 0; k < entries_.size(); ++k) {
-    RKV_ASSERT_MSG(entries_[k].index == snap_index_ + 1 + k, "restored log is not contiguous");
+    RKV_ASSERT_MSG(entries_[k].index == base_index_ + 1 + k, "restored log is not contiguous");
   }
   stable_ = last_index();
   handed_out_ = stable_;
-  committed_ = std::max(snap_index_, std::min(commit, last_index()));
-  applied_ = snap_index_;
+  committed_ = std::max(base_index_, std::min(commit, last_index()));
+  applied_ = base_index_;
   applying_ = applied_;
   truncate_from_.reset();
   truncated_.clear();
 }
 
 uint64_t RaftLog::last_term() const {
-  return entries_.empty() ? snap_term_ : entries_.back().term;
+  return entries_.empty() ? base_term_ : entries_.back().term;
 }
 
 std::optional<uint64_t> RaftLog::term(uint64_t i) const {
-  if (i == snap_index_) return snap_term_;
-  if (i < snap_index_ || i > last_index()) return std::nullopt;
-  return entries_[i - snap_index_ - 1].term;
+  if (i == base_index_) return base_term_;
+  if (i < base_index_ || i > last_index()) return std::nullopt;
+  return entries_[i - base_index_ - 1].term;
 }
 
 uint64_t RaftLog::find_conflict_by_term(uint64_t index, uint64_t t) const {
@@ -42,8 +42,8 @@ uint64_t RaftLog::find_conflict_by_term(uint64_t index, uint64_t t) const {
 }
 
 const Entry& RaftLog::at(uint64_t i) const {
-  RKV_ASSERT(i > snap_index_ && i <= last_index());
-  return entries_[i - snap_index_ - 1];
+  RKV_ASSERT(i > base_index_ && i <= last_index());
+  return entries_[i - base_index_ - 1];
 }
 
 std::vector<Entry> RaftLog::slice(uint64_t lo, uint64_t hi, size_t max_count,
@@ -71,12 +71,12 @@ uint64_t RaftLog::maybe_append(uint64_t prev, std::vector<Entry> entries,
                                bool allow_truncate_committed) {
   const uint64_t last_new = prev + entries.size();
   size_t k = 0;
-  // Skip the prefix this log already holds; entries at or below the snapshot are committed
+  // Skip the prefix this log already holds; entries at or below the base are committed
   // and therefore identical (Log Matching), so they are skipped too.
   for (; k < entries.size(); ++k) {
     const Entry& e = entries[k];
     RKV_ASSERT(e.index == prev + 1 + k);
-    if (e.index <= snap_index_) continue;
+    if (e.index <= base_index_) continue;
     if (!match_term(e.index, e.term)) break;
   }
   if (k == entries.size()) return last_new;
@@ -86,7 +86,7 @@ uint64_t RaftLog::maybe_append(uint64_t prev, std::vector<Entry> entries,
                    "a leader asked to overwrite a committed entry");
     for (uint64_t i = conflict; i <= last_index(); ++i)
       truncated_.push_back(at(i));
-    entries_.resize(conflict - snap_index_ - 1);
+    entries_.resize(conflict - base_index_ - 1);
     if (conflict <= std::max(stable_, handed_out_)) {
       // The suffix is (or may be, if a Ready is being persisted) on disk: delete it there too.
       stable_ = std::min(stable_, conflict - 1);
@@ -130,7 +130,7 @@ std::vector<Entry> RaftLog::next_committed(size_t max_count) const {
 }
 
 bool RaftLog::has_next_committed() const {
-  return std::min(committed_, stable_) > std::max({applied_, applying_, snap_index_});
+  return std::min(committed_, stable_) > std::max({applied_, applying_, base_index_});
 }
 
 std::vector<Entry> RaftLog::unstable_entries() const {
@@ -144,8 +144,8 @@ std::vector<Entry> RaftLog::unstable_entries() const {
 void RaftLog::install_snapshot(const SnapshotMeta& meta) {
   // Entries dropped here are not reported as truncated: they did not necessarily conflict,
   // and the leader re-sends whatever follows the snapshot.
-  snap_index_ = meta.index;
-  snap_term_ = meta.term;
+  base_index_ = meta.index;
+  base_term_ = meta.term;
   entries_.clear();
   committed_ = meta.index;
   applied_ = meta.index;
@@ -156,11 +156,11 @@ void RaftLog::install_snapshot(const SnapshotMeta& meta) {
 }
 
 void RaftLog::compact(uint64_t index) {
-  RKV_ASSERT(index > snap_index_ && index <= applied_ && index <= stable_);
-  snap_term_ = *term(index);
+  RKV_ASSERT(index > base_index_ && index <= applied_ && index <= stable_);
+  base_term_ = *term(index);
   entries_.erase(entries_.begin(),
-                 entries_.begin() + static_cast<std::ptrdiff_t>(index - snap_index_));
-  snap_index_ = index;
+                 entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
+  base_index_ = index;
 }
 
 std::optional<uint64_t> RaftLog::take_truncate_from() {

@@ -1,7 +1,9 @@
 // RaftLog: the in-memory view of one node's Raft log.
 //
-// Layout:   [ snapshot (1..snap_index) ][ entries snap_index+1 .. last_index ]
-//                                        |- stable: persisted --|- unstable -|
+// Layout:   [ dropped (1..base_index) ][ entries base_index+1 .. last_index ]
+//                                      |- stable: persisted --|- unstable -|
+// The node's snapshot covers at least the dropped prefix; it may cover more (Raft keeps some
+// entries below its snapshot so followers slightly behind catch up from the log).
 // `stable_` is the last index known to be on disk; entries above it must be handed to the
 // driver (Ready::entries) and acknowledged (stable_to) before they count for this node.
 // `committed_` and `applied_` follow Figure 2: applied <= committed <= last_index.
@@ -24,16 +26,17 @@ class RaftLog {
   // Everything restored is stable (it came from disk).
   void restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit);
 
-  uint64_t first_index() const { return snap_index_ + 1; }
-  uint64_t last_index() const { return snap_index_ + entries_.size(); }
+  uint64_t first_index() const { return base_index_ + 1; }
+  // The last entry no longer held (0 when none was dropped yet) and its term.
+  uint64_t last_index() const { return base_index_ + entries_.size(); }
   uint64_t last_term() const;
-  uint64_t snapshot_index() const { return snap_index_; }
-  uint64_t snapshot_term() const { return snap_term_; }
+  uint64_t base_index() const { return base_index_; }
+  uint64_t base_term() const { return base_term_; }
   uint64_t committed() const { return committed_; }
   uint64_t applied() const { return applied_; }
   uint64_t stable() const { return stable_; }
 
-  // Term of entry i; 0 for i == 0; nullopt when i is compacted (< snap_index) or beyond last.
+  // Term of entry i; 0 for i == 0; nullopt when i is dropped (< base_index) or beyond last.
   std::optional<uint64_t> term(uint64_t i) const;
   bool match_term(uint64_t i, uint64_t t) const {
     auto tt = term(i);
@@ -78,8 +81,8 @@ class RaftLog {
 
   // Replaces the whole log with a snapshot (follower install). Everything is dropped.
   void install_snapshot(const SnapshotMeta& meta);
-  // Drops entries <= index (the application snapshotted its state at `index`).
-  // Precondition: snap_index < index <= applied and index <= stable.
+  // Drops entries <= index (a snapshot covers them).
+  // Precondition: base_index < index <= applied and index <= stable.
   void compact(uint64_t index);
 
   bool has_truncation() const { return truncate_from_.has_value() || !truncated_.empty(); }
@@ -87,9 +90,9 @@ class RaftLog {
   std::vector<Entry> take_truncated();
 
  private:
-  uint64_t snap_index_ = 0;
-  uint64_t snap_term_ = 0;
-  std::vector<Entry> entries_;  // entries_[k].index == snap_index_ + 1 + k
+  uint64_t base_index_ = 0;
+  uint64_t base_term_ = 0;
+  std::vector<Entry> entries_;  // entries_[k].index == base_index_ + 1 + k
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
   uint64_t applying_ = 0;  // highest committed index handed to the driver to apply

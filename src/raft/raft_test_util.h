@@ -369,7 +369,8 @@ class Cluster {
   void maybe_compact(TestNode& t) {
     if (compact_every == 0) return;
     const RaftLog& log = t.raft->log();
-    if (log.applied() >= log.snapshot_index() + compact_every && log.applied() <= log.stable()) {
+    if (log.applied() >= t.raft->snapshot().meta.index + compact_every &&
+        log.applied() <= log.stable()) {
       StateMachine upto;
       for (const auto& [i, d] : t.sm) {
         if (i <= log.applied()) upto[i] = d;

@@ -124,9 +124,10 @@ std::string Server::replication_text() {
                        : st.role == raft::Role::kFollower ? "follower"
                                                           : "candidate";
     o += fmt::format(
-        "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={}\r\n",
+        "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={},"
+        "snapshot_index={},snapshots_sent={},snapshots_installed={}\r\n",
         name, role, st.term, st.leader >= 0 ? config_.nodes[st.leader].id : "none", st.commit,
-        st.applied, st.last_index);
+        st.applied, st.last_index, st.snapshot_index, st.snapshots_sent, st.snapshots_installed);
     for (const auto& f : st.followers) {
       o += fmt::format("keyspace_{}_follower_{}:match_index={},lag={},active={}\r\n", name,
                        config_.nodes[f.node].id, f.match, f.lag, f.active ? 1 : 0);
@@ -223,6 +224,9 @@ std::string Server::status_json() {
     g["commit_index"] = st.commit;
     g["applied_index"] = st.applied;
     g["last_index"] = st.last_index;
+    g["snapshot_index"] = st.snapshot_index;
+    g["snapshots_sent"] = st.snapshots_sent;
+    g["snapshots_installed"] = st.snapshots_installed;
     nlohmann::json fs = nlohmann::json::array();
     for (const auto& f : st.followers) {
       fs.push_back({{"node", config_.nodes[f.node].id},

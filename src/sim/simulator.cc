@@ -224,8 +224,10 @@ void Simulator::setup() {
   Random snap_rng(o_.seed ^ 0x5eed'5a95'0000'0001ull);
   constexpr std::array<uint64_t, 4> kSnapshotEvery = {10, 40, 200, 20000};
   base.raft.snapshot_min_entries = kSnapshotEvery[snap_rng.uniform(kSnapshotEvery.size())];
-  params += fmt::format("\n  log: compaction every {} entries (at least)",
-                        base.raft.snapshot_min_entries);
+  constexpr std::array<uint64_t, 3> kCatchup = {0, 5, 100};
+  base.raft.snapshot_catchup_entries = kCatchup[snap_rng.uniform(kCatchup.size())];
+  params += fmt::format("\n  log: compaction every {} entries (at least), {} kept below the image",
+                        base.raft.snapshot_min_entries, base.raft.snapshot_catchup_entries);
   checkers_.resize(base.keyspaces.size());
 
   nodes_.resize(static_cast<size_t>(o_.nodes));

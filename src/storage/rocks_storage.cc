@@ -51,14 +51,15 @@ constexpr const char* kWalDir = "wal";
 constexpr std::string_view kLogBegin = "l";  // Raft log records: [kLogBegin, kLogEnd)
 constexpr std::string_view kLogEnd = "m";
 constexpr size_t kCheckpointBatchBytes = 16ull << 20;
+// The segment recorded for log records replayed at open (any id works: they are all
+// checkpointed before the first append).
+constexpr uint64_t kReplayed = 1;
+// A live Raft log record in a sealed segment followed by this many times write_buffer_bytes of
+// sealed log is checkpointed into RocksDB, so that the segment can be released.
+constexpr uint64_t kKeepUncheckpointedBuffers = 2;
 
 bool is_log_key(std::string_view key) {
   return !key.empty() && key[0] == kLogBegin[0];
-}
-// The part of a log key naming its log: up to and including the first NUL ("l<group>\0").
-std::string_view log_group_of(std::string_view key) {
-  size_t nul = key.find('\0');
-  return nul == std::string_view::npos ? key : key.substr(0, nul + 1);
 }
 
 rocksdb::Slice to_slice(std::string_view s) {
@@ -190,17 +191,26 @@ struct RocksStorage::Impl {
   uint64_t release_bytes = 0;  // sealed log bytes that make it worth flushing and releasing
   uint64_t requested_upto = 0;
 
-  // Guarded by write_mu. The live Raft log records, and per log segment, per log, the lowest
-  // and highest key put there: the segment pins its records while any key in one of those
-  // ranges is live (conservative: a key deleted and put again later pins the older segment too).
-  std::map<std::string, std::string, std::less<>> log_keys;
+  // Guarded by write_mu. The live Raft log records, each with the log segment its value was
+  // written to (0: the value is in RocksDB too, checkpointed), and per segment the number of
+  // live records whose value is there: a segment can go once that count is 0.
+  struct LogRecord {
+    std::string value;
+    uint64_t segment = 0;
+  };
+  using LogMap = std::map<std::string, LogRecord, std::less<>>;
+  LogMap log_keys;
   size_t log_bytes = 0;
-  std::map<uint64_t, std::map<std::string, std::pair<std::string, std::string>, std::less<>>> pins;
-
-  using LogMap = std::map<std::string, std::string, std::less<>>;
+  std::map<uint64_t, uint64_t> live_in_segment;
   LogMap::iterator last_put = log_keys.end();  // a log is appended in order: the next key
                                                // usually goes right after the last one
 
+  void unpin(uint64_t segment) {
+    if (segment == 0) return;
+    auto p = live_in_segment.find(segment);
+    RKV_ASSERT(p != live_in_segment.end() && p->second > 0);
+    --p->second;
+  }
   void log_put(std::string_view key, std::string_view value, uint64_t segment) {
     LogMap::iterator it;
     if (log_keys.empty() || log_keys.rbegin()->first < key) {
@@ -212,61 +222,78 @@ struct RocksStorage::Impl {
       it = log_keys.lower_bound(key);
     }
     if (it != log_keys.end() && it->first == key) {
-      log_bytes = log_bytes - it->second.size() + value.size();
-      it->second.assign(value);
+      log_bytes = log_bytes - it->second.value.size() + value.size();
+      it->second.value.assign(value);
+      unpin(it->second.segment);
+      it->second.segment = segment;
       last_put = it;
     } else {
-      last_put = log_keys.emplace_hint(it, std::string(key), std::string(value));
+      last_put =
+          log_keys.emplace_hint(it, std::string(key), LogRecord{std::string(value), segment});
       log_bytes += key.size() + value.size();
     }
     if (segment == 0) return;
-    auto p = pins.empty() || pins.rbegin()->first != segment ? pins.try_emplace(segment).first
-                                                             : std::prev(pins.end());
-    auto& ranges = p->second;
-    std::string_view group = log_group_of(key);
-    auto r = ranges.find(group);
-    if (r == ranges.end()) {
-      ranges.emplace(std::string(group), std::make_pair(std::string(key), std::string(key)));
+    if (live_in_segment.empty() || live_in_segment.rbegin()->first != segment) {
+      live_in_segment.emplace_hint(live_in_segment.end(), segment, 1);
     } else {
-      if (key < r->second.first) r->second.first.assign(key);
-      if (key > r->second.second) r->second.second.assign(key);
+      ++live_in_segment.rbegin()->second;
     }
+  }
+  void log_erase(LogMap::iterator lo, LogMap::iterator hi) {
+    for (auto it = lo; it != hi; ++it) {
+      log_bytes -= it->first.size() + it->second.value.size();
+      unpin(it->second.segment);
+    }
+    log_keys.erase(lo, hi);
+    last_put = log_keys.end();
   }
   void log_delete_range(std::string_view begin, std::string_view end) {
     const std::string_view lo_key = std::max(begin, kLogBegin);
     const std::string_view hi_key = std::min(end, kLogEnd);
     if (lo_key >= hi_key) return;
-    auto lo = log_keys.lower_bound(lo_key);
-    auto hi = log_keys.lower_bound(hi_key);
-    for (auto it = lo; it != hi; ++it)
-      log_bytes -= it->first.size() + it->second.size();
-    log_keys.erase(lo, hi);
-    last_put = log_keys.end();
+    log_erase(log_keys.lower_bound(lo_key), log_keys.lower_bound(hi_key));
   }
   void log_delete(std::string_view key) {
     auto it = log_keys.find(key);
-    if (it == log_keys.end()) return;
-    log_bytes -= it->first.size() + it->second.size();
-    log_keys.erase(it);
-    last_put = log_keys.end();
-  }
-  bool pinned(uint64_t segment) const {
-    auto p = pins.find(segment);
-    if (p == pins.end()) return false;
-    for (const auto& [group, range] : p->second) {
-      auto it = log_keys.lower_bound(range.first);
-      if (it != log_keys.end() && it->first <= range.second) return true;
-    }
-    return false;
+    if (it != log_keys.end()) log_erase(it, std::next(it));
   }
   // The highest segment id below `below` such that it and every segment before it hold no live
-  // log record (0: none). Forgets the pins of the segments it passes.
+  // log record (0: none). Forgets the counts of the segments it passes.
   uint64_t releasable_below(uint64_t below) {
-    while (!pins.empty() && pins.begin()->first < below) {
-      if (pinned(pins.begin()->first)) return pins.begin()->first - 1;
-      pins.erase(pins.begin());
+    while (!live_in_segment.empty() && live_in_segment.begin()->first < below) {
+      if (live_in_segment.begin()->second > 0) return live_in_segment.begin()->first - 1;
+      live_in_segment.erase(live_in_segment.begin());
     }
     return below - 1;
+  }
+  // Writes the live log records whose value is in a segment below `below` to RocksDB as well
+  // (they then pin no segment: the next flush makes them durable there). For records that
+  // outlive many segments, such as the tail of a log nobody writes to any more.
+  Status checkpoint_below(uint64_t below) {
+    rocksdb::WriteBatch cp;
+    std::vector<LogRecord*> in_cp;
+    auto put_batch = [&]() -> Status {
+      rocksdb::WriteOptions wo;
+      wo.disableWAL = true;  // durable once flushed, before any segment holding them goes
+      rocksdb::Status ws = db->Write(wo, &cp);
+      if (!ws.ok()) return from_rocks(ws, dir, "log checkpoint");
+      for (LogRecord* rec : in_cp) {
+        unpin(rec->segment);
+        rec->segment = 0;
+      }
+      cp.Clear();
+      in_cp.clear();
+      return Status::ok();
+    };
+    for (auto& [k, rec] : log_keys) {
+      if (rec.segment == 0 || rec.segment >= below) continue;
+      rocksdb::Status ps = cp.Put(to_slice(k), to_slice(rec.value));
+      if (!ps.ok()) return from_rocks(ps, dir, "log checkpoint");
+      in_cp.push_back(&rec);
+      if (cp.GetDataSize() >= kCheckpointBatchBytes) RKV_RETURN_IF_ERROR(put_batch());
+    }
+    if (cp.Count() > 0) RKV_RETURN_IF_ERROR(put_batch());
+    return Status::ok();
   }
 
   // Releases log segments in the background: flush RocksDB's memtables (everything written so
@@ -359,7 +386,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
       if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
       if (is_log_key(to_view(k))) {
-        impl->log_put(to_view(k), to_view(v), 0);
+        impl->log_put(to_view(k), to_view(v), kReplayed);
         return rocksdb::Status::OK();
       }
       return rest.Put(k, v);
@@ -387,24 +414,15 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   if (!wal.is_ok()) return wal.status();
   impl->wal = std::move(wal).value();
   if (impl->wal->last_recovered_segment() > 0) {
-    // Checkpoint: the live log records go to RocksDB too, then RocksDB is flushed, and every
-    // recovered segment can go (before any append: a torn tail must not precede new records).
-    rocksdb::WriteBatch cp;
-    auto put_batch = [&]() -> Status {
-      rocksdb::Status ws = impl->db->Write(replay_wo, &cp);
-      cp.Clear();
-      return ws.ok() ? Status::ok() : from_rocks(ws, dir, "log checkpoint");
-    };
-    for (const auto& [k, v] : impl->log_keys) {
-      rocksdb::Status ps = cp.Put(to_slice(k), to_slice(v));
-      if (!ps.ok()) return from_rocks(ps, dir, "log checkpoint");
-      if (cp.GetDataSize() >= kCheckpointBatchBytes) RKV_RETURN_IF_ERROR(put_batch());
-    }
-    if (cp.Count() > 0) RKV_RETURN_IF_ERROR(put_batch());
+    // Checkpoint: the replayed live log records go to RocksDB too, then RocksDB is flushed,
+    // and every recovered segment can go (before any append: a torn tail must not precede new
+    // records).
+    RKV_RETURN_IF_ERROR(impl->checkpoint_below(kReplayed + 1));
     rocksdb::Status fs = impl->db->Flush(rocksdb::FlushOptions());
     if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
     impl->wal->release_up_to(impl->wal->last_recovered_segment());
   }
+  impl->live_in_segment.clear();
   impl->seen_segment = impl->wal->current_segment();
   impl->release_bytes = options.write_buffer_bytes;
   impl->start_releaser();
@@ -474,7 +492,16 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
   if (cur != impl_->seen_segment) {
     impl_->seen_segment = cur;
     if (impl_->wal->sealed_bytes() >= impl_->release_bytes) {
-      const uint64_t upto = impl_->releasable_below(cur);
+      uint64_t upto = impl_->releasable_below(cur);
+      const uint64_t old =
+          impl_->wal->sealed_beyond_newest(kKeepUncheckpointedBuffers * impl_->release_bytes);
+      if (upto < old) {
+        // Live records behind the newest sealed log hold back its release (a log nobody
+        // appends to or cuts any more would pin its segments for good): they go to RocksDB,
+        // and the segments with them.
+        RKV_RETURN_IF_ERROR(impl_->checkpoint_below(old + 1));
+        upto = impl_->releasable_below(cur);
+      }
       if (upto > impl_->requested_upto) {
         impl_->requested_upto = upto;
         impl_->request_release(upto);
@@ -496,7 +523,7 @@ Result<std::string> RocksStorage::get(std::string_view key) {
     if (it == impl_->log_keys.end()) {
       return Status::not_found("key not found in rocksdb store " + impl_->dir);
     }
-    return it->second;
+    return it->second.value;
   }
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), to_slice(key), &value);
@@ -533,7 +560,7 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
     auto it = impl_->log_keys.lower_bound(std::max(begin, kLogBegin));
     for (; it != impl_->log_keys.end(); ++it) {
       if (!end.empty() && it->first >= end) break;
-      if (!fn(it->first, it->second)) {
+      if (!fn(it->first, it->second.value)) {
         go_on = false;
         break;
       }

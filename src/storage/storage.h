@@ -5,10 +5,12 @@
 // Key space conventions (one store per node, partitioned by a one-byte tag then a name):
 //   "d" <keyspace> "\0" <user key>      -> sealed user value record (see node/kv_state.h)
 //   "l" <group>    "\0" <u64 BE index>  -> sealed Raft log entry
-//   "m" <name>                          -> sealed metadata (hard state, snapshot meta, ...)
+//   "l" <group>    "\1hs"               -> sealed Raft hard state (rewritten at every write)
+//   "m" <name>                          -> sealed metadata (snapshot, older hard states, ...)
 // Values written by the project are sealed with core/checksum.h so corruption is detected.
 // RocksStorage keeps every "l" key in memory and in its write-ahead log only, on the premise of
-// a log: appended at its end, cut from its front (delete_range) before long.
+// a log: appended at its end, cut from its front (delete_range) or rewritten before long (those
+// that are not are copied into RocksDB once they hold back the release of the log).
 //
 // Thread-safety: a Storage is used by one thread at a time, except RocksStorage::write, which
 // may be called from a background syncer thread while the owner only reads (RocksDB allows it).

@@ -570,6 +570,17 @@ class RocksStorageTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.status().to_string();
     return r ? std::move(r).value() : nullptr;
   }
+  // Bytes in the write-ahead log's directory (files come and go meanwhile: the preparer and
+  // the releaser work in the background).
+  uint64_t wal_bytes() const {
+    uint64_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(db_ + "/wal", ec)) {
+      uint64_t size = fs::file_size(e.path(), ec);
+      if (!ec) n += size;
+    }
+    return n;
+  }
 
   TempDir tmp_;
   std::string db_ = tmp_.sub("db");
@@ -667,15 +678,6 @@ TEST_F(RocksStorageTest, RaftLogRecordsSurviveReleasesAndReopens) {
       k.push_back(static_cast<char>((i >> (8 * b)) & 0xff));
     return k;
   };
-  auto wal_bytes = [&] {  // files come and go meanwhile (the preparer and the releaser)
-    uint64_t n = 0;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(db_ + "/wal", ec)) {
-      uint64_t size = fs::file_size(e.path(), ec);
-      if (!ec) n += size;
-    }
-    return n;
-  };
   const std::string value(200, 'v');
   uint64_t first = 1, next = 1;  // live log: [first, next)
   for (int open_round = 0; open_round < 6; ++open_round) {
@@ -709,6 +711,67 @@ TEST_F(RocksStorageTest, RaftLogRecordsSurviveReleasesAndReopens) {
                         [&](std::string_view, std::string_view) { return ++live, true; }));
     EXPECT_EQ(live, next - first);
   }
+}
+
+// A log nobody appends to or cuts any more (an idle Raft group), and a record rewritten at every
+// write (a hard state), must not keep the write-ahead log from being released.
+TEST_F(RocksStorageTest, IdleRaftLogRecordsDoNotHoldTheWriteAheadLog) {
+  RocksOptions options;
+  options.write_buffer_bytes = 64 << 10;
+  options.wal_first_segment_bytes = 16 << 10;
+  options.wal_max_segment_bytes = 16 << 10;
+  auto key = [](char log, uint64_t i) {
+    std::string k{'l', log, '\0'};
+    for (int b = 7; b >= 0; --b)
+      k.push_back(static_cast<char>((i >> (8 * b)) & 0xff));
+    return k;
+  };
+  const std::string value(200, 'v');
+  const std::string busy_hs("lg\1hs", 5), idle_hs("li\1hs", 5);
+  uint64_t first = 1, next = 1;
+  for (int open_round = 0; open_round < 3; ++open_round) {
+    auto s = open(options);
+    ASSERT_TRUE(s);
+    if (open_round == 0) {
+      WriteBatch b;
+      for (uint64_t i = 1; i <= 3; ++i)
+        b.put(key('i', i), "idle" + std::to_string(i));
+      b.put(idle_hs, "idle-hs");
+      ASSERT_TRUE(s->write(b, true));
+    }
+    for (int step = 0; step < 6000; ++step) {
+      WriteBatch b;
+      b.put(key('g', next), value + std::to_string(next));
+      ++next;
+      b.put(busy_hs, std::to_string(next));
+      if (next - first > 500) {
+        first = next - 100;
+        b.delete_range(key('g', 0), key('g', first));
+      }
+      ASSERT_TRUE(s->write(b, false));
+    }
+    // 1.2 MB were written; what stays is bounded by the newest sealed log kept unchecked
+    // (2 write buffers) plus the segments in flight.
+    for (int wait = 0; wait < 1000 && wal_bytes() >= (300u << 10); ++wait)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_LT(wal_bytes(), 300u << 10) << open_round;
+    for (uint64_t i = 1; i <= 3; ++i)
+      EXPECT_EQ(get_or_absent(*s, key('i', i)), "idle" + std::to_string(i)) << open_round;
+    EXPECT_EQ(get_or_absent(*s, idle_hs), "idle-hs");
+    EXPECT_EQ(get_or_absent(*s, busy_hs), std::to_string(next));
+    for (uint64_t i = first; i < next; ++i)
+      ASSERT_EQ(get_or_absent(*s, key('g', i)), value + std::to_string(i))
+          << open_round << " " << i;
+  }
+  auto s = open(options);
+  ASSERT_TRUE(s);
+  for (uint64_t i = 1; i <= 3; ++i)
+    EXPECT_EQ(get_or_absent(*s, key('i', i)), "idle" + std::to_string(i));
+  EXPECT_EQ(get_or_absent(*s, idle_hs), "idle-hs");
+  EXPECT_EQ(get_or_absent(*s, busy_hs), std::to_string(next));
+  EXPECT_EQ(get_or_absent(*s, key('g', first - 1)), "<absent>");
+  for (uint64_t i = first; i < next; ++i)
+    ASSERT_EQ(get_or_absent(*s, key('g', i)), value + std::to_string(i)) << i;
 }
 
 TEST_F(RocksStorageTest, OpenWithoutCreateFailsOnMissingDir) {

@@ -532,4 +532,15 @@ uint64_t WalLog::sealed_bytes() const {
   return n;
 }
 
+uint64_t WalLog::sealed_beyond_newest(uint64_t bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t newer = 0;
+  for (auto it = files_.rbegin(); it != files_.rend(); ++it) {
+    if (it->first == cur_id_) continue;
+    if (newer >= bytes) return it->first;
+    newer += it->second;
+  }
+  return 0;
+}
+
 }  // namespace rkv

@@ -77,6 +77,9 @@ class WalLog {
 
   // Bytes of the segments before the current one that are not released yet.
   uint64_t sealed_bytes() const;
+  // The highest id of a sealed, unreleased segment that the sealed segments after it outweigh
+  // by at least `bytes` (0: none): what lies beyond the newest `bytes` of the sealed log.
+  uint64_t sealed_beyond_newest(uint64_t bytes) const;
 
  private:
   WalLog(std::string dir, Options options);
