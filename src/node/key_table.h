@@ -104,6 +104,27 @@ class KeyTable {
     return reverse_bits(cursor);
   }
 
+  // Visits every entry, in bucket order, asking for the entries and their values a few buckets
+  // ahead (a walk over a large table is a cache miss per entry and per value otherwise). fn
+  // must not insert or erase.
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    constexpr size_t kEntryAhead = 16, kValueAhead = 8;
+    const size_t n = buckets_.size();
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kEntryAhead < n) {
+        if (const Entry* e = buckets_[i + kEntryAhead].get()) __builtin_prefetch(e);
+      }
+      if (i + kValueAhead < n) {
+        if (const Entry* e = buckets_[i + kValueAhead].get()) {
+          __builtin_prefetch(e->value.data.data());
+        }
+      }
+      for (const Entry* e = buckets_[i].get(); e; e = e->next.get())
+        fn(*e);
+    }
+  }
+
   // Bytes held by keys and values (not counting table overhead), for INFO and /metrics.
   size_t payload_bytes() const { return payload_bytes_; }
   void adjust_payload(int64_t delta) { payload_bytes_ += delta; }

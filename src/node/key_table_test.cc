@@ -55,6 +55,24 @@ TEST(KeyTable, FullScanVisitsEveryKey) {
   EXPECT_EQ(full_scan(t).size(), 1000u);
 }
 
+TEST(KeyTable, ForEachVisitsEveryEntryOnce) {
+  KeyTable t;
+  for (int i = 0; i < 1000; ++i) {
+    bool ins;
+    t.upsert("key:" + std::to_string(i), &ins)->value.data = std::to_string(i);
+  }
+  std::map<std::string, std::string> seen;
+  size_t visits = 0;
+  t.for_each([&](const KeyTable::Entry& e) {
+    ++visits;
+    seen[e.key.str()] = e.value.data;
+  });
+  EXPECT_EQ(visits, 1000u);
+  ASSERT_EQ(seen.size(), 1000u);
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(seen["key:" + std::to_string(i)], std::to_string(i));
+}
+
 // SCAN's guarantee: keys present for the whole iteration are returned even when the table
 // grows or shrinks between calls.
 TEST(KeyTable, ScanSurvivesResizesBetweenCalls) {

@@ -216,12 +216,9 @@ std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) co
     for (const auto& [key, v] : *as_of)
       overridden.insert(key);
   }
-  uint64_t c = 0;
-  do {
-    c = t.scan(c, [&](const KeyTable::Entry& e) {
-      if (overridden.empty() || !overridden.contains(e.key.view())) add(e.key, e.value);
-    });
-  } while (c != 0);
+  t.for_each([&](const KeyTable::Entry& e) {
+    if (overridden.empty() || !overridden.contains(e.key.view())) add(e.key, e.value);
+  });
   if (as_of != nullptr) {
     for (const auto& [key, v] : *as_of) {
       if (v) add(key, *v);
