@@ -81,6 +81,16 @@ class KeyTable {
     const Entry* e = buckets_[hash_of(key) & (buckets_.size() - 1)].get();
     if (e != nullptr) __builtin_prefetch(e);
   }
+  // The third step, once the entry is likely cached: the key's value bytes.
+  void prefetch_value(std::string_view key) const {
+    const uint64_t h = hash_of(key);
+    for (const Entry* e = buckets_[h & (buckets_.size() - 1)].get(); e; e = e->next.get()) {
+      if (e->hash == h) {
+        __builtin_prefetch(e->value.data.data());
+        return;
+      }
+    }
+  }
   // Returns the entry for key, inserting an empty value if absent (*inserted tells which).
   Entry* upsert(std::string_view key, bool* inserted);
   bool erase(std::string_view key);

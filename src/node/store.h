@@ -61,6 +61,18 @@ class Store {
 
   // Index of the keyspace a key belongs to: the longest matching prefix, else "default".
   uint32_t route(std::string_view key) const;
+  // Cache hint for a command on `key` coming soon, in three steps issued a while apart over a
+  // batch of keys: 0 the bucket slot, 1 the entry, 2 the value bytes (KeyTable::prefetch_*).
+  void prefetch(std::string_view key, int step) const {
+    const KeyTable& t = keyspaces_[route(key)].table;
+    if (step == 0) {
+      t.prefetch_bucket(key);
+    } else if (step == 1) {
+      t.prefetch_entry(key);
+    } else {
+      t.prefetch_value(key);
+    }
+  }
   size_t keyspace_count() const { return keyspaces_.size(); }
   const Keyspace& keyspace(uint32_t i) const { return keyspaces_[i]; }
   int find_keyspace(std::string_view name) const;  // -1 when unknown

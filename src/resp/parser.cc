@@ -12,6 +12,34 @@
 
 namespace rkv::resp {
 
+std::optional<std::string_view> peek_first_key(std::string_view buf) {
+  size_t pos = 0;
+  // Reads "<type><digits>\r\n" at pos; a short, positive count only.
+  auto header = [&](char type, uint64_t* n) {
+    if (pos >= buf.size() || buf[pos] != type) return false;
+    ++pos;
+    uint64_t v = 0;
+    size_t digits = 0;
+    while (pos < buf.size() && buf[pos] >= '0' && buf[pos] <= '9' && digits < 10) {
+      v = v * 10 + static_cast<uint64_t>(buf[pos] - '0');
+      ++pos;
+      ++digits;
+    }
+    if (digits == 0 || buf.size() - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n') {
+      return false;
+    }
+    pos += 2;
+    *n = v;
+    return true;
+  };
+  uint64_t count = 0, len = 0;
+  if (!header('*', &count) || count < 2) return std::nullopt;
+  if (!header('$', &len) || buf.size() - pos < len + 2) return std::nullopt;
+  pos += len + 2;
+  if (!header('$', &len) || buf.size() - pos < len) return std::nullopt;
+  return buf.substr(pos, len);
+}
+
 namespace {
 
 // Longest "*N" or "$N" header line accepted, type byte included, CRLF excluded. Any valid

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,11 @@ enum class ParseResult : unsigned char {
   kCommand,   // one command parsed: args() and consumed are set
   kError,     // protocol error: error() holds the message; the connection must be closed
 };
+
+// The second element (the key, for most commands) of the multibulk command at the front of
+// `buf`, if its bytes are all there; nullopt otherwise (inline commands, fewer than two elements,
+// malformed or partial input). Validates nothing beyond what it reads: a hint, not a parse.
+std::optional<std::string_view> peek_first_key(std::string_view buf);
 
 class Parser {
  public:

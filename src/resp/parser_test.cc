@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/random.h"
 #include "resp/parser_test_util.h"
 
 // Counts heap allocations so the steady-state test can prove the parser reuses its vectors.
@@ -502,6 +503,34 @@ TEST(ParserLimits, HeaderLineLength) {
   // The verdict does not depend on how the bytes arrive.
   Parser p;
   EXPECT_EQ(run_fixed(p, at + "1\r\n", 1).error, "Protocol error: too big mbulk count string");
+}
+
+TEST(PeekFirstKey, NamesTheSecondElementOfACompleteHeader) {
+  EXPECT_EQ(peek_first_key("*3\r\n$3\r\nSET\r\n$5\r\nuser1\r\n$1\r\nv\r\n"), "user1");
+  // Only the key's bytes need to be there.
+  EXPECT_EQ(peek_first_key("*3\r\n$3\r\nSET\r\n$5\r\nuser1"), "user1");
+  EXPECT_EQ(peek_first_key("*2\r\n$3\r\nGET\r\n$0\r\n\r\n"), "");
+  EXPECT_EQ(peek_first_key("*3\r\n$3\r\nSET\r\n$5\r\nuse"), std::nullopt);
+  EXPECT_EQ(peek_first_key("*1\r\n$4\r\nPING\r\n"), std::nullopt);
+  EXPECT_EQ(peek_first_key("SET k v\r\n"), std::nullopt);  // inline
+  EXPECT_EQ(peek_first_key(""), std::nullopt);
+  EXPECT_EQ(peek_first_key("*2\r\n$3\r\nGETX\r\n$1\r\nk\r\n"), std::nullopt);
+  EXPECT_EQ(peek_first_key("*2\r\n$-1\r\n"), std::nullopt);
+  EXPECT_EQ(peek_first_key("*2\r\n$99999999999999999999\r\n"), std::nullopt);
+  EXPECT_EQ(peek_first_key("*2\r"), std::nullopt);
+  // Whatever the bytes, it reads only inside them.
+  Random rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string junk = "*" + std::to_string(rng.uniform(4));
+    const size_t n = rng.uniform(40);
+    for (size_t k = 0; k < n; ++k)
+      junk.push_back("$\r\n0123456789kv*"[rng.uniform(16)]);
+    auto key = peek_first_key(junk);
+    if (key) {
+      EXPECT_GE(key->data(), junk.data());
+      EXPECT_LE(key->data() + key->size(), junk.data() + junk.size());
+    }
+  }
 }
 
 }  // namespace

@@ -93,20 +93,31 @@ bool Connection::ensure_read_space(size_t want_total) {
 }
 
 void Connection::on_readable() {
-  if (closed_) return;
+  if (receive()) handle_received();
+}
+
+bool Connection::receive() {
+  if (closed_) return false;
   if (close_after_flush_) {  // input after QUIT or a protocol error is never read
     server_.unwatch_client(socket_.native_handle());
-    return;
+    return false;
   }
   if (in_cap_ - in_end_ < kMinReadChunk && !ensure_read_space(in_end_ + kMinReadChunk)) {
     spdlog::warn("client {} ({}) exceeded the query buffer limit; closing", info_.id, info_.addr);
     close();
-    return;
+    return false;
   }
-  asio::error_code ec;
-  size_t n = socket_.read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) return;
-  on_read(ec, n);
+  rx_n_ = socket_.read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_), rx_ec_);
+  return rx_ec_ != asio::error::would_block && rx_ec_ != asio::error::try_again;
+}
+
+std::optional<std::string_view> Connection::first_key() const {
+  if (rx_ec_) return std::nullopt;
+  return resp::peek_first_key(std::string_view(in_.get() + in_begin_, in_end_ + rx_n_ - in_begin_));
+}
+
+void Connection::handle_received() {
+  on_read(rx_ec_, rx_n_);
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {

@@ -26,6 +26,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   // The socket is readable (the server's client poller): reads what arrived and runs it.
   void on_readable();
+  // on_readable in two halves, so that the server can read a batch of sockets, ask for the
+  // memory their commands will touch, and only then run them: receive() reads (true when
+  // handle_received() has something to do), first_key() names the key of the first command
+  // received (a hint), handle_received() runs what arrived.
+  bool receive();
+  std::optional<std::string_view> first_key() const;
+  void handle_received();
   // Closes the socket now; pending output is dropped.
   void close();
   bool closed() const { return closed_; }
@@ -56,6 +63,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void hold_tail(size_t from, uint64_t token, int64_t start_us);
   void on_written(const asio::error_code& ec);
   bool ensure_read_space(size_t want_total);
+
+  asio::error_code rx_ec_;  // result of the last receive(), for handle_received()
+  size_t rx_n_ = 0;
 
   Server& server_;
   asio::ip::tcp::socket socket_;

@@ -98,6 +98,8 @@ class Server {
   void read_ready_clients();
   void end_of_round();
   void drain_node();
+  std::vector<std::shared_ptr<Connection>> received_;  // read_ready_clients' batch
+  std::vector<std::string_view> keys_;
   void on_synced(uint64_t token, Status st);
   void release_held();
   void arm_cron();
