@@ -40,7 +40,8 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   // An image at 2 that keeps the log (catch-up entries): the records it covers stay on disk,
   // and a load starts the log after the image.
   Ready keep;
-  keep.compacted = Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"};
+  keep.compacted =
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"});
   keep.compacted_log_to = 0;
   ASSERT_TRUE(persist_ready(st, kG, keep).is_ok());
   r = load(st, kG);
@@ -51,12 +52,14 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
 
   // Compaction at 2 that drops the log up to 1, then at 3 dropping up to 3.
   Ready comp;
-  comp.compacted = Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"};
+  comp.compacted =
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"});
   comp.compacted_log_to = 1;
   ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
   EXPECT_FALSE(st.get(log_key(kG, 1)).is_ok());
   EXPECT_TRUE(st.get(log_key(kG, 2)).is_ok());
-  comp.compacted = Snapshot{SnapshotMeta{3, 2, {1, 2, 3}}, "image@3"};
+  comp.compacted =
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{3, 2, {1, 2, 3}}, "image@3"});
   comp.compacted_log_to = 3;
   ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
   EXPECT_FALSE(st.get(log_key(kG, 3)).is_ok());
@@ -67,7 +70,8 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
 
   // An installed snapshot replaces the whole log.
   Ready inst;
-  inst.snapshot = Snapshot{SnapshotMeta{10, 4, {1, 2, 3}}, "image@10"};
+  inst.snapshot =
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{10, 4, {1, 2, 3}}, "image@10"});
   inst.hard_state = HardState{4, 0, 10};
   ASSERT_TRUE(persist_ready(st, kG, inst).is_ok());
   r = load(st, kG);

@@ -102,7 +102,7 @@ Raft::Raft(Config config, Random& random, PersistentState restored)
 
   log_.restore(restored.snapshot.meta, std::move(restored.entries), restored.hard_state.commit);
   if (cfg_.applied > log_.applied()) log_.applied_to(std::min(cfg_.applied, log_.committed()));
-  snapshot_ = std::move(restored.snapshot);
+  snapshot_ = std::make_shared<const Snapshot>(std::move(restored.snapshot));
   term_ = restored.hard_state.term;
   vote_ = restored.hard_state.vote;
   // A node that restarts may have acknowledged a leader's heartbeat just before it crashed;
@@ -496,14 +496,14 @@ void Raft::handle_snapshot_chunk(const Message& m) {
   if (m.done && m.offset + m.data.size() == incoming_->data.size()) {
     Snapshot snap = std::move(*incoming_);
     incoming_.reset();
-    install_snapshot(snap);
+    install_snapshot(std::move(snap));
     return;
   }
   r.offset = incoming_->data.size();
   send(std::move(r));
 }
 
-void Raft::install_snapshot(const Snapshot& snap) {
+void Raft::install_snapshot(Snapshot snap) {
   Message r;
   r.type = MessageType::kAppResp;
   r.to = leader_;
@@ -516,12 +516,12 @@ void Raft::install_snapshot(const Snapshot& snap) {
   }
   log_.install_snapshot(snap.meta);
   ++snapshots_installed_;
-  snapshot_ = snap;
-  pending_snapshot_ = snap;
-  if (pending_compaction_ && pending_compaction_->meta.index <= snap.meta.index) {
+  snapshot_ = std::make_shared<const Snapshot>(std::move(snap));
+  pending_snapshot_ = snapshot_;
+  if (pending_compaction_ && pending_compaction_->meta.index <= snapshot_->meta.index) {
     pending_compaction_.reset();
   }
-  r.index = snap.meta.index;  // sent after the Ready carrying the snapshot is persisted
+  r.index = snapshot_->meta.index;  // sent after the Ready carrying the snapshot is persisted
   send(std::move(r));
 }
 
@@ -603,14 +603,14 @@ void Raft::handle_heartbeat_resp(const Message& m) {
 void Raft::handle_snapshot_resp(const Message& m) {
   Progress& pr = progress_.at(m.from);
   if (pr.state != ProgressState::kSnapshot || m.index != pr.pending_snapshot ||
-      snapshot_.meta.index != pr.pending_snapshot) {
+      snapshot_->meta.index != pr.pending_snapshot) {
     return;
   }
   if (m.reject) {
-    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_.data.size());
+    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_->data.size());
     send_snapshot_chunk(m.from);
   } else if (m.offset > pr.snapshot_offset) {
-    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_.data.size());
+    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_->data.size());
     send_snapshot_chunk(m.from);
   }
 }
@@ -625,8 +625,8 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   const auto prev_term = log_.term(prev);
   if (!prev_term.has_value()) {
     // The follower needs entries we compacted away: stream the snapshot instead.
-    RKV_ASSERT(snapshot_.meta.index > 0);
-    pr.become_snapshot(snapshot_.meta.index);
+    RKV_ASSERT(snapshot_->meta.index > 0);
+    pr.become_snapshot(snapshot_->meta.index);
     ++snapshots_sent_;
     send_snapshot_chunk(to);
     return false;
@@ -661,20 +661,20 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
 void Raft::send_snapshot_chunk(NodeId to) {
   Progress& pr = progress_.at(to);
   RKV_ASSERT(pr.state == ProgressState::kSnapshot);
-  if (pr.pending_snapshot != snapshot_.meta.index) {
+  if (pr.pending_snapshot != snapshot_->meta.index) {
     // We compacted again since the transfer started: restart it with the newer image.
-    pr.pending_snapshot = snapshot_.meta.index;
+    pr.pending_snapshot = snapshot_->meta.index;
     pr.snapshot_offset = 0;
   }
-  const uint64_t size = snapshot_.data.size();
+  const uint64_t size = snapshot_->data.size();
   const uint64_t off = std::min<uint64_t>(pr.snapshot_offset, size);
   const uint64_t len = std::min<uint64_t>(cfg_.snapshot_chunk_bytes, size - off);
   Message m;
   m.type = MessageType::kSnapshot;
   m.to = to;
-  m.snapshot = snapshot_.meta;
+  m.snapshot = snapshot_->meta;
   m.offset = off;
-  m.data = snapshot_.data.substr(off, len);
+  m.data = snapshot_->data.substr(off, len);
   m.done = off + len == size;
   m.commit = log_.committed();
   send(std::move(m));
@@ -856,7 +856,7 @@ Status Raft::transfer_leadership(NodeId to) {
 }
 
 Status Raft::compact(uint64_t index, std::string image) {
-  if (index <= snapshot_.meta.index || index <= log_.base_index()) return Status::ok();
+  if (index <= snapshot_->meta.index || index <= log_.base_index()) return Status::ok();
   if (index > log_.applied() || index > log_.stable()) {
     return Status::invalid_argument("raft: compact index " + std::to_string(index) +
                                     " is beyond the applied index " +
@@ -866,8 +866,9 @@ Status Raft::compact(uint64_t index, std::string image) {
   const uint64_t cut =
       index > cfg_.snapshot_catchup_entries ? index - cfg_.snapshot_catchup_entries : 0;
   if (cut > log_.base_index()) log_.compact(cut);
-  snapshot_ = Snapshot{SnapshotMeta{index, t, voters_}, std::move(image)};
-  pending_compaction_ = snapshot_;
+  snapshot_ =
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{index, t, voters_}, std::move(image)});
+  pending_compaction_ = snapshot_;  // shared with the Ready that persists it: not copied
   return Status::ok();
 }
 
@@ -877,8 +878,8 @@ Status Raft::compact(uint64_t index, std::string image) {
 bool Raft::has_ready() const {
   return read_round_needed_ || broadcast_pending() || soft_state() != prev_ss_ ||
          hard_state() != prev_hs_ || !msgs_.empty() || log_.last_index() > log_.stable() ||
-         log_.has_truncation() || pending_snapshot_.has_value() ||
-         pending_compaction_.has_value() || log_.has_next_committed() || !read_states_.empty();
+         log_.has_truncation() || pending_snapshot_ != nullptr || pending_compaction_ != nullptr ||
+         log_.has_next_committed() || !read_states_.empty();
 }
 
 void Raft::flush_leader_sends() {
@@ -903,9 +904,7 @@ Ready Raft::ready() {
   rd.entries = log_.unstable_entries();
   if (!rd.entries.empty()) log_.handed_out(rd.entries.back().index);
   rd.snapshot = std::move(pending_snapshot_);
-  pending_snapshot_.reset();
   rd.compacted = std::move(pending_compaction_);
-  pending_compaction_.reset();
   if (rd.compacted) rd.compacted_log_to = log_.base_index();
   rd.messages = std::move(msgs_);
   msgs_.clear();

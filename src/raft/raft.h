@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,9 +109,9 @@ struct Ready {
   std::optional<HardState> hard_state;
   std::optional<uint64_t> truncate_from;
   std::vector<Entry> entries;
-  std::optional<Snapshot> snapshot;   // received from the leader: persist, then apply
-  std::optional<Snapshot> compacted;  // produced locally by compact(): persist only
-  uint64_t compacted_log_to = 0;      // with `compacted`: the log records it lets go (<=)
+  std::shared_ptr<const Snapshot> snapshot;   // received from the leader: persist, then apply
+  std::shared_ptr<const Snapshot> compacted;  // produced locally by compact(): persist only
+  uint64_t compacted_log_to = 0;              // with `compacted`: the log records it lets go (<=)
   std::vector<Message> messages;
   std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
@@ -194,7 +195,7 @@ class Raft {
   // node last heard from its leader (0 on the leader itself).
   uint64_t leader_commit() const { return leader_commit_; }
   uint64_t ticks_since_leader() const { return ticks_since_leader_; }
-  const Snapshot& snapshot() const { return snapshot_; }
+  const Snapshot& snapshot() const { return *snapshot_; }
   // Snapshot transfers this node started as leader, and snapshots it installed as follower.
   uint64_t snapshots_sent() const { return snapshots_sent_; }
   uint64_t snapshots_installed() const { return snapshots_installed_; }
@@ -231,7 +232,7 @@ class Raft {
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_snapshot_chunk(const Message& m);
-  void install_snapshot(const Snapshot& snap);
+  void install_snapshot(Snapshot snap);
   void handle_append_resp(const Message& m);
   void handle_heartbeat_resp(const Message& m);
   void handle_snapshot_resp(const Message& m);
@@ -269,7 +270,8 @@ class Raft {
   NodeId leader_ = kNoNode;
   Role role_ = Role::kFollower;
   RaftLog log_;
-  Snapshot snapshot_;  // latest local snapshot (sent to lagging followers)
+  // Latest local snapshot (sent to lagging followers); shared with the Ready persisting it.
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
 
   std::map<NodeId, Progress> progress_;
   std::map<NodeId, bool> votes_;
@@ -299,8 +301,8 @@ class Raft {
   bool commit_pending_ = false;  // leader: the commit index advanced since the last flush
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;
-  std::optional<Snapshot> pending_snapshot_;
-  std::optional<Snapshot> pending_compaction_;
+  std::shared_ptr<const Snapshot> pending_snapshot_;
+  std::shared_ptr<const Snapshot> pending_compaction_;
   uint64_t snapshots_sent_ = 0;
   uint64_t snapshots_installed_ = 0;
   HardState prev_hs_;

@@ -149,7 +149,7 @@ class Cluster {
         Ready rd;
         rd.hard_state = ps.hard_state;
         rd.entries = ps.entries;
-        if (ps.snapshot.meta.index > 0) rd.snapshot = ps.snapshot;
+        if (ps.snapshot.meta.index > 0) rd.snapshot = std::make_shared<const Snapshot>(ps.snapshot);
         Status st = persist_ready(*t.storage, kGroup, rd);
         RKV_ASSERT(st.is_ok());
         t.sm = decode_state(ps.snapshot.data);
