@@ -220,6 +220,10 @@ void Server::read_ready_clients() {
   for (const auto& c : received_) {
     if (auto key = c->first_key()) keys_.push_back(*key);
   }
+  // Each pass routes and hashes every key again. That work also spaces the passes: with the
+  // hash computed once and the three passes run back to back, the lookups missed the cache
+  // again (perf, 300k async SETs: KeyTable::find 3% of the leader's samples instead of 0.5%,
+  // 4.5% without hints).
   const Store& store = node_->store();
   for (int step = 0; step < 3 && keys_.size() > 1; ++step) {
     for (std::string_view key : keys_)

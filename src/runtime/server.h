@@ -98,8 +98,6 @@ class Server {
   void read_ready_clients();
   void end_of_round();
   void drain_node();
-  std::vector<std::shared_ptr<Connection>> received_;  // read_ready_clients' batch
-  std::vector<std::string_view> keys_;
   void on_synced(uint64_t token, Status st);
   void release_held();
   void arm_cron();
@@ -119,7 +117,10 @@ class Server {
   std::unique_ptr<AdminHttp> admin_;
   std::unique_ptr<PeerTransport> transport_;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // by client id
-  std::vector<std::shared_ptr<Connection>> round_;    // connections touched this round
+  std::vector<std::shared_ptr<Connection>> round_;  // connections touched this round
+  // read_ready_clients' batch: the connections that received input, and their first keys.
+  std::vector<std::shared_ptr<Connection>> received_;
+  std::vector<std::string_view> keys_;
   std::vector<std::shared_ptr<Connection>> holding_;  // connections with held replies
   bool round_scheduled_ = false;
   bool syncing_ = false;

@@ -7,14 +7,17 @@
 // from any point at or before the first unflushed batch yields the same store. Data written by
 // RocksDB's own WAL (older stores) is still recovered by RocksDB at open.
 //
-// Raft log records (keys under "l") skip RocksDB: they are written to the write-ahead log and
-// kept in memory (`log_keys`), where reads find them. A log is appended at its end and cut from
-// its front (compaction) soon after, so inserting its records into memtables only to sort,
-// flush and compact them away cost more than everything else the store does. A segment is
-// released only once no record put there is live any more (`pins`); at open, after replay, the
-// live log records are written to RocksDB (a checkpoint) so that every recovered segment can go
-// before anything is appended. Deletes of "l" keys are applied to both, so checkpointed records
-// (and those of stores written before this scheme) are deleted as well.
+// Raft log records and hard states (keys under "l") skip RocksDB: they are written to the
+// write-ahead log and kept in memory (`log_keys`), where reads find them. A log is appended at
+// its end and cut from its front (compaction) soon after, and a hard state is rewritten at
+// nearly every write, so inserting them into memtables only to sort, flush and compact them
+// away cost more than everything else the store does. A segment is released only once no
+// record's current value is there any more (`live_in_segment`); a record whose value stays
+// current behind a lot of newer log is written to RocksDB as well (a checkpoint) and holds no
+// segment after that. At open, after replay, the replayed records are checkpointed so that
+// every recovered segment can go before anything is appended. Deletes of "l" keys are applied
+// to both, so checkpointed records (and those of stores written before this scheme) are
+// deleted as well.
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
