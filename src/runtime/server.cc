@@ -134,7 +134,7 @@ void Server::shutdown_now() {
   syncer_.reset();
   if (node_->has_pending_persist()) {
     PersistRequest req = node_->take_persist();
-    Status st = storage_->write(req.batch, true);
+    Status st = storage_->write(std::move(req.batch), true);
     RKV_ASSERT_MSG(st.is_ok(), "final persist failed");
   }
   Status st = storage_->sync();
@@ -281,7 +281,10 @@ void Server::schedule_round(const std::shared_ptr<Connection>& c) {
 void Server::persist_now() {
   PersistRequest req = node_->take_persist();
   if (req.batch.empty()) return;
-  Status st = storage_->write(req.batch, req.sync);
+  stats_.persist_batches++;
+  stats_.persist_rows += req.batch.size();
+  if (req.sync) stats_.persist_syncs++;
+  Status st = storage_->write(std::move(req.batch), req.sync);
   if (!st.is_ok()) {
     // Fail-stop: memory already holds writes the disk refused. Restarting recovers exactly
     // the acknowledged (durable) state.
@@ -289,9 +292,6 @@ void Server::persist_now() {
                      st.to_string());
     RKV_ASSERT_MSG(false, "storage write failed");
   }
-  stats_.persist_batches++;
-  stats_.persist_rows += req.batch.size();
-  if (req.sync) stats_.persist_syncs++;
   node_->on_persisted(req.token);
 }
 

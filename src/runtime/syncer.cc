@@ -32,7 +32,7 @@ void Syncer::run() {
       if (!job_.has_value()) return;  // stopping and idle
       req = std::move(*job_);
     }
-    Status st = storage_->write(req.batch, req.sync);
+    Status st = storage_->write(std::move(req.batch), req.sync);
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_.reset();

@@ -676,7 +676,7 @@ void Simulator::drain(int i) {
     PersistRequest req = node.take_persist();
     // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
     // the acknowledgement, completes after the disk's latency, in order.
-    Status s = n.storage->write(req.batch, false);
+    Status s = n.storage->write(std::move(req.batch), false);
     RKV_ASSERT(s.is_ok());
     const auto latency = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us),
                                                          static_cast<uint64_t>(mix_.disk_max_us)));

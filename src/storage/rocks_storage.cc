@@ -214,7 +214,7 @@ struct RocksStorage::Impl {
     RKV_ASSERT(p != live_in_segment.end() && p->second > 0);
     --p->second;
   }
-  void log_put(std::string_view key, std::string_view value, uint64_t segment) {
+  void log_put(std::string key, std::string value, uint64_t segment) {
     LogMap::iterator it;
     if (log_keys.empty() || log_keys.rbegin()->first < key) {
       it = log_keys.end();  // one log's append
@@ -226,14 +226,13 @@ struct RocksStorage::Impl {
     }
     if (it != log_keys.end() && it->first == key) {
       log_bytes = log_bytes - it->second.value.size() + value.size();
-      it->second.value.assign(value);
+      it->second.value = std::move(value);
       unpin(it->second.segment);
       it->second.segment = segment;
       last_put = it;
     } else {
-      last_put =
-          log_keys.emplace_hint(it, std::string(key), LogRecord{std::string(value), segment});
       log_bytes += key.size() + value.size();
+      last_put = log_keys.emplace_hint(it, std::move(key), LogRecord{std::move(value), segment});
     }
     if (segment == 0) return;
     if (live_in_segment.empty() || live_in_segment.rbegin()->first != segment) {
@@ -374,7 +373,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(ro));
     for (it->Seek(to_slice(kLogBegin)); it->Valid(); it->Next())
-      impl->log_put(to_view(it->key()), to_view(it->value()), 0);
+      impl->log_put(it->key().ToString(), it->value().ToString(), 0);
     if (!it->status().ok()) return from_rocks(it->status(), dir, "load log records");
   }
   rocksdb::WriteOptions replay_wo;
@@ -389,7 +388,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
       if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
       if (is_log_key(to_view(k))) {
-        impl->log_put(to_view(k), to_view(v), kReplayed);
+        impl->log_put(k.ToString(), v.ToString(), kReplayed);
         return rocksdb::Status::OK();
       }
       return rest.Put(k, v);
@@ -433,6 +432,11 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
 }
 
 Status RocksStorage::write(const WriteBatch& batch, bool sync) {
+  WriteBatch copy = batch;
+  return write(std::move(copy), sync);
+}
+
+Status RocksStorage::write(WriteBatch&& batch, bool sync) {
   RKV_RETURN_IF_ERROR(batch.validate());
   // wb is the log record (everything); rest what RocksDB applies (all but the log puts).
   rocksdb::WriteBatch wb(batch.bytes() + kBatchItemOverhead * batch.size());
@@ -468,11 +472,11 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
   std::lock_guard<std::mutex> lock(impl_->write_mu);
   RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
   const uint64_t cur = impl_->wal->current_segment();  // the segment the record went to
-  for (const WriteBatch::Item& item : batch.items()) {
+  for (WriteBatch::Item& item : batch.items()) {
     if (!is_log_key(item.key) && item.op != WriteBatch::Op::kDeleteRange) continue;
     switch (item.op) {
       case WriteBatch::Op::kPut:
-        impl_->log_put(item.key, item.value, cur);
+        impl_->log_put(std::move(item.key), std::move(item.value), cur);
         break;
       case WriteBatch::Op::kDelete:
         impl_->log_delete(item.key);

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -70,6 +71,9 @@ class WriteBatch {
   size_t size() const { return items_.size(); }
   size_t bytes() const { return bytes_; }
   const std::vector<Item>& items() const { return items_; }
+  // For a storage that takes the keys and values over (Storage::write of an rvalue): the
+  // batch is spent after that.
+  std::vector<Item>& items() { return items_; }
 
   // OK unless some delete_range has begin > end. Storage::write checks this before applying
   // anything, so a bad batch changes nothing.
@@ -96,6 +100,9 @@ class Storage {
   // Without sync it survives a process crash (kill -9) on RocksStorage but not a machine
   // crash; on MemStorage it is lost by crash() until a later sync.
   virtual Status write(const WriteBatch& batch, bool sync) = 0;
+  // The same, free to take the batch's keys and values over instead of copying them (the
+  // write paths hand their batch on).
+  virtual Status write(WriteBatch&& batch, bool sync) { return write(std::as_const(batch), sync); }
 
   // Makes every earlier write durable.
   virtual Status sync() = 0;
@@ -116,6 +123,7 @@ class MemStorage final : public Storage {
  public:
   MemStorage();
   ~MemStorage() override;
+  using Storage::write;
   Status write(const WriteBatch& batch, bool sync) override;
   Status sync() override;
   Result<std::string> get(std::string_view key) override;
@@ -159,6 +167,8 @@ class RocksStorage final : public Storage {
   ~RocksStorage() override;
 
   Status write(const WriteBatch& batch, bool sync) override;
+  // Raft log records move into the in-memory log.
+  Status write(WriteBatch&& batch, bool sync) override;
   Status sync() override;
   Result<std::string> get(std::string_view key) override;
   Status scan(std::string_view begin, std::string_view end,
