@@ -222,7 +222,7 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
   // Async commit executes at once when the in-memory state covers the whole log (every
   // earlier entry applied or itself speculative); otherwise it waits for the commit.
   const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
-  const uint64_t tail = speculative_.empty() ? applied_ : speculative_.rbegin()->first;
+  const uint64_t tail = speculative_.empty() ? applied_ : speculative_.back().first;
   const bool speculate = async && tail == raft_->last_index() &&
                          raft_->last_index() - raft_->commit() < kAsyncAckMaxUncommitted;
   auto idx = raft_->propose(std::move(data));
@@ -257,8 +257,8 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
   node_->store_.set_applying(true);
   node_->store_.execute(*spec, args, now_ms, w, no_rows_);
   node_->store_.set_applying(false);
-  speculative_.emplace(index, std::move(sp));
-  async_replies_.emplace(index, std::make_pair(origin, std::move(out)));
+  speculative_.push_back(index, std::move(sp));
+  async_replies_.push_back(index, std::make_pair(origin, std::move(out)));
 }
 
 void RaftGroup::rollback_speculative() {
@@ -378,10 +378,10 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
     send(m);
   // commit = async: entries now durable in this leader's log are acknowledged.
   for (const raft::Entry& e : rd.entries) {
-    auto it = async_replies_.find(e.index);
-    if (it == async_replies_.end()) continue;
-    reply(it->second.first, std::move(it->second.second));
-    async_replies_.erase(it);
+    auto* r = async_replies_.find(e.index);
+    if (r == nullptr) continue;
+    reply(r->second.first, std::move(r->second.second));
+    async_replies_.erase(e.index);
   }
   if (rd.snapshot) {
     bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, no_rows_);
@@ -464,9 +464,9 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
     }
     return;
   }
-  if (auto sp = speculative_.find(e.index); sp != speculative_.end()) {
+  if (auto* sp = speculative_.find(e.index)) {
     if (sp->second.term == e.term) {
-      speculative_.erase(sp);
+      speculative_.erase(e.index);
       return;  // executed when proposed; its reply went out once it was durable
     }
     rollback_speculative();  // a different entry committed here: memory ran ahead wrongly

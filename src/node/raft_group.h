@@ -27,6 +27,7 @@
 
 #include "core/config.h"
 #include "core/random.h"
+#include "node/index_queue.h"
 #include "node/key_table.h"
 #include "node/store.h"
 #include "raft/raft.h"
@@ -165,8 +166,8 @@ class RaftGroup {
     uint64_t term;
     std::vector<std::pair<std::string, std::optional<Value>>> undo;  // before-images
   };
-  std::map<uint64_t, Speculative> speculative_;                       // by log index
-  std::map<uint64_t, std::pair<Origin, std::string>> async_replies_;  // sent once durable
+  IndexQueue<Speculative> speculative_;                       // by log index
+  IndexQueue<std::pair<Origin, std::string>> async_replies_;  // sent once durable
   void speculate_write(const Origin& origin, std::span<const std::string_view> args, int64_t now_ms,
                        uint64_t index);
   void rollback_speculative();
