@@ -99,7 +99,15 @@ std::string legacy_hard_state_key(std::string_view group) {
   return "m" + std::string(group) + "/hs";
 }
 
+// Under "l" like the log: the storage keeps it out of RocksDB's memtables, which would copy,
+// flush and compact the whole image at every compaction of the log.
 std::string snapshot_key(std::string_view group) {
+  std::string k = log_end(group);
+  k.append("snap");
+  return k;
+}
+
+std::string legacy_snapshot_key(std::string_view group) {
   return "m" + std::string(group) + "/snap";
 }
 
@@ -183,10 +191,12 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
   if (rd.snapshot) {
     batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.snapshot));
+    batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_end(group));
   }
   if (rd.compacted) {
     batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted));
+    batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
   }
   if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
@@ -223,6 +233,9 @@ Result<RestoredState> load(Storage& storage, std::string_view group) {
   }
 
   auto sn = storage.get(snapshot_key(group));
+  if (!sn.is_ok() && sn.status().code() == Code::kNotFound) {
+    sn = storage.get(legacy_snapshot_key(group));  // a data dir from before the "l" key
+  }
   if (sn.is_ok()) {
     if (!unseal(*sn, &payload)) {
       return Status::corruption(where(group) + "snapshot record failed its checksum");

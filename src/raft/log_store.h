@@ -2,8 +2,10 @@
 //   "l" <group> "\0" <u64 BE index>  -> sealed entry   {u64 term, u64 index, u8 type, data}
 //   "l" <group> "\1hs"               -> sealed HardState {u64 term, u64 vote, u64 commit}
 //                                        (before: "m" <group> "/hs", still read when absent)
-//   "m" <group> "/snap"              -> sealed snapshot {u64 index, u64 term, u32 n, n x u64
+//   "l" <group> "\1snap"             -> sealed snapshot {u64 index, u64 term, u32 n, n x u64
 //                                        voter, data}
+//                                        (before: "m" <group> "/snap", read when absent and
+//                                        deleted when the image is next written)
 // All integers inside values are little-endian (core/checksum.h put_u64); every value is
 // sealed with an XXH3 checksum so corruption is detected on load, never applied.
 // Group names must not contain '\0'.
@@ -34,6 +36,7 @@ std::string log_key(std::string_view group, uint64_t index);
 std::string hard_state_key(std::string_view group);
 std::string legacy_hard_state_key(std::string_view group);  // read when hard_state_key is absent
 std::string snapshot_key(std::string_view group);
+std::string legacy_snapshot_key(std::string_view group);  // read when snapshot_key is absent
 
 std::string encode_entry(const Entry& e);
 Result<Entry> decode_entry(std::string_view payload);

@@ -103,6 +103,26 @@ TEST(LogStore, HardStateUnderItsOlderKeyIsReadUntilRewritten) {
   EXPECT_EQ(r->state.hard_state, (HardState{4, 1, 0}));
 }
 
+TEST(LogStore, SnapshotUnderItsOlderKeyIsReadUntilRewritten) {
+  MemStorage st;
+  WriteBatch b;
+  b.put(legacy_snapshot_key(kG), seal(encode_snapshot(Snapshot{SnapshotMeta{5, 2, {1, 2}}, "old"})));
+  ASSERT_TRUE(st.write(b, true));
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot.meta.index, 5u);
+  EXPECT_EQ(r->state.snapshot.data, "old");
+  Ready rd;
+  rd.compacted = std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{9, 3, {1, 2}}, "new"});
+  rd.compacted_log_to = 9;
+  ASSERT_TRUE(persist_ready(st, kG, rd).is_ok());
+  EXPECT_EQ(st.get(legacy_snapshot_key(kG)).status().code(), Code::kNotFound);
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot.meta.index, 9u);
+  EXPECT_EQ(r->state.snapshot.data, "new");
+}
+
 TEST(LogStore, NothingToPersistWritesNothing) {
   MemStorage st;
   const uint64_t before = st.sync_count();
