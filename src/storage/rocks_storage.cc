@@ -8,10 +8,10 @@
 // RocksDB's own WAL (older stores) is still recovered by RocksDB at open.
 //
 // Raft log records and hard states (keys under "l") skip RocksDB: they are written to the
-// write-ahead log and kept in memory (`log_keys`), where reads find them. A log is appended at
-// its end and cut from its front (compaction) soon after, and a hard state is rewritten at
-// nearly every write, so inserting them into memtables only to sort, flush and compact them
-// away cost more than everything else the store does. A segment is released only once no
+// write-ahead log and kept in memory (`log_keys`, storage/log_records.h), where reads find them. A
+// log is appended at its end and cut from its front (compaction) soon after, and a hard state is
+// rewritten at nearly every write, so inserting them into memtables only to sort, flush and compact
+// them away cost more than everything else the store does. A segment is released only once no
 // record's current value is there any more (`live_in_segment`); a record whose value stays
 // current behind a lot of newer log is written to RocksDB as well (a checkpoint) and holds no
 // segment after that. At open, after replay, the replayed records are checkpointed so that
@@ -35,6 +35,7 @@
 #include <system_error>
 #include <thread>
 
+#include "storage/log_records.h"
 #include "storage/storage.h"
 #include "storage/wal_log.h"
 
@@ -197,16 +198,8 @@ struct RocksStorage::Impl {
   // Guarded by write_mu. The live Raft log records, each with the log segment its value was
   // written to (0: the value is in RocksDB too, checkpointed), and per segment the number of
   // live records whose value is there: a segment can go once that count is 0.
-  struct LogRecord {
-    std::string value;
-    uint64_t segment = 0;
-  };
-  using LogMap = std::map<std::string, LogRecord, std::less<>>;
-  LogMap log_keys;
-  size_t log_bytes = 0;
+  LogRecords log_keys;
   std::map<uint64_t, uint64_t> live_in_segment;
-  LogMap::iterator last_put = log_keys.end();  // a log is appended in order: the next key
-                                               // usually goes right after the last one
 
   void unpin(uint64_t segment) {
     if (segment == 0) return;
@@ -215,25 +208,7 @@ struct RocksStorage::Impl {
     --p->second;
   }
   void log_put(std::string key, std::string value, uint64_t segment) {
-    LogMap::iterator it;
-    if (log_keys.empty() || log_keys.rbegin()->first < key) {
-      it = log_keys.end();  // one log's append
-    } else if (last_put != log_keys.end() && last_put->first < key &&
-               (std::next(last_put) == log_keys.end() || key < std::next(last_put)->first)) {
-      it = std::next(last_put);  // another log's append
-    } else {
-      it = log_keys.lower_bound(key);
-    }
-    if (it != log_keys.end() && it->first == key) {
-      log_bytes = log_bytes - it->second.value.size() + value.size();
-      it->second.value = std::move(value);
-      unpin(it->second.segment);
-      it->second.segment = segment;
-      last_put = it;
-    } else {
-      log_bytes += key.size() + value.size();
-      last_put = log_keys.emplace_hint(it, std::move(key), LogRecord{std::move(value), segment});
-    }
+    if (auto replaced = log_keys.put(std::move(key), std::move(value), segment)) unpin(*replaced);
     if (segment == 0) return;
     if (live_in_segment.empty() || live_in_segment.rbegin()->first != segment) {
       live_in_segment.emplace_hint(live_in_segment.end(), segment, 1);
@@ -241,23 +216,14 @@ struct RocksStorage::Impl {
       ++live_in_segment.rbegin()->second;
     }
   }
-  void log_erase(LogMap::iterator lo, LogMap::iterator hi) {
-    for (auto it = lo; it != hi; ++it) {
-      log_bytes -= it->first.size() + it->second.value.size();
-      unpin(it->second.segment);
-    }
-    log_keys.erase(lo, hi);
-    last_put = log_keys.end();
-  }
   void log_delete_range(std::string_view begin, std::string_view end) {
     const std::string_view lo_key = std::max(begin, kLogBegin);
     const std::string_view hi_key = std::min(end, kLogEnd);
     if (lo_key >= hi_key) return;
-    log_erase(log_keys.lower_bound(lo_key), log_keys.lower_bound(hi_key));
+    log_keys.erase_range(lo_key, hi_key, [this](uint64_t segment) { unpin(segment); });
   }
   void log_delete(std::string_view key) {
-    auto it = log_keys.find(key);
-    if (it != log_keys.end()) log_erase(it, std::next(it));
+    log_keys.erase(key, [this](uint64_t segment) { unpin(segment); });
   }
   // The highest segment id below `below` such that it and every segment before it hold no live
   // log record (0: none). Forgets the counts of the segments it passes.
@@ -273,13 +239,13 @@ struct RocksStorage::Impl {
   // outlive many segments, such as the tail of a log nobody writes to any more.
   Status checkpoint_below(uint64_t below) {
     rocksdb::WriteBatch cp;
-    std::vector<LogRecord*> in_cp;
+    std::vector<LogRecords::Record*> in_cp;
     auto put_batch = [&]() -> Status {
       rocksdb::WriteOptions wo;
       wo.disableWAL = true;  // durable once flushed, before any segment holding them goes
       rocksdb::Status ws = db->Write(wo, &cp);
       if (!ws.ok()) return from_rocks(ws, dir, "log checkpoint");
-      for (LogRecord* rec : in_cp) {
+      for (LogRecords::Record* rec : in_cp) {
         unpin(rec->segment);
         rec->segment = 0;
       }
@@ -287,13 +253,19 @@ struct RocksStorage::Impl {
       in_cp.clear();
       return Status::ok();
     };
-    for (auto& [k, rec] : log_keys) {
-      if (rec.segment == 0 || rec.segment >= below) continue;
+    Status st;
+    log_keys.scan_from("", [&](std::string_view k, LogRecords::Record& rec) {
+      if (rec.segment == 0 || rec.segment >= below) return true;
       rocksdb::Status ps = cp.Put(to_slice(k), to_slice(rec.value));
-      if (!ps.ok()) return from_rocks(ps, dir, "log checkpoint");
+      if (!ps.ok()) {
+        st = from_rocks(ps, dir, "log checkpoint");
+        return false;
+      }
       in_cp.push_back(&rec);
-      if (cp.GetDataSize() >= kCheckpointBatchBytes) RKV_RETURN_IF_ERROR(put_batch());
-    }
+      if (cp.GetDataSize() >= kCheckpointBatchBytes) st = put_batch();
+      return st.is_ok();
+    });
+    RKV_RETURN_IF_ERROR(st);
     if (cp.Count() > 0) RKV_RETURN_IF_ERROR(put_batch());
     return Status::ok();
   }
@@ -526,11 +498,9 @@ Status RocksStorage::sync() {
 Result<std::string> RocksStorage::get(std::string_view key) {
   if (is_log_key(key)) {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
-    auto it = impl_->log_keys.find(key);
-    if (it == impl_->log_keys.end()) {
-      return Status::not_found("key not found in rocksdb store " + impl_->dir);
-    }
-    return it->second.value;
+    const LogRecords::Record* rec = impl_->log_keys.find(key);
+    if (rec == nullptr) return Status::not_found("key not found in rocksdb store " + impl_->dir);
+    return rec->value;
   }
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), to_slice(key), &value);
@@ -564,14 +534,12 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
   RKV_RETURN_IF_ERROR(scan_db(begin, ends_below_log ? end : kLogBegin));
   if (go_on && !ends_below_log && (begin < kLogEnd)) {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
-    auto it = impl_->log_keys.lower_bound(std::max(begin, kLogBegin));
-    for (; it != impl_->log_keys.end(); ++it) {
-      if (!end.empty() && it->first >= end) break;
-      if (!fn(it->first, it->second.value)) {
-        go_on = false;
-        break;
-      }
-    }
+    impl_->log_keys.scan_from(std::max(begin, kLogBegin),
+                              [&](std::string_view k, LogRecords::Record& rec) {
+                                if (!end.empty() && k >= end) return false;
+                                if (!fn(k, rec.value)) go_on = false;
+                                return go_on;
+                              });
   }
   if (end.empty() || end > kLogEnd) RKV_RETURN_IF_ERROR(scan_db(std::max(begin, kLogEnd), end));
   return Status::ok();
@@ -593,7 +561,7 @@ uint64_t RocksStorage::approximate_bytes() const {
   (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
   std::lock_guard<std::mutex> lock(impl_->write_mu);
-  return sst + mem + impl_->log_bytes;
+  return sst + mem + impl_->log_keys.bytes();
 }
 
 Result<std::unique_ptr<Storage>> open_rocks_storage(const std::string& dir,
