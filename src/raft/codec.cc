@@ -377,7 +377,7 @@ Result<Envelope> decode_message(std::string_view bytes) {
     return Status::resource_exhausted("raft message of " + std::to_string(bytes.size()) +
                                       " bytes exceeds the limit");
   }
-  const Status bad = Status::corruption("raft message does not parse");
+  auto bad = [] { return Status::corruption("raft message does not parse"); };
   Envelope env;
   Message& m = env.message;
   uint32_t type = 0;
@@ -386,12 +386,12 @@ Result<Envelope> decode_message(std::string_view bytes) {
   while (!r.done()) {
     uint32_t field = 0;
     uint32_t wt = 0;
-    if (!r.tag(&field, &wt)) return bad;
+    if (!r.tag(&field, &wt)) return bad();
     uint64_t v = 0;
     std::string_view b;
     if (wt == kVarint &&
         (is_u64_field(field) || field == kType || field == kReject || field == kDone)) {
-      if (!r.varint(&v)) return bad;
+      if (!r.varint(&v)) return bad();
       if (uint64_t* f = u64_field(&m, field)) {
         *f = v;
       } else if (field == kType) {
@@ -403,13 +403,13 @@ Result<Envelope> decode_message(std::string_view bytes) {
       }
     } else if (wt == kLengthDelimited &&
                (field == kGroup || field == kEntries || field == kSnapshot || field == kData)) {
-      if (!r.bytes(&b)) return bad;
+      if (!r.bytes(&b)) return bad();
       if (field == kGroup) {
         env.group.assign(b);
       } else if (field == kData) {
         m.data.assign(b);
       } else if (field == kSnapshot) {
-        if (!read_snapshot(b, &m.snapshot)) return bad;
+        if (!read_snapshot(b, &m.snapshot)) return bad();
       } else {
         if (m.entries.empty()) {
           // Entries of a batch are alike: room for as many more as the rest of the bytes
@@ -419,12 +419,12 @@ Result<Envelope> decode_message(std::string_view bytes) {
         }
         Entry& e = m.entries.emplace_back();
         uint32_t et = 0;
-        if (!read_entry(b, &e, &et)) return bad;
+        if (!read_entry(b, &e, &et)) return bad();
         if (et > static_cast<uint32_t>(EntryType::kNoop)) bad_entry_type = true;
         e.type = static_cast<EntryType>(et <= 1 ? et : 0);
       }
     } else if (!r.skip(field, wt, 0)) {
-      return bad;
+      return bad();
     }
   }
   if (type >= static_cast<uint32_t>(kMessageTypeCount)) {

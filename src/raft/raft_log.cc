@@ -50,6 +50,7 @@ std::vector<Entry> RaftLog::slice(uint64_t lo, uint64_t hi, size_t max_count,
                                   size_t max_bytes) const {
   RKV_ASSERT(first_index() <= lo && lo <= hi && hi <= last_index() + 1);
   std::vector<Entry> out;
+  out.reserve(std::min<uint64_t>(hi - lo, max_count));
   size_t bytes = 0;
   for (uint64_t i = lo; i < hi && out.size() < max_count; ++i) {
     const Entry& e = at(i);
@@ -123,6 +124,7 @@ std::vector<Entry> RaftLog::next_committed(size_t max_count) const {
   std::vector<Entry> out;
   const uint64_t hi = std::min(committed_, stable_);
   const uint64_t from = std::max({applied_ + 1, applying_ + 1, first_index()});
+  if (from <= hi) out.reserve(std::min<uint64_t>(hi - from + 1, max_count));
   for (uint64_t i = from; i <= hi && out.size() < max_count; ++i) {
     out.push_back(at(i));
   }
@@ -135,7 +137,9 @@ bool RaftLog::has_next_committed() const {
 
 std::vector<Entry> RaftLog::unstable_entries() const {
   std::vector<Entry> out;
-  for (uint64_t i = std::max(stable_ + 1, first_index()); i <= last_index(); ++i) {
+  const uint64_t from = std::max(stable_ + 1, first_index());
+  if (from <= last_index()) out.reserve(last_index() - from + 1);
+  for (uint64_t i = from; i <= last_index(); ++i) {
     out.push_back(at(i));
   }
   return out;
