@@ -228,7 +228,7 @@ bool read_entry(std::string_view body, Entry* e, uint32_t* type) {
       if (field == kEntryType) *type = low32(v);
     } else if (wt == kLengthDelimited && field == kEntryData) {
       if (!r.bytes(&b)) return false;
-      e->data.assign(b);
+      e->data = SharedBytes(b);
     } else if (!r.skip(field, wt, 1)) {
       return false;
     }

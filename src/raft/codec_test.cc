@@ -101,7 +101,7 @@ std::string protobuf_encode(std::string_view group, const Message& m) {
     pe->set_term(e.term);
     pe->set_index(e.index);
     pe->set_type(static_cast<pb::EntryType>(e.type));
-    pe->set_data(e.data);
+    pe->set_data(e.data.str());
   }
   p.set_commit(m.commit);
   p.set_reject(m.reject);

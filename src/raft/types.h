@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/shared_bytes.h"
+
 namespace rkv::raft {
 
 using NodeId = uint64_t;  // 0 means "none"
@@ -20,7 +22,7 @@ struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
   EntryType type = EntryType::kNormal;
-  std::string data;
+  SharedBytes data;  // copies of an entry share its bytes
 
   friend bool operator==(const Entry&, const Entry&) = default;
 };
