@@ -418,10 +418,14 @@ void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
   node_->store_.set_applying(true);
   // A follower applies batches of writes to keys scattered over the keyspace, each a cache miss
   // on its bucket and again on its entry: both are asked for a few entries ahead.
+  // An async leader executed its own entries when it proposed them, and applying them touches
+  // no key: a batch that starts with one is not hinted.
   const auto& ces = rd.committed_entries;
   const KeyTable& table = node_->store_.keyspace(ks_).table;
+  const bool hints =
+      speculative_.empty() || ces.empty() || speculative_.find(ces.front().index) == nullptr;
   auto hint = [&](size_t i, bool entry) {
-    if (i >= ces.size() || ces[i].type != raft::EntryType::kNormal) return;
+    if (!hints || i >= ces.size() || ces[i].type != raft::EntryType::kNormal) return;
     if (auto key = logged_key(ces[i].data)) {
       if (entry) {
         table.prefetch_entry(*key);
