@@ -263,24 +263,7 @@ bool read_snapshot(std::string_view body, SnapshotMeta* s) {
   return true;
 }
 
-bool is_u64_field(uint32_t field) {
-  switch (field) {
-    case kFrom:
-    case kTo:
-    case kTerm:
-    case kLogTerm:
-    case kIndex:
-    case kCommit:
-    case kRejectHintIndex:
-    case kRejectHintTerm:
-    case kContext:
-    case kOffset:
-      return true;
-    default:
-      return false;
-  }
-}
-
+// The uint64 field of the message numbered `field`, or nullptr.
 uint64_t* u64_field(Message* m, uint32_t field) {
   switch (field) {
     case kFrom:
@@ -389,11 +372,12 @@ Result<Envelope> decode_message(std::string_view bytes) {
     if (!r.tag(&field, &wt)) return bad();
     uint64_t v = 0;
     std::string_view b;
-    if (wt == kVarint &&
-        (is_u64_field(field) || field == kType || field == kReject || field == kDone)) {
+    uint64_t* u64 = wt == kVarint ? u64_field(&m, field) : nullptr;
+    if (u64 != nullptr ||
+        (wt == kVarint && (field == kType || field == kReject || field == kDone))) {
       if (!r.varint(&v)) return bad();
-      if (uint64_t* f = u64_field(&m, field)) {
-        *f = v;
+      if (u64 != nullptr) {
+        *u64 = v;
       } else if (field == kType) {
         type = low32(v);
       } else if (field == kReject) {
