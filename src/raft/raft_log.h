@@ -27,9 +27,9 @@ class RaftLog {
   void restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit);
 
   uint64_t first_index() const { return base_index_ + 1; }
-  // The last entry no longer held (0 when none was dropped yet) and its term.
   uint64_t last_index() const { return base_index_ + entries_.size(); }
   uint64_t last_term() const;
+  // The last entry no longer held (0 when none was dropped yet) and its term.
   uint64_t base_index() const { return base_index_; }
   uint64_t base_term() const { return base_term_; }
   uint64_t committed() const { return committed_; }

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/checksum.h"
+
 namespace rkv {
 
 namespace {
@@ -14,18 +16,14 @@ bool split(std::string_view key, std::string_view* prefix, uint64_t* index) {
   if (key.size() <= kIndexBytes) return false;
   const std::string_view p = key.substr(0, key.size() - kIndexBytes);
   if (p.back() != '\0' || std::memchr(p.data(), '\0', p.size() - 1) != nullptr) return false;
-  uint64_t v = 0;
-  for (size_t i = p.size(); i < key.size(); ++i)
-    v = (v << 8) | static_cast<unsigned char>(key[i]);
   *prefix = p;
-  *index = v;
+  *index = get_u64_be(key.data() + p.size());
   return true;
 }
 
 void key_of(std::string_view prefix, uint64_t index, std::string* out) {
   out->assign(prefix);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out->push_back(static_cast<char>((index >> shift) & 0xff));
+  put_u64_be(*out, index);
 }
 
 }  // namespace
@@ -93,7 +91,8 @@ void LogRecords::spill(Run& r, uint64_t from) {
 std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint64_t segment) {
   std::string_view prefix;
   uint64_t index = 0;
-  if (split(key, &prefix, &index)) {
+  const bool log_key = split(key, &prefix, &index);
+  if (log_key) {
     Run& r = *run_for(prefix, true);
     if (index >= r.first && index < r.end()) {
       Record& rec = r.records[index - r.first];
@@ -121,7 +120,6 @@ std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint
       return old;
     }
   }
-  const bool log_key = split(key, &prefix, &index);
   auto [it, inserted] = other_.try_emplace(std::move(key));
   if (inserted) {
     bytes_ += it->first.size() + value.size();
@@ -139,7 +137,8 @@ std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint
 void LogRecords::erase(std::string_view key, const std::function<void(uint64_t)>& on_erase) {
   std::string_view prefix;
   uint64_t index = 0;
-  if (split(key, &prefix, &index)) {
+  const bool log_key = split(key, &prefix, &index);
+  if (log_key) {
     if (Run* r = run_for(prefix, false); r && index >= r->first && index < r->end()) {
       if (index == r->first) {
         drop_front(*r, 1, on_erase);
@@ -153,7 +152,7 @@ void LogRecords::erase(std::string_view key, const std::function<void(uint64_t)>
   auto it = other_.find(key);
   if (it == other_.end()) return;
   note_removed(it->first.size(), it->second, on_erase);
-  if (split(it->first, &prefix, &index)) --log_keys_in_map_;
+  if (log_key) --log_keys_in_map_;
   other_.erase(it);
 }
 

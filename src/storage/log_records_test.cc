@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "core/checksum.h"
 #include "core/random.h"
 
 namespace rkv {
@@ -14,8 +15,7 @@ namespace {
 
 std::string log_key(std::string_view prefix, uint64_t index) {
   std::string k(prefix);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    k.push_back(static_cast<char>((index >> shift) & 0xff));
+  put_u64_be(k, index);
   return k;
 }
 
