@@ -29,7 +29,7 @@ def async_config(i, nodes, secret, raft):
         'commit = "quorum"', 'commit = "async"')
 
 
-def start_async_cluster(test, raft=None):
+def start_async_cluster(test, raft=None, fsync="batch"):
     """A started 3-node cluster whose keyspace KS commits async, cleaned up with `test`."""
     orig = test_cluster.cluster_config
     test_cluster.cluster_config = async_config
@@ -37,6 +37,8 @@ def start_async_cluster(test, raft=None):
         c = test_cluster.Cluster(raft=raft)
     finally:
         test_cluster.cluster_config = orig
+    for s in c.nodes:
+        s.fsync = fsync
     test.addCleanup(c.cleanup)
     c.start()
     return c
@@ -114,6 +116,61 @@ class AsyncLostWritesTest(unittest.TestCase):
         with c.nodes[leader].raw(timeout=5) as conn:
             again = conn.call("LOSTWRITES")
         self.assertEqual(again, lost, "LOSTWRITES changed across a restart")
+        # ... and counted by the metric and by INFO replication.
+        metrics = peer_metrics(c.nodes[leader])
+        self.assertEqual(metrics.get(("replikv_lost_writes", f'keyspace="{KS}"')), len(lost))
+        info = harness.redis_cli(c.nodes[leader].port, "INFO", "replication", check=True)
+        self.assertIn(f"lost_writes:{len(lost)}", info)
+
+
+def peer_metrics(node):
+    """{(metric name, labels): value} of node's /metrics."""
+    code, _, body = node.http("/metrics")
+    assert code == 200, code
+    out = {}
+    for line in body.splitlines():
+        if line.startswith("#") or "{" not in line:
+            continue
+        name, rest = line.split("{", 1)
+        labels, value = rest.rsplit("} ", 1)
+        out[(name, labels)] = int(float(value))
+    return out
+
+
+class AsyncBatchingTest(unittest.TestCase):
+    def test_async_appends_wait_to_leave_together(self):
+        """The leader of an async keyspace holds its appends up to async_append_delay_us so
+        that many writes reach a follower in one message; a quorum keyspace's appends leave at
+        once (each write waits on them). Every held append still arrives."""
+        # fsync never: the writes take little time, so few heartbeats (which take held
+        # appends along) fall within them.
+        c = start_async_cluster(self, raft={"async_append_delay_us": 100000}, fsync="never")
+
+        def sequential_writes(ks, prefix, n):
+            """Messages the leader of ks sent one of its followers during n writes."""
+            leader = c.leader(ks)
+            frames = ("replikv_peer_frames_sent_total", f'peer="n{(leader + 1) % 3 + 1}"')
+            before = peer_metrics(c.nodes[leader])[frames]
+            with c.nodes[leader].raw(timeout=10) as conn:
+                for j in range(n):
+                    self.assertEqual(conn.call("SET", f"{prefix}{j}", "v"), "OK")
+            return peer_metrics(c.nodes[leader])[frames] - before
+
+        # Each held append leaves within 100 ms, or with the next heartbeat (every 40 ms): on
+        # a loaded machine where 1000 writes take 2 s, that is still under 150 messages.
+        n = 1000
+        t0 = time.monotonic()
+        async_frames = sequential_writes(KS, f"{KS}:lazy", n)  # KS commits async
+        took = time.monotonic() - t0
+        self.assertLess(async_frames * 4, n,
+                        f"{async_frames} messages for {n} async writes in {took:.2f} s")
+        quorum_frames = sequential_writes("default", "quorum:", 300)  # "default": quorum
+        self.assertGreaterEqual(quorum_frames, 300)
+        leader = c.leader()
+        c.wait_converged()
+        values = c.local_values((leader + 1) % 3, [f"{KS}:lazy{j}" for j in range(n)])
+        self.assertEqual(len(values), n)
+        self.assertTrue(all(v == "v" for v in values.values()))
 
 
 class AsyncBoundTest(unittest.TestCase):

@@ -68,6 +68,10 @@ struct RaftSettings {
   // window keeps them few and large: entries proposed while the follower persists the last
   // message go out together once it acknowledges. Raise it on links with a long round trip.
   uint64_t max_inflight_msgs = 2;
+  // How long the leader of an async keyspace may hold its append messages so that several
+  // rounds' entries reach a follower in one write (acknowledgements never wait on followers
+  // there). 0 sends them at the end of each round, as every other keyspace does.
+  uint64_t async_append_delay_us = 2000;
   uint64_t request_timeout_ms = 5000;  // a replicated request still unanswered fails then
   uint64_t no_leader_wait_ms = 2000;   // how long a request waits for an election
   uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)

@@ -27,6 +27,10 @@ fsync = "always"
 max_bulk_len = 1048576
 idle_timeout_ms = 5000
 
+[raft]
+max_inflight_msgs = 4
+async_append_delay_us = 500
+
 [cluster]
 secret = "s3cret"
 [[cluster.node]]
@@ -59,6 +63,8 @@ w = 2
   EXPECT_EQ(c.fsync, FsyncMode::kAlways);
   EXPECT_EQ(c.limits.max_bulk_len, 1048576u);
   EXPECT_EQ(c.limits.idle_timeout_ms, 5000u);
+  EXPECT_EQ(c.raft.max_inflight_msgs, 4u);
+  EXPECT_EQ(c.raft.async_append_delay_us, 500u);
   ASSERT_EQ(c.nodes.size(), 2u);
   EXPECT_EQ(c.nodes[0].peer_port, 17399);
   EXPECT_EQ(c.nodes[1].peer_port, 9000);
@@ -95,6 +101,8 @@ TEST(Config, ErrorsNameTheLine) {
        "used by two keyspaces"},
       {"[node]\nid = \"n9\"\n[[cluster.node]]\nid = \"n1\"\nport = 1\n", "not among"},
       {"[node]\nport = \"abc\"\n", "must be an integer"},
+      {"[raft]\nasync_append_delay_us = 100001\n",
+       "config:2: \"async_append_delay_us\" = 100001 is out of range"},
   };
   for (const auto& bc : cases) {
     auto r = parse_config(bc.text);

@@ -72,6 +72,9 @@ struct DeferredReply {
 struct PeerSend {
   uint32_t to = 0;
   std::string payload;
+  // May wait (up to raft.async_append_delay_us) to leave with later messages to the same peer:
+  // nothing waits on its delivery. Messages to a peer still arrive in the order sent.
+  bool lazy = false;
 };
 
 class Node {
@@ -179,6 +182,7 @@ class Node {
   }
   void deliver(const Origin& o, std::string bytes);
   void send_peer(uint32_t to, char tag, std::string body);
+  void send_peer(PeerSend s) { sends_.push_back(std::move(s)); }
   void note(std::string s) { notes_.push_back({true, std::move(s)}); }
   void note_event(std::string s) { notes_.push_back({false, std::move(s)}); }
   void note_truncated(uint32_t keyspace, const raft::Entry& e);

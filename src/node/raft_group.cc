@@ -208,7 +208,22 @@ void RaftGroup::note_role(const raft::SoftState& ss) {
 }
 
 void RaftGroup::send(const raft::Message& m) {
-  node_->send_peer(static_cast<uint32_t>(m.to - 1), kPeerRaft, raft::encode_message(group_, m));
+  static constexpr char kTag[] = {kPeerRaft};
+  // An async keyspace acknowledges writes without its followers: their appends may wait to
+  // leave together (a follower then reads, persists and acknowledges many rounds at once). A
+  // full append (catch-up) has nothing to wait for; votes, heartbeats, acknowledgements and
+  // snapshots leave at once too.
+  bool lazy = m.type == raft::MessageType::kApp &&
+              node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync &&
+              m.entries.size() < raft_->config().max_entries_per_msg;
+  if (lazy) {
+    size_t bytes = 0;
+    for (const raft::Entry& e : m.entries)
+      bytes += e.data.size();
+    lazy = bytes < raft_->config().max_bytes_per_msg;
+  }
+  node_->send_peer(PeerSend{static_cast<uint32_t>(m.to - 1),
+                            raft::encode_message(group_, m, std::string_view(kTag, 1)), lazy});
 }
 
 void RaftGroup::step(const raft::Message& m) {

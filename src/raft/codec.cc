@@ -293,7 +293,7 @@ uint64_t* u64_field(Message* m, uint32_t field) {
 
 }  // namespace
 
-std::string encode_message(std::string_view group, const Message& m) {
+std::string encode_message(std::string_view group, const Message& m, std::string_view prefix) {
   const bool has_snapshot =
       m.snapshot.index != 0 || m.snapshot.term != 0 || !m.snapshot.voters.empty();
   size_t size = bytes_field_size(kGroup, group.size()) +
@@ -314,7 +314,8 @@ std::string encode_message(std::string_view group, const Message& m) {
   if (has_snapshot) size += tag_size(kSnapshot) + varint_size(snapshot_body) + snapshot_body;
 
   std::string out;
-  out.reserve(size);
+  out.reserve(prefix.size() + size);
+  out.append(prefix);
   Writer w(&out);
   w.bytes_field(kGroup, group);
   w.u64_field(kType, static_cast<uint64_t>(m.type));
@@ -351,7 +352,7 @@ std::string encode_message(std::string_view group, const Message& m) {
   w.u64_field(kOffset, m.offset);
   w.bytes_field(kData, m.data);
   w.u64_field(kDone, m.done ? 1 : 0);
-  RKV_ASSERT(out.size() == size);
+  RKV_ASSERT(out.size() == prefix.size() + size);
   return out;
 }
 

@@ -19,7 +19,9 @@ struct Envelope {
   Message message;
 };
 
-std::string encode_message(std::string_view group, const Message& m);
+// `prefix` (a caller's framing tag) is written first, so the encoding needs no second copy.
+std::string encode_message(std::string_view group, const Message& m,
+                           std::string_view prefix = {});
 Result<Envelope> decode_message(std::string_view bytes);
 
 }  // namespace rkv::raft

@@ -157,8 +157,9 @@ struct PeerTransport::Peer {
   uint16_t port = 0;
   std::deque<Outgoing> queue;
   uint64_t queued_bytes = 0;
-  LinkPtr out;  // outbound link (connecting, handshaking or ready)
-  LinkPtr in;   // authenticated inbound link
+  size_t releasable = 0;  // the first `releasable` payloads of the queue may be written now
+  LinkPtr out;            // outbound link (connecting, handshaking or ready)
+  LinkPtr in;             // authenticated inbound link
   asio::steady_timer retry_timer;
   bool retry_pending = false;
   std::chrono::milliseconds backoff{0};
@@ -216,7 +217,8 @@ PeerTransport::PeerTransport(asio::io_context& io, const Config& cfg, uint32_t s
       self_(self_index),
       on_message_(std::move(on_message)),
       opts_(opts),
-      acceptor_(io) {
+      acceptor_(io),
+      lazy_timer_(io) {
   std::random_device rd;
   std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
   rng_.seed(seq);
@@ -295,10 +297,13 @@ void PeerTransport::stop() {
   alive_.reset();
   asio::error_code ec;
   acceptor_.close(ec);
+  lazy_timer_.cancel();
+  lazy_armed_ = false;
   for (auto& p : peers_) {
     p->retry_timer.cancel();
     p->queue.clear();
     p->queued_bytes = 0;
+    p->releasable = 0;
     p->out.reset();
     p->in.reset();
   }
@@ -339,7 +344,7 @@ void PeerTransport::set_peer_port(uint32_t peer, uint16_t port) {
 
 // --- sending ---------------------------------------------------------------------------------
 
-void PeerTransport::send(uint32_t to, std::string payload) {
+void PeerTransport::send(uint32_t to, std::string payload, bool lazy) {
   RKV_ASSERT(to < peers_.size() && to != self_);
   Peer& p = *peers_[to];
   if (payload.size() > opts_.max_frame_bytes) {
@@ -355,19 +360,39 @@ void PeerTransport::send(uint32_t to, std::string payload) {
   }
   p.queued_bytes += payload.size();
   p.queue.push_back(Outgoing{std::move(payload), false});
+  std::weak_ptr<char> alive = alive_;
+  if (lazy && opts_.lazy_delay.count() > 0) {
+    if (!lazy_armed_) {
+      lazy_armed_ = true;
+      lazy_timer_.expires_after(opts_.lazy_delay);
+      lazy_timer_.async_wait([this, alive](const asio::error_code& ec) {
+        if (alive.expired() || ec) return;
+        lazy_armed_ = false;
+        release_all();
+      });
+    }
+    return;
+  }
+  p.releasable = p.queue.size();
   // The write starts from a posted handler, after the handlers already queued on the loop have
   // run: messages produced by one pass of the loop (a Ready's appends, acknowledgements to
   // several frames read at once) leave in one write instead of one system call each.
   if (!flush_posted_) {
     flush_posted_ = true;
-    std::weak_ptr<char> alive = alive_;
     asio::post(io_, [this, alive] {
       if (alive.expired()) return;
       flush_posted_ = false;
       for (auto& peer : peers_) {
-        if (peer->out && !peer->queue.empty()) flush(peer->out);
+        if (peer->out && peer->releasable > 0) flush(peer->out);
       }
     });
+  }
+}
+
+void PeerTransport::release_all() {
+  for (auto& peer : peers_) {
+    peer->releasable = peer->queue.size();
+    if (peer->out && peer->releasable > 0) flush(peer->out);
   }
 }
 
@@ -376,6 +401,7 @@ void PeerTransport::send_raw_for_test(uint32_t to, std::string bytes) {
   Peer& p = *peers_[to];
   p.queued_bytes += bytes.size();
   p.queue.push_back(Outgoing{std::move(bytes), true});
+  p.releasable = p.queue.size();
   if (p.out) flush(p.out);
 }
 
@@ -404,7 +430,7 @@ void PeerTransport::flush(const LinkPtr& link) {
   }
   if (link->role != Link::Role::kOutbound || !link->ready()) return;
   Peer& p = *peers_[link->peer];
-  if (p.queue.empty()) return;
+  if (p.releasable == 0) return;
 
   // Segments refer either to a range of `gather` or to a whole in-flight payload; buffers are
   // built only once `gather` stops growing.
@@ -421,10 +447,11 @@ void PeerTransport::flush(const LinkPtr& link) {
     link->gather.append(bytes);
     segs.back().len += bytes.size();
   };
-  while (!p.queue.empty() && link->inflight.size() < opts_.max_write_batch_frames &&
+  while (p.releasable > 0 && link->inflight.size() < opts_.max_write_batch_frames &&
          (link->inflight.empty() || link->inflight_bytes < opts_.max_write_batch_bytes)) {
     Outgoing item = std::move(p.queue.front());
     p.queue.pop_front();
+    --p.releasable;
     p.queued_bytes -= item.bytes.size();
     link->inflight_bytes += item.bytes.size();
     if (!item.raw) {

@@ -55,6 +55,8 @@ struct PeerTransportOptions {
   std::chrono::milliseconds reconnect_max{1000};      // retry delay cap
   uint64_t max_write_batch_bytes = 1u << 20;          // payload bytes gathered into one async_write
   uint32_t max_write_batch_frames = 1024;             // frames gathered into one async_write
+  // A lazy payload waits at most this long for company (0: lazy payloads are sent like others).
+  std::chrono::microseconds lazy_delay{0};
 };
 
 // Counters for one peer. "Rejected" counts connections to or from this peer that were closed
@@ -96,8 +98,11 @@ class PeerTransport {
   // dialing every peer whose port is known. Errors (bad config, bind failure) are returned.
   Status start();
   // Queues payload for peer `to` (index in cfg.nodes, not self). Never blocks; refuses (and
-  // counts) payloads above max_frame_bytes or beyond the queue bounds.
-  void send(uint32_t to, std::string payload);
+  // counts) payloads above max_frame_bytes or beyond the queue bounds. A payload is written once
+  // the loop's queued handlers have run, with everything else queued for the peer by then; a
+  // `lazy` one waits up to opts.lazy_delay more, unless a payload that is not lazy follows it
+  // (which takes it along). Either way a peer's payloads leave in the order they were queued.
+  void send(uint32_t to, std::string payload, bool lazy = false);
   // Closes every socket and timer and discards queued payloads. Idempotent; the transport may be
   // destroyed right after, even with handlers still pending in io.
   void stop();
@@ -136,6 +141,8 @@ class PeerTransport {
   void on_ok(const LinkPtr& link, std::string_view payload);
   void write_control(const LinkPtr& link, std::string payload);
   void flush(const LinkPtr& link);
+  // Lets every queued payload of every peer go out, and starts the writes.
+  void release_all();
   void on_written(const LinkPtr& link, const asio::error_code& ec);
   // Closes link. A non-empty violation is logged as a warning and counted as rejected.
   void close_link(const LinkPtr& link, std::string_view violation, std::string_view detail = {});
@@ -158,6 +165,8 @@ class PeerTransport {
   bool started_ = false;
   bool stopped_ = false;
   bool flush_posted_ = false;  // a handler that starts the queued writes is pending
+  bool lazy_armed_ = false;    // lazy_timer_ will release what lazy payloads are queued
+  asio::steady_timer lazy_timer_;
   // Handlers hold a weak_ptr to this token: once it is gone (stop/destruction) they do nothing.
   std::shared_ptr<char> alive_;
   std::vector<std::unique_ptr<Peer>> peers_;  // indexed like cfg.nodes; self has an idle entry

@@ -167,6 +167,66 @@ std::string raw_header(uint32_t len, uint64_t sum) {
   return h;
 }
 
+// A lazy payload waits for the delay, or for a payload that is not lazy, which takes it along
+// in order; with no delay configured it goes out like any other.
+TEST(PeerTransportTest, LazyPayloadWaitsUntilAnUrgentOneTakesItAlong) {
+  asio::io_context io;
+  PeerTransportOptions opts = fast_options();
+  opts.lazy_delay = std::chrono::hours(1);
+  Cluster c(io, 2, opts);
+  c.start_all();
+  ASSERT_TRUE(run_until(io, [&] { return c.all_connected(); }));
+  c[0].send(1, "lazy-1", true);
+  c[0].send(1, "lazy-2", true);
+  run_for(io, 200ms);
+  EXPECT_EQ(c.inbox(1).total, 0u);
+  EXPECT_EQ(c[0].stats(1).queued_frames, 2u);
+  c[0].send(1, "urgent", false);
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(1).total == 3; }));
+  EXPECT_EQ(c.inbox(1).from[0], (std::vector<std::string>{"lazy-1", "lazy-2", "urgent"}));
+  // Lazy payloads to one peer wait on that peer's traffic only.
+  c[0].send(1, "lazy-3", true);
+  c[1].send(0, "other-direction", false);
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(0).total == 1; }));
+  run_for(io, 100ms);
+  EXPECT_EQ(c.inbox(1).total, 3u);
+}
+
+TEST(PeerTransportTest, LazyPayloadLeavesWhenItsDelayEnds) {
+  asio::io_context io;
+  PeerTransportOptions opts = fast_options();
+  opts.lazy_delay = 20ms;
+  Cluster c(io, 3, opts);
+  c.start_all();
+  ASSERT_TRUE(run_until(io, [&] { return c.all_connected(); }));
+  for (int k = 0; k < 100; ++k) {
+    c[0].send(1, msg(0, 1, k), true);
+    c[0].send(2, msg(0, 2, k), true);
+  }
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(1).total == 100 && c.inbox(2).total == 100; }));
+  for (int k = 0; k < 100; ++k) {
+    EXPECT_EQ(c.inbox(1).from[0][static_cast<size_t>(k)], msg(0, 1, k));
+    EXPECT_EQ(c.inbox(2).from[0][static_cast<size_t>(k)], msg(0, 2, k));
+  }
+  // Queued while the peer is down, released by the delay, sent once it is back.
+  c.kill(2);
+  ASSERT_TRUE(run_until(io, [&] { return !c[0].stats(2).connected; }));
+  c[0].send(2, "while-down", true);
+  run_for(io, 100ms);
+  c.start(2);
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(2).total >= 101; }));
+  EXPECT_EQ(c.inbox(2).from[0].back(), "while-down");
+}
+
+TEST(PeerTransportTest, WithoutADelayLazyPayloadsGoOutLikeOthers) {
+  asio::io_context io;
+  Cluster c(io, 2);  // lazy_delay 0
+  c.start_all();
+  ASSERT_TRUE(run_until(io, [&] { return c.all_connected(); }));
+  c[0].send(1, "lazy", true);
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(1).total == 1; }));
+}
+
 TEST(PeerTransportTest, ThreeNodesExchangeTenThousandMessagesInOrder) {
   asio::io_context io;
   Cluster c(io, 3);

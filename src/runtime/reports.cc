@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/peer_transport.h"
 #include "runtime/server.h"
 
 namespace rkv {
@@ -133,6 +134,22 @@ std::string Server::replication_text() {
                        config_.nodes[f.node].id, f.match, f.lag, f.active ? 1 : 0);
     }
   }
+  o += fmt::format("lost_writes:{}\r\n", node_->lost_writes().size());
+  if (transport_) {
+    for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
+      if (i == node_->self_index()) continue;
+      const PeerStats p = transport_->stats(i);
+      o += fmt::format(
+          "peer_{}:connected={},inbound_connected={},frames_sent={},bytes_sent={},"
+          "frames_received={},bytes_received={},queued_frames={},dropped={},rejected={},"
+          "reconnects={}\r\n",
+          config_.nodes[i].id, p.connected ? 1 : 0, p.inbound_connected ? 1 : 0, p.frames_sent,
+          p.bytes_sent, p.frames_received, p.bytes_received, p.queued_frames, p.dropped, p.rejected,
+          p.reconnects);
+    }
+    o +=
+        fmt::format("peer_rejected_unauthenticated:{}\r\n", transport_->rejected_unauthenticated());
+  }
   return o + "\r\n";
 }
 
@@ -194,6 +211,57 @@ std::string Server::metrics_text() {
     const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));
     o += fmt::format("replikv_keyspace_keys{{keyspace=\"{}\",model=\"{}\"}} {}\n", k.config.name,
                      to_string(k.config.model), k.table.size());
+  }
+  o += "# HELP replikv_lost_writes Acknowledged async writes this node recorded as lost in a "
+       "failover (LOSTWRITES), by keyspace.\n# TYPE replikv_lost_writes gauge\n";
+  for (size_t i = 0; i < st.keyspace_count(); ++i) {
+    const KeyspaceConfig& kc = st.keyspace(static_cast<uint32_t>(i)).config;
+    if (kc.model != Model::kPrimary) continue;
+    size_t n = 0;
+    for (const Node::LostWrite& l : node_->lost_writes())
+      n += l.keyspace == kc.name ? 1 : 0;
+    o += fmt::format("replikv_lost_writes{{keyspace=\"{}\"}} {}\n", kc.name, n);
+  }
+  if (transport_) {
+    struct PeerMetric {
+      const char* name;
+      const char* type;
+      const char* help;
+      uint64_t (*get)(const PeerStats&);
+    };
+    static constexpr PeerMetric kPeerMetrics[] = {
+        {"replikv_peer_connected", "gauge", "1 while this node's link to the peer is up.",
+         [](const PeerStats& p) -> uint64_t { return p.connected ? 1 : 0; }},
+        {"replikv_peer_frames_sent_total", "counter", "Messages written to the peer.",
+         [](const PeerStats& p) { return p.frames_sent; }},
+        {"replikv_peer_bytes_sent_total", "counter", "Message bytes written to the peer.",
+         [](const PeerStats& p) { return p.bytes_sent; }},
+        {"replikv_peer_frames_received_total", "counter", "Messages received from the peer.",
+         [](const PeerStats& p) { return p.frames_received; }},
+        {"replikv_peer_bytes_received_total", "counter", "Message bytes received from the peer.",
+         [](const PeerStats& p) { return p.bytes_received; }},
+        {"replikv_peer_queued_frames", "gauge", "Messages waiting to be written to the peer.",
+         [](const PeerStats& p) { return p.queued_frames; }},
+        {"replikv_peer_dropped_total", "counter",
+         "Messages not sent: the peer's queue was full or the message too large.",
+         [](const PeerStats& p) { return p.dropped + p.oversized; }},
+        {"replikv_peer_rejected_total", "counter",
+         "Connections with the peer closed for a protocol or authentication violation.",
+         [](const PeerStats& p) { return p.rejected; }},
+        {"replikv_peer_reconnects_total", "counter", "Links to the peer established again.",
+         [](const PeerStats& p) { return p.reconnects; }},
+    };
+    for (const PeerMetric& m : kPeerMetrics) {
+      o += fmt::format("# HELP {} {}\n# TYPE {} {}\n", m.name, m.help, m.name, m.type);
+      for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
+        if (i == node_->self_index()) continue;
+        o += fmt::format("{}{{peer=\"{}\"}} {}\n", m.name, config_.nodes[i].id,
+                         m.get(transport_->stats(i)));
+      }
+    }
+    counter("replikv_peer_rejected_unauthenticated_total",
+            "Connections closed for a violation before the peer was identified.",
+            transport_->rejected_unauthenticated());
   }
   return o;
 }

@@ -80,11 +80,15 @@ Status Server::start() {
   if (epfd < 0) return Status::io_error(fmt::format("epoll_create1: {}", std::strerror(errno)));
   client_poll_ = std::make_unique<asio::posix::stream_descriptor>(io_, epfd);
   if (node_->clustered()) {
-    transport_ = std::make_unique<PeerTransport>(io_, config_, node_->self_index(),
-                                                 [this](uint32_t from, std::string_view payload) {
-                                                   node_->on_peer_message(from, payload, now_ms());
-                                                   node_input();
-                                                 });
+    PeerTransportOptions topts;
+    topts.lazy_delay = std::chrono::microseconds(config_.raft.async_append_delay_us);
+    transport_ = std::make_unique<PeerTransport>(
+        io_, config_, node_->self_index(),
+        [this](uint32_t from, std::string_view payload) {
+          node_->on_peer_message(from, payload, now_ms());
+          node_input();
+        },
+        topts);
     RKV_RETURN_IF_ERROR(transport_->start());
   }
   if (config_.admin_port != 0) {
@@ -253,7 +257,7 @@ void Server::drain_node() {
   }
   if (transport_) {
     for (PeerSend& s : node_->take_sends())
-      transport_->send(s.to, std::move(s.payload));
+      transport_->send(s.to, std::move(s.payload), s.lazy);
   }
   for (DeferredReply& r : node_->take_replies()) {
     auto it = connections_.find(r.client_id);
