@@ -1,5 +1,6 @@
 #include "core/checksum.h"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no allocation per checksum
 #include <xxhash.h>
 
 #include "core/assert.h"
@@ -8,6 +9,15 @@ namespace rkv {
 
 uint64_t checksum64(std::string_view data) {
   return XXH3_64bits(data.data(), data.size());
+}
+
+uint64_t checksum64(std::span<const std::string_view> pieces) {
+  if (pieces.size() == 1) return checksum64(pieces[0]);
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  for (std::string_view p : pieces)
+    XXH3_64bits_update(&state, p.data(), p.size());
+  return XXH3_64bits_digest(&state);
 }
 
 std::string seal(std::string_view payload) {

@@ -4,12 +4,15 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace rkv {
 
 uint64_t checksum64(std::string_view data);
+// checksum64 of the pieces joined, without joining them.
+uint64_t checksum64(std::span<const std::string_view> pieces);
 
 // Little-endian fixed-width encoding helpers.
 inline void put_u32(std::string& out, uint32_t v) {

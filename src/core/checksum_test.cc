@@ -22,6 +22,24 @@ TEST(Checksum, SealInPlaceEqualsSeal) {
   }
 }
 
+TEST(Checksum, OfPiecesEqualsOfTheirJoin) {
+  std::string data;
+  for (int i = 0; i < 5000; ++i)
+    data.push_back(static_cast<char>(i * 7 + i / 13));
+  // Cuts at every boundary the streaming state handles differently (stripes, blocks).
+  for (size_t a : {0, 1, 16, 63, 64, 65, 240, 241, 1024, 1025, 4999, 5000}) {
+    for (size_t b : {a, a + 1, a + 200, size_t{5000}}) {
+      if (b < a || b > data.size()) continue;
+      std::string_view v(data);
+      const std::string_view pieces[] = {v.substr(0, a), v.substr(a, b - a), v.substr(b)};
+      EXPECT_EQ(checksum64(std::span<const std::string_view>(pieces)), checksum64(v))
+          << a << " " << b;
+    }
+  }
+  const std::string_view one[] = {"abc"};
+  EXPECT_EQ(checksum64(std::span<const std::string_view>(one)), checksum64("abc"));
+}
+
 TEST(Checksum, DetectsEveryFlippedBitAndTruncation) {
   std::string rec = seal("some payload bytes");
   std::string_view payload;

@@ -20,8 +20,7 @@ struct Envelope {
 };
 
 // `prefix` (a caller's framing tag) is written first, so the encoding needs no second copy.
-std::string encode_message(std::string_view group, const Message& m,
-                           std::string_view prefix = {});
+std::string encode_message(std::string_view group, const Message& m, std::string_view prefix = {});
 Result<Envelope> decode_message(std::string_view bytes);
 
 }  // namespace rkv::raft

@@ -106,7 +106,8 @@ TEST(LogStore, HardStateUnderItsOlderKeyIsReadUntilRewritten) {
 TEST(LogStore, SnapshotUnderItsOlderKeyIsReadUntilRewritten) {
   MemStorage st;
   WriteBatch b;
-  b.put(legacy_snapshot_key(kG), seal(encode_snapshot(Snapshot{SnapshotMeta{5, 2, {1, 2}}, "old"})));
+  b.put(legacy_snapshot_key(kG),
+        seal(encode_snapshot(Snapshot{SnapshotMeta{5, 2, {1, 2}}, "old"})));
   ASSERT_TRUE(st.write(b, true));
   auto r = load(st, kG);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();

@@ -38,6 +38,7 @@
 #include "storage/log_records.h"
 #include "storage/storage.h"
 #include "storage/wal_log.h"
+#include "storage/wal_record.h"
 
 namespace rkv {
 
@@ -50,7 +51,6 @@ constexpr int kMaxOpenFiles = 512;
 constexpr uint64_t kBytesPerSync = 1ull << 20;
 constexpr size_t kKeepInfoLogFiles = 4;
 constexpr size_t kMaxInfoLogBytes = 16ull << 20;
-constexpr size_t kBatchItemOverhead = 24;  // tag + varint lengths, to size the rocksdb batch
 constexpr const char* kWalDir = "wal";
 constexpr std::string_view kLogBegin = "l";  // Raft log records: [kLogBegin, kLogEnd)
 constexpr std::string_view kLogEnd = "m";
@@ -410,9 +410,11 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
 
 Status RocksStorage::write(WriteBatch&& batch, bool sync) {
   RKV_RETURN_IF_ERROR(batch.validate());
-  // wb is the log record (everything); rest what RocksDB applies (all but the log puts).
-  rocksdb::WriteBatch wb(batch.bytes() + kBatchItemOverhead * batch.size());
-  rocksdb::WriteBatch rest;
+  // Empty delete ranges are dropped: RocksDB refuses them.
+  std::erase_if(batch.items(), [](const WriteBatch::Item& item) {
+    return item.op == WriteBatch::Op::kDeleteRange && !(item.key < item.value);
+  });
+  if (batch.empty()) return sync ? this->sync() : Status::ok();
   bool has_log_puts = false;
   for (const WriteBatch::Item& item : batch.items()) {
     if (item.op == WriteBatch::Op::kPut && is_log_key(item.key)) {
@@ -420,29 +422,43 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
       break;
     }
   }
+  // The log record is the whole batch. Without log puts it is also what RocksDB applies (one
+  // rocksdb::WriteBatch serves both); with them, the record is laid out straight from the
+  // batch (WalRecord: log entries and images are not copied on the way to the file) and
+  // RocksDB applies the rest.
+  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch rest;
   for (const WriteBatch::Item& item : batch.items()) {
+    if (has_log_puts && item.op == WriteBatch::Op::kPut && is_log_key(item.key)) continue;
+    rocksdb::WriteBatch& to = has_log_puts ? rest : wb;
     rocksdb::Status s;
     switch (item.op) {
       case WriteBatch::Op::kPut:
-        s = wb.Put(item.key, item.value);
-        if (s.ok() && has_log_puts && !is_log_key(item.key)) s = rest.Put(item.key, item.value);
+        s = to.Put(item.key, item.value);
         break;
       case WriteBatch::Op::kDelete:
-        s = wb.Delete(item.key);
-        if (s.ok() && has_log_puts) s = rest.Delete(item.key);
+        s = to.Delete(item.key);
         break;
       case WriteBatch::Op::kDeleteRange:
-        if (item.key < item.value) {
-          s = wb.DeleteRange(item.key, item.value);
-          if (s.ok() && has_log_puts) s = rest.DeleteRange(item.key, item.value);
-        }
+        s = to.DeleteRange(item.key, item.value);
         break;
     }
     if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
   }
-  if (wb.Count() == 0) return sync ? this->sync() : Status::ok();
+  if (has_log_puts) {
+    for (const WriteBatch::Item& item : batch.items()) {
+      if (item.key.size() > UINT32_MAX || item.value.size() > UINT32_MAX) {
+        return Status::invalid_argument("write batch: a key or value over 4 GiB");
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(impl_->write_mu);
-  RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
+  if (has_log_puts) {
+    WalRecord record(batch);
+    RKV_RETURN_IF_ERROR(impl_->wal->append(record.pieces(), sync));
+  } else {
+    RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
+  }
   const uint64_t cur = impl_->wal->current_segment();  // the segment the record went to
   for (WriteBatch::Item& item : batch.items()) {
     if (!is_log_key(item.key) && item.op != WriteBatch::Op::kDeleteRange) continue;

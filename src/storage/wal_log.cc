@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/assert.h"
 #include "core/checksum.h"
 
 namespace rkv {
@@ -22,6 +23,7 @@ constexpr uint64_t kMagic = 0x31474f4c564b5252ull;  // "RRKVLOG1"
 constexpr size_t kSegmentHeader = 16;               // magic, id
 // len u32, seq u64, segment id u64, header sum u64 (of the three), payload sum u64
 constexpr size_t kRecordHeader = 36;
+constexpr size_t kMaxPieces = 1000;  // buffers of one append (pwritev takes up to 1024)
 constexpr size_t kMaxFreeSegments = 2;
 constexpr uint64_t kAlign = 4096;
 constexpr uint64_t kWritebackBytes = 1ull << 20;
@@ -434,39 +436,48 @@ Status WalLog::roll(uint64_t need) {
 }
 
 Status WalLog::append(std::string_view record, bool sync) {
-  if (record.empty() || record.size() > options_.max_record_bytes) {
-    return Status::invalid_argument("wal: record of " + std::to_string(record.size()) +
-                                    " bytes (1 to " + std::to_string(options_.max_record_bytes) +
-                                    " allowed)");
+  return append(std::span<const std::string_view>(&record, 1), sync);
+}
+
+Status WalLog::append(std::span<const std::string_view> pieces, bool sync) {
+  RKV_ASSERT(pieces.size() < kMaxPieces);
+  uint64_t size = 0;
+  for (std::string_view p : pieces)
+    size += p.size();
+  if (size == 0 || size > options_.max_record_bytes) {
+    return Status::invalid_argument("wal: record of " + std::to_string(size) + " bytes (1 to " +
+                                    std::to_string(options_.max_record_bytes) + " allowed)");
   }
-  const uint64_t need = kRecordHeader + record.size();
+  const uint64_t need = kRecordHeader + size;
   // Room is kept for the seal record after this one.
   if (offset_ + need + kRecordHeader > cur_size_) RKV_RETURN_IF_ERROR(roll(need + kRecordHeader));
-  const uint32_t len = static_cast<uint32_t>(record.size());
-  std::string head = record_header(len, next_seq_, cur_id_, checksum64(record));
-  iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(record.data()), record.size()}};
-  size_t done = 0;
+  const uint32_t len = static_cast<uint32_t>(size);
+  std::string head = record_header(len, next_seq_, cur_id_, checksum64(pieces));
+  iovec iov[kMaxPieces + 1];
+  size_t n = 0;
+  iov[n++] = {head.data(), head.size()};
+  for (std::string_view p : pieces) {
+    if (!p.empty()) iov[n++] = {const_cast<char*>(p.data()), p.size()};
+  }
+  size_t first = 0;  // iov[first..n) is what is left to write
   uint64_t off = offset_;
-  while (done < need) {
-    // Skip what is written already (a short write), then write the rest.
-    iovec rest[2];
-    int n = 0;
-    size_t skip = done;
-    for (const iovec& v : iov) {
-      if (skip >= v.iov_len) {
-        skip -= v.iov_len;
-        continue;
-      }
-      rest[n++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
-      skip = 0;
-    }
-    ssize_t w = ::pwritev(fd_, rest, n, static_cast<off_t>(off));
+  while (first < n) {
+    ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(n - first), static_cast<off_t>(off));
     if (w < 0) {
       if (errno == EINTR) continue;
       return io_error("write to", path_of(cur_id_), errno);
     }
-    done += static_cast<size_t>(w);
     off += static_cast<uint64_t>(w);
+    // A short write: skip the buffers written whole, trim the one written in part.
+    size_t left = static_cast<size_t>(w);
+    while (first < n && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
   }
   offset_ += need;
   ++next_seq_;

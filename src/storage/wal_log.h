@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -67,6 +68,8 @@ class WalLog {
   // Appends one record; with sync, returns once it (and every earlier record) is durable.
   // Without sync it is in the OS page cache: it survives a process crash, not a power cut.
   Status append(std::string_view record, bool sync);
+  // Appends the pieces joined as one record (written with one pwritev; at most 1000 pieces).
+  Status append(std::span<const std::string_view> pieces, bool sync);
   Status sync();
 
   // Id of the segment records go to now, and of the last segment open() recovered (0: none).
