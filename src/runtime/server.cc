@@ -36,9 +36,14 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
-  auto storage = open_rocks_storage(config.data_dir);
+  RocksOptions ro;
+  ro.unsynced = config.fsync == FsyncMode::kNever;
+  auto storage = open_rocks_storage(config.data_dir, ro);
   if (!storage.is_ok()) return storage.status();
   s->storage_ = std::move(storage).value();
+  if (std::string note = s->storage_->recovery_note(); !note.empty()) {
+    spdlog::warn("{}: {}", config.data_dir, note);
+  }
   std::random_device rd;
   uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();  // OS randomness, seeded once
   s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed);

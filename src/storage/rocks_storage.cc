@@ -353,6 +353,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   WalLog::Options wal_options;
   wal_options.first_segment_bytes = options.wal_first_segment_bytes;
   wal_options.max_segment_bytes = options.wal_max_segment_bytes;
+  wal_options.damage_ends_log = options.unsynced;
   // Each record is a rocksdb::WriteBatch: log puts go to log_keys, the rest to RocksDB.
   struct Splitter : rocksdb::WriteBatch::Handler {
     Impl* impl;
@@ -563,6 +564,10 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
 
 const std::string& RocksStorage::dir() const {
   return impl_->dir;
+}
+
+std::string RocksStorage::recovery_note() const {
+  return impl_->wal->recovery_note();
 }
 
 std::string RocksStorage::stats() const {

@@ -119,6 +119,10 @@ class Storage {
   virtual Status scan(
       std::string_view begin, std::string_view end,
       const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+
+  // What opening the store dropped to recover from damage (see RocksOptions::unsynced), for
+  // the operator's log; empty when nothing was dropped.
+  virtual std::string recovery_note() const { return {}; }
 };
 
 // In-memory storage with a crash model for tests and the simulator.
@@ -153,6 +157,11 @@ struct RocksOptions {
   uint64_t wal_first_segment_bytes = 1ull << 20;
   uint64_t wal_max_segment_bytes = 64ull << 20;
   bool create_if_missing = true;
+  // The store is written without syncs (fsync = never): a power cut may leave holes anywhere
+  // in the unsynced tail of its write-ahead log. Opening then ends the log at the first
+  // damage and drops what follows (recovery_note() says what), where it would otherwise
+  // refuse to open: with syncs, damage in the middle means acknowledged writes are gone.
+  bool unsynced = false;
 };
 
 // Storage on a RocksDB database in one directory. RocksDB types stay behind the pimpl so that
@@ -178,6 +187,7 @@ class RocksStorage final : public Storage {
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
 
   const std::string& dir() const;
+  std::string recovery_note() const override;
   // RocksDB's human-readable statistics dump (the "rocksdb.stats" property), for admin pages.
   std::string stats() const;
   // Approximate bytes held: live SST files plus memtables. Cheap; for metrics and limits.

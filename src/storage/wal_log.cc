@@ -235,7 +235,21 @@ Result<std::unique_ptr<WalLog>> WalLog::open(
   uint64_t expected = 1;
   bool seq_known = false;
   std::string torn_at;  // set once a tolerated torn tail was seen: nothing may follow it
-  for (auto& [id, size] : segs) {
+  // Damage in the middle of the log: an error, or (damage_ends_log) where the log ends.
+  bool ended = false;
+  std::string ended_at;      // what ended it
+  bool dropped = false;      // records of the segment where it ended follow the damage
+  size_t ended_segment = 0;  // index in segs of that segment
+  auto damaged = [&](const std::string& what, size_t index, bool records_follow) {
+    if (!options.damage_ends_log) return Status::corruption("wal: " + what);
+    ended = true;
+    ended_at = what;
+    dropped = records_follow;
+    ended_segment = index;
+    return Status::ok();
+  };
+  for (size_t index = 0; index < segs.size() && !ended; ++index) {
+    auto& [id, size] = segs[index];
     const std::string path = log->path_of(id);
     auto data = read_file(path);
     if (!data.is_ok()) return data.status();
@@ -243,7 +257,9 @@ Result<std::unique_ptr<WalLog>> WalLog::open(
     size = seg.size();
     if (seg.size() < kSegmentHeader || get_u64(seg.data()) != kMagic ||
         get_u64(seg.data() + 8) != id) {
-      return Status::corruption("wal: segment " + path + " has no valid header");
+      RKV_RETURN_IF_ERROR(damaged("segment " + path + " has no valid header", index,
+                                  later_record(seg, 0, seg.size(), id, 0)));
+      break;
     }
     size_t pos = kSegmentHeader;
     std::string damage;
@@ -273,9 +289,11 @@ Result<std::unique_ptr<WalLog>> WalLog::open(
                                   ": the log is damaged in the middle");
       }
       if (seq_known && seq != expected) {
-        return Status::corruption("wal: record sequence jumps from " +
-                                  std::to_string(expected - 1) + " to " + std::to_string(seq) +
-                                  " at " + path + " offset " + std::to_string(pos));
+        RKV_RETURN_IF_ERROR(damaged("record sequence jumps from " + std::to_string(expected - 1) +
+                                        " to " + std::to_string(seq) + " at " + path + " offset " +
+                                        std::to_string(pos),
+                                    index, true));
+        break;
       }
       seq_known = true;
       RKV_RETURN_IF_ERROR(replay(payload));
@@ -285,12 +303,33 @@ Result<std::unique_ptr<WalLog>> WalLog::open(
     // A damaged record is tolerated only as the torn last write of the log: no record of this
     // segment may follow it (nor any record in a later segment, checked as those are read).
     // Otherwise acknowledged writes behind it would be dropped silently.
-    if (!damage.empty()) {
-      if (later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0)) {
+    if (!damage.empty() && !ended) {
+      if (options.damage_ends_log) {
+        RKV_RETURN_IF_ERROR(
+            damaged(damage + " at " + path + " offset " + std::to_string(pos), index,
+                    later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0)));
+      } else if (later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0)) {
         return Status::corruption("wal: " + damage + " at " + path + " offset " +
                                   std::to_string(pos) + ", and valid records follow it");
+      } else {
+        torn_at = "a torn record (" + damage + ") at " + path + " offset " + std::to_string(pos);
       }
-      torn_at = "a torn record (" + damage + ") at " + path + " offset " + std::to_string(pos);
+    }
+  }
+  if (ended) {
+    // Later segments with records are dropped (left to be released with the rest); a torn
+    // last record with nothing after it is just the crash's last write, not worth a note.
+    size_t later = 0;
+    for (size_t i = ended_segment + 1; i < segs.size(); ++i) {
+      auto data = read_file(log->path_of(segs[i].first));
+      if (!data.is_ok()) return data.status();
+      if (later_record(*data, kSegmentHeader, data->size(), segs[i].first, 0)) ++later;
+    }
+    if (dropped || later > 0) {
+      log->recovery_note_ = "wal: " + ended_at + ": the log ends there, and what follows it (" +
+                            std::to_string(later) +
+                            " later segment(s) with records) is dropped: written without fsync, "
+                            "it was not promised to survive a power cut";
     }
   }
   log->next_seq_ = expected;

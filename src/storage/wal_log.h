@@ -53,6 +53,12 @@ class WalLog {
     uint64_t first_segment_bytes = 1ull << 20;
     uint64_t max_segment_bytes = 64ull << 20;
     uint32_t max_record_bytes = 1u << 30;  // larger appends are refused (InvalidArgument)
+    // The log was written without syncs (fsync = never). A power cut can then leave holes
+    // anywhere in it, since the kernel writes dirty pages back in no particular order: damage
+    // in the middle of the log (a broken record with valid ones behind it, a record sequence
+    // that jumps, a segment without a valid header) ends the log there instead of failing
+    // open(); what followed is dropped and described by recovery_note().
+    bool damage_ends_log = false;
   };
 
   // Opens `dir` (created if missing), hands every recovered record to `replay` in order (an
@@ -75,6 +81,9 @@ class WalLog {
   // Id of the segment records go to now, and of the last segment open() recovered (0: none).
   uint64_t current_segment() const { return cur_id_; }
   uint64_t last_recovered_segment() const { return last_recovered_; }
+  // What open() dropped to recover from damage in the middle of the log (damage_ends_log);
+  // empty when it dropped nothing but, at most, a torn last record.
+  const std::string& recovery_note() const { return recovery_note_; }
   // Deletes every segment with id <= `id` that is not the current one.
   void release_up_to(uint64_t id);
 
@@ -101,6 +110,7 @@ class WalLog {
   uint64_t writeback_from_ = 0;  // unsynced appends from here on have not been handed to writeback
   uint64_t next_seq_ = 1;
   uint64_t last_recovered_ = 0;
+  std::string recovery_note_;
   bool dirty_ = false;             // written since the last sync
   uint64_t syncs_in_segment_ = 0;  // sync() calls since the current segment was opened
 

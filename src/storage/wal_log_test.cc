@@ -220,6 +220,102 @@ TEST_F(WalLogTest, MissingSegmentInTheMiddleIsCorruption) {
       << log.status().to_string();
 }
 
+// fsync = never: a power cut can leave a hole anywhere in what was not synced. The log then
+// ends at the first damage, what follows is dropped and said so, and appending goes on.
+TEST_F(WalLogTest, UnsyncedLogEndsAtDamageInTheMiddle) {
+  WalLog::Options opts = kSmall;
+  opts.damage_ends_log = true;
+  auto open_unsynced = [&](std::vector<std::string>* got) {
+    got->clear();
+    return WalLog::open(dir_.string(), opts, [got](std::string_view r) {
+      got->emplace_back(r);
+      return Status::ok();
+    });
+  };
+  auto expect_prefix = [](const std::vector<std::string>& got, int n) {
+    ASSERT_EQ(got.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+      EXPECT_EQ(got[static_cast<size_t>(i)], rec(i));
+  };
+  struct Case {
+    const char* name;
+    std::function<void()> damage;
+    int survivors;  // records before the damage
+    const char* note;
+  };
+  int first_of_second = -1;  // index of the first record of the second segment
+  const Case cases[] = {
+      {"a broken record with valid ones behind it",
+       [&] { patch(rec(150), [](std::string& d, size_t at) { d[at + 3] ^= 0x40; }); }, 150,
+       "payload fails its checksum"},
+      {"a missing segment",
+       [&] {
+         auto segs = segments();
+         fs::remove(segs[1]);
+       },
+       -1, "sequence jumps"},
+      {"a segment without a valid header",
+       [&] {
+         auto segs = segments();
+         std::string d = slurp(segs[1]);
+         d[0] ^= 0x01;
+         spit(segs[1], d);
+       },
+       -1, "no valid header"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::remove_all(dir_);
+    write_records(300, false);
+    ASSERT_GE(segments().size(), 3u);
+    {
+      std::vector<std::string> got;
+      auto log = open(&got);  // what the second segment starts with
+      ASSERT_TRUE(log.is_ok());
+      std::string second = slurp(segments()[1]);
+      for (int i = 0; i < 300 && first_of_second < 0; ++i) {
+        if (second.find(rec(i)) != std::string::npos) first_of_second = i;
+      }
+    }
+    ASSERT_GT(first_of_second, 0);
+    c.damage();
+    const int survivors = c.survivors >= 0 ? c.survivors : first_of_second;
+    std::vector<std::string> strict;
+    EXPECT_FALSE(open(&strict).is_ok()) << "without damage_ends_log it is corruption";
+    std::vector<std::string> got;
+    auto log = open_unsynced(&got);
+    ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+    expect_prefix(got, survivors);
+    EXPECT_NE((*log)->recovery_note().find(c.note), std::string::npos) << (*log)->recovery_note();
+    EXPECT_NE((*log)->recovery_note().find("is dropped"), std::string::npos);
+    // As the storage does: the recovered segments go once replayed, then appends follow.
+    (*log)->release_up_to((*log)->last_recovered_segment());
+    ASSERT_TRUE((*log)->append("after", true).is_ok());
+    (*log).reset();  // closed
+    auto again = open_unsynced(&got);
+    ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+    ASSERT_EQ(got.size(), 1u);  // the replayed prefix was released with its segments
+    EXPECT_EQ(got[0], "after");
+    EXPECT_EQ((*again)->recovery_note(), "");
+    first_of_second = -1;
+  }
+}
+
+TEST_F(WalLogTest, UnsyncedLogWithATornLastRecordSaysNothingWasDropped) {
+  write_records(10, false);
+  patch(rec(9), [](std::string& data, size_t at) { data[at + 2] ^= 0x20; });
+  WalLog::Options opts = kSmall;
+  opts.damage_ends_log = true;
+  std::vector<std::string> got;
+  auto log = WalLog::open(dir_.string(), opts, [&got](std::string_view r) {
+    got.emplace_back(r);
+    return Status::ok();
+  });
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  EXPECT_EQ(got.size(), 9u);
+  EXPECT_EQ((*log)->recovery_note(), "");
+}
+
 TEST_F(WalLogTest, ForeignFileAndOversizedRecordAreRefused) {
   std::vector<std::string> got;
   {
