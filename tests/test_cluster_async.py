@@ -122,6 +122,20 @@ class AsyncLostWritesTest(unittest.TestCase):
         info = harness.redis_cli(c.nodes[leader].port, "INFO", "replication", check=True)
         self.assertIn(f"lost_writes:{len(lost)}", info)
 
+        # LOSTWRITES RESET forgets them once they are dealt with, durably.
+        with c.nodes[leader].raw(timeout=5) as conn:
+            self.assertIsInstance(conn.call("LOSTWRITES", "FORGET"), RespError)
+            self.assertEqual(conn.call("LOSTWRITES"), lost, "a bad subcommand changed the list")
+            self.assertEqual(conn.call("LOSTWRITES", "RESET"), len(lost))
+            self.assertEqual(conn.call("LOSTWRITES"), [])
+            self.assertEqual(conn.call("LOSTWRITES", "RESET"), 0)
+        c.nodes[leader].kill9()
+        c.nodes[leader].restart()
+        with c.nodes[leader].raw(timeout=5) as conn:
+            self.assertEqual(conn.call("LOSTWRITES"), [], "the reset did not survive kill -9")
+        metrics = peer_metrics(c.nodes[leader])
+        self.assertEqual(metrics.get(("replikv_lost_writes", f'keyspace="{KS}"')), 0)
+
 
 def peer_metrics(node):
     """{(metric name, labels): value} of node's /metrics."""

@@ -516,6 +516,16 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
   lost_writes_.push_back(std::move(lw));
 }
 
+size_t Node::clear_lost_writes(uint64_t* token) {
+  const size_t n = lost_writes_.size();
+  *token = 0;
+  if (n == 0) return 0;
+  lost_writes_.clear();
+  pending_.batch.delete_range(kLostPrefix, kLostEnd);
+  *token = new_token();
+  return n;
+}
+
 std::string Node::lost_write_key(uint64_t seq) {
   std::string k(kLostPrefix);
   put_u64_be(k, seq);

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <chrono>
@@ -320,7 +321,22 @@ void cmd_role(Server& s, resp::Writer& w) {
   }
 }
 
-void cmd_lostwrites(Server& s, resp::Writer& w) {
+// LOSTWRITES [RESET]. RESET answers how many records it forgot; under fsync = batch the reply
+// waits, like SAVE's, until that is durable (see run_session_command).
+void cmd_lostwrites(Server& s, Args a, resp::Writer& w) {
+  if (a.size() > 2 || (a.size() == 2 && !iequals(a[1], "reset"))) {
+    return w.error("ERR LOSTWRITES takes no argument or RESET");
+  }
+  if (a.size() == 2) {
+    uint64_t token = 0;
+    const size_t n = s.node().clear_lost_writes(&token);
+    if (token != 0) {
+      spdlog::info("LOSTWRITES RESET: {} record(s) of lost writes forgotten", n);
+      s.node_input();  // the deletion is persisted at the end of this round
+      if (!s.holds_replies()) s.persist_now();
+    }
+    return w.integer(static_cast<int64_t>(n));
+  }
   const auto& lost = s.node().lost_writes();
   w.array(lost.size());
   for (const auto& l : lost) {
@@ -400,7 +416,10 @@ uint64_t run_session_command(Server& s, Connection& c, const resp::CommandSpec& 
                              std::string* out) {
   resp::Writer w(out, c.proto());
   run_session_command(s, c, spec, a, w, out);
-  if (spec.id == CommandId::kSave && s.holds_replies()) return s.node().last_token();
+  // SAVE, LOSTWRITES RESET: the reply waits for the pending batch (if any) to be durable.
+  const bool persists =
+      spec.id == CommandId::kSave || (spec.id == CommandId::kLostwrites && a.size() == 2);
+  if (persists && s.holds_replies()) return s.node().last_token();
   return 0;
 }
 
@@ -434,7 +453,7 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kRole:
       return cmd_role(s, w);
     case CommandId::kLostwrites:
-      return cmd_lostwrites(s, w);
+      return cmd_lostwrites(s, a, w);
     case CommandId::kStaleness:
       return cmd_staleness(s, c, w);
     case CommandId::kReadmode:
