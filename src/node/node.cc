@@ -516,13 +516,12 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
   lost_writes_.push_back(std::move(lw));
 }
 
-size_t Node::clear_lost_writes(uint64_t* token) {
+size_t Node::clear_lost_writes() {
   const size_t n = lost_writes_.size();
-  *token = 0;
   if (n == 0) return 0;
   lost_writes_.clear();
   pending_.batch.delete_range(kLostPrefix, kLostEnd);
-  *token = new_token();
+  new_token();
   return n;
 }
 

@@ -149,9 +149,9 @@ class Node {
     std::string command;  // the command, space-separated
   };
   const std::vector<LostWrite>& lost_writes() const { return lost_writes_; }
-  // LOSTWRITES RESET: forgets every record (in memory now, on disk with the returned token's
-  // batch). Returns how many there were; *token is 0 when there was nothing to forget.
-  size_t clear_lost_writes(uint64_t* token);
+  // LOSTWRITES RESET: forgets every record (in memory now, on disk with the pending batch).
+  // Returns how many there were.
+  size_t clear_lost_writes();
   // Operational notes for the driver to log, drained: warnings (torn records dropped, lost
   // writes, ...) and events (leadership gained or lost).
   struct Note {

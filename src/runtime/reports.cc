@@ -251,13 +251,14 @@ std::string Server::metrics_text() {
         {"replikv_peer_reconnects_total", "counter", "Links to the peer established again.",
          [](const PeerStats& p) { return p.reconnects; }},
     };
+    std::vector<std::pair<const std::string*, PeerStats>> peers;
+    for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
+      if (i != node_->self_index()) peers.emplace_back(&config_.nodes[i].id, transport_->stats(i));
+    }
     for (const PeerMetric& m : kPeerMetrics) {
       o += fmt::format("# HELP {} {}\n# TYPE {} {}\n", m.name, m.help, m.name, m.type);
-      for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
-        if (i == node_->self_index()) continue;
-        o += fmt::format("{}{{peer=\"{}\"}} {}\n", m.name, config_.nodes[i].id,
-                         m.get(transport_->stats(i)));
-      }
+      for (const auto& [id, stats] : peers)
+        o += fmt::format("{}{{peer=\"{}\"}} {}\n", m.name, *id, m.get(stats));
     }
     counter("replikv_peer_rejected_unauthenticated_total",
             "Connections closed for a violation before the peer was identified.",

@@ -328,11 +328,11 @@ void cmd_lostwrites(Server& s, Args a, resp::Writer& w) {
     return w.error("ERR LOSTWRITES takes no argument or RESET");
   }
   if (a.size() == 2) {
-    uint64_t token = 0;
-    const size_t n = s.node().clear_lost_writes(&token);
-    if (token != 0) {
+    // The deletion joins the pending batch, persisted at the end of this round (now, when
+    // replies are not held).
+    const size_t n = s.node().clear_lost_writes();
+    if (n > 0) {
       spdlog::info("LOSTWRITES RESET: {} record(s) of lost writes forgotten", n);
-      s.node_input();  // the deletion is persisted at the end of this round
       if (!s.holds_replies()) s.persist_now();
     }
     return w.integer(static_cast<int64_t>(n));

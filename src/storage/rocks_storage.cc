@@ -418,9 +418,10 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
   if (batch.empty()) return sync ? this->sync() : Status::ok();
   bool has_log_puts = false;
   for (const WriteBatch::Item& item : batch.items()) {
-    if (item.op == WriteBatch::Op::kPut && is_log_key(item.key)) {
-      has_log_puts = true;
-      break;
+    if (item.op == WriteBatch::Op::kPut && is_log_key(item.key)) has_log_puts = true;
+    // RocksDB's format (WalRecord's too) has 32-bit lengths.
+    if (item.key.size() > UINT32_MAX || item.value.size() > UINT32_MAX) {
+      return Status::invalid_argument("write batch: a key or value over 4 GiB");
     }
   }
   // The log record is the whole batch. Without log puts it is also what RocksDB applies (one
@@ -445,13 +446,6 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
         break;
     }
     if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
-  }
-  if (has_log_puts) {
-    for (const WriteBatch::Item& item : batch.items()) {
-      if (item.key.size() > UINT32_MAX || item.value.size() > UINT32_MAX) {
-        return Status::invalid_argument("write batch: a key or value over 4 GiB");
-      }
-    }
   }
   std::lock_guard<std::mutex> lock(impl_->write_mu);
   if (has_log_puts) {

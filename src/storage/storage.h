@@ -6,10 +6,9 @@
 //   "d" <keyspace> "\0" <user key>      -> sealed user value record (see node/kv_state.h)
 //   "l" <group>    "\0" <u64 BE index>  -> sealed Raft log entry
 //   "l" <group>    "\1hs"               -> sealed Raft hard state (rewritten at every write)
-//   "l" <group>    "\1snap"             -> sealed Raft snapshot image (rewritten at every
-//   compaction) "m" <name>                          -> sealed metadata (node id, lost writes, older
-//   data
-//                                          dirs' hard states and images, ...)
+//   "l" <group>    "\1snap"             -> sealed Raft snapshot image (at every compaction)
+//   "m" <name>                          -> sealed metadata (node id, lost writes, and the hard
+//                                          states and images of older data dirs)
 // Values written by the project are sealed with core/checksum.h so corruption is detected.
 // RocksStorage keeps every "l" key in memory and in its write-ahead log only, on the premise of
 // a log: appended at its end, cut from its front (delete_range) or rewritten before long (those

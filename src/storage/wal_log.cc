@@ -304,11 +304,11 @@ Result<std::unique_ptr<WalLog>> WalLog::open(
     // segment may follow it (nor any record in a later segment, checked as those are read).
     // Otherwise acknowledged writes behind it would be dropped silently.
     if (!damage.empty() && !ended) {
+      const bool follows = later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0);
       if (options.damage_ends_log) {
         RKV_RETURN_IF_ERROR(
-            damaged(damage + " at " + path + " offset " + std::to_string(pos), index,
-                    later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0)));
-      } else if (later_record(seg, pos + 1, seg.size(), id, seq_known ? expected : 0)) {
+            damaged(damage + " at " + path + " offset " + std::to_string(pos), index, follows));
+      } else if (follows) {
         return Status::corruption("wal: " + damage + " at " + path + " offset " +
                                   std::to_string(pos) + ", and valid records follow it");
       } else {
