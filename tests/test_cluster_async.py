@@ -29,10 +29,11 @@ def async_config(i, nodes, secret, raft):
         'commit = "quorum"', 'commit = "async"')
 
 
-def start_async_cluster(test, raft=None, fsync="batch"):
-    """A started 3-node cluster whose keyspace KS commits async, cleaned up with `test`."""
+def start_cluster(test, config, raft=None, fsync="batch"):
+    """A started 3-node cluster whose node configs come from `config` (as
+    test_cluster.cluster_config), cleaned up with `test`."""
     orig = test_cluster.cluster_config
-    test_cluster.cluster_config = async_config
+    test_cluster.cluster_config = config
     try:
         c = test_cluster.Cluster(raft=raft)
     finally:
@@ -42,6 +43,11 @@ def start_async_cluster(test, raft=None, fsync="batch"):
     test.addCleanup(c.cleanup)
     c.start()
     return c
+
+
+def start_async_cluster(test, raft=None, fsync="batch"):
+    """A started 3-node cluster whose keyspace KS commits async, cleaned up with `test`."""
+    return start_cluster(test, async_config, raft, fsync)
 
 
 class AsyncLostWritesTest(unittest.TestCase):

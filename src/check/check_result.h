@@ -23,8 +23,11 @@ struct CheckResult {
   std::string explanation;  // human-readable, several lines on a violation
   std::string failing_key;  // the key the explanation is about (smallest failing key)
   std::vector<Op> witness;  // the operations of failing_key that show the violation
-  int64_t ops = 0;          // operations considered
-  int64_t keys = 0;         // distinct keys considered
+  // Remarks that do not affect the verdict but deserve a reader's attention (e.g. a write
+  // listed as lost that is present after all), one line each; empty for most checkers.
+  std::vector<std::string> notes;
+  int64_t ops = 0;   // operations considered
+  int64_t keys = 0;  // distinct keys considered
 };
 
 inline const char* verdict_name(Verdict v) {

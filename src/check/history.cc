@@ -49,9 +49,9 @@ Result<std::optional<std::string>> get_nullable_string(const Json& j, const char
 }
 
 Status check_fields(const Json& j) {
-  static constexpr std::array<const char*, 11> kKnown = {"process",  "op",    "key",    "value",
-                                                         "expected", "delta", "invoke", "complete",
-                                                         "status",   "error", "node"};
+  static constexpr std::array<const char*, 13> kKnown = {
+      "process",        "op",     "key",      "value",  "expected", "delta", "staleness_ms",
+      "entries_behind", "invoke", "complete", "status", "error",    "node"};
   for (const auto& [name, unused] : j.items()) {
     bool known = false;
     for (const char* k : kKnown)
@@ -128,6 +128,19 @@ Status decode_value(const Json& j, Op& op) {
   RKV_UNREACHABLE();
 }
 
+// One optional field of a get's staleness report ("staleness_ms", "entries_behind").
+Status decode_report_field(const Json& j, OpType type, const char* field,
+                           std::optional<int64_t>& out) {
+  if (!j.contains(field)) return Status::ok();
+  if (type != OpType::kGet) {
+    return Status::invalid_argument(fmt::format("only get takes \"{}\"", field));
+  }
+  auto v = get_int(j, field);
+  if (!v) return v.status();
+  out = *v;
+  return Status::ok();
+}
+
 Result<Op> decode_record(const Json& j) {
   if (!j.is_object()) return Status::invalid_argument("record must be a JSON object");
   RKV_RETURN_IF_ERROR(check_fields(j));
@@ -186,6 +199,8 @@ Result<Op> decode_record(const Json& j) {
     op.delta = *d;
   }
   RKV_RETURN_IF_ERROR(decode_value(j, op));
+  RKV_RETURN_IF_ERROR(decode_report_field(j, op.type, "staleness_ms", op.staleness_ms));
+  RKV_RETURN_IF_ERROR(decode_report_field(j, op.type, "entries_behind", op.entries_behind));
   RKV_RETURN_IF_ERROR(validate_op(op));
   return op;
 }
@@ -211,6 +226,8 @@ OrderedJson encode(const Op& op) {
   } else if (op.value) {
     j["value"] = *op.value;
   }
+  if (op.staleness_ms) j["staleness_ms"] = *op.staleness_ms;
+  if (op.entries_behind) j["entries_behind"] = *op.entries_behind;
   j["invoke"] = op.invoke;
   j["complete"] = op.complete == kNoComplete ? OrderedJson(nullptr) : OrderedJson(op.complete);
   j["status"] = op_status_name(op.status);
@@ -272,6 +289,16 @@ Status validate_op(const Op& op) {
   }
   if (op.type != OpType::kSmembers && !op.members.empty()) {
     return Status::invalid_argument("only smembers has members");
+  }
+  if (op.type != OpType::kGet && (op.staleness_ms || op.entries_behind)) {
+    return Status::invalid_argument(
+        fmt::format("only get takes \"{}\"", op.staleness_ms ? "staleness_ms" : "entries_behind"));
+  }
+  if (op.staleness_ms && *op.staleness_ms < 0) {
+    return Status::invalid_argument("\"staleness_ms\" must be >= 0");
+  }
+  if (op.entries_behind && *op.entries_behind < 0) {
+    return Status::invalid_argument("\"entries_behind\" must be >= 0");
   }
   return Status::ok();
 }
@@ -356,6 +383,8 @@ std::string describe_op(const Op& op) {
   }
   s += fmt::format(" {} [{}, {}]", op_status_name(op.status), op.invoke,
                    op.complete == kNoComplete ? std::string("?") : std::to_string(op.complete));
+  if (op.staleness_ms) s += fmt::format(" staleness_ms={}", *op.staleness_ms);
+  if (op.entries_behind) s += fmt::format(" entries_behind={}", *op.entries_behind);
   return s;
 }
 

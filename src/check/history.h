@@ -47,6 +47,12 @@ struct Op {
   std::optional<std::string> expected;
   int64_t delta = 1;                 // incr only
   std::vector<std::string> members;  // smembers only: the set read, as recorded
+  // get only, optional (nullopt = not reported), >= 0: what the serving replica reported about
+  // this read (a follower read's STALENESS): milliseconds since it last heard from its leader,
+  // and log entries it knew were committed but had not applied. Checked by
+  // check_bounded_staleness; the other checkers ignore them.
+  std::optional<int64_t> staleness_ms;
+  std::optional<int64_t> entries_behind;
   OpStatus status = OpStatus::kOk;
   int64_t invoke = 0;              // microseconds on the recorder's one monotonic clock
   int64_t complete = kNoComplete;  // >= invoke; kNoComplete only when status is kInfo
@@ -69,6 +75,7 @@ std::string to_jsonl(const Op& op);
 
 // A one-line human-readable description used in checker explanations, e.g.
 //   line 7: p2 get "k1" -> "3" ok [1500, 1800]
+//   line 9: p3 get "k1" -> null ok [1900, 2000] staleness_ms=40 entries_behind=2
 std::string describe_op(const Op& op);
 // A string as a JSON literal ("a\"b"), or null; for explanations.
 std::string json_quote(const std::optional<std::string>& s);

@@ -123,6 +123,56 @@ TEST(HistoryTest, InfoAndFailReadsNeedNoValue) {
   EXPECT_EQ(r->size(), 2u);
 }
 
+TEST(HistoryTest, GetsMayCarryAStalenessReport) {
+  auto r = parse(
+      R"({"process":1,"op":"get","key":"k","value":"1","staleness_ms":40,"entries_behind":2,"invoke":0,"complete":1,"status":"ok"}
+{"process":1,"op":"get","key":"k","value":null,"staleness_ms":0,"invoke":2,"complete":3,"status":"ok"}
+{"process":1,"op":"get","key":"k","value":null,"invoke":4,"complete":5,"status":"ok"}
+{"process":1,"op":"get","key":"k","entries_behind":7,"invoke":6,"status":"info"})");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const auto& ops = *r;
+  ASSERT_EQ(ops.size(), 4u);
+  EXPECT_EQ(ops[0].staleness_ms, 40);
+  EXPECT_EQ(ops[0].entries_behind, 2);
+  EXPECT_EQ(ops[1].staleness_ms, 0);
+  EXPECT_FALSE(ops[1].entries_behind.has_value());
+  EXPECT_FALSE(ops[2].staleness_ms.has_value());
+  EXPECT_FALSE(ops[2].entries_behind.has_value());
+  EXPECT_EQ(ops[3].entries_behind, 7);
+}
+
+TEST(HistoryTest, StalenessReportOnlyOnGetAndNonNegative) {
+  expect_error(
+      R"({"process":1,"op":"set","key":"k","value":"1","staleness_ms":3,"invoke":0,"complete":1,"status":"ok"})",
+      "only get takes \"staleness_ms\"");
+  expect_error(
+      R"({"process":1,"op":"smembers","key":"k","value":[],"entries_behind":0,"invoke":0,"complete":1,"status":"ok"})",
+      "only get takes \"entries_behind\"");
+  expect_error(
+      R"({"process":1,"op":"get","key":"k","value":"1","staleness_ms":-1,"invoke":0,"complete":1,"status":"ok"})",
+      "\"staleness_ms\" must be >= 0");
+  expect_error(
+      R"({"process":1,"op":"get","key":"k","value":"1","entries_behind":-5,"invoke":0,"complete":1,"status":"ok"})",
+      "\"entries_behind\" must be >= 0");
+  expect_error(
+      R"({"process":1,"op":"get","key":"k","value":"1","staleness_ms":1.5,"invoke":0,"complete":1,"status":"ok"})",
+      "\"staleness_ms\" must be a 64-bit integer");
+  expect_error(
+      R"({"process":1,"op":"get","key":"k","value":"1","entries_behind":null,"invoke":0,"complete":1,"status":"ok"})",
+      "\"entries_behind\" must be a 64-bit integer");
+
+  Op set;
+  set.type = OpType::kSet;
+  set.value = "1";
+  set.complete = 1;
+  set.entries_behind = 0;
+  EXPECT_EQ(validate_op(set).code(), Code::kInvalidArgument);
+  set.type = OpType::kGet;
+  EXPECT_TRUE(validate_op(set).is_ok());
+  set.staleness_ms = -1;
+  EXPECT_EQ(validate_op(set).code(), Code::kInvalidArgument);
+}
+
 Op make(OpType type, std::optional<std::string> value, OpStatus status = OpStatus::kOk) {
   Op op;
   op.process = 4;
@@ -150,12 +200,16 @@ TEST(HistoryTest, WriterOutputParsesBackToTheSameOps) {
   members.members = {"a", "b"};
   ops.push_back(members);
   ops.push_back(make(OpType::kDel, std::nullopt, OpStatus::kFail));
+  Op follower_read = make(OpType::kGet, "x");
+  follower_read.staleness_ms = 25;
+  follower_read.entries_behind = 3;
+  ops.push_back(follower_read);
 
   std::ostringstream out;
   HistoryWriter writer(out);
   for (const Op& op : ops)
     ASSERT_TRUE(writer.append(op).is_ok());
-  EXPECT_EQ(writer.records(), 6);
+  EXPECT_EQ(writer.records(), 7);
   auto back = parse(out.str());
   ASSERT_TRUE(back.is_ok()) << back.status().to_string();
   ASSERT_EQ(back->size(), ops.size());
@@ -172,6 +226,8 @@ TEST(HistoryTest, WriterOutputParsesBackToTheSameOps) {
     EXPECT_EQ(a.status, b.status);
     EXPECT_EQ(a.invoke, b.invoke);
     EXPECT_EQ(a.complete, b.complete);
+    EXPECT_EQ(a.staleness_ms, b.staleness_ms);
+    EXPECT_EQ(a.entries_behind, b.entries_behind);
     EXPECT_EQ(b.line, static_cast<int64_t>(i + 1));
   }
 }
@@ -180,6 +236,12 @@ TEST(HistoryTest, RecordFieldOrderIsReadable) {
   EXPECT_EQ(to_jsonl(make(OpType::kSet, "7")),
             R"({"process":4,"op":"set","key":"key \"q\"","value":"7","invoke":10,)"
             R"("complete":20,"status":"ok"})");
+  Op read = make(OpType::kGet, "7");
+  read.staleness_ms = 25;
+  read.entries_behind = 0;
+  EXPECT_EQ(to_jsonl(read),
+            R"({"process":4,"op":"get","key":"key \"q\"","value":"7","staleness_ms":25,)"
+            R"("entries_behind":0,"invoke":10,"complete":20,"status":"ok"})");
 }
 
 TEST(HistoryTest, WriterRejectsInvalidOps) {
@@ -219,6 +281,12 @@ TEST(HistoryTest, DescribeOpIsOneReadableLine) {
   Op op = make(OpType::kGet, "3");
   op.line = 7;
   EXPECT_EQ(describe_op(op), R"(line 7: p4 get "key \"q\"" -> "3" ok [10, 20])");
+  op.staleness_ms = 40;
+  op.entries_behind = 2;
+  EXPECT_EQ(describe_op(op),
+            R"(line 7: p4 get "key \"q\"" -> "3" ok [10, 20] staleness_ms=40 entries_behind=2)");
+  op.staleness_ms.reset();
+  op.entries_behind.reset();
   op.status = OpStatus::kInfo;
   op.complete = kNoComplete;
   op.type = OpType::kCas;

@@ -23,10 +23,7 @@ int main(int argc, char** argv) {
   s->add_option("--node-id", serve.node_id, "this node's id");
   s->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|critical|off");
 
-  std::string check_model = "linearizable", check_file;
-  auto* c = app.add_subcommand("check", "Check a JSONL history file (see docs/history-format.md)");
-  c->add_option("--model", check_model, "linearizable | set | counter");
-  c->add_option("file", check_file, "history file")->required();
+  auto check = rkv::check::add_check_command(app);
 
   rkv::ClusterOptions cl;
   auto* cluster = app.add_subcommand("cluster", "Local clusters");
@@ -55,6 +52,6 @@ int main(int argc, char** argv) {
   if (*status) return rkv::run_status(st_nodes, st_base);
 
   if (*s) return rkv::run_serve(serve);
-  if (*c) return rkv::check::run_check(check_model, check_file, std::cout, std::cerr);
+  if (check->selected()) return check->run(std::cout, std::cerr);
   return 2;
 }

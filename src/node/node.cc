@@ -45,12 +45,13 @@ class Node::PendingSink final : public ChangeSink {
   Node* n_;
 };
 
-Node::Node(const Config& config, Storage* storage, uint64_t seed)
+Node::Node(const Config& config, Storage* storage, uint64_t seed, const MonotonicClock* clock)
     : config_(config),
       storage_(storage),
       store_(config.keyspaces, StoreLimits{config.limits.max_value_len}),
       sink_(std::make_unique<PendingSink>(this)),
-      random_(std::make_unique<Random>(seed)) {
+      random_(std::make_unique<Random>(seed)),
+      clock_(clock) {
   for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
     if (config_.nodes[i].id == config_.node_id) self_index_ = i;
   }
@@ -235,11 +236,10 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   const KeyspaceConfig& kc = store_.keyspace(static_cast<uint32_t>(ks)).config;
   ReadMode rm = mode.value_or(kc.read);
   if (!write && rm == ReadMode::kFollower) {
-    GroupStatus st = g->status(config_.raft.tick_ms);
     if (o.peer < 0) {
-      staleness_[o.client_id] =
-          Staleness{st.leader_commit > st.applied ? st.leader_commit - st.applied : 0,
-                    g->is_leader() ? 0 : st.ms_since_leader, kc.name};
+      Staleness st = g->staleness();
+      st.keyspace = kc.name;
+      staleness_[o.client_id] = std::move(st);
     }
     std::string out;
     g->read_local(args, o.proto, now_ms, &out);
@@ -302,11 +302,11 @@ void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std
   f.args.assign(args.begin(), args.end());
   int32_t leader = groups_[ks]->leader_index();
   if (leader < 0 || static_cast<uint32_t>(leader) == self_index_) {
-    f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.no_leader_wait_ms);
+    f.deadline_ms = mono_ms() + static_cast<int64_t>(config_.raft.no_leader_wait_ms);
     forwards_.emplace(id, std::move(f));  // sent once a leader is known
     return;
   }
-  f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.request_timeout_ms);
+  f.deadline_ms = mono_ms() + static_cast<int64_t>(config_.raft.request_timeout_ms);
   auto& stored = forwards_.emplace(id, std::move(f)).first->second;
   send_forward(id, stored);
 }
@@ -365,13 +365,14 @@ void Node::handle_forward_reply(std::string_view body) {
 }
 
 void Node::expire_forwards(int64_t now_ms) {
+  const int64_t mono = mono_ms();  // deadlines are protocol time; now_ms runs the commands
   for (auto it = forwards_.begin(); it != forwards_.end();) {
     Forward& f = it->second;
     const bool unsent = !f.args.empty();
     if (unsent) {
       int32_t leader = groups_[f.keyspace]->leader_index();
       if (leader >= 0 && static_cast<uint32_t>(leader) != self_index_) {
-        f.deadline_ms = now_ms + static_cast<int64_t>(config_.raft.request_timeout_ms);
+        f.deadline_ms = mono + static_cast<int64_t>(config_.raft.request_timeout_ms);
         send_forward(it->first, f);
         ++it;
         continue;
@@ -395,7 +396,7 @@ void Node::expire_forwards(int64_t now_ms) {
     // deadline. A write may have been applied (unknown outcome); a read simply failed.
     const bool leader_changed = !unsent && groups_[f.keyspace]->leader_index() != f.target &&
                                 groups_[f.keyspace]->leader_index() >= 0;
-    if (f.deadline_ms <= now_ms || leader_changed) {
+    if (f.deadline_ms <= mono || leader_changed) {
       std::string msg;
       if (leader_changed) {
         msg =

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/random.h"
 #include "core/status.h"
@@ -79,8 +80,12 @@ struct PeerSend {
 
 class Node {
  public:
-  // `storage` must outlive the Node. `seed` seeds the node's PRNG (election timeouts).
-  Node(const Config& config, Storage* storage, uint64_t seed = 1);
+  // `storage` must outlive the Node. `seed` seeds the node's PRNG (election timeouts). `clock`
+  // (which must outlive the Node) measures protocol time: Raft ticks, leases, deadlines,
+  // staleness (core/clock.h). Without one, the `now_ms` of the inputs serves as protocol time
+  // too: only for tests whose `now_ms` never goes back.
+  Node(const Config& config, Storage* storage, uint64_t seed = 1,
+       const MonotonicClock* clock = nullptr);
   ~Node();
 
   // Loads every key from storage, verifying each record's checksum. A corrupt record is an
@@ -135,11 +140,7 @@ class Node {
   const raft::Raft* raft_group(uint32_t keyspace) const;
   // (keyspace name, status) of every Raft group, in keyspace order.
   std::vector<std::pair<std::string, GroupStatus>> replication_status() const;
-  struct Staleness {
-    uint64_t entries_behind = 0;
-    uint64_t ms_since_leader = 0;
-    std::string keyspace;
-  };
+  using Staleness = ReadStaleness;
   // Staleness of the last follower read this client made (nullopt: none yet).
   std::optional<Staleness> staleness(uint64_t client_id) const;
   struct LostWrite {
@@ -226,6 +227,9 @@ class Node {
   static std::string lost_write_key(uint64_t seq);
   Status load_lost_writes();
   std::vector<Note> notes_;
+  const MonotonicClock* clock_;
+  // Protocol time (see the constructor).
+  int64_t mono_ms() const { return clock_ ? clock_->now_ms() : last_now_ms_; }
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
   uint64_t bad_peer_messages_ = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "core/checksum.h"
 #include "node/node.h"
 #include "node/wire.h"
@@ -119,45 +121,70 @@ void RaftGroup::reply(const Origin& o, std::string bytes) {
   node_->deliver(o, std::move(bytes));
 }
 
-void RaftGroup::tick(int64_t now_ms) {
-  const uint64_t tick_ms = node_->config_.raft.tick_ms;
-  if (last_tick_ms_ == 0) last_tick_ms_ = now_ms;
-  int64_t elapsed = now_ms - last_tick_ms_;
-  if (elapsed < 0) {
-    last_tick_ms_ = now_ms;  // the clock stepped back: count from here
-    elapsed = 0;
+void RaftGroup::sync_clock() {
+  const int64_t now = node_->mono_ms();
+  const auto tick_ms = static_cast<int64_t>(node_->config_.raft.tick_ms);
+  if (!clock_started_ || now < last_tick_ms_) {
+    clock_started_ = true;
+    last_tick_ms_ = now;
+    return;
   }
-  uint64_t ticks = static_cast<uint64_t>(elapsed) / tick_ms;
-  last_tick_ms_ += static_cast<int64_t>(ticks * tick_ms);
-  // A pause of this node longer than half an election timeout (the process was descheduled,
-  // stopped, or its clock jumped) is not evidence about the others: their messages of that time
-  // are still waiting, unread. Firing the missed ticks at once would let a leader fail its
-  // check-quorum, or a follower campaign, before reading them; Raft time resumes from now
-  // instead, as if the pause had not happened.
-  // (Once: a node that stays that slow still ticks, at most 4 election timeouts per call.)
-  const uint64_t pause_ticks = std::max<uint64_t>(2, node_->config_.raft.election_ticks / 2);
+  const int64_t elapsed = now - last_tick_ms_;
+  uint64_t ticks = static_cast<uint64_t>(elapsed / tick_ms);
+  if (ticks == 0) return;
+  last_tick_ms_ += static_cast<int64_t>(ticks) * tick_ms;
+  // A gap longer than half an election timeout is a pause of this node (stopped, descheduled,
+  // the machine suspended): its peers' messages of that time are still waiting, unread. Firing
+  // those ticks as timer ticks would let a leader fail its check-quorum, or a follower
+  // campaign, before reading them; they are handed to Raft as skipped ticks instead, which
+  // still count as time for leases and staleness. Once: a node that stays that slow ticks on,
+  // at most 4 election timeouts per call (the rest is skipped too).
+  const uint64_t election_ticks = node_->config_.raft.election_ticks;
+  const uint64_t pause_ticks = std::max<uint64_t>(2, election_ticks / 2);
+  uint64_t skipped = 0;
   if (ticks > pause_ticks && !skipped_pause_) {
     skipped_pause_ = true;
-    last_tick_ms_ = now_ms;
-    ticks = 0;
-    if (now_ms - last_pause_note_ms_ >= kPauseNoteEveryMs) {
-      last_pause_note_ms_ = now_ms;
+    skipped = ticks;
+    if (now - last_pause_note_ms_ >= kPauseNoteEveryMs) {
+      last_pause_note_ms_ = now;
       node_->note(
           fmt::format("keyspace {}: this node paused for {} ms (descheduled, stopped or "
-                      "its clock jumped); Raft time resumes from now",
+                      "suspended); leases and staleness count the pause, election timers resume "
+                      "from now",
                       group_, elapsed));
     }
   } else {
     skipped_pause_ = false;
-    ticks =
-        std::min<uint64_t>(ticks, 4 * static_cast<uint64_t>(node_->config_.raft.election_ticks));
+    skipped = ticks > 4 * election_ticks ? ticks - 4 * election_ticks : 0;
   }
-  for (uint64_t i = 0; i < ticks; ++i)
+  if (skipped > 0) raft_->skip_ticks(skipped);
+  for (uint64_t i = skipped; i < ticks; ++i)
     raft_->tick();
+}
+
+ReadStaleness RaftGroup::staleness() {
+  sync_clock();
+  const raft::Raft::Freshness f = raft_->freshness();
+  ReadStaleness st;
+  st.entries_behind = f.commit > applied_ ? f.commit - applied_ : 0;
+  if (f.ticks == std::numeric_limits<uint64_t>::max()) {
+    st.ms_since_leader = -1;
+  } else {
+    // An upper bound: Raft counts whole ticks, and time since the last one has not been
+    // handed to it yet.
+    st.ms_since_leader = static_cast<int64_t>(f.ticks * node_->config_.raft.tick_ms) +
+                         (node_->mono_ms() - last_tick_ms_);
+  }
+  return st;
+}
+
+void RaftGroup::tick(int64_t now_ms) {
+  sync_clock();
+  const int64_t mono = node_->mono_ms();
 
   // Requests past their deadline: a write's outcome is unknown, a read simply failed.
   for (auto it = writes_.begin(); it != writes_.end();) {
-    if (it->second.deadline_ms <= now_ms) {
+    if (it->second.deadline_ms <= mono) {
       reply(it->second.origin,
             error(it->second.origin,
                   "TIMEOUT the write was not confirmed in time; its outcome is unknown"));
@@ -167,7 +194,7 @@ void RaftGroup::tick(int64_t now_ms) {
     }
   }
   for (auto it = reads_.begin(); it != reads_.end();) {
-    if (it->second.deadline_ms <= now_ms) {
+    if (it->second.deadline_ms <= mono) {
       reply(
           it->second.origin,
           error(it->second.origin, "TRYAGAIN the read could not be confirmed by a quorum in time"));
@@ -177,7 +204,7 @@ void RaftGroup::tick(int64_t now_ms) {
     }
   }
   for (auto it = all_waiting_.begin(); it != all_waiting_.end();) {
-    if (it->second.deadline_ms <= now_ms) {
+    if (it->second.deadline_ms <= mono) {
       reply(
           it->second.origin,
           error(it->second.origin,
@@ -252,8 +279,9 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
                             : "TRYAGAIN this node is not the leader (leadership is changing)"));
     return;
   }
-  writes_[idx.value()] = PendingWrite{
-      origin, raft_->term(), now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+  writes_[idx.value()] =
+      PendingWrite{origin, raft_->term(),
+                   node_->mono_ms() + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
 }
 
 void RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
@@ -301,9 +329,14 @@ void RaftGroup::read_local(std::span<const std::string_view> args, int proto, in
 
 bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_view> args,
                             ReadMode mode, int64_t now_ms, std::string* now_reply) {
-  if (mode == ReadMode::kLease && raft_->lease_read_ok()) {
-    read_local(args, origin.proto, now_ms, now_reply);
-    return true;
+  if (mode == ReadMode::kLease) {
+    // The lease is judged on the clock as it is now: after a pause of this node (messages of
+    // a newer leader may be waiting unread) the time counts, and the lease is over.
+    sync_clock();
+    if (raft_->lease_read_ok()) {
+      read_local(args, origin.proto, now_ms, now_reply);
+      return true;
+    }
   }
   uint64_t ctx = ++next_ctx_;
   Status st = raft_->read_index(ctx);
@@ -311,7 +344,8 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
     *now_reply = error(origin, "TRYAGAIN this node cannot confirm its leadership right now");
     return true;
   }
-  PendingRead pr{origin, {}, now_ms + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+  PendingRead pr{
+      origin, {}, node_->mono_ms() + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
   pr.args.assign(args.begin(), args.end());
   reads_.emplace(ctx, std::move(pr));
   return false;

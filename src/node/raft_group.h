@@ -65,6 +65,16 @@ struct GroupStatus {
   std::vector<Follower> followers;
 };
 
+// A follower read's staleness: the read may miss writes that a leader acknowledged up to
+// `ms_since_leader` ms (plus the network delay of one message) before it was served, and at
+// most `entries_behind` of those acknowledged earlier. ms_since_leader = -1: this node has not
+// known itself up to date since it started (no heartbeat sent under a leader's lease yet).
+struct ReadStaleness {
+  uint64_t entries_behind = 0;
+  int64_t ms_since_leader = 0;
+  std::string keyspace;
+};
+
 class RaftGroup {
  public:
   RaftGroup(Node* node, uint32_t keyspace, Random* random);
@@ -82,6 +92,13 @@ class RaftGroup {
   GroupStatus status(uint64_t tick_ms) const;
 
   void tick(int64_t now_ms);
+  // Turns the protocol time elapsed since the last call into Raft ticks (Node's monotonic
+  // clock). A gap longer than half an election timeout is a pause of this node: its ticks go
+  // to Raft::skip_ticks, which ends leases but does not fire the election timers. Called by
+  // tick() and before anything is judged on time (a lease read, a staleness figure).
+  void sync_clock();
+  // The staleness a follower read served now would have (keyspace left empty).
+  ReadStaleness staleness();
   void step(const raft::Message& m);
   // Leader only. The reply reaches `origin` once the command is committed and applied (and,
   // with commit = "all", held by every replica).
@@ -142,9 +159,10 @@ class RaftGroup {
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
-  uint64_t start_term_ = 0;  // the term persisted when this incarnation opened the group
-  int64_t last_tick_ms_ = 0;
-  bool skipped_pause_ = false;                  // the last tick() call skipped a pause (see tick())
+  uint64_t start_term_ = 0;     // the term persisted when this incarnation opened the group
+  int64_t last_tick_ms_ = 0;    // protocol time up to which ticks were handed to Raft
+  bool clock_started_ = false;  // last_tick_ms_ is set
+  bool skipped_pause_ = false;  // the last tick() call skipped a pause (see tick())
   int64_t last_pause_note_ms_ = INT64_MIN / 2;  // when the last pause was reported
   uint64_t next_ctx_ = 0;
   uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied

@@ -36,9 +36,15 @@ enum MessageField : uint32_t {
   kOffset = 15,
   kData = 16,
   kDone = 17,
+  kLease = 18,
 };
 enum EntryField : uint32_t { kEntryTerm = 1, kEntryIndex = 2, kEntryType = 3, kEntryData = 4 };
-enum SnapshotField : uint32_t { kSnapIndex = 1, kSnapTerm = 2, kSnapVoters = 3 };
+enum SnapshotField : uint32_t {
+  kSnapIndex = 1,
+  kSnapTerm = 2,
+  kSnapVoters = 3,
+  kSnapTermStarts = 4
+};
 
 enum WireType : uint32_t {
   kVarint = 0,
@@ -83,9 +89,17 @@ size_t voters_size(const SnapshotMeta& s) {
   return n;
 }
 
+size_t term_starts_size(const SnapshotMeta& s) {
+  size_t n = 0;
+  for (const TermStart& t : s.term_starts)
+    n += varint_size(t.term) + varint_size(t.index);
+  return n;
+}
+
 size_t snapshot_body_size(const SnapshotMeta& s) {
   return u64_field_size(kSnapIndex, s.index) + u64_field_size(kSnapTerm, s.term) +
-         bytes_field_size(kSnapVoters, voters_size(s));
+         bytes_field_size(kSnapVoters, voters_size(s)) +
+         bytes_field_size(kSnapTermStarts, term_starts_size(s));
 }
 
 class Writer {
@@ -238,28 +252,34 @@ bool read_entry(std::string_view body, Entry* e, uint32_t* type) {
 
 bool read_snapshot(std::string_view body, SnapshotMeta* s) {
   Reader r(body);
+  std::vector<uint64_t> starts;  // flattened (term, index) pairs
   while (!r.done()) {
     uint32_t field = 0;
     uint32_t wt = 0;
     if (!r.tag(&field, &wt)) return false;
     uint64_t v = 0;
-    if (wt == kVarint && (field == kSnapIndex || field == kSnapTerm || field == kSnapVoters)) {
+    const bool repeated = field == kSnapVoters || field == kSnapTermStarts;
+    std::vector<uint64_t>* list = field == kSnapTermStarts ? &starts : &s->voters;
+    if (wt == kVarint && (field == kSnapIndex || field == kSnapTerm || repeated)) {
       if (!r.varint(&v)) return false;
       if (field == kSnapIndex) s->index = v;
       if (field == kSnapTerm) s->term = v;
-      if (field == kSnapVoters) s->voters.push_back(v);
-    } else if (wt == kLengthDelimited && field == kSnapVoters) {  // packed
+      if (repeated) list->push_back(v);
+    } else if (wt == kLengthDelimited && repeated) {  // packed
       std::string_view b;
       if (!r.bytes(&b)) return false;
       Reader packed(b);
       while (!packed.done()) {
         if (!packed.varint(&v)) return false;
-        s->voters.push_back(v);
+        list->push_back(v);
       }
     } else if (!r.skip(field, wt, 1)) {
       return false;
     }
   }
+  // An odd count cannot come from encode_message; the last half-pair is dropped.
+  for (size_t i = 0; i + 1 < starts.size(); i += 2)
+    s->term_starts.push_back({starts[i], starts[i + 1]});
   return true;
 }
 
@@ -294,18 +314,18 @@ uint64_t* u64_field(Message* m, uint32_t field) {
 }  // namespace
 
 std::string encode_message(std::string_view group, const Message& m, std::string_view prefix) {
-  const bool has_snapshot =
-      m.snapshot.index != 0 || m.snapshot.term != 0 || !m.snapshot.voters.empty();
-  size_t size = bytes_field_size(kGroup, group.size()) +
-                u64_field_size(kType, static_cast<uint64_t>(m.type)) +
-                u64_field_size(kFrom, m.from) + u64_field_size(kTo, m.to) +
-                u64_field_size(kTerm, m.term) + u64_field_size(kLogTerm, m.log_term) +
-                u64_field_size(kIndex, m.index) + u64_field_size(kCommit, m.commit) +
-                u64_field_size(kReject, m.reject ? 1 : 0) +
-                u64_field_size(kRejectHintIndex, m.reject_hint_index) +
-                u64_field_size(kRejectHintTerm, m.reject_hint_term) +
-                u64_field_size(kContext, m.context) + u64_field_size(kOffset, m.offset) +
-                bytes_field_size(kData, m.data.size()) + u64_field_size(kDone, m.done ? 1 : 0);
+  const bool has_snapshot = m.snapshot.index != 0 || m.snapshot.term != 0 ||
+                            !m.snapshot.voters.empty() || !m.snapshot.term_starts.empty();
+  size_t size =
+      bytes_field_size(kGroup, group.size()) +
+      u64_field_size(kType, static_cast<uint64_t>(m.type)) + u64_field_size(kFrom, m.from) +
+      u64_field_size(kTo, m.to) + u64_field_size(kTerm, m.term) +
+      u64_field_size(kLogTerm, m.log_term) + u64_field_size(kIndex, m.index) +
+      u64_field_size(kCommit, m.commit) + u64_field_size(kReject, m.reject ? 1 : 0) +
+      u64_field_size(kRejectHintIndex, m.reject_hint_index) +
+      u64_field_size(kRejectHintTerm, m.reject_hint_term) + u64_field_size(kContext, m.context) +
+      u64_field_size(kOffset, m.offset) + bytes_field_size(kData, m.data.size()) +
+      u64_field_size(kDone, m.done ? 1 : 0) + u64_field_size(kLease, m.lease ? 1 : 0);
   for (const Entry& e : m.entries) {
     const size_t body = entry_body_size(e);
     size += tag_size(kEntries) + varint_size(body) + body;
@@ -348,10 +368,19 @@ std::string encode_message(std::string_view group, const Message& m, std::string
       for (NodeId v : m.snapshot.voters)
         w.varint(v);
     }
+    if (!m.snapshot.term_starts.empty()) {
+      w.tag(kSnapTermStarts, kLengthDelimited);
+      w.varint(term_starts_size(m.snapshot));
+      for (const TermStart& t : m.snapshot.term_starts) {
+        w.varint(t.term);
+        w.varint(t.index);
+      }
+    }
   }
   w.u64_field(kOffset, m.offset);
   w.bytes_field(kData, m.data);
   w.u64_field(kDone, m.done ? 1 : 0);
+  w.u64_field(kLease, m.lease ? 1 : 0);
   RKV_ASSERT(out.size() == prefix.size() + size);
   return out;
 }
@@ -374,8 +403,8 @@ Result<Envelope> decode_message(std::string_view bytes) {
     uint64_t v = 0;
     std::string_view b;
     uint64_t* u64 = wt == kVarint ? u64_field(&m, field) : nullptr;
-    if (u64 != nullptr ||
-        (wt == kVarint && (field == kType || field == kReject || field == kDone))) {
+    if (u64 != nullptr || (wt == kVarint && (field == kType || field == kReject || field == kDone ||
+                                             field == kLease))) {
       if (!r.varint(&v)) return bad();
       if (u64 != nullptr) {
         *u64 = v;
@@ -383,8 +412,10 @@ Result<Envelope> decode_message(std::string_view bytes) {
         type = low32(v);
       } else if (field == kReject) {
         m.reject = v != 0;
-      } else {
+      } else if (field == kDone) {
         m.done = v != 0;
+      } else {
+        m.lease = v != 0;
       }
     } else if (wt == kLengthDelimited &&
                (field == kGroup || field == kEntries || field == kSnapshot || field == kData)) {

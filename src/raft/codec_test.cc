@@ -22,10 +22,11 @@ Message sample() {
   m.reject_hint_index = 4;
   m.reject_hint_term = 3;
   m.context = 99;
-  m.snapshot = SnapshotMeta{5, 2, {1, 2, 3}};
+  m.snapshot = SnapshotMeta{5, 2, {1, 2, 3}, {{1, 1}, {2, 4}}};
   m.offset = 1024;
   m.data = std::string("\0\x01\xff", 3) + "binary";
   m.done = true;
+  m.lease = true;
   return m;
 }
 
@@ -108,16 +109,22 @@ std::string protobuf_encode(std::string_view group, const Message& m) {
   p.set_reject_hint_index(m.reject_hint_index);
   p.set_reject_hint_term(m.reject_hint_term);
   p.set_context(m.context);
-  if (m.snapshot.index != 0 || m.snapshot.term != 0 || !m.snapshot.voters.empty()) {
+  if (m.snapshot.index != 0 || m.snapshot.term != 0 || !m.snapshot.voters.empty() ||
+      !m.snapshot.term_starts.empty()) {
     pb::SnapshotMeta* ps = p.mutable_snapshot();
     ps->set_index(m.snapshot.index);
     ps->set_term(m.snapshot.term);
     for (NodeId v : m.snapshot.voters)
       ps->add_voters(v);
+    for (const TermStart& t : m.snapshot.term_starts) {
+      ps->add_term_starts(t.term);
+      ps->add_term_starts(t.index);
+    }
   }
   p.set_offset(m.offset);
   p.set_data(m.data);
   p.set_done(m.done);
+  p.set_lease(m.lease);
   std::string out;
   EXPECT_TRUE(p.SerializeToString(&out));
   return out;
@@ -159,10 +166,14 @@ Result<Envelope> protobuf_decode(std::string_view bytes) {
     m.snapshot.index = p.snapshot().index();
     m.snapshot.term = p.snapshot().term();
     m.snapshot.voters.assign(p.snapshot().voters().begin(), p.snapshot().voters().end());
+    const auto& ts = p.snapshot().term_starts();
+    for (int i = 0; i + 1 < ts.size(); i += 2)
+      m.snapshot.term_starts.push_back({ts[i], ts[i + 1]});
   }
   m.offset = p.offset();
   m.data = p.data();
   m.done = p.done();
+  m.lease = p.lease();
   return env;
 }
 
@@ -224,10 +235,13 @@ Message draw_message(Random& rng) {
     m.snapshot.term = draw_u64(rng);
     for (size_t k = rng.uniform(5); k > 0; --k)
       m.snapshot.voters.push_back(draw_u64(rng));
+    for (size_t k = rng.uniform(4); k > 0; --k)
+      m.snapshot.term_starts.push_back({draw_u64(rng), draw_u64(rng)});
   }
   m.offset = draw_u64(rng);
   m.data = draw_bytes(rng, 200);
   m.done = rng.uniform(2) == 0;
+  m.lease = rng.uniform(2) == 0;
   return m;
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/assert.h"
 #include "core/checksum.h"
 
 namespace rkv::raft {
@@ -64,18 +65,35 @@ Result<HardState> decode_hard_state(std::string_view payload) {
   return hs;
 }
 
+// The voter count's top bit says that a term-start list follows the voters (u32 count, then
+// (u64 term, u64 index) pairs); records written before term starts were kept have it clear.
+constexpr uint32_t kHasTermStarts = 1u << 31;
+
 Result<Snapshot> decode_snapshot(std::string_view payload) {
   Reader r(payload);
   Snapshot s;
   uint32_t n = 0;
-  if (!r.u64(&s.meta.index) || !r.u64(&s.meta.term) || !r.u32(&n) ||
-      r.rest().size() < static_cast<size_t>(n) * 8) {
-    return Status::corruption("malformed snapshot record");
-  }
+  auto bad = [] { return Status::corruption("malformed snapshot record"); };
+  if (!r.u64(&s.meta.index) || !r.u64(&s.meta.term) || !r.u32(&n)) return bad();
+  const bool has_starts = (n & kHasTermStarts) != 0;
+  n &= ~kHasTermStarts;
+  if (r.rest().size() < static_cast<size_t>(n) * 8) return bad();
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t v = 0;
     (void)r.u64(&v);
     s.meta.voters.push_back(v);
+  }
+  if (has_starts) {
+    uint32_t k = 0;
+    if (!r.u32(&k) || k > kMaxTermStarts || r.rest().size() < static_cast<size_t>(k) * 16) {
+      return bad();
+    }
+    for (uint32_t i = 0; i < k; ++i) {
+      TermStart t;
+      (void)r.u64(&t.term);
+      (void)r.u64(&t.index);
+      s.meta.term_starts.push_back(t);
+    }
   }
   s.data = std::string(r.rest());
   return s;
@@ -120,11 +138,17 @@ void encode_entry_into(const Entry& e, std::string* out) {
 }
 
 void encode_snapshot_into(const Snapshot& s, std::string* out) {
+  RKV_ASSERT(s.meta.voters.size() < kHasTermStarts && s.meta.term_starts.size() <= kMaxTermStarts);
   put_u64(*out, s.meta.index);
   put_u64(*out, s.meta.term);
-  put_u32(*out, static_cast<uint32_t>(s.meta.voters.size()));
+  put_u32(*out, static_cast<uint32_t>(s.meta.voters.size()) | kHasTermStarts);
   for (uint64_t v : s.meta.voters)
     put_u64(*out, v);
+  put_u32(*out, static_cast<uint32_t>(s.meta.term_starts.size()));
+  for (const TermStart& t : s.meta.term_starts) {
+    put_u64(*out, t.term);
+    put_u64(*out, t.index);
+  }
   out->append(s.data);
 }
 
@@ -141,7 +165,7 @@ std::string sealed_entry(const Entry& e) {
 
 std::string sealed_snapshot(const Snapshot& s) {
   std::string out;
-  out.reserve(8 + 20 + 8 * s.meta.voters.size() + s.data.size());
+  out.reserve(8 + 24 + 8 * s.meta.voters.size() + 16 * s.meta.term_starts.size() + s.data.size());
   seal_begin(&out);
   encode_snapshot_into(s, &out);
   seal_end(&out);
@@ -179,7 +203,7 @@ std::string encode_hard_state(const HardState& hs) {
 
 std::string encode_snapshot(const Snapshot& s) {
   std::string out;
-  out.reserve(20 + 8 * s.meta.voters.size() + s.data.size());
+  out.reserve(24 + 8 * s.meta.voters.size() + 16 * s.meta.term_starts.size() + s.data.size());
   encode_snapshot_into(s, &out);
   return out;
 }

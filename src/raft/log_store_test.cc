@@ -41,7 +41,7 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   // and a load starts the log after the image.
   Ready keep;
   keep.compacted =
-      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"});
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}, {}}, "image@2"});
   keep.compacted_log_to = 0;
   ASSERT_TRUE(persist_ready(st, kG, keep).is_ok());
   r = load(st, kG);
@@ -53,13 +53,13 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   // Compaction at 2 that drops the log up to 1, then at 3 dropping up to 3.
   Ready comp;
   comp.compacted =
-      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}}, "image@2"});
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{2, 1, {1, 2, 3}, {}}, "image@2"});
   comp.compacted_log_to = 1;
   ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
   EXPECT_FALSE(st.get(log_key(kG, 1)).is_ok());
   EXPECT_TRUE(st.get(log_key(kG, 2)).is_ok());
   comp.compacted =
-      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{3, 2, {1, 2, 3}}, "image@3"});
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{3, 2, {1, 2, 3}, {}}, "image@3"});
   comp.compacted_log_to = 3;
   ASSERT_TRUE(persist_ready(st, kG, comp).is_ok());
   EXPECT_FALSE(st.get(log_key(kG, 3)).is_ok());
@@ -71,7 +71,7 @@ TEST(LogStore, RoundTripsHardStateEntriesTruncationCompactionAndSnapshot) {
   // An installed snapshot replaces the whole log.
   Ready inst;
   inst.snapshot =
-      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{10, 4, {1, 2, 3}}, "image@10"});
+      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{10, 4, {1, 2, 3}, {}}, "image@10"});
   inst.hard_state = HardState{4, 0, 10};
   ASSERT_TRUE(persist_ready(st, kG, inst).is_ok());
   r = load(st, kG);
@@ -107,14 +107,14 @@ TEST(LogStore, SnapshotUnderItsOlderKeyIsReadUntilRewritten) {
   MemStorage st;
   WriteBatch b;
   b.put(legacy_snapshot_key(kG),
-        seal(encode_snapshot(Snapshot{SnapshotMeta{5, 2, {1, 2}}, "old"})));
+        seal(encode_snapshot(Snapshot{SnapshotMeta{5, 2, {1, 2}, {}}, "old"})));
   ASSERT_TRUE(st.write(b, true));
   auto r = load(st, kG);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->state.snapshot.meta.index, 5u);
   EXPECT_EQ(r->state.snapshot.data, "old");
   Ready rd;
-  rd.compacted = std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{9, 3, {1, 2}}, "new"});
+  rd.compacted = std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{9, 3, {1, 2}, {}}, "new"});
   rd.compacted_log_to = 9;
   ASSERT_TRUE(persist_ready(st, kG, rd).is_ok());
   EXPECT_EQ(st.get(legacy_snapshot_key(kG)).status().code(), Code::kNotFound);
@@ -122,6 +122,38 @@ TEST(LogStore, SnapshotUnderItsOlderKeyIsReadUntilRewritten) {
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->state.snapshot.meta.index, 9u);
   EXPECT_EQ(r->state.snapshot.data, "new");
+}
+
+TEST(LogStore, SnapshotKeepsItsTermStartsAndReadsRecordsWithout) {
+  MemStorage st;
+  Ready rd;
+  rd.compacted = std::make_shared<const Snapshot>(
+      Snapshot{SnapshotMeta{9, 3, {1, 2}, {{1, 1}, {2, 4}, {3, 7}}}, "img"});
+  rd.compacted_log_to = 9;
+  ASSERT_TRUE(persist_ready(st, kG, rd).is_ok());
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *rd.compacted);
+  EXPECT_EQ(r->state.snapshot.meta.term_at(3), 1u);
+  EXPECT_EQ(r->state.snapshot.meta.term_at(4), 2u);
+  EXPECT_EQ(r->state.snapshot.meta.term_at(9), 3u);
+  EXPECT_EQ(r->state.snapshot.meta.term_at(10), std::nullopt);
+
+  // The record as written before term starts were kept: index, term, voter count, voters, image.
+  std::string old;
+  put_u64(old, 5);
+  put_u64(old, 2);
+  put_u32(old, 2);
+  put_u64(old, 1);
+  put_u64(old, 2);
+  old.append("image");
+  WriteBatch b;
+  b.put(snapshot_key(kG), seal(old));
+  ASSERT_TRUE(st.write(b, true));
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, (Snapshot{SnapshotMeta{5, 2, {1, 2}, {}}, "image"}));
+  EXPECT_EQ(r->state.snapshot.meta.term_at(4), std::nullopt);  // nothing known of the prefix
 }
 
 TEST(LogStore, NothingToPersistWritesNothing) {
@@ -205,7 +237,7 @@ TEST(LogStore, CorruptHardStateOrSnapshotIsCorruption) {
     MemStorage st;
     WriteBatch b;
     std::string v = hs ? seal(encode_hard_state({1, 2, 0}))
-                       : seal(encode_snapshot(Snapshot{SnapshotMeta{1, 1, {1}}, "x"}));
+                       : seal(encode_snapshot(Snapshot{SnapshotMeta{1, 1, {1}, {}}, "x"}));
     v.back() ^= 1;
     b.put(hs ? hard_state_key(kG) : snapshot_key(kG), v);
     ASSERT_TRUE(st.write(b, true).is_ok());

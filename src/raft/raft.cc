@@ -1,6 +1,8 @@
 #include "raft/raft.h"
 
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <string>
 
 #include "core/assert.h"
@@ -250,12 +252,20 @@ void Raft::tally_and_advance() {
 
 void Raft::tick() {
   ++ticks_;
+  ++ticks_since_fresh_;
   if (role_ == Role::kLeader) {
     tick_heartbeat();
   } else {
     ++ticks_since_leader_;
     tick_election();
   }
+}
+
+void Raft::skip_ticks(uint64_t n) {
+  if ((cfg_.bugs & kBugLeaseIgnoresPause) == 0) ticks_ += n;
+  if ((cfg_.bugs & kBugStalenessIgnoresPause) != 0) return;
+  if (role_ != Role::kLeader) ticks_since_leader_ += n;
+  ticks_since_fresh_ += n;
 }
 
 void Raft::tick_election() {
@@ -454,7 +464,11 @@ void Raft::handle_append(const Message& m) {
 }
 
 void Raft::handle_heartbeat(const Message& m) {
-  leader_commit_ = std::max(leader_commit_, m.commit);
+  leader_commit_ = std::max({leader_commit_, m.commit, m.index});
+  if (m.lease) {
+    ticks_since_fresh_ = 0;
+    heard_fresh_ = true;
+  }
   log_.commit_to(std::min(m.commit, log_.last_index()));
   Message r;
   r.type = MessageType::kHeartbeatResp;
@@ -514,7 +528,7 @@ void Raft::install_snapshot(Snapshot snap) {
     send(std::move(r));
     return;
   }
-  log_.install_snapshot(snap.meta);
+  log_.install_snapshot(snap.meta, (cfg_.bugs & kBugSnapshotForgetsLost) != 0);
   ++snapshots_installed_;
   snapshot_ = std::make_shared<const Snapshot>(std::move(snap));
   pending_snapshot_ = snapshot_;
@@ -707,6 +721,9 @@ void Raft::flush_broadcast() {
 }
 
 void Raft::bcast_heartbeat() {
+  // Told to the followers: while the lease holds no other leader can have committed anything
+  // newer than our commit index, so a follower's staleness can be measured from this message.
+  const bool lease = lease_read_ok();
   ++round_;
   round_ticks_.emplace_back(round_, ticks_);
   if (round_ticks_.size() > kMaxRoundHistory) round_ticks_.pop_front();
@@ -717,6 +734,8 @@ void Raft::bcast_heartbeat() {
     m.to = id;
     m.commit = std::min(pr.match, log_.committed());
     m.context = round_;
+    m.index = log_.committed();
+    m.lease = lease;
     send(std::move(m));
     // Retransmit the outstanding snapshot chunk: chunks are not otherwise retried.
     if (pr.state == ProgressState::kSnapshot) send_snapshot_chunk(id);
@@ -839,6 +858,26 @@ bool Raft::lease_read_ok() const {
   return fresh >= quorum();
 }
 
+Raft::Freshness Raft::freshness() const {
+  constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+  if (role_ != Role::kLeader) {
+    return {heard_fresh_ ? ticks_since_fresh_ : kNever, std::max(leader_commit_, log_.committed())};
+  }
+  if (lease_read_ok()) return {0, log_.committed()};
+  if (!committed_in_current_term()) return {kNever, log_.committed()};
+  // The latest heartbeat send that a quorum (this node included) acknowledged.
+  std::vector<uint64_t> sent;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.has_lease_ack) sent.push_back(pr.lease_from_tick);
+  }
+  const size_t need = quorum() - 1;
+  if (sent.size() < need) return {kNever, log_.committed()};
+  if (need == 0) return {0, log_.committed()};
+  std::nth_element(sent.begin(), sent.begin() + static_cast<std::ptrdiff_t>(need - 1), sent.end(),
+                   std::greater<>());
+  return {ticks_ - sent[need - 1], log_.committed()};
+}
+
 Status Raft::transfer_leadership(NodeId to) {
   if (role_ != Role::kLeader) return Status::unavailable("raft: not the leader");
   if (to == id_ || !is_voter(to)) {
@@ -863,11 +902,12 @@ Status Raft::compact(uint64_t index, std::string image) {
                                     std::to_string(log_.applied()));
   }
   const uint64_t t = *log_.term(index);
+  std::vector<TermStart> starts = log_.term_starts_to(snapshot_->meta, index);
   const uint64_t cut =
       index > cfg_.snapshot_catchup_entries ? index - cfg_.snapshot_catchup_entries : 0;
   if (cut > log_.base_index()) log_.compact(cut);
-  snapshot_ =
-      std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{index, t, voters_}, std::move(image)});
+  snapshot_ = std::make_shared<const Snapshot>(
+      Snapshot{SnapshotMeta{index, t, voters_, std::move(starts)}, std::move(image)});
   pending_compaction_ = snapshot_;  // shared with the Ready that persists it: not copied
   return Status::ok();
 }

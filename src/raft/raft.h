@@ -50,6 +50,18 @@ enum Bug : uint32_t {
   // deposed leader serves stale reads. Safety of the log is unaffected; only a linearizability
   // checker over client histories (node level) can catch it.
   kBugReadIndexNoQuorumCheck = 1u << 3,
+  // skip_ticks() does not advance the clock a leader's lease is judged on: after a pause the
+  // lease still looks fresh, and a deposed leader serves stale lease reads (caught by
+  // linearizability of a lease-read keyspace). The runtime's behaviour before it was fixed.
+  kBugLeaseIgnoresPause = 1u << 4,
+  // skip_ticks() does not advance a follower's staleness: after a pause it reports being up to
+  // date while it missed the writes of that time (caught by the bounded-staleness checker of a
+  // follower-read keyspace).
+  kBugStalenessIgnoresPause = 1u << 6,
+  // A snapshot install drops the node's diverged entries without reporting them as truncated:
+  // an async leader that catches up from a snapshot forgets the acknowledged writes it loses
+  // (caught by the acknowledged-or-listed check of an async keyspace).
+  kBugSnapshotForgetsLost = 1u << 5,
 };
 
 struct Config {
@@ -133,6 +145,13 @@ class Raft {
   Raft& operator=(const Raft&) = delete;
 
   void tick();
+  // `n` ticks passed while this node could not run (its process was stopped or descheduled,
+  // so nothing it was sent in that time has been read yet). They count toward everything that
+  // promises something about real time: a leader's lease expires by them, a follower's
+  // staleness grows by them, the restart vote guard runs out by them. They do not count toward
+  // the election and heartbeat timers, so a node does not campaign, or fail its check-quorum,
+  // before reading the messages its peers sent during the pause.
+  void skip_ticks(uint64_t n);
   // InvalidArgument for a message not addressed to this node or from a non-member; stale and
   // duplicated messages are absorbed silently (OK).
   Status step(const Message& m);
@@ -195,6 +214,17 @@ class Raft {
   // node last heard from its leader (0 on the leader itself).
   uint64_t leader_commit() const { return leader_commit_; }
   uint64_t ticks_since_leader() const { return ticks_since_leader_; }
+  // Follower reads' staleness: `ticks` since this node last knew that `commit` covered every
+  // write any leader had acknowledged, and that commit index. On a leader holding its lease:
+  // now and its own commit. On a leader without it: since the send of the last heartbeat round
+  // a quorum acknowledged. On a follower: since it received a heartbeat that its leader sent
+  // while holding its lease (the network delay of that heartbeat is not included), and the
+  // highest leader commit index it learned. Assumes the lease's clock drift bound.
+  struct Freshness {
+    uint64_t ticks = 0;
+    uint64_t commit = 0;
+  };
+  Freshness freshness() const;
   const Snapshot& snapshot() const { return *snapshot_; }
   // Snapshot transfers this node started as leader, and snapshots it installed as follower.
   uint64_t snapshots_sent() const { return snapshots_sent_; }
@@ -284,6 +314,8 @@ class Raft {
   int randomized_election_timeout_ = 0;
   uint64_t vote_guard_ticks_ = 0;  // restarted: refuse votes until ticks_ reaches it
   uint64_t ticks_since_leader_ = 0;
+  uint64_t ticks_since_fresh_ = 0;  // since a heartbeat sent under its leader's lease
+  bool heard_fresh_ = false;        // such a heartbeat arrived in this incarnation
   uint64_t leader_commit_ = 0;
 
   // ReadIndex and lease bookkeeping (leader).

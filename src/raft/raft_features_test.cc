@@ -2,6 +2,8 @@
 // transfer, snapshots in chunks, ReadIndex, leases, fast backtracking, flow control, restarts.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "raft/raft.h"
 #include "raft/raft_test_util.h"
 
@@ -269,6 +271,81 @@ TEST(Snapshot, FollowerBeyondCatchupEntriesGetsTheImage) {
   EXPECT_SAFE(c);
 }
 
+// A deposed leader that catches up from a snapshot reports the entries of its own that the
+// committed history does not hold (the node layer records them as lost writes), and only those:
+// its entries the new leader kept are part of the image.
+TEST(Snapshot, InstallReportsTheDivergedEntriesItDrops) {
+  for (bool bug : {false, true}) {
+    Cluster c(3, 1, [&](Config& cfg) {
+      cfg.snapshot_catchup_entries = 0;
+      if (bug) cfg.bugs = kBugSnapshotForgetsLost;
+    });
+    ASSERT_TRUE(c.elect(1));
+    c.settle();
+    // Two entries reach follower 2 only (they will commit under 2); then 1 is cut off and
+    // appends three more that nobody holds.
+    c.cut(1, 3);
+    ASSERT_TRUE(c.propose(1, "kept-a").is_ok());
+    ASSERT_TRUE(c.propose(1, "kept-b").is_ok());
+    c.drop = [](const Message& m) { return m.to == 1; };  // 1 never learns they committed
+    c.settle();
+    c.drop = nullptr;
+    const uint64_t kept_to = c.raft(1).last_index();
+    ASSERT_LT(c.raft(1).commit(), kept_to);
+    c.isolate(1);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE(c.propose(1, "lost-" + std::to_string(i)).is_ok());
+    c.process(1);
+    for (int i = 0; i < 200 && c.raft(2).role() != Role::kLeader; ++i) {
+      c.tick(2);
+      c.tick(3);
+      c.deliver_all();
+    }
+    ASSERT_EQ(c.raft(2).role(), Role::kLeader);
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE(c.propose(2, "new-" + std::to_string(i)).is_ok());
+    c.settle();
+    ASSERT_TRUE(
+        c.raft(2).compact(c.raft(2).applied(), testing::encode_state(c.node(2).sm)).is_ok());
+    c.process(2);
+    ASSERT_TRUE(c.raft(2).snapshot().meta.term_at(kept_to).has_value());
+    c.node(1).truncated.clear();
+    c.heal();
+    c.settle(10);
+    ASSERT_EQ(c.raft(1).snapshots_installed(), 1u);
+    std::vector<std::string> lost;
+    for (const Entry& e : c.node(1).truncated)
+      lost.push_back(e.data.str());
+    if (bug) {
+      EXPECT_TRUE(lost.empty());
+    } else {
+      EXPECT_EQ(lost, (std::vector<std::string>{"lost-0", "lost-1", "lost-2"}));
+    }
+    EXPECT_EQ(c.node(1).sm, c.node(2).sm);
+    EXPECT_SAFE(c);
+  }
+}
+
+TEST(Snapshot, CompactionRecordsWhereEachTermStarts) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_catchup_entries = 0; });
+  ASSERT_TRUE(c.elect(1));
+  ASSERT_TRUE(c.propose(1, "a").is_ok());
+  c.settle();
+  const uint64_t t1_from = 1;
+  ASSERT_TRUE(c.raft(1).transfer_leadership(2).is_ok());
+  c.settle(5);
+  ASSERT_EQ(c.raft(2).role(), Role::kLeader);
+  ASSERT_TRUE(c.propose(2, "b").is_ok());
+  c.settle();
+  const uint64_t applied = c.raft(2).applied();
+  ASSERT_TRUE(c.raft(2).compact(applied, testing::encode_state(c.node(2).sm)).is_ok());
+  const SnapshotMeta& m = c.raft(2).snapshot().meta;
+  ASSERT_EQ(m.term_starts.size(), 2u);
+  EXPECT_EQ(m.term_starts[0].index, t1_from);
+  for (uint64_t i = 1; i <= applied; ++i)
+    EXPECT_EQ(m.term_at(i), c.raft(1).log().term(i)) << i;
+}
+
 TEST(Snapshot, TransferInterruptedByFollowerRestartStartsOver) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 8; });
   ASSERT_TRUE(c.elect(1));
@@ -393,6 +470,46 @@ TEST(Lease, ValidAfterQuorumAckAndExpiresWithoutContact) {
   }
   EXPECT_LE(valid_ticks, cfg.election_tick - cfg.lease_drift_ticks);
   EXPECT_EQ(c.raft(1).role(), Role::kLeader);  // still leader, but no longer trusts its lease
+}
+
+// A pause of the leader (skipped ticks) is real time: a lease it held before is over, though it
+// still leads (its election timers did not fire), until a quorum acknowledges it again.
+TEST(Lease, SkippedTicksEndItWithoutDeposingTheLeader) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  ASSERT_TRUE(c.raft(1).lease_read_ok());
+  const uint64_t term = c.raft(1).term();
+  c.raft(1).skip_ticks(static_cast<uint64_t>(c.raft(1).config().election_tick) * 10);
+  EXPECT_FALSE(c.raft(1).lease_read_ok());
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  c.tick(1);  // a heartbeat round, acknowledged by the followers
+  c.settle(1);
+  EXPECT_TRUE(c.raft(1).lease_read_ok());
+  EXPECT_EQ(c.raft(1).term(), term);
+}
+
+// The broken variant the simulator must catch: the pause is not counted, the lease outlives it.
+TEST(Lease, BugLeaseIgnoresPauseKeepsAStaleLease) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.bugs = kBugLeaseIgnoresPause; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.raft(1).skip_ticks(1000);
+  EXPECT_TRUE(c.raft(1).lease_read_ok());
+}
+
+// Skipped ticks do not fire a follower's election timer: after a pause it reads its leader's
+// messages before it could campaign.
+TEST(CheckQuorum, SkippedTicksDoNotMakeAFollowerCampaign) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.raft(2).skip_ticks(1000);
+  c.tick(2);
+  c.process(2);
+  EXPECT_EQ(c.raft(2).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(2).leader(), 1u);
+  EXPECT_EQ(c.raft(2).ticks_since_leader(), 1001u);  // but the time since the leader counts
 }
 
 TEST(Lease, NeverWithoutCheckQuorum) {
@@ -556,6 +673,61 @@ TEST(Restart, NodeRecoversTermVoteLogAndCatchesUp) {
   c.settle();
   EXPECT_EQ(c.node(2).sm, c.node(1).sm);
   EXPECT_SAFE(c);
+}
+
+// A follower's freshness runs from the last heartbeat its leader sent while holding its lease
+// (then no other leader could have committed past the index it carried), not from any
+// contact: a deposed leader that keeps talking to it does not keep it fresh.
+TEST(FollowerRead, FreshnessCountsFromHeartbeatsSentUnderTheLease) {
+  Cluster c(3);
+  EXPECT_EQ(c.raft(2).freshness().ticks, std::numeric_limits<uint64_t>::max());  // never yet
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  ASSERT_TRUE(c.propose(1, "x").is_ok());
+  c.settle();
+  EXPECT_EQ(c.raft(2).freshness().ticks, 0u);
+  EXPECT_EQ(c.raft(2).freshness().commit, c.raft(1).commit());
+  EXPECT_EQ(c.raft(1).freshness().ticks, 0u);  // a leader holding its lease
+
+  c.tick(2);
+  c.tick(2);
+  EXPECT_EQ(c.raft(2).freshness().ticks, 2u);
+  c.raft(2).skip_ticks(100);  // a pause counts
+  EXPECT_EQ(c.raft(2).freshness().ticks, 102u);
+  c.tick(1);
+  c.settle(1);
+  EXPECT_EQ(c.raft(2).freshness().ticks, 0u);
+
+  // Nothing reaches leader 1 any more, but it keeps sending heartbeats to 2. Once its lease
+  // is over they still count as contact, but no longer as freshness.
+  c.drop = [](const Message& m) { return m.to == 1 || m.to == 3; };
+  bool seen = false;
+  for (int i = 0; i < 12 && c.raft(1).role() == Role::kLeader; ++i) {
+    c.tick(1);
+    c.tick(2);
+    c.deliver_all();
+    if (!c.raft(1).lease_read_ok()) {
+      EXPECT_GT(c.raft(1).freshness().ticks, 0u);
+      seen |= c.raft(2).ticks_since_leader() == 0 && c.raft(2).freshness().ticks > 0;
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+// Heartbeats carry the leader's own commit index: a follower whose log lags learns how far
+// behind it is even when no append reaches it.
+TEST(FollowerRead, HeartbeatsTellTheLeadersCommitIndex) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.drop = [](const Message& m) { return m.to == 3 && m.type == MessageType::kApp; };
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(c.propose(1, "v" + std::to_string(i)).is_ok());
+  c.settle();
+  c.tick(1);
+  c.settle(1);
+  EXPECT_EQ(c.raft(3).freshness().commit, c.raft(1).commit());
+  EXPECT_LT(c.raft(3).commit(), c.raft(1).commit());
 }
 
 TEST(FollowerRead, ReportsLeaderCommitAndStaleness) {

@@ -6,6 +6,15 @@
 
 namespace rkv::raft {
 
+std::optional<uint64_t> SnapshotMeta::term_at(uint64_t i) const {
+  if (i == index) return term;
+  if (i > index || term_starts.empty() || i < term_starts.front().index) return std::nullopt;
+  // The last start at or below i.
+  auto it = std::upper_bound(term_starts.begin(), term_starts.end(), i,
+                             [](uint64_t v, const TermStart& t) { return v < t.index; });
+  return std::prev(it)->term;
+}
+
 void RaftLog::restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit) {
   base_index_ = snap.index;
   base_term_ = snap.term;
@@ -145,9 +154,17 @@ std::vector<Entry> RaftLog::unstable_entries() const {
   return out;
 }
 
-void RaftLog::install_snapshot(const SnapshotMeta& meta) {
-  // Entries dropped here are not reported as truncated: they did not necessarily conflict,
-  // and the leader re-sends whatever follows the snapshot.
+void RaftLog::install_snapshot(const SnapshotMeta& meta, bool forget_lost) {
+  // Committed entries are in the snapshot's history. Above the commit index, an entry whose
+  // term differs from the committed one at its index (or whose index the snapshot's term
+  // starts no longer cover) is not, and never will be: the committed entry at that index
+  // is another. Above meta.index nothing of ours is (the entry at meta.index differs, or the
+  // log would have been kept), and Log Matching makes every later one differ too.
+  for (uint64_t i = std::max(committed_, base_index_) + 1; i <= last_index() && !forget_lost; ++i) {
+    const Entry& e = at(i);
+    const std::optional<uint64_t> t = i <= meta.index ? meta.term_at(i) : std::nullopt;
+    if (!t || *t != e.term) truncated_.push_back(e);
+  }
   base_index_ = meta.index;
   base_term_ = meta.term;
   entries_.clear();
@@ -157,6 +174,19 @@ void RaftLog::install_snapshot(const SnapshotMeta& meta) {
   stable_ = meta.index;  // the snapshot is persisted in the same Ready that carries it
   handed_out_ = meta.index;
   truncate_from_.reset();  // the snapshot write deletes the whole persisted log
+}
+
+std::vector<TermStart> RaftLog::term_starts_to(const SnapshotMeta& prev, uint64_t index) const {
+  RKV_ASSERT(base_index_ <= prev.index && prev.index <= index && index <= last_index());
+  std::vector<TermStart> out = prev.term_starts;
+  for (uint64_t i = prev.index + 1; i <= index; ++i) {
+    const uint64_t t = at(i).term;
+    if (out.empty() || out.back().term != t) out.push_back({t, i});
+  }
+  if (out.size() > kMaxTermStarts) {
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(kMaxTermStarts));
+  }
+  return out;
 }
 
 void RaftLog::compact(uint64_t index) {

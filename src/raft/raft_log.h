@@ -80,7 +80,15 @@ class RaftLog {
   void handed_out(uint64_t index) { handed_out_ = std::max(handed_out_, index); }
 
   // Replaces the whole log with a snapshot (follower install). Everything is dropped.
-  void install_snapshot(const SnapshotMeta& meta);
+  // Entries above the commit index that are not part of the snapshot's history (by its term
+  // starts; every entry above meta.index, since a matching one would have kept the log) are
+  // reported as truncated (take_truncated): they can never commit. With `forget_lost` (a
+  // deliberately broken variant) they are dropped silently.
+  void install_snapshot(const SnapshotMeta& meta, bool forget_lost = false);
+  // The term starts of a snapshot at `index` (an index this log holds) that follows `prev`:
+  // prev.term_starts extended by the terms of the entries (prev.index, index], the oldest
+  // dropped beyond kMaxTermStarts. Precondition: base_index() <= prev.index <= index.
+  std::vector<TermStart> term_starts_to(const SnapshotMeta& prev, uint64_t index) const;
   // Drops entries <= index (a snapshot covers them).
   // Precondition: base_index < index <= applied and index <= stable.
   void compact(uint64_t index);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,32 @@ struct HardState {
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 
+// Where a term's entries start in the log: the log's terms never decrease with the index, so a
+// list of these, ascending, tells the term of every index from the first one on.
+struct TermStart {
+  uint64_t term = 0;
+  uint64_t index = 0;  // the first index holding an entry of `term`
+
+  friend bool operator==(const TermStart&, const TermStart&) = default;
+};
+
+// Most TermStarts a snapshot carries (the oldest are dropped beyond it): one per term in which
+// a leader appended entries, so this covers that many leaderships.
+inline constexpr size_t kMaxTermStarts = 256;
+
 // Describes the state-machine snapshot that replaces the log prefix [1, index].
 struct SnapshotMeta {
   uint64_t index = 0;
   uint64_t term = 0;
   std::vector<NodeId> voters;
+  // The terms of the log prefix the snapshot replaces, ascending (the newest kMaxTermStarts).
+  // A node whose log diverged from it learns from them which of its own entries are not part of
+  // the committed history (see RaftLog::install_snapshot). Empty in snapshots written before
+  // they were kept: then nothing is known about the prefix.
+  std::vector<TermStart> term_starts;
+
+  // The term of the committed entry at `index` (<= this->index), when term_starts tell it.
+  std::optional<uint64_t> term_at(uint64_t index) const;
 
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
@@ -90,7 +112,10 @@ inline constexpr uint64_t kCampaignTransfer = 1;
 //                    follower's guess of the last position where the logs may agree (the
 //                    largest index <= index whose term is <= the leader's log_term).
 //   kHeartbeat       commit: min(leader commit, follower match); context: heartbeat round,
-//                    echoed in kHeartbeatResp (confirms leadership for ReadIndex and lease).
+//                    echoed in kHeartbeatResp (confirms leadership for ReadIndex and lease);
+//                    index: the leader's own commit index; lease: the leader held its lease
+//                    when it sent this, so no other leader could have committed anything
+//                    newer than `index` (a follower's staleness is measured from it).
 //   kSnapshot        snapshot: meta; offset: byte offset of `data` in the image; done: last
 //                    chunk. Install completes with a kAppResp.
 //   kSnapshotResp    index: snapshot index; offset: bytes received so far (the next chunk to
@@ -114,6 +139,7 @@ struct Message {
   uint64_t offset = 0;
   std::string data;
   bool done = false;
+  bool lease = false;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

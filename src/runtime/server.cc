@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -46,7 +47,7 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   }
   std::random_device rd;
   uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();  // OS randomness, seeded once
-  s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed);
+  s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed, &s->clock_);
   s->start_ms_ = s->now_ms();
   RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
@@ -65,6 +66,13 @@ int64_t Server::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t Server::BootClock::now_ms() const {
+  timespec ts{};
+  const int rc = clock_gettime(CLOCK_BOOTTIME, &ts);
+  RKV_ASSERT(rc == 0);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 Status Server::start() {

@@ -57,7 +57,7 @@ class Server {
   Node& node() { return *node_; }
   ServerStats& stats() { return stats_; }
   asio::io_context& io() { return io_; }
-  int64_t now_ms() const;
+  int64_t now_ms() const;  // wall clock (expiry, TIME); protocol time is clock_
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return ++last_client_id_; }
   size_t client_count() const { return connections_.size(); }
@@ -111,6 +111,13 @@ class Server {
   asio::steady_timer accept_backoff_{io_};
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::posix::stream_descriptor> client_poll_;  // owns the clients' epoll set
+  // CLOCK_BOOTTIME: never stepped, and it keeps counting while the process is stopped and while
+  // the machine is suspended, so a pause cannot stretch a lease.
+  class BootClock final : public MonotonicClock {
+   public:
+    int64_t now_ms() const override;
+  };
+  BootClock clock_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;

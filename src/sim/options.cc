@@ -59,6 +59,9 @@ constexpr BugName kBugNames[] = {
     {raft::kBugCommitCountsUnpersisted, "commit-unpersisted"},
     {raft::kBugIgnoreLogUpToDate, "ignore-log-up-to-date"},
     {raft::kBugReadIndexNoQuorumCheck, "read-index-no-quorum"},
+    {raft::kBugLeaseIgnoresPause, "lease-ignores-pause"},
+    {raft::kBugStalenessIgnoresPause, "staleness-ignores-pause"},
+    {raft::kBugSnapshotForgetsLost, "snapshot-forgets-lost"},
 };
 }  // namespace
 
@@ -212,6 +215,7 @@ std::string reproduce_command(const SimOptions& o) {
   if (o.raft_bugs != 0) s += fmt::format(" --bug {}", bug_name(o.raft_bugs));
   if (o.disabled != 0) s += fmt::format(" --disable {}", families_text(o.disabled));
   if (o.check_every != d.check_every) s += fmt::format(" --check-every {}", o.check_every);
+  if (o.op_timeout_ms != d.op_timeout_ms) s += fmt::format(" --op-timeout-ms {}", o.op_timeout_ms);
   return s;
 }
 

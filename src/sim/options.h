@@ -54,7 +54,9 @@ struct SimOptions {
   int64_t safety_max_ms = 120'000;     // the safety phase ends here even if ops remain
   int64_t liveness_issue_ms = 2'000;   // after healing, clients keep starting ops this long
   int64_t liveness_bound_ms = 10'000;  // every op started after healing must succeed within
-  int64_t op_timeout_ms = 1'000;       // a client gives up on a reply after this long
+  // A client gives up on a reply after this long; 0: each seed draws it from 150..1000 ms
+  // (short ones make clients retry on other nodes while one is paused or partitioned).
+  int64_t op_timeout_ms = 0;
   // Raft invariants are checked after every `check_every` events (1 = every event).
   int64_t check_every = 1;
   bool collect_history = true;  // keep the history (needed for the end-of-run checkers)

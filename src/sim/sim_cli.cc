@@ -43,7 +43,8 @@ class SimCommandImpl final : public SimCommand {
     cmd_->add_option("--check-every", o_.check_every,
                      "check Raft invariants every N events (default 1: every event)")
         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-    cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms, "client per-op timeout");
+    cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms,
+                     "client per-op timeout (default: drawn per seed, 150..1000)");
     cmd_->add_flag("-v,--verbose", sweep_.verbose, "print parameters and faults of every run");
   }
 

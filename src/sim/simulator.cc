@@ -9,16 +9,22 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
+#include <ranges>
+#include <set>
 #include <type_traits>
 #include <utility>
 
 #include "check/convergence.h"
 #include "check/counter_checker.h"
 #include "check/linearizability.h"
+#include "check/promises.h"
 #include "check/set_checker.h"
+#include "check/staleness_checker.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "node/node.h"
 #include "raft/invariants.h"
@@ -41,7 +47,13 @@ constexpr int64_t kClientLinkMinUs = 20, kClientLinkMaxUs = 300;  // client <-> 
 constexpr int64_t kQuiesceMs = 1'000;       // idle time before comparing replicas
 constexpr int64_t kConvergeMaxMs = 10'000;  // replicas must agree within this after quiescing
 constexpr int64_t kRetryBackoffMaxUs = 50 * kUsPerMs;  // liveness chains: wait before a retry
+constexpr int64_t kLongThinkMaxUs = 1'500 * kUsPerMs;  // a client's longest idle spell
 constexpr size_t kMaxArgs = 8;                         // most arguments a workload command has
+// A follower read whose node could not bound its staleness is recorded with this one.
+constexpr int64_t kUnknownStalenessMs = 1'000'000'000'000;
+// Inputs a node resumes reading after a pause, in an order drawn per pause (defer_if_paused).
+constexpr int64_t kResumeSpreadUs = 500;
+constexpr int kSourceTimer = 0, kSourceDisk = 1, kSourcePeer = 2, kSourceClient = 2 + kMaxNodes;
 
 // Compile-time probes for the Raft wiring of Node (landing in parallel): the simulator builds
 // with or without it and tests skip when no replication group is reported.
@@ -71,16 +83,35 @@ struct HeldReply {
   std::string bytes;
 };
 
+// A node's monotonic clock (core/clock.h): simulated time at the node's own rate, from an
+// arbitrary origin. It survives the node's crashes, as CLOCK_BOOTTIME survives a process.
+class SimClock final : public MonotonicClock {
+ public:
+  SimClock(const EventQueue* q, int64_t drift_ppm) : q_(q), drift_ppm_(drift_ppm) {}
+  int64_t now_ms() const override { return us() / kUsPerMs; }
+  int64_t us() const { return kMonoOriginUs + q_->now() + q_->now() * drift_ppm_ / 1'000'000; }
+
+ private:
+  static constexpr int64_t kMonoOriginUs = 86'400'000'000;  // like a machine up for a day
+  const EventQueue* q_;
+  int64_t drift_ppm_;
+};
+
 struct SimNode {
   Config config;
   std::unique_ptr<MemStorage> storage;
-  std::unique_ptr<Node> node;  // null while crashed
+  std::unique_ptr<SimClock> clock;  // protocol time; wall time adds offset and jumps
+  std::unique_ptr<Node> node;       // null while crashed
   uint32_t incarnation = 0;
-  int64_t offset_us = 0;  // clock: now = epoch + offset + t + t * drift / 1e6 + jumps
+  int64_t offset_us = 0;  // wall clock: now = epoch + offset + monotonic + jumps
   int64_t drift_ppm = 0;
   int64_t jumps_us = 0;
   int64_t tick_period_us = kTickUs;  // simulated time per 10 ms of this node's clock
   int64_t paused_until = 0;
+  // When the node resumes from a pause, the order in which it reads its inputs is part of the
+  // seed: each source (timer, disk, each peer link, each client connection) resumes at its own
+  // offset after paused_until, drawn on first use; a source's inputs keep their order.
+  std::map<int, int64_t> resume_offsets_us;
   int64_t disk_free_at = 0;  // the disk completes batches in order
   std::vector<HeldReply> held;
   std::vector<const raft::Raft*> groups;  // per keyspace, as registered with the checkers
@@ -91,6 +122,7 @@ struct SimClient {
   int index = 0;
   int process = 0;  // history process id; a new one after an info op (Jepsen convention)
   int node = -1;    // bound node, -1 when not connected
+  int home = -1;    // >= 0: reconnects to this node only (a client configured with one address)
   uint64_t conn_id = 0;
   uint32_t conn_incarnation = 0;
   uint64_t seq = 0;
@@ -124,6 +156,8 @@ class Simulator {
   void start_final_reads();
   void check_convergence_after_quiesce();
   void check_histories();
+  // The set elements that the nodes' LOSTWRITES list for `keyspace` (APPEND commands).
+  std::set<check::LostElement> listed_lost_elements(const std::string& keyspace) const;
   void fail(std::string what);
   void note(std::string what) { result_.notes += what + "\n"; }
   void say(const std::string& s) {
@@ -135,7 +169,9 @@ class Simulator {
                 uint32_t generation = 0, std::string data = {}, int from = 0);
   void dispatch(Event& e);
   void hash_event(const Event& e);
-  bool defer_if_paused(Event& e);
+  // Inputs of a paused node wait until it resumes (see SimNode::resume_offsets_us); `source`
+  // names where the input comes from.
+  bool defer_if_paused(Event& e, int source);
 
   // --- nodes ---
   int64_t clock_ms(int i) const;
@@ -169,6 +205,8 @@ class Simulator {
   void on_nemesis();
   int64_t exp_delay_us(int64_t mean_ms);
   int down_count() const;
+  // The live node leading keyspace `ks` in the highest term, or -1.
+  int leader_of(uint32_t ks) const;
 
   const SimOptions o_;
   std::ostream* log_;
@@ -187,6 +225,11 @@ class Simulator {
   bool faults_on_ = true;
   int64_t issued_ = 0;
   int64_t heal_time_ = 0;
+  int64_t op_timeout_ms_ = 0;  // o_.op_timeout_ms, or drawn for the seed
+  double leader_pause_p_ = 0;  // chance that a pause targets a keyspace's leader (on_nemesis)
+  double long_think_p_ = 0;    // chance that a client idles up to kLongThinkMaxUs between ops
+  uint32_t focus_group_ = 0;   // keyspace index taking most operations, 0 when none
+  int64_t final_reads_us_ = std::numeric_limits<int64_t>::max();  // when final reads started
   uint64_t next_conn_ = 1;
   uint64_t events_since_check_ = 0;
   XXH3_state_t hash_;
@@ -206,10 +249,31 @@ void Simulator::setup() {
       "seed {}: model primary, {} nodes, {} clients, {} ops, faults {}, workload {}, bug {}\n",
       o_.seed, o_.nodes, o_.clients, o_.ops, to_string(o_.faults), to_string(o_.workload),
       o_.raft_bugs ? bug_name(o_.raft_bugs) : "none");
-  params += mix_.describe();
 
   Config base = Config::defaults();
   base.fsync = FsyncMode::kAlways;
+  // One primary keyspace per (commit, read) mode, side by side: each is checked against what
+  // its mode promises (check/promises.h). quorum + linearizable keeps the name "accounts".
+  std::vector<SimKeyspace> sim_keyspaces;
+  base.keyspaces.resize(1);  // "default"
+  for (const check::ModePromise& m : check::every_mode()) {
+    KeyspaceConfig k;
+    k.name = m.commit == CommitMode::kQuorum && m.read == ReadMode::kLinearizable
+                 ? "accounts"
+                 : fmt::format("{}-{}", to_string(m.commit), to_string(m.read));
+    k.prefix = k.name + ":";
+    k.commit = m.commit;
+    k.read = m.read;
+    base.keyspaces.push_back(k);
+    sim_keyspaces.push_back({k.name, m});
+  }
+  // Leases (and follower staleness) assume clock rates differ by less than their margin: a
+  // lease of (E - d) leader ticks must end before E - 1 ticks of any follower. Drift is drawn
+  // within it, so that every mode's promise holds and is checked.
+  const double margin = static_cast<double>(base.raft.election_ticks - 1) /
+                        static_cast<double>(base.raft.election_ticks - base.raft.lease_drift_ticks);
+  const auto lease_drift_ppm = static_cast<int64_t>(0.9e6 * (margin - 1) / (margin + 1));
+  mix_.drift_ppm_max = std::min(mix_.drift_ppm_max, lease_drift_ppm);
   for (int i = 0; i < o_.nodes; ++i) {
     PeerConfig p;
     p.id = fmt::format("n{}", i + 1);
@@ -222,12 +286,46 @@ void Simulator::setup() {
   // snapshot plus the log happen under faults. Drawn from a stream of its own, so the fault
   // draws of a seed stay what they were.
   Random snap_rng(o_.seed ^ 0x5eed'5a95'0000'0001ull);
-  constexpr std::array<uint64_t, 4> kSnapshotEvery = {10, 40, 200, 20000};
+  constexpr std::array<uint64_t, 5> kSnapshotEvery = {3, 10, 40, 200, 20000};
   base.raft.snapshot_min_entries = kSnapshotEvery[snap_rng.uniform(kSnapshotEvery.size())];
   constexpr std::array<uint64_t, 3> kCatchup = {0, 5, 100};
   base.raft.snapshot_catchup_entries = kCatchup[snap_rng.uniform(kCatchup.size())];
+  params += mix_.describe();
+  op_timeout_ms_ =
+      o_.op_timeout_ms > 0 ? o_.op_timeout_ms : static_cast<int64_t>(snap_rng.range(150, 1000));
+  // In half the seeds some clients know one node's address only and reconnect to it after an
+  // error or a timeout: while that node is paused they keep sending it new requests, which it
+  // reads when it resumes (the scenario of a stale lease read).
+  std::vector<int> homes(static_cast<size_t>(o_.clients), -1);
+  if (snap_rng.chance(0.5)) {
+    for (int& h : homes)
+      h = snap_rng.chance(0.5) ? static_cast<int>(snap_rng.uniform(static_cast<uint64_t>(o_.nodes)))
+                               : -1;
+  }
   params += fmt::format("\n  log: compaction every {} entries (at least), {} kept below the image",
                         base.raft.snapshot_min_entries, base.raft.snapshot_catchup_entries);
+  // Swarm testing of the keyspaces too: in half the seeds one keyspace takes most of the
+  // operations, so that what its mode needs to go wrong (several clients on its few keys around
+  // one fault) happens often enough.
+  std::string focus = "none";
+  if (snap_rng.chance(0.5)) {
+    const size_t k = snap_rng.uniform(sim_keyspaces.size());
+    sim_keyspaces[k].weight = 2.0 * static_cast<double>(sim_keyspaces.size());
+    focus = sim_keyspaces[k].name;
+    focus_group_ = static_cast<uint32_t>(k + 1);  // keyspace 0 is "default"
+  }
+  leader_pause_p_ = snap_rng.chance(0.5) ? snap_rng.unit() : 0;
+  long_think_p_ = snap_rng.chance(0.5) ? 0.05 * snap_rng.unit() : 0;
+  params += fmt::format("\n  clients: operation timeout {} ms, home nodes {}", op_timeout_ms_,
+                        fmt::join(homes, " "));
+  params +=
+      fmt::format("\n  pauses: p={:.2f} that one targets a keyspace's leader", leader_pause_p_);
+  params += fmt::format(", clients idle up to {} ms with p={:.3f}", kLongThinkMaxUs / kUsPerMs,
+                        long_think_p_);
+  params += fmt::format(
+      "\n  keyspaces (most operations on {}): {}", focus,
+      fmt::join(sim_keyspaces | std::views::transform([](const SimKeyspace& k) { return k.name; }),
+                " "));
   checkers_.resize(base.keyspaces.size());
 
   nodes_.resize(static_cast<size_t>(o_.nodes));
@@ -243,6 +341,7 @@ void Simulator::setup() {
         static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(2 * mix_.drift_ppm_max))) -
         mix_.drift_ppm_max;
     n.tick_period_us = kTickUs * 1'000'000 / (1'000'000 + n.drift_ppm);
+    n.clock = std::make_unique<SimClock>(&q_, n.drift_ppm);
     params += fmt::format("\n  node {}: clock offset {} ms, drift {:+} ppm", i,
                           n.offset_us / kUsPerMs, n.drift_ppm);
   }
@@ -251,12 +350,13 @@ void Simulator::setup() {
 
   for (int i = 0; i < o_.nodes; ++i)
     start_node(i);
-  workload_ = std::make_unique<Workload>(o_.workload, mix_, o_.clients);
+  workload_ = std::make_unique<Workload>(o_.workload, mix_, o_.clients, std::move(sim_keyspaces));
   clients_.resize(static_cast<size_t>(o_.clients));
   for (int c = 0; c < o_.clients; ++c) {
     SimClient& cl = clients_[static_cast<size_t>(c)];
     cl.index = c;
     cl.process = c;
+    cl.home = homes[static_cast<size_t>(c)];
     schedule(EventKind::kClientStart, static_cast<int64_t>(rng_.range(0, 1'000)), 0,
              static_cast<uint64_t>(c));
   }
@@ -282,14 +382,14 @@ SimResult Simulator::run() {
       if (!cl.busy) schedule(EventKind::kClientStart, q_.now(), 0, static_cast<uint64_t>(cl.index));
     }
     const int64_t stop_issuing = heal_time_ + o_.liveness_issue_ms * kUsPerMs;
-    const int64_t deadline = stop_issuing + (o_.liveness_bound_ms + o_.op_timeout_ms) * kUsPerMs;
+    const int64_t deadline = stop_issuing + (o_.liveness_bound_ms + op_timeout_ms_) * kUsPerMs;
     run_until(deadline, [&] { return q_.now() >= stop_issuing && all_clients_idle(); });
     if (result_.ok && !all_clients_idle()) check_liveness_deadlines();
   }
   // Final reads, then quiesce and compare replicas.
   if (result_.ok) {
     start_final_reads();
-    const int64_t deadline = q_.now() + (o_.liveness_bound_ms + o_.op_timeout_ms) * kUsPerMs;
+    const int64_t deadline = q_.now() + (o_.liveness_bound_ms + op_timeout_ms_) * kUsPerMs;
     run_until(deadline, [&] { return all_clients_idle(); });
     if (result_.ok && !all_clients_idle()) check_liveness_deadlines();
   }
@@ -361,6 +461,7 @@ void Simulator::check_liveness_deadlines() {
 
 void Simulator::start_final_reads() {
   phase_ = Phase::kFinal;
+  final_reads_us_ = q_.now();
   std::vector<ClientOp> reads = workload_->final_reads();
   for (size_t i = 0; i < reads.size(); ++i) {
     clients_[i % clients_.size()].queue.push_back(std::move(reads[i]));
@@ -376,52 +477,135 @@ void Simulator::start_final_reads() {
 void Simulator::check_convergence_after_quiesce() {
   const int64_t give_up = q_.now() + kConvergeMaxMs * kUsPerMs;
   check::CheckResult last;
+  std::string keyspace;
   while (true) {
-    std::map<std::string, check::ReplicaState> replicas;
-    for (int i = 0; i < o_.nodes; ++i) {
-      const Node& node = *nodes_[static_cast<size_t>(i)].node;
-      const int ks = node.store().find_keyspace("accounts");
-      RKV_ASSERT(ks >= 0);
-      check::ReplicaState& st = replicas[fmt::format("n{}", i + 1)];
-      const KeyTable& t = node.store().keyspace(static_cast<uint32_t>(ks)).table;
-      uint64_t cursor = 0;
-      do {
-        cursor = t.scan(cursor, [&](const KeyTable::Entry& e) { st[e.key.str()] = e.value.data; });
-      } while (cursor != 0);
+    bool all = true;
+    for (const SimKeyspace& k : workload_->keyspaces()) {
+      std::map<std::string, check::ReplicaState> replicas;
+      for (int i = 0; i < o_.nodes; ++i) {
+        const Node& node = *nodes_[static_cast<size_t>(i)].node;
+        const int ks = node.store().find_keyspace(k.name);
+        RKV_ASSERT(ks >= 0);
+        check::ReplicaState& st = replicas[fmt::format("n{}", i + 1)];
+        const KeyTable& t = node.store().keyspace(static_cast<uint32_t>(ks)).table;
+        uint64_t cursor = 0;
+        do {
+          cursor =
+              t.scan(cursor, [&](const KeyTable::Entry& e) { st[e.key.str()] = e.value.data; });
+        } while (cursor != 0);
+      }
+      last = check::check_convergence(replicas);
+      if (!last.ok) {
+        keyspace = k.name;
+        all = false;
+        break;
+      }
     }
-    last = check::check_convergence(replicas);
-    if (last.ok) return;
+    if (all) return;
     if (q_.now() >= give_up) break;
     run_until(q_.now() + 200 * kUsPerMs, [] { return false; });
     if (!result_.ok) return;
   }
-  fail("convergence: replicas of keyspace accounts still differ " + std::to_string(kConvergeMaxMs) +
-       " ms after quiescing:\n" + last.explanation);
+  fail(fmt::format("convergence: replicas of keyspace {} still differ {} ms after quiescing:\n{}",
+                   keyspace, kConvergeMaxMs, last.explanation));
+}
+
+std::set<check::LostElement> Simulator::listed_lost_elements(const std::string& keyspace) const {
+  std::set<check::LostElement> out;
+  for (const SimNode& n : nodes_) {
+    if (!n.node) continue;
+    for (const Node::LostWrite& lw : n.node->lost_writes()) {
+      if (lw.keyspace != keyspace) continue;
+      // The command as recorded: "APPEND <key> <element>,".
+      const size_t a = lw.command.find(' ');
+      const size_t b = a == std::string::npos ? a : lw.command.find(' ', a + 1);
+      if (b == std::string::npos || lw.command.substr(0, a) != "APPEND") continue;
+      for (std::string& e : split_members(std::string_view(lw.command).substr(b + 1)))
+        out.insert({lw.command.substr(a + 1, b - a - 1), std::move(e)});
+    }
+  }
+  return out;
 }
 
 void Simulator::check_histories() {
-  std::vector<check::Op> registers, sets, counters;
+  // Each keyspace's history, split by key family (the key's prefix names its keyspace).
+  const std::vector<SimKeyspace>& keyspaces = workload_->keyspaces();
+  struct Split {
+    std::vector<check::Op> registers, sets, counters;
+  };
+  std::vector<Split> split(keyspaces.size());
+  std::map<std::string, size_t, std::less<>> by_name;
+  for (size_t k = 0; k < keyspaces.size(); ++k)
+    by_name[keyspaces[k].name] = k;
   for (const auto& op : result_.history) {
-    if (op.key.rfind("accounts:r", 0) == 0) {
-      registers.push_back(op);
-    } else if (op.key.rfind("accounts:s", 0) == 0) {
-      sets.push_back(op);
-    } else {
-      counters.push_back(op);
+    auto it = by_name.find(std::string_view(op.key).substr(0, op.key.find(':')));
+    RKV_ASSERT(it != by_name.end());
+    Split& sp = split[it->second];
+    switch (Workload::family_of(op.key)) {
+      case Family::kRegister:
+        sp.registers.push_back(op);
+        break;
+      case Family::kSet:
+        sp.sets.push_back(op);
+        break;
+      case Family::kCounter:
+        sp.counters.push_back(op);
+        break;
     }
   }
-  auto judge = [&](const char* name, const check::CheckResult& r) {
+  auto judge = [&](const std::string& what, const check::CheckResult& r) {
+    if (!r.notes.empty()) note(fmt::format("{} checker: {}", what, fmt::join(r.notes, "; ")));
     if (r.verdict == check::Verdict::kValid) return;
     if (r.verdict == check::Verdict::kUnknown) {
-      note(fmt::format("{} checker: unknown ({})", name, r.explanation));
+      note(fmt::format("{} checker: unknown ({})", what, r.explanation));
       return;
     }
-    fail(fmt::format("{} checker: {}\n{}", name, check::verdict_name(r.verdict), r.explanation));
+    fail(fmt::format("{} checker: {}\n{}", what, check::verdict_name(r.verdict), r.explanation));
   };
-  if (!registers.empty())
-    judge("linearizability (registers)", check::check_linearizable(registers));
-  if (!sets.empty()) judge("set-full (grow-only set)", check::check_set(sets));
-  if (!counters.empty()) judge("counter", check::check_counter(counters));
+  // Follower reads may be late by up to two one-way delays (a duplicate arrives after a second
+  // delay) of the heartbeat that carried their news; node clocks run within the drift bound.
+  check::StalenessBounds bounds;
+  bounds.slack_us = 2 * (mix_.delay_max_us + mix_.tail_max_us);
+  bounds.rate_margin = 2.0 * static_cast<double>(mix_.drift_ppm_max) / 1e6;
+  for (size_t k = 0; k < keyspaces.size() && result_.ok; ++k) {
+    const SimKeyspace& ks = keyspaces[k];
+    Split& sp = split[k];
+    const std::string where =
+        fmt::format("keyspace {} ({})", ks.name, check::describe_mode_promise(ks.mode));
+    if (ks.mode.writes == check::Promise::kAckedOrListedLost) {
+      // Only what the cluster kept is promised: the adds and the final reads.
+      std::erase_if(sp.sets, [&](const check::Op& op) {
+        return op.type == check::OpType::kSmembers && op.invoke < final_reads_us_;
+      });
+      check::SetCheckOptions opts;
+      opts.listed_lost = listed_lost_elements(ks.name);
+      result_.stats.lost_writes_listed += opts.listed_lost.size();
+      judge(where + ": acknowledged-or-listed (set)", check::check_set(sp.sets, opts));
+      continue;
+    }
+    if (ks.mode.reads == check::Promise::kBoundedStaleness) {
+      std::vector<check::Op> follower_reads, linear;
+      for (const check::Op& op : sp.registers) {
+        const bool follower_read = op.type == check::OpType::kGet && op.staleness_ms.has_value();
+        (follower_read ? follower_reads : linear).push_back(op);
+        if (op.type == check::OpType::kSet) follower_reads.push_back(op);
+      }
+      if (!follower_reads.empty()) {
+        judge(where + ": bounded staleness (registers)",
+              check::check_bounded_staleness(follower_reads, bounds));
+      }
+      if (!linear.empty()) {
+        judge(where + ": linearizability of writes and final reads (registers)",
+              check::check_linearizable(linear));
+      }
+      continue;
+    }
+    if (!sp.registers.empty()) {
+      judge(where + ": linearizability (registers)", check::check_linearizable(sp.registers));
+    }
+    if (!sp.sets.empty()) judge(where + ": set-full (grow-only set)", check::check_set(sp.sets));
+    if (!sp.counters.empty()) judge(where + ": counter", check::check_counter(sp.counters));
+  }
 }
 
 void Simulator::fail(std::string what) {
@@ -460,11 +644,15 @@ void Simulator::hash_event(const Event& e) {
   if (!e.data.empty()) XXH3_64bits_update(&hash_, e.data.data(), e.data.size());
 }
 
-bool Simulator::defer_if_paused(Event& e) {
+bool Simulator::defer_if_paused(Event& e, int source) {
   SimNode& n = nodes_[e.node];
-  if (n.paused_until <= q_.now()) return false;
+  if (n.paused_until == 0 || q_.now() >= n.paused_until + kResumeSpreadUs) return false;
+  auto [it, fresh] = n.resume_offsets_us.try_emplace(source, 0);
+  if (fresh) it->second = static_cast<int64_t>(rng_.uniform(kResumeSpreadUs));
+  const int64_t at = n.paused_until + it->second;
+  if (q_.now() >= at) return false;
   // SIGSTOP: the kernel buffers what arrives; the process sees it when it resumes.
-  e.time = n.paused_until;
+  e.time = at;
   q_.push(std::move(e));
   return true;
 }
@@ -472,16 +660,16 @@ bool Simulator::defer_if_paused(Event& e) {
 void Simulator::dispatch(Event& e) {
   switch (e.kind) {
     case EventKind::kTick:
-      if (!defer_if_paused(e)) on_tick(e);
+      if (!defer_if_paused(e, kSourceTimer)) on_tick(e);
       break;
     case EventKind::kDeliver:
-      if (!defer_if_paused(e)) on_deliver(e);
+      if (!defer_if_paused(e, kSourcePeer + e.from)) on_deliver(e);
       break;
     case EventKind::kDiskDone:
-      if (!defer_if_paused(e)) on_disk_done(e);
+      if (!defer_if_paused(e, kSourceDisk)) on_disk_done(e);
       break;
     case EventKind::kRequest:
-      if (!defer_if_paused(e)) on_request(e);
+      if (!defer_if_paused(e, kSourceClient + static_cast<int>(e.a))) on_request(e);
       break;
     case EventKind::kReply:
       on_reply(e);
@@ -519,15 +707,14 @@ void Simulator::dispatch(Event& e) {
 
 int64_t Simulator::clock_ms(int i) const {
   const SimNode& n = nodes_[static_cast<size_t>(i)];
-  const int64_t t = q_.now();
-  return kEpochMs + (n.offset_us + t + t * n.drift_ppm / 1'000'000 + n.jumps_us) / kUsPerMs;
+  return kEpochMs + (n.offset_us + n.clock->us() + n.jumps_us) / kUsPerMs;
 }
 
 void Simulator::start_node(int i) {
   SimNode& n = nodes_[static_cast<size_t>(i)];
   RKV_ASSERT(!n.node);
   ++n.incarnation;
-  n.node = std::make_unique<Node>(n.config, n.storage.get(), rng_.next());
+  n.node = std::make_unique<Node>(n.config, n.storage.get(), rng_.next(), n.clock.get());
   Status st = n.node->open(clock_ms(i));
   if (!st.is_ok()) {
     fail(fmt::format("node {} failed to open{}: {}", i, n.incarnation > 1 ? " after a crash" : "",
@@ -754,12 +941,8 @@ void Simulator::client_start(int c) {
   SimClient& cl = clients_[static_cast<size_t>(c)];
   if (cl.busy || cl.stopped) return;
   if (cl.chain) {
-    // Retry the chain's op (same command), as a new history record.
-    cl.op.op.status = check::OpStatus::kOk;
-    cl.op.op.members.clear();
-    if (cl.op.op.type == check::OpType::kGet || cl.op.op.type == check::OpType::kIncr) {
-      cl.op.op.value.reset();
-    }
+    // Retry the chain's op (the same command), as a new history record.
+    workload_->prepare_retry(cl.op);
   } else if (!cl.queue.empty()) {
     cl.op = std::move(cl.queue.front());
     cl.queue.erase(cl.queue.begin());
@@ -786,14 +969,15 @@ void Simulator::client_start(int c) {
   if (cl.chain) ++cl.chain_attempts;
   cl.op.op.process = cl.process;
   cl.op.op.invoke = q_.now();
-  schedule(EventKind::kClientTimeout, q_.now() + o_.op_timeout_ms * kUsPerMs, 0,
+  schedule(EventKind::kClientTimeout, q_.now() + op_timeout_ms_ * kUsPerMs, 0,
            static_cast<uint64_t>(c), cl.serial);
   client_send(cl);
 }
 
 void Simulator::client_send(SimClient& cl) {
   if (cl.node < 0) {
-    cl.node = static_cast<int>(rng_.uniform(static_cast<uint64_t>(o_.nodes)));
+    cl.node =
+        cl.home >= 0 ? cl.home : static_cast<int>(rng_.uniform(static_cast<uint64_t>(o_.nodes)));
     SimNode& n = nodes_[static_cast<size_t>(cl.node)];
     if (!n.node) {
       // Connection refused: the request was never sent.
@@ -828,7 +1012,22 @@ void Simulator::on_request(const Event& e) {
   ClientRequest req;
   req.client_id = cl.conn_id;
   req.seq = cl.seq;
+  req.read_mode = cl.op.read_mode;
   const Dispatch d = n.node->execute(req, *spec, std::span(argv.data(), argc), clock_ms(e.node), w);
+  if (cl.op.op.type == check::OpType::kGet && !cl.op.final_read &&
+      workload_->keyspaces()[static_cast<size_t>(cl.op.keyspace)].mode.read ==
+          ReadMode::kFollower) {
+    // What STALENESS on this connection would answer now (the read was served locally). A
+    // single node has none: its keyspaces apply locally, and its reads are fresh.
+    if (const auto st = n.node->staleness(cl.conn_id); st && n.node->clustered()) {
+      RKV_ASSERT(d.kind == Dispatch::kReady);
+      // Unknown staleness (no news under a leader's lease since the node started) bounds
+      // nothing.
+      cl.op.op.staleness_ms = st->ms_since_leader < 0 ? kUnknownStalenessMs : st->ms_since_leader;
+      cl.op.op.entries_behind = static_cast<int64_t>(st->entries_behind);
+      if (st->entries_behind > 0 || st->ms_since_leader > 100) ++result_.stats.stale_follower_reads;
+    }
+  }
   switch (d.kind) {
     case Dispatch::kReady:
       route_reply(e.node, cl.index, cl.serial, std::move(out));
@@ -901,6 +1100,11 @@ void Simulator::client_finish(SimClient& cl, const Reply* reply, check::OpStatus
   cl.busy = false;
   if (op.status == check::OpStatus::kInfo) cl.process += o_.clients;  // that process may still act
   int64_t wait = static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.think_max_us)));
+  if (long_think_p_ > 0 && rng_.chance(long_think_p_)) {
+    // A client that stays idle on its open connection for a while (as the issue's steps do:
+    // the connection to the paused leader is used again after a write elsewhere).
+    wait += static_cast<int64_t>(rng_.range(0, kLongThinkMaxUs));
+  }
   if (!definite) {
     // Real clients drop the connection after an error or timeout and try another node.
     client_disconnect(cl);
@@ -924,6 +1128,20 @@ int Simulator::down_count() const {
   for (const auto& n : nodes_)
     d += n.node ? 0 : 1;
   return d;
+}
+
+int Simulator::leader_of(uint32_t ks) const {
+  int best = -1;
+  uint64_t term = 0;
+  for (int i = 0; i < o_.nodes; ++i) {
+    const SimNode& n = nodes_[static_cast<size_t>(i)];
+    const raft::Raft* g = n.groups.size() > ks ? n.groups[ks] : nullptr;
+    if (g && g->role() == raft::Role::kLeader && g->term() >= term) {
+      best = i;
+      term = g->term();
+    }
+  }
+  return best;
 }
 
 void Simulator::on_nemesis() {
@@ -959,13 +1177,31 @@ void Simulator::on_nemesis() {
     crash_node(victim,
                static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.down_max_ms))));
   } else if ((r -= mix_.w_pause) < 0) {
-    if (!n.node || n.paused_until > q_.now()) return;
-    const auto len = static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.pause_max_ms)));
-    n.paused_until = q_.now() + len * kUsPerMs;
+    int target = victim;
+    auto len = static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.pause_max_ms)));
+    if (rng_.chance(leader_pause_p_)) {
+      // Targeted (at the call site, as BUGGIFY): the leader of a keyspace (the focus one, if
+      // any) stops for three to six
+      // election timeouts, long enough for the others to elect a new leader and acknowledge
+      // writes that the paused one will not have seen when it resumes.
+      const uint32_t ks = focus_group_ != 0
+                              ? focus_group_
+                              : static_cast<uint32_t>(1 + rng_.uniform(checkers_.size() - 1));
+      const int leader = leader_of(ks);
+      if (leader >= 0) target = leader;
+      const int64_t election_ms = static_cast<int64_t>(nodes_[0].config.raft.election_ticks) *
+                                  static_cast<int64_t>(nodes_[0].config.raft.tick_ms);
+      len = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(3 * election_ms),
+                                            static_cast<uint64_t>(6 * election_ms)));
+    }
+    SimNode& paused = nodes_[static_cast<size_t>(target)];
+    if (!paused.node || paused.paused_until > q_.now()) return;
+    paused.paused_until = q_.now() + len * kUsPerMs;
+    paused.resume_offsets_us.clear();
     ++result_.stats.pauses;
-    schedule(EventKind::kResume, n.paused_until, victim);
+    schedule(EventKind::kResume, paused.paused_until, target);
     say(fmt::format("t={:.3f}s pause node {} for {} ms", static_cast<double>(q_.now()) / 1e6,
-                    victim, len));
+                    target, len));
   } else {
     if (mix_.jump_max_ms <= 0) return;
     const auto jump = static_cast<int64_t>(rng_.range(1, static_cast<uint64_t>(mix_.jump_max_ms)));

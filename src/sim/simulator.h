@@ -38,6 +38,9 @@ struct SimStats {
   uint64_t max_term = 0;            // highest Raft term seen (elections happened)
   uint64_t max_snapshot_index = 0;  // highest snapshot index seen (the log was compacted)
   bool raft_active = false;         // Node::raft_group returned groups: Raft was under test
+  // Coverage of the modes' promises: acknowledged async writes the nodes listed as lost (by
+  // LOSTWRITES), and follower reads that reported being behind (staleness or entries).
+  uint64_t lost_writes_listed = 0, stale_follower_reads = 0;
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };

@@ -78,5 +78,24 @@ TEST(SimulatorSlow, CatchesReadIndexNoQuorumCheck) {
   expect_caught(raft::kBugReadIndexNoQuorumCheck, o);
 }
 
+// The broken variants of the time-based and lost-write promises (issue: a paused leader's
+// stale lease reads, a snapshot install that forgot lost writes). Each is caught by the checker
+// of the mode whose promise it breaks; the runs are the default ones (2000 ops, medium faults),
+// where pauses, focus keyspaces and lagging followers are drawn per seed.
+TEST(SimulatorSlow, CatchesLeaseIgnoresPause) {
+  SimOptions o;
+  expect_caught(raft::kBugLeaseIgnoresPause, o, 3 * kBugSeedBudget);
+}
+
+TEST(SimulatorSlow, CatchesStalenessIgnoresPause) {
+  SimOptions o;
+  expect_caught(raft::kBugStalenessIgnoresPause, o, 3 * kBugSeedBudget);
+}
+
+TEST(SimulatorSlow, CatchesSnapshotForgetsLost) {
+  SimOptions o;
+  expect_caught(raft::kBugSnapshotForgetsLost, o, 3 * kBugSeedBudget);
+}
+
 }  // namespace
 }  // namespace rkv::sim

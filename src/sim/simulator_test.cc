@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
+#include <string>
 
 #include "sim/sim_test_util.h"
 #include "sim/sweep.h"
@@ -106,6 +108,29 @@ TEST(Simulator, EachWorkloadAlonePasses) {
     SimResult r = run_simulation(o);
     EXPECT_TRUE(r.ok) << to_string(w) << ": " << r.failure;
   }
+}
+
+// Every (commit, read) mode runs in its own keyspace, side by side, and each is exercised.
+TEST(Simulator, EveryModeRunsSideBySide) {
+  RKV_SKIP_WITHOUT_RAFT();
+  std::ostringstream out;
+  SimOptions o = test_options(11, FaultLevel::kMedium);
+  o.ops = 2000;
+  SimResult r = run_simulation(o, &out);
+  EXPECT_TRUE(r.ok) << r.failure << "\n" << r.params;
+  for (const char* ks :
+       {"accounts", "quorum-lease", "quorum-follower", "all-linearizable", "all-lease",
+        "all-follower", "async-linearizable", "async-lease", "async-follower"}) {
+    EXPECT_NE(r.params.find(std::string(" ") + ks), std::string::npos) << ks;
+    const bool used = std::any_of(r.history.begin(), r.history.end(), [&](const check::Op& op) {
+      return op.key.rfind(std::string(ks) + ":", 0) == 0 && op.ok();
+    });
+    EXPECT_TRUE(used) << "no acknowledged operation on " << ks;
+  }
+  const bool follower_reads =
+      std::any_of(r.history.begin(), r.history.end(),
+                  [](const check::Op& op) { return op.staleness_ms.has_value(); });
+  EXPECT_TRUE(follower_reads) << "no follower read recorded its staleness";
 }
 
 TEST(Simulator, SweepReportsFailingSeedsAndTotals) {

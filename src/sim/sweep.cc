@@ -28,11 +28,14 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
   return fmt::format(
       "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max term {}, "
       "snapshot index {}, {} crashes ({} torn), {} partitions, {} pauses, {} clock jumps, {} msgs "
-      "({} dropped, {} dup), hash {:016x}, {:.2f} s wall",
+      "({} dropped, {} dup), {} lost writes listed, {} stale follower reads, hash {:016x}, {:.2f} "
+      "s "
+      "wall",
       o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
       static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index, s.crashes,
       s.torn_crashes, s.partitions, s.pauses, s.clock_jumps, s.messages_sent, s.messages_dropped,
-      s.messages_duplicated, r.trace_hash, s.wall_seconds);
+      s.messages_duplicated, s.lost_writes_listed, s.stale_follower_reads, r.trace_hash,
+      s.wall_seconds);
 }
 
 SweepResult run_sweep(const SweepOptions& so, std::ostream& out) {

@@ -1,6 +1,9 @@
 #include "sim/workload.h"
 
 #include <array>
+#include <utility>
+
+#include "core/assert.h"
 
 namespace rkv::sim {
 
@@ -19,13 +22,36 @@ std::vector<std::string> split_members(std::string_view s) {
   return out;
 }
 
-Workload::Workload(WorkloadKind kind, const FaultMix& mix, int clients)
+Workload::Workload(WorkloadKind kind, const FaultMix& mix, int clients,
+                   std::vector<SimKeyspace> keyspaces)
     : kind_(kind),
       mix_(mix),
-      seen_(static_cast<size_t>(clients),
-            std::vector<std::optional<std::string>>(static_cast<size_t>(mix.register_keys))) {}
+      clients_(clients),
+      keyspaces_(std::move(keyspaces)),
+      seen_(keyspaces_.size() * static_cast<size_t>(clients) *
+            static_cast<size_t>(mix.register_keys)) {
+  RKV_ASSERT(!keyspaces_.empty());
+}
+
+Family Workload::family_of(std::string_view key) {
+  const size_t colon = key.rfind(':');
+  const char f = colon + 1 < key.size() ? key[colon + 1] : 'r';
+  return f == 's' ? Family::kSet : f == 'c' ? Family::kCounter : Family::kRegister;
+}
 
 ClientOp Workload::next(int client, Random& rng) {
+  double total = 0;
+  for (const SimKeyspace& k : keyspaces_)
+    total += k.weight;
+  double r = rng.unit() * total;
+  int ks = 0;
+  while (ks + 1 < static_cast<int>(keyspaces_.size()) &&
+         (r -= keyspaces_[static_cast<size_t>(ks)].weight) >= 0) {
+    ++ks;
+  }
+  const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
+  if (m.writes == check::Promise::kAckedOrListedLost) return next_set(ks, rng);
+  if (m.reads == check::Promise::kBoundedStaleness) return next_unique_register(ks, rng);
   Family f = Family::kRegister;
   switch (kind_) {
     case WorkloadKind::kRegisters:
@@ -44,20 +70,21 @@ ClientOp Workload::next(int client, Random& rng) {
   }
   switch (f) {
     case Family::kRegister:
-      return next_register(client, rng);
+      return next_register(ks, client, rng);
     case Family::kSet:
-      return next_set(rng);
+      return next_set(ks, rng);
     case Family::kCounter:
-      return next_counter(rng);
+      return next_counter(ks, rng);
   }
-  return next_register(client, rng);
+  return next_register(ks, client, rng);
 }
 
-ClientOp Workload::next_register(int client, Random& rng) {
+ClientOp Workload::next_register(int ks, int client, Random& rng) {
   ClientOp c;
   c.family = Family::kRegister;
+  c.keyspace = ks;
   const int k = static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.register_keys)));
-  c.op.key = register_key(k);
+  c.op.key = register_key(ks, k);
   c.client = client;
   c.key_index = k;
   const uint64_t r = rng.uniform(100);
@@ -70,7 +97,10 @@ ClientOp Workload::next_register(int client, Random& rng) {
     c.args = {"SET", c.op.key, *c.op.value};
   } else if (r < 85) {
     // Compare against what this client last saw, so that many cas attempts can succeed.
-    const auto& seen = seen_[static_cast<size_t>(client)][static_cast<size_t>(k)];
+    const auto& seen = seen_[(static_cast<size_t>(ks) * static_cast<size_t>(clients_) +
+                              static_cast<size_t>(client)) *
+                                 static_cast<size_t>(mix_.register_keys) +
+                             static_cast<size_t>(k)];
     c.op.type = OpType::kCas;
     c.op.expected = seen ? *seen : std::to_string(rng.uniform(1'000'000));
     c.op.value = std::to_string(rng.uniform(1'000'000));
@@ -83,10 +113,28 @@ ClientOp Workload::next_register(int client, Random& rng) {
   return c;
 }
 
-ClientOp Workload::next_set(Random& rng) {
+ClientOp Workload::next_unique_register(int ks, Random& rng) {
+  ClientOp c;
+  c.family = Family::kRegister;
+  c.keyspace = ks;
+  c.op.key =
+      register_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.register_keys))));
+  if (rng.uniform(2) == 0) {
+    c.op.type = OpType::kGet;
+    c.args = {"GET", c.op.key};
+  } else {
+    c.op.type = OpType::kSet;
+    c.op.value = "v" + std::to_string(next_element_++);
+    c.args = {"SET", c.op.key, *c.op.value};
+  }
+  return c;
+}
+
+ClientOp Workload::next_set(int ks, Random& rng) {
   ClientOp c;
   c.family = Family::kSet;
-  c.op.key = set_key(static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.set_keys))));
+  c.keyspace = ks;
+  c.op.key = set_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.set_keys))));
   if (rng.uniform(4) == 0) {
     c.op.type = OpType::kSmembers;
     c.args = {"GET", c.op.key};
@@ -98,10 +146,12 @@ ClientOp Workload::next_set(Random& rng) {
   return c;
 }
 
-ClientOp Workload::next_counter(Random& rng) {
+ClientOp Workload::next_counter(int ks, Random& rng) {
   ClientOp c;
   c.family = Family::kCounter;
-  c.op.key = counter_key(static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys))));
+  c.keyspace = ks;
+  c.op.key =
+      counter_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys))));
   if (rng.uniform(3) == 0) {
     c.op.type = OpType::kGet;
     c.args = {"GET", c.op.key};
@@ -113,25 +163,49 @@ ClientOp Workload::next_counter(Random& rng) {
   return c;
 }
 
+void Workload::prepare_retry(ClientOp& c) {
+  check::Op& op = c.op;
+  op.status = OpStatus::kOk;
+  op.members.clear();
+  op.staleness_ms.reset();
+  op.entries_behind.reset();
+  if (op.type == OpType::kGet || op.type == OpType::kIncr) op.value.reset();
+  const check::ModePromise& m = keyspaces_[static_cast<size_t>(c.keyspace)].mode;
+  if (op.type == OpType::kSet && m.reads == check::Promise::kBoundedStaleness) {
+    op.value = "v" + std::to_string(next_element_++);
+    c.args = {"SET", op.key, *op.value};
+  }
+}
+
 std::vector<ClientOp> Workload::final_reads() const {
   std::vector<ClientOp> out;
+  auto read = [&](int ks, Family f, OpType t, std::string key) {
+    ClientOp c;
+    c.family = f;
+    c.keyspace = ks;
+    c.op.type = t;
+    c.op.key = std::move(key);
+    c.args = {"GET", c.op.key};
+    c.read_mode = ReadMode::kLinearizable;
+    c.final_read = true;
+    out.push_back(std::move(c));
+  };
   const bool sets = kind_ == WorkloadKind::kSet || kind_ == WorkloadKind::kAll;
   const bool counters = kind_ == WorkloadKind::kCounter || kind_ == WorkloadKind::kAll;
-  for (int i = 0; sets && i < mix_.set_keys; ++i) {
-    ClientOp c;
-    c.family = Family::kSet;
-    c.op.type = OpType::kSmembers;
-    c.op.key = set_key(i);
-    c.args = {"GET", c.op.key};
-    out.push_back(std::move(c));
-  }
-  for (int i = 0; counters && i < mix_.counter_keys; ++i) {
-    ClientOp c;
-    c.family = Family::kCounter;
-    c.op.type = OpType::kGet;
-    c.op.key = counter_key(i);
-    c.args = {"GET", c.op.key};
-    out.push_back(std::move(c));
+  for (int ks = 0; ks < static_cast<int>(keyspaces_.size()); ++ks) {
+    const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
+    if (m.writes == check::Promise::kAckedOrListedLost) {
+      for (int i = 0; i < mix_.set_keys; ++i)
+        read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
+    } else if (m.reads == check::Promise::kBoundedStaleness) {
+      for (int i = 0; i < mix_.register_keys; ++i)
+        read(ks, Family::kRegister, OpType::kGet, register_key(ks, i));
+    } else {
+      for (int i = 0; sets && i < mix_.set_keys; ++i)
+        read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
+      for (int i = 0; counters && i < mix_.counter_keys; ++i)
+        read(ks, Family::kCounter, OpType::kGet, counter_key(ks, i));
+    }
   }
   return out;
 }
@@ -198,13 +272,16 @@ void Workload::complete(ClientOp& c, const Reply& r) {
     case OpType::kDel:
       break;
   }
-  if (c.family == Family::kRegister && c.client >= 0 && op.ok()) {
-    note_value(c.client, c.key_index, op.value);
+  if (c.family == Family::kRegister && c.client >= 0 && c.key_index >= 0 && op.ok()) {
+    note_value(c, op.value);
   }
 }
 
-void Workload::note_value(int client, int key, const std::optional<std::string>& v) {
-  seen_[static_cast<size_t>(client)][static_cast<size_t>(key)] = v;
+void Workload::note_value(const ClientOp& c, const std::optional<std::string>& v) {
+  seen_[(static_cast<size_t>(c.keyspace) * static_cast<size_t>(clients_) +
+         static_cast<size_t>(c.client)) *
+            static_cast<size_t>(mix_.register_keys) +
+        static_cast<size_t>(c.key_index)] = v;
 }
 
 }  // namespace rkv::sim

@@ -1,8 +1,15 @@
-// Client workloads whose correctness is checkable by construction (STYLE.md item 9), all on
-// keys of the replicated `accounts` keyspace:
-//   registers  GET / SET / SET .. IFEQ (cas) / INCR on a few keys      -> check_linearizable
-//   set        APPEND "e<n>," of unique elements; GET parsed as members -> check_set
-//   counter    INCRBY random deltas; GET                                -> check_counter
+// Client workloads whose correctness is checkable by construction (STYLE.md item 9), spread
+// over the simulated keyspaces, each keyspace getting the workload its mode's promise can be
+// checked on (check/promises.h):
+//   linearizable (commit quorum|all, read linearizable|lease), keys "<ks>:r<i>", ":s<i>", ":c<i>":
+//     registers  GET / SET / SET .. IFEQ (cas) / INCR               -> check_linearizable
+//     set        APPEND "e<n>," of unique elements; GET as members  -> check_set
+//     counter    INCRBY random deltas; GET                          -> check_counter
+//   bounded staleness (read follower), keys "<ks>:r<i>": SET of unique values, GET (follower
+//     reads, recorded with the staleness the node reported)      -> check_bounded_staleness;
+//     the SETs with the final linearizable GETs                    -> check_linearizable
+//   acknowledged or listed (commit async), keys "<ks>:s<i>": APPEND unique elements, GET;
+//     the APPENDs with the final linearizable GETs and LOSTWRITES  -> check_set with listed losses
 // A Workload turns a draw into a command plus the check::Op it will be recorded as, and turns
 // the node's reply into the op's outcome.
 #pragma once
@@ -14,6 +21,8 @@
 #include <vector>
 
 #include "check/history.h"
+#include "check/promises.h"
+#include "core/config.h"
 #include "core/random.h"
 #include "sim/options.h"
 #include "sim/reply.h"
@@ -22,24 +31,39 @@ namespace rkv::sim {
 
 enum class Family : unsigned char { kRegister, kSet, kCounter };
 
+// A keyspace the simulated clients use: its name (also its key prefix, name + ":") and mode.
+struct SimKeyspace {
+  std::string name;
+  check::ModePromise mode;
+  double weight = 1;  // share of the operations, relative to the other keyspaces' (> 0)
+};
+
 // One client operation in flight.
 struct ClientOp {
   Family family = Family::kRegister;
-  int client = -1;                // issuing client (registers: whose cas memory to update)
-  int key_index = -1;             // registers: index of the key
-  std::vector<std::string> args;  // the command, name first
-  check::Op op;                   // invoke fields filled; status/complete set on completion
+  int keyspace = 0;                   // index into the workload's keyspaces
+  int client = -1;                    // issuing client (registers: whose cas memory to update)
+  int key_index = -1;                 // registers: index of the key
+  std::optional<ReadMode> read_mode;  // a per-request override (READMODE); unset: the keyspace's
+  bool final_read = false;            // issued after healing, to judge what the cluster kept
+  std::vector<std::string> args;      // the command, name first
+  check::Op op;                       // invoke fields filled; status/complete set on completion
 };
 
 class Workload {
  public:
-  Workload(WorkloadKind kind, const FaultMix& mix, int clients);
+  // `keyspaces` must not be empty; `kind` chooses the families of the linearizable ones.
+  Workload(WorkloadKind kind, const FaultMix& mix, int clients, std::vector<SimKeyspace> keyspaces);
 
-  // Draws the next operation of client `client`.
+  // Draws the next operation of client `client`, on a keyspace drawn by weight.
   ClientOp next(int client, Random& rng);
-  // Reads of every set and counter key (issued once writes stop, before the final checks).
+  // Reads, with linearizable reads, of every key whose final state a checker judges: sets and
+  // counters of linearizable keyspaces, registers of follower-read ones, sets of async ones.
   std::vector<ClientOp> final_reads() const;
 
+  // Readies `c` to be sent again as a new history record (a retry after an error or timeout):
+  // a register write whose checker needs unique values gets a fresh one.
+  void prepare_retry(ClientOp& c);
   // Sets op.status (and the read value) from the reply.
   void complete(ClientOp& c, const Reply& r);
 
@@ -47,21 +71,30 @@ class Workload {
   // are kFail; -TIMEOUT and anything unrecognised are kInfo (it may have run).
   static check::OpStatus classify_error(std::string_view message);
 
-  std::string register_key(int i) const { return "accounts:r" + std::to_string(i); }
-  std::string set_key(int i) const { return "accounts:s" + std::to_string(i); }
-  std::string counter_key(int i) const { return "accounts:c" + std::to_string(i); }
+  const std::vector<SimKeyspace>& keyspaces() const { return keyspaces_; }
+  std::string register_key(int ks, int i) const { return key(ks, "r", i); }
+  std::string set_key(int ks, int i) const { return key(ks, "s", i); }
+  std::string counter_key(int ks, int i) const { return key(ks, "c", i); }
+  // The family a key of this workload belongs to, from its name.
+  static Family family_of(std::string_view key);
 
  private:
-  ClientOp next_register(int client, Random& rng);
-  ClientOp next_set(Random& rng);
-  ClientOp next_counter(Random& rng);
-  void note_value(int client, int key, const std::optional<std::string>& v);
+  std::string key(int ks, const char* family, int i) const {
+    return keyspaces_[static_cast<size_t>(ks)].name + ":" + family + std::to_string(i);
+  }
+  ClientOp next_register(int ks, int client, Random& rng);
+  ClientOp next_unique_register(int ks, Random& rng);
+  ClientOp next_set(int ks, Random& rng);
+  ClientOp next_counter(int ks, Random& rng);
+  void note_value(const ClientOp& c, const std::optional<std::string>& v);
 
   WorkloadKind kind_;
   FaultMix mix_;
-  // Last value each client saw per register key: the `expected` of its next cas.
-  std::vector<std::vector<std::optional<std::string>>> seen_;
-  uint64_t next_element_ = 0;
+  int clients_;
+  std::vector<SimKeyspace> keyspaces_;
+  // Last value each client saw per (keyspace, register key): the `expected` of its next cas.
+  std::vector<std::optional<std::string>> seen_;
+  uint64_t next_element_ = 0;  // unique set elements and unique register values
 };
 
 // Splits an APPENDed "e1,e2," string into its members (empty pieces dropped).

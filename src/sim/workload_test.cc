@@ -1,6 +1,9 @@
 #include "sim/workload.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace rkv::sim {
 namespace {
@@ -26,7 +29,9 @@ TEST(Workload, SplitMembers) {
 
 TEST(Workload, RepliesBecomeOutcomes) {
   FaultMix mix;
-  Workload w(WorkloadKind::kRegisters, mix, 1);
+  Workload w(
+      WorkloadKind::kRegisters, mix, 1,
+      {SimKeyspace{"accounts", check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable)}});
   ClientOp cas;
   cas.op.type = OpType::kCas;
   Reply nil;
@@ -58,14 +63,48 @@ TEST(Workload, RepliesBecomeOutcomes) {
   EXPECT_EQ(smembers.op.members, (std::vector<std::string>{"e1", "e9"}));
 }
 
-TEST(Workload, DrawsAreDeterministicAndOnAccountsKeys) {
+std::vector<SimKeyspace> every_mode_keyspaces() {
+  std::vector<SimKeyspace> out;
+  for (const check::ModePromise& m : check::every_mode())
+    out.push_back({fmt::format("{}-{}", to_string(m.commit), to_string(m.read)), m});
+  return out;
+}
+
+TEST(Workload, DrawsAreDeterministicAndOnTheirKeyspacesKeys) {
   FaultMix mix;
-  Workload a(WorkloadKind::kAll, mix, 2), b(WorkloadKind::kAll, mix, 2);
+  Workload a(WorkloadKind::kAll, mix, 2, every_mode_keyspaces()),
+      b(WorkloadKind::kAll, mix, 2, every_mode_keyspaces());
   Random ra(5), rb(5);
+  std::set<int> used;
   for (int i = 0; i < 500; ++i) {
     ClientOp x = a.next(i % 2, ra), y = b.next(i % 2, rb);
     EXPECT_EQ(x.args, y.args);
-    EXPECT_EQ(x.op.key.rfind("accounts:", 0), 0u);
+    const SimKeyspace& ks = a.keyspaces()[static_cast<size_t>(x.keyspace)];
+    EXPECT_EQ(x.op.key.rfind(ks.name + ":", 0), 0u);
+    used.insert(x.keyspace);
+  }
+  EXPECT_EQ(used.size(), a.keyspaces().size());
+}
+
+// Each keyspace gets the workload its promise is checked on.
+TEST(Workload, FamiliesFollowEachModesPromise) {
+  FaultMix mix;
+  Workload w(WorkloadKind::kAll, mix, 2, every_mode_keyspaces());
+  Random rng(9);
+  for (int i = 0; i < 2000; ++i) {
+    ClientOp c = w.next(i % 2, rng);
+    const check::ModePromise& m = w.keyspaces()[static_cast<size_t>(c.keyspace)].mode;
+    if (m.writes == check::Promise::kAckedOrListedLost) {
+      EXPECT_EQ(c.family, Family::kSet);
+    } else if (m.reads == check::Promise::kBoundedStaleness) {
+      EXPECT_EQ(c.family, Family::kRegister);
+      EXPECT_TRUE(c.op.type == OpType::kGet || c.op.type == OpType::kSet);
+    }
+    EXPECT_EQ(Workload::family_of(c.op.key), c.family);
+  }
+  for (const ClientOp& c : w.final_reads()) {
+    EXPECT_TRUE(c.final_read);
+    EXPECT_EQ(c.read_mode, ReadMode::kLinearizable);
   }
 }
 
