@@ -6,7 +6,10 @@ namespace rkv {
 
 namespace {
 constexpr size_t kMinBuckets = 16;
-}
+// Buckets a resize under way moves with each insert or erase: with at least one per insert, a
+// doubling finishes before the table has grown enough to need the next one.
+constexpr size_t kStepBuckets = 2;
+}  // namespace
 
 KeyTable::KeyTable() : buckets_(kMinBuckets) {}
 KeyTable::~KeyTable() {
@@ -39,23 +42,42 @@ uint64_t KeyTable::reverse_bits(uint64_t v) {
   return (v >> 32) | (v << 32);
 }
 
+std::unique_ptr<KeyTable::Entry>* KeyTable::locate(std::string_view key, uint64_t h) {
+  if (rehashing()) {
+    const size_t i = h & (old_.size() - 1);
+    if (i >= migrated_) {
+      for (std::unique_ptr<Entry>* link = &old_[i]; *link; link = &(*link)->next) {
+        if ((*link)->hash == h && (*link)->key == key) return link;
+      }
+    }
+  }
+  std::unique_ptr<Entry>* link = &buckets_[h & (buckets_.size() - 1)];
+  for (; *link; link = &(*link)->next) {
+    if ((*link)->hash == h && (*link)->key == key) return link;
+  }
+  return link;
+}
+
 KeyTable::Entry* KeyTable::find(std::string_view key) {
   const uint64_t h = hash_of(key);
-  for (Entry* e = buckets_[h & (buckets_.size() - 1)].get(); e; e = e->next.get()) {
-    if (e->hash == h && e->key == key) return e;
+  if (!rehashing()) {  // the common case, kept to one chain walk
+    for (Entry* e = buckets_[h & (buckets_.size() - 1)].get(); e; e = e->next.get()) {
+      if (e->hash == h && e->key == key) return e;
+    }
+    return nullptr;
   }
-  return nullptr;
+  return locate(key, h)->get();
 }
 
 KeyTable::Entry* KeyTable::upsert(std::string_view key, bool* inserted) {
+  rehash_step(kStepBuckets);
   const uint64_t h = hash_of(key);
-  auto& head = buckets_[h & (buckets_.size() - 1)];
-  for (Entry* e = head.get(); e; e = e->next.get()) {
-    if (e->hash == h && e->key == key) {
-      *inserted = false;
-      return e;
-    }
+  std::unique_ptr<Entry>* link = locate(key, h);
+  if (*link) {
+    *inserted = false;
+    return link->get();
   }
+  auto& head = buckets_[h & (buckets_.size() - 1)];
   auto e = std::make_unique<Entry>();
   e->key.assign(key);
   e->hash = h;
@@ -65,55 +87,80 @@ KeyTable::Entry* KeyTable::upsert(std::string_view key, bool* inserted) {
   ++size_;
   payload_bytes_ += key.size();
   *inserted = true;
-  if (size_ > buckets_.size()) resize(buckets_.size() * 2);
+  maybe_resize();
   return result;
 }
 
 bool KeyTable::erase(std::string_view key) {
-  const uint64_t h = hash_of(key);
-  std::unique_ptr<Entry>* link = &buckets_[h & (buckets_.size() - 1)];
-  while (*link) {
-    Entry* e = link->get();
-    if (e->hash == h && e->key == key) {
-      payload_bytes_ -= e->key.size() + e->value.data.size();
-      *link = std::move(e->next);  // destroys e
-      --size_;
-      if (buckets_.size() > kMinBuckets && size_ < buckets_.size() / 8) {
-        resize(buckets_.size() / 2);
-      }
-      return true;
-    }
-    link = &e->next;
+  rehash_step(kStepBuckets);
+  std::unique_ptr<Entry>* link = locate(key, hash_of(key));
+  if (!*link) return false;
+  Entry* e = link->get();
+  payload_bytes_ -= e->key.size() + e->value.data.size();
+  *link = std::move(e->next);  // destroys e
+  --size_;
+  maybe_resize();
+  return true;
+}
+
+void KeyTable::maybe_resize() {
+  if (rehashing()) return;  // the move under way finishes first
+  if (size_ > buckets_.size()) {
+    start_resize(buckets_.size() * 2);
+  } else if (buckets_.size() > kMinBuckets && size_ < buckets_.size() / 8) {
+    start_resize(buckets_.size() / 2);
   }
+}
+
+void KeyTable::start_resize(size_t new_buckets) {
+  RKV_ASSERT((new_buckets & (new_buckets - 1)) == 0 && !rehashing());
+  old_ = std::move(buckets_);
+  buckets_ = std::vector<std::unique_ptr<Entry>>(new_buckets);
+  migrated_ = 0;
+}
+
+bool KeyTable::rehash_step(size_t max_buckets) {
+  if (!rehashing()) return false;
+  const uint64_t mask = buckets_.size() - 1;
+  // Empty buckets cost little to pass, but are bounded too.
+  size_t empty_budget = max_buckets * 10;
+  while (max_buckets > 0 && migrated_ < old_.size()) {
+    std::unique_ptr<Entry>& head = old_[migrated_];
+    if (!head) {
+      ++migrated_;
+      if (--empty_budget == 0) break;
+      continue;
+    }
+    while (head) {
+      std::unique_ptr<Entry> e = std::move(head);
+      head = std::move(e->next);
+      auto& dst = buckets_[e->hash & mask];
+      e->next = std::move(dst);
+      dst = std::move(e);
+    }
+    ++migrated_;
+    --max_buckets;
+  }
+  if (migrated_ < old_.size()) return true;
+  std::vector<std::unique_ptr<Entry>>().swap(old_);
+  migrated_ = 0;
   return false;
 }
 
 void KeyTable::clear() {
   // Unlink chains iteratively: recursive unique_ptr destruction could overflow the stack.
-  for (auto& head : buckets_) {
-    while (head)
-      head = std::move(head->next);
+  for (auto* t : {&buckets_, &old_}) {
+    for (auto& head : *t) {
+      while (head)
+        head = std::move(head->next);
+    }
   }
+  std::vector<std::unique_ptr<Entry>>().swap(old_);
+  migrated_ = 0;
   buckets_.clear();
   buckets_.resize(kMinBuckets);
   size_ = 0;
   payload_bytes_ = 0;
-}
-
-void KeyTable::resize(size_t new_buckets) {
-  RKV_ASSERT((new_buckets & (new_buckets - 1)) == 0);
-  std::vector<std::unique_ptr<Entry>> fresh(new_buckets);
-  const uint64_t mask = new_buckets - 1;
-  for (auto& head : buckets_) {
-    while (head) {
-      std::unique_ptr<Entry> e = std::move(head);
-      head = std::move(e->next);
-      auto& dst = fresh[e->hash & mask];
-      e->next = std::move(dst);
-      dst = std::move(e);
-    }
-  }
-  buckets_ = std::move(fresh);
 }
 
 }  // namespace rkv

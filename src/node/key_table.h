@@ -5,6 +5,10 @@
 //    order, which stays valid across power-of-two resizes (the classic incremental-scan trick).
 //  * Determinism: iteration order depends only on the keys and the operation sequence (XXH3
 //    hash, no seed, no pointers), so the simulator's runs reproduce.
+//  * No stop-the-world resize: growing or shrinking moves the entries to the new bucket array a
+//    few buckets at a time (with every insert and erase, and with rehash_step), as Redis's dict
+//    does; meanwhile lookups check both arrays. No single operation touches more than a few
+//    dozen buckets, however large the table.
 // Not thread-safe; owned by one node's event loop.
 #pragma once
 
@@ -71,9 +75,11 @@ class KeyTable {
   static uint64_t hash_of(std::string_view key);
 
   Entry* find(std::string_view key);
+  const Entry* find(std::string_view key) const { return const_cast<KeyTable*>(this)->find(key); }
   // Cache hints for a find(key) that comes soon (both harmless if the table changes meanwhile):
   // prefetch_bucket asks for the key's bucket slot; prefetch_entry, issued once that slot is
   // likely cached, for the first entry it points to.
+  // (While a resize is under way they hint the new array only.)
   void prefetch_bucket(std::string_view key) const {
     __builtin_prefetch(&buckets_[hash_of(key) & (buckets_.size() - 1)]);
   }
@@ -96,7 +102,11 @@ class KeyTable {
   bool erase(std::string_view key);
   void clear();
   size_t size() const { return size_; }
+  // The bucket array new entries go to (the target of a resize under way).
   size_t bucket_count() const { return buckets_.size(); }
+  bool rehashing() const { return !old_.empty(); }
+  // Moves up to `max_buckets` buckets of a resize under way; returns true while one remains.
+  bool rehash_step(size_t max_buckets);
 
   // Visits the entries of at least one bucket starting at `cursor` (0 to begin), calling fn for
   // each; returns the cursor for the next call, 0 when the iteration is complete. fn must not
@@ -104,14 +114,34 @@ class KeyTable {
   template <typename Fn>
   uint64_t scan(uint64_t cursor, Fn&& fn) const {
     if (size_ == 0) return 0;
-    const uint64_t mask = buckets_.size() - 1;
-    for (const Entry* e = buckets_[cursor & mask].get(); e; e = e->next.get())
-      fn(*e);
-    // Increment the reversed cursor: walks buckets so that a resize never skips any.
-    cursor |= ~mask;
-    cursor = reverse_bits(cursor);
-    ++cursor;
-    return reverse_bits(cursor);
+    auto visit = [&](const std::vector<std::unique_ptr<Entry>>& t, uint64_t i) {
+      for (const Entry* e = t[i].get(); e; e = e->next.get())
+        fn(*e);
+    };
+    // Increments the reversed cursor over `mask`'s bits: walks buckets so that a resize never
+    // skips any.
+    auto next = [](uint64_t c, uint64_t mask) {
+      c |= ~mask;
+      c = reverse_bits(c);
+      ++c;
+      return reverse_bits(c);
+    };
+    if (!rehashing()) {
+      visit(buckets_, cursor & (buckets_.size() - 1));
+      return next(cursor, buckets_.size() - 1);
+    }
+    // Mid-resize: the cursor's bucket in the smaller array, then every bucket of the larger
+    // one that it expands to (the entries of one may still be in either).
+    const bool grow = buckets_.size() > old_.size();
+    const auto& small = grow ? old_ : buckets_;
+    const auto& large = grow ? buckets_ : old_;
+    const uint64_t m0 = small.size() - 1, m1 = large.size() - 1;
+    visit(small, cursor & m0);
+    do {
+      visit(large, cursor & m1);
+      cursor = next(cursor, m1);
+    } while ((cursor & (m0 ^ m1)) != 0);
+    return cursor;
   }
 
   // Visits every entry, in bucket order, asking for the entries and their values a few buckets
@@ -119,20 +149,8 @@ class KeyTable {
   // must not insert or erase.
   template <typename Fn>
   void for_each(Fn&& fn) const {
-    constexpr size_t kEntryAhead = 16, kValueAhead = 8;
-    const size_t n = buckets_.size();
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kEntryAhead < n) {
-        if (const Entry* e = buckets_[i + kEntryAhead].get()) __builtin_prefetch(e);
-      }
-      if (i + kValueAhead < n) {
-        if (const Entry* e = buckets_[i + kValueAhead].get()) {
-          __builtin_prefetch(e->value.data.data());
-        }
-      }
-      for (const Entry* e = buckets_[i].get(); e; e = e->next.get())
-        fn(*e);
-    }
+    for_each_in(old_, migrated_, fn);
+    for_each_in(buckets_, 0, fn);
   }
 
   // Bytes held by keys and values (not counting table overhead), for INFO and /metrics.
@@ -141,9 +159,32 @@ class KeyTable {
 
  private:
   static uint64_t reverse_bits(uint64_t v);
-  void resize(size_t new_buckets);
+  // Starts moving the entries to an array of `new_buckets` (none while a move is under way).
+  void start_resize(size_t new_buckets);
+  void maybe_resize();
+  template <typename Fn>
+  static void for_each_in(const std::vector<std::unique_ptr<Entry>>& t, size_t from, Fn& fn) {
+    constexpr size_t kEntryAhead = 16, kValueAhead = 8;
+    const size_t n = t.size();
+    for (size_t i = from; i < n; ++i) {
+      if (i + kEntryAhead < n) {
+        if (const Entry* e = t[i + kEntryAhead].get()) __builtin_prefetch(e);
+      }
+      if (i + kValueAhead < n) {
+        if (const Entry* e = t[i + kValueAhead].get()) __builtin_prefetch(e->value.data.data());
+      }
+      for (const Entry* e = t[i].get(); e; e = e->next.get())
+        fn(*e);
+    }
+  }
+  // The link holding key's entry (in either array), or the empty link of the new array's
+  // bucket where it would go.
+  std::unique_ptr<Entry>* locate(std::string_view key, uint64_t h);
 
   std::vector<std::unique_ptr<Entry>> buckets_;
+  // While a resize is under way: the previous array, whose buckets below migrated_ are empty.
+  std::vector<std::unique_ptr<Entry>> old_;
+  size_t migrated_ = 0;
   size_t size_ = 0;
   size_t payload_bytes_ = 0;
 };

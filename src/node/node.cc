@@ -11,8 +11,9 @@
 namespace rkv {
 
 namespace {
-constexpr size_t kSweepBatch = 200;         // most keys one sweep tick removes (bounded pause)
-constexpr size_t kMaxSeenForwards = 65536;  // relayed request ids remembered per peer
+constexpr size_t kSweepBatch = 200;             // most keys one sweep tick removes (bounded pause)
+constexpr size_t kRehashBucketsPerTick = 4096;  // key-table resize work per tick (bounded)
+constexpr size_t kMaxSeenForwards = 65536;      // relayed request ids remembered per peer
 
 std::string data_prefix(std::string_view keyspace) {
   std::string k;
@@ -577,6 +578,9 @@ void Node::tick(int64_t now_ms) {
     if (g) g->tick(now_ms);
   }
   if (!forwards_.empty()) expire_forwards(now_ms);
+  // A key table's resize also advances with every insert and erase; this finishes it when the
+  // writes stop (a few hundred microseconds per tick at most).
+  store_.background_step(kRehashBucketsPerTick);
 }
 
 PersistRequest Node::take_persist() {

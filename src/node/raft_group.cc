@@ -27,6 +27,8 @@ constexpr int64_t kPauseNoteEveryMs = 10000;
 // Entries ahead of the one being applied whose key's bucket, and entry, are prefetched.
 constexpr size_t kPrefetchBucketAhead = 8;
 constexpr size_t kPrefetchEntryAhead = 4;
+// Entries of the keyspace a snapshot image takes per step (per tick): about a millisecond.
+constexpr size_t kImageEntriesPerStep = 16384;
 
 raft::NodeId raft_id(uint32_t index) {
   return index + 1;
@@ -215,6 +217,7 @@ void RaftGroup::tick(int64_t now_ms) {
     }
   }
   if (is_leader()) propose_expiries(now_ms);
+  build_image();
   pump(now_ms);
 }
 
@@ -294,7 +297,10 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
   };
-  resp::for_each_key(*spec, args.size(), [&](size_t i) { remember(args[i]); });
+  resp::for_each_key(*spec, args.size(), [&](size_t i) {
+    remember(args[i]);
+    note_change(args[i]);
+  });
   std::string out;
   resp::Writer w(&out, origin.proto);
   node_->store_.set_applying(true);
@@ -308,6 +314,7 @@ void RaftGroup::rollback_speculative() {
   // Undo in reverse log order, restoring each key's value from before the entry.
   for (auto it = speculative_.rbegin(); it != speculative_.rend(); ++it) {
     for (auto u = it->second.undo.rbegin(); u != it->second.undo.rend(); ++u) {
+      note_change(u->first);
       if (u->second) {
         node_->store_.restore(ks_, u->first, *u->second);
       } else {
@@ -433,6 +440,7 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
     async_replies_.erase(e.index);
   }
   if (rd.snapshot) {
+    image_.reset();  // the keyspace is replaced: an image of the old one is of no use
     bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, no_rows_);
     RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
     applied_ = rd.snapshot->meta.index;
@@ -529,12 +537,15 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   RKV_ASSERT_MSG(ok, "committed log entry does not decode");
   if (cmd.kind == LoggedCommand::kExpire) {
     for (std::string_view key : cmd.args) {
+      note_change(key);
       node_->store_.erase_if_expired(ks_, key, cmd.now_ms, no_rows_);
     }
     if (e.index >= expire_inflight_index_) expire_inflight_index_ = 0;
   } else {
     const resp::CommandSpec* spec = resp::lookup_command(cmd.args[0]);
     RKV_ASSERT(spec != nullptr);
+    if (image_)
+      resp::for_each_key(*spec, cmd.args.size(), [&](size_t i) { note_change(cmd.args[i]); });
     std::string out;
     resp::Writer wr(&out, ours ? pw->origin.proto : 2);
     node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, no_rows_);
@@ -601,14 +612,21 @@ void RaftGroup::propose_expiries(int64_t now_ms) {
   if (idx.is_ok()) expire_inflight_index_ = idx.value();
 }
 
+void RaftGroup::note_change(std::string_view key) {
+  if (image_) image_->note_change(key);
+}
+
 void RaftGroup::maybe_compact() {
   // The log prefix is replaced by an image of the keyspace once snapshot_min_entries entries
   // and at least as many entries as the keyspace has keys were applied since the last image:
   // the log stays bounded (by the larger of the two), and writing images costs at most about
   // one key per entry, however large the keyspace (as Redis rewrites its AOF once it has grown
-  // by the size of the data). The image is the keyspace as of applied_:
+  // by the size of the data). The image is the keyspace as of applied_ when the build begins:
   // keys changed by speculative (commit = async, not yet committed) entries show their value
-  // from before the first of those entries.
+  // from before the first of those entries, and keys changed while the image is being built
+  // (kImageEntriesPerStep entries per tick, so that no step of the event loop grows with the
+  // keyspace) their value from before the change.
+  if (image_) return;
   const uint64_t every = std::max<uint64_t>(node_->config_.raft.snapshot_min_entries,
                                             node_->store_.keyspace(ks_).table.size());
   if (applied_ < last_compact_ + every || raft_->applied() < applied_) return;
@@ -617,8 +635,16 @@ void RaftGroup::maybe_compact() {
     for (const auto& [key, before] : sp.undo)
       as_of.emplace(key, before);  // keeps the earliest before-image of each key
   }
-  Status st = raft_->compact(applied_, node_->store_.serialize_keyspace(ks_, &as_of));
-  if (st.is_ok()) last_compact_ = applied_;
+  image_ = std::make_unique<Store::ImageBuild>(node_->store_, ks_, std::move(as_of));
+  image_index_ = applied_;
+  build_image();
+}
+
+void RaftGroup::build_image() {
+  if (!image_ || !image_->step(kImageEntriesPerStep)) return;
+  Status st = raft_->compact(image_index_, image_->take());
+  image_.reset();
+  if (st.is_ok()) last_compact_ = image_index_;
 }
 
 }  // namespace rkv

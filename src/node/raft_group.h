@@ -137,7 +137,13 @@ class RaftGroup {
   void release_all_mode();
   void fail_pending_reads(std::string_view why);
   void propose_expiries(int64_t now_ms);
+  // Starts a snapshot image when the log has grown enough (see the definition).
   void maybe_compact();
+  // Builds the image under way one step further; hands it to Raft once complete.
+  void build_image();
+  // Every change to a key of the keyspace is announced first: an image being built keeps the
+  // key's value from before.
+  void note_change(std::string_view key);
   void reply(const Origin& o, std::string bytes);
   void send(const raft::Message& m);
   // Logs (a node event note) when this node gains or loses the leadership of the group.
@@ -159,6 +165,8 @@ class RaftGroup {
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
+  std::unique_ptr<Store::ImageBuild> image_;  // a snapshot image under way, of image_index_
+  uint64_t image_index_ = 0;
   uint64_t start_term_ = 0;     // the term persisted when this incarnation opened the group
   int64_t last_tick_ms_ = 0;    // protocol time up to which ticks were handed to Raft
   bool clock_started_ = false;  // last_tick_ms_ is set

@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <limits>
-#include <unordered_set>
 
 #include "core/checksum.h"
 #include "core/text.h"
@@ -195,39 +194,67 @@ void Store::clear_keyspace(uint32_t ks, ChangeSink& sink) {
 }
 
 std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) const {
-  std::string out;
-  const KeyTable& t = keyspaces_[ks].table;
-  out.reserve(t.payload_bytes() + t.size() * 16 + 8);
-  put_u64(out, 0);  // the count, written once known
-  uint64_t n = 0;
-  auto add = [&](std::string_view key, const Value& v) {
-    put_u32(out, static_cast<uint32_t>(key.size()));
-    out.append(key);
-    put_u64(out, static_cast<uint64_t>(v.expire_at_ms));
-    put_u32(out, static_cast<uint32_t>(v.data.size()));
-    out.append(v.data);
-    ++n;
-  };
-  // Keys with an override are skipped here and written from as_of below; checked by hash (the
-  // image visits every key, and a leader running ahead in async mode has thousands of them).
-  std::unordered_set<std::string_view> overridden;
-  if (as_of != nullptr) {
-    overridden.reserve(as_of->size());
-    for (const auto& [key, v] : *as_of)
-      overridden.insert(key);
+  ImageBuild build(*this, ks, as_of ? *as_of : KeyOverrides{});
+  while (!build.step(std::numeric_limits<size_t>::max())) {
   }
-  t.for_each([&](const KeyTable::Entry& e) {
-    if (overridden.empty() || !overridden.contains(e.key.view())) add(e.key, e.value);
-  });
-  if (as_of != nullptr) {
-    for (const auto& [key, v] : *as_of) {
-      if (v) add(key, *v);
-    }
+  return build.take();
+}
+
+Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_of)
+    : table_(store.keyspaces_[ks].table) {
+  for (auto& [key, v] : as_of)
+    before_.emplace(key, Before{std::move(v), false});
+  out_.reserve(table_.payload_bytes() + table_.size() * 16 + 8);
+  put_u64(out_, 0);  // the count, written once known
+}
+
+void Store::ImageBuild::note_change(std::string_view key) {
+  if (done_ || before_.find(key) != before_.end()) return;
+  const KeyTable::Entry* e = table_.find(key);
+  before_.emplace(std::string(key), Before{e ? std::optional<Value>(e->value) : std::nullopt});
+}
+
+void Store::ImageBuild::add(std::string_view key, const Value& v) {
+  put_u32(out_, static_cast<uint32_t>(key.size()));
+  out_.append(key);
+  put_u64(out_, static_cast<uint64_t>(v.expire_at_ms));
+  put_u32(out_, static_cast<uint32_t>(v.data.size()));
+  out_.append(v.data);
+  ++count_;
+}
+
+bool Store::ImageBuild::step(size_t max_entries) {
+  if (done_) return true;
+  size_t visited = 0;
+  do {
+    cursor_ = table_.scan(cursor_, [&](const KeyTable::Entry& e) {
+      ++visited;
+      if (!before_.empty()) {
+        if (auto it = before_.find(e.key.view()); it != before_.end()) {
+          // Changed since the build began: what it was then (nothing, if created since).
+          if (it->second.value && !it->second.emitted) add(e.key, *it->second.value);
+          it->second.emitted = true;
+          return;
+        }
+      }
+      add(e.key, e.value);
+    });
+  } while (cursor_ != 0 && visited < max_entries);
+  if (cursor_ != 0) return false;
+  // Keys removed since the build began, before the scan reached them.
+  for (const auto& [key, b] : before_) {
+    if (b.value && !b.emitted) add(key, *b.value);
   }
   std::string count;
-  put_u64(count, n);
-  out.replace(0, 8, count);
-  return out;
+  put_u64(count, count_);
+  out_.replace(0, 8, count);
+  done_ = true;
+  return true;
+}
+
+std::string Store::ImageBuild::take() {
+  RKV_ASSERT(done_);
+  return std::move(out_);
 }
 
 bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink) {
@@ -258,6 +285,11 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
     put(ks, key, val, exp, sink);
   }
   return true;
+}
+
+void Store::background_step(size_t buckets) {
+  for (Keyspace& k : keyspaces_)
+    k.table.rehash_step(buckets);
 }
 
 size_t Store::total_keys() const {

@@ -111,7 +111,44 @@ class Store {
   // With `as_of`, the keys it names appear with its values instead (absent where nullopt).
   using KeyOverrides = std::map<std::string, std::optional<Value>, std::less<>>;
   std::string serialize_keyspace(uint32_t keyspace, const KeyOverrides* as_of = nullptr) const;
+
+  // The image of one keyspace (serialize_keyspace's format) built a bounded number of entries
+  // at a time while the keyspace keeps changing: it shows the keyspace as it was when the build
+  // began (with `as_of` applied). Contract: the owner calls note_change(key) before every
+  // change to a key of that keyspace until the build is taken, and abandons the build if the
+  // keyspace is replaced or cleared. The Store must outlive it.
+  // Cost: the first change of a key during the build copies its value; a key changed after the
+  // scan passed it may appear twice in the image, with the same value (loading keeps one).
+  class ImageBuild {
+   public:
+    ImageBuild(const Store& store, uint32_t keyspace, KeyOverrides as_of = {});
+    // The key is about to change: its value as of the build's start is kept, once.
+    void note_change(std::string_view key);
+    // Visits at least `max_entries` entries (all that remain when fewer). True once complete.
+    bool step(size_t max_entries);
+    bool done() const { return done_; }
+    // The finished image. Precondition: done().
+    std::string take();
+
+   private:
+    struct Before {
+      std::optional<Value> value;  // nullopt: the key did not exist when the build began
+      bool emitted = false;        // written by the scan
+    };
+    void add(std::string_view key, const Value& v);
+
+    const KeyTable& table_;
+    std::map<std::string, Before, std::less<>> before_;
+    std::string out_;
+    uint64_t count_ = 0;
+    uint64_t cursor_ = 0;
+    bool done_ = false;
+  };
   bool load_keyspace(uint32_t keyspace, std::string_view image, ChangeSink& sink);
+
+  // Background work in bounded steps, for the driver's timer: moves up to `buckets` buckets of
+  // each key table's resize under way (KeyTable::rehash_step).
+  void background_step(size_t buckets);
 
   size_t total_keys() const;
   size_t total_bytes() const;

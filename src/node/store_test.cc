@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <map>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "core/random.h"
 
 namespace rkv {
 namespace {
@@ -255,6 +260,67 @@ TEST_F(StoreTest, ImageAsOfShowsOverriddenKeysAsTheyWere) {
   // Without overrides the image is the keyspace as it is.
   ASSERT_TRUE(other.load_keyspace(0, store_.serialize_keyspace(0), none));
   EXPECT_EQ(other.total_keys(), 3u);
+}
+
+// The contents of keyspace `ks` of a store, key -> (value, expiry).
+std::map<std::string, std::pair<std::string, int64_t>> contents(const Store& st, uint32_t ks) {
+  std::map<std::string, std::pair<std::string, int64_t>> out;
+  st.keyspace(ks).table.for_each([&](const KeyTable::Entry& e) {
+    out[e.key.str()] = {e.value.data, e.value.expire_at_ms};
+  });
+  return out;
+}
+
+// An image built a few entries at a time while keys are written, deleted, given TTLs, expired
+// and created (enough to resize the table twice over) equals the keyspace as it was when the
+// build began, and loads as exactly that; a build of the same keyspace in one go equals it too.
+TEST_F(StoreTest, ImageBuiltWhileTheKeyspaceChangesShowsItWhereTheBuildBegan) {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    Store st(Config::defaults().keyspaces);
+    Random rng(seed);
+    NullSink none;
+    int64_t now = 1'000'000;
+    auto exec = [&](Store::ImageBuild* build, std::vector<std::string> args) {
+      std::vector<std::string_view> a(args.begin(), args.end());
+      const resp::CommandSpec* spec = resp::lookup_command(a[0]);
+      if (build) resp::for_each_key(*spec, a.size(), [&](size_t i) { build->note_change(a[i]); });
+      std::string out;
+      resp::Writer w(&out, 2);
+      st.execute(*spec, a, now, w, none);
+    };
+    for (int i = 0; i < 3000; ++i) {
+      exec(nullptr, {"SET", "k" + std::to_string(i), "v" + std::to_string(i)});
+      if (i % 7 == 0) exec(nullptr, {"PEXPIRE", "k" + std::to_string(i), "500"});
+    }
+    const auto at_start = contents(st, 0);
+    Store::ImageBuild build(st, 0);
+    int steps = 0;
+    while (!build.step(64)) {
+      ++steps;
+      for (int j = 0; j < 40; ++j) {
+        const std::string key = "k" + std::to_string(rng.uniform(12000));
+        switch (rng.uniform(4)) {
+          case 0:
+            exec(&build, {"SET", key, "new" + std::to_string(steps)});
+            break;
+          case 1:
+            exec(&build, {"DEL", key});
+            break;
+          case 2:
+            exec(&build, {"PEXPIRE", key, std::to_string(rng.uniform(1000))});
+            break;
+          default:
+            exec(&build, {"INCR", "c" + std::to_string(rng.uniform(5000))});
+        }
+      }
+      now += 7;  // keys with a TTL expire meanwhile (read or written: erased)
+    }
+    EXPECT_GT(steps, 30);
+    const std::string image = build.take();
+    Store loaded(Config::defaults().keyspaces);
+    ASSERT_TRUE(loaded.load_keyspace(0, image, none));
+    EXPECT_EQ(contents(loaded, 0), at_start) << "seed " << seed;
+  }
 }
 
 TEST(ParseInt64, StrictLikeRedis) {

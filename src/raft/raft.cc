@@ -607,8 +607,12 @@ void Raft::handle_heartbeat_resp(const Message& m) {
     bool found = false;
     const uint64_t sent = round_sent_tick(m.context, &found);
     if (found) {
+      const bool had_lease = lease_read_ok();
       pr.lease_from_tick = sent;
       pr.has_lease_ack = true;
+      // The lease was just won: tell the followers at once (their staleness is measured from
+      // heartbeats sent under it) rather than at the next heartbeat.
+      if (!had_lease && lease_read_ok()) read_round_needed_ = true;
     }
     release_reads();
   }

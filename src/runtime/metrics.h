@@ -3,6 +3,7 @@
 // as INFO sections, and as JSON for /status.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -37,6 +38,36 @@ class LatencyHistogram {
   uint64_t total_ = 0;
 };
 
+// How long the event loop spent in each of its steps (a step: one batch of client reads with
+// the commands they carry, one end of round, one peer message, one timer tick, one completed
+// group commit). Every client and peer of the node waits while a step runs, so the longest
+// ones are what a slow request or a missed heartbeat is made of.
+class LoopSteps {
+ public:
+  // Records a step of `us` microseconds that ended at `now_ms` (steady clock).
+  void record(uint64_t us, int64_t now_ms) {
+    hist_.record(us);
+    max_us_ = std::max(max_us_, us);
+    if (now_ms - window_start_ms_ >= kWindowMs) {
+      previous_max_us_ = now_ms - window_start_ms_ >= 2 * kWindowMs ? 0 : window_max_us_;
+      window_max_us_ = 0;
+      window_start_ms_ = now_ms;
+    }
+    window_max_us_ = std::max(window_max_us_, us);
+  }
+  const LatencyHistogram& histogram() const { return hist_; }
+  uint64_t max_us() const { return max_us_; }
+  // The longest step of the last 30 to 60 seconds.
+  uint64_t recent_max_us() const { return std::max(window_max_us_, previous_max_us_); }
+
+ private:
+  static constexpr int64_t kWindowMs = 30'000;
+  LatencyHistogram hist_;
+  uint64_t max_us_ = 0;
+  uint64_t window_max_us_ = 0, previous_max_us_ = 0;
+  int64_t window_start_ms_ = 0;
+};
+
 struct ServerStats {
   std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> calls{};
   std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> errors{};
@@ -52,6 +83,7 @@ struct ServerStats {
   uint64_t persist_syncs = 0;
   uint64_t persist_rows = 0;
   LatencyHistogram latency;  // command received -> reply ready to send (includes fsync wait)
+  LoopSteps loop;
   uint64_t total_commands() const;
 };
 

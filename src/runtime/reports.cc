@@ -74,10 +74,13 @@ std::string Server::info_text(std::string_view section_in) {
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n"
         "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nexpired_keys:{}\r\n"
         "unknown_commands:{}\r\nprotocol_errors:{}\r\nlatency_p50_us:{}\r\n"
-        "latency_p99_us:{}\r\n\r\n",
+        "latency_p99_us:{}\r\nloop_steps:{}\r\nloop_step_p99_us:{}\r\nloop_step_max_us:{}\r\n"
+        "loop_step_recent_max_us:{}\r\n\r\n",
         stats_.connections_total, stats_.total_commands(), stats_.net_input_bytes,
         stats_.net_output_bytes, st.total_expired(), stats_.unknown_commands,
-        stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99));
+        stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99),
+        stats_.loop.histogram().total(), stats_.loop.histogram().quantile_us(0.99),
+        stats_.loop.max_us(), stats_.loop.recent_max_us());
   }
   if (wants(section, "replication")) o += replication_text();
   if (wants(section, "commandstats")) {
@@ -167,20 +170,25 @@ std::string Server::metrics_text() {
     uint64_t n = stats_.errors[static_cast<size_t>(c.id)];
     if (n) o += fmt::format("replikv_command_errors_total{{cmd=\"{}\"}} {}\n", c.name, n);
   }
-  o += "# HELP replikv_command_latency_seconds Time from receiving a command to its reply being "
-       "ready (fsync wait included).\n";
-  o += "# TYPE replikv_command_latency_seconds histogram\n";
-  uint64_t cum = 0;
-  const auto& h = stats_.latency;
-  for (size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i) {
-    cum += h.count_in(i);
-    o += fmt::format("replikv_command_latency_seconds_bucket{{le=\"{}\"}} {}\n",
-                     static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cum);
-  }
-  o += fmt::format("replikv_command_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", h.total());
-  o += fmt::format("replikv_command_latency_seconds_sum {}\n",
-                   static_cast<double>(h.sum_us()) / 1e6);
-  o += fmt::format("replikv_command_latency_seconds_count {}\n", h.total());
+  auto histogram = [&](std::string_view name, std::string_view help, const LatencyHistogram& h) {
+    o += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i) {
+      cum += h.count_in(i);
+      o += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name,
+                       static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cum);
+    }
+    o += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, h.total());
+    o += fmt::format("{}_sum {}\n", name, static_cast<double>(h.sum_us()) / 1e6);
+    o += fmt::format("{}_count {}\n", name, h.total());
+  };
+  histogram("replikv_command_latency_seconds",
+            "Time from receiving a command to its reply being ready (fsync wait included).",
+            stats_.latency);
+  histogram("replikv_loop_step_seconds",
+            "Time the event loop spent in one step (client reads, end of round, peer message, "
+            "timer, group commit); everything else waits meanwhile.",
+            stats_.loop.histogram());
   const Store& st = node_->store();
   auto gauge = [&](std::string_view name, std::string_view help, uint64_t v) {
     o += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
@@ -189,6 +197,10 @@ std::string Server::metrics_text() {
     o += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
   };
   gauge("replikv_connected_clients", "Client connections open now.", connections_.size());
+  gauge("replikv_loop_step_max_microseconds", "Longest event loop step since the start.",
+        stats_.loop.max_us());
+  gauge("replikv_loop_step_recent_max_microseconds",
+        "Longest event loop step of the last 30 to 60 seconds.", stats_.loop.recent_max_us());
   counter("replikv_connections_total", "Client connections accepted.", stats_.connections_total);
   counter("replikv_rejected_connections_total", "Connections refused at max_clients.",
           stats_.rejected_connections);

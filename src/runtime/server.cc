@@ -26,6 +26,25 @@ constexpr auto kCronPeriod = std::chrono::milliseconds(10);
 constexpr int kMaxReadyClients = 128;
 }  // namespace
 
+// Times one step of the event loop into ServerStats::loop.
+class Server::StepTimer {
+ public:
+  explicit StepTimer(Server& s) : s_(s), start_(std::chrono::steady_clock::now()) {}
+  ~StepTimer() {
+    const auto end = std::chrono::steady_clock::now();
+    s_.stats_.loop.record(
+        static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(end - start_).count()),
+        std::chrono::duration_cast<std::chrono::milliseconds>(end.time_since_epoch()).count());
+  }
+  StepTimer(const StepTimer&) = delete;
+  StepTimer& operator=(const StepTimer&) = delete;
+
+ private:
+  Server& s_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 Server::Server(const Config& config) : config_(config) {}
 
 Server::~Server() {
@@ -98,6 +117,7 @@ Status Server::start() {
     transport_ = std::make_unique<PeerTransport>(
         io_, config_, node_->self_index(),
         [this](uint32_t from, std::string_view payload) {
+          StepTimer step(*this);
           node_->on_peer_message(from, payload, now_ms());
           node_input();
         },
@@ -216,7 +236,10 @@ void Server::wait_clients() {
   client_poll_->async_wait(asio::posix::stream_descriptor::wait_read,
                            [this](const asio::error_code& ec) {
                              if (ec || stopping_) return;
-                             read_ready_clients();
+                             {
+                               StepTimer step(*this);
+                               read_ready_clients();
+                             }
                              wait_clients();
                            });
 }
@@ -316,6 +339,7 @@ void Server::persist_now() {
 // persist (never: inline, no fsync; batch: hand to the syncer if idle), release what is
 // durable, and start the socket writes.
 void Server::end_of_round() {
+  StepTimer step(*this);
   round_scheduled_ = false;
   // Every command and peer message read this round has fed the replication groups: their
   // proposals leave together (one log write, one App per follower), their acks together.
@@ -358,6 +382,7 @@ void Server::end_of_round() {
 }
 
 void Server::on_synced(uint64_t token, Status st) {
+  StepTimer step(*this);
   syncing_ = false;
   if (!st.is_ok()) {
     spdlog::critical("group commit failed: {}; stopping to protect acknowledged data",
@@ -418,6 +443,7 @@ void Server::arm_cron() {
 }
 
 void Server::cron() {
+  StepTimer step(*this);
   const int64_t now = now_ms();
   node_->tick(now);
   node_input();

@@ -92,6 +92,7 @@ class Server {
   std::string query_loop(const std::function<std::string()>& fn);
 
  private:
+  class StepTimer;
   explicit Server(const Config& config);
   void accept_next();
   void wait_clients();
