@@ -27,8 +27,9 @@ constexpr int64_t kPauseNoteEveryMs = 10000;
 // Entries ahead of the one being applied whose key's bucket, and entry, are prefetched.
 constexpr size_t kPrefetchBucketAhead = 8;
 constexpr size_t kPrefetchEntryAhead = 4;
-// Entries of the keyspace a snapshot image takes per step (per tick): about a millisecond.
-constexpr size_t kImageEntriesPerStep = 16384;
+// Entries of the keyspace a snapshot image takes per step (per tick): about a millisecond (a
+// cache miss or two per entry).
+constexpr size_t kImageEntriesPerStep = 4096;
 
 raft::NodeId raft_id(uint32_t index) {
   return index + 1;

@@ -203,15 +203,25 @@ std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) co
 Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_of)
     : table_(store.keyspaces_[ks].table) {
   for (auto& [key, v] : as_of)
-    before_.emplace(key, Before{std::move(v), false});
-  out_.reserve(table_.payload_bytes() + table_.size() * 16 + 8);
+    remember(key, std::move(v));
+  // Room for the keyspace as it is and half as much again, so that the image is not copied to
+  // a larger buffer while the keyspace grows during the build (a copy of the whole image in
+  // one step is what building it in steps avoids). Reserved memory is touched only as written.
+  const size_t estimate = table_.payload_bytes() + table_.size() * 16 + 8;
+  out_.reserve(estimate + estimate / 2);
   put_u64(out_, 0);  // the count, written once known
 }
 
+void Store::ImageBuild::remember(std::string_view key, std::optional<Value> value) {
+  std::string_view k = before_keys_.emplace_back(key);
+  before_.emplace(k, Before{std::move(value), false});
+  before_order_.push_back(k);
+}
+
 void Store::ImageBuild::note_change(std::string_view key) {
-  if (done_ || before_.find(key) != before_.end()) return;
+  if (done_ || before_.contains(key)) return;
   const KeyTable::Entry* e = table_.find(key);
-  before_.emplace(std::string(key), Before{e ? std::optional<Value>(e->value) : std::nullopt});
+  remember(key, e ? std::optional<Value>(e->value) : std::nullopt);
 }
 
 void Store::ImageBuild::add(std::string_view key, const Value& v) {
@@ -242,7 +252,8 @@ bool Store::ImageBuild::step(size_t max_entries) {
   } while (cursor_ != 0 && visited < max_entries);
   if (cursor_ != 0) return false;
   // Keys removed since the build began, before the scan reached them.
-  for (const auto& [key, b] : before_) {
+  for (std::string_view key : before_order_) {
+    const Before& b = before_.at(key);
     if (b.value && !b.emitted) add(key, *b.value);
   }
   std::string count;

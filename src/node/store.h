@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -136,9 +138,15 @@ class Store {
       bool emitted = false;        // written by the scan
     };
     void add(std::string_view key, const Value& v);
+    void remember(std::string_view key, std::optional<Value> value);
 
     const KeyTable& table_;
-    std::map<std::string, Before, std::less<>> before_;
+    // Looked up for every entry the scan visits: hashed, not ordered. before_order_ keeps the
+    // keys in the order they were noted (views into before_'s nodes, which never move), so
+    // what is written from them does not depend on the hash table's iteration order.
+    std::unordered_map<std::string_view, Before> before_;
+    std::deque<std::string> before_keys_;  // the keys before_ views
+    std::vector<std::string_view> before_order_;
     std::string out_;
     uint64_t count_ = 0;
     uint64_t cursor_ = 0;

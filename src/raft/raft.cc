@@ -66,6 +66,9 @@ const char* progress_state_name(ProgressState s) {
 
 namespace {
 constexpr size_t kMaxRoundHistory = 1024;
+// Entries that compaction or a snapshot install dropped which one tick frees (RaftLog::trim_step):
+// a compaction of a million-entry log is spread over a few seconds instead of one burst.
+constexpr size_t kTrimEntriesPerTick = 8192;
 
 bool is_leader_message(MessageType t) {
   return t == MessageType::kApp || t == MessageType::kHeartbeat || t == MessageType::kSnapshot;
@@ -251,6 +254,7 @@ void Raft::tally_and_advance() {
 // Time.
 
 void Raft::tick() {
+  log_.trim_step(kTrimEntriesPerTick);
   ++ticks_;
   ++ticks_since_fresh_;
   if (role_ == Role::kLeader) {

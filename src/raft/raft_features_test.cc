@@ -326,6 +326,34 @@ TEST(Snapshot, InstallReportsTheDivergedEntriesItDrops) {
   }
 }
 
+// Compaction drops the prefix at once for every user of the log, but frees the entries a
+// bounded number per tick (no burst of frees the size of the log in one step).
+TEST(Snapshot, CompactionFreesTheDroppedEntriesAFewPerTick) {
+  RaftLog log;
+  std::vector<Entry> entries;
+  for (uint64_t i = 1; i <= 20000; ++i)
+    entries.push_back(Entry{i < 10000 ? 1u : 2u, i, EntryType::kNormal, "x"});
+  log.restore(SnapshotMeta{}, std::move(entries), 20000);
+  log.applied_to(20000);
+  log.compact(19990);
+  EXPECT_EQ(log.first_index(), 19991u);
+  EXPECT_EQ(log.term(19990), 2u);
+  EXPECT_EQ(log.term(19989), std::nullopt);
+  EXPECT_EQ(log.last_index(), 20000u);
+  EXPECT_EQ(log.dropped_held(), 19990u);
+  int steps = 0;
+  while (log.trim_step(4096))
+    ++steps;
+  EXPECT_EQ(steps, 4);
+  EXPECT_EQ(log.dropped_held(), 0u);
+  EXPECT_EQ(log.at(19995).index, 19995u);
+  // An installed snapshot replaces the log; the old one goes the same way.
+  log.install_snapshot(SnapshotMeta{30000, 3, {}, {}});
+  EXPECT_EQ(log.last_index(), 30000u);
+  EXPECT_EQ(log.dropped_held(), 10u);
+  EXPECT_FALSE(log.trim_step(100));
+}
+
 TEST(Snapshot, CompactionRecordsWhereEachTermStarts) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_catchup_entries = 0; });
   ASSERT_TRUE(c.elect(1));

@@ -17,8 +17,10 @@ std::optional<uint64_t> SnapshotMeta::term_at(uint64_t i) const {
 
 void RaftLog::restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit) {
   base_index_ = snap.index;
+  phys_base_ = snap.index;
   base_term_ = snap.term;
-  entries_ = std::move(entries);
+  entries_.assign(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
+  graveyard_.clear();
   for (size_t k = 0; k < entries_.size(); ++k) {
     RKV_ASSERT_MSG(entries_[k].index == base_index_ + 1 + k, "restored log is not contiguous");
   }
@@ -38,7 +40,7 @@ uint64_t RaftLog::last_term() const {
 std::optional<uint64_t> RaftLog::term(uint64_t i) const {
   if (i == base_index_) return base_term_;
   if (i < base_index_ || i > last_index()) return std::nullopt;
-  return entries_[i - base_index_ - 1].term;
+  return entries_[i - phys_base_ - 1].term;
 }
 
 uint64_t RaftLog::find_conflict_by_term(uint64_t index, uint64_t t) const {
@@ -52,7 +54,7 @@ uint64_t RaftLog::find_conflict_by_term(uint64_t index, uint64_t t) const {
 
 const Entry& RaftLog::at(uint64_t i) const {
   RKV_ASSERT(i > base_index_ && i <= last_index());
-  return entries_[i - base_index_ - 1];
+  return entries_[i - phys_base_ - 1];
 }
 
 std::vector<Entry> RaftLog::slice(uint64_t lo, uint64_t hi, size_t max_count,
@@ -96,7 +98,7 @@ uint64_t RaftLog::maybe_append(uint64_t prev, std::vector<Entry> entries,
                    "a leader asked to overwrite a committed entry");
     for (uint64_t i = conflict; i <= last_index(); ++i)
       truncated_.push_back(at(i));
-    entries_.resize(conflict - base_index_ - 1);
+    entries_.resize(conflict - phys_base_ - 1);
     if (conflict <= std::max(stable_, handed_out_)) {
       // The suffix is (or may be, if a Ready is being persisted) on disk: delete it there too.
       stable_ = std::min(stable_, conflict - 1);
@@ -167,7 +169,15 @@ void RaftLog::install_snapshot(const SnapshotMeta& meta, bool forget_lost) {
   }
   base_index_ = meta.index;
   base_term_ = meta.term;
+  // The old log goes to the graveyard whole (no burst of frees here); trim_step frees it.
+  if (graveyard_.empty()) {
+    graveyard_.swap(entries_);
+  } else {
+    for (Entry& e : entries_)
+      graveyard_.push_back(std::move(e));
+  }
   entries_.clear();
+  phys_base_ = meta.index;
   committed_ = meta.index;
   applied_ = meta.index;
   applying_ = meta.index;
@@ -179,9 +189,21 @@ void RaftLog::install_snapshot(const SnapshotMeta& meta, bool forget_lost) {
 std::vector<TermStart> RaftLog::term_starts_to(const SnapshotMeta& prev, uint64_t index) const {
   RKV_ASSERT(base_index_ <= prev.index && prev.index <= index && index <= last_index());
   std::vector<TermStart> out = prev.term_starts;
-  for (uint64_t i = prev.index + 1; i <= index; ++i) {
+  // Terms never decrease along the log: each term's run is found by bisection, so this costs
+  // a few lookups per term, not one per entry.
+  for (uint64_t i = prev.index + 1; i <= index;) {
     const uint64_t t = at(i).term;
     if (out.empty() || out.back().term != t) out.push_back({t, i});
+    uint64_t lo = i, hi = index;  // the run's last index is in [lo, hi]
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo + 1) / 2;
+      if (at(mid).term == t) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    i = lo + 1;
   }
   if (out.size() > kMaxTermStarts) {
     out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(kMaxTermStarts));
@@ -192,9 +214,17 @@ std::vector<TermStart> RaftLog::term_starts_to(const SnapshotMeta& prev, uint64_
 void RaftLog::compact(uint64_t index) {
   RKV_ASSERT(index > base_index_ && index <= applied_ && index <= stable_);
   base_term_ = *term(index);
-  entries_.erase(entries_.begin(),
-                 entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
-  base_index_ = index;
+  base_index_ = index;  // the entries up to it are freed by trim_step
+}
+
+bool RaftLog::trim_step(size_t max) {
+  for (; max > 0 && !graveyard_.empty(); --max)
+    graveyard_.pop_front();
+  for (; max > 0 && phys_base_ < base_index_; --max) {
+    entries_.pop_front();
+    ++phys_base_;
+  }
+  return !graveyard_.empty() || phys_base_ < base_index_;
 }
 
 std::optional<uint64_t> RaftLog::take_truncate_from() {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -27,7 +28,7 @@ class RaftLog {
   void restore(const SnapshotMeta& snap, std::vector<Entry> entries, uint64_t commit);
 
   uint64_t first_index() const { return base_index_ + 1; }
-  uint64_t last_index() const { return base_index_ + entries_.size(); }
+  uint64_t last_index() const { return phys_base_ + entries_.size(); }
   uint64_t last_term() const;
   // The last entry no longer held (0 when none was dropped yet) and its term.
   uint64_t base_index() const { return base_index_; }
@@ -93,6 +94,12 @@ class RaftLog {
   // Precondition: base_index < index <= applied and index <= stable.
   void compact(uint64_t index);
 
+  // Frees up to `max` entries that compaction or a snapshot install dropped; true while some
+  // remain.
+  bool trim_step(size_t max);
+  // Entries held but no longer part of the log (compacted or replaced, not yet freed).
+  size_t dropped_held() const { return (base_index_ - phys_base_) + graveyard_.size(); }
+
   bool has_truncation() const { return truncate_from_.has_value() || !truncated_.empty(); }
   std::optional<uint64_t> take_truncate_from();
   std::vector<Entry> take_truncated();
@@ -100,7 +107,12 @@ class RaftLog {
  private:
   uint64_t base_index_ = 0;
   uint64_t base_term_ = 0;
-  std::vector<Entry> entries_;  // entries_[k].index == base_index_ + 1 + k
+  // entries_[k].index == phys_base_ + 1 + k. Entries up to base_index_ are gone as far as the
+  // log's users can tell; the ones still held (phys_base_ < index <= base_index_) are freed a
+  // bounded number at a time by trim_step, so that compacting a long log is no burst of frees.
+  uint64_t phys_base_ = 0;
+  std::deque<Entry> entries_;
+  std::deque<Entry> graveyard_;  // a log replaced by a snapshot, freed by trim_step too
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
   uint64_t applying_ = 0;  // highest committed index handed to the driver to apply

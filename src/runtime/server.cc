@@ -27,21 +27,32 @@ constexpr int kMaxReadyClients = 128;
 }  // namespace
 
 // Times one step of the event loop into ServerStats::loop.
+// A step longer than this is logged (at most once a second), naming what kind of step it was.
+constexpr uint64_t kSlowStepUs = 100'000;
+
 class Server::StepTimer {
  public:
-  explicit StepTimer(Server& s) : s_(s), start_(std::chrono::steady_clock::now()) {}
+  StepTimer(Server& s, const char* what)
+      : s_(s), what_(what), start_(std::chrono::steady_clock::now()) {}
   ~StepTimer() {
     const auto end = std::chrono::steady_clock::now();
-    s_.stats_.loop.record(
-        static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(end - start_).count()),
-        std::chrono::duration_cast<std::chrono::milliseconds>(end.time_since_epoch()).count());
+    const auto us = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(end - start_).count());
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end.time_since_epoch()).count();
+    s_.stats_.loop.record(us, now_ms);
+    if (us >= kSlowStepUs && now_ms - s_.last_slow_step_note_ms_ >= 1000) {
+      s_.last_slow_step_note_ms_ = now_ms;
+      spdlog::warn("event loop step ({}) took {} ms; every client and peer waited", what_,
+                   us / 1000);
+    }
   }
   StepTimer(const StepTimer&) = delete;
   StepTimer& operator=(const StepTimer&) = delete;
 
  private:
   Server& s_;
+  const char* what_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -117,7 +128,7 @@ Status Server::start() {
     transport_ = std::make_unique<PeerTransport>(
         io_, config_, node_->self_index(),
         [this](uint32_t from, std::string_view payload) {
-          StepTimer step(*this);
+          StepTimer step(*this, "peer message");
           node_->on_peer_message(from, payload, now_ms());
           node_input();
         },
@@ -237,7 +248,7 @@ void Server::wait_clients() {
                            [this](const asio::error_code& ec) {
                              if (ec || stopping_) return;
                              {
-                               StepTimer step(*this);
+                               StepTimer step(*this, "client reads");
                                read_ready_clients();
                              }
                              wait_clients();
@@ -339,7 +350,7 @@ void Server::persist_now() {
 // persist (never: inline, no fsync; batch: hand to the syncer if idle), release what is
 // durable, and start the socket writes.
 void Server::end_of_round() {
-  StepTimer step(*this);
+  StepTimer step(*this, "end of round");
   round_scheduled_ = false;
   // Every command and peer message read this round has fed the replication groups: their
   // proposals leave together (one log write, one App per follower), their acks together.
@@ -382,7 +393,7 @@ void Server::end_of_round() {
 }
 
 void Server::on_synced(uint64_t token, Status st) {
-  StepTimer step(*this);
+  StepTimer step(*this, "group commit done");
   syncing_ = false;
   if (!st.is_ok()) {
     spdlog::critical("group commit failed: {}; stopping to protect acknowledged data",
@@ -443,7 +454,7 @@ void Server::arm_cron() {
 }
 
 void Server::cron() {
-  StepTimer step(*this);
+  StepTimer step(*this, "timer");
   const int64_t now = now_ms();
   node_->tick(now);
   node_input();

@@ -93,6 +93,7 @@ class Server {
 
  private:
   class StepTimer;
+  int64_t last_slow_step_note_ms_ = 0;
   explicit Server(const Config& config);
   void accept_next();
   void wait_clients();
