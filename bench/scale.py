@@ -145,6 +145,11 @@ class Replikv:
         self.dir = os.path.join(tmp, "rkv")
         os.makedirs(self.dir)
         self.nodes = cluster_load.write_rkv_configs(self.dir, 3, fsync=fsync)
+        for path, *_ in self.nodes:  # info: the logs name every leadership change
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace('log_level = "warn"', 'log_level = "info"'))
         self.procs = [None] * 3
         for i in range(3):
             self.start(i)

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace rkv {
@@ -149,6 +151,81 @@ TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
   ASSERT_FALSE(st.is_ok());
   EXPECT_NE(st.message().find("replicated keyspace \"default\""), std::string::npos)
       << st.message();
+}
+
+// A keyspace that only ever grows (every write a new key) still has its log compacted again
+// and again: the next image is due after as many entries as it had keys when the last one
+// began. (Counted in the keys of the moment, the next image never came.)
+TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
+  // Three nodes in this process, messages handed over directly, disks always in time.
+  Config cfg = Config::defaults();
+  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
+               PeerConfig{"n2", "127.0.0.1", 7002, 17002},
+               PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
+  cfg.raft.snapshot_min_entries = 100;
+  cfg.raft.snapshot_catchup_entries = 0;
+  std::vector<std::unique_ptr<MemStorage>> disks;
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    Config c = cfg;
+    c.node_id = cfg.nodes[static_cast<size_t>(i)].id;
+    disks.push_back(std::make_unique<MemStorage>());
+    nodes.push_back(std::make_unique<Node>(c, disks.back().get(), 10 + static_cast<uint64_t>(i)));
+    ASSERT_TRUE(nodes.back()->open(1).is_ok());
+  }
+  int64_t now = 1;
+  auto settle = [&] {
+    for (int round = 0; round < 20; ++round) {
+      bool moved = false;
+      for (int i = 0; i < 3; ++i) {
+        Node& n = *nodes[static_cast<size_t>(i)];
+        n.pump(now);
+        if (n.has_pending_persist()) {
+          persist(n, *disks[static_cast<size_t>(i)]);
+          moved = true;
+        }
+        for (PeerSend& m : n.take_sends()) {
+          nodes[m.to]->on_peer_message(static_cast<uint32_t>(i), m.payload, now);
+          moved = true;
+        }
+        n.take_replies();
+      }
+      if (!moved) return;
+    }
+  };
+  auto tick_all = [&] {
+    now += 10;
+    for (auto& n : nodes)
+      n->tick(now);
+    settle();
+  };
+  auto leader = [&]() -> Node* {
+    for (auto& n : nodes) {
+      if (n->raft_group(0)->role() == raft::Role::kLeader) return n.get();
+    }
+    return nullptr;
+  };
+  for (int i = 0; i < 300 && leader() == nullptr; ++i)
+    tick_all();
+  Node* l = leader();
+  ASSERT_NE(l, nullptr);
+  std::vector<uint64_t> images;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    std::vector<std::string_view> a{"SET", key, "v"};
+    std::string out;
+    resp::Writer w(&out, 2);
+    ClientRequest req{1, static_cast<uint64_t>(i + 1), 2, std::nullopt};
+    l->execute(req, *resp::lookup_command("SET"), a, now, w);
+    settle();
+    if (i % 10 == 0) tick_all();
+    const uint64_t idx = l->raft_group(0)->snapshot().meta.index;
+    if (images.empty() || images.back() != idx) images.push_back(idx);
+  }
+  ASSERT_EQ(leader(), l);
+  // About 100-125 entries, then about twice as many each time: 5 images or more by 3000.
+  EXPECT_GE(images.size(), 5u);
+  EXPECT_GE(images.back(), 1000u);
 }
 
 TEST(Node, FlushallClearsStorage) {

@@ -27,6 +27,8 @@ constexpr int64_t kPauseNoteEveryMs = 10000;
 // Entries ahead of the one being applied whose key's bucket, and entry, are prefetched.
 constexpr size_t kPrefetchBucketAhead = 8;
 constexpr size_t kPrefetchEntryAhead = 4;
+// Committed entries one pump() applies at most (about a millisecond of work).
+constexpr size_t kMaxAppliedPerPump = 4096;
 // Entries of the keyspace a snapshot image takes per step (per tick): about a millisecond (a
 // cache miss or two per entry).
 constexpr size_t kImageEntriesPerStep = 4096;
@@ -80,6 +82,7 @@ Status RaftGroup::open() {
   start_term_ = ps.hard_state.term;
   applied_ = cfg.applied;
   last_compact_ = ps.snapshot.meta.index;
+  plan_next_image();
   raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));
   return Status::ok();
 }
@@ -360,7 +363,12 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
 }
 
 void RaftGroup::pump(int64_t now_ms) {
-  while (raft_->has_ready()) {
+  // A node that fell behind may have many committed entries to apply: at most about
+  // kMaxAppliedPerPump are applied per call (each Ready hands out a bounded batch), the rest
+  // at the next call (the driver pumps at least every tick), so that no step of the event
+  // loop grows with the backlog.
+  size_t applied = 0;
+  while (applied < kMaxAppliedPerPump && raft_->has_ready()) {
     if (inflight_) {
       // Only what needs nothing of the write in progress (see Raft::partial_ready), and only
       // while that write's Ready changes no role and brought no snapshot: its own committed
@@ -369,12 +377,14 @@ void RaftGroup::pump(int64_t now_ms) {
       raft::Ready rd = raft_->partial_ready();
       for (const raft::Message& m : rd.messages)
         send(m);
+      applied += rd.committed_entries.size();
       apply_ready(rd, now_ms);
       raft_->advance(rd);
       release_all_mode();
       continue;
     }
     raft::Ready rd = raft_->ready();
+    applied += rd.committed_entries.size();
     if (rd.soft_state) note_role(*rd.soft_state);
     const bool durable_change =
         rd.truncate_from || !rd.entries.empty() || rd.snapshot || rd.compacted ||
@@ -619,7 +629,8 @@ void RaftGroup::note_change(std::string_view key) {
 
 void RaftGroup::maybe_compact() {
   // The log prefix is replaced by an image of the keyspace once snapshot_min_entries entries
-  // and at least as many entries as the keyspace has keys were applied since the last image:
+  // and at least as many entries as the keyspace had keys when the last image began were
+  // applied since it (plan_next_image):
   // the log stays bounded (by the larger of the two), and writing images costs at most about
   // one key per entry, however large the keyspace (as Redis rewrites its AOF once it has grown
   // by the size of the data). The image is the keyspace as of applied_ when the build begins:
@@ -627,10 +638,11 @@ void RaftGroup::maybe_compact() {
   // from before the first of those entries, and keys changed while the image is being built
   // (kImageEntriesPerStep entries per tick, so that no step of the event loop grows with the
   // keyspace) their value from before the change.
-  if (image_) return;
-  const uint64_t every = std::max<uint64_t>(node_->config_.raft.snapshot_min_entries,
-                                            node_->store_.keyspace(ks_).table.size());
-  if (applied_ < last_compact_ + every || raft_->applied() < applied_) return;
+  // Each node stretches the interval by a random quarter or less, drawn per image: replicas
+  // apply the same entries, and images written by every node at the same moment (a large
+  // write and sync each) would hold up the acknowledgements of all of them at once, and with
+  // them the leader's quorum.
+  if (image_ || applied_ < last_compact_ + compact_every_ || raft_->applied() < applied_) return;
   Store::KeyOverrides as_of;
   for (const auto& [idx, sp] : speculative_) {
     for (const auto& [key, before] : sp.undo)
@@ -638,7 +650,17 @@ void RaftGroup::maybe_compact() {
   }
   image_ = std::make_unique<Store::ImageBuild>(node_->store_, ks_, std::move(as_of));
   image_index_ = applied_;
+  plan_next_image();
   build_image();
+}
+
+void RaftGroup::plan_next_image() {
+  // Counted in keys as they are now, not as they will be: with a key count that keeps up with
+  // the entries (every write a new key), "as many entries as keys since the last image" would
+  // never come.
+  const uint64_t every = std::max<uint64_t>(node_->config_.raft.snapshot_min_entries,
+                                            node_->store_.keyspace(ks_).table.size());
+  compact_every_ = every + random_->uniform(every / 4 + 1);
 }
 
 void RaftGroup::build_image() {

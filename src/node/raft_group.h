@@ -141,6 +141,8 @@ class RaftGroup {
   void maybe_compact();
   // Builds the image under way one step further; hands it to Raft once complete.
   void build_image();
+  // Sets compact_every_ from the keyspace's size now, stretched by a random quarter or less.
+  void plan_next_image();
   // Every change to a key of the keyspace is announced first: an image being built keeps the
   // key's value from before.
   void note_change(std::string_view key);
@@ -165,6 +167,7 @@ class RaftGroup {
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
+  uint64_t compact_every_ = 0;  // entries after last_compact_ at which the next image begins
   std::unique_ptr<Store::ImageBuild> image_;  // a snapshot image under way, of image_index_
   uint64_t image_index_ = 0;
   uint64_t start_term_ = 0;     // the term persisted when this incarnation opened the group

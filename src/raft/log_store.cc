@@ -213,13 +213,20 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 }
 
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
+  // The image is sealed (copied behind its header and checksummed) by whoever writes the
+  // batch, not here: with fsync = "batch" that is the syncer thread, and the event loop does not
+  // stop for a copy of the whole keyspace. The Snapshot is immutable and shared.
+  auto put_image = [&](const std::shared_ptr<const Snapshot>& snap) {
+    batch->put_deferred(snapshot_key(group), snap->data.size() + 64,
+                        [snap] { return sealed_snapshot(*snap); });
+  };
   if (rd.snapshot) {
-    batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.snapshot));
+    put_image(rd.snapshot);
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_end(group));
   }
   if (rd.compacted) {
-    batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted));
+    put_image(rd.compacted);
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
   }

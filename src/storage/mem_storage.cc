@@ -60,6 +60,11 @@ MemStorage::MemStorage() : impl_(std::make_unique<Impl>()) {}
 MemStorage::~MemStorage() = default;
 
 Status MemStorage::write(const WriteBatch& batch, bool sync) {
+  if (batch.has_deferred()) {
+    WriteBatch produced = batch;
+    produced.materialize();
+    return write(produced, sync);
+  }
   RKV_RETURN_IF_ERROR(batch.validate());
   apply(batch, impl_->live);
   impl_->unsynced.push_back(batch);

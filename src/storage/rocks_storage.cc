@@ -411,6 +411,7 @@ Status RocksStorage::write(const WriteBatch& batch, bool sync) {
 
 Status RocksStorage::write(WriteBatch&& batch, bool sync) {
   RKV_RETURN_IF_ERROR(batch.validate());
+  batch.materialize();
   // Empty delete ranges are dropped: RocksDB refuses them.
   std::erase_if(batch.items(), [](const WriteBatch::Item& item) {
     return item.op == WriteBatch::Op::kDeleteRange && !(item.key < item.value);

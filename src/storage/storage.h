@@ -37,26 +37,52 @@ class WriteBatch {
     Op op;
     std::string key;
     std::string value;  // kPut: the value; kDeleteRange: the exclusive end key
+    // kPut with a value to produce when the batch is written (put_deferred); empty otherwise.
+    std::function<std::string()> make_value;
   };
 
   void put(std::string_view key, std::string_view value) {
-    items_.push_back({Op::kPut, std::string(key), std::string(value)});
+    items_.push_back({Op::kPut, std::string(key), std::string(value), {}});
     bytes_ += key.size() + value.size();
   }
   // put() taking its strings over (no copy).
   void put_owned(std::string key, std::string value) {
     bytes_ += key.size() + value.size();
-    items_.push_back({Op::kPut, std::move(key), std::move(value)});
+    items_.push_back({Op::kPut, std::move(key), std::move(value), {}});
+  }
+  // A put whose value is produced by `make_value` when the batch is written, on the thread that
+  // writes it (the syncer, with fsync = "batch"): for values so large that encoding them (a copy
+  // and a checksum of a keyspace image) should not hold up the caller. make_value must be safe
+  // to call on another thread (capture immutable data by shared ownership) and is called once.
+  // `size_hint`: its size, for bytes().
+  void put_deferred(std::string key, size_t size_hint, std::function<std::string()> make_value) {
+    bytes_ += key.size() + size_hint;
+    items_.push_back({Op::kPut, std::move(key), {}, std::move(make_value)});
+  }
+  // Produces every deferred value (Storage::write calls it first).
+  void materialize() {
+    for (Item& item : items_) {
+      if (item.make_value) {
+        item.value = item.make_value();
+        item.make_value = nullptr;
+      }
+    }
+  }
+  bool has_deferred() const {
+    for (const Item& item : items_) {
+      if (item.make_value) return true;
+    }
+    return false;
   }
   void del(std::string_view key) {
-    items_.push_back({Op::kDelete, std::string(key), {}});
+    items_.push_back({Op::kDelete, std::string(key), {}, {}});
     bytes_ += key.size();
   }
   // Deletes every key in [begin, end). Requires begin <= end (checked when the batch is
   // written: the whole batch is rejected with InvalidArgument); begin == end deletes nothing.
   // Unlike scan, an empty end is not "unbounded".
   void delete_range(std::string_view begin, std::string_view end) {
-    items_.push_back({Op::kDeleteRange, std::string(begin), std::string(end)});
+    items_.push_back({Op::kDeleteRange, std::string(begin), std::string(end), {}});
     bytes_ += begin.size() + end.size();
   }
   void append(WriteBatch&& other) {

@@ -319,6 +319,33 @@ TEST_P(StorageTest, PutThenGetReturnsLatestValue) {
   EXPECT_EQ(get_or_absent(s(), "empty"), "");
 }
 
+// A deferred value is produced when the batch is written, once, on the writing thread, and
+// stored like any other (also under the Raft log's "l" keys, which RocksStorage keeps apart).
+TEST_P(StorageTest, DeferredValuesAreProducedWhenWritten) {
+  int calls = 0;
+  std::thread::id produced_on;
+  WriteBatch b;
+  b.put("a", "1");
+  b.put_deferred("b", 5, [&] {
+    ++calls;
+    produced_on = std::this_thread::get_id();
+    return std::string("large");
+  });
+  b.put_deferred(std::string("l") + "grp" + '\1' + "snap", 3, [&] {
+    ++calls;
+    return std::string("img");
+  });
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(b.bytes(), 1u + 1 + 1 + 5 + 9 + 3);
+  std::thread writer([&] { ASSERT_TRUE(s().write(std::move(b), true)); });
+  writer.join();
+  EXPECT_EQ(calls, 2);
+  EXPECT_NE(produced_on, std::this_thread::get_id());
+  EXPECT_EQ(get_or_absent(s(), "a"), "1");
+  EXPECT_EQ(get_or_absent(s(), "b"), "large");
+  EXPECT_EQ(get_or_absent(s(), std::string("l") + "grp" + '\1' + "snap"), "img");
+}
+
 TEST_P(StorageTest, KeysAndValuesAreBinarySafe) {
   std::string key("a\0b\xff", 4);
   std::string value("\0\x01\x02\xfe\xff", 5);
