@@ -303,11 +303,11 @@ void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std
   f.args.assign(args.begin(), args.end());
   int32_t leader = groups_[ks]->leader_index();
   if (leader < 0 || static_cast<uint32_t>(leader) == self_index_) {
-    f.deadline_ms = mono_ms() + static_cast<int64_t>(config_.raft.no_leader_wait_ms);
+    f.deadline_ms = deadline_in(config_.raft.no_leader_wait_ms);
     forwards_.emplace(id, std::move(f));  // sent once a leader is known
     return;
   }
-  f.deadline_ms = mono_ms() + static_cast<int64_t>(config_.raft.request_timeout_ms);
+  f.deadline_ms = deadline_in(config_.raft.request_timeout_ms);
   auto& stored = forwards_.emplace(id, std::move(f)).first->second;
   send_forward(id, stored);
 }
@@ -373,7 +373,7 @@ void Node::expire_forwards(int64_t now_ms) {
     if (unsent) {
       int32_t leader = groups_[f.keyspace]->leader_index();
       if (leader >= 0 && static_cast<uint32_t>(leader) != self_index_) {
-        f.deadline_ms = mono + static_cast<int64_t>(config_.raft.request_timeout_ms);
+        f.deadline_ms = deadline_in(config_.raft.request_timeout_ms);
         send_forward(it->first, f);
         ++it;
         continue;

@@ -230,6 +230,8 @@ class Node {
   const MonotonicClock* clock_;
   // Protocol time (see the constructor).
   int64_t mono_ms() const { return clock_ ? clock_->now_ms() : last_now_ms_; }
+  // A request deadline `ms` from now, in protocol time.
+  int64_t deadline_in(uint64_t ms) const { return mono_ms() + static_cast<int64_t>(ms); }
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
   uint64_t bad_peer_messages_ = 0;

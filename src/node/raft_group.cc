@@ -286,9 +286,8 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
                             : "TRYAGAIN this node is not the leader (leadership is changing)"));
     return;
   }
-  writes_[idx.value()] =
-      PendingWrite{origin, raft_->term(),
-                   node_->mono_ms() + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+  writes_[idx.value()] = PendingWrite{origin, raft_->term(),
+                                      node_->deadline_in(node_->config_.raft.request_timeout_ms)};
 }
 
 void RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
@@ -355,8 +354,7 @@ bool RaftGroup::submit_read(const Origin& origin, std::span<const std::string_vi
     *now_reply = error(origin, "TRYAGAIN this node cannot confirm its leadership right now");
     return true;
   }
-  PendingRead pr{
-      origin, {}, node_->mono_ms() + static_cast<int64_t>(node_->config_.raft.request_timeout_ms)};
+  PendingRead pr{origin, {}, node_->deadline_in(node_->config_.raft.request_timeout_ms)};
   pr.args.assign(args.begin(), args.end());
   reads_.emplace(ctx, std::move(pr));
   return false;

@@ -213,9 +213,7 @@ Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_o
 }
 
 void Store::ImageBuild::remember(std::string_view key, std::optional<Value> value) {
-  std::string_view k = before_keys_.emplace_back(key);
-  before_.emplace(k, Before{std::move(value), false});
-  before_order_.push_back(k);
+  before_.emplace(before_keys_.emplace_back(key), Before{std::move(value), false});
 }
 
 void Store::ImageBuild::note_change(std::string_view key) {
@@ -252,7 +250,7 @@ bool Store::ImageBuild::step(size_t max_entries) {
   } while (cursor_ != 0 && visited < max_entries);
   if (cursor_ != 0) return false;
   // Keys removed since the build began, before the scan reached them.
-  for (std::string_view key : before_order_) {
+  for (std::string_view key : before_keys_) {
     const Before& b = before_.at(key);
     if (b.value && !b.emitted) add(key, *b.value);
   }

@@ -141,12 +141,11 @@ class Store {
     void remember(std::string_view key, std::optional<Value> value);
 
     const KeyTable& table_;
-    // Looked up for every entry the scan visits: hashed, not ordered. before_order_ keeps the
-    // keys in the order they were noted (views into before_'s nodes, which never move), so
+    // Looked up for every entry the scan visits: hashed, not ordered. before_keys_ holds the
+    // keys (which before_ views; a deque never moves them) in the order they were noted, so
     // what is written from them does not depend on the hash table's iteration order.
     std::unordered_map<std::string_view, Before> before_;
-    std::deque<std::string> before_keys_;  // the keys before_ views
-    std::vector<std::string_view> before_order_;
+    std::deque<std::string> before_keys_;
     std::string out_;
     uint64_t count_ = 0;
     uint64_t cursor_ = 0;
