@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +37,11 @@ std::string node_config(const ClusterOptions& o, int i, const std::string& secre
   t += "\n[[keyspace]]\nname = \"default\"\nmodel = \"primary\"\n";
   t += "\n[[keyspace]]\nname = \"accounts\"\nprefix = \"accounts:\"\nmodel = \"primary\"\n"
        "commit = \"quorum\"\nread = \"linearizable\"\n";
+  const int n = std::min(3, o.nodes);
+  t += fmt::format(
+      "\n[[keyspace]]\nname = \"prefs\"\nprefix = \"prefs:\"\nmodel = \"leaderless\"\n"
+      "n = {}\nr = {}\nw = {}\n",
+      n, n / 2 + 1, n / 2 + 1);
   return t;
 }
 
@@ -113,7 +119,8 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
                 o.base_port + i, o.base_port + 1000 + i);
   }
   std::printf(
-      "keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable)\n");
+      "keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable), "
+      "prefs: (leaderless, quorum reads and writes)\n");
   std::printf("status: replikv status --nodes %d --base-port %d\nCtrl-C stops the cluster.\n",
               o.nodes, o.base_port);
   std::fflush(stdout);
@@ -165,6 +172,20 @@ int run_status(int nodes, uint16_t base_port) {
       std::printf("n%-4d bad /status reply\n", i + 1);
       rc = 1;
       continue;
+    }
+    for (const auto& e : j.value("engines", nlohmann::json::array())) {
+      std::string states;
+      for (const auto& [k, v] : e.items()) {
+        if (k.starts_with("node_") && !k.ends_with("_phi")) {
+          states += fmt::format("{}={}(phi {}) ", k.substr(5), v.get<std::string>(),
+                                e.value(k + "_phi", "?"));
+        }
+      }
+      std::printf("%-5s %-10s %-12s objects=%s hints=%s n=%s r=%s w=%s  peers: %s\n",
+                  j["node_id"].get<std::string>().c_str(), e.value("keyspace", "").c_str(),
+                  e.value("model", "").c_str(), e.value("objects", "?").c_str(),
+                  e.value("hints", "?").c_str(), e.value("n", "?").c_str(),
+                  e.value("r", "?").c_str(), e.value("w", "?").c_str(), states.c_str());
     }
     for (const auto& g : j.value("replication", nlohmann::json::array())) {
       std::string fol;

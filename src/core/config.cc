@@ -54,6 +54,50 @@ const char* to_string(ReadMode m) {
   }
   return "?";
 }
+const char* to_string(ReadRepair m) {
+  switch (m) {
+    case ReadRepair::kBlocking:
+      return "blocking";
+    case ReadRepair::kAsync:
+      return "async";
+    case ReadRepair::kOff:
+      return "off";
+  }
+  return "?";
+}
+const char* to_string(Consistency c) {
+  switch (c) {
+    case Consistency::kDefault:
+      return "DEFAULT";
+    case Consistency::kOne:
+      return "ONE";
+    case Consistency::kTwo:
+      return "TWO";
+    case Consistency::kThree:
+      return "THREE";
+    case Consistency::kQuorum:
+      return "QUORUM";
+    case Consistency::kAll:
+      return "ALL";
+    case Consistency::kAny:
+      return "ANY";
+  }
+  return "?";
+}
+bool parse_consistency(std::string_view s, Consistency* out) {
+  for (Consistency c :
+       {Consistency::kDefault, Consistency::kOne, Consistency::kTwo, Consistency::kThree,
+        Consistency::kQuorum, Consistency::kAll, Consistency::kAny}) {
+    std::string_view name = to_string(c);
+    if (name.size() == s.size() &&
+        std::equal(name.begin(), name.end(), s.begin(),
+                   [](char a, char b) { return a == (b >= 'a' && b <= 'z' ? b - 32 : b); })) {
+      *out = c;
+      return true;
+    }
+  }
+  return false;
+}
 const char* to_string(ConflictMode m) {
   switch (m) {
     case ConflictMode::kLww:
@@ -224,6 +268,31 @@ Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
   return Status::ok();
 }
 
+Status parse_leaderless(const Reader& r, const toml::table& t, LeaderlessSettings& ls) {
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t,
+      {"tokens_per_node", "gossip_ms", "phi_threshold", "request_timeout_ms", "hint_window_ms",
+       "max_hint_bytes", "handoff_batch", "anti_entropy_ms", "tombstone_grace_ms"},
+      "[leaderless]"));
+  constexpr int64_t kMax = int64_t{1} << 40;
+  RKV_RETURN_IF_ERROR(r.get_int(t, "tokens_per_node", &ls.tokens_per_node, 1, 4096));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "gossip_ms", &ls.gossip_ms, 10, 60000));
+  if (const toml::node* n = t.get("phi_threshold")) {
+    auto v = n->value<double>();
+    if (!v || *v < 1 || *v > 100) {
+      return r.error_at(*n, "\"phi_threshold\" must be a number in [1, 100]");
+    }
+    ls.phi_threshold = *v;
+  }
+  RKV_RETURN_IF_ERROR(r.get_int(t, "request_timeout_ms", &ls.request_timeout_ms, 10, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "hint_window_ms", &ls.hint_window_ms, 0, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_hint_bytes", &ls.max_hint_bytes, 0, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "handoff_batch", &ls.handoff_batch, 1, 100000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "anti_entropy_ms", &ls.anti_entropy_ms, 10, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "tombstone_grace_ms", &ls.tombstone_grace_ms, 0, kMax));
+  return Status::ok();
+}
+
 Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
   RKV_RETURN_IF_ERROR(r.only_keys(t, {"secret", "node"}, "[cluster]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "secret", &c.cluster_secret));
@@ -252,9 +321,10 @@ Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
 Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) {
   const toml::table* t = e.as_table();
   if (!t) return r.error_at(e, "[[keyspace]] entries must be tables");
-  RKV_RETURN_IF_ERROR(
-      r.only_keys(*t, {"name", "prefix", "model", "commit", "read", "conflict", "n", "r", "w"},
-                  "[[keyspace]]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(*t,
+                                  {"name", "prefix", "model", "commit", "read", "conflict", "n",
+                                   "r", "w", "sloppy", "read_repair"},
+                                  "[[keyspace]]"));
   RKV_RETURN_IF_ERROR(r.get_string(*t, "name", &ks.name));
   if (ks.name.empty()) return r.error_at(e, "[[keyspace]] needs a \"name\"");
   ks.prefix = ks.name == "default" ? "" : ks.name + ":";
@@ -272,7 +342,12 @@ Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) 
   };
   RKV_RETURN_IF_ERROR(only_for("commit", Model::kPrimary));
   RKV_RETURN_IF_ERROR(only_for("read", Model::kPrimary));
-  RKV_RETURN_IF_ERROR(only_for("conflict", Model::kMultiLeader));
+  if (const toml::node* n = t->get("conflict"); n && ks.model == Model::kPrimary) {
+    return r.error_at(*n,
+                      "\"conflict\" applies only to models \"multi-leader\" and \"leaderless\"");
+  }
+  RKV_RETURN_IF_ERROR(only_for("sloppy", Model::kLeaderless));
+  RKV_RETURN_IF_ERROR(only_for("read_repair", Model::kLeaderless));
   RKV_RETURN_IF_ERROR(only_for("n", Model::kLeaderless));
   RKV_RETURN_IF_ERROR(only_for("r", Model::kLeaderless));
   RKV_RETURN_IF_ERROR(only_for("w", Model::kLeaderless));
@@ -286,6 +361,18 @@ Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) 
   RKV_RETURN_IF_ERROR(r.get_int(*t, "n", &ks.n, 1, 64));
   RKV_RETURN_IF_ERROR(r.get_int(*t, "r", &ks.r, 1, 64));
   RKV_RETURN_IF_ERROR(r.get_int(*t, "w", &ks.w, 1, 64));
+  if (const toml::node* n = t->get("sloppy")) {
+    auto v = n->value<bool>();
+    if (!n->is_boolean() || !v) return r.error_at(*n, "\"sloppy\" must be true or false");
+    ks.sloppy = *v;
+  }
+  RKV_RETURN_IF_ERROR(r.get_enum(*t, "read_repair", &ks.read_repair,
+                                 {ReadRepair::kBlocking, ReadRepair::kAsync, ReadRepair::kOff}));
+  if (ks.model == Model::kLeaderless && ks.conflict == ConflictMode::kCrdt) {
+    return r.error_at(e, fmt::format("keyspace \"{}\": conflict = \"crdt\" is not available for "
+                                     "leaderless keyspaces yet; use \"lww\" or \"siblings\"",
+                                     ks.name));
+  }
   if (ks.r > ks.n || ks.w > ks.n) {
     return r.error_at(e, fmt::format("keyspace \"{}\": r ({}) and w ({}) must not exceed n ({})",
                                      ks.name, ks.r, ks.w, ks.n));
@@ -312,8 +399,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
   Reader r(source_name);
   Config c;
-  RKV_RETURN_IF_ERROR(
-      r.only_keys(doc, {"node", "limits", "raft", "cluster", "keyspace"}, "the file"));
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      doc, {"node", "limits", "raft", "leaderless", "cluster", "keyspace"}, "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
     RKV_RETURN_IF_ERROR(parse_node(r, *n->as_table(), c));
@@ -325,6 +412,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   if (const toml::node* n = doc.get("raft")) {
     if (!n->is_table()) return r.error_at(*n, "[raft] must be a table");
     RKV_RETURN_IF_ERROR(parse_raft(r, *n->as_table(), c.raft));
+  }
+  if (const toml::node* n = doc.get("leaderless")) {
+    if (!n->is_table()) return r.error_at(*n, "[leaderless] must be a table");
+    RKV_RETURN_IF_ERROR(parse_leaderless(r, *n->as_table(), c.leaderless));
   }
   if (const toml::node* n = doc.get("cluster")) {
     if (!n->is_table()) return r.error_at(*n, "[cluster] must be a table");

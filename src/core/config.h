@@ -16,12 +16,20 @@ enum class Model : unsigned char { kPrimary, kMultiLeader, kLeaderless };
 enum class CommitMode : unsigned char { kQuorum, kAll, kAsync };
 enum class ReadMode : unsigned char { kLinearizable, kLease, kFollower };
 enum class ConflictMode : unsigned char { kLww, kSiblings, kCrdt };
+enum class ReadRepair : unsigned char { kBlocking, kAsync, kOff };
+// How many replicas a leaderless request waits for (per connection: CONSISTENCY). kDefault: the
+// keyspace's r / w. kAny (writes): one acknowledgement, a stored hint included.
+enum class Consistency : unsigned char { kDefault, kOne, kTwo, kThree, kQuorum, kAll, kAny };
 
 const char* to_string(FsyncMode m);
 const char* to_string(Model m);
 const char* to_string(CommitMode m);
 const char* to_string(ReadMode m);
 const char* to_string(ConflictMode m);
+const char* to_string(ReadRepair m);
+const char* to_string(Consistency c);
+// Parses CONSISTENCY's argument, case-insensitively; false when unknown.
+bool parse_consistency(std::string_view s, Consistency* out);
 
 struct Limits {
   uint64_t max_bulk_len = 512ull << 20;               // largest bulk string a client may send
@@ -41,10 +49,25 @@ struct KeyspaceConfig {
   // primary
   CommitMode commit = CommitMode::kQuorum;
   ReadMode read = ReadMode::kLinearizable;
-  // multi-leader
+  // multi-leader and leaderless
   ConflictMode conflict = ConflictMode::kLww;
   // leaderless
   int n = 3, r = 2, w = 2;
+  bool sloppy = true;  // a down home replica's writes go to the next node on the ring, hinted
+  ReadRepair read_repair = ReadRepair::kBlocking;
+};
+
+// Cluster-wide settings of leaderless keyspaces.
+struct LeaderlessSettings {
+  uint32_t tokens_per_node = 64;              // virtual nodes per member on the hash ring
+  uint64_t gossip_ms = 200;                   // heartbeat gossip period
+  double phi_threshold = 8;                   // phi at which a node is considered down
+  uint64_t request_timeout_ms = 2000;         // a coordinator answers (with an error) by then
+  uint64_t hint_window_ms = 3 * 3600 * 1000;  // hints older than this are dropped (counted)
+  uint64_t max_hint_bytes = 256ull << 20;     // per target node; over it hints are dropped
+  uint64_t handoff_batch = 64;                // hints replayed per round trip to a returning node
+  uint64_t anti_entropy_ms = 10000;           // how often each range is compared with a replica
+  uint64_t tombstone_grace_ms = 3600 * 1000;  // minimum age before a tombstone may be collected
 };
 
 struct PeerConfig {
@@ -88,6 +111,7 @@ struct Config {
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
   Limits limits;
   RaftSettings raft;
+  LeaderlessSettings leaderless;
   std::string cluster_secret;
   std::vector<PeerConfig> nodes;          // every member, this node included; empty = single node
   std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/checksum.h"
+#include "node/leaderless_engine.h"
 #include "node/wire.h"
 #include "raft/codec.h"
 
@@ -107,10 +108,12 @@ Status Node::open(int64_t now_ms) {
     return id.status();
   }
 
-  // Primary keyspaces of a cluster replicate through one Raft group each and keep no rows.
+  // Primary and leaderless keyspaces of a cluster replicate through their engine (one Raft
+  // group, or a LeaderlessEngine, each) and keep no rows of the Store.
   const bool cluster = config_.nodes.size() > 1;
   for (uint32_t i = 0; cluster && i < store_.keyspace_count(); ++i) {
-    if (store_.keyspace(i).config.model == Model::kPrimary) store_.set_replicated(i, true);
+    const Model m = store_.keyspace(i).config.model;
+    if (m == Model::kPrimary || m == Model::kLeaderless) store_.set_replicated(i, true);
   }
   WriteBatch fixups;  // expired keys to drop, keys whose keyspace changed to move
   Status bad;
@@ -134,13 +137,16 @@ Status Node::open(int64_t now_ms) {
     }
     uint32_t ks = store_.route(key);
     if (store_.keyspace(ks).replicated) {
-      // A replicated keyspace keeps no rows (its state is its Raft log and snapshot): these
-      // were stored by a configuration in which the keyspace was not replicated.
+      // A replicated keyspace keeps no rows here (its engine keeps its own records: a Raft
+      // log and snapshot, or versioned objects): these were stored by a configuration in
+      // which the keyspace was not replicated.
       bad = Status::invalid_argument(fmt::format(
           "key \"{}\" is stored as a row of keyspace \"{}\", but the configuration makes it part "
-          "of replicated keyspace \"{}\", which keeps its data only in its Raft log; start with "
-          "the configuration that wrote this data dir, or an empty data dir",
-          key, ks_name, store_.keyspace(ks).config.name));
+          "of replicated keyspace \"{}\" ({}), which keeps its data in its replication "
+          "engine's own records; start with the configuration that wrote this data dir, or an "
+          "empty data dir",
+          key, ks_name, store_.keyspace(ks).config.name,
+          to_string(store_.keyspace(ks).config.model)));
       return false;
     }
     if (store_.keyspace(ks).config.name != ks_name) {
@@ -156,11 +162,15 @@ Status Node::open(int64_t now_ms) {
 
   if (cluster) {
     RKV_RETURN_IF_ERROR(load_lost_writes());
-    groups_.resize(store_.keyspace_count());
+    engines_.resize(store_.keyspace_count());
     for (uint32_t i = 0; i < store_.keyspace_count(); ++i) {
       if (!store_.keyspace(i).replicated) continue;
-      groups_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
-      RKV_RETURN_IF_ERROR(groups_[i]->open());
+      if (store_.keyspace(i).config.model == Model::kLeaderless) {
+        engines_[i] = std::make_unique<LeaderlessEngine>(this, i, random_.get());
+      } else {
+        engines_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
+      }
+      RKV_RETURN_IF_ERROR(engines_[i]->open(now_ms));
     }
   }
   last_now_ms_ = now_ms;
@@ -187,23 +197,26 @@ std::string error_reply(int proto, std::string_view msg) {
 Dispatch Node::execute(const ClientRequest& req, const resp::CommandSpec& spec,
                        std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w) {
   Origin o{req.client_id, req.seq, req.proto, -1, 0};
-  return route(o, spec, args, req.read_mode, now_ms, w);
+  return route(o, spec, args, RequestOptions{req.read_mode, req.consistency}, now_ms, w);
+}
+
+Dispatch Node::execute_local(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                             int64_t now_ms, resp::Writer& w) {
+  uint64_t token = execute(spec, args, now_ms, w);
+  return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
 }
 
 Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
-                     std::span<const std::string_view> args, std::optional<ReadMode> mode,
+                     std::span<const std::string_view> args, const RequestOptions& opts,
                      int64_t now_ms, resp::Writer& w) {
   last_now_ms_ = now_ms;
-  if (groups_.empty()) {
-    uint64_t token = execute(spec, args, now_ms, w);
-    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
-  }
+  if (engines_.empty()) return execute_local(spec, args, now_ms, w);
   // Which keyspace does the command touch? All its keys must share one replicated keyspace.
   int64_t ks = -1;
   bool mixed = false, any_replicated = false;
   resp::for_each_key(spec, args.size(), [&](size_t i) {
     uint32_t k = store_.route(args[i]);
-    any_replicated |= groups_[k] != nullptr;
+    any_replicated |= engines_[k] != nullptr;
     if (ks == -1) {
       ks = k;
     } else if (ks != k) {
@@ -217,8 +230,8 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   }
   if (ks < 0) {
     if (write) {
-      for (const auto& g : groups_) {
-        if (g) {
+      for (const auto& e : engines_) {
+        if (e) {
           w.error(
               "ERR this command would change replicated keyspaces; it is not supported on a "
               "cluster");
@@ -226,54 +239,11 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
         }
       }
     }
-    uint64_t token = execute(spec, args, now_ms, w);  // keyless reads: local state
-    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
+    return execute_local(spec, args, now_ms, w);  // keyless reads: local state
   }
-  RaftGroup* g = groups_[static_cast<size_t>(ks)].get();
-  if (!g) {
-    uint64_t token = execute(spec, args, now_ms, w);
-    return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
-  }
-  const KeyspaceConfig& kc = store_.keyspace(static_cast<uint32_t>(ks)).config;
-  ReadMode rm = mode.value_or(kc.read);
-  if (!write && rm == ReadMode::kFollower) {
-    if (o.peer < 0) {
-      Staleness st = g->staleness();
-      st.keyspace = kc.name;
-      staleness_[o.client_id] = std::move(st);
-    }
-    std::string out;
-    g->read_local(args, o.proto, now_ms, &out);
-    w.raw(out);
-    return {};
-  }
-  if (!g->is_leader() || (o.peer >= 0 && g->raft().term() != o.leader_term)) {
-    if (o.peer >= 0) {
-      // Not executed now. Whether an earlier delivery of the same request was is known only
-      // if this incarnation saw every delivery: that is, it started before the term in which
-      // the peer knew it as leader. Otherwise (it led in that term, crashed and restarted) an
-      // earlier delivery may have been proposed then, and a write's outcome is unknown.
-      if (write && o.leader_term <= g->start_term()) {
-        w.error("TIMEOUT this node restarted since it led; the relayed write's outcome is unknown");
-      } else {
-        w.error("TRYAGAIN this node is no longer the leader; retry");
-      }
-      return {};
-    }
-    uint8_t rmode = mode ? static_cast<uint8_t>(1 + static_cast<int>(*mode)) : 0;
-    forward(o, static_cast<uint32_t>(ks), write, args, rmode, now_ms);
-    return {Dispatch::kDeferred, 0};
-  }
-  if (write) {
-    g->submit_write(o, args, now_ms);  // goes out with the driver's next pump()
-    return {Dispatch::kDeferred, 0};
-  }
-  std::string out;
-  if (g->submit_read(o, args, rm, now_ms, &out)) {
-    w.raw(out);
-    return {};
-  }
-  return {Dispatch::kDeferred, 0};
+  Engine* e = engines_[static_cast<size_t>(ks)].get();
+  if (!e) return execute_local(spec, args, now_ms, w);
+  return e->execute(o, spec, args, opts, now_ms, w);
 }
 
 void Node::deliver(const Origin& o, std::string bytes) {
@@ -301,7 +271,7 @@ void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std
   uint64_t id = ++next_forward_id_;
   Forward f{o, ks, write, 0, {}, read_mode};
   f.args.assign(args.begin(), args.end());
-  int32_t leader = groups_[ks]->leader_index();
+  int32_t leader = primary(ks)->leader_index();
   if (leader < 0 || static_cast<uint32_t>(leader) == self_index_) {
     f.deadline_ms = deadline_in(config_.raft.no_leader_wait_ms);
     forwards_.emplace(id, std::move(f));  // sent once a leader is known
@@ -313,10 +283,11 @@ void Node::forward(const Origin& o, uint32_t ks, bool write, std::span<const std
 }
 
 void Node::send_forward(uint64_t id, Forward& f) {
-  int32_t leader = groups_[f.keyspace]->leader_index();
+  RaftGroup* g = primary(f.keyspace);
+  int32_t leader = g->leader_index();
   std::vector<std::string_view> a(f.args.begin(), f.args.end());
-  std::string msg = encode_forward(id, groups_[f.keyspace]->raft().term(),
-                                   static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
+  std::string msg =
+      encode_forward(id, g->raft().term(), static_cast<uint8_t>(f.origin.proto), f.read_mode, a);
   sends_.push_back(PeerSend{static_cast<uint32_t>(leader), std::move(msg)});
   f.target = leader;
   f.args.clear();
@@ -345,9 +316,9 @@ void Node::handle_forward(uint32_t from, std::string_view body, int64_t now_ms) 
     deliver(o, std::move(out));
     return;
   }
-  std::optional<ReadMode> mode;
-  if (fr.read_mode > 0) mode = static_cast<ReadMode>(fr.read_mode - 1);
-  Dispatch d = route(o, *spec, fr.args, mode, now_ms, w);
+  RequestOptions opts;
+  if (fr.read_mode > 0) opts.read_mode = static_cast<ReadMode>(fr.read_mode - 1);
+  Dispatch d = route(o, *spec, fr.args, opts, now_ms, w);
   if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
 }
 
@@ -371,7 +342,7 @@ void Node::expire_forwards(int64_t now_ms) {
     Forward& f = it->second;
     const bool unsent = !f.args.empty();
     if (unsent) {
-      int32_t leader = groups_[f.keyspace]->leader_index();
+      int32_t leader = primary(f.keyspace)->leader_index();
       if (leader >= 0 && static_cast<uint32_t>(leader) != self_index_) {
         f.deadline_ms = deadline_in(config_.raft.request_timeout_ms);
         send_forward(it->first, f);
@@ -382,21 +353,21 @@ void Node::expire_forwards(int64_t now_ms) {
         // This node became the leader meanwhile: run the request here.
         Origin o = f.origin;
         std::vector<std::string> args = std::move(f.args);
-        std::optional<ReadMode> mode;
-        if (f.read_mode > 0) mode = static_cast<ReadMode>(f.read_mode - 1);
+        RequestOptions opts;
+        if (f.read_mode > 0) opts.read_mode = static_cast<ReadMode>(f.read_mode - 1);
         it = forwards_.erase(it);
         std::vector<std::string_view> a(args.begin(), args.end());
         std::string out;
         resp::Writer w(&out, o.proto);
-        Dispatch d = route(o, *resp::lookup_command(a[0]), a, mode, now_ms, w);
+        Dispatch d = route(o, *resp::lookup_command(a[0]), a, opts, now_ms, w);
         if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
         continue;
       }
     }
     // Sent to a leader that has since been replaced: it may be dead, so do not wait for the
     // deadline. A write may have been applied (unknown outcome); a read simply failed.
-    const bool leader_changed = !unsent && groups_[f.keyspace]->leader_index() != f.target &&
-                                groups_[f.keyspace]->leader_index() >= 0;
+    const int32_t leader_now = primary(f.keyspace)->leader_index();
+    const bool leader_changed = !unsent && leader_now != f.target && leader_now >= 0;
     if (f.deadline_ms <= mono || leader_changed) {
       std::string msg;
       if (leader_changed) {
@@ -429,18 +400,15 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
   }
   std::string_view body = payload.substr(1);
   switch (payload[0]) {
-    case kPeerRaft: {
-      auto env = raft::decode_message(body);
-      if (!env.is_ok()) {
+    case kPeerRaft:
+    case kPeerLeaderless: {
+      std::string_view name;
+      int k = peek_engine_keyspace(body, &name) ? store_.find_keyspace(name) : -1;
+      if (k < 0 || !engines_[static_cast<size_t>(k)]) {
         ++bad_peer_messages_;
         return;
       }
-      int k = store_.find_keyspace(env->group);
-      if (k < 0 || !groups_[static_cast<size_t>(k)] || env->message.from != from + 1) {
-        ++bad_peer_messages_;
-        return;
-      }
-      groups_[static_cast<size_t>(k)]->step(env->message);  // effects: next pump()
+      engines_[static_cast<size_t>(k)]->on_peer_message(from, body, now_ms);  // effects: pump()
       return;
     }
     case kPeerForward:
@@ -453,13 +421,16 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
 }
 
 void Node::pump(int64_t now_ms) {
-  for (auto& g : groups_) {
-    if (g) g->pump(now_ms);
+  for (auto& e : engines_) {
+    if (e) e->pump(now_ms);
   }
 }
 
 void Node::on_client_closed(uint64_t client_id) {
   staleness_.erase(client_id);
+  for (auto& e : engines_) {
+    if (e) e->on_client_closed(client_id);
+  }
 }
 
 std::vector<PeerSend> Node::take_sends() {
@@ -471,17 +442,62 @@ std::vector<DeferredReply> Node::take_replies() {
 }
 
 const raft::Raft* Node::raft_group(uint32_t keyspace) const {
-  return keyspace < groups_.size() && groups_[keyspace] ? &groups_[keyspace]->raft() : nullptr;
+  const Engine* e = engine(keyspace);
+  const RaftGroup* g = e ? e->as_primary() : nullptr;
+  return g ? &g->raft() : nullptr;
 }
 
 std::vector<std::pair<std::string, GroupStatus>> Node::replication_status() const {
   std::vector<std::pair<std::string, GroupStatus>> out;
-  for (uint32_t i = 0; i < groups_.size(); ++i) {
-    if (groups_[i]) {
-      out.emplace_back(store_.keyspace(i).config.name, groups_[i]->status(config_.raft.tick_ms));
+  for (uint32_t i = 0; i < engines_.size(); ++i) {
+    if (const RaftGroup* g = engines_[i] ? engines_[i]->as_primary() : nullptr) {
+      out.emplace_back(store_.keyspace(i).config.name, g->status(config_.raft.tick_ms));
     }
   }
   return out;
+}
+
+std::vector<Node::EngineField> Node::describe_engines() const {
+  std::vector<EngineField> out;
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (uint32_t i = 0; i < engines_.size(); ++i) {
+    if (!engines_[i]) continue;
+    fields.clear();
+    engines_[i]->describe(&fields, mono_ms());
+    for (auto& [f, v] : fields) {
+      out.push_back(EngineField{store_.keyspace(i).config.name, std::move(f), std::move(v)});
+    }
+  }
+  return out;
+}
+
+void put_engine_header(std::string* out, std::string_view keyspace) {
+  out->push_back('\x0a');
+  uint64_t n = keyspace.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>(n | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(keyspace);
+}
+
+bool peek_engine_keyspace(std::string_view body, std::string_view* keyspace) {
+  if (body.empty() || body[0] != '\x0a') return false;
+  uint64_t n = 0;
+  size_t i = 1;
+  for (int shift = 0; shift < 35; shift += 7, ++i) {
+    if (i >= body.size()) return false;
+    const auto b = static_cast<unsigned char>(body[i]);
+    n |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      ++i;
+      if (n > body.size() - i) return false;
+      *keyspace = body.substr(i, n);
+      return true;
+    }
+  }
+  return false;
 }
 
 std::optional<Node::Staleness> Node::staleness(uint64_t client_id) const {
@@ -574,8 +590,8 @@ void Node::tick(int64_t now_ms) {
     store_.sweep_expired(now_ms, kSweepBatch, *sink_);
     if (pending_.batch.size() != before) pending_.token = next_token_++;
   }
-  for (auto& g : groups_) {
-    if (g) g->tick(now_ms);
+  for (auto& e : engines_) {
+    if (e) e->tick(now_ms);
   }
   if (!forwards_.empty()) expire_forwards(now_ms);
   // A key table's resize also advances with every insert and erase; this finishes it when the
@@ -593,8 +609,8 @@ PersistRequest Node::take_persist() {
 void Node::on_persisted(uint64_t token) {
   RKV_ASSERT(token < next_token_);
   if (token > durable_token_) durable_token_ = token;
-  for (auto& g : groups_) {
-    if (g) g->on_persisted(durable_token_, last_now_ms_);
+  for (auto& e : engines_) {
+    if (e) e->on_persisted(durable_token_, last_now_ms_);
   }
 }
 

@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "core/random.h"
 #include "core/status.h"
+#include "node/engine.h"
 #include "node/raft_group.h"
 #include "node/store.h"
 #include "resp/commands.h"
@@ -45,20 +46,11 @@ struct PersistRequest {
 
 // Who asked: lets the node answer later, on the same connection, in the client's protocol.
 struct ClientRequest {
-  uint64_t client_id = 0;             // unique per connection for the life of the process
-  uint64_t seq = 0;                   // per-connection request number, increasing
-  int proto = 2;                      // RESP version of the connection
-  std::optional<ReadMode> read_mode;  // READMODE override; unset = the keyspace's setting
-};
-
-struct Dispatch {
-  enum Kind : unsigned char {
-    kReady,         // the reply written to the Writer may be sent now
-    kAfterPersist,  // the reply is in the Writer; send it once on_persisted(token) covers token
-    kDeferred,      // nothing was written; the reply arrives later through take_replies()
-  };
-  Kind kind = kReady;
-  uint64_t token = 0;
+  uint64_t client_id = 0;                  // unique per connection for the life of the process
+  uint64_t seq = 0;                        // per-connection request number, increasing
+  int proto = 2;                           // RESP version of the connection
+  std::optional<ReadMode> read_mode;       // READMODE override; unset = the keyspace's setting
+  std::optional<Consistency> consistency;  // CONSISTENCY override (leaderless keyspaces)
 };
 
 // A reply produced after execute() returned kDeferred, encoded in the request's protocol.
@@ -135,7 +127,19 @@ class Node {
   std::vector<DeferredReply> take_replies();
 
   // --- replication introspection (ROLE, INFO replication, STALENESS, LOSTWRITES) ---
-  bool clustered() const { return !groups_.empty(); }
+  bool clustered() const { return !engines_.empty(); }
+  // The engine of a keyspace, nullptr when the keyspace applies locally (single node).
+  const Engine* engine(uint32_t keyspace) const {
+    return keyspace < engines_.size() ? engines_[keyspace].get() : nullptr;
+  }
+  Engine* engine(uint32_t keyspace) {
+    return keyspace < engines_.size() ? engines_[keyspace].get() : nullptr;
+  }
+  // (keyspace name, field, value) describing every engine (INFO replication, /metrics).
+  struct EngineField {
+    std::string keyspace, field, value;
+  };
+  std::vector<EngineField> describe_engines() const;
   // The Raft group of a keyspace, nullptr when the keyspace is not replicated through Raft.
   const raft::Raft* raft_group(uint32_t keyspace) const;
   // (keyspace name, status) of every Raft group, in keyspace order.
@@ -168,6 +172,7 @@ class Node {
 
  private:
   friend class RaftGroup;
+  friend class LeaderlessEngine;
   class PendingSink;
   struct Forward {
     Origin origin;
@@ -191,8 +196,15 @@ class Node {
   void note_event(std::string s) { notes_.push_back({false, std::move(s)}); }
   void note_truncated(uint32_t keyspace, const raft::Entry& e);
   Dispatch route(const Origin& o, const resp::CommandSpec& spec,
-                 std::span<const std::string_view> args, std::optional<ReadMode> mode,
-                 int64_t now_ms, resp::Writer& w);
+                 std::span<const std::string_view> args, const RequestOptions& opts, int64_t now_ms,
+                 resp::Writer& w);
+  // Runs a command on this node's own state (single node, local keyspaces); the wait token
+  // decides when the reply may go.
+  Dispatch execute_local(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                         int64_t now_ms, resp::Writer& w);
+  RaftGroup* primary(uint32_t ks) const {
+    return engines_[ks] ? engines_[ks]->as_primary() : nullptr;
+  }
   void forward(const Origin& o, uint32_t ks, bool write, std::span<const std::string_view> args,
                uint8_t read_mode, int64_t now_ms);
   void send_forward(uint64_t id, Forward& f);
@@ -211,8 +223,8 @@ class Node {
   std::vector<PeerSend> sends_;
   std::vector<DeferredReply> replies_;
   std::unique_ptr<Random> random_;
-  std::vector<std::unique_ptr<RaftGroup>> groups_;  // by keyspace index; null = not replicated
-  std::map<uint64_t, Forward> forwards_;            // relayed requests by forward id
+  std::vector<std::unique_ptr<Engine>> engines_;  // by keyspace index; null = applies locally
+  std::map<uint64_t, Forward> forwards_;          // relayed requests by forward id
   // Relayed requests already executed, per peer (FIFO-bounded): a duplicated delivery of a
   // relayed write must not execute it twice.
   struct SeenForwards {

@@ -50,7 +50,7 @@ RaftGroup::RaftGroup(Node* node, uint32_t keyspace, Random* random)
 
 RaftGroup::~RaftGroup() = default;
 
-Status RaftGroup::open() {
+Status RaftGroup::open(int64_t /*now_ms*/) {
   auto restored = raft::load(*node_->storage_, group_);
   if (!restored.is_ok()) return restored.status();
   if (restored->dropped_torn_index) {
@@ -258,6 +258,74 @@ void RaftGroup::send(const raft::Message& m) {
   }
   node_->send_peer(PeerSend{static_cast<uint32_t>(m.to - 1),
                             raft::encode_message(group_, m, std::string_view(kTag, 1)), lazy});
+}
+
+Dispatch RaftGroup::execute(const Origin& o, const resp::CommandSpec& spec,
+                            std::span<const std::string_view> args, const RequestOptions& opts,
+                            int64_t now_ms, resp::Writer& w) {
+  const bool write = (spec.flags & resp::kWrite) != 0;
+  const KeyspaceConfig& kc = node_->store_.keyspace(ks_).config;
+  const std::optional<ReadMode> mode = opts.read_mode;
+  ReadMode rm = mode.value_or(kc.read);
+  if (!write && rm == ReadMode::kFollower) {
+    if (o.peer < 0) {
+      ReadStaleness st = staleness();
+      st.keyspace = kc.name;
+      node_->staleness_[o.client_id] = std::move(st);
+    }
+    std::string out;
+    read_local(args, o.proto, now_ms, &out);
+    w.raw(out);
+    return {};
+  }
+  if (!is_leader() || (o.peer >= 0 && raft_->term() != o.leader_term)) {
+    if (o.peer >= 0) {
+      // Not executed now. Whether an earlier delivery of the same request was is known only
+      // if this incarnation saw every delivery: that is, it started before the term in which
+      // the peer knew it as leader. Otherwise (it led in that term, crashed and restarted) an
+      // earlier delivery may have been proposed then, and a write's outcome is unknown.
+      if (write && o.leader_term <= start_term()) {
+        w.error("TIMEOUT this node restarted since it led; the relayed write's outcome is unknown");
+      } else {
+        w.error("TRYAGAIN this node is no longer the leader; retry");
+      }
+      return {};
+    }
+    uint8_t rmode = mode ? static_cast<uint8_t>(1 + static_cast<int>(*mode)) : 0;
+    node_->forward(o, ks_, write, args, rmode, now_ms);
+    return {Dispatch::kDeferred, 0};
+  }
+  if (write) {
+    submit_write(o, args, now_ms);  // goes out with the driver's next pump()
+    return {Dispatch::kDeferred, 0};
+  }
+  std::string out;
+  if (submit_read(o, args, rm, now_ms, &out)) {
+    w.raw(out);
+    return {};
+  }
+  return {Dispatch::kDeferred, 0};
+}
+
+void RaftGroup::on_peer_message(uint32_t from, std::string_view body, int64_t /*now_ms*/) {
+  auto env = raft::decode_message(body);
+  if (!env.is_ok() || env->message.from != from + 1) {
+    ++node_->bad_peer_messages_;
+    return;
+  }
+  step(env->message);  // effects: next pump()
+}
+
+void RaftGroup::describe(std::vector<std::pair<std::string, std::string>>* out,
+                         int64_t /*now_ms*/) const {
+  GroupStatus st = status(node_->config_.raft.tick_ms);
+  out->emplace_back("model", "primary");
+  out->emplace_back("role", st.role == raft::Role::kLeader     ? "leader"
+                            : st.role == raft::Role::kFollower ? "follower"
+                                                               : "candidate");
+  out->emplace_back("term", std::to_string(st.term));
+  out->emplace_back("commit", std::to_string(st.commit));
+  out->emplace_back("applied", std::to_string(st.applied));
 }
 
 void RaftGroup::step(const raft::Message& m) {

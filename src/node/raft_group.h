@@ -27,6 +27,7 @@
 
 #include "core/config.h"
 #include "core/random.h"
+#include "node/engine.h"
 #include "node/index_queue.h"
 #include "node/key_table.h"
 #include "node/store.h"
@@ -36,16 +37,6 @@
 namespace rkv {
 
 class Node;
-
-// Who gets a reply: a local client, or a peer that relayed the request.
-struct Origin {
-  uint64_t client_id = 0;
-  uint64_t seq = 0;
-  int proto = 2;
-  int32_t peer = -1;  // >= 0: relayed by this peer (index), answer with forward id
-  uint64_t forward_id = 0;
-  uint64_t leader_term = 0;  // relayed: the term in which the peer knew this node as leader
-};
 
 struct GroupStatus {
   raft::Role role = raft::Role::kFollower;
@@ -75,13 +66,28 @@ struct ReadStaleness {
   std::string keyspace;
 };
 
-class RaftGroup {
+class RaftGroup final : public Engine {
  public:
   RaftGroup(Node* node, uint32_t keyspace, Random* random);
-  ~RaftGroup();
+  ~RaftGroup() override;
 
+  // --- Engine ---
   // Loads the group's log from storage and builds the Raft core.
-  Status open();
+  Status open(int64_t now_ms) override;
+  // Follower reads are served here; other commands go to the leader (relayed by the Node when
+  // this node is not it) and are answered once committed and applied.
+  Dispatch execute(const Origin& o, const resp::CommandSpec& spec,
+                   std::span<const std::string_view> args, const RequestOptions& opts,
+                   int64_t now_ms, resp::Writer& w) override;
+  void on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) override;
+  void tick(int64_t now_ms) override;
+  // Drives the Ready loop as far as it can go without waiting for the disk.
+  void pump(int64_t now_ms) override;
+  void on_persisted(uint64_t token, int64_t now_ms) override;
+  void describe(std::vector<std::pair<std::string, std::string>>* out,
+                int64_t now_ms) const override;
+  RaftGroup* as_primary() override { return this; }
+  const RaftGroup* as_primary() const override { return this; }
 
   const raft::Raft& raft() const { return *raft_; }
   bool is_leader() const;
@@ -91,7 +97,6 @@ class RaftGroup {
   uint64_t start_term() const { return start_term_; }
   GroupStatus status(uint64_t tick_ms) const;
 
-  void tick(int64_t now_ms);
   // Turns the protocol time elapsed since the last call into Raft ticks (Node's monotonic
   // clock). A gap longer than half an election timeout is a pause of this node: its ticks go
   // to Raft::skip_ticks, which ends leases but does not fire the election timers. Called by
@@ -110,10 +115,6 @@ class RaftGroup {
   // Executes a read on local state without any check (follower reads, lease reads).
   void read_local(std::span<const std::string_view> args, int proto, int64_t now_ms,
                   std::string* reply);
-
-  // Drives the Ready loop as far as it can go without waiting for the disk.
-  void pump(int64_t now_ms);
-  void on_persisted(uint64_t token, int64_t now_ms);
 
  private:
   struct PendingWrite {

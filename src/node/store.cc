@@ -392,6 +392,12 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       return w.ok();
     case CommandId::kKeyspaces:
       return cmd_keyspaces(w);
+    case CommandId::kSiblings:
+      // Only replicated leaderless keyspaces keep concurrent versions; here a key has one.
+      return w.error(fmt::format(
+          "ERR SIBLINGS applies to keys of replicated leaderless keyspaces; '{}' belongs to "
+          "keyspace '{}', which keeps a single version of each key",
+          a[1], keyspaces_[route(a[1])].config.name));
     default:
       RKV_UNREACHABLE();
   }

@@ -33,6 +33,7 @@ std::optional<std::string_view> logged_key(std::string_view data);
 inline constexpr char kPeerRaft = 'R';     // 'R' + raft codec bytes
 inline constexpr char kPeerForward = 'F';  // a client request relayed to the leader
 inline constexpr char kPeerReply = 'A';    // the leader's answer to a relayed request
+inline constexpr char kPeerLeaderless = 'L';  // 'L' + leaderless engine message (engine.h header)
 
 struct ForwardRequest {
   uint64_t id = 0;

@@ -193,7 +193,7 @@ void Connection::dispatch(std::span<const std::string_view> args) {
     server_.stats().calls[static_cast<size_t>(spec->id)]++;
     uint64_t token = 0;
     if (is_data_command(spec->id)) {
-      ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_};
+      ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_, consistency_};
       Dispatch d = server_.node().execute(req, *spec, args, server_.now_ms(), w);
       if (d.kind == Dispatch::kDeferred) {
         held_.push_back(Held{0, {}, {start}, req.seq});

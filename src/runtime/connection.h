@@ -52,6 +52,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_proto(int p) { info_.proto = p; }
   void set_read_mode(std::optional<ReadMode> m) { read_mode_ = m; }
   std::optional<ReadMode> read_mode() const { return read_mode_; }
+  void set_consistency(std::optional<Consistency> c) { consistency_ = c; }
+  std::optional<Consistency> consistency() const { return consistency_; }
   // Close once the output queued so far has been written (QUIT, protocol errors).
   void close_after_flush() { close_after_flush_ = true; }
   size_t pending_output() const;
@@ -85,7 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Held> held_;
   ClientInfo info_;
   uint64_t next_seq_ = 0;
-  std::optional<ReadMode> read_mode_;  // READMODE override
+  std::optional<ReadMode> read_mode_;       // READMODE override
+  std::optional<Consistency> consistency_;  // CONSISTENCY override
   bool closed_ = false;
   bool close_after_flush_ = false;
   bool in_round_ = false;    // listed in the server's round_

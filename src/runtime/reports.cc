@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "runtime/peer_transport.h"
 #include "runtime/server.h"
@@ -118,7 +120,7 @@ std::string Server::info_text(std::string_view section_in) {
 
 std::string Server::replication_text() {
   auto groups = node_->replication_status();
-  if (groups.empty()) {
+  if (!node_->clustered()) {
     return "# Replication\r\nrole:master\r\nconnected_slaves:0\r\ncluster:single-node\r\n\r\n";
   }
   std::string o = fmt::format("# Replication\r\nrole:{}\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
@@ -137,6 +139,22 @@ std::string Server::replication_text() {
                        config_.nodes[f.node].id, f.match, f.lag, f.active ? 1 : 0);
     }
   }
+  // Engines other than Raft groups (leaderless): one line per keyspace, field=value pairs.
+  std::string current;
+  for (const auto& f : node_->describe_engines()) {
+    if (f.field == "model" && f.value == "primary") {
+      current.clear();
+      continue;
+    }
+    if (f.field == "model") {
+      if (!current.empty()) o += "\r\n";
+      current = f.keyspace;
+      o += fmt::format("keyspace_{}:model={}", f.keyspace, f.value);
+      continue;
+    }
+    if (f.keyspace == current) o += fmt::format(",{}={}", f.field, f.value);
+  }
+  if (!current.empty()) o += "\r\n";
   o += fmt::format("lost_writes:{}\r\n", node_->lost_writes().size());
   if (transport_) {
     for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
@@ -207,6 +225,37 @@ std::string Server::metrics_text() {
   counter("replikv_protocol_errors_total", "Malformed requests.", stats_.protocol_errors);
   counter("replikv_unknown_commands_total", "Requests naming no known command.",
           stats_.unknown_commands);
+  // Engines' own figures (leaderless: coordinated requests, repairs, hints, node states).
+  {
+    std::string model;
+    std::set<std::string> described;
+    for (const auto& f : node_->describe_engines()) {
+      if (f.field == "model") {
+        model = f.value;
+        continue;
+      }
+      if (model == "primary") continue;  // Raft groups have their own metrics below
+      if (f.field.starts_with("node_")) {
+        // node_<id>: up / suspect / down; node_<id>_phi: the failure detector's suspicion.
+        const bool phi = f.field.ends_with("_phi");
+        const std::string peer = f.field.substr(5, f.field.size() - 5 - (phi ? 4 : 0));
+        if (phi) {
+          o += fmt::format("replikv_{}_node_phi{{keyspace=\"{}\",node=\"{}\"}} {}\n", model,
+                           f.keyspace, peer, f.value == "inf" ? "+Inf" : f.value);
+        } else {
+          o += fmt::format("replikv_{}_node_up{{keyspace=\"{}\",node=\"{}\"}} {}\n", model,
+                           f.keyspace, peer, f.value == "up" ? 1 : 0);
+        }
+        continue;
+      }
+      char* end = nullptr;
+      std::strtod(f.value.c_str(), &end);
+      if (f.value.empty() || *end != '\0') continue;  // not a number (settings)
+      const std::string name = fmt::format("replikv_{}_{}", model, f.field);
+      if (described.insert(name).second) o += fmt::format("# TYPE {} gauge\n", name);
+      o += fmt::format("{}{{keyspace=\"{}\"}} {}\n", name, f.keyspace, f.value);
+    }
+  }
   gauge("replikv_keys", "Keys stored, all keyspaces.", st.total_keys());
   gauge("replikv_data_bytes", "Bytes of keys and values stored.", st.total_bytes());
   gauge("replikv_resident_bytes", "Resident memory of the process.", resident_bytes());
@@ -319,7 +368,18 @@ std::string Server::status_json() {
     groups.push_back(g);
   }
   j["replication"] = groups;
-  j["role"] = groups.empty() ? "single-node" : "cluster";
+  nlohmann::json engines = nlohmann::json::object();
+  for (const auto& f : node_->describe_engines()) {
+    engines[f.keyspace][f.field] = f.value;
+  }
+  nlohmann::json others = nlohmann::json::array();
+  for (auto& [name, fields] : engines.items()) {
+    if (fields.value("model", "") == "primary") continue;
+    fields["keyspace"] = name;
+    others.push_back(fields);
+  }
+  j["engines"] = others;
+  j["role"] = node_->clustered() ? "cluster" : "single-node";
   nlohmann::json ks = nlohmann::json::array();
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
     const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));

@@ -8,6 +8,7 @@
 
 #include "core/text.h"
 #include "node/glob.h"
+#include "node/leaderless_engine.h"
 #include "node/store.h"
 #include "runtime/connection.h"
 #include "runtime/server.h"
@@ -367,6 +368,41 @@ void cmd_staleness(Server& s, Connection& c, resp::Writer& w) {
   w.integer(static_cast<int64_t>(st->ms_since_leader));
 }
 
+// RING: per leaderless keyspace [name, n, [[node, tokens, primary share, replica share, state,
+// phi], ...]] as this node sees it.
+void cmd_ring(Server& s, resp::Writer& w) {
+  Node& node = s.node();
+  std::vector<const LeaderlessEngine*> engines;
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < node.store().keyspace_count(); ++i) {
+    const Engine* e = node.engine(i);
+    if (const LeaderlessEngine* l = e ? e->as_leaderless() : nullptr) {
+      engines.push_back(l);
+      names.push_back(node.store().keyspace(i).config.name);
+    }
+  }
+  w.array(engines.size());
+  for (size_t k = 0; k < engines.size(); ++k) {
+    const LeaderlessEngine& l = *engines[k];
+    const int n =
+        node.store().keyspace(static_cast<uint32_t>(node.store().find_keyspace(names[k]))).config.n;
+    auto own = l.ring().ownership(static_cast<size_t>(n));
+    w.array(3);
+    w.bulk(names[k]);
+    w.integer(n);
+    w.array(own.size());
+    for (const auto& o : own) {
+      w.array(6);
+      w.bulk(l.ring().member(o.node));
+      w.integer(o.tokens);
+      w.bulk(fmt::format("{:.4f}", o.primary_fraction));
+      w.bulk(fmt::format("{:.4f}", o.replica_fraction));
+      w.bulk(o.node == node.self_index() ? "self" : l.node_state(o.node));
+      w.bulk(fmt::format("{:.2f}", l.node_phi(o.node)));
+    }
+  }
+}
+
 }  // namespace
 
 bool is_data_command(CommandId id) {
@@ -397,6 +433,7 @@ bool is_data_command(CommandId id) {
     case CommandId::kFlushdb:
     case CommandId::kKeyspaces:
     case CommandId::kDbsize:
+    case CommandId::kSiblings:
       return true;
     default:
       return false;
@@ -449,6 +486,8 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kReset:
       c.set_proto(2);
       c.info().name.clear();
+      c.set_read_mode(std::nullopt);
+      c.set_consistency(std::nullopt);
       return w.simple("RESET");
     case CommandId::kRole:
       return cmd_role(s, w);
@@ -456,6 +495,31 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       return cmd_lostwrites(s, a, w);
     case CommandId::kStaleness:
       return cmd_staleness(s, c, w);
+    case CommandId::kConsistency: {
+      if (a.size() == 1) {
+        return w.bulk(to_string(c.consistency().value_or(Consistency::kDefault)));
+      }
+      Consistency cl;
+      if (a.size() == 2 && parse_consistency(a[1], &cl)) {
+        c.set_consistency(cl == Consistency::kDefault ? std::nullopt
+                                                      : std::optional<Consistency>(cl));
+        return w.ok();
+      }
+      return w.error("ERR CONSISTENCY takes ONE, TWO, THREE, QUORUM, ALL, ANY or DEFAULT");
+    }
+    case CommandId::kRing:
+      return cmd_ring(s, w);
+    case CommandId::kRepair: {
+      int64_t started = 0;
+      for (uint32_t i = 0; i < s.node().store().keyspace_count(); ++i) {
+        Engine* e = s.node().engine(i);
+        if (LeaderlessEngine* l = e ? e->as_leaderless() : nullptr) {
+          l->start_repair();
+          ++started;
+        }
+      }
+      return w.integer(started);
+    }
     case CommandId::kReadmode:
       if (a.size() == 1) {
         return w.bulk(c.read_mode() ? to_string(*c.read_mode()) : "default");

@@ -1,0 +1,91 @@
+// Engine: the replication engine of one keyspace, as the Node sees it (DESIGN.md §3, "the
+// engine seam"). The Node owns what every keyspace shares — routing a command to its keyspace,
+// the Store, durability tokens, the peer envelope, notes — and hands each replicated keyspace
+// to the engine of its model: RaftGroup (`primary`), LeaderlessEngine (`leaderless`). Each
+// engine is the adapter between the Node and its sans-IO protocol core, and keeps its own
+// model-specific state. The Node, the runtime and the simulator never switch on the model:
+// they ask every engine the same questions below.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "resp/commands.h"
+#include "resp/writer.h"
+
+namespace rkv {
+
+class RaftGroup;
+class LeaderlessEngine;
+
+// Who gets a reply: a local client, or a peer that relayed the request.
+struct Origin {
+  uint64_t client_id = 0;
+  uint64_t seq = 0;
+  int proto = 2;
+  int32_t peer = -1;  // >= 0: relayed by this peer (index), answer with forward id
+  uint64_t forward_id = 0;
+  uint64_t leader_term = 0;  // relayed: the term in which the peer knew this node as leader
+};
+
+// Per-connection overrides of a keyspace's settings (READMODE, CONSISTENCY).
+struct RequestOptions {
+  std::optional<ReadMode> read_mode;       // primary keyspaces
+  std::optional<Consistency> consistency;  // leaderless keyspaces
+};
+
+struct Dispatch {
+  enum Kind : unsigned char {
+    kReady,         // the reply written to the Writer may be sent now
+    kAfterPersist,  // the reply is in the Writer; send it once on_persisted(token) covers token
+    kDeferred,      // nothing was written; the reply arrives later through take_replies()
+  };
+  Kind kind = kReady;
+  uint64_t token = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Loads the keyspace's durable state from storage.
+  virtual Status open(int64_t now_ms) = 0;
+  // A client command whose keys all belong to this keyspace (arity checked).
+  virtual Dispatch execute(const Origin& o, const resp::CommandSpec& spec,
+                           std::span<const std::string_view> args, const RequestOptions& opts,
+                           int64_t now_ms, resp::Writer& w) = 0;
+  // A message from peer `from` for this keyspace: the payload after the envelope tag. Garbage
+  // is counted and dropped, never trusted.
+  virtual void on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) = 0;
+  // Time passed (called at least every 10 ms).
+  virtual void tick(int64_t now_ms) = 0;
+  // Produces the effects of the inputs taken since the last call (see Node::pump).
+  virtual void pump(int64_t now_ms) = 0;
+  // Every batch up to `durable_token` is durable.
+  virtual void on_persisted(uint64_t durable_token, int64_t now_ms) = 0;
+  virtual void on_client_closed(uint64_t client_id) {}
+  // (field, value) pairs for INFO replication and /metrics, prefixed by the caller.
+  virtual void describe(std::vector<std::pair<std::string, std::string>>* out,
+                        int64_t now_ms) const = 0;
+  // The primary engine, for the Raft-specific introspection (ROLE, STALENESS, LOSTWRITES).
+  virtual RaftGroup* as_primary() { return nullptr; }
+  virtual const RaftGroup* as_primary() const { return nullptr; }
+  // The leaderless engine, for RING and REPAIR.
+  virtual LeaderlessEngine* as_leaderless() { return nullptr; }
+  virtual const LeaderlessEngine* as_leaderless() const { return nullptr; }
+};
+
+// Envelope of a peer payload addressed to a keyspace's engine: every engine's message body
+// starts with the keyspace name as field 1 of a protobuf-style record (tag byte 0x0A, varint
+// length, bytes), so the Node finds the engine without decoding the rest.
+void put_engine_header(std::string* out, std::string_view keyspace);
+bool peek_engine_keyspace(std::string_view body, std::string_view* keyspace);
+
+}  // namespace rkv

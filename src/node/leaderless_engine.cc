@@ -1,0 +1,1418 @@
+#include "node/leaderless_engine.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/checksum.h"
+#include "core/varint.h"
+#include "node/node.h"
+#include "node/store.h"
+#include "node/wire.h"
+
+namespace rkv {
+
+using leaderless::KeyedObject;
+using leaderless::Msg;
+using leaderless::MsgType;
+using leaderless::WriteKind;
+using versions::Sibling;
+using versions::Versioned;
+using versions::VersionVector;
+
+namespace {
+
+constexpr uint32_t kTreeDepth = 8;           // 256 leaves per token range
+constexpr size_t kMaxSyncStartsPerTick = 4;  // REPAIR: comparisons started per tick
+constexpr int64_t kHintExpiryEveryMs = 1000;
+constexpr int64_t kRelayGraceMs = 500;  // a relay waits this much longer than the coordinator
+
+std::vector<std::string> node_ids(const Config& c) {
+  std::vector<std::string> ids;
+  for (const auto& p : c.nodes)
+    ids.push_back(p.id);
+  return ids;
+}
+
+leaderless::PhiAccrual::Options phi_options(const LeaderlessSettings& s) {
+  leaderless::PhiAccrual::Options o;
+  // Heartbeats of a node reach us through gossip to random peers: their spacing is irregular
+  // around a few gossip periods.
+  o.first_interval_ms = static_cast<double>(s.gossip_ms) * 2;
+  o.min_std_dev_ms = static_cast<double>(s.gossip_ms);
+  o.acceptable_pause_ms = static_cast<double>(s.gossip_ms);
+  return o;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  return out;
+}
+
+bool live(const Sibling& s, int64_t now_ms) {
+  return !s.tombstone && (s.expire_at_ms == 0 || s.expire_at_ms > now_ms);
+}
+
+// The sibling a plain read shows: the newest live one by (hlc, dot), or none.
+const Sibling* visible(const Versioned& o, int64_t now_ms) {
+  const Sibling* best = nullptr;
+  for (const Sibling& s : o.siblings()) {
+    if (!live(s, now_ms)) continue;
+    if (!best || std::tie(s.hlc, s.dot) > std::tie(best->hlc, best->dot)) best = &s;
+  }
+  // A newer tombstone hides older live siblings only when it is causally later, which merge
+  // already applied; concurrent live siblings stay visible (the delete did not see them).
+  return best;
+}
+
+}  // namespace
+
+LeaderlessEngine::LeaderlessEngine(Node* node, uint32_t keyspace, Random* random)
+    : node_(node),
+      ks_(keyspace),
+      name_(node->store_.keyspace(keyspace).config.name),
+      random_(random),
+      ring_(node_ids(node->config_), node->config_.leaderless.tokens_per_node),
+      gossip_(node->self_index_, node->config_.nodes.size(), phi_options(node->config_.leaderless)),
+      hlc_(500) {}
+
+LeaderlessEngine::~LeaderlessEngine() = default;
+
+const KeyspaceConfig& LeaderlessEngine::kc() const {
+  return node_->store_.keyspace(ks_).config;
+}
+const LeaderlessSettings& LeaderlessEngine::settings() const {
+  return node_->config_.leaderless;
+}
+uint32_t LeaderlessEngine::self() const {
+  return node_->self_index_;
+}
+int64_t LeaderlessEngine::mono() const {
+  return node_->mono_ms();
+}
+bool LeaderlessEngine::bug(uint32_t b) const {
+  return (node_->config_.raft.bugs & b) != 0;
+}
+
+bool LeaderlessEngine::up(uint32_t node, int64_t mono_now) const {
+  if (node == self()) return true;
+  // A peer not heard from yet counts as up for a few gossip periods after this node starts
+  // (its first heartbeats are on their way), and as down after that.
+  if (!gossip_.known(node)) {
+    return mono_now - started_ms_ < 5 * static_cast<int64_t>(settings().gossip_ms);
+  }
+  return gossip_.state(node, mono_now, settings().phi_threshold) !=
+         leaderless::Gossip::State::kDown;
+}
+
+const char* LeaderlessEngine::node_state(uint32_t node) const {
+  switch (gossip_.state(node, mono(), settings().phi_threshold)) {
+    case leaderless::Gossip::State::kUp:
+      return "up";
+    case leaderless::Gossip::State::kSuspect:
+      return "suspect";
+    case leaderless::Gossip::State::kDown:
+      return "down";
+  }
+  return "?";
+}
+
+double LeaderlessEngine::node_phi(uint32_t node) const {
+  return node == self() ? 0 : gossip_.phi(node, mono());
+}
+
+std::string LeaderlessEngine::row_key(std::string_view key) const {
+  std::string k;
+  k.reserve(name_.size() + key.size() + 2);
+  k.push_back('v');
+  k.append(name_);
+  k.push_back('\0');
+  k.append(key);
+  return k;
+}
+
+std::string LeaderlessEngine::hint_key(uint32_t target, std::string_view key) const {
+  std::string k;
+  k.reserve(name_.size() + key.size() + 6);
+  k.push_back('h');
+  k.append(name_);
+  k.push_back('\0');
+  for (int i = 3; i >= 0; --i)
+    k.push_back(static_cast<char>(target >> (8 * i)));
+  k.append(key);
+  return k;
+}
+
+leaderless::MerkleTree* LeaderlessEngine::tree(size_t range) {
+  return range < trees_.size() ? trees_[range].get() : nullptr;
+}
+
+uint64_t LeaderlessEngine::item_hash(const Slot& slot, const Versioned& obj) const {
+  return XXH3_64bits_withSeed(slot.second.data(), slot.second.size(), obj.digest());
+}
+
+// --- opening -------------------------------------------------------------------------------
+
+Status LeaderlessEngine::open(int64_t now_ms) {
+  // Ranges this node replicates get a Merkle tree.
+  trees_.resize(ring_.range_count());
+  std::vector<uint32_t> reps;
+  for (size_t r = 0; r < ring_.range_count(); ++r) {
+    ring_.range_replicas(r, static_cast<size_t>(kc().n), &reps);
+    if (std::find(reps.begin(), reps.end(), self()) != reps.end()) {
+      trees_[r] = std::make_unique<leaderless::MerkleTree>(kTreeDepth);
+      my_ranges_.push_back(r);
+    }
+  }
+  if (!my_ranges_.empty()) next_range_ = random_->uniform(my_ranges_.size());
+
+  // The actor id: node index plus an epoch chosen when this data dir first held the keyspace.
+  // A wiped node comes back under a new epoch, so it never reuses a dot it issued before.
+  Storage& st = *node_->storage_;
+  const std::string epoch_key = "mlactor/" + name_;
+  uint32_t epoch = 0;
+  auto stored = st.get(epoch_key);
+  if (stored.is_ok()) {
+    std::string_view payload;
+    uint64_t v = 0;
+    if (!unseal(stored.value(), &payload) || !get_varint(&payload, &v) || v > UINT32_MAX) {
+      return Status::corruption(fmt::format("keyspace {}: actor epoch record is damaged", name_));
+    }
+    epoch = static_cast<uint32_t>(v);
+  } else if (stored.status().code() == Code::kNotFound) {
+    epoch = static_cast<uint32_t>(random_->next() | 1);
+    std::string payload;
+    put_varint(&payload, epoch);
+    WriteBatch b;
+    b.put(epoch_key, seal(payload));
+    RKV_RETURN_IF_ERROR(st.write(b, true));
+  } else {
+    return stored.status();
+  }
+  actor_ = (static_cast<uint64_t>(self()) << 32) | epoch;
+
+  // Objects.
+  std::string begin = row_key("");
+  std::string end = begin;
+  end.back() = '\1';
+  Status bad;
+  uint64_t max_hlc = 0;
+  RKV_RETURN_IF_ERROR(st.scan(begin, end, [&](std::string_view k, std::string_view rec) {
+    std::string_view key = k.substr(begin.size());
+    std::string_view payload;
+    Versioned obj;
+    if (!unseal(rec, &payload) || !Versioned::decode(&payload, &obj) || !payload.empty()) {
+      bad = Status::corruption(fmt::format(
+          "stored version of key \"{}\" in leaderless keyspace \"{}\" fails its checksum", key,
+          name_));
+      return false;
+    }
+    for (const Sibling& s : obj.siblings())
+      max_hlc = std::max(max_hlc, s.hlc);
+    Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
+    if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, item_hash(slot, obj));
+    objects_.emplace(std::move(slot), std::move(obj));
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+
+  // Hints.
+  std::string hbegin = "h" + name_ + std::string(1, '\0');
+  std::string hend = hbegin;
+  hend.back() = '\1';
+  RKV_RETURN_IF_ERROR(st.scan(hbegin, hend, [&](std::string_view k, std::string_view rec) {
+    std::string_view rest = k.substr(hbegin.size());
+    std::string_view payload;
+    uint64_t stored_ms = 0;
+    Versioned obj;
+    if (rest.size() < 4 || !unseal(rec, &payload) || !get_varint(&payload, &stored_ms) ||
+        !Versioned::decode(&payload, &obj) || !payload.empty()) {
+      bad = Status::corruption(
+          fmt::format("a hint record of leaderless keyspace \"{}\" fails its checksum", name_));
+      return false;
+    }
+    uint32_t target = 0;
+    for (int i = 0; i < 4; ++i)
+      target = (target << 8) | static_cast<uint8_t>(rest[static_cast<size_t>(i)]);
+    if (target >= node_->config_.nodes.size()) return true;  // membership shrank: useless
+    HintSet& hs = hints_[target];
+    Hint h{std::move(obj), static_cast<int64_t>(stored_ms), rec.size() + rest.size()};
+    hs.bytes += h.bytes;
+    hs.keys.emplace(std::string(rest.substr(4)), std::move(h));
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+
+  hlc_.restore(max_hlc);
+  // Generation: wall-clock start time, so that a restart always looks newer to peers.
+  gossip_.start(static_cast<uint64_t>(std::max<int64_t>(now_ms, 1)));
+  last_gossip_ = last_sync_start_ = last_expire_ = started_ms_ = mono();
+  return Status::ok();
+}
+
+// --- client commands -----------------------------------------------------------------------
+
+size_t LeaderlessEngine::needed(std::optional<Consistency> c, bool write,
+                                std::string* error) const {
+  const size_t n = static_cast<size_t>(kc().n);
+  size_t k = 0;
+  switch (c.value_or(Consistency::kDefault)) {
+    case Consistency::kDefault:
+      k = static_cast<size_t>(write ? kc().w : kc().r);
+      break;
+    case Consistency::kOne:
+      k = 1;
+      break;
+    case Consistency::kTwo:
+      k = 2;
+      break;
+    case Consistency::kThree:
+      k = 3;
+      break;
+    case Consistency::kQuorum:
+      k = n / 2 + 1;
+      break;
+    case Consistency::kAll:
+      k = n;
+      break;
+    case Consistency::kAny:
+      if (!write) {
+        *error = "ERR CONSISTENCY ANY applies to writes only; reads need at least ONE replica";
+        return 0;
+      }
+      k = 1;
+      break;
+  }
+  if (k > n) {
+    *error = fmt::format("ERR CONSISTENCY {} needs {} replicas but keyspace '{}' has n = {}",
+                         to_string(*c), k, name_, n);
+    return 0;
+  }
+  return k;
+}
+
+Dispatch LeaderlessEngine::execute(const Origin& o, const resp::CommandSpec& spec,
+                                   std::span<const std::string_view> args,
+                                   const RequestOptions& opts, int64_t now_ms, resp::Writer& w) {
+  using resp::CommandId;
+  const bool write = (spec.flags & resp::kWrite) != 0;
+  std::string err;
+  const size_t k = needed(opts.consistency, write, &err);
+  if (k == 0) {
+    w.error(err);
+    return {};
+  }
+  auto keys = args.subspan(1);
+  switch (spec.id) {
+    case CommandId::kGet:
+      return start_read(o, Op::kGet, keys, k, now_ms);
+    case CommandId::kMget:
+      return start_read(o, Op::kMget, keys, k, now_ms);
+    case CommandId::kExists:
+      return start_read(o, Op::kExists, keys, k, now_ms);
+    case CommandId::kTtl:
+      return start_read(o, Op::kTtl, keys, k, now_ms);
+    case CommandId::kPttl:
+      return start_read(o, Op::kPttl, keys, k, now_ms);
+    case CommandId::kSiblings:
+      return start_read(o, Op::kSiblings, keys, k, now_ms);
+    case CommandId::kSet:
+      return start_write(o, Op::kSet, args, k, now_ms, w);
+    case CommandId::kDel:
+      return start_write(o, Op::kDel, args, k, now_ms, w);
+    case CommandId::kIncr:
+    case CommandId::kIncrby:
+    case CommandId::kDecr:
+    case CommandId::kDecrby:
+      w.error(fmt::format(
+          "ERR {} is not available on leaderless keyspace '{}': its replicas accept concurrent "
+          "writes, so a read-modify-write counter would lose increments; keep counters in a "
+          "primary keyspace",
+          upper(spec.name), name_));
+      return {};
+    default:
+      w.error(fmt::format(
+          "ERR {} is not available on leaderless keyspace '{}' (supported: GET, MGET, EXISTS, "
+          "TTL, PTTL, SIBLINGS, SET, DEL)",
+          upper(spec.name), name_));
+      return {};
+  }
+}
+
+Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
+                                      std::span<const std::string_view> keys, size_t need,
+                                      int64_t now_ms) {
+  const int64_t m = mono();
+  const uint64_t cid = next_id();
+  Client& c = clients_[cid];
+  c.origin = o;
+  c.op = op;
+  c.parts_left = keys.size();
+  c.results.resize(keys.size());
+  ++stats_.reads;
+  std::vector<uint32_t> walk;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint64_t h = leaderless::Ring::hash_key(keys[i]);
+    ring_.walk(h, &walk);
+    const size_t n = std::min<size_t>(static_cast<size_t>(kc().n), walk.size());
+    ReadReq r;
+    r.client = cid;
+    r.part = i;
+    r.key.assign(keys[i]);
+    r.needed = need;
+    size_t up_count = 0;
+    for (size_t j = 0; j < n; ++j) {
+      r.asked.push_back(walk[j]);
+      up_count += up(walk[j], m) ? 1 : 0;
+    }
+    // Sloppy: when home replicas are down, the next nodes on the ring may hold their writes.
+    for (size_t j = n; kc().sloppy && j < walk.size() && up_count < n; ++j) {
+      if (up(walk[j], m)) {
+        r.asked.push_back(walk[j]);
+        ++up_count;
+      }
+    }
+    if (up_count < need) {
+      ++stats_.unavailable;
+      part_done(cid, i, std::nullopt,
+                fmt::format("UNAVAILABLE only {} of the {} replicas needed for key '{}' are up",
+                            up_count, need, keys[i]));
+      continue;
+    }
+    r.deadline = m + static_cast<int64_t>(settings().request_timeout_ms);
+    const uint64_t rid = next_id();
+    Msg msg;
+    msg.type = MsgType::kRead;
+    msg.id = rid;
+    msg.key = r.key;
+    for (uint32_t node : r.asked) {
+      if (node == self()) {
+        r.answers.emplace_back(self(), read_local(r.key));
+      } else {
+        send(node, msg);
+      }
+    }
+    auto& stored = reads_.emplace(rid, std::move(r)).first->second;
+    check_read(rid, stored, now_ms);
+  }
+  return {Dispatch::kDeferred, 0};
+}
+
+Dispatch LeaderlessEngine::start_write(const Origin& o, Op op,
+                                       std::span<const std::string_view> args, size_t need,
+                                       int64_t now_ms, resp::Writer& w) {
+  // Parse first: a malformed command changes nothing.
+  Sibling s;
+  VersionVector ctx;
+  if (op == Op::kSet) {
+    s.value.assign(args[2]);
+    if (s.value.size() > node_->config_.limits.max_value_len) {
+      w.error("ERR value is larger than max_value_len");
+      return {};
+    }
+    for (size_t i = 3; i < args.size(); ++i) {
+      std::string_view a = args[i];
+      auto is = [&](std::string_view word) {
+        return a.size() == word.size() &&
+               std::equal(a.begin(), a.end(), word.begin(),
+                          [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+      };
+      const bool has_arg = i + 1 < args.size();
+      int64_t v = 0;
+      if ((is("ex") || is("px") || is("exat") || is("pxat")) && has_arg) {
+        if (!parse_int64(args[i + 1], &v) || v <= 0) {
+          w.error("ERR invalid expire time in 'set' command");
+          return {};
+        }
+        if (is("ex")) {
+          s.expire_at_ms = now_ms + v * 1000;
+        } else if (is("px")) {
+          s.expire_at_ms = now_ms + v;
+        } else if (is("exat")) {
+          s.expire_at_ms = v * 1000;
+        } else {
+          s.expire_at_ms = v;
+        }
+        ++i;
+      } else if (is("context") && has_arg) {
+        if (!VersionVector::from_context(args[i + 1], &ctx)) {
+          w.error("ERR CONTEXT is not a causal context returned by SIBLINGS");
+          return {};
+        }
+        ++i;
+      } else if (is("nx") || is("xx") || is("get") || is("keepttl")) {
+        w.error(fmt::format(
+            "ERR SET {} is not available on leaderless keyspace '{}': it needs a read and a "
+            "write that no concurrent writer can interleave; read, then write with CONTEXT",
+            a, name_));
+        return {};
+      } else {
+        w.error("ERR syntax error");
+        return {};
+      }
+    }
+  } else {
+    s.tombstone = true;
+  }
+  std::vector<std::string_view> keys;
+  if (op == Op::kSet) {
+    keys.push_back(args[1]);
+  } else {
+    keys.assign(args.begin() + 1, args.end());
+  }
+  const uint64_t cid = next_id();
+  Client& c = clients_[cid];
+  c.origin = o;
+  c.op = op;
+  c.parts_left = keys.size();
+  c.results.resize(keys.size());
+  std::vector<uint32_t> homes;
+  const int64_t m = mono();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ring_.preference_list(leaderless::Ring::hash_key(keys[i]), static_cast<size_t>(kc().n), &homes);
+    if (std::find(homes.begin(), homes.end(), self()) != homes.end()) {
+      coordinate_write(cid, i, keys[i], s, ctx, need, now_ms);
+      continue;
+    }
+    // Not a replica of this key: versions are issued by replicas, so relay the write to the
+    // first home replica that is up.
+    auto home = std::find_if(homes.begin(), homes.end(), [&](uint32_t h) { return up(h, m); });
+    if (home == homes.end()) {
+      ++stats_.unavailable;
+      part_done(cid, i, std::nullopt,
+                fmt::format("UNAVAILABLE no replica of key '{}' is up; the write was not applied",
+                            keys[i]));
+      continue;
+    }
+    std::vector<std::string_view> one;
+    if (op == Op::kSet) {
+      one.assign(args.begin(), args.end());
+    } else {
+      one = {args[0], keys[i]};
+    }
+    Origin sub;
+    sub.client_id = cid;
+    sub.seq = i;
+    relay_write(sub, one, need, *home);
+  }
+  return {Dispatch::kDeferred, 0};
+}
+
+void LeaderlessEngine::relay_write(const Origin& o, std::span<const std::string_view> args,
+                                   size_t need, uint32_t to) {
+  ++stats_.relayed;
+  const uint64_t id = next_id();
+  relays_[id] =
+      Relay{o, mono() + static_cast<int64_t>(settings().request_timeout_ms) + kRelayGraceMs};
+  Msg m;
+  m.type = MsgType::kCoordinate;
+  m.id = id;
+  m.consistency = static_cast<uint8_t>(need);  // the number of acknowledgements needed
+  m.proto = 2;
+  m.args.assign(args.begin(), args.end());
+  send(to, m);
+}
+
+void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::string_view key,
+                                        Sibling s, const VersionVector& ctx, size_t need,
+                                        int64_t now_ms) {
+  const int64_t m = mono();
+  const uint64_t h = leaderless::Ring::hash_key(key);
+  std::vector<uint32_t> walk;
+  ring_.walk(h, &walk);
+  const size_t n = std::min<size_t>(static_cast<size_t>(kc().n), walk.size());
+  WriteReq r;
+  r.client = client;
+  r.part = part;
+  r.key.assign(key);
+  r.needed = need;
+  r.homes.assign(walk.begin(), walk.begin() + static_cast<std::ptrdiff_t>(n));
+  size_t possible = 1;  // this node
+  size_t next_fallback = n;
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t home = walk[j];
+    if (home == self()) continue;
+    if (up(home, m) || !kc().sloppy) {
+      r.targets.push_back(Target{home});
+      possible += up(home, m) ? 1 : 0;
+      continue;
+    }
+    while (next_fallback < walk.size() && !up(walk[next_fallback], m))
+      ++next_fallback;
+    if (next_fallback < walk.size()) {
+      r.targets.push_back(Target{walk[next_fallback++], static_cast<int32_t>(home)});
+      ++possible;
+    }
+  }
+  if (possible < need) {
+    ++stats_.unavailable;
+    part_done(client, part, std::nullopt,
+              fmt::format("UNAVAILABLE only {} of the {} replicas needed for key '{}' are up; "
+                          "the write was not applied",
+                          possible, need, key));
+    return;
+  }
+  ++stats_.writes;
+  Slot slot{h, std::string(key)};
+  auto it = objects_.find(slot);
+  Versioned obj = it != objects_.end() ? it->second : Versioned{};
+  Client& c = clients_[client];
+  if (c.op == Op::kDel && visible(obj, now_ms)) ++c.existed;
+  // The write's clock reading is above every version it replaces, whatever the clocks of the
+  // nodes that wrote them: LWW must never prefer a version over one that causally follows it.
+  s.hlc = hlc_.now(now_ms);
+  for (const Sibling& old : obj.siblings())
+    s.hlc = std::max(s.hlc, old.hlc + 1);
+  // A write without CONTEXT replaces what this replica holds (a plain Redis SET overwrites);
+  // only writes that meet at different replicas are concurrent. With CONTEXT (siblings mode)
+  // it replaces exactly the versions the client read. Under LWW a context is not taken: it
+  // could name versions this replica never saw, whose clock readings it cannot be above.
+  VersionVector seen = obj.context();
+  if (!ctx.empty() && kc().conflict != ConflictMode::kLww) seen = ctx;
+  obj.update(actor_, seen, std::move(s));
+  keep_lww(&obj);
+  uint64_t token = 0;
+  store_object(slot, obj, &token);
+  r.obj = std::move(obj);
+  r.deadline = m + static_cast<int64_t>(settings().request_timeout_ms);
+  const uint64_t id = next_id();
+  Msg msg;
+  msg.type = MsgType::kWrite;
+  msg.id = id;
+  msg.key = r.key;
+  msg.object = r.obj;
+  for (const Target& t : r.targets) {
+    msg.kind = t.hint_for >= 0 ? WriteKind::kHint : WriteKind::kReplica;
+    msg.hint_for = t.hint_for;
+    send(t.node, msg);
+  }
+  writes_.emplace(id, std::move(r));
+  ack_after(token, -1, id, true);
+}
+
+void LeaderlessEngine::check_write(uint64_t id, WriteReq& r) {
+  if (!r.replied && r.acks >= r.needed) {
+    r.replied = true;
+    part_done(r.client, r.part, std::nullopt, "");
+  }
+  const bool all = r.acks == r.targets.size() + 1;
+  if (all) writes_.erase(id);
+}
+
+void LeaderlessEngine::check_read(uint64_t id, ReadReq& r, int64_t now_ms) {
+  if (!r.replied && r.repairs_left == 0 && r.answers.size() >= r.needed) {
+    if (r.merged.empty()) {
+      for (auto& [node, obj] : r.answers)
+        r.merged.merge(obj);
+      keep_lww(&r.merged);
+      if (kc().read_repair != ReadRepair::kOff) {
+        repair(r, id, kc().read_repair == ReadRepair::kBlocking);
+        if (r.repairs_left > 0) return;  // blocking: the reply waits for the repair
+      }
+    }
+    r.replied = true;
+    part_done(r.client, r.part, r.merged, "");
+  }
+  if (r.replied && r.repairs_left == 0 && r.answers.size() == r.asked.size()) reads_.erase(id);
+}
+
+void LeaderlessEngine::repair(ReadReq& r, uint64_t read_id, bool blocking) {
+  Msg msg;
+  msg.type = MsgType::kWrite;
+  msg.kind = WriteKind::kRepair;
+  msg.key = r.key;
+  for (auto& [node, obj] : r.answers) {
+    if (obj.covers(r.merged)) continue;
+    // Broken variant: repair with the stale copy the replica already has.
+    msg.object = bug(kBugRepairWritesOlder) ? obj : r.merged;
+    obj = r.merged;  // repaired (or being repaired): not sent twice
+    ++stats_.read_repairs;
+    if (node == self()) {
+      uint64_t token = 0;
+      merge_local(r.key, msg.object, &token);
+      continue;
+    }
+    msg.id = next_id();
+    if (blocking) {
+      repair_acks_[msg.id] = read_id;
+      ++r.repairs_left;
+    }
+    send(node, msg);
+  }
+}
+
+void LeaderlessEngine::part_done(uint64_t client, size_t part, std::optional<Versioned> result,
+                                 std::string error) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  Client& c = it->second;
+  if (!error.empty() && c.error.empty()) c.error = std::move(error);
+  if (result) c.results[part] = std::move(result);
+  if (--c.parts_left == 0) finish_client(client, c, node_->last_now_ms_);
+}
+
+void LeaderlessEngine::finish_client(uint64_t id, Client& c, int64_t now_ms) {
+  std::string out;
+  resp::Writer w(&out, c.origin.proto);
+  if (!c.error.empty()) {
+    w.error(c.error);
+  } else {
+    switch (c.op) {
+      case Op::kGet: {
+        const Sibling* s = c.results[0] ? visible(*c.results[0], now_ms) : nullptr;
+        s ? w.bulk(s->value) : w.null();
+        break;
+      }
+      case Op::kMget:
+        w.array(c.results.size());
+        for (const auto& r : c.results) {
+          const Sibling* s = r ? visible(*r, now_ms) : nullptr;
+          s ? w.bulk(s->value) : w.null();
+        }
+        break;
+      case Op::kExists: {
+        int64_t n = 0;
+        for (const auto& r : c.results)
+          n += r && visible(*r, now_ms) ? 1 : 0;
+        w.integer(n);
+        break;
+      }
+      case Op::kTtl:
+      case Op::kPttl: {
+        const Sibling* s = c.results[0] ? visible(*c.results[0], now_ms) : nullptr;
+        if (!s) {
+          w.integer(-2);
+        } else if (s->expire_at_ms == 0) {
+          w.integer(-1);
+        } else {
+          const int64_t ms = s->expire_at_ms - now_ms;
+          w.integer(c.op == Op::kPttl ? ms : (ms + 500) / 1000);
+        }
+        break;
+      }
+      case Op::kSiblings: {
+        // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: tombstones and expired values
+        // show as nil so a client sees that a delete is among the concurrent versions.
+        const Versioned empty;
+        const Versioned& o = c.results[0] ? *c.results[0] : empty;
+        w.array(2);
+        w.bulk(o.context().to_context());
+        w.array(o.siblings().size());
+        for (const Sibling& s : o.siblings()) {
+          w.array(4);
+          live(s, now_ms) ? w.bulk(s.value) : w.null();
+          w.integer(static_cast<int64_t>(s.hlc));
+          w.bulk(fmt::format("{:x}:{}", s.dot.actor, s.dot.counter));
+          w.integer(s.expire_at_ms);
+        }
+        break;
+      }
+      case Op::kSet:
+        w.ok();
+        break;
+      case Op::kDel:
+        w.integer(c.existed);
+        break;
+    }
+  }
+  reply(c.origin, std::move(out));
+  clients_.erase(id);
+}
+
+void LeaderlessEngine::reply(const Origin& o, std::string bytes) {
+  if (o.peer >= 0) {  // a relayed write: the answer goes back to the relaying node
+    Msg m;
+    m.type = MsgType::kCoordinateReply;
+    m.id = o.forward_id;
+    m.payload = std::move(bytes);
+    send(static_cast<uint32_t>(o.peer), m);
+    return;
+  }
+  node_->deliver(o, std::move(bytes));
+}
+
+// --- replica side --------------------------------------------------------------------------
+
+void LeaderlessEngine::keep_lww(Versioned* obj) {
+  if (kc().conflict != ConflictMode::kLww || obj->siblings().size() <= 1) return;
+  size_t mine_before = 0;
+  for (const Sibling& s : obj->siblings())
+    mine_before += s.dot.actor == actor_ ? 1 : 0;
+  obj->resolve_lww();
+  size_t mine_after = 0;
+  for (const Sibling& s : obj->siblings())
+    mine_after += s.dot.actor == actor_ ? 1 : 0;
+  // Each write has one coordinator; it counts the loss when LWW drops its own write.
+  stats_.lww_discarded += mine_before - mine_after;
+}
+
+Versioned LeaderlessEngine::read_local(std::string_view key) const {
+  Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
+  auto it = objects_.find(slot);
+  Versioned out = it != objects_.end() ? it->second : Versioned{};
+  for (const auto& [target, hs] : hints_) {
+    auto h = hs.keys.find(slot.second);
+    if (h != hs.keys.end()) out.merge(h->second.obj);
+  }
+  return out;
+}
+
+const Versioned* LeaderlessEngine::local_object(std::string_view key) const {
+  auto it = objects_.find(Slot{leaderless::Ring::hash_key(key), std::string(key)});
+  return it != objects_.end() ? &it->second : nullptr;
+}
+
+size_t LeaderlessEngine::hint_count() const {
+  size_t n = 0;
+  for (const auto& [t, hs] : hints_)
+    n += hs.keys.size();
+  return n;
+}
+
+void LeaderlessEngine::store_object(const Slot& slot, Versioned obj, uint64_t* token) {
+  if (bug(kBugTombstoneForgotten)) {
+    bool all_tomb = !obj.siblings().empty();
+    for (const Sibling& s : obj.siblings())
+      all_tomb &= s.tombstone;
+    if (all_tomb) {  // broken: a deleted key is forgotten, not remembered as deleted
+      auto it = objects_.find(slot);
+      if (it != objects_.end()) {
+        if (auto* t = tree(ring_.range_of(slot.first)))
+          t->toggle(slot.first, item_hash(slot, it->second));
+        objects_.erase(it);
+      }
+      node_->pending_.batch.del(row_key(slot.second));
+      *token = node_->new_token();
+      return;
+    }
+  }
+  stats_.max_siblings = std::max<uint64_t>(stats_.max_siblings, obj.siblings().size());
+  std::string rec;
+  seal_begin(&rec);
+  obj.encode(&rec);
+  seal_end(&rec);
+  node_->pending_.batch.put_owned(row_key(slot.second), std::move(rec));
+  *token = node_->new_token();
+  auto* t = tree(ring_.range_of(slot.first));
+  auto it = objects_.find(slot);
+  if (it == objects_.end()) {
+    if (t) t->toggle(slot.first, item_hash(slot, obj));
+    objects_.emplace(slot, std::move(obj));
+  } else {
+    if (t) {
+      t->toggle(slot.first, item_hash(slot, it->second));
+      t->toggle(slot.first, item_hash(slot, obj));
+    }
+    it->second = std::move(obj);
+  }
+}
+
+bool LeaderlessEngine::merge_local(std::string_view key, const Versioned& incoming,
+                                   uint64_t* token) {
+  Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
+  auto it = objects_.find(slot);
+  if (it != objects_.end() && it->second.covers(incoming)) return false;
+  Versioned obj = it != objects_.end() ? it->second : Versioned{};
+  obj.merge(incoming);
+  keep_lww(&obj);
+  if (it != objects_.end() && obj == it->second) return false;
+  store_object(slot, std::move(obj), token);
+  return true;
+}
+
+bool LeaderlessEngine::store_hint(uint32_t target, std::string_view key, const Versioned& obj,
+                                  int64_t now_ms, uint64_t* token) {
+  HintSet& hs = hints_[target];
+  auto it = hs.keys.find(std::string(key));
+  Versioned merged = it != hs.keys.end() ? it->second.obj : Versioned{};
+  merged.merge(obj);
+  std::string rec;
+  seal_begin(&rec);
+  const int64_t stored_ms = it != hs.keys.end() ? it->second.stored_ms : now_ms;
+  put_varint(&rec, static_cast<uint64_t>(stored_ms));
+  merged.encode(&rec);
+  seal_end(&rec);
+  const size_t bytes = rec.size() + key.size() + 4;
+  const size_t old_bytes = it != hs.keys.end() ? it->second.bytes : 0;
+  if (hs.bytes - old_bytes + bytes > settings().max_hint_bytes) {
+    ++stats_.hints_dropped_bytes;  // anti-entropy covers what is dropped here
+    return false;
+  }
+  if (bug(kBugHintDropped)) return true;  // broken: acknowledged but not kept
+  hs.bytes = hs.bytes - old_bytes + bytes;
+  node_->pending_.batch.put_owned(hint_key(target, key), std::move(rec));
+  *token = node_->new_token();
+  hs.keys[std::string(key)] = Hint{std::move(merged), stored_ms, bytes};
+  ++stats_.hints_stored;
+  return true;
+}
+
+void LeaderlessEngine::erase_hint(uint32_t target, std::string_view key) {
+  auto hs = hints_.find(target);
+  if (hs == hints_.end()) return;
+  auto it = hs->second.keys.find(std::string(key));
+  if (it == hs->second.keys.end()) return;
+  hs->second.bytes -= it->second.bytes;
+  hs->second.keys.erase(it);
+  node_->pending_.batch.del(hint_key(target, key));
+  node_->new_token();
+}
+
+void LeaderlessEngine::ack_after(uint64_t token, int32_t peer, uint64_t id, bool ok) {
+  if (token == 0) token = node_->last_token();  // an earlier batch may still hold the state
+  if (token <= node_->durable_token()) return acknowledge(AfterDurable{token, peer, id, ok});
+  after_durable_.push_back(AfterDurable{token, peer, id, ok});
+}
+
+void LeaderlessEngine::acknowledge(const AfterDurable& a) {
+  if (a.peer < 0) return on_write_ack(self(), a.id, a.ok);
+  Msg m;
+  m.type = MsgType::kWriteAck;
+  m.id = a.id;
+  m.ok = a.ok;
+  send(static_cast<uint32_t>(a.peer), m);
+}
+
+void LeaderlessEngine::on_persisted(uint64_t token, int64_t /*now_ms*/) {
+  while (!after_durable_.empty() && after_durable_.front().token <= token) {
+    AfterDurable a = after_durable_.front();
+    after_durable_.pop_front();
+    acknowledge(a);
+  }
+}
+
+void LeaderlessEngine::on_write_ack(uint32_t from, uint64_t id, bool ok) {
+  if (auto it = writes_.find(id); it != writes_.end()) {
+    WriteReq& r = it->second;
+    if (from == self()) {
+      ++r.acks;
+    } else {
+      for (Target& t : r.targets) {
+        if (t.node == from && !t.acked) {
+          t.acked = true;
+          if (ok) ++r.acks;
+          break;
+        }
+      }
+    }
+    check_write(id, r);
+    return;
+  }
+  if (auto it = repair_acks_.find(id); it != repair_acks_.end()) {
+    const uint64_t read_id = it->second;
+    repair_acks_.erase(it);
+    auto rit = reads_.find(read_id);
+    if (rit != reads_.end() && rit->second.repairs_left > 0) {
+      --rit->second.repairs_left;
+      check_read(read_id, rit->second, node_->last_now_ms_);
+    }
+    return;
+  }
+  if (auto it = handoffs_.find(id); it != handoffs_.end()) {
+    Handoff ho = std::move(it->second);
+    handoffs_.erase(it);
+    auto hs = hints_.find(ho.target);
+    if (hs == hints_.end()) return;
+    auto h = hs->second.keys.find(ho.key);
+    if (ok && h != hs->second.keys.end() && h->second.obj.digest() == ho.digest) {
+      erase_hint(ho.target, ho.key);  // delivered (a newer hint for the key stays)
+      ++stats_.hints_delivered;
+    }
+    bool more = false;
+    for (const auto& [hid, other] : handoffs_)
+      more |= other.target == ho.target;
+    if (!more) hs->second.in_flight = false;
+  }
+}
+
+void LeaderlessEngine::on_read_reply(uint32_t from, Msg& m, int64_t now_ms) {
+  auto it = reads_.find(m.id);
+  if (it == reads_.end()) return;
+  ReadReq& r = it->second;
+  if (std::find(r.asked.begin(), r.asked.end(), from) == r.asked.end()) return;
+  for (const auto& [node, obj] : r.answers) {
+    if (node == from) return;  // a duplicate
+  }
+  r.answers.emplace_back(from, std::move(m.object));
+  if (r.replied && kc().read_repair != ReadRepair::kOff) {
+    // A late answer: bring it up to what the reply showed, and learn what it adds.
+    auto& [node, obj] = r.answers.back();
+    r.merged.merge(obj);
+    keep_lww(&r.merged);
+    if (!obj.covers(r.merged)) {
+      Msg w;
+      w.type = MsgType::kWrite;
+      w.kind = WriteKind::kRepair;
+      w.id = next_id();
+      w.key = r.key;
+      w.object = bug(kBugRepairWritesOlder) ? obj : r.merged;
+      ++stats_.read_repairs;
+      send(node, w);
+    }
+  }
+  check_read(m.id, r, now_ms);
+}
+
+void LeaderlessEngine::on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) {
+  std::string_view name;
+  if (!peek_engine_keyspace(body, &name)) return;
+  body.remove_prefix(static_cast<size_t>(name.data() - body.data()) + name.size());
+  Msg m;
+  if (!leaderless::decode(body, &m) || !m.object.well_formed()) {
+    ++stats_.bad_messages;
+    ++node_->bad_peer_messages_;
+    return;
+  }
+  handle(from, m, now_ms);
+}
+
+void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
+  for (const Sibling& s : m.object.siblings())
+    hlc_.observe(s.hlc, now_ms);
+  switch (m.type) {
+    case MsgType::kWrite: {
+      uint64_t token = 0;
+      bool ok = true;
+      if (m.kind == WriteKind::kHint && m.hint_for >= 0 &&
+          static_cast<uint32_t>(m.hint_for) != self()) {
+        if (static_cast<size_t>(m.hint_for) >= node_->config_.nodes.size()) {
+          ++stats_.bad_messages;
+          return;
+        }
+        ok = store_hint(static_cast<uint32_t>(m.hint_for), m.key, m.object, now_ms, &token);
+      } else {
+        merge_local(m.key, m.object, &token);
+      }
+      if (m.kind != WriteKind::kSync) ack_after(token, static_cast<int32_t>(from), m.id, ok);
+      return;
+    }
+    case MsgType::kWriteAck:
+      return on_write_ack(from, m.id, m.ok);
+    case MsgType::kRead: {
+      Msg r;
+      r.type = MsgType::kReadReply;
+      r.id = m.id;
+      r.key = m.key;
+      r.object = read_local(m.key);
+      return send(from, r);
+    }
+    case MsgType::kReadReply:
+      return on_read_reply(from, m, now_ms);
+    case MsgType::kGossip: {
+      std::vector<leaderless::GossipEntry> entries;
+      if (!leaderless::Gossip::decode(m.payload, &entries)) {
+        ++stats_.bad_messages;
+        return;
+      }
+      gossip_.on_digest(from, entries, mono());
+      if (m.id == 1) {  // push-pull: answer a push with what we know (no answer to an answer)
+        Msg r;
+        r.type = MsgType::kGossip;
+        r.id = 0;
+        leaderless::Gossip::encode(gossip_.digest(), &r.payload);
+        send(from, r);
+      }
+      return;
+    }
+    case MsgType::kCoordinate: {
+      // A write relayed by a node that is not a replica of its key; m.consistency carries the
+      // number of acknowledgements the client asked for.
+      Origin o;
+      o.peer = static_cast<int32_t>(from);
+      o.forward_id = m.id;
+      o.proto = 2;
+      std::vector<std::string_view> args(m.args.begin(), m.args.end());
+      const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+      std::string out;
+      resp::Writer w(&out, 2);
+      const size_t need = std::clamp<size_t>(m.consistency, 1, static_cast<size_t>(kc().n));
+      if (!spec || !resp::arity_ok(*spec, args.size()) ||
+          (spec->id != resp::CommandId::kSet && spec->id != resp::CommandId::kDel) ||
+          args.size() < 2 || node_->store_.route(args[1]) != ks_) {
+        w.error("ERR malformed relayed write");
+        return reply(o, std::move(out));
+      }
+      Dispatch d = start_write(o, spec->id == resp::CommandId::kSet ? Op::kSet : Op::kDel, args,
+                               need, now_ms, w);
+      if (d.kind != Dispatch::kDeferred) reply(o, std::move(out));
+      return;
+    }
+    case MsgType::kCoordinateReply: {
+      auto it = relays_.find(m.id);
+      if (it == relays_.end()) return;
+      Origin sub = it->second.origin;
+      relays_.erase(it);
+      // The relayed part's reply: +OK, :n or -error (RESP2).
+      std::string_view p = m.payload;
+      while (!p.empty() && (p.back() == '\n' || p.back() == '\r'))
+        p.remove_suffix(1);
+      auto cit = clients_.find(sub.client_id);
+      if (cit == clients_.end()) return;
+      if (p.starts_with("-")) {
+        part_done(sub.client_id, sub.seq, std::nullopt, std::string(p.substr(1)));
+      } else {
+        int64_t n = 0;
+        if (p.starts_with(":") && parse_int64(p.substr(1), &n)) cit->second.existed += n;
+        part_done(sub.client_id, sub.seq, std::nullopt, "");
+      }
+      return;
+    }
+    case MsgType::kSyncRequest:
+      return on_sync_request(from, m);
+    case MsgType::kSyncResponse:
+      return on_sync_objects(from, m, false);
+    case MsgType::kSyncPush:
+      return on_sync_objects(from, m, true);
+  }
+}
+
+void LeaderlessEngine::send(uint32_t to, const Msg& m) {
+  std::string payload;
+  payload.push_back(kPeerLeaderless);
+  put_engine_header(&payload, name_);
+  leaderless::encode(m, &payload);
+  node_->send_peer(PeerSend{to, std::move(payload)});
+}
+
+// --- time ----------------------------------------------------------------------------------
+
+void LeaderlessEngine::tick(int64_t now_ms) {
+  const int64_t m = mono();
+  if (m - last_gossip_ >= static_cast<int64_t>(settings().gossip_ms)) {
+    last_gossip_ = m;
+    gossip(now_ms);
+  }
+  expire_requests(now_ms);
+  if (m - last_expire_ >= kHintExpiryEveryMs) {
+    last_expire_ = m;
+    expire_hints(now_ms);
+  }
+  handoff(now_ms);
+  anti_entropy(now_ms);
+}
+
+void LeaderlessEngine::gossip(int64_t /*now_ms*/) {
+  if (node_->config_.nodes.size() < 2) return;
+  std::vector<leaderless::GossipEntry> entries = gossip_.beat();
+  Msg m;
+  m.type = MsgType::kGossip;
+  m.id = 1;  // a push: the peer answers with its digest
+  leaderless::Gossip::encode(entries, &m.payload);
+  send(gossip_.pick_peer(random_->next()), m);
+}
+
+void LeaderlessEngine::expire_requests(int64_t now_ms) {
+  const int64_t m = mono();
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    WriteReq& r = it->second;
+    if (r.deadline > m) {
+      ++it;
+      continue;
+    }
+    if (!r.replied) {
+      if (bug(kBugTimeoutCountsAsAck)) {
+        r.replied = true;
+        part_done(r.client, r.part, std::nullopt, "");
+      } else {
+        ++stats_.write_timeouts;
+        r.replied = true;
+        part_done(r.client, r.part, std::nullopt,
+                  fmt::format("TIMEOUT only {} of the {} replicas needed acknowledged the write "
+                              "within {} ms; it is stored on those and may still reach the "
+                              "others (hints, read repair, anti-entropy)",
+                              r.acks, r.needed, settings().request_timeout_ms));
+      }
+    }
+    // Home replicas that never acknowledged (themselves or through a fallback) get a hint
+    // held here, replayed when they answer again.
+    for (uint32_t home : r.homes) {
+      if (home == self()) continue;
+      bool covered = false;
+      for (const Target& t : r.targets) {
+        covered |= t.acked && (t.node == home || t.hint_for == static_cast<int32_t>(home));
+      }
+      uint64_t token = 0;
+      if (!covered) store_hint(home, r.key, r.obj, now_ms, &token);
+    }
+    it = writes_.erase(it);
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    ReadReq& r = it->second;
+    if (r.deadline > m) {
+      ++it;
+      continue;
+    }
+    if (!r.replied) {
+      ++stats_.read_timeouts;
+      r.replied = true;
+      if (r.answers.size() >= r.needed) {  // blocking repair did not finish: answer anyway
+        part_done(r.client, r.part, r.merged, "");
+      } else {
+        part_done(r.client, r.part, std::nullopt,
+                  fmt::format("TIMEOUT only {} of the {} replicas needed answered the read within "
+                              "{} ms",
+                              r.answers.size(), r.needed, settings().request_timeout_ms));
+      }
+    }
+    it = reads_.erase(it);
+  }
+  for (auto it = repair_acks_.begin(); it != repair_acks_.end();) {
+    it = reads_.count(it->second) ? std::next(it) : repair_acks_.erase(it);
+  }
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    if (it->second.deadline > m) {
+      ++it;
+      continue;
+    }
+    Origin sub = it->second.origin;
+    it = relays_.erase(it);
+    part_done(sub.client_id, sub.seq, std::nullopt,
+              "TIMEOUT the replica that coordinates this key did not answer in time; the write's "
+              "outcome is unknown");
+  }
+}
+
+void LeaderlessEngine::expire_hints(int64_t now_ms) {
+  const int64_t window = static_cast<int64_t>(settings().hint_window_ms);
+  for (auto& [target, hs] : hints_) {
+    std::vector<std::string> old;
+    for (const auto& [key, h] : hs.keys) {
+      if (now_ms - h.stored_ms > window) old.push_back(key);
+    }
+    for (const auto& key : old) {
+      erase_hint(target, key);
+      ++stats_.hints_dropped_window;  // anti-entropy covers what is dropped here
+    }
+  }
+}
+
+void LeaderlessEngine::handoff(int64_t /*now_ms*/) {
+  const int64_t m = mono();
+  for (auto& [target, hs] : hints_) {
+    if (hs.keys.empty()) continue;
+    if (hs.in_flight) {
+      if (hs.in_flight_deadline > m) continue;
+      for (auto it = handoffs_.begin(); it != handoffs_.end();) {
+        it = it->second.target == target ? handoffs_.erase(it) : std::next(it);
+      }
+      hs.in_flight = false;
+    }
+    if (!up(target, m) ||
+        gossip_.state(target, m, settings().phi_threshold) != leaderless::Gossip::State::kUp) {
+      continue;
+    }
+    // One batch in flight per target: the next leaves when this one is acknowledged, so a
+    // returning node receives hints at the pace it stores them.
+    size_t sent = 0;
+    Msg msg;
+    msg.type = MsgType::kWrite;
+    msg.kind = WriteKind::kHandoff;
+    for (const auto& [key, h] : hs.keys) {
+      if (sent == settings().handoff_batch) break;
+      msg.id = next_id();
+      msg.key = key;
+      msg.object = h.obj;
+      handoffs_[msg.id] = Handoff{target, key, h.obj.digest()};
+      send(target, msg);
+      ++sent;
+    }
+    hs.in_flight = true;
+    hs.in_flight_deadline = m + static_cast<int64_t>(settings().request_timeout_ms);
+  }
+}
+
+// --- anti-entropy --------------------------------------------------------------------------
+
+void LeaderlessEngine::start_repair() {
+  std::vector<uint32_t> reps;
+  for (size_t r : my_ranges_) {
+    ring_.range_replicas(r, static_cast<size_t>(kc().n), &reps);
+    for (uint32_t p : reps) {
+      if (p != self()) repair_queue_.emplace_back(r, p);
+    }
+  }
+}
+
+void LeaderlessEngine::anti_entropy(int64_t /*now_ms*/) {
+  const int64_t m = mono();
+  for (size_t i = 0; i < kMaxSyncStartsPerTick && !repair_queue_.empty(); ++i) {
+    auto [range, peer] = repair_queue_.front();
+    repair_queue_.pop_front();
+    if (up(peer, m)) sync_with(range, peer);
+  }
+  if (my_ranges_.empty() || node_->config_.nodes.size() < 2) return;
+  // Every range is compared with one other replica per anti_entropy_ms, spread evenly.
+  const int64_t every = std::max<int64_t>(1, static_cast<int64_t>(settings().anti_entropy_ms) /
+                                                 static_cast<int64_t>(my_ranges_.size()));
+  if (m - last_sync_start_ < every) return;
+  last_sync_start_ = m;
+  const size_t range = my_ranges_[next_range_++ % my_ranges_.size()];
+  std::vector<uint32_t> reps;
+  ring_.range_replicas(range, static_cast<size_t>(kc().n), &reps);
+  std::vector<uint32_t> peers;
+  for (uint32_t p : reps) {
+    if (p != self() && up(p, m)) peers.push_back(p);
+  }
+  if (peers.empty()) return;
+  sync_with(range, peers[random_->uniform(peers.size())]);
+}
+
+void LeaderlessEngine::sync_with(size_t range, uint32_t peer) {
+  leaderless::MerkleTree* t = tree(range);
+  if (!t) return;
+  for (const auto& [id, rp] : syncs_) {
+    if (rp.first == range && rp.second == peer) return;  // already comparing
+  }
+  Msg m;
+  m.type = MsgType::kSyncRequest;
+  m.id = next_id();
+  m.range = static_cast<uint32_t>(range);
+  m.leaf_hashes.resize(t->leaf_count());
+  for (uint32_t i = 0; i < t->leaf_count(); ++i)
+    m.leaf_hashes[i] = t->node_hash(t->depth(), i);
+  syncs_[m.id] = {range, peer};
+  if (syncs_.size() > 4 * my_ranges_.size() + 16) syncs_.erase(syncs_.begin());  // lost replies
+  ++stats_.sync_rounds;
+  send(peer, m);
+}
+
+void LeaderlessEngine::collect_leaves(size_t range, const std::vector<uint32_t>& leaves,
+                                      std::vector<KeyedObject>* out) const {
+  const leaderless::MerkleTree* t = range < trees_.size() ? trees_[range].get() : nullptr;
+  if (!t || leaves.empty()) return;
+  std::set<uint32_t> wanted(leaves.begin(), leaves.end());
+  auto visit = [&](uint64_t lo, uint64_t hi) {  // hashes in [lo, hi]
+    for (auto it = objects_.lower_bound(Slot{lo, std::string()});
+         it != objects_.end() && it->first.first <= hi; ++it) {
+      if (wanted.count(t->leaf_of(it->first.first))) {
+        out->push_back(KeyedObject{it->first.second, it->second});
+      }
+    }
+  };
+  const uint64_t end = ring_.range_end(range);
+  if (range == 0) {
+    const uint64_t last = ring_.range_end(ring_.range_count() - 1);
+    if (last != UINT64_MAX) visit(last + 1, UINT64_MAX);
+    visit(0, end);
+  } else {
+    visit(ring_.range_end(range - 1) + 1, end);
+  }
+}
+
+void LeaderlessEngine::on_sync_request(uint32_t from, const Msg& m) {
+  leaderless::MerkleTree* t = tree(m.range);
+  Msg r;
+  r.type = MsgType::kSyncResponse;
+  r.id = m.id;
+  r.range = m.range;
+  if (t && m.leaf_hashes.size() == t->leaf_count()) {
+    for (uint32_t i = 0; i < t->leaf_count(); ++i) {
+      if (t->node_hash(t->depth(), i) != m.leaf_hashes[i]) r.leaves.push_back(i);
+    }
+    collect_leaves(m.range, r.leaves, &r.objects);
+  }
+  for (const auto& ko : r.objects)
+    stats_.sync_bytes += ko.key.size() + ko.object.siblings().size() * 32;
+  stats_.sync_keys += r.objects.size();
+  send(from, r);
+}
+
+void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {
+  if (m.range >= trees_.size() || !trees_[m.range]) return;
+  std::vector<uint32_t> reps;
+  ring_.range_replicas(m.range, static_cast<size_t>(kc().n), &reps);
+  if (std::find(reps.begin(), reps.end(), from) == reps.end()) {
+    ++stats_.bad_messages;  // not a replica of that range: its objects do not belong here
+    return;
+  }
+  if (!push) {
+    auto it = syncs_.find(m.id);
+    if (it == syncs_.end() || it->second != std::pair<size_t, uint32_t>(m.range, from)) {
+      return;
+    }
+    syncs_.erase(it);
+  }
+  // Our side first, as it was before taking theirs: the peer needs what it lacks.
+  Msg back;
+  if (!push && !m.leaves.empty()) {
+    back.type = MsgType::kSyncPush;
+    back.id = m.id;
+    back.range = m.range;
+    back.leaves = m.leaves;
+    collect_leaves(m.range, m.leaves, &back.objects);
+  }
+  for (const auto& ko : m.objects) {
+    if (ring_.range_of(leaderless::Ring::hash_key(ko.key)) != m.range) continue;
+    uint64_t token = 0;
+    merge_local(ko.key, ko.object, &token);
+  }
+  if (!push) {
+    if (m.leaves.empty()) {
+      ++stats_.sync_equal;
+    } else {
+      for (const auto& ko : back.objects)
+        stats_.sync_bytes += ko.key.size() + ko.object.siblings().size() * 32;
+      stats_.sync_keys += back.objects.size();
+      send(from, back);
+    }
+    last_sync_[{m.range, from}] = mono();
+  }
+}
+
+// --- status --------------------------------------------------------------------------------
+
+void LeaderlessEngine::describe(std::vector<std::pair<std::string, std::string>>* out,
+                                int64_t /*now_ms*/) const {
+  auto add = [&](std::string f, auto v) { out->emplace_back(std::move(f), fmt::format("{}", v)); };
+  add("model", "leaderless");
+  add("n", kc().n);
+  add("r", kc().r);
+  add("w", kc().w);
+  add("sloppy", kc().sloppy ? "true" : "false");
+  add("read_repair", to_string(kc().read_repair));
+  add("conflict", to_string(kc().conflict));
+  add("objects", objects_.size());
+  add("hints", hint_count());
+  add("writes_coordinated", stats_.writes);
+  add("reads_coordinated", stats_.reads);
+  add("writes_relayed", stats_.relayed);
+  add("write_timeouts", stats_.write_timeouts);
+  add("read_timeouts", stats_.read_timeouts);
+  add("unavailable", stats_.unavailable);
+  add("lww_discarded", stats_.lww_discarded);
+  add("max_siblings", stats_.max_siblings);
+  add("read_repairs", stats_.read_repairs);
+  add("hints_stored", stats_.hints_stored);
+  add("hints_delivered", stats_.hints_delivered);
+  add("hints_dropped_window", stats_.hints_dropped_window);
+  add("hints_dropped_bytes", stats_.hints_dropped_bytes);
+  add("sync_rounds", stats_.sync_rounds);
+  add("sync_equal", stats_.sync_equal);
+  add("sync_keys", stats_.sync_keys);
+  add("sync_bytes", stats_.sync_bytes);
+  // The longest any of this node's ranges has gone without being found in sync with every
+  // other replica (-1: some range never was yet).
+  int64_t worst = 0;
+  const int64_t m = mono();
+  std::vector<uint32_t> reps;
+  for (size_t r : my_ranges_) {
+    ring_.range_replicas(r, static_cast<size_t>(kc().n), &reps);
+    for (uint32_t p : reps) {
+      if (p == self()) continue;
+      auto it = last_sync_.find({r, p});
+      worst = it == last_sync_.end() || worst < 0 ? -1 : std::max(worst, m - it->second);
+    }
+  }
+  add("ms_since_ranges_in_sync", worst);
+  for (uint32_t i = 0; i < node_->config_.nodes.size(); ++i) {
+    if (i == self()) continue;
+    add(fmt::format("node_{}", node_->config_.nodes[i].id), node_state(i));
+    add(fmt::format("node_{}_phi", node_->config_.nodes[i].id), fmt::format("{:.2f}", node_phi(i)));
+  }
+}
+
+}  // namespace rkv
