@@ -215,7 +215,7 @@ TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
     std::vector<std::string_view> a{"SET", key, "v"};
     std::string out;
     resp::Writer w(&out, 2);
-    ClientRequest req{1, static_cast<uint64_t>(i + 1), 2, std::nullopt};
+    ClientRequest req{1, static_cast<uint64_t>(i + 1), 2, std::nullopt, std::nullopt};
     l->execute(req, *resp::lookup_command("SET"), a, now, w);
     settle();
     if (i % 10 == 0) tick_all();

@@ -1,0 +1,353 @@
+// LeaderlessEngine on a small in-process cluster: Nodes on MemStorage, messages delivered in
+// order (or dropped towards nodes marked down), every batch persisted at once. Deterministic;
+// the simulator explores the interleavings, these tests pin the mechanisms one by one.
+#include "node/leaderless_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/node.h"
+
+namespace rkv {
+namespace {
+
+class TestClock final : public MonotonicClock {
+ public:
+  int64_t now_ms() const override { return now; }
+  int64_t now = 1000;
+};
+
+class MiniCluster {
+ public:
+  MiniCluster(int nodes, int n, int r, int w, ConflictMode conflict = ConflictMode::kLww,
+              bool sloppy = true) {
+    for (int i = 0; i < nodes; ++i) {
+      PeerConfig p;
+      p.id = "n" + std::to_string(i + 1);
+      p.port = static_cast<uint16_t>(7000 + i);
+      base_.nodes.push_back(p);
+    }
+    KeyspaceConfig def;
+    def.name = "default";
+    KeyspaceConfig ks;
+    ks.name = "kv";
+    ks.prefix = "kv:";
+    ks.model = Model::kLeaderless;
+    ks.n = n;
+    ks.r = r;
+    ks.w = w;
+    ks.conflict = conflict;
+    ks.sloppy = sloppy;
+    base_.keyspaces = {def, ks};
+    base_.leaderless.gossip_ms = 50;
+    base_.leaderless.anti_entropy_ms = 1000000;  // tests start repairs themselves
+    for (int i = 0; i < nodes; ++i) {
+      storages_.push_back(std::make_unique<MemStorage>());
+      nodes_.emplace_back();
+      start(i);
+    }
+  }
+
+  void start(int i) {
+    Config c = base_;
+    c.node_id = base_.nodes[static_cast<size_t>(i)].id;
+    nodes_[static_cast<size_t>(i)] = std::make_unique<Node>(
+        c, storages_[static_cast<size_t>(i)].get(), 100 + static_cast<uint64_t>(i), &clock_);
+    ASSERT_TRUE(nodes_[static_cast<size_t>(i)]->open(wall()).is_ok());
+  }
+  void wipe(int i) { storages_[static_cast<size_t>(i)] = std::make_unique<MemStorage>(); }
+
+  int64_t wall() const { return 1'700'000'000'000 + clock_.now; }
+  Node& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
+  const LeaderlessEngine& engine(int i) { return *node(i).engine(1)->as_leaderless(); }
+
+  // Delivers every message and persists every batch until nothing moves.
+  void settle() {
+    for (int round = 0; round < 10000; ++round) {
+      bool moved = false;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        Node& n = *nodes_[i];
+        n.pump(wall());
+        if (n.has_pending_persist()) {
+          PersistRequest r = n.take_persist();
+          ASSERT_TRUE(storages_[i]->write(r.batch, r.sync).is_ok());
+          n.on_persisted(r.token);
+          moved = true;
+        }
+        for (auto& s : n.take_sends()) {
+          if (!down_.count(static_cast<int>(i)) && !down_.count(static_cast<int>(s.to)) &&
+              !cut_.count({static_cast<int>(i), static_cast<int>(s.to)})) {
+            inflight_.push_back({static_cast<uint32_t>(i), s.to, std::move(s.payload)});
+          }
+          moved = true;
+        }
+        for (auto& r : n.take_replies())
+          replies_[r.client_id] = std::move(r.bytes);
+      }
+      while (!inflight_.empty()) {
+        auto m = std::move(inflight_.front());
+        inflight_.pop_front();
+        if (!down_.count(static_cast<int>(m.to))) {
+          node(static_cast<int>(m.to)).on_peer_message(m.from, m.payload, wall());
+        }
+        moved = true;
+      }
+      if (!moved) return;
+    }
+    FAIL() << "the cluster does not settle";
+  }
+
+  // Lets `ms` of time pass in ticks of 10 ms, settling after each.
+  void advance(int64_t ms) {
+    for (int64_t t = 0; t < ms; t += 10) {
+      clock_.now += 10;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (!down_.count(static_cast<int>(i))) nodes_[i]->tick(wall());
+      }
+      settle();
+    }
+  }
+
+  // Runs a command on node i and settles; returns the reply (RESP2 bytes).
+  std::string run(int i, std::vector<std::string> args,
+                  std::optional<Consistency> c = std::nullopt) {
+    std::vector<std::string_view> a(args.begin(), args.end());
+    ClientRequest req;
+    req.client_id = ++next_client_;
+    req.seq = 1;
+    req.consistency = c;
+    std::string out;
+    resp::Writer w(&out, 2);
+    Dispatch d = node(i).execute(req, *resp::lookup_command(a[0]), a, wall(), w);
+    settle();
+    if (d.kind != Dispatch::kDeferred) return out;
+    for (int k = 0; k < 300 && !replies_.count(req.client_id); ++k)
+      advance(10);
+    auto it = replies_.find(req.client_id);
+    return it == replies_.end() ? "<no reply>" : it->second;
+  }
+
+  void set_down(int i, bool down) {
+    if (down) {
+      down_.insert(i);
+    } else {
+      down_.erase(i);
+    }
+  }
+  void cut(int a, int b) {
+    cut_.insert({a, b});
+    cut_.insert({b, a});
+  }
+  void heal() { cut_.clear(); }
+
+  // The home replicas of a key, by node index.
+  std::vector<uint32_t> homes(const std::string& key) {
+    std::vector<uint32_t> out;
+    engine(0).ring().preference_list(leaderless::Ring::hash_key(key),
+                                     static_cast<size_t>(base_.keyspaces[1].n), &out);
+    return out;
+  }
+
+ private:
+  struct InFlight {
+    uint32_t from, to;
+    std::string payload;
+  };
+  Config base_;
+  TestClock clock_;
+  std::vector<std::unique_ptr<MemStorage>> storages_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::deque<InFlight> inflight_;
+  std::map<uint64_t, std::string> replies_;
+  std::set<int> down_;
+  std::set<std::pair<int, int>> cut_;
+  uint64_t next_client_ = 0;
+};
+
+TEST(LeaderlessEngine, QuorumWriteIsReadableThroughEveryNode) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);  // gossip: every node hears of every other
+  EXPECT_EQ(c.run(0, {"SET", "kv:a", "hello"}), "+OK\r\n");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.run(i, {"GET", "kv:a"}), "$5\r\nhello\r\n") << "node " << i;
+    EXPECT_EQ(c.run(i, {"GET", "kv:a"}, Consistency::kAll), "$5\r\nhello\r\n");
+    ASSERT_NE(c.engine(i).local_object("kv:a"), nullptr);  // every replica stored it
+  }
+  EXPECT_EQ(c.run(1, {"DEL", "kv:a", "kv:none"}), ":1\r\n");
+  EXPECT_EQ(c.run(2, {"GET", "kv:a"}), "$-1\r\n");
+  EXPECT_EQ(c.run(2, {"EXISTS", "kv:a"}), ":0\r\n");
+  EXPECT_EQ(c.run(0, {"INCR", "kv:n"}).substr(0, 33), "-ERR INCR is not available on lea");
+  EXPECT_EQ(c.run(0, {"GET", "kv:a"}, Consistency::kAny).substr(0, 26),
+            "-ERR CONSISTENCY ANY appli");
+}
+
+TEST(LeaderlessEngine, NonReplicaRelaysWritesToAHomeReplica) {
+  MiniCluster c(5, 3, 2, 2);
+  c.advance(300);
+  // A key whose home replicas do not include node 0.
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    std::string k = "kv:k" + std::to_string(i);
+    auto h = c.homes(k);
+    if (std::find(h.begin(), h.end(), 0u) == h.end()) key = k;
+  }
+  EXPECT_EQ(c.run(0, {"SET", key, "v"}), "+OK\r\n");
+  EXPECT_EQ(c.engine(0).local_object(key), nullptr);  // not a replica: stores nothing
+  EXPECT_EQ(c.engine(0).stats().relayed, 1u);
+  EXPECT_EQ(c.run(0, {"GET", key}, Consistency::kAll), "$1\r\nv\r\n");
+}
+
+TEST(LeaderlessEngine, WritesWithTheSameContextBecomeSiblingsUntilAWriteSeesBoth) {
+  MiniCluster c(3, 3, 2, 2, ConflictMode::kSiblings);
+  c.advance(200);
+  ASSERT_EQ(c.run(0, {"SET", "kv:s", "base"}), "+OK\r\n");
+  // SIBLINGS -> [context, [[value, hlc, dot, expire], ...]]; take the context.
+  std::string sib = c.run(1, {"SIBLINGS", "kv:s"});
+  const size_t at = sib.find("\r\n", sib.find('$')) + 2;
+  const std::string ctx = sib.substr(at, sib.find("\r\n", at) - at);
+  ASSERT_EQ(c.run(1, {"SET", "kv:s", "x", "CONTEXT", ctx}), "+OK\r\n");
+  ASSERT_EQ(c.run(2, {"SET", "kv:s", "y", "CONTEXT", ctx}), "+OK\r\n");
+  const versions::Versioned* o = c.engine(0).local_object("kv:s");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->siblings().size(), 2u);  // x and y are concurrent; base is gone
+  sib = c.run(0, {"SIBLINGS", "kv:s"});
+  EXPECT_NE(sib.find("$1\r\nx\r\n"), std::string::npos);
+  EXPECT_NE(sib.find("$1\r\ny\r\n"), std::string::npos);
+  const size_t at2 = sib.find("\r\n", sib.find('$')) + 2;
+  const std::string both = sib.substr(at2, sib.find("\r\n", at2) - at2);
+  ASSERT_EQ(c.run(0, {"SET", "kv:s", "z", "CONTEXT", both}), "+OK\r\n");
+  EXPECT_EQ(c.run(1, {"GET", "kv:s"}, Consistency::kAll), "$1\r\nz\r\n");
+  EXPECT_EQ(c.engine(2).local_object("kv:s")->siblings().size(), 1u);
+  EXPECT_EQ(c.run(0, {"SET", "kv:s", "w", "CONTEXT", "!!"}).substr(0, 12), "-ERR CONTEXT");
+}
+
+TEST(LeaderlessEngine, LwwKeepsOneVersionAndCountsTheWriteItDiscards) {
+  MiniCluster c(3, 3, 1, 1);
+  c.advance(200);
+  // Nodes 0 and 1 cannot talk: each writes at ONE without seeing the other's write.
+  c.cut(0, 1);
+  c.cut(0, 2);
+  c.cut(1, 2);
+  ASSERT_EQ(c.run(0, {"SET", "kv:l", "from0"}, Consistency::kOne), "+OK\r\n");
+  ASSERT_EQ(c.run(1, {"SET", "kv:l", "from1"}, Consistency::kOne), "+OK\r\n");
+  c.heal();
+  // A read at ALL merges both and repairs: one version is left, one write was discarded.
+  std::string v = c.run(2, {"GET", "kv:l"}, Consistency::kAll);
+  EXPECT_TRUE(v == "$5\r\nfrom0\r\n" || v == "$5\r\nfrom1\r\n") << v;
+  c.advance(100);
+  uint64_t discarded = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(c.engine(i).local_object("kv:l"), nullptr);
+    EXPECT_EQ(c.engine(i).local_object("kv:l")->siblings().size(), 1u);
+    discarded += c.engine(i).stats().lww_discarded;
+  }
+  // Counted where the versions met: at least once, at most once per replica.
+  EXPECT_GE(discarded, 1u);
+  EXPECT_LE(discarded, 3u);
+}
+
+TEST(LeaderlessEngine, ReadRepairBringsAStaleReplicaUpToDate) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  c.cut(0, 2);
+  c.cut(1, 2);
+  ASSERT_EQ(c.run(0, {"SET", "kv:r", "new"}), "+OK\r\n");  // nodes 0 and 1
+  EXPECT_EQ(c.engine(2).local_object("kv:r"), nullptr);
+  c.heal();
+  // Any late hint or repair is still pending; a read at ALL repairs node 2 before replying.
+  EXPECT_EQ(c.run(2, {"GET", "kv:r"}, Consistency::kAll), "$3\r\nnew\r\n");
+  ASSERT_NE(c.engine(2).local_object("kv:r"), nullptr);
+  EXPECT_EQ(c.engine(2).local_object("kv:r")->siblings()[0].value, "new");
+}
+
+TEST(LeaderlessEngine, HintsForADownReplicaAreHandedOffWhenItReturns) {
+  MiniCluster c(5, 3, 2, 2);
+  c.advance(300);
+  auto homes = c.homes("kv:h");
+  const int victim = static_cast<int>(homes[2]);
+  const int coordinator = static_cast<int>(homes[0]);
+  c.set_down(victim, true);
+  c.advance(3000);  // the failure detectors mark it down
+  ASSERT_EQ(c.run(coordinator, {"SET", "kv:h", "hinted"}, Consistency::kAll), "+OK\r\n");
+  size_t hints = 0;
+  for (int i = 0; i < 5; ++i)
+    hints += c.engine(i).hint_count();
+  EXPECT_EQ(hints, 1u);  // a fallback holds it for the victim
+  ASSERT_EQ(c.run(coordinator, {"DEL", "kv:h"}), ":1\r\n");
+  c.set_down(victim, false);
+  c.start(victim);  // restarts (its storage survived)
+  c.advance(3000);
+  hints = 0;
+  for (int i = 0; i < 5; ++i)
+    hints += c.engine(i).hint_count();
+  EXPECT_EQ(hints, 0u);
+  const versions::Versioned* o = c.engine(victim).local_object("kv:h");
+  ASSERT_NE(o, nullptr);
+  ASSERT_EQ(o->siblings().size(), 1u);
+  EXPECT_TRUE(o->siblings()[0].tombstone);  // the delete reached it: nothing comes back
+  EXPECT_EQ(c.run(victim, {"GET", "kv:h"}, Consistency::kAll), "$-1\r\n");
+}
+
+TEST(LeaderlessEngine, StrictQuorumRefusesWhatItCannotReachAndSaysSo) {
+  MiniCluster c(5, 3, 3, 3, ConflictMode::kLww, /*sloppy=*/false);
+  c.advance(300);
+  auto homes = c.homes("kv:u");
+  c.set_down(static_cast<int>(homes[1]), true);
+  c.advance(3000);
+  const std::string r = c.run(static_cast<int>(homes[0]), {"SET", "kv:u", "v"});
+  EXPECT_EQ(r.substr(0, 12), "-UNAVAILABLE") << r;
+  EXPECT_EQ(c.run(static_cast<int>(homes[0]), {"GET", "kv:u"}, Consistency::kOne), "$-1\r\n");
+}
+
+TEST(LeaderlessEngine, AWipedNodeIsRebuiltByAntiEntropy) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(c.run(i % 3, {"SET", "kv:w" + std::to_string(i), "v" + std::to_string(i)}),
+              "+OK\r\n");
+  }
+  c.wipe(2);
+  c.start(2);
+  EXPECT_EQ(c.engine(2).object_count(), 0u);
+  const_cast<LeaderlessEngine&>(c.engine(2)).start_repair();
+  c.advance(2500);  // a few comparisons start per tick
+  EXPECT_EQ(c.engine(2).object_count(), 200u);
+  EXPECT_GT(c.engine(2).stats().sync_rounds, 0u);
+  // A second pass finds every range equal and sends nothing.
+  const uint64_t keys_before =
+      c.engine(0).stats().sync_keys + c.engine(1).stats().sync_keys + c.engine(2).stats().sync_keys;
+  const_cast<LeaderlessEngine&>(c.engine(2)).start_repair();
+  c.advance(2500);
+  EXPECT_EQ(
+      c.engine(0).stats().sync_keys + c.engine(1).stats().sync_keys + c.engine(2).stats().sync_keys,
+      keys_before);
+}
+
+TEST(LeaderlessEngine, GarbageFromAPeerIsCountedAndChangesNothing) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  ASSERT_EQ(c.run(0, {"SET", "kv:g", "v"}), "+OK\r\n");
+  Random rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string p;
+    p.push_back('L');
+    put_engine_header(&p, "kv");
+    const size_t len = rng.uniform(40);
+    for (size_t k = 0; k < len; ++k)
+      p.push_back(static_cast<char>(rng.uniform(256)));
+    c.node(1).on_peer_message(0, p, c.wall());
+  }
+  c.settle();
+  EXPECT_GT(c.engine(1).stats().bad_messages, 1000u);
+  EXPECT_EQ(c.run(1, {"GET", "kv:g"}, Consistency::kAll), "$1\r\nv\r\n");
+}
+
+}  // namespace
+}  // namespace rkv
