@@ -27,7 +27,9 @@ namespace {
 constexpr uint32_t kTreeDepth = 8;           // 256 leaves per token range
 constexpr size_t kMaxSyncStartsPerTick = 4;  // REPAIR: comparisons started per tick
 constexpr int64_t kHintExpiryEveryMs = 1000;
-constexpr int64_t kRelayGraceMs = 500;  // a relay waits this much longer than the coordinator
+constexpr int64_t kRelayGraceMs = 500;
+constexpr size_t kGcPerTick = 256;  // objects the tombstone collector looks at per tick  // a relay
+                                    // waits this much longer than the coordinator
 
 std::vector<std::string> node_ids(const Config& c) {
   std::vector<std::string> ids;
@@ -135,6 +137,10 @@ std::string LeaderlessEngine::row_key(std::string_view key) const {
   return k;
 }
 
+std::string LeaderlessEngine::dot_floor_key() const {
+  return "mldots/" + name_;
+}
+
 std::string LeaderlessEngine::hint_key(uint32_t target, std::string_view key) const {
   std::string k;
   k.reserve(name_.size() + key.size() + 6);
@@ -194,6 +200,15 @@ Status LeaderlessEngine::open(int64_t now_ms) {
     return stored.status();
   }
   actor_ = (static_cast<uint64_t>(self()) << 32) | epoch;
+  auto floor = st.get(dot_floor_key());
+  if (floor.is_ok()) {
+    std::string_view payload;
+    if (!unseal(floor.value(), &payload) || !get_varint(&payload, &dot_floor_)) {
+      return Status::corruption(fmt::format("keyspace {}: dot floor record is damaged", name_));
+    }
+  } else if (floor.status().code() != Code::kNotFound) {
+    return floor.status();
+  }
 
   // Objects.
   std::string begin = row_key("");
@@ -573,6 +588,9 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   // could name versions this replica never saw, whose clock readings it cannot be above.
   VersionVector seen = obj.context();
   if (!ctx.empty() && kc().conflict != ConflictMode::kLww) seen = ctx;
+  // A key this replica holds nothing of (never written, or its tombstone collected) starts
+  // above every dot this replica issued for keys it collected: a dot is never issued twice.
+  if (obj.empty() && dot_floor_ > seen.get(actor_)) seen.set(actor_, dot_floor_);
   obj.update(actor_, seen, std::move(s));
   keep_lww(&obj);
   uint64_t token = 0;
@@ -1087,6 +1105,66 @@ void LeaderlessEngine::tick(int64_t now_ms) {
   }
   handoff(now_ms);
   anti_entropy(now_ms);
+  collect_tombstones(now_ms);
+}
+
+// A tombstone (or a value past its expiry) may go only when no replica can bring back what it
+// replaced: every other replica of its range was found in sync with this node after the delete
+// (so each holds the tombstone or something newer), and it is older than the grace period and
+// than any hint still allowed to carry an older version. A replica down across the grace
+// period is never found in sync, so its ranges keep their tombstones until it returns.
+void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
+  if (objects_.empty()) return;
+  const int64_t hold = std::max<int64_t>(
+      static_cast<int64_t>(settings().tombstone_grace_ms),
+      static_cast<int64_t>(settings().hint_window_ms + settings().request_timeout_ms));
+  const int64_t slack = hlc_.max_offset_ms();  // clocks of the nodes may differ this much
+  std::vector<uint32_t> reps;
+  auto it = objects_.lower_bound(gc_cursor_);
+  for (size_t n = 0; n < kGcPerTick; ++n) {
+    if (it == objects_.end()) {
+      it = objects_.begin();
+      if (n > 0) break;  // one lap at most per call
+    }
+    const Versioned& o = it->second;
+    int64_t dead_at = 0;
+    bool dead = !o.siblings().empty();
+    for (const Sibling& sib : o.siblings()) {
+      if (live(sib, now_ms)) {
+        dead = false;
+        break;
+      }
+      dead_at = std::max({dead_at, versions::hlc_wall_ms(sib.hlc), sib.expire_at_ms});
+    }
+    bool synced = dead && now_ms - dead_at > hold;
+    if (synced) {
+      const size_t range = ring_.range_of(it->first.first);
+      ring_.range_replicas(range, static_cast<size_t>(kc().n), &reps);
+      for (uint32_t p : reps) {
+        if (p == self()) continue;
+        auto s = last_sync_wall_.find({range, p});
+        synced &= s != last_sync_wall_.end() && s->second > dead_at + slack;
+      }
+    }
+    if (!synced) {
+      ++it;
+      continue;
+    }
+    if (auto* t = tree(ring_.range_of(it->first.first))) {
+      t->toggle(it->first.first, item_hash(it->first, o));
+    }
+    node_->pending_.batch.del(row_key(it->first.second));
+    if (o.context().get(actor_) > dot_floor_) {
+      dot_floor_ = o.context().get(actor_);
+      std::string payload;
+      put_varint(&payload, dot_floor_);
+      node_->pending_.batch.put(dot_floor_key(), seal(payload));
+    }
+    node_->new_token();
+    ++stats_.tombstones_collected;
+    it = objects_.erase(it);
+  }
+  gc_cursor_ = it == objects_.end() ? Slot{} : it->first;
 }
 
 void LeaderlessEngine::gossip(int64_t /*now_ms*/) {
@@ -1312,7 +1390,13 @@ void LeaderlessEngine::on_sync_request(uint32_t from, const Msg& m) {
   for (const auto& ko : r.objects)
     stats_.sync_bytes += ko.key.size() + ko.object.siblings().size() * 32;
   stats_.sync_keys += r.objects.size();
+  if (t && r.leaves.empty()) note_in_sync(m.range, from);
   send(from, r);
+}
+
+void LeaderlessEngine::note_in_sync(size_t range, uint32_t peer) {
+  last_sync_[{range, peer}] = mono();
+  last_sync_wall_[{range, peer}] = node_->last_now_ms_;
 }
 
 void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {
@@ -1344,6 +1428,7 @@ void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {
     uint64_t token = 0;
     merge_local(ko.key, ko.object, &token);
   }
+  if (push) note_in_sync(m.range, from);  // the exchange it started is complete
   if (!push) {
     if (m.leaves.empty()) {
       ++stats_.sync_equal;
@@ -1353,7 +1438,7 @@ void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {
       stats_.sync_keys += back.objects.size();
       send(from, back);
     }
-    last_sync_[{m.range, from}] = mono();
+    note_in_sync(m.range, from);
   }
 }
 
@@ -1388,6 +1473,7 @@ void LeaderlessEngine::describe(std::vector<std::pair<std::string, std::string>>
   add("sync_equal", stats_.sync_equal);
   add("sync_keys", stats_.sync_keys);
   add("sync_bytes", stats_.sync_bytes);
+  add("tombstones_collected", stats_.tombstones_collected);
   // The longest any of this node's ranges has gone without being found in sync with every
   // other replica (-1: some range never was yet).
   int64_t worst = 0;

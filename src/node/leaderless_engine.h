@@ -65,6 +65,7 @@ struct LeaderlessStats {
   uint64_t hints_dropped_window = 0, hints_dropped_bytes = 0;
   uint64_t sync_rounds = 0, sync_equal = 0;  // anti-entropy comparisons started / found equal
   uint64_t sync_keys = 0, sync_bytes = 0;    // objects and bytes sent by anti-entropy
+  uint64_t tombstones_collected = 0;
   uint64_t bad_messages = 0;
 };
 
@@ -223,12 +224,15 @@ class LeaderlessEngine final : public Engine {
   void collect_leaves(size_t range, const std::vector<uint32_t>& leaves,
                       std::vector<leaderless::KeyedObject>* out) const;
   void expire_requests(int64_t now_ms);
+  void note_in_sync(size_t range, uint32_t peer);
+  void collect_tombstones(int64_t now_ms);
   leaderless::MerkleTree* tree(size_t range);
   uint64_t item_hash(const Slot& slot, const versions::Versioned& obj) const;
 
   void send(uint32_t to, const leaderless::Msg& m);
   std::string row_key(std::string_view key) const;
   std::string hint_key(uint32_t target, std::string_view key) const;
+  std::string dot_floor_key() const;
   void keep_lww(versions::Versioned* obj);
   bool bug(uint32_t b) const;
 
@@ -240,6 +244,8 @@ class LeaderlessEngine final : public Engine {
   leaderless::Gossip gossip_;
   versions::HlcClock hlc_;
   versions::ActorId actor_ = 0;
+  // The highest counter of this replica's dots in the context of any object it collected.
+  uint64_t dot_floor_ = 0;
   std::map<Slot, versions::Versioned> objects_;
   std::vector<std::unique_ptr<leaderless::MerkleTree>> trees_;  // by range; null: not a replica
   std::map<uint32_t, HintSet> hints_;                           // by target node
@@ -255,6 +261,8 @@ class LeaderlessEngine final : public Engine {
   std::vector<size_t> my_ranges_;
   size_t next_range_ = 0;
   std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_;
+  std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_wall_;  // the same, wall clock
+  Slot gc_cursor_;                                         // where the tombstone collector goes on
   std::map<uint64_t, std::pair<size_t, uint32_t>> syncs_;  // by id: (range, peer)
   std::deque<std::pair<size_t, uint32_t>> repair_queue_;   // REPAIR: comparisons to start now
   int64_t last_gossip_ = 0, last_sync_start_ = 0, last_expire_ = 0, started_ms_ = 0;

@@ -27,7 +27,7 @@ class TestClock final : public MonotonicClock {
 class MiniCluster {
  public:
   MiniCluster(int nodes, int n, int r, int w, ConflictMode conflict = ConflictMode::kLww,
-              bool sloppy = true) {
+              bool sloppy = true, int64_t grace_ms = 3600 * 1000) {
     for (int i = 0; i < nodes; ++i) {
       PeerConfig p;
       p.id = "n" + std::to_string(i + 1);
@@ -48,6 +48,8 @@ class MiniCluster {
     base_.keyspaces = {def, ks};
     base_.leaderless.gossip_ms = 50;
     base_.leaderless.anti_entropy_ms = 1000000;  // tests start repairs themselves
+    base_.leaderless.tombstone_grace_ms = static_cast<uint64_t>(grace_ms);
+    base_.leaderless.hint_window_ms = static_cast<uint64_t>(grace_ms);
     for (int i = 0; i < nodes; ++i) {
       storages_.push_back(std::make_unique<MemStorage>());
       nodes_.emplace_back();
@@ -67,6 +69,7 @@ class MiniCluster {
   int64_t wall() const { return 1'700'000'000'000 + clock_.now; }
   Node& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
   const LeaderlessEngine& engine(int i) { return *node(i).engine(1)->as_leaderless(); }
+  void repair(int i) { node(i).engine(1)->as_leaderless()->start_repair(); }
 
   // Delivers every message and persists every batch until nothing moves.
   void settle() {
@@ -328,6 +331,46 @@ TEST(LeaderlessEngine, AWipedNodeIsRebuiltByAntiEntropy) {
   EXPECT_EQ(
       c.engine(0).stats().sync_keys + c.engine(1).stats().sync_keys + c.engine(2).stats().sync_keys,
       keys_before);
+}
+
+TEST(LeaderlessEngine, TombstonesGoOnlyOnceEveryReplicaHoldsThemAndDotsAreNotReused) {
+  MiniCluster c(4, 3, 2, 2, ConflictMode::kSiblings, true, /*grace_ms=*/1000);
+  c.advance(300);
+  auto homes = c.homes("kv:t");
+  const int a = static_cast<int>(homes[0]), b = static_cast<int>(homes[1]);
+  const int down = static_cast<int>(homes[2]);
+  ASSERT_EQ(c.run(a, {"SET", "kv:t", "v1"}, Consistency::kAll), "+OK\r\n");
+  c.set_down(down, true);
+  ASSERT_EQ(c.run(a, {"DEL", "kv:t"}), ":1\r\n");
+  // Past the grace period, but one replica is down: nobody may forget the delete.
+  c.advance(5000);
+  c.repair(a);
+  c.repair(b);
+  c.advance(3000);
+  ASSERT_NE(c.engine(a).local_object("kv:t"), nullptr);
+  ASSERT_NE(c.engine(b).local_object("kv:t"), nullptr);
+  EXPECT_EQ(c.engine(a).stats().tombstones_collected, 0u);
+  // It returns (with v1 only): the delete reaches it, then every replica syncs and collects.
+  c.set_down(down, false);
+  c.start(down);
+  c.advance(3000);
+  for (int i : {a, b, down})
+    c.repair(i);
+  c.advance(3000);
+  for (int i : {a, b, down})
+    c.repair(i);
+  c.advance(3000);
+  for (int i : {a, b, down}) {
+    EXPECT_EQ(c.engine(i).local_object("kv:t"), nullptr) << "node " << i;
+  }
+  EXPECT_EQ(c.run(down, {"GET", "kv:t"}, Consistency::kAll), "$-1\r\n");
+  // Written again: the new version's dot is above the collected ones, so the write survives
+  // merging with any replica's memory of the old key.
+  ASSERT_EQ(c.run(a, {"SET", "kv:t", "v2"}, Consistency::kAll), "+OK\r\n");
+  const versions::Versioned* o = c.engine(a).local_object("kv:t");
+  ASSERT_NE(o, nullptr);
+  EXPECT_GT(o->siblings()[0].dot.counter, 2u);
+  EXPECT_EQ(c.run(b, {"GET", "kv:t"}, Consistency::kAll), "$2\r\nv2\r\n");
 }
 
 TEST(LeaderlessEngine, GarbageFromAPeerIsCountedAndChangesNothing) {
