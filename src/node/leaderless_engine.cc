@@ -404,9 +404,11 @@ Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
     msg.type = MsgType::kRead;
     msg.id = rid;
     msg.key = r.key;
+    r.start_wall = now_ms;
     for (uint32_t node : r.asked) {
       if (node == self()) {
         r.answers.emplace_back(self(), read_local(r.key));
+        r.all.merge(r.answers.back().second);
       } else {
         send(node, msg);
       }
@@ -633,9 +635,26 @@ void LeaderlessEngine::check_read(uint64_t id, ReadReq& r, int64_t now_ms) {
       }
     }
     r.replied = true;
+    r.shown = r.merged;
     part_done(r.client, r.part, r.merged, "");
   }
-  if (r.replied && r.repairs_left == 0 && r.answers.size() == r.asked.size()) reads_.erase(id);
+  if (r.replied && r.repairs_left == 0 && r.answers.size() == r.asked.size()) {
+    judge_freshness(r);
+    reads_.erase(id);
+  }
+}
+
+void LeaderlessEngine::judge_freshness(const ReadReq& r) {
+  int64_t newest = INT64_MIN;
+  for (const Sibling& s : r.all.siblings())
+    newest = std::max(newest, versions::hlc_wall_ms(s.hlc));
+  if (newest == INT64_MIN) return;  // nothing written: nothing to be stale about
+  const int64_t t = r.start_wall - newest;
+  size_t b = 0;
+  while (b < std::size(kFreshnessBoundsMs) && t > kFreshnessBoundsMs[b])
+    ++b;
+  ++freshness_.judged[b];
+  if (r.shown.covers(r.all)) ++freshness_.fresh[b];
 }
 
 void LeaderlessEngine::repair(ReadReq& r, uint64_t read_id, bool blocking) {
@@ -949,6 +968,7 @@ void LeaderlessEngine::on_read_reply(uint32_t from, Msg& m, int64_t now_ms) {
   for (const auto& [node, obj] : r.answers) {
     if (node == from) return;  // a duplicate
   }
+  r.all.merge(m.object);
   r.answers.emplace_back(from, std::move(m.object));
   if (r.replied && kc().read_repair != ReadRepair::kOff) {
     // A late answer: bring it up to what the reply showed, and learn what it adds.

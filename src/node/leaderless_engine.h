@@ -23,8 +23,10 @@
 // messages leave through Node::send_peer, rows through the node's pending batch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -92,6 +94,16 @@ class LeaderlessEngine final : public Engine {
   // up / suspect / down of a node as this node's failure detector sees it, and its phi.
   const char* node_state(uint32_t node) const;
   double node_phi(uint32_t node) const;
+  // Reads judged for freshness, by time since the newest version was written: a read is fresh
+  // when its reply showed everything every replica it asked held (judged once all answered).
+  // Bucket i counts reads whose newest version was written at most kFreshnessBoundsMs[i] ms
+  // before the read started (the last bucket: longer ago).
+  static constexpr int64_t kFreshnessBoundsMs[] = {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+  static constexpr size_t kFreshnessBuckets = std::size(kFreshnessBoundsMs) + 1;
+  struct Freshness {
+    std::array<uint64_t, kFreshnessBuckets> judged{}, fresh{};
+  };
+  const Freshness& freshness() const { return freshness_; }
   // Starts comparing every range this node replicates with each other replica (REPAIR).
   void start_repair();
   // The object this node stores for a key (tests and the simulator's convergence checker).
@@ -145,6 +157,9 @@ class LeaderlessEngine final : public Engine {
     size_t repairs_left = 0;  // blocking read repair: acks still awaited before replying
     versions::Versioned merged;
     int64_t deadline = 0;
+    // Freshness: what the reply showed, and every answer merged (judged once all answered).
+    int64_t start_wall = 0;
+    versions::Versioned shown, all;
   };
   struct Relay {
     Origin origin;
@@ -268,6 +283,8 @@ class LeaderlessEngine final : public Engine {
   int64_t last_gossip_ = 0, last_sync_start_ = 0, last_expire_ = 0, started_ms_ = 0;
   uint64_t next_id_ = 0;
   LeaderlessStats stats_;
+  Freshness freshness_;
+  void judge_freshness(const ReadReq& r);
 };
 
 }  // namespace rkv

@@ -264,10 +264,24 @@ TEST(LeaderlessEngine, ReadRepairBringsAStaleReplicaUpToDate) {
   ASSERT_EQ(c.run(0, {"SET", "kv:r", "new"}), "+OK\r\n");  // nodes 0 and 1
   EXPECT_EQ(c.engine(2).local_object("kv:r"), nullptr);
   c.heal();
+  // A read at ONE through the stale replica answers from itself: stale, and judged so once
+  // the other replicas' answers arrive (read repair async/blocking fixes node 2 meanwhile).
+  EXPECT_EQ(c.run(2, {"GET", "kv:r"}, Consistency::kOne), "$-1\r\n");
+  uint64_t judged = 0, fresh = 0;
+  for (size_t b = 0; b < LeaderlessEngine::kFreshnessBuckets; ++b) {
+    judged += c.engine(2).freshness().judged[b];
+    fresh += c.engine(2).freshness().fresh[b];
+  }
+  EXPECT_EQ(judged, 1u);
+  EXPECT_EQ(fresh, 0u);
+  c.cut(0, 2);
+  c.cut(1, 2);
+  ASSERT_EQ(c.run(0, {"SET", "kv:r", "newer"}), "+OK\r\n");
+  c.heal();
   // Any late hint or repair is still pending; a read at ALL repairs node 2 before replying.
-  EXPECT_EQ(c.run(2, {"GET", "kv:r"}, Consistency::kAll), "$3\r\nnew\r\n");
+  EXPECT_EQ(c.run(2, {"GET", "kv:r"}, Consistency::kAll), "$5\r\nnewer\r\n");
   ASSERT_NE(c.engine(2).local_object("kv:r"), nullptr);
-  EXPECT_EQ(c.engine(2).local_object("kv:r")->siblings()[0].value, "new");
+  EXPECT_EQ(c.engine(2).local_object("kv:r")->siblings()[0].value, "newer");
 }
 
 TEST(LeaderlessEngine, HintsForADownReplicaAreHandedOffWhenItReturns) {

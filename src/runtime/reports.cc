@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "node/leaderless_engine.h"
 #include "runtime/peer_transport.h"
 #include "runtime/server.h"
 
@@ -254,6 +255,35 @@ std::string Server::metrics_text() {
       const std::string name = fmt::format("replikv_{}_{}", model, f.field);
       if (described.insert(name).second) o += fmt::format("# TYPE {} gauge\n", name);
       o += fmt::format("{}{{keyspace=\"{}\"}} {}\n", name, f.keyspace, f.value);
+    }
+  }
+  // Leaderless read freshness measured on this node's own traffic (see LeaderlessEngine).
+  bool freshness_help = false;
+  for (uint32_t i = 0; i < st.keyspace_count(); ++i) {
+    const Engine* e = node_->engine(i);
+    const LeaderlessEngine* l = e ? e->as_leaderless() : nullptr;
+    if (!l) continue;
+    if (!freshness_help) {
+      freshness_help = true;
+      o += "# HELP replikv_leaderless_reads_judged_total Reads coordinated here whose every asked "
+           "replica answered, by ms between the newest version's write and the read (le).\n"
+           "# TYPE replikv_leaderless_reads_judged_total counter\n"
+           "# HELP replikv_leaderless_reads_fresh_total Of those, reads whose reply showed "
+           "everything the replicas held.\n"
+           "# TYPE replikv_leaderless_reads_fresh_total counter\n";
+    }
+    const auto& f = l->freshness();
+    uint64_t judged = 0, fresh = 0;  // cumulative, as a Prometheus histogram's buckets
+    for (size_t b = 0; b < LeaderlessEngine::kFreshnessBuckets; ++b) {
+      judged += f.judged[b];
+      fresh += f.fresh[b];
+      const std::string le = b < std::size(LeaderlessEngine::kFreshnessBoundsMs)
+                                 ? std::to_string(LeaderlessEngine::kFreshnessBoundsMs[b])
+                                 : "+Inf";
+      o += fmt::format("replikv_leaderless_reads_judged_total{{keyspace=\"{}\",le=\"{}\"}} {}\n",
+                       st.keyspace(i).config.name, le, judged);
+      o += fmt::format("replikv_leaderless_reads_fresh_total{{keyspace=\"{}\",le=\"{}\"}} {}\n",
+                       st.keyspace(i).config.name, le, fresh);
     }
   }
   gauge("replikv_keys", "Keys stored, all keyspaces.", st.total_keys());
