@@ -1,5 +1,6 @@
 #include "leaderless/messages.h"
 
+#include "core/assert.h"
 #include "core/varint.h"
 
 namespace rkv::leaderless {
@@ -77,6 +78,9 @@ void encode(const Msg& m, std::string* out) {
           out->push_back(static_cast<char>(h >> (8 * i)));
       }
       break;
+    case MsgType::kBatch:
+      RKV_ASSERT(false && "a batch is built with append_to_batch");
+      break;
     case MsgType::kSyncResponse:
     case MsgType::kSyncPush:
       put_varint(out, m.range);
@@ -96,7 +100,7 @@ bool decode(std::string_view in, Msg* out) {
   Msg m;
   uint8_t type = 0;
   if (!get_u8(&in, &type) || type < 1 || type > static_cast<uint8_t>(MsgType::kSyncPush)) {
-    return false;
+    return false;  // (kBatch bodies go through split_batch)
   }
   m.type = static_cast<MsgType>(type);
   if (!get_varint(&in, &m.id)) return false;
@@ -146,6 +150,8 @@ bool decode(std::string_view in, Msg* out) {
       }
       break;
     }
+    case MsgType::kBatch:
+      return false;
     case MsgType::kSyncResponse:
     case MsgType::kSyncPush: {
       if (!get_varint(&in, &v) || v > UINT32_MAX) return false;
@@ -166,6 +172,25 @@ bool decode(std::string_view in, Msg* out) {
   }
   if (!in.empty()) return false;
   *out = std::move(m);
+  return true;
+}
+
+void append_to_batch(const Msg& m, std::string* out, size_t* count) {
+  if (*count == 0) put_u8(out, static_cast<uint8_t>(MsgType::kBatch));
+  std::string body;
+  encode(m, &body);
+  put_bytes(out, body);
+  ++*count;
+}
+
+bool split_batch(std::string_view in, std::vector<std::string_view>* parts) {
+  uint8_t type = 0;
+  if (!get_u8(&in, &type) || type != static_cast<uint8_t>(MsgType::kBatch)) return false;
+  while (!in.empty()) {
+    std::string_view body;
+    if (!get_bytes(&in, &body)) return false;
+    parts->push_back(body);
+  }
   return true;
 }
 

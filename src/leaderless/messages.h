@@ -24,6 +24,7 @@ enum class MsgType : uint8_t {
   kSyncRequest = 8,      // anti-entropy: my Merkle leaves of a token range
   kSyncResponse = 9,     // the differing leaves and my objects under them
   kSyncPush = 10,        // the requester's objects under the differing leaves
+  kBatch = 11,           // several messages to one peer: varint-length-prefixed bodies
 };
 
 // What a kWrite is for: acknowledged the same way, counted apart in the metrics.
@@ -60,7 +61,14 @@ struct Msg {
 
 // Appends the encoding of `m` (after the engine header) to `out`.
 void encode(const Msg& m, std::string* out);
-// Decodes a message body (after the engine header).
+// Decodes a message body (after the engine header). A kBatch body is not a Msg: see below.
 bool decode(std::string_view in, Msg* out);
+
+// A batch: every message an engine sends one peer in one round travels in one payload.
+// append_to_batch starts the batch (type byte) when `out` holds no message yet (`*count` 0).
+void append_to_batch(const Msg& m, std::string* out, size_t* count);
+// Splits a kBatch body into its messages' bodies (each then given to decode). False when the
+// body is not a well-formed batch; `parts` holds what was read before the damage.
+bool split_batch(std::string_view in, std::vector<std::string_view>* parts);
 
 }  // namespace rkv::leaderless

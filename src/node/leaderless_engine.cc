@@ -914,6 +914,7 @@ void LeaderlessEngine::on_persisted(uint64_t token, int64_t /*now_ms*/) {
     after_durable_.pop_front();
     acknowledge(a);
   }
+  flush();
 }
 
 void LeaderlessEngine::on_write_ack(uint32_t from, uint64_t id, bool ok) {
@@ -993,13 +994,21 @@ void LeaderlessEngine::on_peer_message(uint32_t from, std::string_view body, int
   std::string_view name;
   if (!peek_engine_keyspace(body, &name)) return;
   body.remove_prefix(static_cast<size_t>(name.data() - body.data()) + name.size());
-  Msg m;
-  if (!leaderless::decode(body, &m) || !m.object.well_formed()) {
+  std::vector<std::string_view> parts;
+  const bool whole = leaderless::split_batch(body, &parts);
+  for (std::string_view part : parts) {
+    Msg m;
+    if (!leaderless::decode(part, &m) || !m.object.well_formed()) {
+      ++stats_.bad_messages;
+      ++node_->bad_peer_messages_;
+      continue;
+    }
+    handle(from, m, now_ms);
+  }
+  if (!whole) {
     ++stats_.bad_messages;
     ++node_->bad_peer_messages_;
-    return;
   }
-  handle(from, m, now_ms);
 }
 
 void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
@@ -1099,15 +1108,29 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
       return on_sync_objects(from, m, false);
     case MsgType::kSyncPush:
       return on_sync_objects(from, m, true);
+    case MsgType::kBatch:  // never decoded as one message (split_batch)
+      return;
   }
 }
 
 void LeaderlessEngine::send(uint32_t to, const Msg& m) {
-  std::string payload;
-  payload.push_back(kPeerLeaderless);
-  put_engine_header(&payload, name_);
-  leaderless::encode(m, &payload);
-  node_->send_peer(PeerSend{to, std::move(payload)});
+  // Gathered per peer and sent once per round (flush): one payload, however many requests,
+  // acknowledgements and replies go to that peer.
+  Outbox& box = outbox_[to];
+  if (box.count == 0) {
+    box.payload.push_back(kPeerLeaderless);
+    put_engine_header(&box.payload, name_);
+  }
+  leaderless::append_to_batch(m, &box.payload, &box.count);
+}
+
+void LeaderlessEngine::flush() {
+  for (auto& [to, box] : outbox_) {
+    if (box.count == 0) continue;
+    node_->send_peer(PeerSend{to, std::move(box.payload)});
+    box.payload = std::string();
+    box.count = 0;
+  }
 }
 
 // --- time ----------------------------------------------------------------------------------
@@ -1126,6 +1149,7 @@ void LeaderlessEngine::tick(int64_t now_ms) {
   handoff(now_ms);
   anti_entropy(now_ms);
   collect_tombstones(now_ms);
+  flush();
 }
 
 // A tombstone (or a value past its expiry) may go only when no replica can bring back what it

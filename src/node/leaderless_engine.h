@@ -82,7 +82,8 @@ class LeaderlessEngine final : public Engine {
                    int64_t now_ms, resp::Writer& w) override;
   void on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) override;
   void tick(int64_t now_ms) override;
-  void pump(int64_t) override {}  // effects are produced as inputs arrive
+  // Messages produced by the inputs since the last call leave, one payload per peer.
+  void pump(int64_t) override { flush(); }
   void on_persisted(uint64_t token, int64_t now_ms) override;
   void describe(std::vector<std::pair<std::string, std::string>>* out,
                 int64_t now_ms) const override;
@@ -245,6 +246,7 @@ class LeaderlessEngine final : public Engine {
   uint64_t item_hash(const Slot& slot, const versions::Versioned& obj) const;
 
   void send(uint32_t to, const leaderless::Msg& m);
+  void flush();
   std::string row_key(std::string_view key) const;
   std::string hint_key(uint32_t target, std::string_view key) const;
   std::string dot_floor_key() const;
@@ -271,6 +273,11 @@ class LeaderlessEngine final : public Engine {
   std::map<uint64_t, Relay> relays_;
   std::map<uint64_t, uint64_t> repair_acks_;  // blocking read repair: write id -> read id
   std::deque<AfterDurable> after_durable_;
+  struct Outbox {
+    std::string payload;  // 'L', engine header, kBatch, messages
+    size_t count = 0;
+  };
+  std::map<uint32_t, Outbox> outbox_;  // by peer, until flush()
   // Anti-entropy: ranges this node replicates, the next one to compare, when each range was
   // last found in sync with each other replica (mono ms), and comparisons in flight.
   std::vector<size_t> my_ranges_;
