@@ -45,6 +45,9 @@ done
 [ -x "$BIN" ] || { echo "cluster_compare: replikv binary not found at $BIN (make build)" >&2; exit 1; }
 
 tmp="$(mktemp -d -t rkv-cluster-bench.XXXXXX)"
+BENCH_ME=cluster_compare
+# shellcheck source=bench/cluster_lib.sh
+source "$here/cluster_lib.sh"
 pids=()
 cleanup() {
   local pid
@@ -71,16 +74,7 @@ stop_all() {  # stops every server started so far
   pids=()
 }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-wait_ping() {  # port pid name
-  for _ in $(seq 300); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = "PONG" ] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "cluster_compare: $3 exited; log:" >&2; cat "$tmp/$3.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  echo "cluster_compare: $3 not ready on port $1" >&2; exit 1
-}
 
 results="$tmp/results.csv"
 : >"$results"
@@ -162,52 +156,7 @@ leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader
   echo "${c[$li]}"
 }
 
-start_etcd() {  # a 3-member etcd cluster; sets eleader
-  local i init=""
-  cl=(); pe=()
-  for i in 0 1 2; do
-    cl+=("$(free_port)"); pe+=("$(free_port)")
-    init+="${init:+,}e$i=http://127.0.0.1:${pe[$i]}"
-  done
-  for i in 0 1 2; do
-    etcd --name "e$i" --data-dir "$tmp/etcd/e$i" \
-      --listen-client-urls "http://127.0.0.1:${cl[$i]}" --advertise-client-urls "http://127.0.0.1:${cl[$i]}" \
-      --listen-peer-urls "http://127.0.0.1:${pe[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pe[$i]}" \
-      --initial-cluster "$init" --initial-cluster-state new --initial-cluster-token "rkv-bench-$$" \
-      --log-level error >"$tmp/etcd-e$i.log" 2>&1 &
-    pids+=("$!")
-  done
-  eleader="$(timeout 60 "$PY" "$LOAD" etcd-leader "127.0.0.1:${cl[0]},127.0.0.1:${cl[1]},127.0.0.1:${cl[2]}")"
-  echo "etcd: leader at $eleader" >&2
-}
 
-start_redis() {  # primary + 2 replicas (async replication), AOF everysec on each; sets rp
-  local i
-  rp=()
-  local own=()
-  for i in 0 1 2; do
-    rp+=("$(free_port)")
-    mkdir -p "$tmp/redis-$i"
-    extra=()
-    [ "$i" -gt 0 ] && extra=(--replicaof 127.0.0.1 "${rp[0]}")
-    redis-server --port "${rp[$i]}" --bind 127.0.0.1 --dir "$tmp/redis-$i" --daemonize no \
-      --save '' --appendonly yes --appendfsync everysec --logfile "$tmp/redis-$i.log" \
-      "${extra[@]+"${extra[@]}"}" &
-    pids+=("$!"); own+=("$!")
-  done
-  for i in 0 1 2; do wait_ping "${rp[$i]}" "${own[$i]}" "redis-$i"; done
-  # A replica counts in connected_slaves from the moment it asks for a full sync, but the primary
-  # starts streaming writes to it only after the initial transfer (which Redis delays by
-  # repl-diskless-sync-delay, 5 s by default): wait until both are "online", or the run would
-  # measure a primary that is not yet replicating.
-  local online=0
-  for _ in $(seq 300); do
-    online="$(redis-cli -p "${rp[0]}" INFO replication | grep -c 'state=online' || true)"
-    [ "$online" = 2 ] && break
-    sleep 0.1
-  done
-  [ "$online" = 2 ] || { echo "cluster_compare: Redis replicas not online after 30 s" >&2; exit 1; }
-}
 
 # Every system is started once and stays up (idle ones cost next to nothing); the runs of
 # each round alternate between the systems compared, so that the two sides of every ratio are
@@ -222,37 +171,6 @@ start_rkv rkv-async-nofsync --commit async --fsync never
 an_nodes="$rkv_nodes"
 start_etcd
 start_redis
-
-# Before each measured run the machine must be idle: background work a run leaves behind (etcd's
-# WAL and compaction, a replikv snapshot, Redis's AOF rewrite) would otherwise land on whichever
-# system runs next. Waits until less than 10% of the CPUs is busy, for at most BENCH_SETTLE_MAX s.
-settle() {
-  "$PY" - "${BENCH_SETTLE_MAX:-10}" <<'PYEOF'
-import sys, time
-def snap():
-    v = list(map(int, open("/proc/stat").readline().split()[1:]))
-    return sum(v), v[3] + v[4]  # total, idle + iowait
-end = time.monotonic() + float(sys.argv[1])
-prev = snap()
-while time.monotonic() < end:
-    time.sleep(0.5)
-    cur = snap()
-    busy = 1 - (cur[1] - prev[1]) / max(1, cur[0] - prev[0])
-    prev = cur
-    if busy < 0.10:
-        break
-PYEOF
-}
-
-# The two runs a ratio compares, one after the other; odd rounds run the first one first, even
-# rounds the second, so a drift of the machine's speed within a round favours neither side.
-pair() {  # "run A" "run B"
-  if (( round % 2 == 1 )); then
-    settle; eval "$1"; settle; eval "$2"
-  else
-    settle; eval "$2"; settle; eval "$1"
-  fi
-}
 
 one_round() {
   # Leaders are looked up again each round: a cluster may have elected another one meanwhile.

@@ -30,8 +30,9 @@ import urllib.request
 # ---- replikv cluster configs ----------------------------------------------------------------
 
 
-def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch", commit="quorum"):
-    """`ports` = [(client, admin, peer)] for every node; returns node i's TOML."""
+def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch", commit="quorum", extra=""):
+    """`ports` = [(client, admin, peer)] for every node; returns node i's TOML (`extra`, more
+    TOML such as further [[keyspace]] tables, is appended as is)."""
     c, a, _ = ports[i]
     t = (f'[node]\nid = "n{i + 1}"\nport = {c}\nadmin_port = {a}\n'
          f'data_dir = "{data_dir}/n{i + 1}"\nfsync = "{fsync}"\nlog_level = "warn"\n\n'
@@ -44,7 +45,7 @@ def rkv_config(i, ports, data_dir, secret, raft=None, fsync="batch", commit="quo
           f'commit = "{commit}"\nread = "linearizable"\n')
     t += ('\n[[keyspace]]\nname = "accounts"\nprefix = "accounts:"\nmodel = "primary"\n'
           'commit = "quorum"\nread = "linearizable"\n')
-    return t
+    return t + ("\n" + extra if extra else "")
 
 
 def free_port():
@@ -53,7 +54,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum", fsync="batch"):
+def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum", fsync="batch", extra=""):
     """Writes node-1..n.toml into data_dir; returns [(config_path, client, admin, peer)]."""
     ports = [(free_port(), free_port(), free_port()) for _ in range(n)]
     secret = secrets.token_hex(16)
@@ -61,7 +62,8 @@ def write_rkv_configs(data_dir, n=3, raft=None, commit="quorum", fsync="batch"):
     for i in range(n):
         path = os.path.join(data_dir, f"node-{i + 1}.toml")
         with open(path, "w") as f:
-            f.write(rkv_config(i, ports, data_dir, secret, raft, fsync=fsync, commit=commit))
+            f.write(rkv_config(i, ports, data_dir, secret, raft, fsync=fsync, commit=commit,
+                               extra=extra))
         out.append((path,) + ports[i])
     return out
 
@@ -248,6 +250,8 @@ def main():
                    help="fsync setting of every node")
     c.add_argument("--raft", action="append", default=[], metavar="KEY=VALUE",
                    help="a [raft] setting of every node (repeatable)")
+    c.add_argument("--extra-toml", metavar="FILE",
+                   help="TOML appended to every node's config (more keyspaces, [leaderless])")
     a = ap.parse_args()
     if a.cmd == "load":
         res = run_load(a.proto, a.endpoint, a.op, a.clients, a.seconds, a.keys, a.value_size)
@@ -257,8 +261,10 @@ def main():
     elif a.cmd == "rkv-leader":
         print(rkv_leader([int(p) for p in a.admin_ports.split(",")], a.keyspace))
     elif a.cmd == "rkv-configs":
+        extra = open(a.extra_toml).read() if a.extra_toml else ""
         for path, cp, ap_, pp in write_rkv_configs(a.data_dir, a.nodes, commit=a.commit, fsync=a.fsync,
-                                               raft=dict(kv.split("=", 1) for kv in a.raft) or None):
+                                               raft=dict(kv.split("=", 1) for kv in a.raft) or None,
+                                               extra=extra):
             print(path, cp, ap_, pp)
 
 

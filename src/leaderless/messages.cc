@@ -64,6 +64,8 @@ void encode(const Msg& m, std::string* out) {
       put_bytes(out, m.payload);
       break;
     case MsgType::kCoordinate:
+      put_varint(out, m.generation);
+      put_varint(out, m.stamp);
       put_u8(out, m.consistency);
       put_u8(out, m.proto);
       put_varint(out, m.args.size());
@@ -129,7 +131,10 @@ bool decode(std::string_view in, Msg* out) {
       if (!get_string(&in, &m.payload)) return false;
       break;
     case MsgType::kCoordinate: {
-      if (!get_u8(&in, &m.consistency) || !get_u8(&in, &m.proto)) return false;
+      if (!get_varint(&in, &m.generation) || !get_varint(&in, &m.stamp) ||
+          !get_u8(&in, &m.consistency) || !get_u8(&in, &m.proto)) {
+        return false;
+      }
       if (!get_count(&in, &v, 1) || v == 0) return false;
       m.args.resize(v);
       for (auto& a : m.args) {

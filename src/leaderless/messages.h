@@ -49,6 +49,8 @@ struct Msg {
   // kGossip: raw digest bytes; kCoordinateReply: RESP bytes
   std::string payload;
   // kCoordinate
+  uint64_t generation = 0;  // the receiver's incarnation (gossip generation) the sender knows
+  uint64_t stamp = 0;       // the sender's HLC reading when its client sent the write
   uint8_t consistency = 0;
   uint8_t proto = 2;
   std::vector<std::string> args;

@@ -28,8 +28,10 @@ constexpr uint32_t kTreeDepth = 8;           // 256 leaves per token range
 constexpr size_t kMaxSyncStartsPerTick = 4;  // REPAIR: comparisons started per tick
 constexpr int64_t kHintExpiryEveryMs = 1000;
 constexpr int64_t kRelayGraceMs = 500;
-constexpr size_t kGcPerTick = 256;  // objects the tombstone collector looks at per tick  // a relay
-                                    // waits this much longer than the coordinator
+constexpr size_t kGcPerTick = 256;
+constexpr size_t kMaxSeenRelays =
+    65536;  // relayed write ids remembered per peer  // objects the tombstone collector looks at
+            // per tick  // a relay waits this much longer than the coordinator
 
 std::vector<std::string> node_ids(const Config& c) {
   std::vector<std::string> ids;
@@ -112,6 +114,7 @@ bool LeaderlessEngine::up(uint32_t node, int64_t mono_now) const {
 }
 
 const char* LeaderlessEngine::node_state(uint32_t node) const {
+  if (node != self() && !gossip_.known(node)) return up(node, mono()) ? "unknown" : "down";
   switch (gossip_.state(node, mono(), settings().phi_threshold)) {
     case leaderless::Gossip::State::kUp:
       return "up";
@@ -135,10 +138,6 @@ std::string LeaderlessEngine::row_key(std::string_view key) const {
   k.push_back('\0');
   k.append(key);
   return k;
-}
-
-std::string LeaderlessEngine::dot_floor_key() const {
-  return "mldots/" + name_;
 }
 
 std::string LeaderlessEngine::hint_key(uint32_t target, std::string_view key) const {
@@ -176,39 +175,38 @@ Status LeaderlessEngine::open(int64_t now_ms) {
   }
   if (!my_ranges_.empty()) next_range_ = random_->uniform(my_ranges_.size());
 
-  // The actor id: node index plus an epoch chosen when this data dir first held the keyspace.
-  // A wiped node comes back under a new epoch, so it never reuses a dot it issued before.
+  // The actor id: node index plus an epoch drawn anew by every incarnation. A coordinator
+  // sends a write to the other replicas while its own copy is still being written; if it
+  // crashes before that copy is durable, the replicas hold a dot the restarted node does not
+  // know. Under a new epoch it can never issue that dot again (nor can a wiped node). The
+  // epoch last used is recorded so the new one differs from it.
   Storage& st = *node_->storage_;
   const std::string epoch_key = "mlactor/" + name_;
-  uint32_t epoch = 0;
+  uint64_t previous = 0;
   auto stored = st.get(epoch_key);
   if (stored.is_ok()) {
     std::string_view payload;
-    uint64_t v = 0;
-    if (!unseal(stored.value(), &payload) || !get_varint(&payload, &v) || v > UINT32_MAX) {
+    if (!unseal(stored.value(), &payload) || !get_varint(&payload, &previous) ||
+        previous > UINT32_MAX) {
       return Status::corruption(fmt::format("keyspace {}: actor epoch record is damaged", name_));
     }
-    epoch = static_cast<uint32_t>(v);
-  } else if (stored.status().code() == Code::kNotFound) {
-    epoch = static_cast<uint32_t>(random_->next() | 1);
+  } else if (stored.status().code() != Code::kNotFound) {
+    return stored.status();
+  }
+  uint32_t epoch = 0;
+  while (epoch == 0 || epoch == previous)
+    epoch = static_cast<uint32_t>(random_->next());
+  {
     std::string payload;
     put_varint(&payload, epoch);
     WriteBatch b;
     b.put(epoch_key, seal(payload));
     RKV_RETURN_IF_ERROR(st.write(b, true));
-  } else {
-    return stored.status();
   }
+  // Request ids carry a per-incarnation prefix: a late reply to a request of an earlier
+  // incarnation never matches a request of this one.
+  next_id_ = (random_->next() | 1) << 32;
   actor_ = (static_cast<uint64_t>(self()) << 32) | epoch;
-  auto floor = st.get(dot_floor_key());
-  if (floor.is_ok()) {
-    std::string_view payload;
-    if (!unseal(floor.value(), &payload) || !get_varint(&payload, &dot_floor_)) {
-      return Status::corruption(fmt::format("keyspace {}: dot floor record is damaged", name_));
-    }
-  } else if (floor.status().code() != Code::kNotFound) {
-    return floor.status();
-  }
 
   // Objects.
   std::string begin = row_key("");
@@ -230,6 +228,7 @@ Status LeaderlessEngine::open(int64_t now_ms) {
       max_hlc = std::max(max_hlc, s.hlc);
     Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
     if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, item_hash(slot, obj));
+    note_mortality(slot, obj);
     objects_.emplace(std::move(slot), std::move(obj));
     return true;
   }));
@@ -421,9 +420,10 @@ Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
 
 Dispatch LeaderlessEngine::start_write(const Origin& o, Op op,
                                        std::span<const std::string_view> args, size_t need,
-                                       int64_t now_ms, resp::Writer& w) {
+                                       int64_t now_ms, resp::Writer& w, uint64_t stamp) {
   // Parse first: a malformed command changes nothing.
   Sibling s;
+  s.hlc = stamp;
   VersionVector ctx;
   if (op == Op::kSet) {
     s.value.assign(args[2]);
@@ -497,7 +497,18 @@ Dispatch LeaderlessEngine::start_write(const Origin& o, Op op,
     }
     // Not a replica of this key: versions are issued by replicas, so relay the write to the
     // first home replica that is up.
-    auto home = std::find_if(homes.begin(), homes.end(), [&](uint32_t h) { return up(h, m); });
+    // The first home replica the failure detector sees fully up (not even suspect) and that
+    // answers relays promptly, else the first one not down; a relay names the incarnation it
+    // is meant for, so it must be known.
+    auto home = std::find_if(homes.begin(), homes.end(), [&](uint32_t h) {
+      return gossip_.known(h) &&
+             gossip_.state(h, m, settings().phi_threshold) == leaderless::Gossip::State::kUp &&
+             !slow_relay_target(h, m);
+    });
+    if (home == homes.end()) {
+      home = std::find_if(homes.begin(), homes.end(),
+                          [&](uint32_t h) { return gossip_.known(h) && up(h, m); });
+    }
     if (home == homes.end()) {
       ++stats_.unavailable;
       part_done(cid, i, std::nullopt,
@@ -519,15 +530,26 @@ Dispatch LeaderlessEngine::start_write(const Origin& o, Op op,
   return {Dispatch::kDeferred, 0};
 }
 
+bool LeaderlessEngine::slow_relay_target(uint32_t node, int64_t mono_now) const {
+  const int64_t slow =
+      std::max<int64_t>(20, static_cast<int64_t>(settings().request_timeout_ms) / 20);
+  for (const auto& [id, r] : relays_) {
+    if (r.to == node && mono_now - r.sent > slow) return true;
+  }
+  return false;
+}
+
 void LeaderlessEngine::relay_write(const Origin& o, std::span<const std::string_view> args,
                                    size_t need, uint32_t to) {
   ++stats_.relayed;
   const uint64_t id = next_id();
-  relays_[id] =
-      Relay{o, mono() + static_cast<int64_t>(settings().request_timeout_ms) + kRelayGraceMs};
+  relays_[id] = Relay{
+      o, mono() + static_cast<int64_t>(settings().request_timeout_ms) + kRelayGraceMs, to, mono()};
   Msg m;
   m.type = MsgType::kCoordinate;
   m.id = id;
+  m.generation = gossip_.entry(to).generation;  // the incarnation of `to` this node knows
+  m.stamp = hlc_.now(node_->last_now_ms_);
   m.consistency = static_cast<uint8_t>(need);  // the number of acknowledgements needed
   m.proto = 2;
   m.args.assign(args.begin(), args.end());
@@ -581,7 +603,10 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   if (c.op == Op::kDel && visible(obj, now_ms)) ++c.existed;
   // The write's clock reading is above every version it replaces, whatever the clocks of the
   // nodes that wrote them: LWW must never prefer a version over one that causally follows it.
-  s.hlc = hlc_.now(now_ms);
+  // A relayed write keeps the clock reading of when its client sent it: if it reaches its
+  // coordinator late (a paused process, a held connection), it does not win over the writes
+  // acknowledged meanwhile.
+  s.hlc = s.hlc != 0 ? s.hlc : hlc_.now(now_ms);
   for (const Sibling& old : obj.siblings())
     s.hlc = std::max(s.hlc, old.hlc + 1);
   // A write without CONTEXT replaces what this replica holds (a plain Redis SET overwrites);
@@ -828,6 +853,7 @@ void LeaderlessEngine::store_object(const Slot& slot, Versioned obj, uint64_t* t
   seal_end(&rec);
   node_->pending_.batch.put_owned(row_key(slot.second), std::move(rec));
   *token = node_->new_token();
+  note_mortality(slot, obj);
   auto* t = tree(ring_.range_of(slot.first));
   auto it = objects_.find(slot);
   if (it == objects_.end()) {
@@ -859,6 +885,16 @@ bool LeaderlessEngine::store_hint(uint32_t target, std::string_view key, const V
                                   int64_t now_ms, uint64_t* token) {
   HintSet& hs = hints_[target];
   auto it = hs.keys.find(std::string(key));
+  // A hint lives hint_window_ms from when it was first stored. A write that joins a hint past
+  // half its life starts it afresh instead (what it held is dropped, and counted): the write
+  // just acknowledged always has half a window before it can expire.
+  if (it != hs.keys.end() &&
+      now_ms - it->second.stored_ms > static_cast<int64_t>(settings().hint_window_ms / 2)) {
+    ++stats_.hints_dropped_window;
+    hs.bytes -= it->second.bytes;
+    hs.keys.erase(it);
+    it = hs.keys.end();
+  }
   Versioned merged = it != hs.keys.end() ? it->second.obj : Versioned{};
   merged.merge(obj);
   std::string rec;
@@ -1066,6 +1102,24 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
       o.peer = static_cast<int32_t>(from);
       o.forward_id = m.id;
       o.proto = 2;
+      // Run it at most once: a duplicate delivery is dropped (the first one answers), and a
+      // relay addressed to an earlier incarnation of this node (which may have run it before
+      // a restart) is refused rather than run again.
+      if (m.generation != gossip_.entry(self()).generation) {
+        std::string out;
+        resp::Writer(&out, 2).error(
+            "TIMEOUT the replica that coordinates this key restarted; the relayed write's "
+            "outcome is unknown");
+        return reply(o, std::move(out));
+      }
+      hlc_.observe(m.stamp, now_ms);
+      SeenRelays& seen = seen_relays_[from];
+      if (!seen.ids.insert(m.id).second) return;
+      seen.order.push_back(m.id);
+      if (seen.order.size() > kMaxSeenRelays) {
+        seen.ids.erase(seen.order.front());
+        seen.order.pop_front();
+      }
       std::vector<std::string_view> args(m.args.begin(), m.args.end());
       const resp::CommandSpec* spec = resp::lookup_command(args[0]);
       std::string out;
@@ -1078,7 +1132,7 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
         return reply(o, std::move(out));
       }
       Dispatch d = start_write(o, spec->id == resp::CommandId::kSet ? Op::kSet : Op::kDel, args,
-                               need, now_ms, w);
+                               need, now_ms, w, m.stamp);
       if (d.kind != Dispatch::kDeferred) reply(o, std::move(out));
       return;
     }
@@ -1158,17 +1212,22 @@ void LeaderlessEngine::tick(int64_t now_ms) {
 // than any hint still allowed to carry an older version. A replica down across the grace
 // period is never found in sync, so its ranges keep their tombstones until it returns.
 void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
-  if (objects_.empty()) return;
+  if (gc_candidates_.empty()) return;
   const int64_t hold = std::max<int64_t>(
       static_cast<int64_t>(settings().tombstone_grace_ms),
       static_cast<int64_t>(settings().hint_window_ms + settings().request_timeout_ms));
   const int64_t slack = hlc_.max_offset_ms();  // clocks of the nodes may differ this much
   std::vector<uint32_t> reps;
-  auto it = objects_.lower_bound(gc_cursor_);
+  auto c = gc_candidates_.lower_bound(gc_cursor_);
   for (size_t n = 0; n < kGcPerTick; ++n) {
-    if (it == objects_.end()) {
-      it = objects_.begin();
+    if (c == gc_candidates_.end()) {
+      c = gc_candidates_.begin();
       if (n > 0) break;  // one lap at most per call
+    }
+    auto it = objects_.find(*c);
+    if (it == objects_.end()) {
+      c = gc_candidates_.erase(c);
+      continue;
     }
     const Versioned& o = it->second;
     int64_t dead_at = 0;
@@ -1191,24 +1250,31 @@ void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
       }
     }
     if (!synced) {
-      ++it;
+      ++c;
       continue;
     }
     if (auto* t = tree(ring_.range_of(it->first.first))) {
       t->toggle(it->first.first, item_hash(it->first, o));
     }
     node_->pending_.batch.del(row_key(it->first.second));
-    if (o.context().get(actor_) > dot_floor_) {
-      dot_floor_ = o.context().get(actor_);
-      std::string payload;
-      put_varint(&payload, dot_floor_);
-      node_->pending_.batch.put(dot_floor_key(), seal(payload));
-    }
+    dot_floor_ = std::max(dot_floor_, o.context().get(actor_));
     node_->new_token();
     ++stats_.tombstones_collected;
-    it = objects_.erase(it);
+    objects_.erase(it);
+    c = gc_candidates_.erase(c);
   }
-  gc_cursor_ = it == objects_.end() ? Slot{} : it->first;
+  gc_cursor_ = c == gc_candidates_.end() ? Slot{} : *c;
+}
+
+void LeaderlessEngine::note_mortality(const Slot& slot, const Versioned& obj) {
+  bool mortal = false;
+  for (const Sibling& sib : obj.siblings())
+    mortal |= sib.tombstone || sib.expire_at_ms != 0;
+  if (mortal) {
+    gc_candidates_.insert(slot);
+  } else if (!gc_candidates_.empty()) {
+    gc_candidates_.erase(slot);
+  }
 }
 
 void LeaderlessEngine::gossip(int64_t /*now_ms*/) {
@@ -1355,6 +1421,16 @@ void LeaderlessEngine::start_repair() {
 
 void LeaderlessEngine::anti_entropy(int64_t /*now_ms*/) {
   const int64_t m = mono();
+  // A comparison whose answer was lost is forgotten after the request timeout, so the pair can
+  // be compared again.
+  for (auto it = sync_deadlines_.begin(); it != sync_deadlines_.end();) {
+    if (it->second > m && syncs_.count(it->first)) {
+      ++it;
+      continue;
+    }
+    syncs_.erase(it->first);
+    it = sync_deadlines_.erase(it);
+  }
   for (size_t i = 0; i < kMaxSyncStartsPerTick && !repair_queue_.empty(); ++i) {
     auto [range, peer] = repair_queue_.front();
     repair_queue_.pop_front();
@@ -1391,7 +1467,7 @@ void LeaderlessEngine::sync_with(size_t range, uint32_t peer) {
   for (uint32_t i = 0; i < t->leaf_count(); ++i)
     m.leaf_hashes[i] = t->node_hash(t->depth(), i);
   syncs_[m.id] = {range, peer};
-  if (syncs_.size() > 4 * my_ranges_.size() + 16) syncs_.erase(syncs_.begin());  // lost replies
+  sync_deadlines_[m.id] = mono() + static_cast<int64_t>(settings().request_timeout_ms);
   ++stats_.sync_rounds;
   send(peer, m);
 }
@@ -1457,6 +1533,7 @@ void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {
       return;
     }
     syncs_.erase(it);
+    sync_deadlines_.erase(m.id);
   }
   // Our side first, as it was before taking theirs: the peer needs what it lacks.
   Msg back;

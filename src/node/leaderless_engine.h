@@ -165,7 +165,13 @@ class LeaderlessEngine final : public Engine {
   struct Relay {
     Origin origin;
     int64_t deadline;
+    uint32_t to = 0;   // the coordinating replica it was sent to
+    int64_t sent = 0;  // mono ms
   };
+  // A home replica with a relay unanswered for longer than this is passed over for new relays
+  // while another home is available: a paused or overloaded node stops taking the writes of
+  // non-replica nodes well before the failure detector suspects it.
+  bool slow_relay_target(uint32_t node, int64_t mono_now) const;
   struct Hint {
     versions::Versioned obj;
     int64_t stored_ms = 0;  // wall clock when first stored
@@ -201,8 +207,9 @@ class LeaderlessEngine final : public Engine {
   // --- client side ---
   Dispatch start_read(const Origin& o, Op op, std::span<const std::string_view> keys, size_t needed,
                       int64_t now_ms);
+  // `stamp`: the HLC reading a relayed write was given when the client sent it (0: now).
   Dispatch start_write(const Origin& o, Op op, std::span<const std::string_view> args,
-                       size_t needed, int64_t now_ms, resp::Writer& w);
+                       size_t needed, int64_t now_ms, resp::Writer& w, uint64_t stamp = 0);
   void relay_write(const Origin& o, std::span<const std::string_view> args, size_t needed,
                    uint32_t to);
   void coordinate_write(uint64_t client, size_t part, std::string_view key, versions::Sibling s,
@@ -242,6 +249,8 @@ class LeaderlessEngine final : public Engine {
   void expire_requests(int64_t now_ms);
   void note_in_sync(size_t range, uint32_t peer);
   void collect_tombstones(int64_t now_ms);
+  // Keeps gc_candidates_ current: objects holding a tombstone or an expiring value.
+  void note_mortality(const Slot& slot, const versions::Versioned& obj);
   leaderless::MerkleTree* tree(size_t range);
   uint64_t item_hash(const Slot& slot, const versions::Versioned& obj) const;
 
@@ -249,7 +258,6 @@ class LeaderlessEngine final : public Engine {
   void flush();
   std::string row_key(std::string_view key) const;
   std::string hint_key(uint32_t target, std::string_view key) const;
-  std::string dot_floor_key() const;
   void keep_lww(versions::Versioned* obj);
   bool bug(uint32_t b) const;
 
@@ -261,7 +269,8 @@ class LeaderlessEngine final : public Engine {
   leaderless::Gossip gossip_;
   versions::HlcClock hlc_;
   versions::ActorId actor_ = 0;
-  // The highest counter of this replica's dots in the context of any object it collected.
+  // The highest counter of this incarnation's dots in the context of any object it collected
+  // (a later incarnation is another actor, so memory suffices).
   uint64_t dot_floor_ = 0;
   std::map<Slot, versions::Versioned> objects_;
   std::vector<std::unique_ptr<leaderless::MerkleTree>> trees_;  // by range; null: not a replica
@@ -271,7 +280,12 @@ class LeaderlessEngine final : public Engine {
   std::map<uint64_t, WriteReq> writes_;
   std::map<uint64_t, ReadReq> reads_;
   std::map<uint64_t, Relay> relays_;
-  std::map<uint64_t, uint64_t> repair_acks_;  // blocking read repair: write id -> read id
+  std::map<uint64_t, uint64_t> repair_acks_;
+  struct SeenRelays {  // relayed writes already run, per peer (FIFO-bounded)
+    std::set<uint64_t> ids;
+    std::deque<uint64_t> order;
+  };
+  std::map<uint32_t, SeenRelays> seen_relays_;  // blocking read repair: write id -> read id
   std::deque<AfterDurable> after_durable_;
   struct Outbox {
     std::string payload;  // 'L', engine header, kBatch, messages
@@ -284,7 +298,9 @@ class LeaderlessEngine final : public Engine {
   size_t next_range_ = 0;
   std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_;
   std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_wall_;  // the same, wall clock
+  std::map<uint64_t, int64_t> sync_deadlines_;                     // by id (mono ms)
   Slot gc_cursor_;                                         // where the tombstone collector goes on
+  std::set<Slot> gc_candidates_;  // what the collector looks at (objects that can die)
   std::map<uint64_t, std::pair<size_t, uint32_t>> syncs_;  // by id: (range, peer)
   std::deque<std::pair<size_t, uint32_t>> repair_queue_;   // REPAIR: comparisons to start now
   int64_t last_gossip_ = 0, last_sync_start_ = 0, last_expire_ = 0, started_ms_ = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "node/leaderless_engine.h"
 #include "raft/raft.h"
 
 namespace rkv::sim {
@@ -62,6 +63,10 @@ constexpr BugName kBugNames[] = {
     {raft::kBugLeaseIgnoresPause, "lease-ignores-pause"},
     {raft::kBugStalenessIgnoresPause, "staleness-ignores-pause"},
     {raft::kBugSnapshotForgetsLost, "snapshot-forgets-lost"},
+    {kBugRepairWritesOlder, "repair-writes-older"},
+    {kBugHintDropped, "hint-dropped"},
+    {kBugTimeoutCountsAsAck, "timeout-counts-as-ack"},
+    {kBugTombstoneForgotten, "tombstone-forgotten"},
 };
 }  // namespace
 
@@ -206,7 +211,7 @@ std::string FaultMix::describe() const {
 
 std::string reproduce_command(const SimOptions& o) {
   const SimOptions d;
-  std::string s = fmt::format("replikv sim --model primary --seed {}", o.seed);
+  std::string s = fmt::format("replikv sim --model {} --seed {}", to_string(o.model), o.seed);
   if (o.nodes != d.nodes) s += fmt::format(" --nodes {}", o.nodes);
   if (o.clients != d.clients) s += fmt::format(" --clients {}", o.clients);
   if (o.ops != d.ops) s += fmt::format(" --ops {}", o.ops);

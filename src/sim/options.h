@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/config.h"
 #include "core/random.h"
 #include "sim/partition.h"
 
@@ -37,18 +38,22 @@ const char* to_string(WorkloadKind w);
 const char* to_string(FaultLevel f);
 std::optional<WorkloadKind> parse_workload(std::string_view s);
 std::optional<FaultLevel> parse_fault_level(std::string_view s);
-// "vote-not-persisted" -> raft::kBugVoteNotPersisted, ...; nullopt when unknown.
+// "vote-not-persisted" -> raft::kBugVoteNotPersisted, "hint-dropped" -> kBugHintDropped
+// (leaderless_engine.h), ...; nullopt when unknown.
 std::optional<uint32_t> parse_bug(std::string_view s);
 const char* bug_name(uint32_t bug);  // inverse of parse_bug for a single bug; "" for none
 
 struct SimOptions {
   uint64_t seed = 1;
-  int nodes = 3;       // 1..kMaxNodes
+  // kPrimary: one Raft keyspace per (commit, read) mode; kLeaderless: one leaderless keyspace
+  // whose n/r/w, sloppy, read_repair and conflict each seed draws.
+  Model model = Model::kPrimary;
+  int nodes = 3;       // 1..kMaxNodes; leaderless: 0 = each seed draws 3..7
   int clients = 5;     // simulated client processes
   int64_t ops = 2000;  // client operations issued in the safety phase
   FaultLevel faults = FaultLevel::kMedium;
   WorkloadKind workload = WorkloadKind::kAll;
-  uint32_t raft_bugs = 0;  // raft::Bug flags: a deliberately broken variant
+  uint32_t raft_bugs = 0;  // raft::Bug flags (or leaderless kBug*): a deliberately broken variant
   uint32_t disabled = 0;   // FaultFamily flags switched off after the draw
   // Simulated-time bounds of the phases.
   int64_t safety_max_ms = 120'000;     // the safety phase ends here even if ops remain

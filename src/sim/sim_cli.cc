@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ostream>
 
+#include "sim/staleness.h"
 #include "sim/sweep.h"
 
 namespace rkv::sim {
@@ -20,12 +21,14 @@ class SimCommandImpl final : public SimCommand {
  public:
   explicit SimCommandImpl(CLI::App& app) {
     cmd_ = app.add_subcommand("sim", "Run the deterministic cluster simulator (docs/simulator.md)");
-    cmd_->add_option("--model", model_, "replication model under test: primary");
+    cmd_->add_option("--model", model_, "replication model under test: primary | leaderless");
     cmd_->add_option("--seed", seed_, "run one seed");
     cmd_->add_option("--seeds", seeds_, "sweep a seed range A..B (inclusive)");
     cmd_->add_flag("--check-determinism", determinism_,
                    "run each seed twice and compare trace hashes");
-    cmd_->add_option("--nodes", o_.nodes, "cluster size (1..7)")->check(CLI::Range(1, 7));
+    nodes_opt_ = cmd_->add_option("--nodes", o_.nodes,
+                                  "cluster size (1..7; default 3, leaderless: drawn 3..7)")
+                     ->check(CLI::Range(1, 7));
     cmd_->add_option("--clients", o_.clients, "simulated clients")->check(CLI::Range(1, 1000));
     cmd_->add_option("--ops", o_.ops, "client operations in the safety phase")
         ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
@@ -33,7 +36,10 @@ class SimCommandImpl final : public SimCommand {
     cmd_->add_option("--workload", workload_, "registers | set | counter | all");
     cmd_->add_option("--bug", bug_,
                      "broken variant: vote-not-persisted | commit-unpersisted | "
-                     "ignore-log-up-to-date | read-index-no-quorum");
+                     "ignore-log-up-to-date | read-index-no-quorum | lease-ignores-pause | "
+                     "staleness-ignores-pause | snapshot-forgets-lost (primary); "
+                     "repair-writes-older | hint-dropped | timeout-counts-as-ack | "
+                     "tombstone-forgotten (leaderless)");
     cmd_->add_option("--disable", disable_,
                      "fault families to switch off, comma-separated: loss,dup,reorder,tail,"
                      "partition,crash,torn,pause,clock");
@@ -46,13 +52,30 @@ class SimCommandImpl final : public SimCommand {
     cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms,
                      "client per-op timeout (default: drawn per seed, 150..1000)");
     cmd_->add_flag("-v,--verbose", sweep_.verbose, "print parameters and faults of every run");
+    // --measure staleness (leaderless): the probability that a read t ms after a write's
+    // acknowledgement returns it, from message delay distributions (src/sim/staleness.h).
+    cmd_->add_option("--measure", measure_, "staleness: measure read staleness (leaderless)");
+    cmd_->add_option("--n", st_.n, "staleness: replicas")->check(CLI::Range(1, 64));
+    cmd_->add_option("--r", st_.r, "staleness: read quorum")->check(CLI::Range(1, 64));
+    cmd_->add_option("--w", st_.w, "staleness: write quorum")->check(CLI::Range(1, 64));
+    cmd_->add_option("--trials", st_.trials, "staleness: trials (default 100000)");
+    cmd_->add_option("--delay-write", delays_[0],
+                     "staleness: write request delay, e.g. exp:1, uniform:0.5:3, pareto:1:1.5, "
+                     "const:2, 0.9*exp:1 + 0.1*pareto:10:1.2 (ms)");
+    cmd_->add_option("--delay-ack", delays_[1], "staleness: write acknowledgement delay");
+    cmd_->add_option("--delay-read", delays_[2], "staleness: read request delay");
+    cmd_->add_option("--delay-response", delays_[3], "staleness: read response delay");
   }
 
   bool selected() const override { return cmd_->parsed(); }
 
   int run(std::ostream& out) override {
-    if (model_ != "primary") {
-      out << "sim: only --model primary is simulated so far\n";
+    if (!measure_.empty()) return run_measure(out);
+    if (model_ == "leaderless") {
+      o_.model = Model::kLeaderless;
+      if (nodes_opt_->count() == 0) o_.nodes = 0;  // each seed draws its cluster size
+    } else if (model_ != "primary") {
+      out << "sim: --model wants primary or leaderless\n";
       return 2;
     }
     auto f = parse_fault_level(faults_);
@@ -90,7 +113,37 @@ class SimCommandImpl final : public SimCommand {
   }
 
  private:
+  int run_measure(std::ostream& out) {
+    if (measure_ != "staleness" || model_ != "leaderless") {
+      out << "sim: --measure takes staleness, with --model leaderless\n";
+      return 2;
+    }
+    DelayDist* dists[] = {&st_.write_req, &st_.write_ack, &st_.read_req, &st_.read_resp};
+    for (int i = 0; i < 4; ++i) {
+      if (delays_[i].empty()) continue;
+      std::string error;
+      auto d = DelayDist::parse(delays_[i], &error);
+      if (!d) {
+        out << "sim: " << error << "\n";
+        return 2;
+      }
+      *dists[i] = *d;
+    }
+    st_.seed = seed_;
+    std::string error;
+    if (!validate_staleness(st_, &error)) {
+      out << "sim: " << error << "\n";
+      return 2;
+    }
+    out << format_staleness(st_, measure_staleness(st_));
+    return 0;
+  }
+
   CLI::App* cmd_ = nullptr;
+  std::string measure_;
+  StalenessOptions st_;
+  std::string delays_[4];
+  CLI::Option* nodes_opt_ = nullptr;
   SimOptions o_;
   SweepOptions sweep_;
   std::string model_ = "primary", seeds_, faults_ = "medium", workload_ = "all", bug_ = "none",

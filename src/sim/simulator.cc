@@ -12,21 +12,31 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <ranges>
 #include <set>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "check/convergence.h"
 #include "check/counter_checker.h"
+#include "check/leaderless_checker.h"
 #include "check/linearizability.h"
 #include "check/promises.h"
 #include "check/set_checker.h"
 #include "check/staleness_checker.h"
+#include "core/checksum.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/varint.h"
+#include "leaderless/messages.h"
+#include "leaderless/ring.h"
+#include "node/engine.h"
+#include "node/leaderless_engine.h"
 #include "node/node.h"
+#include "node/wire.h"
 #include "raft/invariants.h"
 #include "raft/raft.h"
 #include "resp/commands.h"
@@ -36,6 +46,7 @@
 #include "sim/reply.h"
 #include "sim/workload.h"
 #include "storage/storage.h"
+#include "versions/dvv.h"
 
 namespace rkv::sim {
 namespace {
@@ -156,6 +167,20 @@ class Simulator {
   void start_final_reads();
   void check_convergence_after_quiesce();
   void check_histories();
+  // --- leaderless model ---
+  std::vector<SimKeyspace> setup_leaderless(Config& base, std::string* params);
+  void observe_leaderless(int node, const WriteBatch& batch);
+  void observe_hint_row(int node, std::string_view rest, std::string_view value);
+  void watch_leaderless_message(int from, int to, std::string_view payload);
+  void watch_hint(int from, int to, leaderless::Msg& m);
+  // W: when a client learns that its write succeeded, at least as many nodes as it asked for
+  // hold it (as their own copy or as a hint).
+  void check_write_quorum(const ClientOp& c);
+  bool storage_covers(int node, const std::string& key, const versions::Dot& d) const;
+  const LeaderlessEngine* leaderless_engine(int node) const;
+  check::HomeObjects leaderless_homes() const;
+  void check_leaderless_convergence();
+  void check_leaderless_history();
   // The set elements that the nodes' LOSTWRITES list for `keyspace` (APPEND commands).
   std::set<check::LostElement> listed_lost_elements(const std::string& keyspace) const;
   void fail(std::string what);
@@ -233,6 +258,25 @@ class Simulator {
   uint64_t next_conn_ = 1;
   uint64_t events_since_check_ = 0;
   XXH3_state_t hash_;
+  // Leaderless model: the keyspace (its config and row prefix in storage), every object the
+  // replicas stored, and the replicas each recorded op waited for (parallel to the history).
+  std::optional<KeyspaceConfig> lks_;
+  std::string lrow_prefix_;
+  std::unique_ptr<check::LeaderlessLedger> ledger_;
+  std::vector<int> op_replicas_;
+  std::string lhint_prefix_;
+  int64_t leaderless_op_timeout_ms_ = 0;  // drawn in setup_leaderless; 0: keep the usual draw
+  // Hint ownership: hinted writes in flight (coordinator, fallback, id) -> (home, key, object),
+  // and the last hint row each node wrote per (home, key).
+  struct HintSent {
+    uint32_t home;
+    std::string key;
+    versions::Versioned obj;
+  };
+  std::map<std::tuple<int, int, uint64_t>, HintSent> hints_sent_;
+  std::map<std::tuple<int, uint32_t, std::string>, versions::Versioned> hint_rows_;
+  check::HomeObjects final_homes_;
+  int64_t converge_bound_ms_ = kConvergeMaxMs;
   SimResult result_;
   Event cur_;  // the event being dispatched (reused: no per-event allocation)
 };
@@ -246,9 +290,9 @@ void Simulator::setup() {
   mix_.disable(o_.disabled);
   link_last_.assign(static_cast<size_t>(o_.nodes * o_.nodes), 0);
   std::string params = fmt::format(
-      "seed {}: model primary, {} nodes, {} clients, {} ops, faults {}, workload {}, bug {}\n",
-      o_.seed, o_.nodes, o_.clients, o_.ops, to_string(o_.faults), to_string(o_.workload),
-      o_.raft_bugs ? bug_name(o_.raft_bugs) : "none");
+      "seed {}: model {}, {} nodes, {} clients, {} ops, faults {}, workload {}, bug {}\n", o_.seed,
+      to_string(o_.model), o_.nodes, o_.clients, o_.ops, to_string(o_.faults),
+      to_string(o_.workload), o_.raft_bugs ? bug_name(o_.raft_bugs) : "none");
 
   Config base = Config::defaults();
   base.fsync = FsyncMode::kAlways;
@@ -257,6 +301,7 @@ void Simulator::setup() {
   std::vector<SimKeyspace> sim_keyspaces;
   base.keyspaces.resize(1);  // "default"
   for (const check::ModePromise& m : check::every_mode()) {
+    if (o_.model == Model::kLeaderless) break;
     KeyspaceConfig k;
     k.name = m.commit == CommitMode::kQuorum && m.read == ReadMode::kLinearizable
                  ? "accounts"
@@ -265,7 +310,7 @@ void Simulator::setup() {
     k.commit = m.commit;
     k.read = m.read;
     base.keyspaces.push_back(k);
-    sim_keyspaces.push_back({k.name, m});
+    sim_keyspaces.push_back({k.name, m, 1, std::nullopt});
   }
   // Leases (and follower staleness) assume clock rates differ by less than their margin: a
   // lease of (E - d) leader ticks must end before E - 1 ticks of any follower. Drift is drawn
@@ -291,8 +336,12 @@ void Simulator::setup() {
   constexpr std::array<uint64_t, 3> kCatchup = {0, 5, 100};
   base.raft.snapshot_catchup_entries = kCatchup[snap_rng.uniform(kCatchup.size())];
   params += mix_.describe();
+  if (o_.model == Model::kLeaderless) sim_keyspaces = setup_leaderless(base, &params);
   op_timeout_ms_ =
       o_.op_timeout_ms > 0 ? o_.op_timeout_ms : static_cast<int64_t>(snap_rng.range(150, 1000));
+  if (o_.op_timeout_ms == 0 && leaderless_op_timeout_ms_ > 0) {
+    op_timeout_ms_ = leaderless_op_timeout_ms_;
+  }
   // In half the seeds some clients know one node's address only and reconnect to it after an
   // error or a timeout: while that node is paused they keep sending it new requests, which it
   // reads when it resumes (the scenario of a stale lease read).
@@ -397,10 +446,14 @@ SimResult Simulator::run() {
     phase_ = Phase::kQuiesce;
     for (auto& cl : clients_)
       cl.stopped = true;
-    run_until(q_.now() + kQuiesceMs * kUsPerMs, [] { return false; });
-    if (result_.ok) check_convergence_after_quiesce();
+    if (lks_) {
+      check_leaderless_convergence();
+    } else {
+      run_until(q_.now() + kQuiesceMs * kUsPerMs, [] { return false; });
+      if (result_.ok) check_convergence_after_quiesce();
+    }
   }
-  if (result_.ok) check_histories();
+  if (result_.ok) lks_ ? check_leaderless_history() : check_histories();
 
   result_.trace_hash = XXH3_64bits_digest(&hash_);
   result_.stats.sim_us = q_.now();
@@ -551,6 +604,8 @@ void Simulator::check_histories() {
       case Family::kCounter:
         sp.counters.push_back(op);
         break;
+      case Family::kLeaderless:
+        break;  // check_leaderless_history
     }
   }
   auto judge = [&](const std::string& what, const check::CheckResult& r) {
@@ -861,6 +916,7 @@ void Simulator::drain(int i) {
   node.pump(clock_ms(i));  // every event is one input: its effects go out at once
   if (node.has_pending_persist()) {
     PersistRequest req = node.take_persist();
+    if (ledger_) observe_leaderless(i, req.batch);
     // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
     // the acknowledgement, completes after the disk's latency, in order.
     Status s = n.storage->write(std::move(req.batch), false);
@@ -900,6 +956,7 @@ void Simulator::drain(int i) {
 
 void Simulator::send(int from, int to, std::string payload) {
   ++result_.stats.messages_sent;
+  if (lks_) watch_leaderless_message(from, to, payload);
   if (to < 0 || to >= o_.nodes || to == from) {
     fail(fmt::format("node {} sent a message to invalid peer {}", from, to));
     return;
@@ -1013,8 +1070,9 @@ void Simulator::on_request(const Event& e) {
   req.client_id = cl.conn_id;
   req.seq = cl.seq;
   req.read_mode = cl.op.read_mode;
+  req.consistency = cl.op.consistency;
   const Dispatch d = n.node->execute(req, *spec, std::span(argv.data(), argc), clock_ms(e.node), w);
-  if (cl.op.op.type == check::OpType::kGet && !cl.op.final_read &&
+  if (cl.op.op.type == check::OpType::kGet && !cl.op.final_read && !lks_ &&
       workload_->keyspaces()[static_cast<size_t>(cl.op.keyspace)].mode.read ==
           ReadMode::kFollower) {
     // What STALENESS on this connection would answer now (the read was served locally). A
@@ -1096,7 +1154,13 @@ void Simulator::client_finish(SimClient& cl, const Reply* reply, check::OpStatus
       ++result_.stats.ops_info;
       break;
   }
-  if (o_.collect_history) result_.history.push_back(op);
+  if (lks_ && op.ok() && (op.type == check::OpType::kSet || op.type == check::OpType::kDel)) {
+    check_write_quorum(cl.op);
+  }
+  if (o_.collect_history) {
+    result_.history.push_back(op);
+    op_replicas_.push_back(cl.op.replicas);
+  }
   cl.busy = false;
   if (op.status == check::OpStatus::kInfo) cl.process += o_.clients;  // that process may still act
   int64_t wait = static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.think_max_us)));
@@ -1212,10 +1276,313 @@ void Simulator::on_nemesis() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// leaderless model
+
+std::vector<SimKeyspace> Simulator::setup_leaderless(Config& base, std::string* params) {
+  // Drawn from a stream of its own, so that the fault draws of a seed are those of primary runs.
+  Random lrng(o_.seed ^ 0x1ead'1e55'0000'0002ull);
+  auto pick = [&](std::initializer_list<uint64_t> xs) {
+    return *(xs.begin() + static_cast<std::ptrdiff_t>(lrng.uniform(xs.size())));
+  };
+  KeyspaceConfig k;
+  k.name = "prefs";
+  k.prefix = "prefs:";
+  k.model = Model::kLeaderless;
+  const auto max_n = static_cast<uint64_t>(std::min(o_.nodes, 5));
+  k.n = static_cast<int>(lrng.chance(0.1) ? 1 : lrng.range(std::min<uint64_t>(2, max_n), max_n));
+  const auto n = static_cast<uint64_t>(k.n);
+  if (lrng.chance(0.5)) {  // overlapping quorums: R + W > N
+    k.w = static_cast<int>(lrng.range(1, n));
+    k.r = static_cast<int>(lrng.range(n - static_cast<uint64_t>(k.w) + 1, n));
+  } else {
+    k.r = static_cast<int>(lrng.range(1, n));
+    k.w = static_cast<int>(lrng.range(1, n));
+  }
+  k.sloppy = lrng.chance(0.5);
+  k.read_repair = static_cast<ReadRepair>(lrng.uniform(3));
+  k.conflict = lrng.chance(0.5) ? ConflictMode::kLww : ConflictMode::kSiblings;
+  LeaderlessSettings& ls = base.leaderless;
+  ls.tokens_per_node = static_cast<uint32_t>(pick({1, 4, 16, 64}));
+  ls.gossip_ms = pick({50, 100, 200});
+  ls.request_timeout_ms = pick({200, 500, 1000, 2000});
+  ls.anti_entropy_ms = pick({300, 1000, 3000, 10000});
+  ls.handoff_batch = pick({1, 8, 64});
+  if (lrng.chance(0.2)) ls.hint_window_ms = lrng.range(500, 5000);
+  if (lrng.chance(0.2)) ls.max_hint_bytes = lrng.range(200, 5000);
+  base.keyspaces.push_back(k);
+  // Replicas that missed writes catch up through hints, read repair and, at the latest, one
+  // anti-entropy round per range: allow three.
+  converge_bound_ms_ = kConvergeMaxMs + 3 * static_cast<int64_t>(ls.anti_entropy_ms);
+  *params += fmt::format(
+      "\n  leaderless keyspace {}: n={} r={} w={} (R + W {} N), sloppy={}, read_repair={}, "
+      "conflict={}\n  leaderless: {} tokens per node, gossip every {} ms, request timeout {} ms, "
+      "anti-entropy every {} ms, hint window {} ms, hints up to {} bytes per node, handoff batch "
+      "{}; replicas must converge within {} ms",
+      k.name, k.n, k.r, k.w, k.r + k.w > k.n ? ">" : "<=", k.sloppy, to_string(k.read_repair),
+      to_string(k.conflict), ls.tokens_per_node, ls.gossip_ms, ls.request_timeout_ms,
+      ls.anti_entropy_ms, ls.hint_window_ms, ls.max_hint_bytes, ls.handoff_batch,
+      converge_bound_ms_);
+  lrow_prefix_ = "v" + k.name + std::string(1, '\0');
+  lhint_prefix_ = "h" + k.name + std::string(1, '\0');
+  // Most clients wait longer than the coordinator does, so that its answer (OK, or TIMEOUT
+  // when too few replicas acknowledged) reaches them; the others give up first.
+  if (lrng.chance(0.7)) {
+    leaderless_op_timeout_ms_ =
+        static_cast<int64_t>(ls.request_timeout_ms) + static_cast<int64_t>(lrng.range(50, 1000));
+  }
+  ledger_ = std::make_unique<check::LeaderlessLedger>(k.conflict);
+  lks_ = k;
+  SimKeyspace sk;
+  sk.name = k.name;
+  sk.mode = check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable);
+  sk.leaderless = k;
+  return {sk};
+}
+
+// Every object row of the leaderless keyspace in a batch a node is about to write: the ledger
+// learns each write's dot and causal past from the first copy stored (its coordinator's).
+void Simulator::observe_leaderless(int node, const WriteBatch& batch) {
+  for (const WriteBatch::Item& it : batch.items()) {
+    if (it.op == WriteBatch::Op::kPut && it.key.starts_with(lhint_prefix_)) {
+      observe_hint_row(node, std::string_view(it.key).substr(lhint_prefix_.size()), it.value);
+      continue;
+    }
+    if (it.op != WriteBatch::Op::kPut || it.make_value || !it.key.starts_with(lrow_prefix_)) {
+      continue;
+    }
+    const std::string_view key = std::string_view(it.key).substr(lrow_prefix_.size());
+    std::string_view payload;
+    versions::Versioned obj;
+    if (!unseal(it.value, &payload) || !versions::Versioned::decode(&payload, &obj)) {
+      fail(fmt::format("node {} wrote an undecodable object for key \"{}\"", node, key));
+      return;
+    }
+    const std::string err = ledger_->observe(node, key, obj, q_.now());
+    if (!err.empty()) {
+      fail("leaderless versions: " + err);
+      return;
+    }
+  }
+}
+
+void Simulator::observe_hint_row(int node, std::string_view rest, std::string_view value) {
+  std::string_view payload;
+  uint64_t stored_ms = 0;
+  versions::Versioned obj;
+  if (rest.size() < 4 || !unseal(value, &payload) || !get_varint(&payload, &stored_ms) ||
+      !versions::Versioned::decode(&payload, &obj)) {
+    fail(fmt::format("node {} wrote an undecodable hint row", node));
+    return;
+  }
+  uint32_t home = 0;
+  for (size_t i = 0; i < 4; ++i)
+    home = (home << 8) | static_cast<uint8_t>(rest[i]);
+  hint_rows_[{node, home, std::string(rest.substr(4))}] = std::move(obj);
+}
+
+// Hint ownership (Dynamo's hinted handoff): a fallback that acknowledges a hinted write counts
+// toward W, so by the time it acknowledges it must hold the object, durably, as a hint for the
+// home replica (or as its own copy when it is that home).
+void Simulator::watch_leaderless_message(int from, int to, std::string_view payload) {
+  if (payload.empty() || payload[0] != kPeerLeaderless) return;
+  std::string_view body = payload.substr(1), name;
+  if (!peek_engine_keyspace(body, &name) || name != lks_->name) return;
+  body.remove_prefix(static_cast<size_t>(name.data() - body.data()) + name.size());
+  std::vector<std::string_view> parts;
+  if (!body.empty() &&
+      static_cast<uint8_t>(body[0]) == static_cast<uint8_t>(leaderless::MsgType::kBatch)) {
+    if (!leaderless::split_batch(body, &parts)) return;
+  } else {
+    parts.push_back(body);
+  }
+  for (std::string_view part : parts) {
+    leaderless::Msg m;
+    if (leaderless::decode(part, &m)) watch_hint(from, to, m);
+  }
+}
+
+void Simulator::watch_hint(int from, int to, leaderless::Msg& m) {
+  if (m.type == leaderless::MsgType::kWrite) {
+    if (m.kind == leaderless::WriteKind::kHint && m.hint_for >= 0) {
+      hints_sent_[{from, to, m.id}] =
+          HintSent{static_cast<uint32_t>(m.hint_for), m.key, std::move(m.object)};
+    } else {
+      hints_sent_.erase({from, to, m.id});
+    }
+    return;
+  }
+  if (m.type != leaderless::MsgType::kWriteAck) return;
+  auto it = hints_sent_.find({to, from, m.id});
+  if (it == hints_sent_.end()) return;
+  const HintSent h = std::move(it->second);
+  hints_sent_.erase(it);
+  if (!m.ok) return;  // refused (hint bounds): not counted
+  const versions::Versioned* held = nullptr;
+  if (h.home == static_cast<uint32_t>(from)) {
+    const LeaderlessEngine* e = leaderless_engine(from);
+    held = e ? e->local_object(h.key) : nullptr;
+  } else {
+    auto row = hint_rows_.find({from, h.home, h.key});
+    held = row == hint_rows_.end() ? nullptr : &row->second;
+  }
+  if (!held || !held->covers(h.obj)) {
+    fail(
+        fmt::format("hint ownership: node {} acknowledged a hinted write of \"{}\" for node {} "
+                    "(counted toward W by node {}) without holding it as a hint",
+                    from, h.key, h.home, to));
+  }
+}
+
+bool Simulator::storage_covers(int node, const std::string& key, const versions::Dot& d) const {
+  MemStorage& st = *nodes_[static_cast<size_t>(node)].storage;
+  auto covers = [&](const std::string& row, bool hint) {
+    auto v = st.get(row);
+    if (!v.is_ok()) return false;
+    std::string_view payload;
+    uint64_t stored_ms = 0;
+    versions::Versioned obj;
+    return unseal(v.value(), &payload) && (!hint || get_varint(&payload, &stored_ms)) &&
+           versions::Versioned::decode(&payload, &obj) && obj.context().covers(d);
+  };
+  if (covers(lrow_prefix_ + key, false)) return true;
+  for (int t = 0; t < o_.nodes; ++t) {
+    std::string row = lhint_prefix_;
+    for (int i = 3; i >= 0; --i)
+      row.push_back(static_cast<char>(static_cast<uint32_t>(t) >> (8 * i)));
+    if (covers(row + key, true)) return true;
+  }
+  return false;
+}
+
+void Simulator::check_write_quorum(const ClientOp& c) {
+  const check::Op& op = c.op;
+  std::vector<versions::Dot> dots;  // the write's dot; a DEL: its candidate tombstones
+  if (op.type == check::OpType::kSet) {
+    const check::LeaderlessWrite* w = op.value ? ledger_->by_value(*op.value) : nullptr;
+    if (w) dots.push_back(w->sibling.dot);
+  } else {
+    for (const check::LeaderlessWrite* t : ledger_->tombstones(op.key, op.invoke, q_.now()))
+      dots.push_back(t->sibling.dot);
+  }
+  int holders = 0;
+  for (int i = 0; i < o_.nodes; ++i) {
+    for (const versions::Dot& d : dots) {
+      if (storage_covers(i, op.key, d)) {
+        ++holders;
+        break;
+      }
+    }
+  }
+  if (holders < c.replicas) {
+    fail(fmt::format("write quorum: {} succeeded with {} = {} but only {} node(s) hold it",
+                     fmt::join(c.args, " "), op.type == check::OpType::kSet ? "W" : "W (DEL)",
+                     c.replicas, holders));
+  }
+}
+
+const LeaderlessEngine* Simulator::leaderless_engine(int i) const {
+  const SimNode& n = nodes_[static_cast<size_t>(i)];
+  if (!n.node) return nullptr;
+  const int ks = n.node->store().find_keyspace(lks_->name);
+  const Engine* e = ks >= 0 ? n.node->engine(static_cast<uint32_t>(ks)) : nullptr;
+  return e ? e->as_leaderless() : nullptr;
+}
+
+check::HomeObjects Simulator::leaderless_homes() const {
+  std::set<std::string> keys;
+  for (int i = 0; i < o_.nodes; ++i) {
+    if (const LeaderlessEngine* e = leaderless_engine(i)) {
+      e->for_each_object([&](std::string_view k, const versions::Versioned&) { keys.emplace(k); });
+    }
+  }
+  check::HomeObjects out;
+  const LeaderlessEngine* any = leaderless_engine(0);
+  if (!any) return out;
+  std::vector<uint32_t> homes;
+  for (const std::string& key : keys) {
+    any->ring().preference_list(leaderless::Ring::hash_key(key), static_cast<size_t>(lks_->n),
+                                &homes);
+    auto& objs = out[key];
+    for (uint32_t h : homes) {
+      const LeaderlessEngine* e = leaderless_engine(static_cast<int>(h));
+      const versions::Versioned* o = e ? e->local_object(key) : nullptr;
+      objs.emplace_back(static_cast<int>(h), o ? *o : versions::Versioned{});
+    }
+  }
+  return out;
+}
+
+// (b): from the moment the clients stopped, the home replicas of every key must come to hold
+// equal objects within converge_bound_ms_; the time it took is reported.
+void Simulator::check_leaderless_convergence() {
+  const int64_t quiet = q_.now();
+  const int64_t give_up = quiet + converge_bound_ms_ * kUsPerMs;
+  check::CheckResult last;
+  while (true) {
+    final_homes_ = leaderless_homes();
+    last = check::check_leaderless_convergence(final_homes_);
+    if (last.ok) break;
+    if (q_.now() >= give_up) {
+      fail(
+          fmt::format("convergence: home replicas of keyspace {} still differ {} ms after the "
+                      "clients stopped:\n{}",
+                      lks_->name, converge_bound_ms_, last.explanation));
+      return;
+    }
+    run_until(q_.now() + 50 * kUsPerMs, [] { return false; });
+    if (!result_.ok) return;
+  }
+  SimStats& st = result_.stats;
+  st.converge_ms = (q_.now() - quiet) / kUsPerMs;
+  st.max_siblings = ledger_->max_siblings();
+  for (int i = 0; i < o_.nodes; ++i) {
+    const LeaderlessEngine* e = leaderless_engine(i);
+    if (!e) continue;
+    st.lww_discarded += e->stats().lww_discarded;
+    st.read_repairs += e->stats().read_repairs;
+    st.hints_delivered += e->stats().hints_delivered;
+    st.sync_keys += e->stats().sync_keys;
+    st.hints_left += e->hint_count();
+  }
+  say(fmt::format("t={:.3f}s leaderless replicas converged {} ms after the clients stopped",
+                  static_cast<double>(q_.now()) / 1e6, st.converge_ms));
+}
+
+// (a), (c), (e) over the history and the converged replicas (check/leaderless_checker.h).
+void Simulator::check_leaderless_history() {
+  std::vector<check::LeaderlessOp> ops;
+  ops.reserve(result_.history.size());
+  for (size_t i = 0; i < result_.history.size(); ++i) {
+    if (Workload::family_of(result_.history[i].key) != Family::kLeaderless) continue;
+    ops.push_back({result_.history[i], op_replicas_[i]});
+  }
+  check::LeaderlessFacts facts;
+  facts.n = lks_->n;
+  facts.sloppy = lks_->sloppy;
+  facts.conflict = lks_->conflict;
+  facts.blocking_repair = lks_->read_repair == ReadRepair::kBlocking;
+  facts.request_timeout_us =
+      static_cast<int64_t>(nodes_[0].config.leaderless.request_timeout_ms) * kUsPerMs;
+  const check::CheckResult r = check::check_leaderless(ops, *ledger_, final_homes_, facts);
+  if (!r.notes.empty()) note(fmt::format("leaderless checker: {}", fmt::join(r.notes, "; ")));
+  if (!r.ok) {
+    fail(fmt::format("keyspace {} (leaderless n={} r={} w={} sloppy={} conflict={}): {}\n{}",
+                     lks_->name, lks_->n, lks_->r, lks_->w, lks_->sloppy, to_string(lks_->conflict),
+                     check::verdict_name(r.verdict), r.explanation));
+  }
+}
+
 }  // namespace
 
 SimResult run_simulation(const SimOptions& options, std::ostream* log) {
-  Simulator sim(options, log);
+  SimOptions o = options;
+  if (o.nodes == 0) {
+    // Each seed draws its cluster size (3..7), from a stream of its own.
+    Random nrng(o.seed ^ 0x1ead'1e55'0000'0001ull);
+    o.nodes = static_cast<int>(nrng.range(3, kMaxNodes));
+  }
+  Simulator sim(o, log);
   return sim.run();
 }
 

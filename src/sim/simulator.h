@@ -41,6 +41,12 @@ struct SimStats {
   // Coverage of the modes' promises: acknowledged async writes the nodes listed as lost (by
   // LOSTWRITES), and follower reads that reported being behind (staleness or entries).
   uint64_t lost_writes_listed = 0, stale_follower_reads = 0;
+  // Leaderless model: how long after the clients stopped every key's home replicas held equal
+  // objects (-1: not measured), and coverage of its repair paths and conflict handling, summed
+  // over the nodes' last incarnations (a crash resets a node's counters).
+  int64_t converge_ms = -1;
+  uint64_t max_siblings = 0, lww_discarded = 0, read_repairs = 0, hints_delivered = 0,
+           sync_keys = 0, hints_left = 0;
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };

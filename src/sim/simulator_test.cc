@@ -146,5 +146,51 @@ TEST(Simulator, SweepReportsFailingSeedsAndTotals) {
   EXPECT_NE(out.str().find("3 seeds, "), std::string::npos) << out.str();
 }
 
+TEST(SimulatorLeaderless, SeedsPassAndAreDeterministic) {
+  for (uint64_t seed : {1u, 2u, 3u, 4u}) {
+    const SimOptions o = leaderless_test_options(seed);
+    SimResult a = run_simulation(o), b = run_simulation(o);
+    EXPECT_TRUE(a.ok) << a.failure << "\n" << a.params;
+    EXPECT_EQ(a.trace_hash, b.trace_hash) << "seed " << seed;
+    EXPECT_EQ(a.stats.events, b.stats.events) << "seed " << seed;
+    EXPECT_GT(a.stats.ops_ok, 0);
+    EXPECT_GE(a.stats.converge_ms, 0) << "seed " << seed;
+  }
+}
+
+TEST(SimulatorLeaderless, PrintsItsDrawAndAReproduceLine) {
+  std::ostringstream out;
+  SimOptions o = leaderless_test_options(5);
+  SimResult r = run_simulation(o, &out);
+  for (const char* p : {"model leaderless", "leaderless keyspace prefs: n=", "sloppy=",
+                        "read_repair=", "conflict=", "anti-entropy every", "converged"}) {
+    EXPECT_NE(out.str().find(p), std::string::npos) << p;
+  }
+  EXPECT_NE(summary_line(o, r).find("converged"), std::string::npos);
+  o.nodes = 4;
+  EXPECT_EQ(reproduce_command(o),
+            "replikv sim --model leaderless --seed 5 --nodes 4 --ops 600 --faults high");
+}
+
+// Every mode a user can configure is run by some seed: cluster sizes 3..7, sloppy on and off,
+// each read_repair and conflict setting, quorums that overlap and that do not.
+TEST(SimulatorLeaderless, SeedsDrawEveryMode) {
+  std::string all;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SimOptions o = leaderless_test_options(seed);
+    o.ops = 0;
+    o.faults = FaultLevel::kNone;
+    o.liveness_issue_ms = 0;
+    o.collect_history = false;
+    all += run_simulation(o).params;
+  }
+  for (const char* p :
+       {"3 nodes", "4 nodes", "5 nodes", "6 nodes", "7 nodes", "sloppy=true", "sloppy=false",
+        "read_repair=blocking", "read_repair=async", "read_repair=off", "conflict=lww",
+        "conflict=siblings", "(R + W > N)", "(R + W <= N)"}) {
+    EXPECT_NE(all.find(p), std::string::npos) << p;
+  }
+}
+
 }  // namespace
 }  // namespace rkv::sim

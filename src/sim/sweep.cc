@@ -26,16 +26,25 @@ Status write_history(const std::string& path, const std::vector<check::Op>& hist
 std::string summary_line(const SimOptions& o, const SimResult& r) {
   const auto& s = r.stats;
   return fmt::format(
-      "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max term {}, "
-      "snapshot index {}, {} crashes ({} torn), {} partitions, {} pauses, {} clock jumps, {} msgs "
-      "({} dropped, {} dup), {} lost writes listed, {} stale follower reads, hash {:016x}, {:.2f} "
-      "s "
-      "wall",
-      o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
-      static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index, s.crashes,
-      s.torn_crashes, s.partitions, s.pauses, s.clock_jumps, s.messages_sent, s.messages_dropped,
-      s.messages_duplicated, s.lost_writes_listed, s.stale_follower_reads, r.trace_hash,
-      s.wall_seconds);
+             "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max "
+             "term {}, "
+             "snapshot index {}, {} crashes ({} torn), {} partitions, {} pauses, {} clock jumps, "
+             "{} msgs "
+             "({} dropped, {} dup), {} lost writes listed, {} stale follower reads, hash {:016x}, "
+             "{:.2f} "
+             "s "
+             "wall",
+             o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
+             static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index,
+             s.crashes, s.torn_crashes, s.partitions, s.pauses, s.clock_jumps, s.messages_sent,
+             s.messages_dropped, s.messages_duplicated, s.lost_writes_listed,
+             s.stale_follower_reads, r.trace_hash, s.wall_seconds) +
+         (o.model == Model::kLeaderless
+              ? fmt::format("; converged {} ms after quiet, max {} siblings, {} lww discards, {} "
+                            "read repairs, {} hints delivered ({} left), {} objects synced",
+                            s.converge_ms, s.max_siblings, s.lww_discarded, s.read_repairs,
+                            s.hints_delivered, s.hints_left, s.sync_keys)
+              : std::string());
 }
 
 SweepResult run_sweep(const SweepOptions& so, std::ostream& out) {

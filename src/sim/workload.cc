@@ -36,7 +36,10 @@ Workload::Workload(WorkloadKind kind, const FaultMix& mix, int clients,
 Family Workload::family_of(std::string_view key) {
   const size_t colon = key.rfind(':');
   const char f = colon + 1 < key.size() ? key[colon + 1] : 'r';
-  return f == 's' ? Family::kSet : f == 'c' ? Family::kCounter : Family::kRegister;
+  return f == 's'   ? Family::kSet
+         : f == 'c' ? Family::kCounter
+         : f == 'l' ? Family::kLeaderless
+                    : Family::kRegister;
 }
 
 ClientOp Workload::next(int client, Random& rng) {
@@ -49,6 +52,7 @@ ClientOp Workload::next(int client, Random& rng) {
          (r -= keyspaces_[static_cast<size_t>(ks)].weight) >= 0) {
     ++ks;
   }
+  if (keyspaces_[static_cast<size_t>(ks)].leaderless) return next_leaderless(ks, client, rng);
   const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
   if (m.writes == check::Promise::kAckedOrListedLost) return next_set(ks, rng);
   if (m.reads == check::Promise::kBoundedStaleness) return next_unique_register(ks, rng);
@@ -75,6 +79,8 @@ ClientOp Workload::next(int client, Random& rng) {
       return next_set(ks, rng);
     case Family::kCounter:
       return next_counter(ks, rng);
+    case Family::kLeaderless:  // drawn above only for leaderless keyspaces
+      break;
   }
   return next_register(ks, client, rng);
 }
@@ -170,6 +176,13 @@ void Workload::prepare_retry(ClientOp& c) {
   op.staleness_ms.reset();
   op.entries_behind.reset();
   if (op.type == OpType::kGet || op.type == OpType::kIncr) op.value.reset();
+  if (c.family == Family::kLeaderless) {
+    if (op.type == OpType::kSet) {  // every SET writes a value of its own (the ledger's key)
+      op.value = "v" + std::to_string(next_element_++);
+      c.args[2] = *op.value;
+    }
+    return;
+  }
   const check::ModePromise& m = keyspaces_[static_cast<size_t>(c.keyspace)].mode;
   if (op.type == OpType::kSet && m.reads == check::Promise::kBoundedStaleness) {
     op.value = "v" + std::to_string(next_element_++);
@@ -186,7 +199,8 @@ std::vector<ClientOp> Workload::final_reads() const {
     c.op.type = t;
     c.op.key = std::move(key);
     c.args = {"GET", c.op.key};
-    c.read_mode = ReadMode::kLinearizable;
+    if (f != Family::kLeaderless) c.read_mode = ReadMode::kLinearizable;
+    if (const auto& l = keyspaces_[static_cast<size_t>(ks)].leaderless) c.replicas = l->r;
     c.final_read = true;
     out.push_back(std::move(c));
   };
@@ -194,7 +208,10 @@ std::vector<ClientOp> Workload::final_reads() const {
   const bool counters = kind_ == WorkloadKind::kCounter || kind_ == WorkloadKind::kAll;
   for (int ks = 0; ks < static_cast<int>(keyspaces_.size()); ++ks) {
     const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
-    if (m.writes == check::Promise::kAckedOrListedLost) {
+    if (keyspaces_[static_cast<size_t>(ks)].leaderless) {
+      for (int i = 0; i < mix_.register_keys; ++i)
+        read(ks, Family::kLeaderless, OpType::kGet, leaderless_key(ks, i));
+    } else if (m.writes == check::Promise::kAckedOrListedLost) {
       for (int i = 0; i < mix_.set_keys; ++i)
         read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
     } else if (m.reads == check::Promise::kBoundedStaleness) {
@@ -212,11 +229,12 @@ std::vector<ClientOp> Workload::final_reads() const {
 
 OpStatus Workload::classify_error(std::string_view m) {
   // Refusals that happen before anything is proposed or applied.
-  static constexpr std::array<std::string_view, 13> kNotExecuted = {
+  // UNAVAILABLE: a leaderless coordinator found too few replicas up and applied nothing.
+  static constexpr std::array<std::string_view, 14> kNotExecuted = {
       "TRYAGAIN",         "MOVED",      "ASK",         "NOTLEADER",
       "READONLY",         "LOADING",    "CLUSTERDOWN", "WRONGTYPE",
       "ERR wrong number", "ERR syntax", "ERR unknown", "ERR value is not",
-      "NOLEADER"};
+      "NOLEADER",         "UNAVAILABLE"};
   for (std::string_view p : kNotExecuted) {
     if (m.substr(0, p.size()) == p) return OpStatus::kFail;
   }
@@ -224,6 +242,7 @@ OpStatus Workload::classify_error(std::string_view m) {
 }
 
 void Workload::complete(ClientOp& c, const Reply& r) {
+  if (c.family == Family::kLeaderless) return complete_leaderless(c, r);
   check::Op& op = c.op;
   if (r.kind == Reply::kError) {
     op.status = classify_error(r.text);
@@ -274,6 +293,119 @@ void Workload::complete(ClientOp& c, const Reply& r) {
   }
   if (c.family == Family::kRegister && c.client >= 0 && c.key_index >= 0 && op.ok()) {
     note_value(c, op.value);
+  }
+}
+
+ClientOp Workload::next_leaderless(int ks, int client, Random& rng) {
+  const KeyspaceConfig& kc = *keyspaces_[static_cast<size_t>(ks)].leaderless;
+  ClientOp c;
+  c.family = Family::kLeaderless;
+  c.keyspace = ks;
+  c.client = client;
+  const auto keys = static_cast<uint64_t>(mix_.register_keys);
+  c.key_index = static_cast<int>(rng.uniform(keys));
+  c.op.key = leaderless_key(ks, c.key_index);
+  const uint64_t r = rng.uniform(100);
+  bool write = false;
+  if (r < 33) {
+    c.op.type = OpType::kGet;
+    c.args = {"GET", c.op.key};
+  } else if (r < 40) {
+    // MGET of this key and another: recorded as a GET of the first.
+    c.op.type = OpType::kGet;
+    c.args = {"MGET", c.op.key, leaderless_key(ks, static_cast<int>(rng.uniform(keys)))};
+  } else if (r < 50) {
+    c.op.type = OpType::kSmembers;  // SIBLINGS: the live values as members
+    c.args = {"SIBLINGS", c.op.key};
+  } else if (r < 90) {
+    write = true;
+    c.op.type = OpType::kSet;
+    c.op.value = "v" + std::to_string(next_element_++);
+    c.args = {"SET", c.op.key, *c.op.value};
+    if (rng.chance(0.1)) {
+      c.args.push_back("EX");  // far beyond the run: exercises expiry carried with the value
+      c.args.push_back("100000");
+    }
+    auto ctx = contexts_.find({client, c.op.key});
+    if (ctx != contexts_.end() && rng.chance(0.7)) {
+      c.args.push_back("CONTEXT");
+      c.args.push_back(ctx->second);
+      contexts_.erase(ctx);
+    }
+  } else {
+    write = true;
+    c.op.type = OpType::kDel;
+    c.args = {"DEL", c.op.key};
+  }
+  c.replicas = write ? kc.w : kc.r;
+  if (rng.chance(0.25)) {
+    std::vector<std::pair<Consistency, int>> choices = {
+        {Consistency::kOne, 1}, {Consistency::kQuorum, kc.n / 2 + 1}, {Consistency::kAll, kc.n}};
+    if (kc.n >= 2) choices.emplace_back(Consistency::kTwo, 2);
+    if (kc.n >= 3) choices.emplace_back(Consistency::kThree, 3);
+    if (write) choices.emplace_back(Consistency::kAny, 1);
+    const auto& [level, k] = choices[rng.uniform(choices.size())];
+    c.consistency = level;
+    c.replicas = k;
+  }
+  return c;
+}
+
+void Workload::complete_leaderless(ClientOp& c, const Reply& r) {
+  check::Op& op = c.op;
+  if (r.kind == Reply::kError) {
+    op.status = classify_error(r.text);
+    return;
+  }
+  op.status = OpStatus::kOk;
+  auto bulk_or_null = [&](const Reply& x) {
+    if (x.kind == Reply::kBulk) {
+      op.value = x.text;
+    } else if (x.kind == Reply::kNull) {
+      op.value.reset();
+    } else {
+      op.status = OpStatus::kInfo;
+    }
+  };
+  switch (op.type) {
+    case OpType::kGet:
+      if (c.args[0] == "MGET") {
+        if (r.kind == Reply::kArray && !r.elements.empty()) {
+          bulk_or_null(r.elements[0]);
+        } else {
+          op.status = OpStatus::kInfo;
+        }
+      } else {
+        bulk_or_null(r);
+      }
+      break;
+    case OpType::kSmembers: {
+      // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]
+      op.members.clear();
+      if (r.kind != Reply::kArray || r.elements.size() != 2 || r.elements[0].kind != Reply::kBulk ||
+          r.elements[1].kind != Reply::kArray) {
+        op.status = OpStatus::kInfo;
+        break;
+      }
+      for (const Reply& s : r.elements[1].elements) {
+        if (s.kind != Reply::kArray || s.elements.empty()) {
+          op.status = OpStatus::kInfo;
+          return;
+        }
+        if (s.elements[0].kind == Reply::kBulk) op.members.push_back(s.elements[0].text);
+      }
+      contexts_[{c.client, op.key}] = r.elements[0].text;
+      break;
+    }
+    case OpType::kSet:
+      if (r.kind != Reply::kSimple) op.status = OpStatus::kInfo;
+      break;
+    case OpType::kDel:
+      if (r.kind != Reply::kInteger) op.status = OpStatus::kInfo;
+      break;
+    default:
+      op.status = OpStatus::kInfo;
+      break;
   }
 }
 

@@ -10,11 +10,15 @@
 //     the SETs with the final linearizable GETs                    -> check_linearizable
 //   acknowledged or listed (commit async), keys "<ks>:s<i>": APPEND unique elements, GET;
 //     the APPENDs with the final linearizable GETs and LOSTWRITES  -> check_set with listed losses
+//   leaderless (model = leaderless), keys "<ks>:l<i>": GET, MGET, SIBLINGS, SET of unique values
+//     (some with EX, some with the CONTEXT a SIBLINGS returned), DEL; some with a CONSISTENCY
+//     override                                                      -> check/leaderless_checker.h
 // A Workload turns a draw into a command plus the check::Op it will be recorded as, and turns
 // the node's reply into the op's outcome.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,13 +33,15 @@
 
 namespace rkv::sim {
 
-enum class Family : unsigned char { kRegister, kSet, kCounter };
+enum class Family : unsigned char { kRegister, kSet, kCounter, kLeaderless };
 
 // A keyspace the simulated clients use: its name (also its key prefix, name + ":") and mode.
 struct SimKeyspace {
   std::string name;
   check::ModePromise mode;
   double weight = 1;  // share of the operations, relative to the other keyspaces' (> 0)
+  // Set for a leaderless keyspace (its n, r, w, conflict); `mode` is then unused.
+  std::optional<KeyspaceConfig> leaderless;
 };
 
 // One client operation in flight.
@@ -46,8 +52,10 @@ struct ClientOp {
   int key_index = -1;                 // registers: index of the key
   std::optional<ReadMode> read_mode;  // a per-request override (READMODE); unset: the keyspace's
   bool final_read = false;            // issued after healing, to judge what the cluster kept
-  std::vector<std::string> args;      // the command, name first
-  check::Op op;                       // invoke fields filled; status/complete set on completion
+  std::optional<Consistency> consistency;  // leaderless: a per-request CONSISTENCY override
+  int replicas = 0;                        // leaderless: replicas the request waits for (R or W)
+  std::vector<std::string> args;           // the command, name first
+  check::Op op;  // invoke fields filled; status/complete set on completion
 };
 
 class Workload {
@@ -86,6 +94,9 @@ class Workload {
   ClientOp next_unique_register(int ks, Random& rng);
   ClientOp next_set(int ks, Random& rng);
   ClientOp next_counter(int ks, Random& rng);
+  ClientOp next_leaderless(int ks, int client, Random& rng);
+  void complete_leaderless(ClientOp& c, const Reply& r);
+  std::string leaderless_key(int ks, int i) const { return key(ks, "l", i); }
   void note_value(const ClientOp& c, const std::optional<std::string>& v);
 
   WorkloadKind kind_;
@@ -95,6 +106,8 @@ class Workload {
   // Last value each client saw per (keyspace, register key): the `expected` of its next cas.
   std::vector<std::optional<std::string>> seen_;
   uint64_t next_element_ = 0;  // unique set elements and unique register values
+  // Leaderless: the causal context each (client, key) last read with SIBLINGS, for its next SET.
+  std::map<std::pair<int, std::string>, std::string> contexts_;
 };
 
 // Splits an APPENDed "e1,e2," string into its members (empty pieces dropped).

@@ -31,7 +31,8 @@ TEST(Workload, RepliesBecomeOutcomes) {
   FaultMix mix;
   Workload w(
       WorkloadKind::kRegisters, mix, 1,
-      {SimKeyspace{"accounts", check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable)}});
+      {SimKeyspace{"accounts", check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable), 1,
+                   std::nullopt}});
   ClientOp cas;
   cas.op.type = OpType::kCas;
   Reply nil;
@@ -66,7 +67,8 @@ TEST(Workload, RepliesBecomeOutcomes) {
 std::vector<SimKeyspace> every_mode_keyspaces() {
   std::vector<SimKeyspace> out;
   for (const check::ModePromise& m : check::every_mode())
-    out.push_back({fmt::format("{}-{}", to_string(m.commit), to_string(m.read)), m});
+    out.push_back(
+        {fmt::format("{}-{}", to_string(m.commit), to_string(m.read)), m, 1, std::nullopt});
   return out;
 }
 
