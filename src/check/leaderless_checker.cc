@@ -203,7 +203,14 @@ CheckResult check_final_state(const std::vector<LeaderlessOp>& history,
                                      describe_op(op)),
                          {op});
       }
+      // Replaced by a delete whose tombstone may have been collected since.
+      bool deleted_since = false;
+      if (facts.tombstones_collected) {
+        for (const LeaderlessWrite* t : ledger.tombstones(op.key, 0, INT64_MAX))
+          deleted_since |= t->replaces(w->sibling.dot);
+      }
       for (const auto& [node, obj] : homes_of(op.key)) {
+        if (deleted_since && !obj.context().covers(w->sibling.dot)) continue;
         if (!obj.context().covers(w->sibling.dot)) {
           return violation(
               op.key,
@@ -247,7 +254,8 @@ CheckResult check_final_state(const std::vector<LeaderlessOp>& history,
         bool covered = false;
         for (const LeaderlessWrite* t : cands)
           covered |= obj.context().covers(t->sibling.dot);
-        if (!covered) {
+        // A collected tombstone is forgotten: what it deleted is judged by (e) instead.
+        if (!covered && !facts.tombstones_collected) {
           return violation(op.key,
                            fmt::format("acknowledged DEL is lost: home replica n{} of \"{}\" has "
                                        "context {}, which covers none of its tombstones\n  {}",

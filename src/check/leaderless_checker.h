@@ -99,6 +99,10 @@ struct LeaderlessFacts {
   // every replica that answered it repaired first, so it acts as a write of what it returned.
   bool blocking_repair = false;
   int64_t request_timeout_us = 0;
+  // Replicas may collect tombstones (a short grace period): a write a collected tombstone
+  // replaced may be gone, its dot forgotten, from a replica that forgot the key and saw it
+  // written again since.
+  bool tombstones_collected = false;
 };
 
 // Per key, the object each home replica holds (an empty object when it holds none).

@@ -193,9 +193,16 @@ Status LeaderlessEngine::open(int64_t now_ms) {
   } else if (stored.status().code() != Code::kNotFound) {
     return stored.status();
   }
-  uint32_t epoch = 0;
-  while (epoch == 0 || epoch == previous)
-    epoch = static_cast<uint32_t>(random_->next());
+  // The next incarnation of this data dir counts up from the last epoch; a new data dir (or a
+  // wiped one) starts from a random epoch mixed with the clock, so that it does not retrace
+  // another incarnation's epochs even when its random numbers repeat (the simulator restarts a
+  // node with the same seed).
+  uint32_t epoch = static_cast<uint32_t>(previous + 1);
+  if (previous == 0) {
+    const uint64_t mixed = XXH3_64bits_withSeed(&now_ms, sizeof now_ms, random_->next());
+    epoch = static_cast<uint32_t>(mixed ^ (mixed >> 32));
+  }
+  if (epoch == 0) epoch = 1;
   {
     std::string payload;
     put_varint(&payload, epoch);
@@ -615,10 +622,10 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   // could name versions this replica never saw, whose clock readings it cannot be above.
   VersionVector seen = obj.context();
   if (!ctx.empty() && kc().conflict != ConflictMode::kLww) seen = ctx;
-  // A key this replica holds nothing of (never written, or its tombstone collected) starts
-  // above every dot this replica issued for keys it collected: a dot is never issued twice.
-  if (obj.empty() && dot_floor_ > seen.get(actor_)) seen.set(actor_, dot_floor_);
-  obj.update(actor_, seen, std::move(s));
+  // Above every dot this replica issued for keys it has since forgotten (collected): a key
+  // forgotten here may come back from a peer with a context that does not name them, and a
+  // dot must never be issued twice.
+  obj.update(actor_, seen, std::move(s), dot_floor_ + 1);
   keep_lww(&obj);
   uint64_t token = 0;
   store_object(slot, obj, &token);
@@ -873,6 +880,12 @@ bool LeaderlessEngine::merge_local(std::string_view key, const Versioned& incomi
   Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
   auto it = objects_.find(slot);
   if (it != objects_.end() && it->second.covers(incoming)) return false;
+  if (it == objects_.end() && !forgotten_.empty()) {
+    // A tombstone this node collected, coming back from a replica that has not collected it
+    // yet: taking it again would only start the wait over (and send it back and forth).
+    auto f = forgotten_.find(slot);
+    if (f != forgotten_.end() && f->second.first.covers(incoming)) return false;
+  }
   Versioned obj = it != objects_.end() ? it->second : Versioned{};
   obj.merge(incoming);
   keep_lww(&obj);
@@ -1207,46 +1220,48 @@ void LeaderlessEngine::tick(int64_t now_ms) {
 }
 
 // A tombstone (or a value past its expiry) may go only when no replica can bring back what it
-// replaced: every other replica of its range was found in sync with this node after the delete
-// (so each holds the tombstone or something newer), and it is older than the grace period and
-// than any hint still allowed to carry an older version. A replica down across the grace
-// period is never found in sync, so its ranges keep their tombstones until it returns.
+// replaced: every other replica of its range was found in sync with this node after this node
+// held it (so each holds the tombstone or something newer), and this node has held it longer
+// than the grace period and than any hint still allowed to carry an older version. Times are
+// this node's own protocol clock (when it first saw the object dead, when each sync finished):
+// other nodes' clocks, which may be skewed, never enter. A replica down across the grace period
+// is never found in sync, so its ranges keep their tombstones until it returns.
 void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
-  if (gc_candidates_.empty()) return;
+  if (gc_candidates_.empty() && forgotten_.empty()) return;
   const int64_t hold = std::max<int64_t>(
       static_cast<int64_t>(settings().tombstone_grace_ms),
       static_cast<int64_t>(settings().hint_window_ms + settings().request_timeout_ms));
-  const int64_t slack = hlc_.max_offset_ms();  // clocks of the nodes may differ this much
+  const int64_t m = mono();
   std::vector<uint32_t> reps;
   auto c = gc_candidates_.lower_bound(gc_cursor_);
-  for (size_t n = 0; n < kGcPerTick; ++n) {
+  for (size_t n = 0; n < kGcPerTick && !gc_candidates_.empty(); ++n) {
     if (c == gc_candidates_.end()) {
       c = gc_candidates_.begin();
       if (n > 0) break;  // one lap at most per call
     }
-    auto it = objects_.find(*c);
+    auto it = objects_.find(c->first);
     if (it == objects_.end()) {
       c = gc_candidates_.erase(c);
       continue;
     }
     const Versioned& o = it->second;
-    int64_t dead_at = 0;
     bool dead = !o.siblings().empty();
-    for (const Sibling& sib : o.siblings()) {
-      if (live(sib, now_ms)) {
-        dead = false;
-        break;
-      }
-      dead_at = std::max({dead_at, versions::hlc_wall_ms(sib.hlc), sib.expire_at_ms});
+    for (const Sibling& sib : o.siblings())
+      dead &= !live(sib, now_ms);
+    int64_t& since = c->second;  // when this node first saw it dead (0: not yet)
+    if (!dead || since == 0) {
+      since = dead ? m : 0;
+      ++c;
+      continue;
     }
-    bool synced = dead && now_ms - dead_at > hold;
+    bool synced = m - since > hold;
     if (synced) {
       const size_t range = ring_.range_of(it->first.first);
       ring_.range_replicas(range, static_cast<size_t>(kc().n), &reps);
       for (uint32_t p : reps) {
         if (p == self()) continue;
-        auto s = last_sync_wall_.find({range, p});
-        synced &= s != last_sync_wall_.end() && s->second > dead_at + slack;
+        auto s = last_sync_.find({range, p});
+        synced &= s != last_sync_.end() && s->second > since;
       }
     }
     if (!synced) {
@@ -1260,10 +1275,17 @@ void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
     dot_floor_ = std::max(dot_floor_, o.context().get(actor_));
     node_->new_token();
     ++stats_.tombstones_collected;
+    // Remembered while the other replicas collect it too (each waits at most a hold and an
+    // anti-entropy round after it synced with this one).
+    const int64_t remember = 2 * hold + 2 * static_cast<int64_t>(settings().anti_entropy_ms);
+    forgotten_[it->first] = {std::move(it->second), m + remember};
     objects_.erase(it);
     c = gc_candidates_.erase(c);
   }
-  gc_cursor_ = c == gc_candidates_.end() ? Slot{} : *c;
+  gc_cursor_ = c == gc_candidates_.end() ? Slot{} : c->first;
+  for (auto f = forgotten_.begin(); f != forgotten_.end();) {
+    f = f->second.second <= m ? forgotten_.erase(f) : std::next(f);
+  }
 }
 
 void LeaderlessEngine::note_mortality(const Slot& slot, const Versioned& obj) {
@@ -1271,7 +1293,7 @@ void LeaderlessEngine::note_mortality(const Slot& slot, const Versioned& obj) {
   for (const Sibling& sib : obj.siblings())
     mortal |= sib.tombstone || sib.expire_at_ms != 0;
   if (mortal) {
-    gc_candidates_.insert(slot);
+    gc_candidates_[slot] = 0;  // changed: its time dead counts from the collector's next look
   } else if (!gc_candidates_.empty()) {
     gc_candidates_.erase(slot);
   }
@@ -1516,7 +1538,6 @@ void LeaderlessEngine::on_sync_request(uint32_t from, const Msg& m) {
 
 void LeaderlessEngine::note_in_sync(size_t range, uint32_t peer) {
   last_sync_[{range, peer}] = mono();
-  last_sync_wall_[{range, peer}] = node_->last_now_ms_;
 }
 
 void LeaderlessEngine::on_sync_objects(uint32_t from, Msg& m, bool push) {

@@ -297,10 +297,12 @@ class LeaderlessEngine final : public Engine {
   std::vector<size_t> my_ranges_;
   size_t next_range_ = 0;
   std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_;
-  std::map<std::pair<size_t, uint32_t>, int64_t> last_sync_wall_;  // the same, wall clock
-  std::map<uint64_t, int64_t> sync_deadlines_;                     // by id (mono ms)
-  Slot gc_cursor_;                                         // where the tombstone collector goes on
-  std::set<Slot> gc_candidates_;  // what the collector looks at (objects that can die)
+  std::map<uint64_t, int64_t> sync_deadlines_;  // by id (mono ms)
+  Slot gc_cursor_;                              // where the tombstone collector goes on
+  // What the collector looks at (objects that can die), with when it first saw each dead.
+  std::map<Slot, int64_t> gc_candidates_;
+  // Objects collected lately, until (mono ms): what they covered is not taken back from peers.
+  std::map<Slot, std::pair<versions::Versioned, int64_t>> forgotten_;
   std::map<uint64_t, std::pair<size_t, uint32_t>> syncs_;  // by id: (range, peer)
   std::deque<std::pair<size_t, uint32_t>> repair_queue_;   // REPAIR: comparisons to start now
   int64_t last_gossip_ = 0, last_sync_start_ = 0, last_expire_ = 0, started_ms_ = 0;

@@ -1310,6 +1310,11 @@ std::vector<SimKeyspace> Simulator::setup_leaderless(Config& base, std::string* 
   ls.handoff_batch = pick({1, 8, 64});
   if (lrng.chance(0.2)) ls.hint_window_ms = lrng.range(500, 5000);
   if (lrng.chance(0.2)) ls.max_hint_bytes = lrng.range(200, 5000);
+  // Some seeds collect tombstones within the run: a short grace period and hint window.
+  if (lrng.chance(0.3)) {
+    ls.tombstone_grace_ms = lrng.range(100, 3000);
+    ls.hint_window_ms = lrng.range(500, 3000);
+  }
   base.keyspaces.push_back(k);
   // Replicas that missed writes catch up through hints, read repair and, at the latest, one
   // anti-entropy round per range: allow three.
@@ -1318,11 +1323,11 @@ std::vector<SimKeyspace> Simulator::setup_leaderless(Config& base, std::string* 
       "\n  leaderless keyspace {}: n={} r={} w={} (R + W {} N), sloppy={}, read_repair={}, "
       "conflict={}\n  leaderless: {} tokens per node, gossip every {} ms, request timeout {} ms, "
       "anti-entropy every {} ms, hint window {} ms, hints up to {} bytes per node, handoff batch "
-      "{}; replicas must converge within {} ms",
+      "{}, tombstone grace {} ms; replicas must converge within {} ms",
       k.name, k.n, k.r, k.w, k.r + k.w > k.n ? ">" : "<=", k.sloppy, to_string(k.read_repair),
       to_string(k.conflict), ls.tokens_per_node, ls.gossip_ms, ls.request_timeout_ms,
       ls.anti_entropy_ms, ls.hint_window_ms, ls.max_hint_bytes, ls.handoff_batch,
-      converge_bound_ms_);
+      ls.tombstone_grace_ms, converge_bound_ms_);
   lrow_prefix_ = "v" + k.name + std::string(1, '\0');
   lhint_prefix_ = "h" + k.name + std::string(1, '\0');
   // Most clients wait longer than the coordinator does, so that its answer (OK, or TIMEOUT
@@ -1564,6 +1569,12 @@ void Simulator::check_leaderless_history() {
   facts.blocking_repair = lks_->read_repair == ReadRepair::kBlocking;
   facts.request_timeout_us =
       static_cast<int64_t>(nodes_[0].config.leaderless.request_timeout_ms) * kUsPerMs;
+  // Seeds with a short grace period may collect tombstones (a node's counter of collections
+  // restarts with the node, so the setting decides).
+  const LeaderlessSettings& lset = nodes_[0].config.leaderless;
+  facts.tombstones_collected =
+      lset.tombstone_grace_ms < LeaderlessSettings{}.tombstone_grace_ms ||
+      lset.hint_window_ms + lset.request_timeout_ms < LeaderlessSettings{}.tombstone_grace_ms;
   const check::CheckResult r = check::check_leaderless(ops, *ledger_, final_homes_, facts);
   if (!r.notes.empty()) note(fmt::format("leaderless checker: {}", fmt::join(r.notes, "; ")));
   if (!r.ok) {

@@ -65,10 +65,10 @@ bool decode_sibling(std::string_view* in, Sibling* s) {
 
 }  // namespace
 
-Dot Versioned::update(ActorId self, const VersionVector& ctx, Sibling s) {
+Dot Versioned::update(ActorId self, const VersionVector& ctx, Sibling s, uint64_t min_counter) {
   RKV_ASSERT_MSG(!s.tombstone || s.value.empty(), "a tombstone carries no value");
   std::erase_if(siblings_, [&](const Sibling& x) { return ctx.covers(x.dot); });
-  const uint64_t counter = std::max(context_.get(self), ctx.get(self)) + 1;
+  const uint64_t counter = std::max({context_.get(self) + 1, ctx.get(self) + 1, min_counter});
   RKV_ASSERT(counter != 0);
   const Dot dot{self, counter};
   context_.merge(ctx);

@@ -65,8 +65,10 @@ class Versioned {
   // context and adds the new dot. Returns the new dot. s.dot is ignored on input; a tombstone
   // must carry an empty value. (ctx.get(self) only matters for a context naming dots of `self`
   // this replica has not seen, which no genuine read produces; taking the max keeps the new dot
-  // unused even then.)
-  Dot update(ActorId self, const VersionVector& ctx, Sibling s);
+  // unused even then.) `min_counter`: the new dot's counter is at least this (a replica that
+  // forgot a key, e.g. by collecting its tombstone, passes a counter above every dot it issued
+  // before, so that it never issues one twice).
+  Dot update(ActorId self, const VersionVector& ctx, Sibling s, uint64_t min_counter = 0);
 
   // Anti-entropy / replication merge, commutative, associative and idempotent: keeps a sibling
   // of either side unless the other side's context covers its dot and the other side does not
