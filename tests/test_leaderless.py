@@ -221,16 +221,16 @@ class LeaderlessCluster:
 class LeaderlessTestCase(unittest.TestCase):
     def make_cluster(self, **kw):
         # Ports are picked free but only bound when the servers start; a test running in
-        # parallel may take one meanwhile. A cluster whose nodes do not all see each other at
-        # start is torn down and started once more on fresh ports.
-        for attempt in range(2):
+        # parallel may take one meanwhile. A cluster that fails to start, or whose nodes do not
+        # all see each other at start, is torn down and started again on fresh ports.
+        for attempt in range(3):
             c = LeaderlessCluster(**kw)
             self.addCleanup(c.cleanup)
             try:
                 c.start()
                 return c
-            except AssertionError:
-                if attempt == 1:
+            except (AssertionError, RuntimeError):  # not up, or "Address already in use"
+                if attempt == 2:
                     raise
                 print("\n[cluster] did not come up; retrying on fresh ports", file=sys.stderr)
                 c.cleanup()
