@@ -18,6 +18,8 @@ executions; absolute ones in the past (deleting at once) are drawn too. At the e
 value and expiry are compared.
 
   test_single_node_matches_redis       one replikv node (no cluster), ~4000 commands
+  test_edge_cases_match_redis          a fixed script at the edges (extreme integers, size
+                                       limits, long double range, latest expiry times)
   test_primary_follower_matches_redis  a 3-node primary cluster, commands sent to a follower
                                        (writes forwarded to the leader, applied everywhere):
                                        replies match Redis, every node converges to Redis's
@@ -342,6 +344,59 @@ class StringsDiffTest(harness.ServerTestCase):
         print(f"\n  seed {SEED}: {n} commands, replies identical "
               f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
         self.assertAlive(s)
+
+    def test_edge_cases_match_redis(self):
+        """Fixed commands at the edges the random draw rarely reaches: extreme integers, the
+        size limits (refused before anything is allocated), long double range, latest times."""
+        red = self.start_redis()
+        s = self.start_server()
+        i64min, i64max = "-9223372036854775808", "9223372036854775807"
+        script = [
+            ["SET", "s", "Hello World"], ["GETRANGE", "s", i64min, i64max],
+            ["GETRANGE", "s", i64max, i64min], ["SUBSTR", "s", "-3", i64max],
+            ["SETRANGE", "s", "536870912", "x"], ["SETRANGE", "s", i64max, "x"],
+            ["SETRANGE", "missing", "536870912", ""], ["SETRANGE", "s", "11", "\x00"],
+            ["SETBIT", "b", "4294967296", "1"], ["SETBIT", "b", "4294967295", "x"],
+            ["GETBIT", "b", "4294967295"], ["GETBIT", "s", "4294967296"],
+            ["GETBIT", "s", "-1"], ["BITCOUNT", "s", i64min, i64max],
+            ["BITCOUNT", "s", i64min, i64max, "BIT"], ["BITCOUNT", "s", i64max, i64min, "BIT"],
+            ["BITPOS", "s", "0", i64min, i64max, "BIT"], ["BITPOS", "s", "1", i64min, i64max],
+            ["BITPOS", "s", "0", i64max], ["BITPOS", "s", "1", "-1", i64min],
+            ["INCRBYFLOAT", "f", "1e308"], ["INCRBYFLOAT", "f", "1e308"],
+            ["INCRBYFLOAT", "f", "-1e308"], ["INCRBYFLOAT", "g", "-1e-300"],
+            ["INCRBYFLOAT", "g", "1e-300"], ["INCRBYFLOAT", "h", "0.1"],
+            ["INCRBYFLOAT", "h", "0.2"], ["INCRBYFLOAT", "h", "1e-17"],
+            ["INCRBYFLOAT", "h", "-0.3"], ["INCRBYFLOAT", "h", "1.1e4932"],
+            ["INCRBYFLOAT", "h", "1.1e4932"], ["INCRBYFLOAT", "h", "1e5000"],
+            ["INCRBYFLOAT", "h", "-inf"], ["INCRBYFLOAT", "i", "1e-4940"],
+            ["PEXPIREAT", "s", i64max], ["PEXPIRETIME", "s"], ["EXPIRETIME", "s"],
+            ["EXPIREAT", "s", "9223372036854775"], ["EXPIRETIME", "s"],
+            ["EXPIREAT", "s", "9223372036854776"], ["PEXPIREAT", "s", i64min],
+            ["EXISTS", "s"], ["SET", "t", "v", "PXAT", i64max], ["EXPIRETIME", "t"],
+            ["SET", "t", "v", "EXAT", "9223372036854775"], ["PEXPIRETIME", "t"],
+            ["GETEX", "t", "PXAT", i64max], ["PEXPIRETIME", "t"],
+            ["GETEX", "t", "EXAT", "9223372036854776"], ["GETEX", "t", "PX", i64max],
+            ["SETEX", "u", "9223372036854775", "v"], ["PSETEX", "u", i64max, "v"],
+            ["SET", "a", "ohmytext"], ["SET", "c", "mynewtext"],
+            ["LCS", "a", "c", "IDX", "MINMATCHLEN", i64max],
+            ["LCS", "a", "c", "IDX", "MINMATCHLEN", i64min, "WITHMATCHLEN"],
+            ["LCS", "a", "c", "idx", "len"], ["LCS", "a", "a", "IDX", "WITHMATCHLEN"],
+            ["COPY", "a", "c", "DB", "0", "REPLACE"], ["COPY", "a", "c", "DB", "-1"],
+            ["COPY", "a", "c", "DB", "2147483648"], ["RENAME", "a", "a"],
+            ["RENAMENX", "a", "a"], ["RENAME", "nope", "nope"], ["MSETNX", "a", "1", "n", "2"],
+            ["EXISTS", "n"], ["TOUCH", "a", "a", "n"], ["UNLINK", "a", "a", "c"],
+        ]
+        for proto in (2, 3):
+            a, b = Conn(s.port, proto), Conn(red.port, proto)
+            try:
+                a.call(["FLUSHALL"])
+                b.call(["FLUSHALL"])
+                for args in script:
+                    (_, got), (_, want) = a.call(args), b.call(args)
+                    self.assertEqual(got, want, f"{args} RESP{proto}")
+            finally:
+                a.close()
+                b.close()
 
     def test_primary_follower_matches_redis(self):
         import test_cluster  # noqa: E402 - the 3-node cluster helpers

@@ -19,6 +19,12 @@ using namespace store_util;
 
 namespace {
 
+// Milliseconds to the nearest second (halves up), as Redis's (ms + 500) / 1000 but without
+// overflowing near INT64_MAX. Precondition: ms >= 0.
+int64_t round_to_seconds(int64_t ms) {
+  return ms / 1000 + (ms % 1000 + 500) / 1000;
+}
+
 void write_int_string(std::string* dst, int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
@@ -659,7 +665,7 @@ void Store::cmd_ttl(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, Chang
   if (!e) return w.integer(-2);
   if (e->value.expire_at_ms == 0) return w.integer(-1);
   int64_t left = e->value.expire_at_ms - now;
-  w.integer(unit_ms == 1 ? left : (left + 500) / 1000);
+  w.integer(unit_ms == 1 ? left : round_to_seconds(left));
 }
 
 // EXPIRETIME rounds to the nearest second, as Redis does.
@@ -668,7 +674,7 @@ void Store::cmd_expiretime(Args a, int64_t now, int64_t unit_ms, resp::Writer& w
   if (!e) return w.integer(-2);
   const int64_t at = e->value.expire_at_ms;
   if (at == 0) return w.integer(-1);
-  w.integer(unit_ms == 1 ? at : (at + 500) / 1000);
+  w.integer(unit_ms == 1 ? at : round_to_seconds(at));
 }
 
 void Store::cmd_persist(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {

@@ -646,6 +646,11 @@ TEST_F(StoreTest, ExpireatAndExpiretime) {
   EXPECT_EQ(run({"EXPIRETIME", "k"}), integer(1999));  // rounded to the nearest second
   EXPECT_EQ(run({"PEXPIREAT", "k", "1999500"}), integer(1));
   EXPECT_EQ(run({"EXPIRETIME", "k"}), integer(2000));
+  EXPECT_EQ(run({"PEXPIREAT", "k", "9223372036854775807"}), integer(1));  // the latest time
+  EXPECT_EQ(run({"PEXPIRETIME", "k"}), integer(INT64_MAX));
+  EXPECT_EQ(run({"EXPIRETIME", "k"}), integer(9223372036854776));  // rounded, no overflow
+  EXPECT_EQ(run({"TTL", "k"}), integer((INT64_MAX - now_) / 1000 + 1));
+  EXPECT_EQ(run({"EXPIREAT", "k", "2000"}), integer(1));
   EXPECT_EQ(run({"EXPIREAT", "k", "1000", "GT"}), integer(0));
   EXPECT_EQ(run({"EXPIREAT", "k", "1500", "LT"}), integer(1));
   EXPECT_EQ(run({"EXPIREAT", "k", "1600", "NX"}), integer(0));
