@@ -15,7 +15,8 @@ RESP3 (a connection of each per protocol). Every reply must be the same bytes, e
 
 Relative expiries are long (minutes), so no key expires by itself between the two servers'
 executions; absolute ones in the past (deleting at once) are drawn too. At the end every key's
-value and expiry are compared.
+value and expiry are compared, and again after the single node restarts (every change was
+reported to storage).
 
   test_single_node_matches_redis       one replikv node (no cluster), ~4000 commands
   test_edge_cases_match_redis          a fixed script at the edges (extreme integers, size
@@ -23,8 +24,9 @@ value and expiry are compared.
   test_primary_follower_matches_redis  a 3-node primary cluster, commands sent to a follower
                                        (writes forwarded to the leader, applied everywhere):
                                        replies match Redis, every node converges to Redis's
-                                       values, and a cross-keyspace RENAME/COPY/MSETNX/LCS is
-                                       refused with -CROSSSLOT
+                                       values (also after a kill -9 and restart), and a
+                                       cross-keyspace RENAME/COPY/MSETNX/LCS is refused with
+                                       -CROSSSLOT
 
 Environment: REPLIKV_BIN (see harness.py); RKV_DIFF_SEED, RKV_DIFF_OPS to override the draw.
 """
@@ -340,6 +342,12 @@ class StringsDiffTest(harness.ServerTestCase):
         self.addCleanup(d.close)
         n = d.run(gen, OPS, rng, start + TIME_BUDGET_S * 0.6)
         d.compare_contents(keys)
+        # Every change reached storage: after a restart the node holds the same keys.
+        d.close()
+        s.restart()
+        d = DiffRunner(self, s.port, red.port)
+        self.addCleanup(d.close)
+        d.compare_contents(keys)
         self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
         print(f"\n  seed {SEED}: {n} commands, replies identical "
               f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
@@ -439,8 +447,15 @@ class StringsDiffTest(harness.ServerTestCase):
             self.assertIn(c.call("RANDOMKEY"), set(keys) | {None})
             self.assertEqual(c.call("INCRBYFLOAT", keys[2] + "f", "2.5"), "2.5")
         cluster.wait_converged()
+        want[keys[0]] = "v"
+        want[keys[2] + "f"] = "2.5"
         for i in range(3):
-            self.assertEqual(cluster.local_values(i, [keys[2] + "f"]), {keys[2] + "f": "2.5"})
+            self.assertEqual(cluster.local_values(i, list(want)), want, f"node n{i + 1}")
+        # A replica killed and restarted rebuilds the same state from its log and snapshot.
+        cluster.nodes[follower].kill9()
+        cluster.nodes[follower].start()
+        cluster.wait_converged()
+        self.assertEqual(cluster.local_values(follower, list(want)), want, "after restart")
         print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1}, replies "
               f"identical, 3 replicas converged ({time.monotonic() - start:.1f} s)",
               file=sys.stderr)
