@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <map>
 #include <set>
@@ -631,6 +632,81 @@ TEST_F(StoreTest, BitposByteAndBitRanges) {
   EXPECT_EQ(run({"BITPOS", "z", "1"}), integer(777 * 8 + 5));
   EXPECT_EQ(run({"BITPOS", "z", "1", "10", "776"}), integer(-1));
   EXPECT_EQ(run({"BITPOS", "z", "0", "6221", "7999", "BIT"}), integer(6222));
+}
+
+// BITCOUNT and BITPOS (word-at-a-time counting and skipping, edge masks) against a bit-by-bit
+// reference written from the documented semantics, over random values and ranges.
+TEST_F(StoreTest, BitcountAndBitposAgreeWithABitByBitReference) {
+  Random rng(7);
+  auto bit_at = [](const std::string& d, int64_t i) {
+    return (static_cast<unsigned char>(d[static_cast<size_t>(i >> 3)]) >> (7 - (i & 7))) & 1;
+  };
+  auto clamp = [](int64_t len, int64_t* s, int64_t* e) {
+    if (*s < 0) *s += len;
+    if (*e < 0) *e += len;
+    *s = std::max<int64_t>(*s, 0);
+    *e = std::max<int64_t>(*e, 0);
+    if (*e >= len) *e = len - 1;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string d(rng.uniform(40), '\0');
+    const int style = static_cast<int>(rng.uniform(4));  // runs of zeros / ones help the skips
+    for (char& c : d) {
+      c = static_cast<char>(style == 0   ? rng.uniform(256)
+                            : style == 1 ? (rng.uniform(20) == 0 ? rng.uniform(256) : 0)
+                            : style == 2 ? (rng.uniform(20) == 0 ? rng.uniform(256) : 255)
+                                         : (rng.uniform(2) ? 0 : 255));
+    }
+    std::vector<std::string_view> set = {"SET", "b", d};
+    std::string ignored;
+    resp::Writer sw(&ignored, 2);
+    store_.execute(*resp::lookup_command("SET"), set, now_, sw, sink_);
+    const int64_t len = static_cast<int64_t>(d.size());
+    const bool bits = rng.uniform(2) == 0;
+    const int64_t unit_len = bits ? len * 8 : len;
+    int64_t start = static_cast<int64_t>(rng.uniform(2 * unit_len + 10)) - unit_len - 5;
+    int64_t end = static_cast<int64_t>(rng.uniform(2 * unit_len + 10)) - unit_len - 5;
+    const std::string s_arg = std::to_string(start), e_arg = std::to_string(end);
+    const char* unit = bits ? "BIT" : "BYTE";
+
+    // BITCOUNT b start end unit
+    int64_t want = 0;
+    if (!(start < 0 && end < 0 && start > end)) {
+      int64_t s = start, e = end;
+      clamp(unit_len, &s, &e);
+      const int64_t first = bits ? s : s * 8, last = bits ? e : e * 8 + 7;
+      for (int64_t i = first; s <= e && i <= last; ++i)
+        want += bit_at(d, i);
+    }
+    ASSERT_EQ(run({"BITCOUNT", "b", s_arg, e_arg, unit}), integer(want))
+        << "round " << round << " len " << len << " " << s_arg << " " << e_arg << " " << unit;
+
+    // BITPOS b bit start end unit, and BITPOS b bit start (bytes, no end)
+    for (int bit = 0; bit < 2; ++bit) {
+      int64_t s = start, e = end;
+      clamp(unit_len, &s, &e);
+      int64_t pos = -1;
+      if (s <= e) {
+        const int64_t first = bits ? s : s * 8, last = bits ? e : e * 8 + 7;
+        for (int64_t i = first; i <= last && pos < 0; ++i)
+          if (bit_at(d, i) == bit) pos = i;
+      }
+      ASSERT_EQ(run({"BITPOS", "b", std::to_string(bit), s_arg, e_arg, unit}), integer(pos))
+          << "round " << round << " bit " << bit << " " << s_arg << " " << e_arg << " " << unit;
+      if (bits) continue;
+      s = start;
+      e = len - 1;
+      clamp(len, &s, &e);
+      pos = -1;
+      if (s <= e) {
+        for (int64_t i = s * 8; i <= e * 8 + 7 && pos < 0; ++i)
+          if (bit_at(d, i) == bit) pos = i;
+        if (pos < 0 && bit == 0) pos = (e + 1) * 8;  // no end given: zeros continue past it
+      }
+      ASSERT_EQ(run({"BITPOS", "b", std::to_string(bit), s_arg}), integer(pos))
+          << "round " << round << " bit " << bit << " " << s_arg;
+    }
+  }
 }
 
 TEST_F(StoreTest, ExpireatAndExpiretime) {
