@@ -191,6 +191,37 @@ TEST(LeaderlessEngine, QuorumWriteIsReadableThroughEveryNode) {
             "-ERR CONSISTENCY ANY appli");
 }
 
+// Commands the leaderless engine does not implement are refused (not executed on one replica)
+// with an error that names the model; the multi-key ones as well.
+TEST(LeaderlessEngine, RefusesStringAndKeyCommandsItDoesNotImplement) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  EXPECT_EQ(c.run(0, {"SET", "kv:a", "1"}), "+OK\r\n");
+  const std::vector<std::vector<std::string>> refused = {{"SETEX", "kv:a", "10", "v"},
+                                                         {"GETEX", "kv:a", "PERSIST"},
+                                                         {"GETSET", "kv:a", "v"},
+                                                         {"INCRBYFLOAT", "kv:a", "1.5"},
+                                                         {"SETRANGE", "kv:a", "0", "x"},
+                                                         {"GETRANGE", "kv:a", "0", "1"},
+                                                         {"SETBIT", "kv:a", "1", "1"},
+                                                         {"BITCOUNT", "kv:a"},
+                                                         {"EXPIREAT", "kv:a", "1"},
+                                                         {"EXPIRETIME", "kv:a"},
+                                                         {"RENAME", "kv:a", "kv:b"},
+                                                         {"COPY", "kv:a", "kv:b"},
+                                                         {"MSETNX", "kv:x", "1"},
+                                                         {"LCS", "kv:a", "kv:b"},
+                                                         {"UNLINK", "kv:a"},
+                                                         {"TOUCH", "kv:a"}};
+  for (const auto& cmd : refused) {
+    std::string name = cmd[0];
+    EXPECT_EQ(c.run(1, cmd),
+              "-ERR " + name + " is not available on leaderless keyspace 'kv' " +
+                  "(supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL)\r\n");
+  }
+  EXPECT_EQ(c.run(2, {"GET", "kv:a"}), "$1\r\n1\r\n");  // nothing was changed
+}
+
 TEST(LeaderlessEngine, NonReplicaRelaysWritesToAHomeReplica) {
   MiniCluster c(5, 3, 2, 2);
   c.advance(300);

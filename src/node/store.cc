@@ -8,23 +8,21 @@
 #include "core/checksum.h"
 #include "core/text.h"
 #include "node/glob.h"
+#include "node/store_util.h"
 
 namespace rkv {
 
 using resp::CommandId;
 using Args = std::span<const std::string_view>;
 
+using namespace store_util;
+
 namespace {
 
-constexpr std::string_view kErrNotInt = "ERR value is not an integer or out of range";
-constexpr std::string_view kErrSyntax = "ERR syntax error";
-constexpr std::string_view kErrTooBig = "ERR string exceeds maximum allowed size";
-
-bool checked_add(int64_t a, int64_t b, int64_t* out) {
-  return !__builtin_add_overflow(a, b, out);
-}
-bool checked_mul(int64_t a, int64_t b, int64_t* out) {
-  return !__builtin_mul_overflow(a, b, out);
+// Milliseconds to the nearest second (halves up), as Redis's (ms + 500) / 1000 but without
+// overflowing near INT64_MAX. Precondition: ms >= 0.
+int64_t round_to_seconds(int64_t ms) {
+  return ms / 1000 + (ms % 1000 + 500) / 1000;
 }
 
 void write_int_string(std::string* dst, int64_t v) {
@@ -342,9 +340,45 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kMset:
       return cmd_mset(a, now, w, s);
     case CommandId::kDel:
+    case CommandId::kUnlink:
       return cmd_del(a, now, w, s);
     case CommandId::kExists:
+    case CommandId::kTouch:
       return cmd_exists(a, now, w, s);
+    case CommandId::kRename:
+    case CommandId::kRenamenx:
+      return cmd_rename(a, now, spec.id == CommandId::kRenamenx, w, s);
+    case CommandId::kCopy:
+      return cmd_copy(a, now, w, s);
+    case CommandId::kRandomkey:
+      return cmd_randomkey(now, w);
+    case CommandId::kSetex:
+      return cmd_setex(a, now, 1000, spec.name, w, s);
+    case CommandId::kPsetex:
+      return cmd_setex(a, now, 1, spec.name, w, s);
+    case CommandId::kGetex:
+      return cmd_getex(a, now, w, s);
+    case CommandId::kGetset:
+      return cmd_getset(a, now, w, s);
+    case CommandId::kMsetnx:
+      return cmd_msetnx(a, now, w, s);
+    case CommandId::kIncrbyfloat:
+      return cmd_incrbyfloat(a, now, w, s);
+    case CommandId::kSetrange:
+      return cmd_setrange(a, now, w, s);
+    case CommandId::kGetrange:
+    case CommandId::kSubstr:
+      return cmd_getrange(a, now, w, s);
+    case CommandId::kLcs:
+      return cmd_lcs(a, now, w, s);
+    case CommandId::kSetbit:
+      return cmd_setbit(a, now, w, s);
+    case CommandId::kGetbit:
+      return cmd_getbit(a, now, w, s);
+    case CommandId::kBitcount:
+      return cmd_bitcount(a, now, w, s);
+    case CommandId::kBitpos:
+      return cmd_bitpos(a, now, w, s);
     case CommandId::kIncr:
       return cmd_incrby(a[1], 1, now, w, s);
     case CommandId::kDecr:
@@ -366,9 +400,17 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kStrlen:
       return cmd_strlen(a, now, w, s);
     case CommandId::kExpire:
-      return cmd_expire(a, now, 1000, w, s);
+      return cmd_expire(a, now, 1000, now, spec.name, w, s);
     case CommandId::kPexpire:
-      return cmd_expire(a, now, 1, w, s);
+      return cmd_expire(a, now, 1, now, spec.name, w, s);
+    case CommandId::kExpireat:
+      return cmd_expire(a, now, 1000, 0, spec.name, w, s);
+    case CommandId::kPexpireat:
+      return cmd_expire(a, now, 1, 0, spec.name, w, s);
+    case CommandId::kExpiretime:
+      return cmd_expiretime(a, now, 1000, w, s);
+    case CommandId::kPexpiretime:
+      return cmd_expiretime(a, now, 1, w, s);
     case CommandId::kTtl:
       return cmd_ttl(a, now, 1000, w, s);
     case CommandId::kPttl:
@@ -409,13 +451,39 @@ void Store::cmd_get(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.bulk(e->value.data);
 }
 
+ExpireKind store_util::expire_kind(std::string_view opt) {
+  if (iequals(opt, "ex")) return ExpireKind::kEx;
+  if (iequals(opt, "px")) return ExpireKind::kPx;
+  if (iequals(opt, "exat")) return ExpireKind::kExat;
+  if (iequals(opt, "pxat")) return ExpireKind::kPxat;
+  return ExpireKind::kNone;
+}
+
+std::string store_util::resolve_expire(ExpireKind kind, std::string_view value, int64_t now_ms,
+                                       std::string_view cmd, int64_t* at) {
+  int64_t v;
+  if (!parse_int64(value, &v)) return std::string(kErrNotInt);
+  const bool seconds = kind == ExpireKind::kEx || kind == ExpireKind::kExat;
+  const bool relative = kind == ExpireKind::kEx || kind == ExpireKind::kPx;
+  if (v <= 0 || (seconds && !checked_mul(v, 1000, &v)) ||
+      (relative && !checked_add(v, now_ms, &v)) || v <= 0) {
+    return fmt::format("ERR invalid expire time in '{}' command", cmd);
+  }
+  *at = v;
+  return {};
+}
+
+// As Redis: every option is parsed (a syntax error wins) before the expiry is validated; a
+// repeated EX (PX, ...) replaces the earlier one, while different expiry options exclude each
+// other and KEEPTTL.
 void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   bool nx = false, xx = false, get = false, keepttl = false, ifeq = false;
   std::string_view expected;
-  int64_t expire_at = 0;
-  bool has_expire = false;
+  ExpireKind exp_kind = ExpireKind::kNone;
+  std::string_view exp_value;
   for (size_t i = 3; i < a.size(); ++i) {
     std::string_view opt = a[i];
+    const ExpireKind k = expire_kind(opt);
     if (iequals(opt, "nx") && !xx && !ifeq) {
       nx = true;
     } else if (iequals(opt, "ifeq") && !nx && !xx && !ifeq && i + 1 < a.size()) {
@@ -425,27 +493,20 @@ void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
       xx = true;
     } else if (iequals(opt, "get")) {
       get = true;
-    } else if (iequals(opt, "keepttl") && !has_expire) {
+    } else if (iequals(opt, "keepttl") && exp_kind == ExpireKind::kNone) {
       keepttl = true;
-    } else if ((iequals(opt, "ex") || iequals(opt, "px") || iequals(opt, "exat") ||
-                iequals(opt, "pxat")) &&
-               !keepttl && !has_expire && i + 1 < a.size()) {
-      int64_t v;
-      if (!parse_int64(a[++i], &v)) return w.error(kErrNotInt);
-      if (v <= 0) return w.error("ERR invalid expire time in 'set' command");
-      bool seconds = iequals(opt, "ex") || iequals(opt, "exat");
-      bool absolute = iequals(opt, "exat") || iequals(opt, "pxat");
-      if (seconds && !checked_mul(v, 1000, &v)) {
-        return w.error("ERR invalid expire time in 'set' command");
-      }
-      if (!absolute && !checked_add(v, now, &v)) {
-        return w.error("ERR invalid expire time in 'set' command");
-      }
-      expire_at = v;
-      has_expire = true;
+    } else if (k != ExpireKind::kNone && !keepttl &&
+               (exp_kind == ExpireKind::kNone || exp_kind == k) && i + 1 < a.size()) {
+      exp_kind = k;
+      exp_value = a[++i];
     } else {
       return w.error(kErrSyntax);
     }
+  }
+  int64_t expire_at = 0;
+  if (exp_kind != ExpireKind::kNone) {
+    std::string err = resolve_expire(exp_kind, exp_value, now, "set", &expire_at);
+    if (!err.empty()) return w.error(err);
   }
   if (a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
   uint32_t ks = route(a[1]);
@@ -554,9 +615,10 @@ void Store::cmd_strlen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.integer(e ? static_cast<int64_t>(e->value.data.size()) : 0);
 }
 
-void Store::cmd_expire(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, ChangeSink& s) {
-  int64_t v;
-  if (!parse_int64(a[2], &v)) return w.error(kErrNotInt);
+// EXPIRE, PEXPIRE (relative to now), EXPIREAT, PEXPIREAT (absolute: base 0). As Redis: the
+// options are checked before the time, the time before the key.
+void Store::cmd_expire(Args a, int64_t now, int64_t unit_ms, int64_t base_ms, std::string_view name,
+                       resp::Writer& w, ChangeSink& s) {
   bool nx = false, xx = false, gt = false, lt = false;
   for (size_t i = 3; i < a.size(); ++i) {
     if (iequals(a[i], "nx")) {
@@ -575,9 +637,10 @@ void Store::cmd_expire(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, Ch
     return w.error("ERR NX and XX, GT or LT options at the same time are not compatible");
   }
   if (gt && lt) return w.error("ERR GT and LT options at the same time are not compatible");
-  const char* name = unit_ms == 1000 ? "expire" : "pexpire";
+  int64_t v;
+  if (!parse_int64(a[2], &v)) return w.error(kErrNotInt);
   int64_t at;
-  if (!checked_mul(v, unit_ms, &at) || !checked_add(at, now, &at)) {
+  if (!checked_mul(v, unit_ms, &at) || !checked_add(at, base_ms, &at)) {
     return w.error(fmt::format("ERR invalid expire time in '{}' command", name));
   }
   uint32_t ks = route(a[1]);
@@ -602,7 +665,16 @@ void Store::cmd_ttl(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, Chang
   if (!e) return w.integer(-2);
   if (e->value.expire_at_ms == 0) return w.integer(-1);
   int64_t left = e->value.expire_at_ms - now;
-  w.integer(unit_ms == 1 ? left : (left + 500) / 1000);
+  w.integer(unit_ms == 1 ? left : round_to_seconds(left));
+}
+
+// EXPIRETIME rounds to the nearest second, as Redis does.
+void Store::cmd_expiretime(Args a, int64_t now, int64_t unit_ms, resp::Writer& w, ChangeSink& s) {
+  KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  if (!e) return w.integer(-2);
+  const int64_t at = e->value.expire_at_ms;
+  if (at == 0) return w.integer(-1);
+  w.integer(unit_ms == 1 ? at : round_to_seconds(at));
 }
 
 void Store::cmd_persist(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
@@ -616,6 +688,97 @@ void Store::cmd_persist(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 
 void Store::cmd_type(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.simple(lookup(route(a[1]), a[1], now, s) ? "string" : "none");
+}
+
+// RENAME and RENAMENX move the value with its expiry. As Redis: a missing source is an error
+// even when both names are the same; the same name existing is a no-op.
+void Store::cmd_rename(Args a, int64_t now, bool nx, resp::Writer& w, ChangeSink& s) {
+  const uint32_t src_ks = route(a[1]), dst_ks = route(a[2]);
+  if (!lookup(src_ks, a[1], now, s)) return w.error("ERR no such key");
+  if (a[1] == a[2]) return nx ? w.integer(0) : w.ok();
+  KeyTable::Entry* dst = lookup(dst_ks, a[2], now, s);
+  if (dst && nx) return w.integer(0);
+  // The destination lookup may have erased an expired key; entries never move, but look the
+  // source up again rather than rely on it.
+  KeyTable::Entry* src = keyspaces_[src_ks].table.find(a[1]);
+  RKV_ASSERT(src != nullptr);
+  Value v = std::move(src->value);
+  src->value.data.clear();
+  keyspaces_[src_ks].table.adjust_payload(-static_cast<int64_t>(v.data.size()));
+  erase(src_ks, a[1], s);
+  put(dst_ks, a[2], v.data, v.expire_at_ms, s, dst);
+  nx ? w.integer(1) : w.ok();
+}
+
+// COPY source destination [DB 0] [REPLACE]: only database 0 exists.
+void Store::cmd_copy(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+  bool replace = false;
+  for (size_t i = 3; i < a.size(); ++i) {
+    if (iequals(a[i], "replace")) {
+      replace = true;
+    } else if (iequals(a[i], "db") && i + 1 < a.size()) {
+      int64_t db;
+      if (!parse_int64(a[++i], &db)) return w.error(kErrNotInt);
+      if (db < std::numeric_limits<int>::min() || db > std::numeric_limits<int>::max()) {
+        return w.error("ERR value is out of range, value must between -2147483648 and 2147483647");
+      }
+      if (db != 0) return w.error("ERR DB index is out of range");
+    } else {
+      return w.error(kErrSyntax);
+    }
+  }
+  if (a[1] == a[2]) return w.error("ERR source and destination objects are the same");
+  const KeyTable::Entry* src = lookup(route(a[1]), a[1], now, s);
+  if (!src) return w.integer(0);
+  Value v = src->value;
+  const uint32_t dst_ks = route(a[2]);
+  KeyTable::Entry* dst = lookup(dst_ks, a[2], now, s);
+  if (dst && !replace) return w.integer(0);
+  put(dst_ks, a[2], v.data, v.expire_at_ms, s, dst);
+  w.integer(1);
+}
+
+// A key chosen at random among the live keys this node holds: a keyspace weighted by its size,
+// then the first non-empty bucket from a random SCAN cursor (as Redis picks a random bucket).
+// The generator is the Store's own, fixed-seed one: the choice is a function of the sequence
+// of RANDOMKEY calls and the tables, never of the clock or the OS. Read-only: expired keys are
+// skipped, not erased.
+void Store::cmd_randomkey(int64_t now, resp::Writer& w) {
+  const size_t total = total_keys();
+  if (total == 0) return w.null();
+  auto next_random = [this] {
+    uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ull);  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  uint64_t pick = next_random() % total;
+  uint32_t first = 0;
+  while (pick >= keyspaces_[first].table.size()) {
+    pick -= keyspaces_[first].table.size();
+    ++first;
+  }
+  std::vector<std::string_view> live;
+  for (uint32_t n = 0; n < keyspaces_.size(); ++n) {
+    const KeyTable& t = keyspaces_[(first + n) % keyspaces_.size()].table;
+    if (t.size() == 0) continue;
+    auto visit = [&](const KeyTable::Entry& e) {
+      if (e.value.expire_at_ms == 0 || e.value.expire_at_ms > now) live.push_back(e.key.view());
+    };
+    // From a random cursor to the end of the iteration, then (only when every key seen so far
+    // was expired) once more from the start: at most two passes over the table.
+    uint64_t c = next_random() & (t.bucket_count() - 1);
+    do {
+      c = t.scan(c, visit);
+    } while (live.empty() && c != 0);
+    if (live.empty()) {
+      do {
+        c = t.scan(c, visit);
+      } while (live.empty() && c != 0);
+    }
+    if (!live.empty()) return w.bulk(live[next_random() % live.size()]);
+  }
+  w.null();
 }
 
 // SCAN cursor layout: the low bits (below kKsBits) name the keyspace, the rest is that

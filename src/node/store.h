@@ -184,7 +184,31 @@ class Store {
   void cmd_append(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_strlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_expire(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
-                  resp::Writer& w, ChangeSink& s);
+                  int64_t base_ms, std::string_view name, resp::Writer& w, ChangeSink& s);
+  void cmd_expiretime(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
+                      resp::Writer& w, ChangeSink& s);
+  void cmd_rename(std::span<const std::string_view> a, int64_t now, bool nx, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_copy(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_randomkey(int64_t now, resp::Writer& w);
+  // Strings and bitmaps beyond the basics (store_strings.cc).
+  void cmd_setex(std::span<const std::string_view> a, int64_t now, int64_t unit_ms,
+                 std::string_view name, resp::Writer& w, ChangeSink& s);
+  void cmd_getex(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_getset(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_msetnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_incrbyfloat(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                       ChangeSink& s);
+  void cmd_setrange(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                    ChangeSink& s);
+  void cmd_getrange(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                    ChangeSink& s);
+  void cmd_lcs(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_setbit(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_getbit(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_bitcount(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                    ChangeSink& s);
+  void cmd_bitpos(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_ttl(std::span<const std::string_view> a, int64_t now, int64_t unit_ms, resp::Writer& w,
                ChangeSink& s);
   void cmd_persist(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
@@ -198,6 +222,8 @@ class Store {
   uint32_t default_index_ = 0;
   StoreLimits limits_;
   bool applying_ = false;
+  // RANDOMKEY's generator (splitmix64), fixed seed: no clock or OS randomness in the Store.
+  uint64_t random_state_ = 0x5eed5eed5eed5eedull;
 };
 
 // Strict integer parsing as Redis does it: optional '-', digits, no leading zeros or spaces.

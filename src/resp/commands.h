@@ -43,6 +43,30 @@ enum class CommandId : uint16_t {
   kKeys,
   kFlushall,
   kFlushdb,
+  kSetex,
+  kPsetex,
+  kGetex,
+  kGetset,
+  kMsetnx,
+  kIncrbyfloat,
+  kSetrange,
+  kGetrange,
+  kSubstr,
+  kLcs,
+  kSetbit,
+  kGetbit,
+  kBitcount,
+  kBitpos,
+  kExpireat,
+  kPexpireat,
+  kExpiretime,
+  kPexpiretime,
+  kRename,
+  kRenamenx,
+  kCopy,
+  kUnlink,
+  kTouch,
+  kRandomkey,
   kKeyspaces,
   kReset,
   kRole,
@@ -83,7 +107,8 @@ struct CommandSpec {
   int first_key, last_key, step;  // key positions, Redis convention (last -1 = to the end)
   std::string_view summary;       // for COMMAND DOCS
   std::string_view since;         // Redis version whose semantics we follow
-  std::string_view group;         // "string", "generic", "connection", "server", "cluster"
+  std::string_view group;         // "string", "bitmap", "generic", "connection", "server",
+                                  // "cluster"
 };
 
 // nullptr when unknown. Case-insensitive, allocation-free.

@@ -52,6 +52,30 @@ const std::vector<Expected>& expected_table() {
       {"keys", CommandId::kKeys, 2, 0, 0, 0},
       {"flushall", CommandId::kFlushall, -1, 0, 0, 0},
       {"flushdb", CommandId::kFlushdb, -1, 0, 0, 0},
+      {"setex", CommandId::kSetex, 4, 1, 1, 1},
+      {"psetex", CommandId::kPsetex, 4, 1, 1, 1},
+      {"getex", CommandId::kGetex, -2, 1, 1, 1},
+      {"getset", CommandId::kGetset, 3, 1, 1, 1},
+      {"msetnx", CommandId::kMsetnx, -3, 1, -1, 2},
+      {"incrbyfloat", CommandId::kIncrbyfloat, 3, 1, 1, 1},
+      {"setrange", CommandId::kSetrange, 4, 1, 1, 1},
+      {"getrange", CommandId::kGetrange, 4, 1, 1, 1},
+      {"substr", CommandId::kSubstr, 4, 1, 1, 1},
+      {"lcs", CommandId::kLcs, -3, 1, 2, 1},
+      {"setbit", CommandId::kSetbit, 4, 1, 1, 1},
+      {"getbit", CommandId::kGetbit, 3, 1, 1, 1},
+      {"bitcount", CommandId::kBitcount, -2, 1, 1, 1},
+      {"bitpos", CommandId::kBitpos, -3, 1, 1, 1},
+      {"expireat", CommandId::kExpireat, -3, 1, 1, 1},
+      {"pexpireat", CommandId::kPexpireat, -3, 1, 1, 1},
+      {"expiretime", CommandId::kExpiretime, 2, 1, 1, 1},
+      {"pexpiretime", CommandId::kPexpiretime, 2, 1, 1, 1},
+      {"rename", CommandId::kRename, 3, 1, 2, 1},
+      {"renamenx", CommandId::kRenamenx, 3, 1, 2, 1},
+      {"copy", CommandId::kCopy, -3, 1, 2, 1},
+      {"unlink", CommandId::kUnlink, -2, 1, -1, 1},
+      {"touch", CommandId::kTouch, -2, 1, -1, 1},
+      {"randomkey", CommandId::kRandomkey, 1, 0, 0, 0},
       {"keyspaces", CommandId::kKeyspaces, 1, 0, 0, 0},
       {"reset", CommandId::kReset, 1, 0, 0, 0},
       {"role", CommandId::kRole, 1, 0, 0, 0},
@@ -98,12 +122,13 @@ TEST(Commands, MetadataMatchesRedis) {
 }
 
 TEST(Commands, GroupsAreKnown) {
-  const std::set<std::string_view> groups = {"string", "generic", "connection", "server",
-                                             "cluster"};
+  const std::set<std::string_view> groups = {"string",     "bitmap", "generic",
+                                             "connection", "server", "cluster"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
   EXPECT_EQ(lookup_command("del")->group, "generic");
+  EXPECT_EQ(lookup_command("setbit")->group, "bitmap");
   EXPECT_EQ(lookup_command("hello")->group, "connection");
   EXPECT_EQ(lookup_command("info")->group, "server");
 }

@@ -434,6 +434,30 @@ bool is_data_command(CommandId id) {
     case CommandId::kKeyspaces:
     case CommandId::kDbsize:
     case CommandId::kSiblings:
+    case CommandId::kSetex:
+    case CommandId::kPsetex:
+    case CommandId::kGetex:
+    case CommandId::kGetset:
+    case CommandId::kMsetnx:
+    case CommandId::kIncrbyfloat:
+    case CommandId::kSetrange:
+    case CommandId::kGetrange:
+    case CommandId::kSubstr:
+    case CommandId::kLcs:
+    case CommandId::kSetbit:
+    case CommandId::kGetbit:
+    case CommandId::kBitcount:
+    case CommandId::kBitpos:
+    case CommandId::kExpireat:
+    case CommandId::kPexpireat:
+    case CommandId::kExpiretime:
+    case CommandId::kPexpiretime:
+    case CommandId::kRename:
+    case CommandId::kRenamenx:
+    case CommandId::kCopy:
+    case CommandId::kUnlink:
+    case CommandId::kTouch:
+    case CommandId::kRandomkey:
       return true;
     default:
       return false;

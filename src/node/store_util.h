@@ -1,0 +1,37 @@
+// Helpers shared by the files that implement Store's commands (store.cc, store_strings.cc):
+// Redis's error texts and overflow-checked arithmetic. Internal to src/node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rkv::store_util {
+
+inline constexpr std::string_view kErrNotInt = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kErrSyntax = "ERR syntax error";
+// Redis names its limit proto-max-bulk-len; replikv's is max_value_len (same role).
+inline constexpr std::string_view kErrTooBig =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+inline bool checked_add(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+inline bool checked_mul(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+}  // namespace rkv::store_util
+
+namespace rkv::store_util {
+
+// The expiry options of SET and GETEX.
+enum class ExpireKind { kNone, kEx, kPx, kExat, kPxat };
+// Which of EX, PX, EXAT, PXAT (any case) `opt` is; kNone for anything else.
+ExpireKind expire_kind(std::string_view opt);
+// The absolute expiry time (ms) that an EX/PX/EXAT/PXAT argument names, validated as Redis
+// does: returns "" and sets *at, or returns the error reply, naming command `cmd`.
+std::string resolve_expire(ExpireKind kind, std::string_view value, int64_t now_ms,
+                           std::string_view cmd, int64_t* at);
+
+}  // namespace rkv::store_util
