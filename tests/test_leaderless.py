@@ -419,6 +419,22 @@ class LeaderlessTest(LeaderlessTestCase):
         mine = [e for e in engines if e["keyspace"] == KS]
         self.assertEqual(len(mine), 1, engines)
         self.assertEqual(mine[0]["model"], "leaderless")
+
+        # KEYS, SCAN and DBSIZE list the cluster's live leaderless keys from any node (each node
+        # replicates only 3/5 of them; deleted ones stay hidden behind their tombstones).
+        live = sorted([f"{KS}:basic2", f"{KS}:basic3", f"{KS}:basic4", f"{KS}:ttl", f"{KS}:any"])
+        for j in range(NODES):
+            self.assertEqual(sorted(c.call(j, "KEYS", f"{KS}:*")), live, f"KEYS through n{j + 1}")
+            seen, cursor, calls = [], "0", 0
+            while True:
+                cursor, batch = c.call(j, "SCAN", cursor, "MATCH", f"{KS}:*", "COUNT", "5")
+                seen += batch
+                calls += 1
+                self.assertLess(calls, 5000)
+                if cursor == "0":
+                    break
+            self.assertEqual(sorted(seen), live, f"SCAN through n{j + 1}")
+            self.assertEqual(c.call(j, "DBSIZE"), len(live), f"DBSIZE through n{j + 1}")
         self.assertEqual(c.stat_sum("write_timeouts") + c.stat_sum("unavailable"), 0)
 
     # ---- 2 -------------------------------------------------------------------------------

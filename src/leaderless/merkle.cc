@@ -45,8 +45,17 @@ uint32_t MerkleTree::leaf_of(uint64_t key_hash) const {
 void MerkleTree::toggle(uint64_t key_hash, uint64_t item_hash) {
   // The key takes part in the contribution so that a caller's item hash may be a bare version
   // digest: two keys trading versions still change the tree.
-  size_t k = slot(depth_, leaf_of(key_hash));
-  nodes_[k] ^= hash_pair(key_hash, item_hash, kItemSeed);
+  update(slot(depth_, leaf_of(key_hash)), hash_pair(key_hash, item_hash, kItemSeed));
+}
+
+void MerkleTree::replace(uint64_t key_hash, uint64_t old_item, uint64_t new_item) {
+  if (old_item == new_item) return;
+  update(slot(depth_, leaf_of(key_hash)),
+         hash_pair(key_hash, old_item, kItemSeed) ^ hash_pair(key_hash, new_item, kItemSeed));
+}
+
+void MerkleTree::update(size_t k, uint64_t delta) {
+  nodes_[k] ^= delta;
   for (k >>= 1; k >= 1; k >>= 1) {
     const uint64_t left = nodes_[2 * k];
     const uint64_t right = nodes_[2 * k + 1];

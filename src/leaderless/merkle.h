@@ -49,6 +49,8 @@ class MerkleTree {
   // contributes differently. Changing a key's version = toggle(k, old_item); toggle(k,
   // new_item). O(depth).
   void toggle(uint64_t key_hash, uint64_t item_hash);
+  // toggle(key_hash, old_item) then toggle(key_hash, new_item), in one pass up the tree.
+  void replace(uint64_t key_hash, uint64_t old_item, uint64_t new_item);
 
   // The root hash; 0 for an empty tree. O(1): the tree is updated eagerly by toggle().
   uint64_t root() const { return nodes_[1]; }
@@ -78,6 +80,8 @@ class MerkleTree {
   // Heap layout: nodes_[1] is the root, children of k are 2k and 2k+1; the node at (level, i)
   // is nodes_[2^level + i]; nodes_[0] is unused.
   size_t slot(uint32_t level, uint32_t index) const { return (size_t{1} << level) + index; }
+  // XORs delta into the leaf at heap slot k and recomputes its ancestors.
+  void update(size_t k, uint64_t delta);
 
   uint32_t depth_;
   std::vector<uint64_t> nodes_;

@@ -224,5 +224,25 @@ TEST(MerkleDeathTest, DepthOutOfRangeIsABug) {
   EXPECT_DEATH({ MerkleTree t(21); }, "assertion failed");
 }
 
+TEST(Merkle, ReplaceEqualsTwoToggles) {
+  auto items = random_items(7, 2000);
+  MerkleTree a, b;
+  for (const Item& it : items) {
+    a.toggle(it.key_hash, it.item_hash);
+    b.toggle(it.key_hash, it.item_hash);
+  }
+  for (size_t i = 0; i < items.size(); i += 3) {
+    const uint64_t next = items[i].item_hash * 0x9E3779B97F4A7C15ull + 1;
+    a.toggle(items[i].key_hash, items[i].item_hash);
+    a.toggle(items[i].key_hash, next);
+    b.replace(items[i].key_hash, items[i].item_hash, next);
+  }
+  EXPECT_EQ(a.root(), b.root());
+  EXPECT_TRUE(MerkleTree::diff_leaves(a, b).empty());
+  const uint64_t before = b.root();
+  b.replace(items[0].key_hash, 5, 5);  // no change
+  EXPECT_EQ(b.root(), before);
+}
+
 }  // namespace
 }  // namespace rkv::leaderless

@@ -83,6 +83,18 @@ void encode(const Msg& m, std::string* out) {
     case MsgType::kBatch:
       RKV_ASSERT(false && "a batch is built with append_to_batch");
       break;
+    case MsgType::kList:
+      put_varint(out, m.range);
+      put_bytes(out, m.payload);
+      break;
+    case MsgType::kListReply:
+      put_u8(out, m.ok ? 1 : 0);
+      put_varint(out, m.objects.size());
+      for (const auto& ko : m.objects) {
+        put_bytes(out, ko.key);
+        put_object(out, ko.object);
+      }
+      break;
     case MsgType::kSyncResponse:
     case MsgType::kSyncPush:
       put_varint(out, m.range);
@@ -101,7 +113,7 @@ void encode(const Msg& m, std::string* out) {
 bool decode(std::string_view in, Msg* out) {
   Msg m;
   uint8_t type = 0;
-  if (!get_u8(&in, &type) || type < 1 || type > static_cast<uint8_t>(MsgType::kSyncPush)) {
+  if (!get_u8(&in, &type) || type < 1 || type > static_cast<uint8_t>(MsgType::kListReply)) {
     return false;  // (kBatch bodies go through split_batch)
   }
   m.type = static_cast<MsgType>(type);
@@ -157,6 +169,19 @@ bool decode(std::string_view in, Msg* out) {
     }
     case MsgType::kBatch:
       return false;
+    case MsgType::kList:
+      if (!get_varint(&in, &v) || v > UINT32_MAX || !get_string(&in, &m.payload)) return false;
+      m.range = static_cast<uint32_t>(v);
+      break;
+    case MsgType::kListReply:
+      if (!get_u8(&in, &b) || b > 1) return false;
+      m.ok = b == 1;
+      if (!get_count(&in, &v, 2)) return false;
+      m.objects.resize(v);
+      for (auto& ko : m.objects) {
+        if (!get_string(&in, &ko.key) || !get_object(&in, &ko.object)) return false;
+      }
+      break;
     case MsgType::kSyncResponse:
     case MsgType::kSyncPush: {
       if (!get_varint(&in, &v) || v > UINT32_MAX) return false;

@@ -25,7 +25,12 @@ enum class MsgType : uint8_t {
   kSyncResponse = 9,     // the differing leaves and my objects under them
   kSyncPush = 10,        // the requester's objects under the differing leaves
   kBatch = 11,           // several messages to one peer: varint-length-prefixed bodies
+  kList = 12,            // send me your keys matching payload (a glob) in `range` (kAllRanges: all)
+  kListReply = 13,       // some of them, values left out; ok: the last part
 };
+
+// kList's range when every range the receiver replicates is asked for.
+inline constexpr uint32_t kAllRanges = UINT32_MAX;
 
 // What a kWrite is for: acknowledged the same way, counted apart in the metrics.
 enum class WriteKind : uint8_t { kReplica = 0, kHint = 1, kRepair = 2, kHandoff = 3, kSync = 4 };
@@ -44,9 +49,9 @@ struct Msg {
   // kWrite, kRead, kReadReply
   std::string key;
   versions::Versioned object;
-  // kWriteAck: false when the replica refused (hint bounds); kReadReply: true
+  // kWriteAck: false when the replica refused (hint bounds); kReadReply: true; kListReply: last
   bool ok = true;
-  // kGossip: raw digest bytes; kCoordinateReply: RESP bytes
+  // kGossip: raw digest bytes; kCoordinateReply: RESP bytes; kList: the pattern
   std::string payload;
   // kCoordinate
   uint64_t generation = 0;  // the receiver's incarnation (gossip generation) the sender knows
@@ -54,11 +59,11 @@ struct Msg {
   uint8_t consistency = 0;
   uint8_t proto = 2;
   std::vector<std::string> args;
-  // kSync*
+  // kSync*, kList
   uint32_t range = 0;
   std::vector<uint64_t> leaf_hashes;  // kSyncRequest: every leaf of the range's tree
   std::vector<uint32_t> leaves;       // kSyncResponse / kSyncPush: the differing leaves
-  std::vector<KeyedObject> objects;   // kSyncResponse / kSyncPush
+  std::vector<KeyedObject> objects;   // kSyncResponse / kSyncPush / kListReply
 };
 
 // Appends the encoding of `m` (after the engine header) to `out`.

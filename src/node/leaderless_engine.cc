@@ -8,6 +8,7 @@
 
 #include "core/checksum.h"
 #include "core/varint.h"
+#include "node/glob.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "node/wire.h"
@@ -165,6 +166,8 @@ uint64_t LeaderlessEngine::item_hash(const Slot& slot, const Versioned& obj) con
 Status LeaderlessEngine::open(int64_t now_ms) {
   // Ranges this node replicates get a Merkle tree.
   trees_.resize(ring_.range_count());
+  objects_.assign(ring_.range_count(), Objects{});
+  object_count_ = 0;
   std::vector<uint32_t> reps;
   for (size_t r = 0; r < ring_.range_count(); ++r) {
     ring_.range_replicas(r, static_cast<size_t>(kc().n), &reps);
@@ -234,9 +237,11 @@ Status LeaderlessEngine::open(int64_t now_ms) {
     for (const Sibling& s : obj.siblings())
       max_hlc = std::max(max_hlc, s.hlc);
     Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
-    if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, item_hash(slot, obj));
+    const uint64_t item = item_hash(slot, obj);
+    if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, item);
     note_mortality(slot, obj);
-    objects_.emplace(std::move(slot), std::move(obj));
+    Objects& objs = objects_of(slot.first);
+    object_count_ += objs.emplace(std::move(slot), Stored{std::move(obj), item}).second;
     return true;
   }));
   RKV_RETURN_IF_ERROR(bad);
@@ -604,8 +609,9 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   }
   ++stats_.writes;
   Slot slot{h, std::string(key)};
-  auto it = objects_.find(slot);
-  Versioned obj = it != objects_.end() ? it->second : Versioned{};
+  const Objects& objs = objects_of(h);
+  auto it = objs.find(slot);
+  Versioned obj = it != objs.end() ? it->second.obj : Versioned{};
   Client& c = clients_[client];
   if (c.op == Op::kDel && visible(obj, now_ms)) ++c.existed;
   // The write's clock reading is above every version it replaces, whatever the clocks of the
@@ -628,8 +634,8 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   obj.update(actor_, seen, std::move(s), dot_floor_ + 1);
   keep_lww(&obj);
   uint64_t token = 0;
-  store_object(slot, obj, &token);
-  r.obj = std::move(obj);
+  r.obj = obj;
+  store_object(slot, std::move(obj), &token);
   r.deadline = m + static_cast<int64_t>(settings().request_timeout_ms);
   const uint64_t id = next_id();
   Msg msg;
@@ -815,8 +821,9 @@ void LeaderlessEngine::keep_lww(Versioned* obj) {
 
 Versioned LeaderlessEngine::read_local(std::string_view key) const {
   Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
-  auto it = objects_.find(slot);
-  Versioned out = it != objects_.end() ? it->second : Versioned{};
+  const Objects& objs = objects_of(slot.first);
+  auto it = objs.find(slot);
+  Versioned out = it != objs.end() ? it->second.obj : Versioned{};
   for (const auto& [target, hs] : hints_) {
     auto h = hs.keys.find(slot.second);
     if (h != hs.keys.end()) out.merge(h->second.obj);
@@ -825,8 +832,10 @@ Versioned LeaderlessEngine::read_local(std::string_view key) const {
 }
 
 const Versioned* LeaderlessEngine::local_object(std::string_view key) const {
-  auto it = objects_.find(Slot{leaderless::Ring::hash_key(key), std::string(key)});
-  return it != objects_.end() ? &it->second : nullptr;
+  const uint64_t h = leaderless::Ring::hash_key(key);
+  const Objects& objs = objects_of(h);
+  auto it = objs.find(Slot{h, std::string(key)});
+  return it != objs.end() ? &it->second.obj : nullptr;
 }
 
 size_t LeaderlessEngine::hint_count() const {
@@ -842,11 +851,12 @@ void LeaderlessEngine::store_object(const Slot& slot, Versioned obj, uint64_t* t
     for (const Sibling& s : obj.siblings())
       all_tomb &= s.tombstone;
     if (all_tomb) {  // broken: a deleted key is forgotten, not remembered as deleted
-      auto it = objects_.find(slot);
-      if (it != objects_.end()) {
-        if (auto* t = tree(ring_.range_of(slot.first)))
-          t->toggle(slot.first, item_hash(slot, it->second));
-        objects_.erase(it);
+      Objects& objs = objects_of(slot.first);
+      auto it = objs.find(slot);
+      if (it != objs.end()) {
+        if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, it->second.item);
+        objs.erase(it);
+        --object_count_;
       }
       node_->pending_.batch.del(row_key(slot.second));
       *token = node_->new_token();
@@ -861,35 +871,37 @@ void LeaderlessEngine::store_object(const Slot& slot, Versioned obj, uint64_t* t
   node_->pending_.batch.put_owned(row_key(slot.second), std::move(rec));
   *token = node_->new_token();
   note_mortality(slot, obj);
-  auto* t = tree(ring_.range_of(slot.first));
-  auto it = objects_.find(slot);
-  if (it == objects_.end()) {
-    if (t) t->toggle(slot.first, item_hash(slot, obj));
-    objects_.emplace(slot, std::move(obj));
+  const size_t range = ring_.range_of(slot.first);
+  auto* t = tree(range);
+  Objects& objs = objects_[range];
+  const uint64_t item = item_hash(slot, obj);
+  auto it = objs.find(slot);
+  if (it == objs.end()) {
+    if (t) t->toggle(slot.first, item);
+    objs.emplace(slot, Stored{std::move(obj), item});
+    ++object_count_;
   } else {
-    if (t) {
-      t->toggle(slot.first, item_hash(slot, it->second));
-      t->toggle(slot.first, item_hash(slot, obj));
-    }
-    it->second = std::move(obj);
+    if (t) t->replace(slot.first, it->second.item, item);
+    it->second = Stored{std::move(obj), item};
   }
 }
 
 bool LeaderlessEngine::merge_local(std::string_view key, const Versioned& incoming,
                                    uint64_t* token) {
   Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
-  auto it = objects_.find(slot);
-  if (it != objects_.end() && it->second.covers(incoming)) return false;
-  if (it == objects_.end() && !forgotten_.empty()) {
+  const Objects& objs = objects_of(slot.first);
+  auto it = objs.find(slot);
+  if (it != objs.end() && it->second.obj.covers(incoming)) return false;
+  if (it == objs.end() && !forgotten_.empty()) {
     // A tombstone this node collected, coming back from a replica that has not collected it
     // yet: taking it again would only start the wait over (and send it back and forth).
     auto f = forgotten_.find(slot);
     if (f != forgotten_.end() && f->second.first.covers(incoming)) return false;
   }
-  Versioned obj = it != objects_.end() ? it->second : Versioned{};
+  Versioned obj = it != objs.end() ? it->second.obj : Versioned{};
   obj.merge(incoming);
   keep_lww(&obj);
-  if (it != objects_.end() && obj == it->second) return false;
+  if (it != objs.end() && obj == it->second.obj) return false;
   store_object(slot, std::move(obj), token);
   return true;
 }
@@ -1060,6 +1072,10 @@ void LeaderlessEngine::on_peer_message(uint32_t from, std::string_view body, int
   }
 }
 
+namespace {
+constexpr size_t kListPart = 4096;  // objects per kListReply
+}
+
 void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
   for (const Sibling& s : m.object.siblings())
     hlc_.observe(s.hlc, now_ms);
@@ -1175,6 +1191,38 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
       return on_sync_objects(from, m, false);
     case MsgType::kSyncPush:
       return on_sync_objects(from, m, true);
+    case MsgType::kList: {
+      if (m.range != leaderless::kAllRanges && m.range >= ring_.range_count()) {
+        ++stats_.bad_messages;
+        return;
+      }
+      std::vector<KeyedObject> objs;
+      collect_listing(m.range, m.payload, &objs);
+      Msg r;
+      r.type = MsgType::kListReply;
+      r.id = m.id;
+      size_t at = 0;
+      do {  // in parts, the last one marked (an empty listing is one empty last part)
+        const size_t end = std::min(objs.size(), at + kListPart);
+        r.objects.assign(std::make_move_iterator(objs.begin() + static_cast<std::ptrdiff_t>(at)),
+                         std::make_move_iterator(objs.begin() + static_cast<std::ptrdiff_t>(end)));
+        r.ok = end == objs.size();
+        send(from, r);
+        at = end;
+      } while (at < objs.size());
+      return;
+    }
+    case MsgType::kListReply: {
+      auto it = lists_.find(m.id);
+      if (it == lists_.end() || !it->second.waiting.count(from)) return;
+      take_listing(it->second, m.objects);
+      if (m.ok) {
+        it->second.waiting.erase(from);
+        it->second.answered.insert(from);
+        if (it->second.waiting.empty()) finish_list(m.id, now_ms);
+      }
+      return;
+    }
     case MsgType::kBatch:  // never decoded as one message (split_batch)
       return;
   }
@@ -1239,12 +1287,13 @@ void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
       c = gc_candidates_.begin();
       if (n > 0) break;  // one lap at most per call
     }
-    auto it = objects_.find(c->first);
-    if (it == objects_.end()) {
+    Objects& objs = objects_of(c->first.first);
+    auto it = objs.find(c->first);
+    if (it == objs.end()) {
       c = gc_candidates_.erase(c);
       continue;
     }
-    const Versioned& o = it->second;
+    const Versioned& o = it->second.obj;
     bool dead = !o.siblings().empty();
     for (const Sibling& sib : o.siblings())
       dead &= !live(sib, now_ms);
@@ -1268,9 +1317,8 @@ void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
       ++c;
       continue;
     }
-    if (auto* t = tree(ring_.range_of(it->first.first))) {
-      t->toggle(it->first.first, item_hash(it->first, o));
-    }
+    if (auto* t = tree(ring_.range_of(it->first.first)))
+      t->toggle(it->first.first, it->second.item);
     node_->pending_.batch.del(row_key(it->first.second));
     dot_floor_ = std::max(dot_floor_, o.context().get(actor_));
     node_->new_token();
@@ -1278,8 +1326,9 @@ void LeaderlessEngine::collect_tombstones(int64_t now_ms) {
     // Remembered while the other replicas collect it too (each waits at most a hold and an
     // anti-entropy round after it synced with this one).
     const int64_t remember = 2 * hold + 2 * static_cast<int64_t>(settings().anti_entropy_ms);
-    forgotten_[it->first] = {std::move(it->second), m + remember};
-    objects_.erase(it);
+    forgotten_[it->first] = {std::move(it->second.obj), m + remember};
+    objs.erase(it);
+    --object_count_;
     c = gc_candidates_.erase(c);
   }
   gc_cursor_ = c == gc_candidates_.end() ? Slot{} : c->first;
@@ -1311,6 +1360,12 @@ void LeaderlessEngine::gossip(int64_t /*now_ms*/) {
 
 void LeaderlessEngine::expire_requests(int64_t now_ms) {
   const int64_t m = mono();
+  std::vector<uint64_t> overdue;
+  for (const auto& [id, l] : lists_) {
+    if (l.deadline <= m) overdue.push_back(id);
+  }
+  for (uint64_t id : overdue)
+    finish_list(id, now_ms);  // with the replicas that answered, if they cover every range
   for (auto it = writes_.begin(); it != writes_.end();) {
     WriteReq& r = it->second;
     if (r.deadline > m) {
@@ -1429,6 +1484,100 @@ void LeaderlessEngine::handoff(int64_t /*now_ms*/) {
   }
 }
 
+// --- key listings --------------------------------------------------------------------------
+
+void LeaderlessEngine::list(uint64_t listing, std::string pattern, uint32_t range, int64_t now_ms) {
+  RKV_ASSERT(range == leaderless::kAllRanges || range < ring_.range_count());
+  const uint64_t id = next_id();
+  ListReq& l = lists_[id];
+  l.listing = listing;
+  l.pattern = std::move(pattern);
+  l.range = range;
+  const int64_t m = mono();
+  l.deadline = m + static_cast<int64_t>(settings().request_timeout_ms);
+  // Ask every node that replicates a range in question and is up; this one answers at once.
+  std::vector<uint32_t> askees;
+  if (range == leaderless::kAllRanges) {
+    for (uint32_t n = 0; n < node_->config_.nodes.size(); ++n)
+      askees.push_back(n);
+  } else {
+    ring_.range_replicas(range, static_cast<size_t>(kc().n), &askees);
+  }
+  Msg msg;
+  msg.type = MsgType::kList;
+  msg.id = id;
+  msg.range = range;
+  msg.payload = l.pattern;
+  for (uint32_t n : askees) {
+    if (n == self() || !up(n, m)) continue;
+    l.waiting.insert(n);
+    send(n, msg);
+  }
+  std::vector<KeyedObject> mine;
+  collect_listing(range, l.pattern, &mine);
+  take_listing(l, mine);
+  l.answered.insert(self());
+  if (l.waiting.empty()) finish_list(id, now_ms);
+}
+
+void LeaderlessEngine::collect_listing(uint32_t range, std::string_view pattern,
+                                       std::vector<KeyedObject>* out) const {
+  const bool all = pattern.empty() || pattern == "*";
+  auto visit = [&](const Objects& objs) {
+    for (const auto& [slot, stored] : objs) {
+      // Dead versions go too: a replica's tombstone must win over another's stale value.
+      if (all || glob_match(pattern, slot.second))
+        out->push_back(KeyedObject{slot.second, stored.obj.without_values()});
+    }
+  };
+  if (range == leaderless::kAllRanges) {
+    for (const Objects& objs : objects_)
+      visit(objs);
+  } else if (range < objects_.size()) {
+    visit(objects_[range]);
+  }
+}
+
+void LeaderlessEngine::take_listing(ListReq& l, std::vector<KeyedObject>& objects) {
+  for (KeyedObject& ko : objects) {
+    auto [it, fresh] = l.merged.try_emplace(std::move(ko.key), std::move(ko.object));
+    if (!fresh) it->second.merge(ko.object);
+  }
+}
+
+void LeaderlessEngine::finish_list(uint64_t id, int64_t now_ms) {
+  auto it = lists_.find(id);
+  if (it == lists_.end()) return;
+  ListReq l = std::move(it->second);
+  lists_.erase(it);
+  // Every range asked about must have been listed by R of its replicas: a key acknowledged at
+  // W is then seen by at least one of them whenever R + W > N.
+  const size_t need = std::min<size_t>(static_cast<size_t>(kc().r), static_cast<size_t>(kc().n));
+  std::vector<uint32_t> reps;
+  const size_t first = l.range == leaderless::kAllRanges ? 0 : l.range;
+  const size_t last = l.range == leaderless::kAllRanges ? ring_.range_count() : l.range + 1;
+  for (size_t r = first; r < last; ++r) {
+    ring_.range_replicas(r, static_cast<size_t>(kc().n), &reps);
+    size_t got = 0;
+    for (uint32_t p : reps)
+      got += l.answered.count(p);
+    if (got < need) {
+      node_->listed(l.listing, {},
+                    fmt::format("UNAVAILABLE the keys of keyspace '{}' could be listed from only "
+                                "{} of the {} replicas needed for one of its ranges within {} "
+                                "ms; the listing would be incomplete",
+                                name_, got, need, settings().request_timeout_ms));
+      return;
+    }
+  }
+  std::vector<std::string> keys;
+  for (auto& [key, obj] : l.merged) {
+    if (visible(obj, now_ms)) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  node_->listed(l.listing, std::move(keys), "");
+}
+
 // --- anti-entropy --------------------------------------------------------------------------
 
 void LeaderlessEngine::start_repair() {
@@ -1499,21 +1648,8 @@ void LeaderlessEngine::collect_leaves(size_t range, const std::vector<uint32_t>&
   const leaderless::MerkleTree* t = range < trees_.size() ? trees_[range].get() : nullptr;
   if (!t || leaves.empty()) return;
   std::set<uint32_t> wanted(leaves.begin(), leaves.end());
-  auto visit = [&](uint64_t lo, uint64_t hi) {  // hashes in [lo, hi]
-    for (auto it = objects_.lower_bound(Slot{lo, std::string()});
-         it != objects_.end() && it->first.first <= hi; ++it) {
-      if (wanted.count(t->leaf_of(it->first.first))) {
-        out->push_back(KeyedObject{it->first.second, it->second});
-      }
-    }
-  };
-  const uint64_t end = ring_.range_end(range);
-  if (range == 0) {
-    const uint64_t last = ring_.range_end(ring_.range_count() - 1);
-    if (last != UINT64_MAX) visit(last + 1, UINT64_MAX);
-    visit(0, end);
-  } else {
-    visit(ring_.range_end(range - 1) + 1, end);
+  for (const auto& [slot, stored] : objects_[range]) {
+    if (wanted.count(t->leaf_of(slot.first))) out->push_back(KeyedObject{slot.second, stored.obj});
   }
 }
 
@@ -1596,7 +1732,7 @@ void LeaderlessEngine::describe(std::vector<std::pair<std::string, std::string>>
   add("sloppy", kc().sloppy ? "true" : "false");
   add("read_repair", to_string(kc().read_repair));
   add("conflict", to_string(kc().conflict));
-  add("objects", objects_.size());
+  add("objects", object_count_);
   add("hints", hint_count());
   add("writes_coordinated", stats_.writes);
   add("reads_coordinated", stats_.reads);

@@ -33,6 +33,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -107,19 +108,40 @@ class LeaderlessEngine final : public Engine {
   const Freshness& freshness() const { return freshness_; }
   // Starts comparing every range this node replicates with each other replica (REPAIR).
   void start_repair();
+  // Key listings (KEYS, SCAN, DBSIZE): the keys matching a glob pattern that have a live
+  // version once the versions of the replicas that answered are merged, over every range
+  // (range = leaderless::kAllRanges) or one. Each range needs R answering replicas (self
+  // included), else the listing fails rather than be silently incomplete. Hints held for other
+  // nodes are not listed. The answer goes to Node::listed(listing, ...), perhaps before this
+  // returns.
+  void list(uint64_t listing, std::string pattern, uint32_t range, int64_t now_ms);
+  size_t range_count() const { return ring_.range_count(); }
   // The object this node stores for a key (tests and the simulator's convergence checker).
   const versions::Versioned* local_object(std::string_view key) const;
-  size_t object_count() const { return objects_.size(); }
+  size_t object_count() const { return object_count_; }
   size_t hint_count() const;
   // Visits every stored object (key, object).
   template <typename Fn>
   void for_each_object(Fn&& fn) const {
-    for (const auto& [slot, obj] : objects_)
-      fn(std::string_view(slot.second), obj);
+    for (const Objects& in_range : objects_)
+      for (const auto& [slot, stored] : in_range)
+        fn(std::string_view(slot.second), stored.obj);
   }
 
  private:
   using Slot = std::pair<uint64_t, std::string>;  // (ring position, key)
+  struct SlotHash {
+    size_t operator()(const Slot& s) const noexcept { return s.first; }  // already a hash
+  };
+  // One key's versions as this replica holds them, with its Merkle item hash (the key and the
+  // versions' digest) kept so a change costs one digest, not two.
+  struct Stored {
+    versions::Versioned obj;
+    uint64_t item = 0;
+  };
+  // The objects of one token range: point lookups by hash, and a range's keys found together
+  // (anti-entropy compares ranges) without ordering every key of the node in one tree.
+  using Objects = std::unordered_map<Slot, Stored, SlotHash>;
   enum class Op : uint8_t { kGet, kMget, kExists, kTtl, kPttl, kSiblings, kSet, kDel };
 
   // One client command, answered when all its parts (one per key) are done.
@@ -253,6 +275,8 @@ class LeaderlessEngine final : public Engine {
   void note_mortality(const Slot& slot, const versions::Versioned& obj);
   leaderless::MerkleTree* tree(size_t range);
   uint64_t item_hash(const Slot& slot, const versions::Versioned& obj) const;
+  Objects& objects_of(uint64_t hash) { return objects_[ring_.range_of(hash)]; }
+  const Objects& objects_of(uint64_t hash) const { return objects_[ring_.range_of(hash)]; }
 
   void send(uint32_t to, const leaderless::Msg& m);
   void flush();
@@ -272,7 +296,8 @@ class LeaderlessEngine final : public Engine {
   // The highest counter of this incarnation's dots in the context of any object it collected
   // (a later incarnation is another actor, so memory suffices).
   uint64_t dot_floor_ = 0;
-  std::map<Slot, versions::Versioned> objects_;
+  std::vector<Objects> objects_;  // by ring range
+  size_t object_count_ = 0;
   std::vector<std::unique_ptr<leaderless::MerkleTree>> trees_;  // by range; null: not a replica
   std::map<uint32_t, HintSet> hints_;                           // by target node
   std::map<uint64_t, Handoff> handoffs_;                        // by message id
@@ -281,6 +306,20 @@ class LeaderlessEngine final : public Engine {
   std::map<uint64_t, ReadReq> reads_;
   std::map<uint64_t, Relay> relays_;
   std::map<uint64_t, uint64_t> repair_acks_;
+  struct ListReq {
+    uint64_t listing = 0;  // Node's id
+    std::string pattern;
+    uint32_t range = 0;
+    std::set<uint32_t> waiting;   // asked; their last part not in yet
+    std::set<uint32_t> answered;  // every part in (this node included)
+    std::unordered_map<std::string, versions::Versioned> merged;
+    int64_t deadline = 0;  // mono ms
+  };
+  std::map<uint64_t, ListReq> lists_;
+  void collect_listing(uint32_t range, std::string_view pattern,
+                       std::vector<leaderless::KeyedObject>* out) const;
+  void take_listing(ListReq& l, std::vector<leaderless::KeyedObject>& objects);
+  void finish_list(uint64_t id, int64_t now_ms);
   struct SeenRelays {  // relayed writes already run, per peer (FIFO-bounded)
     std::set<uint64_t> ids;
     std::deque<uint64_t> order;

@@ -445,5 +445,87 @@ TEST(LeaderlessEngine, GarbageFromAPeerIsCountedAndChangesNothing) {
   EXPECT_EQ(c.run(1, {"GET", "kv:g"}, Consistency::kAll), "$1\r\nv\r\n");
 }
 
+// The bulk strings of a RESP2 reply, in order, arrays flattened (test replies only).
+std::vector<std::string> bulks(std::string_view r) {
+  std::vector<std::string> out;
+  while (!r.empty()) {
+    const size_t eol = r.find("\r\n");
+    if (eol == std::string_view::npos) break;
+    if (r[0] == '$') {
+      const size_t len = std::stoul(std::string(r.substr(1, eol - 1)));
+      out.emplace_back(r.substr(eol + 2, len));
+      r.remove_prefix(eol + 2 + len + 2);
+    } else {
+      r.remove_prefix(eol + 2);
+    }
+  }
+  return out;
+}
+
+TEST(LeaderlessEngine, KeysScanAndDbsizeListEveryLiveKeyFromAnyNode) {
+  MiniCluster c(5, 3, 2, 2);
+  c.advance(300);
+  std::set<std::string> live;
+  for (int i = 0; i < 60; ++i) {
+    const std::string k = "kv:l" + std::to_string(i);
+    ASSERT_EQ(c.run(i % 5, {"SET", k, "v"}), "+OK\r\n");
+    live.insert(k);
+  }
+  for (int i = 0; i < 60; i += 6) {
+    ASSERT_EQ(c.run((i + 2) % 5, {"DEL", "kv:l" + std::to_string(i)}), ":1\r\n");
+    live.erase("kv:l" + std::to_string(i));
+  }
+  ASSERT_EQ(c.run(0, {"SET", "plain", "x"}), "+OK\r\n");  // the default keyspace (primary)
+  for (int n = 0; n < 5; ++n) {
+    // Every node lists every live key of the leaderless keyspace, whichever replicas it holds.
+    std::vector<std::string> keys = bulks(c.run(n, {"KEYS", "kv:*"}));
+    EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), live) << "node " << n;
+    EXPECT_EQ(keys.size(), live.size());
+    EXPECT_EQ(bulks(c.run(n, {"KEYS", "kv:l1?"})).size(), 8u);  // l10..l19 but l12, l18
+    // SCAN from cursor 0 to 0 sees each once, through this node's own keys and every range.
+    std::multiset<std::string> scanned;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+      std::vector<std::string> r = bulks(c.run(n, {"SCAN", cursor, "MATCH", "kv:*"}));
+      ASSERT_FALSE(r.empty());
+      cursor = r[0];
+      scanned.insert(r.begin() + 1, r.end());
+      ASSERT_LT(++calls, 10000);
+    } while (cursor != "0");
+    EXPECT_EQ(std::set<std::string>(scanned.begin(), scanned.end()), live);
+    EXPECT_EQ(scanned.size(), live.size());
+  }
+  // DBSIZE: the leaderless keys once each, plus the node's own keys of other keyspaces.
+  const std::string dbsize = c.run(1, {"DBSIZE"});
+  EXPECT_TRUE(dbsize == ":" + std::to_string(live.size()) + "\r\n" ||
+              dbsize == ":" + std::to_string(live.size() + 1) + "\r\n")
+      << dbsize;
+  EXPECT_EQ(bulks(c.run(2, {"SCAN", "0", "TYPE", "hash", "MATCH", "kv:*", "COUNT", "1000"})).size(),
+            1u);  // only the cursor: leaderless values are strings
+  EXPECT_EQ(c.run(2, {"SCAN", "4611686018427387904999"}), "-ERR invalid cursor\r\n");
+  EXPECT_EQ(c.run(2, {"SCAN", std::to_string((uint64_t{1} << 62) | (uint64_t{7} << 32))}),
+            "-ERR invalid cursor\r\n");  // no keyspace 7
+}
+
+TEST(LeaderlessEngine, AListingNeedsRReplicasOfEveryRangeAndSeesDeletesOverStaleCopies) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(300);
+  ASSERT_EQ(c.run(0, {"SET", "kv:a", "1"}, Consistency::kAll), "+OK\r\n");
+  ASSERT_EQ(c.run(0, {"SET", "kv:b", "1"}, Consistency::kAll), "+OK\r\n");
+  // Node 2 misses the delete: its live copy of kv:a must not bring the key back in a listing.
+  c.set_down(2, true);
+  ASSERT_EQ(c.run(0, {"DEL", "kv:a"}), ":1\r\n");
+  c.set_down(2, false);
+  c.advance(300);
+  EXPECT_EQ(bulks(c.run(2, {"KEYS", "kv:*"})), std::vector<std::string>{"kv:b"});
+  // Two of three replicas unreachable from node 0: R = 2 answers cannot be had.
+  c.cut(0, 1);
+  c.cut(0, 2);
+  const std::string r = c.run(0, {"KEYS", "*"});
+  EXPECT_EQ(r.substr(0, 12), "-UNAVAILABLE") << r;
+  c.heal();
+}
+
 }  // namespace
 }  // namespace rkv

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/checksum.h"
+#include "core/text.h"
 #include "node/leaderless_engine.h"
 #include "node/wire.h"
 #include "raft/codec.h"
@@ -211,6 +212,10 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
                      int64_t now_ms, resp::Writer& w) {
   last_now_ms_ = now_ms;
   if (engines_.empty()) return execute_local(spec, args, now_ms, w);
+  if (spec.id == resp::CommandId::kKeys || spec.id == resp::CommandId::kDbsize ||
+      spec.id == resp::CommandId::kScan) {
+    return list_keys(o, spec, args, now_ms, w);
+  }
   // Which keyspace does the command touch? All its keys must share one replicated keyspace.
   int64_t ks = -1;
   bool mixed = false, any_replicated = false;
@@ -244,6 +249,119 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   Engine* e = engines_[static_cast<size_t>(ks)].get();
   if (!e) return execute_local(spec, args, now_ms, w);
   return e->execute(o, spec, args, opts, now_ms, w);
+}
+
+// SCAN over leaderless keyspaces: cursors with this bit set name (keyspace, ring range) and
+// follow the Store's own cursors (which never reach it) once those are done.
+namespace {
+constexpr uint64_t kLeaderlessCursor = uint64_t{1} << 62;
+}
+
+uint64_t Node::leaderless_cursor(size_t ks) const {
+  for (; ks < engines_.size(); ++ks) {
+    const Engine* e = engines_[ks].get();
+    if (e && e->as_leaderless()) return kLeaderlessCursor | (uint64_t{ks} << 32);
+  }
+  return 0;
+}
+
+Dispatch Node::list_keys(const Origin& o, const resp::CommandSpec& spec,
+                         std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w) {
+  std::vector<LeaderlessEngine*> lls;
+  for (auto& e : engines_) {
+    if (LeaderlessEngine* l = e ? e->as_leaderless() : nullptr) lls.push_back(l);
+  }
+  if (lls.empty()) return execute_local(spec, args, now_ms, w);
+  Listing l;
+  l.origin = o;
+  l.command = spec.id;
+  std::string pattern = "*";
+  // (engine, range) parts to ask for once the listing is registered.
+  std::vector<std::pair<LeaderlessEngine*, uint32_t>> parts;
+  if (spec.id == resp::CommandId::kScan) {
+    ScanRequest r;
+    std::string error;
+    if (!parse_scan(args, &r, &error)) {
+      w.error(error);
+      return {};
+    }
+    if (!r.pattern.empty()) pattern = std::string(r.pattern);
+    l.strings_only = r.type.empty() || iequals(r.type, "string");
+    if ((r.cursor & kLeaderlessCursor) == 0) {
+      // The Store's part first (the keyspaces this node holds itself).
+      std::vector<std::string_view> found;
+      std::optional<uint64_t> next = store_.scan_keys(r, now_ms, &found);
+      if (!next) {
+        w.error("ERR invalid cursor");
+        return {};
+      }
+      w.array(2);
+      w.bulk(std::to_string(*next != 0 ? *next : leaderless_cursor(0)));
+      w.array(found.size());
+      for (std::string_view k : found)
+        w.bulk(k);
+      return {Dispatch::kReady, 0};
+    }
+    const uint64_t ks = (r.cursor & ~kLeaderlessCursor) >> 32;
+    const uint64_t range = r.cursor & 0xFFFFFFFFu;
+    LeaderlessEngine* e =
+        ks < engines_.size() && engines_[ks] ? engines_[ks]->as_leaderless() : nullptr;
+    if (!e || range >= e->range_count()) {
+      w.error("ERR invalid cursor");
+      return {};
+    }
+    l.next_cursor = range + 1 < e->range_count() ? r.cursor + 1 : leaderless_cursor(ks + 1);
+    parts.emplace_back(e, static_cast<uint32_t>(range));
+  } else {
+    if (spec.id == resp::CommandId::kKeys) {
+      pattern = std::string(args[1]);
+      std::vector<std::string_view> found;
+      store_.collect_keys(pattern, now_ms, &found);
+      l.keys.assign(found.begin(), found.end());
+    }
+    for (LeaderlessEngine* e : lls)
+      parts.emplace_back(e, leaderless::kAllRanges);
+  }
+  l.parts_left = parts.size();
+  const uint64_t id = next_listing_++;
+  listings_.emplace(id, std::move(l));
+  for (auto& [e, range] : parts)
+    e->list(id, pattern, range, now_ms);
+  return {Dispatch::kDeferred, 0};
+}
+
+void Node::listed(uint64_t listing, std::vector<std::string> keys, std::string error) {
+  auto it = listings_.find(listing);
+  RKV_ASSERT(it != listings_.end());
+  Listing& l = it->second;
+  if (!error.empty()) {
+    if (l.error.empty()) l.error = std::move(error);
+  } else {
+    l.keys.insert(l.keys.end(), std::make_move_iterator(keys.begin()),
+                  std::make_move_iterator(keys.end()));
+  }
+  if (--l.parts_left > 0) return;
+  std::string out;
+  resp::Writer w(&out, l.origin.proto);
+  if (!l.error.empty()) {
+    w.error(l.error);
+  } else if (l.command == resp::CommandId::kDbsize) {
+    w.integer(static_cast<int64_t>(store_.total_keys() + l.keys.size()));
+  } else if (l.command == resp::CommandId::kScan) {
+    w.array(2);
+    w.bulk(std::to_string(l.next_cursor));
+    if (!l.strings_only) l.keys.clear();
+    w.array(l.keys.size());
+    for (const std::string& k : l.keys)
+      w.bulk(k);
+  } else {
+    w.array(l.keys.size());
+    for (const std::string& k : l.keys)
+      w.bulk(k);
+  }
+  Origin o = l.origin;
+  listings_.erase(it);
+  deliver(o, std::move(out));
 }
 
 void Node::deliver(const Origin& o, std::string bytes) {

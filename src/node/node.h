@@ -211,6 +211,24 @@ class Node {
   void handle_forward(uint32_t from, std::string_view body, int64_t now_ms);
   void handle_forward_reply(std::string_view body);
   void expire_forwards(int64_t now_ms);
+  // KEYS, DBSIZE and SCAN when leaderless keyspaces exist: this node's own keys of the other
+  // keyspaces plus every leaderless keyspace's keys listed across its replicas.
+  struct Listing {
+    Origin origin;
+    resp::CommandId command;
+    size_t parts_left = 0;
+    std::vector<std::string> keys;
+    std::string error;
+    uint64_t next_cursor = 0;  // SCAN
+    bool strings_only = true;  // SCAN TYPE: leaderless keys are strings
+  };
+  Dispatch list_keys(const Origin& o, const resp::CommandSpec& spec,
+                     std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w);
+  // A leaderless engine's part of a listing (error: the listing fails with it).
+  void listed(uint64_t listing, std::vector<std::string> keys, std::string error);
+  // The SCAN cursor of the first range of the first leaderless keyspace at or after `ks`; 0
+  // when there is none (the iteration ends).
+  uint64_t leaderless_cursor(size_t ks) const;
 
   Config config_;
   Storage* storage_;
@@ -225,6 +243,8 @@ class Node {
   std::unique_ptr<Random> random_;
   std::vector<std::unique_ptr<Engine>> engines_;  // by keyspace index; null = applies locally
   std::map<uint64_t, Forward> forwards_;          // relayed requests by forward id
+  std::map<uint64_t, Listing> listings_;
+  uint64_t next_listing_ = 1;
   // Relayed requests already executed, per peer (FIFO-bounded): a duplicated delivery of a
   // relayed write must not execute it twice.
   struct SeenForwards {

@@ -787,79 +787,95 @@ namespace {
 constexpr int kKsBits = 8;
 }
 
-void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
-  uint64_t cursor = 0;
-  {
-    std::string_view c = a[1];
-    auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), cursor);
-    if (ec != std::errc() || p != c.data() + c.size()) return w.error("ERR invalid cursor");
+bool parse_scan(std::span<const std::string_view> a, ScanRequest* out, std::string* error) {
+  ScanRequest r;
+  std::string_view c = a[1];
+  auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), r.cursor);
+  if (ec != std::errc() || p != c.data() + c.size()) {
+    *error = "ERR invalid cursor";
+    return false;
   }
-  std::string_view pattern;
-  bool has_pattern = false;
-  int64_t count = 10;
-  std::string_view type;
   for (size_t i = 2; i < a.size(); ++i) {
     if (iequals(a[i], "match") && i + 1 < a.size()) {
-      pattern = a[++i];
-      has_pattern = !(pattern.size() == 1 && pattern[0] == '*');
+      r.pattern = a[++i];
+      if (r.pattern == "*") r.pattern = {};
     } else if (iequals(a[i], "count") && i + 1 < a.size()) {
-      if (!parse_int64(a[++i], &count)) return w.error(kErrNotInt);
-      if (count < 1) return w.error(kErrSyntax);
+      if (!parse_int64(a[++i], &r.count)) {
+        *error = kErrNotInt;
+        return false;
+      }
+      if (r.count < 1) {
+        *error = kErrSyntax;
+        return false;
+      }
     } else if (iequals(a[i], "type") && i + 1 < a.size()) {
-      type = a[++i];
+      r.type = a[++i];
     } else {
-      return w.error(kErrSyntax);
+      *error = kErrSyntax;
+      return false;
     }
   }
-  uint32_t ks = static_cast<uint32_t>(cursor & ((1u << kKsBits) - 1));
-  uint64_t tc = cursor >> kKsBits;
-  if (ks >= keyspaces_.size()) return w.error("ERR invalid cursor");
-  std::vector<std::string_view> found;
-  const bool type_ok = type.empty() || iequals(type, "string");
+  *out = r;
+  return true;
+}
+
+std::optional<uint64_t> Store::scan_keys(const ScanRequest& r, int64_t now,
+                                         std::vector<std::string_view>* found) const {
+  uint32_t ks = static_cast<uint32_t>(r.cursor & ((1u << kKsBits) - 1));
+  uint64_t tc = r.cursor >> kKsBits;
+  if (ks >= keyspaces_.size()) return std::nullopt;
+  const bool type_ok = r.type.empty() || iequals(r.type, "string");
   // Visit buckets until `count` keys were looked at or the iteration ends; bounded work per
   // call as with Redis (each call visits at least one bucket).
   int64_t visited = 0;
-  uint64_t next = 0;
   while (true) {
     const Keyspace& k = keyspaces_[ks];
     tc = k.table.scan(tc, [&](const KeyTable::Entry& e) {
       ++visited;
       if (!type_ok) return;
       if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
-      if (has_pattern && !glob_match(pattern, e.key)) return;
-      found.push_back(e.key.view());
+      if (!r.pattern.empty() && !glob_match(r.pattern, e.key)) return;
+      found->push_back(e.key.view());
     });
     if (tc == 0) {
       ++ks;
-      if (ks >= keyspaces_.size()) {
-        next = 0;
-        break;
-      }
+      if (ks >= keyspaces_.size()) return 0;
     }
-    if (visited >= count) {
-      next = (tc << kKsBits) | ks;
-      break;
-    }
+    if (visited >= r.count) return (tc << kKsBits) | ks;
   }
+}
+
+void Store::cmd_scan(Args a, int64_t now, resp::Writer& w) {
+  ScanRequest r;
+  std::string error;
+  if (!parse_scan(a, &r, &error)) return w.error(error);
+  std::vector<std::string_view> found;
+  std::optional<uint64_t> next = scan_keys(r, now, &found);
+  if (!next) return w.error("ERR invalid cursor");
   w.array(2);
-  w.bulk(std::to_string(next));
+  w.bulk(std::to_string(*next));
   w.array(found.size());
   for (std::string_view k : found)
     w.bulk(k);
 }
 
-void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
-  std::vector<std::string_view> found;
-  bool all = a[1] == "*";
+void Store::collect_keys(std::string_view pattern, int64_t now,
+                         std::vector<std::string_view>* found) const {
+  bool all = pattern == "*";
   for (const Keyspace& k : keyspaces_) {
     uint64_t c = 0;
     do {
       c = k.table.scan(c, [&](const KeyTable::Entry& e) {
         if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
-        if (all || glob_match(a[1], e.key)) found.push_back(e.key.view());
+        if (all || glob_match(pattern, e.key)) found->push_back(e.key.view());
       });
     } while (c != 0);
   }
+}
+
+void Store::cmd_keys(Args a, int64_t now, resp::Writer& w) {
+  std::vector<std::string_view> found;
+  collect_keys(a[1], now, &found);
   w.array(found.size());
   for (std::string_view k : found)
     w.bulk(k);

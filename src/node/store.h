@@ -57,6 +57,16 @@ struct StoreLimits {
   uint64_t max_value_len = 512ull << 20;
 };
 
+// SCAN's arguments (the Store's SCAN and the node's cluster-wide one share them).
+struct ScanRequest {
+  uint64_t cursor = 0;
+  std::string_view pattern;  // empty: every key ("*" too)
+  int64_t count = 10;
+  std::string_view type;  // empty: every type
+};
+// Parses SCAN cursor [MATCH p] [COUNT n] [TYPE t]; false with Redis's error text in *error.
+bool parse_scan(std::span<const std::string_view> a, ScanRequest* out, std::string* error);
+
 class Store {
  public:
   explicit Store(const std::vector<KeyspaceConfig>& keyspaces, StoreLimits limits = {});
@@ -156,6 +166,14 @@ class Store {
   // Background work in bounded steps, for the driver's timer: moves up to `buckets` buckets of
   // each key table's resize under way (KeyTable::rehash_step).
   void background_step(size_t buckets);
+
+  // One SCAN step over every keyspace's table (cursor layout in store.cc): the next cursor (0:
+  // the iteration is over), or nothing when the cursor names no keyspace.
+  std::optional<uint64_t> scan_keys(const ScanRequest& r, int64_t now,
+                                    std::vector<std::string_view>* found) const;
+  // Every live key matching a glob pattern ("*": all), as KEYS lists them.
+  void collect_keys(std::string_view pattern, int64_t now,
+                    std::vector<std::string_view>* found) const;
 
   size_t total_keys() const;
   size_t total_bytes() const;

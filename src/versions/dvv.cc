@@ -178,6 +178,16 @@ bool Versioned::well_formed() const {
   return true;
 }
 
+Versioned Versioned::without_values() const {
+  Versioned out;
+  out.context_ = context_;
+  out.siblings_.reserve(siblings_.size());
+  for (const Sibling& s : siblings_) {
+    out.siblings_.push_back(Sibling{s.dot, s.hlc, s.tombstone, s.expire_at_ms, std::string()});
+  }
+  return out;
+}
+
 void Versioned::encode(std::string* out) const {
   out->push_back(static_cast<char>(kVersionedFormat));
   context_.encode(out);

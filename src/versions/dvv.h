@@ -109,6 +109,10 @@ class Versioned {
   // The invariants listed above.
   bool well_formed() const;
 
+  // The same versions with every value emptied: enough to merge and to tell live from deleted
+  // (key listings send these instead of the values).
+  Versioned without_values() const;
+
   // Appends the encoding described above.
   void encode(std::string* out) const;
   // Consumes one encoded object from the front of *in. Total: malformed input (unknown format,
