@@ -6,6 +6,7 @@
 
 #include "core/checksum.h"
 #include "core/text.h"
+#include "core/varint.h"
 #include "node/leaderless_engine.h"
 #include "node/wire.h"
 #include "raft/codec.h"
@@ -591,31 +592,13 @@ std::vector<Node::EngineField> Node::describe_engines() const {
 
 void put_engine_header(std::string* out, std::string_view keyspace) {
   out->push_back('\x0a');
-  uint64_t n = keyspace.size();
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>(n | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
-  out->append(keyspace);
+  put_bytes(out, keyspace);
 }
 
 bool peek_engine_keyspace(std::string_view body, std::string_view* keyspace) {
   if (body.empty() || body[0] != '\x0a') return false;
-  uint64_t n = 0;
-  size_t i = 1;
-  for (int shift = 0; shift < 35; shift += 7, ++i) {
-    if (i >= body.size()) return false;
-    const auto b = static_cast<unsigned char>(body[i]);
-    n |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      ++i;
-      if (n > body.size() - i) return false;
-      *keyspace = body.substr(i, n);
-      return true;
-    }
-  }
-  return false;
+  body.remove_prefix(1);
+  return get_bytes(&body, keyspace);
 }
 
 std::optional<Node::Staleness> Node::staleness(uint64_t client_id) const {

@@ -320,9 +320,7 @@ void RaftGroup::describe(std::vector<std::pair<std::string, std::string>>* out,
                          int64_t /*now_ms*/) const {
   GroupStatus st = status(node_->config_.raft.tick_ms);
   out->emplace_back("model", "primary");
-  out->emplace_back("role", st.role == raft::Role::kLeader     ? "leader"
-                            : st.role == raft::Role::kFollower ? "follower"
-                                                               : "candidate");
+  out->emplace_back("role", raft::role_name(st.role));
   out->emplace_back("term", std::to_string(st.term));
   out->emplace_back("commit", std::to_string(st.commit));
   out->emplace_back("applied", std::to_string(st.applied));

@@ -127,9 +127,7 @@ std::string Server::replication_text() {
   std::string o = fmt::format("# Replication\r\nrole:{}\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
                               "cluster", config_.node_id, config_.nodes.size());
   for (const auto& [name, st] : groups) {
-    const char* role = st.role == raft::Role::kLeader     ? "leader"
-                       : st.role == raft::Role::kFollower ? "follower"
-                                                          : "candidate";
+    const char* role = raft::role_name(st.role);
     o += fmt::format(
         "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={},"
         "snapshot_index={},snapshots_sent={},snapshots_installed={}\r\n",
@@ -376,9 +374,7 @@ std::string Server::status_json() {
   for (const auto& [name, st] : node_->replication_status()) {
     nlohmann::json g;
     g["keyspace"] = name;
-    g["role"] = st.role == raft::Role::kLeader     ? "leader"
-                : st.role == raft::Role::kFollower ? "follower"
-                                                   : "candidate";
+    g["role"] = raft::role_name(st.role);
     g["term"] = st.term;
     g["leader"] = st.leader >= 0 ? config_.nodes[st.leader].id : "";
     g["commit_index"] = st.commit;

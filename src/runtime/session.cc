@@ -283,19 +283,6 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
   }
 }
 
-const char* role_word(raft::Role r) {
-  switch (r) {
-    case raft::Role::kLeader:
-      return "leader";
-    case raft::Role::kCandidate:
-      return "candidate";
-    case raft::Role::kPreCandidate:
-      return "pre-candidate";
-    default:
-      return "follower";
-  }
-}
-
 // ROLE: for a single node ["master", 0, []] as Redis; in a cluster one entry per replicated
 // keyspace: [keyspace, role, term, leader, commit, applied].
 void cmd_role(Server& s, resp::Writer& w) {
@@ -310,7 +297,7 @@ void cmd_role(Server& s, resp::Writer& w) {
   for (const auto& [name, st] : groups) {
     w.array(6);
     w.bulk(name);
-    w.bulk(role_word(st.role));
+    w.bulk(raft::role_name(st.role));
     w.integer(static_cast<int64_t>(st.term));
     if (st.leader >= 0) {
       w.bulk(s.config().nodes[static_cast<size_t>(st.leader)].id);
