@@ -527,5 +527,42 @@ TEST(LeaderlessEngine, AListingNeedsRReplicasOfEveryRangeAndSeesDeletesOverStale
   c.heal();
 }
 
+TEST(LeaderlessEngine, ExpiredValuesDieEverywhereAtOnceAndAreCollectedLikeTombstones) {
+  MiniCluster c(3, 3, 2, 2, ConflictMode::kLww, true, /*grace_ms=*/1000);
+  c.advance(300);
+  ASSERT_EQ(c.run(0, {"SET", "kv:e", "v", "PX", "500"}, Consistency::kAll), "+OK\r\n");
+  ASSERT_EQ(c.run(1, {"SET", "kv:keep", "k", "PX", "500"}, Consistency::kAll), "+OK\r\n");
+  ASSERT_EQ(c.run(2, {"SET", "kv:keep", "k2"}, Consistency::kAll), "+OK\r\n");  // no expiry now
+  for (int n = 0; n < 3; ++n) {
+    EXPECT_EQ(c.run(n, {"GET", "kv:e"}, Consistency::kOne), "$1\r\nv\r\n");
+    const std::string ttl = c.run(n, {"PTTL", "kv:e"}, Consistency::kOne);
+    const int64_t ms = std::stoll(ttl.substr(1));  // the absolute expiry travelled with the value
+    EXPECT_TRUE(ms > 0 && ms <= 500) << ttl;
+  }
+  c.advance(600);
+  for (int n = 0; n < 3; ++n) {
+    EXPECT_EQ(c.run(n, {"GET", "kv:e"}, Consistency::kOne), "$-1\r\n");
+    EXPECT_EQ(c.run(n, {"EXISTS", "kv:e"}, Consistency::kOne), ":0\r\n");
+    EXPECT_EQ(c.run(n, {"TTL", "kv:e"}, Consistency::kOne), ":-2\r\n");
+    EXPECT_EQ(c.run(n, {"GET", "kv:keep"}, Consistency::kOne), "$2\r\nk2\r\n");
+    EXPECT_EQ(bulks(c.run(n, {"KEYS", "kv:*"})), std::vector<std::string>{"kv:keep"});
+    // Not forgotten before the grace period and a sync with every replica.
+    EXPECT_NE(c.engine(n).local_object("kv:e"), nullptr);
+  }
+  c.advance(2000);
+  for (int n = 0; n < 3; ++n)
+    c.repair(n);
+  c.advance(3000);
+  for (int n = 0; n < 3; ++n) {
+    EXPECT_EQ(c.engine(n).local_object("kv:e"), nullptr) << "node " << n;
+    EXPECT_NE(c.engine(n).local_object("kv:keep"), nullptr);
+    EXPECT_EQ(c.run(n, {"GET", "kv:e"}, Consistency::kAll), "$-1\r\n");
+  }
+  // The key can be written again, and the new value is seen by every replica.
+  ASSERT_EQ(c.run(1, {"SET", "kv:e", "again"}), "+OK\r\n");
+  for (int n = 0; n < 3; ++n)
+    EXPECT_EQ(c.run(n, {"GET", "kv:e"}, Consistency::kAll), "$5\r\nagain\r\n");
+}
+
 }  // namespace
 }  // namespace rkv
