@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "versions/hlc.h"
+
 namespace rkv::check {
 
 using versions::Dot;
@@ -33,8 +35,11 @@ auto lww_rank(const Sibling& s) {
   return std::make_tuple(s.hlc, s.dot.actor, s.dot.counter);
 }
 
+// Live at the end of a run: not a delete, and not a value that expires soon (those are judged
+// by what they replaced instead; the workload's other expiries lie far beyond any run).
 bool live(const Sibling& s) {
-  return !s.tombstone;  // the workload's expiries lie far beyond any run
+  return !s.tombstone &&
+         (s.expire_at_ms == 0 || s.expire_at_ms - versions::hlc_wall_ms(s.hlc) >= 3600 * 1000);
 }
 
 CheckResult violation(std::string key, std::string explanation, std::vector<Op> witness = {}) {
@@ -143,6 +148,20 @@ const LeaderlessWrite* LeaderlessLedger::by_value(const std::string& value) cons
   return it == by_value_.end() ? nullptr : by_dot(it->second.first, it->second.second);
 }
 
+bool LeaderlessWrite::expires_soon() const {
+  return !sibling.tombstone && sibling.expire_at_ms != 0 &&
+         sibling.expire_at_ms - versions::hlc_wall_ms(sibling.hlc) < 3600 * 1000;
+}
+
+std::vector<const LeaderlessWrite*> LeaderlessLedger::expiring(const std::string& key) const {
+  std::vector<const LeaderlessWrite*> out;
+  for (auto it = writes_.lower_bound(WriteId(key, Dot{}));
+       it != writes_.end() && it->first.first == key; ++it) {
+    if (it->second.expires_soon()) out.push_back(&it->second);
+  }
+  return out;
+}
+
 std::vector<const LeaderlessWrite*> LeaderlessLedger::tombstones(const std::string& key,
                                                                  int64_t from_us,
                                                                  int64_t to_us) const {
@@ -203,10 +222,29 @@ CheckResult check_final_state(const std::vector<LeaderlessOp>& history,
                                      describe_op(op)),
                          {op});
       }
-      // Replaced by a delete whose tombstone may have been collected since.
+      if (w->expires_soon()) {
+        // Its value may be gone; what it replaced must not come back when it expires.
+        for (const auto& [node, obj] : homes_of(op.key)) {
+          for (const Sibling& s : obj.siblings()) {
+            if (live(s) && w->replaces(s.dot)) {
+              return violation(
+                  op.key,
+                  fmt::format("a value replaced by an expiring write came back: home replica n{} "
+                              "of \"{}\" holds {}, which {} replaced\n  {}",
+                              node + 1, op.key, sibling_text(s), sibling_text(w->sibling),
+                              describe_op(op)),
+                  {op});
+            }
+          }
+        }
+        continue;
+      }
+      // Replaced by a delete (or a value that expired since) which may have been collected.
       bool deleted_since = false;
       if (facts.tombstones_collected) {
         for (const LeaderlessWrite* t : ledger.tombstones(op.key, 0, INT64_MAX))
+          deleted_since |= t->replaces(w->sibling.dot);
+        for (const LeaderlessWrite* t : ledger.expiring(op.key))
           deleted_since |= t->replaces(w->sibling.dot);
       }
       for (const auto& [node, obj] : homes_of(op.key)) {
@@ -341,10 +379,22 @@ CheckResult check_reads(const std::vector<LeaderlessOp>& history, const Leaderle
       if (w.type == OpType::kSet) {
         const LeaderlessWrite* lw = w.value ? ledger.by_value(*w.value) : nullptr;
         if (!lw) continue;  // reported by the final-state check
-        if (values.empty()) {
+        // Whether a short-expiring write's value may look expired to a node at true time t_us.
+        auto expired_by = [&](const LeaderlessWrite& x, int64_t t_us) {
+          return x.expires_soon() &&
+                 t_us >=
+                     (x.sibling.expire_at_ms - facts.epoch_ms - facts.max_clock_ahead_ms) * 1000;
+        };
+        if (values.empty() && !expired_by(*lw, r.complete)) {
+          // A DEL, or a write whose value expired, may have replaced it before the read.
           bool del_may_have_run = false;
           for (const LeaderlessOp* d : dels[r.key])
             del_may_have_run |= d->op.invoke < r.complete;
+          for (const LeaderlessOp* x : wit->second) {
+            const LeaderlessWrite* xw =
+                x->op.type == OpType::kSet && x->op.value ? ledger.by_value(*x->op.value) : nullptr;
+            del_may_have_run |= xw && x->op.invoke < r.complete && expired_by(*xw, r.complete);
+          }
           if (!del_may_have_run) {
             return violation(r.key,
                              fmt::format("read missed an acknowledged write (R + W > N, no DEL of "

@@ -22,7 +22,10 @@
 //   (d) siblings are concurrent: no object holds two siblings one of which replaced the other,
 //       and with conflict = lww no object holds more than one (LeaderlessLedger::observe);
 //   (e) deleted values stay deleted: no value an acknowledged DEL replaced is live in the healed
-//       cluster, nor returned by a read covered by (c).
+//       cluster, nor returned by a read covered by (c); the same for the values an acknowledged
+//       SET with a short expiry replaced (its expiry is a delete that must not bring them back).
+// A short-expiring SET's own value may be gone by a read (nil is then allowed by (c)) and at
+// the end ((a) does not ask for it).
 #pragma once
 
 #include <cstdint>
@@ -54,6 +57,9 @@ struct LeaderlessWrite {
 
   // True when this write replaced the write with dot `d` (d is in its causal past).
   bool replaces(const versions::Dot& d) const;
+  // Its value expires within an hour of being written (the workload's short PX expiries; its
+  // far EX expiries lie beyond any run): it may be gone, or collected, by the end.
+  bool expires_soon() const;
 };
 
 class LeaderlessLedger {
@@ -70,6 +76,9 @@ class LeaderlessLedger {
   const LeaderlessWrite* by_dot(const std::string& key, const versions::Dot& d) const;
   // The write that stored `value` (SET values are unique), nullptr when none did.
   const LeaderlessWrite* by_value(const std::string& value) const;
+  // Writes of `key` whose value expires soon after it was written (SET ... PX t, t short):
+  // like a delete at their expiry, they may end what they replaced.
+  std::vector<const LeaderlessWrite*> expiring(const std::string& key) const;
   // Tombstones of `key` their issuing node stored within [from_us, to_us]: the candidates for
   // one DEL.
   std::vector<const LeaderlessWrite*> tombstones(const std::string& key, int64_t from_us,
@@ -103,6 +112,11 @@ struct LeaderlessFacts {
   // replaced may be gone, its dot forgotten, from a replica that forgot the key and saw it
   // written again since.
   bool tombstones_collected = false;
+  // Wall clocks: true time t (history µs) reads as epoch_ms + t / 1000 on a perfect clock; no
+  // node's clock ran more than max_clock_ahead_ms ahead of that (offsets, drift, jumps), so a
+  // value expiring at E may look expired from true time E - epoch_ms - max_clock_ahead_ms on.
+  int64_t epoch_ms = 0;
+  int64_t max_clock_ahead_ms = 0;
 };
 
 // Per key, the object each home replica holds (an empty object when it holds none).

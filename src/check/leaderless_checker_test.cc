@@ -109,5 +109,55 @@ TEST(LeaderlessChecker, AReadAfterAnOverlappingWriteMustNotReturnWhatItReplaced)
   EXPECT_TRUE(check_leaderless(h, ledger, homes, f).ok);
 }
 
+TEST(LeaderlessChecker, ExpiringWritesExcuseMissingReadsOnlyOnceTheyMayHaveExpired) {
+  // hlc readings carry wall ms in their upper bits (versions/hlc.h).
+  const int64_t epoch = 1'700'000'000'000;
+  auto hlc_at = [&](int64_t wall_ms) { return static_cast<uint64_t>(wall_ms) << 16; };
+  LeaderlessLedger ledger(ConflictMode::kSiblings);
+  Versioned a;
+  Sibling v1 = value("v1", hlc_at(epoch + 1));
+  v1.expire_at_ms = epoch + 1 + 100;  // PX 100, written at t = 1 ms
+  a.update(kA, {}, v1);
+  ASSERT_EQ(ledger.observe(0, "k", a, 1000), "");
+  LeaderlessFacts f;
+  f.n = 3;
+  f.sloppy = false;
+  f.conflict = ConflictMode::kSiblings;
+  f.epoch_ms = epoch;
+  f.max_clock_ahead_ms = 10;
+  HomeObjects homes = {{"k", {{0, a}}}};
+  // A nil read long after the expiry: fine. At the end the value is not asked for either.
+  std::vector<LeaderlessOp> h = {{op(OpType::kSet, "k", "v1", 0, 5000), 2},
+                                 {op(OpType::kGet, "k", std::nullopt, 200'000, 201'000), 2}};
+  EXPECT_TRUE(check_leaderless(h, ledger, homes, f).ok);
+  EXPECT_TRUE(check_leaderless(h, ledger, {{"k", {{0, Versioned{}}}}}, f).ok);
+  // A nil read well before any clock could show it expired: a missed write.
+  h[1].op.invoke = 20'000;
+  h[1].op.complete = 21'000;
+  CheckResult r = check_leaderless(h, ledger, homes, f);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.explanation.find("read missed"), std::string::npos) << r.explanation;
+  // Within the clocks' spread of the expiry: excused.
+  f.max_clock_ahead_ms = 90;
+  EXPECT_TRUE(check_leaderless(h, ledger, homes, f).ok);
+
+  // What an expiring write replaced must not come back when it expires.
+  LeaderlessLedger l2(ConflictMode::kSiblings);
+  Versioned old;
+  old.update(kA, {}, value("v0", hlc_at(epoch)));
+  ASSERT_EQ(l2.observe(0, "j", old, 500), "");
+  Versioned exp = old;
+  Sibling v2 = value("v2", hlc_at(epoch + 2));
+  v2.expire_at_ms = epoch + 2 + 50;
+  exp.update(kA, old.context(), v2);
+  ASSERT_EQ(l2.observe(0, "j", exp, 2000), "");
+  std::vector<LeaderlessOp> h2 = {{op(OpType::kSet, "j", "v0", 0, 600), 2},
+                                  {op(OpType::kSet, "j", "v2", 1000, 3000), 2}};
+  EXPECT_TRUE(check_leaderless(h2, l2, {{"j", {{0, exp}, {1, exp}}}}, f).ok);
+  r = check_leaderless(h2, l2, {{"j", {{0, exp}, {1, old}}}}, f);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.explanation.find("came back"), std::string::npos) << r.explanation;
+}
+
 }  // namespace
 }  // namespace rkv::check

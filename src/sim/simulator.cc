@@ -101,9 +101,9 @@ class SimClock final : public MonotonicClock {
   SimClock(const EventQueue* q, int64_t drift_ppm) : q_(q), drift_ppm_(drift_ppm) {}
   int64_t now_ms() const override { return us() / kUsPerMs; }
   int64_t us() const { return kMonoOriginUs + q_->now() + q_->now() * drift_ppm_ / 1'000'000; }
+  static constexpr int64_t kMonoOriginUs = 86'400'000'000;  // like a machine up for a day
 
  private:
-  static constexpr int64_t kMonoOriginUs = 86'400'000'000;  // like a machine up for a day
   const EventQueue* q_;
   int64_t drift_ppm_;
 };
@@ -1575,6 +1575,12 @@ void Simulator::check_leaderless_history() {
   facts.tombstones_collected =
       lset.tombstone_grace_ms < LeaderlessSettings{}.tombstone_grace_ms ||
       lset.hint_window_ms + lset.request_timeout_ms < LeaderlessSettings{}.tombstone_grace_ms;
+  facts.epoch_ms = kEpochMs + SimClock::kMonoOriginUs / kUsPerMs;  // a perfect clock at t = 0
+  for (const SimNode& n : nodes_) {
+    const int64_t drift_ms = (std::abs(n.drift_ppm) * q_.now()) / 1'000'000'000 + 1;
+    facts.max_clock_ahead_ms =
+        std::max(facts.max_clock_ahead_ms, (n.offset_us + n.jumps_us) / kUsPerMs + drift_ms);
+  }
   const check::CheckResult r = check::check_leaderless(ops, *ledger_, final_homes_, facts);
   if (!r.notes.empty()) note(fmt::format("leaderless checker: {}", fmt::join(r.notes, "; ")));
   if (!r.ok) {

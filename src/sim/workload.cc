@@ -325,6 +325,9 @@ ClientOp Workload::next_leaderless(int ks, int client, Random& rng) {
     if (rng.chance(0.1)) {
       c.args.push_back("EX");  // far beyond the run: exercises expiry carried with the value
       c.args.push_back("100000");
+    } else if (rng.chance(0.06)) {
+      c.args.push_back("PX");  // dies during the run, on every replica at the same wall time
+      c.args.push_back(std::to_string(rng.range(20, 3000)));
     }
     auto ctx = contexts_.find({client, c.op.key});
     if (ctx != contexts_.end() && rng.chance(0.7)) {
