@@ -159,7 +159,9 @@ class Server:
                                    + self.log_tail())
             try:
                 with RawClient(self.port, timeout=2.0) as c:
-                    if c.call("PING") == "PONG":
+                    r = c.call("PING")
+                    # A server with requirepass answers NOAUTH: it is up all the same.
+                    if r == "PONG" or (isinstance(r, RespError) and str(r).startswith("NOAUTH")):
                         return
             except OSError as e:
                 last = e

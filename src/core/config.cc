@@ -199,9 +199,14 @@ class Reader {
 };
 
 Status parse_node(const Reader& r, const toml::table& t, Config& c) {
-  RKV_RETURN_IF_ERROR(r.only_keys(
-      t, {"id", "bind", "port", "admin_port", "data_dir", "fsync", "log_level", "expire_sweep_ms"},
-      "[node]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(t,
+                                  {"id", "bind", "port", "admin_port", "data_dir", "fsync",
+                                   "log_level", "expire_sweep_ms", "requirepass"},
+                                  "[node]"));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "requirepass", &c.requirepass));
+  if (c.requirepass.size() > 4096) {
+    return r.error_at(*t.get("requirepass"), "requirepass is longer than 4096 bytes");
+  }
   RKV_RETURN_IF_ERROR(r.get_string(t, "id", &c.node_id));
   RKV_RETURN_IF_ERROR(r.get_string(t, "bind", &c.bind));
   RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 1, 65535));

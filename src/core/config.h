@@ -108,6 +108,9 @@ struct Config {
   std::string data_dir = "./data";
   FsyncMode fsync = FsyncMode::kBatch;
   std::string log_level = "info";
+  // The `default` user's password (Redis's requirepass); empty: no client authentication.
+  // Never shown by CONFIG GET, INFO or the logs.
+  std::string requirepass;
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
   Limits limits;
   RaftSettings raft;

@@ -69,6 +69,7 @@ enum class CommandId : uint16_t {
   kRandomkey,
   kKeyspaces,
   kReset,
+  kAuth,
   kRole,
   kLostwrites,
   kStaleness,
@@ -97,6 +98,7 @@ enum CommandFlag : uint32_t {
   kStale = 1u << 6,
   kConnection = 1u << 7,  // acts on the connection, not on data
   kDenyOom = 1u << 8,
+  kNoAuth = 1u << 9,  // allowed before the connection authenticated
 };
 
 struct CommandSpec {

@@ -78,6 +78,7 @@ const std::vector<Expected>& expected_table() {
       {"randomkey", CommandId::kRandomkey, 1, 0, 0, 0},
       {"keyspaces", CommandId::kKeyspaces, 1, 0, 0, 0},
       {"reset", CommandId::kReset, 1, 0, 0, 0},
+      {"auth", CommandId::kAuth, -2, 0, 0, 0},
       {"role", CommandId::kRole, 1, 0, 0, 0},
       {"lostwrites", CommandId::kLostwrites, -1, 0, 0, 0},
       {"staleness", CommandId::kStaleness, -1, 0, 0, 0},

@@ -33,6 +33,7 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
       in_(std::make_unique_for_overwrite<char[]>(kInitialReadBuffer)),
       in_cap_(kInitialReadBuffer) {
   info_.id = server.next_client_id();
+  authenticated_ = server.config().requirepass.empty();
   asio::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) info_.addr = remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -185,6 +186,9 @@ void Connection::dispatch(std::span<const std::string_view> args) {
   if (!spec) {
     server_.stats().unknown_commands++;
     write_unknown_command(args, w);
+  } else if (!authenticated_ && !(spec->flags & resp::kNoAuth)) {
+    server_.stats().noauth_rejected++;
+    w.error("NOAUTH Authentication required.");
   } else if (!resp::arity_ok(*spec, args.size())) {
     server_.stats().errors[static_cast<size_t>(spec->id)]++;
     w.error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
@@ -215,6 +219,25 @@ void Connection::dispatch(std::span<const std::string_view> args) {
     return;
   }
   server_.stats().latency.record(static_cast<uint64_t>(now_us() - start));
+}
+
+// Failed authentication attempts: at most kAuthBurst per kAuthWindowMs on one connection;
+// beyond that attempts are refused unchecked (guessing a password costs a connection per burst).
+namespace {
+constexpr size_t kAuthBurst = 5;
+constexpr int64_t kAuthWindowMs = 1000;
+}  // namespace
+
+bool Connection::allow_auth_attempt(int64_t now_ms) {
+  while (!auth_failures_ms_.empty() && now_ms - auth_failures_ms_.front() >= kAuthWindowMs)
+    auth_failures_ms_.pop_front();
+  return auth_failures_ms_.size() < kAuthBurst;
+}
+
+void Connection::note_auth_failure(int64_t now_ms) {
+  auth_failures_ms_.push_back(now_ms);
+  while (auth_failures_ms_.size() > kAuthBurst)
+    auth_failures_ms_.pop_front();
 }
 
 void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {

@@ -53,6 +53,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_read_mode(std::optional<ReadMode> m) { read_mode_ = m; }
   std::optional<ReadMode> read_mode() const { return read_mode_; }
   void set_consistency(std::optional<Consistency> c) { consistency_ = c; }
+  // Client authentication (requirepass): until it succeeds only no-auth commands run.
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool a) { authenticated_ = a; }
+  // Counts a failed attempt; false when this connection failed too often lately (the attempt
+  // is then refused without checking the password).
+  bool allow_auth_attempt(int64_t now_ms);
+  void note_auth_failure(int64_t now_ms);
   std::optional<Consistency> consistency() const { return consistency_; }
   // Close once the output queued so far has been written (QUIT, protocol errors).
   void close_after_flush() { close_after_flush_ = true; }
@@ -87,7 +94,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Held> held_;
   ClientInfo info_;
   uint64_t next_seq_ = 0;
-  std::optional<ReadMode> read_mode_;       // READMODE override
+  std::optional<ReadMode> read_mode_;  // READMODE override
+  bool authenticated_ = false;
+  std::deque<int64_t> auth_failures_ms_;    // recent failed attempts (at most kAuthBurst)
   std::optional<Consistency> consistency_;  // CONSISTENCY override
   bool closed_ = false;
   bool close_after_flush_ = false;

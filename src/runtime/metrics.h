@@ -72,6 +72,9 @@ struct ServerStats {
   std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> calls{};
   std::array<uint64_t, static_cast<size_t>(resp::CommandId::kCount_)> errors{};
   uint64_t unknown_commands = 0;
+  uint64_t auth_failures = 0;      // AUTH / HELLO AUTH with a wrong user or password
+  uint64_t auth_rate_limited = 0;  // attempts refused unchecked: too many failures lately
+  uint64_t noauth_rejected = 0;    // commands refused before authentication
   uint64_t protocol_errors = 0;
   uint64_t connections_total = 0;
   uint64_t rejected_connections = 0;

@@ -224,6 +224,13 @@ std::string Server::metrics_text() {
   counter("replikv_protocol_errors_total", "Malformed requests.", stats_.protocol_errors);
   counter("replikv_unknown_commands_total", "Requests naming no known command.",
           stats_.unknown_commands);
+  counter("replikv_auth_failures_total", "AUTH or HELLO AUTH attempts with a wrong password.",
+          stats_.auth_failures);
+  counter("replikv_auth_rate_limited_total",
+          "Authentication attempts refused unchecked after too many failures on a connection.",
+          stats_.auth_rate_limited);
+  counter("replikv_noauth_rejected_total", "Commands refused before authentication.",
+          stats_.noauth_rejected);
   // Engines' own figures (leaderless: coordinated requests, repairs, hints, node states).
   {
     std::string model;

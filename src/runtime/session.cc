@@ -35,7 +35,7 @@ void write_flags(uint32_t f, resp::Writer& w) {
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
       {resp::kWrite, "write"}, {resp::kReadonly, "readonly"}, {resp::kFast, "fast"},
       {resp::kAdmin, "admin"}, {resp::kNoScript, "noscript"}, {resp::kLoading, "loading"},
-      {resp::kStale, "stale"}, {resp::kDenyOom, "denyoom"},
+      {resp::kStale, "stale"}, {resp::kDenyOom, "denyoom"},   {resp::kNoAuth, "no-auth"},
   };
   size_t n = 0;
   for (auto& [bit, name] : kNames)
@@ -208,6 +208,54 @@ void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
                   sanitize(sub, 64)));
 }
 
+// Equal secrets, compared in time that does not depend on where they first differ.
+bool secret_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+// Checks a user and password (requirepass is the `default` user's password; without one the
+// default user takes any password, as in Redis, and no other user exists). On failure writes
+// the error and counts it; a connection that failed too often lately is refused unchecked.
+bool authenticate(Server& s, Connection& c, std::string_view user, std::string_view pass,
+                  resp::Writer& w) {
+  const int64_t now = s.now_ms();
+  if (!c.allow_auth_attempt(now)) {
+    s.stats().auth_rate_limited++;
+    w.error(
+        "ERR too many failed authentication attempts on this connection; wait a second before "
+        "trying again");
+    return false;
+  }
+  const std::string& want = s.config().requirepass;
+  if (user != "default" || (!want.empty() && !secret_equal(pass, want))) {
+    c.note_auth_failure(now);
+    s.stats().auth_failures++;
+    w.error("WRONGPASS invalid username-password pair or user is disabled.");
+    return false;
+  }
+  c.set_authenticated(true);
+  return true;
+}
+
+void cmd_auth(Server& s, Connection& c, Args a, resp::Writer& w) {
+  if (a.size() > 3) return w.error("ERR syntax error");
+  if (a.size() == 2 && s.config().requirepass.empty()) {
+    return w.error(
+        "ERR AUTH <password> called without any password configured for the default user. Are "
+        "you sure your configuration is correct?");
+  }
+  if (authenticate(s, c, a.size() == 3 ? a[1] : std::string_view("default"), a.back(), w)) {
+    w.ok();
+  }
+}
+
 void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* out) {
   int proto = c.proto();
   size_t i = 1;
@@ -223,9 +271,11 @@ void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* o
   }
   std::string name;
   bool set_name = false;
+  std::optional<std::pair<std::string_view, std::string_view>> auth;
   for (; i < a.size(); ++i) {
     if (iequals(a[i], "auth") && i + 2 < a.size()) {
-      i += 2;  // no client authentication is configured: every user is "default", as in Redis
+      auth.emplace(a[i + 1], a[i + 2]);
+      i += 2;
     } else if (iequals(a[i], "setname") && i + 1 < a.size()) {
       name = std::string(a[++i]);
       set_name = true;
@@ -235,6 +285,14 @@ void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* o
     } else {
       return w.error(fmt::format("ERR Syntax error in HELLO option '{}'", sanitize(a[i], 64)));
     }
+  }
+  if (auth) {
+    if (!authenticate(s, c, auth->first, auth->second, w)) return;
+  } else if (!c.authenticated()) {
+    return w.error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+        "RESP protocol version at the same time");
   }
   c.set_proto(proto);
   if (set_name) c.info().name = name;
@@ -494,7 +552,10 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       std::string section = a.size() > 1 ? std::string(a[1]) : "default";
       return w.verbatim(s.info_text(section));
     }
+    case CommandId::kAuth:
+      return cmd_auth(s, c, a, w);
     case CommandId::kReset:
+      c.set_authenticated(s.config().requirepass.empty());
       c.set_proto(2);
       c.info().name.clear();
       c.set_read_mode(std::nullopt);
