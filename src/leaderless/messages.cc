@@ -207,7 +207,8 @@ bool decode(std::string_view in, Msg* out) {
 
 void append_to_batch(const Msg& m, std::string* out, size_t* count) {
   if (*count == 0) put_u8(out, static_cast<uint8_t>(MsgType::kBatch));
-  std::string body;
+  thread_local std::string body;  // scratch: its capacity is reused message after message
+  body.clear();
   encode(m, &body);
   put_bytes(out, body);
   ++*count;
