@@ -658,8 +658,10 @@ void Store::cmd_sintercard(Args a, int64_t now, resp::Writer& w, ChangeSink& s) 
   int64_t limit = 0;
   for (size_t i = 2 + static_cast<size_t>(numkeys); i < a.size(); ++i) {
     if (iequals(a[i], "limit") && i + 1 < a.size()) {
-      if (!parse_int64(a[++i], &limit)) return w.error(kErrNotInt);
-      if (limit < 0) return w.error("ERR LIMIT can't be negative");
+      // As Redis: one message for a negative and a non-integer limit.
+      if (!parse_int64(a[++i], &limit) || limit < 0) {
+        return w.error("ERR LIMIT can't be negative");
+      }
     } else {
       return w.error(kErrSyntax);
     }
