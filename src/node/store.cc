@@ -121,7 +121,7 @@ void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_
   KeyTable::Entry* e = known ? known : t.upsert(key, &inserted);
   RKV_ASSERT(e->key == key);
   if (e->value.coll) {  // a string replaces a collection: its elements go
-    keyspaces_[ks].elements -= e->value.coll->elems.size();
+    count_collection(ks, *e->value.coll, -1);
     sink.on_erase(ks, key, e->value.coll->type);
     e->value.coll.reset();
   }
@@ -136,7 +136,7 @@ bool Store::erase(uint32_t ks, std::string_view key, ChangeSink& sink, const Val
   KeyTable::Entry* e = k.table.find(key);
   if (!e) return false;
   const ValueType type = reported ? *reported : e->value.type();
-  if (e->value.coll) k.elements -= e->value.coll->elems.size();
+  if (e->value.coll) count_collection(ks, *e->value.coll, -1);
   if (e->value.expire_at_ms != 0) k.expiries.erase({e->value.expire_at_ms, e->key.str()});
   k.table.erase(key);
   sink.on_erase(ks, key, type);
@@ -148,6 +148,7 @@ void Store::clear_all(ChangeSink& sink) {
     keyspaces_[i].table.clear();
     keyspaces_[i].expiries.clear();
     keyspaces_[i].elements = 0;
+    keyspaces_[i].element_bytes = 0;
     sink.on_clear(i);
   }
 }
@@ -159,9 +160,9 @@ void Store::restore(uint32_t ks, std::string_view key, Value value) {
   t.adjust_payload(static_cast<int64_t>(value.data.size()) -
                    static_cast<int64_t>(e->value.data.size()));
   e->value.data = std::move(value.data);
-  if (e->value.coll) keyspaces_[ks].elements -= e->value.coll->elems.size();
+  if (e->value.coll) count_collection(ks, *e->value.coll, -1);
   e->value.coll = std::move(value.coll);
-  if (e->value.coll) keyspaces_[ks].elements += e->value.coll->elems.size();
+  if (e->value.coll) count_collection(ks, *e->value.coll, +1);
   set_expire(ks, e, value.expire_at_ms);
 }
 
@@ -171,12 +172,26 @@ bool Store::restore_element(uint32_t ks, std::string_view key, std::string_view 
   if (!e || !e->value.coll) return false;
   bool inserted = false;
   KeyTable& t = e->value.coll->elems;
+  const size_t before = t.payload_bytes();
   KeyTable::Entry* el = t.upsert(elem, &inserted);
   t.adjust_payload(static_cast<int64_t>(value.size()) -
                    static_cast<int64_t>(el->value.data.size()));
   el->value.data.assign(value);
   if (inserted) keyspaces_[ks].elements++;
+  keyspaces_[ks].element_bytes += t.payload_bytes() - before;
   return true;
+}
+
+void Store::count_collection(uint32_t ks, const Collection& c, int sign) {
+  Keyspace& k = keyspaces_[ks];
+  if (sign > 0) {
+    k.elements += c.elems.size();
+    k.element_bytes += c.elems.payload_bytes();
+  } else {
+    RKV_ASSERT(k.elements >= c.elems.size() && k.element_bytes >= c.elems.payload_bytes());
+    k.elements -= c.elems.size();
+    k.element_bytes -= c.elems.payload_bytes();
+  }
 }
 
 void Store::report_value(uint32_t ks, std::string_view key, const Value& v, ChangeSink& sink) {
@@ -194,13 +209,13 @@ void Store::put_value(uint32_t ks, std::string_view key, Value v, ChangeSink& si
   KeyTable::Entry* e = known ? known : k.table.upsert(key, &inserted);
   RKV_ASSERT(e->key == key);
   if (e->value.coll) {  // the old collection's elements go first
-    k.elements -= e->value.coll->elems.size();
+    count_collection(ks, *e->value.coll, -1);
     sink.on_erase(ks, key, e->value.coll->type);
   }
   k.table.adjust_payload(-static_cast<int64_t>(e->value.data.size()));
   e->value.data.clear();
   e->value.coll = std::move(v.coll);
-  k.elements += e->value.coll->elems.size();
+  count_collection(ks, *e->value.coll, +1);
   if (e->value.expire_at_ms != v.expire_at_ms) set_expire(ks, e, v.expire_at_ms);
   report_value(ks, key, e->value, sink);
 }
@@ -240,6 +255,7 @@ void Store::clear_keyspace(uint32_t ks, ChangeSink& sink) {
   keyspaces_[ks].table.clear();
   keyspaces_[ks].expiries.clear();
   keyspaces_[ks].elements = 0;
+  keyspaces_[ks].element_bytes = 0;
   sink.on_clear(ks);
 }
 
@@ -410,7 +426,7 @@ size_t Store::total_keys() const {
 size_t Store::total_bytes() const {
   size_t n = 0;
   for (const auto& k : keyspaces_)
-    n += k.table.payload_bytes();
+    n += k.table.payload_bytes() + k.element_bytes;
   return n;
 }
 size_t Store::total_expiring() const {
@@ -882,7 +898,7 @@ void Store::cmd_rename(Args a, int64_t now, bool nx, resp::Writer& w, ChangeSink
   Value v = std::move(src->value);
   src->value.data.clear();
   keyspaces_[src_ks].table.adjust_payload(-static_cast<int64_t>(v.data.size()));
-  if (v.coll) keyspaces_[src_ks].elements -= v.coll->elems.size();
+  if (v.coll) count_collection(src_ks, *v.coll, -1);
   erase(src_ks, a[1], s, &type);
   put_value(dst_ks, a[2], std::move(v), s, dst);
   nx ? w.integer(1) : w.ok();

@@ -56,8 +56,9 @@ struct Keyspace {
   KeyTable table;
   // (expire_at_ms, key) for every key with a TTL: the active sweep pops from the front.
   std::set<std::pair<int64_t, std::string>> expiries;
-  uint64_t expired_keys = 0;  // keys removed because their TTL passed
-  uint64_t elements = 0;      // elements of all its collections (snapshot cadence, INFO)
+  uint64_t expired_keys = 0;   // keys removed because their TTL passed
+  uint64_t elements = 0;       // elements of all its collections (snapshot cadence, INFO)
+  uint64_t element_bytes = 0;  // bytes of their fields, members and field values
   // Replicated keyspaces change only through their log: a read never erases an expired key
   // (it is treated as absent) and the active sweep leaves them to their leader.
   bool replicated = false;
@@ -192,6 +193,8 @@ class Store {
   bool erase(uint32_t ks, std::string_view key, ChangeSink& sink,
              const ValueType* reported = nullptr);
   void clear_all(ChangeSink& sink);
+  // Adds (sign > 0) or removes a whole collection to/from the keyspace's element counts.
+  void count_collection(uint32_t ks, const Collection& c, int sign);
   // Reports a whole value to a sink: a string, or a collection's head and every element.
   static void report_value(uint32_t ks, std::string_view key, const Value& v, ChangeSink& sink);
   // Replaces key's value (any type) with v, reporting it whole. `known`: as for put().

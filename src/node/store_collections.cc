@@ -185,6 +185,7 @@ KeyTable::Entry* Store::lookup_or_create(uint32_t ks, std::string_view key, Valu
 bool Store::element_put(uint32_t ks, KeyTable::Entry* e, std::string_view elem,
                         std::string_view value, ChangeSink& s) {
   KeyTable& t = e->value.coll->elems;
+  const size_t before = t.payload_bytes();
   bool inserted = false;
   KeyTable::Entry* el = t.upsert(elem, &inserted);
   if (!inserted && el->value.data == value) return false;
@@ -192,13 +193,17 @@ bool Store::element_put(uint32_t ks, KeyTable::Entry* e, std::string_view elem,
                    static_cast<int64_t>(el->value.data.size()));
   el->value.data.assign(value);
   if (inserted) keyspaces_[ks].elements++;
+  keyspaces_[ks].element_bytes += t.payload_bytes() - before;
   s.on_element(ks, e->key.view(), elem, &el->value.data);
   return inserted;
 }
 
 bool Store::element_del(uint32_t ks, KeyTable::Entry* e, std::string_view elem, ChangeSink& s) {
-  if (!e->value.coll->elems.erase(elem)) return false;
+  KeyTable& t = e->value.coll->elems;
+  const size_t before = t.payload_bytes();
+  if (!t.erase(elem)) return false;
   keyspaces_[ks].elements--;
+  keyspaces_[ks].element_bytes -= before - t.payload_bytes();
   s.on_element(ks, e->key.view(), elem, nullptr);
   return true;
 }

@@ -297,8 +297,11 @@ TEST_F(CollectionsTest, KeyCommandsOnCollections) {
   EXPECT_NE(run({"SCAN", "0", "TYPE", "set", "COUNT", "100"}).find("$1\r\ns\r\n"),
             std::string::npos);
   EXPECT_EQ(run({"DBSIZE"}), ":3\r\n");
+  // Element bytes count in the data size (INFO, /metrics) and go with the key.
+  EXPECT_EQ(store_.total_bytes(), (1 + 2 + 2) + (2 + 1 + 2 + 7) + (1 + 1));
   EXPECT_EQ(run({"DEL", "h", "h3", "s"}), ":3\r\n");
   EXPECT_EQ(store_.keyspace_weight(0), 0u);
+  EXPECT_EQ(store_.total_bytes(), 0u);
 }
 
 TEST_F(CollectionsTest, ScansOfLargeCollectionsPageAndCoverEverything) {
