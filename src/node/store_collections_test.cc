@@ -453,6 +453,32 @@ TEST(CollectionsStorage, RestartRebuildsCollectionsFromElementRows) {
   EXPECT_EQ(rows, 19998u + 2u + 1u + 1u);
 }
 
+// FLUSHALL removes the element rows with the heads (one range delete per prefix).
+TEST(CollectionsStorage, FlushallLeavesNoElementRows) {
+  MemStorage s;
+  const Config cfg = Config::defaults();
+  {
+    Node n(cfg, &s);
+    ASSERT_TRUE(n.open(0).is_ok());
+    node_run(n, {"HSET", "h", "f", "v", "g", "w"});
+    node_run(n, {"SADD", "accounts:s", "a", "b"});
+    persist(n, s);
+    node_run(n, {"FLUSHALL"});
+    node_run(n, {"SADD", "after", "x"});
+    persist(n, s);
+  }
+  size_t rows = 0;
+  ASSERT_TRUE(s.scan("f", "g", [&](std::string_view, std::string_view) {
+                 ++rows;
+                 return true;
+               }).is_ok());
+  EXPECT_EQ(rows, 1u);  // after's member
+  Node n(cfg, &s);
+  ASSERT_TRUE(n.open(0).is_ok());
+  EXPECT_EQ(n.store().total_keys(), 1u);
+  EXPECT_EQ(node_run(n, {"SMEMBERS", "after"}), "*1\r\n$1\r\nx\r\n");
+}
+
 // The bytes one HSET or SADD writes do not grow with the collection: a 100,000-field hash
 // costs the same per write as a 10-field one.
 TEST(CollectionsStorage, BytesWrittenPerElementWriteStayConstant) {
