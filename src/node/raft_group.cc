@@ -363,7 +363,9 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
   const resp::CommandSpec* spec = resp::lookup_command(args[0]);
   RKV_ASSERT(spec != nullptr);
   Speculative sp{raft_->term(), {}};
-  // Before-images of every key the command names (string commands touch only those).
+  // Before-images of every key the command names (every data command touches only those). A
+  // hash or set is copied whole: O(its elements) per speculative write to it (a known cost of
+  // commit = "async" with large collections; docs/architecture.md, "bounded steps").
   auto remember = [&](std::string_view key) {
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
