@@ -11,6 +11,48 @@ constexpr size_t kMinBuckets = 16;
 constexpr size_t kStepBuckets = 2;
 }  // namespace
 
+std::string_view type_name(ValueType t) {
+  switch (t) {
+    case ValueType::kString:
+      return "string";
+    case ValueType::kHash:
+      return "hash";
+    case ValueType::kSet:
+      return "set";
+    case ValueType::kZset:
+      return "zset";
+    case ValueType::kList:
+      return "list";
+  }
+  return "none";
+}
+
+Value::Value() = default;
+Value::Value(std::string d, int64_t expire_at) : data(std::move(d)), expire_at_ms(expire_at) {}
+Value::Value(ValueType t) : coll(std::make_unique<Collection>(t)) {
+  RKV_ASSERT(t != ValueType::kString);
+}
+Value::~Value() = default;
+Value::Value(Value&& o) noexcept = default;
+Value& Value::operator=(Value&& o) noexcept = default;
+Value::Value(const Value& o) : data(o.data), expire_at_ms(o.expire_at_ms) {
+  if (!o.coll) return;
+  coll = std::make_unique<Collection>(o.coll->type);
+  o.coll->elems.for_each([&](const KeyTable::Entry& e) {
+    bool inserted = false;
+    KeyTable::Entry* c = coll->elems.upsert(e.key, &inserted);
+    c->value.data = e.value.data;
+    coll->elems.adjust_payload(static_cast<int64_t>(e.value.data.size()));
+  });
+}
+Value& Value::operator=(const Value& o) {
+  if (this != &o) *this = Value(o);
+  return *this;
+}
+ValueType Value::type() const {
+  return coll ? coll->type : ValueType::kString;
+}
+
 KeyTable::KeyTable() : buckets_(kMinBuckets) {}
 KeyTable::~KeyTable() {
   clear();

@@ -23,9 +23,34 @@
 
 namespace rkv {
 
+// The type of a key's value. A string keeps its bytes in Value::data; every other type keeps
+// its elements in a Collection. The tag is what storage rows and snapshot images record, so
+// sorted sets and lists (and, later, CRDT variants, each a type of its own) take the next
+// numbers without changing any format. Never renumber.
+enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2, kZset = 3, kList = 4 };
+
+// The name TYPE reports ("string", "hash", ...).
+std::string_view type_name(ValueType t);
+
+struct Collection;
+
+// A key's value. Copying copies a collection's elements (deep); moving moves the pointer.
 struct Value {
-  std::string data;
-  int64_t expire_at_ms = 0;  // absolute, on the node's clock; 0 = never expires
+  std::string data;                  // a string's bytes; a hash field's value; empty for the rest
+  int64_t expire_at_ms = 0;          // absolute, on the node's clock; 0 = never expires
+  std::unique_ptr<Collection> coll;  // the elements of a hash or set; null for a string
+
+  Value();
+  Value(std::string d, int64_t expire_at);
+  explicit Value(ValueType t);  // an empty collection of type t (not kString)
+  ~Value();
+  Value(const Value& o);
+  Value& operator=(const Value& o);
+  Value(Value&& o) noexcept;
+  Value& operator=(Value&& o) noexcept;
+
+  ValueType type() const;
+  bool is_string() const { return coll == nullptr; }
 };
 
 class KeyTable {
@@ -187,6 +212,16 @@ class KeyTable {
   size_t migrated_ = 0;
   size_t size_ = 0;
   size_t payload_bytes_ = 0;
+};
+
+// The elements of a hash (field -> Entry::value.data) or a set (member -> empty value), in a
+// KeyTable of their own: SCAN-style cursors (HSCAN, SSCAN) keep their guarantee while the
+// collection changes, iteration is deterministic, and resizing is incremental. Entry::value's
+// expiry and coll are unused for elements.
+struct Collection {
+  explicit Collection(ValueType t) : type(t) {}
+  ValueType type;
+  KeyTable elems;
 };
 
 }  // namespace rkv

@@ -222,6 +222,33 @@ TEST(LeaderlessEngine, RefusesStringAndKeyCommandsItDoesNotImplement) {
   EXPECT_EQ(c.run(2, {"GET", "kv:a"}), "$1\r\n1\r\n");  // nothing was changed
 }
 
+// Hashes and sets have no conflict semantics in a leaderless keyspace yet: every one of their
+// commands is refused the same way, naming the keyspace and its model, and changes nothing.
+TEST(LeaderlessEngine, RefusesHashAndSetCommands) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  const std::vector<std::vector<std::string>> refused = {{"HSET", "kv:h", "f", "v"},
+                                                         {"HGET", "kv:h", "f"},
+                                                         {"HGETALL", "kv:h"},
+                                                         {"HINCRBY", "kv:h", "f", "1"},
+                                                         {"HRANDFIELD", "kv:h"},
+                                                         {"HSCAN", "kv:h", "0"},
+                                                         {"SADD", "kv:s", "m"},
+                                                         {"SMEMBERS", "kv:s"},
+                                                         {"SPOP", "kv:s"},
+                                                         {"SRANDMEMBER", "kv:s", "2"},
+                                                         {"SMOVE", "kv:s", "kv:t", "m"},
+                                                         {"SINTERSTORE", "kv:d", "kv:s"},
+                                                         {"SINTERCARD", "1", "kv:s"},
+                                                         {"SSCAN", "kv:s", "0"}};
+  for (const auto& cmd : refused) {
+    EXPECT_EQ(c.run(1, cmd),
+              "-ERR " + cmd[0] + " is not available on leaderless keyspace 'kv' " +
+                  "(supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL)\r\n");
+  }
+  EXPECT_EQ(c.run(2, {"EXISTS", "kv:h", "kv:s", "kv:d"}), ":0\r\n");
+}
+
 TEST(LeaderlessEngine, NonReplicaRelaysWritesToAHomeReplica) {
   MiniCluster c(5, 3, 2, 2);
   c.advance(300);

@@ -18,12 +18,39 @@ constexpr size_t kSweepBatch = 200;             // most keys one sweep tick remo
 constexpr size_t kRehashBucketsPerTick = 4096;  // key-table resize work per tick (bounded)
 constexpr size_t kMaxSeenForwards = 65536;      // relayed request ids remembered per peer
 
-std::string data_prefix(std::string_view keyspace) {
+std::string data_prefix(std::string_view keyspace, char tag = 'd') {
   std::string k;
   k.reserve(keyspace.size() + 2);
-  k.push_back('d');
+  k.push_back(tag);
   k.append(keyspace);
   k.push_back('\0');
+  return k;
+}
+
+// Storage rows of user data (single node and local keyspaces):
+//   d<keyspace>\0<key>                 -> sealed(u64 expiry, string bytes)          a string
+//   d<keyspace>\0<key>                 -> sealed(u64 expiry | kCollectionHead, u8 type)
+//                                                                  a hash's or set's head
+//   f<keyspace>\0<u32 BE key length><key><element> -> sealed(field value; "" for a member)
+// One row per element: HSET or SADD writes one row (and the head when it creates the key),
+// never the whole collection. The key length keeps one key's elements in one contiguous range
+// that no other key's range overlaps, so that DEL (or a type change) is one range delete.
+constexpr uint64_t kCollectionHead = 1ull << 63;
+
+std::string element_prefix(std::string_view keyspace, std::string_view key) {
+  std::string k = data_prefix(keyspace, 'f');
+  const auto n = static_cast<uint32_t>(key.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    k.push_back(static_cast<char>((n >> shift) & 0xff));
+  k.append(key);
+  return k;
+}
+// Just past every row of element_prefix(keyspace, key): the prefix's successor.
+std::string element_end(std::string_view keyspace, std::string_view key) {
+  std::string k = element_prefix(keyspace, key);
+  while (static_cast<unsigned char>(k.back()) == 0xff)
+    k.pop_back();  // never empties: the first byte is 'f'
+  k.back() = static_cast<char>(static_cast<unsigned char>(k.back()) + 1);
   return k;
 }
 }  // namespace
@@ -35,14 +62,30 @@ class Node::PendingSink final : public ChangeSink {
   void on_put(uint32_t ks, std::string_view key, const Value& v) override {
     n_->pending_.batch.put(data_key(n_->store_.keyspace(ks).config.name, key), encode_value(v));
   }
-  void on_erase(uint32_t ks, std::string_view key) override {
-    n_->pending_.batch.del(data_key(n_->store_.keyspace(ks).config.name, key));
+  void on_erase(uint32_t ks, std::string_view key, ValueType type) override {
+    const std::string& name = n_->store_.keyspace(ks).config.name;
+    n_->pending_.batch.del(data_key(name, key));
+    if (type != ValueType::kString) {
+      n_->pending_.batch.delete_range(element_prefix(name, key), element_end(name, key));
+    }
+  }
+  void on_element(uint32_t ks, std::string_view key, std::string_view elem,
+                  const std::string* value) override {
+    std::string k = element_prefix(n_->store_.keyspace(ks).config.name, key);
+    k.append(elem);
+    if (value) {
+      n_->pending_.batch.put(k, seal(*value));
+    } else {
+      n_->pending_.batch.del(k);
+    }
   }
   void on_clear(uint32_t ks) override {
-    std::string begin = data_prefix(n_->store_.keyspace(ks).config.name);
-    std::string end = begin;
-    end.back() = '\1';
-    n_->pending_.batch.delete_range(begin, end);
+    for (char tag : {'d', 'f'}) {
+      std::string begin = data_prefix(n_->store_.keyspace(ks).config.name, tag);
+      std::string end = begin;
+      end.back() = '\1';
+      n_->pending_.batch.delete_range(begin, end);
+    }
   }
 
  private:
@@ -75,6 +118,11 @@ std::string Node::data_key(std::string_view keyspace, std::string_view key) {
 
 std::string Node::encode_value(const Value& v) {
   std::string payload;
+  if (v.coll) {  // the head only: the elements have rows of their own
+    put_u64(payload, static_cast<uint64_t>(v.expire_at_ms) | kCollectionHead);
+    payload.push_back(static_cast<char>(v.coll->type));
+    return seal(payload);
+  }
   payload.reserve(v.data.size() + 8);
   put_u64(payload, static_cast<uint64_t>(v.expire_at_ms));
   payload.append(v.data);
@@ -84,7 +132,16 @@ std::string Node::encode_value(const Value& v) {
 bool Node::decode_value(std::string_view record, Value* v) {
   std::string_view payload;
   if (!unseal(record, &payload) || payload.size() < 8) return false;
-  v->expire_at_ms = static_cast<int64_t>(get_u64(payload.data()));
+  const uint64_t head = get_u64(payload.data());
+  if (head & kCollectionHead) {
+    if (payload.size() != 9) return false;
+    const auto t = static_cast<ValueType>(payload[8]);
+    if (t != ValueType::kHash && t != ValueType::kSet) return false;
+    *v = Value(t);
+    v->expire_at_ms = static_cast<int64_t>(head & ~kCollectionHead);
+    return true;
+  }
+  v->expire_at_ms = static_cast<int64_t>(head);
   v->data.assign(payload.substr(8));
   return true;
 }
@@ -119,6 +176,7 @@ Status Node::open(int64_t now_ms) {
   }
   WriteBatch fixups;  // expired keys to drop, keys whose keyspace changed to move
   Status bad;
+  std::vector<std::pair<uint32_t, std::string>> heads;  // collections loaded
   Status st = storage_->scan("d", "e", [&](std::string_view k, std::string_view rec) {
     size_t nul = k.find('\0');
     if (nul == std::string_view::npos) {
@@ -135,6 +193,9 @@ Status Node::open(int64_t now_ms) {
     }
     if (v.expire_at_ms != 0 && v.expire_at_ms <= now_ms) {
       fixups.del(k);
+      if (v.coll) {
+        fixups.delete_range(element_prefix(ks_name, key), element_end(ks_name, key));
+      }
       return true;
     }
     uint32_t ks = store_.route(key);
@@ -155,11 +216,22 @@ Status Node::open(int64_t now_ms) {
       fixups.del(k);
       fixups.put(data_key(store_.keyspace(ks).config.name, key), rec);
     }
+    if (v.coll) heads.emplace_back(ks, key);
     store_.restore(ks, key, std::move(v));
     return true;
   });
   RKV_RETURN_IF_ERROR(st);
   RKV_RETURN_IF_ERROR(bad);
+  RKV_RETURN_IF_ERROR(load_elements(&fixups));
+  // A collection is never stored empty; a head without elements (none can be written so) is
+  // dropped rather than served as an empty key.
+  for (const auto& [ks, key] : heads) {
+    const KeyTable::Entry* e = store_.keyspace(ks).table.find(key);
+    if (e && e->value.coll && e->value.coll->elems.size() == 0) {
+      fixups.del(data_key(store_.keyspace(ks).config.name, key));
+      store_.erase_key(ks, key);
+    }
+  }
   if (!fixups.empty()) RKV_RETURN_IF_ERROR(storage_->write(fixups, true));
 
   if (cluster) {
@@ -196,6 +268,48 @@ std::string error_reply(int proto, std::string_view msg) {
 
 }  // namespace
 
+Status Node::load_elements(WriteBatch* fixups) {
+  Status bad;
+  Status st = storage_->scan("f", "g", [&](std::string_view k, std::string_view rec) {
+    const size_t nul = k.find('\0');
+    if (nul == std::string_view::npos || k.size() - nul - 1 < 4) {
+      bad = Status::corruption(fmt::format("malformed element key ({} bytes)", k.size()));
+      return false;
+    }
+    const std::string_view ks_name = k.substr(1, nul - 1);
+    const auto* p = reinterpret_cast<const unsigned char*>(k.data() + nul + 1);
+    const uint32_t kl =
+        (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    if (k.size() - nul - 5 < kl) {
+      bad = Status::corruption(fmt::format("malformed element key ({} bytes)", k.size()));
+      return false;
+    }
+    const std::string_view key = k.substr(nul + 5, kl);
+    const std::string_view elem = k.substr(nul + 5 + kl);
+    std::string_view value;
+    if (!unseal(rec, &value)) {
+      bad = Status::corruption(fmt::format(
+          "stored element of key \"{}\" in keyspace \"{}\" fails its checksum", key, ks_name));
+      return false;
+    }
+    const uint32_t ks = store_.route(key);
+    // Elements of a key dropped while loading (expired) go with it.
+    if (!store_.restore_element(ks, key, elem, value)) {
+      fixups->del(k);
+      return true;
+    }
+    if (store_.keyspace(ks).config.name != ks_name) {
+      fixups->del(k);
+      std::string moved = element_prefix(store_.keyspace(ks).config.name, key);
+      moved.append(elem);
+      fixups->put(moved, rec);
+    }
+    return true;
+  });
+  RKV_RETURN_IF_ERROR(st);
+  return bad;
+}
+
 Dispatch Node::execute(const ClientRequest& req, const resp::CommandSpec& spec,
                        std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w) {
   Origin o{req.client_id, req.seq, req.proto, -1, 0};
@@ -220,7 +334,7 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   // Which keyspace does the command touch? All its keys must share one replicated keyspace.
   int64_t ks = -1;
   bool mixed = false, any_replicated = false;
-  resp::for_each_key(spec, args.size(), [&](size_t i) {
+  resp::for_each_key(spec, args, [&](size_t i) {
     uint32_t k = store_.route(args[i]);
     any_replicated |= engines_[k] != nullptr;
     if (ks == -1) {

@@ -258,6 +258,8 @@ class Node {
   uint64_t next_lost_seq_ = 1;
   static std::string lost_write_key(uint64_t seq);
   Status load_lost_writes();
+  // Loads the element rows of the collections whose heads open() restored.
+  Status load_elements(WriteBatch* fixups);
   std::vector<Note> notes_;
   const MonotonicClock* clock_;
   // Protocol time (see the constructor).

@@ -361,12 +361,14 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
   const resp::CommandSpec* spec = resp::lookup_command(args[0]);
   RKV_ASSERT(spec != nullptr);
   Speculative sp{raft_->term(), {}};
-  // Before-images of every key the command names (string commands touch only those).
+  // Before-images of every key the command names (every data command touches only those). A
+  // hash or set is copied whole: O(its elements) per speculative write to it (a known cost of
+  // commit = "async" with large collections; docs/architecture.md, "bounded steps").
   auto remember = [&](std::string_view key) {
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
   };
-  resp::for_each_key(*spec, args.size(), [&](size_t i) {
+  resp::for_each_key(*spec, args, [&](size_t i) {
     remember(args[i]);
     note_change(args[i]);
   });
@@ -619,8 +621,7 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   } else {
     const resp::CommandSpec* spec = resp::lookup_command(cmd.args[0]);
     RKV_ASSERT(spec != nullptr);
-    if (image_)
-      resp::for_each_key(*spec, cmd.args.size(), [&](size_t i) { note_change(cmd.args[i]); });
+    if (image_) resp::for_each_key(*spec, cmd.args, [&](size_t i) { note_change(cmd.args[i]); });
     std::string out;
     resp::Writer wr(&out, ours ? pw->origin.proto : 2);
     node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, no_rows_);
@@ -719,11 +720,13 @@ void RaftGroup::maybe_compact() {
 }
 
 void RaftGroup::plan_next_image() {
-  // Counted in keys as they are now, not as they will be: with a key count that keeps up with
-  // the entries (every write a new key), "as many entries as keys since the last image" would
-  // never come.
+  // Counted in keys (and elements) as they are now, not as they will be: with a key count that
+  // keeps up with the entries (every write a new key), "as many entries as keys since the last
+  // image" would never come. Keys and collection elements alike: an image writes every element, so
+  // a keyspace of a few large hashes or sets is imaged as rarely as one with as many string keys
+  // (the bytes written per entry stay O(1) amortized however large one collection grows).
   const uint64_t every = std::max<uint64_t>(node_->config_.raft.snapshot_min_entries,
-                                            node_->store_.keyspace(ks_).table.size());
+                                            node_->store_.keyspace_weight(ks_));
   compact_every_ = every + random_->uniform(every / 4 + 1);
 }
 

@@ -120,19 +120,26 @@ void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_
   KeyTable& t = keyspaces_[ks].table;
   KeyTable::Entry* e = known ? known : t.upsert(key, &inserted);
   RKV_ASSERT(e->key == key);
+  if (e->value.coll) {  // a string replaces a collection: its elements go
+    count_collection(ks, *e->value.coll, -1);
+    sink.on_erase(ks, key, e->value.coll->type);
+    e->value.coll.reset();
+  }
   t.adjust_payload(static_cast<int64_t>(data.size()) - static_cast<int64_t>(e->value.data.size()));
   e->value.data.assign(data.data(), data.size());
   if (e->value.expire_at_ms != expire_at) set_expire(ks, e, expire_at);
   sink.on_put(ks, key, e->value);
 }
 
-bool Store::erase(uint32_t ks, std::string_view key, ChangeSink& sink) {
+bool Store::erase(uint32_t ks, std::string_view key, ChangeSink& sink, const ValueType* reported) {
   Keyspace& k = keyspaces_[ks];
   KeyTable::Entry* e = k.table.find(key);
   if (!e) return false;
+  const ValueType type = reported ? *reported : e->value.type();
+  if (e->value.coll) count_collection(ks, *e->value.coll, -1);
   if (e->value.expire_at_ms != 0) k.expiries.erase({e->value.expire_at_ms, e->key.str()});
   k.table.erase(key);
-  sink.on_erase(ks, key);
+  sink.on_erase(ks, key, type);
   return true;
 }
 
@@ -140,6 +147,8 @@ void Store::clear_all(ChangeSink& sink) {
   for (uint32_t i = 0; i < keyspaces_.size(); ++i) {
     keyspaces_[i].table.clear();
     keyspaces_[i].expiries.clear();
+    keyspaces_[i].elements = 0;
+    keyspaces_[i].element_bytes = 0;
     sink.on_clear(i);
   }
 }
@@ -151,7 +160,64 @@ void Store::restore(uint32_t ks, std::string_view key, Value value) {
   t.adjust_payload(static_cast<int64_t>(value.data.size()) -
                    static_cast<int64_t>(e->value.data.size()));
   e->value.data = std::move(value.data);
+  if (e->value.coll) count_collection(ks, *e->value.coll, -1);
+  e->value.coll = std::move(value.coll);
+  if (e->value.coll) count_collection(ks, *e->value.coll, +1);
   set_expire(ks, e, value.expire_at_ms);
+}
+
+bool Store::restore_element(uint32_t ks, std::string_view key, std::string_view elem,
+                            std::string_view value) {
+  KeyTable::Entry* e = keyspaces_[ks].table.find(key);
+  if (!e || !e->value.coll) return false;
+  bool inserted = false;
+  KeyTable& t = e->value.coll->elems;
+  const size_t before = t.payload_bytes();
+  KeyTable::Entry* el = t.upsert(elem, &inserted);
+  t.adjust_payload(static_cast<int64_t>(value.size()) -
+                   static_cast<int64_t>(el->value.data.size()));
+  el->value.data.assign(value);
+  if (inserted) keyspaces_[ks].elements++;
+  keyspaces_[ks].element_bytes += t.payload_bytes() - before;
+  return true;
+}
+
+void Store::count_collection(uint32_t ks, const Collection& c, int sign) {
+  Keyspace& k = keyspaces_[ks];
+  if (sign > 0) {
+    k.elements += c.elems.size();
+    k.element_bytes += c.elems.payload_bytes();
+  } else {
+    RKV_ASSERT(k.elements >= c.elems.size() && k.element_bytes >= c.elems.payload_bytes());
+    k.elements -= c.elems.size();
+    k.element_bytes -= c.elems.payload_bytes();
+  }
+}
+
+void Store::report_value(uint32_t ks, std::string_view key, const Value& v, ChangeSink& sink) {
+  sink.on_put(ks, key, v);
+  if (!v.coll) return;
+  v.coll->elems.for_each(
+      [&](const KeyTable::Entry& el) { sink.on_element(ks, key, el.key, &el.value.data); });
+}
+
+void Store::put_value(uint32_t ks, std::string_view key, Value v, ChangeSink& sink,
+                      KeyTable::Entry* known) {
+  if (v.is_string()) return put(ks, key, v.data, v.expire_at_ms, sink, known);
+  bool inserted = false;
+  Keyspace& k = keyspaces_[ks];
+  KeyTable::Entry* e = known ? known : k.table.upsert(key, &inserted);
+  RKV_ASSERT(e->key == key);
+  if (e->value.coll) {  // the old collection's elements go first
+    count_collection(ks, *e->value.coll, -1);
+    sink.on_erase(ks, key, e->value.coll->type);
+  }
+  k.table.adjust_payload(-static_cast<int64_t>(e->value.data.size()));
+  e->value.data.clear();
+  e->value.coll = std::move(v.coll);
+  count_collection(ks, *e->value.coll, +1);
+  if (e->value.expire_at_ms != v.expire_at_ms) set_expire(ks, e, v.expire_at_ms);
+  report_value(ks, key, e->value, sink);
 }
 
 size_t Store::sweep_expired(int64_t now_ms, size_t max_keys, ChangeSink& sink) {
@@ -188,6 +254,8 @@ std::vector<std::string> Store::expired_keys(uint32_t ks, int64_t now_ms, size_t
 void Store::clear_keyspace(uint32_t ks, ChangeSink& sink) {
   keyspaces_[ks].table.clear();
   keyspaces_[ks].expiries.clear();
+  keyspaces_[ks].elements = 0;
+  keyspaces_[ks].element_bytes = 0;
   sink.on_clear(ks);
 }
 
@@ -220,12 +288,36 @@ void Store::ImageBuild::note_change(std::string_view key) {
   remember(key, e ? std::optional<Value>(e->value) : std::nullopt);
 }
 
+// Image layout: u64 count with kTypedImage set, then per key: u32 key length, key, u64 expiry,
+// u8 ValueType, and then for a string: u32 length, bytes; for a hash: u32 fields, then per
+// field u32 length, field, u32 length, value; for a set: u32 members, then per member u32
+// length, member. (Images written before types existed have the flag clear and no type byte:
+// every key a string. They still load.)
+namespace {
+constexpr uint64_t kTypedImage = 1ull << 63;
+}
+
 void Store::ImageBuild::add(std::string_view key, const Value& v) {
   put_u32(out_, static_cast<uint32_t>(key.size()));
   out_.append(key);
   put_u64(out_, static_cast<uint64_t>(v.expire_at_ms));
-  put_u32(out_, static_cast<uint32_t>(v.data.size()));
-  out_.append(v.data);
+  out_.push_back(static_cast<char>(v.type()));
+  if (!v.coll) {
+    put_u32(out_, static_cast<uint32_t>(v.data.size()));
+    out_.append(v.data);
+  } else {
+    RKV_ASSERT(v.coll->elems.size() <= UINT32_MAX);
+    put_u32(out_, static_cast<uint32_t>(v.coll->elems.size()));
+    const bool hash = v.coll->type == ValueType::kHash;
+    v.coll->elems.for_each([&](const KeyTable::Entry& el) {
+      put_u32(out_, static_cast<uint32_t>(el.key.size()));
+      out_.append(el.key.view());
+      if (hash) {
+        put_u32(out_, static_cast<uint32_t>(el.value.data.size()));
+        out_.append(el.value.data);
+      }
+    });
+  }
   ++count_;
 }
 
@@ -234,7 +326,7 @@ bool Store::ImageBuild::step(size_t max_entries) {
   size_t visited = 0;
   do {
     cursor_ = table_.scan(cursor_, [&](const KeyTable::Entry& e) {
-      ++visited;
+      visited += 1 + (e.value.coll ? e.value.coll->elems.size() : 0);
       if (!before_.empty()) {
         if (auto it = before_.find(e.key.view()); it != before_.end()) {
           // Changed since the build began: what it was then (nothing, if created since).
@@ -253,7 +345,7 @@ bool Store::ImageBuild::step(size_t max_entries) {
     if (b.value && !b.emitted) add(key, *b.value);
   }
   std::string count;
-  put_u64(count, count_);
+  put_u64(count, count_ | kTypedImage);
   out_.replace(0, 8, count);
   done_ = true;
   return true;
@@ -266,31 +358,57 @@ std::string Store::ImageBuild::take() {
 
 bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink) {
   if (image.size() < 8) return false;
-  uint64_t n = get_u64(image.data());
-  size_t pos = 8;
-  // Validate the whole image before touching the keyspace.
-  for (uint64_t i = 0; i < n; ++i) {
-    if (image.size() - pos < 4) return false;
-    uint32_t kl = get_u32(image.data() + pos);
-    if (image.size() - pos - 4 < static_cast<uint64_t>(kl) + 12) return false;
-    pos += 4 + kl + 8;
-    uint32_t vl = get_u32(image.data() + pos);
-    if (image.size() - pos - 4 < vl) return false;
-    pos += 4 + vl;
-  }
-  if (pos != image.size()) return false;
+  const uint64_t head = get_u64(image.data());
+  const bool typed = (head & kTypedImage) != 0;
+  const uint64_t n = head & ~kTypedImage;
+  // Two passes over the same parser: the first only validates (the keyspace is untouched by a
+  // malformed image), the second loads.
+  auto parse = [&](bool apply) {
+    size_t pos = 8;
+    auto bytes = [&](std::string_view* out) {
+      if (image.size() - pos < 4) return false;
+      const uint32_t len = get_u32(image.data() + pos);
+      if (image.size() - pos - 4 < len) return false;
+      *out = image.substr(pos + 4, len);
+      pos += 4 + len;
+      return true;
+    };
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view key, data;
+      if (!bytes(&key) || image.size() - pos < (typed ? 9u : 8u)) return false;
+      const auto exp = static_cast<int64_t>(get_u64(image.data() + pos));
+      pos += 8;
+      ValueType type = ValueType::kString;
+      if (typed) type = static_cast<ValueType>(image[pos++]);
+      if (type == ValueType::kString) {
+        if (!bytes(&data)) return false;
+        if (apply) put(ks, key, data, exp, sink);
+        continue;
+      }
+      if ((type != ValueType::kHash && type != ValueType::kSet) || image.size() - pos < 4) {
+        return false;
+      }
+      const uint32_t count = get_u32(image.data() + pos);
+      pos += 4;
+      Value v(type);
+      v.expire_at_ms = exp;
+      for (uint32_t j = 0; j < count; ++j) {
+        std::string_view elem, val;
+        if (!bytes(&elem) || (type == ValueType::kHash && !bytes(&val))) return false;
+        if (!apply) continue;
+        bool inserted = false;
+        KeyTable::Entry* el = v.coll->elems.upsert(elem, &inserted);
+        el->value.data.assign(val);
+        v.coll->elems.adjust_payload(static_cast<int64_t>(val.size()));
+      }
+      if (count == 0) return false;  // an empty collection is never stored
+      if (apply) put_value(ks, key, std::move(v), sink);
+    }
+    return pos == image.size();
+  };
+  if (!parse(false)) return false;
   clear_keyspace(ks, sink);
-  pos = 8;
-  for (uint64_t i = 0; i < n; ++i) {
-    uint32_t kl = get_u32(image.data() + pos);
-    std::string_view key = image.substr(pos + 4, kl);
-    pos += 4 + kl;
-    int64_t exp = static_cast<int64_t>(get_u64(image.data() + pos));
-    uint32_t vl = get_u32(image.data() + pos + 8);
-    std::string_view val = image.substr(pos + 12, vl);
-    pos += 12 + vl;
-    put(ks, key, val, exp, sink);
-  }
+  parse(true);
   return true;
 }
 
@@ -308,7 +426,7 @@ size_t Store::total_keys() const {
 size_t Store::total_bytes() const {
   size_t n = 0;
   for (const auto& k : keyspaces_)
-    n += k.table.payload_bytes();
+    n += k.table.payload_bytes() + k.element_bytes;
   return n;
 }
 size_t Store::total_expiring() const {
@@ -434,6 +552,72 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       return w.ok();
     case CommandId::kKeyspaces:
       return cmd_keyspaces(w);
+    case CommandId::kHset:
+    case CommandId::kHmset:
+      return cmd_hset(a, now, spec.id == CommandId::kHmset, w, s);
+    case CommandId::kHsetnx:
+      return cmd_hsetnx(a, now, w, s);
+    case CommandId::kHget:
+      return cmd_hget(a, now, w, s);
+    case CommandId::kHmget:
+      return cmd_hmget(a, now, w, s);
+    case CommandId::kHdel:
+      return cmd_hdel(a, now, w, s);
+    case CommandId::kHexists:
+      return cmd_hexists(a, now, w, s);
+    case CommandId::kHlen:
+      return cmd_hlen(a, now, w, s);
+    case CommandId::kHstrlen:
+      return cmd_hstrlen(a, now, w, s);
+    case CommandId::kHkeys:
+      return cmd_hgetall(a, now, true, false, w, s);
+    case CommandId::kHvals:
+      return cmd_hgetall(a, now, false, true, w, s);
+    case CommandId::kHgetall:
+      return cmd_hgetall(a, now, true, true, w, s);
+    case CommandId::kHincrby:
+      return cmd_hincrby(a, now, w, s);
+    case CommandId::kHincrbyfloat:
+      return cmd_hincrbyfloat(a, now, w, s);
+    case CommandId::kHrandfield:
+      return cmd_hrandfield(a, now, w, s);
+    case CommandId::kHscan:
+      return cmd_cscan(a, now, ValueType::kHash, w, s);
+    case CommandId::kSadd:
+      return cmd_sadd(a, now, w, s);
+    case CommandId::kSrem:
+      return cmd_srem(a, now, w, s);
+    case CommandId::kSismember:
+      return cmd_sismember(a, now, false, w, s);
+    case CommandId::kSmismember:
+      return cmd_sismember(a, now, true, w, s);
+    case CommandId::kScard:
+      return cmd_scard(a, now, w, s);
+    case CommandId::kSpop:
+      return cmd_spop(a, now, w, s);
+    case CommandId::kSrandmember:
+      return cmd_srandmember(a, now, w, s);
+    case CommandId::kSmove:
+      return cmd_smove(a, now, w, s);
+    case CommandId::kSmembers:
+    case CommandId::kSinter:
+      return cmd_setop(a, now, SetOp::kInter, false, w, s);
+    case CommandId::kSunion:
+      return cmd_setop(a, now, SetOp::kUnion, false, w, s);
+    case CommandId::kSdiff:
+      return cmd_setop(a, now, SetOp::kDiff, false, w, s);
+    case CommandId::kSinterstore:
+      return cmd_setop(a, now, SetOp::kInter, true, w, s);
+    case CommandId::kSunionstore:
+      return cmd_setop(a, now, SetOp::kUnion, true, w, s);
+    case CommandId::kSdiffstore:
+      return cmd_setop(a, now, SetOp::kDiff, true, w, s);
+    case CommandId::kSintercard:
+      return cmd_sintercard(a, now, w, s);
+    case CommandId::kSscan:
+      return cmd_cscan(a, now, ValueType::kSet, w, s);
+    case CommandId::kObject:
+      return cmd_object(a, now, w, s);
     case CommandId::kSiblings:
       // Only replicated leaderless keyspaces keep concurrent versions; here a key has one.
       return w.error(fmt::format(
@@ -448,6 +632,7 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
 void Store::cmd_get(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
   if (!e) return w.null();
+  if (not_string(e, w)) return;
   w.bulk(e->value.data);
 }
 
@@ -511,6 +696,7 @@ void Store::cmd_set(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   if (a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
   uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if ((get || ifeq) && not_string(e, w)) return;
   std::string old;
   bool had_old = e != nullptr;
   if (get && e) old = e->value.data;
@@ -536,6 +722,7 @@ void Store::cmd_getdel(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
   if (!e) return w.null();
+  if (not_string(e, w)) return;
   std::string v = std::move(e->value.data);
   e->value.data.clear();
   keyspaces_[ks].table.adjust_payload(-static_cast<int64_t>(v.size()));
@@ -547,7 +734,7 @@ void Store::cmd_mget(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.array(a.size() - 1);
   for (size_t i = 1; i < a.size(); ++i) {
     KeyTable::Entry* e = lookup(route(a[i]), a[i], now, s);
-    if (e) {
+    if (e && e->value.is_string()) {
       w.bulk(e->value.data);
     } else {
       w.null();
@@ -585,6 +772,7 @@ void Store::cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::W
                        ChangeSink& s) {
   uint32_t ks = route(key);
   KeyTable::Entry* e = lookup(ks, key, now, s);
+  if (not_string(e, w)) return;
   int64_t cur = 0;
   if (e && !parse_int64(e->value.data, &cur)) return w.error(kErrNotInt);
   int64_t next;
@@ -598,6 +786,7 @@ void Store::cmd_incrby(std::string_view key, int64_t delta, int64_t now, resp::W
 void Store::cmd_append(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (not_string(e, w)) return;
   size_t old_len = e ? e->value.data.size() : 0;
   if (old_len + a[2].size() > limits_.max_value_len) return w.error(kErrTooBig);
   if (!e) {
@@ -612,6 +801,7 @@ void Store::cmd_append(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 
 void Store::cmd_strlen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  if (not_string(e, w)) return;
   w.integer(e ? static_cast<int64_t>(e->value.data.size()) : 0);
 }
 
@@ -687,7 +877,8 @@ void Store::cmd_persist(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 }
 
 void Store::cmd_type(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  w.simple(lookup(route(a[1]), a[1], now, s) ? "string" : "none");
+  const KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  w.simple(e ? type_name(e->value.type()) : "none");
 }
 
 // RENAME and RENAMENX move the value with its expiry. As Redis: a missing source is an error
@@ -700,13 +891,16 @@ void Store::cmd_rename(Args a, int64_t now, bool nx, resp::Writer& w, ChangeSink
   if (dst && nx) return w.integer(0);
   // The destination lookup may have erased an expired key; entries never move, but look the
   // source up again rather than rely on it.
+  // A collection moves in memory; its rows are rewritten under the new name (O(elements)).
   KeyTable::Entry* src = keyspaces_[src_ks].table.find(a[1]);
   RKV_ASSERT(src != nullptr);
+  const ValueType type = src->value.type();
   Value v = std::move(src->value);
   src->value.data.clear();
   keyspaces_[src_ks].table.adjust_payload(-static_cast<int64_t>(v.data.size()));
-  erase(src_ks, a[1], s);
-  put(dst_ks, a[2], v.data, v.expire_at_ms, s, dst);
+  if (v.coll) count_collection(src_ks, *v.coll, -1);
+  erase(src_ks, a[1], s, &type);
+  put_value(dst_ks, a[2], std::move(v), s, dst);
   nx ? w.integer(1) : w.ok();
 }
 
@@ -734,7 +928,7 @@ void Store::cmd_copy(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const uint32_t dst_ks = route(a[2]);
   KeyTable::Entry* dst = lookup(dst_ks, a[2], now, s);
   if (dst && !replace) return w.integer(0);
-  put(dst_ks, a[2], v.data, v.expire_at_ms, s, dst);
+  put_value(dst_ks, a[2], std::move(v), s, dst);
   w.integer(1);
 }
 
@@ -743,15 +937,16 @@ void Store::cmd_copy(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 // The generator is the Store's own, fixed-seed one: the choice is a function of the sequence
 // of RANDOMKEY calls and the tables, never of the clock or the OS. Read-only: expired keys are
 // skipped, not erased.
+uint64_t Store::next_random() {
+  uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ull);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 void Store::cmd_randomkey(int64_t now, resp::Writer& w) {
   const size_t total = total_keys();
   if (total == 0) return w.null();
-  auto next_random = [this] {
-    uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ull);  // splitmix64
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
   uint64_t pick = next_random() % total;
   uint32_t first = 0;
   while (pick >= keyspaces_[first].table.size()) {
@@ -824,7 +1019,6 @@ std::optional<uint64_t> Store::scan_keys(const ScanRequest& r, int64_t now,
   uint32_t ks = static_cast<uint32_t>(r.cursor & ((1u << kKsBits) - 1));
   uint64_t tc = r.cursor >> kKsBits;
   if (ks >= keyspaces_.size()) return std::nullopt;
-  const bool type_ok = r.type.empty() || iequals(r.type, "string");
   // Visit buckets until `count` keys were looked at or the iteration ends; bounded work per
   // call as with Redis (each call visits at least one bucket).
   int64_t visited = 0;
@@ -832,7 +1026,7 @@ std::optional<uint64_t> Store::scan_keys(const ScanRequest& r, int64_t now,
     const Keyspace& k = keyspaces_[ks];
     tc = k.table.scan(tc, [&](const KeyTable::Entry& e) {
       ++visited;
-      if (!type_ok) return;
+      if (!r.type.empty() && !iequals(r.type, type_name(e.value.type()))) return;
       if (e.value.expire_at_ms != 0 && e.value.expire_at_ms <= now) return;
       if (!r.pattern.empty() && !glob_match(r.pattern, e.key)) return;
       found->push_back(e.key.view());

@@ -25,12 +25,20 @@
 namespace rkv {
 
 // Receives every change execute() makes, in order. Implementations must not call back into
-// the Store.
+// the Store. A change to one element of a collection is reported as that element alone, so
+// that what a sink writes per HSET or SADD does not grow with the collection:
+//  * on_put: a string's whole value, or a collection's head (its type and expiry; the
+//    elements are not part of it). A new collection's head comes before its first element.
+//  * on_element: one element of the collection at `key` was set (`value`: a hash field's new
+//    value, "" for a set member) or removed (`value` null). The key's head exists.
+//  * on_erase: the key and, for a collection (`type` says which it was), all its elements.
 class ChangeSink {
  public:
   virtual ~ChangeSink() = default;
   virtual void on_put(uint32_t keyspace, std::string_view key, const Value& value) = 0;
-  virtual void on_erase(uint32_t keyspace, std::string_view key) = 0;
+  virtual void on_erase(uint32_t keyspace, std::string_view key, ValueType type) = 0;
+  virtual void on_element(uint32_t keyspace, std::string_view key, std::string_view element,
+                          const std::string* value) = 0;
   virtual void on_clear(uint32_t keyspace) = 0;
 };
 
@@ -38,7 +46,8 @@ class ChangeSink {
 class NullSink final : public ChangeSink {
  public:
   void on_put(uint32_t, std::string_view, const Value&) override {}
-  void on_erase(uint32_t, std::string_view) override {}
+  void on_erase(uint32_t, std::string_view, ValueType) override {}
+  void on_element(uint32_t, std::string_view, std::string_view, const std::string*) override {}
   void on_clear(uint32_t) override {}
 };
 
@@ -47,7 +56,9 @@ struct Keyspace {
   KeyTable table;
   // (expire_at_ms, key) for every key with a TTL: the active sweep pops from the front.
   std::set<std::pair<int64_t, std::string>> expiries;
-  uint64_t expired_keys = 0;  // keys removed because their TTL passed
+  uint64_t expired_keys = 0;   // keys removed because their TTL passed
+  uint64_t elements = 0;       // elements of all its collections (snapshot cadence, INFO)
+  uint64_t element_bytes = 0;  // bytes of their fields, members and field values
   // Replicated keyspaces change only through their log: a read never erases an expired key
   // (it is treated as absent) and the active sweep leaves them to their leader.
   bool replicated = false;
@@ -99,6 +110,10 @@ class Store {
 
   // Restores a key while loading from storage (no sink, no expiry check).
   void restore(uint32_t keyspace, std::string_view key, Value value);
+  // Restores one element of a collection restored before; false when the key holds no
+  // collection.
+  bool restore_element(uint32_t keyspace, std::string_view key, std::string_view element,
+                       std::string_view value);
 
   void set_replicated(uint32_t keyspace, bool r) { keyspaces_[keyspace].replicated = r; }
   // Direct access for undo records (async commit): the entry or nullptr, no expiry check.
@@ -174,6 +189,10 @@ class Store {
   // Every live key matching a glob pattern ("*": all), as KEYS lists them.
   void collect_keys(std::string_view pattern, int64_t now,
                     std::vector<std::string_view>* found) const;
+  // Keys plus collection elements: what an image of the keyspace costs to write.
+  uint64_t keyspace_weight(uint32_t ks) const {
+    return keyspaces_[ks].table.size() + keyspaces_[ks].elements;
+  }
 
   size_t total_keys() const;
   size_t total_bytes() const;
@@ -187,8 +206,81 @@ class Store {
   void put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
            ChangeSink& sink, KeyTable::Entry* known = nullptr);
   void set_expire(uint32_t ks, KeyTable::Entry* e, int64_t expire_at);
-  bool erase(uint32_t ks, std::string_view key, ChangeSink& sink);
+  // `reported`: the type to report to the sink (a value moved out of the entry already).
+  bool erase(uint32_t ks, std::string_view key, ChangeSink& sink,
+             const ValueType* reported = nullptr);
   void clear_all(ChangeSink& sink);
+  // Adds (sign > 0) or removes a whole collection to/from the keyspace's element counts.
+  void count_collection(uint32_t ks, const Collection& c, int sign);
+  // Reports a whole value to a sink: a string, or a collection's head and every element.
+  static void report_value(uint32_t ks, std::string_view key, const Value& v, ChangeSink& sink);
+  // Replaces key's value (any type) with v, reporting it whole. `known`: as for put().
+  void put_value(uint32_t ks, std::string_view key, Value v, ChangeSink& sink,
+                 KeyTable::Entry* known = nullptr);
+
+  // --- collections (store_collections.cc) ---
+  // The key's entry when it holds type t; nullptr when absent. *wrong is set (and the
+  // WRONGTYPE error written) when it holds another type.
+  KeyTable::Entry* lookup_as(uint32_t ks, std::string_view key, ValueType t, int64_t now,
+                             ChangeSink& s, resp::Writer& w, bool* wrong);
+  // True (and the WRONGTYPE error written) when e holds a collection: for string commands.
+  static bool not_string(const KeyTable::Entry* e, resp::Writer& w);
+  // The key's collection of type t, created (and its head reported) when absent. Precondition:
+  // the key does not hold another type.
+  KeyTable::Entry* lookup_or_create(uint32_t ks, std::string_view key, ValueType t,
+                                    KeyTable::Entry* known, ChangeSink& s);
+  // Sets one element (hash field value, or "" for a set member); true when it is new.
+  bool element_put(uint32_t ks, KeyTable::Entry* e, std::string_view elem, std::string_view value,
+                   ChangeSink& s);
+  // Removes one element; true when it was there. Does not remove an emptied key: callers
+  // call drop_if_empty once they are done with the entry.
+  bool element_del(uint32_t ks, KeyTable::Entry* e, std::string_view elem, ChangeSink& s);
+  void drop_if_empty(uint32_t ks, std::string_view key, ChangeSink& s);
+  // The next pseudo-random number of the Store's own generator (read-only random picks).
+  uint64_t next_random();
+  // SRANDMEMBER's and HRANDFIELD's choice: count > 0 distinct elements (all when there are no
+  // more), count < 0 |count| elements that may repeat. Precondition: t is not empty.
+  std::vector<const KeyTable::Entry*> random_elements(const KeyTable& t, int64_t count);
+
+  void cmd_hset(std::span<const std::string_view> a, int64_t now, bool hmset, resp::Writer& w,
+                ChangeSink& s);
+  void cmd_hsetnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_hget(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_hmget(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_hdel(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_hexists(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                   ChangeSink& s);
+  void cmd_hlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_hstrlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                   ChangeSink& s);
+  // HKEYS (keys), HVALS (values), HGETALL (both).
+  void cmd_hgetall(std::span<const std::string_view> a, int64_t now, bool keys, bool values,
+                   resp::Writer& w, ChangeSink& s);
+  void cmd_hincrby(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                   ChangeSink& s);
+  void cmd_hincrbyfloat(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                        ChangeSink& s);
+  void cmd_hrandfield(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                      ChangeSink& s);
+  // HSCAN and SSCAN.
+  void cmd_cscan(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
+                 ChangeSink& s);
+  void cmd_sadd(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_srem(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_sismember(std::span<const std::string_view> a, int64_t now, bool multi, resp::Writer& w,
+                     ChangeSink& s);
+  void cmd_scard(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_spop(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_srandmember(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                       ChangeSink& s);
+  void cmd_smove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  // SINTER SUNION SDIFF SMEMBERS (op on keys a[first..]), with a destination for *STORE.
+  enum class SetOp { kInter, kUnion, kDiff };
+  void cmd_setop(std::span<const std::string_view> a, int64_t now, SetOp op, bool store,
+                 resp::Writer& w, ChangeSink& s);
+  void cmd_sintercard(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                      ChangeSink& s);
+  void cmd_object(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
 
   void cmd_get(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_set(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);

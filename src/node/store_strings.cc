@@ -24,11 +24,8 @@ namespace rkv {
 using Args = std::span<const std::string_view>;
 using namespace store_util;
 
-namespace {
+namespace store_util {
 
-constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
-constexpr std::string_view kErrBitOffset = "ERR bit offset is not an integer or out of range";
-constexpr std::string_view kErrBitValue = "ERR bit is not an integer or out of range";
 // Redis's bound on the text of a long double, both parsed and printed (MAX_LONG_DOUBLE_CHARS).
 constexpr size_t kMaxLongDoubleChars = 5 * 1024;
 
@@ -67,6 +64,13 @@ std::string format_long_double(long double v) {
   return std::string(buf, len);
 }
 
+}  // namespace store_util
+
+namespace {
+
+constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
+constexpr std::string_view kErrBitOffset = "ERR bit offset is not an integer or out of range";
+constexpr std::string_view kErrBitValue = "ERR bit is not an integer or out of range";
 // Bits are numbered from the most significant bit of byte 0, as Redis numbers them.
 // Precondition for both: 0 <= first <= last < 8 * d.size().
 int64_t count_bits(std::string_view d, int64_t first, int64_t last) {
@@ -155,6 +159,7 @@ void Store::cmd_getex(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
   if (!e) return w.null();
+  if (not_string(e, w)) return;
   int64_t at = 0;
   if (kind != ExpireKind::kNone) {
     std::string err = resolve_expire(kind, value, now, "getex", &at);
@@ -178,6 +183,7 @@ void Store::cmd_getset(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
     put(ks, a[1], a[2], 0, s);
     return w.null();
   }
+  if (not_string(e, w)) return;
   std::string old = e->value.data;
   put(ks, a[1], a[2], 0, s, e);
   w.bulk(old);
@@ -202,6 +208,7 @@ void Store::cmd_msetnx(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 void Store::cmd_incrbyfloat(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (not_string(e, w)) return;
   long double cur = 0, incr = 0;
   if ((e && !parse_long_double(e->value.data, &cur)) || !parse_long_double(a[2], &incr)) {
     return w.error(kErrNotFloat);
@@ -224,6 +231,7 @@ void Store::cmd_setrange(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const std::string_view v = a[3];
   const uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (not_string(e, w)) return;
   if (v.empty()) return w.integer(e ? static_cast<int64_t>(e->value.data.size()) : 0);
   if (static_cast<uint64_t>(offset) + v.size() > limits_.max_value_len) {
     return w.error(kErrTooBig);
@@ -251,6 +259,7 @@ void Store::cmd_getrange(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   if (!parse_int64(a[2], &start) || !parse_int64(a[3], &end)) return w.error(kErrNotInt);
   const KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
   if (!e) return w.bulk("");
+  if (not_string(e, w)) return;
   const std::string_view d = e->value.data;
   if (start < 0 && end < 0 && start > end) return w.bulk("");
   clamp_range(static_cast<int64_t>(d.size()), &start, &end);
@@ -264,6 +273,9 @@ void Store::cmd_getrange(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 void Store::cmd_lcs(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const KeyTable::Entry* ea = lookup(route(a[1]), a[1], now, s);
   const KeyTable::Entry* eb = lookup(route(a[2]), a[2], now, s);
+  if ((ea && !ea->value.is_string()) || (eb && !eb->value.is_string())) {
+    return w.error("ERR The specified keys must contain string values");
+  }
   const std::string_view x = ea ? std::string_view(ea->value.data) : std::string_view();
   const std::string_view y = eb ? std::string_view(eb->value.data) : std::string_view();
   bool get_len = false, get_idx = false, with_match_len = false;
@@ -380,6 +392,7 @@ void Store::cmd_setbit(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   if (!parse_int64(a[3], &on) || (on & ~int64_t{1}) != 0) return w.error(kErrBitValue);
   const uint32_t ks = route(a[1]);
   KeyTable::Entry* e = lookup(ks, a[1], now, s);
+  if (not_string(e, w)) return;
   const size_t byte = static_cast<size_t>(offset >> 3);
   const unsigned mask = 1u << (7 - (offset & 7));
   if (!e) {
@@ -409,6 +422,7 @@ void Store::cmd_getbit(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   int64_t offset;
   if (!parse_bit_offset(a[2], limits_.max_value_len, &offset)) return w.error(kErrBitOffset);
   const KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
+  if (not_string(e, w)) return;
   const size_t byte = static_cast<size_t>(offset >> 3);
   if (!e || byte >= e->value.data.size()) return w.integer(0);
   const unsigned c = static_cast<unsigned char>(e->value.data[byte]);
@@ -420,6 +434,7 @@ void Store::cmd_getbit(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
 void Store::cmd_bitcount(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   const KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
   if (!e) return w.integer(0);
+  if (not_string(e, w)) return;
   const std::string_view d = e->value.data;
   const int64_t len = static_cast<int64_t>(d.size());
   int64_t first = 0, last = len * 8 - 1;  // bits
@@ -455,6 +470,7 @@ void Store::cmd_bitpos(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   if (bit != 0 && bit != 1) return w.error("ERR The bit argument must be 1 or 0.");
   const KeyTable::Entry* e = lookup(route(a[1]), a[1], now, s);
   if (!e) return w.integer(bit ? -1 : 0);
+  if (not_string(e, w)) return;
   const std::string_view d = e->value.data;
   const int64_t len = static_cast<int64_t>(d.size());
   int64_t first = 0, last = len * 8 - 1;  // bits

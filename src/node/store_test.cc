@@ -23,8 +23,13 @@ class RecordingSink : public ChangeSink {
     log.push_back("put " + std::to_string(ks) + " " + std::string(key) + "=" + v.data + "@" +
                   std::to_string(v.expire_at_ms));
   }
-  void on_erase(uint32_t ks, std::string_view key) override {
+  void on_erase(uint32_t ks, std::string_view key, ValueType) override {
     log.push_back("del " + std::to_string(ks) + " " + std::string(key));
+  }
+  void on_element(uint32_t ks, std::string_view key, std::string_view elem,
+                  const std::string* value) override {
+    log.push_back("elem " + std::to_string(ks) + " " + std::string(key) + "." + std::string(elem) +
+                  (value ? "=" + *value : " del"));
   }
   void on_clear(uint32_t ks) override { log.push_back("clear " + std::to_string(ks)); }
 };
@@ -285,7 +290,7 @@ TEST_F(StoreTest, ImageBuiltWhileTheKeyspaceChangesShowsItWhereTheBuildBegan) {
     auto exec = [&](Store::ImageBuild* build, std::vector<std::string> args) {
       std::vector<std::string_view> a(args.begin(), args.end());
       const resp::CommandSpec* spec = resp::lookup_command(a[0]);
-      if (build) resp::for_each_key(*spec, a.size(), [&](size_t i) { build->note_change(a[i]); });
+      if (build) resp::for_each_key(*spec, a, [&](size_t i) { build->note_change(a[i]); });
       std::string out;
       resp::Writer w(&out, 2);
       st.execute(*spec, a, now, w, none);

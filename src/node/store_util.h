@@ -14,6 +14,14 @@ inline constexpr std::string_view kErrSyntax = "ERR syntax error";
 inline constexpr std::string_view kErrTooBig =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
+inline constexpr std::string_view kErrWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+// As Redis's string2ld: strtold over the whole argument, no leading space, no NaN.
+bool parse_long_double(std::string_view s, long double* out);
+// As Redis's "human" long double format. Precondition: v is finite.
+std::string format_long_double(long double v);
+
 inline bool checked_add(int64_t a, int64_t b, int64_t* out) {
   return !__builtin_add_overflow(a, b, out);
 }

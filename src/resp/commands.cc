@@ -182,6 +182,74 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Persists the data set in the background.", "1.0.0", "server"},
   {"shutdown", CommandId::kShutdown, -1, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
    "Stops the server.", "1.0.0", "server"},
+  {"hset", CommandId::kHset, -4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Sets fields of a hash; replies with how many were new.", "2.0.0", "hash"},
+  {"hsetnx", CommandId::kHsetnx, 4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Sets a field of a hash only when it does not exist yet.", "2.0.0", "hash"},
+  {"hget", CommandId::kHget, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Reads the value of a field of a hash.", "2.0.0", "hash"},
+  {"hmget", CommandId::kHmget, -3, kReadonly | kFast, RKV_ONEKEY,
+   "Reads the values of several fields of a hash.", "2.0.0", "hash"},
+  {"hmset", CommandId::kHmset, -4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Sets fields of a hash (replies OK).", "2.0.0", "hash"},
+  {"hdel", CommandId::kHdel, -3, kWrite | kFast, RKV_ONEKEY,
+   "Removes fields of a hash; replies with how many existed.", "2.0.0", "hash"},
+  {"hexists", CommandId::kHexists, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Tells whether a field exists in a hash.", "2.0.0", "hash"},
+  {"hlen", CommandId::kHlen, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Counts the fields of a hash.", "2.0.0", "hash"},
+  {"hstrlen", CommandId::kHstrlen, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the length of the value of a field of a hash.", "3.2.0", "hash"},
+  {"hkeys", CommandId::kHkeys, 2, kReadonly, RKV_ONEKEY,
+   "Lists the fields of a hash.", "2.0.0", "hash"},
+  {"hvals", CommandId::kHvals, 2, kReadonly, RKV_ONEKEY,
+   "Lists the values of a hash.", "2.0.0", "hash"},
+  {"hgetall", CommandId::kHgetall, 2, kReadonly, RKV_ONEKEY,
+   "Reads every field and value of a hash.", "2.0.0", "hash"},
+  {"hincrby", CommandId::kHincrby, 4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds an integer to the value of a field of a hash.", "2.0.0", "hash"},
+  {"hincrbyfloat", CommandId::kHincrbyfloat, 4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds a floating point amount to the value of a field of a hash.", "2.6.0", "hash"},
+  {"hrandfield", CommandId::kHrandfield, -2, kReadonly, RKV_ONEKEY,
+   "Replies with fields (optionally with values) of a hash chosen at random.", "6.2.0", "hash"},
+  {"hscan", CommandId::kHscan, -3, kReadonly, RKV_ONEKEY,
+   "Iterates over the fields and values of a hash with a cursor.", "2.8.0", "hash"},
+  {"sadd", CommandId::kSadd, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds members to a set; replies with how many were new.", "1.0.0", "set"},
+  {"srem", CommandId::kSrem, -3, kWrite | kFast, RKV_ONEKEY,
+   "Removes members from a set; replies with how many were there.", "1.0.0", "set"},
+  {"sismember", CommandId::kSismember, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Tells whether a value is a member of a set.", "1.0.0", "set"},
+  {"smismember", CommandId::kSmismember, -3, kReadonly | kFast, RKV_ONEKEY,
+   "Tells, for each of several values, whether it is a member of a set.", "6.2.0", "set"},
+  {"smembers", CommandId::kSmembers, 2, kReadonly, RKV_ONEKEY,
+   "Lists the members of a set.", "1.0.0", "set"},
+  {"scard", CommandId::kScard, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Counts the members of a set.", "1.0.0", "set"},
+  {"spop", CommandId::kSpop, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with members of a set chosen pseudo-randomly.", "1.0.0", "set"},
+  {"srandmember", CommandId::kSrandmember, -2, kReadonly, RKV_ONEKEY,
+   "Replies with members of a set chosen at random.", "1.0.0", "set"},
+  {"smove", CommandId::kSmove, 4, kWrite | kFast, 1, 2, 1,
+   "Moves a member from one set to another.", "1.0.0", "set"},
+  {"sinter", CommandId::kSinter, -2, kReadonly, RKV_ALLKEYS,
+   "Replies with the intersection of sets.", "1.0.0", "set"},
+  {"sunion", CommandId::kSunion, -2, kReadonly, RKV_ALLKEYS,
+   "Replies with the union of sets.", "1.0.0", "set"},
+  {"sdiff", CommandId::kSdiff, -2, kReadonly, RKV_ALLKEYS,
+   "Replies with the difference of the first set and the others.", "1.0.0", "set"},
+  {"sinterstore", CommandId::kSinterstore, -3, kWrite | kDenyOom, RKV_ALLKEYS,
+   "Stores the intersection of sets in a key.", "1.0.0", "set"},
+  {"sunionstore", CommandId::kSunionstore, -3, kWrite | kDenyOom, RKV_ALLKEYS,
+   "Stores the union of sets in a key.", "1.0.0", "set"},
+  {"sdiffstore", CommandId::kSdiffstore, -3, kWrite | kDenyOom, RKV_ALLKEYS,
+   "Stores the difference of the first set and the others in a key.", "1.0.0", "set"},
+  {"sintercard", CommandId::kSintercard, -3, kReadonly | kMovableKeys, RKV_NOKEYS,
+   "Counts the members of the intersection of sets, up to an optional limit.", "7.0.0", "set"},
+  {"sscan", CommandId::kSscan, -3, kReadonly, RKV_ONEKEY,
+   "Iterates over the members of a set with a cursor.", "2.8.0", "set"},
+  {"object", CommandId::kObject, -2, 0, RKV_NOKEYS,
+   "Inspects the internal encoding of a key's value (OBJECT ENCODING only).", "2.2.3", "generic"},
 }};
 // clang-format on
 
@@ -249,6 +317,23 @@ const CommandSpec* lookup_command(std::string_view name) {
                        [](uint16_t i, std::string_view k) { return kCommands[i].name < k; });
   if (it == kByName.end() || kCommands[*it].name != key) return nullptr;
   return &kCommands[*it];
+}
+
+void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
+                  size_t* count) {
+  *first = 0;
+  *count = 0;
+  if (spec.id != CommandId::kSintercard || args.size() < 3) return;
+  const std::string_view n = args[1];
+  if (n.empty() || n.size() > 18) return;
+  size_t v = 0;
+  for (char c : n) {
+    if (c < '0' || c > '9') return;
+    v = v * 10 + static_cast<size_t>(c - '0');
+  }
+  if (v == 0 || v > args.size() - 2) return;
+  *first = 2;
+  *count = v;
 }
 
 std::span<const CommandSpec> all_commands() {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace rkv::resp {
@@ -85,6 +86,40 @@ enum class CommandId : uint16_t {
   kSave,
   kBgsave,
   kShutdown,
+  kHset,
+  kHsetnx,
+  kHget,
+  kHmget,
+  kHmset,
+  kHdel,
+  kHexists,
+  kHlen,
+  kHstrlen,
+  kHkeys,
+  kHvals,
+  kHgetall,
+  kHincrby,
+  kHincrbyfloat,
+  kHrandfield,
+  kHscan,
+  kSadd,
+  kSrem,
+  kSismember,
+  kSmismember,
+  kSmembers,
+  kScard,
+  kSpop,
+  kSrandmember,
+  kSmove,
+  kSinter,
+  kSunion,
+  kSdiff,
+  kSinterstore,
+  kSunionstore,
+  kSdiffstore,
+  kSintercard,
+  kSscan,
+  kObject,
   kCount_  // number of commands; keep last
 };
 
@@ -98,7 +133,10 @@ enum CommandFlag : uint32_t {
   kStale = 1u << 6,
   kConnection = 1u << 7,  // acts on the connection, not on data
   kDenyOom = 1u << 8,
-  kNoAuth = 1u << 9,  // allowed before the connection authenticated
+  kNoAuth = 1u << 10,  // allowed before the connection authenticated
+  // The keys are found by reading the command (a numkeys argument), not from first/last/step
+  // alone (which are 0 then, as Redis reports them): see for_each_key.
+  kMovableKeys = 1u << 9,
 };
 
 struct CommandSpec {
@@ -122,9 +160,22 @@ inline bool arity_ok(const CommandSpec& spec, size_t argc) {
                          : argc >= static_cast<size_t>(-spec.arity);
 }
 
-// Calls fn(i) for the index of every key argument of a command with argc arguments.
+// Where the keys of a kMovableKeys command are: *first and *count (0 when malformed: the
+// command's own checks reject it). Only numkeys at argument 1, keys after it (SINTERCARD).
+void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
+                  size_t* count);
+
+// Calls fn(i) for the index of every key argument of a command.
 template <typename Fn>
-void for_each_key(const CommandSpec& spec, size_t argc, Fn&& fn) {
+void for_each_key(const CommandSpec& spec, std::span<const std::string_view> args, Fn&& fn) {
+  const size_t argc = args.size();
+  if (spec.flags & kMovableKeys) {
+    size_t first = 0, count = 0;
+    movable_keys(spec, args, &first, &count);
+    for (size_t i = first; i < first + count && i < argc; ++i)
+      fn(i);
+    return;
+  }
   if (spec.first_key <= 0) return;
   const size_t last = spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
   const size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;

@@ -94,6 +94,40 @@ const std::vector<Expected>& expected_table() {
       {"save", CommandId::kSave, 1, 0, 0, 0},
       {"bgsave", CommandId::kBgsave, -1, 0, 0, 0},
       {"shutdown", CommandId::kShutdown, -1, 0, 0, 0},
+      {"hset", CommandId::kHset, -4, 1, 1, 1},
+      {"hsetnx", CommandId::kHsetnx, 4, 1, 1, 1},
+      {"hget", CommandId::kHget, 3, 1, 1, 1},
+      {"hmget", CommandId::kHmget, -3, 1, 1, 1},
+      {"hmset", CommandId::kHmset, -4, 1, 1, 1},
+      {"hdel", CommandId::kHdel, -3, 1, 1, 1},
+      {"hexists", CommandId::kHexists, 3, 1, 1, 1},
+      {"hlen", CommandId::kHlen, 2, 1, 1, 1},
+      {"hstrlen", CommandId::kHstrlen, 3, 1, 1, 1},
+      {"hkeys", CommandId::kHkeys, 2, 1, 1, 1},
+      {"hvals", CommandId::kHvals, 2, 1, 1, 1},
+      {"hgetall", CommandId::kHgetall, 2, 1, 1, 1},
+      {"hincrby", CommandId::kHincrby, 4, 1, 1, 1},
+      {"hincrbyfloat", CommandId::kHincrbyfloat, 4, 1, 1, 1},
+      {"hrandfield", CommandId::kHrandfield, -2, 1, 1, 1},
+      {"hscan", CommandId::kHscan, -3, 1, 1, 1},
+      {"sadd", CommandId::kSadd, -3, 1, 1, 1},
+      {"srem", CommandId::kSrem, -3, 1, 1, 1},
+      {"sismember", CommandId::kSismember, 3, 1, 1, 1},
+      {"smismember", CommandId::kSmismember, -3, 1, 1, 1},
+      {"smembers", CommandId::kSmembers, 2, 1, 1, 1},
+      {"scard", CommandId::kScard, 2, 1, 1, 1},
+      {"spop", CommandId::kSpop, -2, 1, 1, 1},
+      {"srandmember", CommandId::kSrandmember, -2, 1, 1, 1},
+      {"smove", CommandId::kSmove, 4, 1, 2, 1},
+      {"sinter", CommandId::kSinter, -2, 1, -1, 1},
+      {"sunion", CommandId::kSunion, -2, 1, -1, 1},
+      {"sdiff", CommandId::kSdiff, -2, 1, -1, 1},
+      {"sinterstore", CommandId::kSinterstore, -3, 1, -1, 1},
+      {"sunionstore", CommandId::kSunionstore, -3, 1, -1, 1},
+      {"sdiffstore", CommandId::kSdiffstore, -3, 1, -1, 1},
+      {"sintercard", CommandId::kSintercard, -3, 0, 0, 0},
+      {"sscan", CommandId::kSscan, -3, 1, 1, 1},
+      {"object", CommandId::kObject, -2, 0, 0, 0},
   };
   return table;
 }
@@ -123,8 +157,8 @@ TEST(Commands, MetadataMatchesRedis) {
 }
 
 TEST(Commands, GroupsAreKnown) {
-  const std::set<std::string_view> groups = {"string",     "bitmap", "generic",
-                                             "connection", "server", "cluster"};
+  const std::set<std::string_view> groups = {"string", "bitmap",  "generic", "connection",
+                                             "server", "cluster", "hash",    "set"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
@@ -155,6 +189,64 @@ TEST(Commands, Flags) {
   EXPECT_EQ(lookup_command("hello")->since, "6.0.0");
 }
 
+// The flags redis-server 7.0 reports in COMMAND INFO for the hash and set commands (and
+// OBJECT, a container command with no flags of its own).
+TEST(Commands, CollectionFlagsMatchRedis) {
+  const std::vector<std::pair<std::string_view, uint32_t>> want = {
+      {"hset", kWrite | kDenyOom | kFast},
+      {"hsetnx", kWrite | kDenyOom | kFast},
+      {"hget", kReadonly | kFast},
+      {"hmget", kReadonly | kFast},
+      {"hmset", kWrite | kDenyOom | kFast},
+      {"hdel", kWrite | kFast},
+      {"hexists", kReadonly | kFast},
+      {"hlen", kReadonly | kFast},
+      {"hstrlen", kReadonly | kFast},
+      {"hkeys", kReadonly},
+      {"hvals", kReadonly},
+      {"hgetall", kReadonly},
+      {"hincrby", kWrite | kDenyOom | kFast},
+      {"hincrbyfloat", kWrite | kDenyOom | kFast},
+      {"hrandfield", kReadonly},
+      {"hscan", kReadonly},
+      {"sadd", kWrite | kDenyOom | kFast},
+      {"srem", kWrite | kFast},
+      {"sismember", kReadonly | kFast},
+      {"smismember", kReadonly | kFast},
+      {"smembers", kReadonly},
+      {"scard", kReadonly | kFast},
+      {"spop", kWrite | kFast},
+      {"srandmember", kReadonly},
+      {"smove", kWrite | kFast},
+      {"sinter", kReadonly},
+      {"sunion", kReadonly},
+      {"sdiff", kReadonly},
+      {"sinterstore", kWrite | kDenyOom},
+      {"sunionstore", kWrite | kDenyOom},
+      {"sdiffstore", kWrite | kDenyOom},
+      {"sintercard", kReadonly | kMovableKeys},
+      {"sscan", kReadonly},
+      {"object", 0},
+  };
+  for (const auto& [name, flags] : want)
+    EXPECT_EQ(lookup_command(name)->flags, flags) << name;
+}
+
+TEST(Commands, MovableKeys) {
+  const CommandSpec& sc = *lookup_command("sintercard");
+  std::vector<std::string_view> args = {"sintercard", "2", "a", "b", "LIMIT", "1"};
+  std::vector<size_t> keys;
+  for_each_key(sc, args, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{2, 3}));
+  for (std::vector<std::string_view> bad : {std::vector<std::string_view>{"sintercard", "0", "a"},
+                                            {"sintercard", "x", "a"},
+                                            {"sintercard", "3", "a", "b"}}) {
+    keys.clear();
+    for_each_key(sc, bad, [&](size_t i) { keys.push_back(i); });
+    EXPECT_TRUE(keys.empty()) << bad[1];
+  }
+}
+
 TEST(Commands, LookupIsCaseInsensitive) {
   EXPECT_EQ(lookup_command("GET")->id, CommandId::kGet);
   EXPECT_EQ(lookup_command("gEt")->id, CommandId::kGet);
@@ -171,7 +263,7 @@ TEST(Commands, UnknownNames) {
   EXPECT_EQ(lookup_command(""), nullptr);
   EXPECT_EQ(lookup_command("ge"), nullptr);
   EXPECT_EQ(lookup_command("gett"), nullptr);
-  EXPECT_EQ(lookup_command("hset"), nullptr);
+  EXPECT_EQ(lookup_command("hsetx"), nullptr);
   EXPECT_EQ(lookup_command(std::string_view("get\0", 4)), nullptr);
   EXPECT_EQ(lookup_command("lostwritesx"), nullptr);
   EXPECT_EQ(lookup_command(std::string(10000, 'a')), nullptr);

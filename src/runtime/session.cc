@@ -33,9 +33,16 @@ std::string sanitize(std::string_view s, size_t max_len) {
 
 void write_flags(uint32_t f, resp::Writer& w) {
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
-      {resp::kWrite, "write"}, {resp::kReadonly, "readonly"}, {resp::kFast, "fast"},
-      {resp::kAdmin, "admin"}, {resp::kNoScript, "noscript"}, {resp::kLoading, "loading"},
-      {resp::kStale, "stale"}, {resp::kDenyOom, "denyoom"},   {resp::kNoAuth, "no-auth"},
+      {resp::kWrite, "write"},
+      {resp::kReadonly, "readonly"},
+      {resp::kFast, "fast"},
+      {resp::kAdmin, "admin"},
+      {resp::kNoScript, "noscript"},
+      {resp::kLoading, "loading"},
+      {resp::kStale, "stale"},
+      {resp::kDenyOom, "denyoom"},
+      {resp::kMovableKeys, "movablekeys"},
+      {resp::kNoAuth, "no-auth"},
   };
   size_t n = 0;
   for (auto& [bit, name] : kNames)
@@ -503,6 +510,40 @@ bool is_data_command(CommandId id) {
     case CommandId::kUnlink:
     case CommandId::kTouch:
     case CommandId::kRandomkey:
+    case CommandId::kHset:
+    case CommandId::kHsetnx:
+    case CommandId::kHget:
+    case CommandId::kHmget:
+    case CommandId::kHmset:
+    case CommandId::kHdel:
+    case CommandId::kHexists:
+    case CommandId::kHlen:
+    case CommandId::kHstrlen:
+    case CommandId::kHkeys:
+    case CommandId::kHvals:
+    case CommandId::kHgetall:
+    case CommandId::kHincrby:
+    case CommandId::kHincrbyfloat:
+    case CommandId::kHrandfield:
+    case CommandId::kHscan:
+    case CommandId::kSadd:
+    case CommandId::kSrem:
+    case CommandId::kSismember:
+    case CommandId::kSmismember:
+    case CommandId::kSmembers:
+    case CommandId::kScard:
+    case CommandId::kSpop:
+    case CommandId::kSrandmember:
+    case CommandId::kSmove:
+    case CommandId::kSinter:
+    case CommandId::kSunion:
+    case CommandId::kSdiff:
+    case CommandId::kSinterstore:
+    case CommandId::kSunionstore:
+    case CommandId::kSdiffstore:
+    case CommandId::kSintercard:
+    case CommandId::kSscan:
+    case CommandId::kObject:
       return true;
     default:
       return false;
