@@ -392,8 +392,11 @@ Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
     r.needed = need;
     size_t up_count = 0;
     for (size_t j = 0; j < n; ++j) {
+      // A replica the failure detector holds down is not asked: it would not answer in time,
+      // and requests queued for it cost the live nodes while it is away.
+      if (walk[j] != self() && !up(walk[j], m)) continue;
       r.asked.push_back(walk[j]);
-      up_count += up(walk[j], m) ? 1 : 0;
+      ++up_count;
     }
     // Sloppy: when home replicas are down, the next nodes on the ring may hold their writes.
     for (size_t j = n; kc().sloppy && j < walk.size() && up_count < n; ++j) {
