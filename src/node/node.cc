@@ -60,9 +60,11 @@ class Node::PendingSink final : public ChangeSink {
  public:
   explicit PendingSink(Node* n) : n_(n) {}
   void on_put(uint32_t ks, std::string_view key, const Value& v) override {
+    n_->key_events_.on_put(ks, key, v);
     n_->pending_.batch.put(data_key(n_->store_.keyspace(ks).config.name, key), encode_value(v));
   }
   void on_erase(uint32_t ks, std::string_view key, ValueType type) override {
+    n_->key_events_.on_erase(ks, key, type);
     const std::string& name = n_->store_.keyspace(ks).config.name;
     n_->pending_.batch.del(data_key(name, key));
     if (type != ValueType::kString) {
@@ -71,6 +73,7 @@ class Node::PendingSink final : public ChangeSink {
   }
   void on_element(uint32_t ks, std::string_view key, std::string_view elem,
                   const std::string* value) override {
+    n_->key_events_.on_element(ks, key, elem, value);
     std::string k = element_prefix(n_->store_.keyspace(ks).config.name, key);
     k.append(elem);
     if (value) {
@@ -80,6 +83,7 @@ class Node::PendingSink final : public ChangeSink {
     }
   }
   void on_clear(uint32_t ks) override {
+    n_->key_events_.on_clear(ks);
     for (char tag : {'d', 'f'}) {
       std::string begin = data_prefix(n_->store_.keyspace(ks).config.name, tag);
       std::string end = begin;

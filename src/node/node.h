@@ -30,6 +30,7 @@
 #include "core/random.h"
 #include "core/status.h"
 #include "node/engine.h"
+#include "node/key_events.h"
 #include "node/raft_group.h"
 #include "node/store.h"
 #include "resp/commands.h"
@@ -86,6 +87,10 @@ class Node {
 
   const Config& config() const { return config_; }
   const Store& store() const { return store_; }
+  // Clients waiting for a change to keys, applied on this node by any path (WATCH, blocking
+  // pops; see key_events.h): the driver registers them and drains take_fired().
+  KeyEvents& watches() { return watches_; }
+  KeyEvents& blocked() { return blocked_; }
   // Index of this node in config().nodes; 0 for a single node.
   uint32_t self_index() const { return self_index_; }
 
@@ -233,6 +238,10 @@ class Node {
   Config config_;
   Storage* storage_;
   Store store_;
+  KeyEvents watches_, blocked_;
+  // Every change reaches it: PendingSink reports to it, and a primary keyspace, which stores no
+  // rows (its state is the snapshot image plus the log), writes through it alone.
+  KeyEventSink key_events_{{&watches_, &blocked_}};
   std::unique_ptr<PendingSink> sink_;
   PersistRequest pending_;
   uint64_t next_token_ = 1;

@@ -55,6 +55,21 @@ TEST(Node, WritesReturnTokensReadsDoNot) {
   EXPECT_FALSE(n.has_pending_persist());
 }
 
+TEST(Node, AppliedChangesFireKeyEvents) {
+  MemStorage s;
+  Node n(Config::defaults(), &s);
+  ASSERT_TRUE(n.open(0).is_ok());
+  n.watches().watch(7, 0, "a");
+  n.blocked().watch(8, 0, "h");
+  run(n, {"GET", "a"}, 0);
+  run(n, {"SET", "b", "1"}, 0);
+  EXPECT_TRUE(n.watches().take_fired().empty());
+  run(n, {"SET", "a", "1"}, 0);
+  EXPECT_EQ(n.watches().take_fired(), std::vector<uint64_t>{7});
+  run(n, {"HSET", "h", "f", "v"}, 0);
+  EXPECT_EQ(n.blocked().take_fired(), std::vector<uint64_t>{8});
+}
+
 TEST(Node, SyncedWritesSurviveCrashUnsyncedDoNot) {
   MemStorage s;
   Config cfg = Config::defaults();

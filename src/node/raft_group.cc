@@ -62,7 +62,7 @@ Status RaftGroup::open(int64_t /*now_ms*/) {
   // from the snapshot up to the persisted commit index to the first Ready, which applies them.
   raft::PersistentState& ps = restored->state;
   const uint64_t applied = ps.snapshot.meta.index;
-  if (applied > 0 && !node_->store_.load_keyspace(ks_, ps.snapshot.data, no_rows_)) {
+  if (applied > 0 && !node_->store_.load_keyspace(ks_, ps.snapshot.data, node_->key_events_)) {
     return Status::corruption(fmt::format("snapshot image of keyspace {} is corrupt", group_));
   }
   const RaftSettings& rs = node_->config_.raft;
@@ -375,7 +375,7 @@ void RaftGroup::speculate_write(const Origin& origin, std::span<const std::strin
   std::string out;
   resp::Writer w(&out, origin.proto);
   node_->store_.set_applying(true);
-  node_->store_.execute(*spec, args, now_ms, w, no_rows_);
+  node_->store_.execute(*spec, args, now_ms, w, node_->key_events_);
   node_->store_.set_applying(false);
   speculative_.push_back(index, std::move(sp));
   async_replies_.push_back(index, std::make_pair(origin, std::move(out)));
@@ -518,7 +518,7 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
   }
   if (rd.snapshot) {
     image_.reset();  // the keyspace is replaced: an image of the old one is of no use
-    bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, no_rows_);
+    bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, node_->key_events_);
     RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
     applied_ = rd.snapshot->meta.index;
     // Requests waiting on indexes the snapshot covers can no longer be matched to entries.
@@ -615,7 +615,7 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
   if (cmd.kind == LoggedCommand::kExpire) {
     for (std::string_view key : cmd.args) {
       note_change(key);
-      node_->store_.erase_if_expired(ks_, key, cmd.now_ms, no_rows_);
+      node_->store_.erase_if_expired(ks_, key, cmd.now_ms, node_->key_events_);
     }
     if (e.index >= expire_inflight_index_) expire_inflight_index_ = 0;
   } else {
@@ -624,7 +624,7 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
     if (image_) resp::for_each_key(*spec, cmd.args, [&](size_t i) { note_change(cmd.args[i]); });
     std::string out;
     resp::Writer wr(&out, ours ? pw->origin.proto : 2);
-    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, no_rows_);
+    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, node_->key_events_);
     if (ours) {
       if (node_->store_.keyspace(ks_).config.commit == CommitMode::kAll) {
         all_waiting_[e.index] = HeldReply{pw->origin, std::move(out), pw->deadline_ms};

@@ -155,8 +155,6 @@ class RaftGroup final : public Engine {
 
   Node* node_;
   uint32_t ks_;
-  // A replicated keyspace stores no rows: its state is the snapshot image plus the log.
-  NullSink no_rows_;
   std::string group_;  // the keyspace name: Raft group id in storage and on the wire
   Random* random_;
   std::unique_ptr<raft::Raft> raft_;
