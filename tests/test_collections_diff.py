@@ -46,7 +46,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import RespError  # noqa: E402
-from test_strings_diff import Conn, RedisServer  # noqa: E402
+import redis_diff  # noqa: E402
+from redis_diff import DiffTestCase, Runner  # noqa: E402
 
 SEED = int(os.environ.get("RKV_DIFF_SEED", "20261217"))
 OPS = int(os.environ.get("RKV_DIFF_OPS", "4000"))
@@ -206,21 +207,14 @@ def is_error(v):
     return isinstance(v, RespError)
 
 
-class DiffRunner:
-    def __init__(self, test, rkv_port, redis_port, local_keyless=None):
-        self.t = test
-        # Through a cluster node, keyless commands (SCAN, OBJECT: no key position in COMMAND
-        # INFO) answer from that node's own state, which may lag its leader's: then SCAN only
-        # has to name keys of this key universe, and OBJECT's answer is not compared.
-        self.local_keyless = local_keyless
-        self.rkv = {p: Conn(rkv_port, p) for p in (2, 3)}
-        self.red = {p: Conn(redis_port, p) for p in (2, 3)}
-        self.count = 0
-        self.checked = {"exact": 0, "unordered": 0, "scan": 0, "random": 0, "spop": 0}
+class DiffRunner(Runner):
+    """Through a cluster node, keyless commands (SCAN, OBJECT: no key position in COMMAND INFO)
+    answer from that node's own state, which may lag its leader's: then SCAN only has to name
+    keys of this key universe, and OBJECT's answer is not compared."""
 
-    def close(self):
-        for c in list(self.rkv.values()) + list(self.red.values()):
-            c.close()
+    def __init__(self, test, rkv_port, redis_port, local_keyless=None):
+        super().__init__(test, rkv_port, redis_port, local_keyless)
+        self.checked = {"exact": 0, "unordered": 0, "scan": 0, "random": 0, "spop": 0}
 
     def scan_all(self, conn, args):
         """Runs an HSCAN/SSCAN iteration to its end; (elements, None) or (None, error bytes)."""
@@ -240,17 +234,10 @@ class DiffRunner:
             if cursor == "0" or rounds > 10000:
                 return sorted(set(map(repr, out))), None
 
-    def contents(self, conn, key):
+    @staticmethod
+    def contents(conn, key):
         """(type, content) of a key on one server, through a RESP2 connection."""
-        t = conn.call(["TYPE", key])[0]
-        if t == "hash":
-            v = conn.call(["HGETALL", key])[0]
-            return t, sorted(zip(v[0::2], v[1::2]), key=repr)
-        if t == "set":
-            return t, sorted(conn.call(["SMEMBERS", key])[0], key=repr)
-        if t == "string":
-            return t, conn.call(["GET", key])[0]
-        return t, None
+        return redis_diff.contents(lambda args: conn.call(args)[0], key)
 
     def check(self, args, proto, history):
         name = str(args[0]).upper()
@@ -373,16 +360,6 @@ class DiffRunner:
         self.red[2].call(["SREM", key] + popped)
         self.checked["spop"] += 1
 
-    def run(self, gen, ops, rng, deadline, history=None):
-        history = [] if history is None else history
-        for _ in range(ops):
-            if time.monotonic() > deadline:
-                break
-            args = gen.command()
-            history.append(args)
-            self.check(args, rng.choice([2, 2, 3]), history)
-        return self.count
-
     def compare_contents(self, keys, rkv_conn=None):
         for k in keys:
             got = self.contents(rkv_conn or self.rkv[2], k)
@@ -391,12 +368,7 @@ class DiffRunner:
 
 
 @unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
-class CollectionsDiffTest(harness.ServerTestCase):
-    def start_redis(self):
-        r = RedisServer()
-        self.addCleanup(r.stop)
-        return r
-
+class CollectionsDiffTest(DiffTestCase):
     def test_single_node_matches_redis(self):
         start = time.monotonic()
         red = self.start_redis()
@@ -487,17 +459,7 @@ class CollectionsDiffTest(harness.ServerTestCase):
             ["COPY", "h2", "ints"], ["COPY", "h2", "ints", "REPLACE"], ["TYPE", "ints"],
             ["SCAN", "0", "TYPE", "HASH", "MATCH", "int*"],
         ]
-        for proto in (2, 3):
-            a, b = Conn(s.port, proto), Conn(red.port, proto)
-            try:
-                a.call(["FLUSHALL"])
-                b.call(["FLUSHALL"])
-                for args in script:
-                    (_, got), (_, want) = a.call(args), b.call(args)
-                    self.assertEqual(got, want, f"{args} RESP{proto}")
-            finally:
-                a.close()
-                b.close()
+        self.assert_script_matches(s.port, red.port, script)
 
     def test_primary_follower_matches_redis(self):
         import test_cluster  # noqa: E402 - the 3-node cluster helpers
@@ -532,7 +494,7 @@ class CollectionsDiffTest(harness.ServerTestCase):
             with cluster.nodes[i].raw(timeout=20) as c:
                 self.assertEqual(c.call("READMODE", "follower"), "OK")
                 for k in keys:
-                    got = self.local_contents(c, k)
+                    got = redis_diff.contents(lambda args: c.call(*args), k)
                     want = d.contents(d.red[2], k)
                     self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
         snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
@@ -541,18 +503,6 @@ class CollectionsDiffTest(harness.ServerTestCase):
               f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
               f"snapshot indexes {snaps}, restarted node installed {installed} "
               f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-
-    @staticmethod
-    def local_contents(c, key):
-        t = c.call("TYPE", key)
-        if t == "hash":
-            v = c.call("HGETALL", key)
-            return t, sorted(zip(v[0::2], v[1::2]), key=repr)
-        if t == "set":
-            return t, sorted(c.call("SMEMBERS", key), key=repr)
-        if t == "string":
-            return t, c.call("GET", key)
-        return t, None
 
 
 if __name__ == "__main__":

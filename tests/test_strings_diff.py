@@ -35,74 +35,20 @@ Environment: REPLIKV_BIN (see harness.py); RKV_DIFF_SEED, RKV_DIFF_OPS to overri
 import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import RespError  # noqa: E402
+from redis_diff import Conn, DiffTestCase, RedisServer, Runner  # noqa: E402,F401
 
 SEED = int(os.environ.get("RKV_DIFF_SEED", "20261202"))
 OPS = int(os.environ.get("RKV_DIFF_OPS", "4000"))
 TIME_BUDGET_S = 40.0  # the whole file stays well under a minute
 
 TIMING = {"TTL": 2, "PTTL": 2000, "EXPIRETIME": 2, "PEXPIRETIME": 2000}
-
-
-class RedisServer:
-    """A redis-server on a free loopback port, no persistence; stopped by pid."""
-
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="rkv-redis-")
-        self.port = harness.free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with harness.RawClient(self.port, timeout=2) as c:
-                    if c.call("PING") == "PONG":
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class Conn:
-    """A RawClient that returns each reply's exact bytes along with its decoded value."""
-
-    def __init__(self, port, proto):
-        self.c = harness.RawClient(port, timeout=10)
-        if proto == 3:
-            r = self.c.call("HELLO", "3")
-            assert not isinstance(r, RespError), r
-
-    def call(self, args):
-        self.c.raw_log = bytes(self.c.buf)  # from here on: the bytes of this reply
-        self.c.send_command(*args)
-        value = self.c.read_reply()
-        return value, bytes(self.c.raw_log[:len(self.c.raw_log) - len(self.c.buf)])
-
-    def close(self):
-        self.c.close()
 
 
 class Generator:
@@ -265,25 +211,9 @@ def int_or_none(v):
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-class DiffRunner:
-    """Sends each command to replikv and redis, on connections of the same protocol."""
-
-    def __init__(self, test, rkv_port, redis_port, local_keyless=None):
-        self.t = test
-        # Through a cluster node, keyless reads (RANDOMKEY, KEYS) answer from that node's own
-        # state, which may lag its leader's: then only membership in this key universe is
-        # checked.
-        self.local_keyless = local_keyless
-        self.rkv = {p: Conn(rkv_port, p) for p in (2, 3)}
-        self.red = {p: Conn(redis_port, p) for p in (2, 3)}
-        self.count = 0
-
-    def close(self):
-        for c in list(self.rkv.values()) + list(self.red.values()):
-            c.close()
-
-    def both(self, args, proto=2):
-        return self.rkv[proto].call(args), self.red[proto].call(args)
+class DiffRunner(Runner):
+    """Through a cluster node, keyless reads (RANDOMKEY, KEYS) answer from that node's own
+    state, which may lag its leader's: then only membership in this key universe is checked."""
 
     def check(self, args, proto, history):
         (got, got_raw), (want, want_raw) = self.both(args, proto)
@@ -311,16 +241,6 @@ class DiffRunner:
         else:
             self.t.assertEqual(got_raw, want_raw, ctx())
 
-    def run(self, gen, ops, rng, deadline):
-        history = []
-        for _ in range(ops):
-            if time.monotonic() > deadline:
-                break
-            args = gen.command()
-            history.append(args)
-            self.check(args, rng.choice([2, 2, 3]), history)
-        return self.count
-
     def compare_contents(self, keys):
         """Every key's value and absolute expiry (to the second) are the same in both."""
         for k in keys:
@@ -334,12 +254,7 @@ class DiffRunner:
 
 
 @unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
-class StringsDiffTest(harness.ServerTestCase):
-    def start_redis(self):
-        r = RedisServer()
-        self.addCleanup(r.stop)
-        return r
-
+class StringsDiffTest(DiffTestCase):
     def test_single_node_matches_redis(self):
         start = time.monotonic()
         red = self.start_redis()
@@ -403,17 +318,7 @@ class StringsDiffTest(harness.ServerTestCase):
             ["RENAMENX", "a", "a"], ["RENAME", "nope", "nope"], ["MSETNX", "a", "1", "n", "2"],
             ["EXISTS", "n"], ["TOUCH", "a", "a", "n"], ["UNLINK", "a", "a", "c"],
         ]
-        for proto in (2, 3):
-            a, b = Conn(s.port, proto), Conn(red.port, proto)
-            try:
-                a.call(["FLUSHALL"])
-                b.call(["FLUSHALL"])
-                for args in script:
-                    (_, got), (_, want) = a.call(args), b.call(args)
-                    self.assertEqual(got, want, f"{args} RESP{proto}")
-            finally:
-                a.close()
-                b.close()
+        self.assert_script_matches(s.port, red.port, script)
 
     def test_primary_follower_matches_redis(self):
         import test_cluster  # noqa: E402 - the 3-node cluster helpers

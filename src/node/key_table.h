@@ -182,8 +182,11 @@ class KeyTable {
   size_t payload_bytes() const { return payload_bytes_; }
   void adjust_payload(int64_t delta) { payload_bytes_ += delta; }
 
- private:
+  // v with its 64 bits in reverse order: scan cursors count in it, and the order of reversed
+  // hashes is the order scan visits entries in, whatever the table's size.
   static uint64_t reverse_bits(uint64_t v);
+
+ private:
   // Starts moving the entries to an array of `new_buckets` (none while a move is under way).
   void start_resize(size_t new_buckets);
   void maybe_resize();

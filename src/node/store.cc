@@ -562,11 +562,11 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kHmget:
       return cmd_hmget(a, now, w, s);
     case CommandId::kHdel:
-      return cmd_hdel(a, now, w, s);
+      return cmd_remove_elements(a, now, ValueType::kHash, w, s);
     case CommandId::kHexists:
       return cmd_hexists(a, now, w, s);
     case CommandId::kHlen:
-      return cmd_hlen(a, now, w, s);
+      return cmd_card(a, now, ValueType::kHash, w, s);
     case CommandId::kHstrlen:
       return cmd_hstrlen(a, now, w, s);
     case CommandId::kHkeys:
@@ -586,13 +586,13 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kSadd:
       return cmd_sadd(a, now, w, s);
     case CommandId::kSrem:
-      return cmd_srem(a, now, w, s);
+      return cmd_remove_elements(a, now, ValueType::kSet, w, s);
     case CommandId::kSismember:
       return cmd_sismember(a, now, false, w, s);
     case CommandId::kSmismember:
       return cmd_sismember(a, now, true, w, s);
     case CommandId::kScard:
-      return cmd_scard(a, now, w, s);
+      return cmd_card(a, now, ValueType::kSet, w, s);
     case CommandId::kSpop:
       return cmd_spop(a, now, w, s);
     case CommandId::kSrandmember:

@@ -247,10 +247,12 @@ class Store {
   void cmd_hsetnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_hget(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_hmget(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_hdel(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_remove_elements(std::span<const std::string_view> a, int64_t now, ValueType t,
+                           resp::Writer& w, ChangeSink& s);
   void cmd_hexists(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                    ChangeSink& s);
-  void cmd_hlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_card(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
+                ChangeSink& s);
   void cmd_hstrlen(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                    ChangeSink& s);
   // HKEYS (keys), HVALS (values), HGETALL (both).
@@ -266,10 +268,8 @@ class Store {
   void cmd_cscan(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
                  ChangeSink& s);
   void cmd_sadd(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_srem(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_sismember(std::span<const std::string_view> a, int64_t now, bool multi, resp::Writer& w,
                      ChangeSink& s);
-  void cmd_scard(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_spop(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_srandmember(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                        ChangeSink& s);

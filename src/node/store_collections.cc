@@ -48,15 +48,6 @@ constexpr size_t kListpackEntries = 128;
 constexpr size_t kListpackValue = 64;
 constexpr size_t kIntsetEntries = 512;
 
-uint64_t reverse_bits(uint64_t v) {
-  v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
-  v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
-  v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
-  v = ((v >> 8) & 0x00ff00ff00ff00ffull) | ((v & 0x00ff00ff00ff00ffull) << 8);
-  v = ((v >> 16) & 0x0000ffff0000ffffull) | ((v & 0x0000ffff0000ffffull) << 16);
-  return (v >> 32) | (v << 32);
-}
-
 uint64_t mix(uint64_t z) {  // splitmix64's finalizer
   z += 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -70,6 +61,7 @@ uint64_t mix(uint64_t z) {  // splitmix64's finalizer
 // resize), so the walk stops at the first region holding a candidate: O(1) buckets expected.
 // Precondition: t is not empty.
 const KeyTable::Entry* pick_element(const KeyTable& t, uint64_t seed) {
+  const auto reverse_bits = &KeyTable::reverse_bits;
   RKV_ASSERT(t.size() > 0);
   const KeyTable::Entry* best = nullptr;
   auto consider = [&](const KeyTable::Entry& e) {
@@ -261,10 +253,12 @@ void Store::cmd_hmget(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   }
 }
 
-void Store::cmd_hdel(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+// HDEL and SREM: removes the named elements, the key with the last of them.
+void Store::cmd_remove_elements(Args a, int64_t now, ValueType type, resp::Writer& w,
+                                ChangeSink& s) {
   const uint32_t ks = route(a[1]);
   bool wrong;
-  KeyTable::Entry* e = lookup_as(ks, a[1], ValueType::kHash, now, s, w, &wrong);
+  KeyTable::Entry* e = lookup_as(ks, a[1], type, now, s, w, &wrong);
   if (wrong) return;
   if (!e) return w.integer(0);
   int64_t n = 0;
@@ -281,9 +275,10 @@ void Store::cmd_hexists(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.integer(e && e->value.coll->elems.find(a[2]) ? 1 : 0);
 }
 
-void Store::cmd_hlen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+// HLEN and SCARD: the number of elements (0 for a missing key).
+void Store::cmd_card(Args a, int64_t now, ValueType type, resp::Writer& w, ChangeSink& s) {
   bool wrong;
-  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kHash, now, s, w, &wrong);
+  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], type, now, s, w, &wrong);
   if (wrong) return;
   w.integer(e ? static_cast<int64_t>(e->value.coll->elems.size()) : 0);
 }
@@ -489,19 +484,6 @@ void Store::cmd_sadd(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.integer(added);
 }
 
-void Store::cmd_srem(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  const uint32_t ks = route(a[1]);
-  bool wrong;
-  KeyTable::Entry* e = lookup_as(ks, a[1], ValueType::kSet, now, s, w, &wrong);
-  if (wrong) return;
-  if (!e) return w.integer(0);
-  int64_t n = 0;
-  for (size_t i = 2; i < a.size() && e->value.coll->elems.size() > 0; ++i)
-    n += element_del(ks, e, a[i], s) ? 1 : 0;
-  drop_if_empty(ks, a[1], s);
-  w.integer(n);
-}
-
 void Store::cmd_sismember(Args a, int64_t now, bool multi, resp::Writer& w, ChangeSink& s) {
   bool wrong;
   const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kSet, now, s, w, &wrong);
@@ -511,13 +493,6 @@ void Store::cmd_sismember(Args a, int64_t now, bool multi, resp::Writer& w, Chan
   w.array(a.size() - 2);
   for (size_t i = 2; i < a.size(); ++i)
     w.integer(has(a[i]));
-}
-
-void Store::cmd_scard(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  bool wrong;
-  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kSet, now, s, w, &wrong);
-  if (wrong) return;
-  w.integer(e ? static_cast<int64_t>(e->value.coll->elems.size()) : 0);
 }
 
 // SPOP key [count]: the members removed are chosen by pick_element from a seed of replicated
