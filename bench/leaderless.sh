@@ -257,7 +257,7 @@ done
 
 # "term=T leader=nX" of `default` as node I (0..2) sees it.
 default_view() {
-  redis-cli -p "${m_ports[$1]}" INFO replication 2>/dev/null | tr -d '\r' \
+  redis-cli -p "${m_ports[$1]}" INFO keyspace_replication 2>/dev/null | tr -d '\r' \
     | sed -n 's/^keyspace_default:.*term=\([0-9]*\),leader=\([^,]*\),.*/term=\1 leader=\2/p'
 }
 
@@ -283,8 +283,8 @@ for _ in $(seq 100); do
 done
 echo "redis: primary holds $want keys, replicas $(redis-cli -p "${rp[1]}" DBSIZE) and $(redis-cli -p "${rp[2]}" DBSIZE)" >&2
 for i in 0 1 2; do
-  echo "replikv n$((i + 1)) INFO replication, leaderless keyspaces:" >&2
-  redis-cli -p "${m_ports[$i]}" INFO replication 2>/dev/null | tr -d '\r' | grep '^keyspace_' \
+  echo "replikv n$((i + 1)) INFO keyspace_replication, leaderless keyspaces:" >&2
+  redis-cli -p "${m_ports[$i]}" INFO keyspace_replication 2>/dev/null | tr -d '\r' | grep '^keyspace_' \
     | sed 's/^/  /' >&2 || true
 done
 

@@ -469,19 +469,36 @@ class ForwardingTest(ClusterTestCase):
             self.assertEqual(st["entries_behind"], 0)
             self.assertGreaterEqual(st["ms_since_leader_contact"], 0)
             self.assertLess(st["ms_since_leader_contact"], 2000)
+        c.wait_converged()
         for i in range(3):
             with c.nodes[i].raw() as r:
-                role = {e[0]: e for e in r.call("ROLE")}
+                role = {e[0]: e for e in r.call("ROLES")}
                 e = role[KS]
                 self.assertEqual(e[1], "leader" if i == lead else "follower", e)
                 self.assertEqual(e[3], f"n{lead + 1}", e)
                 self.assertGreaterEqual(e[2], 1)
                 self.assertGreaterEqual(e[4], e[5] - 0)  # commit >= applied
-                info = r.call("INFO", "replication")
-                self.assertIn("role:cluster", info)
+                info = r.call("INFO", "keyspace_replication")
                 self.assertIn(f"node_id:n{i + 1}", info)
                 self.assertIn(f"keyspace_{KS}:role={e[1]}", info)
                 self.assertIn(f"leader=n{lead + 1}", info)
+                # ROLE and INFO replication in Redis's shape: the leader of the (only) primary
+                # keyspace is a master listing its followers, a follower a replica of it.
+                redis_role = r.call("ROLE")
+                info = r.call("INFO", "replication")
+                lead_port = c.nodes[lead].port
+                if i == lead:
+                    self.assertEqual(redis_role[0], "master", redis_role)
+                    self.assertEqual(sorted(int(x[1]) for x in redis_role[2]),
+                                     sorted(c.nodes[j].port for j in range(3) if j != lead))
+                    self.assertIn("role:master\r\nconnected_slaves:2", info)
+                    self.assertIn(f"port={c.nodes[fol].port},state=online", info)
+                else:
+                    self.assertEqual(redis_role[:4], ["slave", "127.0.0.1", lead_port,
+                                                      "connected"], redis_role)
+                    self.assertIn(f"role:slave\r\nmaster_host:127.0.0.1\r\n"
+                                  f"master_port:{lead_port}\r\nmaster_link_status:up", info)
+                self.assertGreaterEqual(redis_role[1 if i == lead else 4], e[5])
         # Two of three down: no quorum. A write must fail in bounded time with a retryable or
         # an outcome-unknown error, never hang or report success.
         for survivor_is_leader in (False, True):

@@ -122,10 +122,10 @@ class AsyncLostWritesTest(unittest.TestCase):
         with c.nodes[leader].raw(timeout=5) as conn:
             again = conn.call("LOSTWRITES")
         self.assertEqual(again, lost, "LOSTWRITES changed across a restart")
-        # ... and counted by the metric and by INFO replication.
+        # ... and counted by the metric and by INFO keyspace_replication.
         metrics = peer_metrics(c.nodes[leader])
         self.assertEqual(metrics.get(("replikv_lost_writes", f'keyspace="{KS}"')), len(lost))
-        info = harness.redis_cli(c.nodes[leader].port, "INFO", "replication", check=True)
+        info = harness.redis_cli(c.nodes[leader].port, "INFO", "keyspace_replication", check=True)
         self.assertIn(f"lost_writes:{len(lost)}", info)
 
         # LOSTWRITES RESET forgets them once they are dealt with, durably.

@@ -121,7 +121,11 @@ class CommandsTest(harness.SharedServerTestCase):
             "stats": [r"^# Stats\r?$", r"^total_commands_processed:\d+\r?$",
                       r"^expired_keys:\d+\r?$", r"^total_connections_received:\d+\r?$"],
             "keyspace": [r"^# Keyspace\r?$", r"^db0:keys=2,expires=1,avg_ttl=0\r?$"],
-            "replication": [r"^# Replication\r?$", r"^role:master\r?$"],
+            "replication": [r"^# Replication\r?$", r"^role:master\r?$",
+                            r"^connected_slaves:0\r?$", r"^master_replid:[0-9a-f]{40}\r?$",
+                            r"^master_repl_offset:0\r?$"],
+            "keyspace_replication": [r"^# Keyspace_replication\r?$",
+                                     r"^cluster:single-node\r?$"],
         }
         for resp3 in (False, True):
             for name, patterns in sections.items():

@@ -83,11 +83,11 @@ def node_config(i, ports, secret, leaderless, keyspaces):
 
 
 def parse_info_line(text, ks):
-    """The `keyspace_<ks>:model=leaderless,...` line of INFO replication as a dict."""
+    """The `keyspace_<ks>:model=leaderless,...` line of INFO keyspace_replication as a dict."""
     for line in text.splitlines():
         if line.startswith(f"keyspace_{ks}:model="):
             return dict(f.split("=", 1) for f in line.split(":", 1)[1].split(","))
-    raise AssertionError(f"no leaderless line for {ks} in INFO replication:\n{text}")
+    raise AssertionError(f"no leaderless line for {ks} in INFO keyspace_replication:\n{text}")
 
 
 def percentile(xs, p):
@@ -150,7 +150,7 @@ class LeaderlessCluster:
         return out
 
     def info(self, i, ks=None):
-        text = self.call(i, "INFO", "replication")
+        text = self.call(i, "INFO", "keyspace_replication")
         return parse_info_line(str(text), ks or self.ks)
 
     def objects(self, i, ks=None):
@@ -196,7 +196,7 @@ class LeaderlessCluster:
         deadline = time.monotonic() + timeout
         line = None
         while time.monotonic() < deadline:
-            text = str(self.call(i, "INFO", "replication"))
+            text = str(self.call(i, "INFO", "keyspace_replication"))
             line = next((x for x in text.splitlines() if x.startswith(f"peer_n{j + 1}:")), None)
             if line:
                 f = dict(p.split("=", 1) for p in line.split(":", 1)[1].split(","))

@@ -1,6 +1,7 @@
 // Small text helpers shared by the command layers.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace rkv {
@@ -15,6 +16,15 @@ inline bool iequals(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
+}
+
+// Text for an error reply: at most max_len bytes, CR and LF replaced (they would break RESP
+// framing; Redis replaces them too).
+inline std::string sanitize(std::string_view s, size_t max_len) {
+  std::string out;
+  for (char c : s.substr(0, max_len))
+    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  return out;
 }
 
 }  // namespace rkv

@@ -71,7 +71,7 @@ class Engine {
   // Every batch up to `durable_token` is durable.
   virtual void on_persisted(uint64_t durable_token, int64_t now_ms) = 0;
   virtual void on_client_closed(uint64_t client_id) {}
-  // (field, value) pairs for INFO replication and /metrics, prefixed by the caller.
+  // (field, value) pairs for INFO keyspace_replication and /metrics, prefixed by the caller.
   virtual void describe(std::vector<std::pair<std::string, std::string>>* out,
                         int64_t now_ms) const = 0;
   // The primary engine, for the Raft-specific introspection (ROLE, STALENESS, LOSTWRITES).

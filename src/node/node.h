@@ -131,7 +131,7 @@ class Node {
   std::vector<PeerSend> take_sends();
   std::vector<DeferredReply> take_replies();
 
-  // --- replication introspection (ROLE, INFO replication, STALENESS, LOSTWRITES) ---
+  // --- replication introspection (ROLE, ROLES, INFO, STALENESS, LOSTWRITES) ---
   bool clustered() const { return !engines_.empty(); }
   // The engine of a keyspace, nullptr when the keyspace applies locally (single node).
   const Engine* engine(uint32_t keyspace) const {
@@ -140,7 +140,7 @@ class Node {
   Engine* engine(uint32_t keyspace) {
     return keyspace < engines_.size() ? engines_[keyspace].get() : nullptr;
   }
-  // (keyspace name, field, value) describing every engine (INFO replication, /metrics).
+  // (keyspace name, field, value) describing every engine (INFO keyspace_replication, /metrics).
   struct EngineField {
     std::string keyspace, field, value;
   };

@@ -151,6 +151,8 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "connection"},
   {"role", CommandId::kRole, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
    "Reports this node's replication role.", "2.8.12", "server"},
+  {"roles", CommandId::kRoles, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
+   "Reports this node's role in each primary keyspace.", kOwn, "cluster"},
   {"lostwrites", CommandId::kLostwrites, -1, kAdmin | kLoading | kStale, RKV_NOKEYS,
    "Lists acknowledged asynchronous writes that were recorded as lost.", kOwn, "cluster"},
   {"staleness", CommandId::kStaleness, -1, kLoading | kStale | kFast | kConnection, RKV_NOKEYS,
@@ -249,8 +251,59 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
   {"sscan", CommandId::kSscan, -3, kReadonly, RKV_ONEKEY,
    "Iterates over the members of a set with a cursor.", "2.8.0", "set"},
   {"object", CommandId::kObject, -2, 0, RKV_NOKEYS,
-   "Inspects the internal encoding of a key's value (OBJECT ENCODING only).", "2.2.3", "generic"},
+   "A container for object introspection commands.", "2.2.3", "generic"},
 }};
+
+// Grouped by parent, in CommandId order of the parents.
+constexpr CommandSpec kSubcommands[] = {
+  {"command|count", CommandId::kCommand, 2, kLoading | kStale, RKV_NOKEYS,
+   "Returns a count of commands.", "2.8.13", "server"},
+  {"command|docs", CommandId::kCommand, -2, kLoading | kStale, RKV_NOKEYS,
+   "Returns documentary information about one, multiple or all commands.", "7.0.0", "server"},
+  {"command|getkeys", CommandId::kCommand, -4, kLoading | kStale, RKV_NOKEYS,
+   "Extracts the key names from an arbitrary command.", "2.8.13", "server"},
+  {"command|getkeysandflags", CommandId::kCommand, -4, kLoading | kStale, RKV_NOKEYS,
+   "Extracts the key names and access flags for an arbitrary command.", "7.0.0", "server"},
+  {"command|help", CommandId::kCommand, 2, kLoading | kStale, RKV_NOKEYS,
+   "Returns helpful text about the different subcommands.", "5.0.0", "server"},
+  {"command|info", CommandId::kCommand, -2, kLoading | kStale, RKV_NOKEYS,
+   "Returns information about one, multiple or all commands.", "2.8.13", "server"},
+  {"command|list", CommandId::kCommand, -2, kLoading | kStale, RKV_NOKEYS,
+   "Returns a list of command names.", "7.0.0", "server"},
+  {"client|getname", CommandId::kClient, 2, kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Returns the name of the connection.", "2.6.9", "connection"},
+  {"client|id", CommandId::kClient, 2, kNoScript | kLoading | kStale | kConnection, RKV_NOKEYS,
+   "Returns the unique client ID of the connection.", "5.0.0", "connection"},
+  {"client|info", CommandId::kClient, 2, kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Returns information about the connection.", "6.2.0", "connection"},
+  {"client|kill", CommandId::kClient, -3, kAdmin | kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Terminates open connections.", "2.4.0", "connection"},
+  {"client|list", CommandId::kClient, -2, kAdmin | kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Lists open connections.", "2.4.0", "connection"},
+  {"client|no-evict", CommandId::kClient, 3,
+   kAdmin | kNoScript | kLoading | kStale | kConnection, RKV_NOKEYS,
+   "Sets the client eviction mode of the connection (accepted; nothing is evicted).", "7.0.0",
+   "connection"},
+  {"client|no-touch", CommandId::kClient, 3, kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+   "7.2.0", "connection"},
+  {"client|setinfo", CommandId::kClient, 4, kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Sets information specific to the client or connection.", "7.2.0", "connection"},
+  {"client|setname", CommandId::kClient, 3, kNoScript | kLoading | kStale | kConnection,
+   RKV_NOKEYS, "Sets the connection name.", "2.6.9", "connection"},
+  {"config|get", CommandId::kConfig, -3, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Returns the effective values of configuration parameters.", "2.0.0", "server"},
+  {"config|resetstat", CommandId::kConfig, 2, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Resets the server's statistics.", "2.0.0", "server"},
+  {"object|encoding", CommandId::kObject, 3, kReadonly, 2, 2, 1,
+   "Returns the internal encoding of a Redis object.", "2.2.3", "generic"},
+  {"object|freq", CommandId::kObject, 3, kReadonly, 2, 2, 1,
+   "Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "generic"},
+  {"object|idletime", CommandId::kObject, 3, kReadonly, 2, 2, 1,
+   "Returns the time since the last access to a Redis object.", "2.2.3", "generic"},
+  {"object|refcount", CommandId::kObject, 3, kReadonly, 2, 2, 1,
+   "Returns the reference count of a value of a key.", "2.2.3", "generic"},
+};
 // clang-format on
 
 #undef RKV_NOKEYS
@@ -275,6 +328,22 @@ constexpr bool table_is_well_formed() {
   return true;
 }
 static_assert(table_is_well_formed(), "command table out of CommandId order or malformed");
+
+constexpr bool subcommands_are_well_formed() {
+  for (size_t i = 0; i < std::size(kSubcommands); ++i) {
+    const CommandSpec& c = kSubcommands[i];
+    const std::string_view parent = kCommands[static_cast<size_t>(c.id)].name;
+    if (c.name.size() <= parent.size() + 1 || c.name.substr(0, parent.size()) != parent ||
+        c.name[parent.size()] != '|' || !is_lower_name(c.name.substr(parent.size() + 1))) {
+      return false;
+    }
+    if (c.arity == 0 || c.summary.empty() || c.since.empty() || c.group.empty()) return false;
+    // Grouped by parent, parents in CommandId order: subcommands() returns a contiguous run.
+    if (i > 0 && kSubcommands[i - 1].id > c.id) return false;
+  }
+  return true;
+}
+static_assert(subcommands_are_well_formed(), "subcommand table malformed or out of order");
 
 constexpr size_t compute_max_name_len() {
   size_t m = 0;
@@ -319,25 +388,59 @@ const CommandSpec* lookup_command(std::string_view name) {
   return &kCommands[*it];
 }
 
+size_t numkeys_index(CommandId id) {
+  switch (id) {
+    case CommandId::kSintercard:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
                   size_t* count) {
   *first = 0;
   *count = 0;
-  if (spec.id != CommandId::kSintercard || args.size() < 3) return;
-  const std::string_view n = args[1];
+  const size_t at = numkeys_index(spec.id);
+  if (at == 0 || args.size() < at + 2) return;
+  const std::string_view n = args[at];
   if (n.empty() || n.size() > 18) return;
   size_t v = 0;
   for (char c : n) {
     if (c < '0' || c > '9') return;
     v = v * 10 + static_cast<size_t>(c - '0');
   }
-  if (v == 0 || v > args.size() - 2) return;
-  *first = 2;
+  if (v == 0 || v > args.size() - at - 1) return;
+  *first = at + 1;
   *count = v;
 }
 
 std::span<const CommandSpec> all_commands() {
   return kCommands;
+}
+
+std::span<const CommandSpec> subcommands(CommandId parent) {
+  const CommandSpec* b = std::begin(kSubcommands);
+  const CommandSpec* e = std::end(kSubcommands);
+  const CommandSpec* lo =
+      std::lower_bound(b, e, parent, [](const CommandSpec& c, CommandId p) { return c.id < p; });
+  const CommandSpec* hi = lo;
+  while (hi != e && hi->id == parent)
+    ++hi;
+  return {lo, static_cast<size_t>(hi - lo)};
+}
+
+const CommandSpec* lookup_subcommand(std::string_view full_name) {
+  for (const CommandSpec& c : kSubcommands) {
+    if (c.name.size() != full_name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < c.name.size() && same; ++i) {
+      const char ch = full_name[i];
+      same = c.name[i] == ((ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch);
+    }
+    if (same) return &c;
+  }
+  return nullptr;
 }
 
 }  // namespace rkv::resp

@@ -72,6 +72,7 @@ enum class CommandId : uint16_t {
   kReset,
   kAuth,
   kRole,
+  kRoles,
   kLostwrites,
   kStaleness,
   kReadmode,
@@ -134,8 +135,9 @@ enum CommandFlag : uint32_t {
   kConnection = 1u << 7,  // acts on the connection, not on data
   kDenyOom = 1u << 8,
   kNoAuth = 1u << 10,  // allowed before the connection authenticated
-  // The keys are found by reading the command (a numkeys argument), not from first/last/step
-  // alone (which are 0 then, as Redis reports them): see for_each_key.
+  // Some keys are found by reading the command (a numkeys argument), not from first/last/step
+  // alone (which name only the fixed keys, such as a destination, as Redis reports them): see
+  // for_each_key.
   kMovableKeys = 1u << 9,
 };
 
@@ -154,33 +156,47 @@ struct CommandSpec {
 // nullptr when unknown. Case-insensitive, allocation-free.
 const CommandSpec* lookup_command(std::string_view name);
 std::span<const CommandSpec> all_commands();
+
+// The subcommands of a command that has them (CLIENT, COMMAND, CONFIG, OBJECT), each with its
+// own arity (counting the command's name and the subcommand's), flags and key positions, named
+// "parent|sub" as COMMAND INFO lists them; their `id` is the parent's. Empty for the rest.
+std::span<const CommandSpec> subcommands(CommandId parent);
+// A subcommand by its full name ("config|get"), case-insensitive; nullptr when unknown.
+const CommandSpec* lookup_subcommand(std::string_view full_name);
 // True when argc (name included) satisfies spec.arity.
 inline bool arity_ok(const CommandSpec& spec, size_t argc) {
   return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
                          : argc >= static_cast<size_t>(-spec.arity);
 }
 
-// Where the keys of a kMovableKeys command are: *first and *count (0 when malformed: the
-// command's own checks reject it). Only numkeys at argument 1, keys after it (SINTERCARD).
+// The index of a kMovableKeys command's numkeys argument (its keys follow it: SINTERCARD
+// numkeys key...), 0 for a command without one.
+size_t numkeys_index(CommandId id);
+
+// Where the keys after a kMovableKeys command's numkeys argument are: *first and *count (0 when
+// malformed: the command's own checks reject it).
 void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
                   size_t* count);
 
-// Calls fn(i) for the index of every key argument of a command.
+// Calls fn(i) for the index of every key argument of a command: those of first/last/step (a
+// kMovableKeys command's are its fixed keys, such as a destination), then a kMovableKeys
+// command's keys after numkeys.
 template <typename Fn>
 void for_each_key(const CommandSpec& spec, std::span<const std::string_view> args, Fn&& fn) {
   const size_t argc = args.size();
+  if (spec.first_key > 0) {
+    const size_t last =
+        spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
+    const size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;
+    for (size_t i = static_cast<size_t>(spec.first_key); i <= last && i < argc; i += step)
+      fn(i);
+  }
   if (spec.flags & kMovableKeys) {
     size_t first = 0, count = 0;
     movable_keys(spec, args, &first, &count);
     for (size_t i = first; i < first + count && i < argc; ++i)
       fn(i);
-    return;
   }
-  if (spec.first_key <= 0) return;
-  const size_t last = spec.last_key < 0 ? argc + spec.last_key : static_cast<size_t>(spec.last_key);
-  const size_t step = spec.step > 0 ? static_cast<size_t>(spec.step) : 1;
-  for (size_t i = static_cast<size_t>(spec.first_key); i <= last && i < argc; i += step)
-    fn(i);
 }
 
 }  // namespace rkv::resp

@@ -80,6 +80,7 @@ const std::vector<Expected>& expected_table() {
       {"reset", CommandId::kReset, 1, 0, 0, 0},
       {"auth", CommandId::kAuth, -2, 0, 0, 0},
       {"role", CommandId::kRole, 1, 0, 0, 0},
+      {"roles", CommandId::kRoles, 1, 0, 0, 0},
       {"lostwrites", CommandId::kLostwrites, -1, 0, 0, 0},
       {"staleness", CommandId::kStaleness, -1, 0, 0, 0},
       {"readmode", CommandId::kReadmode, -1, 0, 0, 0},

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "node/key_table.h"
 #include "node/leaderless_engine.h"
 #include "runtime/peer_transport.h"
 #include "runtime/server.h"
@@ -86,6 +87,7 @@ std::string Server::info_text(std::string_view section_in) {
         stats_.loop.max_us(), stats_.loop.recent_max_us());
   }
   if (wants(section, "replication")) o += replication_text();
+  if (wants(section, "keyspace_replication")) o += keyspace_replication_text();
   if (wants(section, "commandstats")) {
     o += "# Commandstats\r\n";
     for (const auto& c : resp::all_commands()) {
@@ -119,13 +121,75 @@ std::string Server::info_text(std::string_view section_in) {
   return o;
 }
 
-std::string Server::replication_text() {
-  auto groups = node_->replication_status();
-  if (!node_->clustered()) {
-    return "# Replication\r\nrole:master\r\nconnected_slaves:0\r\ncluster:single-node\r\n\r\n";
+Server::RedisRole Server::redis_role() {
+  RedisRole r;
+  const auto groups = node_->replication_status();
+  const uint32_t self = node_->self_index();
+  std::vector<uint64_t> replica_offset(config_.nodes.size(), 0);
+  std::vector<bool> online(config_.nodes.size(), true);
+  for (const auto& [name, st] : groups) {
+    r.offset += st.applied;
+    if (st.role == raft::Role::kLeader) {
+      for (const auto& f : st.followers) {
+        replica_offset[f.node] += f.match;
+        online[f.node] = online[f.node] && f.active;
+      }
+    } else if (r.master) {
+      r.master = false;
+      r.leader = st.leader;
+      r.ms_since_leader = static_cast<int64_t>(st.ms_since_leader);
+    }
   }
-  std::string o = fmt::format("# Replication\r\nrole:{}\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
-                              "cluster", config_.node_id, config_.nodes.size());
+  if (r.master) {
+    for (uint32_t i = 0; i < config_.nodes.size() && !groups.empty(); ++i) {
+      // Like Redis, a master lists the replicas connected to it: the followers it hears from.
+      if (i != self && online[i]) r.replicas.push_back({i, replica_offset[i]});
+    }
+  }
+  const std::string seed = groups.empty()
+                               ? config_.node_id
+                               : fmt::format("{}/{}", groups[0].first, groups[0].second.term);
+  r.replid = fmt::format("{:016x}{:016x}{:08x}", KeyTable::hash_of(seed),
+                         KeyTable::hash_of(seed + "#"), KeyTable::hash_of(seed + "$") >> 32);
+  return r;
+}
+
+std::string Server::replication_text() {
+  const RedisRole r = redis_role();
+  std::string o = "# Replication\r\n";
+  if (r.master) {
+    o += fmt::format("role:master\r\nconnected_slaves:{}\r\n", r.replicas.size());
+    for (size_t i = 0; i < r.replicas.size(); ++i) {
+      const auto& rep = r.replicas[i];
+      const PeerConfig& p = config_.nodes[rep.node];
+      o += fmt::format("slave{}:ip={},port={},state=online,offset={},lag=0\r\n", i, p.host, p.port,
+                       rep.offset);
+    }
+  } else {
+    const bool known = r.leader >= 0;
+    const PeerConfig* m = known ? &config_.nodes[static_cast<size_t>(r.leader)] : nullptr;
+    o += fmt::format(
+        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n"
+        "master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:0\r\n"
+        "slave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\n"
+        "slave_read_only:0\r\nreplica_announced:1\r\nconnected_slaves:0\r\n",
+        known ? m->host : "", known ? m->port : 0, known ? "up" : "down",
+        known ? r.ms_since_leader / 1000 : -1, r.offset, r.offset);
+  }
+  o += fmt::format(
+      "master_failover_state:no-failover\r\nmaster_replid:{}\r\n"
+      "master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\n"
+      "second_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:0\r\n"
+      "repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
+      r.replid, r.offset);
+  return o;
+}
+
+std::string Server::keyspace_replication_text() {
+  auto groups = node_->replication_status();
+  if (!node_->clustered()) return "# Keyspace_replication\r\ncluster:single-node\r\n\r\n";
+  std::string o = fmt::format("# Keyspace_replication\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
+                              config_.node_id, config_.nodes.size());
   for (const auto& [name, st] : groups) {
     const char* role = raft::role_name(st.role);
     o += fmt::format(

@@ -86,7 +86,27 @@ class Server {
   // Text renderings of state (loop thread only).
   std::string info_text(std::string_view section);
   std::string metrics_text();
-  std::string replication_text();
+  std::string replication_text();           // INFO replication: Redis's shape
+  std::string keyspace_replication_text();  // INFO keyspace_replication: per keyspace, peers
+  // This node's replication role as Redis clients read it (ROLE, INFO replication). Redis has
+  // one role per server, replikv one per primary keyspace: the node is a master when it leads
+  // every primary keyspace (or there is none: then every node takes writes), else a replica of
+  // the leader of the first primary keyspace it does not lead. Offsets count log entries: the
+  // sum over primary keyspaces of the applied index (a replica's: its match index at the
+  // leader).
+  struct RedisRole {
+    bool master = true;
+    int32_t leader = -1;  // a replica's: the node index of its master, -1 while none is known
+    uint64_t offset = 0;
+    int64_t ms_since_leader = 0;  // a replica's: since it last heard from its master
+    struct Replica {
+      uint32_t node;
+      uint64_t offset;
+    };
+    std::vector<Replica> replicas;  // a master's: the followers it hears from
+    std::string replid;             // changes with each term of the first primary keyspace
+  };
+  RedisRole redis_role();
   std::string status_json();
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);

@@ -10,6 +10,7 @@
 #include "node/glob.h"
 #include "node/leaderless_engine.h"
 #include "node/store.h"
+#include "runtime/command_info.h"
 #include "runtime/connection.h"
 #include "runtime/server.h"
 
@@ -22,114 +23,6 @@ namespace {
 
 constexpr std::string_view kVersion = "0.1.0";
 constexpr std::string_view kRedisCompat = "7.0.0";
-
-// Error text must not carry CR/LF (it would break RESP framing); Redis replaces them too.
-std::string sanitize(std::string_view s, size_t max_len) {
-  std::string out;
-  for (char c : s.substr(0, max_len))
-    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
-  return out;
-}
-
-void write_flags(uint32_t f, resp::Writer& w) {
-  static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
-      {resp::kWrite, "write"},
-      {resp::kReadonly, "readonly"},
-      {resp::kFast, "fast"},
-      {resp::kAdmin, "admin"},
-      {resp::kNoScript, "noscript"},
-      {resp::kLoading, "loading"},
-      {resp::kStale, "stale"},
-      {resp::kDenyOom, "denyoom"},
-      {resp::kMovableKeys, "movablekeys"},
-      {resp::kNoAuth, "no-auth"},
-  };
-  size_t n = 0;
-  for (auto& [bit, name] : kNames)
-    n += (f & bit) ? 1 : 0;
-  w.set(n);
-  for (auto& [bit, name] : kNames) {
-    if (f & bit) w.simple(name);
-  }
-}
-
-void write_command_info(const resp::CommandSpec& c, resp::Writer& w) {
-  w.array(10);
-  w.bulk(c.name);
-  w.integer(c.arity);
-  write_flags(c.flags, w);
-  w.integer(c.first_key);
-  w.integer(c.last_key);
-  w.integer(c.step);
-  w.set(0);    // ACL categories
-  w.set(0);    // tips
-  w.array(0);  // key specs
-  w.array(0);  // subcommands
-}
-
-void write_command_docs(const resp::CommandSpec& c, resp::Writer& w) {
-  w.bulk(c.name);
-  w.map(3);
-  w.bulk("summary");
-  w.bulk(c.summary);
-  w.bulk("since");
-  w.bulk(c.since);
-  w.bulk("group");
-  w.bulk(c.group);
-}
-
-void cmd_command(Args a, resp::Writer& w) {
-  auto all = resp::all_commands();
-  if (a.size() == 1) {
-    w.array(all.size());
-    for (const auto& c : all)
-      write_command_info(c, w);
-    return;
-  }
-  std::string_view sub = a[1];
-  if (iequals(sub, "count") && a.size() == 2) return w.integer(static_cast<int64_t>(all.size()));
-  if (iequals(sub, "list") && a.size() == 2) {
-    w.array(all.size());
-    for (const auto& c : all)
-      w.bulk(c.name);
-    return;
-  }
-  if (iequals(sub, "info")) {
-    if (a.size() == 2) {
-      w.array(all.size());
-      for (const auto& c : all)
-        write_command_info(c, w);
-      return;
-    }
-    w.array(a.size() - 2);
-    for (size_t i = 2; i < a.size(); ++i) {
-      const resp::CommandSpec* c = resp::lookup_command(a[i]);
-      if (c) {
-        write_command_info(*c, w);
-      } else {
-        w.null_array();
-      }
-    }
-    return;
-  }
-  if (iequals(sub, "docs")) {
-    if (a.size() == 2) {
-      w.map(all.size());
-      for (const auto& c : all)
-        write_command_docs(c, w);
-      return;
-    }
-    std::vector<const resp::CommandSpec*> found;
-    for (size_t i = 2; i < a.size(); ++i) {
-      if (const auto* c = resp::lookup_command(a[i])) found.push_back(c);
-    }
-    w.map(found.size());
-    for (const auto* c : found)
-      write_command_docs(*c, w);
-    return;
-  }
-  w.error(fmt::format("ERR unknown subcommand '{}'. Try COMMAND HELP.", sanitize(sub, 64)));
-}
 
 void write_hello(Server& s, Connection& c, resp::Writer& w) {
   w.map(7);
@@ -350,14 +243,37 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
 
 // ROLE: for a single node ["master", 0, []] as Redis; in a cluster one entry per replicated
 // keyspace: [keyspace, role, term, leader, commit, applied].
+// ROLE: Redis's reply (see Server::RedisRole): ["master", offset, [[host, port, offset]...]]
+// or ["slave", host, port, state, offset].
 void cmd_role(Server& s, resp::Writer& w) {
-  auto groups = s.node().replication_status();
-  if (groups.empty()) {
+  const Server::RedisRole r = s.redis_role();
+  if (r.master) {
     w.array(3);
     w.bulk("master");
-    w.integer(0);
-    return w.array(0);
+    w.integer(static_cast<int64_t>(r.offset));
+    w.array(r.replicas.size());
+    for (const auto& rep : r.replicas) {
+      const PeerConfig& p = s.config().nodes[rep.node];
+      w.array(3);
+      w.bulk(p.host);
+      w.bulk(std::to_string(p.port));
+      w.bulk(std::to_string(rep.offset));
+    }
+    return;
   }
+  const PeerConfig* m = r.leader >= 0 ? &s.config().nodes[static_cast<size_t>(r.leader)] : nullptr;
+  w.array(5);
+  w.bulk("slave");
+  w.bulk(m ? m->host : "");
+  w.integer(m ? m->port : -1);
+  w.bulk(m ? "connected" : "connect");
+  w.integer(static_cast<int64_t>(r.offset));
+}
+
+// ROLES: this node's role in each primary keyspace: [keyspace, role, term, leader id or nil,
+// commit index, applied index] each.
+void cmd_roles(Server& s, resp::Writer& w) {
+  auto groups = s.node().replication_status();
   w.array(groups.size());
   for (const auto& [name, st] : groups) {
     w.array(6);
@@ -586,7 +502,7 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kSelect:
       return a[1] == "0" ? w.ok() : w.error("ERR DB index is out of range");
     case CommandId::kCommand:
-      return cmd_command(a, w);
+      return resp::command_command(a, w);
     case CommandId::kClient:
       return cmd_client(s, c, a, w);
     case CommandId::kInfo: {
@@ -604,6 +520,8 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       return w.simple("RESET");
     case CommandId::kRole:
       return cmd_role(s, w);
+    case CommandId::kRoles:
+      return cmd_roles(s, w);
     case CommandId::kLostwrites:
       return cmd_lostwrites(s, a, w);
     case CommandId::kStaleness:
