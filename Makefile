@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build build-asan test test-asan run serve bench format clean
+.PHONY: deps build build-asan test test-asan run serve bench bench-types format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -37,6 +37,9 @@ serve: build
 
 bench: build
 	@bash bench/redis_compare.sh
+
+bench-types: build
+	@bash bench/types_compare.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

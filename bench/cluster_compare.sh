@@ -131,33 +131,6 @@ wrkload() {  # system endpoint op(put|get)
 echo "cluster_compare: clients=$C value=64B keys=100000 N=$N python=${SECS}s cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "cluster_compare: $("$BIN" --version 2>/dev/null | head -n1 || echo replikv), etcd $(etcd --version | awk 'NR==1{print $3}'), redis $(redis-server --version | awk '{print $3}')" >&2
 
-# start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
-# sets rkv_nodes to "client ports;admin ports" (for leader_port).
-start_rkv() {
-  local name="$1" i cfg cp ap own=() cports=() aports=()
-  shift
-  mkdir -p "$tmp/$name"
-  mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
-  for i in 0 1 2; do
-    read -r cfg cp ap _ <<<"${nodes[$i]}"
-    cports+=("$cp"); aports+=("$ap")
-    "$BIN" serve --config "$cfg" >"$tmp/$name-n$((i + 1)).log" 2>&1 &
-    pids+=("$!"); own+=("$!")
-  done
-  for i in 0 1 2; do wait_ping "${cports[$i]}" "${own[$i]}" "$name-n$((i + 1))"; done
-  rkv_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
-  echo "replikv ($name): leader of keyspace default on port $(leader_port "$rkv_nodes")" >&2
-}
-
-leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader's client port
-  local c li
-  read -r -a c <<<"${1%%;*}"
-  li="$("$PY" "$LOAD" rkv-leader "${1#*;}" --keyspace default)"
-  echo "${c[$li]}"
-}
-
-
-
 # Every system is started once and stays up (idle ones cost next to nothing); the runs of
 # each round alternate between the systems compared, so that the two sides of every ratio are
 # measured seconds apart: a shared machine's speed drifts by 2x over minutes.

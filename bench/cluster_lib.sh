@@ -1,7 +1,8 @@
 # Shared by the replicated benchmarks (cluster_compare.sh, leaderless.sh): free ports, readiness
 # checks, a 3-member etcd cluster, Redis with 2 replicas, waiting for an idle machine, and the
-# alternating order of the two runs a ratio compares. The caller defines tmp, pids, PY, LOAD,
-# round and BENCH_ME (its name, for messages) before sourcing this file.
+# alternating order of the two runs a ratio compares, a 3-node replikv cluster. The caller
+# defines tmp, pids, PY, LOAD, BIN, round and BENCH_ME (its name, for messages) before sourcing
+# this file.
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -90,4 +91,29 @@ pair() {  # "run A" "run B"
   else
     settle; eval "$2"; settle; eval "$1"
   fi
+}
+
+# start_rkv NAME [rkv-configs options]: a 3-node replikv cluster (fsync batch unless --fsync is given, read=linearizable);
+# sets rkv_nodes to "client ports;admin ports" (for leader_port).
+start_rkv() {
+  local name="$1" i cfg cp ap own=() cports=() aports=()
+  shift
+  mkdir -p "$tmp/$name"
+  mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/$name" --nodes 3 "$@")
+  for i in 0 1 2; do
+    read -r cfg cp ap _ <<<"${nodes[$i]}"
+    cports+=("$cp"); aports+=("$ap")
+    "$BIN" serve --config "$cfg" >"$tmp/$name-n$((i + 1)).log" 2>&1 &
+    pids+=("$!"); own+=("$!")
+  done
+  for i in 0 1 2; do wait_ping "${cports[$i]}" "${own[$i]}" "$name-n$((i + 1))"; done
+  rkv_nodes="${cports[*]};$(IFS=,; echo "${aports[*]}")"
+  echo "replikv ($name): leader of keyspace default on port $(leader_port "$rkv_nodes")" >&2
+}
+
+leader_port() {  # "client ports;admin ports" of a replikv cluster -> its leader's client port
+  local c li
+  read -r -a c <<<"${1%%;*}"
+  li="$("$PY" "$LOAD" rkv-leader "${1#*;}" --keyspace default)"
+  echo "${c[$li]}"
 }

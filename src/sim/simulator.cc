@@ -181,7 +181,7 @@ class Simulator {
   check::HomeObjects leaderless_homes() const;
   void check_leaderless_convergence();
   void check_leaderless_history();
-  // The set elements that the nodes' LOSTWRITES list for `keyspace` (APPEND commands).
+  // The set elements that the nodes' LOSTWRITES list for `keyspace` (SADD commands).
   std::set<check::LostElement> listed_lost_elements(const std::string& keyspace) const;
   void fail(std::string what);
   void note(std::string what) { result_.notes += what + "\n"; }
@@ -569,12 +569,11 @@ std::set<check::LostElement> Simulator::listed_lost_elements(const std::string& 
     if (!n.node) continue;
     for (const Node::LostWrite& lw : n.node->lost_writes()) {
       if (lw.keyspace != keyspace) continue;
-      // The command as recorded: "APPEND <key> <element>,".
-      const size_t a = lw.command.find(' ');
-      const size_t b = a == std::string::npos ? a : lw.command.find(' ', a + 1);
-      if (b == std::string::npos || lw.command.substr(0, a) != "APPEND") continue;
-      for (std::string& e : split_members(std::string_view(lw.command).substr(b + 1)))
-        out.insert({lw.command.substr(a + 1, b - a - 1), std::move(e)});
+      // The command as recorded, space-separated: "SADD <key> <element>...".
+      const std::vector<std::string> words = split_words(lw.command);
+      if (words.size() < 3 || words[0] != "SADD") continue;
+      for (size_t i = 2; i < words.size(); ++i)
+        out.insert({words[1], words[i]});
     }
   }
   return out;

@@ -10,11 +10,11 @@ namespace rkv::sim {
 using check::OpStatus;
 using check::OpType;
 
-std::vector<std::string> split_members(std::string_view s) {
+std::vector<std::string> split_words(std::string_view s) {
   std::vector<std::string> out;
   size_t start = 0;
   while (start < s.size()) {
-    size_t end = s.find(',', start);
+    size_t end = s.find(' ', start);
     if (end == std::string_view::npos) end = s.size();
     if (end > start) out.emplace_back(s.substr(start, end - start));
     start = end + 1;
@@ -143,11 +143,11 @@ ClientOp Workload::next_set(int ks, Random& rng) {
   c.op.key = set_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.set_keys))));
   if (rng.uniform(4) == 0) {
     c.op.type = OpType::kSmembers;
-    c.args = {"GET", c.op.key};
+    c.args = {"SMEMBERS", c.op.key};
   } else {
     c.op.type = OpType::kSadd;
     c.op.value = "e" + std::to_string(next_element_++);
-    c.args = {"APPEND", c.op.key, *c.op.value + ","};
+    c.args = {"SADD", c.op.key, *c.op.value};
   }
   return c;
 }
@@ -198,7 +198,7 @@ std::vector<ClientOp> Workload::final_reads() const {
     c.keyspace = ks;
     c.op.type = t;
     c.op.key = std::move(key);
-    c.args = {"GET", c.op.key};
+    c.args = {t == OpType::kSmembers ? "SMEMBERS" : "GET", c.op.key};
     if (f != Family::kLeaderless) c.read_mode = ReadMode::kLinearizable;
     if (const auto& l = keyspaces_[static_cast<size_t>(ks)].leaderless) c.replicas = l->r;
     c.final_read = true;
@@ -259,11 +259,18 @@ void Workload::complete(ClientOp& c, const Reply& r) {
         op.status = OpStatus::kInfo;
       }
       break;
-    case OpType::kSmembers:
-      if (r.kind == Reply::kBulk) {
-        op.members = split_members(r.text);
-      } else if (r.kind != Reply::kNull) {
+    case OpType::kSmembers:  // an array of members; empty for a missing key
+      if (r.kind != Reply::kArray) {
         op.status = OpStatus::kInfo;
+        break;
+      }
+      for (const Reply& m : r.elements) {
+        if (m.kind != Reply::kBulk) {
+          op.status = OpStatus::kInfo;
+          op.members.clear();
+          break;
+        }
+        op.members.push_back(m.text);
       }
       break;
     case OpType::kSet:

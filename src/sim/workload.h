@@ -3,13 +3,14 @@
 // checked on (check/promises.h):
 //   linearizable (commit quorum|all, read linearizable|lease), keys "<ks>:r<i>", ":s<i>", ":c<i>":
 //     registers  GET / SET / SET .. IFEQ (cas) / INCR               -> check_linearizable
-//     set        APPEND "e<n>," of unique elements; GET as members  -> check_set
+//     set        SADD of unique elements; SMEMBERS                  -> check_set
 //     counter    INCRBY random deltas; GET                          -> check_counter
 //   bounded staleness (read follower), keys "<ks>:r<i>": SET of unique values, GET (follower
 //     reads, recorded with the staleness the node reported)      -> check_bounded_staleness;
 //     the SETs with the final linearizable GETs                    -> check_linearizable
-//   acknowledged or listed (commit async), keys "<ks>:s<i>": APPEND unique elements, GET;
-//     the APPENDs with the final linearizable GETs and LOSTWRITES  -> check_set with listed losses
+//   acknowledged or listed (commit async), keys "<ks>:s<i>": SADD unique elements, SMEMBERS;
+//     the SADDs with the final linearizable SMEMBERS and LOSTWRITES -> check_set with listed
+//     losses
 //   leaderless (model = leaderless), keys "<ks>:l<i>": GET, MGET, SIBLINGS, SET of unique values
 //     (some with EX, some with the CONTEXT a SIBLINGS returned), DEL; some with a CONSISTENCY
 //     override                                                      -> check/leaderless_checker.h
@@ -110,7 +111,7 @@ class Workload {
   std::map<std::pair<int, std::string>, std::string> contexts_;
 };
 
-// Splits an APPENDed "e1,e2," string into its members (empty pieces dropped).
-std::vector<std::string> split_members(std::string_view s);
+// Splits a recorded command ("SADD k e1") into its words (empty pieces dropped).
+std::vector<std::string> split_words(std::string_view s);
 
 }  // namespace rkv::sim

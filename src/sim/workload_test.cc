@@ -22,9 +22,9 @@ TEST(Workload, ErrorsThatProveNothingRanAreFail) {
 }
 
 TEST(Workload, SplitMembers) {
-  EXPECT_EQ(split_members("e1,e2,"), (std::vector<std::string>{"e1", "e2"}));
-  EXPECT_EQ(split_members(""), std::vector<std::string>{});
-  EXPECT_EQ(split_members(",e3,,e4"), (std::vector<std::string>{"e3", "e4"}));
+  EXPECT_EQ(split_words("SADD k e2"), (std::vector<std::string>{"SADD", "k", "e2"}));
+  EXPECT_EQ(split_words(""), std::vector<std::string>{});
+  EXPECT_EQ(split_words(" e3  e4"), (std::vector<std::string>{"e3", "e4"}));
 }
 
 TEST(Workload, RepliesBecomeOutcomes) {
@@ -57,10 +57,13 @@ TEST(Workload, RepliesBecomeOutcomes) {
 
   ClientOp smembers;
   smembers.op.type = OpType::kSmembers;
-  Reply bulk;
-  bulk.kind = Reply::kBulk;
-  bulk.text = "e1,e9,";
-  w.complete(smembers, bulk);
+  Reply members;
+  members.kind = Reply::kArray;
+  members.elements.resize(2);
+  members.elements[0].kind = members.elements[1].kind = Reply::kBulk;
+  members.elements[0].text = "e1";
+  members.elements[1].text = "e9";
+  w.complete(smembers, members);
   EXPECT_EQ(smembers.op.members, (std::vector<std::string>{"e1", "e9"}));
 }
 
