@@ -156,17 +156,25 @@ ClientOp Workload::next_counter(int ks, Random& rng) {
   ClientOp c;
   c.family = Family::kCounter;
   c.keyspace = ks;
-  c.op.key =
-      counter_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys))));
+  const int k = static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys)));
+  c.op.key = counter_key(ks, k);
   if (rng.uniform(3) == 0) {
     c.op.type = OpType::kGet;
-    c.args = {"GET", c.op.key};
+    c.args = counter_read(c.op.key, ks, k);
   } else {
     c.op.type = OpType::kIncr;
     c.op.delta = static_cast<int64_t>(rng.range(0, 12)) - 4;  // -4 .. 8
-    c.args = {"INCRBY", c.op.key, std::to_string(c.op.delta)};
+    c.args = counter_hash(ks, k)
+                 ? std::vector<std::string>{"HINCRBY", c.op.key, kCounterField,
+                                            std::to_string(c.op.delta)}
+                 : std::vector<std::string>{"INCRBY", c.op.key, std::to_string(c.op.delta)};
   }
   return c;
+}
+
+std::vector<std::string> Workload::counter_read(const std::string& key, int ks, int k) {
+  if (counter_hash(ks, k)) return {"HGET", key, kCounterField};
+  return {"GET", key};
 }
 
 void Workload::prepare_retry(ClientOp& c) {
@@ -220,8 +228,10 @@ std::vector<ClientOp> Workload::final_reads() const {
     } else {
       for (int i = 0; sets && i < mix_.set_keys; ++i)
         read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
-      for (int i = 0; counters && i < mix_.counter_keys; ++i)
+      for (int i = 0; counters && i < mix_.counter_keys; ++i) {
         read(ks, Family::kCounter, OpType::kGet, counter_key(ks, i));
+        out.back().args = counter_read(out.back().op.key, ks, i);
+      }
     }
   }
   return out;

@@ -4,7 +4,8 @@
 //   linearizable (commit quorum|all, read linearizable|lease), keys "<ks>:r<i>", ":s<i>", ":c<i>":
 //     registers  GET / SET / SET .. IFEQ (cas) / INCR               -> check_linearizable
 //     set        SADD of unique elements; SMEMBERS                  -> check_set
-//     counter    INCRBY random deltas; GET                          -> check_counter
+//     counter    INCRBY random deltas; GET (half the counters: a hash
+//                field, HINCRBY / HGET)                             -> check_counter
 //   bounded staleness (read follower), keys "<ks>:r<i>": SET of unique values, GET (follower
 //     reads, recorded with the staleness the node reported)      -> check_bounded_staleness;
 //     the SETs with the final linearizable GETs                    -> check_linearizable
@@ -99,6 +100,11 @@ class Workload {
   void complete_leaderless(ClientOp& c, const Reply& r);
   std::string leaderless_key(int ks, int i) const { return key(ks, "l", i); }
   void note_value(const ClientOp& c, const std::optional<std::string>& v);
+  // Half the counters (by keyspace and key index) are a field of a hash (HINCRBY / HGET), the
+  // others strings.
+  static constexpr const char* kCounterField = "n";
+  static bool counter_hash(int ks, int k) { return (ks + k) % 2 == 1; }
+  static std::vector<std::string> counter_read(const std::string& key, int ks, int k);
 
   WorkloadKind kind_;
   FaultMix mix_;

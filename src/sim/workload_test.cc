@@ -81,14 +81,19 @@ TEST(Workload, DrawsAreDeterministicAndOnTheirKeyspacesKeys) {
       b(WorkloadKind::kAll, mix, 2, every_mode_keyspaces());
   Random ra(5), rb(5);
   std::set<int> used;
+  std::set<std::string> commands;
   for (int i = 0; i < 500; ++i) {
     ClientOp x = a.next(i % 2, ra), y = b.next(i % 2, rb);
     EXPECT_EQ(x.args, y.args);
     const SimKeyspace& ks = a.keyspaces()[static_cast<size_t>(x.keyspace)];
     EXPECT_EQ(x.op.key.rfind(ks.name + ":", 0), 0u);
     used.insert(x.keyspace);
+    commands.insert(x.args[0]);
   }
   EXPECT_EQ(used.size(), a.keyspaces().size());
+  // Collections are drawn too: sets, and counters kept in hash fields.
+  for (const char* c : {"SADD", "SMEMBERS", "INCRBY", "HINCRBY", "HGET", "GET"})
+    EXPECT_TRUE(commands.count(c)) << c;
 }
 
 // Each keyspace gets the workload its promise is checked on.
