@@ -256,6 +256,19 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.headers.get("Content-Type", ""), e.read().decode()
 
+    def metrics(self):
+        """{(metric name, labels text): value} of the labelled series of /metrics."""
+        code, _, body = self.http("/metrics")
+        assert code == 200, code
+        out = {}
+        for line in body.splitlines():
+            if line.startswith("#") or "{" not in line:
+                continue
+            name, rest = line.split("{", 1)
+            labels, value = rest.rsplit("} ", 1)
+            out[(name, labels)] = int(float(value))
+        return out
+
     def status(self):
         code, _, body = self.http("/status")
         if code != 200:

@@ -56,6 +56,7 @@ class Cluster:
     def __init__(self, n=3, raft=None):
         raft = dict(FAST_RAFT, **(raft or {}))
         ports = [(harness.free_port(), harness.free_port()) for _ in range(n)]
+        self.peer_ports = [p for _, p in ports]
         secret = secrets.token_hex(16)
         self.nodes = []
         for i in range(n):

@@ -123,7 +123,7 @@ class AsyncLostWritesTest(unittest.TestCase):
             again = conn.call("LOSTWRITES")
         self.assertEqual(again, lost, "LOSTWRITES changed across a restart")
         # ... and counted by the metric and by INFO keyspace_replication.
-        metrics = peer_metrics(c.nodes[leader])
+        metrics = c.nodes[leader].metrics()
         self.assertEqual(metrics.get(("replikv_lost_writes", f'keyspace="{KS}"')), len(lost))
         info = harness.redis_cli(c.nodes[leader].port, "INFO", "keyspace_replication", check=True)
         self.assertIn(f"lost_writes:{len(lost)}", info)
@@ -139,22 +139,8 @@ class AsyncLostWritesTest(unittest.TestCase):
         c.nodes[leader].restart()
         with c.nodes[leader].raw(timeout=5) as conn:
             self.assertEqual(conn.call("LOSTWRITES"), [], "the reset did not survive kill -9")
-        metrics = peer_metrics(c.nodes[leader])
+        metrics = c.nodes[leader].metrics()
         self.assertEqual(metrics.get(("replikv_lost_writes", f'keyspace="{KS}"')), 0)
-
-
-def peer_metrics(node):
-    """{(metric name, labels): value} of node's /metrics."""
-    code, _, body = node.http("/metrics")
-    assert code == 200, code
-    out = {}
-    for line in body.splitlines():
-        if line.startswith("#") or "{" not in line:
-            continue
-        name, rest = line.split("{", 1)
-        labels, value = rest.rsplit("} ", 1)
-        out[(name, labels)] = int(float(value))
-    return out
 
 
 class AsyncBatchingTest(unittest.TestCase):
@@ -170,11 +156,11 @@ class AsyncBatchingTest(unittest.TestCase):
             """Messages the leader of ks sent one of its followers during n writes."""
             leader = c.leader(ks)
             frames = ("replikv_peer_frames_sent_total", f'peer="n{(leader + 1) % 3 + 1}"')
-            before = peer_metrics(c.nodes[leader])[frames]
+            before = c.nodes[leader].metrics()[frames]
             with c.nodes[leader].raw(timeout=10) as conn:
                 for j in range(n):
                     self.assertEqual(conn.call("SET", f"{prefix}{j}", "v"), "OK")
-            return peer_metrics(c.nodes[leader])[frames] - before
+            return c.nodes[leader].metrics()[frames] - before
 
         # Each held append leaves within 100 ms, or with the next heartbeat (every 40 ms): on
         # a loaded machine where 1000 writes take 2 s, that is still under 150 messages.

@@ -1,8 +1,10 @@
 #include "runtime/peer_transport.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@ constexpr std::string_view kMagic = "RKV1";
 constexpr std::string_view kDefaultSecret = "replikv-default-cluster-secret-change-me";
 constexpr std::string_view kAcceptorLabel = "rkv1 acceptor proof";
 constexpr std::string_view kDialerLabel = "rkv1 dialer proof";
+constexpr std::string_view kFrameKeyLabel = "rkv2 frame key";
 constexpr size_t kInitialReadBuffer = 64 * 1024;
 constexpr size_t kKeepReadBuffer = 1024 * 1024;  // shrink back when idle and larger than this
 // Payloads up to this size are copied next to their header (one iovec for many small frames);
@@ -98,6 +101,25 @@ void put_str(std::string& out, std::string_view s) {
   out.append(s);
 }
 
+// HMAC-SHA256(secret, label | nonce_d | nonce_a | dialer id | acceptor id | fingerprint).
+std::string handshake_mac(std::string_view secret, std::string_view label, std::string_view nonce_d,
+                          std::string_view nonce_a, std::string_view dialer_id,
+                          std::string_view acceptor_id, uint64_t fingerprint) {
+  std::string msg(label);
+  msg.append(nonce_d);
+  msg.append(nonce_a);
+  put_str(msg, dialer_id);
+  put_str(msg, acceptor_id);
+  put_u64(msg, fingerprint);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int out_len = 0;
+  unsigned char* r =
+      HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &out_len);
+  RKV_ASSERT_MSG(r != nullptr && out_len == PeerTransport::kMacBytes, "HMAC-SHA256 failed");
+  return std::string(reinterpret_cast<const char*>(out), out_len);
+}
+
 std::string endpoint_text(const tcp::socket& s) {
   asio::error_code ec;
   auto ep = s.remote_endpoint(ec);
@@ -114,6 +136,59 @@ std::string encode_frame(std::string_view payload) {
   out.reserve(PeerTransport::kFrameHeaderBytes + payload.size());
   put_u32(out, static_cast<uint32_t>(payload.size()));
   put_u64(out, checksum64(payload));
+  out.append(payload);
+  return out;
+}
+
+FrameAuth::FrameAuth(std::string_view key) : key_(key.substr(0, 16)) {
+  static EVP_MAC* const kSipHash = EVP_MAC_fetch(nullptr, "SIPHASH", nullptr);
+  RKV_ASSERT_MSG(kSipHash != nullptr && key_.size() == 16, "SipHash unavailable");
+  ctx_ = EVP_MAC_CTX_new(kSipHash);
+  RKV_ASSERT_MSG(ctx_ != nullptr, "EVP_MAC_CTX_new failed");
+}
+
+FrameAuth::~FrameAuth() {
+  EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(ctx_));
+}
+
+uint64_t FrameAuth::tag(uint64_t seq, std::string_view payload) {
+  auto* ctx = static_cast<EVP_MAC_CTX*>(ctx_);
+  unsigned char head[12];
+  for (int i = 0; i < 8; ++i)
+    head[i] = static_cast<unsigned char>(seq >> (8 * i));
+  const auto len = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i)
+    head[8 + i] = static_cast<unsigned char>(len >> (8 * i));
+  unsigned char out[8];
+  size_t out_len = 0;
+  size_t size = sizeof(out);  // SipHash-2-4 with a 64-bit tag
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+                               OSSL_PARAM_construct_end()};
+  const bool ok = EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key_.data()),
+                               key_.size(), params) == 1 &&
+                  EVP_MAC_update(ctx, head, sizeof(head)) == 1 &&
+                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(payload.data()),
+                                 payload.size()) == 1 &&
+                  EVP_MAC_final(ctx, out, &out_len, sizeof(out)) == 1 && out_len == sizeof(out);
+  RKV_ASSERT_MSG(ok, "SipHash failed");
+  uint64_t t = 0;
+  for (int i = 7; i >= 0; --i)
+    t = (t << 8) | out[i];
+  return t;
+}
+
+std::string frame_key(std::string_view secret, std::string_view nonce_d, std::string_view nonce_a,
+                      std::string_view dialer_id, std::string_view acceptor_id,
+                      uint64_t fingerprint) {
+  return handshake_mac(secret, kFrameKeyLabel, nonce_d, nonce_a, dialer_id, acceptor_id,
+                       fingerprint);
+}
+
+std::string encode_data_frame(FrameAuth& auth, uint64_t seq, std::string_view payload) {
+  std::string out;
+  out.reserve(PeerTransport::kFrameHeaderBytes + payload.size());
+  put_u32(out, static_cast<uint32_t>(payload.size()));
+  put_u64(out, auth.tag(seq, payload));
   out.append(payload);
   return out;
 }
@@ -195,6 +270,10 @@ class PeerTransport::Link {
   uint32_t claimed_peer = kNoPeer;  // inbound: the id HELLO named (not yet proven)
   std::string remote;               // "host:port" for logs
   std::string nonce_d, nonce_a;
+  // Once authenticated: the MAC of the payload frames, and how many were sent (outbound) or
+  // received (inbound) on this connection.
+  std::unique_ptr<peer_wire::FrameAuth> auth;
+  uint64_t frame_seq = 0;
   // Input: bytes [rbeg, rend) of rbuf are received and not yet parsed.
   std::unique_ptr<char[]> rbuf;
   size_t rcap = 0, rbeg = 0, rend = 0;
@@ -457,7 +536,7 @@ void PeerTransport::flush(const LinkPtr& link) {
     if (!item.raw) {
       std::string header;  // 12 bytes: fits the small-string buffer, no allocation
       put_u32(header, static_cast<uint32_t>(item.bytes.size()));
-      put_u64(header, checksum64(item.bytes));
+      put_u64(header, link->auth->tag(link->frame_seq++, item.bytes));
       append_gather(header);
     }
     if (item.bytes.size() <= kInlinePayloadMax) {
@@ -681,7 +760,17 @@ void PeerTransport::process_input(const LinkPtr& link) {
       break;
     }
     std::string_view payload(p + kFrameHeaderBytes, len);
-    if (checksum64(payload) != get_u64(p + 4)) {
+    if (link->ready()) {
+      if (link->auth->tag(link->frame_seq, payload) != get_u64(p + 4)) {
+        if (link->role == Link::Role::kInbound) ++peer_stats(link->peer).bad_frames;
+        close_link(link, "protocol violation",
+                   fmt::format("frame {} failed authentication (altered, injected, replayed or "
+                               "reordered)",
+                               link->frame_seq));
+        return;
+      }
+      ++link->frame_seq;
+    } else if (checksum64(payload) != get_u64(p + 4)) {
       close_link(link, "protocol violation", "frame checksum mismatch");
       return;
     }
@@ -778,6 +867,8 @@ void PeerTransport::on_challenge(const LinkPtr& link, std::string_view payload) 
     return close_link(link, "failed authentication", "bad MAC");
   }
   link->step = Link::Step::kAwaitOk;
+  link->auth = std::make_unique<peer_wire::FrameAuth>(peer_wire::frame_key(
+      secret_, link->nonce_d, link->nonce_a, my_id, expected_id, fingerprint_));
   write_control(link, peer_wire::encode_response(make_mac(kDialerLabel, link->nonce_d,
                                                           link->nonce_a, my_id, expected_id)));
 }
@@ -797,6 +888,8 @@ void PeerTransport::on_response(const LinkPtr& link, std::string_view payload) {
     return close_link(link, "failed authentication", "bad MAC");
   }
   link->peer = who;
+  link->auth = std::make_unique<peer_wire::FrameAuth>(peer_wire::frame_key(
+      secret_, link->nonce_d, link->nonce_a, peers_[who]->id, cfg_.nodes[self_].id, fingerprint_));
   link->step = Link::Step::kReady;
   link->deadline.cancel();
   Peer& p = *peers_[who];
@@ -822,19 +915,7 @@ void PeerTransport::on_ok(const LinkPtr& link, std::string_view payload) {
 std::string PeerTransport::make_mac(std::string_view label, std::string_view nonce_d,
                                     std::string_view nonce_a, std::string_view dialer_id,
                                     std::string_view acceptor_id) const {
-  std::string msg(label);
-  msg.append(nonce_d);
-  msg.append(nonce_a);
-  put_str(msg, dialer_id);
-  put_str(msg, acceptor_id);
-  put_u64(msg, fingerprint_);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  unsigned char* r =
-      HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &out_len);
-  RKV_ASSERT_MSG(r != nullptr && out_len == kMacBytes, "HMAC-SHA256 failed");
-  return std::string(reinterpret_cast<const char*>(out), out_len);
+  return handshake_mac(secret_, label, nonce_d, nonce_a, dialer_id, acceptor_id, fingerprint_);
 }
 
 std::string PeerTransport::make_nonce() {

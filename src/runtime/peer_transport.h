@@ -12,10 +12,16 @@
 //   peer is unreachable waits (up to the queue bounds) and goes out after the reconnect; a
 //   payload being written when a connection breaks may be lost. Protocols on top (Raft, catch-up,
 //   anti-entropy) already tolerate loss and retransmit.
-// - Wire: every message is a frame [u32 LE payload length][u64 LE XXH3 of payload][payload].
-//   An announced length above the limit, or a checksum mismatch, is a protocol violation: the
-//   connection is closed, the violation logged (naming the remote address) and counted; the
-//   node carries on. No buffer is ever sized from an unchecked length.
+// - Wire: every message is a frame [u32 LE payload length][u64 LE tag][payload]. The handshake's
+//   frames are tagged with the XXH3 of their payload (a checksum: they prove themselves by their
+//   MACs); every payload frame after the handshake is tagged with a MAC: SipHash-2-4 of
+//   (u64 sequence number, u32 length, payload) under a key both sides derive from the cluster
+//   secret and this connection's handshake (HMAC-SHA256(secret, kFrameKeyLabel | nonces | ids |
+//   fingerprint)), the sequence counting the connection's payload frames from 0. So a frame that
+//   was altered, injected, replayed (on this connection or from an earlier one: the key differs)
+//   or reordered fails its check. An announced length above the limit, or a failed check, is a
+//   protocol violation: the connection is closed, the violation logged (naming the remote
+//   address) and counted; the node carries on. No buffer is ever sized from an unchecked length.
 // - Handshake (frames of at most kMaxHandshakeFrame bytes, within handshake_timeout):
 //     dialer   -> HELLO     {"RKV1", version, fingerprint, dialer nonce, dialer node id}
 //     acceptor -> CHALLENGE {"RKV1", version, fingerprint, acceptor nonce, MAC_a, acceptor id}
@@ -71,6 +77,7 @@ struct PeerStats {
   uint64_t dropped = 0;                              // send() refused: the queue was full
   uint64_t oversized = 0;   // send() refused: payload larger than max_frame_bytes
   uint64_t rejected = 0;    // connections closed for a violation (see above)
+  uint64_t bad_frames = 0;  // payload frames refused by their MAC (each closed its connection)
   uint64_t reconnects = 0;  // outbound links established after the first one
   uint64_t queued_frames = 0, queued_bytes = 0;  // waiting to be written
 };
@@ -79,7 +86,7 @@ class PeerTransport {
  public:
   using MessageHandler = std::function<void(uint32_t from, std::string_view payload)>;
 
-  static constexpr uint32_t kProtocolVersion = 1;
+  static constexpr uint32_t kProtocolVersion = 2;  // 2: payload frames carry MACs
   static constexpr size_t kFrameHeaderBytes = 12;
   static constexpr uint32_t kMaxHandshakeFrame = 1024;
   static constexpr size_t kNonceBytes = 16;
@@ -176,8 +183,28 @@ class PeerTransport {
 
 // Wire helpers, exposed so tests can speak the protocol from a raw socket.
 namespace peer_wire {
-// [u32 length][u64 checksum][payload]
+// A handshake frame: [u32 length][u64 checksum][payload]
 std::string encode_frame(std::string_view payload);
+// The MAC of a connection's payload frames (see Wire above), keyed by the first 16 bytes of the
+// derived frame key.
+class FrameAuth {
+ public:
+  explicit FrameAuth(std::string_view key);
+  ~FrameAuth();
+  FrameAuth(const FrameAuth&) = delete;
+  FrameAuth& operator=(const FrameAuth&) = delete;
+  uint64_t tag(uint64_t seq, std::string_view payload);
+
+ private:
+  std::string key_;
+  void* ctx_;  // EVP_MAC_CTX
+};
+// The frame key of a connection: HMAC-SHA256 over the handshake's values.
+std::string frame_key(std::string_view secret, std::string_view nonce_d, std::string_view nonce_a,
+                      std::string_view dialer_id, std::string_view acceptor_id,
+                      uint64_t fingerprint);
+// A payload frame as the sender of the connection writes its seq-th one.
+std::string encode_data_frame(FrameAuth& auth, uint64_t seq, std::string_view payload);
 // XXH3 of the sorted node ids (each length-prefixed).
 uint64_t cluster_fingerprint(const std::vector<PeerConfig>& nodes);
 std::string encode_hello(std::string_view node_id, uint64_t fingerprint, std::string_view nonce);

@@ -445,13 +445,37 @@ TEST(PeerTransportTest, AuthenticatedViolationsCloseTheLinkAndRecover) {
   expect_traffic_flows(io, c, 1);
   ASSERT_TRUE(run_until(io, [&] { return c[1].stats(0).reconnects == 1; }));
 
-  // A bad checksum.
+  // A frame with a bad tag.
   std::string payload = "tampered";
   c[1].send_raw_for_test(0, raw_header(static_cast<uint32_t>(payload.size()), 99) + payload);
   ASSERT_TRUE(run_until(io, [&] { return c[0].stats(1).rejected == 2; }));
+  EXPECT_EQ(c[0].stats(1).bad_frames, 1u);
   expect_traffic_flows(io, c, 2);
   EXPECT_EQ(c[1].stats(0).reconnects, 2u);
+
+  // A frame whose checksum is right (what a party on the path can compute without the
+  // secret): refused by its MAC, never delivered.
+  c[1].send_raw_for_test(0, peer_wire::encode_frame(payload));
+  ASSERT_TRUE(run_until(io, [&] { return c[0].stats(1).rejected == 3; }));
+  EXPECT_EQ(c[0].stats(1).bad_frames, 2u);
+  expect_traffic_flows(io, c, 3);
   EXPECT_EQ(c[0].rejected_unauthenticated(), 0u);
+}
+
+TEST(PeerTransportTest, FrameTagsBindKeySequenceAndPayload) {
+  const std::string k1 = peer_wire::frame_key("secret", "nd", "na", "n1", "n2", 7);
+  const std::string k2 = peer_wire::frame_key("secret", "nd", "nb", "n1", "n2", 7);
+  EXPECT_EQ(k1.size(), PeerTransport::kMacBytes);
+  EXPECT_NE(k1, k2);  // another handshake, another key
+  peer_wire::FrameAuth a(k1), a_again(k1), b(k2);
+  EXPECT_EQ(a.tag(0, "payload"), a_again.tag(0, "payload"));
+  EXPECT_NE(a.tag(0, "payload"), a.tag(1, "payload"));  // a replay at another position
+  EXPECT_NE(a.tag(0, "payload"), a.tag(0, "paylaod"));
+  EXPECT_NE(a.tag(0, "payload"), b.tag(0, "payload"));
+  EXPECT_NE(a.tag(0, ""), a.tag(0, std::string(1, '\0')));  // the length is covered
+  const std::string f = peer_wire::encode_data_frame(a, 3, "xy");
+  ASSERT_EQ(f.size(), PeerTransport::kFrameHeaderBytes + 2);
+  EXPECT_EQ(f.substr(12), "xy");
 }
 
 TEST(PeerTransportTest, ReceiverEnforcesItsOwnFrameLimit) {

@@ -226,10 +226,10 @@ std::string Server::keyspace_replication_text() {
       o += fmt::format(
           "peer_{}:connected={},inbound_connected={},frames_sent={},bytes_sent={},"
           "frames_received={},bytes_received={},queued_frames={},dropped={},rejected={},"
-          "reconnects={}\r\n",
+          "bad_frames={},reconnects={}\r\n",
           config_.nodes[i].id, p.connected ? 1 : 0, p.inbound_connected ? 1 : 0, p.frames_sent,
           p.bytes_sent, p.frames_received, p.bytes_received, p.queued_frames, p.dropped, p.rejected,
-          p.reconnects);
+          p.bad_frames, p.reconnects);
     }
     o +=
         fmt::format("peer_rejected_unauthenticated:{}\r\n", transport_->rejected_unauthenticated());
@@ -408,6 +408,9 @@ std::string Server::metrics_text() {
         {"replikv_peer_rejected_total", "counter",
          "Connections with the peer closed for a protocol or authentication violation.",
          [](const PeerStats& p) { return p.rejected; }},
+        {"replikv_peer_bad_frames_total", "counter",
+         "Frames from the peer refused by their MAC (altered, injected, replayed or reordered).",
+         [](const PeerStats& p) { return p.bad_frames; }},
         {"replikv_peer_reconnects_total", "counter", "Links to the peer established again.",
          [](const PeerStats& p) { return p.reconnects; }},
     };
