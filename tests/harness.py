@@ -276,6 +276,16 @@ class Server:
         return json.loads(body)
 
 
+def shutdown_sockets(*socks):
+    """Shuts both directions of each socket down, ignoring sockets already closed (a relay's
+    two ends, once either side is done)."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def redis_cli(port, *args, resp3=False, stdin=None, timeout=30.0, check=False):
     cmd = ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--no-raw"]
     if resp3:

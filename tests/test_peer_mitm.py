@@ -94,11 +94,7 @@ class Proxy:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        harness.shutdown_sockets(src, dst)
 
     def pump_frames(self, src, dst):
         n = 0
@@ -141,11 +137,7 @@ class Proxy:
                 attack = None
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        harness.shutdown_sockets(src, dst)
 
 
 class PeerMitmTest(unittest.TestCase):

@@ -155,11 +155,7 @@ class PeerRelay:
                 dst.sendall(data)
         except (OSError, ValueError):
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        harness.shutdown_sockets(src, dst)
 
 
 def start_relayed_cluster(test, raft=None):
