@@ -1,10 +1,12 @@
 # replikv developer entry points. Every target installs what it needs first (Debian bookworm).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build build-asan test test-asan run serve bench bench-types format clean
+.PHONY: deps build build-asan test test-asan fuzz run serve bench bench-types format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -25,6 +27,11 @@ test: build
 # long runs (label "slow").
 test-asan: build-asan
 	@ctest --test-dir $(ASAN_BUILD) -j$(JOBS) --output-on-failure --timeout 1800 -LE slow
+
+# libFuzzer (Clang, with ASan + UBSan) on every target of src/fuzz for FUZZ_SECONDS each, from
+# the targets' seeds and the committed corpus (tests/fuzz); crashes land in $(FUZZ_BUILD)/artifacts.
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(JOBS)
 
 # Builds and runs a local 3-node cluster on loopback (client ports 7379-7381, data in
 # ./data/cluster); Ctrl-C stops it.

@@ -9,7 +9,7 @@ packages=(
   libasio-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libxxhash-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libhiredis-dev libjemalloc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   redis-tools redis-server etcd-server etcd-client wrk
   python3 python3-redis curl iproute2 iptables procps
 )

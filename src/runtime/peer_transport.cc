@@ -177,6 +177,11 @@ uint64_t FrameAuth::tag(uint64_t seq, std::string_view payload) {
   return t;
 }
 
+std::string check_greeting(std::string_view payload, bool challenge) {
+  Greeting g;
+  return parse_greeting(payload, challenge ? MsgType::kChallenge : MsgType::kHello, challenge, &g);
+}
+
 std::string frame_key(std::string_view secret, std::string_view nonce_d, std::string_view nonce_a,
                       std::string_view dialer_id, std::string_view acceptor_id,
                       uint64_t fingerprint) {

@@ -209,6 +209,9 @@ std::string encode_data_frame(FrameAuth& auth, uint64_t seq, std::string_view pa
 uint64_t cluster_fingerprint(const std::vector<PeerConfig>& nodes);
 std::string encode_hello(std::string_view node_id, uint64_t fingerprint, std::string_view nonce);
 std::string encode_response(std::string_view mac);
+// Parses a HELLO (challenge false) or CHALLENGE handshake payload as a node does: "" when it is
+// well formed, else the reason it would be refused (fuzzing and tests).
+std::string check_greeting(std::string_view payload, bool challenge);
 }  // namespace peer_wire
 
 }  // namespace rkv
