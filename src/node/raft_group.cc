@@ -341,8 +341,9 @@ Dispatch RaftGroup::execute_transaction(const Origin& o, Transaction& txn, int64
 
 namespace {
 
-// The log entries watched_changed reads at most; a WATCH older than that aborts its EXEC.
-constexpr uint64_t kMaxWatchScan = 100000;
+// The log entries watched_changed reads at most (a bounded step of the event loop, a few
+// milliseconds); a WATCH older than that aborts its EXEC.
+constexpr uint64_t kMaxWatchScan = 10000;
 
 // Calls fn(key) for every key a logged entry may change: the keys of its commands that write.
 template <typename Fn>
@@ -486,6 +487,7 @@ void RaftGroup::rollback_speculative() {
   for (auto it = speculative_.rbegin(); it != speculative_.rend(); ++it) {
     for (auto u = it->second.undo.rbegin(); u != it->second.undo.rend(); ++u) {
       note_change(u->first);
+      node_->key_events_.changed(ks_, u->first);  // a WATCH since the write must abort
       if (u->second) {
         node_->store_.restore(ks_, u->first, *u->second);
       } else {

@@ -4,6 +4,7 @@
 // and the undo of a whole speculative (commit = "async") transaction when leadership is lost.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -286,6 +287,7 @@ TEST(TransactionPrimary, AsyncSpeculativeTransactionIsUndoneWhole) {
             "*3\r\n:1\r\n+OK\r\n:2\r\n");
   EXPECT_EQ(c.value(li, "a"), "2");
   EXPECT_EQ(c.value(li, "b"), "1");
+  l->watches().watch(99, 0, "b");  // a client WATCHes the speculative value
   Node* nl = nullptr;
   for (int i = 0; i < 500 && (nl == nullptr || nl == l); ++i) {
     c.tick_all();
@@ -297,6 +299,8 @@ TEST(TransactionPrimary, AsyncSpeculativeTransactionIsUndoneWhole) {
   for (int i = 0; i < 100; ++i)
     c.tick_all();
   ASSERT_NE(l->raft_group(0)->role(), raft::Role::kLeader);
+  const std::vector<uint64_t> fired = l->watches().take_fired();
+  EXPECT_NE(std::find(fired.begin(), fired.end(), 99u), fired.end());  // the undo changed it
   for (size_t i = 0; i < 3; ++i) {  // gone whole: neither key keeps a part of it
     EXPECT_EQ(c.value(i, "a"), "0") << i;
     EXPECT_EQ(c.value(i, "b"), std::nullopt) << i;

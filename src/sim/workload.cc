@@ -1,5 +1,7 @@
 #include "sim/workload.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <utility>
 
@@ -153,19 +155,24 @@ ClientOp Workload::next_set(int ks, Random& rng) {
 }
 
 ClientOp Workload::next_counter(int ks, Random& rng) {
+  const int i = static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys)));
+  if (rng.uniform(3) == 0) return counter_op(ks, i, OpType::kGet, 0);
+  return counter_op(ks, i, OpType::kIncr, static_cast<int64_t>(rng.range(0, 12)) - 4);  // -4..8
+}
+
+ClientOp Workload::counter_op(int ks, int i, OpType type, int64_t delta) const {
   ClientOp c;
   c.family = Family::kCounter;
   c.keyspace = ks;
-  c.op.key =
-      counter_key(ks, static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys))));
-  if (rng.uniform(3) == 0) {
-    c.op.type = OpType::kGet;
-    c.args = {"GET", c.op.key};
-  } else {
-    c.op.type = OpType::kIncr;
-    c.op.delta = static_cast<int64_t>(rng.range(0, 12)) - 4;  // -4 .. 8
-    c.args = {"INCRBY", c.op.key, std::to_string(c.op.delta)};
-  }
+  c.op.key = counter_key(ks, i);
+  c.op.type = type;
+  const auto command = [&](const std::string& key) -> std::vector<std::string> {
+    if (type == OpType::kGet) return {"GET", key};
+    return {"INCRBY", key, std::to_string(delta)};
+  };
+  if (type == OpType::kIncr) c.op.delta = delta;
+  c.args = command(c.op.key);
+  if (transactional_counter(i)) c.transaction = {c.args, command(c.op.key + "t")};
   return c;
 }
 
@@ -220,8 +227,12 @@ std::vector<ClientOp> Workload::final_reads() const {
     } else {
       for (int i = 0; sets && i < mix_.set_keys; ++i)
         read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
-      for (int i = 0; counters && i < mix_.counter_keys; ++i)
-        read(ks, Family::kCounter, OpType::kGet, counter_key(ks, i));
+      for (int i = 0; counters && i < mix_.counter_keys; ++i) {
+        ClientOp c = counter_op(ks, i, OpType::kGet, 0);
+        c.read_mode = ReadMode::kLinearizable;
+        c.final_read = true;
+        out.push_back(std::move(c));
+      }
     }
   }
   return out;
@@ -243,6 +254,26 @@ OpStatus Workload::classify_error(std::string_view m) {
 
 void Workload::complete(ClientOp& c, const Reply& r) {
   if (c.family == Family::kLeaderless) return complete_leaderless(c, r);
+  if (c.transaction.empty() || r.kind == Reply::kError) return complete_one(c, r);
+  // EXEC's reply: one reply per command, the recorded one first. Every other command did the
+  // same to a twin key, so each must have answered alike: a difference shows a transaction
+  // applied in part, or another command run in between.
+  if (r.kind != Reply::kArray || r.elements.size() != c.transaction.size()) {
+    violation_ = fmt::format("EXEC of {} commands answered {} (kind {})", c.transaction.size(),
+                             r.elements.size(), static_cast<int>(r.kind));
+    return;
+  }
+  const Reply& first = r.elements[0];
+  for (const Reply& e : r.elements) {
+    if (e.kind != first.kind || e.text != first.text || e.integer != first.integer) {
+      violation_ = fmt::format("transaction on {} seen in part: replies differ ({} {} vs {} {})",
+                               c.op.key, first.text, first.integer, e.text, e.integer);
+    }
+  }
+  complete_one(c, first);
+}
+
+void Workload::complete_one(ClientOp& c, const Reply& r) {
   check::Op& op = c.op;
   if (r.kind == Reply::kError) {
     op.status = classify_error(r.text);
