@@ -9,6 +9,10 @@
                                       aborts by another client, by an expiry and by FLUSHALL,
                                       UNWATCH, RESET, connection commands queued among data
                                       commands)
+  test_redis_py_pipelines_and_watch_retries
+                                      redis-py's transactional pipeline (replies, an error
+                                      inside EXEC) and its WATCH retry helper with 4 threads
+                                      incrementing one key: no increment lost
   test_cluster_rules                  a 3-node primary cluster (test_cluster.Cluster) with a
                                       leaderless keyspace added: a transaction sent to a
                                       follower runs as a whole on the leader and is applied on
@@ -117,6 +121,43 @@ class ScriptTest(unittest.TestCase):
             got = run_script(node.port, proto)
             diffs = [(SCRIPT[i], g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
             self.assertEqual(diffs, [], f"RESP{proto}: (command, replikv, redis)")
+
+    def test_redis_py_pipelines_and_watch_retries(self):
+        """redis-py's transactional pipeline and its WATCH retry helper, unchanged."""
+        try:
+            import redis
+        except ImportError:
+            self.skipTest("redis-py is not installed")
+        node = harness.Server()
+        self.addCleanup(node.cleanup)
+        node.start()
+        r = redis.Redis(port=node.port, socket_timeout=10)
+        with r.pipeline(transaction=True) as p:
+            p.set("p", 1).incr("p").get("p").hset("h", "f", "v").hgetall("h")
+            self.assertEqual(p.execute(), [True, 2, b"2", 1, {b"f": b"v"}])
+        with r.pipeline(transaction=True) as p:
+            p.set("s", "x").incr("s")
+            with self.assertRaises(redis.ResponseError):
+                p.execute()  # the INCR's error inside EXEC; the SET ran
+        self.assertEqual(r.get("s"), b"x")
+        r.set("n", 0)
+
+        def bump(pipe):
+            v = int(pipe.get("n"))
+            pipe.multi()
+            pipe.set("n", v + 1)
+
+        def worker():
+            c = redis.Redis(port=node.port, socket_timeout=10)
+            for _ in range(100):
+                c.transaction(bump, "n")
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(r.get("n"), b"400")  # every retry saw the others' increments
 
     def test_watched_key_expiring_aborts(self):
         node = harness.Server()

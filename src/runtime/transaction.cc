@@ -14,9 +14,10 @@ using resp::CommandId;
 namespace {
 
 // A transaction queues at most this many commands, of at most this many bytes in all;
-// beyond, the command is refused (and the transaction doomed), as any queuing error.
+// beyond, the command is refused (and the transaction doomed), as any queuing error. The byte
+// bound keeps a relayed transaction, and its log entry, within one peer message (64 MiB).
 constexpr size_t kMaxQueuedCommands = 100000;
-constexpr size_t kMaxQueuedBytes = 256u << 20;
+constexpr size_t kMaxQueuedBytes = 32u << 20;
 
 }  // namespace
 
