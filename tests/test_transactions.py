@@ -13,6 +13,10 @@
                                       redis-py's transactional pipeline (replies, an error
                                       inside EXEC) and its WATCH retry helper with 4 threads
                                       incrementing one key: no increment lost
+  test_random_interleavings_match_redis
+                                      3,000 random MULTI / EXEC / DISCARD / WATCH / UNWATCH and
+                                      string/key commands (test_strings_diff's generator) over
+                                      two connections, against redis-server: same bytes
   test_cluster_rules                  a 3-node primary cluster (test_cluster.Cluster) with a
                                       leaderless keyspace added: a transaction sent to a
                                       follower runs as a whole on the leader and is applied on
@@ -31,9 +35,10 @@
                                       acknowledged EXEC's reply, and the bank total is
                                       unchanged.
 
-Environment: REPLIKV_BIN (see harness.py).
+Environment: REPLIKV_BIN (see harness.py); RKV_TXN_DIFF_SEED, RKV_TXN_DIFF_OPS.
 """
 
+import collections
 import os
 import random
 import sys
@@ -45,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import RespError  # noqa: E402
 from test_cluster import KS, Cluster  # noqa: E402
-from test_strings_diff import Conn, RedisServer  # noqa: E402
+from test_strings_diff import Conn, Generator, RedisServer  # noqa: E402
 
 # (connection index, command). Connection 0 runs the transactions; connection 1 interferes.
 SCRIPT = [
@@ -169,6 +174,74 @@ class ScriptTest(unittest.TestCase):
             time.sleep(0.2)
             self.assertEqual(c.call("MULTI"), "OK")
             self.assertEqual(c.call("EXEC"), None)
+
+
+class RandomDiffTest(unittest.TestCase):
+    """Random interleavings of MULTI / EXEC / DISCARD / WATCH / UNWATCH and data commands
+    (test_strings_diff's generator) on two connections, replikv against redis-server: every
+    reply the same bytes."""
+
+    SEED = int(os.environ.get("RKV_TXN_DIFF_SEED", "1717"))
+    OPS = int(os.environ.get("RKV_TXN_DIFF_OPS", "3000"))
+    # Replies that depend on when a command ran (TTL) or on chance (RANDOMKEY, KEYS order).
+    UNSTABLE = {"TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "RANDOMKEY", "KEYS"}
+
+    def test_random_interleavings_match_redis(self):
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        node = harness.Server()
+        self.addCleanup(node.cleanup)
+        node.start()
+        rng = random.Random(self.SEED)
+        keys = [f"k{i}" for i in range(6)]
+        gen = Generator(rng, keys, int(time.time() * 1000) + 10**9)
+
+        def data_command():
+            while True:
+                args = gen.command()
+                if str(args[0]).upper() not in self.UNSTABLE:
+                    return args
+
+        deadline = time.monotonic() + 30
+        done = 0
+        outcomes = collections.Counter()  # EXEC replies by kind
+        while done < self.OPS and time.monotonic() < deadline:
+            proto = rng.choice([2, 3])
+            conns = [(Conn(node.port, proto), Conn(redis.port, proto)) for _ in range(2)]
+            history = []
+            for _ in range(200):
+                r = rng.random()
+                if r < 0.25:  # the other client writes
+                    i, args = 1, data_command()
+                elif r < 0.33:
+                    i, args = 0, ["MULTI"]
+                elif r < 0.41:
+                    i, args = 0, ["EXEC"]
+                elif r < 0.44:
+                    i, args = 0, ["DISCARD"]
+                elif r < 0.51:
+                    i, args = 0, ["WATCH"] + rng.sample(keys, rng.randint(1, 2))
+                elif r < 0.53:
+                    i, args = 0, ["UNWATCH"]
+                elif r < 0.55:
+                    i, args = 0, rng.choice([["NOSUCH"], ["GET"], ["PING"], ["ECHO", "x"]])
+                else:
+                    i, args = 0, data_command()
+                history.append((i, args))
+                got, want = conns[i][0].call(args)[1], conns[i][1].call(args)[1]
+                self.assertEqual(got, want, f"RESP{proto} seed {self.SEED}, after "
+                                 f"{history[-12:]!r}")
+                if args == ["EXEC"]:
+                    outcomes["nil" if got in (b"*-1\r\n", b"_\r\n") else
+                             "execabort" if got.startswith(b"-EXECABORT") else
+                             "ran" if got.startswith(b"*") else "error"] += 1
+                done += 1
+            for a, b in conns:
+                a.close()
+                b.close()
+        self.assertGreater(done, 500)
+        self.assertTrue(outcomes["ran"] > 20 and outcomes["nil"] > 5 and
+                        outcomes["execabort"] > 5, outcomes)
 
 
 def leaderless_cluster():
