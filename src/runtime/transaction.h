@@ -64,7 +64,9 @@ class ClientTransaction {
   Dispatch exec(Server& s, Connection& c, const ClientRequest& req, resp::Writer& w,
                 ExecReplies* replies);
   // A watched key changed (Server::drain_watches).
-  void mark_dirty() { dirty_ = !watched_.empty(); }
+  void mark_dirty() {
+    if (!watched_.empty()) dirty_ = true;
+  }
   // DISCARD, RESET, the end of EXEC: leaves MULTI and forgets the watched keys.
   void reset(Server& s, uint64_t client_id);
 
