@@ -63,12 +63,13 @@ class KeyEventSink final : public ChangeSink {
     for (KeyEvents* e : events_)
       e->cleared(ks);
   }
-
- private:
+  // A change made without going through a sink (the undo of a speculative write).
   void changed(uint32_t ks, std::string_view key) {
     for (KeyEvents* e : events_)
       e->changed(ks, key);
   }
+
+ private:
   std::vector<KeyEvents*> events_;
 };
 

@@ -326,6 +326,29 @@ Dispatch Node::execute_local(const resp::CommandSpec& spec, std::span<const std:
   return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
 }
 
+Node::KeyRoute Node::route_keys(const resp::CommandSpec& spec,
+                                std::span<const std::string_view> args) const {
+  KeyRoute r;
+  resp::for_each_key(spec, args, [&](size_t i) {
+    const uint32_t k = store_.route(args[i]);
+    r.replicated |= k < engines_.size() && engines_[k] != nullptr;
+    if (r.ks == -1) {
+      r.ks = k;
+    } else if (r.ks != k) {
+      r.mixed = true;
+    }
+  });
+  return r;
+}
+
+namespace {
+constexpr std::string_view kCrossKeyspace =
+    "CROSSSLOT keys of one command must belong to one keyspace when it is replicated";
+constexpr std::string_view kCrossKeyspaceTxn =
+    "CROSSSLOT keys of one transaction (its commands and WATCHed keys) must belong to one "
+    "keyspace when it is replicated";
+}  // namespace
+
 Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
                      std::span<const std::string_view> args, const RequestOptions& opts,
                      int64_t now_ms, resp::Writer& w) {
@@ -336,23 +359,13 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     return list_keys(o, spec, args, now_ms, w);
   }
   // Which keyspace does the command touch? All its keys must share one replicated keyspace.
-  int64_t ks = -1;
-  bool mixed = false, any_replicated = false;
-  resp::for_each_key(spec, args, [&](size_t i) {
-    uint32_t k = store_.route(args[i]);
-    any_replicated |= engines_[k] != nullptr;
-    if (ks == -1) {
-      ks = k;
-    } else if (ks != k) {
-      mixed = true;
-    }
-  });
+  const KeyRoute r = route_keys(spec, args);
   const bool write = (spec.flags & resp::kWrite) != 0;
-  if (mixed && any_replicated) {
-    w.error("CROSSSLOT keys of one command must belong to one keyspace when it is replicated");
+  if (r.mixed && r.replicated) {
+    w.error(kCrossKeyspace);
     return {};
   }
-  if (ks < 0) {
+  if (r.ks < 0) {
     if (write) {
       for (const auto& e : engines_) {
         if (e) {
@@ -365,9 +378,119 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     }
     return execute_local(spec, args, now_ms, w);  // keyless reads: local state
   }
-  Engine* e = engines_[static_cast<size_t>(ks)].get();
+  Engine* e = engines_[static_cast<size_t>(r.ks)].get();
   if (!e) return execute_local(spec, args, now_ms, w);
   return e->execute(o, spec, args, opts, now_ms, w);
+}
+
+std::string Node::leaderless_transaction_error(uint32_t ks) const {
+  return fmt::format(
+      "ERR keyspace '{}' uses the leaderless model, where transactions (MULTI/EXEC/WATCH) are "
+      "not defined",
+      store_.keyspace(ks).config.name);
+}
+
+std::string Node::admit_to_transaction(const resp::CommandSpec& spec,
+                                       std::span<const std::string_view> args, int64_t* ks) const {
+  if (engines_.empty()) return {};  // a single node: every keyspace is local
+  const KeyRoute r = route_keys(spec, args);
+  if (r.ks < 0) {
+    return fmt::format(
+        "ERR '{}' names no key and cannot be part of a transaction on a cluster (a transaction "
+        "runs in the keyspace of its keys)",
+        spec.name);
+  }
+  if (r.mixed && r.replicated) return std::string(kCrossKeyspace);
+  const Engine* e = engines_[static_cast<size_t>(r.ks)].get();
+  if (e && e->as_leaderless()) return leaderless_transaction_error(static_cast<uint32_t>(r.ks));
+  // Local keyspaces may share a transaction (they are one node's state); a replicated one
+  // binds it.
+  if (*ks >= 0 && *ks != r.ks && (e || engines_[static_cast<size_t>(*ks)] != nullptr)) {
+    return std::string(kCrossKeyspaceTxn);
+  }
+  if (*ks < 0) *ks = r.ks;
+  return {};
+}
+
+std::string Node::watch(uint64_t client_id, std::span<const std::string_view> keys) {
+  for (std::string_view key : keys) {
+    const uint32_t ks = store_.route(key);
+    const Engine* e = engine(ks);
+    if (e && e->as_leaderless()) return leaderless_transaction_error(ks);
+  }
+  for (std::string_view key : keys)
+    watches_.watch(client_id, store_.route(key), key);
+  return {};
+}
+
+bool Node::key_expired(std::string_view key, int64_t now_ms) const {
+  const KeyTable::Entry* e = store_.keyspace(store_.route(key)).table.find(key);
+  return e && e->value.expire_at_ms != 0 && e->value.expire_at_ms <= now_ms;
+}
+
+Dispatch Node::execute_transaction(const ClientRequest& req, Transaction txn, int64_t now_ms,
+                                   resp::Writer& w) {
+  Origin o{req.client_id, req.seq, req.proto, -1, 0};
+  return execute_transaction(o, txn, now_ms, w);
+}
+
+Dispatch Node::execute_transaction(const Origin& o, Transaction& txn, int64_t now_ms,
+                                   resp::Writer& w) {
+  last_now_ms_ = now_ms;
+  // The transaction's keyspace: its commands' (admitted when queued), and that of the keys it
+  // watches in replicated keyspaces, which must agree.
+  int64_t ks = -1;
+  for (const auto& c : txn.commands) {
+    std::vector<std::string_view> a(c.begin(), c.end());
+    const std::string err = admit_to_transaction(*resp::lookup_command(a[0]), a, &ks);
+    if (!err.empty()) {
+      w.error(err);
+      return {};
+    }
+  }
+  std::vector<std::string> watched;  // those of the transaction's keyspace
+  for (std::string& key : txn.watched) {
+    const uint32_t k = store_.route(key);
+    if (!engine(k)) continue;  // local: the client's WATCH covered every change already
+    if (ks >= 0 && ks != k) {
+      w.error(kCrossKeyspaceTxn);
+      return {};
+    }
+    ks = k;
+    watched.push_back(std::move(key));
+  }
+  txn.watched = std::move(watched);
+  RaftGroup* g = ks >= 0 ? primary(static_cast<uint32_t>(ks)) : nullptr;
+  if (g) return g->execute_transaction(o, txn, now_ms, w);
+  // Local: every command runs now, in order, on this node's state; their changes join one
+  // pending batch, so they become durable together.
+  // Blocking commands (BLPOP, BRPOP, BLMOVE, ...) must not block here: inside EXEC they act
+  // as their non-blocking forms (an empty list answers nil at once), as in Redis.
+  w.array(txn.commands.size());
+  uint64_t token = 0;
+  for (const auto& c : txn.commands) {
+    std::vector<std::string_view> a(c.begin(), c.end());
+    token = std::max(token, execute(*resp::lookup_command(a[0]), a, now_ms, w));
+  }
+  return token == 0 ? Dispatch{Dispatch::kReady, 0} : Dispatch{Dispatch::kAfterPersist, token};
+}
+
+Dispatch Node::run_relayed(const Origin& o, std::span<const std::string_view> args,
+                           const RequestOptions& opts, int64_t now_ms, resp::Writer& w) {
+  if (is_relayed_transaction(args)) {
+    Transaction txn;
+    if (!decode_relayed_transaction(args, &txn)) {
+      w.error("ERR malformed relayed transaction");
+      return {};
+    }
+    return execute_transaction(o, txn, now_ms, w);
+  }
+  const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+  if (!spec || !resp::arity_ok(*spec, args.size())) {
+    w.error("ERR unknown command or wrong number of arguments");
+    return {};
+  }
+  return route(o, *spec, args, opts, now_ms, w);
 }
 
 // SCAN over leaderless keyspaces: cursors with this bit set name (keyspace, ring range) and
@@ -545,17 +668,11 @@ void Node::handle_forward(uint32_t from, std::string_view body, int64_t now_ms) 
     seen.order.pop_front();
   }
   Origin o{0, 0, fr.proto, static_cast<int32_t>(from), fr.id, fr.leader_term};
-  const resp::CommandSpec* spec = resp::lookup_command(fr.args[0]);
   std::string out;
   resp::Writer w(&out, fr.proto);
-  if (!spec || !resp::arity_ok(*spec, fr.args.size())) {
-    w.error("ERR unknown command or wrong number of arguments");
-    deliver(o, std::move(out));
-    return;
-  }
   RequestOptions opts;
   if (fr.read_mode > 0) opts.read_mode = static_cast<ReadMode>(fr.read_mode - 1);
-  Dispatch d = route(o, *spec, fr.args, opts, now_ms, w);
+  Dispatch d = run_relayed(o, fr.args, opts, now_ms, w);
   if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
 }
 
@@ -596,7 +713,7 @@ void Node::expire_forwards(int64_t now_ms) {
         std::vector<std::string_view> a(args.begin(), args.end());
         std::string out;
         resp::Writer w(&out, o.proto);
-        Dispatch d = route(o, *resp::lookup_command(a[0]), a, opts, now_ms, w);
+        Dispatch d = run_relayed(o, a, opts, now_ms, w);
         if (d.kind != Dispatch::kDeferred) deliver(o, std::move(out));
         continue;
       }
@@ -665,6 +782,7 @@ void Node::pump(int64_t now_ms) {
 
 void Node::on_client_closed(uint64_t client_id) {
   staleness_.erase(client_id);
+  watches_.forget(client_id);
   for (auto& e : engines_) {
     if (e) e->on_client_closed(client_id);
   }
@@ -730,13 +848,26 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
   if (store_.keyspace(ks).config.commit != CommitMode::kAsync) return;
   LoggedCommand cmd;
   if (!decode_logged(e.data, &cmd) || cmd.proposer != self_index_ ||
-      cmd.kind != LoggedCommand::kClient) {
+      cmd.kind == LoggedCommand::kExpire) {
     return;
   }
   LostWrite lw{store_.keyspace(ks).config.name, e.term, e.index, cmd.now_ms, {}};
-  for (size_t i = 0; i < cmd.args.size(); ++i) {
-    if (i) lw.command.push_back(' ');
-    lw.command.append(cmd.args[i]);
+  auto append = [&](std::span<const std::string_view> args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (i) lw.command.push_back(' ');
+      lw.command.append(args[i]);
+    }
+  };
+  if (cmd.kind == LoggedCommand::kMulti) {  // "MULTI; SET a 1; INCR b; EXEC"
+    lw.command = "MULTI";
+    std::vector<std::string_view> args;
+    for (std::string_view c : cmd.args) {
+      lw.command.append("; ");
+      if (decode_command(c, &args)) append(args);
+    }
+    lw.command.append("; EXEC");
+  } else {
+    append(cmd.args);
   }
   note(fmt::format("keyspace {}: acknowledged async write lost in failover: term {} index {}: {}",
                    lw.keyspace, lw.term, lw.index, lw.command));

@@ -33,6 +33,7 @@
 #include "node/key_events.h"
 #include "node/raft_group.h"
 #include "node/store.h"
+#include "node/wire.h"
 #include "resp/commands.h"
 #include "resp/writer.h"
 #include "storage/storage.h"
@@ -98,6 +99,28 @@ class Node {
   // reply is in `w`; for kDeferred it comes later from take_replies().
   Dispatch execute(const ClientRequest& req, const resp::CommandSpec& spec,
                    std::span<const std::string_view> args, int64_t now_ms, resp::Writer& w);
+  // --- transactions (MULTI ... EXEC; docs/guarantees.md) ---
+  // Admits a command queued in a transaction: *ks is the keyspace the transaction is bound to
+  // so far (-1: none yet), updated. Returns the error text (empty: admitted) when the command
+  // cannot join: its keys span keyspaces of which one is replicated, or it names another
+  // keyspace than the transaction's when either is replicated, or a leaderless keyspace
+  // (transactions are defined on single-node and primary keyspaces only), or it names no key
+  // on a cluster (it would have no keyspace to run in).
+  std::string admit_to_transaction(const resp::CommandSpec& spec,
+                                   std::span<const std::string_view> args, int64_t* ks) const;
+  // WATCH of keys by a client: registers them in watches(). Error text (nothing registered)
+  // when one belongs to a leaderless keyspace.
+  std::string watch(uint64_t client_id, std::span<const std::string_view> keys);
+  // The key holds a value whose expiry time has passed at now_ms (not yet removed). A watched
+  // key that expires after WATCH aborts EXEC, as in Redis.
+  bool key_expired(std::string_view key, int64_t now_ms) const;
+  // Runs a transaction whose client's WATCH did not fire: on this node's state (single node,
+  // local keyspaces) or as one entry of its primary keyspace's log (relayed to the leader from
+  // a follower). The reply is an array of the commands' replies, nil when the leader found a
+  // watched key changed, or an error (keys of several keyspaces, no leader, ...).
+  Dispatch execute_transaction(const ClientRequest& req, Transaction txn, int64_t now_ms,
+                               resp::Writer& w);
+
   // Single-node convenience: execute() for an anonymous client; returns the wait token (0 when
   // the reply may be sent at once). Never defers.
   uint64_t execute(const resp::CommandSpec& spec, std::span<const std::string_view> args,
@@ -200,6 +223,19 @@ class Node {
   void note(std::string s) { notes_.push_back({true, std::move(s)}); }
   void note_event(std::string s) { notes_.push_back({false, std::move(s)}); }
   void note_truncated(uint32_t keyspace, const raft::Entry& e);
+  // Which keyspace a command's keys belong to (-1: it names none); `mixed` when they span
+  // several, `replicated` when one of those is replicated.
+  struct KeyRoute {
+    int64_t ks = -1;
+    bool mixed = false, replicated = false;
+  };
+  KeyRoute route_keys(const resp::CommandSpec& spec, std::span<const std::string_view> args) const;
+  Dispatch execute_transaction(const Origin& o, Transaction& txn, int64_t now_ms, resp::Writer& w);
+  std::string leaderless_transaction_error(uint32_t ks) const;
+  // A request a peer relayed (or one held until a leader was known): a command, or a
+  // transaction (wire.h, encode_relayed_transaction).
+  Dispatch run_relayed(const Origin& o, std::span<const std::string_view> args,
+                       const RequestOptions& opts, int64_t now_ms, resp::Writer& w);
   Dispatch route(const Origin& o, const resp::CommandSpec& spec,
                  std::span<const std::string_view> args, const RequestOptions& opts, int64_t now_ms,
                  resp::Writer& w);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "core/checksum.h"
@@ -279,21 +280,8 @@ Dispatch RaftGroup::execute(const Origin& o, const resp::CommandSpec& spec,
     return {};
   }
   if (!is_leader() || (o.peer >= 0 && raft_->term() != o.leader_term)) {
-    if (o.peer >= 0) {
-      // Not executed now. Whether an earlier delivery of the same request was is known only
-      // if this incarnation saw every delivery: that is, it started before the term in which
-      // the peer knew it as leader. Otherwise (it led in that term, crashed and restarted) an
-      // earlier delivery may have been proposed then, and a write's outcome is unknown.
-      if (write && o.leader_term <= start_term()) {
-        w.error("TIMEOUT this node restarted since it led; the relayed write's outcome is unknown");
-      } else {
-        w.error("TRYAGAIN this node is no longer the leader; retry");
-      }
-      return {};
-    }
     uint8_t rmode = mode ? static_cast<uint8_t>(1 + static_cast<int>(*mode)) : 0;
-    node_->forward(o, ks_, write, args, rmode, now_ms);
-    return {Dispatch::kDeferred, 0};
+    return relay(o, write, args, rmode, now_ms, w);
   }
   if (write) {
     submit_write(o, args, now_ms);  // goes out with the driver's next pump()
@@ -305,6 +293,98 @@ Dispatch RaftGroup::execute(const Origin& o, const resp::CommandSpec& spec,
     return {};
   }
   return {Dispatch::kDeferred, 0};
+}
+
+Dispatch RaftGroup::relay(const Origin& o, bool write, std::span<const std::string_view> args,
+                          uint8_t read_mode, int64_t now_ms, resp::Writer& w) {
+  if (o.peer >= 0) {
+    // Not executed now. Whether an earlier delivery of the same request was is known only
+    // if this incarnation saw every delivery: that is, it started before the term in which
+    // the peer knew it as leader. Otherwise (it led in that term, crashed and restarted) an
+    // earlier delivery may have been proposed then, and a write's outcome is unknown.
+    if (write && o.leader_term <= start_term()) {
+      w.error("TIMEOUT this node restarted since it led; the relayed write's outcome is unknown");
+    } else {
+      w.error("TRYAGAIN this node is no longer the leader; retry");
+    }
+    return {};
+  }
+  node_->forward(o, ks_, write, args, read_mode, now_ms);
+  return {Dispatch::kDeferred, 0};
+}
+
+Dispatch RaftGroup::execute_transaction(const Origin& o, Transaction& txn, int64_t now_ms,
+                                        resp::Writer& w) {
+  // Straight from the client's EXEC: its WATCH covered what this node applied so far. (Held
+  // for a leader and then run here, or relayed, it keeps the index of its first try.)
+  if (txn.checked_through == Transaction::kNotChecked) txn.checked_through = state_index();
+  if (!is_leader() || (o.peer >= 0 && raft_->term() != o.leader_term)) {
+    const std::vector<std::string> relayed = encode_relayed_transaction(txn);
+    const std::vector<std::string_view> args(relayed.begin(), relayed.end());
+    return relay(o, /*write=*/true, args, 0, now_ms, w);
+  }
+  if (!txn.watched.empty() && watched_changed(txn)) {
+    w.null_array();
+    return {};
+  }
+  std::vector<std::string> encoded;
+  encoded.reserve(txn.commands.size());
+  for (const auto& c : txn.commands) {
+    const std::vector<std::string_view> a(c.begin(), c.end());
+    encoded.push_back(encode_command(a));
+  }
+  LoggedCommand cmd{LoggedCommand::kMulti, node_->self_index_, now_ms,
+                    std::vector<std::string_view>(encoded.begin(), encoded.end())};
+  submit(o, cmd);  // goes out with the driver's next pump()
+  return {Dispatch::kDeferred, 0};
+}
+
+namespace {
+
+// The log entries watched_changed reads at most (a bounded step of the event loop, a few
+// milliseconds); a WATCH older than that aborts its EXEC.
+constexpr uint64_t kMaxWatchScan = 10000;
+
+// Calls fn(key) for every key a logged entry may change: the keys of its commands that write.
+template <typename Fn>
+void for_each_written_key(const LoggedCommand& cmd, Fn&& fn) {
+  if (cmd.kind == LoggedCommand::kExpire) {
+    for (std::string_view k : cmd.args)
+      fn(k);
+    return;
+  }
+  auto command_keys = [&](std::span<const std::string_view> args) {
+    const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+    if (spec && (spec->flags & resp::kWrite)) {
+      resp::for_each_key(*spec, args, [&](size_t i) { fn(args[i]); });
+    }
+  };
+  if (cmd.kind == LoggedCommand::kClient) return command_keys(cmd.args);
+  std::vector<std::string_view> args;
+  for (std::string_view c : cmd.args) {
+    if (decode_command(c, &args)) command_keys(args);
+  }
+}
+
+}  // namespace
+
+bool RaftGroup::watched_changed(const Transaction& t) const {
+  const raft::RaftLog& log = raft_->log();
+  const uint64_t last = log.last_index();
+  if (t.checked_through >= last) return false;
+  if (t.checked_through + 1 < log.first_index() || last - t.checked_through > kMaxWatchScan) {
+    return true;  // cannot be checked: assumed changed (a spurious abort is safe)
+  }
+  bool changed = false;
+  LoggedCommand cmd;
+  for (uint64_t i = t.checked_through + 1; i <= last && !changed; ++i) {
+    const raft::Entry& e = log.at(i);
+    if (e.type != raft::EntryType::kNormal || !decode_logged(e.data, &cmd)) continue;
+    for_each_written_key(cmd, [&](std::string_view key) {
+      changed = changed || std::find(t.watched.begin(), t.watched.end(), key) != t.watched.end();
+    });
+  }
+  return changed;
 }
 
 void RaftGroup::on_peer_message(uint32_t from, std::string_view body, int64_t /*now_ms*/) {
@@ -333,16 +413,20 @@ void RaftGroup::step(const raft::Message& m) {
 
 void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_view> args,
                              int64_t now_ms) {
-  std::string data = encode_logged(LoggedCommand::kClient, node_->self_index_, now_ms, args);
+  submit(origin, LoggedCommand{LoggedCommand::kClient, node_->self_index_, now_ms,
+                               std::vector<std::string_view>(args.begin(), args.end())});
+}
+
+void RaftGroup::submit(const Origin& origin, const LoggedCommand& cmd) {
+  std::string data = encode_logged(cmd.kind, cmd.proposer, cmd.now_ms, cmd.args);
   // Async commit executes at once when the in-memory state covers the whole log (every
   // earlier entry applied or itself speculative); otherwise it waits for the commit.
   const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
-  const uint64_t tail = speculative_.empty() ? applied_ : speculative_.back().first;
-  const bool speculate = async && tail == raft_->last_index() &&
+  const bool speculate = async && state_index() == raft_->last_index() &&
                          raft_->last_index() - raft_->commit() < kAsyncAckMaxUncommitted;
   auto idx = raft_->propose(std::move(data));
   if (idx.is_ok() && speculate) {
-    speculate_write(origin, args, now_ms, idx.value());
+    speculate_write(origin, cmd, idx.value());
     return;
   }
   if (!idx.is_ok()) {
@@ -356,26 +440,43 @@ void RaftGroup::submit_write(const Origin& origin, std::span<const std::string_v
                                       node_->deadline_in(node_->config_.raft.request_timeout_ms)};
 }
 
-void RaftGroup::speculate_write(const Origin& origin, std::span<const std::string_view> args,
-                                int64_t now_ms, uint64_t index) {
-  const resp::CommandSpec* spec = resp::lookup_command(args[0]);
-  RKV_ASSERT(spec != nullptr);
+template <typename Fn>
+void RaftGroup::run_logged(const LoggedCommand& cmd, resp::Writer& w, Fn&& before_key) {
+  auto run = [&](std::span<const std::string_view> args) {
+    const resp::CommandSpec* spec = resp::lookup_command(args[0]);
+    RKV_ASSERT(spec != nullptr);
+    resp::for_each_key(*spec, args, [&](size_t i) { before_key(args[i]); });
+    node_->store_.execute(*spec, args, cmd.now_ms, w, node_->key_events_);
+  };
+  if (cmd.kind == LoggedCommand::kClient) return run(cmd.args);
+  RKV_ASSERT(cmd.kind == LoggedCommand::kMulti);
+  // A transaction: its commands run in order on the same state, so each sees the changes of
+  // those before it; no other entry runs in between. Blocking commands (BLPOP, ...) must act
+  // as their non-blocking forms here, as in Redis's EXEC.
+  w.array(cmd.args.size());
+  std::vector<std::string_view> args;
+  for (std::string_view c : cmd.args) {
+    const bool ok = decode_command(c, &args);
+    RKV_ASSERT_MSG(ok, "a transaction's command does not decode");
+    run(args);
+  }
+}
+
+void RaftGroup::speculate_write(const Origin& origin, const LoggedCommand& cmd, uint64_t index) {
   Speculative sp{raft_->term(), {}};
-  // Before-images of every key the command names (every data command touches only those). A
-  // hash or set is copied whole: O(its elements) per speculative write to it (a known cost of
-  // commit = "async" with large collections; docs/architecture.md, "bounded steps").
+  // Before-images of every key the commands name (every data command touches only those), so
+  // that a transaction is undone whole. A hash or set is copied whole: O(its elements) per
+  // speculative write to it (a known cost of commit = "async" with large collections;
+  // docs/architecture.md, "bounded steps").
   auto remember = [&](std::string_view key) {
     KeyTable::Entry* e = node_->store_.mutable_entry(ks_, key);
     sp.undo.emplace_back(std::string(key), e ? std::optional<Value>(e->value) : std::nullopt);
+    note_change(key);
   };
-  resp::for_each_key(*spec, args, [&](size_t i) {
-    remember(args[i]);
-    note_change(args[i]);
-  });
   std::string out;
   resp::Writer w(&out, origin.proto);
   node_->store_.set_applying(true);
-  node_->store_.execute(*spec, args, now_ms, w, node_->key_events_);
+  run_logged(cmd, w, remember);
   node_->store_.set_applying(false);
   speculative_.push_back(index, std::move(sp));
   async_replies_.push_back(index, std::make_pair(origin, std::move(out)));
@@ -386,6 +487,7 @@ void RaftGroup::rollback_speculative() {
   for (auto it = speculative_.rbegin(); it != speculative_.rend(); ++it) {
     for (auto u = it->second.undo.rbegin(); u != it->second.undo.rend(); ++u) {
       note_change(u->first);
+      node_->key_events_.changed(ks_, u->first);  // a WATCH since the write must abort
       if (u->second) {
         node_->store_.restore(ks_, u->first, *u->second);
       } else {
@@ -619,12 +721,9 @@ void RaftGroup::apply_entry(const raft::Entry& e) {
     }
     if (e.index >= expire_inflight_index_) expire_inflight_index_ = 0;
   } else {
-    const resp::CommandSpec* spec = resp::lookup_command(cmd.args[0]);
-    RKV_ASSERT(spec != nullptr);
-    if (image_) resp::for_each_key(*spec, cmd.args, [&](size_t i) { note_change(cmd.args[i]); });
     std::string out;
     resp::Writer wr(&out, ours ? pw->origin.proto : 2);
-    node_->store_.execute(*spec, cmd.args, cmd.now_ms, wr, node_->key_events_);
+    run_logged(cmd, wr, [&](std::string_view key) { note_change(key); });
     if (ours) {
       if (node_->store_.keyspace(ks_).config.commit == CommitMode::kAll) {
         all_waiting_[e.index] = HeldReply{pw->origin, std::move(out), pw->deadline_ms};

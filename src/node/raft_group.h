@@ -31,6 +31,7 @@
 #include "node/index_queue.h"
 #include "node/key_table.h"
 #include "node/store.h"
+#include "node/wire.h"
 #include "raft/raft.h"
 #include "storage/storage.h"
 
@@ -108,6 +109,18 @@ class RaftGroup final : public Engine {
   // Leader only. The reply reaches `origin` once the command is committed and applied (and,
   // with commit = "all", held by every replica).
   void submit_write(const Origin& origin, std::span<const std::string_view> args, int64_t now_ms);
+  // A transaction (Node::execute_transaction). Not on the leader: relayed to it as a whole. On
+  // the leader: if an entry after txn.checked_through (set here when kNotChecked: the client's
+  // WATCH covered what this node applied) may change a watched key, the reply is
+  // nil at once; otherwise the commands are proposed as one kMulti entry, answered like a
+  // write with the array of their replies. Commands that only read go through the log too:
+  // the transaction is linearizable whatever the read mode.
+  Dispatch execute_transaction(const Origin& o, Transaction& txn, int64_t now_ms, resp::Writer& w);
+  // The log index up to which this node's keyspace reflects the log: applied, or executed
+  // ahead of the commit (commit = "async" leader).
+  uint64_t state_index() const {
+    return speculative_.empty() ? applied_ : speculative_.back().first;
+  }
   // Leader only: a linearizable read (ReadIndex), or a lease read when mode is kLease and the
   // lease holds. Returns true when the read was executed at once into `now_reply`.
   bool submit_read(const Origin& origin, std::span<const std::string_view> args, ReadMode mode,
@@ -196,8 +209,21 @@ class RaftGroup final : public Engine {
   };
   IndexQueue<Speculative> speculative_;                       // by log index
   IndexQueue<std::pair<Origin, std::string>> async_replies_;  // sent once durable
-  void speculate_write(const Origin& origin, std::span<const std::string_view> args, int64_t now_ms,
-                       uint64_t index);
+  void speculate_write(const Origin& origin, const LoggedCommand& cmd, uint64_t index);
+  // Proposes a client command or transaction (leader only); see submit_write.
+  void submit(const Origin& origin, const LoggedCommand& cmd);
+  // Not the leader (or a relayed request of another term): relays a client's request to the
+  // leader, or refuses a relayed one.
+  Dispatch relay(const Origin& o, bool write, std::span<const std::string_view> args,
+                 uint8_t read_mode, int64_t now_ms, resp::Writer& w);
+  // An entry of the log after t.checked_through changes a key t watches (or that part of the
+  // log is compacted away, or longer than kMaxWatchScan: then it is assumed to).
+  bool watched_changed(const Transaction& t) const;
+  // Runs a logged client command (its reply into w) or transaction (an array of its replies)
+  // on the keyspace, reporting changes to the node's key events. before_key(key) is called for
+  // each key a command names, before that command runs.
+  template <typename Fn>
+  void run_logged(const LoggedCommand& cmd, resp::Writer& w, Fn&& before_key);
   void rollback_speculative();
 };
 

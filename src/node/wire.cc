@@ -1,5 +1,7 @@
 #include "node/wire.h"
 
+#include <charconv>
+
 #include "core/checksum.h"
 
 namespace rkv {
@@ -84,13 +86,25 @@ bool decode_logged(std::string_view data, LoggedCommand* out) {
   Reader r(data);
   uint8_t kind;
   uint64_t now;
-  if (!r.u8(&kind) || (kind != LoggedCommand::kClient && kind != LoggedCommand::kExpire)) {
+  if (!r.u8(&kind) || (kind != LoggedCommand::kClient && kind != LoggedCommand::kExpire &&
+                       kind != LoggedCommand::kMulti)) {
     return false;
   }
   if (!r.u32(&out->proposer) || !r.u64(&now) || !r.args(&out->args) || !r.done()) return false;
   out->kind = static_cast<LoggedCommand::Kind>(kind);
   out->now_ms = static_cast<int64_t>(now);
-  return !out->args.empty();
+  return kind == LoggedCommand::kMulti || !out->args.empty();
+}
+
+std::string encode_command(std::span<const std::string_view> args) {
+  std::string out;
+  put_args(out, args);
+  return out;
+}
+
+bool decode_command(std::string_view data, std::vector<std::string_view>* args) {
+  Reader r(data);
+  return r.args(args) && r.done() && !args->empty();
 }
 
 std::optional<std::string_view> logged_key(std::string_view data) {
@@ -105,6 +119,47 @@ std::optional<std::string_view> logged_key(std::string_view data) {
     return std::nullopt;
   }
   return a;
+}
+
+std::vector<std::string> encode_relayed_transaction(const Transaction& t) {
+  std::vector<std::string> out;
+  out.reserve(3 + t.watched.size() + t.commands.size());
+  out.emplace_back("EXEC");
+  out.push_back(std::to_string(t.checked_through));
+  out.push_back(std::to_string(t.watched.size()));
+  out.insert(out.end(), t.watched.begin(), t.watched.end());
+  for (const auto& c : t.commands) {
+    std::vector<std::string_view> v(c.begin(), c.end());
+    out.push_back(encode_command(v));
+  }
+  return out;
+}
+
+bool is_relayed_transaction(std::span<const std::string_view> args) {
+  return args.size() >= 3 && args[0] == "EXEC";
+}
+
+namespace {
+bool parse_u64(std::string_view s, uint64_t* v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+}  // namespace
+
+bool decode_relayed_transaction(std::span<const std::string_view> args, Transaction* out) {
+  uint64_t n_watched = 0;
+  if (!is_relayed_transaction(args) || !parse_u64(args[1], &out->checked_through) ||
+      !parse_u64(args[2], &n_watched) || n_watched > args.size() - 3) {
+    return false;
+  }
+  out->watched.assign(args.begin() + 3, args.begin() + 3 + static_cast<ptrdiff_t>(n_watched));
+  out->commands.clear();
+  std::vector<std::string_view> cmd;
+  for (size_t i = 3 + n_watched; i < args.size(); ++i) {
+    if (!decode_command(args[i], &cmd)) return false;
+    out->commands.emplace_back(cmd.begin(), cmd.end());
+  }
+  return true;
 }
 
 std::string encode_forward(uint64_t id, uint64_t leader_term, uint8_t proto, uint8_t read_mode,

@@ -16,7 +16,10 @@ namespace rkv {
 // command: every replica executes the command as of that time, so TTLs and expiry decisions
 // are identical everywhere.
 struct LoggedCommand {
-  enum Kind : uint8_t { kClient = 1, kExpire = 2 };  // kExpire: args are keys to expire
+  // kExpire: args are keys to expire. kMulti: a transaction (MULTI ... EXEC), applied as one
+  // entry; each arg is one of its commands, encoded by encode_command (zero args: an empty
+  // transaction, which still orders its WATCH check in the log).
+  enum Kind : uint8_t { kClient = 1, kExpire = 2, kMulti = 3 };
   Kind kind = kClient;
   uint32_t proposer = 0;  // index of the node that proposed it
   int64_t now_ms = 0;
@@ -29,10 +32,34 @@ bool decode_logged(std::string_view data, LoggedCommand* out);
 // without decoding the rest; nullopt when there is none or the entry does not parse.
 std::optional<std::string_view> logged_key(std::string_view data);
 
+// One command (its arguments) as a byte string, and back (total: false on malformed input).
+// The commands of a kMulti entry and of a relayed transaction are encoded so.
+std::string encode_command(std::span<const std::string_view> args);
+bool decode_command(std::string_view data, std::vector<std::string_view>* args);
+
+// A transaction (MULTI ... EXEC) as the node runs it: the data commands queued, in order
+// (arity checked), and the keys its client WATCHes. On a primary keyspace the watched keys'
+// changes applied on the client's node up to log index `checked_through` were checked there
+// (the client's WATCH did not fire); the leader checks the log after it (RaftGroup).
+// kNotChecked: the transaction comes straight from the client's EXEC, and the keyspace's
+// engine on this node sets it to what it has applied.
+struct Transaction {
+  static constexpr uint64_t kNotChecked = ~uint64_t{0};
+  std::vector<std::vector<std::string>> commands;
+  std::vector<std::string> watched;
+  uint64_t checked_through = kNotChecked;
+};
+// A transaction relayed to the leader travels as the arguments of a forwarded request:
+// "EXEC", checked_through, the number of watched keys, the watched keys, then each command
+// encoded by encode_command. A client's own EXEC is never forwarded as a command.
+std::vector<std::string> encode_relayed_transaction(const Transaction& t);
+bool is_relayed_transaction(std::span<const std::string_view> args);
+bool decode_relayed_transaction(std::span<const std::string_view> args, Transaction* out);
+
 // Envelope tags of peer payloads.
-inline constexpr char kPeerRaft = 'R';     // 'R' + raft codec bytes
-inline constexpr char kPeerForward = 'F';  // a client request relayed to the leader
-inline constexpr char kPeerReply = 'A';    // the leader's answer to a relayed request
+inline constexpr char kPeerRaft = 'R';        // 'R' + raft codec bytes
+inline constexpr char kPeerForward = 'F';     // a client request relayed to the leader
+inline constexpr char kPeerReply = 'A';       // the leader's answer to a relayed request
 inline constexpr char kPeerLeaderless = 'L';  // 'L' + leaderless engine message (engine.h header)
 
 struct ForwardRequest {

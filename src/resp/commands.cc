@@ -252,6 +252,17 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Iterates over the members of a set with a cursor.", "2.8.0", "set"},
   {"object", CommandId::kObject, -2, 0, RKV_NOKEYS,
    "A container for object introspection commands.", "2.2.3", "generic"},
+  {"multi", CommandId::kMulti, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
+   "Starts a transaction: the commands that follow are queued until EXEC.", "1.2.0",
+   "transactions"},
+  {"exec", CommandId::kExec, 1, kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Runs the queued commands of a transaction as one unit.", "1.2.0", "transactions"},
+  {"discard", CommandId::kDiscard, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
+   "Drops the queued commands of a transaction.", "2.0.0", "transactions"},
+  {"watch", CommandId::kWatch, -2, kNoScript | kLoading | kStale | kFast, RKV_ALLKEYS,
+   "Makes the next EXEC abort if any of these keys changes first.", "2.2.0", "transactions"},
+  {"unwatch", CommandId::kUnwatch, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
+   "Forgets the keys watched by the connection.", "2.2.0", "transactions"},
 }};
 
 // Grouped by parent, in CommandId order of the parents.

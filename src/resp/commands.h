@@ -121,6 +121,11 @@ enum class CommandId : uint16_t {
   kSintercard,
   kSscan,
   kObject,
+  kMulti,
+  kExec,
+  kDiscard,
+  kWatch,
+  kUnwatch,
   kCount_  // number of commands; keep last
 };
 

@@ -129,6 +129,11 @@ const std::vector<Expected>& expected_table() {
       {"sintercard", CommandId::kSintercard, -3, 0, 0, 0},
       {"sscan", CommandId::kSscan, -3, 1, 1, 1},
       {"object", CommandId::kObject, -2, 0, 0, 0},
+      {"multi", CommandId::kMulti, 1, 0, 0, 0},
+      {"exec", CommandId::kExec, 1, 0, 0, 0},
+      {"discard", CommandId::kDiscard, 1, 0, 0, 0},
+      {"watch", CommandId::kWatch, -2, 1, -1, 1},
+      {"unwatch", CommandId::kUnwatch, 1, 0, 0, 0},
   };
   return table;
 }
@@ -158,8 +163,9 @@ TEST(Commands, MetadataMatchesRedis) {
 }
 
 TEST(Commands, GroupsAreKnown) {
-  const std::set<std::string_view> groups = {"string", "bitmap",  "generic", "connection",
-                                             "server", "cluster", "hash",    "set"};
+  const std::set<std::string_view> groups = {"string",     "bitmap", "generic",
+                                             "connection", "server", "cluster",
+                                             "hash",       "set",    "transactions"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
@@ -172,8 +178,8 @@ TEST(Commands, GroupsAreKnown) {
 TEST(Commands, Flags) {
   for (const CommandSpec& c : all_commands()) {
     EXPECT_FALSE((c.flags & kWrite) && (c.flags & kReadonly)) << c.name;
-    // A command that names keys either reads or writes them.
-    if (c.first_key != 0) {
+    // A command that names keys either reads or writes them (WATCH only observes them).
+    if (c.first_key != 0 && c.id != CommandId::kWatch) {
       EXPECT_TRUE(c.flags & (kWrite | kReadonly)) << c.name;
     }
   }

@@ -186,25 +186,46 @@ void Connection::dispatch(std::span<const std::string_view> args) {
   if (!spec) {
     server_.stats().unknown_commands++;
     write_unknown_command(args, w);
+    txn_.flag_error();
   } else if (!authenticated_ && !(spec->flags & resp::kNoAuth)) {
     server_.stats().noauth_rejected++;
     w.error("NOAUTH Authentication required.");
+    txn_.flag_error();
   } else if (!resp::arity_ok(*spec, args.size())) {
     server_.stats().errors[static_cast<size_t>(spec->id)]++;
-    w.error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+    const std::string msg =
+        "wrong number of arguments for '" + std::string(spec->name) + "' command";
+    if (spec->id == resp::CommandId::kExec && txn_.in_multi()) {
+      // A refused EXEC ends the transaction, naming why (as Redis does).
+      txn_.reset(server_, info_.id);
+      server_.stats().transactions_execabort++;
+      w.error("EXECABORT Transaction discarded because of: " + msg);
+    } else {
+      w.error("ERR " + msg);
+      txn_.flag_error();
+    }
+  } else if (txn_.in_multi() && !ClientTransaction::acts_at_once(spec->id)) {
+    info_.last_cmd = spec->name;
+    txn_.queue(server_, *spec, args, w);  // counted in calls when EXEC runs it
   } else {
     info_.last_cmd = spec->name;
     server_.stats().calls[static_cast<size_t>(spec->id)]++;
     uint64_t token = 0;
-    if (is_data_command(spec->id)) {
+    const bool exec = spec->id == resp::CommandId::kExec;
+    if (exec || is_data_command(spec->id)) {
       ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_, consistency_};
-      Dispatch d = server_.node().execute(req, *spec, args, server_.now_ms(), w);
+      ExecReplies replies;
+      Dispatch d = exec ? txn_.exec(server_, *this, req, w, &replies)
+                        : server_.node().execute(req, *spec, args, server_.now_ms(), w);
       if (d.kind == Dispatch::kDeferred) {
-        held_.push_back(Held{0, {}, {start}, req.seq});
+        held_.push_back(Held{0, {}, {start}, req.seq, {}});
+        if (exec) held_.back().exec = std::move(replies);
         server_.node_input();
         return;
       }
       token = d.token;
+    } else if (is_transaction_command(spec->id)) {
+      txn_.run(server_, *this, *spec, args, w);
     } else {
       token = run_session_command(server_, *this, *spec, args, &out_);
     }
@@ -244,7 +265,7 @@ void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {
   if (held_.empty() || held_.back().deferred_seq != 0 ||
       (token != 0 && held_.back().token != 0 && token > held_.back().token &&
        held_.back().bytes.size() > (1u << 20))) {
-    held_.push_back(Held{token, {}, {}, 0});
+    held_.push_back(Held{token, {}, {}, 0, {}});
   }
   Held& h = held_.back();
   if (token > h.token) h.token = token;
@@ -269,7 +290,7 @@ bool Connection::release_held(uint64_t durable_token) {
 void Connection::fill_deferred(uint64_t seq, std::string bytes) {
   for (Held& h : held_) {
     if (h.deferred_seq == seq) {
-      h.bytes = std::move(bytes);
+      h.bytes = h.exec ? h.exec->finish(bytes, server_) : std::move(bytes);
       h.deferred_seq = 0;
       return;
     }

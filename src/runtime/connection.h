@@ -15,6 +15,7 @@
 
 #include "resp/parser.h"
 #include "runtime/server.h"
+#include "runtime/transaction.h"
 
 namespace rkv {
 
@@ -64,6 +65,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Close once the output queued so far has been written (QUIT, protocol errors).
   void close_after_flush() { close_after_flush_ = true; }
   size_t pending_output() const;
+  ClientTransaction& transaction() { return txn_; }
 
  private:
   void on_read(const asio::error_code& ec, size_t n);
@@ -88,8 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Held {
     uint64_t token;
     std::string bytes;
-    std::vector<int64_t> start_us;  // per command, for the latency histogram
-    uint64_t deferred_seq = 0;      // != 0: waits for the node's reply to this request
+    std::vector<int64_t> start_us;    // per command, for the latency histogram
+    uint64_t deferred_seq = 0;        // != 0: waits for the node's reply to this request
+    std::optional<ExecReplies> exec;  // the request is an EXEC: its reply is built from it
   };
   std::deque<Held> held_;
   ClientInfo info_;
@@ -98,6 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool authenticated_ = false;
   std::deque<int64_t> auth_failures_ms_;    // recent failed attempts (at most kAuthBurst)
   std::optional<Consistency> consistency_;  // CONSISTENCY override
+  ClientTransaction txn_;
   bool closed_ = false;
   bool close_after_flush_ = false;
   bool in_round_ = false;    // listed in the server's round_

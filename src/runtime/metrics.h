@@ -85,6 +85,12 @@ struct ServerStats {
   uint64_t persist_batches = 0;
   uint64_t persist_syncs = 0;
   uint64_t persist_rows = 0;
+  // EXEC outcomes: ran, aborted by a changed WATCHed key (nil), EXECABORT (queuing error),
+  // refused or failed as a whole (an error reply: keys of several keyspaces, no leader, ...).
+  uint64_t transactions_executed = 0;
+  uint64_t transactions_aborted = 0;
+  uint64_t transactions_execabort = 0;
+  uint64_t transactions_failed = 0;
   LatencyHistogram latency;  // command received -> reply ready to send (includes fsync wait)
   LoopSteps loop;
   uint64_t total_commands() const;

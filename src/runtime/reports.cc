@@ -79,12 +79,15 @@ std::string Server::info_text(std::string_view section_in) {
         "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nexpired_keys:{}\r\n"
         "unknown_commands:{}\r\nprotocol_errors:{}\r\nlatency_p50_us:{}\r\n"
         "latency_p99_us:{}\r\nloop_steps:{}\r\nloop_step_p99_us:{}\r\nloop_step_max_us:{}\r\n"
-        "loop_step_recent_max_us:{}\r\n\r\n",
+        "loop_step_recent_max_us:{}\r\ntransactions_executed:{}\r\n"
+        "transactions_aborted_watch:{}\r\ntransactions_execabort:{}\r\n"
+        "transactions_failed:{}\r\n\r\n",
         stats_.connections_total, stats_.total_commands(), stats_.net_input_bytes,
         stats_.net_output_bytes, st.total_expired(), stats_.unknown_commands,
         stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99),
         stats_.loop.histogram().total(), stats_.loop.histogram().quantile_us(0.99),
-        stats_.loop.max_us(), stats_.loop.recent_max_us());
+        stats_.loop.max_us(), stats_.loop.recent_max_us(), stats_.transactions_executed,
+        stats_.transactions_aborted, stats_.transactions_execabort, stats_.transactions_failed);
   }
   if (wants(section, "replication")) o += replication_text();
   if (wants(section, "keyspace_replication")) o += keyspace_replication_text();
@@ -295,6 +298,16 @@ std::string Server::metrics_text() {
           stats_.auth_rate_limited);
   counter("replikv_noauth_rejected_total", "Commands refused before authentication.",
           stats_.noauth_rejected);
+  counter("replikv_transactions_executed_total", "EXECs that ran their queued commands.",
+          stats_.transactions_executed);
+  counter("replikv_transactions_aborted_total", "EXECs answered nil because a WATCHed key changed.",
+          stats_.transactions_aborted);
+  counter("replikv_transactions_execabort_total",
+          "EXECs refused (EXECABORT) because a command was refused while queuing.",
+          stats_.transactions_execabort);
+  counter("replikv_transactions_failed_total",
+          "EXECs answered with an error as a whole (keyspaces mixed, no leader, timeout).",
+          stats_.transactions_failed);
   // Engines' own figures (leaderless: coordinated requests, repairs, hints, node states).
   {
     std::string model;

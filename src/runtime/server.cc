@@ -294,7 +294,15 @@ void Server::node_input() {
   }
 }
 
+void Server::drain_watches() {
+  for (uint64_t id : node_->watches().take_fired()) {
+    auto it = connections_.find(id);
+    if (it != connections_.end() && !it->second->closed()) it->second->transaction().mark_dirty();
+  }
+}
+
 void Server::drain_node() {
+  drain_watches();
   for (Node::Note& n : node_->take_notes()) {
     if (n.warning) {
       spdlog::warn("{}", n.text);

@@ -64,6 +64,10 @@ class Server {
   // The node received input (a command, a peer message, a tick): drain its effects at the end
   // of this round.
   void node_input();
+  // Marks the transactions of the connections whose WATCHed keys changed (Node::watches()
+  // fired them) dirty. Called after every round, and by a transaction before it looks at
+  // its own state.
+  void drain_watches();
   const PeerTransport* transport() const { return transport_.get(); }
   std::vector<const ClientInfo*> clients() const;
   bool kill_client(uint64_t id);

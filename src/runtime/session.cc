@@ -466,6 +466,11 @@ bool is_data_command(CommandId id) {
   }
 }
 
+bool is_transaction_command(CommandId id) {
+  return id == CommandId::kMulti || id == CommandId::kDiscard || id == CommandId::kWatch ||
+         id == CommandId::kUnwatch;
+}
+
 void write_unknown_command(Args a, resp::Writer& w) {
   std::string msg =
       fmt::format("ERR unknown command '{}', with args beginning with: ", sanitize(a[0], 128));
@@ -512,6 +517,7 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kAuth:
       return cmd_auth(s, c, a, w);
     case CommandId::kReset:
+      c.transaction().reset(s, c.info().id);
       c.set_authenticated(s.config().requirepass.empty());
       c.set_proto(2);
       c.info().name.clear();

@@ -18,6 +18,9 @@ class Connection;
 // True when the command is executed by the Node (keys and keyspaces).
 bool is_data_command(resp::CommandId id);
 
+// MULTI, DISCARD, WATCH, UNWATCH (EXEC aside): run by the connection's ClientTransaction.
+bool is_transaction_command(resp::CommandId id);
+
 // Executes a non-data command for `conn`, appending the reply to `out` in the connection's
 // protocol. Returns a wait token as Node::execute does (0: the reply may go at once).
 uint64_t run_session_command(Server& server, Connection& conn, const resp::CommandSpec& spec,

@@ -220,6 +220,9 @@ class Simulator {
   void client_finish(SimClient& cl, const Reply* reply, check::OpStatus status_if_no_reply,
                      std::string_view why);
   void client_disconnect(SimClient& cl);
+  // Hands a client operation to the node: one command, or a transaction.
+  static Dispatch execute(Node& node, const ClientRequest& req, const ClientOp& op, int64_t now_ms,
+                          resp::Writer& w);
   void route_reply(int node, int client, uint64_t serial, std::string bytes);
   int64_t client_link_delay() {
     return static_cast<int64_t>(rng_.range(kClientLinkMinUs, kClientLinkMaxUs));
@@ -1056,13 +1059,6 @@ void Simulator::on_request(const Event& e) {
     client_finish(cl, nullptr, check::OpStatus::kFail, "connection reset before the request");
     return;
   }
-  std::array<std::string_view, kMaxArgs> argv{};
-  const size_t argc = cl.op.args.size();
-  RKV_ASSERT(argc <= kMaxArgs);
-  for (size_t k = 0; k < argc; ++k)
-    argv[k] = cl.op.args[k];
-  const resp::CommandSpec* spec = resp::lookup_command(argv[0]);
-  RKV_ASSERT(spec != nullptr && resp::arity_ok(*spec, argc));
   std::string out;
   resp::Writer w(&out, 2);
   ClientRequest req;
@@ -1070,7 +1066,7 @@ void Simulator::on_request(const Event& e) {
   req.seq = cl.seq;
   req.read_mode = cl.op.read_mode;
   req.consistency = cl.op.consistency;
-  const Dispatch d = n.node->execute(req, *spec, std::span(argv.data(), argc), clock_ms(e.node), w);
+  const Dispatch d = execute(*n.node, req, cl.op, clock_ms(e.node), w);
   if (cl.op.op.type == check::OpType::kGet && !cl.op.final_read && !lks_ &&
       workload_->keyspaces()[static_cast<size_t>(cl.op.keyspace)].mode.read ==
           ReadMode::kFollower) {
@@ -1096,6 +1092,23 @@ void Simulator::on_request(const Event& e) {
       break;
   }
   drain(e.node);
+}
+
+Dispatch Simulator::execute(Node& node, const ClientRequest& req, const ClientOp& op,
+                            int64_t now_ms, resp::Writer& w) {
+  if (!op.transaction.empty()) {  // MULTI ... EXEC, as a connection hands it to the node
+    Transaction txn;
+    txn.commands = op.transaction;
+    return node.execute_transaction(req, std::move(txn), now_ms, w);
+  }
+  std::array<std::string_view, kMaxArgs> argv{};
+  const size_t argc = op.args.size();
+  RKV_ASSERT(argc <= kMaxArgs);
+  for (size_t k = 0; k < argc; ++k)
+    argv[k] = op.args[k];
+  const resp::CommandSpec* spec = resp::lookup_command(argv[0]);
+  RKV_ASSERT(spec != nullptr && resp::arity_ok(*spec, argc));
+  return node.execute(req, *spec, std::span(argv.data(), argc), now_ms, w);
 }
 
 void Simulator::route_reply(int node, int client, uint64_t serial, std::string bytes) {
@@ -1135,6 +1148,7 @@ void Simulator::client_finish(SimClient& cl, const Reply* reply, check::OpStatus
   bool definite = false;  // a real answer (not an error, not a timeout): ends a chain
   if (reply) {
     workload_->complete(cl.op, *reply);
+    if (auto v = workload_->take_violation()) fail(fmt::format("client {}: {}", cl.index, *v));
     definite = reply->kind != Reply::kError && op.status != check::OpStatus::kInfo;
     if (reply->kind == Reply::kError) cl.last_error = "-" + reply->text;
   } else {

@@ -1,5 +1,7 @@
 #include "sim/workload.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <utility>
 
@@ -153,28 +155,30 @@ ClientOp Workload::next_set(int ks, Random& rng) {
 }
 
 ClientOp Workload::next_counter(int ks, Random& rng) {
+  const int i = static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys)));
+  if (rng.uniform(3) == 0) return counter_op(ks, i, OpType::kGet, 0);
+  return counter_op(ks, i, OpType::kIncr, static_cast<int64_t>(rng.range(0, 12)) - 4);  // -4..8
+}
+
+ClientOp Workload::counter_op(int ks, int i, OpType type, int64_t delta) const {
   ClientOp c;
   c.family = Family::kCounter;
   c.keyspace = ks;
-  const int k = static_cast<int>(rng.uniform(static_cast<uint64_t>(mix_.counter_keys)));
-  c.op.key = counter_key(ks, k);
-  if (rng.uniform(3) == 0) {
-    c.op.type = OpType::kGet;
-    c.args = counter_read(c.op.key, ks, k);
-  } else {
-    c.op.type = OpType::kIncr;
-    c.op.delta = static_cast<int64_t>(rng.range(0, 12)) - 4;  // -4 .. 8
-    c.args = counter_hash(ks, k)
-                 ? std::vector<std::string>{"HINCRBY", c.op.key, kCounterField,
-                                            std::to_string(c.op.delta)}
-                 : std::vector<std::string>{"INCRBY", c.op.key, std::to_string(c.op.delta)};
-  }
+  c.op.key = counter_key(ks, i);
+  c.op.type = type;
+  const bool hash = counter_hash(ks, i);  // a field of a hash rather than a string
+  const auto command = [&](const std::string& key) -> std::vector<std::string> {
+    if (type == OpType::kGet) {
+      return hash ? std::vector<std::string>{"HGET", key, kCounterField}
+                  : std::vector<std::string>{"GET", key};
+    }
+    return hash ? std::vector<std::string>{"HINCRBY", key, kCounterField, std::to_string(delta)}
+                : std::vector<std::string>{"INCRBY", key, std::to_string(delta)};
+  };
+  if (type == OpType::kIncr) c.op.delta = delta;
+  c.args = command(c.op.key);
+  if (transactional_counter(i)) c.transaction = {c.args, command(c.op.key + "t")};
   return c;
-}
-
-std::vector<std::string> Workload::counter_read(const std::string& key, int ks, int k) {
-  if (counter_hash(ks, k)) return {"HGET", key, kCounterField};
-  return {"GET", key};
 }
 
 void Workload::prepare_retry(ClientOp& c) {
@@ -229,8 +233,10 @@ std::vector<ClientOp> Workload::final_reads() const {
       for (int i = 0; sets && i < mix_.set_keys; ++i)
         read(ks, Family::kSet, OpType::kSmembers, set_key(ks, i));
       for (int i = 0; counters && i < mix_.counter_keys; ++i) {
-        read(ks, Family::kCounter, OpType::kGet, counter_key(ks, i));
-        out.back().args = counter_read(out.back().op.key, ks, i);
+        ClientOp c = counter_op(ks, i, OpType::kGet, 0);
+        c.read_mode = ReadMode::kLinearizable;
+        c.final_read = true;
+        out.push_back(std::move(c));
       }
     }
   }
@@ -253,6 +259,26 @@ OpStatus Workload::classify_error(std::string_view m) {
 
 void Workload::complete(ClientOp& c, const Reply& r) {
   if (c.family == Family::kLeaderless) return complete_leaderless(c, r);
+  if (c.transaction.empty() || r.kind == Reply::kError) return complete_one(c, r);
+  // EXEC's reply: one reply per command, the recorded one first. Every other command did the
+  // same to a twin key, so each must have answered alike: a difference shows a transaction
+  // applied in part, or another command run in between.
+  if (r.kind != Reply::kArray || r.elements.size() != c.transaction.size()) {
+    violation_ = fmt::format("EXEC of {} commands answered {} (kind {})", c.transaction.size(),
+                             r.elements.size(), static_cast<int>(r.kind));
+    return;
+  }
+  const Reply& first = r.elements[0];
+  for (const Reply& e : r.elements) {
+    if (e.kind != first.kind || e.text != first.text || e.integer != first.integer) {
+      violation_ = fmt::format("transaction on {} seen in part: replies differ ({} {} vs {} {})",
+                               c.op.key, first.text, first.integer, e.text, e.integer);
+    }
+  }
+  complete_one(c, first);
+}
+
+void Workload::complete_one(ClientOp& c, const Reply& r) {
   check::Op& op = c.op;
   if (r.kind == Reply::kError) {
     op.status = classify_error(r.text);

@@ -6,6 +6,9 @@
 //     set        SADD of unique elements; SMEMBERS                  -> check_set
 //     counter    INCRBY random deltas; GET (half the counters: a hash
 //                field, HINCRBY / HGET)                             -> check_counter
+//                counters of even index only in transactions with a twin key ":c<i>t":
+//                MULTI INCRBY c d; INCRBY twin d EXEC, MULTI GET c; GET twin EXEC: the twin
+//                must read what the counter reads in every reply (all or nothing visible)
 //   bounded staleness (read follower), keys "<ks>:r<i>": SET of unique values, GET (follower
 //     reads, recorded with the staleness the node reported)      -> check_bounded_staleness;
 //     the SETs with the final linearizable GETs                    -> check_linearizable
@@ -24,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "check/history.h"
@@ -57,6 +61,9 @@ struct ClientOp {
   std::optional<Consistency> consistency;  // leaderless: a per-request CONSISTENCY override
   int replicas = 0;                        // leaderless: replicas the request waits for (R or W)
   std::vector<std::string> args;           // the command, name first
+  // Non-empty: sent as one transaction (MULTI ... EXEC) instead of args; the first command is
+  // the one `op` records, the others the same on a twin key (counters).
+  std::vector<std::vector<std::string>> transaction;
   check::Op op;  // invoke fields filled; status/complete set on completion
 };
 
@@ -76,6 +83,8 @@ class Workload {
   void prepare_retry(ClientOp& c);
   // Sets op.status (and the read value) from the reply.
   void complete(ClientOp& c, const Reply& r);
+  // A reply that broke an invariant checked on the spot (a transaction seen in part), once.
+  std::optional<std::string> take_violation() { return std::exchange(violation_, std::nullopt); }
 
   // Error replies that prove the command did not run (-TRYAGAIN, -MOVED, -ERR syntax, ...)
   // are kFail; -TIMEOUT and anything unrecognised are kInfo (it may have run).
@@ -96,6 +105,10 @@ class Workload {
   ClientOp next_unique_register(int ks, Random& rng);
   ClientOp next_set(int ks, Random& rng);
   ClientOp next_counter(int ks, Random& rng);
+  // Counters of even index change only in transactions that change their twin alike.
+  static bool transactional_counter(int i) { return i % 2 == 0; }
+  ClientOp counter_op(int ks, int i, check::OpType type, int64_t delta) const;
+  void complete_one(ClientOp& c, const Reply& r);
   ClientOp next_leaderless(int ks, int client, Random& rng);
   void complete_leaderless(ClientOp& c, const Reply& r);
   std::string leaderless_key(int ks, int i) const { return key(ks, "l", i); }
@@ -104,7 +117,6 @@ class Workload {
   // others strings.
   static constexpr const char* kCounterField = "n";
   static bool counter_hash(int ks, int k) { return (ks + k) % 2 == 1; }
-  static std::vector<std::string> counter_read(const std::string& key, int ks, int k);
 
   WorkloadKind kind_;
   FaultMix mix_;
@@ -115,6 +127,7 @@ class Workload {
   uint64_t next_element_ = 0;  // unique set elements and unique register values
   // Leaderless: the causal context each (client, key) last read with SIBLINGS, for its next SET.
   std::map<std::pair<int, std::string>, std::string> contexts_;
+  std::optional<std::string> violation_;
 };
 
 // Splits a recorded command ("SADD k e1") into its words (empty pieces dropped).

@@ -118,5 +118,46 @@ TEST(Workload, FamiliesFollowEachModesPromise) {
   }
 }
 
+// Counters of even index run in transactions with a twin; a reply showing the twin different
+// (a transaction seen in part) is a violation, and the first reply is the op's outcome.
+TEST(Workload, TransactionSeenInPartIsAViolation) {
+  FaultMix mix;
+  mix.counter_keys = 2;
+  Workload w(
+      WorkloadKind::kCounter, mix, 1,
+      {SimKeyspace{"accounts", check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable), 1,
+                   std::nullopt}});
+  Random rng(3);
+  ClientOp txn, plain;
+  for (int i = 0; i < 100 && (txn.transaction.empty() || plain.args.empty()); ++i) {
+    ClientOp c = w.next(0, rng);
+    if (c.op.type != OpType::kIncr) continue;
+    (c.transaction.empty() ? plain : txn) = c;
+  }
+  ASSERT_EQ(txn.transaction.size(), 2u);
+  EXPECT_EQ(txn.transaction[0], txn.args);
+  EXPECT_EQ(txn.transaction[1][1], txn.op.key + "t");
+  auto integers = [](std::vector<int64_t> v) {
+    Reply r;
+    r.kind = Reply::kArray;
+    for (int64_t x : v) {
+      Reply e;
+      e.kind = Reply::kInteger;
+      e.integer = x;
+      r.elements.push_back(e);
+    }
+    return r;
+  };
+  w.complete(txn, integers({5, 5}));
+  EXPECT_EQ(txn.op.status, OpStatus::kOk);
+  EXPECT_EQ(txn.op.value, "5");
+  EXPECT_EQ(w.take_violation(), std::nullopt);
+  w.complete(txn, integers({5, 4}));
+  EXPECT_NE(w.take_violation(), std::nullopt);
+  w.complete(txn, integers({5}));
+  EXPECT_NE(w.take_violation(), std::nullopt);
+  EXPECT_EQ(w.take_violation(), std::nullopt);  // reported once
+}
+
 }  // namespace
 }  // namespace rkv::sim
