@@ -242,14 +242,20 @@ class DiffRunner:
 
     def contents(self, conn, key):
         """(type, content) of a key on one server, through a RESP2 connection."""
-        t = conn.call(["TYPE", key])[0]
+        return self.contents_via(lambda args: conn.call(args)[0], key)
+
+    @classmethod
+    def contents_via(cls, call, key):
+        """(type, content) of a key, `call` sending one command (a list) and returning its
+        decoded RESP2 reply."""
+        t = call(["TYPE", key])
         if t == "hash":
-            v = conn.call(["HGETALL", key])[0]
+            v = call(["HGETALL", key])
             return t, sorted(zip(v[0::2], v[1::2]), key=repr)
         if t == "set":
-            return t, sorted(conn.call(["SMEMBERS", key])[0], key=repr)
+            return t, sorted(call(["SMEMBERS", key]), key=repr)
         if t == "string":
-            return t, conn.call(["GET", key])[0]
+            return t, call(["GET", key])
         return t, None
 
     def check(self, args, proto, history):
@@ -285,7 +291,7 @@ class DiffRunner:
             # makes a short string "raw"): replikv reports the one for the present content.
             # In the random stream only the family is checked; fixed cases below are exact.
             family = {"int": "s", "embstr": "s", "raw": "s", "listpack": "c",
-                      "hashtable": "c", "intset": "c"}
+                      "hashtable": "c", "intset": "c", "skiplist": "c"}
             self.t.assertEqual(family.get(got), family.get(want), ctx(got_raw, want_raw))
             self.checked["exact"] += 1
         elif name in SCANS:
@@ -390,12 +396,63 @@ class DiffRunner:
             self.t.assertEqual(got, want, f"content of {k!r}")
 
 
-@unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
-class CollectionsDiffTest(harness.ServerTestCase):
+class DiffTestMixin:
+    """What the differential tests of each type share (test_zset_diff.py uses it too)."""
+
     def start_redis(self):
         r = RedisServer()
         self.addCleanup(r.stop)
         return r
+
+    def primary_follower_diff(self, generator, runner, names):
+        """Runs `generator`'s commands on keys `names` through a follower of a 3-node primary
+        cluster with `runner` (a DiffRunner), the leader killed -9 and restarted midway, then
+        compares every replica's content with Redis's."""
+        import test_cluster  # noqa: E402 - the 3-node cluster helpers
+        start = time.monotonic()
+        red = self.start_redis()
+        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
+                                                "snapshot_catchup_entries": 32})
+        self.addCleanup(cluster.cleanup)
+        cluster.start()
+        leader = cluster.leader()
+        follower = (leader + 1) % 3
+        rng = random.Random(SEED + 1)
+        ks = test_cluster.KS + ":"
+        keys = [ks + k for k in names]
+        gen = generator(rng, keys)
+        d = runner(self, cluster.nodes[follower].port, red.port, local_keyless=keys)
+        self.addCleanup(d.close)
+        history = []
+        budget = max(OPS // 2, 300)
+        n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
+        # The leader dies mid-stream (between two acknowledged commands: every acknowledged
+        # write is committed) and comes back; the follower keeps serving once a new leader is
+        # elected.
+        cluster.nodes[leader].kill9()
+        cluster.leader(exclude=(leader,))
+        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
+        cluster.nodes[leader].start()
+        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
+        d.compare_contents(keys)
+        cluster.wait_converged()
+        for i in range(3):
+            with cluster.nodes[i].raw(timeout=20) as c:
+                self.assertEqual(c.call("READMODE", "follower"), "OK")
+                for k in keys:
+                    got = d.contents_via(lambda args: c.call(*args), k)
+                    want = d.contents(d.red[2], k)
+                    self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
+        snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
+        installed = cluster.group(leader).get("snapshots_installed", 0)
+        print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1} (leader "
+              f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
+              f"snapshot indexes {snaps}, restarted node installed {installed} "
+              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
+class CollectionsDiffTest(DiffTestMixin, harness.ServerTestCase):
 
     def test_single_node_matches_redis(self):
         start = time.monotonic()
@@ -500,59 +557,7 @@ class CollectionsDiffTest(harness.ServerTestCase):
                 b.close()
 
     def test_primary_follower_matches_redis(self):
-        import test_cluster  # noqa: E402 - the 3-node cluster helpers
-        start = time.monotonic()
-        red = self.start_redis()
-        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
-                                                "snapshot_catchup_entries": 32})
-        self.addCleanup(cluster.cleanup)
-        cluster.start()
-        leader = cluster.leader()
-        follower = (leader + 1) % 3
-        rng = random.Random(SEED + 1)
-        ks = test_cluster.KS + ":"
-        keys = [ks + k for k in ("h0", "h1", "s0", "s1", "k")]
-        gen = Generator(rng, keys)
-        d = DiffRunner(self, cluster.nodes[follower].port, red.port, local_keyless=keys)
-        self.addCleanup(d.close)
-        history = []
-        budget = max(OPS // 2, 300)
-        n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
-        # The leader dies mid-stream (between two acknowledged commands: every acknowledged
-        # write is committed) and comes back; the follower keeps serving once a new leader is
-        # elected.
-        cluster.nodes[leader].kill9()
-        cluster.leader(exclude=(leader,))
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
-        cluster.nodes[leader].start()
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
-        d.compare_contents(keys)
-        cluster.wait_converged()
-        for i in range(3):
-            with cluster.nodes[i].raw(timeout=20) as c:
-                self.assertEqual(c.call("READMODE", "follower"), "OK")
-                for k in keys:
-                    got = self.local_contents(c, k)
-                    want = d.contents(d.red[2], k)
-                    self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
-        snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
-        installed = cluster.group(leader).get("snapshots_installed", 0)
-        print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1} (leader "
-              f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
-              f"snapshot indexes {snaps}, restarted node installed {installed} "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-
-    @staticmethod
-    def local_contents(c, key):
-        t = c.call("TYPE", key)
-        if t == "hash":
-            v = c.call("HGETALL", key)
-            return t, sorted(zip(v[0::2], v[1::2]), key=repr)
-        if t == "set":
-            return t, sorted(c.call("SMEMBERS", key), key=repr)
-        if t == "string":
-            return t, c.call("GET", key)
-        return t, None
+        self.primary_follower_diff(Generator, DiffRunner, ("h0", "h1", "s0", "s1", "k"))
 
 
 if __name__ == "__main__":

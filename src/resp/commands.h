@@ -3,6 +3,7 @@
 // before executing. Pure data plus a case-insensitive lookup.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -120,6 +121,37 @@ enum class CommandId : uint16_t {
   kSintercard,
   kSscan,
   kObject,
+  kZadd,
+  kZincrby,
+  kZscore,
+  kZmscore,
+  kZrank,
+  kZrevrank,
+  kZcard,
+  kZcount,
+  kZlexcount,
+  kZrange,
+  kZrangestore,
+  kZrevrange,
+  kZrangebyscore,
+  kZrevrangebyscore,
+  kZrangebylex,
+  kZrevrangebylex,
+  kZrem,
+  kZremrangebyrank,
+  kZremrangebyscore,
+  kZremrangebylex,
+  kZpopmin,
+  kZpopmax,
+  kZrandmember,
+  kZunion,
+  kZinter,
+  kZdiff,
+  kZunionstore,
+  kZinterstore,
+  kZdiffstore,
+  kZintercard,
+  kZscan,
   kCount_  // number of commands; keep last
 };
 
@@ -160,8 +192,10 @@ inline bool arity_ok(const CommandSpec& spec, size_t argc) {
                          : argc >= static_cast<size_t>(-spec.arity);
 }
 
-// Where the keys of a kMovableKeys command are: *first and *count (0 when malformed: the
-// command's own checks reject it). Only numkeys at argument 1, keys after it (SINTERCARD).
+// Where the numkeys-counted keys of a kMovableKeys command are: *first and *count (0 when
+// malformed: the command's own checks reject it). numkeys is argument 1 (SINTERCARD, ZUNION,
+// ZINTER, ZDIFF, ZINTERCARD) or 2, after a destination key (ZUNIONSTORE, ZINTERSTORE,
+// ZDIFFSTORE); the keys follow it.
 void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
                   size_t* count);
 
@@ -170,6 +204,10 @@ template <typename Fn>
 void for_each_key(const CommandSpec& spec, std::span<const std::string_view> args, Fn&& fn) {
   const size_t argc = args.size();
   if (spec.flags & kMovableKeys) {
+    // Fixed keys (a destination) first, then the counted ones.
+    for (size_t i = static_cast<size_t>(std::max(spec.first_key, 0));
+         spec.first_key > 0 && i <= static_cast<size_t>(spec.last_key) && i < argc; ++i)
+      fn(i);
     size_t first = 0, count = 0;
     movable_keys(spec, args, &first, &count);
     for (size_t i = first; i < first + count && i < argc; ++i)
