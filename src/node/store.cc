@@ -626,7 +626,7 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kSdiffstore:
       return cmd_setop(a, now, SetOp::kDiff, true, w, s);
     case CommandId::kSintercard:
-      return cmd_sintercard(a, now, false, w, s);
+      return cmd_sintercard(a, now, w, s);
     case CommandId::kSscan:
       return cmd_cscan(a, now, ValueType::kSet, w, s);
     case CommandId::kObject:
@@ -678,19 +678,19 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kZrandmember:
       return cmd_randfield(a, now, ValueType::kZset, w, s);
     case CommandId::kZunion:
-      return cmd_zsetop(a, now, SetOp::kUnion, false, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kUnion, ZsetopOut::kReply, spec.name, w, s);
     case CommandId::kZinter:
-      return cmd_zsetop(a, now, SetOp::kInter, false, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kReply, spec.name, w, s);
     case CommandId::kZdiff:
-      return cmd_zsetop(a, now, SetOp::kDiff, false, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kDiff, ZsetopOut::kReply, spec.name, w, s);
     case CommandId::kZunionstore:
-      return cmd_zsetop(a, now, SetOp::kUnion, true, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kUnion, ZsetopOut::kStore, spec.name, w, s);
     case CommandId::kZinterstore:
-      return cmd_zsetop(a, now, SetOp::kInter, true, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kStore, spec.name, w, s);
     case CommandId::kZdiffstore:
-      return cmd_zsetop(a, now, SetOp::kDiff, true, spec.name, w, s);
+      return cmd_zsetop(a, now, SetOp::kDiff, ZsetopOut::kStore, spec.name, w, s);
     case CommandId::kZintercard:
-      return cmd_sintercard(a, now, true, w, s);
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kCard, spec.name, w, s);
     case CommandId::kZscan:
       return cmd_cscan(a, now, ValueType::kZset, w, s);
     case CommandId::kSiblings:

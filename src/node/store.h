@@ -281,8 +281,7 @@ class Store {
   enum class SetOp { kInter, kUnion, kDiff };
   void cmd_setop(std::span<const std::string_view> a, int64_t now, SetOp op, bool store,
                  resp::Writer& w, ChangeSink& s);
-  // SINTERCARD, and ZINTERCARD (`zset`: sorted sets and sets are both accepted).
-  void cmd_sintercard(std::span<const std::string_view> a, int64_t now, bool zset, resp::Writer& w,
+  void cmd_sintercard(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                       ChangeSink& s);
   // --- sorted sets (store_zset.cc) ---
   // Sets a member's score (adding the member when new); true when the member is new. The
@@ -318,9 +317,10 @@ class Store {
                      resp::Writer& w, ChangeSink& s);
   void cmd_zpop(std::span<const std::string_view> a, int64_t now, bool max, resp::Writer& w,
                 ChangeSink& s);
-  // ZUNION ZINTER ZDIFF, with a destination (a[1]) for the *STORE forms.
-  // `name`: the command's, for an error text.
-  void cmd_zsetop(std::span<const std::string_view> a, int64_t now, SetOp op, bool store,
+  // ZUNION ZINTER ZDIFF (kReply), the *STORE forms with a destination at a[1] (kStore), and
+  // ZINTERCARD (kCard). `name`: the command's, for an error text.
+  enum class ZsetopOut { kReply, kStore, kCard };
+  void cmd_zsetop(std::span<const std::string_view> a, int64_t now, SetOp op, ZsetopOut out,
                   std::string_view name, resp::Writer& w, ChangeSink& s);
 
   void cmd_object(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);

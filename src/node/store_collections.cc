@@ -674,8 +674,7 @@ void Store::cmd_setop(Args a, int64_t now, SetOp op, bool store, resp::Writer& w
 }
 
 // SINTERCARD numkeys key [key ...] [LIMIT limit]: the arguments are checked before the keys.
-// ZINTERCARD (`zset`) is the same over sorted sets and sets (only membership counts).
-void Store::cmd_sintercard(Args a, int64_t now, bool zset, resp::Writer& w, ChangeSink& s) {
+void Store::cmd_sintercard(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   int64_t numkeys;
   if (!parse_int64(a[1], &numkeys) || numkeys < 1) {
     return w.error("ERR numkeys should be greater than 0");
@@ -697,10 +696,9 @@ void Store::cmd_sintercard(Args a, int64_t now, bool zset, resp::Writer& w, Chan
   std::vector<const KeyTable*> sets;
   bool any_missing = false;
   for (size_t i = 2; i < 2 + static_cast<size_t>(numkeys); ++i) {
-    const KeyTable::Entry* e = lookup(route(a[i]), a[i], now, s);
-    const bool accepted = !e || e->value.type() == ValueType::kSet ||
-                          (zset && e->value.type() == ValueType::kZset);
-    if (!accepted) return w.error(kErrWrongType);
+    bool wrong;
+    const KeyTable::Entry* e = lookup_as(route(a[i]), a[i], ValueType::kSet, now, s, w, &wrong);
+    if (wrong) return;
     if (!e) {
       any_missing = true;
       continue;

@@ -206,6 +206,12 @@ Span apply_limit(Span sp, int64_t offset, int64_t limit, bool reverse) {
   return {hi - take, hi};
 }
 
+// A score as a sorted set keeps it: -0 becomes 0, as in Redis's listpack encoding (the one
+// every small sorted set has there; its skiplist encoding would keep -0, an edge not followed).
+double stored_score(double d) {
+  return d == 0 ? 0.0 : d;
+}
+
 double score_of(const KeyTable::Entry& el) {
   double d = 0;
   const bool ok = decode_score(el.value.data, &d);
@@ -246,6 +252,7 @@ void store_util::write_items(resp::Writer& w, const std::vector<ZItem>& items, b
 
 bool Store::zset_put(uint32_t ks, KeyTable::Entry* e, std::string_view member, double score,
                      ChangeSink& s) {
+  score = stored_score(score);
   Collection& c = *e->value.coll;
   if (const KeyTable::Entry* old = c.elems.find(member)) c.index->erase(score_of(*old), member);
   KeyTable::Entry* el = nullptr;
@@ -276,9 +283,10 @@ void Store::zset_store(std::string_view dst, const std::vector<ZItem>& items, in
   for (const ZItem& it : items) {
     bool inserted = false;
     KeyTable::Entry* el = t.upsert(it.member, &inserted);
-    el->value.data = encode_score(it.score);
+    const double score = stored_score(it.score);
+    el->value.data = encode_score(score);
     t.adjust_payload(static_cast<int64_t>(el->value.data.size()));
-    v.coll->index->insert(it.score, el);
+    v.coll->index->insert(score, el);
   }
   put_value(ks, dst, std::move(v), s, old);
   w.integer(static_cast<int64_t>(items.size()));
@@ -537,9 +545,8 @@ void Store::cmd_zremrange(Args a, int64_t now, ZrangeBy by, resp::Writer& w, Cha
 void Store::cmd_zpop(Args a, int64_t now, bool max, resp::Writer& w, ChangeSink& s) {
   if (a.size() > 3) return w.error(kErrSyntax);
   int64_t count = 1;
-  if (a.size() == 3) {
-    if (!parse_int64(a[2], &count)) return w.error(kErrNotInt);
-    if (count < 0) return w.error("ERR value is out of range, must be positive");
+  if (a.size() == 3 && (!parse_int64(a[2], &count) || count < 0)) {
+    return w.error("ERR value is out of range, must be positive");  // both cases, as Redis
   }
   const uint32_t ks = route(a[1]);
   bool wrong;
@@ -562,16 +569,17 @@ void Store::cmd_zpop(Args a, int64_t now, bool max, resp::Writer& w, ChangeSink&
 }
 
 // ZUNION/ZINTER/ZDIFF numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
-// [WITHSCORES], and the *STORE forms with a destination first (no WITHSCORES). A set counts
-// as a sorted set whose scores are all 1. As Redis: numkeys, then every key's type, then the
-// options.
-void Store::cmd_zsetop(Args a, int64_t now, SetOp op, bool store, std::string_view name,
+// [WITHSCORES], the *STORE forms with a destination first (no WITHSCORES), and ZINTERCARD
+// numkeys key [key ...] [LIMIT n]. A set counts as a sorted set whose scores are all 1. As
+// Redis 7.0: numkeys, then every key's type, then the options.
+void Store::cmd_zsetop(Args a, int64_t now, SetOp op, ZsetopOut out, std::string_view name,
                        resp::Writer& w, ChangeSink& s) {
+  const bool store = out == ZsetopOut::kStore, card = out == ZsetopOut::kCard;
   const size_t nk = store ? 2 : 1;
   int64_t numkeys;
   if (!parse_int64(a[nk], &numkeys)) return w.error(kErrNotInt);
   if (numkeys < 1) {
-    return w.error(fmt::format("ERR at least 1 input key is needed for {}", name));
+    return w.error(fmt::format("ERR at least 1 input key is needed for '{}' command", name));
   }
   if (static_cast<uint64_t>(numkeys) > a.size() - nk - 1) return w.error(kErrSyntax);
   struct Source {
@@ -596,9 +604,16 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, bool store, std::string_vi
   }
   Aggregate agg = Aggregate::kSum;
   bool withscores = false;
+  int64_t limit = 0;  // ZINTERCARD's; 0: none
   while (j < a.size()) {
     const size_t remaining = a.size() - j;
-    if (op != SetOp::kDiff && remaining >= src.size() + 1 && iequals(a[j], "weights")) {
+    if (card) {
+      if (remaining < 2 || !iequals(a[j], "limit")) return w.error(kErrSyntax);
+      if (!parse_int64(a[j + 1], &limit) || limit < 0) {
+        return w.error("ERR LIMIT can't be negative");
+      }
+      j += 2;
+    } else if (op != SetOp::kDiff && remaining >= src.size() + 1 && iequals(a[j], "weights")) {
       ++j;
       for (Source& x : src) {
         if (!parse_score(a[j++], &x.weight)) return w.error("ERR weight value is not a float");
@@ -668,6 +683,10 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, bool store, std::string_vi
         });
       }
     }
+  }
+  if (card) {
+    const auto n = static_cast<int64_t>(items.size());
+    return w.integer(limit > 0 ? std::min(n, limit) : n);
   }
   // A function of the result alone, whatever order the tables were walked in.
   std::sort(items.begin(), items.end(), [](const ZItem& x, const ZItem& y) {
