@@ -284,7 +284,7 @@ def big_zset_script():
                  ["ZREVRANGEBYLEX", "lexbig", "[w0010", "-", "LIMIT", "2", "3"],
                  ["ZRANGE", "lexbig", "[w0150", "(w0160", "BYLEX", "LIMIT", "1", "-1"],
                  ["OBJECT", "ENCODING", "big"], ["OBJECT", "ENCODING", "long"],
-                 ["OBJECT", "ENCODING", "lexbig"], ["ZSCAN", "long", "0"],
+                 ["OBJECT", "ENCODING", "lexbig"], ["ZRANGE", "long", "0", "-1"],
                  ["ZMSCORE", "big", "m0399", "nope"], ["ZINCRBY", "big", "0.5", "m0007"],
                  ["ZRANGESTORE", "dst", "big", "10", "20", "BYSCORE", "REV", "LIMIT", "0", "30"],
                  ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
