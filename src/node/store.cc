@@ -300,8 +300,9 @@ void Store::ImageBuild::note_change(std::string_view key) {
 // Image layout: u64 count with kTypedImage set, then per key: u32 key length, key, u64 expiry,
 // u8 ValueType, and then for a string: u32 length, bytes; for a hash: u32 fields, then per
 // field u32 length, field, u32 length, value; for a set: u32 members, then per member u32
-// length, member; for a sorted set as for a hash, the value being the encoded score (8 bytes). (Images written before types existed have the flag clear and no type byte:
-// every key a string. They still load.)
+// length, member; for a sorted set as for a hash, the value being the encoded score (8 bytes).
+// (Images written before types existed have the flag clear and no type byte: every key a string.
+// They still load.)
 namespace {
 constexpr uint64_t kTypedImage = 1ull << 63;
 }

@@ -263,8 +263,8 @@ class Store {
   void cmd_hincrbyfloat(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                         ChangeSink& s);
   // HRANDFIELD (t: kHash, WITHVALUES) and ZRANDMEMBER (t: kZset, WITHSCORES).
-  void cmd_randfield(std::span<const std::string_view> a, int64_t now, ValueType t,
-                     resp::Writer& w, ChangeSink& s);
+  void cmd_randfield(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
+                     ChangeSink& s);
   // HSCAN, SSCAN and ZSCAN.
   void cmd_cscan(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
                  ChangeSink& s);
@@ -313,8 +313,8 @@ class Store {
   void cmd_zrange(std::span<const std::string_view> a, int64_t now, ZrangeBy by, ZrangeDir dir,
                   bool store, resp::Writer& w, ChangeSink& s);
   void cmd_zrem(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_zremrange(std::span<const std::string_view> a, int64_t now, ZrangeBy by,
-                     resp::Writer& w, ChangeSink& s);
+  void cmd_zremrange(std::span<const std::string_view> a, int64_t now, ZrangeBy by, resp::Writer& w,
+                     ChangeSink& s);
   void cmd_zpop(std::span<const std::string_view> a, int64_t now, bool max, resp::Writer& w,
                 ChangeSink& s);
   // ZUNION ZINTER ZDIFF (kReply), the *STORE forms with a destination at a[1] (kStore), and

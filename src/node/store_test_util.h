@@ -16,7 +16,8 @@
 
 namespace rkv::test {
 
-inline std::string exec(Store& store, std::vector<std::string_view> a, int proto = 2, int64_t now = 0) {
+inline std::string exec(Store& store, std::vector<std::string_view> a, int proto = 2,
+                        int64_t now = 0) {
   const resp::CommandSpec* spec = resp::lookup_command(a[0]);
   EXPECT_NE(spec, nullptr) << a[0];
   if (!spec) return "";

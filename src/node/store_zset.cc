@@ -127,10 +127,10 @@ struct Span {
 };
 
 Span score_span(const ZsetIndex& ix, const ScoreBound& min, const ScoreBound& max) {
-  const size_t lo = ix.count_while(
-      [&](double s, std::string_view) { return min.excl ? s <= min.v : s < min.v; });
-  const size_t hi = ix.count_while(
-      [&](double s, std::string_view) { return max.excl ? s < max.v : s <= max.v; });
+  const size_t lo =
+      ix.count_while([&](double s, std::string_view) { return min.excl ? s <= min.v : s < min.v; });
+  const size_t hi =
+      ix.count_while([&](double s, std::string_view) { return max.excl ? s < max.v : s <= max.v; });
   return {lo, std::max(lo, hi)};
 }
 
@@ -148,7 +148,8 @@ Span lex_span(const ZsetIndex& ix, const LexBound& min, const LexBound& max, boo
   if (first->score() == last->score()) {
     const size_t lo =
         ix.count_while([&](double, std::string_view m) { return !lex_gte_min(m, min); });
-    const size_t hi = ix.count_while([&](double, std::string_view m) { return lex_lte_max(m, max); });
+    const size_t hi =
+        ix.count_while([&](double, std::string_view m) { return lex_lte_max(m, max); });
     return {lo, std::max(lo, hi)};
   }
   std::vector<std::string_view> members;
@@ -201,7 +202,8 @@ Span apply_limit(Span sp, int64_t offset, int64_t limit, bool reverse) {
   if (offset < 0 || static_cast<uint64_t>(offset) >= sp.size()) return {};
   size_t take = sp.size() - static_cast<size_t>(offset);
   if (limit >= 0) take = std::min(take, static_cast<size_t>(limit));
-  if (!reverse) return {sp.lo + static_cast<size_t>(offset), sp.lo + static_cast<size_t>(offset) + take};
+  if (!reverse)
+    return {sp.lo + static_cast<size_t>(offset), sp.lo + static_cast<size_t>(offset) + take};
   const size_t hi = sp.hi - static_cast<size_t>(offset);
   return {hi - take, hi};
 }
@@ -422,8 +424,8 @@ void Store::cmd_zcount(Args a, int64_t now, bool lex, resp::Writer& w, ChangeSin
 // The ZRANGE family. `by` and `dir` are fixed by the older commands (ZREVRANGE,
 // ZRANGEBYSCORE, ...) and kAuto for ZRANGE and ZRANGESTORE, whose options choose them. The
 // options are read first, then their conflicts, then the range, then the key, as in Redis.
-void Store::cmd_zrange(Args a, int64_t now, ZrangeBy by, ZrangeDir dir, bool store,
-                       resp::Writer& w, ChangeSink& s) {
+void Store::cmd_zrange(Args a, int64_t now, ZrangeBy by, ZrangeDir dir, bool store, resp::Writer& w,
+                       ChangeSink& s) {
   const size_t key = store ? 2 : 1;
   size_t min_i = key + 1, max_i = key + 2;
   bool withscores = false;
@@ -645,7 +647,8 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, ZsetopOut out, std::string
   auto each = [](const Source& x, auto&& fn) {
     if (!x.coll) return;
     const bool z = x.coll->type == ValueType::kZset;
-    x.coll->elems.for_each([&](const KeyTable::Entry& el) { fn(el.key.view(), z ? score_of(el) : 1.0); });
+    x.coll->elems.for_each(
+        [&](const KeyTable::Entry& el) { fn(el.key.view(), z ? score_of(el) : 1.0); });
   };
   std::vector<ZItem> items;
   if (op == SetOp::kDiff) {

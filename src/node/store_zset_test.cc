@@ -158,10 +158,8 @@ TEST_F(ZsetTest, LexRanges) {
   EXPECT_EQ(run({"ZRANGEBYLEX", "z", "+", "-"}), "*0\r\n");
   EXPECT_EQ(run({"ZRANGEBYLEX", "z", "(c", "[c"}), "*0\r\n");
   EXPECT_EQ(run({"ZLEXCOUNT", "z", "(a", "[d"}), ":3\r\n");
-  EXPECT_EQ(run({"ZLEXCOUNT", "z", "a", "[d"}),
-            "-ERR min or max not valid string range item\r\n");
-  EXPECT_EQ(run({"ZLEXCOUNT", "z", "-x", "+"}),
-            "-ERR min or max not valid string range item\r\n");
+  EXPECT_EQ(run({"ZLEXCOUNT", "z", "a", "[d"}), "-ERR min or max not valid string range item\r\n");
+  EXPECT_EQ(run({"ZLEXCOUNT", "z", "-x", "+"}), "-ERR min or max not valid string range item\r\n");
   EXPECT_EQ(run({"ZREMRANGEBYLEX", "z", "[b", "[c"}), ":2\r\n");
   EXPECT_EQ(words({"ZRANGE", "z", "0", "-1"}), "a d e");
   // Scores that differ: the walk of a small Redis sorted set, from the content alone.
@@ -194,13 +192,13 @@ TEST_F(ZsetTest, AlgebraWeightsAggregateAndStores) {
   run({"ZADD", "y", "10", "b", "20", "c", "30", "d"});
   run({"SADD", "s", "c", "e"});
   EXPECT_EQ(words({"ZUNION", "2", "x", "y", "WITHSCORES"}), "a 1 b 12 c 23 d 30");
-  EXPECT_EQ(words({"ZINTER", "2", "x", "y", "WEIGHTS", "2", "1", "AGGREGATE", "MAX",
-                   "WITHSCORES"}),
+  EXPECT_EQ(words({"ZINTER", "2", "x", "y", "WEIGHTS", "2", "1", "AGGREGATE", "MAX", "WITHSCORES"}),
             "b 10 c 20");
   EXPECT_EQ(words({"ZINTER", "3", "x", "y", "s", "WITHSCORES"}), "c 24");  // a set scores 1
   EXPECT_EQ(words({"ZDIFF", "2", "x", "y", "WITHSCORES"}), "a 1");
   EXPECT_EQ(words({"ZUNION", "2", "x", "missing"}), "a b c");
-  EXPECT_EQ(run({"ZUNION", "0", "x"}), "-ERR at least 1 input key is needed for 'zunion' command\r\n");
+  EXPECT_EQ(run({"ZUNION", "0", "x"}),
+            "-ERR at least 1 input key is needed for 'zunion' command\r\n");
   EXPECT_EQ(run({"ZUNION", "3", "x", "y"}), "-ERR syntax error\r\n");
   EXPECT_EQ(run({"ZUNION", "1", "x", "WEIGHTS", "z"}), "-ERR weight value is not a float\r\n");
   EXPECT_EQ(run({"ZUNION", "1", "x", "AGGREGATE", "avg"}), "-ERR syntax error\r\n");
@@ -230,20 +228,20 @@ TEST_F(ZsetTest, AlgebraWeightsAggregateAndStores) {
 
 TEST_F(ZsetTest, WrongTypeAndTypeMixing) {
   run({"SET", "str", "v"});
-  for (std::vector<std::string_view> cmd : std::vector<std::vector<std::string_view>>{
-           {"ZADD", "str", "1", "a"},
-           {"ZINCRBY", "str", "1", "a"},
-           {"ZSCORE", "str", "a"},
-           {"ZRANGE", "str", "0", "1"},
-           {"ZRANGESTORE", "d", "str", "0", "1"},
-           {"ZREM", "str", "a"},
-           {"ZPOPMIN", "str"},
-           {"ZCARD", "str"},
-           {"ZCOUNT", "str", "0", "1"},
-           {"ZRANDMEMBER", "str"},
-           {"ZUNION", "1", "str"},
-           {"ZINTERCARD", "1", "str"},
-           {"ZSCAN", "str", "0"}}) {
+  for (std::vector<std::string_view> cmd :
+       std::vector<std::vector<std::string_view>>{{"ZADD", "str", "1", "a"},
+                                                  {"ZINCRBY", "str", "1", "a"},
+                                                  {"ZSCORE", "str", "a"},
+                                                  {"ZRANGE", "str", "0", "1"},
+                                                  {"ZRANGESTORE", "d", "str", "0", "1"},
+                                                  {"ZREM", "str", "a"},
+                                                  {"ZPOPMIN", "str"},
+                                                  {"ZCARD", "str"},
+                                                  {"ZCOUNT", "str", "0", "1"},
+                                                  {"ZRANDMEMBER", "str"},
+                                                  {"ZUNION", "1", "str"},
+                                                  {"ZINTERCARD", "1", "str"},
+                                                  {"ZSCAN", "str", "0"}}) {
     EXPECT_EQ(run(cmd), kWrongType) << cmd[0];
   }
   run({"ZADD", "z", "1", "a"});

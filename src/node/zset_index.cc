@@ -159,7 +159,7 @@ const ZsetIndex::Node* ZsetIndex::at(size_t rank) const {
 bool ZsetIndex::valid() const {
   // Level 0 is the order; each higher level's span equals the level-0 distance it covers.
   size_t n = 0;
-  for (const Node* x = first(), *prev = nullptr; x; prev = x, x = x->next()) {
+  for (const Node *x = first(), *prev = nullptr; x; prev = x, x = x->next()) {
     if (prev && !less(prev->score_, prev->member(), x->score_, x->member())) return false;
     ++n;
   }

@@ -108,8 +108,8 @@ TEST(ZsetIndex, RandomizedAgainstModel) {
     }
     ASSERT_EQ(f.index.at(r), nullptr);
     const double bound = static_cast<double>(static_cast<int>(rng() % 40) - 20) / 2;
-    const auto expect = static_cast<size_t>(std::distance(
-        model.begin(), model.lower_bound({bound, std::string()})));
+    const auto expect = static_cast<size_t>(
+        std::distance(model.begin(), model.lower_bound({bound, std::string()})));
     ASSERT_EQ(f.index.count_while([&](double s, std::string_view) { return s < bound; }), expect);
   }
   // Empties completely and stays usable.

@@ -188,9 +188,8 @@ TEST(Commands, MetadataMatchesRedis) {
 }
 
 TEST(Commands, GroupsAreKnown) {
-  const std::set<std::string_view> groups = {"string", "bitmap",  "generic", "connection",
-                                             "server", "cluster", "hash",    "set",
-                                             "sorted-set"};
+  const std::set<std::string_view> groups = {"string",  "bitmap", "generic", "connection", "server",
+                                             "cluster", "hash",   "set",     "sorted-set"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
