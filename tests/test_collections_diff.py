@@ -184,8 +184,12 @@ class Generator:
                                   ["SMOVE", k(), k()], ["SINTERSTORE", k()], ["HINCRBY", k()],
                                   ["SINTERCARD", "1"], ["HSCAN", k()], ["HMSET", k(), "a"]])),
         ]
+        return self.pick(table)
+
+    def pick(self, table):
+        """Calls one of the (weight, draw) entries of `table`, chosen by weight."""
         total = sum(w for w, _ in table)
-        pick = r.uniform(0, total)
+        pick = self.r.uniform(0, total)
         for w, f in table:
             pick -= w
             if pick <= 0:

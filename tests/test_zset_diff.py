@@ -35,19 +35,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_collections_diff import OPS, SEED, TIME_BUDGET_S, DiffRunner, DiffTestMixin  # noqa: E402
+from test_collections_diff import (OPS, SEED, TIME_BUDGET_S, DiffRunner, DiffTestMixin,  # noqa: E402
+                                   Generator)
 
 
-class ZsetGenerator:
+class ZsetGenerator(Generator):
     """Draws sorted-set commands, and some set, string and key commands, over a small key
-    set."""
-
-    def __init__(self, rng, keys):
-        self.r = rng
-        self.keys = keys
-
-    def key(self):
-        return self.r.choice(self.keys)
+    set (Generator's key choice and weighted pick)."""
 
     def member(self):
         r = self.r
@@ -202,13 +196,7 @@ class ZsetGenerator:
                                   ["ZRANK", k(), "a", "WITHSCORE"], ["ZCOUNT", k(), "0"],
                                   ["ZUNION", "1"], ["ZSCAN", k()], ["ZRANGESTORE", k(), k(), "0"]])),
         ]
-        total = sum(w for w, _ in table)
-        pick = r.uniform(0, total)
-        for w, f in table:
-            pick -= w
-            if pick <= 0:
-                return f()
-        return table[-1][1]()
+        return self.pick(table)
 
     def intercard(self):
         r = self.r

@@ -20,17 +20,7 @@ namespace {
 
 using namespace rkv::test;
 
-constexpr std::string_view kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-class CollectionsTest : public ::testing::Test {
- protected:
-  CollectionsTest() : store_(Config::defaults().keyspaces) {}
-  std::string run(std::vector<std::string_view> a, int proto = 2) {
-    return exec(store_, std::move(a), proto);
-  }
-  Store store_;
-};
+using CollectionsTest = StoreTest;
 
 TEST_F(CollectionsTest, HashBasicsAndEmptyingRemovesTheKey) {
   EXPECT_EQ(run({"HGET", "h", "f"}), "$-1\r\n");

@@ -16,6 +16,9 @@
 
 namespace rkv::test {
 
+inline constexpr std::string_view kWrongType =
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
 inline std::string exec(Store& store, std::vector<std::string_view> a, int proto = 2,
                         int64_t now = 0) {
   const resp::CommandSpec* spec = resp::lookup_command(a[0]);
@@ -69,5 +72,15 @@ inline uint64_t persist(Node& n, Storage& s) {
   n.on_persisted(r.token);
   return bytes;
 }
+
+// A Store with the default keyspaces, and run() to execute a command on it.
+class StoreTest : public ::testing::Test {
+ protected:
+  StoreTest() : store_(Config::defaults().keyspaces) {}
+  std::string run(std::vector<std::string_view> a, int proto = 2) {
+    return exec(store_, std::move(a), proto);
+  }
+  Store store_;
+};
 
 }  // namespace rkv::test

@@ -16,15 +16,8 @@ namespace {
 
 using namespace rkv::test;
 
-constexpr std::string_view kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-class ZsetTest : public ::testing::Test {
+class ZsetTest : public StoreTest {
  protected:
-  ZsetTest() : store_(Config::defaults().keyspaces) {}
-  std::string run(std::vector<std::string_view> a, int proto = 2) {
-    return exec(store_, std::move(a), proto);
-  }
   // A reply's bulk strings joined by spaces (flat arrays only), for readable expectations.
   std::string words(std::vector<std::string_view> a, int proto = 2) {
     const std::string r = run(std::move(a), proto);
@@ -39,7 +32,6 @@ class ZsetTest : public ::testing::Test {
     }
     return out;
   }
-  Store store_;
 };
 
 TEST_F(ZsetTest, AddScoreRankAndEmptyKey) {
