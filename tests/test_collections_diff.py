@@ -168,6 +168,19 @@ class Generator:
             (1, lambda: ["SETRANGE", k(), "1", "x"]),
             (1, lambda: ["MGET", k(), k()]),
             (1, lambda: ["LCS", k(), k()]),
+        ] + self.key_commands(["hash", "set", "string", "zset"]) + [
+            (1, lambda: ["OBJECT", "ENCODING", k()]),
+            # wrong argument counts
+            (1, lambda: r.choice([["HSET", k(), "f"], ["HGET", k()], ["SADD", k()],
+                                  ["SMOVE", k(), k()], ["SINTERSTORE", k()], ["HINCRBY", k()],
+                                  ["SINTERCARD", "1"], ["HSCAN", k()], ["HMSET", k(), "a"]])),
+        ]
+        return self.pick(table)
+
+    def key_commands(self, scan_types):
+        """(weight, draw) entries of the generic key commands that meet every type."""
+        r, k = self.r, self.key
+        return [
             (2, lambda: ["TYPE", k()]),
             (1, lambda: ["DEL", k()]),
             (1, lambda: ["EXISTS", k(), k()]),
@@ -176,15 +189,8 @@ class Generator:
             (1, lambda: ["EXPIRE", k(), str(r.randint(300, 5000))]),
             (1, lambda: ["PERSIST", k()]),
             (1, lambda: ["TTL", k()]),
-            (1, lambda: ["SCAN", "0", "COUNT", "1000", "TYPE",
-                         r.choice(["hash", "set", "string", "zset"])]),
-            (1, lambda: ["OBJECT", "ENCODING", k()]),
-            # wrong argument counts
-            (1, lambda: r.choice([["HSET", k(), "f"], ["HGET", k()], ["SADD", k()],
-                                  ["SMOVE", k(), k()], ["SINTERSTORE", k()], ["HINCRBY", k()],
-                                  ["SINTERCARD", "1"], ["HSCAN", k()], ["HMSET", k(), "a"]])),
+            (1, lambda: ["SCAN", "0", "COUNT", "1000", "TYPE", r.choice(scan_types)]),
         ]
-        return self.pick(table)
 
     def pick(self, table):
         """Calls one of the (weight, draw) entries of `table`, chosen by weight."""
@@ -408,6 +414,21 @@ class DiffTestMixin:
         self.addCleanup(r.stop)
         return r
 
+    def restart_and_compare(self, d, s, red, keys, n, start):
+        """Ends a single-node run of DiffRunner `d`: contents compared, then again after node
+        `s` restarts (every element reached storage as its own row)."""
+        d.compare_contents(keys)
+        checked = dict(d.checked)
+        d.close()
+        s.restart()
+        d = type(d)(self, s.port, red.port)
+        self.addCleanup(d.close)
+        d.compare_contents(keys)
+        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
+        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
+              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+        self.assertAlive(s)
+
     def primary_follower_diff(self, generator, runner, names):
         """Runs `generator`'s commands on keys `names` through a follower of a 3-node primary
         cluster with `runner` (a DiffRunner), the leader killed -9 and restarted midway, then
@@ -481,18 +502,7 @@ class CollectionsDiffTest(DiffTestMixin, harness.ServerTestCase):
                          ["HRANDFIELD", "big", "-5", "WITHVALUES"], ["SPOP", "bigs", "3"],
                          ["SINTERCARD", "1", "bigs", "LIMIT", "10"], ["SCARD", "bigs"]):
                 d.check(args, proto, [])
-        d.compare_contents(keys + ["big", "bigs"])
-        checked = dict(d.checked)
-        # Every element reached storage: after a restart the node holds the same collections.
-        d.close()
-        s.restart()
-        d = DiffRunner(self, s.port, red.port)
-        self.addCleanup(d.close)
-        d.compare_contents(keys + ["big", "bigs"])
-        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
-        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-        self.assertAlive(s)
+        self.restart_and_compare(d, s, red, keys + ["big", "bigs"], n, start)
 
     def test_edge_cases_match_redis(self):
         """Fixed commands at the edges the random draw rarely reaches, byte for byte (each

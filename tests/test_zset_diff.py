@@ -179,16 +179,7 @@ class ZsetGenerator(Generator):
             (3, lambda: ["SADD", k()] + self.members()),
             (2, lambda: ["SET", k(), r.choice(["v", "1"])]),
             (1, lambda: [r.choice(["GET", "INCR", "SMEMBERS", "HGETALL"]), k()]),
-            (2, lambda: ["TYPE", k()]),
-            (1, lambda: ["DEL", k()]),
-            (1, lambda: ["EXISTS", k(), k()]),
-            (1, lambda: [r.choice(["RENAME", "RENAMENX"]), k(), k()]),
-            (1, lambda: ["COPY", k(), k()] + r.choice([[], ["REPLACE"]])),
-            (1, lambda: ["EXPIRE", k(), str(r.randint(300, 5000))]),
-            (1, lambda: ["PERSIST", k()]),
-            (1, lambda: ["TTL", k()]),
-            (1, lambda: ["SCAN", "0", "COUNT", "1000", "TYPE",
-                         r.choice(["zset", "set", "string"])]),
+        ] + self.key_commands(["zset", "set", "string"]) + [
             (1, lambda: ["OBJECT", "ENCODING", k()]),
             # wrong argument counts
             (1, lambda: r.choice([["ZADD", k(), "1"], ["ZSCORE", k()], ["ZRANGE", k(), "0"],
@@ -315,18 +306,7 @@ class ZsetDiffTest(DiffTestMixin, harness.ServerTestCase):
                     break
             flat = conn.call(["ZRANGE", "big", "0", "-1", "WITHSCORES"])[0]
             self.assertEqual(seen, dict(zip(flat[0::2], flat[1::2])))
-        all_keys = keys + ["big", "lexbig", "long", "dst"]
-        d.compare_contents(all_keys)
-        checked = dict(d.checked)
-        d.close()
-        s.restart()  # every member reached storage as its own row
-        d = ZsetDiffRunner(self, s.port, red.port)
-        self.addCleanup(d.close)
-        d.compare_contents(all_keys)
-        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
-        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-        self.assertAlive(s)
+        self.restart_and_compare(d, s, red, keys + ["big", "lexbig", "long", "dst"], n, start)
 
     def test_primary_follower_matches_redis(self):
         self.primary_follower_diff(ZsetGenerator, ZsetDiffRunner, self.NAMES)
