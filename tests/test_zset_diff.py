@@ -19,7 +19,7 @@ and to ZSCAN are defined by the content; a fixed part then builds sorted sets pa
 At the end every key's type and content are compared, again after the single node restarts,
 and the same draw runs through a follower of a 3-node primary cluster.
 
-  test_single_node_matches_redis       one replikv node, ~4000 commands, then large sets
+  test_single_node_matches_redis       one replikv node, ~12000 commands, then large sets
   test_primary_follower_matches_redis  a 3-node primary cluster, commands to a follower, the
                                        leader killed -9 midway (test_collections_diff's run)
 
@@ -291,7 +291,7 @@ class ZsetDiffTest(DiffTestMixin, harness.ServerTestCase):
         keys = list(self.NAMES) + ["accounts:z"]  # one in another keyspace
         d = ZsetDiffRunner(self, s.port, red.port)
         self.addCleanup(d.close)
-        n = d.run(ZsetGenerator(rng, keys), OPS, rng, start + TIME_BUDGET_S * 0.45)
+        n = d.run(ZsetGenerator(rng, keys), 3 * OPS, rng, start + TIME_BUDGET_S * 0.45)
         d.compare_contents(keys)
         for proto in (2, 3):
             for args in big_zset_script():

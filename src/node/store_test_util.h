@@ -73,6 +73,24 @@ inline uint64_t persist(Node& n, Storage& s) {
   return bytes;
 }
 
+// A command: `head` (name, key, ...) followed by `rest`, which must outlive it.
+inline std::vector<std::string_view> command(std::vector<std::string_view> head,
+                                             const std::vector<std::string>& rest) {
+  head.insert(head.end(), rest.begin(), rest.end());
+  return head;
+}
+
+// A ZADD of `n` members "m<i>", the score of member i being score(i) (its text).
+template <typename ScoreFn>
+std::vector<std::string> zadd_pairs(int n, ScoreFn&& score) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(score(i));
+    out.push_back("m" + std::to_string(i));
+  }
+  return out;
+}
+
 // A Store with the default keyspaces, and run() to execute a command on it.
 class StoreTest : public ::testing::Test {
  protected:

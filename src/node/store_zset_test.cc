@@ -256,14 +256,8 @@ TEST_F(ZsetTest, RandomMembersScanAndEncoding) {
             "-ERR value is out of range\r\n");
   EXPECT_EQ(words({"ZSCAN", "z", "0"}), "0 a 1 b 2 c 3");  // small: whole, in order
   EXPECT_EQ(words({"OBJECT", "ENCODING", "z"}), "listpack");
-  std::vector<std::string> args;
-  for (int i = 0; i < 300; ++i) {
-    args.push_back(std::to_string(i));
-    args.push_back("m" + std::to_string(i));
-  }
-  std::vector<std::string_view> zadd = {"ZADD", "big"};
-  zadd.insert(zadd.end(), args.begin(), args.end());
-  EXPECT_EQ(run(zadd), ":300\r\n");
+  const auto args = zadd_pairs(300, [](int i) { return std::to_string(i); });
+  EXPECT_EQ(run(command({"ZADD", "big"}, args)), ":300\r\n");
   EXPECT_EQ(words({"OBJECT", "ENCODING", "big"}), "skiplist");
   // A large set pages; every member comes back at least once.
   std::set<std::string> seen;
@@ -300,14 +294,10 @@ TEST_F(ZsetTest, KeyCommandsCopyRenameExpire) {
 // An image and a load give back the same members, scores and order; a deep copy too.
 TEST(ZsetImage, RoundTripsThroughImagesAndRestarts) {
   Store a(Config::defaults().keyspaces);
-  std::vector<std::string> args;
-  for (int i = 0; i < 5000; ++i) {
-    args.push_back(i % 3 == 0 ? "-0" : std::to_string((i * 7919) % 1000) + ".25");
-    args.push_back("m" + std::to_string(i));
-  }
-  std::vector<std::string_view> zadd = {"ZADD", "z"};
-  zadd.insert(zadd.end(), args.begin(), args.end());
-  exec(a, zadd);
+  const auto args = zadd_pairs(5000, [](int i) {
+    return i % 3 == 0 ? std::string("-0") : std::to_string((i * 7919) % 1000) + ".25";
+  });
+  exec(a, command({"ZADD", "z"}, args));
   exec(a, {"ZADD", "small", "inf", "x", "-inf", "y"});
   Store b(Config::defaults().keyspaces);
   NullSink none;
@@ -320,19 +310,12 @@ TEST(ZsetImage, RoundTripsThroughImagesAndRestarts) {
 
 TEST(ZsetStorage, RestartRebuildsSortedSetsAndWritesStayPerMember) {
   MemStorage s;
-  const Config cfg = Config::defaults();
   std::map<std::string, std::string> want;
+  const auto args = zadd_pairs(20000, [](int i) { return std::to_string(i % 100); });
   {
-    Node n(cfg, &s);
+    Node n(Config::defaults(), &s);
     ASSERT_TRUE(n.open(0).is_ok());
-    std::vector<std::string> args;
-    for (int i = 0; i < 20000; ++i) {
-      args.push_back(std::to_string(i % 100));
-      args.push_back("m" + std::to_string(i));
-    }
-    std::vector<std::string_view> zadd = {"ZADD", "z"};
-    zadd.insert(zadd.end(), args.begin(), args.end());
-    node_run(n, zadd);
+    node_run(n, command({"ZADD", "z"}, args));
     node_run(n, {"ZINCRBY", "z", "0.5", "m7"});
     node_run(n, {"ZREM", "z", "m8"});
     node_run(n, {"ZPOPMIN", "z", "3"});
@@ -347,7 +330,7 @@ TEST(ZsetStorage, RestartRebuildsSortedSetsAndWritesStayPerMember) {
     EXPECT_LT(one, 100u);
     want = dump(n.store(), 0);
   }
-  Node n(cfg, &s);
+  Node n(Config::defaults(), &s);
   ASSERT_TRUE(n.open(0).is_ok());
   EXPECT_EQ(dump(n.store(), 0), want);
   EXPECT_EQ(node_run(n, {"ZSCORE", "z", "m7"}), "$3\r\n7.5\r\n");
