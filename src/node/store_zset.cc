@@ -668,7 +668,8 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, ZsetopOut out, std::string
         double acc = weighted(score, src[0].weight), other;
         for (size_t i = 1; i < src.size(); ++i) {
           if (!src[i].find(m, &other)) return;
-          aggregate(&acc, weighted(other, src[i].weight), agg);
+          // As Redis: here inf * 0 stays NaN, so a sum becomes 0 and MIN/MAX ignore it.
+          aggregate(&acc, other * src[i].weight, agg);
         }
         items.push_back({m, acc});
       });

@@ -201,6 +201,11 @@ TEST_F(ZsetTest, AlgebraWeightsAggregateAndStores) {
   run({"ZADD", "ninf", "-inf", "m"});
   EXPECT_EQ(words({"ZUNION", "2", "inf", "ninf", "WITHSCORES"}), "m 0");
   EXPECT_EQ(words({"ZUNION", "1", "inf", "WEIGHTS", "0", "WITHSCORES"}), "m 0");
+  // ZINTER leaves a later source's inf * 0 NaN: a sum turns it into 0, MAX ignores it.
+  EXPECT_EQ(words({"ZINTER", "2", "inf", "inf", "WEIGHTS", "1", "0", "WITHSCORES"}), "m 0");
+  EXPECT_EQ(
+      words({"ZINTER", "2", "inf", "inf", "WEIGHTS", "1", "0", "AGGREGATE", "MAX", "WITHSCORES"}),
+      "m inf");
   EXPECT_EQ(run({"ZUNIONSTORE", "dst", "2", "x", "y"}), ":4\r\n");
   EXPECT_EQ(words({"ZRANGE", "dst", "0", "-1", "WITHSCORES"}), "a 1 b 12 c 23 d 30");
   EXPECT_EQ(run({"ZINTERSTORE", "x", "2", "x", "y"}), ":2\r\n");  // a source as destination
