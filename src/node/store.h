@@ -81,6 +81,9 @@ bool parse_scan(std::span<const std::string_view> a, ScanRequest* out, std::stri
 
 class Store {
  public:
+  // The set algebra of SINTER/SUNION/SDIFF and ZINTER/ZUNION/ZDIFF.
+  enum class SetOp { kInter, kUnion, kDiff };
+
   explicit Store(const std::vector<KeyspaceConfig>& keyspaces, StoreLimits limits = {});
 
   // Index of the keyspace a key belongs to: the longest matching prefix, else "default".
@@ -278,7 +281,6 @@ class Store {
                        ChangeSink& s);
   void cmd_smove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   // SINTER SUNION SDIFF SMEMBERS (op on keys a[first..]), with a destination for *STORE.
-  enum class SetOp { kInter, kUnion, kDiff };
   void cmd_setop(std::span<const std::string_view> a, int64_t now, SetOp op, bool store,
                  resp::Writer& w, ChangeSink& s);
   void cmd_sintercard(std::span<const std::string_view> a, int64_t now, resp::Writer& w,

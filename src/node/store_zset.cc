@@ -238,6 +238,85 @@ void aggregate(double* target, double v, Aggregate agg) {
   }
 }
 
+// The members of ranks `sp`, copied (to remove them: the index views the members it holds).
+std::vector<std::string> members_of(const ZsetIndex& ix, Span sp) {
+  std::vector<std::string> out;
+  out.reserve(sp.size());
+  for (const ZItem& it : items_of(ix, sp, false))
+    out.emplace_back(it.member);
+  return out;
+}
+
+// One input of ZUNION/ZINTER/ZDIFF: a sorted set, or a set (every score 1).
+struct Source {
+  const Collection* coll;  // nullptr: a missing key (empty)
+  double weight;
+  size_t size() const { return coll ? coll->elems.size() : 0; }
+  bool find(std::string_view m, double* score) const {
+    const KeyTable::Entry* el = coll ? coll->elems.find(m) : nullptr;
+    if (!el) return false;
+    *score = coll->type == ValueType::kZset ? score_of(*el) : 1.0;
+    return true;
+  }
+};
+
+// The members (unordered) of ZUNION (kUnion), ZINTER (kInter) or ZDIFF (kDiff) over `src`,
+// viewed in the sources. Scores are weighted and aggregated as Redis 7.0 does (sources smallest
+// first, inf * 0 read as 0 except for ZINTER's later sources).
+std::vector<ZItem> combine(Store::SetOp op, std::vector<Source> src, Aggregate agg) {
+  using SetOp = Store::SetOp;
+  auto weighted = [](double score, double weight) {
+    const double v = score * weight;
+    return std::isnan(v) ? 0.0 : v;  // inf * 0
+  };
+  // Visits the elements of a source (nothing for a missing key).
+  auto each = [](const Source& x, auto&& fn) {
+    if (!x.coll) return;
+    const bool z = x.coll->type == ValueType::kZset;
+    x.coll->elems.for_each(
+        [&](const KeyTable::Entry& el) { fn(el.key.view(), z ? score_of(el) : 1.0); });
+  };
+  std::vector<ZItem> items;
+  if (op == SetOp::kDiff) {
+    each(src[0], [&](std::string_view m, double score) {
+      double ignored;
+      for (size_t i = 1; i < src.size(); ++i) {
+        if (src[i].find(m, &ignored)) return;
+      }
+      items.push_back({m, score});
+    });
+  } else {
+    // Smallest first, as Redis orders them (a sum adds the weighted scores in this order).
+    std::stable_sort(src.begin(), src.end(),
+                     [](const Source& x, const Source& y) { return x.size() < y.size(); });
+    if (op == SetOp::kInter) {
+      each(src[0], [&](std::string_view m, double score) {
+        double acc = weighted(score, src[0].weight), other;
+        for (size_t i = 1; i < src.size(); ++i) {
+          if (!src[i].find(m, &other)) return;
+          // As Redis: here inf * 0 stays NaN, so a sum becomes 0 and MIN/MAX ignore it.
+          aggregate(&acc, other * src[i].weight, agg);
+        }
+        items.push_back({m, acc});
+      });
+    } else {
+      std::unordered_map<std::string_view, size_t> at;  // member -> its place in items
+      for (const Source& x : src) {
+        each(x, [&](std::string_view m, double score) {
+          const double v = weighted(score, x.weight);
+          auto [it, fresh] = at.try_emplace(m, items.size());
+          if (fresh) {
+            items.push_back({m, v});
+          } else {
+            aggregate(&items[it->second].score, v, agg);
+          }
+        });
+      }
+    }
+  }
+  return items;
+}
+
 }  // namespace
 
 void store_util::write_items(resp::Writer& w, const std::vector<ZItem>& items, bool withscores,
@@ -506,15 +585,6 @@ void Store::cmd_zrem(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.integer(n);
 }
 
-// Removes the members of ranks `sp` (copied out first: the index views the members it holds).
-static std::vector<std::string> members_of(const ZsetIndex& ix, Span sp) {
-  std::vector<std::string> out;
-  out.reserve(sp.size());
-  for (const ZItem& it : items_of(ix, sp, false))
-    out.emplace_back(it.member);
-  return out;
-}
-
 void Store::cmd_zremrange(Args a, int64_t now, ZrangeBy by, resp::Writer& w, ChangeSink& s) {
   int64_t start = 0, end = 0;
   ScoreBound smin, smax;
@@ -584,17 +654,6 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, ZsetopOut out, std::string
     return w.error(fmt::format("ERR at least 1 input key is needed for '{}' command", name));
   }
   if (static_cast<uint64_t>(numkeys) > a.size() - nk - 1) return w.error(kErrSyntax);
-  struct Source {
-    const Collection* coll;  // nullptr: a missing key (empty)
-    double weight;
-    size_t size() const { return coll ? coll->elems.size() : 0; }
-    bool find(std::string_view m, double* score) const {
-      const KeyTable::Entry* el = coll ? coll->elems.find(m) : nullptr;
-      if (!el) return false;
-      *score = coll->type == ValueType::kZset ? score_of(*el) : 1.0;
-      return true;
-    }
-  };
   std::vector<Source> src;
   size_t j = nk + 1;
   for (int64_t i = 0; i < numkeys; ++i, ++j) {
@@ -639,55 +698,7 @@ void Store::cmd_zsetop(Args a, int64_t now, SetOp op, ZsetopOut out, std::string
       return w.error(kErrSyntax);
     }
   }
-  auto weighted = [](double score, double weight) {
-    const double v = score * weight;
-    return std::isnan(v) ? 0.0 : v;  // inf * 0
-  };
-  // Visits the elements of a source (nothing for a missing key).
-  auto each = [](const Source& x, auto&& fn) {
-    if (!x.coll) return;
-    const bool z = x.coll->type == ValueType::kZset;
-    x.coll->elems.for_each(
-        [&](const KeyTable::Entry& el) { fn(el.key.view(), z ? score_of(el) : 1.0); });
-  };
-  std::vector<ZItem> items;
-  if (op == SetOp::kDiff) {
-    each(src[0], [&](std::string_view m, double score) {
-      double ignored;
-      for (size_t i = 1; i < src.size(); ++i) {
-        if (src[i].find(m, &ignored)) return;
-      }
-      items.push_back({m, score});
-    });
-  } else {
-    // Smallest first, as Redis orders them (a sum adds the weighted scores in this order).
-    std::stable_sort(src.begin(), src.end(),
-                     [](const Source& x, const Source& y) { return x.size() < y.size(); });
-    if (op == SetOp::kInter) {
-      each(src[0], [&](std::string_view m, double score) {
-        double acc = weighted(score, src[0].weight), other;
-        for (size_t i = 1; i < src.size(); ++i) {
-          if (!src[i].find(m, &other)) return;
-          // As Redis: here inf * 0 stays NaN, so a sum becomes 0 and MIN/MAX ignore it.
-          aggregate(&acc, other * src[i].weight, agg);
-        }
-        items.push_back({m, acc});
-      });
-    } else {
-      std::unordered_map<std::string_view, size_t> at;  // member -> its place in items
-      for (const Source& x : src) {
-        each(x, [&](std::string_view m, double score) {
-          const double v = weighted(score, x.weight);
-          auto [it, fresh] = at.try_emplace(m, items.size());
-          if (fresh) {
-            items.push_back({m, v});
-          } else {
-            aggregate(&items[it->second].score, v, agg);
-          }
-        });
-      }
-    }
-  }
+  std::vector<ZItem> items = combine(op, std::move(src), agg);
   if (card) {
     const auto n = static_cast<int64_t>(items.size());
     return w.integer(limit > 0 ? std::min(n, limit) : n);
