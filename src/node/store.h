@@ -287,9 +287,10 @@ class Store {
                       ChangeSink& s);
   // --- sorted sets (store_zset.cc) ---
   // Sets a member's score (adding the member when new); true when the member is new. The
-  // index follows the member table. Precondition: e holds a sorted set; score is not NaN.
+  // index follows the member table. Precondition: e holds a sorted set; score is not NaN;
+  // `old` is the member's entry as the caller just found it (nullptr: not a member).
   bool zset_put(uint32_t ks, KeyTable::Entry* e, std::string_view member, double score,
-                ChangeSink& s);
+                const KeyTable::Entry* old, ChangeSink& s);
   // Removes a member; true when it was there. Does not drop an emptied key (drop_if_empty).
   bool zset_del(uint32_t ks, KeyTable::Entry* e, std::string_view member, ChangeSink& s);
   // Replaces `dst` (any type) with a sorted set of `items` (distinct members), or removes it

@@ -332,10 +332,10 @@ void store_util::write_items(resp::Writer& w, const std::vector<ZItem>& items, b
 // --- element helpers ---
 
 bool Store::zset_put(uint32_t ks, KeyTable::Entry* e, std::string_view member, double score,
-                     ChangeSink& s) {
+                     const KeyTable::Entry* old, ChangeSink& s) {
   score = stored_score(score);
   Collection& c = *e->value.coll;
-  if (const KeyTable::Entry* old = c.elems.find(member)) c.index->erase(score_of(*old), member);
+  if (old) c.index->erase(score_of(*old), member);
   KeyTable::Entry* el = nullptr;
   const bool added = element_put(ks, e, member, encode_score(score), s, &el);
   c.index->insert(score, el);
@@ -433,11 +433,11 @@ void Store::cmd_zadd(Args a, int64_t now, bool incrby, resp::Writer& w, ChangeSi
         }
         if ((lt && score >= cur) || (gt && score <= cur)) continue;
         if (score != cur) {
-          zset_put(ks, e, member, score, s);
+          zset_put(ks, e, member, score, el, s);
           ++updated;
         }
       } else if (!xx) {
-        zset_put(ks, e, member, score, s);
+        zset_put(ks, e, member, score, nullptr, s);
         ++added;
       } else {
         continue;
