@@ -4,7 +4,8 @@
 Loads ZADD big <i> m<i> for i in 0..N-1 (members "m0".."m999999", integer scores) through
 pipelined ZADDs of 1000 pairs into a fresh single node (fsync never, RocksDB underneath) and a
 fresh redis-server (no persistence), and prints each process's RSS growth per member, with
-Redis's used_memory growth and MEMORY USAGE for the key.
+Redis's used_memory growth and MEMORY USAGE for the key; then replikv's again after a restart
+(members loaded from their rows, RocksDB's memtable empty).
 
   REPLIKV_BIN=build/replikv python3 bench/zset_memory.py [N]
 """
@@ -95,7 +96,15 @@ def main():
     s = harness.Server(fsync="never")
     s.start()
     try:
+        time.sleep(0.5)
+        empty = rss_bytes(s.pid)
         measure("replikv", s.port, s.pid)
+        # After a restart the members are loaded from their rows and RocksDB's memtable is
+        # empty: the in-memory structures alone (against an empty node's RSS).
+        s.restart()
+        time.sleep(1.0)
+        print(f"replikv after restart: {(rss_bytes(s.pid) - empty) / N:.0f} B/member over an "
+              f"empty node", flush=True)
         with harness.RawClient(s.port) as c:
             print("  encoding:", c.call("OBJECT", "ENCODING", "big"), " card:",
                   c.call("ZCARD", "big"), " rank of m500000:", c.call("ZRANK", "big", "m500000"))
