@@ -169,6 +169,19 @@ class Generator:
             (1, lambda: ["SETRANGE", k(), "1", "x"]),
             (1, lambda: ["MGET", k(), k()]),
             (1, lambda: ["LCS", k(), k()]),
+        ] + self.key_commands(["hash", "set", "string", "zset"]) + [
+            (1, lambda: ["OBJECT", "ENCODING", k()]),
+            # wrong argument counts
+            (1, lambda: r.choice([["HSET", k(), "f"], ["HGET", k()], ["SADD", k()],
+                                  ["SMOVE", k(), k()], ["SINTERSTORE", k()], ["HINCRBY", k()],
+                                  ["SINTERCARD", "1"], ["HSCAN", k()], ["HMSET", k(), "a"]])),
+        ]
+        return self.pick(table)
+
+    def key_commands(self, scan_types):
+        """(weight, draw) entries of the generic key commands that meet every type."""
+        r, k = self.r, self.key
+        return [
             (2, lambda: ["TYPE", k()]),
             (1, lambda: ["DEL", k()]),
             (1, lambda: ["EXISTS", k(), k()]),
@@ -177,16 +190,13 @@ class Generator:
             (1, lambda: ["EXPIRE", k(), str(r.randint(300, 5000))]),
             (1, lambda: ["PERSIST", k()]),
             (1, lambda: ["TTL", k()]),
-            (1, lambda: ["SCAN", "0", "COUNT", "1000", "TYPE",
-                         r.choice(["hash", "set", "string", "zset"])]),
-            (1, lambda: ["OBJECT", "ENCODING", k()]),
-            # wrong argument counts
-            (1, lambda: r.choice([["HSET", k(), "f"], ["HGET", k()], ["SADD", k()],
-                                  ["SMOVE", k(), k()], ["SINTERSTORE", k()], ["HINCRBY", k()],
-                                  ["SINTERCARD", "1"], ["HSCAN", k()], ["HMSET", k(), "a"]])),
+            (1, lambda: ["SCAN", "0", "COUNT", "1000", "TYPE", r.choice(scan_types)]),
         ]
+
+    def pick(self, table):
+        """Calls one of the (weight, draw) entries of `table`, chosen by weight."""
         total = sum(w for w, _ in table)
-        pick = r.uniform(0, total)
+        pick = self.r.uniform(0, total)
         for w, f in table:
             pick -= w
             if pick <= 0:
@@ -234,10 +244,15 @@ class DiffRunner(Runner):
             if cursor == "0" or rounds > 10000:
                 return sorted(set(map(repr, out))), None
 
-    @staticmethod
-    def contents(conn, key):
+    def contents(self, conn, key):
         """(type, content) of a key on one server, through a RESP2 connection."""
-        return redis_diff.contents(lambda args: conn.call(args)[0], key)
+        return self.contents_via(lambda args: conn.call(args)[0], key)
+
+    @classmethod
+    def contents_via(cls, call, key):
+        """(type, content) of a key, `call` sending one command (a list) and returning its
+        decoded RESP2 reply."""
+        return redis_diff.contents(call, key)
 
     def check(self, args, proto, history):
         name = str(args[0]).upper()
@@ -272,7 +287,7 @@ class DiffRunner(Runner):
             # makes a short string "raw"): replikv reports the one for the present content.
             # In the random stream only the family is checked; fixed cases below are exact.
             family = {"int": "s", "embstr": "s", "raw": "s", "listpack": "c",
-                      "hashtable": "c", "intset": "c"}
+                      "hashtable": "c", "intset": "c", "skiplist": "c"}
             self.t.assertEqual(family.get(got), family.get(want), ctx(got_raw, want_raw))
             self.checked["exact"] += 1
         elif name in SCANS:
@@ -367,8 +382,75 @@ class DiffRunner(Runner):
             self.t.assertEqual(got, want, f"content of {k!r}")
 
 
+class DiffTestMixin:
+    """What the differential tests of each type share (test_zset_diff.py uses it too), on top
+    of redis_diff.DiffTestCase."""
+
+    def restart_and_compare(self, d, s, red, keys, n, start):
+        """Ends a single-node run of DiffRunner `d`: contents compared, then again after node
+        `s` restarts (every element reached storage as its own row)."""
+        d.compare_contents(keys)
+        checked = dict(d.checked)
+        d.close()
+        s.restart()
+        d = type(d)(self, s.port, red.port)
+        self.addCleanup(d.close)
+        d.compare_contents(keys)
+        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
+        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
+              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+        self.assertAlive(s)
+
+    def primary_follower_diff(self, generator, runner, names):
+        """Runs `generator`'s commands on keys `names` through a follower of a 3-node primary
+        cluster with `runner` (a DiffRunner), the leader killed -9 and restarted midway, then
+        compares every replica's content with Redis's."""
+        import test_cluster  # noqa: E402 - the 3-node cluster helpers
+        start = time.monotonic()
+        red = self.start_redis()
+        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
+                                                "snapshot_catchup_entries": 32})
+        self.addCleanup(cluster.cleanup)
+        cluster.start()
+        leader = cluster.leader()
+        follower = (leader + 1) % 3
+        rng = random.Random(SEED + 1)
+        ks = test_cluster.KS + ":"
+        keys = [ks + k for k in names]
+        gen = generator(rng, keys)
+        d = runner(self, cluster.nodes[follower].port, red.port, local_keyless=keys)
+        self.addCleanup(d.close)
+        history = []
+        budget = max(OPS // 2, 300)
+        n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
+        # The leader dies mid-stream (between two acknowledged commands: every acknowledged
+        # write is committed) and comes back; the follower keeps serving once a new leader is
+        # elected.
+        cluster.nodes[leader].kill9()
+        cluster.leader(exclude=(leader,))
+        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
+        cluster.nodes[leader].start()
+        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
+        d.compare_contents(keys)
+        cluster.wait_converged()
+        for i in range(3):
+            with cluster.nodes[i].raw(timeout=20) as c:
+                self.assertEqual(c.call("READMODE", "follower"), "OK")
+                for k in keys:
+                    got = d.contents_via(lambda args: c.call(*args), k)
+                    want = d.contents(d.red[2], k)
+                    self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
+        snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
+        installed = cluster.group(leader).get("snapshots_installed", 0)
+        print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1} (leader "
+              f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
+              f"snapshot indexes {snaps}, restarted node installed {installed} "
+              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+
+
 @unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
-class CollectionsDiffTest(DiffTestCase):
+class CollectionsDiffTest(DiffTestMixin, DiffTestCase):
+
     def test_single_node_matches_redis(self):
         start = time.monotonic()
         red = self.start_redis()
@@ -392,18 +474,7 @@ class CollectionsDiffTest(DiffTestCase):
                          ["HRANDFIELD", "big", "-5", "WITHVALUES"], ["SPOP", "bigs", "3"],
                          ["SINTERCARD", "1", "bigs", "LIMIT", "10"], ["SCARD", "bigs"]):
                 d.check(args, proto, [])
-        d.compare_contents(keys + ["big", "bigs"])
-        checked = dict(d.checked)
-        # Every element reached storage: after a restart the node holds the same collections.
-        d.close()
-        s.restart()
-        d = DiffRunner(self, s.port, red.port)
-        self.addCleanup(d.close)
-        d.compare_contents(keys + ["big", "bigs"])
-        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
-        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-        self.assertAlive(s)
+        self.restart_and_compare(d, s, red, keys + ["big", "bigs"], n, start)
 
     def test_edge_cases_match_redis(self):
         """Fixed commands at the edges the random draw rarely reaches, byte for byte (each
@@ -462,47 +533,7 @@ class CollectionsDiffTest(DiffTestCase):
         self.assert_script_matches(s.port, red.port, script)
 
     def test_primary_follower_matches_redis(self):
-        import test_cluster  # noqa: E402 - the 3-node cluster helpers
-        start = time.monotonic()
-        red = self.start_redis()
-        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
-                                                "snapshot_catchup_entries": 32})
-        self.addCleanup(cluster.cleanup)
-        cluster.start()
-        leader = cluster.leader()
-        follower = (leader + 1) % 3
-        rng = random.Random(SEED + 1)
-        ks = test_cluster.KS + ":"
-        keys = [ks + k for k in ("h0", "h1", "s0", "s1", "k")]
-        gen = Generator(rng, keys)
-        d = DiffRunner(self, cluster.nodes[follower].port, red.port, local_keyless=keys)
-        self.addCleanup(d.close)
-        history = []
-        budget = max(OPS // 2, 300)
-        n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
-        # The leader dies mid-stream (between two acknowledged commands: every acknowledged
-        # write is committed) and comes back; the follower keeps serving once a new leader is
-        # elected.
-        cluster.nodes[leader].kill9()
-        cluster.leader(exclude=(leader,))
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
-        cluster.nodes[leader].start()
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
-        d.compare_contents(keys)
-        cluster.wait_converged()
-        for i in range(3):
-            with cluster.nodes[i].raw(timeout=20) as c:
-                self.assertEqual(c.call("READMODE", "follower"), "OK")
-                for k in keys:
-                    got = redis_diff.contents(lambda args: c.call(*args), k)
-                    want = d.contents(d.red[2], k)
-                    self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
-        snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
-        installed = cluster.group(leader).get("snapshots_installed", 0)
-        print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1} (leader "
-              f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
-              f"snapshot indexes {snaps}, restarted node installed {installed} "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+        self.primary_follower_diff(Generator, DiffRunner, ("h0", "h1", "s0", "s1", "k"))
 
 
 if __name__ == "__main__":

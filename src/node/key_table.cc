@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "node/zset_index.h"
+
 namespace rkv {
 
 namespace {
@@ -27,6 +29,21 @@ std::string_view type_name(ValueType t) {
   return "none";
 }
 
+Collection::Collection(ValueType t)
+    : type(t), index(t == ValueType::kZset ? std::make_unique<ZsetIndex>() : nullptr) {}
+Collection::~Collection() = default;
+
+void Collection::rebuild_index() {
+  RKV_ASSERT(type == ValueType::kZset);
+  index->clear();
+  elems.for_each([&](const KeyTable::Entry& e) {
+    double score = 0;
+    const bool ok = decode_score(e.value.data, &score);
+    RKV_ASSERT_MSG(ok, "a sorted set member without a valid score");
+    index->insert(score, &e);
+  });
+}
+
 Value::Value() = default;
 Value::Value(std::string d, int64_t expire_at) : data(std::move(d)), expire_at_ms(expire_at) {}
 Value::Value(ValueType t) : coll(std::make_unique<Collection>(t)) {
@@ -44,6 +61,7 @@ Value::Value(const Value& o) : data(o.data), expire_at_ms(o.expire_at_ms) {
     c->value.data = e.value.data;
     coll->elems.adjust_payload(static_cast<int64_t>(e.value.data.size()));
   });
+  if (coll->index) coll->rebuild_index();
 }
 Value& Value::operator=(const Value& o) {
   if (this != &o) *this = Value(o);

@@ -33,6 +33,7 @@ enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2, kZset = 3, kL
 std::string_view type_name(ValueType t);
 
 struct Collection;
+class ZsetIndex;
 
 // A key's value. Copying copies a collection's elements (deep); moving moves the pointer.
 struct Value {
@@ -217,14 +218,24 @@ class KeyTable {
   size_t payload_bytes_ = 0;
 };
 
-// The elements of a hash (field -> Entry::value.data) or a set (member -> empty value), in a
-// KeyTable of their own: SCAN-style cursors (HSCAN, SSCAN) keep their guarantee while the
-// collection changes, iteration is deterministic, and resizing is incremental. Entry::value's
-// expiry and coll are unused for elements.
+// The elements of a hash (field -> Entry::value.data), a set (member -> empty value) or a
+// sorted set (member -> its score, encode_score's 8 bytes), in a KeyTable of their own:
+// SCAN-style cursors (HSCAN, SSCAN, ZSCAN) keep their guarantee while the collection changes,
+// iteration is deterministic, and resizing is incremental. Entry::value's expiry and coll are
+// unused for elements. A sorted set also has `index`, the members in score order (it points
+// into `elems`: a member leaves the index before it leaves the table).
 struct Collection {
-  explicit Collection(ValueType t) : type(t) {}
+  explicit Collection(ValueType t);
+  ~Collection();
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+  // Rebuilds `index` from the scores in `elems` (after elements were added to the table
+  // directly: a copy, an image load). Precondition: type is kZset.
+  void rebuild_index();
+
   ValueType type;
   KeyTable elems;
+  std::unique_ptr<ZsetIndex> index;  // kZset only
 };
 
 }  // namespace rkv

@@ -222,9 +222,10 @@ TEST(LeaderlessEngine, RefusesStringAndKeyCommandsItDoesNotImplement) {
   EXPECT_EQ(c.run(2, {"GET", "kv:a"}), "$1\r\n1\r\n");  // nothing was changed
 }
 
-// Hashes and sets have no conflict semantics in a leaderless keyspace yet: every one of their
-// commands is refused the same way, naming the keyspace and its model, and changes nothing.
-TEST(LeaderlessEngine, RefusesHashAndSetCommands) {
+// Hashes, sets and sorted sets have no conflict semantics in a leaderless keyspace yet: every
+// one of their commands is refused the same way, naming the keyspace and its model, and
+// changes nothing.
+TEST(LeaderlessEngine, RefusesHashSetAndSortedSetCommands) {
   MiniCluster c(3, 3, 2, 2);
   c.advance(200);
   const std::vector<std::vector<std::string>> refused = {{"HSET", "kv:h", "f", "v"},
@@ -240,13 +241,22 @@ TEST(LeaderlessEngine, RefusesHashAndSetCommands) {
                                                          {"SMOVE", "kv:s", "kv:t", "m"},
                                                          {"SINTERSTORE", "kv:d", "kv:s"},
                                                          {"SINTERCARD", "1", "kv:s"},
-                                                         {"SSCAN", "kv:s", "0"}};
+                                                         {"SSCAN", "kv:s", "0"},
+                                                         {"ZADD", "kv:z", "1", "m"},
+                                                         {"ZINCRBY", "kv:z", "1", "m"},
+                                                         {"ZRANGE", "kv:z", "0", "-1"},
+                                                         {"ZRANK", "kv:z", "m"},
+                                                         {"ZPOPMIN", "kv:z"},
+                                                         {"ZRANGESTORE", "kv:d", "kv:z", "0", "1"},
+                                                         {"ZUNIONSTORE", "kv:d", "1", "kv:z"},
+                                                         {"ZINTERCARD", "1", "kv:z"},
+                                                         {"ZSCAN", "kv:z", "0"}};
   for (const auto& cmd : refused) {
     EXPECT_EQ(c.run(1, cmd),
               "-ERR " + cmd[0] + " is not available on leaderless keyspace 'kv' " +
                   "(supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL)\r\n");
   }
-  EXPECT_EQ(c.run(2, {"EXISTS", "kv:h", "kv:s", "kv:d"}), ":0\r\n");
+  EXPECT_EQ(c.run(2, {"EXISTS", "kv:h", "kv:s", "kv:d", "kv:z"}), ":0\r\n");
 }
 
 TEST(LeaderlessEngine, NonReplicaRelaysWritesToAHomeReplica) {

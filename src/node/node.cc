@@ -140,7 +140,7 @@ bool Node::decode_value(std::string_view record, Value* v) {
   if (head & kCollectionHead) {
     if (payload.size() != 9) return false;
     const auto t = static_cast<ValueType>(payload[8]);
-    if (t != ValueType::kHash && t != ValueType::kSet) return false;
+    if (t != ValueType::kHash && t != ValueType::kSet && t != ValueType::kZset) return false;
     *v = Value(t);
     v->expire_at_ms = static_cast<int64_t>(head & ~kCollectionHead);
     return true;

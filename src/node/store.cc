@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "node/glob.h"
 #include "node/store_util.h"
+#include "node/zset_index.h"
 
 namespace rkv {
 
@@ -170,10 +171,18 @@ bool Store::restore_element(uint32_t ks, std::string_view key, std::string_view 
                             std::string_view value) {
   KeyTable::Entry* e = keyspaces_[ks].table.find(key);
   if (!e || !e->value.coll) return false;
+  ZsetIndex* index = e->value.coll->index.get();
+  double score = 0;
+  if (index && !decode_score(value, &score)) return false;
   bool inserted = false;
   KeyTable& t = e->value.coll->elems;
   const size_t before = t.payload_bytes();
   KeyTable::Entry* el = t.upsert(elem, &inserted);
+  if (index) {
+    double old = 0;
+    if (!inserted && decode_score(el->value.data, &old)) index->erase(old, elem);
+    index->insert(score, el);
+  }
   t.adjust_payload(static_cast<int64_t>(value.size()) -
                    static_cast<int64_t>(el->value.data.size()));
   el->value.data.assign(value);
@@ -291,8 +300,9 @@ void Store::ImageBuild::note_change(std::string_view key) {
 // Image layout: u64 count with kTypedImage set, then per key: u32 key length, key, u64 expiry,
 // u8 ValueType, and then for a string: u32 length, bytes; for a hash: u32 fields, then per
 // field u32 length, field, u32 length, value; for a set: u32 members, then per member u32
-// length, member. (Images written before types existed have the flag clear and no type byte:
-// every key a string. They still load.)
+// length, member; for a sorted set as for a hash, the value being the encoded score (8 bytes).
+// (Images written before types existed have the flag clear and no type byte: every key a string.
+// They still load.)
 namespace {
 constexpr uint64_t kTypedImage = 1ull << 63;
 }
@@ -308,11 +318,11 @@ void Store::ImageBuild::add(std::string_view key, const Value& v) {
   } else {
     RKV_ASSERT(v.coll->elems.size() <= UINT32_MAX);
     put_u32(out_, static_cast<uint32_t>(v.coll->elems.size()));
-    const bool hash = v.coll->type == ValueType::kHash;
+    const bool valued = v.coll->type != ValueType::kSet;
     v.coll->elems.for_each([&](const KeyTable::Entry& el) {
       put_u32(out_, static_cast<uint32_t>(el.key.size()));
       out_.append(el.key.view());
-      if (hash) {
+      if (valued) {
         put_u32(out_, static_cast<uint32_t>(el.value.data.size()));
         out_.append(el.value.data);
       }
@@ -385,16 +395,18 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
         if (apply) put(ks, key, data, exp, sink);
         continue;
       }
-      if ((type != ValueType::kHash && type != ValueType::kSet) || image.size() - pos < 4) {
-        return false;
-      }
+      const bool known =
+          type == ValueType::kHash || type == ValueType::kSet || type == ValueType::kZset;
+      if (!known || image.size() - pos < 4) return false;
       const uint32_t count = get_u32(image.data() + pos);
       pos += 4;
       Value v(type);
       v.expire_at_ms = exp;
       for (uint32_t j = 0; j < count; ++j) {
         std::string_view elem, val;
-        if (!bytes(&elem) || (type == ValueType::kHash && !bytes(&val))) return false;
+        if (!bytes(&elem) || (type != ValueType::kSet && !bytes(&val))) return false;
+        double score;
+        if (type == ValueType::kZset && !decode_score(val, &score)) return false;
         if (!apply) continue;
         bool inserted = false;
         KeyTable::Entry* el = v.coll->elems.upsert(elem, &inserted);
@@ -402,7 +414,9 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
         v.coll->elems.adjust_payload(static_cast<int64_t>(val.size()));
       }
       if (count == 0) return false;  // an empty collection is never stored
-      if (apply) put_value(ks, key, std::move(v), sink);
+      if (!apply) continue;
+      if (type == ValueType::kZset) v.coll->rebuild_index();
+      put_value(ks, key, std::move(v), sink);
     }
     return pos == image.size();
   };
@@ -580,7 +594,7 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kHincrbyfloat:
       return cmd_hincrbyfloat(a, now, w, s);
     case CommandId::kHrandfield:
-      return cmd_hrandfield(a, now, w, s);
+      return cmd_randfield(a, now, ValueType::kHash, w, s);
     case CommandId::kHscan:
       return cmd_cscan(a, now, ValueType::kHash, w, s);
     case CommandId::kSadd:
@@ -618,6 +632,68 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       return cmd_cscan(a, now, ValueType::kSet, w, s);
     case CommandId::kObject:
       return cmd_object(a, now, w, s);
+    case CommandId::kZadd:
+      return cmd_zadd(a, now, false, w, s);
+    case CommandId::kZincrby:
+      return cmd_zadd(a, now, true, w, s);
+    case CommandId::kZscore:
+      return cmd_zscore(a, now, false, w, s);
+    case CommandId::kZmscore:
+      return cmd_zscore(a, now, true, w, s);
+    case CommandId::kZrank:
+      return cmd_zrank(a, now, false, w, s);
+    case CommandId::kZrevrank:
+      return cmd_zrank(a, now, true, w, s);
+    case CommandId::kZcard:
+      return cmd_zcard(a, now, w, s);
+    case CommandId::kZcount:
+      return cmd_zcount(a, now, false, w, s);
+    case CommandId::kZlexcount:
+      return cmd_zcount(a, now, true, w, s);
+    case CommandId::kZrange:
+      return cmd_zrange(a, now, ZrangeBy::kAuto, ZrangeDir::kAuto, false, w, s);
+    case CommandId::kZrangestore:
+      return cmd_zrange(a, now, ZrangeBy::kAuto, ZrangeDir::kAuto, true, w, s);
+    case CommandId::kZrevrange:
+      return cmd_zrange(a, now, ZrangeBy::kRank, ZrangeDir::kReverse, false, w, s);
+    case CommandId::kZrangebyscore:
+      return cmd_zrange(a, now, ZrangeBy::kScore, ZrangeDir::kForward, false, w, s);
+    case CommandId::kZrevrangebyscore:
+      return cmd_zrange(a, now, ZrangeBy::kScore, ZrangeDir::kReverse, false, w, s);
+    case CommandId::kZrangebylex:
+      return cmd_zrange(a, now, ZrangeBy::kLex, ZrangeDir::kForward, false, w, s);
+    case CommandId::kZrevrangebylex:
+      return cmd_zrange(a, now, ZrangeBy::kLex, ZrangeDir::kReverse, false, w, s);
+    case CommandId::kZrem:
+      return cmd_zrem(a, now, w, s);
+    case CommandId::kZremrangebyrank:
+      return cmd_zremrange(a, now, ZrangeBy::kRank, w, s);
+    case CommandId::kZremrangebyscore:
+      return cmd_zremrange(a, now, ZrangeBy::kScore, w, s);
+    case CommandId::kZremrangebylex:
+      return cmd_zremrange(a, now, ZrangeBy::kLex, w, s);
+    case CommandId::kZpopmin:
+      return cmd_zpop(a, now, false, w, s);
+    case CommandId::kZpopmax:
+      return cmd_zpop(a, now, true, w, s);
+    case CommandId::kZrandmember:
+      return cmd_randfield(a, now, ValueType::kZset, w, s);
+    case CommandId::kZunion:
+      return cmd_zsetop(a, now, SetOp::kUnion, ZsetopOut::kReply, spec.name, w, s);
+    case CommandId::kZinter:
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kReply, spec.name, w, s);
+    case CommandId::kZdiff:
+      return cmd_zsetop(a, now, SetOp::kDiff, ZsetopOut::kReply, spec.name, w, s);
+    case CommandId::kZunionstore:
+      return cmd_zsetop(a, now, SetOp::kUnion, ZsetopOut::kStore, spec.name, w, s);
+    case CommandId::kZinterstore:
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kStore, spec.name, w, s);
+    case CommandId::kZdiffstore:
+      return cmd_zsetop(a, now, SetOp::kDiff, ZsetopOut::kStore, spec.name, w, s);
+    case CommandId::kZintercard:
+      return cmd_zsetop(a, now, SetOp::kInter, ZsetopOut::kCard, spec.name, w, s);
+    case CommandId::kZscan:
+      return cmd_cscan(a, now, ValueType::kZset, w, s);
     case CommandId::kSiblings:
       // Only replicated leaderless keyspaces keep concurrent versions; here a key has one.
       return w.error(fmt::format(

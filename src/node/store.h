@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "node/key_table.h"
+#include "node/zset_index.h"
 #include "resp/commands.h"
 #include "resp/writer.h"
 
@@ -80,6 +81,9 @@ bool parse_scan(std::span<const std::string_view> a, ScanRequest* out, std::stri
 
 class Store {
  public:
+  // The set algebra of SINTER/SUNION/SDIFF and ZINTER/ZUNION/ZDIFF.
+  enum class SetOp { kInter, kUnion, kDiff };
+
   explicit Store(const std::vector<KeyspaceConfig>& keyspaces, StoreLimits limits = {});
 
   // Index of the keyspace a key belongs to: the longest matching prefix, else "default".
@@ -230,8 +234,9 @@ class Store {
   KeyTable::Entry* lookup_or_create(uint32_t ks, std::string_view key, ValueType t,
                                     KeyTable::Entry* known, ChangeSink& s);
   // Sets one element (hash field value, or "" for a set member); true when it is new.
+  // `out`, when given, receives the element's entry.
   bool element_put(uint32_t ks, KeyTable::Entry* e, std::string_view elem, std::string_view value,
-                   ChangeSink& s);
+                   ChangeSink& s, KeyTable::Entry** out = nullptr);
   // Removes one element; true when it was there. Does not remove an emptied key: callers
   // call drop_if_empty once they are done with the entry.
   bool element_del(uint32_t ks, KeyTable::Entry* e, std::string_view elem, ChangeSink& s);
@@ -262,9 +267,10 @@ class Store {
                    ChangeSink& s);
   void cmd_hincrbyfloat(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                         ChangeSink& s);
-  void cmd_hrandfield(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                      ChangeSink& s);
-  // HSCAN and SSCAN.
+  // HRANDFIELD (t: kHash, WITHVALUES) and ZRANDMEMBER (t: kZset, WITHSCORES).
+  void cmd_randfield(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
+                     ChangeSink& s);
+  // HSCAN, SSCAN and ZSCAN.
   void cmd_cscan(std::span<const std::string_view> a, int64_t now, ValueType t, resp::Writer& w,
                  ChangeSink& s);
   void cmd_sadd(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
@@ -275,11 +281,51 @@ class Store {
                        ChangeSink& s);
   void cmd_smove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   // SINTER SUNION SDIFF SMEMBERS (op on keys a[first..]), with a destination for *STORE.
-  enum class SetOp { kInter, kUnion, kDiff };
   void cmd_setop(std::span<const std::string_view> a, int64_t now, SetOp op, bool store,
                  resp::Writer& w, ChangeSink& s);
   void cmd_sintercard(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
                       ChangeSink& s);
+  // --- sorted sets (store_zset.cc) ---
+  // Sets a member's score (adding the member when new); true when the member is new. The
+  // index follows the member table. Precondition: e holds a sorted set; score is not NaN;
+  // `old` is the member's entry as the caller just found it (nullptr: not a member).
+  bool zset_put(uint32_t ks, KeyTable::Entry* e, std::string_view member, double score,
+                const KeyTable::Entry* old, ChangeSink& s);
+  // Removes a member; true when it was there. Does not drop an emptied key (drop_if_empty).
+  bool zset_del(uint32_t ks, KeyTable::Entry* e, std::string_view member, ChangeSink& s);
+  // Replaces `dst` (any type) with a sorted set of `items` (distinct members), or removes it
+  // when there are none; replies with the count. The items may view a value dst replaces.
+  void zset_store(std::string_view dst, const std::vector<ZItem>& items, int64_t now,
+                  resp::Writer& w, ChangeSink& s);
+  // ZADD, and ZINCRBY (`incrby`: the INCR form with no options).
+  void cmd_zadd(std::span<const std::string_view> a, int64_t now, bool incrby, resp::Writer& w,
+                ChangeSink& s);
+  // ZSCORE, and ZMSCORE (`multi`).
+  void cmd_zscore(std::span<const std::string_view> a, int64_t now, bool multi, resp::Writer& w,
+                  ChangeSink& s);
+  void cmd_zrank(std::span<const std::string_view> a, int64_t now, bool rev, resp::Writer& w,
+                 ChangeSink& s);
+  void cmd_zcard(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  // ZCOUNT, and ZLEXCOUNT (`lex`).
+  void cmd_zcount(std::span<const std::string_view> a, int64_t now, bool lex, resp::Writer& w,
+                  ChangeSink& s);
+  // How a range is given, and which way it is read: kAuto until options decide (ZRANGE).
+  enum class ZrangeBy { kAuto, kRank, kScore, kLex };
+  enum class ZrangeDir { kAuto, kForward, kReverse };
+  // The ZRANGE family: ZRANGE ZRANGESTORE ZREVRANGE Z[REV]RANGEBYSCORE Z[REV]RANGEBYLEX.
+  void cmd_zrange(std::span<const std::string_view> a, int64_t now, ZrangeBy by, ZrangeDir dir,
+                  bool store, resp::Writer& w, ChangeSink& s);
+  void cmd_zrem(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_zremrange(std::span<const std::string_view> a, int64_t now, ZrangeBy by, resp::Writer& w,
+                     ChangeSink& s);
+  void cmd_zpop(std::span<const std::string_view> a, int64_t now, bool max, resp::Writer& w,
+                ChangeSink& s);
+  // ZUNION ZINTER ZDIFF (kReply), the *STORE forms with a destination at a[1] (kStore), and
+  // ZINTERCARD (kCard). `name`: the command's, for an error text.
+  enum class ZsetopOut { kReply, kStore, kCard };
+  void cmd_zsetop(std::span<const std::string_view> a, int64_t now, SetOp op, ZsetopOut out,
+                  std::string_view name, resp::Writer& w, ChangeSink& s);
+
   void cmd_object(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
 
   void cmd_get(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);

@@ -29,6 +29,7 @@
 #include "node/glob.h"
 #include "node/store.h"
 #include "node/store_util.h"
+#include "node/zset_index.h"
 
 namespace rkv {
 
@@ -38,9 +39,6 @@ using namespace store_util;
 namespace {
 
 constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
-constexpr std::string_view kErrRange =
-    "ERR value is out of range, value must between -9223372036854775807 and "
-    "9223372036854775807";
 // Redis's thresholds for its compact encodings (hash-max-listpack-entries/-value,
 // set-max-intset-entries), used for OBJECT ENCODING and for answering HSCAN/SSCAN of a
 // small collection in one call as Redis does.
@@ -88,13 +86,6 @@ const KeyTable::Entry* pick_element(const KeyTable& t, uint64_t seed) {
   return best;
 }
 
-// Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): "" or the error reply.
-std::string_view parse_count(std::string_view s, int64_t* out) {
-  if (!parse_int64(s, out)) return kErrNotInt;
-  if (*out == std::numeric_limits<int64_t>::min()) return kErrRange;
-  return {};
-}
-
 // A cursor as Redis reads one (strtoul over the whole argument): an optional sign (a negative
 // number wraps around), digits, nothing else; "" is 0; out of range is an error.
 bool parse_cursor(std::string_view s, uint64_t* out) {
@@ -128,6 +119,13 @@ bool is_compact_hash(const KeyTable& t) {
   return ok;
 }
 
+bool is_compact_zset(const KeyTable& t) {
+  if (t.size() > kListpackEntries) return false;
+  bool ok = true;
+  t.for_each([&](const KeyTable::Entry& e) { ok = ok && e.key.size() <= kListpackValue; });
+  return ok;
+}
+
 bool is_intset(const KeyTable& t) {
   if (t.size() > kIntsetEntries) return false;
   bool ok = true;
@@ -137,6 +135,12 @@ bool is_intset(const KeyTable& t) {
 }
 
 }  // namespace
+
+std::string_view store_util::parse_count(std::string_view s, int64_t* out) {
+  if (!parse_int64(s, out)) return kErrNotInt;
+  if (*out == std::numeric_limits<int64_t>::min()) return kErrRange;
+  return {};
+}
 
 // --- helpers ---
 
@@ -175,11 +179,12 @@ KeyTable::Entry* Store::lookup_or_create(uint32_t ks, std::string_view key, Valu
 }
 
 bool Store::element_put(uint32_t ks, KeyTable::Entry* e, std::string_view elem,
-                        std::string_view value, ChangeSink& s) {
+                        std::string_view value, ChangeSink& s, KeyTable::Entry** out) {
   KeyTable& t = e->value.coll->elems;
   const size_t before = t.payload_bytes();
   bool inserted = false;
   KeyTable::Entry* el = t.upsert(elem, &inserted);
+  if (out) *out = el;
   if (!inserted && el->value.data == value) return false;
   t.adjust_payload(static_cast<int64_t>(value.size()) -
                    static_cast<int64_t>(el->value.data.size()));
@@ -352,16 +357,17 @@ void Store::cmd_hincrbyfloat(Args a, int64_t now, resp::Writer& w, ChangeSink& s
   w.bulk(text);
 }
 
-// HRANDFIELD key [count [WITHVALUES]]: a positive count picks distinct fields (the whole hash
-// when it has no more), a negative one |count| fields that may repeat.
-void Store::cmd_hrandfield(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
+// HRANDFIELD key [count [WITHVALUES]] and ZRANDMEMBER key [count [WITHSCORES]]: a positive
+// count picks distinct elements (the whole collection when it has no more), a negative one
+// |count| elements that may repeat.
+void Store::cmd_randfield(Args a, int64_t now, ValueType type, resp::Writer& w, ChangeSink& s) {
+  const bool zset = type == ValueType::kZset;
   int64_t count = 0;
   bool with_values = false;
   if (a.size() >= 3) {
     if (auto err = parse_count(a[2], &count); !err.empty()) return w.error(err);
-    if (a.size() > 4 || (a.size() == 4 && !iequals(a[3], "withvalues"))) {
-      return w.error(kErrSyntax);
-    }
+    const std::string_view option = zset ? "withscores" : "withvalues";
+    if (a.size() > 4 || (a.size() == 4 && !iequals(a[3], option))) return w.error(kErrSyntax);
     if (a.size() == 4) {
       with_values = true;
       constexpr int64_t kHalf = std::numeric_limits<int64_t>::max() / 2;
@@ -369,7 +375,7 @@ void Store::cmd_hrandfield(Args a, int64_t now, resp::Writer& w, ChangeSink& s) 
     }
   }
   bool wrong;
-  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kHash, now, s, w, &wrong);
+  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], type, now, s, w, &wrong);
   if (wrong) return;
   if (a.size() == 2) {
     if (!e) return w.null();
@@ -382,7 +388,14 @@ void Store::cmd_hrandfield(Args a, int64_t now, resp::Writer& w, ChangeSink& s) 
   for (const KeyTable::Entry* f : picks) {
     if (pairs) w.array(2);
     w.bulk(f->key);
-    if (with_values) w.bulk(f->value.data);
+    if (!with_values) continue;
+    if (zset) {
+      double score = 0;
+      decode_score(f->value.data, &score);
+      reply_score(w, score);
+    } else {
+      w.bulk(f->value.data);
+    }
   }
 }
 
@@ -413,7 +426,7 @@ std::vector<const KeyTable::Entry*> Store::random_elements(const KeyTable& t, in
   return out;
 }
 
-// HSCAN and SSCAN: the cursor first, then the key, then the options, as Redis checks them. A
+// HSCAN, SSCAN and ZSCAN: the cursor first, then the key, then the options, as Redis checks them. A
 // collection Redis would keep in a compact encoding is answered whole, with cursor 0, as Redis
 // answers it; a larger one walks the member table's buckets (the cursor then stays valid while
 // the collection changes: every element present throughout is returned at least once).
@@ -443,13 +456,18 @@ void Store::cmd_cscan(Args a, int64_t now, ValueType type, resp::Writer& w, Chan
     }
   }
   const KeyTable& t = e->value.coll->elems;
-  const bool hash = type == ValueType::kHash;
+  const bool pairs = type != ValueType::kSet;
   std::vector<const KeyTable::Entry*> found;
   auto visit = [&](const KeyTable::Entry& el) {
     if (!has_pattern || glob_match(pattern, el.key)) found.push_back(&el);
   };
   uint64_t next = 0;
-  if (hash ? is_compact_hash(t) : is_intset(t)) {
+  if (type == ValueType::kZset && is_compact_zset(t)) {
+    // A listpack in Redis: answered whole, in score order.
+    for (const ZsetIndex::Node* x = e->value.coll->index->first(); x; x = x->next())
+      visit(*x->entry());
+  } else if (type == ValueType::kHash ? is_compact_hash(t)
+                                      : type == ValueType::kSet && is_intset(t)) {
     t.for_each(visit);
   } else {
     int64_t visited = 0;
@@ -463,10 +481,14 @@ void Store::cmd_cscan(Args a, int64_t now, ValueType type, resp::Writer& w, Chan
   }
   w.array(2);
   w.bulk(std::to_string(next));
-  w.array(found.size() * (hash ? 2 : 1));
+  w.array(found.size() * (pairs ? 2 : 1));
   for (const KeyTable::Entry* el : found) {
     w.bulk(el->key);
-    if (hash) w.bulk(el->value.data);
+    if (type == ValueType::kHash) w.bulk(el->value.data);
+    if (type != ValueType::kZset) continue;
+    double score = 0;
+    decode_score(el->value.data, &score);
+    w.bulk(format_score(score));
   }
 }
 
@@ -712,6 +734,8 @@ void Store::cmd_object(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
       return w.bulk(is_compact_hash(v.coll->elems) ? "listpack" : "hashtable");
     case ValueType::kSet:
       return w.bulk(is_intset(v.coll->elems) ? "intset" : "hashtable");
+    case ValueType::kZset:
+      return w.bulk(is_compact_zset(v.coll->elems) ? "listpack" : "skiplist");
     default:
       return w.bulk("unknown");
   }

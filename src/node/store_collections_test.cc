@@ -12,55 +12,15 @@
 
 #include "node/node.h"
 #include "node/store.h"
+#include "node/store_test_util.h"
 #include "storage/storage.h"
 
 namespace rkv {
 namespace {
 
-std::string exec(Store& store, std::vector<std::string_view> a, int proto = 2, int64_t now = 0) {
-  const resp::CommandSpec* spec = resp::lookup_command(a[0]);
-  EXPECT_NE(spec, nullptr) << a[0];
-  if (!spec) return "";
-  EXPECT_TRUE(resp::arity_ok(*spec, a.size())) << a[0];
-  std::string out;
-  resp::Writer w(&out, proto);
-  NullSink sink;
-  store.execute(*spec, a, now, w, sink);
-  return out;
-}
+using namespace rkv::test;
 
-// Every key of a keyspace with its type and sorted content, to compare two stores.
-std::map<std::string, std::string> dump(const Store& store, uint32_t ks = 0) {
-  std::map<std::string, std::string> out;
-  store.keyspace(ks).table.for_each([&](const KeyTable::Entry& e) {
-    std::string v =
-        std::string(type_name(e.value.type())) + "@" + std::to_string(e.value.expire_at_ms) + ":";
-    if (!e.value.coll) {
-      v += e.value.data;
-    } else {
-      std::vector<std::string> elems;
-      e.value.coll->elems.for_each(
-          [&](const KeyTable::Entry& el) { elems.push_back(el.key.str() + "=" + el.value.data); });
-      std::sort(elems.begin(), elems.end());
-      for (const std::string& s : elems)
-        v += s + ",";
-    }
-    out[e.key.str()] = v;
-  });
-  return out;
-}
-
-constexpr std::string_view kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-class CollectionsTest : public ::testing::Test {
- protected:
-  CollectionsTest() : store_(Config::defaults().keyspaces) {}
-  std::string run(std::vector<std::string_view> a, int proto = 2) {
-    return exec(store_, std::move(a), proto);
-  }
-  Store store_;
-};
+using CollectionsTest = StoreTest;
 
 TEST_F(CollectionsTest, HashBasicsAndEmptyingRemovesTheKey) {
   EXPECT_EQ(run({"HGET", "h", "f"}), "$-1\r\n");
@@ -384,21 +344,6 @@ TEST(CollectionsImage, LargeCollectionsRoundTripAndBuildDuringChanges) {
   image[8 + 4 + 3 + 8] = 9;  // the first key's type byte: no such type
   EXPECT_FALSE(c.load_keyspace(0, image, none));
   EXPECT_EQ(dump(c), before);
-}
-
-std::string node_run(Node& n, std::vector<std::string_view> a, int64_t now = 0) {
-  std::string out;
-  resp::Writer w(&out, 2);
-  n.execute(*resp::lookup_command(a[0]), a, now, w);
-  return out;
-}
-
-uint64_t persist(Node& n, Storage& s) {
-  PersistRequest r = n.take_persist();
-  const uint64_t bytes = r.batch.bytes();
-  EXPECT_TRUE(s.write(r.batch, r.sync).is_ok());
-  n.on_persisted(r.token);
-  return bytes;
 }
 
 // Single node: a collection is a head row and one row per element. Restart rebuilds every

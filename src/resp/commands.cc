@@ -263,6 +263,68 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Makes the next EXEC abort if any of these keys changes first.", "2.2.0", "transactions"},
   {"unwatch", CommandId::kUnwatch, 1, kNoScript | kLoading | kStale | kFast, RKV_NOKEYS,
    "Forgets the keys watched by the connection.", "2.2.0", "transactions"},
+  {"zadd", CommandId::kZadd, -4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds members to a sorted set or updates their scores (NX XX GT LT CH INCR).", "1.2.0", "sorted-set"},
+  {"zincrby", CommandId::kZincrby, 4, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Adds an amount to the score of a member of a sorted set.", "1.2.0", "sorted-set"},
+  {"zscore", CommandId::kZscore, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Reads the score of a member of a sorted set.", "1.2.0", "sorted-set"},
+  {"zmscore", CommandId::kZmscore, -3, kReadonly | kFast, RKV_ONEKEY,
+   "Reads the scores of several members of a sorted set.", "6.2.0", "sorted-set"},
+  {"zrank", CommandId::kZrank, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the rank of a member of a sorted set, from the lowest score.", "2.0.0", "sorted-set"},
+  {"zrevrank", CommandId::kZrevrank, 3, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the rank of a member of a sorted set, from the highest score.", "2.0.0", "sorted-set"},
+  {"zcard", CommandId::kZcard, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Counts the members of a sorted set.", "1.2.0", "sorted-set"},
+  {"zcount", CommandId::kZcount, 4, kReadonly | kFast, RKV_ONEKEY,
+   "Counts the members of a sorted set within a score range.", "2.0.0", "sorted-set"},
+  {"zlexcount", CommandId::kZlexcount, 4, kReadonly | kFast, RKV_ONEKEY,
+   "Counts the members of a sorted set within a lexicographical range.", "2.8.9", "sorted-set"},
+  {"zrange", CommandId::kZrange, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set by rank, score or lexicographical range.", "1.2.0", "sorted-set"},
+  {"zrangestore", CommandId::kZrangestore, -5, kWrite | kDenyOom, 1, 2, 1,
+   "Stores a range of members of a sorted set in a key.", "6.2.0", "sorted-set"},
+  {"zrevrange", CommandId::kZrevrange, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set by rank, from the highest score.", "1.2.0", "sorted-set"},
+  {"zrangebyscore", CommandId::kZrangebyscore, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set within a score range.", "1.0.5", "sorted-set"},
+  {"zrevrangebyscore", CommandId::kZrevrangebyscore, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set within a score range, highest first.", "2.2.0", "sorted-set"},
+  {"zrangebylex", CommandId::kZrangebylex, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set within a lexicographical range.", "2.8.9", "sorted-set"},
+  {"zrevrangebylex", CommandId::kZrevrangebylex, -4, kReadonly, RKV_ONEKEY,
+   "Replies with members of a sorted set within a lexicographical range, in reverse.", "2.8.9", "sorted-set"},
+  {"zrem", CommandId::kZrem, -3, kWrite | kFast, RKV_ONEKEY,
+   "Removes members from a sorted set; replies with how many were there.", "1.2.0", "sorted-set"},
+  {"zremrangebyrank", CommandId::kZremrangebyrank, 4, kWrite, RKV_ONEKEY,
+   "Removes the members of a sorted set within a rank range.", "2.0.0", "sorted-set"},
+  {"zremrangebyscore", CommandId::kZremrangebyscore, 4, kWrite, RKV_ONEKEY,
+   "Removes the members of a sorted set within a score range.", "1.2.0", "sorted-set"},
+  {"zremrangebylex", CommandId::kZremrangebylex, 4, kWrite, RKV_ONEKEY,
+   "Removes the members of a sorted set within a lexicographical range.", "2.8.9", "sorted-set"},
+  {"zpopmin", CommandId::kZpopmin, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the members of a sorted set with the lowest scores.", "5.0.0", "sorted-set"},
+  {"zpopmax", CommandId::kZpopmax, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the members of a sorted set with the highest scores.", "5.0.0", "sorted-set"},
+  {"zrandmember", CommandId::kZrandmember, -2, kReadonly, RKV_ONEKEY,
+   "Replies with members (optionally with scores) of a sorted set chosen at random.", "6.2.0", "sorted-set"},
+  {"zunion", CommandId::kZunion, -3, kReadonly | kMovableKeys, RKV_NOKEYS,
+   "Replies with the union of sorted sets.", "6.2.0", "sorted-set"},
+  {"zinter", CommandId::kZinter, -3, kReadonly | kMovableKeys, RKV_NOKEYS,
+   "Replies with the intersection of sorted sets.", "6.2.0", "sorted-set"},
+  {"zdiff", CommandId::kZdiff, -3, kReadonly | kMovableKeys, RKV_NOKEYS,
+   "Replies with the difference of the first sorted set and the others.", "6.2.0", "sorted-set"},
+  {"zunionstore", CommandId::kZunionstore, -4, kWrite | kDenyOom | kMovableKeys, RKV_ONEKEY,
+   "Stores the union of sorted sets in a key.", "2.0.0", "sorted-set"},
+  {"zinterstore", CommandId::kZinterstore, -4, kWrite | kDenyOom | kMovableKeys, RKV_ONEKEY,
+   "Stores the intersection of sorted sets in a key.", "2.0.0", "sorted-set"},
+  {"zdiffstore", CommandId::kZdiffstore, -4, kWrite | kDenyOom | kMovableKeys, RKV_ONEKEY,
+   "Stores the difference of the first sorted set and the others in a key.", "6.2.0", "sorted-set"},
+  {"zintercard", CommandId::kZintercard, -3, kReadonly | kMovableKeys, RKV_NOKEYS,
+   "Counts the members of the intersection of sorted sets, up to an optional limit.", "7.0.0", "sorted-set"},
+  {"zscan", CommandId::kZscan, -3, kReadonly, RKV_ONEKEY,
+   "Iterates over the members and scores of a sorted set with a cursor.", "2.8.0", "sorted-set"},
 }};
 
 // Grouped by parent, in CommandId order of the parents.
@@ -402,7 +464,15 @@ const CommandSpec* lookup_command(std::string_view name) {
 size_t numkeys_index(CommandId id) {
   switch (id) {
     case CommandId::kSintercard:
+    case CommandId::kZintercard:
+    case CommandId::kZunion:
+    case CommandId::kZinter:
+    case CommandId::kZdiff:
       return 1;
+    case CommandId::kZunionstore:
+    case CommandId::kZinterstore:
+    case CommandId::kZdiffstore:
+      return 2;  // after the destination
     default:
       return 0;
   }

@@ -3,6 +3,7 @@
 // before executing. Pure data plus a case-insensitive lookup.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -126,6 +127,37 @@ enum class CommandId : uint16_t {
   kDiscard,
   kWatch,
   kUnwatch,
+  kZadd,
+  kZincrby,
+  kZscore,
+  kZmscore,
+  kZrank,
+  kZrevrank,
+  kZcard,
+  kZcount,
+  kZlexcount,
+  kZrange,
+  kZrangestore,
+  kZrevrange,
+  kZrangebyscore,
+  kZrevrangebyscore,
+  kZrangebylex,
+  kZrevrangebylex,
+  kZrem,
+  kZremrangebyrank,
+  kZremrangebyscore,
+  kZremrangebylex,
+  kZpopmin,
+  kZpopmax,
+  kZrandmember,
+  kZunion,
+  kZinter,
+  kZdiff,
+  kZunionstore,
+  kZinterstore,
+  kZdiffstore,
+  kZintercard,
+  kZscan,
   kCount_  // number of commands; keep last
 };
 
@@ -174,8 +206,9 @@ inline bool arity_ok(const CommandSpec& spec, size_t argc) {
                          : argc >= static_cast<size_t>(-spec.arity);
 }
 
-// The index of a kMovableKeys command's numkeys argument (its keys follow it: SINTERCARD
-// numkeys key...), 0 for a command without one.
+// The index of a kMovableKeys command's numkeys argument (its keys follow it): 1 (SINTERCARD,
+// ZUNION, ZINTER, ZDIFF, ZINTERCARD) or 2, after a destination key (ZUNIONSTORE, ZINTERSTORE,
+// ZDIFFSTORE); 0 for a command without one.
 size_t numkeys_index(CommandId id);
 
 // Where the keys after a kMovableKeys command's numkeys argument are: *first and *count (0 when

@@ -134,6 +134,37 @@ const std::vector<Expected>& expected_table() {
       {"discard", CommandId::kDiscard, 1, 0, 0, 0},
       {"watch", CommandId::kWatch, -2, 1, -1, 1},
       {"unwatch", CommandId::kUnwatch, 1, 0, 0, 0},
+      {"zadd", CommandId::kZadd, -4, 1, 1, 1},
+      {"zincrby", CommandId::kZincrby, 4, 1, 1, 1},
+      {"zscore", CommandId::kZscore, 3, 1, 1, 1},
+      {"zmscore", CommandId::kZmscore, -3, 1, 1, 1},
+      {"zrank", CommandId::kZrank, 3, 1, 1, 1},
+      {"zrevrank", CommandId::kZrevrank, 3, 1, 1, 1},
+      {"zcard", CommandId::kZcard, 2, 1, 1, 1},
+      {"zcount", CommandId::kZcount, 4, 1, 1, 1},
+      {"zlexcount", CommandId::kZlexcount, 4, 1, 1, 1},
+      {"zrange", CommandId::kZrange, -4, 1, 1, 1},
+      {"zrangestore", CommandId::kZrangestore, -5, 1, 2, 1},
+      {"zrevrange", CommandId::kZrevrange, -4, 1, 1, 1},
+      {"zrangebyscore", CommandId::kZrangebyscore, -4, 1, 1, 1},
+      {"zrevrangebyscore", CommandId::kZrevrangebyscore, -4, 1, 1, 1},
+      {"zrangebylex", CommandId::kZrangebylex, -4, 1, 1, 1},
+      {"zrevrangebylex", CommandId::kZrevrangebylex, -4, 1, 1, 1},
+      {"zrem", CommandId::kZrem, -3, 1, 1, 1},
+      {"zremrangebyrank", CommandId::kZremrangebyrank, 4, 1, 1, 1},
+      {"zremrangebyscore", CommandId::kZremrangebyscore, 4, 1, 1, 1},
+      {"zremrangebylex", CommandId::kZremrangebylex, 4, 1, 1, 1},
+      {"zpopmin", CommandId::kZpopmin, -2, 1, 1, 1},
+      {"zpopmax", CommandId::kZpopmax, -2, 1, 1, 1},
+      {"zrandmember", CommandId::kZrandmember, -2, 1, 1, 1},
+      {"zunion", CommandId::kZunion, -3, 0, 0, 0},
+      {"zinter", CommandId::kZinter, -3, 0, 0, 0},
+      {"zdiff", CommandId::kZdiff, -3, 0, 0, 0},
+      {"zunionstore", CommandId::kZunionstore, -4, 1, 1, 1},
+      {"zinterstore", CommandId::kZinterstore, -4, 1, 1, 1},
+      {"zdiffstore", CommandId::kZdiffstore, -4, 1, 1, 1},
+      {"zintercard", CommandId::kZintercard, -3, 0, 0, 0},
+      {"zscan", CommandId::kZscan, -3, 1, 1, 1},
   };
   return table;
 }
@@ -163,9 +194,10 @@ TEST(Commands, MetadataMatchesRedis) {
 }
 
 TEST(Commands, GroupsAreKnown) {
-  const std::set<std::string_view> groups = {"string",     "bitmap", "generic",
-                                             "connection", "server", "cluster",
-                                             "hash",       "set",    "transactions"};
+  const std::set<std::string_view> groups = {"string",     "bitmap",  "generic",
+                                             "connection", "server",  "cluster",
+                                             "hash",       "set",     "sorted-set",
+                                             "list",       "transactions"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
@@ -234,6 +266,37 @@ TEST(Commands, CollectionFlagsMatchRedis) {
       {"sintercard", kReadonly | kMovableKeys},
       {"sscan", kReadonly},
       {"object", 0},
+      {"zadd", kWrite | kDenyOom | kFast},
+      {"zincrby", kWrite | kDenyOom | kFast},
+      {"zscore", kReadonly | kFast},
+      {"zmscore", kReadonly | kFast},
+      {"zrank", kReadonly | kFast},
+      {"zrevrank", kReadonly | kFast},
+      {"zcard", kReadonly | kFast},
+      {"zcount", kReadonly | kFast},
+      {"zlexcount", kReadonly | kFast},
+      {"zrange", kReadonly},
+      {"zrangestore", kWrite | kDenyOom},
+      {"zrevrange", kReadonly},
+      {"zrangebyscore", kReadonly},
+      {"zrevrangebyscore", kReadonly},
+      {"zrangebylex", kReadonly},
+      {"zrevrangebylex", kReadonly},
+      {"zrem", kWrite | kFast},
+      {"zremrangebyrank", kWrite},
+      {"zremrangebyscore", kWrite},
+      {"zremrangebylex", kWrite},
+      {"zpopmin", kWrite | kFast},
+      {"zpopmax", kWrite | kFast},
+      {"zrandmember", kReadonly},
+      {"zunion", kReadonly | kMovableKeys},
+      {"zinter", kReadonly | kMovableKeys},
+      {"zdiff", kReadonly | kMovableKeys},
+      {"zunionstore", kWrite | kDenyOom | kMovableKeys},
+      {"zinterstore", kWrite | kDenyOom | kMovableKeys},
+      {"zdiffstore", kWrite | kDenyOom | kMovableKeys},
+      {"zintercard", kReadonly | kMovableKeys},
+      {"zscan", kReadonly},
   };
   for (const auto& [name, flags] : want)
     EXPECT_EQ(lookup_command(name)->flags, flags) << name;
@@ -252,6 +315,23 @@ TEST(Commands, MovableKeys) {
     for_each_key(sc, bad, [&](size_t i) { keys.push_back(i); });
     EXPECT_TRUE(keys.empty()) << bad[1];
   }
+}
+
+// ZUNIONSTORE and its kin: the destination, then the keys numkeys (argument 2) counts.
+TEST(Commands, MovableKeysAfterADestination) {
+  const CommandSpec& zs = *lookup_command("zunionstore");
+  std::vector<size_t> keys;
+  std::vector<std::string_view> args = {"zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"};
+  for_each_key(zs, args, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{1, 3, 4}));
+  keys.clear();
+  std::vector<std::string_view> bad = {"zunionstore", "d", "9", "a"};
+  for_each_key(zs, bad, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{1}));  // the command's own check rejects it
+  keys.clear();
+  std::vector<std::string_view> zunion = {"zunion", "2", "a", "b", "WITHSCORES"};
+  for_each_key(*lookup_command("zunion"), zunion, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{2, 3}));
 }
 
 TEST(Commands, LookupIsCaseInsensitive) {

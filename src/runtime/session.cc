@@ -460,6 +460,37 @@ bool is_data_command(CommandId id) {
     case CommandId::kSintercard:
     case CommandId::kSscan:
     case CommandId::kObject:
+    case CommandId::kZadd:
+    case CommandId::kZincrby:
+    case CommandId::kZscore:
+    case CommandId::kZmscore:
+    case CommandId::kZrank:
+    case CommandId::kZrevrank:
+    case CommandId::kZcard:
+    case CommandId::kZcount:
+    case CommandId::kZlexcount:
+    case CommandId::kZrange:
+    case CommandId::kZrangestore:
+    case CommandId::kZrevrange:
+    case CommandId::kZrangebyscore:
+    case CommandId::kZrevrangebyscore:
+    case CommandId::kZrangebylex:
+    case CommandId::kZrevrangebylex:
+    case CommandId::kZrem:
+    case CommandId::kZremrangebyrank:
+    case CommandId::kZremrangebyscore:
+    case CommandId::kZremrangebylex:
+    case CommandId::kZpopmin:
+    case CommandId::kZpopmax:
+    case CommandId::kZrandmember:
+    case CommandId::kZunion:
+    case CommandId::kZinter:
+    case CommandId::kZdiff:
+    case CommandId::kZunionstore:
+    case CommandId::kZinterstore:
+    case CommandId::kZdiffstore:
+    case CommandId::kZintercard:
+    case CommandId::kZscan:
       return true;
     default:
       return false;
