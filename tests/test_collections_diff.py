@@ -248,6 +248,8 @@ class DiffRunner:
             return t, sorted(zip(v[0::2], v[1::2]), key=repr)
         if t == "set":
             return t, sorted(conn.call(["SMEMBERS", key])[0], key=repr)
+        if t == "list":
+            return t, conn.call(["LRANGE", key, "0", "-1"])[0]
         if t == "string":
             return t, conn.call(["GET", key])[0]
         return t, None
@@ -500,59 +502,70 @@ class CollectionsDiffTest(harness.ServerTestCase):
                 b.close()
 
     def test_primary_follower_matches_redis(self):
-        import test_cluster  # noqa: E402 - the 3-node cluster helpers
-        start = time.monotonic()
-        red = self.start_redis()
-        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
-                                                "snapshot_catchup_entries": 32})
-        self.addCleanup(cluster.cleanup)
-        cluster.start()
-        leader = cluster.leader()
-        follower = (leader + 1) % 3
-        rng = random.Random(SEED + 1)
-        ks = test_cluster.KS + ":"
-        keys = [ks + k for k in ("h0", "h1", "s0", "s1", "k")]
-        gen = Generator(rng, keys)
-        d = DiffRunner(self, cluster.nodes[follower].port, red.port, local_keyless=keys)
-        self.addCleanup(d.close)
-        history = []
-        budget = max(OPS // 2, 300)
-        n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
-        # The leader dies mid-stream (between two acknowledged commands: every acknowledged
-        # write is committed) and comes back; the follower keeps serving once a new leader is
-        # elected.
-        cluster.nodes[leader].kill9()
-        cluster.leader(exclude=(leader,))
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
-        cluster.nodes[leader].start()
-        n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
-        d.compare_contents(keys)
-        cluster.wait_converged()
-        for i in range(3):
-            with cluster.nodes[i].raw(timeout=20) as c:
-                self.assertEqual(c.call("READMODE", "follower"), "OK")
-                for k in keys:
-                    got = self.local_contents(c, k)
-                    want = d.contents(d.red[2], k)
-                    self.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
-        snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
-        installed = cluster.group(leader).get("snapshots_installed", 0)
-        print(f"\n  seed {SEED + 1}: {n} commands through follower n{follower + 1} (leader "
-              f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
-              f"snapshot indexes {snaps}, restarted node installed {installed} "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+        primary_follower_diff(self, Generator, ("h0", "h1", "s0", "s1", "k"), SEED + 1)
 
-    @staticmethod
-    def local_contents(c, key):
-        t = c.call("TYPE", key)
-        if t == "hash":
-            v = c.call("HGETALL", key)
-            return t, sorted(zip(v[0::2], v[1::2]), key=repr)
-        if t == "set":
-            return t, sorted(c.call("SMEMBERS", key), key=repr)
-        if t == "string":
-            return t, c.call("GET", key)
-        return t, None
+
+def primary_follower_diff(test, generator, names, seed, ops=OPS):
+    """Runs `generator`'s commands (keys `names` in the cluster's keyspace) through a follower
+    of a 3-node primary cluster (small snapshot interval, so images of the collections are built
+    and installed) against redis-server; the leader is killed -9 midway and restarted; every
+    replica ends with Redis's content. Shared by the differential tests of every type."""
+    import test_cluster  # noqa: E402 - the 3-node cluster helpers
+    start = time.monotonic()
+    red = RedisServer()
+    test.addCleanup(red.stop)
+    cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
+                                            "snapshot_catchup_entries": 32})
+    test.addCleanup(cluster.cleanup)
+    cluster.start()
+    leader = cluster.leader()
+    follower = (leader + 1) % 3
+    rng = random.Random(seed)
+    keys = [test_cluster.KS + ":" + k for k in names]
+    gen = generator(rng, keys)
+    d = DiffRunner(test, cluster.nodes[follower].port, red.port, local_keyless=keys)
+    test.addCleanup(d.close)
+    history = []
+    budget = max(ops // 2, 300)
+    n = d.run(gen, budget // 2, rng, start + TIME_BUDGET_S * 0.3, history)
+    # The leader dies mid-stream (between two acknowledged commands: every acknowledged
+    # write is committed) and comes back; the follower keeps serving once a new leader is
+    # elected.
+    cluster.nodes[leader].kill9()
+    cluster.leader(exclude=(leader,))
+    n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.4, history)
+    cluster.nodes[leader].start()
+    n = d.run(gen, budget // 4, rng, start + TIME_BUDGET_S * 0.5, history)
+    d.compare_contents(keys)
+    cluster.wait_converged()
+    for i in range(3):
+        with cluster.nodes[i].raw(timeout=20) as c:
+            test.assertEqual(c.call("READMODE", "follower"), "OK")
+            for k in keys:
+                got = local_contents(c, k)
+                want = d.contents(d.red[2], k)
+                test.assertEqual(got, want, f"n{i + 1}: content of {k!r}")
+    snaps = [cluster.group(i)["snapshot_index"] for i in range(3)]
+    installed = cluster.group(leader).get("snapshots_installed", 0)
+    print(f"\n  seed {seed}: {n} commands through follower n{follower + 1} (leader "
+          f"n{leader + 1} killed -9 and restarted), replies match, 3 replicas converged, "
+          f"snapshot indexes {snaps}, restarted node installed {installed} "
+          f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+
+
+def local_contents(c, key):
+    """(type, content) of a key on one node, through a harness RawClient."""
+    t = c.call("TYPE", key)
+    if t == "hash":
+        v = c.call("HGETALL", key)
+        return t, sorted(zip(v[0::2], v[1::2]), key=repr)
+    if t == "set":
+        return t, sorted(c.call("SMEMBERS", key), key=repr)
+    if t == "list":
+        return t, c.call("LRANGE", key, "0", "-1")
+    if t == "string":
+        return t, c.call("GET", key)
+    return t, None
 
 
 if __name__ == "__main__":

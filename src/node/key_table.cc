@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "node/list_value.h"
+
 namespace rkv {
 
 namespace {
@@ -38,6 +40,10 @@ Value& Value::operator=(Value&& o) noexcept = default;
 Value::Value(const Value& o) : data(o.data), expire_at_ms(o.expire_at_ms) {
   if (!o.coll) return;
   coll = std::make_unique<Collection>(o.coll->type);
+  if (o.coll->list) {
+    *coll->list = *o.coll->list;
+    return;
+  }
   o.coll->elems.for_each([&](const KeyTable::Entry& e) {
     bool inserted = false;
     KeyTable::Entry* c = coll->elems.upsert(e.key, &inserted);
@@ -51,6 +57,16 @@ Value& Value::operator=(const Value& o) {
 }
 ValueType Value::type() const {
   return coll ? coll->type : ValueType::kString;
+}
+
+Collection::Collection(ValueType t)
+    : type(t), list(t == ValueType::kList ? std::make_unique<ListValue>() : nullptr) {}
+Collection::~Collection() = default;
+size_t Collection::size() const {
+  return list ? list->size() : elems.size();
+}
+size_t Collection::payload_bytes() const {
+  return list ? list->payload_bytes() : elems.payload_bytes();
 }
 
 KeyTable::KeyTable() : buckets_(kMinBuckets) {}

@@ -33,6 +33,7 @@ enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2, kZset = 3, kL
 std::string_view type_name(ValueType t);
 
 struct Collection;
+class ListValue;
 
 // A key's value. Copying copies a collection's elements (deep); moving moves the pointer.
 struct Value {
@@ -217,11 +218,17 @@ class KeyTable {
 // The elements of a hash (field -> Entry::value.data) or a set (member -> empty value), in a
 // KeyTable of their own: SCAN-style cursors (HSCAN, SSCAN) keep their guarantee while the
 // collection changes, iteration is deterministic, and resizing is incremental. Entry::value's
-// expiry and coll are unused for elements.
+// expiry and coll are unused for elements. A list keeps its elements in a ListValue instead
+// (`list`, null for every other type: one pointer is all a list costs a hash or set).
 struct Collection {
-  explicit Collection(ValueType t) : type(t) {}
+  explicit Collection(ValueType t);
+  ~Collection();
   ValueType type;
-  KeyTable elems;
+  KeyTable elems;                   // hash, set
+  std::unique_ptr<ListValue> list;  // list
+
+  size_t size() const;           // elements
+  size_t payload_bytes() const;  // bytes of the elements (and hash values)
 };
 
 }  // namespace rkv

@@ -250,6 +250,56 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Iterates over the members of a set with a cursor.", "2.8.0", "set"},
   {"object", CommandId::kObject, -2, 0, RKV_NOKEYS,
    "Inspects the internal encoding of a key's value (OBJECT ENCODING only).", "2.2.3", "generic"},
+  {"lpush", CommandId::kLpush, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Prepends elements to a list, creating it when absent.", "1.0.0", "list"},
+  {"rpush", CommandId::kRpush, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Appends elements to a list, creating it when absent.", "1.0.0", "list"},
+  {"lpushx", CommandId::kLpushx, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Prepends elements to a list only when it exists.", "2.2.0", "list"},
+  {"rpushx", CommandId::kRpushx, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Appends elements to a list only when it exists.", "2.2.0", "list"},
+  {"lpop", CommandId::kLpop, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the first elements of a list.", "1.0.0", "list"},
+  {"rpop", CommandId::kRpop, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the last elements of a list.", "1.0.0", "list"},
+  {"llen", CommandId::kLlen, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the length of a list.", "1.0.0", "list"},
+  {"lrange", CommandId::kLrange, 4, kReadonly, RKV_ONEKEY,
+   "Replies with a range of elements of a list.", "1.0.0", "list"},
+  {"lindex", CommandId::kLindex, 3, kReadonly, RKV_ONEKEY,
+   "Replies with the element of a list at an index.", "1.0.0", "list"},
+  {"lset", CommandId::kLset, 4, kWrite | kDenyOom, RKV_ONEKEY,
+   "Replaces the element of a list at an index.", "1.0.0", "list"},
+  {"linsert", CommandId::kLinsert, 5, kWrite | kDenyOom, RKV_ONEKEY,
+   "Inserts an element before or after another element of a list.", "2.2.0", "list"},
+  {"lrem", CommandId::kLrem, 4, kWrite, RKV_ONEKEY,
+   "Removes occurrences of an element from a list.", "1.0.0", "list"},
+  {"ltrim", CommandId::kLtrim, 4, kWrite, RKV_ONEKEY,
+   "Keeps only a range of elements of a list.", "1.0.0", "list"},
+  {"lpos", CommandId::kLpos, -3, kReadonly, RKV_ONEKEY,
+   "Replies with the indexes of matching elements of a list.", "6.0.6", "list"},
+  {"lmove", CommandId::kLmove, 5, kWrite | kDenyOom, 1, 2, 1,
+   "Moves an element from one end of a list to an end of another (or the same) list.", "6.2.0",
+   "list"},
+  {"rpoplpush", CommandId::kRpoplpush, 3, kWrite | kDenyOom, 1, 2, 1,
+   "Moves the last element of a list to the front of another (or the same) list.", "1.2.0",
+   "list"},
+  {"lmpop", CommandId::kLmpop, -4, kWrite | kMovableKeys, RKV_NOKEYS,
+   "Removes elements from the first non-empty list of several.", "7.0.0", "list"},
+  {"blpop", CommandId::kBlpop, -3, kWrite | kNoScript | kBlocking, 1, -2, 1,
+   "Removes the first element of the first non-empty list, waiting for one if all are empty.",
+   "2.0.0", "list"},
+  {"brpop", CommandId::kBrpop, -3, kWrite | kNoScript | kBlocking, 1, -2, 1,
+   "Removes the last element of the first non-empty list, waiting for one if all are empty.",
+   "2.0.0", "list"},
+  {"blmove", CommandId::kBlmove, 6, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1,
+   "Moves an element between lists, waiting for the source to have one.", "6.2.0", "list"},
+  {"brpoplpush", CommandId::kBrpoplpush, 4, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1,
+   "Moves the last element of a list to the front of another, waiting for one.", "2.2.0",
+   "list"},
+  {"blmpop", CommandId::kBlmpop, -5, kWrite | kBlocking | kMovableKeys, RKV_NOKEYS,
+   "Removes elements from the first non-empty list of several, waiting for one.", "7.0.0",
+   "list"},
 }};
 // clang-format on
 
@@ -323,16 +373,22 @@ void movable_keys(const CommandSpec& spec, std::span<const std::string_view> arg
                   size_t* count) {
   *first = 0;
   *count = 0;
-  if (spec.id != CommandId::kSintercard || args.size() < 3) return;
-  const std::string_view n = args[1];
+  size_t at = 1;  // where numkeys is
+  if (spec.id == CommandId::kBlmpop) {
+    at = 2;
+  } else if (spec.id != CommandId::kSintercard && spec.id != CommandId::kLmpop) {
+    return;
+  }
+  if (args.size() < at + 2) return;
+  const std::string_view n = args[at];
   if (n.empty() || n.size() > 18) return;
   size_t v = 0;
   for (char c : n) {
     if (c < '0' || c > '9') return;
     v = v * 10 + static_cast<size_t>(c - '0');
   }
-  if (v == 0 || v > args.size() - 2) return;
-  *first = 2;
+  if (v == 0 || v > args.size() - at - 1) return;
+  *first = at + 1;
   *count = v;
 }
 

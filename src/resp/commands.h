@@ -120,6 +120,28 @@ enum class CommandId : uint16_t {
   kSintercard,
   kSscan,
   kObject,
+  kLpush,
+  kRpush,
+  kLpushx,
+  kRpushx,
+  kLpop,
+  kRpop,
+  kLlen,
+  kLrange,
+  kLindex,
+  kLset,
+  kLinsert,
+  kLrem,
+  kLtrim,
+  kLpos,
+  kLmove,
+  kRpoplpush,
+  kLmpop,
+  kBlpop,
+  kBrpop,
+  kBlmove,
+  kBrpoplpush,
+  kBlmpop,
   kCount_  // number of commands; keep last
 };
 
@@ -137,6 +159,9 @@ enum CommandFlag : uint32_t {
   // The keys are found by reading the command (a numkeys argument), not from first/last/step
   // alone (which are 0 then, as Redis reports them): see for_each_key.
   kMovableKeys = 1u << 9,
+  // May block the client until a key it names changes (BLPOP, BLMOVE, ...): the runtime parks
+  // the connection when the command's non-blocking form finds nothing (see connection.cc).
+  kBlocking = 1u << 11,
 };
 
 struct CommandSpec {
@@ -161,7 +186,8 @@ inline bool arity_ok(const CommandSpec& spec, size_t argc) {
 }
 
 // Where the keys of a kMovableKeys command are: *first and *count (0 when malformed: the
-// command's own checks reject it). Only numkeys at argument 1, keys after it (SINTERCARD).
+// command's own checks reject it): numkeys at argument 1 (SINTERCARD, LMPOP) or 2 (BLMPOP),
+// the keys right after it.
 void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
                   size_t* count);
 

@@ -158,7 +158,8 @@ TEST(Commands, MetadataMatchesRedis) {
 
 TEST(Commands, GroupsAreKnown) {
   const std::set<std::string_view> groups = {"string", "bitmap",  "generic", "connection",
-                                             "server", "cluster", "hash",    "set"};
+                                             "server", "cluster", "hash",    "set",
+                                             "list"};
   for (const CommandSpec& c : all_commands())
     EXPECT_TRUE(groups.count(c.group)) << c.name;
   EXPECT_EQ(lookup_command("get")->group, "string");
