@@ -54,6 +54,11 @@ class Waiter:
         return not self.t.is_alive()
 
     def close(self):
+        # shutdown first: the reader thread's recv keeps the socket open past a bare close().
+        try:
+            self.c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.c.close()
 
 

@@ -67,7 +67,7 @@ class ListGenerator:
 
     def timeout(self):
         # Never 0 (it would wait forever on empty lists): short ones, and invalid ones.
-        return self.r.choice(["0.01", "0.01", "0.02", "1e-2", "x", "-1", "inf", "-0.0001"])
+        return self.r.choice(["0.01", "0.01", "0.02", "1e-2", "x", "-1", "inf", "1e400", "0.0001"])
 
     def lpos_opts(self):
         opts = []
@@ -201,8 +201,8 @@ class ListsDiffTest(harness.ServerTestCase):
             ["BLPOP", "nokey", "r", "0"], ["EXISTS", "r"], ["RPUSH", "r", "1", "2"],
             ["BLMOVE", "r", "r", "LEFT", "RIGHT", "0"], ["BRPOPLPUSH", "r", "dst", "0"],
             ["BLMPOP", "0", "2", "nokey", "r", "LEFT", "COUNT", i64max], ["LRANGE", "dst", "0", "-1"],
-            ["BLPOP", "nokey", "1e300"], ["BLPOP", "nokey", "nan"], ["BLPOP", "nokey", "0x10"],
-            ["BLPOP", "nokey", " 1"], ["BLPOP", "dst", "-0"], ["BLPOP", "nokey", "0.001"],
+            ["BLPOP", "nokey", "1e300"], ["BLPOP", "nokey", "nan"],
+            ["BLPOP", "nokey", " 1"], ["BLPOP", "dst", "-0"], ["BLPOP", "nokey", "0.001"], ["BLPOP", "nokey", "0.0001"],
             ["BLMOVE", "nokey", "dst", "LEFT", "LEFT", "0.001"],
             ["BRPOPLPUSH", "nokey", "dst", "0.001"], ["BLMPOP", "0.001", "1", "nokey", "LEFT"],
             ["LMPOP", i64max, "a", "LEFT"], ["LMPOP", "1", "a", "LEFT", "COUNT"],

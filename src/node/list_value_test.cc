@@ -36,8 +36,14 @@ TEST(ListValue, PushPopBothEndsKeepPositions) {
 }
 
 TEST(ListValue, PositionIdsSortAsNumbers) {
-  const uint64_t ps[] = {0, 1, 255, 256, ListValue::kFirstPosition - 1, ListValue::kFirstPosition,
-                         ListValue::kFirstPosition + 1, ~0ull};
+  const uint64_t ps[] = {0,
+                         1,
+                         255,
+                         256,
+                         ListValue::kFirstPosition - 1,
+                         ListValue::kFirstPosition,
+                         ListValue::kFirstPosition + 1,
+                         ~0ull};
   for (size_t i = 0; i + 1 < std::size(ps); ++i) {
     EXPECT_LT(ListValue::position_id(ps[i]), ListValue::position_id(ps[i + 1]));
     uint64_t back;

@@ -313,8 +313,8 @@ void Store::ImageBuild::note_change(std::string_view key) {
 // u8 ValueType, and then for a string: u32 length, bytes; for a hash: u32 fields, then per
 // field u32 length, field, u32 length, value; for a set: u32 members, then per member u32
 // length, member; for a list: u32 elements, u64 the first element's position, then per
-// element u32 length, element. (Images written before types existed have the flag clear and no type byte:
-// every key a string. They still load.)
+// element u32 length, element. (Images written before types existed have the flag clear and no type
+// byte: every key a string. They still load.)
 namespace {
 constexpr uint64_t kTypedImage = 1ull << 63;
 }

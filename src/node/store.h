@@ -311,8 +311,7 @@ class Store {
   void cmd_ltrim(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_lpos(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_lmove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
-  void cmd_blmove(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
-                  ChangeSink& s);
+  void cmd_blmove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_bpop(std::span<const std::string_view> a, int64_t now, bool front, resp::Writer& w,
                 ChangeSink& s);
   void cmd_lmpop(std::span<const std::string_view> a, int64_t now, bool blocking, resp::Writer& w,

@@ -72,12 +72,13 @@ bool clamp_range(int64_t start, int64_t stop, size_t n, size_t* first, size_t* l
 std::string_view parse_block_timeout(std::string_view s, int64_t now_ms, int64_t* ms) {
   long double secs;
   if (!parse_long_double(s, &secs)) return "ERR timeout is not a float or out of range";
-  // As Redis's (long long)(secs * 1000): truncated; out of range converts to the minimum on
-  // x86, which then reads as negative.
-  const long double t = secs * 1000.0L;
+  // As Redis 7.0's (long long)ceill(secs * 1000): a fraction of a millisecond rounds up (and
+  // -0.5 ms up to 0: forever); out of range converts to the minimum on x86, which then reads
+  // as negative.
+  const long double t = std::ceil(secs * 1000.0L);
   constexpr long double kLimit = 9223372036854775807.0L;
-  const int64_t v = t > -kLimit && t < kLimit ? static_cast<int64_t>(t)
-                                              : std::numeric_limits<int64_t>::min();
+  const int64_t v =
+      t > -kLimit && t < kLimit ? static_cast<int64_t>(t) : std::numeric_limits<int64_t>::min();
   if (v < 0) return "ERR timeout is negative";
   if (v > 0 && v > std::numeric_limits<int64_t>::max() - now_ms) {
     return "ERR timeout is out of range";
@@ -93,8 +94,7 @@ ListValue& Store::list_of(KeyTable::Entry* e) {
   return *e->value.coll->list;
 }
 
-void Store::list_counted(uint32_t ks, size_t size_before, size_t bytes_before,
-                         const ListValue& l) {
+void Store::list_counted(uint32_t ks, size_t size_before, size_t bytes_before, const ListValue& l) {
   // Unsigned arithmetic: a decrease wraps around to the right result.
   keyspaces_[ks].elements += l.size() - size_before;
   keyspaces_[ks].element_bytes += l.payload_bytes() - bytes_before;
@@ -111,8 +111,7 @@ void Store::list_rows(uint32_t ks, KeyTable::Entry* e, size_t from, size_t to, C
   });
 }
 
-void Store::list_unrow(uint32_t ks, KeyTable::Entry* e, uint64_t from, uint64_t to,
-                       ChangeSink& s) {
+void Store::list_unrow(uint32_t ks, KeyTable::Entry* e, uint64_t from, uint64_t to, ChangeSink& s) {
   for (uint64_t p = from; p != to; ++p)
     s.on_element(ks, e->key.view(), ListValue::position_id(p), nullptr);
 }
@@ -158,8 +157,8 @@ void Store::cmd_push(Args a, int64_t now, bool front, bool existing, resp::Write
 // one element, with one an array (a missing key: a null array; count 0: an empty array).
 void Store::cmd_pop(Args a, int64_t now, bool front, resp::Writer& w, ChangeSink& s) {
   if (a.size() > 3) {
-    return w.error(fmt::format("ERR wrong number of arguments for '{}' command",
-                               front ? "lpop" : "rpop"));
+    return w.error(
+        fmt::format("ERR wrong number of arguments for '{}' command", front ? "lpop" : "rpop"));
   }
   const bool has_count = a.size() == 3;
   int64_t count = 1;
@@ -284,7 +283,7 @@ void Store::cmd_lrem(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   if (!e) return w.integer(0);
   ListValue& l = list_of(e);
   const bool from_tail = count < 0;
-  const uint64_t limit = count == 0 ? std::numeric_limits<uint64_t>::max()
+  const uint64_t limit = count == 0  ? std::numeric_limits<uint64_t>::max()
                          : from_tail ? 0 - static_cast<uint64_t>(count)
                                      : static_cast<uint64_t>(count);
   std::vector<size_t> hits;

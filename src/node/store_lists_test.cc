@@ -174,24 +174,28 @@ TEST_F(ListsTest, BlockingFormsAnswerAtOnceOrNil) {
   int64_t ms = -1;
   EXPECT_EQ(parse_block_timeout("0.25", 0, &ms), "");
   EXPECT_EQ(ms, 250);
+  EXPECT_EQ(parse_block_timeout("0.0001", 0, &ms), "");  // rounds up: 1 ms, not forever
+  EXPECT_EQ(ms, 1);
+  EXPECT_EQ(parse_block_timeout("-0.0001", 0, &ms), "");  // rounds up to 0: forever
+  EXPECT_EQ(ms, 0);
 }
 
 TEST_F(ListsTest, WrongTypeEverywhere) {
   run({"SET", "s", "x"});
-  for (std::vector<std::string_view> c : std::vector<std::vector<std::string_view>>{
-           {"LPUSH", "s", "a"},
-           {"RPUSHX", "s", "a"},
-           {"LPOP", "s"},
-           {"LLEN", "s"},
-           {"LRANGE", "s", "0", "1"},
-           {"LINDEX", "s", "0"},
-           {"LSET", "s", "0", "a"},
-           {"LINSERT", "s", "before", "a", "b"},
-           {"LREM", "s", "0", "a"},
-           {"LTRIM", "s", "0", "1"},
-           {"LPOS", "s", "a"},
-           {"RPOPLPUSH", "s", "d"},
-           {"LMPOP", "1", "s", "left"}}) {
+  for (std::vector<std::string_view> c :
+       std::vector<std::vector<std::string_view>>{{"LPUSH", "s", "a"},
+                                                  {"RPUSHX", "s", "a"},
+                                                  {"LPOP", "s"},
+                                                  {"LLEN", "s"},
+                                                  {"LRANGE", "s", "0", "1"},
+                                                  {"LINDEX", "s", "0"},
+                                                  {"LSET", "s", "0", "a"},
+                                                  {"LINSERT", "s", "before", "a", "b"},
+                                                  {"LREM", "s", "0", "a"},
+                                                  {"LTRIM", "s", "0", "1"},
+                                                  {"LPOS", "s", "a"},
+                                                  {"RPOPLPUSH", "s", "d"},
+                                                  {"LMPOP", "1", "s", "left"}}) {
     EXPECT_EQ(run(c), kWrongType) << c[0];
   }
   run({"RPUSH", "l", "a"});
