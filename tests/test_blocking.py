@@ -145,6 +145,18 @@ class BlockingTest(harness.ServerTestCase):
         self.assertEqual(c.read_reply(), ["q", "v"])
         self.assertEqual(c.read_reply(), "PONG")
 
+    def test_tiny_timeouts_back_to_back(self):
+        # A wait may end while its own command is still being dispatched (a 1 ms deadline).
+        c = RawClient(self.s.port)
+        self.addCleanup(c.close)
+        c.send(b"".join(harness.encode_command("BLPOP", "nokey", "0.001") for _ in range(50))
+               + harness.encode_command("PING"))
+        for _ in range(50):
+            self.assertIsNone(c.read_reply())
+        self.assertEqual(c.read_reply(), "PONG")
+        for _ in range(30):
+            self.assertIsNone(c.call("BRPOPLPUSH", "nokey", "d", "0.0001"))
+
     def test_client_unblock_and_info(self):
         w = self.waiter("BLPOP", "q", "0")
         e = self.waiter("BRPOP", "q", "0")

@@ -353,7 +353,9 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     return {};
   }
   if (ks < 0) {
-    if (write) {
+    // A command whose keys come from a numkeys argument names none only when that argument is
+    // malformed: the Store answers its error without touching any key.
+    if (write && !(spec.flags & resp::kMovableKeys)) {
       for (const auto& e : engines_) {
         if (e) {
           w.error(

@@ -154,6 +154,8 @@ void Connection::on_read(const asio::error_code& ec, size_t n) {
 }
 
 void Connection::process_input() {
+  if (processing_) return;  // a wait ended inside a command: the loop below goes on
+  processing_ = true;
   while (in_begin_ < in_end_ && !close_after_flush_ && !closed_ && !blocked_) {
     size_t consumed = 0;
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
@@ -182,6 +184,7 @@ void Connection::process_input() {
     break;
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  processing_ = false;
 }
 
 void Connection::dispatch(std::span<const std::string_view> args) {

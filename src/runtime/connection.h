@@ -136,6 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<Consistency> consistency_;  // CONSISTENCY override
   bool closed_ = false;
   bool close_after_flush_ = false;
+  bool processing_ = false;  // inside process_input (a wait that ends there must not recurse)
   bool in_round_ = false;    // listed in the server's round_
   bool in_holding_ = false;  // listed in the server's holding_
   friend class Server;
