@@ -106,7 +106,10 @@ void ListValue::set_head_position(uint64_t pos) {
 void ListValue::push_back(std::string_view v) {
   const size_t n = entry_size(v.size());
   if (chunks_.empty() || (chunks_.back().used() + n > kChunkBytes && chunks_.back().count > 0)) {
+    // A new chunk of a growing list gets its full size at once: growing it step by step would
+    // leave the freed smaller buffers behind as fragments.
     chunks_.emplace_back();
+    if (chunks_.size() > 1) chunks_.back().buf.reserve(std::max(n, kChunkBytes));
   }
   Chunk& c = chunks_.back();
   reserve_more(c.buf, n);
