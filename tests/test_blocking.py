@@ -233,6 +233,13 @@ class BlockingClusterTest(unittest.TestCase):
         loser = a if is_nil(a.reply) else b
         self.assertGreater(loser.done_at - pushed, 2.5, "the other client timed out early")
         self.assertEqual(ctl.call("LLEN", q), 0)
+        # A client on the leader, woken by a push sent to a follower.
+        w = waiter(leader, "BLPOP", q, "10")
+        time.sleep(0.3)
+        with RawClient(port(f1), timeout=20) as c:
+            self.assertEqual(c.call("RPUSH", q, "e"), 1)
+        self.assertTrue(w.wait(10))
+        self.assertEqual(w.reply, [q, "e"])
         # BLMOVE through a follower: the element moves once.
         m = waiter(f2, "BLMOVE", q, q + "2", "LEFT", "LEFT", "10")
         time.sleep(0.3)
