@@ -145,6 +145,18 @@ class BlockingTest(harness.ServerTestCase):
         self.assertEqual(c.read_reply(), ["q", "v"])
         self.assertEqual(c.read_reply(), "PONG")
 
+    def test_key_of_another_type_keeps_the_client_waiting(self):
+        # As Redis 7.0: only a list serves a blocked pop; a string at the key is not an error.
+        w = self.waiter("BLPOP", "q", "5")
+        time.sleep(0.2)
+        self.c.call("SET", "q", "x")
+        time.sleep(0.2)
+        self.assertIsNone(w.done_at, f"answered {w.reply!r} when the key became a string")
+        self.c.call("DEL", "q")
+        self.c.call("RPUSH", "q", "v")
+        self.assertTrue(w.wait(5))
+        self.assertEqual(w.reply, ["q", "v"])
+
     def test_tiny_timeouts_back_to_back(self):
         # A wait may end while its own command is still being dispatched (a 1 ms deadline).
         c = RawClient(self.s.port)

@@ -261,11 +261,29 @@ void Connection::block(const resp::CommandSpec& spec, std::span<const std::strin
   attempt_blocked();
 }
 
+void Connection::watch_blocked_keys() {
+  Node& node = server_.node();
+  for (const std::string& k : blocked_->keys)
+    node.blocked().watch(info_.id, node.store().route(k), k);
+}
+
+bool Connection::blocked_list_here() const {
+  const Store& st = server_.node().store();
+  const int64_t now = server_.now_ms();
+  for (const std::string& k : blocked_->keys) {
+    const KeyTable::Entry* e = st.keyspace(st.route(k)).table.find(k);
+    if (e && e->value.type() == ValueType::kList &&
+        (e->value.expire_at_ms == 0 || e->value.expire_at_ms > now)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Connection::attempt_blocked() {
   Blocked& b = *blocked_;
   Node& node = server_.node();
-  for (const std::string& k : b.keys)
-    node.blocked().watch(info_.id, node.store().route(k), k);
+  watch_blocked_keys();
   b.changed = false;
   const size_t before = out_.size();
   resp::Writer w(&out_, info_.proto);
@@ -288,7 +306,9 @@ void Connection::on_attempt_nil() {
   Blocked& b = *blocked_;
   b.attempt_seq = 0;
   if (b.changed || !server_.node().blocked().watching(info_.id)) {
-    return attempt_blocked();  // a key changed while the attempt was in flight
+    // A key changed while the attempt was in flight.
+    if (blocked_list_here()) return attempt_blocked();
+    watch_blocked_keys();
   }
   check_block_timeout(server_.mono_ms());
 }
@@ -310,6 +330,14 @@ void Connection::on_keys_changed() {
   if (!blocked_ || closed_) return;
   if (blocked_->attempt_seq != 0) {
     blocked_->changed = true;
+    return;
+  }
+  // Only a list can serve it (a key that became another type keeps it waiting, as in Redis
+  // 7.0). Where no waited key holds one here, an attempt would answer nil: keep waiting without
+  // one (in a primary keyspace an attempt is a log entry). A push this node has yet to apply
+  // fires the registration again when it is applied.
+  if (!blocked_list_here()) {
+    watch_blocked_keys();
     return;
   }
   attempt_blocked();

@@ -91,6 +91,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void block(const resp::CommandSpec& spec, std::span<const std::string_view> args,
              int64_t start_us);
   void attempt_blocked();
+  void watch_blocked_keys();
+  // True when a key the blocked command waits on holds a list in this node's state.
+  bool blocked_list_here() const;
   void on_attempt_nil();
   void end_block(size_t from, uint64_t token);
   void resume_input();
