@@ -82,6 +82,53 @@ void reserve_more(std::string& buf, size_t extra) {
 
 }  // namespace
 
+void ListValue::Chunks::regrow() {
+  const size_t cap = std::max<size_t>(2, 2 * n_ + 2);
+  std::vector<Chunk> v(cap);
+  const size_t b = (cap - n_) / 2;
+  for (size_t i = 0; i < n_; ++i)
+    v[b + i] = std::move(v_[b_ + i]);
+  v_ = std::move(v);
+  b_ = b;
+}
+
+void ListValue::Chunks::emplace_back() {
+  if (b_ + n_ == v_.size()) regrow();
+  ++n_;
+}
+
+void ListValue::Chunks::emplace_front() {
+  if (b_ == 0) regrow();
+  --b_;
+  ++n_;
+}
+
+void ListValue::Chunks::pop_front() {
+  v_[b_] = Chunk();  // frees its buffer
+  ++b_;
+  --n_;
+}
+
+void ListValue::Chunks::pop_back() {
+  v_[b_ + n_ - 1] = Chunk();
+  --n_;
+}
+
+void ListValue::Chunks::insert_at(size_t i, Chunk c) {
+  RKV_ASSERT(i <= n_);
+  emplace_back();
+  for (size_t k = n_ - 1; k > i; --k)
+    (*this)[k] = std::move((*this)[k - 1]);
+  (*this)[i] = std::move(c);
+}
+
+void ListValue::Chunks::erase_at(size_t i) {
+  RKV_ASSERT(i < n_);
+  for (size_t k = i; k + 1 < n_; ++k)
+    (*this)[k] = std::move((*this)[k + 1]);
+  pop_back();
+}
+
 std::string ListValue::position_id(uint64_t pos) {
   std::string id(8, '\0');
   for (int i = 0; i < 8; ++i)
@@ -331,12 +378,12 @@ void ListValue::split_if_full(size_t ci) {
   c.buf.resize(mid);
   c.buf.shrink_to_fit();
   c.count = keep;
-  chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(ci) + 1, std::move(tail));
+  chunks_.insert_at(ci + 1, std::move(tail));
 }
 
 void ListValue::tidy(size_t ci) {
   if (chunks_[ci].count == 0) {
-    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(ci));
+    chunks_.erase_at(ci);
     return;
   }
   if (chunks_[ci].used() >= kChunkBytes / 4) return;
@@ -346,7 +393,7 @@ void ListValue::tidy(size_t ci) {
     Chunk& b = chunks_[from];
     a.buf.append(b.buf, b.begin, std::string::npos);
     a.count += b.count;
-    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(from));
+    chunks_.erase_at(from);
   };
   if (ci > 0 && chunks_[ci - 1].used() + chunks_[ci].used() <= kChunkBytes) {
     merge(ci - 1, ci);
@@ -358,7 +405,8 @@ void ListValue::tidy(size_t ci) {
 
 bool ListValue::valid() const {
   size_t n = 0, bytes = 0;
-  for (const Chunk& c : chunks_) {
+  for (size_t ci = 0; ci < chunks_.size(); ++ci) {
+    const Chunk& c = chunks_[ci];
     if (c.count == 0 || c.begin > c.buf.size()) return false;
     size_t off = c.begin, k = 0;
     while (off < c.buf.size()) {

@@ -1,4 +1,4 @@
-// ListValue: the elements of a list, in order. A deque of chunks, each a byte buffer of packed
+// ListValue: the elements of a list, in order. A sequence of chunks, each a byte buffer of packed
 // entries (varint length, bytes, the length again as a backward varint), so that a short
 // element costs its bytes plus two or three, and a chunk is walked in either direction:
 //  * push and pop at both ends are O(1) amortized: a chunk keeps free room in front of its
@@ -21,9 +21,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rkv {
 
@@ -92,6 +92,32 @@ class ListValue {
     uint32_t count = 0;  // entries
     size_t used() const { return buf.size() - begin; }
   };
+  // The chunks in order: a vector with free slots at both ends, so that a chunk is added or
+  // removed at either end in O(1) amortized (std::deque's fixed 512-byte blocks would cost a
+  // short list more than its elements). Inserting or erasing a chunk inside moves the chunks
+  // after it (a split or merge, which costs O(chunk bytes) anyway).
+  class Chunks {
+   public:
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    Chunk& operator[](size_t i) { return v_[b_ + i]; }
+    const Chunk& operator[](size_t i) const { return v_[b_ + i]; }
+    Chunk& front() { return v_[b_]; }
+    Chunk& back() { return v_[b_ + n_ - 1]; }
+    void emplace_back();
+    void emplace_front();
+    void pop_front();
+    void pop_back();
+    void insert_at(size_t i, Chunk c);
+    void erase_at(size_t i);
+
+   private:
+    // Moves the chunks to a new vector with free slots on both sides.
+    void regrow();
+    std::vector<Chunk> v_;
+    size_t b_ = 0;  // slot of the first chunk
+    size_t n_ = 0;  // chunks
+  };
   // An entry: the chunk's index and the entry's offset in its buffer.
   struct Cursor {
     size_t chunk;
@@ -107,7 +133,7 @@ class ListValue {
   // Merges chunk ci into a neighbour when both together are small; removes it when empty.
   void tidy(size_t ci);
 
-  std::deque<Chunk> chunks_;
+  Chunks chunks_;
   size_t size_ = 0;
   size_t bytes_ = 0;
   uint64_t head_ = kFirstPosition;

@@ -74,15 +74,17 @@ TEST(ListValue, LargeElementsAndVarintLengths) {
 // Random operations against std::deque, checking content, positions and structure.
 TEST(ListValue, RandomizedAgainstDeque) {
   std::mt19937_64 rng(17);
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 40; ++round) {
     ListValue l;
     std::deque<std::string> ref;
     uint64_t head = ListValue::kFirstPosition;
+    // Odd rounds: short elements only, so that lists span many chunks.
+    const bool short_only = round % 2 == 1;
     auto rand_elem = [&] {
-      const size_t len = rng() % 8 == 0 ? rng() % 3000 : rng() % 20;
+      const size_t len = !short_only && rng() % 8 == 0 ? rng() % 3000 : rng() % 20;
       return std::string(len, static_cast<char>('a' + rng() % 26)) + std::to_string(rng() % 1000);
     };
-    for (int step = 0; step < 3000; ++step) {
+    for (int step = 0; step < (short_only ? 6000 : 3000); ++step) {
       const int op = static_cast<int>(rng() % 12);
       const size_t n = ref.size();
       if (op <= 2) {
