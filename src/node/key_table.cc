@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include "node/list_value.h"
 #include "node/zset_index.h"
 
 namespace rkv {
@@ -30,8 +31,16 @@ std::string_view type_name(ValueType t) {
 }
 
 Collection::Collection(ValueType t)
-    : type(t), index(t == ValueType::kZset ? std::make_unique<ZsetIndex>() : nullptr) {}
+    : type(t),
+      index(t == ValueType::kZset ? std::make_unique<ZsetIndex>() : nullptr),
+      list(t == ValueType::kList ? std::make_unique<ListValue>() : nullptr) {}
 Collection::~Collection() = default;
+size_t Collection::size() const {
+  return list ? list->size() : elems.size();
+}
+size_t Collection::payload_bytes() const {
+  return list ? list->payload_bytes() : elems.payload_bytes();
+}
 
 void Collection::rebuild_index() {
   RKV_ASSERT(type == ValueType::kZset);
@@ -55,6 +64,10 @@ Value& Value::operator=(Value&& o) noexcept = default;
 Value::Value(const Value& o) : data(o.data), expire_at_ms(o.expire_at_ms) {
   if (!o.coll) return;
   coll = std::make_unique<Collection>(o.coll->type);
+  if (o.coll->list) {
+    *coll->list = *o.coll->list;
+    return;
+  }
   o.coll->elems.for_each([&](const KeyTable::Entry& e) {
     bool inserted = false;
     KeyTable::Entry* c = coll->elems.upsert(e.key, &inserted);

@@ -33,6 +33,7 @@ enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2, kZset = 3, kL
 std::string_view type_name(ValueType t);
 
 struct Collection;
+class ListValue;
 class ZsetIndex;
 
 // A key's value. Copying copies a collection's elements (deep); moving moves the pointer.
@@ -223,7 +224,8 @@ class KeyTable {
 // SCAN-style cursors (HSCAN, SSCAN, ZSCAN) keep their guarantee while the collection changes,
 // iteration is deterministic, and resizing is incremental. Entry::value's expiry and coll are
 // unused for elements. A sorted set also has `index`, the members in score order (it points
-// into `elems`: a member leaves the index before it leaves the table).
+// into `elems`: a member leaves the index before it leaves the table). A list keeps its
+// elements in a ListValue instead (`list`, null for every other type).
 struct Collection {
   explicit Collection(ValueType t);
   ~Collection();
@@ -232,10 +234,13 @@ struct Collection {
   // Rebuilds `index` from the scores in `elems` (after elements were added to the table
   // directly: a copy, an image load). Precondition: type is kZset.
   void rebuild_index();
+  size_t size() const;           // elements
+  size_t payload_bytes() const;  // bytes of the elements (and hash values)
 
   ValueType type;
-  KeyTable elems;
-  std::unique_ptr<ZsetIndex> index;  // kZset only
+  KeyTable elems;                     // hash, set, sorted set
+  std::unique_ptr<ZsetIndex> index;   // sorted set
+  std::unique_ptr<ListValue> list;    // list
 };
 
 }  // namespace rkv

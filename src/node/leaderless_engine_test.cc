@@ -259,6 +259,42 @@ TEST(LeaderlessEngine, RefusesHashSetAndSortedSetCommands) {
   EXPECT_EQ(c.run(2, {"EXISTS", "kv:h", "kv:s", "kv:d", "kv:z"}), ":0\r\n");
 }
 
+// Lists too (a list's order has no merge rule across concurrent writers yet), the blocking
+// pops included: refused at once, never waiting.
+TEST(LeaderlessEngine, RefusesListCommands) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  const std::vector<std::vector<std::string>> refused = {
+      {"LPUSH", "kv:l", "a"},
+      {"RPUSH", "kv:l", "a"},
+      {"LPUSHX", "kv:l", "a"},
+      {"RPUSHX", "kv:l", "a"},
+      {"LPOP", "kv:l"},
+      {"RPOP", "kv:l", "2"},
+      {"LLEN", "kv:l"},
+      {"LRANGE", "kv:l", "0", "-1"},
+      {"LINDEX", "kv:l", "0"},
+      {"LSET", "kv:l", "0", "a"},
+      {"LINSERT", "kv:l", "before", "a", "b"},
+      {"LREM", "kv:l", "0", "a"},
+      {"LTRIM", "kv:l", "0", "1"},
+      {"LPOS", "kv:l", "a"},
+      {"LMOVE", "kv:l", "kv:m", "left", "right"},
+      {"RPOPLPUSH", "kv:l", "kv:m"},
+      {"LMPOP", "1", "kv:l", "left"},
+      {"BLPOP", "kv:l", "0"},
+      {"BRPOP", "kv:l", "kv:m", "1"},
+      {"BLMOVE", "kv:l", "kv:m", "left", "left", "0"},
+      {"BRPOPLPUSH", "kv:l", "kv:m", "0"},
+      {"BLMPOP", "0", "1", "kv:l", "left"}};
+  for (const auto& cmd : refused) {
+    EXPECT_EQ(c.run(1, cmd),
+              "-ERR " + cmd[0] + " is not available on leaderless keyspace 'kv' " +
+                  "(supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL)\r\n");
+  }
+  EXPECT_EQ(c.run(2, {"EXISTS", "kv:l", "kv:m"}), ":0\r\n");
+}
+
 TEST(LeaderlessEngine, NonReplicaRelaysWritesToAHomeReplica) {
   MiniCluster c(5, 3, 2, 2);
   c.advance(300);

@@ -140,7 +140,10 @@ bool Node::decode_value(std::string_view record, Value* v) {
   if (head & kCollectionHead) {
     if (payload.size() != 9) return false;
     const auto t = static_cast<ValueType>(payload[8]);
-    if (t != ValueType::kHash && t != ValueType::kSet && t != ValueType::kZset) return false;
+    if (t != ValueType::kHash && t != ValueType::kSet && t != ValueType::kZset &&
+        t != ValueType::kList) {
+      return false;
+    }
     *v = Value(t);
     v->expire_at_ms = static_cast<int64_t>(head & ~kCollectionHead);
     return true;
@@ -231,7 +234,7 @@ Status Node::open(int64_t now_ms) {
   // dropped rather than served as an empty key.
   for (const auto& [ks, key] : heads) {
     const KeyTable::Entry* e = store_.keyspace(ks).table.find(key);
-    if (e && e->value.coll && e->value.coll->elems.size() == 0) {
+    if (e && e->value.coll && e->value.coll->size() == 0) {
       fixups.del(data_key(store_.keyspace(ks).config.name, key));
       store_.erase_key(ks, key);
     }
@@ -366,7 +369,9 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     return {};
   }
   if (r.ks < 0) {
-    if (write) {
+    // A command whose keys come from a numkeys argument names none only when that argument is
+    // malformed: the Store answers its error without touching any key.
+    if (write && !(spec.flags & resp::kMovableKeys)) {
       for (const auto& e : engines_) {
         if (e) {
           w.error(
@@ -783,6 +788,7 @@ void Node::pump(int64_t now_ms) {
 void Node::on_client_closed(uint64_t client_id) {
   staleness_.erase(client_id);
   watches_.forget(client_id);
+  blocked_.forget(client_id);
   for (auto& e : engines_) {
     if (e) e->on_client_closed(client_id);
   }

@@ -8,6 +8,7 @@
 #include "core/checksum.h"
 #include "core/text.h"
 #include "node/glob.h"
+#include "node/list_value.h"
 #include "node/store_util.h"
 #include "node/zset_index.h"
 
@@ -171,6 +172,17 @@ bool Store::restore_element(uint32_t ks, std::string_view key, std::string_view 
                             std::string_view value) {
   KeyTable::Entry* e = keyspaces_[ks].table.find(key);
   if (!e || !e->value.coll) return false;
+  if (ListValue* l = e->value.coll->list.get()) {
+    // Rows come in key order, which is position order: each element follows the last.
+    uint64_t pos;
+    if (!ListValue::parse_position_id(elem, &pos)) return false;
+    if (l->empty()) l->set_head_position(pos);
+    if (pos != l->head_position() + l->size()) return false;  // rows not consecutive: corrupt
+    l->push_back(value);
+    keyspaces_[ks].elements++;
+    keyspaces_[ks].element_bytes += value.size();
+    return true;
+  }
   ZsetIndex* index = e->value.coll->index.get();
   double score = 0;
   if (index && !decode_score(value, &score)) return false;
@@ -194,18 +206,27 @@ bool Store::restore_element(uint32_t ks, std::string_view key, std::string_view 
 void Store::count_collection(uint32_t ks, const Collection& c, int sign) {
   Keyspace& k = keyspaces_[ks];
   if (sign > 0) {
-    k.elements += c.elems.size();
-    k.element_bytes += c.elems.payload_bytes();
+    k.elements += c.size();
+    k.element_bytes += c.payload_bytes();
   } else {
-    RKV_ASSERT(k.elements >= c.elems.size() && k.element_bytes >= c.elems.payload_bytes());
-    k.elements -= c.elems.size();
-    k.element_bytes -= c.elems.payload_bytes();
+    RKV_ASSERT(k.elements >= c.size() && k.element_bytes >= c.payload_bytes());
+    k.elements -= c.size();
+    k.element_bytes -= c.payload_bytes();
   }
 }
 
 void Store::report_value(uint32_t ks, std::string_view key, const Value& v, ChangeSink& sink) {
   sink.on_put(ks, key, v);
   if (!v.coll) return;
+  if (const ListValue* l = v.coll->list.get()) {
+    std::string elem;
+    l->for_each_from(0, false, [&](size_t i, std::string_view x) {
+      elem.assign(x);
+      sink.on_element(ks, key, ListValue::position_id(l->position(i)), &elem);
+      return true;
+    });
+    return;
+  }
   v.coll->elems.for_each(
       [&](const KeyTable::Entry& el) { sink.on_element(ks, key, el.key, &el.value.data); });
 }
@@ -300,9 +321,10 @@ void Store::ImageBuild::note_change(std::string_view key) {
 // Image layout: u64 count with kTypedImage set, then per key: u32 key length, key, u64 expiry,
 // u8 ValueType, and then for a string: u32 length, bytes; for a hash: u32 fields, then per
 // field u32 length, field, u32 length, value; for a set: u32 members, then per member u32
-// length, member; for a sorted set as for a hash, the value being the encoded score (8 bytes).
-// (Images written before types existed have the flag clear and no type byte: every key a string.
-// They still load.)
+// length, member; for a sorted set as for a hash, the value being the encoded score (8 bytes);
+// for a list: u32 elements, u64 the first element's position, then per element u32 length,
+// element. (Images written before types existed have the flag clear and no type byte: every key
+// a string. They still load.)
 namespace {
 constexpr uint64_t kTypedImage = 1ull << 63;
 }
@@ -316,16 +338,25 @@ void Store::ImageBuild::add(std::string_view key, const Value& v) {
     put_u32(out_, static_cast<uint32_t>(v.data.size()));
     out_.append(v.data);
   } else {
-    RKV_ASSERT(v.coll->elems.size() <= UINT32_MAX);
-    put_u32(out_, static_cast<uint32_t>(v.coll->elems.size()));
-    const bool valued = v.coll->type != ValueType::kSet;
+    RKV_ASSERT(v.coll->size() <= UINT32_MAX);
+    put_u32(out_, static_cast<uint32_t>(v.coll->size()));
+    auto put_bytes = [&](std::string_view b) {
+      put_u32(out_, static_cast<uint32_t>(b.size()));
+      out_.append(b);
+    };
+    if (const ListValue* l = v.coll->list.get()) {
+      put_u64(out_, l->head_position());
+      l->for_each_from(0, false, [&](size_t, std::string_view x) {
+        put_bytes(x);
+        return true;
+      });
+      ++count_;
+      return;
+    }
+    const bool valued = v.coll->type != ValueType::kSet;  // hash values, sorted-set scores
     v.coll->elems.for_each([&](const KeyTable::Entry& el) {
-      put_u32(out_, static_cast<uint32_t>(el.key.size()));
-      out_.append(el.key.view());
-      if (valued) {
-        put_u32(out_, static_cast<uint32_t>(el.value.data.size()));
-        out_.append(el.value.data);
-      }
+      put_bytes(el.key.view());
+      if (valued) put_bytes(el.value.data);
     });
   }
   ++count_;
@@ -336,7 +367,7 @@ bool Store::ImageBuild::step(size_t max_entries) {
   size_t visited = 0;
   do {
     cursor_ = table_.scan(cursor_, [&](const KeyTable::Entry& e) {
-      visited += 1 + (e.value.coll ? e.value.coll->elems.size() : 0);
+      visited += 1 + (e.value.coll ? e.value.coll->size() : 0);
       if (!before_.empty()) {
         if (auto it = before_.find(e.key.view()); it != before_.end()) {
           // Changed since the build began: what it was then (nothing, if created since).
@@ -395,19 +426,28 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
         if (apply) put(ks, key, data, exp, sink);
         continue;
       }
-      const bool known =
-          type == ValueType::kHash || type == ValueType::kSet || type == ValueType::kZset;
-      if (!known || image.size() - pos < 4) return false;
+      const bool list = type == ValueType::kList;
+      const bool valued = type == ValueType::kHash || type == ValueType::kZset;
+      const bool known = valued || list || type == ValueType::kSet;
+      if (!known || image.size() - pos < (list ? 12u : 4u)) return false;
       const uint32_t count = get_u32(image.data() + pos);
       pos += 4;
       Value v(type);
       v.expire_at_ms = exp;
+      if (list) {
+        v.coll->list->set_head_position(get_u64(image.data() + pos));
+        pos += 8;
+      }
       for (uint32_t j = 0; j < count; ++j) {
         std::string_view elem, val;
-        if (!bytes(&elem) || (type != ValueType::kSet && !bytes(&val))) return false;
+        if (!bytes(&elem) || (valued && !bytes(&val))) return false;
         double score;
         if (type == ValueType::kZset && !decode_score(val, &score)) return false;
         if (!apply) continue;
+        if (list) {
+          v.coll->list->push_back(elem);
+          continue;
+        }
         bool inserted = false;
         KeyTable::Entry* el = v.coll->elems.upsert(elem, &inserted);
         el->value.data.assign(val);
@@ -482,6 +522,44 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
       return cmd_rename(a, now, spec.id == CommandId::kRenamenx, w, s);
     case CommandId::kCopy:
       return cmd_copy(a, now, w, s);
+    case CommandId::kLpush:
+    case CommandId::kRpush:
+    case CommandId::kLpushx:
+    case CommandId::kRpushx:
+      return cmd_push(a, now, spec.id == CommandId::kLpush || spec.id == CommandId::kLpushx,
+                      spec.id == CommandId::kLpushx || spec.id == CommandId::kRpushx, w, s);
+    case CommandId::kLpop:
+    case CommandId::kRpop:
+      return cmd_pop(a, now, spec.id == CommandId::kLpop, w, s);
+    case CommandId::kLlen:
+      return cmd_llen(a, now, w, s);
+    case CommandId::kLrange:
+      return cmd_lrange(a, now, w, s);
+    case CommandId::kLindex:
+      return cmd_lindex(a, now, w, s);
+    case CommandId::kLset:
+      return cmd_lset(a, now, w, s);
+    case CommandId::kLinsert:
+      return cmd_linsert(a, now, w, s);
+    case CommandId::kLrem:
+      return cmd_lrem(a, now, w, s);
+    case CommandId::kLtrim:
+      return cmd_ltrim(a, now, w, s);
+    case CommandId::kLpos:
+      return cmd_lpos(a, now, w, s);
+    case CommandId::kLmove:
+      return cmd_lmove(a, now, w, s);
+    case CommandId::kRpoplpush:
+      return move_element(a, now, false, true, w, s);
+    case CommandId::kBlmove:
+    case CommandId::kBrpoplpush:
+      return cmd_blmove(a, now, w, s);
+    case CommandId::kBlpop:
+    case CommandId::kBrpop:
+      return cmd_bpop(a, now, spec.id == CommandId::kBlpop, w, s);
+    case CommandId::kLmpop:
+    case CommandId::kBlmpop:
+      return cmd_lmpop(a, now, spec.id == CommandId::kBlmpop, w, s);
     case CommandId::kRandomkey:
       return cmd_randomkey(now, w);
     case CommandId::kSetex:

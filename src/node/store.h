@@ -328,6 +328,41 @@ class Store {
 
   void cmd_object(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
 
+  // --- lists (store_lists.cc) ---
+  // The list of an entry holding one.
+  static ListValue& list_of(KeyTable::Entry* e);
+  // Adjusts the keyspace's element counts to l's after a change (its counts before it given).
+  void list_counted(uint32_t ks, size_t size_before, size_t bytes_before, const ListValue& l);
+  // Reports the rows of elements [from, to) (their positions moved, or they changed).
+  void list_rows(uint32_t ks, KeyTable::Entry* e, size_t from, size_t to, ChangeSink& s);
+  // Reports the rows of positions [from, to) removed.
+  void list_unrow(uint32_t ks, KeyTable::Entry* e, uint64_t from, uint64_t to, ChangeSink& s);
+  // One element in or out at an end, counted and reported as one row. Popping does not remove
+  // an emptied key (drop_if_empty does).
+  void list_push(uint32_t ks, KeyTable::Entry* e, std::string_view v, bool front, ChangeSink& s);
+  std::string list_pop(uint32_t ks, KeyTable::Entry* e, bool front, ChangeSink& s);
+  void move_element(std::span<const std::string_view> a, int64_t now, bool from_front,
+                    bool to_front, resp::Writer& w, ChangeSink& s);
+  void cmd_push(std::span<const std::string_view> a, int64_t now, bool front, bool existing,
+                resp::Writer& w, ChangeSink& s);
+  void cmd_pop(std::span<const std::string_view> a, int64_t now, bool front, resp::Writer& w,
+               ChangeSink& s);
+  void cmd_llen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_lrange(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_lindex(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_lset(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_linsert(std::span<const std::string_view> a, int64_t now, resp::Writer& w,
+                   ChangeSink& s);
+  void cmd_lrem(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_ltrim(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_lpos(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_lmove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_blmove(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
+  void cmd_bpop(std::span<const std::string_view> a, int64_t now, bool front, resp::Writer& w,
+                ChangeSink& s);
+  void cmd_lmpop(std::span<const std::string_view> a, int64_t now, bool blocking, resp::Writer& w,
+                 ChangeSink& s);
+
   void cmd_get(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_set(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_setnx(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
@@ -384,5 +419,9 @@ class Store {
 
 // Strict integer parsing as Redis does it: optional '-', digits, no leading zeros or spaces.
 bool parse_int64(std::string_view s, int64_t* out);
+
+// The timeout argument of a blocking command (float seconds) as Redis reads it: "" with *ms
+// set (0: wait forever), or the error reply. now_ms: the clock the deadline will be on.
+std::string_view parse_block_timeout(std::string_view s, int64_t now_ms, int64_t* ms);
 
 }  // namespace rkv

@@ -207,7 +207,7 @@ bool Store::element_del(uint32_t ks, KeyTable::Entry* e, std::string_view elem, 
 
 void Store::drop_if_empty(uint32_t ks, std::string_view key, ChangeSink& s) {
   const KeyTable::Entry* e = keyspaces_[ks].table.find(key);
-  if (e && e->value.coll && e->value.coll->elems.size() == 0) erase(ks, key, s);
+  if (e && e->value.coll && e->value.coll->size() == 0) erase(ks, key, s);
 }
 
 // --- hashes ---
@@ -736,6 +736,8 @@ void Store::cmd_object(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
       return w.bulk(is_intset(v.coll->elems) ? "intset" : "hashtable");
     case ValueType::kZset:
       return w.bulk(is_compact_zset(v.coll->elems) ? "listpack" : "skiplist");
+    case ValueType::kList:  // Redis 7.0 keeps every list in a quicklist (7.2 added listpack)
+      return w.bulk("quicklist");
     default:
       return w.bulk("unknown");
   }

@@ -325,6 +325,56 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Counts the members of the intersection of sorted sets, up to an optional limit.", "7.0.0", "sorted-set"},
   {"zscan", CommandId::kZscan, -3, kReadonly, RKV_ONEKEY,
    "Iterates over the members and scores of a sorted set with a cursor.", "2.8.0", "sorted-set"},
+  {"lpush", CommandId::kLpush, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Prepends elements to a list, creating it when absent.", "1.0.0", "list"},
+  {"rpush", CommandId::kRpush, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Appends elements to a list, creating it when absent.", "1.0.0", "list"},
+  {"lpushx", CommandId::kLpushx, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Prepends elements to a list only when it exists.", "2.2.0", "list"},
+  {"rpushx", CommandId::kRpushx, -3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
+   "Appends elements to a list only when it exists.", "2.2.0", "list"},
+  {"lpop", CommandId::kLpop, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the first elements of a list.", "1.0.0", "list"},
+  {"rpop", CommandId::kRpop, -2, kWrite | kFast, RKV_ONEKEY,
+   "Removes and replies with the last elements of a list.", "1.0.0", "list"},
+  {"llen", CommandId::kLlen, 2, kReadonly | kFast, RKV_ONEKEY,
+   "Reports the length of a list.", "1.0.0", "list"},
+  {"lrange", CommandId::kLrange, 4, kReadonly, RKV_ONEKEY,
+   "Replies with a range of elements of a list.", "1.0.0", "list"},
+  {"lindex", CommandId::kLindex, 3, kReadonly, RKV_ONEKEY,
+   "Replies with the element of a list at an index.", "1.0.0", "list"},
+  {"lset", CommandId::kLset, 4, kWrite | kDenyOom, RKV_ONEKEY,
+   "Replaces the element of a list at an index.", "1.0.0", "list"},
+  {"linsert", CommandId::kLinsert, 5, kWrite | kDenyOom, RKV_ONEKEY,
+   "Inserts an element before or after another element of a list.", "2.2.0", "list"},
+  {"lrem", CommandId::kLrem, 4, kWrite, RKV_ONEKEY,
+   "Removes occurrences of an element from a list.", "1.0.0", "list"},
+  {"ltrim", CommandId::kLtrim, 4, kWrite, RKV_ONEKEY,
+   "Keeps only a range of elements of a list.", "1.0.0", "list"},
+  {"lpos", CommandId::kLpos, -3, kReadonly, RKV_ONEKEY,
+   "Replies with the indexes of matching elements of a list.", "6.0.6", "list"},
+  {"lmove", CommandId::kLmove, 5, kWrite | kDenyOom, 1, 2, 1,
+   "Moves an element from one end of a list to an end of another (or the same) list.", "6.2.0",
+   "list"},
+  {"rpoplpush", CommandId::kRpoplpush, 3, kWrite | kDenyOom, 1, 2, 1,
+   "Moves the last element of a list to the front of another (or the same) list.", "1.2.0",
+   "list"},
+  {"lmpop", CommandId::kLmpop, -4, kWrite | kMovableKeys, RKV_NOKEYS,
+   "Removes elements from the first non-empty list of several.", "7.0.0", "list"},
+  {"blpop", CommandId::kBlpop, -3, kWrite | kNoScript | kBlocking, 1, -2, 1,
+   "Removes the first element of the first non-empty list, waiting for one if all are empty.",
+   "2.0.0", "list"},
+  {"brpop", CommandId::kBrpop, -3, kWrite | kNoScript | kBlocking, 1, -2, 1,
+   "Removes the last element of the first non-empty list, waiting for one if all are empty.",
+   "2.0.0", "list"},
+  {"blmove", CommandId::kBlmove, 6, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1,
+   "Moves an element between lists, waiting for the source to have one.", "6.2.0", "list"},
+  {"brpoplpush", CommandId::kBrpoplpush, 4, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1,
+   "Moves the last element of a list to the front of another, waiting for one.", "2.2.0",
+   "list"},
+  {"blmpop", CommandId::kBlmpop, -5, kWrite | kBlocking | kMovableKeys, RKV_NOKEYS,
+   "Removes elements from the first non-empty list of several, waiting for one.", "7.0.0",
+   "list"},
 }};
 
 // Grouped by parent, in CommandId order of the parents.
@@ -468,11 +518,14 @@ size_t numkeys_index(CommandId id) {
     case CommandId::kZunion:
     case CommandId::kZinter:
     case CommandId::kZdiff:
+    case CommandId::kLmpop:
       return 1;
     case CommandId::kZunionstore:
     case CommandId::kZinterstore:
     case CommandId::kZdiffstore:
       return 2;  // after the destination
+    case CommandId::kBlmpop:
+      return 2;  // after the timeout
     default:
       return 0;
   }

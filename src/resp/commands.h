@@ -158,6 +158,28 @@ enum class CommandId : uint16_t {
   kZdiffstore,
   kZintercard,
   kZscan,
+  kLpush,
+  kRpush,
+  kLpushx,
+  kRpushx,
+  kLpop,
+  kRpop,
+  kLlen,
+  kLrange,
+  kLindex,
+  kLset,
+  kLinsert,
+  kLrem,
+  kLtrim,
+  kLpos,
+  kLmove,
+  kRpoplpush,
+  kLmpop,
+  kBlpop,
+  kBrpop,
+  kBlmove,
+  kBrpoplpush,
+  kBlmpop,
   kCount_  // number of commands; keep last
 };
 
@@ -176,6 +198,9 @@ enum CommandFlag : uint32_t {
   // alone (which name only the fixed keys, such as a destination, as Redis reports them): see
   // for_each_key.
   kMovableKeys = 1u << 9,
+  // May block the client until a key it names changes (BLPOP, BLMOVE, ...): the runtime parks
+  // the connection when the command's non-blocking form finds nothing (see connection.cc).
+  kBlocking = 1u << 11,
 };
 
 struct CommandSpec {
@@ -207,12 +232,15 @@ inline bool arity_ok(const CommandSpec& spec, size_t argc) {
 }
 
 // The index of a kMovableKeys command's numkeys argument (its keys follow it): 1 (SINTERCARD,
-// ZUNION, ZINTER, ZDIFF, ZINTERCARD) or 2, after a destination key (ZUNIONSTORE, ZINTERSTORE,
-// ZDIFFSTORE); 0 for a command without one.
+// ZUNION, ZINTER, ZDIFF, ZINTERCARD, LMPOP) or 2, after a destination key (ZUNIONSTORE,
+// ZINTERSTORE, ZDIFFSTORE) or a timeout (BLMPOP); 0 for a command without one.
 size_t numkeys_index(CommandId id);
 
 // Where the keys after a kMovableKeys command's numkeys argument are: *first and *count (0 when
 // malformed: the command's own checks reject it).
+// Where the keys of a kMovableKeys command are: *first and *count (0 when malformed: the
+// command's own checks reject it): numkeys at argument 1 (SINTERCARD, LMPOP) or 2 (BLMPOP),
+// the keys right after it.
 void movable_keys(const CommandSpec& spec, std::span<const std::string_view> args, size_t* first,
                   size_t* count);
 

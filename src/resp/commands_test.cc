@@ -165,6 +165,28 @@ const std::vector<Expected>& expected_table() {
       {"zdiffstore", CommandId::kZdiffstore, -4, 1, 1, 1},
       {"zintercard", CommandId::kZintercard, -3, 0, 0, 0},
       {"zscan", CommandId::kZscan, -3, 1, 1, 1},
+      {"lpush", CommandId::kLpush, -3, 1, 1, 1},
+      {"rpush", CommandId::kRpush, -3, 1, 1, 1},
+      {"lpushx", CommandId::kLpushx, -3, 1, 1, 1},
+      {"rpushx", CommandId::kRpushx, -3, 1, 1, 1},
+      {"lpop", CommandId::kLpop, -2, 1, 1, 1},
+      {"rpop", CommandId::kRpop, -2, 1, 1, 1},
+      {"llen", CommandId::kLlen, 2, 1, 1, 1},
+      {"lrange", CommandId::kLrange, 4, 1, 1, 1},
+      {"lindex", CommandId::kLindex, 3, 1, 1, 1},
+      {"lset", CommandId::kLset, 4, 1, 1, 1},
+      {"linsert", CommandId::kLinsert, 5, 1, 1, 1},
+      {"lrem", CommandId::kLrem, 4, 1, 1, 1},
+      {"ltrim", CommandId::kLtrim, 4, 1, 1, 1},
+      {"lpos", CommandId::kLpos, -3, 1, 1, 1},
+      {"lmove", CommandId::kLmove, 5, 1, 2, 1},
+      {"rpoplpush", CommandId::kRpoplpush, 3, 1, 2, 1},
+      {"lmpop", CommandId::kLmpop, -4, 0, 0, 0},
+      {"blpop", CommandId::kBlpop, -3, 1, -2, 1},
+      {"brpop", CommandId::kBrpop, -3, 1, -2, 1},
+      {"blmove", CommandId::kBlmove, 6, 1, 2, 1},
+      {"brpoplpush", CommandId::kBrpoplpush, 4, 1, 2, 1},
+      {"blmpop", CommandId::kBlmpop, -5, 0, 0, 0},
   };
   return table;
 }
@@ -297,6 +319,28 @@ TEST(Commands, CollectionFlagsMatchRedis) {
       {"zdiffstore", kWrite | kDenyOom | kMovableKeys},
       {"zintercard", kReadonly | kMovableKeys},
       {"zscan", kReadonly},
+      {"lpush", kWrite | kDenyOom | kFast},
+      {"rpush", kWrite | kDenyOom | kFast},
+      {"lpushx", kWrite | kDenyOom | kFast},
+      {"rpushx", kWrite | kDenyOom | kFast},
+      {"lpop", kWrite | kFast},
+      {"rpop", kWrite | kFast},
+      {"llen", kReadonly | kFast},
+      {"lrange", kReadonly},
+      {"lindex", kReadonly},
+      {"lset", kWrite | kDenyOom},
+      {"linsert", kWrite | kDenyOom},
+      {"lrem", kWrite},
+      {"ltrim", kWrite},
+      {"lpos", kReadonly},
+      {"lmove", kWrite | kDenyOom},
+      {"rpoplpush", kWrite | kDenyOom},
+      {"lmpop", kWrite | kMovableKeys},
+      {"blpop", kWrite | kNoScript | kBlocking},
+      {"brpop", kWrite | kNoScript | kBlocking},
+      {"blmove", kWrite | kDenyOom | kNoScript | kBlocking},
+      {"brpoplpush", kWrite | kDenyOom | kNoScript | kBlocking},
+      {"blmpop", kWrite | kBlocking | kMovableKeys},
   };
   for (const auto& [name, flags] : want)
     EXPECT_EQ(lookup_command(name)->flags, flags) << name;
@@ -332,6 +376,21 @@ TEST(Commands, MovableKeysAfterADestination) {
   std::vector<std::string_view> zunion = {"zunion", "2", "a", "b", "WITHSCORES"};
   for_each_key(*lookup_command("zunion"), zunion, [&](size_t i) { keys.push_back(i); });
   EXPECT_EQ(keys, (std::vector<size_t>{2, 3}));
+}
+
+TEST(Commands, MovableKeysOfListPops) {
+  std::vector<size_t> keys;
+  const std::vector<std::string_view> lmpop = {"lmpop", "2", "a", "b", "LEFT", "COUNT", "3"};
+  for_each_key(*lookup_command("lmpop"), lmpop, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{2, 3}));
+  keys.clear();
+  const std::vector<std::string_view> blmpop = {"blmpop", "0", "2", "a", "b", "RIGHT"};
+  for_each_key(*lookup_command("blmpop"), blmpop, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{3, 4}));
+  keys.clear();
+  const std::vector<std::string_view> blpop = {"blpop", "a", "b", "0"};
+  for_each_key(*lookup_command("blpop"), blpop, [&](size_t i) { keys.push_back(i); });
+  EXPECT_EQ(keys, (std::vector<size_t>{1, 2}));
 }
 
 TEST(Commands, LookupIsCaseInsensitive) {

@@ -16,12 +16,13 @@ using Args = std::span<const std::string_view>;
 
 namespace {
 
-constexpr std::array<std::pair<uint32_t, std::string_view>, 11> kFlagNames = {{
+constexpr std::array<std::pair<uint32_t, std::string_view>, 12> kFlagNames = {{
     {kWrite, "write"},
     {kReadonly, "readonly"},
     {kDenyOom, "denyoom"},
     {kAdmin, "admin"},
     {kNoScript, "noscript"},
+    {kBlocking, "blocking"},
     {kLoading, "loading"},
     {kStale, "stale"},
     {kFast, "fast"},
@@ -235,6 +236,7 @@ std::vector<std::string_view> acl_categories(const CommandSpec& c) {
   }
   if (c.flags & kAdmin) out.push_back("admin");
   out.push_back((c.flags & kFast) ? "fast" : "slow");
+  if (c.flags & kBlocking) out.push_back("blocking");
   if (c.flags & kAdmin) out.push_back("dangerous");
   if (c.group == "connection") out.push_back("connection");
   if (c.group == "transactions") out.push_back("transaction");

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "node/store.h"
 #include "resp/commands.h"
 #include "resp/writer.h"
 #include "runtime/session.h"
@@ -23,6 +24,12 @@ int64_t now_us() {
 
 resp::ParseLimits parse_limits(const Limits& l) {
   return resp::ParseLimits{l.max_bulk_len, l.max_args, l.max_inline_len};
+}
+
+// A nil reply (RESP2 null bulk or null array, RESP3 null): what a blocking command's
+// non-blocking form answers when it has nothing to pop, and never a successful pop.
+bool is_nil_reply(std::string_view r) {
+  return r == "*-1\r\n" || r == "$-1\r\n" || r == "_\r\n";
 }
 }  // namespace
 
@@ -147,7 +154,9 @@ void Connection::on_read(const asio::error_code& ec, size_t n) {
 }
 
 void Connection::process_input() {
-  while (in_begin_ < in_end_ && !close_after_flush_ && !closed_) {
+  if (processing_) return;  // a wait ended inside a command: the loop below goes on
+  processing_ = true;
+  while (in_begin_ < in_end_ && !close_after_flush_ && !closed_ && !blocked_) {
     size_t consumed = 0;
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
     resp::ParseResult r = parser_.parse(buf, &consumed);
@@ -175,6 +184,7 @@ void Connection::process_input() {
     break;
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  processing_ = false;
 }
 
 void Connection::dispatch(std::span<const std::string_view> args) {
@@ -211,6 +221,11 @@ void Connection::dispatch(std::span<const std::string_view> args) {
     info_.last_cmd = spec->name;
     server_.stats().calls[static_cast<size_t>(spec->id)]++;
     uint64_t token = 0;
+    if (spec->flags & resp::kBlocking) {
+      // Outside a transaction only: queued in one (above), a blocking command runs at EXEC in
+      // its non-blocking form (Store::execute answers nil when it finds nothing), as Redis.
+      return block(*spec, args, start);
+    }
     const bool exec = spec->id == resp::CommandId::kExec;
     if (exec || is_data_command(spec->id)) {
       ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_, consistency_};
@@ -229,17 +244,145 @@ void Connection::dispatch(std::span<const std::string_view> args) {
     } else {
       token = run_session_command(server_, *this, *spec, args, &out_);
     }
-    if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
-    if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
-      hold_tail(before, token, start);
-      return;
-    }
+    return queue_reply(before, token, start);
   }
-  if (!held_.empty()) {
-    hold_tail(before, 0, start);
+  queue_reply(before, 0, start);
+}
+
+void Connection::queue_reply(size_t from, uint64_t token, int64_t start_us) {
+  if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
+  if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
+    hold_tail(from, token, start_us);
     return;
   }
-  server_.stats().latency.record(static_cast<uint64_t>(now_us() - start));
+  server_.stats().latency.record(static_cast<uint64_t>(now_us() - start_us));
+}
+
+void Connection::block(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                       int64_t start_us) {
+  auto b = std::make_unique<Blocked>();
+  b->spec = &spec;
+  b->args.assign(args.begin(), args.end());
+  b->views.assign(b->args.begin(), b->args.end());
+  b->start_us = start_us;
+  const bool moves = spec.id == resp::CommandId::kBlmove ||
+                     spec.id == resp::CommandId::kBrpoplpush;  // wait on the source only
+  resp::for_each_key(spec, b->views, [&](size_t i) {
+    if (!moves || i == 1) b->keys.push_back(b->args[i]);
+  });
+  // A malformed timeout is answered by the attempt itself (Store checks it, in Redis's order).
+  int64_t ms = 0;
+  const std::string_view timeout = spec.id == resp::CommandId::kBlmpop ? args[1] : args.back();
+  if (parse_block_timeout(timeout, server_.now_ms(), &ms).empty() && ms > 0) {
+    b->deadline_ms = server_.mono_ms() + ms;
+  }
+  blocked_ = std::move(b);
+  server_.note_blocked(info_.id);
+  attempt_blocked();
+}
+
+void Connection::watch_blocked_keys() {
+  Node& node = server_.node();
+  for (const std::string& k : blocked_->keys)
+    node.blocked().watch(info_.id, node.store().route(k), k);
+}
+
+bool Connection::blocked_list_here() const {
+  const Store& st = server_.node().store();
+  const int64_t now = server_.now_ms();
+  for (const std::string& k : blocked_->keys) {
+    const KeyTable::Entry* e = st.keyspace(st.route(k)).table.find(k);
+    if (e && e->value.type() == ValueType::kList &&
+        (e->value.expire_at_ms == 0 || e->value.expire_at_ms > now)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Connection::attempt_blocked() {
+  Blocked& b = *blocked_;
+  Node& node = server_.node();
+  watch_blocked_keys();
+  b.changed = false;
+  const size_t before = out_.size();
+  resp::Writer w(&out_, info_.proto);
+  ClientRequest req{info_.id, ++next_seq_, info_.proto, read_mode_, consistency_};
+  Dispatch d = node.execute(req, *b.spec, b.views, server_.now_ms(), w);
+  if (d.kind == Dispatch::kDeferred) {
+    b.attempt_seq = req.seq;
+    held_.push_back(Held{0, {}, {}, req.seq, {}});
+    server_.node_input();
+    return;
+  }
+  if (is_nil_reply(std::string_view(out_).substr(before))) {
+    out_.resize(before);
+    return on_attempt_nil();
+  }
+  end_block(before, d.token);
+}
+
+void Connection::on_attempt_nil() {
+  Blocked& b = *blocked_;
+  b.attempt_seq = 0;
+  if (b.changed || !server_.node().blocked().watching(info_.id)) {
+    // A key changed while the attempt was in flight.
+    if (blocked_list_here()) return attempt_blocked();
+    watch_blocked_keys();
+  }
+  check_block_timeout(server_.mono_ms());
+}
+
+void Connection::end_block(size_t from, uint64_t token) {
+  const int64_t start = blocked_->start_us;
+  server_.node().blocked().forget(info_.id);
+  blocked_.reset();
+  queue_reply(from, token, start);
+}
+
+void Connection::resume_input() {
+  if (closed_) return;
+  process_input();
+  server_.schedule_round(shared_from_this());
+}
+
+void Connection::on_keys_changed() {
+  if (!blocked_ || closed_) return;
+  if (blocked_->attempt_seq != 0) {
+    blocked_->changed = true;
+    return;
+  }
+  // Only a list can serve it (a key that became another type keeps it waiting, as in Redis
+  // 7.0). Where no waited key holds one here, an attempt would answer nil: keep waiting without
+  // one (in a primary keyspace an attempt is a log entry). A push this node has yet to apply
+  // fires the registration again when it is applied.
+  if (!blocked_list_here()) {
+    watch_blocked_keys();
+    return;
+  }
+  attempt_blocked();
+  server_.node_input();  // the attempt's write, if it popped, goes out with the next round
+  if (!blocked_) resume_input();
+}
+
+void Connection::check_block_timeout(int64_t now_mono_ms) {
+  if (blocked_ && blocked_->deadline_ms != 0 && now_mono_ms >= blocked_->deadline_ms) {
+    unblock(false);
+  }
+}
+
+bool Connection::unblock(bool error) {
+  if (!blocked_ || closed_ || blocked_->attempt_seq != 0) return false;
+  const size_t before = out_.size();
+  resp::Writer w(&out_, info_.proto);
+  if (error) {
+    w.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+  } else {
+    w.null_array();  // Redis's timeout reply, whatever the command
+  }
+  end_block(before, 0);
+  resume_input();
+  return true;
 }
 
 // Failed authentication attempts: at most kAuthBurst per kAuthWindowMs on one connection;
@@ -288,6 +431,23 @@ bool Connection::release_held(uint64_t durable_token) {
 }
 
 void Connection::fill_deferred(uint64_t seq, std::string bytes) {
+  if (blocked_ && blocked_->attempt_seq == seq) {
+    // The attempt's held entry is the last one: nothing runs after a blocked command.
+    RKV_ASSERT(!held_.empty() && held_.back().deferred_seq == seq);
+    if (is_nil_reply(bytes)) {
+      held_.pop_back();
+      on_attempt_nil();
+      if (!blocked_) resume_input();
+      return;
+    }
+    held_.back().bytes = std::move(bytes);
+    held_.back().deferred_seq = 0;
+    held_.back().start_us.push_back(blocked_->start_us);
+    server_.node().blocked().forget(info_.id);
+    blocked_.reset();
+    resume_input();
+    return;
+  }
   for (Held& h : held_) {
     if (h.deferred_seq == seq) {
       h.bytes = h.exec ? h.exec->finish(bytes, server_) : std::move(bytes);

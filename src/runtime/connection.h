@@ -47,6 +47,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fill_deferred(uint64_t seq, std::string bytes);
   bool has_held() const { return !held_.empty(); }
 
+  // Blocking commands (BLPOP, BLMOVE, ...). The command runs in its non-blocking form; when that
+  // finds nothing (a nil reply) the connection registers on the command's keys in the node's
+  // KeyEvents (Node::blocked) and stops executing its later input, as Redis does, until a key
+  // changes (the server calls on_keys_changed: the command runs again) or the timeout passes
+  // (check_block_timeout: the reply is a null array). Registration comes before every attempt,
+  // so a change applied while a forwarded attempt is in flight still wakes the connection.
+  bool is_blocked() const { return blocked_ != nullptr; }
+  void on_keys_changed();
+  // Times the blocked command out if its deadline (server mono_ms) has passed.
+  void check_block_timeout(int64_t now_mono_ms);
+  // CLIENT UNBLOCK: ends the wait now, with the timeout's reply or (error) an UNBLOCKED error.
+  // False when not waiting, or while an attempt is in flight (its pop cannot be called back).
+  bool unblock(bool error);
+
   ClientInfo& info() { return info_; }
   const ClientInfo& info() const { return info_; }
   int proto() const { return info_.proto; }
@@ -71,6 +85,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void dispatch(std::span<const std::string_view> args);
+  // The reply written to out_ from `from` on is complete: send it, or hold it behind earlier
+  // held replies or until write `token` is durable.
+  void queue_reply(size_t from, uint64_t token, int64_t start_us);
+  // Blocking commands: begin waiting, run one attempt, handle an attempt's reply, resume the
+  // input after the wait ends.
+  void block(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+             int64_t start_us);
+  void attempt_blocked();
+  void watch_blocked_keys();
+  // True when a key the blocked command waits on holds a list in this node's state.
+  bool blocked_list_here() const;
+  void on_attempt_nil();
+  void end_block(size_t from, uint64_t token);
+  void resume_input();
   void hold_tail(size_t from, uint64_t token, int64_t start_us);
   void on_written(const asio::error_code& ec);
   bool ensure_read_space(size_t want_total);
@@ -95,6 +123,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<ExecReplies> exec;  // the request is an EXEC: its reply is built from it
   };
   std::deque<Held> held_;
+  struct Blocked {
+    const resp::CommandSpec* spec = nullptr;
+    std::vector<std::string> args;        // owned: the input buffer moves on meanwhile
+    std::vector<std::string_view> views;  // of args
+    std::vector<std::string> keys;        // the keys whose change may let it proceed
+    int64_t deadline_ms = 0;              // server mono_ms; 0: waits forever
+    int64_t start_us = 0;
+    uint64_t attempt_seq = 0;  // != 0: an attempt's reply is awaited from the node
+    bool changed = false;      // a key changed while an attempt was in flight
+  };
+  std::unique_ptr<Blocked> blocked_;
   ClientInfo info_;
   uint64_t next_seq_ = 0;
   std::optional<ReadMode> read_mode_;  // READMODE override
@@ -104,6 +143,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ClientTransaction txn_;
   bool closed_ = false;
   bool close_after_flush_ = false;
+  bool processing_ = false;  // inside process_input (a wait that ends there must not recurse)
   bool in_round_ = false;    // listed in the server's round_
   bool in_holding_ = false;  // listed in the server's holding_
   friend class Server;

@@ -9,6 +9,7 @@
 
 #include "node/key_table.h"
 #include "node/leaderless_engine.h"
+#include "runtime/connection.h"
 #include "runtime/peer_transport.h"
 #include "runtime/server.h"
 
@@ -54,10 +55,13 @@ std::string Server::info_text(std::string_view section_in) {
         (now - start_ms_) / 86400000);
   }
   if (wants(section, "clients")) {
+    size_t blocked = 0;
+    for (const auto& [id, c] : connections_)
+      blocked += c->is_blocked() ? 1 : 0;
     o += fmt::format(
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nrejected_connections:{}\r\n"
-        "closed_output_limit:{}\r\nclosed_idle:{}\r\n\r\n",
-        connections_.size(), config_.limits.max_clients, stats_.rejected_connections,
+        "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n"
+        "rejected_connections:{}\r\nclosed_output_limit:{}\r\nclosed_idle:{}\r\n\r\n",
+        connections_.size(), blocked, config_.limits.max_clients, stats_.rejected_connections,
         stats_.closed_output_limit, stats_.closed_idle);
   }
   if (wants(section, "memory")) {

@@ -317,12 +317,37 @@ void Server::drain_node() {
   for (DeferredReply& r : node_->take_replies()) {
     auto it = connections_.find(r.client_id);
     if (it == connections_.end() || it->second->closed()) continue;
-    auto& c = it->second;
+    auto c = it->second;  // a copy: filling may run commands that close connections
     c->fill_deferred(r.seq, std::move(r.bytes));
     if (!c->in_holding_) {
       c->in_holding_ = true;
       holding_.push_back(c);
     }
+  }
+  wake_blocked();
+}
+
+void Server::wake_blocked() {
+  const std::vector<uint64_t> fired = node_->blocked().take_fired();
+  for (uint64_t id : fired) {
+    auto it = connections_.find(id);
+    if (it == connections_.end() || it->second->closed()) continue;
+    auto c = it->second;
+    c->on_keys_changed();  // a reply it produces is flushed through schedule_round
+  }
+}
+
+void Server::check_block_timeouts() {
+  const int64_t now = mono_ms();
+  for (auto it = blocked_clients_.begin(); it != blocked_clients_.end();) {
+    auto c = connections_.find(*it);
+    if (c == connections_.end() || !c->second->is_blocked()) {
+      it = blocked_clients_.erase(it);
+      continue;
+    }
+    auto conn = c->second;
+    ++it;  // the timeout may resume input that blocks again (note_blocked inserts, never erases)
+    conn->check_block_timeout(now);
   }
 }
 
@@ -452,6 +477,13 @@ bool Server::kill_client(uint64_t id) {
   return true;
 }
 
+bool Server::unblock_client(uint64_t id, bool error) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return false;
+  auto keep = it->second;
+  return keep->unblock(error);
+}
+
 void Server::arm_cron() {
   cron_timer_.expires_after(kCronPeriod);
   cron_timer_.async_wait([this](const asio::error_code& ec) {
@@ -466,6 +498,7 @@ void Server::cron() {
   const int64_t now = now_ms();
   node_->tick(now);
   node_input();
+  if (!blocked_clients_.empty()) check_block_timeouts();
   const uint64_t idle = config_.limits.idle_timeout_ms;
   if (idle > 0 && now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;
@@ -473,7 +506,8 @@ void Server::cron() {
     for (auto& [id, c] : connections_)
       conns.push_back(c);
     for (auto& c : conns) {
-      if (now - c->info().last_ms > static_cast<int64_t>(idle) && !c->has_held()) {
+      if (now - c->info().last_ms > static_cast<int64_t>(idle) && !c->has_held() &&
+          !c->is_blocked()) {
         stats_.closed_idle++;
         spdlog::debug("closing idle client {} ({})", c->info().id, c->info().addr);
         c->close();

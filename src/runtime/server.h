@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -58,6 +59,10 @@ class Server {
   ServerStats& stats() { return stats_; }
   asio::io_context& io() { return io_; }
   int64_t now_ms() const;  // wall clock (expiry, TIME); protocol time is clock_
+  int64_t mono_ms() const { return clock_.now_ms(); }  // never steps (blocking timeouts)
+  // A connection began waiting in a blocking command: the timer checks its timeout until the
+  // wait ends; the keys it waits on wake it through Node::blocked() (drain_node).
+  void note_blocked(uint64_t client_id) { blocked_clients_.insert(client_id); }
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return ++last_client_id_; }
   size_t client_count() const { return connections_.size(); }
@@ -71,6 +76,7 @@ class Server {
   const PeerTransport* transport() const { return transport_.get(); }
   std::vector<const ClientInfo*> clients() const;
   bool kill_client(uint64_t id);
+  bool unblock_client(uint64_t id, bool error);
   // A connection has output to send, or held replies to release; flushed at the end of the
   // current round, after the round's writes are persisted.
   void schedule_round(const std::shared_ptr<Connection>& c);
@@ -124,6 +130,9 @@ class Server {
   void read_ready_clients();
   void end_of_round();
   void drain_node();
+  // Runs again the blocked commands whose keys changed, in the order they changed.
+  void wake_blocked();
+  void check_block_timeouts();
   void on_synced(uint64_t token, Status st);
   void release_held();
   void arm_cron();
@@ -155,6 +164,7 @@ class Server {
   std::vector<std::shared_ptr<Connection>> received_;
   std::vector<std::string_view> keys_;
   std::vector<std::shared_ptr<Connection>> holding_;  // connections with held replies
+  std::set<uint64_t> blocked_clients_;  // connections that blocked (some may have finished)
   bool round_scheduled_ = false;
   bool syncing_ = false;
   bool stopping_ = false;

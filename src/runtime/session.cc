@@ -102,6 +102,19 @@ void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
     if (id == c.info().id) return w.integer(0);  // SKIPME yes, as Redis does by default
     return w.integer(s.kill_client(id) ? 1 : 0);
   }
+  if (iequals(sub, "unblock") && (a.size() == 3 || a.size() == 4)) {
+    int64_t id;
+    if (!parse_int64(a[2], &id)) return w.error("ERR value is not an integer or out of range");
+    bool error = false;
+    if (a.size() == 4) {
+      if (iequals(a[3], "error")) {
+        error = true;
+      } else if (!iequals(a[3], "timeout")) {
+        return w.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      }
+    }
+    return w.integer(id > 0 && s.unblock_client(static_cast<uint64_t>(id), error) ? 1 : 0);
+  }
   if ((iequals(sub, "no-evict") || iequals(sub, "no-touch")) && a.size() == 3) return w.ok();
   w.error(
       fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
@@ -491,6 +504,28 @@ bool is_data_command(CommandId id) {
     case CommandId::kZdiffstore:
     case CommandId::kZintercard:
     case CommandId::kZscan:
+    case CommandId::kLpush:
+    case CommandId::kRpush:
+    case CommandId::kLpushx:
+    case CommandId::kRpushx:
+    case CommandId::kLpop:
+    case CommandId::kRpop:
+    case CommandId::kLlen:
+    case CommandId::kLrange:
+    case CommandId::kLindex:
+    case CommandId::kLset:
+    case CommandId::kLinsert:
+    case CommandId::kLrem:
+    case CommandId::kLtrim:
+    case CommandId::kLpos:
+    case CommandId::kLmove:
+    case CommandId::kRpoplpush:
+    case CommandId::kLmpop:
+    case CommandId::kBlpop:
+    case CommandId::kBrpop:
+    case CommandId::kBlmove:
+    case CommandId::kBrpoplpush:
+    case CommandId::kBlmpop:
       return true;
     default:
       return false;
