@@ -1,8 +1,32 @@
 # Shared by the replicated benchmarks (cluster_compare.sh, leaderless.sh): free ports, readiness
 # checks, a 3-member etcd cluster, Redis with 2 replicas, waiting for an idle machine, and the
-# alternating order of the two runs a ratio compares, a 3-node replikv cluster. The caller
-# defines tmp, pids, PY, LOAD, BIN, round and BENCH_ME (its name, for messages) before sourcing
-# this file.
+# alternating order of the two runs a ratio compares, a 3-node replikv cluster, and the cleanup
+# at exit (every process in `pids` stopped, `tmp` removed unless BENCH_KEEP). The caller defines
+# tmp, PY, LOAD, BIN, round and BENCH_ME (its name, for messages) before sourcing this file, and
+# adds the pid of every process it starts to `pids`.
+
+pids=()  # every process started and not yet reaped
+
+# Stops every process in pids: CONT (a node left stopped by an interrupted fault test must run to
+# exit), TERM, and KILL after 5 s.
+stop_all() {
+  local pid
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill -CONT "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+
+cleanup() {
+  stop_all
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "$BENCH_ME: kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -64,22 +64,6 @@ tmp="$(mktemp -d -t rkv-leaderless-bench.XXXXXX)"
 BENCH_ME=leaderless
 # shellcheck source=bench/cluster_lib.sh
 source "$here/cluster_lib.sh"
-pids=()  # every process started and not yet reaped
-cleanup() {
-  local pid
-  # A node left stopped by an interrupted fault test must run again to be able to exit.
-  for pid in "${pids[@]+"${pids[@]}"}"; do kill -CONT "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "leaderless: kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cc -O2 -Wall -o "$tmp/resp_latency" "$here/resp_latency.c"
 

@@ -39,19 +39,6 @@ tmp="$(mktemp -d -t rkv-types-bench.XXXXXX)"
 BENCH_ME=types_compare
 # shellcheck source=bench/cluster_lib.sh
 source "$here/cluster_lib.sh"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "types_compare: kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 results="$tmp/results.csv"
 echo "setup,server,round,test,rps,p50_ms,p99_ms" >"$results"

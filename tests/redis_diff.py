@@ -134,6 +134,22 @@ class DiffTestCase(harness.ServerTestCase):
         self.addCleanup(r.stop)
         return r
 
+    def restart_and_compare(self, d, s, red, keys, n, start, seed, ops):
+        """Ends a single-node run of Runner `d` (n commands of at most `ops` drawn from `seed`,
+        begun at `start`): every key's content compared, then again after node `s` restarts
+        (every change reached storage)."""
+        d.compare_contents(keys)
+        checked = dict(getattr(d, "checked", {}))
+        d.close()
+        s.restart()
+        d = type(d)(self, s.port, red.port)
+        self.addCleanup(d.close)
+        d.compare_contents(keys)
+        self.assertGreaterEqual(n, min(ops, 1000), "too few commands ran within the budget")
+        print(f"\n  seed {seed}: {n} commands, replies match {checked or ''} "
+              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
+        self.assertAlive(s)
+
     def assert_script_matches(self, rkv_port, redis_port, script):
         """Runs `script` on both servers from empty, in RESP2 then RESP3: every reply the same
         bytes."""

@@ -386,21 +386,6 @@ class DiffTestMixin:
     """What the differential tests of each type share (test_zset_diff.py uses it too), on top
     of redis_diff.DiffTestCase."""
 
-    def restart_and_compare(self, d, s, red, keys, n, start):
-        """Ends a single-node run of DiffRunner `d`: contents compared, then again after node
-        `s` restarts (every element reached storage as its own row)."""
-        d.compare_contents(keys)
-        checked = dict(d.checked)
-        d.close()
-        s.restart()
-        d = type(d)(self, s.port, red.port)
-        self.addCleanup(d.close)
-        d.compare_contents(keys)
-        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
-        print(f"\n  seed {SEED}: {n} commands, replies match ({checked}) "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-        self.assertAlive(s)
-
     def primary_follower_diff(self, generator, runner, names):
         """Runs `generator`'s commands on keys `names` through a follower of a 3-node primary
         cluster with `runner` (a DiffRunner), the leader killed -9 and restarted midway, then
@@ -474,7 +459,7 @@ class CollectionsDiffTest(DiffTestMixin, DiffTestCase):
                          ["HRANDFIELD", "big", "-5", "WITHVALUES"], ["SPOP", "bigs", "3"],
                          ["SINTERCARD", "1", "bigs", "LIMIT", "10"], ["SCARD", "bigs"]):
                 d.check(args, proto, [])
-        self.restart_and_compare(d, s, red, keys + ["big", "bigs"], n, start)
+        self.restart_and_compare(d, s, red, keys + ["big", "bigs"], n, start, SEED, OPS)
 
     def test_edge_cases_match_redis(self):
         """Fixed commands at the edges the random draw rarely reaches, byte for byte (each

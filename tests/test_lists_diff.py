@@ -173,7 +173,7 @@ class ListsDiffTest(DiffTestMixin, DiffTestCase):
                          ["LLEN", "big"], ["OBJECT", "ENCODING", "big"]):
                 d.check(args, proto, [])
         # Every element reached storage as its own row: a restart rebuilds the same lists.
-        self.restart_and_compare(d, s, red, keys + ["big"], n, start)
+        self.restart_and_compare(d, s, red, keys + ["big"], n, start, SEED + 17, OPS)
 
     def test_edge_cases_match_redis(self):
         red = self.start_redis()

@@ -265,17 +265,7 @@ class StringsDiffTest(DiffTestCase):
         d = DiffRunner(self, s.port, red.port)
         self.addCleanup(d.close)
         n = d.run(gen, OPS, rng, start + TIME_BUDGET_S * 0.6)
-        d.compare_contents(keys)
-        # Every change reached storage: after a restart the node holds the same keys.
-        d.close()
-        s.restart()
-        d = DiffRunner(self, s.port, red.port)
-        self.addCleanup(d.close)
-        d.compare_contents(keys)
-        self.assertGreaterEqual(n, min(OPS, 1000), "too few commands ran within the budget")
-        print(f"\n  seed {SEED}: {n} commands, replies identical "
-              f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
-        self.assertAlive(s)
+        self.restart_and_compare(d, s, red, keys, n, start, SEED, OPS)
 
     def test_edge_cases_match_redis(self):
         """Fixed commands at the edges the random draw rarely reaches: extreme integers, the

@@ -300,7 +300,8 @@ class ZsetDiffTest(DiffTestMixin, DiffTestCase):
                     break
             flat = conn.call(["ZRANGE", "big", "0", "-1", "WITHSCORES"])[0]
             self.assertEqual(seen, dict(zip(flat[0::2], flat[1::2])))
-        self.restart_and_compare(d, s, red, keys + ["big", "lexbig", "long", "dst"], n, start)
+        self.restart_and_compare(d, s, red, keys + ["big", "lexbig", "long", "dst"], n, start,
+                                 SEED, OPS)
 
     def test_primary_follower_matches_redis(self):
         self.primary_follower_diff(ZsetGenerator, ZsetDiffRunner, self.NAMES)

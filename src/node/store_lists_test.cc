@@ -10,13 +10,13 @@
 #include "node/list_value.h"
 #include "node/node.h"
 #include "node/store.h"
+#include "node/store_test_util.h"
 #include "storage/storage.h"
 
 namespace rkv {
 namespace {
 
-constexpr std::string_view kWrongType =
-    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+using test::kWrongType;
 
 // Records the element rows a command writes: (element id -> value or "<del>").
 class RowSink final : public ChangeSink {
@@ -40,14 +40,7 @@ class ListsTest : public ::testing::Test {
     return run_into(sink, std::move(a), proto);
   }
   std::string run_into(ChangeSink& sink, std::vector<std::string_view> a, int proto = 2) {
-    const resp::CommandSpec* spec = resp::lookup_command(a[0]);
-    EXPECT_NE(spec, nullptr) << a[0];
-    if (!spec) return "";
-    EXPECT_TRUE(resp::arity_ok(*spec, a.size())) << a[0];
-    std::string out;
-    resp::Writer w(&out, proto);
-    store_.execute(*spec, a, 0, w, sink);
-    return out;
+    return test::exec(store_, std::move(a), proto, 0, &sink);
   }
   Store store_;
 };

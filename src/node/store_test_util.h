@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/list_value.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "storage/storage.h"
@@ -20,15 +21,15 @@ inline constexpr std::string_view kWrongType =
     "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 inline std::string exec(Store& store, std::vector<std::string_view> a, int proto = 2,
-                        int64_t now = 0) {
+                        int64_t now = 0, ChangeSink* changes = nullptr) {
   const resp::CommandSpec* spec = resp::lookup_command(a[0]);
   EXPECT_NE(spec, nullptr) << a[0];
   if (!spec) return "";
   EXPECT_TRUE(resp::arity_ok(*spec, a.size())) << a[0];
   std::string out;
   resp::Writer w(&out, proto);
-  NullSink sink;
-  store.execute(*spec, a, now, w, sink);
+  NullSink none;
+  store.execute(*spec, a, now, w, changes ? *changes : none);
   return out;
 }
 
@@ -40,6 +41,11 @@ inline std::map<std::string, std::string> dump(const Store& store, uint32_t ks =
         std::string(type_name(e.value.type())) + "@" + std::to_string(e.value.expire_at_ms) + ":";
     if (!e.value.coll) {
       v += e.value.data;
+    } else if (const ListValue* l = e.value.coll->list.get()) {  // in order
+      l->for_each_from(0, false, [&](size_t, std::string_view x) {
+        v += std::string(x) + ",";
+        return true;
+      });
     } else {
       std::vector<std::string> elems;
       e.value.coll->elems.for_each(
