@@ -94,8 +94,11 @@ TEST(SimulatorSlow, CatchesReadIndexNoQuorumCheck) {
 // where pauses, focus keyspaces and lagging followers are drawn per seed.
 TEST(SimulatorSlow, CatchesLeaseIgnoresPause) {
   // Follower reads served on the deposed leader also show it; the lease keyspace's own
-  // linearizability checker must catch it too.
+  // linearizability checker must catch it too. Registers only: the bug shows in register
+  // reads, and with the full mix (sets and counters, in transactions too) it takes more seeds
+  // than the budget to meet a read of the lease keyspace at the deposed leader.
   SimOptions o;
+  o.workload = WorkloadKind::kRegisters;
   expect_caught(raft::kBugLeaseIgnoresPause, o, 3 * kBugSeedBudget,
                 "read=lease: reads linearizable");
 }
