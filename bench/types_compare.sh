@@ -58,10 +58,10 @@ suite() {
     exit 1
   fi
   # "test","rps","avg","min","p50","p95","p99","max"
-  "$PY" - "$setup" "$server" "$round" <"$tmp/bench.out" >>"$results" <<'PYEOF'
+  "$PY" - "$setup" "$server" "$round" "$tmp/bench.out" >>"$results" <<'PYEOF'
 import csv, sys
-setup, server, rnd = sys.argv[1:4]
-for row in csv.reader(sys.stdin):
+setup, server, rnd, path = sys.argv[1:5]
+for row in csv.reader(open(path)):
     if not row or row[0] == "test":
         continue
     print(",".join([setup, server, rnd, row[0].split(" ")[0], row[1], row[4], row[6]]))
@@ -71,6 +71,7 @@ PYEOF
 
 start_single() {  # replikv --fsync never and redis without persistence; sets sp, rp1
   sp="$(free_port)"
+  mkdir -p "$tmp/single"
   "$BIN" serve --port "$sp" --admin-port 0 --data-dir "$tmp/single/data" --fsync never \
     --log-level warn >"$tmp/replikv-single.log" 2>&1 &
   pids+=("$!")

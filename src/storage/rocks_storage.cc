@@ -162,11 +162,19 @@ bool is_rocks_file(const std::string& name) {
 
 // Refuses a path that is not a directory, and a directory without CURRENT that holds files
 // RocksDB did not write: RocksDB would otherwise create a fresh store among them.
-Status check_dir(const std::string& dir) {
+Status check_dir(const std::string& dir, bool create) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::file_status st = fs::status(dir, ec);
-  if (ec || st.type() == fs::file_type::not_found) return Status::ok();  // RocksDB will say
+  if (st.type() == fs::file_type::not_found && create) {
+    // A new store: its parent directories too, as `mkdir -p` would (RocksDB makes only the
+    // last one).
+    if (!fs::create_directories(dir, ec) && ec) {
+      return Status::io_error("cannot create the data directory " + dir + ": " + ec.message());
+    }
+    return Status::ok();
+  }
+  if (ec) return Status::ok();  // RocksDB will say
   if (st.type() != fs::file_type::directory) {
     return Status::invalid_argument("cannot open rocksdb store in " + dir +
                                     ": the path exists and is not a directory");
@@ -321,7 +329,7 @@ RocksStorage::~RocksStorage() = default;
 Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
                                                          const RocksOptions& options) {
   if (dir.empty()) return Status::invalid_argument("rocksdb store directory is empty");
-  RKV_RETURN_IF_ERROR(check_dir(dir));
+  RKV_RETURN_IF_ERROR(check_dir(dir, options.create_if_missing));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(make_options(options), dir, &raw);
   if (!s.ok()) {

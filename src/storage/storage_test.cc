@@ -832,6 +832,13 @@ TEST_F(RocksStorageTest, OpenWithoutCreateFailsOnMissingDir) {
   EXPECT_NE(r.status().message().find(db_), std::string::npos) << r.status().to_string();
 }
 
+TEST_F(RocksStorageTest, OpenCreatesMissingParentDirectories) {
+  const std::string nested = db_ + "/a/b/data";
+  auto r = RocksStorage::open(nested);
+  ASSERT_TRUE(r) << r.status().to_string();
+  EXPECT_TRUE(fs::exists(nested + "/CURRENT"));
+}
+
 TEST_F(RocksStorageTest, OpenFailsClearlyOnGarbageCurrentFile) {
   fs::create_directories(db_);
   std::ofstream(db_ + "/CURRENT") << "\x01\x02 this is not a manifest name";
