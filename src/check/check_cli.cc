@@ -30,6 +30,8 @@ Result<LostElement> decode_lost(const std::string& text) {
     j = Json::parse(text);
   } catch (const Json::parse_error& e) {
     return Status::invalid_argument(fmt::format("malformed JSON at column {}", e.byte));
+  } catch (const Json::exception& e) {  // e.g. a number too large to hold
+    return Status::invalid_argument(fmt::format("malformed JSON: {}", e.what()));
   }
   if (!j.is_object()) return Status::invalid_argument("record must be a JSON object");
   for (const auto& [name, unused] : j.items()) {

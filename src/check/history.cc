@@ -322,6 +322,8 @@ Result<std::vector<Op>> parse_history(std::istream& in) {
       return line_error(line,
                         fmt::format("malformed JSON at column {}: {}", e.byte,
                                     detail == std::string::npos ? what : what.substr(detail + 2)));
+    } catch (const Json::exception& e) {  // e.g. a number too large for any JSON number type
+      return line_error(line, fmt::format("malformed JSON: {}", e.what()));
     }
     auto op = decode_record(j);
     if (!op) return line_error(line, op.status().message());

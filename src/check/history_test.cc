@@ -66,6 +66,9 @@ TEST(HistoryTest, BlankLinesAreSkippedButCounted) {
 
 TEST(HistoryTest, RejectsMalformedRecordsNamingTheLine) {
   expect_error(R"({"process":1,"op":"get",)", "malformed JSON");
+  // A number beyond every JSON number type (found by fuzzing: it used to abort the process).
+  expect_error(R"({"process":1,"op":"get","key":"k","invoke":)" + std::string(400, '6') + "}",
+               "malformed JSON");
   expect_error(R"([1,2])", "JSON object");
   expect_error(R"({"op":"del","key":"k","invoke":0,"complete":1,"status":"ok"})",
                "missing field \"process\"");

@@ -21,7 +21,6 @@ using Args = std::span<const std::string_view>;
 
 namespace {
 
-constexpr std::string_view kVersion = "0.1.0";
 constexpr std::string_view kRedisCompat = "7.0.0";
 
 void write_hello(Server& s, Connection& c, resp::Writer& w) {
