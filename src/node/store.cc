@@ -532,7 +532,7 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kRpop:
       return cmd_pop(a, now, spec.id == CommandId::kLpop, w, s);
     case CommandId::kLlen:
-      return cmd_llen(a, now, w, s);
+      return cmd_card(a, now, ValueType::kList, w, s);
     case CommandId::kLrange:
       return cmd_lrange(a, now, w, s);
     case CommandId::kLindex:
@@ -723,7 +723,7 @@ void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Wr
     case CommandId::kZrevrank:
       return cmd_zrank(a, now, true, w, s);
     case CommandId::kZcard:
-      return cmd_zcard(a, now, w, s);
+      return cmd_card(a, now, ValueType::kZset, w, s);
     case CommandId::kZcount:
       return cmd_zcount(a, now, false, w, s);
     case CommandId::kZlexcount:

@@ -305,7 +305,6 @@ class Store {
                   ChangeSink& s);
   void cmd_zrank(std::span<const std::string_view> a, int64_t now, bool rev, resp::Writer& w,
                  ChangeSink& s);
-  void cmd_zcard(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   // ZCOUNT, and ZLEXCOUNT (`lex`).
   void cmd_zcount(std::span<const std::string_view> a, int64_t now, bool lex, resp::Writer& w,
                   ChangeSink& s);
@@ -347,7 +346,6 @@ class Store {
                 resp::Writer& w, ChangeSink& s);
   void cmd_pop(std::span<const std::string_view> a, int64_t now, bool front, resp::Writer& w,
                ChangeSink& s);
-  void cmd_llen(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_lrange(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_lindex(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);
   void cmd_lset(std::span<const std::string_view> a, int64_t now, resp::Writer& w, ChangeSink& s);

@@ -280,12 +280,12 @@ void Store::cmd_hexists(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   w.integer(e && e->value.coll->elems.find(a[2]) ? 1 : 0);
 }
 
-// HLEN and SCARD: the number of elements (0 for a missing key).
+// HLEN, SCARD, ZCARD and LLEN: the number of elements (0 for a missing key).
 void Store::cmd_card(Args a, int64_t now, ValueType type, resp::Writer& w, ChangeSink& s) {
   bool wrong;
   const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], type, now, s, w, &wrong);
   if (wrong) return;
-  w.integer(e ? static_cast<int64_t>(e->value.coll->elems.size()) : 0);
+  w.integer(e ? static_cast<int64_t>(e->value.coll->size()) : 0);
 }
 
 void Store::cmd_hstrlen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {

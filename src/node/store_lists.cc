@@ -182,13 +182,6 @@ void Store::cmd_pop(Args a, int64_t now, bool front, resp::Writer& w, ChangeSink
   drop_if_empty(ks, a[1], s);
 }
 
-void Store::cmd_llen(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  bool wrong;
-  KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kList, now, s, w, &wrong);
-  if (wrong) return;
-  w.integer(e ? static_cast<int64_t>(list_of(e).size()) : 0);
-}
-
 // LRANGE: the indexes are checked before the key. O(start + count) (from the nearer end).
 void Store::cmd_lrange(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
   int64_t start, stop;

@@ -475,13 +475,6 @@ void Store::cmd_zrank(Args a, int64_t now, bool rev, resp::Writer& w, ChangeSink
   w.integer(static_cast<int64_t>(rev ? ix.size() - 1 - r : r));
 }
 
-void Store::cmd_zcard(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
-  bool wrong;
-  const KeyTable::Entry* e = lookup_as(route(a[1]), a[1], ValueType::kZset, now, s, w, &wrong);
-  if (wrong) return;
-  w.integer(e ? static_cast<int64_t>(e->value.coll->elems.size()) : 0);
-}
-
 void Store::cmd_zcount(Args a, int64_t now, bool lex, resp::Writer& w, ChangeSink& s) {
   ScoreBound smin, smax;
   LexBound lmin, lmax;

@@ -245,12 +245,13 @@ std::vector<std::string_view> acl_categories(const CommandSpec& c) {
 
 void command_command(Args a, Writer& w) {
   const auto all = all_commands();
-  if (a.size() == 1) {
+  // COMMAND and COMMAND INFO without names: every command.
+  const auto info_of_all = [&] {
     w.array(all.size());
     for (const auto& c : all)
       write_command_info(c, w);
-    return;
-  }
+  };
+  if (a.size() == 1) return info_of_all();
   const std::string_view sub = a[1];
   const auto wrong_args = [&] {
     std::string name = sanitize(sub, 64);
@@ -295,12 +296,7 @@ void command_command(Args a, Writer& w) {
     return;
   }
   if (iequals(sub, "info")) {
-    if (a.size() == 2) {
-      w.array(all.size());
-      for (const auto& c : all)
-        write_command_info(c, w);
-      return;
-    }
+    if (a.size() == 2) return info_of_all();
     w.array(a.size() - 2);
     for (size_t i = 2; i < a.size(); ++i) {
       if (const CommandSpec* c = named(a[i])) {
