@@ -393,8 +393,8 @@ class DiffTestMixin:
         import test_cluster  # noqa: E402 - the 3-node cluster helpers
         start = time.monotonic()
         red = self.start_redis()
-        cluster = test_cluster.Cluster(3, raft={"snapshot_min_entries": 64,
-                                                "snapshot_catchup_entries": 32})
+        raft = dict(test_cluster.STEADY_RAFT, snapshot_min_entries=64, snapshot_catchup_entries=32)
+        cluster = test_cluster.Cluster(3, raft=raft)
         self.addCleanup(cluster.cleanup)
         cluster.start()
         leader = cluster.leader()

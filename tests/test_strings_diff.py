@@ -314,7 +314,7 @@ class StringsDiffTest(DiffTestCase):
         import test_cluster  # noqa: E402 - the 3-node cluster helpers
         start = time.monotonic()
         red = self.start_redis()
-        cluster = test_cluster.Cluster(3)
+        cluster = test_cluster.Cluster(3, raft=test_cluster.STEADY_RAFT)
         self.addCleanup(cluster.cleanup)
         cluster.start()
         leader = cluster.leader()
