@@ -121,7 +121,7 @@ Config Config::defaults() {
   carts.name = "carts";
   carts.prefix = "carts:";
   carts.model = Model::kMultiLeader;
-  carts.conflict = ConflictMode::kCrdt;
+  carts.conflict = ConflictMode::kLww;  // crdt: not built for clusters yet (validate_config)
   KeyspaceConfig prefs;
   prefs.name = "prefs";
   prefs.prefix = "prefs:";
@@ -270,6 +270,27 @@ Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
   if (rs.lease_drift_ticks >= rs.election_ticks) {
     return r.error_at(t, "[raft] lease_drift_ticks must be smaller than election_ticks");
   }
+  return Status::ok();
+}
+
+Status parse_multileader(const Reader& r, const toml::table& t, MultiLeaderSettings& ms) {
+  RKV_RETURN_IF_ERROR(
+      r.only_keys(t,
+                  {"ship_batch_bytes", "max_unacked_bytes", "retransmit_ms", "hello_ms",
+                   "max_log_entries", "max_log_bytes", "max_clock_skew_ms", "conflict_records",
+                   "state_chunk_bytes", "tombstone_grace_ms"},
+                  "[multileader]"));
+  constexpr int64_t kMax = int64_t{1} << 40;
+  RKV_RETURN_IF_ERROR(r.get_int(t, "ship_batch_bytes", &ms.ship_batch_bytes, 1, 64ll << 20));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_unacked_bytes", &ms.max_unacked_bytes, 1, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "retransmit_ms", &ms.retransmit_ms, 10, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "hello_ms", &ms.hello_ms, 10, 60000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_log_entries", &ms.max_log_entries, 1, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_log_bytes", &ms.max_log_bytes, 1, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "max_clock_skew_ms", &ms.max_clock_skew_ms, 0, kMax));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "conflict_records", &ms.conflict_records, 0, 1000000));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "state_chunk_bytes", &ms.state_chunk_bytes, 1, 64ll << 20));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "tombstone_grace_ms", &ms.tombstone_grace_ms, 0, kMax));
   return Status::ok();
 }
 
@@ -422,6 +443,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     if (!n->is_table()) return r.error_at(*n, "[leaderless] must be a table");
     RKV_RETURN_IF_ERROR(parse_leaderless(r, *n->as_table(), c.leaderless));
   }
+  if (const toml::node* n = doc.get("multileader")) {
+    if (!n->is_table()) return r.error_at(*n, "[multileader] must be a table");
+    RKV_RETURN_IF_ERROR(parse_multileader(r, *n->as_table(), c.multileader));
+  }
   if (const toml::node* n = doc.get("cluster")) {
     if (!n->is_table()) return r.error_at(*n, "[cluster] must be a table");
     RKV_RETURN_IF_ERROR(parse_cluster(r, *n->as_table(), c));
@@ -470,6 +495,13 @@ Status validate_config(Config& c) {
           fmt::format("node id \"{}\" is not among the [[cluster.node]] entries", c.node_id));
     }
     for (const auto& ks : c.keyspaces) {
+      if (c.nodes.size() > 1 && ks.model == Model::kMultiLeader &&
+          ks.conflict != ConflictMode::kLww) {
+        return Status::invalid_argument(fmt::format(
+            "keyspace \"{}\": conflict = \"{}\" is not available for multi-leader keyspaces "
+            "in a cluster yet; use \"lww\"",
+            ks.name, to_string(ks.conflict)));
+      }
       if (ks.model == Model::kLeaderless && ks.n > static_cast<int>(c.nodes.size())) {
         return Status::invalid_argument(
             fmt::format("keyspace \"{}\": n = {} exceeds the cluster's {} nodes", ks.name, ks.n,

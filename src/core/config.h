@@ -70,6 +70,22 @@ struct LeaderlessSettings {
   uint64_t tombstone_grace_ms = 3600 * 1000;  // minimum age before a tombstone may be collected
 };
 
+// Cluster-wide settings of multi-leader keyspaces (docs/configuration.md, [multileader]).
+struct MultiLeaderSettings {
+  uint64_t ship_batch_bytes = 256 * 1024;   // origin-log bytes per message to a peer (at least one)
+  uint64_t max_unacked_bytes = 4ull << 20;  // sent to a peer and not yet acknowledged
+  uint64_t retransmit_ms = 1000;            // unacknowledged entries are sent again after this
+  uint64_t hello_ms = 200;                  // cursors and applied vectors exchanged this often
+  // The origin log kept for peers that have not acknowledged it. A peer further behind than
+  // this is brought back by a state transfer instead.
+  uint64_t max_log_entries = 1000000;
+  uint64_t max_log_bytes = 256ull << 20;
+  uint64_t max_clock_skew_ms = 500;      // a peer's stamps further ahead of ours are reported
+  uint64_t conflict_records = 1000;      // most recent conflicts kept per keyspace (CONFLICTS)
+  uint64_t state_chunk_bytes = 1 << 20;  // state-transfer bytes per message (at least one key)
+  uint64_t tombstone_grace_ms = 0;       // minimum age of a deleted key's stamp before collection
+};
+
 struct PeerConfig {
   std::string id;
   std::string host = "127.0.0.1";
@@ -115,6 +131,7 @@ struct Config {
   Limits limits;
   RaftSettings raft;
   LeaderlessSettings leaderless;
+  MultiLeaderSettings multileader;
   std::string cluster_secret;
   std::vector<PeerConfig> nodes;          // every member, this node included; empty = single node
   std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading

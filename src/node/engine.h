@@ -1,7 +1,8 @@
 // Engine: the replication engine of one keyspace, as the Node sees it (DESIGN.md §3, "the
 // engine seam"). The Node owns what every keyspace shares — routing a command to its keyspace,
 // the Store, durability tokens, the peer envelope, notes — and hands each replicated keyspace
-// to the engine of its model: RaftGroup (`primary`), LeaderlessEngine (`leaderless`). Each
+// to the engine of its model: RaftGroup (`primary`), LeaderlessEngine (`leaderless`),
+// MultiLeaderEngine (`multi-leader`). Each
 // engine is the adapter between the Node and its sans-IO protocol core, and keeps its own
 // model-specific state. The Node, the runtime and the simulator never switch on the model:
 // they ask every engine the same questions below.
@@ -24,6 +25,7 @@ namespace rkv {
 
 class RaftGroup;
 class LeaderlessEngine;
+class MultiLeaderEngine;
 
 // Who gets a reply: a local client, or a peer that relayed the request.
 struct Origin {
@@ -80,6 +82,9 @@ class Engine {
   // The leaderless engine, for RING and REPAIR.
   virtual LeaderlessEngine* as_leaderless() { return nullptr; }
   virtual const LeaderlessEngine* as_leaderless() const { return nullptr; }
+  // The multi-leader engine, for CONFLICTS.
+  virtual MultiLeaderEngine* as_multileader() { return nullptr; }
+  virtual const MultiLeaderEngine* as_multileader() const { return nullptr; }
 };
 
 // Envelope of a peer payload addressed to a keyspace's engine: every engine's message body

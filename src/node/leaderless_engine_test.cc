@@ -13,27 +13,32 @@
 #include <string>
 #include <vector>
 
+#include "node/mini_cluster_test_util.h"
 #include "node/node.h"
 
 namespace rkv {
 namespace {
 
-class TestClock final : public MonotonicClock {
- public:
-  int64_t now_ms() const override { return now; }
-  int64_t now = 1000;
-};
-
-class MiniCluster {
+class MiniCluster : public rkv::MiniCluster {
  public:
   MiniCluster(int nodes, int n, int r, int w, ConflictMode conflict = ConflictMode::kLww,
-              bool sloppy = true, int64_t grace_ms = 3600 * 1000) {
-    for (int i = 0; i < nodes; ++i) {
-      PeerConfig p;
-      p.id = "n" + std::to_string(i + 1);
-      p.port = static_cast<uint16_t>(7000 + i);
-      base_.nodes.push_back(p);
-    }
+              bool sloppy = true, int64_t grace_ms = 3600 * 1000)
+      : rkv::MiniCluster(nodes, config(n, r, w, conflict, sloppy, grace_ms)) {}
+
+  const LeaderlessEngine& engine(int i) { return *node(i).engine(1)->as_leaderless(); }
+  void repair(int i) { node(i).engine(1)->as_leaderless()->start_repair(); }
+
+  // The home replicas of a key, by node index.
+  std::vector<uint32_t> homes(const std::string& key) {
+    std::vector<uint32_t> out;
+    engine(0).ring().preference_list(leaderless::Ring::hash_key(key),
+                                     static_cast<size_t>(base_.keyspaces[1].n), &out);
+    return out;
+  }
+
+ private:
+  static Config config(int n, int r, int w, ConflictMode conflict, bool sloppy, int64_t grace_ms) {
+    Config base;
     KeyspaceConfig def;
     def.name = "default";
     KeyspaceConfig ks;
@@ -45,133 +50,13 @@ class MiniCluster {
     ks.w = w;
     ks.conflict = conflict;
     ks.sloppy = sloppy;
-    base_.keyspaces = {def, ks};
-    base_.leaderless.gossip_ms = 50;
-    base_.leaderless.anti_entropy_ms = 1000000;  // tests start repairs themselves
-    base_.leaderless.tombstone_grace_ms = static_cast<uint64_t>(grace_ms);
-    base_.leaderless.hint_window_ms = static_cast<uint64_t>(grace_ms);
-    for (int i = 0; i < nodes; ++i) {
-      storages_.push_back(std::make_unique<MemStorage>());
-      nodes_.emplace_back();
-      start(i);
-    }
+    base.keyspaces = {def, ks};
+    base.leaderless.gossip_ms = 50;
+    base.leaderless.anti_entropy_ms = 1000000;  // tests start repairs themselves
+    base.leaderless.tombstone_grace_ms = static_cast<uint64_t>(grace_ms);
+    base.leaderless.hint_window_ms = static_cast<uint64_t>(grace_ms);
+    return base;
   }
-
-  void start(int i) {
-    Config c = base_;
-    c.node_id = base_.nodes[static_cast<size_t>(i)].id;
-    nodes_[static_cast<size_t>(i)] = std::make_unique<Node>(
-        c, storages_[static_cast<size_t>(i)].get(), 100 + static_cast<uint64_t>(i), &clock_);
-    ASSERT_TRUE(nodes_[static_cast<size_t>(i)]->open(wall()).is_ok());
-  }
-  void wipe(int i) { storages_[static_cast<size_t>(i)] = std::make_unique<MemStorage>(); }
-
-  int64_t wall() const { return 1'700'000'000'000 + clock_.now; }
-  Node& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
-  const LeaderlessEngine& engine(int i) { return *node(i).engine(1)->as_leaderless(); }
-  void repair(int i) { node(i).engine(1)->as_leaderless()->start_repair(); }
-
-  // Delivers every message and persists every batch until nothing moves.
-  void settle() {
-    for (int round = 0; round < 10000; ++round) {
-      bool moved = false;
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        Node& n = *nodes_[i];
-        n.pump(wall());
-        if (n.has_pending_persist()) {
-          PersistRequest r = n.take_persist();
-          ASSERT_TRUE(storages_[i]->write(r.batch, r.sync).is_ok());
-          n.on_persisted(r.token);
-          moved = true;
-        }
-        for (auto& s : n.take_sends()) {
-          if (!down_.count(static_cast<int>(i)) && !down_.count(static_cast<int>(s.to)) &&
-              !cut_.count({static_cast<int>(i), static_cast<int>(s.to)})) {
-            inflight_.push_back({static_cast<uint32_t>(i), s.to, std::move(s.payload)});
-          }
-          moved = true;
-        }
-        for (auto& r : n.take_replies())
-          replies_[r.client_id] = std::move(r.bytes);
-      }
-      while (!inflight_.empty()) {
-        auto m = std::move(inflight_.front());
-        inflight_.pop_front();
-        if (!down_.count(static_cast<int>(m.to))) {
-          node(static_cast<int>(m.to)).on_peer_message(m.from, m.payload, wall());
-        }
-        moved = true;
-      }
-      if (!moved) return;
-    }
-    FAIL() << "the cluster does not settle";
-  }
-
-  // Lets `ms` of time pass in ticks of 10 ms, settling after each.
-  void advance(int64_t ms) {
-    for (int64_t t = 0; t < ms; t += 10) {
-      clock_.now += 10;
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        if (!down_.count(static_cast<int>(i))) nodes_[i]->tick(wall());
-      }
-      settle();
-    }
-  }
-
-  // Runs a command on node i and settles; returns the reply (RESP2 bytes).
-  std::string run(int i, std::vector<std::string> args,
-                  std::optional<Consistency> c = std::nullopt) {
-    std::vector<std::string_view> a(args.begin(), args.end());
-    ClientRequest req;
-    req.client_id = ++next_client_;
-    req.seq = 1;
-    req.consistency = c;
-    std::string out;
-    resp::Writer w(&out, 2);
-    Dispatch d = node(i).execute(req, *resp::lookup_command(a[0]), a, wall(), w);
-    settle();
-    if (d.kind != Dispatch::kDeferred) return out;
-    for (int k = 0; k < 300 && !replies_.count(req.client_id); ++k)
-      advance(10);
-    auto it = replies_.find(req.client_id);
-    return it == replies_.end() ? "<no reply>" : it->second;
-  }
-
-  void set_down(int i, bool down) {
-    if (down) {
-      down_.insert(i);
-    } else {
-      down_.erase(i);
-    }
-  }
-  void cut(int a, int b) {
-    cut_.insert({a, b});
-    cut_.insert({b, a});
-  }
-  void heal() { cut_.clear(); }
-
-  // The home replicas of a key, by node index.
-  std::vector<uint32_t> homes(const std::string& key) {
-    std::vector<uint32_t> out;
-    engine(0).ring().preference_list(leaderless::Ring::hash_key(key),
-                                     static_cast<size_t>(base_.keyspaces[1].n), &out);
-    return out;
-  }
-
- private:
-  struct InFlight {
-    uint32_t from, to;
-    std::string payload;
-  };
-  Config base_;
-  TestClock clock_;
-  std::vector<std::unique_ptr<MemStorage>> storages_;
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::deque<InFlight> inflight_;
-  std::map<uint64_t, std::string> replies_;
-  std::set<int> down_;
-  std::set<std::pair<int, int>> cut_;
-  uint64_t next_client_ = 0;
 };
 
 TEST(LeaderlessEngine, QuorumWriteIsReadableThroughEveryNode) {

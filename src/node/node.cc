@@ -8,6 +8,7 @@
 #include "core/text.h"
 #include "core/varint.h"
 #include "node/leaderless_engine.h"
+#include "node/multileader_engine.h"
 #include "node/wire.h"
 #include "raft/codec.h"
 
@@ -230,6 +231,11 @@ Status Node::open(int64_t now_ms) {
   RKV_RETURN_IF_ERROR(st);
   RKV_RETURN_IF_ERROR(bad);
   RKV_RETURN_IF_ERROR(load_elements(&fixups));
+  // Multi-leader keyspaces of a cluster keep their rows (loaded above) and change only through
+  // their engine, which also decides expiries.
+  for (uint32_t i = 0; cluster && i < store_.keyspace_count(); ++i) {
+    if (store_.keyspace(i).config.model == Model::kMultiLeader) store_.set_replicated(i, true);
+  }
   // A collection is never stored empty; a head without elements (none can be written so) is
   // dropped rather than served as an empty key.
   for (const auto& [ks, key] : heads) {
@@ -248,6 +254,8 @@ Status Node::open(int64_t now_ms) {
       if (!store_.keyspace(i).replicated) continue;
       if (store_.keyspace(i).config.model == Model::kLeaderless) {
         engines_[i] = std::make_unique<LeaderlessEngine>(this, i, random_.get());
+      } else if (store_.keyspace(i).config.model == Model::kMultiLeader) {
+        engines_[i] = std::make_unique<MultiLeaderEngine>(this, i, random_.get());
       } else {
         engines_[i] = std::make_unique<RaftGroup>(this, i, random_.get());
       }
@@ -388,10 +396,19 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
   return e->execute(o, spec, args, opts, now_ms, w);
 }
 
-std::string Node::leaderless_transaction_error(uint32_t ks) const {
+std::string Node::transaction_refusal(uint32_t ks) const {
+  const Engine* e = engine(ks);
+  if (!e || e->as_primary()) return {};
+  if (e->as_leaderless()) {
+    return fmt::format(
+        "ERR keyspace '{}' uses the leaderless model, where transactions (MULTI/EXEC/WATCH) are "
+        "not defined",
+        store_.keyspace(ks).config.name);
+  }
   return fmt::format(
-      "ERR keyspace '{}' uses the leaderless model, where transactions (MULTI/EXEC/WATCH) are "
-      "not defined",
+      "ERR keyspace '{}' uses the multi-leader model: every node writes on its own and peers "
+      "apply each key's last write, so a transaction (MULTI/EXEC/WATCH) could not hold across "
+      "nodes; it is not offered",
       store_.keyspace(ks).config.name);
 }
 
@@ -407,7 +424,7 @@ std::string Node::admit_to_transaction(const resp::CommandSpec& spec,
   }
   if (r.mixed && r.replicated) return std::string(kCrossKeyspace);
   const Engine* e = engines_[static_cast<size_t>(r.ks)].get();
-  if (e && e->as_leaderless()) return leaderless_transaction_error(static_cast<uint32_t>(r.ks));
+  if (std::string why = transaction_refusal(static_cast<uint32_t>(r.ks)); !why.empty()) return why;
   // Local keyspaces may share a transaction (they are one node's state); a replicated one
   // binds it.
   if (*ks >= 0 && *ks != r.ks && (e || engines_[static_cast<size_t>(*ks)] != nullptr)) {
@@ -420,8 +437,7 @@ std::string Node::admit_to_transaction(const resp::CommandSpec& spec,
 std::string Node::watch(uint64_t client_id, std::span<const std::string_view> keys) {
   for (std::string_view key : keys) {
     const uint32_t ks = store_.route(key);
-    const Engine* e = engine(ks);
-    if (e && e->as_leaderless()) return leaderless_transaction_error(ks);
+    if (std::string why = transaction_refusal(ks); !why.empty()) return why;
   }
   for (std::string_view key : keys)
     watches_.watch(client_id, store_.route(key), key);
@@ -760,7 +776,8 @@ void Node::on_peer_message(uint32_t from, std::string_view payload, int64_t now_
   std::string_view body = payload.substr(1);
   switch (payload[0]) {
     case kPeerRaft:
-    case kPeerLeaderless: {
+    case kPeerLeaderless:
+    case kPeerMultiLeader: {
       std::string_view name;
       int k = peek_engine_keyspace(body, &name) ? store_.find_keyspace(name) : -1;
       if (k < 0 || !engines_[static_cast<size_t>(k)]) {

@@ -201,6 +201,7 @@ class Node {
  private:
   friend class RaftGroup;
   friend class LeaderlessEngine;
+  friend class MultiLeaderEngine;
   class PendingSink;
   struct Forward {
     Origin origin;
@@ -231,7 +232,8 @@ class Node {
   };
   KeyRoute route_keys(const resp::CommandSpec& spec, std::span<const std::string_view> args) const;
   Dispatch execute_transaction(const Origin& o, Transaction& txn, int64_t now_ms, resp::Writer& w);
-  std::string leaderless_transaction_error(uint32_t ks) const;
+  // Why keyspace ks takes no transaction (empty: it does).
+  std::string transaction_refusal(uint32_t ks) const;
   // A request a peer relayed (or one held until a leader was known): a command, or a
   // transaction (wire.h, encode_relayed_transaction).
   Dispatch run_relayed(const Origin& o, std::span<const std::string_view> args,

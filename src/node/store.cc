@@ -332,34 +332,115 @@ constexpr uint64_t kTypedImage = 1ull << 63;
 void Store::ImageBuild::add(std::string_view key, const Value& v) {
   put_u32(out_, static_cast<uint32_t>(key.size()));
   out_.append(key);
-  put_u64(out_, static_cast<uint64_t>(v.expire_at_ms));
-  out_.push_back(static_cast<char>(v.type()));
-  if (!v.coll) {
-    put_u32(out_, static_cast<uint32_t>(v.data.size()));
-    out_.append(v.data);
-  } else {
-    RKV_ASSERT(v.coll->size() <= UINT32_MAX);
-    put_u32(out_, static_cast<uint32_t>(v.coll->size()));
-    auto put_bytes = [&](std::string_view b) {
-      put_u32(out_, static_cast<uint32_t>(b.size()));
-      out_.append(b);
-    };
-    if (const ListValue* l = v.coll->list.get()) {
-      put_u64(out_, l->head_position());
-      l->for_each_from(0, false, [&](size_t, std::string_view x) {
-        put_bytes(x);
-        return true;
-      });
-      ++count_;
-      return;
-    }
-    const bool valued = v.coll->type != ValueType::kSet;  // hash values, sorted-set scores
-    v.coll->elems.for_each([&](const KeyTable::Entry& el) {
-      put_bytes(el.key.view());
-      if (valued) put_bytes(el.value.data);
-    });
-  }
+  append_value_image(v, &out_);
   ++count_;
+}
+
+void Store::append_value_image(const Value& v, std::string* out) {
+  put_u64(*out, static_cast<uint64_t>(v.expire_at_ms));
+  out->push_back(static_cast<char>(v.type()));
+  auto put_bytes = [&](std::string_view b) {
+    put_u32(*out, static_cast<uint32_t>(b.size()));
+    out->append(b);
+  };
+  if (!v.coll) {
+    put_bytes(v.data);
+    return;
+  }
+  RKV_ASSERT(v.coll->size() <= UINT32_MAX);
+  put_u32(*out, static_cast<uint32_t>(v.coll->size()));
+  if (const ListValue* l = v.coll->list.get()) {
+    put_u64(*out, l->head_position());
+    l->for_each_from(0, false, [&](size_t, std::string_view x) {
+      put_bytes(x);
+      return true;
+    });
+    return;
+  }
+  const bool valued = v.coll->type != ValueType::kSet;  // hash values, sorted-set scores
+  v.coll->elems.for_each([&](const KeyTable::Entry& el) {
+    put_bytes(el.key.view());
+    if (valued) put_bytes(el.value.data);
+  });
+}
+
+bool Store::parse_value_image(std::string_view image, size_t* at, bool typed, Value* out) {
+  size_t pos = *at;
+  auto bytes = [&](std::string_view* b) {
+    if (image.size() - pos < 4) return false;
+    const uint32_t len = get_u32(image.data() + pos);
+    if (image.size() - pos - 4 < len) return false;
+    *b = image.substr(pos + 4, len);
+    pos += 4 + len;
+    return true;
+  };
+  if (image.size() - pos < (typed ? 9u : 8u)) return false;
+  const auto exp = static_cast<int64_t>(get_u64(image.data() + pos));
+  pos += 8;
+  ValueType type = ValueType::kString;
+  if (typed) type = static_cast<ValueType>(image[pos++]);
+  if (type == ValueType::kString) {
+    std::string_view data;
+    if (!bytes(&data)) return false;
+    if (out) *out = Value(std::string(data), exp);
+    *at = pos;
+    return true;
+  }
+  const bool list = type == ValueType::kList;
+  const bool valued = type == ValueType::kHash || type == ValueType::kZset;
+  const bool known = valued || list || type == ValueType::kSet;
+  if (!known || image.size() - pos < (list ? 12u : 4u)) return false;
+  const uint32_t count = get_u32(image.data() + pos);
+  pos += 4;
+  if (count == 0) return false;  // an empty collection is never stored
+  Value v = out ? Value(type) : Value();
+  v.expire_at_ms = exp;
+  if (list) {
+    if (out) v.coll->list->set_head_position(get_u64(image.data() + pos));
+    pos += 8;
+  }
+  for (uint32_t j = 0; j < count; ++j) {
+    std::string_view elem, val;
+    if (!bytes(&elem) || (valued && !bytes(&val))) return false;
+    double score;
+    if (type == ValueType::kZset && !decode_score(val, &score)) return false;
+    if (!out) continue;
+    if (list) {
+      v.coll->list->push_back(elem);
+      continue;
+    }
+    bool inserted = false;
+    KeyTable::Entry* el = v.coll->elems.upsert(elem, &inserted);
+    if (!inserted) continue;  // an element named twice: the first stands
+    el->value.data.assign(val);
+    v.coll->elems.adjust_payload(static_cast<int64_t>(val.size()));
+  }
+  if (out) {
+    if (type == ValueType::kZset) v.coll->rebuild_index();
+    *out = std::move(v);
+  }
+  *at = pos;
+  return true;
+}
+
+std::optional<std::string> Store::key_image(uint32_t ks, std::string_view key) const {
+  const KeyTable::Entry* e = keyspaces_[ks].table.find(key);
+  if (!e) return std::nullopt;
+  std::string out;
+  append_value_image(e->value, &out);
+  return out;
+}
+
+bool Store::put_image(uint32_t ks, std::string_view key, std::string_view image, ChangeSink& sink) {
+  size_t pos = 0;
+  Value v;
+  if (!parse_value_image(image, &pos, true, &v) || pos != image.size()) return false;
+  put_value(ks, key, std::move(v), sink);
+  return true;
+}
+
+void Store::remove_key(uint32_t ks, std::string_view key, ChangeSink& sink) {
+  erase(ks, key, sink);
 }
 
 bool Store::ImageBuild::step(size_t max_entries) {
@@ -406,57 +487,15 @@ bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink)
   // malformed image), the second loads.
   auto parse = [&](bool apply) {
     size_t pos = 8;
-    auto bytes = [&](std::string_view* out) {
+    for (uint64_t i = 0; i < n; ++i) {
       if (image.size() - pos < 4) return false;
       const uint32_t len = get_u32(image.data() + pos);
       if (image.size() - pos - 4 < len) return false;
-      *out = image.substr(pos + 4, len);
+      std::string_view key = image.substr(pos + 4, len);
       pos += 4 + len;
-      return true;
-    };
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string_view key, data;
-      if (!bytes(&key) || image.size() - pos < (typed ? 9u : 8u)) return false;
-      const auto exp = static_cast<int64_t>(get_u64(image.data() + pos));
-      pos += 8;
-      ValueType type = ValueType::kString;
-      if (typed) type = static_cast<ValueType>(image[pos++]);
-      if (type == ValueType::kString) {
-        if (!bytes(&data)) return false;
-        if (apply) put(ks, key, data, exp, sink);
-        continue;
-      }
-      const bool list = type == ValueType::kList;
-      const bool valued = type == ValueType::kHash || type == ValueType::kZset;
-      const bool known = valued || list || type == ValueType::kSet;
-      if (!known || image.size() - pos < (list ? 12u : 4u)) return false;
-      const uint32_t count = get_u32(image.data() + pos);
-      pos += 4;
-      Value v(type);
-      v.expire_at_ms = exp;
-      if (list) {
-        v.coll->list->set_head_position(get_u64(image.data() + pos));
-        pos += 8;
-      }
-      for (uint32_t j = 0; j < count; ++j) {
-        std::string_view elem, val;
-        if (!bytes(&elem) || (valued && !bytes(&val))) return false;
-        double score;
-        if (type == ValueType::kZset && !decode_score(val, &score)) return false;
-        if (!apply) continue;
-        if (list) {
-          v.coll->list->push_back(elem);
-          continue;
-        }
-        bool inserted = false;
-        KeyTable::Entry* el = v.coll->elems.upsert(elem, &inserted);
-        el->value.data.assign(val);
-        v.coll->elems.adjust_payload(static_cast<int64_t>(val.size()));
-      }
-      if (count == 0) return false;  // an empty collection is never stored
-      if (!apply) continue;
-      if (type == ValueType::kZset) v.coll->rebuild_index();
-      put_value(ks, key, std::move(v), sink);
+      Value v;
+      if (!parse_value_image(image, &pos, typed, apply ? &v : nullptr)) return false;
+      if (apply) put_value(ks, key, std::move(v), sink);
     }
     return pos == image.size();
   };

@@ -181,6 +181,14 @@ class Store {
     bool done_ = false;
   };
   bool load_keyspace(uint32_t keyspace, std::string_view image, ChangeSink& sink);
+  // One key's value as an image (its expiry, type and content, in serialize_keyspace's layout
+  // without the key): nullopt when the key is absent (an expired key not yet removed is not).
+  std::optional<std::string> key_image(uint32_t keyspace, std::string_view key) const;
+  // Replaces the key's value (any type) with an image key_image made, reporting the change;
+  // false (nothing changed) when the image is malformed.
+  bool put_image(uint32_t keyspace, std::string_view key, std::string_view image, ChangeSink& sink);
+  // Removes the key (no-op when absent), reporting the change.
+  void remove_key(uint32_t keyspace, std::string_view key, ChangeSink& sink);
 
   // Background work in bounded steps, for the driver's timer: moves up to `buckets` buckets of
   // each key table's resize under way (KeyTable::rehash_step).
@@ -214,6 +222,10 @@ class Store {
   bool erase(uint32_t ks, std::string_view key, ChangeSink& sink,
              const ValueType* reported = nullptr);
   void clear_all(ChangeSink& sink);
+  // One value's image (key_image), and its parser: advances *at past it; `out` null only
+  // validates. `typed`: images from before types existed have no type byte (strings only).
+  static void append_value_image(const Value& v, std::string* out);
+  static bool parse_value_image(std::string_view image, size_t* at, bool typed, Value* out);
   // Adds (sign > 0) or removes a whole collection to/from the keyspace's element counts.
   void count_collection(uint32_t ks, const Collection& c, int sign);
   // Reports a whole value to a sink: a string, or a collection's head and every element.

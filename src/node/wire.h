@@ -61,6 +61,8 @@ inline constexpr char kPeerRaft = 'R';        // 'R' + raft codec bytes
 inline constexpr char kPeerForward = 'F';     // a client request relayed to the leader
 inline constexpr char kPeerReply = 'A';       // the leader's answer to a relayed request
 inline constexpr char kPeerLeaderless = 'L';  // 'L' + leaderless engine message (engine.h header)
+inline constexpr char kPeerMultiLeader =
+    'M';  // 'M' + multi-leader engine message (engine.h header)
 
 struct ForwardRequest {
   uint64_t id = 0;

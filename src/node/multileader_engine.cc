@@ -1,0 +1,742 @@
+#include "node/multileader_engine.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+
+#include "core/checksum.h"
+#include "core/varint.h"
+#include "node/node.h"
+#include "node/store.h"
+#include "node/wire.h"
+
+namespace rkv {
+
+using multileader::AppliedVector;
+using multileader::Item;
+using multileader::Msg;
+using multileader::MsgType;
+
+namespace {
+
+// Stored rows, under 'M' <keyspace> '\0' <kind>:
+//   'i'             this keyspace's actor on this node (varint)
+//   'a'             the applied vector (encode_applied), as of the batch that wrote it
+//   'o' <u64 BE>    an entry of this node's origin log (encode_log_record)
+//   'k' <key>       a key's stamp: hlc, actor, seq, tomb (varints)
+constexpr size_t kGcStepItems = 1024;  // tombstones looked at per collector round
+
+std::string be64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    s[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return s;
+}
+
+uint64_t from_be64(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s)
+    v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+bool newer(uint64_t hlc_a, uint64_t actor_a, uint64_t hlc_b, uint64_t actor_b) {
+  return hlc_a != hlc_b ? hlc_a > hlc_b : actor_a > actor_b;
+}
+
+// Reports every change to the node's sink and remembers which keys a command changed.
+class CaptureSink final : public ChangeSink {
+ public:
+  explicit CaptureSink(ChangeSink& inner) : inner_(inner) {}
+  void on_put(uint32_t ks, std::string_view key, const Value& v) override {
+    inner_.on_put(ks, key, v);
+    note(key);
+  }
+  void on_erase(uint32_t ks, std::string_view key, ValueType t) override {
+    inner_.on_erase(ks, key, t);
+    note(key);
+  }
+  void on_element(uint32_t ks, std::string_view key, std::string_view e,
+                  const std::string* v) override {
+    inner_.on_element(ks, key, e, v);
+    note(key);
+  }
+  void on_clear(uint32_t ks) override { inner_.on_clear(ks); }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  void note(std::string_view key) {
+    if (std::find(keys_.begin(), keys_.end(), key) == keys_.end()) keys_.emplace_back(key);
+  }
+  ChangeSink& inner_;
+  std::vector<std::string> keys_;
+};
+
+}  // namespace
+
+MultiLeaderEngine::MultiLeaderEngine(Node* node, uint32_t keyspace, Random* random)
+    : node_(node),
+      ks_(keyspace),
+      name_(node->store_.keyspace(keyspace).config.name),
+      random_(random),
+      hlc_(static_cast<int64_t>(node->config_.multileader.max_clock_skew_ms)),
+      peers_(node->config_.nodes.size()),
+      stability_(node->config_.nodes.size()) {}
+
+MultiLeaderEngine::~MultiLeaderEngine() = default;
+
+const KeyspaceConfig& MultiLeaderEngine::kc() const {
+  return node_->store_.keyspace(ks_).config;
+}
+const MultiLeaderSettings& MultiLeaderEngine::settings() const {
+  return node_->config_.multileader;
+}
+uint32_t MultiLeaderEngine::self() const {
+  return node_->self_index_;
+}
+int64_t MultiLeaderEngine::mono() const {
+  return node_->mono_ms();
+}
+bool MultiLeaderEngine::bug(uint32_t b) const {
+  return (node_->config_.raft.bugs & b) != 0;
+}
+
+std::string MultiLeaderEngine::row(char kind, std::string_view rest) const {
+  std::string k;
+  k.reserve(name_.size() + rest.size() + 3);
+  k.push_back('M');
+  k.append(name_);
+  k.push_back('\0');
+  k.push_back(kind);
+  k.append(rest);
+  return k;
+}
+
+std::string MultiLeaderEngine::log_row(uint64_t seq) const {
+  return row('o', be64(seq));
+}
+
+uint64_t MultiLeaderEngine::batch_token() {
+  return node_->new_token();
+}
+
+// --- opening -------------------------------------------------------------------------------
+
+Status MultiLeaderEngine::open(int64_t now_ms) {
+  Storage& st = *node_->storage_;
+  // The actor: this node's identity in every stamp and origin log of the keyspace. Kept for
+  // the life of the data dir (a restart resumes its log); a new or wiped data dir draws a new
+  // one, so it never reissues a (actor, seq) its peers already hold.
+  auto stored = st.get(row('i', ""));
+  if (stored.is_ok()) {
+    std::string_view payload;
+    if (!unseal(stored.value(), &payload) || !get_varint(&payload, &actor_) || actor_ == 0) {
+      return Status::corruption(fmt::format("keyspace {}: actor record is damaged", name_));
+    }
+  } else if (stored.status().code() != Code::kNotFound) {
+    return stored.status();
+  } else {
+    const uint64_t mixed = XXH3_64bits_withSeed(&now_ms, sizeof now_ms, random_->next());
+    uint32_t epoch = static_cast<uint32_t>(mixed ^ (mixed >> 32));
+    if (epoch == 0) epoch = 1;
+    actor_ = (static_cast<uint64_t>(self()) << 32) | epoch;
+    std::string payload;
+    put_varint(&payload, actor_);
+    WriteBatch b;
+    b.put(row('i', ""), seal(payload));
+    RKV_RETURN_IF_ERROR(st.write(b, true));
+  }
+
+  Status bad;
+  auto damaged = [&](std::string_view what) {
+    bad = Status::corruption(
+        fmt::format("multi-leader keyspace \"{}\": {} fails its checksum", name_, what));
+    return false;
+  };
+  // The applied vector.
+  auto applied = st.get(row('a', ""));
+  if (applied.is_ok()) {
+    std::string_view payload;
+    if (!unseal(applied.value(), &payload) ||
+        !multileader::decode_applied(payload, &durable_applied_)) {
+      return Status::corruption(
+          fmt::format("multi-leader keyspace \"{}\": applied vector is damaged", name_));
+    }
+    for (const auto& [a, s] : durable_applied_)
+      applied_[a] = s;
+  } else if (applied.status().code() != Code::kNotFound) {
+    return applied.status();
+  }
+  own_seq_ = applied_[actor_];
+
+  // Stamps.
+  uint64_t max_hlc = 0;
+  const std::string kbegin = row('k', "");
+  std::string kend = kbegin;
+  kend.back() = 'l';
+  RKV_RETURN_IF_ERROR(st.scan(kbegin, kend, [&](std::string_view k, std::string_view rec) {
+    std::string_view payload;
+    Meta m;
+    uint64_t tomb = 0;
+    if (!unseal(rec, &payload) || !get_varint(&payload, &m.hlc) ||
+        !get_varint(&payload, &m.actor) || !get_varint(&payload, &m.seq) ||
+        !get_varint(&payload, &tomb) || tomb > 1 || !payload.empty()) {
+      return damaged("a key's stamp");
+    }
+    m.tomb = tomb == 1;
+    max_hlc = std::max(max_hlc, m.hlc);
+    std::string key(k.substr(kbegin.size()));
+    const bool absent = !node_->store_.keyspace(ks_).table.find(key);
+    if (m.tomb) ++tombstones_;
+    if (m.tomb || absent) pending_gc_.push_back(Pending{key, m.hlc, m.actor, m.seq, mono(), {}});
+    meta_.emplace(std::move(key), m);
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+
+  // The origin log.
+  const std::string obegin = row('o', "");
+  std::string oend = obegin;
+  oend.back() = 'p';
+  RKV_RETURN_IF_ERROR(st.scan(obegin, oend, [&](std::string_view k, std::string_view rec) {
+    std::string_view payload;
+    Item it;
+    if (k.size() != obegin.size() + 8 || !unseal(rec, &payload) ||
+        !multileader::decode_log_record(payload, actor_, &it) ||
+        it.seq != from_be64(k.substr(obegin.size())) ||
+        (!log_.empty() && it.seq != log_.back().seq + 1)) {
+      return damaged("an origin-log entry");
+    }
+    log_bytes_ += payload.size();
+    log_.push_back(LogEntry{it.seq, std::string(payload), 0, mono()});
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+  if (!log_.empty() && log_.back().seq > own_seq_) {
+    // Entries written with a batch whose applied vector did not make it: the log is the truth.
+    own_seq_ = log_.back().seq;
+    applied_[actor_] = own_seq_;
+    applied_dirty_ = true;
+  }
+  log_first_ = log_.empty() ? own_seq_ + 1 : log_.front().seq;
+  hlc_.restore(max_hlc);
+
+  // Keys stored before this keyspace replicated (a node's data dir from a single-node run):
+  // they join this node's log, so that its peers learn them.
+  std::vector<std::string> unstamped;
+  node_->store_.keyspace(ks_).table.for_each([&](const KeyTable::Entry& e) {
+    if (!meta_.contains(e.key.view())) unstamped.emplace_back(e.key.view());
+  });
+  std::sort(unstamped.begin(), unstamped.end());
+  for (const std::string& key : unstamped)
+    log_local_write(key, now_ms);
+  if (!unstamped.empty() || applied_dirty_) {
+    persist_applied();
+    PersistRequest req = node_->take_persist();
+    RKV_RETURN_IF_ERROR(st.write(req.batch, true));
+    node_->on_persisted(req.token);
+  }
+  stability_.report(self(), actor_, durable_applied_);
+  last_sweep_ = last_gc_ = mono();
+  return Status::ok();
+}
+
+// --- client commands -----------------------------------------------------------------------
+
+Dispatch MultiLeaderEngine::execute(const Origin&, const resp::CommandSpec& spec,
+                                    std::span<const std::string_view> args, const RequestOptions&,
+                                    int64_t now_ms, resp::Writer& w) {
+  const size_t before = node_->pending_.batch.size();
+  if (spec.flags & resp::kWrite) {
+    CaptureSink capture(node_->change_sink());
+    node_->store_.execute(spec, args, now_ms, w, capture);
+    for (const std::string& key : capture.keys())
+      log_local_write(key, now_ms);
+  } else {
+    node_->store_.execute(spec, args, now_ms, w, node_->change_sink());
+  }
+  if (node_->pending_.batch.size() == before) return {};
+  return {Dispatch::kAfterPersist, batch_token()};
+}
+
+void MultiLeaderEngine::log_local_write(std::string_view key, int64_t now_ms) {
+  std::optional<std::string> image = node_->store_.key_image(ks_, key);
+  Item it;
+  it.seq = ++own_seq_;
+  it.key.assign(key);
+  it.hlc = hlc_.now(now_ms);
+  it.actor = actor_;
+  it.tomb = !image;
+  if (image) it.image = std::move(*image);
+  std::string record = multileader::encode_log_record(it);
+  node_->pending_.batch.put(log_row(it.seq), seal(record));
+  log_bytes_ += record.size();
+  // The token the batch holding this entry will carry (the caller takes it before returning).
+  log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
+  Meta m{it.hlc, actor_, it.seq, it.tomb};
+  put_meta(key, m);
+  if (m.tomb) queue_tombstone(key, m, now_ms);
+  applied_[actor_] = own_seq_;
+  applied_dirty_ = true;
+  ++stats_.local_writes;
+}
+
+void MultiLeaderEngine::put_meta(std::string_view key, const Meta& m) {
+  auto [it, inserted] = meta_.try_emplace(std::string(key), m);
+  if (!inserted) {
+    if (it->second.tomb) --tombstones_;
+    it->second = m;
+  }
+  if (m.tomb) ++tombstones_;
+  std::string payload;
+  put_varint(&payload, m.hlc);
+  put_varint(&payload, m.actor);
+  put_varint(&payload, m.seq);
+  put_varint(&payload, m.tomb ? 1 : 0);
+  node_->pending_.batch.put(row('k', key), seal(payload));
+}
+
+void MultiLeaderEngine::persist_applied() {
+  AppliedVector v(applied_.begin(), applied_.end());
+  node_->pending_.batch.put(row('a', ""), seal(multileader::encode_applied(v)));
+  applied_at_token_.emplace_back(batch_token(), std::move(v));
+  applied_dirty_ = false;
+}
+
+// --- peers' writes -------------------------------------------------------------------------
+
+bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
+  const int64_t ahead = versions::hlc_wall_ms(it.hlc) - now_ms;
+  if (ahead > static_cast<int64_t>(settings().max_clock_skew_ms)) {
+    // Applied all the same (every node must converge), but this clock does not follow it: the
+    // writer's clock is ahead, and its writes win LWW against later ones made here.
+    ++stats_.clock_skew_reports;
+    SkewedPeer& s = skew_[it.actor];
+    if (s.seen_ms == 0) {
+      node_->note(fmt::format(
+          "multi-leader keyspace {}: writes of actor {:x} are stamped {} ms ahead of this "
+          "node's clock (max_clock_skew_ms = {}); last-writer-wins will favour them",
+          name_, it.actor, ahead, settings().max_clock_skew_ms));
+    }
+    s.ahead_ms = ahead;
+    s.seen_ms = mono();
+  } else {
+    hlc_.observe(it.hlc, now_ms);
+  }
+  auto cur = meta_.find(it.key);
+  if (cur != meta_.end()) {
+    const Meta& c = cur->second;
+    if (c.hlc == it.hlc && c.actor == it.actor) return true;  // already here (state transfer)
+    const bool keep_local = bug(kBugLwwKeepsLocal) && c.actor == actor_;
+    if (keep_local || newer(c.hlc, c.actor, it.hlc, it.actor)) {
+      ++stats_.lww_discarded;
+      if (settings().conflict_records > 0) {
+        if (conflicts_.size() >= settings().conflict_records) conflicts_.pop_front();
+        conflicts_.push_back(ConflictRecord{it.key, now_ms, it.hlc, it.actor, it.seq, it.tomb,
+                                            c.hlc, c.actor, c.tomb});
+      }
+      return false;
+    }
+  }
+  if (it.tomb) {
+    node_->store_.remove_key(ks_, it.key, node_->change_sink());
+  } else if (!node_->store_.put_image(ks_, it.key, it.image, node_->change_sink())) {
+    ++stats_.bad_messages;
+    node_->note(
+        fmt::format("multi-leader keyspace {}: a peer's value of key \"{}\" is malformed; "
+                    "not applied",
+                    name_, it.key));
+    return false;
+  }
+  Meta m{it.hlc, it.actor, it.seq, it.tomb};
+  put_meta(it.key, m);
+  if (m.tomb) queue_tombstone(it.key, m, now_ms);
+  return true;
+}
+
+void MultiLeaderEngine::on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) {
+  std::string_view name;
+  Msg m;
+  if (!peek_engine_keyspace(body, &name) ||
+      !multileader::decode(
+          body.substr(static_cast<size_t>(name.data() - body.data()) + name.size()), &m)) {
+    ++stats_.bad_messages;
+    ++node_->bad_peer_messages_;
+    return;
+  }
+  switch (m.type) {
+    case MsgType::kStatus:
+      return on_status(from, m, now_ms);
+    case MsgType::kEntries:
+      return on_entries(from, m, now_ms);
+    case MsgType::kState:
+      return on_state(from, m, now_ms);
+  }
+}
+
+void MultiLeaderEngine::on_status(uint32_t from, Msg& m, int64_t /*now_ms*/) {
+  Peer& p = peers_[from];
+  if (p.actor != m.actor) {
+    // First word since this node started, or the peer lost its data and drew a new actor:
+    // its cursor is what it says now.
+    p = Peer{};
+    p.actor = m.actor;
+    p.status_due = true;
+  }
+  uint64_t acked = multileader::applied_of(m.applied, actor_);
+  if (acked > own_seq_) {
+    // It holds entries of this actor that this node no longer has (they were acknowledged
+    // by the OS but lost with the machine, fsync = "never"): never reuse their numbers.
+    node_->note(fmt::format(
+        "multi-leader keyspace {}: a peer holds this node's log up to {} but the log here ends "
+        "at {} (writes lost before they were synced); numbering continues after it",
+        name_, acked, own_seq_));
+    own_seq_ = acked;
+    applied_[actor_] = own_seq_;
+    applied_dirty_ = true;
+    log_.clear();
+    log_bytes_ = 0;
+    log_first_ = own_seq_ + 1;
+  }
+  if (acked > p.acked) {
+    p.acked = acked;
+    p.progress_ms = mono();
+  }
+  p.sent = std::max(p.sent, p.acked);
+  stability_.report(from, m.actor, std::move(m.applied));
+}
+
+void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
+  uint64_t& cur = applied_[m.actor];
+  const uint64_t before = cur;
+  for (const Item& it : m.items) {
+    if (it.seq <= cur) continue;  // a resend of what is here
+    if (it.seq != cur + 1) {
+      if (!bug(kBugCursorSkips)) break;  // a gap: the sender resends from the cursor
+    }
+    apply_remote(it, now_ms);
+    cur = it.seq;
+    ++stats_.entries_applied;
+  }
+  if (cur != before) applied_dirty_ = true;
+  (void)from;
+}
+
+void MultiLeaderEngine::on_state(uint32_t from, Msg& m, int64_t now_ms) {
+  auto in = incoming_transfer_.find(from);
+  if (in == incoming_transfer_.end() || in->second != m.transfer) {
+    incoming_transfer_[from] = m.transfer;
+  }
+  for (const Item& it : m.items)
+    apply_remote(it, now_ms);
+  if (!m.last) return;
+  // Everything the sender held when the transfer began is here now.
+  for (const auto& [a, s] : m.applied) {
+    uint64_t& cur = applied_[a];
+    if (s > cur) {
+      cur = s;
+      applied_dirty_ = true;
+    }
+  }
+  incoming_transfer_.erase(from);
+  ++stats_.state_transfers_received;
+}
+
+// --- shipping ------------------------------------------------------------------------------
+
+void MultiLeaderEngine::send(uint32_t to, const Msg& m) {
+  std::string payload(1, kPeerMultiLeader);
+  put_engine_header(&payload, name_);
+  multileader::encode(m, &payload);
+  node_->send_peer(PeerSend{to, std::move(payload)});
+}
+
+void MultiLeaderEngine::send_status(uint32_t peer, Peer& p) {
+  Msg m;
+  m.type = MsgType::kStatus;
+  m.actor = actor_;
+  m.applied = durable_applied_;
+  send(peer, m);
+  p.status_due = false;
+  p.last_status_ms = mono();
+}
+
+void MultiLeaderEngine::ship(uint32_t peer, Peer& p, int64_t /*now_ms*/) {
+  if (p.actor == 0) return;  // its cursor is not known yet
+  if (p.transfer_keys) return continue_transfer(peer, p);
+  const int64_t now = mono();
+  if (p.sent > p.acked && now - p.progress_ms > static_cast<int64_t>(settings().retransmit_ms)) {
+    p.sent = p.acked;  // unacknowledged for too long: lost on the way, or the peer restarted
+    ++stats_.resends;
+  }
+  if (p.sent == p.acked && p.acked + 1 < log_first_) {
+    // It needs entries no longer kept: a state transfer instead.
+    p.transfer_keys.emplace();
+    for (const auto& [key, m] : meta_)
+      p.transfer_keys->push_back(key);
+    std::sort(p.transfer_keys->begin(), p.transfer_keys->end());
+    p.transfer_applied = durable_applied_;
+    p.transfer_id = random_->next() | 1;
+    ++stats_.state_transfers_sent;
+    node_->note_event(fmt::format(
+        "multi-leader keyspace {}: node {} is behind this node's log (it holds up to {}, the log "
+        "starts at {}); sending it a state transfer of {} keys",
+        name_, node_->config_.nodes[peer].id, p.acked, log_first_, p.transfer_keys->size()));
+    return continue_transfer(peer, p);
+  }
+  if (p.sent >= own_seq_ || p.sent + 1 < log_first_) return;
+  const uint64_t durable = node_->durable_token();
+  const auto at = [&](uint64_t seq) -> const LogEntry& { return log_[seq - log_first_]; };
+  uint64_t unacked = 0;
+  for (uint64_t s = p.acked + 1; s <= p.sent && s >= log_first_; ++s)
+    unacked += at(s).record.size();
+  std::vector<std::string_view> records;
+  size_t bytes = 0;
+  uint64_t s = p.sent + 1;
+  const uint64_t first = s;
+  for (; s <= own_seq_; ++s) {
+    const LogEntry& e = at(s);
+    if (e.token > durable) break;  // shipped only once durable here: a crash never unsays it
+    if (!records.empty() && (bytes + e.record.size() > settings().ship_batch_bytes ||
+                             unacked + bytes + e.record.size() > settings().max_unacked_bytes)) {
+      break;
+    }
+    records.push_back(e.record);
+    bytes += e.record.size();
+  }
+  if (records.empty()) return;
+  if (p.sent == p.acked) p.progress_ms = now;
+  // A kEntries message (messages.h) whose items are the stored records as they are.
+  std::string box(1, kPeerMultiLeader);
+  put_engine_header(&box, name_);
+  box.push_back(static_cast<char>(MsgType::kEntries));
+  put_varint(&box, actor_);
+  put_varint(&box, records.size());
+  for (std::string_view r : records)
+    box.append(r);
+  node_->send_peer(PeerSend{peer, std::move(box)});
+  p.sent = first + records.size() - 1;
+  stats_.entries_sent += records.size();
+}
+
+void MultiLeaderEngine::continue_transfer(uint32_t peer, Peer& p) {
+  Msg m;
+  m.type = MsgType::kState;
+  m.actor = actor_;
+  m.transfer = p.transfer_id;
+  size_t bytes = 0;
+  std::deque<std::string>& keys = *p.transfer_keys;
+  while (!keys.empty() && (m.items.empty() || bytes < settings().state_chunk_bytes)) {
+    std::string key = std::move(keys.front());
+    keys.pop_front();
+    auto it = meta_.find(key);
+    if (it == meta_.end()) continue;  // collected since
+    Item item;
+    item.seq = it->second.seq;
+    item.hlc = it->second.hlc;
+    item.actor = it->second.actor;
+    std::optional<std::string> image = node_->store_.key_image(ks_, key);
+    item.tomb = it->second.tomb || !image;
+    if (!item.tomb) item.image = std::move(*image);
+    item.key = std::move(key);
+    bytes += multileader::encoded_size(item);
+    m.items.push_back(std::move(item));
+  }
+  if (keys.empty()) {
+    m.last = true;
+    m.applied = p.transfer_applied;
+    p.sent = std::max(p.acked, multileader::applied_of(p.transfer_applied, actor_));
+    p.progress_ms = mono();
+    p.transfer_keys.reset();
+  }
+  send(peer, m);
+}
+
+void MultiLeaderEngine::truncate_log() {
+  uint64_t keep_from = own_seq_ + 1;  // the first entry some peer still needs
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i == self()) continue;
+    keep_from = std::min(keep_from, peers_[i].acked + 1);
+  }
+  uint64_t first = log_first_;
+  const uint64_t durable = node_->durable_token();
+  while (!log_.empty()) {
+    const LogEntry& e = log_.front();
+    const bool needed = e.seq >= keep_from;
+    const bool over =
+        log_.size() > settings().max_log_entries || log_bytes_ > settings().max_log_bytes;
+    if ((needed && !over) || e.token > durable) break;
+    log_bytes_ -= e.record.size();
+    log_.pop_front();
+    ++first;
+  }
+  if (first == log_first_) return;
+  node_->pending_.batch.delete_range(log_row(log_first_), log_row(first));
+  log_first_ = first;
+  batch_token();
+}
+
+// --- time and durability -------------------------------------------------------------------
+
+void MultiLeaderEngine::on_persisted(uint64_t token, int64_t /*now_ms*/) {
+  bool moved = false;
+  while (!applied_at_token_.empty() && applied_at_token_.front().first <= token) {
+    durable_applied_ = std::move(applied_at_token_.front().second);
+    applied_at_token_.pop_front();
+    moved = true;
+  }
+  if (!moved) return;
+  stability_.report(self(), actor_, durable_applied_);
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i != self()) peers_[i].status_due = true;  // acknowledge what is durable now
+  }
+}
+
+void MultiLeaderEngine::pump(int64_t now_ms) {
+  if (applied_dirty_) persist_applied();
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i == self()) continue;
+    Peer& p = peers_[i];
+    if (p.status_due) send_status(i, p);
+    ship(i, p, now_ms);
+  }
+}
+
+void MultiLeaderEngine::tick(int64_t now_ms) {
+  const int64_t m = mono();
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i == self()) continue;
+    // Also the liveness of the exchange: a peer that restarted learns every cursor from it.
+    if (m - peers_[i].last_status_ms >= static_cast<int64_t>(settings().hello_ms)) {
+      peers_[i].status_due = true;
+    }
+  }
+  if (m - last_sweep_ >= static_cast<int64_t>(node_->config_.expire_sweep_ms)) {
+    last_sweep_ = m;
+    sweep_expired(now_ms);
+  }
+  if (m - last_gc_ >= static_cast<int64_t>(settings().hello_ms)) {
+    last_gc_ = m;
+    collect_tombstones(now_ms);
+    truncate_log();
+  }
+  pump(now_ms);
+}
+
+void MultiLeaderEngine::sweep_expired(int64_t now_ms) {
+  // An expiry is not a write: every node removes the key at the same absolute time, so
+  // nothing is shipped. The key's stamp stays until it is stable, like a tombstone's.
+  for (const std::string& key : node_->store_.expired_keys(ks_, now_ms, 256)) {
+    node_->store_.remove_key(ks_, key, node_->change_sink());
+    if (auto it = meta_.find(key); it != meta_.end()) queue_tombstone(key, it->second, now_ms);
+  }
+  if (node_->has_pending_persist()) batch_token();
+}
+
+void MultiLeaderEngine::queue_tombstone(std::string_view key, const Meta& m, int64_t /*now_ms*/) {
+  pending_gc_.push_back(Pending{std::string(key), m.hlc, m.actor, m.seq, mono(), {}});
+}
+
+void MultiLeaderEngine::collect_tombstones(int64_t /*now_ms*/) {
+  const int64_t now = mono();
+  size_t looked = 0;
+  size_t n = pending_gc_.size();
+  bool changed = false;
+  while (n-- > 0 && looked++ < kGcStepItems) {
+    Pending p = std::move(pending_gc_.front());
+    pending_gc_.pop_front();
+    auto it = meta_.find(p.key);
+    if (it == meta_.end() || it->second.hlc != p.hlc || it->second.actor != p.actor) continue;
+    if (!it->second.tomb && node_->store_.keyspace(ks_).table.find(p.key)) continue;  // rewritten
+    bool ready = bug(kBugTombstoneEarly);
+    if (!ready) {
+      if (!p.frontier && (p.seq == 0 || stability_.stable(p.actor) >= p.seq)) {
+        p.frontier = stability_.frontier();
+      }
+      ready = p.frontier && stability_.covers(*p.frontier) &&
+              now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms);
+    }
+    if (!ready) {
+      pending_gc_.push_back(std::move(p));
+      continue;
+    }
+    if (it->second.tomb) --tombstones_;
+    meta_.erase(it);
+    node_->pending_.batch.del(row('k', p.key));
+    ++stats_.tombstones_collected;
+    changed = true;
+  }
+  if (changed) batch_token();
+}
+
+// --- introspection -------------------------------------------------------------------------
+
+std::vector<ConflictRecord> MultiLeaderEngine::conflicts(size_t count) const {
+  std::vector<ConflictRecord> out;
+  for (auto it = conflicts_.rbegin(); it != conflicts_.rend() && out.size() < count; ++it)
+    out.push_back(*it);
+  return out;
+}
+
+std::vector<MultiLeaderEngine::PeerLag> MultiLeaderEngine::lag(int64_t /*now_ms*/) const {
+  std::vector<PeerLag> out;
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i == self()) continue;
+    const Peer& p = peers_[i];
+    PeerLag l;
+    l.node = i;
+    l.known = p.actor != 0;
+    l.entries = own_seq_ > p.acked ? own_seq_ - p.acked : 0;
+    if (l.entries > 0 && p.acked + 1 >= log_first_ && p.acked + 1 - log_first_ < log_.size()) {
+      l.oldest_ms = mono() - log_[p.acked + 1 - log_first_].mono_ms;
+    }
+    out.push_back(l);
+  }
+  return out;
+}
+
+std::optional<MultiLeaderEngine::Stamp> MultiLeaderEngine::stamp(std::string_view key) const {
+  auto it = meta_.find(key);
+  if (it == meta_.end()) return std::nullopt;
+  return Stamp{it->second.hlc, it->second.actor, it->second.tomb};
+}
+
+void MultiLeaderEngine::describe(std::vector<std::pair<std::string, std::string>>* out,
+                                 int64_t now_ms) const {
+  auto add = [&](std::string k, auto v) { out->emplace_back(std::move(k), fmt::format("{}", v)); };
+  add("model", "multi-leader");
+  add("conflict", to_string(kc().conflict));
+  add("actor", fmt::format("{:x}", actor_));
+  add("log_seq", own_seq_);
+  add("log_first", log_first_);
+  add("log_entries", log_.size());
+  add("log_bytes", log_bytes_);
+  add("keys_stamped", meta_.size());
+  add("tombstones", tombstones_);
+  add("local_writes", stats_.local_writes);
+  add("entries_applied", stats_.entries_applied);
+  add("entries_sent", stats_.entries_sent);
+  add("resends", stats_.resends);
+  add("lww_discarded", stats_.lww_discarded);
+  add("state_transfers_sent", stats_.state_transfers_sent);
+  add("state_transfers_received", stats_.state_transfers_received);
+  add("tombstones_collected", stats_.tombstones_collected);
+  add("clock_skew_reports", stats_.clock_skew_reports);
+  int64_t ahead = 0;
+  for (const auto& [a, s] : skew_) {
+    if (mono() - s.seen_ms < 60000) ahead = std::max(ahead, s.ahead_ms);
+  }
+  add("peer_clock_ahead_ms", ahead);
+  add("bad_messages", stats_.bad_messages);
+  for (const PeerLag& l : lag(now_ms)) {
+    const std::string& id = node_->config_.nodes[l.node].id;
+    add("peer_" + id + "_lag_entries", l.entries);
+    add("peer_" + id + "_lag_ms", l.oldest_ms);
+    add("peer_" + id + "_known", l.known ? 1 : 0);
+  }
+}
+
+}  // namespace rkv

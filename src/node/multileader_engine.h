@@ -1,0 +1,217 @@
+// MultiLeaderEngine: the `multi-leader` model for one keyspace. Every node accepts writes: a
+// command runs on this node's Store at once, is made durable with the node's next batch and
+// acknowledged, with no cross-node wait. Each key a write changed is stamped (hybrid logical
+// clock reading, then this node's actor) and appended to this node's *origin log*, which is
+// shipped to every peer (full mesh) in order, batched, from a per-peer cursor: the peer's
+// durable applied position, which it reports (messages.h, kStatus). After a partition, a
+// restart or an outage the shipping resumes from that cursor; a peer behind the oldest entry
+// kept (the log is bounded) gets a state transfer instead.
+//
+// Conflicts (conflict = "lww", the only mode built so far): a key's state is its whole value
+// image; of two writes of a key, the one with the greater stamp wins everywhere, whatever the
+// order they arrive in. A write that arrives after a greater-stamped one is discarded, and the
+// discard is counted and kept in a bounded list (CONFLICTS): concurrent writes lost to LWW are
+// visible, not silent. A peer whose stamps run ahead of this node's clock by more than
+// max_clock_skew_ms is reported (its entries still apply; this clock does not follow it).
+//
+// Deleted keys keep their stamp (a tombstone) until no write they must beat can still arrive
+// (two-step stability, multileader/stability.h); then it is collected.
+//
+// Sans-IO like every engine: time comes in as arguments, messages leave through the node,
+// rows through the node's pending batch, durability through on_persisted.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/random.h"
+#include "multileader/messages.h"
+#include "multileader/stability.h"
+#include "node/engine.h"
+#include "versions/hlc.h"
+
+namespace rkv {
+
+class Node;
+
+// Deliberately broken variants (simulator and tests only), in RaftSettings::bugs' upper bits.
+inline constexpr uint32_t kBugCursorSkips = 1u << 20;     // a gap in a peer's run is skipped
+inline constexpr uint32_t kBugLwwKeepsLocal = 1u << 21;   // a remote write never replaces a local
+inline constexpr uint32_t kBugTombstoneEarly = 1u << 22;  // tombstones collected at once
+
+struct MultiLeaderStats {
+  uint64_t local_writes = 0;     // keys written by clients of this node
+  uint64_t entries_applied = 0;  // peers' log entries applied here
+  uint64_t entries_sent = 0;     // log entries shipped (resends included)
+  uint64_t resends = 0;          // times a peer's shipping restarted from its cursor
+  uint64_t lww_discarded = 0;    // writes LWW discarded here (arrived after a newer one)
+  uint64_t state_transfers_sent = 0, state_transfers_received = 0;
+  uint64_t tombstones_collected = 0;
+  uint64_t clock_skew_reports = 0;  // entries stamped too far ahead of this clock
+  uint64_t bad_messages = 0;
+};
+
+// One write LWW discarded (CONFLICTS).
+struct ConflictRecord {
+  std::string key;
+  int64_t at_ms = 0;       // this node's clock when it resolved the conflict
+  uint64_t loser_hlc = 0;  // the discarded write: stamp, writer, origin-log seq, tombstone?
+  uint64_t loser_actor = 0;
+  uint64_t loser_seq = 0;
+  bool loser_tomb = false;
+  uint64_t winner_hlc = 0;  // the write that stands
+  uint64_t winner_actor = 0;
+  bool winner_tomb = false;
+};
+
+class MultiLeaderEngine final : public Engine {
+ public:
+  MultiLeaderEngine(Node* node, uint32_t keyspace, Random* random);
+  ~MultiLeaderEngine() override;
+
+  Status open(int64_t now_ms) override;
+  Dispatch execute(const Origin& o, const resp::CommandSpec& spec,
+                   std::span<const std::string_view> args, const RequestOptions& opts,
+                   int64_t now_ms, resp::Writer& w) override;
+  void on_peer_message(uint32_t from, std::string_view body, int64_t now_ms) override;
+  void tick(int64_t now_ms) override;
+  void pump(int64_t now_ms) override;
+  void on_persisted(uint64_t token, int64_t now_ms) override;
+  void describe(std::vector<std::pair<std::string, std::string>>* out,
+                int64_t now_ms) const override;
+  MultiLeaderEngine* as_multileader() override { return this; }
+  const MultiLeaderEngine* as_multileader() const override { return this; }
+
+  const MultiLeaderStats& stats() const { return stats_; }
+  uint64_t actor() const { return actor_; }
+  // The most recent conflicts first, at most `count`.
+  std::vector<ConflictRecord> conflicts(size_t count) const;
+  // Per peer (node index): its replication lag as this node sees it — entries of this node's
+  // log it has not acknowledged, and how long the oldest of them has waited (0: none).
+  struct PeerLag {
+    uint32_t node = 0;
+    bool known = false;  // it has reported its position since this node started
+    uint64_t entries = 0;
+    int64_t oldest_ms = 0;
+  };
+  std::vector<PeerLag> lag(int64_t now_ms) const;
+  // The stamp this node holds for a key (tests, the simulator's checkers): nullopt when none.
+  struct Stamp {
+    uint64_t hlc = 0, actor = 0;
+    bool tomb = false;
+  };
+  std::optional<Stamp> stamp(std::string_view key) const;
+  size_t tombstone_count() const { return tombstones_; }
+  uint64_t own_seq() const { return own_seq_; }
+
+ private:
+  struct Meta {
+    uint64_t hlc = 0, actor = 0;
+    uint64_t seq = 0;  // the writer's origin-log seq (0: from a state transfer)
+    bool tomb = false;
+  };
+  struct LogEntry {
+    uint64_t seq;
+    std::string record;  // encode_log_record
+    uint64_t token;      // the node batch that makes it durable
+    int64_t mono_ms;     // when it was written (lag)
+  };
+  struct Peer {
+    uint64_t actor = 0;       // 0: not heard from since this node started
+    uint64_t acked = 0;       // its durable position in this node's log
+    uint64_t sent = 0;        // highest seq sent to it
+    int64_t progress_ms = 0;  // mono ms of the last send from `acked` or ack progress
+    bool status_due = false;  // it should hear this node's applied vector soon
+    int64_t last_status_ms = 0;
+    // State transfer to it: keys still to send, and the applied vector it will end with.
+    std::optional<std::deque<std::string>> transfer_keys;
+    multileader::AppliedVector transfer_applied;
+    uint64_t transfer_id = 0;
+  };
+  // A deleted key (or one whose TTL ended) waiting for its stamp to be forgotten.
+  struct Pending {
+    std::string key;
+    uint64_t hlc = 0, actor = 0, seq = 0;
+    int64_t since_ms = 0;
+    std::optional<multileader::AppliedVector> frontier;  // set once the deletion is stable
+  };
+
+  const KeyspaceConfig& kc() const;
+  const MultiLeaderSettings& settings() const;
+  uint32_t self() const;
+  int64_t mono() const;
+  bool bug(uint32_t b) const;
+  std::string row(char kind, std::string_view rest) const;
+  std::string log_row(uint64_t seq) const;
+
+  // A key this node's client changed: stamp it, log it, persist it.
+  void log_local_write(std::string_view key, int64_t now_ms);
+  // Applies a peer's write (from its log or a state transfer): true when it stands.
+  bool apply_remote(const multileader::Item& it, int64_t now_ms);
+  void put_meta(std::string_view key, const Meta& m);
+  void persist_applied();
+  void queue_tombstone(std::string_view key, const Meta& m, int64_t now_ms);
+  void collect_tombstones(int64_t now_ms);
+  void sweep_expired(int64_t now_ms);
+  void truncate_log();
+  void ship(uint32_t peer, Peer& p, int64_t now_ms);
+  void continue_transfer(uint32_t peer, Peer& p);
+  void send_status(uint32_t peer, Peer& p);
+  void on_status(uint32_t from, multileader::Msg& m, int64_t now_ms);
+  void on_entries(uint32_t from, multileader::Msg& m, int64_t now_ms);
+  void on_state(uint32_t from, multileader::Msg& m, int64_t now_ms);
+  void send(uint32_t to, const multileader::Msg& m);
+  uint64_t batch_token();
+
+  Node* node_;
+  uint32_t ks_;
+  std::string name_;
+  Random* random_;
+  versions::HlcClock hlc_;
+  uint64_t actor_ = 0;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const noexcept {
+      return std::hash<std::string_view>()(k);
+    }
+  };
+  std::unordered_map<std::string, Meta, KeyHash, std::equal_to<>> meta_;
+  size_t tombstones_ = 0;
+  // This node's origin log from the oldest entry some peer may still need: entries
+  // [log_first_, own_seq_]. Also on disk, one row per entry.
+  std::deque<LogEntry> log_;
+  uint64_t log_first_ = 1;
+  size_t log_bytes_ = 0;
+  uint64_t own_seq_ = 0;
+  // What this node holds of every origin's log (its own included): in memory, and as of the
+  // latest durable batch (what it reports).
+  std::map<uint64_t, uint64_t> applied_;
+  multileader::AppliedVector durable_applied_;
+  std::deque<std::pair<uint64_t, multileader::AppliedVector>> applied_at_token_;
+  bool applied_dirty_ = false;
+  std::vector<Peer> peers_;  // by node index (self unused)
+  multileader::Stability stability_;
+  std::deque<Pending> pending_gc_;
+  // Incoming state transfers, by sender: the transfer id in progress.
+  std::map<uint32_t, uint64_t> incoming_transfer_;
+  std::deque<ConflictRecord> conflicts_;  // newest at the back
+  struct SkewedPeer {
+    int64_t ahead_ms = 0;  // the most recent excess seen
+    int64_t seen_ms = 0;   // mono ms when it was seen
+  };
+  std::map<uint64_t, SkewedPeer> skew_;  // by actor
+  int64_t last_sweep_ = 0, last_gc_ = 0;
+  MultiLeaderStats stats_;
+};
+
+}  // namespace rkv
