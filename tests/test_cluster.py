@@ -40,8 +40,9 @@ FAST_RAFT = {"tick_ms": 20, "election_ticks": 10, "heartbeat_ticks": 2,
 STEADY_RAFT = {"election_ticks": 50, "heartbeat_ticks": 2}
 
 
-def cluster_config(i, nodes, secret, raft):
-    """node-i TOML in the shape `replikv cluster up` writes; `nodes` = [(port, peer_port)]."""
+def cluster_config(i, nodes, secret, raft, extra=""):
+    """node-i TOML in the shape `replikv cluster up` writes; `nodes` = [(port, peer_port)];
+    `extra`: more TOML (keyspaces, settings) appended."""
     t = [f'[node]\nid = "n{i + 1}"\nfsync = "batch"\n', f'[cluster]\nsecret = "{secret}"\n']
     for j, (port, peer) in enumerate(nodes):
         t.append(f'[[cluster.node]]\nid = "n{j + 1}"\nhost = "127.0.0.1"\nport = {port}\n'
@@ -51,20 +52,21 @@ def cluster_config(i, nodes, secret, raft):
     t.append('[[keyspace]]\nname = "default"\nmodel = "primary"\n')
     t.append(f'[[keyspace]]\nname = "{KS}"\nprefix = "{KS}:"\nmodel = "primary"\n'
              'commit = "quorum"\nread = "linearizable"\n')
+    t.append(extra)
     return "\n".join(t)
 
 
 class Cluster:
     """N replikv processes forming one cluster. Node i is self.nodes[i] (a harness.Server)."""
 
-    def __init__(self, n=3, raft=None):
+    def __init__(self, n=3, raft=None, extra=""):
         raft = dict(FAST_RAFT, **(raft or {}))
         ports = [(harness.free_port(), harness.free_port()) for _ in range(n)]
         self.peer_ports = [p for _, p in ports]
         secret = secrets.token_hex(16)
         self.nodes = []
         for i in range(n):
-            s = harness.Server(fsync="batch", config=cluster_config(i, ports, secret, raft))
+            s = harness.Server(fsync="batch", config=cluster_config(i, ports, secret, raft, extra))
             s.port, s.admin_port = ports[i][0], harness.free_port()
             self.nodes.append(s)
 

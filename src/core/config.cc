@@ -426,7 +426,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   Reader r(source_name);
   Config c;
   RKV_RETURN_IF_ERROR(r.only_keys(
-      doc, {"node", "limits", "raft", "leaderless", "cluster", "keyspace"}, "the file"));
+      doc, {"node", "limits", "raft", "leaderless", "multileader", "cluster", "keyspace"},
+      "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
     RKV_RETURN_IF_ERROR(parse_node(r, *n->as_table(), c));

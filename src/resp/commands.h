@@ -81,6 +81,7 @@ enum class CommandId : uint16_t {
   kSiblings,
   kRing,
   kRepair,
+  kConflicts,
   kWait,
   kConfig,
   kLastsave,

@@ -88,6 +88,7 @@ const std::vector<Expected>& expected_table() {
       {"siblings", CommandId::kSiblings, 2, 1, 1, 1},
       {"ring", CommandId::kRing, -1, 0, 0, 0},
       {"repair", CommandId::kRepair, -1, 0, 0, 0},
+      {"conflicts", CommandId::kConflicts, -1, 0, 0, 0},
       {"wait", CommandId::kWait, 3, 0, 0, 0},
       {"config", CommandId::kConfig, -2, 0, 0, 0},
       {"lastsave", CommandId::kLastsave, 1, 0, 0, 0},

@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "node/glob.h"
 #include "node/leaderless_engine.h"
+#include "node/multileader_engine.h"
 #include "node/store.h"
 #include "runtime/command_info.h"
 #include "runtime/connection.h"
@@ -383,6 +384,70 @@ void cmd_ring(Server& s, resp::Writer& w) {
   }
 }
 
+// CONFLICTS [keyspace] [COUNT n]: the writes last-writer-wins discarded on this node, newest
+// first (default 10 per keyspace), as maps.
+void cmd_conflicts(Server& s, Args a, resp::Writer& w) {
+  Node& node = s.node();
+  std::string_view only;
+  int64_t count = 10;
+  for (size_t i = 1; i < a.size(); ++i) {
+    if (iequals(a[i], "count") && i + 1 < a.size()) {
+      if (!parse_int64(a[i + 1], &count) || count < 0) {
+        return w.error("ERR COUNT must be a non-negative integer");
+      }
+      ++i;
+    } else if (only.empty()) {
+      only = a[i];
+    } else {
+      return w.error("ERR CONFLICTS takes [keyspace] [COUNT n]");
+    }
+  }
+  if (!only.empty() && node.store().find_keyspace(only) < 0) {
+    return w.error(fmt::format("ERR no keyspace named '{}'", only));
+  }
+  auto node_of = [&](uint64_t actor) {
+    const uint64_t i = actor >> 32;
+    return i < node.config().nodes.size() ? node.config().nodes[i].id : std::string("?");
+  };
+  std::vector<std::pair<std::string, ConflictRecord>> out;
+  for (uint32_t i = 0; i < node.store().keyspace_count(); ++i) {
+    const std::string& name = node.store().keyspace(i).config.name;
+    const Engine* e = node.engine(i);
+    const MultiLeaderEngine* m = e ? e->as_multileader() : nullptr;
+    if (!m || (!only.empty() && only != name)) continue;
+    for (ConflictRecord& r : m->conflicts(static_cast<size_t>(count)))
+      out.emplace_back(name, std::move(r));
+  }
+  w.array(out.size());
+  for (const auto& [name, r] : out) {
+    w.map(11);
+    w.bulk("keyspace");
+    w.bulk(name);
+    w.bulk("key");
+    w.bulk(r.key);
+    w.bulk("time_ms");
+    w.integer(r.at_ms);
+    w.bulk("resolution");
+    w.bulk("lww");
+    w.bulk("discarded_node");
+    w.bulk(node_of(r.loser_actor));
+    w.bulk("discarded_stamp");
+    w.bulk(fmt::format("{}.{}", versions::hlc_wall_ms(r.loser_hlc),
+                       versions::hlc_logical(r.loser_hlc)));
+    w.bulk("discarded_seq");
+    w.integer(static_cast<int64_t>(r.loser_seq));
+    w.bulk("discarded_was_delete");
+    w.integer(r.loser_tomb ? 1 : 0);
+    w.bulk("kept_node");
+    w.bulk(node_of(r.winner_actor));
+    w.bulk("kept_stamp");
+    w.bulk(fmt::format("{}.{}", versions::hlc_wall_ms(r.winner_hlc),
+                       versions::hlc_logical(r.winner_hlc)));
+    w.bulk("kept_is_delete");
+    w.integer(r.winner_tomb ? 1 : 0);
+  }
+}
+
 }  // namespace
 
 bool is_data_command(CommandId id) {
@@ -611,6 +676,8 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     }
     case CommandId::kRing:
       return cmd_ring(s, w);
+    case CommandId::kConflicts:
+      return cmd_conflicts(s, a, w);
     case CommandId::kRepair: {
       int64_t started = 0;
       for (uint32_t i = 0; i < s.node().store().keyspace_count(); ++i) {
