@@ -73,36 +73,6 @@ results="$tmp/results.csv"
 stops="$tmp/stops.txt"
 : >"$results"
 : >"$stops"
-record() {  # system entry op rps p50 p99
-  echo "$round,$1,$2,$3,$4,$5,$6" >>"$results"
-  printf '  %-30s %-8s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
-}
-
-# rb SYSTEM ENTRY OP KEYPREFIX PORT...: redis-benchmark processes at once, one per port, the
-# clients and requests split evenly between them; records the merged result.
-rb() {
-  local sys="$1" entry="$2" op="$3" prefix="$4" k i c n rc=0 fail=0 outs=() bp=() cmd rps p50 p99
-  shift 4
-  k=$#
-  if [ "$op" = set ]; then cmd=(set "${prefix}__rand_int__" "$VALUE"); else cmd=(get "${prefix}__rand_int__"); fi
-  for ((i = 0; i < k; i++)); do
-    c=$((C / k + (i < C % k ? 1 : 0)))
-    n=$((N / k + (i < N % k ? 1 : 0)))
-    timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$1" -c "$c" -n "$n" -r 100000 \
-      "${cmd[@]}" >"$tmp/rb$i.out" 2>&1 &
-    bp+=("$!"); pids+=("$!"); outs+=("$tmp/rb$i.out")
-    shift
-  done
-  for i in "${bp[@]}"; do rc=0; wait "$i" || rc=$?; [ "$rc" -eq 0 ] || fail=$rc; done
-  for i in "${bp[@]}"; do unset 'pids[-1]'; done  # reaped: never signal them again
-  if [ "$fail" -ne 0 ] || grep -qi error "${outs[@]}"; then
-    echo "leaderless: redis-benchmark $op against $sys ($entry) failed (rc $fail):" >&2
-    tail -n 20 "${outs[@]}" >&2; exit 1
-  fi
-  read -r rps p50 p99 _ < <("$PY" "$HELP" merge "${outs[@]}")
-  record "$sys" "$entry" "$op" "$rps" "$p50" "$p99"
-}
-
 wrkload() {  # system endpoint (etcd put)
   local rc=0 wpid line rps p50 p99 errs
   OP=put KEYS=100000 VALUE_SIZE=64 timeout $((SECS * 3 + 60)) wrk -t 1 -c "$C" -d "${SECS}s" \

@@ -420,6 +420,11 @@ void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
     apply_remote(it, now_ms);
     cur = it.seq;
     ++stats_.entries_applied;
+    const int64_t lag = now_ms - versions::hlc_wall_ms(it.hlc);
+    size_t b = 0;
+    while (b < std::size(kLagBoundsMs) && lag > kLagBoundsMs[b])
+      ++b;
+    ++lag_hist_[b];
   }
   if (cur != before) applied_dirty_ = true;
   (void)from;
@@ -731,6 +736,13 @@ void MultiLeaderEngine::describe(std::vector<std::pair<std::string, std::string>
   }
   add("peer_clock_ahead_ms", ahead);
   add("bad_messages", stats_.bad_messages);
+  uint64_t cumulative = 0;  // apply_lag_ms_le_<bound>: entries applied at most that late
+  for (size_t b = 0; b < kLagBuckets; ++b) {
+    cumulative += lag_hist_[b];
+    add(b < std::size(kLagBoundsMs) ? fmt::format("apply_lag_ms_le_{}", kLagBoundsMs[b])
+                                    : std::string("apply_lag_ms_le_inf"),
+        cumulative);
+  }
   for (const PeerLag& l : lag(now_ms)) {
     const std::string& id = node_->config_.nodes[l.node].id;
     add("peer_" + id + "_lag_entries", l.entries);

@@ -21,8 +21,10 @@
 // rows through the node's pending batch, durability through on_persisted.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +114,13 @@ class MultiLeaderEngine final : public Engine {
   };
   std::optional<Stamp> stamp(std::string_view key) const;
   size_t tombstone_count() const { return tombstones_; }
+  // Replication lag of the peers' entries applied here: this node's clock when it applied one
+  // minus the wall part of the entry's stamp (the writer's clock when it wrote it; the two
+  // clocks agree on one machine, and differ by their skew across machines). Bucket i counts
+  // entries with lag <= kLagBoundsMs[i]; the last bucket, longer ones.
+  static constexpr int64_t kLagBoundsMs[] = {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+  static constexpr size_t kLagBuckets = std::size(kLagBoundsMs) + 1;
+  const std::array<uint64_t, kLagBuckets>& lag_histogram() const { return lag_hist_; }
   uint64_t own_seq() const { return own_seq_; }
 
  private:
@@ -212,6 +221,7 @@ class MultiLeaderEngine final : public Engine {
   std::map<uint64_t, SkewedPeer> skew_;  // by actor
   int64_t last_sweep_ = 0, last_gc_ = 0;
   MultiLeaderStats stats_;
+  std::array<uint64_t, kLagBuckets> lag_hist_{};
 };
 
 }  // namespace rkv
