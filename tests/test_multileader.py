@@ -6,6 +6,8 @@ and a node killed with -9 while replicating loses none of its acknowledged write
   test_partitioned_nodes_write_alone_and_converge   iptables cut, writes on every side, heal
   test_kill9_loses_no_acknowledged_write           kill -9 mid-stream, restart, all present
   test_conflicts_and_refusals                      CONFLICTS, INFO fields, no MULTI/WATCH
+  test_crdt_counters_and_sets_after_a_partition    conflict = crdt: every increment counts, no
+                                                   acknowledged SADD lost unless observed-removed
 
 The partition test needs root and iptables (CI runs as root with iptables installed); without
 them it is skipped with the reason.
@@ -27,6 +29,12 @@ name = "carts"
 prefix = "carts:"
 model = "multi-leader"
 conflict = "lww"
+
+[[keyspace]]
+name = "bag"
+prefix = "bag:"
+model = "multi-leader"
+conflict = "crdt"
 
 [multileader]
 hello_ms = 50
@@ -151,6 +159,53 @@ class MultiLeaderTest(unittest.TestCase):
         discarded = sum(int(replication_fields(n)["lww_discarded"]) for n in c.nodes)
         self.assertGreaterEqual(discarded, 2 * SHARED)
         self.assertEqual(pipelined(c.nodes[0].port, [("DBSIZE",)]), [len(keys) + 1])
+
+    def test_crdt_counters_and_sets_after_a_partition(self):
+        why = iptables_usable()
+        if why:
+            self.skipTest(why)
+        c = self.start_cluster()
+        pipelined(c.nodes[0].port, [("SADD", "bag:s", "seen")])
+        self.wait_everywhere(c, "bag:hello", None)
+        deadline = time.monotonic() + 20
+        while any(pipelined(n.port, [("SISMEMBER", "bag:s", "seen")]) != [1] for n in c.nodes):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        fw = Firewall()
+        self.addCleanup(fw.heal)
+        fw.cut(c.peer_ports)
+        incs = 0
+        added = set()
+        for i, n in enumerate(c.nodes):
+            cmds = []
+            for k in range(2000):
+                cmds.append(("INCRBY", f"bag:n{k % 50}", str(i + 1)))
+                cmds.append(("SADD", f"bag:s", f"m{i}-{k}"))
+                cmds.append(("HINCRBY", "bag:h", f"f{k % 10}", "1"))
+            if i == 1:
+                cmds.append(("SREM", "bag:s", "seen"))  # observed: removed everywhere
+            replies = pipelined(n.port, cmds)
+            errors = [r for r in replies if isinstance(r, harness.RespError)]
+            self.assertEqual(errors, [], f"node {i} refused writes while cut off")
+            incs += 2000 * (i + 1)
+            added |= {f"m{i}-{k}" for k in range(2000)}
+        fw.heal()
+        healed = time.monotonic()
+        deadline = healed + 30
+        while True:
+            views = [pipelined(n.port, [("SMEMBERS", "bag:s"), ("HGETALL", "bag:h")] +
+                               [("GET", f"bag:n{k}") for k in range(50)]) for n in c.nodes]
+            norm = [(sorted(v[0]), v[1:]) for v in views]
+            if norm[0] == norm[1] == norm[2] and set(norm[0][0]) == added:
+                break
+            self.assertLess(time.monotonic(), deadline, "no convergence within 30 s")
+            time.sleep(0.05)
+        print(f"\n  crdt: converged {time.monotonic() - healed:.2f} s after healing", file=sys.stderr)
+        counters = views[0][2:]
+        self.assertEqual(sum(int(x) for x in counters), incs)  # every increment counted
+        h = views[0][1]
+        pairs = dict(zip(h[0::2], h[1::2])) if isinstance(h, list) else dict(h)
+        self.assertEqual(sum(int(v) for v in pairs.values()), 3 * 2000)
 
     def test_kill9_loses_no_acknowledged_write(self):
         c = self.start_cluster()

@@ -38,7 +38,7 @@ std::string node_config(const ClusterOptions& o, int i, const std::string& secre
   t += "\n[[keyspace]]\nname = \"accounts\"\nprefix = \"accounts:\"\nmodel = \"primary\"\n"
        "commit = \"quorum\"\nread = \"linearizable\"\n";
   t += "\n[[keyspace]]\nname = \"carts\"\nprefix = \"carts:\"\nmodel = \"multi-leader\"\n"
-       "conflict = \"lww\"\n";
+       "conflict = \"crdt\"\n";
   const int n = std::min(3, o.nodes);
   t += fmt::format(
       "\n[[keyspace]]\nname = \"prefs\"\nprefix = \"prefs:\"\nmodel = \"leaderless\"\n"
@@ -122,7 +122,7 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   }
   std::printf(
       "keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable), "
-      "carts: (multi-leader, every node writes, last writer wins), "
+      "carts: (multi-leader, every node writes, convergent types), "
       "prefs: (leaderless, quorum reads and writes)\n");
   std::printf("status: replikv status --nodes %d --base-port %d\nCtrl-C stops the cluster.\n",
               o.nodes, o.base_port);

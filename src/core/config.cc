@@ -121,7 +121,7 @@ Config Config::defaults() {
   carts.name = "carts";
   carts.prefix = "carts:";
   carts.model = Model::kMultiLeader;
-  carts.conflict = ConflictMode::kLww;  // crdt: not built for clusters yet (validate_config)
+  carts.conflict = ConflictMode::kCrdt;
   KeyspaceConfig prefs;
   prefs.name = "prefs";
   prefs.prefix = "prefs:";
@@ -497,11 +497,11 @@ Status validate_config(Config& c) {
     }
     for (const auto& ks : c.keyspaces) {
       if (c.nodes.size() > 1 && ks.model == Model::kMultiLeader &&
-          ks.conflict != ConflictMode::kLww) {
+          ks.conflict == ConflictMode::kSiblings) {
         return Status::invalid_argument(fmt::format(
-            "keyspace \"{}\": conflict = \"{}\" is not available for multi-leader keyspaces "
-            "in a cluster yet; use \"lww\"",
-            ks.name, to_string(ks.conflict)));
+            "keyspace \"{}\": conflict = \"siblings\" is not available for multi-leader "
+            "keyspaces in a cluster yet; use \"lww\" or \"crdt\"",
+            ks.name));
       }
       if (ks.model == Model::kLeaderless && ks.n > static_cast<int>(c.nodes.size())) {
         return Status::invalid_argument(

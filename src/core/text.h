@@ -18,6 +18,14 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// ASCII upper case (command names in error texts).
+inline std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  return out;
+}
+
 // Text for an error reply: at most max_len bytes, CR and LF replaced (they would break RESP
 // framing; Redis replaces them too).
 inline std::string sanitize(std::string_view s, size_t max_len) {

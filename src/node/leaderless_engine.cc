@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/checksum.h"
+#include "core/text.h"
 #include "core/varint.h"
 #include "node/glob.h"
 #include "node/node.h"
@@ -49,13 +50,6 @@ leaderless::PhiAccrual::Options phi_options(const LeaderlessSettings& s) {
   o.min_std_dev_ms = static_cast<double>(s.gossip_ms);
   o.acceptable_pause_ms = static_cast<double>(s.gossip_ms);
   return o;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-  return out;
 }
 
 bool live(const Sibling& s, int64_t now_ms) {

@@ -4,12 +4,16 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/checksum.h"
+#include "core/text.h"
 #include "core/varint.h"
 #include "node/node.h"
 #include "node/store.h"
+#include "node/store_util.h"
 #include "node/wire.h"
+#include "node/zset_index.h"
 
 namespace rkv {
 
@@ -84,7 +88,9 @@ MultiLeaderEngine::MultiLeaderEngine(Node* node, uint32_t keyspace, Random* rand
       random_(random),
       hlc_(static_cast<int64_t>(node->config_.multileader.max_clock_skew_ms)),
       peers_(node->config_.nodes.size()),
-      stability_(node->config_.nodes.size()) {}
+      stability_(node->config_.nodes.size()) {
+  crdt_ = kc().conflict == ConflictMode::kCrdt;
+}
 
 MultiLeaderEngine::~MultiLeaderEngine() = default;
 
@@ -197,6 +203,38 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
   }));
   RKV_RETURN_IF_ERROR(bad);
 
+  // Convergent objects (conflict = "crdt"): a head row (type and expiry) and a row per cell.
+  const std::string cbegin = row('c', "");
+  std::string cend = cbegin;
+  cend.back() = 'd';
+  RKV_RETURN_IF_ERROR(st.scan(cbegin, cend, [&](std::string_view k, std::string_view rec) {
+    std::string_view payload;
+    versions::CrdtObject& obj = objects_[std::string(k.substr(cbegin.size()))];
+    if (!unseal(rec, &payload) || !obj.decode_head(&payload) || !payload.empty()) {
+      return damaged("a key's convergent object");
+    }
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+  const std::string ebegin = row('e', "");
+  std::string eend = ebegin;
+  eend.back() = 'f';
+  RKV_RETURN_IF_ERROR(st.scan(ebegin, eend, [&](std::string_view k, std::string_view rec) {
+    std::string_view rest = k.substr(ebegin.size());
+    std::string_view payload;
+    uint64_t len = 0;
+    versions::Cell cell;
+    if (!get_varint(&rest, &len) || len + 1 > rest.size() || !unseal(rec, &payload) ||
+        !versions::Cell::decode(&payload, &cell) || !payload.empty()) {
+      return damaged("an element of a key's convergent object");
+    }
+    const std::string key(rest.substr(0, len));
+    const auto t = static_cast<uint8_t>(rest[len]);
+    objects_[key].cells[t][std::string(rest.substr(len + 1))] = std::move(cell);
+    return true;
+  }));
+  RKV_RETURN_IF_ERROR(bad);
+
   // The origin log.
   const std::string obegin = row('o', "");
   std::string oend = obegin;
@@ -231,8 +269,31 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
     if (!meta_.contains(e.key.view())) unstamped.emplace_back(e.key.view());
   });
   std::sort(unstamped.begin(), unstamped.end());
-  for (const std::string& key : unstamped)
-    log_local_write(key, now_ms);
+  for (const std::string& key : unstamped) {
+    if (!crdt_) {
+      log_local_write(key, now_ms);
+      continue;
+    }
+    // As if written now: every element becomes a write of this node.
+    const KeyTable::Entry* e = node_->store_.keyspace(ks_).table.find(key);
+    const ValueType t = e->value.type();
+    if (t == ValueType::kList) continue;  // lists have no convergent type: they stay local
+    versions::CrdtObject& obj = objects_[key];
+    const uint64_t hlc = hlc_.now(now_ms);
+    const uint64_t seq = own_seq_ + 1;
+    uint32_t idx = 0;
+    versions::CrdtObject delta = obj.set_type(static_cast<uint8_t>(t), hlc, actor_);
+    if (e->value.expire_at_ms != 0) delta.join(obj.set_expiry(e->value.expire_at_ms, hlc, actor_));
+    if (t == ValueType::kString) {
+      delta.join(obj.write(0, "", e->value.data, {actor_, seq, idx++}, hlc));
+    } else {
+      e->value.coll->elems.for_each([&](const KeyTable::Entry& el) {
+        delta.join(obj.write(static_cast<uint8_t>(t), el.key.view(), el.value.data,
+                             {actor_, seq, idx++}, hlc));
+      });
+    }
+    log_delta(key, delta, hlc);
+  }
   if (!unstamped.empty() || applied_dirty_) {
     persist_applied();
     PersistRequest req = node_->take_persist();
@@ -249,6 +310,7 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
 Dispatch MultiLeaderEngine::execute(const Origin&, const resp::CommandSpec& spec,
                                     std::span<const std::string_view> args, const RequestOptions&,
                                     int64_t now_ms, resp::Writer& w) {
+  if (crdt_ && (spec.flags & resp::kWrite)) return execute_crdt(spec, args, now_ms, w);
   const size_t before = node_->pending_.batch.size();
   if (spec.flags & resp::kWrite) {
     CaptureSink capture(node_->change_sink());
@@ -308,7 +370,7 @@ void MultiLeaderEngine::persist_applied() {
 
 // --- peers' writes -------------------------------------------------------------------------
 
-bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
+void MultiLeaderEngine::observe_stamp(const Item& it, int64_t now_ms) {
   const int64_t ahead = versions::hlc_wall_ms(it.hlc) - now_ms;
   if (ahead > static_cast<int64_t>(settings().max_clock_skew_ms)) {
     // Applied all the same (every node must converge), but this clock does not follow it: the
@@ -326,6 +388,11 @@ bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
   } else {
     hlc_.observe(it.hlc, now_ms);
   }
+}
+
+bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
+  if (crdt_) return apply_remote_crdt(it, now_ms);
+  observe_stamp(it, now_ms);
   auto cur = meta_.find(it.key);
   if (cur != meta_.end()) {
     const Meta& c = cur->second;
@@ -543,9 +610,15 @@ void MultiLeaderEngine::continue_transfer(uint32_t peer, Peer& p) {
     item.seq = it->second.seq;
     item.hlc = it->second.hlc;
     item.actor = it->second.actor;
-    std::optional<std::string> image = node_->store_.key_image(ks_, key);
-    item.tomb = it->second.tomb || !image;
-    if (!item.tomb) item.image = std::move(*image);
+    if (crdt_) {
+      auto o = objects_.find(key);
+      if (o == objects_.end()) continue;
+      o->second.encode(&item.image);  // the whole object: a delta like any other
+    } else {
+      std::optional<std::string> image = node_->store_.key_image(ks_, key);
+      item.tomb = it->second.tomb || !image;
+      if (!item.tomb) item.image = std::move(*image);
+    }
     item.key = std::move(key);
     bytes += multileader::encoded_size(item);
     m.items.push_back(std::move(item));
@@ -635,6 +708,10 @@ void MultiLeaderEngine::sweep_expired(int64_t now_ms) {
   // An expiry is not a write: every node removes the key at the same absolute time, so
   // nothing is shipped. The key's stamp stays until it is stable, like a tombstone's.
   for (const std::string& key : node_->store_.expired_keys(ks_, now_ms, 256)) {
+    if (crdt_) {
+      expire_crdt(key, now_ms);
+      continue;
+    }
     node_->store_.remove_key(ks_, key, node_->change_sink());
     if (auto it = meta_.find(key); it != meta_.end()) queue_tombstone(key, it->second, now_ms);
   }
@@ -671,10 +748,447 @@ void MultiLeaderEngine::collect_tombstones(int64_t /*now_ms*/) {
     if (it->second.tomb) --tombstones_;
     meta_.erase(it);
     node_->pending_.batch.del(row('k', p.key));
+    if (crdt_ && objects_.erase(p.key) > 0) {
+      node_->pending_.batch.del(row('c', p.key));
+      const std::string cells = cell_row(p.key, 0, "");
+      node_->pending_.batch.delete_range(cells.substr(0, cells.size() - 1),
+                                         cells.substr(0, cells.size() - 1) + '\xff');
+    }
     ++stats_.tombstones_collected;
     changed = true;
   }
   if (changed) batch_token();
+}
+
+// --- conflict = "crdt" ---------------------------------------------------------------------
+
+namespace {
+
+// How a write command of a crdt keyspace maps onto the key's convergent object.
+enum class CrdtOp : uint8_t {
+  kWrite,      // the elements it sets are register writes, those it removes observed-removes
+  kIncr,       // an integer increment of the element it changes (amount: argument `arg`)
+  kIncrFloat,  // a floating-point increment (amount: argument `arg`)
+  kExpiry,     // it changes the expiry only
+};
+struct CrdtCommand {
+  resp::CommandId id;
+  CrdtOp op;
+  int arg = 0;   // the argument holding the amount (kIncr, kIncrFloat); 0: INCR/DECR's 1
+  int sign = 1;  // DECR, DECRBY
+};
+constexpr CrdtCommand kCrdtCommands[] = {
+    {resp::CommandId::kSet, CrdtOp::kWrite},
+    {resp::CommandId::kSetex, CrdtOp::kWrite},
+    {resp::CommandId::kPsetex, CrdtOp::kWrite},
+    {resp::CommandId::kMset, CrdtOp::kWrite},
+    {resp::CommandId::kAppend, CrdtOp::kWrite},
+    {resp::CommandId::kSetrange, CrdtOp::kWrite},
+    {resp::CommandId::kSetbit, CrdtOp::kWrite},
+    {resp::CommandId::kDel, CrdtOp::kWrite},
+    {resp::CommandId::kUnlink, CrdtOp::kWrite},
+    {resp::CommandId::kIncr, CrdtOp::kIncr, 0, 1},
+    {resp::CommandId::kDecr, CrdtOp::kIncr, 0, -1},
+    {resp::CommandId::kIncrby, CrdtOp::kIncr, 2, 1},
+    {resp::CommandId::kDecrby, CrdtOp::kIncr, 2, -1},
+    {resp::CommandId::kIncrbyfloat, CrdtOp::kIncrFloat, 2, 1},
+    {resp::CommandId::kExpire, CrdtOp::kExpiry},
+    {resp::CommandId::kPexpire, CrdtOp::kExpiry},
+    {resp::CommandId::kExpireat, CrdtOp::kExpiry},
+    {resp::CommandId::kPexpireat, CrdtOp::kExpiry},
+    {resp::CommandId::kPersist, CrdtOp::kExpiry},
+    {resp::CommandId::kHset, CrdtOp::kWrite},
+    {resp::CommandId::kHmset, CrdtOp::kWrite},
+    {resp::CommandId::kHdel, CrdtOp::kWrite},
+    {resp::CommandId::kHincrby, CrdtOp::kIncr, 3, 1},
+    {resp::CommandId::kHincrbyfloat, CrdtOp::kIncrFloat, 3, 1},
+    {resp::CommandId::kSadd, CrdtOp::kWrite},
+    {resp::CommandId::kSrem, CrdtOp::kWrite},
+    {resp::CommandId::kZadd, CrdtOp::kWrite},
+    {resp::CommandId::kZrem, CrdtOp::kWrite},
+    {resp::CommandId::kZincrby, CrdtOp::kIncrFloat, 2, 1},
+};
+
+const CrdtCommand* crdt_command(resp::CommandId id) {
+  for (const CrdtCommand& c : kCrdtCommands) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+// Every change a command made, in order, with what the object needs of it.
+class EventSink final : public ChangeSink {
+ public:
+  struct Event {
+    enum Kind : uint8_t { kPut, kElement, kErase } kind;
+    std::string key;
+    ValueType type = ValueType::kString;  // kPut: the value's type
+    int64_t expire_at = 0;                // kPut
+    std::string data;                     // kPut: a string's value; kElement: the element
+    std::optional<std::string> value;     // kElement: its new value (nullopt: removed)
+  };
+  explicit EventSink(ChangeSink& inner) : inner_(inner) {}
+  void on_put(uint32_t ks, std::string_view key, const Value& v) override {
+    inner_.on_put(ks, key, v);
+    events_.push_back({Event::kPut, std::string(key), v.type(), v.expire_at_ms,
+                       v.is_string() ? v.data : std::string(), std::nullopt});
+  }
+  void on_erase(uint32_t ks, std::string_view key, ValueType t) override {
+    inner_.on_erase(ks, key, t);
+    events_.push_back({Event::kErase, std::string(key), t, 0, {}, std::nullopt});
+  }
+  void on_element(uint32_t ks, std::string_view key, std::string_view e,
+                  const std::string* v) override {
+    inner_.on_element(ks, key, e, v);
+    events_.push_back({Event::kElement, std::string(key), ValueType::kString, 0, std::string(e),
+                       v ? std::optional<std::string>(*v) : std::nullopt});
+  }
+  void on_clear(uint32_t ks) override { inner_.on_clear(ks); }
+  const std::vector<Event>& events() const { return events_; }
+
+ private:
+  ChangeSink& inner_;
+  std::vector<Event> events_;
+};
+
+// A cell's value as text: its register plus what its counter adds. Increments on a value
+// that is not a number do not show (the register stands); integers stay integers unless a
+// floating-point increment contributes.
+std::string cell_text(const versions::Cell& c) {
+  const versions::Cell::Write* w = c.shown();
+  int64_t ints = 0;
+  double floats = 0;
+  bool has_floats = false;
+  c.contribution(&ints, &floats, &has_floats);
+  if (ints == 0 && !has_floats) return w ? w->value : std::string("0");
+  int64_t base = 0;
+  if (!has_floats && (!w || parse_int64(w->value, &base))) {
+    const __int128 sum = static_cast<__int128>(base) + ints;
+    const __int128 clamped = std::clamp<__int128>(sum, INT64_MIN, INT64_MAX);
+    return std::to_string(static_cast<int64_t>(clamped));
+  }
+  long double b = 0;
+  if (w && !store_util::parse_long_double(w->value, &b)) return w->value;
+  const long double v = b + static_cast<long double>(ints) + static_cast<long double>(floats);
+  return std::isfinite(v) ? store_util::format_long_double(v) : (w ? w->value : std::string("0"));
+}
+
+double cell_score(const versions::Cell& c) {
+  const versions::Cell::Write* w = c.shown();
+  double base = 0;
+  if (w && !decode_score(w->value, &base)) base = 0;
+  int64_t ints = 0;
+  double floats = 0;
+  bool has_floats = false;
+  c.contribution(&ints, &floats, &has_floats);
+  const double v = base + static_cast<double>(ints) + floats;
+  return std::isnan(v) ? base : v;
+}
+
+// The Store image of what an object shows; nullopt when nothing is present.
+std::optional<std::string> render(const versions::CrdtObject& o) {
+  if (!o.present()) return std::nullopt;
+  const auto t = static_cast<ValueType>(o.type.value);
+  std::vector<std::pair<std::string, std::string>> elems;
+  for (const auto& [e, c] : *o.shown_cells()) {
+    if (!c.present()) continue;
+    switch (t) {
+      case ValueType::kString:
+        if (e.empty()) elems.emplace_back(e, cell_text(c));
+        break;
+      case ValueType::kHash:
+        elems.emplace_back(e, cell_text(c));
+        break;
+      case ValueType::kSet:
+        elems.emplace_back(e, std::string());
+        break;
+      case ValueType::kZset:
+        elems.emplace_back(e, encode_score(cell_score(c)));
+        break;
+      case ValueType::kList:
+        return std::nullopt;
+    }
+  }
+  if (elems.empty()) return std::nullopt;
+  return Store::make_image(t, o.expiry.value, elems);
+}
+
+}  // namespace
+
+std::string MultiLeaderEngine::crdt_refusal(const resp::CommandSpec& spec,
+                                            std::span<const std::string_view> args) const {
+  auto refuse = [&](std::string_view why) {
+    return fmt::format(
+        "ERR {} is not available in keyspace '{}' (multi-leader, conflict = crdt): "
+        "{}",
+        upper(spec.name), name_, why);
+  };
+  const CrdtCommand* c = crdt_command(spec.id);
+  if (!c) {
+    switch (spec.id) {
+      case resp::CommandId::kSetnx:
+      case resp::CommandId::kMsetnx:
+      case resp::CommandId::kHsetnx:
+        return refuse("a write conditional on the value a node sees has no convergent meaning");
+      case resp::CommandId::kGetset:
+      case resp::CommandId::kGetdel:
+      case resp::CommandId::kGetex:
+        return refuse(
+            "it reads and writes in one step, which nodes writing concurrently cannot "
+            "agree on");
+      default:
+        break;
+    }
+    if (spec.name[0] == 'l' || spec.name[0] == 'b' || spec.name == "rpush" || spec.name == "rpop" ||
+        spec.name == "rpoplpush" || spec.name == "rpushx") {
+      return refuse("lists have no convergent type in this version");
+    }
+    return refuse(
+        "it has no convergent mapping (supported writes: SET SETEX PSETEX MSET APPEND SETRANGE "
+        "SETBIT DEL UNLINK INCR DECR INCRBY DECRBY INCRBYFLOAT EXPIRE PEXPIRE EXPIREAT PEXPIREAT "
+        "PERSIST HSET HMSET HDEL HINCRBY HINCRBYFLOAT SADD SREM ZADD ZREM ZINCRBY)");
+  }
+  if (spec.id == resp::CommandId::kSet) {
+    for (size_t i = 3; i < args.size(); ++i) {
+      if (iequals(args[i], "nx") || iequals(args[i], "xx") || iequals(args[i], "get")) {
+        return refuse("NX, XX and GET make it conditional on the value a node sees");
+      }
+    }
+  }
+  if (spec.id == resp::CommandId::kZadd) {
+    for (size_t i = 2; i < args.size(); ++i) {
+      for (std::string_view f : {"nx", "xx", "gt", "lt", "incr"}) {
+        if (iequals(args[i], f)) {
+          return refuse("NX, XX, GT, LT and INCR make it conditional (use ZINCRBY to add)");
+        }
+      }
+    }
+  }
+  return {};
+}
+
+const versions::CrdtObject* MultiLeaderEngine::object(std::string_view key) const {
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+std::string MultiLeaderEngine::cell_row(std::string_view key, uint8_t t,
+                                        std::string_view elem) const {
+  std::string r;
+  put_varint(&r, key.size());
+  r.append(key);
+  r.push_back(static_cast<char>(t));
+  r.append(elem);
+  return row('e', r);
+}
+
+void MultiLeaderEngine::persist_delta(std::string_view key, const versions::CrdtObject& obj,
+                                      const versions::CrdtObject& delta) {
+  if (delta.type.hlc != 0 || delta.expiry.hlc != 0 || !obj.present()) {
+    std::string head;
+    obj.encode_head(&head);
+    node_->pending_.batch.put(row('c', key), seal(head));
+  }
+  for (const auto& [t, cells] : delta.cells) {
+    const auto& mine = obj.cells.at(t);
+    for (const auto& [elem, unused] : cells) {
+      std::string payload;
+      mine.at(elem).encode(&payload);
+      node_->pending_.batch.put(cell_row(key, t, elem), seal(payload));
+    }
+  }
+}
+
+void MultiLeaderEngine::materialize_delta(std::string_view key, const versions::CrdtObject& delta,
+                                          int64_t type_before, int64_t now_ms) {
+  const versions::CrdtObject& obj = objects_.at(std::string(key));
+  const KeyTable::Entry* e = node_->store_.keyspace(ks_).table.find(key);
+  const auto t = static_cast<ValueType>(obj.type.value);
+  if (!obj.present() || t == ValueType::kString || !e || !e->value.coll ||
+      e->value.coll->type != t || type_before != obj.type.value ||
+      e->value.expire_at_ms != obj.expiry.value) {
+    return materialize(key, now_ms);
+  }
+  // The same collection: only the elements the delta touched can have changed.
+  auto touched = delta.cells.find(static_cast<uint8_t>(t));
+  if (touched == delta.cells.end()) return;
+  const auto& cells = obj.cells.at(static_cast<uint8_t>(t));
+  for (const auto& [elem, unused] : touched->second) {
+    const versions::Cell& c = cells.at(elem);
+    std::optional<std::string> v;
+    if (c.present()) {
+      v = t == ValueType::kHash   ? cell_text(c)
+          : t == ValueType::kZset ? encode_score(cell_score(c))
+                                  : std::string();
+    }
+    if (!node_->store_.set_element(ks_, key, elem, v ? &*v : nullptr, node_->change_sink())) {
+      return materialize(key, now_ms);
+    }
+  }
+  if (!node_->store_.keyspace(ks_).table.find(key)) materialize(key, now_ms);
+}
+
+void MultiLeaderEngine::log_delta(std::string_view key, const versions::CrdtObject& delta,
+                                  uint64_t hlc) {
+  Item it;
+  it.seq = ++own_seq_;
+  it.key.assign(key);
+  it.hlc = hlc;
+  it.actor = actor_;
+  delta.encode(&it.image);
+  std::string record = multileader::encode_log_record(it);
+  node_->pending_.batch.put(log_row(it.seq), seal(record));
+  log_bytes_ += record.size();
+  log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
+  const versions::CrdtObject& obj = objects_[std::string(key)];
+  persist_delta(key, obj, delta);
+  Meta m{hlc, actor_, it.seq, !obj.present()};
+  put_meta(key, m);
+  if (m.tomb) queue_tombstone(key, m, 0);
+  applied_[actor_] = own_seq_;
+  applied_dirty_ = true;
+  ++stats_.local_writes;
+}
+
+void MultiLeaderEngine::materialize(std::string_view key, int64_t /*now_ms*/) {
+  auto it = objects_.find(key);
+  std::optional<std::string> image = it == objects_.end() ? std::nullopt : render(it->second);
+  if (!image) {
+    node_->store_.remove_key(ks_, key, node_->change_sink());
+    return;
+  }
+  if (node_->store_.key_image(ks_, key) == image) return;  // already shown so
+  const bool ok = node_->store_.put_image(ks_, key, *image, node_->change_sink());
+  RKV_ASSERT(ok);
+}
+
+void MultiLeaderEngine::expire_crdt(std::string_view key, int64_t now_ms) {
+  versions::CrdtObject& obj = objects_[std::string(key)];
+  const uint64_t hlc = hlc_.now(now_ms);
+  versions::CrdtObject delta = obj.remove_all();
+  log_delta(key, delta, hlc);
+  node_->store_.remove_key(ks_, key, node_->change_sink());
+}
+
+Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
+                                         std::span<const std::string_view> args, int64_t now_ms,
+                                         resp::Writer& w) {
+  if (std::string why = crdt_refusal(spec, args); !why.empty()) {
+    w.error(why);
+    return {};
+  }
+  const size_t before = node_->pending_.batch.size();
+  // A key whose TTL passed and that the sweep has not reached yet is removed first (an
+  // observed-remove), so that the command starts from an absent key here as in the Store.
+  resp::for_each_key(spec, args, [&](size_t i) {
+    const KeyTable::Entry* e = node_->store_.keyspace(ks_).table.find(args[i]);
+    if (e && e->value.expire_at_ms != 0 && e->value.expire_at_ms <= now_ms) {
+      expire_crdt(args[i], now_ms);
+    }
+  });
+  const CrdtCommand& cmd = *crdt_command(spec.id);
+  EventSink events(node_->change_sink());
+  node_->store_.execute(spec, args, now_ms, w, events);
+  // The amount of an increment, as the Store just accepted it.
+  int64_t by = cmd.sign;
+  double by_float = 0;
+  if (cmd.op == CrdtOp::kIncr && cmd.arg > 0) {
+    if (!parse_int64(args[static_cast<size_t>(cmd.arg)], &by)) by = 0;
+    if (cmd.sign < 0) by = by == INT64_MIN ? INT64_MAX : -by;
+  } else if (cmd.op == CrdtOp::kIncrFloat) {
+    long double f = 0;
+    if (store_util::parse_long_double(args[static_cast<size_t>(cmd.arg)], &f))
+      by_float = static_cast<double>(f);
+  }
+  // One delta per key, in the order the keys first changed.
+  std::vector<std::string> keys;
+  for (const auto& ev : events.events()) {
+    if (std::find(keys.begin(), keys.end(), ev.key) == keys.end()) keys.push_back(ev.key);
+  }
+  for (const std::string& key : keys) {
+    versions::CrdtObject& obj = objects_[key];
+    const int64_t type_before = obj.type.value;
+    const uint64_t hlc = hlc_.now(now_ms);
+    const uint64_t seq = own_seq_ + 1;
+    uint32_t idx = 0;
+    versions::CrdtObject delta;
+    auto type_is = [&](ValueType t) {
+      if (obj.type.hlc == 0 || obj.type.value != static_cast<int64_t>(t)) {
+        delta.join(obj.set_type(static_cast<uint8_t>(t), hlc, actor_));
+      }
+    };
+    ValueType coll = static_cast<ValueType>(obj.type.value);
+    for (const auto& ev : events.events()) {
+      if (ev.key != key) continue;
+      switch (ev.kind) {
+        case EventSink::Event::kErase:
+          delta.join(obj.remove_all());
+          break;
+        case EventSink::Event::kPut:
+          type_is(ev.type);
+          coll = ev.type;
+          if (ev.type == ValueType::kString && cmd.op != CrdtOp::kExpiry) {
+            if (cmd.op == CrdtOp::kIncr) {
+              delta.join(obj.increment(0, "", actor_, seq, by));
+            } else if (cmd.op == CrdtOp::kIncrFloat) {
+              delta.join(obj.increment_float(0, "", actor_, seq, by_float));
+            } else {
+              delta.join(obj.write(0, "", ev.data, {actor_, seq, idx++}, hlc));
+            }
+          }
+          if (obj.expiry.value != ev.expire_at) {
+            delta.join(obj.set_expiry(ev.expire_at, hlc, actor_));
+          }
+          break;
+        case EventSink::Event::kElement: {
+          const auto t = static_cast<uint8_t>(coll);
+          if (!ev.value) {
+            delta.join(obj.remove(t, ev.data));
+          } else if (cmd.op == CrdtOp::kIncr) {
+            delta.join(obj.increment(t, ev.data, actor_, seq, by));
+          } else if (cmd.op == CrdtOp::kIncrFloat) {
+            delta.join(obj.increment_float(t, ev.data, actor_, seq, by_float));
+          } else {
+            delta.join(obj.write(t, ev.data, *ev.value, {actor_, seq, idx++}, hlc));
+          }
+          break;
+        }
+      }
+    }
+    log_delta(key, delta, hlc);
+    // The Store ran the command; what it shows must be what the object renders (counters as
+    // the sum of their parts, in the object's arithmetic).
+    materialize_delta(key, delta, type_before, now_ms);
+  }
+  if (node_->pending_.batch.size() == before) return {};
+  return {Dispatch::kAfterPersist, batch_token()};
+}
+
+bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
+  versions::CrdtObject delta;
+  if (!versions::CrdtObject::decode(it.image, &delta)) {
+    ++stats_.bad_messages;
+    node_->note(
+        fmt::format("multi-leader keyspace {}: a peer's change of key \"{}\" is malformed; "
+                    "not applied",
+                    name_, it.key));
+    return false;
+  }
+  observe_stamp(it, now_ms);
+  versions::CrdtObject& obj = objects_[it.key];
+  const int64_t type_before = obj.type.value;
+  obj.join(delta);
+  persist_delta(it.key, obj, delta);
+  auto cur = meta_.find(it.key);
+  Meta m{it.hlc, it.actor, it.seq, !obj.present()};
+  if (cur != meta_.end() && newer(cur->second.hlc, cur->second.actor, it.hlc, it.actor)) {
+    m = cur->second;  // the stamp of the newest change stands
+    m.tomb = !obj.present();
+  }
+  put_meta(it.key, m);
+  if (m.tomb) queue_tombstone(it.key, m, now_ms);
+  materialize_delta(it.key, delta, type_before, now_ms);
+  return true;
 }
 
 // --- introspection -------------------------------------------------------------------------

@@ -40,6 +40,7 @@
 #include "multileader/messages.h"
 #include "multileader/stability.h"
 #include "node/engine.h"
+#include "versions/crdt.h"
 #include "versions/hlc.h"
 
 namespace rkv {
@@ -114,6 +115,8 @@ class MultiLeaderEngine final : public Engine {
   };
   std::optional<Stamp> stamp(std::string_view key) const;
   size_t tombstone_count() const { return tombstones_; }
+  // conflict = "crdt": the convergent object of a key (nullptr when none).
+  const versions::CrdtObject* object(std::string_view key) const;
   // Replication lag of the peers' entries applied here: this node's clock when it applied one
   // minus the wall part of the entry's stamp (the writer's clock when it wrote it; the two
   // clocks agree on one machine, and differ by their skew across machines). Bucket i counts
@@ -165,6 +168,29 @@ class MultiLeaderEngine final : public Engine {
 
   // A key this node's client changed: stamp it, log it, persist it.
   void log_local_write(std::string_view key, int64_t now_ms);
+  // --- conflict = "crdt" ---
+  // Why the command cannot run in a crdt keyspace (empty: it can).
+  std::string crdt_refusal(const resp::CommandSpec& spec,
+                           std::span<const std::string_view> args) const;
+  Dispatch execute_crdt(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                        int64_t now_ms, resp::Writer& w);
+  // Logs a delta of a key's object made here (already joined into it) under seq own_seq_+1.
+  void log_delta(std::string_view key, const versions::CrdtObject& delta, uint64_t hlc);
+  // The key's object, rendered into the Store (or removed from it when nothing is present).
+  void materialize(std::string_view key, int64_t now_ms);
+  bool apply_remote_crdt(const multileader::Item& it, int64_t now_ms);
+  // Stored form: a head row (type, expiry) and one row per cell; a delta rewrites the rows of
+  // what it touched.
+  std::string cell_row(std::string_view key, uint8_t t, std::string_view elem) const;
+  void persist_delta(std::string_view key, const versions::CrdtObject& obj,
+                     const versions::CrdtObject& delta);
+  // materialize(), element by element when the delta left the key's type and expiry alone.
+  void materialize_delta(std::string_view key, const versions::CrdtObject& delta,
+                         int64_t type_before, int64_t now_ms);
+  // A key whose TTL passed: an observed-remove of everything this node holds of it.
+  void expire_crdt(std::string_view key, int64_t now_ms);
+  // Follows a peer's stamp with this node's clock, or reports it when it runs too far ahead.
+  void observe_stamp(const multileader::Item& it, int64_t now_ms);
   // Applies a peer's write (from its log or a state transfer): true when it stands.
   bool apply_remote(const multileader::Item& it, int64_t now_ms);
   void put_meta(std::string_view key, const Meta& m);
@@ -195,6 +221,8 @@ class MultiLeaderEngine final : public Engine {
     }
   };
   std::unordered_map<std::string, Meta, KeyHash, std::equal_to<>> meta_;
+  bool crdt_ = false;
+  std::unordered_map<std::string, versions::CrdtObject, KeyHash, std::equal_to<>> objects_;
   size_t tombstones_ = 0;
   // This node's origin log from the oldest entry some peer may still need: entries
   // [log_first_, own_seq_]. Also on disk, one row per entry.

@@ -13,7 +13,8 @@
 namespace rkv {
 namespace {
 
-Config ml_config(uint64_t max_log_entries = 1000000, uint32_t bugs = 0) {
+Config ml_config(uint64_t max_log_entries = 1000000, uint32_t bugs = 0,
+                 ConflictMode conflict = ConflictMode::kLww) {
   Config base;
   KeyspaceConfig def;
   def.name = "default";
@@ -21,6 +22,7 @@ Config ml_config(uint64_t max_log_entries = 1000000, uint32_t bugs = 0) {
   ks.name = "carts";
   ks.prefix = "carts:";
   ks.model = Model::kMultiLeader;
+  ks.conflict = conflict;
   base.keyspaces = {def, ks};
   base.multileader.hello_ms = 50;
   base.multileader.retransmit_ms = 200;
@@ -31,8 +33,9 @@ Config ml_config(uint64_t max_log_entries = 1000000, uint32_t bugs = 0) {
 
 class MlCluster : public MiniCluster {
  public:
-  explicit MlCluster(int nodes, uint64_t max_log_entries = 1000000, uint32_t bugs = 0)
-      : MiniCluster(nodes, ml_config(max_log_entries, bugs)) {}
+  explicit MlCluster(int nodes, uint64_t max_log_entries = 1000000, uint32_t bugs = 0,
+                     ConflictMode conflict = ConflictMode::kLww)
+      : MiniCluster(nodes, ml_config(max_log_entries, bugs, conflict)) {}
   const MultiLeaderEngine& engine(int i) { return *node(i).engine(1)->as_multileader(); }
   // Every node's content of the keyspace, as GET/TYPE/... would show it: key -> image.
   std::map<std::string, std::string> contents(int i) {
@@ -176,6 +179,126 @@ TEST(MultiLeaderEngine, BrokenVariantLosesAnEntryAfterAGap) {
   EXPECT_EQ(ok.run(1, {"GET", "carts:x"}), "$1\r\n1\r\n");
   EXPECT_EQ(bad.run(1, {"GET", "carts:x"}), "$-1\r\n");  // skipped for good
   EXPECT_EQ(bad.run(1, {"GET", "carts:y"}), "$1\r\n2\r\n");
+}
+
+// --- conflict = "crdt" ----------------------------------------------------------------------
+
+class CrdtCluster : public MlCluster {
+ public:
+  explicit CrdtCluster(int nodes, uint64_t max_log_entries = 1000000)
+      : MlCluster(nodes, max_log_entries, 0, ConflictMode::kCrdt) {}
+  void isolate_all() {
+    for (int a = 0; a < 3; ++a)
+      for (int b = a + 1; b < 3; ++b)
+        cut(a, b);
+  }
+};
+
+// Every node cut off increments, adds and removes on its own; after healing every increment
+// counts, every add not seen by a remove survives, and the nodes agree.
+TEST(MultiLeaderCrdt, CountersSetsAndHashesMergeAfterAPartition) {
+  CrdtCluster c(3);
+  c.advance(100);
+  EXPECT_EQ(c.run(0, {"SADD", "carts:s", "a", "b"}), ":2\r\n");
+  EXPECT_EQ(c.run(0, {"HSET", "carts:h", "f", "1"}), ":1\r\n");
+  c.advance(100);
+  c.isolate_all();
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k <= i; ++k)
+      c.run(i, {"INCR", "carts:n"});
+    c.run(i, {"INCRBY", "carts:n", "10"});
+    c.run(i, {"HINCRBY", "carts:h", "f", "5"});
+    c.run(i, {"SADD", "carts:s", "m" + std::to_string(i)});
+  }
+  EXPECT_EQ(c.run(1, {"SREM", "carts:s", "a"}), ":1\r\n");  // removes the `a` node 1 saw
+  EXPECT_EQ(c.run(2, {"SADD", "carts:s", "a"}), ":0\r\n");  // already there: no new add
+  EXPECT_EQ(c.run(2, {"GET", "carts:n"}), "$2\r\n13\r\n");  // its own view: 3 + 10
+  c.heal();
+  c.advance(1000);
+  c.expect_converged();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.run(i, {"GET", "carts:n"}), "$2\r\n36\r\n") << i;  // 1+2+3 + 30
+    EXPECT_EQ(c.run(i, {"HGET", "carts:h", "f"}), "$2\r\n16\r\n") << i;
+    EXPECT_EQ(c.run(i, {"SCARD", "carts:s"}), ":4\r\n") << i;  // b m0 m1 m2
+    EXPECT_EQ(c.run(i, {"SISMEMBER", "carts:s", "a"}), ":0\r\n") << i;
+  }
+}
+
+TEST(MultiLeaderCrdt, ADeleteRemovesWhatItSawAndAConcurrentAddSurvives) {
+  CrdtCluster c(3);
+  c.advance(100);
+  c.run(0, {"SADD", "carts:cart", "apple", "pear"});
+  c.run(0, {"INCRBY", "carts:qty", "5"});
+  c.advance(100);
+  c.isolate_all();
+  c.run(0, {"DEL", "carts:cart", "carts:qty"});
+  c.run(1, {"SADD", "carts:cart", "plum"});
+  c.run(1, {"INCR", "carts:qty"});
+  c.run(2, {"SET", "carts:reg", "early"});
+  c.advance(10);
+  c.run(1, {"SET", "carts:reg", "late"});
+  c.heal();
+  c.advance(1000);
+  c.expect_converged();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.run(i, {"SMEMBERS", "carts:cart"}), "*1\r\n$4\r\nplum\r\n") << i;
+    EXPECT_EQ(c.run(i, {"GET", "carts:qty"}), "$1\r\n1\r\n") << i;  // the unseen increment
+    EXPECT_EQ(c.run(i, {"GET", "carts:reg"}), "$4\r\nlate\r\n") << i;
+  }
+  // Deleted everywhere and stable: collected.
+  c.run(2, {"DEL", "carts:cart", "carts:qty", "carts:reg"});
+  c.advance(1000);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.engine(i).object("carts:cart"), nullptr) << i;
+    EXPECT_EQ(c.engine(i).tombstone_count(), 0u) << i;
+  }
+}
+
+TEST(MultiLeaderCrdt, CommandsWithoutAConvergentMeaningAreRefused) {
+  CrdtCluster c(3);
+  c.advance(100);
+  for (std::vector<std::string> cmd :
+       std::vector<std::vector<std::string>>{{"SETNX", "carts:a", "1"},
+                                             {"SET", "carts:a", "1", "NX"},
+                                             {"GETSET", "carts:a", "1"},
+                                             {"LPUSH", "carts:l", "x"},
+                                             {"SPOP", "carts:s"},
+                                             {"ZADD", "carts:z", "GT", "1", "m"},
+                                             {"RENAME", "carts:a", "carts:b"}}) {
+    const std::string r = c.run(0, cmd);
+    EXPECT_EQ(r.substr(0, 5), "-ERR ") << cmd[0];
+    EXPECT_NE(r.find("conflict = crdt"), std::string::npos) << r;
+  }
+  EXPECT_EQ(c.run(0, {"EXISTS", "carts:a", "carts:l"}), ":0\r\n");
+  EXPECT_EQ(c.run(0, {"ZADD", "carts:z", "1.5", "m"}), ":1\r\n");
+  EXPECT_EQ(c.run(1, {"ZINCRBY", "carts:z", "2", "m"}), "$3\r\n3.5\r\n");
+  EXPECT_EQ(c.run(0, {"INCRBYFLOAT", "carts:f", "0.25"}), "$4\r\n0.25\r\n");
+  EXPECT_EQ(c.run(0, {"EXPIRE", "carts:f", "100"}), ":1\r\n");
+  c.advance(100);
+  EXPECT_EQ(c.run(2, {"ZSCORE", "carts:z", "m"}), "$3\r\n3.5\r\n");
+  EXPECT_EQ(c.run(2, {"GET", "carts:f"}), "$4\r\n0.25\r\n");
+  EXPECT_EQ(c.run(2, {"TTL", "carts:f"}), ":100\r\n");
+  c.expect_converged();
+}
+
+TEST(MultiLeaderCrdt, RestartsAndStateTransfersKeepTheObjects) {
+  CrdtCluster c(3, /*max_log_entries=*/8);
+  c.advance(100);
+  c.set_down(2, true);
+  for (int k = 0; k < 30; ++k)
+    c.run(k % 2, {"INCR", "carts:c" + std::to_string(k % 5)});
+  c.advance(300);
+  c.start(0);  // its objects come back from disk
+  c.set_down(2, false);
+  c.advance(1500);
+  c.expect_converged();
+  EXPECT_GE(c.engine(0).stats().state_transfers_sent + c.engine(1).stats().state_transfers_sent,
+            1u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.run(i, {"GET", "carts:c0"}), "$1\r\n6\r\n") << i;
+  c.run(2, {"INCR", "carts:c0"});
+  c.advance(300);
+  EXPECT_EQ(c.run(0, {"GET", "carts:c0"}), "$1\r\n7\r\n");
 }
 
 }  // namespace

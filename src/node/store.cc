@@ -364,6 +364,29 @@ void Store::append_value_image(const Value& v, std::string* out) {
   });
 }
 
+std::string Store::make_image(ValueType t, int64_t expire_at,
+                              const std::vector<std::pair<std::string, std::string>>& elems) {
+  std::string out;
+  put_u64(out, static_cast<uint64_t>(expire_at));
+  out.push_back(static_cast<char>(t));
+  auto put_bytes = [&](std::string_view b) {
+    put_u32(out, static_cast<uint32_t>(b.size()));
+    out.append(b);
+  };
+  if (t == ValueType::kString) {
+    RKV_ASSERT(elems.size() == 1);
+    put_bytes(elems[0].second);
+    return out;
+  }
+  RKV_ASSERT(t != ValueType::kList && elems.size() <= UINT32_MAX);
+  put_u32(out, static_cast<uint32_t>(elems.size()));
+  for (const auto& [e, v] : elems) {
+    put_bytes(e);
+    if (t != ValueType::kSet) put_bytes(v);
+  }
+  return out;
+}
+
 bool Store::parse_value_image(std::string_view image, size_t* at, bool typed, Value* out) {
   size_t pos = *at;
   auto bytes = [&](std::string_view* b) {

@@ -187,6 +187,16 @@ class Store {
   // Replaces the key's value (any type) with an image key_image made, reporting the change;
   // false (nothing changed) when the image is malformed.
   bool put_image(uint32_t keyspace, std::string_view key, std::string_view image, ChangeSink& sink);
+  // An image of a string (elems: one pair, its value second), hash (field, value), set
+  // (member, ignored) or sorted set (member, encode_score's bytes), for put_image.
+  static std::string make_image(ValueType t, int64_t expire_at,
+                                const std::vector<std::pair<std::string, std::string>>& elems);
+  // Sets (value) or removes (nullptr) one element of the hash, set or sorted set at key,
+  // reporting the change (none when it holds that already); an emptied key is removed. A
+  // sorted set's value is encode_score's bytes, a set's is ignored. False (nothing changed)
+  // when the key holds no such collection, or a score is malformed.
+  bool set_element(uint32_t keyspace, std::string_view key, std::string_view elem,
+                   const std::string* value, ChangeSink& sink);
   // Removes the key (no-op when absent), reporting the change.
   void remove_key(uint32_t keyspace, std::string_view key, ChangeSink& sink);
 

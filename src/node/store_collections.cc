@@ -205,6 +205,34 @@ bool Store::element_del(uint32_t ks, KeyTable::Entry* e, std::string_view elem, 
   return true;
 }
 
+bool Store::set_element(uint32_t ks, std::string_view key, std::string_view elem,
+                        const std::string* value, ChangeSink& s) {
+  KeyTable::Entry* e = keyspaces_[ks].table.find(key);
+  if (!e || !e->value.coll || e->value.coll->type == ValueType::kList) return false;
+  Collection& c = *e->value.coll;
+  const KeyTable::Entry* old = c.elems.find(elem);
+  if (!value) {
+    if (!old) return true;
+    if (c.type == ValueType::kZset) {
+      zset_del(ks, e, elem, s);
+    } else {
+      element_del(ks, e, elem, s);
+    }
+    drop_if_empty(ks, key, s);
+    return true;
+  }
+  const std::string_view v = c.type == ValueType::kSet ? std::string_view() : *value;
+  if (old && old->value.data == v) return true;
+  if (c.type == ValueType::kZset) {
+    double score;
+    if (!decode_score(v, &score)) return false;
+    zset_put(ks, e, elem, score, old, s);
+  } else {
+    element_put(ks, e, elem, v, s);
+  }
+  return true;
+}
+
 void Store::drop_if_empty(uint32_t ks, std::string_view key, ChangeSink& s) {
   const KeyTable::Entry* e = keyspaces_[ks].table.find(key);
   if (e && e->value.coll && e->value.coll->size() == 0) erase(ks, key, s);

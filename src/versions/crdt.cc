@@ -282,26 +282,61 @@ bool get_totals(std::string_view* in, Totals_* m) {
 
 }  // namespace
 
-void CrdtObject::encode(std::string* out) const {
+void Cell::encode(std::string* out) const {
+  put_varint(out, live.size());
+  for (const auto& [d, w] : live) {
+    put_dot(out, d);
+    put_varint(out, w.hlc);
+    put_bytes(out, w.value);
+  }
+  put_varint(out, removed.size());
+  for (const CDot& d : removed)
+    put_dot(out, d);
+  put_totals(out, counter);
+  put_totals(out, base);
+}
+
+bool Cell::decode(std::string_view* in, Cell* out) {
+  Cell c;
+  uint64_t nl = 0, nr = 0;
+  if (!get_count(in, 5, &nl)) return false;
+  for (uint64_t k = 0; k < nl; ++k) {
+    CDot d;
+    Write w;
+    std::string_view v;
+    if (!get_dot(in, &d) || !get_varint(in, &w.hlc) || !get_bytes(in, &v)) return false;
+    w.value.assign(v);
+    if (!c.live.emplace(d, std::move(w)).second) return false;
+  }
+  if (!get_count(in, 3, &nr)) return false;
+  for (uint64_t k = 0; k < nr; ++k) {
+    CDot d;
+    if (!get_dot(in, &d) || c.live.contains(d)) return false;
+    c.removed.insert(d);
+  }
+  if (!get_totals(in, &c.counter) || !get_totals(in, &c.base)) return false;
+  *out = std::move(c);
+  return true;
+}
+
+void CrdtObject::encode_head(std::string* out) const {
   put_stamped(out, type);
   put_stamped(out, expiry);
+}
+
+bool CrdtObject::decode_head(std::string_view* in) {
+  return get_stamped(in, &type) && get_stamped(in, &expiry);
+}
+
+void CrdtObject::encode(std::string* out) const {
+  encode_head(out);
   put_varint(out, cells.size());
   for (const auto& [t, m] : cells) {
     out->push_back(static_cast<char>(t));
     put_varint(out, m.size());
     for (const auto& [e, c] : m) {
       put_bytes(out, e);
-      put_varint(out, c.live.size());
-      for (const auto& [d, w] : c.live) {
-        put_dot(out, d);
-        put_varint(out, w.hlc);
-        put_bytes(out, w.value);
-      }
-      put_varint(out, c.removed.size());
-      for (const CDot& d : c.removed)
-        put_dot(out, d);
-      put_totals(out, c.counter);
-      put_totals(out, c.base);
+      c.encode(out);
     }
   }
 }
@@ -309,9 +344,7 @@ void CrdtObject::encode(std::string* out) const {
 bool CrdtObject::decode(std::string_view in, CrdtObject* out) {
   CrdtObject o;
   uint64_t nt = 0;
-  if (!get_stamped(&in, &o.type) || !get_stamped(&in, &o.expiry) || !get_count(&in, 2, &nt)) {
-    return false;
-  }
+  if (!o.decode_head(&in) || !get_count(&in, 2, &nt)) return false;
   for (uint64_t i = 0; i < nt; ++i) {
     if (in.empty()) return false;
     const auto t = static_cast<uint8_t>(in[0]);
@@ -321,24 +354,8 @@ bool CrdtObject::decode(std::string_view in, CrdtObject* out) {
     auto& m = o.cells[t];
     for (uint64_t j = 0; j < ne; ++j) {
       std::string_view e;
-      uint64_t nl = 0, nr = 0;
-      if (!get_bytes(&in, &e) || !get_count(&in, 5, &nl)) return false;
       Cell c;
-      for (uint64_t k = 0; k < nl; ++k) {
-        CDot d;
-        Cell::Write w;
-        std::string_view v;
-        if (!get_dot(&in, &d) || !get_varint(&in, &w.hlc) || !get_bytes(&in, &v)) return false;
-        w.value.assign(v);
-        if (!c.live.emplace(d, std::move(w)).second) return false;
-      }
-      if (!get_count(&in, 3, &nr)) return false;
-      for (uint64_t k = 0; k < nr; ++k) {
-        CDot d;
-        if (!get_dot(&in, &d) || c.live.contains(d)) return false;
-        c.removed.insert(d);
-      }
-      if (!get_totals(&in, &c.counter) || !get_totals(&in, &c.base)) return false;
+      if (!get_bytes(&in, &e) || !Cell::decode(&in, &c)) return false;
       if (!m.emplace(std::string(e), std::move(c)).second) return false;
     }
   }

@@ -26,9 +26,9 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace rkv::versions {
 
@@ -69,6 +69,10 @@ struct Cell {
   // Counter contribution (counter - base), integer and floating-point parts; `floats`: some
   // floating-point increment contributes.
   void contribution(int64_t* ints, double* floats, bool* has_floats) const;
+  // One cell alone (the stored form of a key's object is a row per cell); decode consumes
+  // from *in and is total.
+  void encode(std::string* out) const;
+  static bool decode(std::string_view* in, Cell* out);
   // Live writes other than the shown one (concurrent register writes).
   size_t concurrent() const { return live.empty() ? 0 : live.size() - 1; }
 };
@@ -132,6 +136,9 @@ class CrdtObject {
   void encode(std::string* out) const;
   // Total: false on malformed input.
   static bool decode(std::string_view in, CrdtObject* out);
+  // The type and expiry registers alone.
+  void encode_head(std::string* out) const;
+  bool decode_head(std::string_view* in);
 };
 
 }  // namespace rkv::versions

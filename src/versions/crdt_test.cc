@@ -22,10 +22,14 @@ struct Replica {
 
 TEST(Crdt, EveryIncrementCountsAcrossReplicas) {
   Replica a(1), b(2);
-  for (int i = 0; i < 5; ++i) a.made.push_back(a.obj.increment(kStr, "", a.actor, 1, 1));
-  for (int i = 0; i < 3; ++i) b.made.push_back(b.obj.increment(kStr, "", b.actor, 1, -2));
-  for (auto& d : b.made) a.obj.join(d);
-  for (auto& d : a.made) b.obj.join(d);
+  for (int i = 0; i < 5; ++i)
+    a.made.push_back(a.obj.increment(kStr, "", a.actor, 1, 1));
+  for (int i = 0; i < 3; ++i)
+    b.made.push_back(b.obj.increment(kStr, "", b.actor, 1, -2));
+  for (auto& d : b.made)
+    a.obj.join(d);
+  for (auto& d : a.made)
+    b.obj.join(d);
   EXPECT_EQ(a.obj, b.obj);
   int64_t i;
   double f;
@@ -39,8 +43,8 @@ TEST(Crdt, AWriteResetsTheIncrementsItSawAndConcurrentOnesSurvive) {
   Replica a(1), b(2);
   auto inc = a.obj.increment(kStr, "", a.actor, 1, 10);
   b.obj.join(inc);
-  auto set = b.obj.write(kStr, "", "5", b.dot(), 100);  // saw +10
-  auto inc2 = a.obj.increment(kStr, "", a.actor, 1, 1);     // concurrent with the SET
+  auto set = b.obj.write(kStr, "", "5", b.dot(), 100);   // saw +10
+  auto inc2 = a.obj.increment(kStr, "", a.actor, 1, 1);  // concurrent with the SET
   a.obj.join(set);
   b.obj.join(inc2);
   EXPECT_EQ(a.obj, b.obj);
@@ -57,7 +61,8 @@ TEST(Crdt, AWriteResetsTheIncrementsItSawAndConcurrentOnesSurvive) {
 // holds the old (reset) counter adds the new one instead of taking it for the old.
 TEST(Crdt, ACounterStartedAfterCollectionIsNotMistakenForTheOld) {
   Replica a(1), b(2);
-  for (int i = 0; i < 5; ++i) b.obj.join(a.obj.increment(kStr, "", a.actor, 1, 1));
+  for (int i = 0; i < 5; ++i)
+    b.obj.join(a.obj.increment(kStr, "", a.actor, 1, 1));
   b.obj.join(a.obj.remove_all());
   a.obj = CrdtObject();  // collected on a, not yet on b
   auto inc = a.obj.increment(kStr, "", a.actor, 9, 1);
@@ -73,7 +78,7 @@ TEST(Crdt, AddWinsOverAConcurrentRemoveAndRemovesOnlyWhatWasSeen) {
   Replica a(1), b(2);
   auto add1 = a.obj.write(kSet, "m", "", a.dot(), 1);
   b.obj.join(add1);
-  auto rem = b.obj.remove(kSet, "m");             // removes add1
+  auto rem = b.obj.remove(kSet, "m");                  // removes add1
   auto add2 = a.obj.write(kSet, "m", "", a.dot(), 2);  // concurrent re-add... saw add1
   // add2 removed add1 itself and adds a new dot the remove never saw: the member stays.
   a.obj.join(rem);
@@ -112,7 +117,8 @@ CrdtObject random_op(Replica& r, std::mt19937_64& rng) {
     case 3:
       return r.obj.increment(t, e, r.actor, ++r.seq, static_cast<int64_t>(rng() % 7) - 3);
     case 4:
-      return r.obj.increment_float(t, e, r.actor, ++r.seq, static_cast<double>(rng() % 5) / 4 - 0.5);
+      return r.obj.increment_float(t, e, r.actor, ++r.seq,
+                                   static_cast<double>(rng() % 5) / 4 - 0.5);
     case 5:
       return r.obj.set_type(t, r.hlc, r.actor);
     default:
@@ -144,7 +150,8 @@ TEST(Crdt, RandomHistoriesConvergeWhateverTheDeliveryOrder) {
         group.join(order[i + 1]);
         r.obj.join(group);
       }
-      for (const CrdtObject& d : order) r.obj.join(d);
+      for (const CrdtObject& d : order)
+        r.obj.join(d);
       r.obj.join(order[rng() % order.size()]);  // a duplicate
       finals.push_back(r.obj);
     }
