@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "leaderless/gossip.h"
 #include "leaderless/messages.h"
+#include "multileader/messages.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "node/wire.h"
@@ -18,6 +19,7 @@
 #include "resp/parser.h"
 #include "resp/writer.h"
 #include "runtime/peer_transport.h"
+#include "versions/crdt.h"
 #include "versions/dvv.h"
 #include "versions/version_vector.h"
 
@@ -65,12 +67,12 @@ int resp(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// The first byte chooses what reads the rest: what a peer may send after (Raft, leaderless and
-// node messages) or before (handshake) authentication.
+// The first byte chooses what reads the rest: what a peer may send after (Raft, leaderless,
+// multi-leader and node messages) or before (handshake) authentication.
 int peer(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view in = as_view(data + 1, size - 1);
-  switch (data[0] % 8) {
+  switch (data[0] % 10) {
     case 0: {
       auto r = raft::decode_message(in);
       (void)r;
@@ -114,6 +116,22 @@ int peer(const uint8_t* data, size_t size) {
     case 7:
       (void)peer_wire::check_greeting(in, true);
       break;
+    case 8: {
+      multileader::Msg m;
+      (void)multileader::decode(in, &m);
+      break;
+    }
+    case 9: {
+      // A convergent object from a peer's delta: what decodes re-encodes to the same object.
+      versions::CrdtObject o;
+      if (versions::CrdtObject::decode(in, &o)) {
+        std::string again;
+        o.encode(&again);
+        versions::CrdtObject back;
+        RKV_ASSERT(versions::CrdtObject::decode(again, &back) && back == o);
+      }
+      break;
+    }
   }
   return 0;
 }
@@ -240,6 +258,25 @@ std::vector<std::string> seeds(std::string_view target) {
     tagged(4, encode_forward(7, 3, 2, 0, set_args));
     tagged(5, encode_forward_reply(7, "+OK\r\n"));
     tagged(6, peer_wire::encode_hello("n1", 42, std::string(PeerTransport::kNonceBytes, 'x')));
+    multileader::Msg mm;
+    mm.type = multileader::MsgType::kEntries;
+    mm.actor = 5;
+    multileader::Item it;
+    it.seq = 1;
+    it.key = "k";
+    it.hlc = 99;
+    it.image = "x";
+    mm.items.push_back(it);
+    std::string ml;
+    multileader::encode(mm, &ml);
+    tagged(8, ml);
+    versions::CrdtObject obj;
+    obj.set_type(2, 7, 5);
+    obj.write(2, "m", "", {5, 1, 0}, 7);
+    obj.increment(0, "", 5, 2, 3);
+    std::string co;
+    obj.encode(&co);
+    tagged(9, co);
   } else if (target == "config") {
     out.push_back(
         "[node]\nid = \"n1\"\nport = 6379\nfsync = \"batch\"\nrequirepass = \"pw\"\n"
