@@ -24,6 +24,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -114,23 +115,25 @@ class CrdtObject {
   CrdtObject set_type(uint8_t t, uint64_t hlc, uint64_t actor);
   CrdtObject set_expiry(int64_t at_ms, uint64_t hlc, uint64_t actor);
 
-  // Forgets removed dots for which `forget(dot)` is true (they can no longer arrive anywhere).
-  template <typename Fn>
-  size_t collect(Fn&& forget) {
-    size_t n = 0;
+  // Forgets removed dots for which `forget(dot)` is true (no replica can still hold them live
+  // or receive them again), and cells left with nothing at all. Calls touched(type, element,
+  // erased) for every cell it changed. Returns whether some removed dot was kept.
+  template <typename Fn, typename Touched>
+  bool collect(Fn&& forget, Touched&& touched) {
+    bool kept = false;
     for (auto& [t, m] : cells) {
-      for (auto& [e, c] : m) {
-        for (auto it = c.removed.begin(); it != c.removed.end();) {
-          if (forget(*it)) {
-            it = c.removed.erase(it);
-            ++n;
-          } else {
-            ++it;
-          }
-        }
+      for (auto it = m.begin(); it != m.end();) {
+        Cell& c = it->second;
+        const size_t before = c.removed.size();
+        std::erase_if(c.removed, [&](const CDot& d) { return forget(d); });
+        kept |= !c.removed.empty();
+        const bool empty =
+            c.live.empty() && c.removed.empty() && c.counter.empty() && c.base.empty();
+        if (before != c.removed.size() || empty) touched(t, it->first, empty);
+        it = empty ? m.erase(it) : std::next(it);
       }
     }
-    return n;
+    return kept;
   }
 
   void encode(std::string* out) const;
