@@ -149,13 +149,18 @@ record() {  # system entry op rps p50 p99
   printf '  %-30s %-8s %-4s %10.0f rps  p50=%.3fms p99=%.3fms\n' "$1" "$2" "$3" "$4" "$5" "$6" >&2
 }
 
-# rb SYSTEM ENTRY OP KEYPREFIX PORT...: redis-benchmark processes at once, one per port, the
+# rb SYSTEM ENTRY OP KEYPREFIX PORT... (OP: set, get, incr, sadd): redis-benchmark processes at once, one per port, the
 # clients and requests split evenly between them; records the merged result.
 rb() {
   local sys="$1" entry="$2" op="$3" prefix="$4" k i c n rc=0 fail=0 outs=() bp=() cmd rps p50 p99
   shift 4
   k=$#
-  if [ "$op" = set ]; then cmd=(set "${prefix}__rand_int__" "$VALUE"); else cmd=(get "${prefix}__rand_int__"); fi
+  case "$op" in
+    set) cmd=(set "${prefix}__rand_int__" "$VALUE") ;;
+    incr) cmd=(incr "${prefix}__rand_int__") ;;
+    sadd) cmd=(sadd "${prefix}set" "__rand_int__") ;;  # one set, random members
+    *) cmd=(get "${prefix}__rand_int__") ;;
+  esac
   for ((i = 0; i < k; i++)); do
     c=$((C / k + (i < C % k ? 1 : 0)))
     n=$((N / k + (i < N % k ? 1 : 0)))

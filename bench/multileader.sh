@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Multi-leader keyspaces on one machine, same run, against Redis with 2 replicas (writes only on
+# Multi-leader keyspaces (conflict = lww: SET; crdt: INCR and SADD) on one machine, same run, against Redis with 2 replicas (writes only on
 # its primary), the project's own primary keyspace with commit = async, and a single replikv
 # node. 50 clients, 64-byte values, random keys out of 100000. See bench/README.md.
 #
@@ -51,6 +51,12 @@ name = "carts"
 prefix = "carts:"
 model = "multi-leader"
 conflict = "lww"
+
+[[keyspace]]
+name = "bag"
+prefix = "bag:"
+model = "multi-leader"
+conflict = "crdt"
 EOF
 
 mkdir -p "$tmp/rkv"
@@ -120,6 +126,10 @@ for round in $(seq "$ROUNDS"); do
   pair 'rb "primary async" leader set key: "$p_port"' \
        'rb "multi-leader lww" "node 1" set carts: "${ports[0]}"'
   settle; rb "single node" node set carts: "$single_port"
+  pair 'rb "multi-leader crdt" "3 nodes" incr bag: "${ports[@]}"' \
+       'rb "Redis + 2 replicas" primary incr cnt: "${rp[0]}"'
+  pair 'rb "multi-leader crdt" "3 nodes" sadd bag: "${ports[@]}"' \
+       'rb "Redis + 2 replicas" primary sadd s: "${rp[0]}"'
 done
 
 # Every node holds every key written (checked, not assumed).
@@ -132,20 +142,57 @@ for _ in $(seq 200); do
 done
 [ -n "$want" ] || { echo "multileader: nodes did not converge: ${sizes[*]} carts keys" >&2; exit 1; }
 echo "replikv: every node holds the same $want carts: keys" >&2
+# Every increment counted on every node (conflict = crdt): the counters sum to the INCRs sent.
+"$PY" - "$((N * ROUNDS))" "${ports[@]}" <<'PYEOF' >&2
+import socket, sys, time
+want, ports = int(sys.argv[1]), [int(p) for p in sys.argv[2:]]
+def call(sock, f, *args):
+    sock.sendall(b"".join(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a) for a in args))
+    out = []
+    for _ in args:
+        line = f.readline()
+        if line[:1] == b"*":
+            out.append([f.readline() and f.readline().rstrip(b"\r\n") for _ in range(int(line[1:]))])
+        elif line[:1] == b"$":
+            n = int(line[1:])
+            out.append(None if n < 0 else f.read(n + 2)[:-2])
+        else:
+            out.append(line.rstrip(b"\r\n"))
+    return out
+deadline = time.monotonic() + 30
+while True:
+    sums = []
+    for p in ports:
+        s = socket.create_connection(("127.0.0.1", p)); f = s.makefile("rb")
+        keys = [k for k in call(s, f, [b"KEYS", b"bag:0*"])[0]]
+        vals = call(s, f, *[[b"GET", k] for k in keys]) if keys else []
+        sums.append(sum(int(v) for v in vals if v is not None)); s.close()
+    if sums == [want] * len(ports) or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+print(f"replikv: crdt counters sum to {sums} on the 3 nodes; INCRs sent: {want}"
+      + ("" if sums == [want] * len(ports) else "  MISMATCH"))
+PYEOF
 
 "$PY" - "$results" "$tmp/lag.txt" <<'PYEOF'
 import csv, statistics, sys
 runs = {}
 for r in csv.reader(open(sys.argv[1])):
-    runs.setdefault((r[1], r[2]), []).append(tuple(map(float, r[4:7])))
+    runs.setdefault((r[1], r[2], r[3]), []).append(tuple(map(float, r[4:7])))
 med = lambda k, i: statistics.median(x[i] for x in runs[k])
-print(f"{'system':28} {'clients to':12} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8}")
+print(f"{'system':28} {'clients to':12} {'op':5} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8}")
 for k in runs:
-    print(f"{k[0]:28} {k[1]:12} {med(k, 0):9.0f} {med(k, 1):8.3f} {med(k, 2):8.3f}")
+    print(f"{k[0]:28} {k[1]:12} {k[2]:5} {med(k, 0):9.0f} {med(k, 1):8.3f} {med(k, 2):8.3f}")
 print()
-ml, redis = ("multi-leader lww", "3 nodes"), ("Redis + 2 replicas", "primary")
-single, node1 = ("single node", "node"), ("multi-leader lww", "node 1")
-asyncp = ("primary async", "leader")
+ml, redis = ("multi-leader lww", "3 nodes", "set"), ("Redis + 2 replicas", "primary", "set")
+single, node1 = ("single node", "node", "set"), ("multi-leader lww", "node 1", "set")
+asyncp = ("primary async", "leader", "set")
+for op in ("incr", "sadd"):
+    a, b = ("multi-leader crdt", "3 nodes", op), ("Redis + 2 replicas", "primary", op)
+    if a in runs and b in runs:
+        r = med(a, 0) / med(b, 0)
+        print(f"multi-leader crdt {op.upper()} (3 nodes) / Redis + 2 replicas: rps x{r:.2f}   "
+              f"target >= 1.5: {'MET' if r >= 1.5 else 'NOT MET'}")
 r = med(ml, 0) / med(redis, 0)
 print(f"multi-leader SET (3 nodes) / Redis + 2 replicas SET: rps x{r:.2f}   target >= 1.5: "
       f"{'MET' if r >= 1.5 else 'NOT MET'}")
