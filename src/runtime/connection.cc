@@ -251,7 +251,8 @@ void Connection::dispatch(std::span<const std::string_view> args) {
 
 void Connection::queue_reply(size_t from, uint64_t token, int64_t start_us) {
   if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
-  if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
+  // Held until durable; under "always" only when the disk refused the write just persisted.
+  if ((token != 0 && token > server_.durable_token()) || !held_.empty()) {
     hold_tail(from, token, start_us);
     return;
   }

@@ -2,7 +2,7 @@
 
 namespace rkv {
 
-Syncer::Syncer(Storage* storage, std::function<void(uint64_t, Status)> done)
+Syncer::Syncer(Storage* storage, std::function<void(PersistRequest, Status)> done)
     : storage_(storage), done_(std::move(done)), thread_([this] { run(); }) {}
 
 Syncer::~Syncer() {
@@ -37,7 +37,7 @@ void Syncer::run() {
       std::lock_guard<std::mutex> lock(mu_);
       job_.reset();
     }
-    done_(req.token, std::move(st));
+    done_(std::move(req), std::move(st));
   }
 }
 

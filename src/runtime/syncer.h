@@ -17,8 +17,10 @@ namespace rkv {
 
 class Syncer {
  public:
-  // done(token, status) runs on the syncer thread; it must hand the result to the loop.
-  Syncer(Storage* storage, std::function<void(uint64_t, Status)> done);
+  // done(request, status) runs on the syncer thread; it must hand the result to the loop. On
+  // error the request comes back whole, to be submitted again (Storage::write leaves a failed
+  // batch as it was); on success its batch is spent and only its token counts.
+  Syncer(Storage* storage, std::function<void(PersistRequest, Status)> done);
   ~Syncer();  // finishes the batch in progress, then joins
   // Hands over a batch; the previous one must have completed (done was called).
   void submit(PersistRequest req);
@@ -27,7 +29,7 @@ class Syncer {
   void run();
 
   Storage* storage_;
-  std::function<void(uint64_t, Status)> done_;
+  std::function<void(PersistRequest, Status)> done_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<PersistRequest> job_;

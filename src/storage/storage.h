@@ -129,7 +129,9 @@ class Storage {
   // crash; on MemStorage it is lost by crash() until a later sync.
   virtual Status write(const WriteBatch& batch, bool sync) = 0;
   // The same, free to take the batch's keys and values over instead of copying them (the
-  // write paths hand their batch on).
+  // write paths hand their batch on). On error the batch is left whole (its deferred values
+  // produced), so that the caller can write it again: a full disk fails a write, and the
+  // same batch succeeds once space returns.
   virtual Status write(WriteBatch&& batch, bool sync) { return write(std::as_const(batch), sync); }
 
   // Makes every earlier write durable.
@@ -192,6 +194,8 @@ struct RocksOptions {
 // Storage on a RocksDB database in one directory. RocksDB types stay behind the pimpl so that
 // this header does not pull in RocksDB.
 //
+// Opening on a full disk succeeds for reads when only the flush after replaying the log fails
+// (recovery_note() says so); writes fail with ResourceExhausted until that flush succeeds.
 // Opening fails (never crashes) when the directory is held by another live process (RocksDB's
 // LOCK file: IOError naming the directory), when it holds a damaged store (Corruption), or when
 // it holds files that are not a RocksDB store (InvalidArgument: we refuse to create a store

@@ -1,0 +1,199 @@
+"""A node whose disk fills up stays up: reads are served, writes get -MISCONF, nothing that was
+acknowledged is lost (also across kill -9 and a restart on the full disk), and writes resume
+by themselves once space returns (docs/operations.md, "A full disk").
+
+The data dir is a small tmpfs mounted for the test, with a filler file in it that the test
+deletes to give space back. Mounting needs root (CI runs as root); elsewhere the tests skip.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MIB = 1 << 20
+VALUE_BYTES = 64 * 1024
+MAX_WRITES = 4000  # far more than the tmpfs holds: the error must come before
+
+
+def mount_tmpfs(test, size_mib):
+    """A fresh tmpfs of `size_mib` MiB, unmounted when the test ends (after its servers stop:
+    cleanups run last-registered first). Skips the test when it cannot be mounted."""
+    if os.geteuid() != 0:
+        test.skipTest("mounting a tmpfs needs root (CI runs as root)")
+    mnt = tempfile.mkdtemp(prefix="rkv-disk-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", mnt],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        test.skipTest(f"cannot mount a tmpfs: {r.stderr.strip()}")
+
+    def unmount():
+        subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=30)
+        os.rmdir(mnt)
+    test.addCleanup(unmount)
+    return mnt
+
+
+def make_filler(path, size):
+    with open(path, "wb") as f:
+        f.write(b"\0" * size)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def value_of(i):
+    # Incompressible, and different per key: a value lost or swapped shows.
+    return (f"{i:08d}".encode() + os.urandom(VALUE_BYTES - 8)).hex()[:VALUE_BYTES]
+
+
+def text(reply):
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def info_fields(server, section="persistence"):
+    with server.raw() as c:
+        lines = text(c.call("INFO", section)).splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+def metric(server, name):
+    code, _, body = server.http("/metrics")
+    assert code == 200, code
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"{name} not in /metrics")
+
+
+class DiskFullTest(unittest.TestCase):
+    def fill(self, server, pace_s):
+        """SETs distinct keys until one is refused. Returns (acked {key: value}, error text, key
+        of a write left waiting for the disk or None)."""
+        acked = {}
+        c = server.raw(timeout=5)
+        try:
+            for i in range(MAX_WRITES):
+                k, v = f"k{i}", value_of(i)
+                try:
+                    r = c.call("SET", k, v)
+                except socket.timeout:
+                    # The write is in the batch the disk refused: held, not acknowledged.
+                    return acked, None, k
+                if r != "OK":
+                    return acked, str(r), None
+                acked[k] = v
+                time.sleep(pace_s)
+        finally:
+            c.close()
+        self.fail(f"{MAX_WRITES} writes of {VALUE_BYTES} bytes fit on a small tmpfs")
+
+    def check_acked(self, server, acked):
+        with server.raw(timeout=10) as c:
+            for k, v in acked.items():
+                self.assertEqual(text(c.call("GET", k)), v, f"acknowledged key {k} lost or changed")
+
+    def refused(self, server):
+        with server.raw() as c:
+            r = c.call("SET", "probe", "x")
+        if r == "OK":
+            return False
+        self.assertTrue(str(r).startswith("MISCONF"), r)
+        return True
+
+    def wait_writable(self, server, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.refused(server):
+                return
+            time.sleep(0.2)
+        self.fail("writes did not resume after space was freed\n" + server.log_tail())
+
+    def test_reserve_refuses_writes_and_restart_on_the_full_disk_serves_them(self):
+        mnt = mount_tmpfs(self, 64)
+        filler = os.path.join(mnt, "filler")
+        make_filler(filler, 24 * MIB)
+        config = "[node]\ndisk_reserve_bytes = 8388608\n"
+        s = harness.Server(fsync="batch", config=config, data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        # Paced so that the reserve, checked every 100 ms, is reached well before the last byte.
+        acked, err, waiting = self.fill(s, pace_s=0.005)
+        self.assertIsNone(waiting, "a write waited for the disk although the reserve was kept")
+        self.assertTrue(err.startswith("MISCONF"), err)
+        self.assertGreater(len(acked), 10)
+        self.assertTrue(s.alive())
+        with s.raw() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+        self.assertTrue(self.refused(s))
+        self.check_acked(s, acked)
+        info = info_fields(s)
+        self.assertEqual(info["disk_full"], "1")
+        self.assertIn("disk_reserve_bytes", info["disk_error"])
+        self.assertEqual(metric(s, "replikv_disk_full"), 1)
+
+        # kill -9 and a restart on the still full disk: it starts, and serves every acked write.
+        s.kill9()
+        s.start()
+        self.check_acked(s, acked)
+        if self.refused(s):
+            self.assertEqual(info_fields(s)["disk_full"], "1")
+
+        # Space returns: writes resume without a restart, and survive the next kill -9.
+        os.unlink(filler)
+        self.wait_writable(s)
+        self.assertEqual(info_fields(s)["disk_full"], "0")
+        self.assertEqual(metric(s, "replikv_disk_full"), 0)
+        with s.raw() as c:
+            self.assertEqual(c.call("SET", "after", "space"), "OK")
+        s.kill9()
+        s.start()
+        self.check_acked(s, acked)
+        with s.raw() as c:
+            self.assertEqual(text(c.call("GET", "after")), "space")
+
+    def test_a_write_the_disk_refuses_is_retried_and_the_node_stays_up(self):
+        # No reserve: writes go on until the disk itself refuses one.
+        mnt = mount_tmpfs(self, 32)
+        filler = os.path.join(mnt, "filler")
+        make_filler(filler, 8 * MIB)
+        config = "[node]\ndisk_reserve_bytes = 0\n"
+        s = harness.Server(fsync="batch", config=config, data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        acked, err, waiting = self.fill(s, pace_s=0)
+        if err is not None:
+            self.assertTrue(err.startswith("MISCONF"), err)
+        self.assertTrue(s.alive(), s.log_tail())
+        with s.raw() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+        self.check_acked(s, acked)
+        info = info_fields(s)
+        self.assertEqual(info["disk_full"], "1")
+        self.assertIn("write to disk failed", info["disk_error"])
+        self.assertGreater(int(info["persist_failures"]), 0)
+        self.assertTrue(self.refused(s))
+        if waiting is not None:
+            # The waiting write is not visible as acknowledged, but it is applied: it becomes
+            # durable with the retry rather than being dropped.
+            self.assertGreater(int(info["unpersisted_writes"]), 0)
+
+        os.unlink(filler)
+        self.wait_writable(s)
+        s.kill9()
+        s.start()
+        self.check_acked(s, acked)
+        if waiting is not None:
+            # Retried once there was room, so it is durable now.
+            with s.raw() as c:
+                self.assertIsNotNone(c.call("GET", waiting))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
