@@ -159,12 +159,21 @@ class DiskFullTest(unittest.TestCase):
             self.assertEqual(text(c.call("GET", "after")), "space")
 
     def test_a_write_the_disk_refuses_is_retried_and_the_node_stays_up(self):
+        self.check_refused_write("batch")
+
+    def test_a_write_the_disk_refuses_is_retried_with_fsync_always(self):
+        self.check_refused_write("always")
+
+    def test_a_write_the_disk_refuses_is_retried_with_fsync_never(self):
+        self.check_refused_write("never")
+
+    def check_refused_write(self, fsync):
         # No reserve: writes go on until the disk itself refuses one.
         mnt = mount_tmpfs(self, 32)
         filler = os.path.join(mnt, "filler")
         make_filler(filler, 8 * MIB)
         config = "[node]\ndisk_reserve_bytes = 0\n"
-        s = harness.Server(fsync="batch", config=config, data_dir=os.path.join(mnt, "data"))
+        s = harness.Server(fsync=fsync, config=config, data_dir=os.path.join(mnt, "data"))
         self.addCleanup(s.cleanup)
         s.start()
         acked, err, waiting = self.fill(s, pace_s=0)
@@ -193,6 +202,90 @@ class DiskFullTest(unittest.TestCase):
             # Retried once there was room, so it is durable now.
             with s.raw() as c:
                 self.assertIsNotNone(c.call("GET", waiting))
+
+    def test_a_disk_full_to_the_last_byte_refuses_the_start_with_a_clear_error(self):
+        mnt = mount_tmpfs(self, 16)
+        s = harness.Server(fsync="batch", config="[node]\ndisk_reserve_bytes = 0\n",
+                           data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        with s.raw() as c:
+            self.assertEqual(c.call("SET", "k", "v"), "OK")
+        s.kill9()
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass  # the tmpfs is full
+        finally:
+            os.close(fd)
+        with self.assertRaises(RuntimeError) as e:
+            s.start()
+        self.assertIn("bytes free on its file system", str(e.exception))
+        self.assertIn("replikv exited with 1", str(e.exception))  # an error, not an abort
+        s.kill9()  # reaps the exited process and closes its log
+        os.unlink(filler)
+        s.start()
+        with s.raw() as c:
+            self.assertEqual(text(c.call("GET", "k")), "v")
+
+
+class FollowerDiskFullTest(unittest.TestCase):
+    def test_a_follower_whose_disk_fills_stops_acknowledging_and_catches_up(self):
+        import shutil
+        import test_cluster
+        KS = test_cluster.KS
+        c = test_cluster.Cluster()
+        self.addCleanup(c.cleanup)
+        c.start()
+        leader = c.leader()
+        f = next(i for i in range(3) if i != leader)
+        # Move the follower's data dir onto a small tmpfs, most of it taken by a filler file.
+        mnt = mount_tmpfs(self, 40)
+        filler = os.path.join(mnt, "filler")
+        c.nodes[f].stop()
+        shutil.copytree(c.nodes[f].data_dir, os.path.join(mnt, "data"))
+        c.nodes[f].data_dir = os.path.join(mnt, "data")
+        make_filler(filler, 16 * MIB)
+        c.nodes[f].start()
+        leader = c.leader()
+        self.assertNotEqual(leader, f)
+
+        # Writes through the leader go on (the third node makes the quorum) until the
+        # follower's disk refuses a batch.
+        acked = {}
+        with c.nodes[leader].raw(timeout=20) as conn:
+            for i in range(MAX_WRITES):
+                k, v = f"{KS}:k{i}", value_of(i)
+                self.assertEqual(conn.call("SET", k, v), "OK")
+                acked[k] = v
+                if i % 20 == 0 and int(info_fields(c.nodes[f])["persist_failures"]) > 0:
+                    break
+            else:
+                self.fail("the follower's disk never filled")
+            # Still writable with the follower stuck.
+            for j in range(20):
+                k = f"{KS}:more{j}"
+                self.assertEqual(conn.call("SET", k, "x"), "OK")
+                acked[k] = "x"
+        self.assertTrue(c.nodes[f].alive(), c.nodes[f].log_tail())
+        self.assertEqual(info_fields(c.nodes[f])["disk_full"], "1")
+        # The leader counts only what the follower made durable: its match index stays behind.
+        time.sleep(0.5)
+        g = c.group(leader)
+        match = next(x["match_index"] for x in g["followers"] if x["node"] == f"n{f + 1}")
+        self.assertLess(match, g["commit_index"])
+        with c.nodes[f].raw() as conn:
+            self.assertTrue(str(conn.call("SET", f"{KS}:refused", "x")).startswith("MISCONF"))
+
+        os.unlink(filler)
+        commit = c.group(leader)["commit_index"]
+        c.wait_applied(f, commit)
+        got = c.local_values(f, list(acked))
+        for k, v in acked.items():
+            self.assertEqual(text(got[k]), v, f"{k} on the follower after catching up")
 
 
 if __name__ == "__main__":

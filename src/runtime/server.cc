@@ -394,7 +394,15 @@ void Server::on_persist_failed(PersistRequest req, const Status& st) {
   stats_.persist_failures++;
   failed_ = std::move(req);
   last_retry_ms_ = mono_ms();
-  if (disk_.on_write_failed(st.to_string())) apply_disk_state();
+  const bool first = disk_.write_error().empty();
+  if (disk_.on_write_failed(st.to_string())) {
+    apply_disk_state();
+  } else if (first) {
+    // Already refusing writes (below the reserve): the failure itself is news.
+    node_->refuse_writes(disk_.refusal());
+    spdlog::error("a write to disk failed: {}; retried every {} ms", st.to_string(),
+                  kPersistRetryMs);
+  }
 }
 
 void Server::retry_failed() {
@@ -424,7 +432,11 @@ void Server::check_disk() {
   // An error (the directory vanished, say) says nothing about space: the state stays.
   if (::statvfs(config_.data_dir.c_str(), &fs) != 0) return;
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (disk_.on_free_space(free_bytes)) apply_disk_state();
+  if (disk_.on_free_space(free_bytes)) {
+    apply_disk_state();
+  } else if (disk_.full()) {
+    node_->refuse_writes(disk_.refusal());  // the error names the current figures
+  }
 }
 
 void Server::apply_disk_state() {

@@ -62,6 +62,10 @@ constexpr uint64_t kReplayed = 1;
 // A live Raft log record in a sealed segment followed by this many times write_buffer_bytes of
 // sealed log is checkpointed into RocksDB, so that the segment can be released.
 constexpr uint64_t kKeepUncheckpointedBuffers = 2;
+// Opening writes: RocksDB a new MANIFEST, OPTIONS file and info log, the write-ahead log a new
+// segment of wal_first_segment_bytes. RocksDB does not survive running out of space there (an
+// internal assertion aborts the process), so opening needs this much free besides the segment.
+constexpr uint64_t kOpenHeadroomBytes = 1ull << 20;
 
 bool is_log_key(std::string_view key) {
   return !key.empty() && key[0] == kLogBegin[0];
@@ -360,6 +364,18 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
                                                          const RocksOptions& options) {
   if (dir.empty()) return Status::invalid_argument("rocksdb store directory is empty");
   RKV_RETURN_IF_ERROR(check_dir(dir, options.create_if_missing));
+  {
+    std::error_code ec;
+    const std::filesystem::space_info space = std::filesystem::space(dir, ec);
+    const uint64_t need = kOpenHeadroomBytes + options.wal_first_segment_bytes;
+    if (!ec && space.available < need) {
+      return Status::resource_exhausted(
+          "cannot open rocksdb store in " + dir + ": " + std::to_string(space.available) +
+          " bytes free on its file system, and opening needs about " + std::to_string(need) +
+          " (a new RocksDB manifest and a write-ahead log segment); free some space and start "
+          "again (disk_reserve_bytes keeps a node from filling its disk this far)");
+    }
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(make_options(options), dir, &raw);
   if (!s.ok()) {
