@@ -94,7 +94,13 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
       });
     });
   }
-  s->check_disk();  // a node restarted on a full disk refuses writes from the start
+  // A node restarted on a full disk refuses writes from the start: below the reserve, or while
+  // its store cannot finish opening (retried with the failed-write retries, see cron).
+  s->check_disk();
+  if (Status st = s->storage_->finish_open(); !st.is_ok()) {
+    s->last_retry_ms_ = s->mono_ms();
+    if (s->disk_.on_write_failed(st.to_string())) s->apply_disk_state();
+  }
   return s;
 }
 
@@ -183,14 +189,26 @@ void Server::shutdown_now() {
   cron_timer_.cancel();
   if (signals_) signals_->cancel(ec);
   if (client_poll_) client_poll_->cancel(ec);
-  // Drain: the batch being synced completes in the syncer's destructor; then whatever the node
-  // still holds is written synchronously, so an orderly stop loses nothing.
+  // Drain: the batch being synced completes (its on_synced will not run, so whether it failed
+  // is asked); then whatever the node still holds is written synchronously, so an orderly stop
+  // loses nothing.
+  bool failed_in_flight = false;
+  if (syncer_) {
+    syncer_->finish();
+    failed_in_flight = syncing_ && syncer_->last_failed();
+  }
   syncer_.reset();
   // A batch the disk refused goes first. On a disk that is still full these writes are lost:
-  // none of them was acknowledged.
+  // none of them was acknowledged. Nothing is written after a batch that failed: a later batch
+  // without an earlier one (a gap in a Raft log, an element without its collection) would be
+  // a store no run of the node ever held.
   std::vector<PersistRequest> left;
   if (failed_) left.push_back(*std::exchange(failed_, std::nullopt));
   if (node_->has_pending_persist()) left.push_back(node_->take_persist());
+  if (failed_in_flight && !left.empty()) {
+    spdlog::error("the last batch write failed; writes not yet acknowledged are lost");
+    left.clear();
+  }
   for (PersistRequest& req : left) {
     Status st = storage_->write(std::move(req.batch), true);
     if (!st.is_ok()) {
@@ -407,6 +425,17 @@ void Server::on_persist_failed(PersistRequest req, const Status& st) {
 
 void Server::retry_failed() {
   last_retry_ms_ = mono_ms();
+  if (!failed_) {
+    // No batch to write again: the store could not finish opening, and no write has been
+    // taken since (they are refused).
+    Status st = storage_->finish_open();
+    if (!st.is_ok()) {
+      if (disk_.on_write_failed(st.to_string())) apply_disk_state();
+      return;
+    }
+    if (disk_.on_write_ok()) apply_disk_state();
+    return;
+  }
   PersistRequest req = *std::exchange(failed_, std::nullopt);
   if (syncer_) {
     syncing_ = true;
@@ -569,7 +598,9 @@ void Server::cron() {
     last_disk_check_ms_ = mono;
     check_disk();
   }
-  if (failed_ && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) retry_failed();
+  if (!disk_.write_error().empty() && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) {
+    retry_failed();
+  }
   if (!blocked_clients_.empty()) check_block_timeouts();
   const uint64_t idle = config_.limits.idle_timeout_ms;
   if (idle > 0 && now - last_idle_check_ms_ >= 1000) {

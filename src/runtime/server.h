@@ -145,6 +145,7 @@ class Server {
   // before any later batch. Its writes are applied in memory (and may have been read), so they
   // are made durable, never dropped; their replies wait until then.
   void on_persist_failed(PersistRequest req, const Status& st);
+  // Writes failed_ again, or, without one, finishes opening the store (Storage::finish_open).
   void retry_failed();
   void on_batch_durable(uint64_t token);
   // Free space against the reserve (statvfs of the data dir), every kDiskCheckMs.

@@ -619,6 +619,11 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
   return Status::ok();
 }
 
+Status RocksStorage::finish_open() {
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return impl_->finish_replay();
+}
+
 const std::string& RocksStorage::dir() const {
   return impl_->dir;
 }

@@ -150,6 +150,11 @@ class Storage {
   // What opening the store dropped to recover from damage (see RocksOptions::unsynced), for
   // the operator's log; empty when nothing was dropped.
   virtual std::string recovery_note() const { return {}; }
+
+  // Finishes what opening could not (RocksStorage: the flush after replaying its log, on a full
+  // disk); OK when nothing is left. Until it succeeds every write fails, so a driver tries it
+  // before taking writes, and again while it fails. Same threading rule as write().
+  virtual Status finish_open() { return Status::ok(); }
 };
 
 // In-memory storage with a crash model for tests and the simulator.
@@ -217,6 +222,7 @@ class RocksStorage final : public Storage {
 
   const std::string& dir() const;
   std::string recovery_note() const override;
+  Status finish_open() override;
   // RocksDB's human-readable statistics dump (the "rocksdb.stats" property), for admin pages.
   std::string stats() const;
   // Approximate bytes held: live SST files plus memtables. Cheap; for metrics and limits.
