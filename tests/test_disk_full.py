@@ -236,24 +236,45 @@ class DiskFullTest(unittest.TestCase):
             self.assertEqual(text(c.call("GET", "k")), "v")
 
 
-class FollowerDiskFullTest(unittest.TestCase):
-    def test_a_follower_whose_disk_fills_stops_acknowledging_and_catches_up(self):
+class ClusterDiskFullTest(unittest.TestCase):
+    def cluster_with_a_full_node(self, reserve=None):
+        """A 3-node cluster (test_cluster) in which one follower's data dir moved onto a small
+        tmpfs, most of it taken by a filler file. Returns (cluster, that node's index, filler
+        path)."""
         import shutil
         import test_cluster
-        KS = test_cluster.KS
         c = test_cluster.Cluster()
         self.addCleanup(c.cleanup)
         c.start()
         leader = c.leader()
         f = next(i for i in range(3) if i != leader)
-        # Move the follower's data dir onto a small tmpfs, most of it taken by a filler file.
         mnt = mount_tmpfs(self, 40)
         filler = os.path.join(mnt, "filler")
-        c.nodes[f].stop()
-        shutil.copytree(c.nodes[f].data_dir, os.path.join(mnt, "data"))
-        c.nodes[f].data_dir = os.path.join(mnt, "data")
+        s = c.nodes[f]
+        s.stop()
+        shutil.copytree(s.data_dir, os.path.join(mnt, "data"))
+        s.data_dir = os.path.join(mnt, "data")
+        if reserve is not None:
+            with open(s.config_path) as fh:
+                cfg = fh.read()
+            cfg = cfg.replace("[node]\n", f"[node]\ndisk_reserve_bytes = {reserve}\n", 1)
+            with open(s.config_path, "w") as fh:
+                fh.write(cfg)
         make_filler(filler, 16 * MIB)
-        c.nodes[f].start()
+        s.start()
+        return c, f, filler
+
+    def check_converged(self, c, acked):
+        c.wait_converged()
+        for i in range(3):
+            got = c.local_values(i, list(acked))
+            for k, v in acked.items():
+                self.assertEqual(text(got[k]), v, f"{k} on n{i + 1}")
+
+    def test_a_follower_whose_disk_fills_stops_acknowledging_and_catches_up(self):
+        import test_cluster
+        KS = test_cluster.KS
+        c, f, filler = self.cluster_with_a_full_node()
         leader = c.leader()
         self.assertNotEqual(leader, f)
 
@@ -285,11 +306,54 @@ class FollowerDiskFullTest(unittest.TestCase):
             self.assertTrue(str(conn.call("SET", f"{KS}:refused", "x")).startswith("MISCONF"))
 
         os.unlink(filler)
-        commit = c.group(leader)["commit_index"]
-        c.wait_applied(f, commit)
-        got = c.local_values(f, list(acked))
-        for k, v in acked.items():
-            self.assertEqual(text(got[k]), v, f"{k} on the follower after catching up")
+        self.check_converged(c, acked)
+
+    def test_a_leader_whose_disk_fills_refuses_writes_and_loses_no_acknowledged_one(self):
+        import test_cluster
+        KS = test_cluster.KS
+        c, f, filler = self.cluster_with_a_full_node(reserve=0)
+        # Leadership moves until the node on the tmpfs has it (each stop starts an election
+        # among the other two).
+        for _ in range(12):
+            leader = c.leader()
+            if leader == f:
+                break
+            c.nodes[leader].stop()
+            c.leader(exclude=(leader,))
+            c.nodes[leader].start()
+        if c.leader() != f:
+            self.skipTest("the node on the tmpfs did not become the leader")
+
+        # Writes until the leader's disk refuses one: the one in flight then may time out (its
+        # outcome unknown, never a false OK), later ones get MISCONF.
+        acked = {}
+        errors = []
+        with c.nodes[f].raw(timeout=20) as conn:
+            for i in range(MAX_WRITES):
+                k, v = f"{KS}:k{i}", value_of(i)
+                r = conn.call("SET", k, v)
+                if r == "OK":
+                    acked[k] = v
+                    continue
+                errors.append(str(r))
+                if str(r).startswith("MISCONF"):
+                    break
+            else:
+                self.fail("the leader's disk never filled")
+        self.assertTrue(all(e.startswith(("MISCONF", "TIMEOUT")) for e in errors), errors)
+        self.assertTrue(all(n.alive() for n in c.nodes))
+        self.assertEqual(info_fields(c.nodes[f])["disk_full"], "1")
+
+        os.unlink(filler)
+        deadline = time.monotonic() + 15
+        while True:
+            with c.nodes[c.leader()].raw() as conn:
+                if conn.call("SET", f"{KS}:after", "1") == "OK":
+                    acked[f"{KS}:after"] = "1"
+                    break
+            self.assertLess(time.monotonic(), deadline, "writes did not resume")
+            time.sleep(0.2)
+        self.check_converged(c, acked)
 
 
 if __name__ == "__main__":
