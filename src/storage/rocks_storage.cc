@@ -154,8 +154,8 @@ rocksdb::Options make_options(const RocksOptions& options) {
   o.bytes_per_sync = kBytesPerSync;
   o.max_open_files = kMaxOpenFiles;
   o.keep_log_file_num = kKeepInfoLogFiles;
-  o.listeners.push_back(std::make_shared<NoAutoRecovery>());
   o.max_log_file_size = kMaxInfoLogBytes;
+  o.listeners.push_back(std::make_shared<NoAutoRecovery>());
 
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -448,8 +448,8 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     // records).
     RKV_RETURN_IF_ERROR(impl->checkpoint_below(kReplayed + 1));
     impl->replayed_upto = impl->wal->last_recovered_segment();
-    // A full disk fails the flush; the store still opens, for reads, and the first write
-    // flushes again (finish_replay).
+    // A full disk fails the flush; the store still opens, for reads, and finish_open() and
+    // every write try the flush again before anything is appended.
     if (Status fs = impl->finish_replay(); !fs.is_ok()) impl->open_note = fs.to_string();
   }
   impl->live_in_segment.clear();

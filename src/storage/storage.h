@@ -200,7 +200,9 @@ struct RocksOptions {
 // this header does not pull in RocksDB.
 //
 // Opening on a full disk succeeds for reads when only the flush after replaying the log fails
-// (recovery_note() says so); writes fail with ResourceExhausted until that flush succeeds.
+// (recovery_note() says so); writes fail with ResourceExhausted until that flush succeeds
+// (finish_open). With less free space than opening writes (about 1 MiB plus the first log
+// segment) it fails with ResourceExhausted instead: RocksDB aborts when it runs out there.
 // Opening fails (never crashes) when the directory is held by another live process (RocksDB's
 // LOCK file: IOError naming the directory), when it holds a damaged store (Corruption), or when
 // it holds files that are not a RocksDB store (InvalidArgument: we refuse to create a store
