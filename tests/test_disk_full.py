@@ -7,6 +7,7 @@ deletes to give space back. Mounting needs root (CI runs as root); elsewhere the
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import test_cluster  # noqa: E402
+
+KS = test_cluster.KS
 
 MIB = 1 << 20
 VALUE_BYTES = 64 * 1024
@@ -241,8 +245,6 @@ class ClusterDiskFullTest(unittest.TestCase):
         """A 3-node cluster (test_cluster) in which one follower's data dir moved onto a small
         tmpfs, most of it taken by a filler file. Returns (cluster, that node's index, filler
         path)."""
-        import shutil
-        import test_cluster
         c = test_cluster.Cluster()
         self.addCleanup(c.cleanup)
         c.start()
@@ -272,8 +274,6 @@ class ClusterDiskFullTest(unittest.TestCase):
                 self.assertEqual(text(got[k]), v, f"{k} on n{i + 1}")
 
     def test_a_follower_whose_disk_fills_stops_acknowledging_and_catches_up(self):
-        import test_cluster
-        KS = test_cluster.KS
         c, f, filler = self.cluster_with_a_full_node()
         leader = c.leader()
         self.assertNotEqual(leader, f)
@@ -309,8 +309,6 @@ class ClusterDiskFullTest(unittest.TestCase):
         self.check_converged(c, acked)
 
     def test_a_leader_whose_disk_fills_refuses_writes_and_loses_no_acknowledged_one(self):
-        import test_cluster
-        KS = test_cluster.KS
         c, f, filler = self.cluster_with_a_full_node(reserve=0)
         # Leadership moves until the node on the tmpfs has it (each stop starts an election
         # among the other two).
