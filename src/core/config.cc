@@ -199,10 +199,11 @@ class Reader {
 };
 
 Status parse_node(const Reader& r, const toml::table& t, Config& c) {
-  RKV_RETURN_IF_ERROR(r.only_keys(t,
-                                  {"id", "bind", "port", "admin_port", "data_dir", "fsync",
-                                   "log_level", "expire_sweep_ms", "requirepass"},
-                                  "[node]"));
+  RKV_RETURN_IF_ERROR(
+      r.only_keys(t,
+                  {"id", "bind", "port", "admin_port", "data_dir", "fsync", "log_level",
+                   "expire_sweep_ms", "requirepass", "disk_reserve_bytes"},
+                  "[node]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "requirepass", &c.requirepass));
   if (c.requirepass.size() > 4096) {
     return r.error_at(*t.get("requirepass"), "requirepass is longer than 4096 bytes");
@@ -216,6 +217,8 @@ Status parse_node(const Reader& r, const toml::table& t, Config& c) {
       r.get_enum(t, "fsync", &c.fsync, {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kNever}));
   RKV_RETURN_IF_ERROR(r.get_string(t, "log_level", &c.log_level));
   RKV_RETURN_IF_ERROR(r.get_int(t, "expire_sweep_ms", &c.expire_sweep_ms, 1, 60000));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "disk_reserve_bytes", &c.disk_reserve_bytes, 0, int64_t{1} << 50));
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (!kLevels.count(c.log_level)) {

@@ -128,6 +128,10 @@ struct Config {
   // Never shown by CONFIG GET, INFO or the logs.
   std::string requirepass;
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
+  // Writes are refused while the data dir's file system has less free space than this, so that
+  // a full disk still leaves room to compact, flush and restart. 0: only a failed write stops
+  // them.
+  uint64_t disk_reserve_bytes = 64ull << 20;
   Limits limits;
   RaftSettings raft;
   LeaderlessSettings leaderless;

@@ -22,6 +22,7 @@ port = 7400
 admin_port = 0
 data_dir = "/tmp/x"
 fsync = "always"
+disk_reserve_bytes = 1048576
 
 [limits]
 max_bulk_len = 1048576
@@ -61,6 +62,8 @@ w = 2
   EXPECT_EQ(c.port, 7400);
   EXPECT_EQ(c.admin_port, 0);
   EXPECT_EQ(c.fsync, FsyncMode::kAlways);
+  EXPECT_EQ(c.disk_reserve_bytes, 1048576u);
+  EXPECT_EQ(Config::defaults().disk_reserve_bytes, 64ull << 20);
   EXPECT_EQ(c.limits.max_bulk_len, 1048576u);
   EXPECT_EQ(c.limits.idle_timeout_ms, 5000u);
   EXPECT_EQ(c.raft.max_inflight_msgs, 4u);
@@ -101,6 +104,8 @@ TEST(Config, ErrorsNameTheLine) {
        "used by two keyspaces"},
       {"[node]\nid = \"n9\"\n[[cluster.node]]\nid = \"n1\"\nport = 1\n", "not among"},
       {"[node]\nport = \"abc\"\n", "must be an integer"},
+      {"[node]\ndisk_reserve_bytes = -1\n",
+       "config:2: \"disk_reserve_bytes\" = -1 is out of range"},
       {"[raft]\nasync_append_delay_us = 100001\n",
        "config:2: \"async_append_delay_us\" = 100001 is out of range"},
   };

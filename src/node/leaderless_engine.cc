@@ -1078,6 +1078,15 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
     hlc_.observe(s.hlc, now_ms);
   switch (m.type) {
     case MsgType::kWrite: {
+      if (!node_->write_refusal().empty()) {
+        // This node cannot make writes durable (a full disk): refused at once, rather than
+        // held in memory unacknowledged for as long as that lasts. The coordinator counts the
+        // refusal; read repair and anti-entropy bring this replica up to date afterwards.
+        if (m.kind != WriteKind::kSync) {
+          acknowledge(AfterDurable{0, static_cast<int32_t>(from), m.id, false});
+        }
+        return;
+      }
       uint64_t token = 0;
       bool ok = true;
       if (m.kind == WriteKind::kHint && m.hint_for >= 0 &&
@@ -1150,6 +1159,10 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
       const resp::CommandSpec* spec = resp::lookup_command(args[0]);
       std::string out;
       resp::Writer w(&out, 2);
+      if (!node_->write_refusal().empty()) {
+        w.error(node_->write_refusal());
+        return reply(o, std::move(out));
+      }
       const size_t need = std::clamp<size_t>(m.consistency, 1, static_cast<size_t>(kc().n));
       if (!spec || !resp::arity_ok(*spec, args.size()) ||
           (spec->id != resp::CommandId::kSet && spec->id != resp::CommandId::kDel) ||

@@ -76,6 +76,25 @@ TEST(LeaderlessEngine, QuorumWriteIsReadableThroughEveryNode) {
             "-ERR CONSISTENCY ANY appli");
 }
 
+// A replica that cannot make writes durable (a full disk: Node::refuse_writes) refuses replica
+// writes at once instead of holding them unacknowledged; a quorum of the others still takes
+// the write, a client of that node gets the refusal, and repair brings it up to date later.
+TEST(LeaderlessEngine, AReplicaRefusingWritesIsCountedOutAndRepairedLater) {
+  MiniCluster c(3, 3, 2, 2);
+  c.advance(200);
+  c.node(2).refuse_writes("MISCONF disk full");
+  EXPECT_EQ(c.run(0, {"SET", "kv:a", "1"}), "+OK\r\n");
+  EXPECT_EQ(c.engine(2).local_object("kv:a"), nullptr);
+  EXPECT_FALSE(c.node(2).has_pending_persist());
+  EXPECT_EQ(c.run(0, {"SET", "kv:a", "2"}, Consistency::kAll).substr(0, 1), "-");
+  EXPECT_EQ(c.run(2, {"SET", "kv:b", "1"}), "-MISCONF disk full\r\n");
+  EXPECT_EQ(c.run(2, {"GET", "kv:a"}), "$1\r\n2\r\n");  // R = 2 from the others
+  c.node(2).refuse_writes("");
+  c.repair(2);
+  c.advance(100);
+  ASSERT_NE(c.engine(2).local_object("kv:a"), nullptr);
+}
+
 // Commands the leaderless engine does not implement are refused (not executed on one replica)
 // with an error that names the model; the multi-key ones as well.
 TEST(LeaderlessEngine, RefusesStringAndKeyCommandsItDoesNotImplement) {

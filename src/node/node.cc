@@ -364,6 +364,10 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
                      std::span<const std::string_view> args, const RequestOptions& opts,
                      int64_t now_ms, resp::Writer& w) {
   last_now_ms_ = now_ms;
+  if (!write_refusal_.empty() && (spec.flags & resp::kWrite)) {
+    w.error(write_refusal_);
+    return {};
+  }
   if (engines_.empty()) return execute_local(spec, args, now_ms, w);
   if (spec.id == resp::CommandId::kKeys || spec.id == resp::CommandId::kDbsize ||
       spec.id == resp::CommandId::kScan) {
@@ -463,7 +467,12 @@ Dispatch Node::execute_transaction(const Origin& o, Transaction& txn, int64_t no
   int64_t ks = -1;
   for (const auto& c : txn.commands) {
     std::vector<std::string_view> a(c.begin(), c.end());
-    const std::string err = admit_to_transaction(*resp::lookup_command(a[0]), a, &ks);
+    const resp::CommandSpec& spec = *resp::lookup_command(a[0]);
+    if (!write_refusal_.empty() && (spec.flags & resp::kWrite)) {
+      w.error(write_refusal_);
+      return {};
+    }
+    const std::string err = admit_to_transaction(spec, a, &ks);
     if (!err.empty()) {
       w.error(err);
       return {};

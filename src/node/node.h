@@ -144,6 +144,13 @@ class Node {
   // on_persisted() pump by themselves.
   void pump(int64_t now_ms);
 
+  // While `error` is not empty, every command that writes (a transaction with one included),
+  // from a client or relayed by a peer, is answered with it as a RESP error before it touches
+  // any state: the driver cannot make more writes durable (a full disk; docs/operations.md).
+  // Reads and peer traffic go on. `error` starts with the error code ("MISCONF ...").
+  void refuse_writes(std::string error) { write_refusal_ = std::move(error); }
+  const std::string& write_refusal() const { return write_refusal_; }
+
   // --- effects, drained by the driver after every input ---
   bool has_pending_persist() const { return !pending_.batch.empty(); }
   PersistRequest take_persist();
@@ -315,6 +322,7 @@ class Node {
   int64_t deadline_in(uint64_t ms) const { return mono_ms() + static_cast<int64_t>(ms); }
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
+  std::string write_refusal_;  // see refuse_writes
   uint64_t bad_peer_messages_ = 0;
 };
 

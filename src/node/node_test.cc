@@ -55,6 +55,49 @@ TEST(Node, WritesReturnTokensReadsDoNot) {
   EXPECT_FALSE(n.has_pending_persist());
 }
 
+// While the driver cannot make writes durable (a full disk), every write a client sends is
+// refused with the driver's error before it touches any state, a transaction with a write in
+// it as a whole; reads are served, and writes run again once the refusal is lifted.
+TEST(Node, RefusedWritesLeaveNoTrace) {
+  MemStorage s;
+  Node n(Config::defaults(), &s);
+  ASSERT_TRUE(n.open(0).is_ok());
+  run(n, {"SET", "a", "1"}, 0);
+  persist(n, s);
+  uint64_t seq = 0;
+  auto client = [&](std::initializer_list<std::string_view> args) {
+    std::vector<std::string_view> a(args);
+    std::string out;
+    resp::Writer w(&out, 2);
+    const Dispatch d =
+        n.execute(ClientRequest{1, ++seq, 2, {}, {}}, *resp::lookup_command(a[0]), a, 0, w);
+    EXPECT_NE(d.kind, Dispatch::kDeferred);
+    return out;
+  };
+  auto exec = [&](std::vector<std::vector<std::string>> commands) {
+    Transaction t;
+    t.commands = std::move(commands);
+    std::string out;
+    resp::Writer w(&out, 2);
+    n.execute_transaction(ClientRequest{1, ++seq, 2, {}, {}}, std::move(t), 0, w);
+    return out;
+  };
+  n.refuse_writes("MISCONF disk full");
+  EXPECT_EQ(n.write_refusal(), "MISCONF disk full");
+  EXPECT_EQ(client({"SET", "a", "2"}), "-MISCONF disk full\r\n");
+  EXPECT_EQ(client({"DEL", "a"}), "-MISCONF disk full\r\n");
+  EXPECT_EQ(client({"INCR", "n"}), "-MISCONF disk full\r\n");
+  EXPECT_EQ(exec({{"GET", "a"}, {"SET", "b", "1"}}), "-MISCONF disk full\r\n");
+  EXPECT_EQ(client({"GET", "a"}), "$1\r\n1\r\n");
+  EXPECT_EQ(exec({{"GET", "a"}}), "*1\r\n$1\r\n1\r\n");
+  EXPECT_FALSE(n.has_pending_persist());
+  EXPECT_EQ(n.last_token(), n.durable_token());
+
+  n.refuse_writes("");
+  EXPECT_EQ(client({"SET", "a", "2"}), "+OK\r\n");
+  EXPECT_TRUE(n.has_pending_persist());
+}
+
 TEST(Node, AppliedChangesFireKeyEvents) {
   MemStorage s;
   Node n(Config::defaults(), &s);

@@ -168,23 +168,27 @@ void Connection::process_input() {
     if (r == resp::ParseResult::kNeedMore) {
       size_t expected = parser_.expected_size();
       if (expected > 0 && !ensure_read_space(expected)) {
-        resp::Writer(&out_, info_.proto)
-            .error("ERR Protocol error: request exceeds the query buffer limit");
         server_.stats().protocol_errors++;
-        close_after_flush();
+        answer_and_close("ERR Protocol error: request exceeds the query buffer limit");
       }
       break;
     }
     // Protocol error: answer and close, as Redis does; other clients are unaffected.
     server_.stats().protocol_errors++;
     spdlog::debug("client {} ({}): {}", info_.id, info_.addr, parser_.error());
-    std::string msg = "ERR " + parser_.error();
-    resp::Writer(&out_, info_.proto).error(msg);
-    close_after_flush();
+    answer_and_close("ERR " + parser_.error());
     break;
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   processing_ = false;
+}
+
+void Connection::answer_and_close(std::string_view error) {
+  const size_t from = out_.size();
+  resp::Writer(&out_, info_.proto).error(error);
+  // After the replies still waiting for their writes to be durable, never before them.
+  if (!held_.empty()) hold_tail(from, 0, now_us());
+  close_after_flush();
 }
 
 void Connection::dispatch(std::span<const std::string_view> args) {
@@ -251,7 +255,8 @@ void Connection::dispatch(std::span<const std::string_view> args) {
 
 void Connection::queue_reply(size_t from, uint64_t token, int64_t start_us) {
   if (token != 0 && server_.config().fsync == FsyncMode::kAlways) server_.persist_now();
-  if ((token != 0 && server_.holds_replies()) || !held_.empty()) {
+  // Held until durable; under "always" only when the disk refused the write just persisted.
+  if ((token != 0 && token > server_.durable_token()) || !held_.empty()) {
     hold_tail(from, token, start_us);
     return;
   }

@@ -85,6 +85,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void dispatch(std::span<const std::string_view> args);
+  // Answers input that cannot be parsed with `error` and closes once every earlier reply (held
+  // ones included) has gone.
+  void answer_and_close(std::string_view error);
   // The reply written to out_ from `from` on is complete: send it, or hold it behind earlier
   // held replies or until write `token` is durable.
   void queue_reply(size_t from, uint64_t token, int64_t start_us);

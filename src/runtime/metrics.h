@@ -85,6 +85,7 @@ struct ServerStats {
   uint64_t persist_batches = 0;
   uint64_t persist_syncs = 0;
   uint64_t persist_rows = 0;
+  uint64_t persist_failures = 0;  // batch writes the disk refused (each retry counts)
   // EXEC outcomes: ran, aborted by a changed WATCHed key (nil), EXECABORT (queuing error),
   // refused or failed as a whole (an error reply: keys of several keyspaces, no leader, ...).
   uint64_t transactions_executed = 0;

@@ -32,6 +32,14 @@ bool wants(std::string_view section, std::string_view name) {
   return section == name;
 }
 
+// An INFO value is one line: line breaks in free text (an error message) become spaces.
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return s;
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -73,9 +81,11 @@ std::string Server::info_text(std::string_view section_in) {
   if (wants(section, "persistence")) {
     o += fmt::format(
         "# Persistence\r\nloading:0\r\nfsync:{}\r\ndata_dir:{}\r\npersist_batches:{}\r\n"
-        "persist_syncs:{}\r\npersist_rows:{}\r\nunpersisted_writes:{}\r\n\r\n",
+        "persist_syncs:{}\r\npersist_rows:{}\r\nunpersisted_writes:{}\r\npersist_failures:{}\r\n"
+        "disk_full:{}\r\ndisk_free_bytes:{}\r\ndisk_reserve_bytes:{}\r\ndisk_error:{}\r\n\r\n",
         to_string(config_.fsync), config_.data_dir, stats_.persist_batches, stats_.persist_syncs,
-        stats_.persist_rows, node_->last_token() - node_->durable_token());
+        stats_.persist_rows, node_->last_token() - node_->durable_token(), stats_.persist_failures,
+        disk_.full() ? 1 : 0, disk_.free_bytes(), disk_.reserve_bytes(), one_line(disk_.reason()));
   }
   if (wants(section, "stats")) {
     o += fmt::format(
@@ -382,6 +392,14 @@ std::string Server::metrics_text() {
   counter("replikv_persist_batches_total", "Storage write batches.", stats_.persist_batches);
   counter("replikv_persist_syncs_total", "Storage writes that were synced to disk.",
           stats_.persist_syncs);
+  counter("replikv_persist_failures_total",
+          "Storage batch writes the disk refused (each retry counts).", stats_.persist_failures);
+  gauge("replikv_disk_full",
+        "1 while writes are refused because the disk is full (a failed write, or free space "
+        "below disk_reserve_bytes).",
+        disk_.full() ? 1 : 0);
+  gauge("replikv_disk_free_bytes", "Free bytes on the data dir's file system at the last check.",
+        disk_.free_bytes());
   o += "# HELP replikv_keyspace_keys Keys stored, by keyspace.\n# TYPE replikv_keyspace_keys "
        "gauge\n";
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
@@ -455,6 +473,8 @@ std::string Server::status_json() {
   j["port"] = bound_port_;
   j["uptime_ms"] = now_ms() - start_ms_;
   j["fsync"] = to_string(config_.fsync);
+  j["disk_full"] = disk_.full();
+  j["disk_error"] = disk_.reason();
   j["data_dir"] = config_.data_dir;
   j["clients"] = connections_.size();
   j["keys"] = st.total_keys();

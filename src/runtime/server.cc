@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <algorithm>
@@ -21,6 +22,10 @@ namespace rkv {
 namespace {
 // The node's clock advances in cron ticks: Raft ticks, request deadlines, expiry.
 constexpr auto kCronPeriod = std::chrono::milliseconds(10);
+// A batch the disk refused is written again this often (until it succeeds; one at a time).
+constexpr int64_t kPersistRetryMs = 200;
+// How often free space on the data dir's file system is compared with the reserve.
+constexpr int64_t kDiskCheckMs = 100;
 // Ready client sockets taken from the epoll set per wakeup; more stay ready (level-triggered)
 // and are taken at the next wakeup, after the round ends.
 constexpr int kMaxReadyClients = 128;
@@ -56,7 +61,7 @@ class Server::StepTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-Server::Server(const Config& config) : config_(config) {}
+Server::Server(const Config& config) : config_(config), disk_(config.disk_reserve_bytes) {}
 
 Server::~Server() {
   admin_.reset();
@@ -83,11 +88,18 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
   if (config.fsync == FsyncMode::kBatch) {
     Server* self = s.get();
-    s->syncer_ = std::make_unique<Syncer>(s->storage_.get(), [self](uint64_t token, Status st) {
-      asio::post(self->io_, [self, token, st = std::move(st)]() mutable {
-        self->on_synced(token, std::move(st));
+    s->syncer_ = std::make_unique<Syncer>(s->storage_.get(), [self](PersistRequest req, Status st) {
+      asio::post(self->io_, [self, req = std::move(req), st = std::move(st)]() mutable {
+        self->on_synced(std::move(req), std::move(st));
       });
     });
+  }
+  // A node restarted on a full disk refuses writes from the start: below the reserve, or while
+  // its store cannot finish opening (retried with the failed-write retries, see cron).
+  s->check_disk();
+  if (Status st = s->storage_->finish_open(); !st.is_ok()) {
+    s->last_retry_ms_ = s->mono_ms();
+    if (s->disk_.on_write_failed(st.to_string())) s->apply_disk_state();
   }
   return s;
 }
@@ -177,13 +189,33 @@ void Server::shutdown_now() {
   cron_timer_.cancel();
   if (signals_) signals_->cancel(ec);
   if (client_poll_) client_poll_->cancel(ec);
-  // Drain: the batch being synced completes in the syncer's destructor; then whatever the node
-  // still holds is written synchronously, so an orderly stop loses nothing.
+  // Drain: the batch being synced completes (its on_synced will not run, so whether it failed
+  // is asked); then whatever the node still holds is written synchronously, so an orderly stop
+  // loses nothing.
+  bool failed_in_flight = false;
+  if (syncer_) {
+    syncer_->finish();
+    failed_in_flight = syncing_ && syncer_->last_failed();
+  }
   syncer_.reset();
-  if (node_->has_pending_persist()) {
-    PersistRequest req = node_->take_persist();
+  // A batch the disk refused goes first. On a disk that is still full these writes are lost:
+  // none of them was acknowledged. Nothing is written after a batch that failed: a later batch
+  // without an earlier one (a gap in a Raft log, an element without its collection) would be
+  // a store no run of the node ever held.
+  std::vector<PersistRequest> left;
+  if (failed_) left.push_back(*std::exchange(failed_, std::nullopt));
+  if (node_->has_pending_persist()) left.push_back(node_->take_persist());
+  if (failed_in_flight && !left.empty()) {
+    spdlog::error("the last batch write failed; writes not yet acknowledged are lost");
+    left.clear();
+  }
+  for (PersistRequest& req : left) {
     Status st = storage_->write(std::move(req.batch), true);
-    RKV_ASSERT_MSG(st.is_ok(), "final persist failed");
+    if (!st.is_ok()) {
+      spdlog::error("final persist failed: {}; writes not yet acknowledged are lost",
+                    st.to_string());
+      break;
+    }
   }
   Status st = storage_->sync();
   if (!st.is_ok()) spdlog::error("final sync failed: {}", st.to_string());
@@ -363,20 +395,89 @@ void Server::schedule_round(const std::shared_ptr<Connection>& c) {
 }
 
 void Server::persist_now() {
+  if (failed_) return;  // it goes first (retry_failed); this batch waits in the node
   PersistRequest req = node_->take_persist();
   if (req.batch.empty()) return;
   stats_.persist_batches++;
   stats_.persist_rows += req.batch.size();
   if (req.sync) stats_.persist_syncs++;
+  // Storage::write leaves a batch it fails whole, so `req` can be kept for the retry.
   Status st = storage_->write(std::move(req.batch), req.sync);
-  if (!st.is_ok()) {
-    // Fail-stop: memory already holds writes the disk refused. Restarting recovers exactly
-    // the acknowledged (durable) state.
-    spdlog::critical("storage write failed: {}; stopping to protect acknowledged data",
-                     st.to_string());
-    RKV_ASSERT_MSG(false, "storage write failed");
-  }
+  if (!st.is_ok()) return on_persist_failed(std::move(req), st);
   node_->on_persisted(req.token);
+  if (disk_.on_write_ok()) apply_disk_state();
+}
+
+void Server::on_persist_failed(PersistRequest req, const Status& st) {
+  stats_.persist_failures++;
+  failed_ = std::move(req);
+  last_retry_ms_ = mono_ms();
+  const bool first = disk_.write_error().empty();
+  if (disk_.on_write_failed(st.to_string())) {
+    apply_disk_state();
+  } else if (first) {
+    // Already refusing writes (below the reserve): the failure itself is news.
+    node_->refuse_writes(disk_.refusal());
+    spdlog::error("a write to disk failed: {}; retried every {} ms", st.to_string(),
+                  kPersistRetryMs);
+  }
+}
+
+void Server::retry_failed() {
+  last_retry_ms_ = mono_ms();
+  if (!failed_) {
+    // No batch to write again: the store could not finish opening, and no write has been
+    // taken since (they are refused).
+    Status st = storage_->finish_open();
+    if (!st.is_ok()) {
+      if (disk_.on_write_failed(st.to_string())) apply_disk_state();
+      return;
+    }
+    if (disk_.on_write_ok()) apply_disk_state();
+    return;
+  }
+  PersistRequest req = *std::exchange(failed_, std::nullopt);
+  if (syncer_) {
+    syncing_ = true;
+    syncer_->submit(std::move(req));
+    return;
+  }
+  Status st = storage_->write(std::move(req.batch), req.sync);
+  if (!st.is_ok()) return on_persist_failed(std::move(req), st);
+  on_batch_durable(req.token);
+}
+
+// A batch written by the syncer or by a retry: its replies go, and later batches may follow.
+void Server::on_batch_durable(uint64_t token) {
+  node_->on_persisted(token);
+  if (disk_.on_write_ok()) apply_disk_state();
+  drain_node();
+  release_held();
+  if (node_->has_pending_persist()) node_input();
+}
+
+void Server::check_disk() {
+  struct statvfs fs {};
+  // An error (the directory vanished, say) says nothing about space: the state stays.
+  if (::statvfs(config_.data_dir.c_str(), &fs) != 0) return;
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (disk_.on_free_space(free_bytes)) {
+    apply_disk_state();
+  } else if (disk_.full()) {
+    node_->refuse_writes(disk_.refusal());  // the error names the current figures
+  }
+}
+
+void Server::apply_disk_state() {
+  node_->refuse_writes(disk_.refusal());
+  if (disk_.full()) {
+    spdlog::error(
+        "disk full: {}; writes are refused with MISCONF until there is room (a "
+        "refused batch is retried every {} ms); reads go on",
+        disk_.reason(), kPersistRetryMs);
+  } else {
+    spdlog::info("disk has room again ({} bytes free): writes are accepted", disk_.free_bytes());
+  }
 }
 
 // The end of a round: every connection that read this round has executed its commands. Now
@@ -393,6 +494,7 @@ void Server::end_of_round() {
   for (int pass = 0; pass < 4; ++pass) {
     drain_node();
     if (!node_->has_pending_persist()) break;
+    if (failed_) break;  // written again by the retry first; later batches wait
     if (config_.fsync == FsyncMode::kBatch) {
       if (!syncing_ && !stopping_) {
         syncing_ = true;
@@ -425,19 +527,12 @@ void Server::end_of_round() {
   if (round_.empty()) round_.swap(round);  // keep the capacity
 }
 
-void Server::on_synced(uint64_t token, Status st) {
+void Server::on_synced(PersistRequest req, Status st) {
   StepTimer step(*this, "group commit done");
   syncing_ = false;
-  if (!st.is_ok()) {
-    spdlog::critical("group commit failed: {}; stopping to protect acknowledged data",
-                     st.to_string());
-    RKV_ASSERT_MSG(false, "group commit failed");
-  }
-  node_->on_persisted(token);
-  drain_node();
-  release_held();
+  if (!st.is_ok()) return on_persist_failed(std::move(req), st);
   // Writes that arrived while syncing go out as the next group.
-  if (node_->has_pending_persist()) node_input();
+  on_batch_durable(req.token);
 }
 
 void Server::release_held() {
@@ -498,6 +593,14 @@ void Server::cron() {
   const int64_t now = now_ms();
   node_->tick(now);
   node_input();
+  const int64_t mono = mono_ms();
+  if (mono - last_disk_check_ms_ >= kDiskCheckMs) {
+    last_disk_check_ms_ = mono;
+    check_disk();
+  }
+  if (!disk_.write_error().empty() && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) {
+    retry_failed();
+  }
   if (!blocked_clients_.empty()) check_block_timeouts();
   const uint64_t idle = config_.limits.idle_timeout_ms;
   if (idle > 0 && now - last_idle_check_ms_ >= 1000) {

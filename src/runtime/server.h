@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "node/node.h"
+#include "runtime/disk_guard.h"
 #include "runtime/metrics.h"
 #include "storage/storage.h"
 
@@ -88,9 +90,13 @@ class Server {
   // watch_client fails only when the kernel refuses (out of memory, epoll watch limit).
   bool watch_client(const Connection& c, int fd);
   void unwatch_client(int fd);
-  // Makes a write durable now (fsync "always" and SAVE); crashes the process on I/O error.
+  // Writes the node's pending batch now (fsync "always" and "never", SAVE). A batch the disk
+  // refuses is kept and written again in the background before any later one (see
+  // on_persist_failed); meanwhile replies that wait for it stay held.
   void persist_now();
-  bool holds_replies() const { return config_.fsync == FsyncMode::kBatch; }
+  // Replies to writes are held until durable_token() covers them (under "always" a write is
+  // persisted before its reply is queued, so only one the disk refused is held).
+  bool holds_replies() const { return config_.fsync != FsyncMode::kAlways; }
   uint64_t durable_token() const { return node_->durable_token(); }
 
   // Text renderings of state (loop thread only).
@@ -118,6 +124,7 @@ class Server {
   };
   RedisRole redis_role();
   std::string status_json();
+  const DiskGuard& disk() const { return disk_; }
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);
 
@@ -133,7 +140,18 @@ class Server {
   // Runs again the blocked commands whose keys changed, in the order they changed.
   void wake_blocked();
   void check_block_timeouts();
-  void on_synced(uint64_t token, Status st);
+  void on_synced(PersistRequest req, Status st);
+  // A batch the disk refused: kept, to be written again every kPersistRetryMs (retry_failed)
+  // before any later batch. Its writes are applied in memory (and may have been read), so they
+  // are made durable, never dropped; their replies wait until then.
+  void on_persist_failed(PersistRequest req, const Status& st);
+  // Writes failed_ again, or, without one, finishes opening the store (Storage::finish_open).
+  void retry_failed();
+  void on_batch_durable(uint64_t token);
+  // Free space against the reserve (statvfs of the data dir), every kDiskCheckMs.
+  void check_disk();
+  // Hands the guard's verdict to the node, and logs the change.
+  void apply_disk_state();
   void release_held();
   void arm_cron();
   void cron();
@@ -167,6 +185,10 @@ class Server {
   std::set<uint64_t> blocked_clients_;  // connections that blocked (some may have finished)
   bool round_scheduled_ = false;
   bool syncing_ = false;
+  DiskGuard disk_;
+  std::optional<PersistRequest> failed_;  // see on_persist_failed
+  int64_t last_retry_ms_ = 0;             // mono_ms() of the last attempt to write failed_
+  int64_t last_disk_check_ms_ = 0;
   bool stopping_ = false;
   ServerStats stats_;
   uint64_t last_client_id_ = 0;

@@ -617,7 +617,7 @@ uint64_t run_session_command(Server& s, Connection& c, const resp::CommandSpec& 
   // SAVE, LOSTWRITES RESET: the reply waits for the pending batch (if any) to be durable.
   const bool persists =
       spec.id == CommandId::kSave || (spec.id == CommandId::kLostwrites && a.size() == 2);
-  if (persists && s.holds_replies()) return s.node().last_token();
+  if (persists && s.node().last_token() > s.durable_token()) return s.node().last_token();
   return 0;
 }
 

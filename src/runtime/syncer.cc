@@ -2,16 +2,25 @@
 
 namespace rkv {
 
-Syncer::Syncer(Storage* storage, std::function<void(uint64_t, Status)> done)
+Syncer::Syncer(Storage* storage, std::function<void(PersistRequest, Status)> done)
     : storage_(storage), done_(std::move(done)), thread_([this] { run(); }) {}
 
 Syncer::~Syncer() {
+  finish();
+}
+
+void Syncer::finish() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Syncer::last_failed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_failed_;
 }
 
 void Syncer::submit(PersistRequest req) {
@@ -36,8 +45,9 @@ void Syncer::run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_.reset();
+      last_failed_ = !st.is_ok();
     }
-    done_(req.token, std::move(st));
+    done_(std::move(req), std::move(st));
   }
 }
 

@@ -17,21 +17,29 @@ namespace rkv {
 
 class Syncer {
  public:
-  // done(token, status) runs on the syncer thread; it must hand the result to the loop.
-  Syncer(Storage* storage, std::function<void(uint64_t, Status)> done);
-  ~Syncer();  // finishes the batch in progress, then joins
+  // done(request, status) runs on the syncer thread; it must hand the result to the loop. On
+  // error the request comes back whole, to be submitted again (Storage::write leaves a failed
+  // batch as it was); on success its batch is spent and only its token counts.
+  Syncer(Storage* storage, std::function<void(PersistRequest, Status)> done);
+  ~Syncer();  // finish()
   // Hands over a batch; the previous one must have completed (done was called).
   void submit(PersistRequest req);
+  // Completes the batch in progress and stops the thread; idempotent. For a driver that stops
+  // and will not run the completion done() posted.
+  void finish();
+  // After finish(): the last batch written failed (a later one must not be written after it).
+  bool last_failed() const;
 
  private:
   void run();
 
   Storage* storage_;
-  std::function<void(uint64_t, Status)> done_;
-  std::mutex mu_;
+  std::function<void(PersistRequest, Status)> done_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::optional<PersistRequest> job_;
   bool stop_ = false;
+  bool last_failed_ = false;
   std::thread thread_;
 };
 

@@ -22,6 +22,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -61,6 +62,10 @@ constexpr uint64_t kReplayed = 1;
 // A live Raft log record in a sealed segment followed by this many times write_buffer_bytes of
 // sealed log is checkpointed into RocksDB, so that the segment can be released.
 constexpr uint64_t kKeepUncheckpointedBuffers = 2;
+// Opening writes: RocksDB a new MANIFEST, OPTIONS file and info log, the write-ahead log a new
+// segment of wal_first_segment_bytes. RocksDB does not survive running out of space there (an
+// internal assertion aborts the process), so opening needs this much free besides the segment.
+constexpr uint64_t kOpenHeadroomBytes = 1ull << 20;
 
 bool is_log_key(std::string_view key) {
   return !key.empty() && key[0] == kLogBegin[0];
@@ -105,6 +110,18 @@ Status from_rocks(const rocksdb::Status& s, const std::string& dir, std::string_
   }
 }
 
+// RocksDB recovers from a full disk by itself only once free space exceeds a margin of its own,
+// polled every few seconds, and Resume() answers Busy meanwhile. replikv resumes it instead
+// (RocksStorage::write calls Resume() when a write meets the error), as soon as a retry of the
+// write finds room.
+class NoAutoRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 rocksdb::CompressionType pick_compression() {
   const auto supported = rocksdb::GetSupportedCompressions();
   bool has_lz4 =
@@ -138,6 +155,7 @@ rocksdb::Options make_options(const RocksOptions& options) {
   o.max_open_files = kMaxOpenFiles;
   o.keep_log_file_num = kKeepInfoLogFiles;
   o.max_log_file_size = kMaxInfoLogBytes;
+  o.listeners.push_back(std::make_shared<NoAutoRecovery>());
 
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -278,6 +296,22 @@ struct RocksStorage::Impl {
     return Status::ok();
   }
 
+  // The last segment recovered at open while the flush after replay has not succeeded yet (0:
+  // done). Nothing may be appended until then: a torn record at the end of the recovered log
+  // would stand in front of the new records at the next open.
+  uint64_t replayed_upto = 0;
+  std::string open_note;  // why that flush failed at open, for recovery_note()
+
+  Status finish_replay() {
+    if (replayed_upto == 0) return Status::ok();
+    rocksdb::Status fs = db->Resume();  // clears the error of an earlier failed flush, if any
+    if (fs.ok()) fs = db->Flush(rocksdb::FlushOptions());
+    if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
+    wal->release_up_to(replayed_upto);
+    replayed_upto = 0;
+    return Status::ok();
+  }
+
   // Releases log segments in the background: flush RocksDB's memtables (everything written so
   // far reaches SST files), then delete the segments that held it.
   std::mutex mu;
@@ -330,6 +364,18 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
                                                          const RocksOptions& options) {
   if (dir.empty()) return Status::invalid_argument("rocksdb store directory is empty");
   RKV_RETURN_IF_ERROR(check_dir(dir, options.create_if_missing));
+  {
+    std::error_code ec;
+    const std::filesystem::space_info space = std::filesystem::space(dir, ec);
+    const uint64_t need = kOpenHeadroomBytes + options.wal_first_segment_bytes;
+    if (!ec && space.available < need) {
+      return Status::resource_exhausted(
+          "cannot open rocksdb store in " + dir + ": " + std::to_string(space.available) +
+          " bytes free on its file system, and opening needs about " + std::to_string(need) +
+          " (a new RocksDB manifest and a write-ahead log segment); free some space and start "
+          "again (disk_reserve_bytes keeps a node from filling its disk this far)");
+    }
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(make_options(options), dir, &raw);
   if (!s.ok()) {
@@ -401,9 +447,10 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     // and every recovered segment can go (before any append: a torn tail must not precede new
     // records).
     RKV_RETURN_IF_ERROR(impl->checkpoint_below(kReplayed + 1));
-    rocksdb::Status fs = impl->db->Flush(rocksdb::FlushOptions());
-    if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
-    impl->wal->release_up_to(impl->wal->last_recovered_segment());
+    impl->replayed_upto = impl->wal->last_recovered_segment();
+    // A full disk fails the flush; the store still opens, for reads, and finish_open() and
+    // every write try the flush again before anything is appended.
+    if (Status fs = impl->finish_replay(); !fs.is_ok()) impl->open_note = fs.to_string();
   }
   impl->live_in_segment.clear();
   impl->seen_segment = impl->wal->current_segment();
@@ -457,6 +504,7 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
     if (!s.ok()) return from_rocks(s, impl_->dir, "write batch");
   }
   std::lock_guard<std::mutex> lock(impl_->write_mu);
+  RKV_RETURN_IF_ERROR(impl_->finish_replay());
   if (has_log_puts) {
     WalRecord record(batch);
     RKV_RETURN_IF_ERROR(impl_->wal->append(record.pieces(), sync));
@@ -464,6 +512,19 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
     RKV_RETURN_IF_ERROR(impl_->wal->append(std::string_view(wb.Data()), sync));
   }
   const uint64_t cur = impl_->wal->current_segment();  // the segment the record went to
+  // RocksDB first, then the in-memory log records (which take the batch's strings over): a
+  // failure here leaves the batch whole for the caller to write again. The record is in the log
+  // twice then, which replay tolerates (a batch sets keys to absolute values).
+  rocksdb::WriteBatch* to_db = has_log_puts ? &rest : &wb;
+  if (to_db->Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;  // the batch is in our log already
+    rocksdb::Status s = impl_->db->Write(wo, to_db);
+    // A background error (a flush that found the disk full) stops every write until resumed;
+    // Resume() flushes again and fails the same way while the disk is still full.
+    if (!s.ok() && impl_->db->Resume().ok()) s = impl_->db->Write(wo, to_db);
+    if (!s.ok()) return from_rocks(s, impl_->dir, "write");
+  }
   for (WriteBatch::Item& item : batch.items()) {
     if (!is_log_key(item.key) && item.op != WriteBatch::Op::kDeleteRange) continue;
     switch (item.op) {
@@ -477,13 +538,6 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
         impl_->log_delete_range(item.key, item.value);
         break;
     }
-  }
-  rocksdb::WriteBatch* to_db = has_log_puts ? &rest : &wb;
-  if (to_db->Count() > 0) {
-    rocksdb::WriteOptions wo;
-    wo.disableWAL = true;  // the batch is in our log already
-    rocksdb::Status s = impl_->db->Write(wo, to_db);
-    if (!s.ok()) return from_rocks(s, impl_->dir, "write");
   }
   // A segment filled up. Once the sealed segments hold as much as a memtable, flush RocksDB
   // and release those that pin no live log record: flushing at every segment would make many
@@ -565,12 +619,24 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
   return Status::ok();
 }
 
+Status RocksStorage::finish_open() {
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return impl_->finish_replay();
+}
+
 const std::string& RocksStorage::dir() const {
   return impl_->dir;
 }
 
 std::string RocksStorage::recovery_note() const {
-  return impl_->wal->recovery_note();
+  std::string note = impl_->wal->recovery_note();
+  if (!impl_->open_note.empty()) {
+    if (!note.empty()) note += "; ";
+    note += impl_->open_note +
+            " (the store opened for reads; writes fail until the flush succeeds, retried with "
+            "each write)";
+  }
+  return note;
 }
 
 std::string RocksStorage::stats() const {

@@ -129,7 +129,9 @@ class Storage {
   // crash; on MemStorage it is lost by crash() until a later sync.
   virtual Status write(const WriteBatch& batch, bool sync) = 0;
   // The same, free to take the batch's keys and values over instead of copying them (the
-  // write paths hand their batch on).
+  // write paths hand their batch on). On error the batch is left whole (its deferred values
+  // produced), so that the caller can write it again: a full disk fails a write, and the
+  // same batch succeeds once space returns.
   virtual Status write(WriteBatch&& batch, bool sync) { return write(std::as_const(batch), sync); }
 
   // Makes every earlier write durable.
@@ -148,6 +150,11 @@ class Storage {
   // What opening the store dropped to recover from damage (see RocksOptions::unsynced), for
   // the operator's log; empty when nothing was dropped.
   virtual std::string recovery_note() const { return {}; }
+
+  // Finishes what opening could not (RocksStorage: the flush after replaying its log, on a full
+  // disk); OK when nothing is left. Until it succeeds every write fails, so a driver tries it
+  // before taking writes, and again while it fails. Same threading rule as write().
+  virtual Status finish_open() { return Status::ok(); }
 };
 
 // In-memory storage with a crash model for tests and the simulator.
@@ -192,6 +199,10 @@ struct RocksOptions {
 // Storage on a RocksDB database in one directory. RocksDB types stay behind the pimpl so that
 // this header does not pull in RocksDB.
 //
+// Opening on a full disk succeeds for reads when only the flush after replaying the log fails
+// (recovery_note() says so); writes fail with ResourceExhausted until that flush succeeds
+// (finish_open). With less free space than opening writes (about 1 MiB plus the first log
+// segment) it fails with ResourceExhausted instead: RocksDB aborts when it runs out there.
 // Opening fails (never crashes) when the directory is held by another live process (RocksDB's
 // LOCK file: IOError naming the directory), when it holds a damaged store (Corruption), or when
 // it holds files that are not a RocksDB store (InvalidArgument: we refuse to create a store
@@ -213,6 +224,7 @@ class RocksStorage final : public Storage {
 
   const std::string& dir() const;
   std::string recovery_note() const override;
+  Status finish_open() override;
   // RocksDB's human-readable statistics dump (the "rocksdb.stats" property), for admin pages.
   std::string stats() const;
   // Approximate bytes held: live SST files plus memtables. Cheap; for metrics and limits.

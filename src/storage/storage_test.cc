@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -681,6 +682,86 @@ TEST_F(RocksStorageTest, TornLastLogRecordDoesNotStopLaterOpens) {
   ASSERT_TRUE(s);
   EXPECT_EQ(get_or_absent(*s, "after0"), "1");
   EXPECT_EQ(get_or_absent(*s, "after1"), "1");
+}
+
+// Stands in for a full disk while it lives: nothing can be written past `bytes` into any file
+// (RLIMIT_FSIZE), so a log record that would reach beyond it fails, as a write meeting ENOSPC
+// would. SIGXFSZ is ignored meanwhile, so that the writes fail with EFBIG instead of killing
+// the process. (Segments that cannot be made, the other way a full disk shows, are covered by
+// tests/test_disk_full.py on a real tmpfs.)
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit lim = old_;
+    lim.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_;
+};
+
+// A write the disk refuses fails without harm and leaves its batch whole; the same batch fails
+// again while the disk stays full and succeeds once there is room, and reopening finds every
+// write that succeeded (the retried one included). With a synced log and an unsynced one (which
+// hands each sealed segment to a background thread before making the next).
+TEST_F(RocksStorageTest, AWriteTheDiskRefusesCanBeWrittenAgainOnceThereIsRoom) {
+  for (const bool synced : {true, false}) {
+    SCOPED_TRACE(synced ? "synced log" : "unsynced log");
+    const std::string dir = tmp_.sub(synced ? "synced" : "unsynced");
+    RocksOptions options;
+    options.wal_first_segment_bytes = 64 << 10;
+    options.wal_max_segment_bytes = 64 << 10;
+    options.unsynced = !synced;
+    const std::string value(4096, 'v');
+    std::vector<std::string> written;
+    {
+      auto r = RocksStorage::open(dir, options);
+      ASSERT_TRUE(r) << r.status().to_string();
+      auto s = std::move(r).value();
+      WriteBatch refused;
+      {
+        FileSizeLimit full(32 << 10);  // half way into the first segment
+        for (int i = 0; i < 200 && refused.empty(); ++i) {
+          WriteBatch b;
+          b.put(record_key(static_cast<uint32_t>(i)), value);
+          b.put(log_record_key(static_cast<uint32_t>(i)), value);
+          Status st = s->write(std::move(b), synced);
+          if (st) {
+            written.push_back(record_key(static_cast<uint32_t>(i)));
+          } else {
+            refused = std::move(b);
+          }
+        }
+        ASSERT_FALSE(refused.empty()) << "no write failed under the file size limit";
+        ASSERT_EQ(refused.size(), 2u);
+        EXPECT_EQ(refused.items()[0].value, value);
+        EXPECT_EQ(refused.items()[1].value, value);
+        EXPECT_FALSE(s->write(std::move(refused), synced));  // still full
+        ASSERT_EQ(refused.size(), 2u);
+      }
+      written.push_back(refused.items()[0].key);
+      ASSERT_TRUE(s->write(std::move(refused), synced));
+      ASSERT_TRUE(put(*s, "after", "1", synced));
+      written.push_back("after");
+    }
+    auto r = RocksStorage::open(dir, options);
+    ASSERT_TRUE(r) << r.status().to_string();
+    auto s = std::move(r).value();
+    for (const std::string& k : written) {
+      EXPECT_EQ(get_or_absent(*s, k), k == "after" ? "1" : value) << k;
+    }
+    EXPECT_EQ(scan_all(*s, "r", "s").size() + 1, written.size());
+  }
 }
 
 TEST_F(RocksStorageTest, ManyWritesSurviveFlushesAndReopen) {

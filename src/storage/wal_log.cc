@@ -442,14 +442,16 @@ void WalLog::prepare_loop() {
 }
 
 Status WalLog::roll(uint64_t need) {
-  if (offset_ + kRecordHeader <= cur_size_) {
+  // fd_ < 0: an earlier roll sealed this segment and handed it to the preparer, then failed to
+  // open the next one (a full disk); this is the append trying again.
+  if (fd_ >= 0 && offset_ + kRecordHeader <= cur_size_) {
     // Seal: a zero-length record tells recovery that what follows in this file (zeros, or an
     // older segment's records when the file was reused) is not part of the log.
     const std::string eos = record_header(0, next_seq_, cur_id_, 0);
     RKV_RETURN_IF_ERROR(write_all(fd_, eos.data(), eos.size(), offset_, path_of(cur_id_)));
     dirty_ = true;
   }
-  if (dirty_ && syncs_in_segment_ == 0) {
+  if (fd_ >= 0 && dirty_ && syncs_in_segment_ == 0) {
     // The log is not being synced (fsync = never): nobody waits for this segment to reach the
     // disk, and syncing a whole segment of writes here stalled the writer for up to 100s of ms.
     // The preparer thread syncs and closes it; meanwhile no writeback of the next segment is
@@ -470,8 +472,13 @@ Status WalLog::roll(uint64_t need) {
     size = want_size_;
     prepare_error_ = Status::ok();
   }
-  size = std::max<uint64_t>(size, kSegmentHeader + need);
-  return open_segment(cur_id_ + 1, size);
+  const uint64_t least = std::max<uint64_t>(options_.first_segment_bytes, kSegmentHeader + need);
+  size = std::max<uint64_t>(size, least);
+  Status st = open_segment(cur_id_ + 1, size);
+  // A nearly full disk may still hold a segment of the first size: writes go on until it
+  // fills, instead of failing while a larger one cannot be made.
+  if (!st.is_ok() && size > least) st = open_segment(cur_id_ + 1, least);
+  return st;
 }
 
 Status WalLog::append(std::string_view record, bool sync) {

@@ -1,0 +1,358 @@
+"""A node whose disk fills up stays up: reads are served, writes get -MISCONF, nothing that was
+acknowledged is lost (also across kill -9 and a restart on the full disk), and writes resume
+by themselves once space returns (docs/operations.md, "A full disk").
+
+The data dir is a small tmpfs mounted for the test, with a filler file in it that the test
+deletes to give space back. Mounting needs root (CI runs as root); elsewhere the tests skip.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import test_cluster  # noqa: E402
+
+KS = test_cluster.KS
+
+MIB = 1 << 20
+VALUE_BYTES = 64 * 1024
+MAX_WRITES = 4000  # far more than the tmpfs holds: the error must come before
+
+
+def mount_tmpfs(test, size_mib):
+    """A fresh tmpfs of `size_mib` MiB, unmounted when the test ends (after its servers stop:
+    cleanups run last-registered first). Skips the test when it cannot be mounted."""
+    if os.geteuid() != 0:
+        test.skipTest("mounting a tmpfs needs root (CI runs as root)")
+    mnt = tempfile.mkdtemp(prefix="rkv-disk-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", mnt],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        test.skipTest(f"cannot mount a tmpfs: {r.stderr.strip()}")
+
+    def unmount():
+        subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=30)
+        os.rmdir(mnt)
+    test.addCleanup(unmount)
+    return mnt
+
+
+def make_filler(path, size):
+    with open(path, "wb") as f:
+        f.write(b"\0" * size)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def value_of(i):
+    # Incompressible, and different per key: a value lost or swapped shows.
+    return (f"{i:08d}".encode() + os.urandom(VALUE_BYTES - 8)).hex()[:VALUE_BYTES]
+
+
+def text(reply):
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def info_fields(server, section="persistence"):
+    with server.raw() as c:
+        lines = text(c.call("INFO", section)).splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+def metric(server, name):
+    code, _, body = server.http("/metrics")
+    assert code == 200, code
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"{name} not in /metrics")
+
+
+class DiskFullTest(unittest.TestCase):
+    def fill(self, server, pace_s):
+        """SETs distinct keys until one is refused. Returns (acked {key: value}, error text, key
+        of a write left waiting for the disk or None)."""
+        acked = {}
+        c = server.raw(timeout=5)
+        try:
+            for i in range(MAX_WRITES):
+                k, v = f"k{i}", value_of(i)
+                try:
+                    r = c.call("SET", k, v)
+                except socket.timeout:
+                    # The write is in the batch the disk refused: held, not acknowledged.
+                    return acked, None, k
+                if r != "OK":
+                    return acked, str(r), None
+                acked[k] = v
+                time.sleep(pace_s)
+        finally:
+            c.close()
+        self.fail(f"{MAX_WRITES} writes of {VALUE_BYTES} bytes fit on a small tmpfs")
+
+    def check_acked(self, server, acked):
+        with server.raw(timeout=10) as c:
+            for k, v in acked.items():
+                self.assertEqual(text(c.call("GET", k)), v, f"acknowledged key {k} lost or changed")
+
+    def refused(self, server):
+        with server.raw() as c:
+            r = c.call("SET", "probe", "x")
+        if r == "OK":
+            return False
+        self.assertTrue(str(r).startswith("MISCONF"), r)
+        return True
+
+    def wait_writable(self, server, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.refused(server):
+                return
+            time.sleep(0.2)
+        self.fail("writes did not resume after space was freed\n" + server.log_tail())
+
+    def test_reserve_refuses_writes_and_restart_on_the_full_disk_serves_them(self):
+        mnt = mount_tmpfs(self, 64)
+        filler = os.path.join(mnt, "filler")
+        make_filler(filler, 24 * MIB)
+        config = "[node]\ndisk_reserve_bytes = 8388608\n"
+        s = harness.Server(fsync="batch", config=config, data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        # Paced so that the reserve, checked every 100 ms, is reached well before the last byte.
+        acked, err, waiting = self.fill(s, pace_s=0.005)
+        self.assertIsNone(waiting, "a write waited for the disk although the reserve was kept")
+        self.assertTrue(err.startswith("MISCONF"), err)
+        self.assertGreater(len(acked), 10)
+        self.assertTrue(s.alive())
+        with s.raw() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+        self.assertTrue(self.refused(s))
+        self.check_acked(s, acked)
+        info = info_fields(s)
+        self.assertEqual(info["disk_full"], "1")
+        self.assertIn("disk_reserve_bytes", info["disk_error"])
+        self.assertEqual(metric(s, "replikv_disk_full"), 1)
+
+        # kill -9 and a restart on the still full disk: it starts, and serves every acked write.
+        s.kill9()
+        s.start()
+        self.check_acked(s, acked)
+        self.assertTrue(self.refused(s))
+        self.assertEqual(info_fields(s)["disk_full"], "1")
+
+        # Space returns: writes resume without a restart, and survive the next kill -9.
+        os.unlink(filler)
+        self.wait_writable(s)
+        self.assertEqual(info_fields(s)["disk_full"], "0")
+        self.assertEqual(metric(s, "replikv_disk_full"), 0)
+        with s.raw() as c:
+            self.assertEqual(c.call("SET", "after", "space"), "OK")
+        s.kill9()
+        s.start()
+        self.check_acked(s, acked)
+        with s.raw() as c:
+            self.assertEqual(text(c.call("GET", "after")), "space")
+
+    def test_a_write_the_disk_refuses_is_retried_and_the_node_stays_up(self):
+        self.check_refused_write("batch")
+
+    def test_a_write_the_disk_refuses_is_retried_with_fsync_always(self):
+        self.check_refused_write("always")
+
+    def test_a_write_the_disk_refuses_is_retried_with_fsync_never(self):
+        self.check_refused_write("never")
+
+    def check_refused_write(self, fsync):
+        # No reserve: writes go on until the disk itself refuses one. The filler frees enough
+        # for RocksDB to flush what the log holds when the node restarts.
+        mnt = mount_tmpfs(self, 48)
+        filler = os.path.join(mnt, "filler")
+        make_filler(filler, 24 * MIB)
+        config = "[node]\ndisk_reserve_bytes = 0\n"
+        s = harness.Server(fsync=fsync, config=config, data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        acked, err, waiting = self.fill(s, pace_s=0)
+        if err is not None:
+            self.assertTrue(err.startswith("MISCONF"), err)
+        self.assertTrue(s.alive(), s.log_tail())
+        with s.raw() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+        self.check_acked(s, acked)
+        info = info_fields(s)
+        self.assertEqual(info["disk_full"], "1")
+        self.assertIn("write to disk failed", info["disk_error"])
+        self.assertGreater(int(info["persist_failures"]), 0)
+        self.assertTrue(self.refused(s))
+        if waiting is not None:
+            # The waiting write is not visible as acknowledged, but it is applied: it becomes
+            # durable with the retry rather than being dropped.
+            self.assertGreater(int(info["unpersisted_writes"]), 0)
+
+        # An orderly stop on the still full disk exits cleanly; the writes it could not make
+        # durable were never acknowledged (the waiting one, if any, may be lost).
+        self.assertEqual(s.stop(), 0, s.log_tail())
+        os.unlink(filler)
+        s.start()
+        self.check_acked(s, acked)
+        self.wait_writable(s)
+        with s.raw() as c:
+            self.assertEqual(c.call("SET", "after", "space"), "OK")
+        s.kill9()
+        s.start()
+        self.check_acked(s, dict(acked, after="space"))
+
+    def test_a_disk_full_to_the_last_byte_refuses_the_start_with_a_clear_error(self):
+        mnt = mount_tmpfs(self, 16)
+        s = harness.Server(fsync="batch", config="[node]\ndisk_reserve_bytes = 0\n",
+                           data_dir=os.path.join(mnt, "data"))
+        self.addCleanup(s.cleanup)
+        s.start()
+        with s.raw() as c:
+            self.assertEqual(c.call("SET", "k", "v"), "OK")
+        s.kill9()
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass  # the tmpfs is full
+        finally:
+            os.close(fd)
+        with self.assertRaises(RuntimeError) as e:
+            s.start()
+        self.assertIn("bytes free on its file system", str(e.exception))
+        self.assertIn("replikv exited with 1", str(e.exception))  # an error, not an abort
+        s.kill9()  # reaps the exited process and closes its log
+        os.unlink(filler)
+        s.start()
+        with s.raw() as c:
+            self.assertEqual(text(c.call("GET", "k")), "v")
+
+
+class ClusterDiskFullTest(unittest.TestCase):
+    def cluster_with_a_full_node(self, reserve=None):
+        """A 3-node cluster (test_cluster) in which one follower's data dir moved onto a small
+        tmpfs, most of it taken by a filler file. Returns (cluster, that node's index, filler
+        path)."""
+        c = test_cluster.Cluster()
+        self.addCleanup(c.cleanup)
+        c.start()
+        leader = c.leader()
+        f = next(i for i in range(3) if i != leader)
+        mnt = mount_tmpfs(self, 40)
+        filler = os.path.join(mnt, "filler")
+        s = c.nodes[f]
+        s.stop()
+        shutil.copytree(s.data_dir, os.path.join(mnt, "data"))
+        s.data_dir = os.path.join(mnt, "data")
+        if reserve is not None:
+            with open(s.config_path) as fh:
+                cfg = fh.read()
+            cfg = cfg.replace("[node]\n", f"[node]\ndisk_reserve_bytes = {reserve}\n", 1)
+            with open(s.config_path, "w") as fh:
+                fh.write(cfg)
+        make_filler(filler, 16 * MIB)
+        s.start()
+        return c, f, filler
+
+    def check_converged(self, c, acked):
+        c.wait_converged()
+        for i in range(3):
+            got = c.local_values(i, list(acked))
+            for k, v in acked.items():
+                self.assertEqual(text(got[k]), v, f"{k} on n{i + 1}")
+
+    def test_a_follower_whose_disk_fills_stops_acknowledging_and_catches_up(self):
+        c, f, filler = self.cluster_with_a_full_node()
+        leader = c.leader()
+        self.assertNotEqual(leader, f)
+
+        # Writes through the leader go on (the third node makes the quorum) until the
+        # follower's disk refuses a batch.
+        acked = {}
+        with c.nodes[leader].raw(timeout=20) as conn:
+            for i in range(MAX_WRITES):
+                k, v = f"{KS}:k{i}", value_of(i)
+                self.assertEqual(conn.call("SET", k, v), "OK")
+                acked[k] = v
+                if i % 20 == 0 and int(info_fields(c.nodes[f])["persist_failures"]) > 0:
+                    break
+            else:
+                self.fail("the follower's disk never filled")
+            # Still writable with the follower stuck.
+            for j in range(20):
+                k = f"{KS}:more{j}"
+                self.assertEqual(conn.call("SET", k, "x"), "OK")
+                acked[k] = "x"
+        self.assertTrue(c.nodes[f].alive(), c.nodes[f].log_tail())
+        self.assertEqual(info_fields(c.nodes[f])["disk_full"], "1")
+        # The leader counts only what the follower made durable: its match index stays behind.
+        time.sleep(0.5)
+        g = c.group(leader)
+        match = next(x["match_index"] for x in g["followers"] if x["node"] == f"n{f + 1}")
+        self.assertLess(match, g["commit_index"])
+        with c.nodes[f].raw() as conn:
+            self.assertTrue(str(conn.call("SET", f"{KS}:refused", "x")).startswith("MISCONF"))
+
+        os.unlink(filler)
+        self.check_converged(c, acked)
+
+    def test_a_leader_whose_disk_fills_refuses_writes_and_loses_no_acknowledged_one(self):
+        c, f, filler = self.cluster_with_a_full_node(reserve=0)
+        # Leadership moves until the node on the tmpfs has it (each stop starts an election
+        # among the other two).
+        for _ in range(12):
+            leader = c.leader()
+            if leader == f:
+                break
+            c.nodes[leader].stop()
+            c.leader(exclude=(leader,))
+            c.nodes[leader].start()
+        if c.leader() != f:
+            self.skipTest("the node on the tmpfs did not become the leader")
+
+        # Writes until the leader's disk refuses one: the one in flight then may time out (its
+        # outcome unknown, never a false OK), later ones get MISCONF.
+        acked = {}
+        errors = []
+        with c.nodes[f].raw(timeout=20) as conn:
+            for i in range(MAX_WRITES):
+                k, v = f"{KS}:k{i}", value_of(i)
+                r = conn.call("SET", k, v)
+                if r == "OK":
+                    acked[k] = v
+                    continue
+                errors.append(str(r))
+                if str(r).startswith("MISCONF"):
+                    break
+            else:
+                self.fail("the leader's disk never filled")
+        self.assertTrue(all(e.startswith(("MISCONF", "TIMEOUT")) for e in errors), errors)
+        self.assertTrue(all(n.alive() for n in c.nodes))
+        self.assertEqual(info_fields(c.nodes[f])["disk_full"], "1")
+
+        os.unlink(filler)
+        deadline = time.monotonic() + 15
+        while True:
+            with c.nodes[c.leader()].raw() as conn:
+                if conn.call("SET", f"{KS}:after", "1") == "OK":
+                    acked[f"{KS}:after"] = "1"
+                    break
+            self.assertLess(time.monotonic(), deadline, "writes did not resume")
+            time.sleep(0.2)
+        self.check_converged(c, acked)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
