@@ -59,18 +59,8 @@ model = "multi-leader"
 conflict = "crdt"
 EOF
 
-mkdir -p "$tmp/rkv"
-mapfile -t nodes < <("$PY" "$LOAD" rkv-configs "$tmp/rkv" --nodes 3 --commit async \
-                       --extra-toml "$tmp/ml.toml")
-ports=(); aports=(); own=()
-for i in 0 1 2; do
-  read -r cfg cp ap _ <<<"${nodes[$i]}"
-  ports+=("$cp"); aports+=("$ap")
-  "$BIN" serve --config "$cfg" >"$tmp/rkv-n$((i + 1)).log" 2>&1 &
-  pids+=("$!"); own+=("$!")
-done
-for i in 0 1 2; do wait_ping "${ports[$i]}" "${own[$i]}" "rkv-n$((i + 1))"; done
-rkv_nodes="${ports[*]};$(IFS=,; echo "${aports[*]}")"
+start_rkv rkv --commit async --extra-toml "$tmp/ml.toml"
+read -r -a ports <<<"${rkv_nodes%%;*}"
 
 single_port="$(free_port)"
 cat >"$tmp/single.toml" <<EOF

@@ -156,11 +156,23 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
     RKV_RETURN_IF_ERROR(st.write(b, true));
   }
 
-  Status bad;
-  auto damaged = [&](std::string_view what) {
-    bad = Status::corruption(
-        fmt::format("multi-leader keyspace \"{}\": {} fails its checksum", name_, what));
-    return false;
+  // Every row of one kind: `fn(rest of the row key, unsealed payload)`, false when they do not
+  // parse (the start fails, naming `what`).
+  auto scan_rows = [&](char kind, std::string_view what, auto&& fn) -> Status {
+    const std::string begin = row(kind, "");
+    std::string end = begin;
+    ++end.back();
+    Status bad;
+    RKV_RETURN_IF_ERROR(st.scan(begin, end, [&](std::string_view k, std::string_view rec) {
+      std::string_view payload;
+      if (!unseal(rec, &payload) || !fn(k.substr(begin.size()), payload)) {
+        bad = Status::corruption(
+            fmt::format("multi-leader keyspace \"{}\": {} fails its checksum", name_, what));
+        return false;
+      }
+      return true;
+    }));
+    return bad;
   };
   // The applied vector.
   auto applied = st.get(row('a', ""));
@@ -180,79 +192,56 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
 
   // Stamps.
   uint64_t max_hlc = 0;
-  const std::string kbegin = row('k', "");
-  std::string kend = kbegin;
-  kend.back() = 'l';
-  RKV_RETURN_IF_ERROR(st.scan(kbegin, kend, [&](std::string_view k, std::string_view rec) {
-    std::string_view payload;
-    Meta m;
-    uint64_t tomb = 0;
-    if (!unseal(rec, &payload) || !get_varint(&payload, &m.hlc) ||
-        !get_varint(&payload, &m.actor) || !get_varint(&payload, &m.seq) ||
-        !get_varint(&payload, &tomb) || tomb > 1 || !payload.empty()) {
-      return damaged("a key's stamp");
-    }
-    m.tomb = tomb == 1;
-    max_hlc = std::max(max_hlc, m.hlc);
-    std::string key(k.substr(kbegin.size()));
-    const bool absent = !node_->store_.keyspace(ks_).table.find(key);
-    if (m.tomb) ++tombstones_;
-    if (m.tomb || absent) pending_gc_.push_back(Pending{key, m.hlc, m.actor, m.seq, mono(), {}});
-    meta_.emplace(std::move(key), m);
-    return true;
-  }));
-  RKV_RETURN_IF_ERROR(bad);
-
+  RKV_RETURN_IF_ERROR(
+      scan_rows('k', "a key's stamp", [&](std::string_view key, std::string_view payload) {
+        Meta m;
+        uint64_t tomb = 0;
+        if (!get_varint(&payload, &m.hlc) || !get_varint(&payload, &m.actor) ||
+            !get_varint(&payload, &m.seq) || !get_varint(&payload, &tomb) || tomb > 1 ||
+            !payload.empty()) {
+          return false;
+        }
+        m.tomb = tomb == 1;
+        max_hlc = std::max(max_hlc, m.hlc);
+        const bool absent = !node_->store_.keyspace(ks_).table.find(key);
+        if (m.tomb) ++tombstones_;
+        if (m.tomb || absent) {
+          pending_gc_.push_back(Pending{std::string(key), m.hlc, m.actor, m.seq, mono(), {}});
+        }
+        meta_.emplace(std::string(key), m);
+        return true;
+      }));
   // Convergent objects (conflict = "crdt"): a head row (type and expiry) and a row per cell.
-  const std::string cbegin = row('c', "");
-  std::string cend = cbegin;
-  cend.back() = 'd';
-  RKV_RETURN_IF_ERROR(st.scan(cbegin, cend, [&](std::string_view k, std::string_view rec) {
-    std::string_view payload;
-    versions::CrdtObject& obj = objects_[std::string(k.substr(cbegin.size()))];
-    if (!unseal(rec, &payload) || !obj.decode_head(&payload) || !payload.empty()) {
-      return damaged("a key's convergent object");
-    }
-    return true;
-  }));
-  RKV_RETURN_IF_ERROR(bad);
-  const std::string ebegin = row('e', "");
-  std::string eend = ebegin;
-  eend.back() = 'f';
-  RKV_RETURN_IF_ERROR(st.scan(ebegin, eend, [&](std::string_view k, std::string_view rec) {
-    std::string_view rest = k.substr(ebegin.size());
-    std::string_view payload;
-    uint64_t len = 0;
-    versions::Cell cell;
-    if (!get_varint(&rest, &len) || len + 1 > rest.size() || !unseal(rec, &payload) ||
-        !versions::Cell::decode(&payload, &cell) || !payload.empty()) {
-      return damaged("an element of a key's convergent object");
-    }
-    const std::string key(rest.substr(0, len));
-    const auto t = static_cast<uint8_t>(rest[len]);
-    objects_[key].cells[t][std::string(rest.substr(len + 1))] = std::move(cell);
-    return true;
-  }));
-  RKV_RETURN_IF_ERROR(bad);
-
+  RKV_RETURN_IF_ERROR(scan_rows(
+      'c', "a key's convergent object", [&](std::string_view key, std::string_view payload) {
+        return objects_[std::string(key)].decode_head(&payload) && payload.empty();
+      }));
+  RKV_RETURN_IF_ERROR(scan_rows(
+      'e', "an element of a key's convergent object",
+      [&](std::string_view rest, std::string_view payload) {
+        uint64_t len = 0;
+        versions::Cell cell;
+        if (!get_varint(&rest, &len) || len + 1 > rest.size() ||
+            !versions::Cell::decode(&payload, &cell) || !payload.empty()) {
+          return false;
+        }
+        const auto t = static_cast<uint8_t>(rest[len]);
+        objects_[std::string(rest.substr(0, len))].cells[t][std::string(rest.substr(len + 1))] =
+            std::move(cell);
+        return true;
+      }));
   // The origin log.
-  const std::string obegin = row('o', "");
-  std::string oend = obegin;
-  oend.back() = 'p';
-  RKV_RETURN_IF_ERROR(st.scan(obegin, oend, [&](std::string_view k, std::string_view rec) {
-    std::string_view payload;
-    Item it;
-    if (k.size() != obegin.size() + 8 || !unseal(rec, &payload) ||
-        !multileader::decode_log_record(payload, actor_, &it) ||
-        it.seq != from_be64(k.substr(obegin.size())) ||
-        (!log_.empty() && it.seq != log_.back().seq + 1)) {
-      return damaged("an origin-log entry");
-    }
-    log_bytes_ += payload.size();
-    log_.push_back(LogEntry{it.seq, std::string(payload), 0, mono()});
-    return true;
-  }));
-  RKV_RETURN_IF_ERROR(bad);
+  RKV_RETURN_IF_ERROR(
+      scan_rows('o', "an origin-log entry", [&](std::string_view rest, std::string_view payload) {
+        Item it;
+        if (rest.size() != 8 || !multileader::decode_log_record(payload, actor_, &it) ||
+            it.seq != from_be64(rest) || (!log_.empty() && it.seq != log_.back().seq + 1)) {
+          return false;
+        }
+        log_bytes_ += payload.size();
+        log_.push_back(LogEntry{it.seq, std::string(payload), 0, mono()});
+        return true;
+      }));
   if (!log_.empty() && log_.back().seq > own_seq_) {
     // Entries written with a batch whose applied vector did not make it: the log is the truth.
     own_seq_ = log_.back().seq;

@@ -405,6 +405,9 @@ void cmd_conflicts(Server& s, Args a, resp::Writer& w) {
   if (!only.empty() && node.store().find_keyspace(only) < 0) {
     return w.error(fmt::format("ERR no keyspace named '{}'", only));
   }
+  auto stamp_text = [](uint64_t hlc) {
+    return fmt::format("{}.{}", versions::hlc_wall_ms(hlc), versions::hlc_logical(hlc));
+  };
   auto node_of = [&](uint64_t actor) {
     const uint64_t i = actor >> 32;
     return i < node.config().nodes.size() ? node.config().nodes[i].id : std::string("?");
@@ -432,8 +435,7 @@ void cmd_conflicts(Server& s, Args a, resp::Writer& w) {
     w.bulk("discarded_node");
     w.bulk(node_of(r.loser_actor));
     w.bulk("discarded_stamp");
-    w.bulk(fmt::format("{}.{}", versions::hlc_wall_ms(r.loser_hlc),
-                       versions::hlc_logical(r.loser_hlc)));
+    w.bulk(stamp_text(r.loser_hlc));
     w.bulk("discarded_seq");
     w.integer(static_cast<int64_t>(r.loser_seq));
     w.bulk("discarded_was_delete");
@@ -441,8 +443,7 @@ void cmd_conflicts(Server& s, Args a, resp::Writer& w) {
     w.bulk("kept_node");
     w.bulk(node_of(r.winner_actor));
     w.bulk("kept_stamp");
-    w.bulk(fmt::format("{}.{}", versions::hlc_wall_ms(r.winner_hlc),
-                       versions::hlc_logical(r.winner_hlc)));
+    w.bulk(stamp_text(r.winner_hlc));
     w.bulk("kept_is_delete");
     w.integer(r.winner_tomb ? 1 : 0);
   }

@@ -154,36 +154,39 @@ Cell::CounterKey counter_key(const Cell& c, uint64_t actor, uint64_t seq) {
 
 }  // namespace
 
-CrdtObject CrdtObject::increment(uint8_t t, std::string_view elem, uint64_t actor, uint64_t seq,
-                                 int64_t by) {
+template <typename Add>
+CrdtObject CrdtObject::add_to_counter(uint8_t t, std::string_view elem, uint64_t actor,
+                                      uint64_t seq, Add add) {
   CrdtObject delta;
   Cell& c = cells[t][std::string(elem)];
   const Cell::CounterKey key = counter_key(c, actor, seq);
   Totals cur = c.counter[key];
-  if (by >= 0) {
-    cur.p += by;
-  } else {
-    cur.n -= by;
-  }
+  add(&cur);
   delta.cells[t][std::string(elem)].counter[key] = cur;
   join(delta);
   return delta;
 }
 
+CrdtObject CrdtObject::increment(uint8_t t, std::string_view elem, uint64_t actor, uint64_t seq,
+                                 int64_t by) {
+  return add_to_counter(t, elem, actor, seq, [by](Totals* c) {
+    if (by >= 0) {
+      c->p += by;
+    } else {
+      c->n -= by;
+    }
+  });
+}
+
 CrdtObject CrdtObject::increment_float(uint8_t t, std::string_view elem, uint64_t actor,
                                        uint64_t seq, double by) {
-  CrdtObject delta;
-  Cell& c = cells[t][std::string(elem)];
-  const Cell::CounterKey key = counter_key(c, actor, seq);
-  Totals cur = c.counter[key];
-  if (by >= 0) {
-    cur.fp += by;
-  } else {
-    cur.fn -= by;
-  }
-  delta.cells[t][std::string(elem)].counter[key] = cur;
-  join(delta);
-  return delta;
+  return add_to_counter(t, elem, actor, seq, [by](Totals* c) {
+    if (by >= 0) {
+      c->fp += by;
+    } else {
+      c->fn -= by;
+    }
+  });
 }
 
 CrdtObject CrdtObject::set_type(uint8_t t, uint64_t hlc, uint64_t actor) {

@@ -139,6 +139,13 @@ class CrdtObject {
   void encode(std::string* out) const;
   // Total: false on malformed input.
   static bool decode(std::string_view in, CrdtObject* out);
+
+ private:
+  template <typename Add>
+  CrdtObject add_to_counter(uint8_t t, std::string_view elem, uint64_t actor, uint64_t seq,
+                            Add add);
+
+ public:
   // The type and expiry registers alone.
   void encode_head(std::string* out) const;
   bool decode_head(std::string_view* in);
