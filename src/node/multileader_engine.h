@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,11 @@ class MultiLeaderEngine final : public Engine {
   std::optional<Stamp> stamp(std::string_view key) const;
   size_t tombstone_count() const { return tombstones_; }
   uint64_t own_seq() const { return own_seq_; }
+  // Observation hook for the simulator's no-silent-loss checker (never set by the server):
+  // called with every peer write this node takes, from an origin log or a state transfer, and
+  // whether it stood (false: LWW discarded it, or it was malformed). Must not call back in.
+  using ApplyObserver = std::function<void(const multileader::Item&, bool stood)>;
+  void set_apply_observer(ApplyObserver o) { apply_observer_ = std::move(o); }
 
  private:
   struct Meta {
@@ -212,6 +218,7 @@ class MultiLeaderEngine final : public Engine {
   std::map<uint64_t, SkewedPeer> skew_;  // by actor
   int64_t last_sweep_ = 0, last_gc_ = 0;
   MultiLeaderStats stats_;
+  ApplyObserver apply_observer_;
 };
 
 }  // namespace rkv
