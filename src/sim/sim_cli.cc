@@ -85,6 +85,10 @@ class SimCommandImpl final : public SimCommand {
       if (nodes_opt_->count() == 0) o_.nodes = 0;  // each seed draws its cluster size
     } else if (model_ == "multi-leader") {
       o_.model = Model::kMultiLeader;
+      if (o_.nodes < 2) {  // a single node runs its keyspaces locally, with no engine to judge
+        out << "sim: --model multi-leader wants at least 2 nodes\n";
+        return 2;
+      }
     } else if (model_ != "primary") {
       out << "sim: --model wants primary, leaderless or multi-leader\n";
       return 2;

@@ -1682,6 +1682,7 @@ void Simulator::check_leaderless_history() {
 // multi-leader model
 
 std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string* params) {
+  RKV_ASSERT(o_.nodes >= 2);  // one node has no replication engine (sim_cli refuses it)
   // Drawn from a stream of its own, so that the fault draws of a seed are those of primary runs.
   Random mrng(o_.seed ^ 0x3171'1ead'0000'0003ull);
   auto pick = [&](std::initializer_list<uint64_t> xs) {
