@@ -473,7 +473,8 @@ void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
     if (it.seq != cur + 1) {
       if (!bug(kBugCursorSkips)) break;  // a gap: the sender resends from the cursor
     }
-    apply_remote(it, now_ms);
+    const bool stood = apply_remote(it, now_ms);
+    if (apply_observer_) apply_observer_(it, stood);
     cur = it.seq;
     ++stats_.entries_applied;
     const int64_t lag = now_ms - versions::hlc_wall_ms(it.hlc);
@@ -491,8 +492,10 @@ void MultiLeaderEngine::on_state(uint32_t from, Msg& m, int64_t now_ms) {
   if (in == incoming_transfer_.end() || in->second != m.transfer) {
     incoming_transfer_[from] = m.transfer;
   }
-  for (const Item& it : m.items)
-    apply_remote(it, now_ms);
+  for (const Item& it : m.items) {
+    const bool stood = apply_remote(it, now_ms);
+    if (apply_observer_) apply_observer_(it, stood);
+  }
   if (!m.last) return;
   // Everything the sender held when the transfer began is here now.
   for (const auto& [a, s] : m.applied) {

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -126,6 +127,11 @@ class MultiLeaderEngine final : public Engine {
   static constexpr size_t kLagBuckets = std::size(kLagBoundsMs) + 1;
   const std::array<uint64_t, kLagBuckets>& lag_histogram() const { return lag_hist_; }
   uint64_t own_seq() const { return own_seq_; }
+  // Observation hook for the simulator's no-silent-loss checker (never set by the server):
+  // called with every peer write this node takes, from an origin log or a state transfer, and
+  // whether it stood (false: LWW discarded it, or it was malformed). Must not call back in.
+  using ApplyObserver = std::function<void(const multileader::Item&, bool stood)>;
+  void set_apply_observer(ApplyObserver o) { apply_observer_ = std::move(o); }
 
  private:
   struct Meta {
@@ -262,6 +268,7 @@ class MultiLeaderEngine final : public Engine {
   int64_t last_sweep_ = 0, last_gc_ = 0;
   MultiLeaderStats stats_;
   std::array<uint64_t, kLagBuckets> lag_hist_{};
+  ApplyObserver apply_observer_;
 };
 
 }  // namespace rkv

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "node/leaderless_engine.h"
+#include "node/multileader_engine.h"
 #include "raft/raft.h"
 
 namespace rkv::sim {
@@ -67,6 +68,9 @@ constexpr BugName kBugNames[] = {
     {kBugHintDropped, "hint-dropped"},
     {kBugTimeoutCountsAsAck, "timeout-counts-as-ack"},
     {kBugTombstoneForgotten, "tombstone-forgotten"},
+    {kBugCursorSkips, "cursor-skips"},
+    {kBugLwwKeepsLocal, "lww-keeps-local"},
+    {kBugTombstoneEarly, "tombstone-early"},
 };
 }  // namespace
 
@@ -221,6 +225,12 @@ std::string reproduce_command(const SimOptions& o) {
   if (o.disabled != 0) s += fmt::format(" --disable {}", families_text(o.disabled));
   if (o.check_every != d.check_every) s += fmt::format(" --check-every {}", o.check_every);
   if (o.op_timeout_ms != d.op_timeout_ms) s += fmt::format(" --op-timeout-ms {}", o.op_timeout_ms);
+  if (o.max_clock_skew_ms != d.max_clock_skew_ms) {
+    s += fmt::format(" --max-clock-skew-ms {}", o.max_clock_skew_ms);
+  }
+  if (o.state_chunk_bytes != d.state_chunk_bytes) {
+    s += fmt::format(" --state-chunk-bytes {}", o.state_chunk_bytes);
+  }
   return s;
 }
 

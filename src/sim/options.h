@@ -39,21 +39,23 @@ const char* to_string(FaultLevel f);
 std::optional<WorkloadKind> parse_workload(std::string_view s);
 std::optional<FaultLevel> parse_fault_level(std::string_view s);
 // "vote-not-persisted" -> raft::kBugVoteNotPersisted, "hint-dropped" -> kBugHintDropped
-// (leaderless_engine.h), ...; nullopt when unknown.
+// (leaderless_engine.h), "cursor-skips" -> kBugCursorSkips (multileader_engine.h), ...; nullopt
+// when unknown.
 std::optional<uint32_t> parse_bug(std::string_view s);
 const char* bug_name(uint32_t bug);  // inverse of parse_bug for a single bug; "" for none
 
 struct SimOptions {
   uint64_t seed = 1;
   // kPrimary: one Raft keyspace per (commit, read) mode; kLeaderless: one leaderless keyspace
-  // whose n/r/w, sloppy, read_repair and conflict each seed draws.
+  // whose n/r/w, sloppy, read_repair and conflict each seed draws; kMultiLeader: one
+  // multi-leader keyspace (conflict = "lww") whose MultiLeaderSettings each seed draws.
   Model model = Model::kPrimary;
   int nodes = 3;       // 1..kMaxNodes; leaderless: 0 = each seed draws 3..7
   int clients = 5;     // simulated client processes
   int64_t ops = 2000;  // client operations issued in the safety phase
   FaultLevel faults = FaultLevel::kMedium;
   WorkloadKind workload = WorkloadKind::kAll;
-  uint32_t raft_bugs = 0;  // raft::Bug flags (or leaderless kBug*): a deliberately broken variant
+  uint32_t raft_bugs = 0;  // raft::Bug flags (or leaderless, multi-leader kBug*): a broken variant
   uint32_t disabled = 0;   // FaultFamily flags switched off after the draw
   // Simulated-time bounds of the phases.
   int64_t safety_max_ms = 120'000;     // the safety phase ends here even if ops remain
@@ -62,6 +64,10 @@ struct SimOptions {
   // A client gives up on a reply after this long; 0: each seed draws it from 150..1000 ms
   // (short ones make clients retry on other nodes while one is paused or partitioned).
   int64_t op_timeout_ms = 0;
+  // Multi-leader: the keyspace's max_clock_skew_ms; 0: above any clock difference a seed draws.
+  int64_t max_clock_skew_ms = 0;
+  // Multi-leader: the keyspace's state_chunk_bytes; 0: the default (one chunk per transfer here).
+  int64_t state_chunk_bytes = 0;
   // Raft invariants are checked after every `check_every` events (1 = every event).
   int64_t check_every = 1;
   bool collect_history = true;  // keep the history (needed for the end-of-run checkers)

@@ -55,6 +55,17 @@ Partition Partition::healed(int nodes) {
   return p;
 }
 
+Partition Partition::all_alone(int nodes) {
+  Partition p = healed(nodes);
+  for (int i = 0; i < nodes; ++i) {
+    for (int j = 0; j < nodes; ++j) {
+      if (i != j) p.cut(i, j);
+    }
+  }
+  p.description_ = "every node alone";
+  return p;
+}
+
 bool Partition::is_healed() const {
   for (int i = 0; i < nodes_; ++i) {
     if (reach_[static_cast<size_t>(i)] != static_cast<uint8_t>((1u << nodes_) - 1)) return false;

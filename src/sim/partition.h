@@ -28,6 +28,10 @@ class Partition {
  public:
   // Everyone reaches everyone.
   static Partition healed(int nodes);
+  // Every node alone: no link works either way. Not one of the drawn shapes (adding one would
+  // change every seed's draw); the multi-leader nemesis picks it, where every node writing on
+  // its own is the scenario that matters.
+  static Partition all_alone(int nodes);
   // A random instance of `shape` (node choice and sides drawn from `rng`).
   static Partition make(PartitionShape shape, int nodes, Random& rng);
 

@@ -19,6 +19,15 @@ TEST(Partition, HealedConnectsEveryone) {
     EXPECT_EQ(reach_count(p, i), 4);
 }
 
+TEST(Partition, AllAloneCutsEveryLink) {
+  Partition p = Partition::all_alone(5);
+  EXPECT_FALSE(p.is_healed());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(reach_count(p, i), 0);
+    EXPECT_TRUE(p.can_send(i, i));
+  }
+}
+
 TEST(Partition, IsolateOneCutsBothWays) {
   Random rng(1);
   for (int n = 3; n <= kMaxNodes; ++n) {

@@ -21,7 +21,8 @@ class SimCommandImpl final : public SimCommand {
  public:
   explicit SimCommandImpl(CLI::App& app) {
     cmd_ = app.add_subcommand("sim", "Run the deterministic cluster simulator (docs/simulator.md)");
-    cmd_->add_option("--model", model_, "replication model under test: primary | leaderless");
+    cmd_->add_option("--model", model_,
+                     "replication model under test: primary | leaderless | multi-leader");
     cmd_->add_option("--seed", seed_, "run one seed");
     cmd_->add_option("--seeds", seeds_, "sweep a seed range A..B (inclusive)");
     cmd_->add_flag("--check-determinism", determinism_,
@@ -39,7 +40,8 @@ class SimCommandImpl final : public SimCommand {
                      "ignore-log-up-to-date | read-index-no-quorum | lease-ignores-pause | "
                      "staleness-ignores-pause | snapshot-forgets-lost (primary); "
                      "repair-writes-older | hint-dropped | timeout-counts-as-ack | "
-                     "tombstone-forgotten (leaderless)");
+                     "tombstone-forgotten (leaderless); cursor-skips | lww-keeps-local | "
+                     "tombstone-early (multi-leader)");
     cmd_->add_option("--disable", disable_,
                      "fault families to switch off, comma-separated: loss,dup,reorder,tail,"
                      "partition,crash,torn,pause,clock");
@@ -51,6 +53,13 @@ class SimCommandImpl final : public SimCommand {
         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
     cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms,
                      "client per-op timeout (default: drawn per seed, 150..1000)");
+    cmd_->add_option("--max-clock-skew-ms", o_.max_clock_skew_ms,
+                     "multi-leader: the keyspace's max_clock_skew_ms (default: above any clock "
+                     "difference a seed draws)")
+        ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+    cmd_->add_option("--state-chunk-bytes", o_.state_chunk_bytes,
+                     "multi-leader: the keyspace's state_chunk_bytes (default: the config's)")
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
     cmd_->add_flag("-v,--verbose", sweep_.verbose, "print parameters and faults of every run");
     // --measure staleness (leaderless): the probability that a read t ms after a write's
     // acknowledgement returns it, from message delay distributions (src/sim/staleness.h).
@@ -74,8 +83,14 @@ class SimCommandImpl final : public SimCommand {
     if (model_ == "leaderless") {
       o_.model = Model::kLeaderless;
       if (nodes_opt_->count() == 0) o_.nodes = 0;  // each seed draws its cluster size
+    } else if (model_ == "multi-leader") {
+      o_.model = Model::kMultiLeader;
+      if (o_.nodes < 2) {  // a single node runs its keyspaces locally, with no engine to judge
+        out << "sim: --model multi-leader wants at least 2 nodes\n";
+        return 2;
+      }
     } else if (model_ != "primary") {
-      out << "sim: --model wants primary or leaderless\n";
+      out << "sim: --model wants primary, leaderless or multi-leader\n";
       return 2;
     }
     auto f = parse_fault_level(faults_);

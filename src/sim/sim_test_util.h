@@ -57,6 +57,13 @@ inline SimOptions leaderless_test_options(uint64_t seed, uint32_t disabled = kLe
   return o;
 }
 
+// A short multi-leader run per seed (three nodes).
+inline SimOptions multileader_test_options(uint64_t seed) {
+  SimOptions o = test_options(seed, FaultLevel::kHigh);
+  o.model = Model::kMultiLeader;
+  return o;
+}
+
 // The first seed in [first, first + count) whose run fails, or nullopt.
 inline std::optional<uint64_t> first_failing_seed(SimOptions o, uint64_t first, uint64_t count,
                                                   SimResult* failed = nullptr) {

@@ -5,6 +5,7 @@
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no allocation per run
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -33,8 +34,11 @@
 #include "core/varint.h"
 #include "leaderless/messages.h"
 #include "leaderless/ring.h"
+#include "multileader/messages.h"
 #include "node/engine.h"
+#include "node/key_table.h"
 #include "node/leaderless_engine.h"
+#include "node/multileader_engine.h"
 #include "node/node.h"
 #include "node/wire.h"
 #include "raft/invariants.h"
@@ -57,6 +61,10 @@ constexpr int64_t kEpochMs = 1'700'000'000'000;  // node clocks start near a rea
 constexpr int64_t kClientLinkMinUs = 20, kClientLinkMaxUs = 300;  // client <-> node one way
 constexpr int64_t kQuiesceMs = 1'000;       // idle time before comparing replicas
 constexpr int64_t kConvergeMaxMs = 10'000;  // replicas must agree within this after quiescing
+// Multi-leader: the share of partitions that leave every node alone.
+constexpr double kAllAloneP = 0.25;
+// Multi-leader max_clock_skew_ms by default: a day, beyond any clock difference a seed draws.
+constexpr uint64_t kNoClockSkewBoundMs = 86'400'000;
 constexpr int64_t kRetryBackoffMaxUs = 50 * kUsPerMs;  // liveness chains: wait before a retry
 constexpr int64_t kLongThinkMaxUs = 1'500 * kUsPerMs;  // a client's longest idle spell
 constexpr size_t kMaxArgs = 8;                         // most arguments a workload command has
@@ -181,6 +189,19 @@ class Simulator {
   check::HomeObjects leaderless_homes() const;
   void check_leaderless_convergence();
   void check_leaderless_history();
+  // --- multi-leader model ---
+  std::vector<SimKeyspace> setup_multileader(Config& base, std::string* params);
+  MultiLeaderEngine* multileader_engine(int node) const;
+  void watch_multileader_engine(int node);
+  void observe_multileader(int node, const WriteBatch& batch);
+  void watch_multileader_send(int from, std::string_view payload);
+  void watch_multileader_delivery(int to, std::string_view payload);
+  void note_multileader_op(int node, const SimClient& cl, uint64_t seq_before);
+  void finish_multileader_op(const SimClient& cl);
+  // What still differs between the nodes (empty once they agree), for the convergence check.
+  std::string multileader_difference() const;
+  void check_multileader_convergence();
+  void check_multileader();
   // The set elements that the nodes' LOSTWRITES list for `keyspace` (SADD commands).
   std::set<check::LostElement> listed_lost_elements(const std::string& keyspace) const;
   void fail(std::string what);
@@ -253,7 +274,8 @@ class Simulator {
   bool faults_on_ = true;
   int64_t issued_ = 0;
   int64_t heal_time_ = 0;
-  int64_t op_timeout_ms_ = 0;  // o_.op_timeout_ms, or drawn for the seed
+  int64_t op_timeout_ms_ = 0;                         // o_.op_timeout_ms, or drawn for the seed
+  int64_t liveness_issue_ms_ = o_.liveness_issue_ms;  // multi-leader seeds may draw 0
   double leader_pause_p_ = 0;  // chance that a pause targets a keyspace's leader (on_nemesis)
   double long_think_p_ = 0;    // chance that a client idles up to kLongThinkMaxUs between ops
   uint32_t focus_group_ = 0;   // keyspace index taking most operations, 0 when none
@@ -279,6 +301,32 @@ class Simulator {
   std::map<std::tuple<int, int, uint64_t>, HintSent> hints_sent_;
   std::map<std::tuple<int, uint32_t, std::string>, versions::Versioned> hint_rows_;
   check::HomeObjects final_homes_;
+  // Multi-leader model: the keyspace and the prefix of its origin-log rows in storage, and what
+  // the checkers learn as the run goes. Every origin-log entry a node wrote to its disk, by
+  // (actor, seq): the ledger of every write and its stamp (a crash that lost an unsynced entry
+  // lets a later write reuse its seq; the ledger then holds the later one).
+  struct MlEntry {
+    int node = 0;
+    multileader::Item item;
+    bool acked = false;  // a client was told the write succeeded
+  };
+  struct MlDiscard {
+    uint64_t actor, seq;
+    std::string key;
+  };
+  using MlId = std::pair<uint64_t, uint64_t>;  // (actor, seq)
+  std::optional<KeyspaceConfig> mks_;
+  std::string mlog_prefix_;
+  std::map<MlId, MlEntry> ml_entries_;
+  std::map<std::pair<int, uint64_t>, std::vector<MlId>> ml_op_entries_;  // (client, serial)
+  // Per node: every peer entry its engine took, over all its incarnations (the apply
+  // observer); the discards of its current incarnation (CONFLICTS must list each); its latest
+  // reported (kStatus) applied vector; per actor, the highest seq a state transfer it completed
+  // covered (those entries arrive as key images, not one by one).
+  std::vector<std::set<MlId>> ml_taken_;
+  std::vector<std::vector<MlDiscard>> ml_discards_;
+  std::vector<multileader::AppliedVector> ml_reported_;
+  std::vector<std::map<uint64_t, uint64_t>> ml_transferred_;
   int64_t converge_bound_ms_ = kConvergeMaxMs;
   SimResult result_;
   Event cur_;  // the event being dispatched (reused: no per-event allocation)
@@ -304,7 +352,7 @@ void Simulator::setup() {
   std::vector<SimKeyspace> sim_keyspaces;
   base.keyspaces.resize(1);  // "default"
   for (const check::ModePromise& m : check::every_mode()) {
-    if (o_.model == Model::kLeaderless) break;
+    if (o_.model != Model::kPrimary) break;
     KeyspaceConfig k;
     k.name = m.commit == CommitMode::kQuorum && m.read == ReadMode::kLinearizable
                  ? "accounts"
@@ -340,6 +388,7 @@ void Simulator::setup() {
   base.raft.snapshot_catchup_entries = kCatchup[snap_rng.uniform(kCatchup.size())];
   params += mix_.describe();
   if (o_.model == Model::kLeaderless) sim_keyspaces = setup_leaderless(base, &params);
+  if (o_.model == Model::kMultiLeader) sim_keyspaces = setup_multileader(base, &params);
   op_timeout_ms_ =
       o_.op_timeout_ms > 0 ? o_.op_timeout_ms : static_cast<int64_t>(snap_rng.range(150, 1000));
   if (o_.op_timeout_ms == 0 && leaderless_op_timeout_ms_ > 0) {
@@ -433,7 +482,7 @@ SimResult Simulator::run() {
     for (auto& cl : clients_) {
       if (!cl.busy) schedule(EventKind::kClientStart, q_.now(), 0, static_cast<uint64_t>(cl.index));
     }
-    const int64_t stop_issuing = heal_time_ + o_.liveness_issue_ms * kUsPerMs;
+    const int64_t stop_issuing = heal_time_ + liveness_issue_ms_ * kUsPerMs;
     const int64_t deadline = stop_issuing + (o_.liveness_bound_ms + op_timeout_ms_) * kUsPerMs;
     run_until(deadline, [&] { return q_.now() >= stop_issuing && all_clients_idle(); });
     if (result_.ok && !all_clients_idle()) check_liveness_deadlines();
@@ -451,12 +500,22 @@ SimResult Simulator::run() {
       cl.stopped = true;
     if (lks_) {
       check_leaderless_convergence();
+    } else if (mks_) {
+      check_multileader_convergence();
     } else {
       run_until(q_.now() + kQuiesceMs * kUsPerMs, [] { return false; });
       if (result_.ok) check_convergence_after_quiesce();
     }
   }
-  if (result_.ok) lks_ ? check_leaderless_history() : check_histories();
+  if (result_.ok) {
+    if (lks_) {
+      check_leaderless_history();
+    } else if (mks_) {
+      check_multileader();
+    } else {
+      check_histories();
+    }
+  }
 
   result_.trace_hash = XXH3_64bits_digest(&hash_);
   result_.stats.sim_us = q_.now();
@@ -493,6 +552,10 @@ void Simulator::heal_everything() {
   net_ = Partition::healed(o_.nodes);
   ++partition_serial_;
   mix_.loss = mix_.duplicate = mix_.tail_p = 0;
+  // A multi-leader receiver drops what arrives past a gap in an origin's run and waits for
+  // the sender's retransmit timeout: under continued reordering its catch-up crawls (one
+  // timeout per gap), so the faults that end here include reordering.
+  if (mks_) mix_.reorder = 0;
   for (int i = 0; i < o_.nodes; ++i) {
     SimNode& n = nodes_[static_cast<size_t>(i)];
     n.paused_until = std::min(n.paused_until, q_.now());
@@ -607,7 +670,8 @@ void Simulator::check_histories() {
         sp.counters.push_back(op);
         break;
       case Family::kLeaderless:
-        break;  // check_leaderless_history
+      case Family::kMultiLeader:
+        break;  // check_leaderless_history, check_multileader
     }
   }
   auto judge = [&](const std::string& what, const check::CheckResult& r) {
@@ -781,6 +845,7 @@ void Simulator::start_node(int i) {
   }
   n.disk_free_at = q_.now();
   register_groups(i);
+  if (mks_) watch_multileader_engine(i);
   schedule(EventKind::kTick, q_.now() + n.tick_period_us, i, 0, 0, n.incarnation);
   drain(i);
 }
@@ -897,6 +962,7 @@ void Simulator::on_tick(const Event& e) {
 void Simulator::on_deliver(const Event& e) {
   SimNode& n = nodes_[e.node];
   if (!n.node) return;  // nobody listening
+  if (mks_) watch_multileader_delivery(e.node, e.data);
   n.node->on_peer_message(e.from, e.data, clock_ms(e.node));
   drain(e.node);
 }
@@ -919,6 +985,7 @@ void Simulator::drain(int i) {
   if (node.has_pending_persist()) {
     PersistRequest req = node.take_persist();
     if (ledger_) observe_leaderless(i, req.batch);
+    if (mks_) observe_multileader(i, req.batch);
     // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
     // the acknowledgement, completes after the disk's latency, in order.
     Status s = n.storage->write(std::move(req.batch), false);
@@ -959,6 +1026,7 @@ void Simulator::drain(int i) {
 void Simulator::send(int from, int to, std::string payload) {
   ++result_.stats.messages_sent;
   if (lks_) watch_leaderless_message(from, to, payload);
+  if (mks_) watch_multileader_send(from, payload);
   if (to < 0 || to >= o_.nodes || to == from) {
     fail(fmt::format("node {} sent a message to invalid peer {}", from, to));
     return;
@@ -1013,7 +1081,7 @@ void Simulator::client_start(int c) {
     const bool issuing =
         phase_ == Phase::kSafety
             ? issued_ < o_.ops
-            : phase_ == Phase::kLiveness && q_.now() < heal_time_ + o_.liveness_issue_ms * kUsPerMs;
+            : phase_ == Phase::kLiveness && q_.now() < heal_time_ + liveness_issue_ms_ * kUsPerMs;
     if (!issuing) return;
     cl.op = workload_->next(c, rng_);
     if (phase_ != Phase::kSafety) {
@@ -1066,7 +1134,10 @@ void Simulator::on_request(const Event& e) {
   req.seq = cl.seq;
   req.read_mode = cl.op.read_mode;
   req.consistency = cl.op.consistency;
+  const MultiLeaderEngine* ml = mks_ ? multileader_engine(e.node) : nullptr;
+  const uint64_t ml_before = ml ? ml->own_seq() : 0;
   const Dispatch d = execute(*n.node, req, cl.op, clock_ms(e.node), w);
+  if (ml) note_multileader_op(e.node, cl, ml_before);
   if (cl.op.op.type == check::OpType::kGet && !cl.op.final_read && !lks_ &&
       workload_->keyspaces()[static_cast<size_t>(cl.op.keyspace)].mode.read ==
           ReadMode::kFollower) {
@@ -1170,6 +1241,7 @@ void Simulator::client_finish(SimClient& cl, const Reply* reply, check::OpStatus
   if (lks_ && op.ok() && (op.type == check::OpType::kSet || op.type == check::OpType::kDel)) {
     check_write_quorum(cl.op);
   }
+  if (mks_) finish_multileader_op(cl);
   if (o_.collect_history) {
     result_.history.push_back(op);
     op_replicas_.push_back(cl.op.replicas);
@@ -1240,7 +1312,10 @@ void Simulator::on_nemesis() {
     for (int s = 0; s < kShapeCount; ++s) {
       if (mix_.shapes[static_cast<size_t>(s)]) shapes.push_back(static_cast<PartitionShape>(s));
     }
-    net_ = Partition::make(shapes[rng_.uniform(shapes.size())], o_.nodes, rng_);
+    // Multi-leader: sometimes every node alone, each taking writes nobody else sees.
+    net_ = mks_ && rng_.chance(kAllAloneP)
+               ? Partition::all_alone(o_.nodes)
+               : Partition::make(shapes[rng_.uniform(shapes.size())], o_.nodes, rng_);
     ++partition_serial_;
     ++result_.stats.partitions;
     const auto len =
@@ -1600,6 +1675,383 @@ void Simulator::check_leaderless_history() {
     fail(fmt::format("keyspace {} (leaderless n={} r={} w={} sloppy={} conflict={}): {}\n{}",
                      lks_->name, lks_->n, lks_->r, lks_->w, lks_->sloppy, to_string(lks_->conflict),
                      check::verdict_name(r.verdict), r.explanation));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// multi-leader model
+
+std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string* params) {
+  RKV_ASSERT(o_.nodes >= 2);  // one node has no replication engine (sim_cli refuses it)
+  // Drawn from a stream of its own, so that the fault draws of a seed are those of primary runs.
+  Random mrng(o_.seed ^ 0x3171'1ead'0000'0003ull);
+  auto pick = [&](std::initializer_list<uint64_t> xs) {
+    return *(xs.begin() + static_cast<std::ptrdiff_t>(mrng.uniform(xs.size())));
+  };
+  KeyspaceConfig k;
+  k.name = "carts";
+  k.prefix = "carts:";
+  k.model = Model::kMultiLeader;
+  k.conflict = ConflictMode::kLww;
+  MultiLeaderSettings& ms = base.multileader;
+  // Short exchanges, so that runs converge well within the simulated time.
+  ms.hello_ms = pick({20, 50, 100, 200});
+  ms.retransmit_ms = pick({100, 250, 500, 1000});
+  // Some seeds keep a log so short that peers back from a partition or a crash get a state
+  // transfer; some ship in small batches with a small unacknowledged window.
+  if (mrng.chance(0.3)) ms.max_log_entries = pick({2, 8, 32});
+  if (mrng.chance(0.3)) ms.ship_batch_bytes = pick({64, 512, 4096});
+  if (mrng.chance(0.2)) ms.max_unacked_bytes = pick({256, 2048});
+  ms.tombstone_grace_ms = pick({0, 0, 100, 1000});
+  if (o_.state_chunk_bytes > 0) ms.state_chunk_bytes = static_cast<uint64_t>(o_.state_chunk_bytes);
+  // Half the seeds write nothing after healing: a later write of a key would hide a node that
+  // missed an earlier one.
+  if (mrng.chance(0.5)) liveness_issue_ms_ = 0;
+  // Beyond max_clock_skew_ms a peer's stamps are applied but this node's clock does not follow
+  // them, and a local write of such a key is stamped below the value it replaces: it stands
+  // here and loses everywhere else, for good (docs/simulator.md, "Multi-leader findings"). By
+  // default the bound is above any clock difference a seed draws, so that skew reorders LWW
+  // without that; --max-clock-skew-ms sets it.
+  ms.max_clock_skew_ms =
+      o_.max_clock_skew_ms > 0 ? static_cast<uint64_t>(o_.max_clock_skew_ms) : kNoClockSkewBoundMs;
+  // The no-silent-loss checker looks every discard up in CONFLICTS: none may fall off.
+  ms.conflict_records = std::numeric_limits<uint32_t>::max();
+  base.keyspaces.push_back(k);
+  // After the clients stop, a peer whose shipping stalled resumes from its cursor within a
+  // retransmit interval and learns every cursor within a hello interval: allow three of each.
+  converge_bound_ms_ = kConvergeMaxMs + 3 * static_cast<int64_t>(ms.retransmit_ms + ms.hello_ms);
+  *params += fmt::format(
+      "\n  multi-leader keyspace {}: conflict={}, hello every {} ms, retransmit after {} ms, log "
+      "up to {} entries, ship batches of {} bytes, {} bytes unacknowledged, state transfer "
+      "chunks of {} bytes, tombstone grace {} ms, max clock skew {} ms; clients write for {} ms "
+      "after healing; nodes must converge within {} ms",
+      k.name, to_string(k.conflict), ms.hello_ms, ms.retransmit_ms, ms.max_log_entries,
+      ms.ship_batch_bytes, ms.max_unacked_bytes, ms.state_chunk_bytes, ms.tombstone_grace_ms,
+      ms.max_clock_skew_ms, liveness_issue_ms_, converge_bound_ms_);
+  mlog_prefix_ = "M" + k.name + std::string(1, '\0') + "o";
+  const auto n = static_cast<size_t>(o_.nodes);
+  ml_taken_.resize(n);
+  ml_discards_.resize(n);
+  ml_reported_.resize(n);
+  ml_transferred_.resize(n);
+  mks_ = k;
+  SimKeyspace sk;
+  sk.name = k.name;
+  sk.mode = check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable);
+  sk.multileader = true;
+  return {sk};
+}
+
+MultiLeaderEngine* Simulator::multileader_engine(int i) const {
+  const SimNode& n = nodes_[static_cast<size_t>(i)];
+  if (!n.node) return nullptr;
+  const int ks = n.node->store().find_keyspace(mks_->name);
+  Engine* e = ks >= 0 ? n.node->engine(static_cast<uint32_t>(ks)) : nullptr;
+  return e ? e->as_multileader() : nullptr;
+}
+
+// A new incarnation's engine reports every peer write it takes (the observation hook).
+void Simulator::watch_multileader_engine(int i) {
+  ml_discards_[static_cast<size_t>(i)].clear();  // CONFLICTS starts empty with the process
+  MultiLeaderEngine* e = multileader_engine(i);
+  RKV_ASSERT(e != nullptr);
+  e->set_apply_observer([this, i](const multileader::Item& it, bool stood) {
+    ml_taken_[static_cast<size_t>(i)].emplace(it.actor, it.seq);
+    if (!stood) ml_discards_[static_cast<size_t>(i)].push_back({it.actor, it.seq, it.key});
+  });
+}
+
+// Every origin-log entry in a batch a node is about to write: the ledger of writes.
+void Simulator::observe_multileader(int node, const WriteBatch& batch) {
+  const MultiLeaderEngine* e = multileader_engine(node);
+  RKV_ASSERT(e != nullptr);
+  for (const WriteBatch::Item& row : batch.items()) {
+    if (row.op != WriteBatch::Op::kPut || row.make_value || !row.key.starts_with(mlog_prefix_) ||
+        row.key.size() != mlog_prefix_.size() + 8) {
+      continue;
+    }
+    std::string_view payload;
+    multileader::Item it;
+    if (!unseal(row.value, &payload) || !multileader::decode_log_record(payload, e->actor(), &it)) {
+      fail(fmt::format("node {} wrote an undecodable origin-log entry", node));
+      return;
+    }
+    auto [pos, fresh] = ml_entries_.try_emplace(MlId{it.actor, it.seq}, MlEntry{node, it});
+    if (fresh) continue;
+    MlEntry& old = pos->second;
+    const multileader::Item& o = old.item;
+    if (o.key == it.key && o.hlc == it.hlc && o.tomb == it.tomb && o.image == it.image) continue;
+    if (old.acked) {
+      fail(fmt::format(
+          "no silent loss: node {} acknowledged a write of \"{}\" as entry {} of its origin log "
+          "(actor {:x}, hlc {}), then wrote another write of \"{}\" under the same number: the "
+          "acknowledged entry was lost",
+          node, o.key, o.seq, o.actor, o.hlc, it.key));
+      return;
+    }
+    old = MlEntry{node, std::move(it)};  // an unacknowledged entry a crash lost, reused
+  }
+}
+
+// A value image (Store::key_image) in a canonical form: a set's or hash's elements come in
+// its hash table's order, which differs between nodes holding equal values; they are sorted.
+// Strings and lists are their own canonical form; nullopt stays nullopt.
+std::optional<std::string> canonical_image(std::optional<std::string> image) {
+  constexpr size_t kHead = 8 + 1 + 4;  // expiry, type, element count
+  if (!image || image->size() < kHead) return image;
+  const auto type = static_cast<ValueType>((*image)[8]);
+  if (type != ValueType::kSet && type != ValueType::kHash && type != ValueType::kZset) {
+    return image;
+  }
+  const int parts = type == ValueType::kSet ? 1 : 2;
+  std::vector<std::string_view> elements;
+  const std::string_view all = *image;
+  size_t at = kHead;
+  while (at < all.size()) {
+    const size_t begin = at;
+    for (int p = 0; p < parts; ++p) {
+      if (all.size() - at < 4) return image;  // malformed: compared as it is
+      const uint32_t len = get_u32(all.data() + at);
+      if (all.size() - at - 4 < len) return image;
+      at += 4 + len;
+    }
+    elements.push_back(all.substr(begin, at - begin));
+  }
+  std::sort(elements.begin(), elements.end());
+  std::string out(all.substr(0, kHead));
+  for (std::string_view e : elements)
+    out.append(e);
+  return out;
+}
+
+// The body of a multi-leader message of the simulated keyspace, after its envelope.
+bool multileader_body(std::string_view payload, std::string_view keyspace, std::string_view* body) {
+  if (payload.empty() || payload[0] != kPeerMultiLeader) return false;
+  std::string_view b = payload.substr(1), name;
+  if (!peek_engine_keyspace(b, &name) || name != keyspace) return false;
+  b.remove_prefix(static_cast<size_t>(name.data() - b.data()) + name.size());
+  *body = b;
+  return true;
+}
+
+// What a node reports applied (kStatus carries its durable applied vector).
+void Simulator::watch_multileader_send(int from, std::string_view payload) {
+  std::string_view body;
+  multileader::Msg m;
+  if (!multileader_body(payload, mks_->name, &body) || body.empty() ||
+      static_cast<uint8_t>(body[0]) != static_cast<uint8_t>(multileader::MsgType::kStatus) ||
+      !multileader::decode(body, &m)) {
+    return;
+  }
+  ml_reported_[static_cast<size_t>(from)] = std::move(m.applied);
+}
+
+// The last part of a state transfer brings the receiver every entry its sender held: those it
+// did not take one by one are covered by the key images it took.
+void Simulator::watch_multileader_delivery(int to, std::string_view payload) {
+  std::string_view body;
+  multileader::Msg m;
+  if (!multileader_body(payload, mks_->name, &body) || body.empty() ||
+      static_cast<uint8_t>(body[0]) != static_cast<uint8_t>(multileader::MsgType::kState) ||
+      !multileader::decode(body, &m) || !m.last) {
+    return;
+  }
+  for (const auto& [actor, seq] : m.applied) {
+    uint64_t& covered = ml_transferred_[static_cast<size_t>(to)][actor];
+    covered = std::max(covered, seq);
+  }
+}
+
+// The entries a client's command appended to the node's origin log (executed at once).
+void Simulator::note_multileader_op(int node, const SimClient& cl, uint64_t seq_before) {
+  const MultiLeaderEngine* e = multileader_engine(node);
+  if (!e || e->own_seq() == seq_before) return;
+  std::vector<MlId>& ids = ml_op_entries_[{cl.index, cl.serial}];
+  for (uint64_t s = seq_before + 1; s <= e->own_seq(); ++s)
+    ids.emplace_back(e->actor(), s);
+}
+
+// An acknowledged write must be in its node's origin log (durable: the reply waited for it).
+void Simulator::finish_multileader_op(const SimClient& cl) {
+  auto op = ml_op_entries_.find({cl.index, cl.serial});
+  if (op == ml_op_entries_.end()) return;
+  if (cl.op.op.ok()) {
+    for (const MlId& id : op->second) {
+      auto e = ml_entries_.find(id);
+      if (e == ml_entries_.end() || e->second.item.key != cl.op.op.key) {
+        fail(fmt::format(
+            "no silent loss: {} was acknowledged but entry {} of actor {:x} is not in its node's "
+            "origin log",
+            fmt::join(cl.op.args, " "), id.second, id.first));
+        return;
+      }
+      e->second.acked = true;
+    }
+  }
+  ml_op_entries_.erase(op);
+}
+
+std::string Simulator::multileader_difference() const {
+  std::set<std::string> keys;
+  for (const auto& [id, e] : ml_entries_)
+    keys.insert(e.item.key);
+  std::vector<const MultiLeaderEngine*> engines;
+  for (int i = 0; i < o_.nodes; ++i) {
+    engines.push_back(multileader_engine(i));
+    if (!engines.back()) return fmt::format("node {} is down", i);
+  }
+  // Every node has taken (and reported durable) every entry of every origin.
+  for (int i = 0; i < o_.nodes; ++i) {
+    for (const MultiLeaderEngine* origin : engines) {
+      const uint64_t have =
+          multileader::applied_of(ml_reported_[static_cast<size_t>(i)], origin->actor());
+      if (have < origin->own_seq()) {
+        return fmt::format("node {} reports actor {:x}'s log applied up to {} of {}", i,
+                           origin->actor(), have, origin->own_seq());
+      }
+    }
+  }
+  const uint32_t ks = static_cast<uint32_t>(nodes_[0].node->store().find_keyspace(mks_->name));
+  for (const std::string& key : keys) {
+    const auto image0 = canonical_image(nodes_[0].node->store().key_image(ks, key));
+    const auto stamp0 = engines[0]->stamp(key);
+    for (int i = 1; i < o_.nodes; ++i) {
+      const auto image =
+          canonical_image(nodes_[static_cast<size_t>(i)].node->store().key_image(ks, key));
+      const auto stamp = engines[static_cast<size_t>(i)]->stamp(key);
+      // A deleted key's stamp is collected at each node in its own time: compare live keys'.
+      const bool live = image0 || image;
+      const bool same_stamp = !live || (stamp0 && stamp && stamp0->hlc == stamp->hlc &&
+                                        stamp0->actor == stamp->actor && !stamp->tomb);
+      if (image0 != image || !same_stamp) {
+        return fmt::format(
+            "key \"{}\": node 0 holds {:?} stamped {}, node {} holds {:?} stamped {}", key,
+            image0.value_or("(none)"),
+            stamp0 ? fmt::format("({}, {:x})", stamp0->hlc, stamp0->actor) : "-", i,
+            image.value_or("(none)"),
+            stamp ? fmt::format("({}, {:x})", stamp->hlc, stamp->actor) : "-");
+      }
+    }
+  }
+  return {};
+}
+
+// (a): from the moment the clients stopped, every node must hold the same content of the
+// keyspace (images and stamps) and report every origin's log applied, within
+// converge_bound_ms_; the time it took is reported.
+void Simulator::check_multileader_convergence() {
+  const int64_t quiet = q_.now();
+  const int64_t give_up = quiet + converge_bound_ms_ * kUsPerMs;
+  while (true) {
+    const std::string why = multileader_difference();
+    if (why.empty()) break;
+    if (q_.now() >= give_up) {
+      fail(
+          fmt::format("convergence: the nodes of multi-leader keyspace {} still differ {} ms "
+                      "after the clients stopped: {}",
+                      mks_->name, converge_bound_ms_, why));
+      return;
+    }
+    // Inputs a pause deferred keep their time when healing ends the pause early: a node may
+    // be silent for longer than the poll interval, so each poll runs at least one event.
+    RKV_ASSERT(!q_.empty());  // every live node keeps a tick scheduled
+    run_until(std::max(q_.now() + 50 * kUsPerMs, q_.next_time()), [] { return false; });
+    if (!result_.ok) return;
+  }
+  SimStats& st = result_.stats;
+  st.converge_ms = (q_.now() - quiet) / kUsPerMs;
+  for (int i = 0; i < o_.nodes; ++i) {
+    const MultiLeaderStats& ms = multileader_engine(i)->stats();
+    st.lww_discarded += ms.lww_discarded;
+    st.resends += ms.resends;
+    st.state_transfers += ms.state_transfers_received;
+    st.tombstones_collected += ms.tombstones_collected;
+    st.clock_skew_reports += ms.clock_skew_reports;
+  }
+  say(fmt::format("t={:.3f}s multi-leader nodes converged {} ms after the clients stopped",
+                  static_cast<double>(q_.now()) / 1e6, st.converge_ms));
+}
+
+// (b) no silent loss and (c) the LWW winner, over the converged nodes and the ledger.
+void Simulator::check_multileader() {
+  std::map<uint64_t, uint64_t> log_end;  // per actor: the last entry its node kept
+  std::vector<uint64_t> actors;
+  for (int i = 0; i < o_.nodes; ++i) {
+    const MultiLeaderEngine* e = multileader_engine(i);
+    log_end[e->actor()] = e->own_seq();
+    actors.push_back(e->actor());
+  }
+  auto kept = [&](const MlId& id) {
+    auto end = log_end.find(id.first);
+    return end != log_end.end() && id.second <= end->second;
+  };
+  // (b) An acknowledged write survives its node's crashes.
+  for (const auto& [id, e] : ml_entries_) {
+    if (e.acked && !kept(id)) {
+      fail(fmt::format(
+          "no silent loss: node {} acknowledged a write of \"{}\" as entry {} of its origin log "
+          "(actor {:x}), but its log ends at {}",
+          e.node, e.item.key, id.second, id.first, log_end[id.first]));
+      return;
+    }
+  }
+  // (b) At every node, each entry of every origin up to what the node reports applied was
+  // taken there (applied or discarded), or came with a state transfer.
+  for (int i = 0; i < o_.nodes; ++i) {
+    const auto n = static_cast<size_t>(i);
+    for (const auto& [id, e] : ml_entries_) {
+      if (id.first == actors[n] || !kept(id) ||
+          id.second > multileader::applied_of(ml_reported_[n], id.first)) {
+        continue;
+      }
+      auto transferred = ml_transferred_[n].find(id.first);
+      if (ml_taken_[n].contains(id) ||
+          (transferred != ml_transferred_[n].end() && id.second <= transferred->second)) {
+        continue;
+      }
+      fail(fmt::format(
+          "no silent loss: node {} reports node {}'s log (actor {:x}) applied up to {}, but "
+          "never applied nor discarded its entry {} (\"{}\", hlc {})",
+          i, e.node, id.first, multileader::applied_of(ml_reported_[n], id.first), id.second,
+          e.item.key, e.item.hlc));
+      return;
+    }
+    // Every discard is recorded (CONFLICTS), with the write that lost.
+    std::set<std::tuple<uint64_t, uint64_t, std::string>> recorded;
+    for (const ConflictRecord& c :
+         multileader_engine(i)->conflicts(std::numeric_limits<size_t>::max()))
+      recorded.emplace(c.loser_actor, c.loser_seq, c.key);
+    for (const MlDiscard& d : ml_discards_[n]) {
+      if (!recorded.contains({d.actor, d.seq, d.key})) {
+        fail(
+            fmt::format("no silent loss: node {} discarded entry {} of actor {:x} (\"{}\") without "
+                        "recording the conflict",
+                        i, d.seq, d.actor, d.key));
+        return;
+      }
+    }
+  }
+  // (c) Each key holds the write with the greatest stamp among those that were kept.
+  std::map<std::string, const MlEntry*> winners;
+  for (const auto& [id, e] : ml_entries_) {
+    if (!kept(id)) continue;
+    const MlEntry*& w = winners[e.item.key];
+    if (!w || std::pair(e.item.hlc, e.item.actor) > std::pair(w->item.hlc, w->item.actor)) w = &e;
+  }
+  for (int i = 0; i < o_.nodes; ++i) {
+    const Node& node = *nodes_[static_cast<size_t>(i)].node;
+    const auto ks = static_cast<uint32_t>(node.store().find_keyspace(mks_->name));
+    for (const auto& [key, w] : winners) {
+      const auto image = canonical_image(node.store().key_image(ks, key));
+      const bool right = w->item.tomb ? !image : image == canonical_image(w->item.image);
+      if (right) continue;
+      fail(fmt::format(
+          "last writer wins: key \"{}\" at node {} holds {:?}, but the write with the greatest "
+          "stamp is entry {} of node {} (actor {:x}, hlc {}): {}",
+          key, i, image.value_or("(none)"), w->item.seq, w->node, w->item.actor, w->item.hlc,
+          w->item.tomb ? std::string("a deletion") : fmt::format("{:?}", w->item.image)));
+      return;
+    }
   }
 }
 

@@ -15,6 +15,8 @@
 //   final      reads of every set and counter key.
 //   quiesce    replicas must converge to identical `accounts` contents.
 // Then the histories go through check_linearizable / check_set / check_counter.
+// The leaderless and multi-leader models (SimOptions::model) run the same phases on one keyspace
+// of their model and judge it with their own checkers (docs/simulator.md).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,9 @@ struct SimStats {
   int64_t converge_ms = -1;
   uint64_t max_siblings = 0, lww_discarded = 0, read_repairs = 0, hints_delivered = 0,
            sync_keys = 0, hints_left = 0;
+  // Multi-leader model (converge_ms and lww_discarded too): coverage of its catch-up paths,
+  // summed over the nodes' last incarnations.
+  uint64_t resends = 0, state_transfers = 0, tombstones_collected = 0, clock_skew_reports = 0;
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "node/leaderless_engine.h"
+#include "node/multileader_engine.h"
 #include "raft/raft.h"
 #include "sim/sim_test_util.h"
 #include "sim/sweep.h"
@@ -153,6 +154,48 @@ TEST(SimulatorSlow, LeaderlessSweepPasses) {
   so.first = 1;
   so.last = 1'000'000;
   so.max_wall_seconds = env_double("RKV_SIM_SWEEP_SECONDS", 60);
+  std::ostringstream out;
+  SweepResult r = run_sweep(so, out);
+  std::cout << out.str();
+  EXPECT_TRUE(r.ok()) << out.str();
+}
+
+// Multi-leader broken variants: the first seed (of 200, default multi-leader test options)
+// whose run with `bug` fails by a message containing `by`, and that the correct engine passes.
+void expect_multileader_caught(uint32_t bug, std::string_view by) {
+  for (uint64_t seed = 1; seed <= kBugSeedBudget; ++seed) {
+    SimOptions o = multileader_test_options(seed);
+    o.raft_bugs = bug;
+    SimResult broken = run_simulation(o);
+    if (broken.ok || broken.failure.find(by) == std::string::npos) continue;
+    o.raft_bugs = 0;
+    SimResult correct = run_simulation(o);
+    EXPECT_TRUE(correct.ok) << "the correct engine fails seed " << seed << ":\n" << correct.failure;
+    std::cout << bug_name(bug) << " caught at seed " << seed << ": "
+              << broken.failure.substr(0, broken.failure.find('\n')) << "\n";
+    return;
+  }
+  ADD_FAILURE() << bug_name(bug) << " was not caught by \"" << by << "\" in " << kBugSeedBudget
+                << " seeds";
+}
+
+TEST(SimulatorSlow, CatchesMultiLeaderCursorSkips) {
+  expect_multileader_caught(kBugCursorSkips, "no silent loss");
+}
+TEST(SimulatorSlow, CatchesMultiLeaderLwwKeepsLocal) {
+  expect_multileader_caught(kBugLwwKeepsLocal, "convergence");
+}
+TEST(SimulatorSlow, CatchesMultiLeaderTombstoneEarly) {
+  expect_multileader_caught(kBugTombstoneEarly, "convergence");
+}
+
+TEST(SimulatorSlow, MultiLeaderSweepPasses) {
+  SweepOptions so;
+  so.base = multileader_test_options(0);
+  so.first = 1;
+  so.last = 1'000'000;
+  so.max_wall_seconds = env_double("RKV_SIM_SWEEP_SECONDS", 60);
+  so.check_determinism = true;
   std::ostringstream out;
   SweepResult r = run_sweep(so, out);
   std::cout << out.str();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -41,6 +42,7 @@ Family Workload::family_of(std::string_view key) {
   return f == 's'   ? Family::kSet
          : f == 'c' ? Family::kCounter
          : f == 'l' ? Family::kLeaderless
+         : f == 'm' ? Family::kMultiLeader
                     : Family::kRegister;
 }
 
@@ -55,6 +57,7 @@ ClientOp Workload::next(int client, Random& rng) {
     ++ks;
   }
   if (keyspaces_[static_cast<size_t>(ks)].leaderless) return next_leaderless(ks, client, rng);
+  if (keyspaces_[static_cast<size_t>(ks)].multileader) return next_multileader(ks, rng);
   const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
   if (m.writes == check::Promise::kAckedOrListedLost) return next_set(ks, rng);
   if (m.reads == check::Promise::kBoundedStaleness) return next_unique_register(ks, rng);
@@ -81,7 +84,8 @@ ClientOp Workload::next(int client, Random& rng) {
       return next_set(ks, rng);
     case Family::kCounter:
       return next_counter(ks, rng);
-    case Family::kLeaderless:  // drawn above only for leaderless keyspaces
+    case Family::kLeaderless:  // drawn above only for leaderless and multi-leader keyspaces
+    case Family::kMultiLeader:
       break;
   }
   return next_register(ks, client, rng);
@@ -188,7 +192,7 @@ void Workload::prepare_retry(ClientOp& c) {
   op.staleness_ms.reset();
   op.entries_behind.reset();
   if (op.type == OpType::kGet || op.type == OpType::kIncr) op.value.reset();
-  if (c.family == Family::kLeaderless) {
+  if (c.family == Family::kLeaderless || c.family == Family::kMultiLeader) {
     if (op.type == OpType::kSet) {  // every SET writes a value of its own (the ledger's key)
       op.value = "v" + std::to_string(next_element_++);
       c.args[2] = *op.value;
@@ -220,6 +224,9 @@ std::vector<ClientOp> Workload::final_reads() const {
   const bool counters = kind_ == WorkloadKind::kCounter || kind_ == WorkloadKind::kAll;
   for (int ks = 0; ks < static_cast<int>(keyspaces_.size()); ++ks) {
     const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
+    if (keyspaces_[static_cast<size_t>(ks)].multileader) {
+      continue;  // judged from the nodes' state once they converged
+    }
     if (keyspaces_[static_cast<size_t>(ks)].leaderless) {
       for (int i = 0; i < mix_.register_keys; ++i)
         read(ks, Family::kLeaderless, OpType::kGet, leaderless_key(ks, i));
@@ -259,6 +266,7 @@ OpStatus Workload::classify_error(std::string_view m) {
 
 void Workload::complete(ClientOp& c, const Reply& r) {
   if (c.family == Family::kLeaderless) return complete_leaderless(c, r);
+  if (c.family == Family::kMultiLeader) return complete_multileader(c, r);
   if (c.transaction.empty() || r.kind == Reply::kError) return complete_one(c, r);
   // EXEC's reply: one reply per command, the recorded one first. Every other command did the
   // same to a twin key, so each must have answered alike: a difference shows a transaction
@@ -452,6 +460,65 @@ void Workload::complete_leaderless(ClientOp& c, const Reply& r) {
     default:
       op.status = OpStatus::kInfo;
       break;
+  }
+}
+
+ClientOp Workload::next_multileader(int ks, Random& rng) {
+  ClientOp c;
+  c.family = Family::kMultiLeader;
+  c.keyspace = ks;
+  // At most five string keys: writes at different nodes collide, and LWW has to pick.
+  const auto keys = static_cast<uint64_t>(std::min(mix_.register_keys, 5));
+  c.op.key = key(ks, "m", static_cast<int>(rng.uniform(keys)));
+  const uint64_t r = rng.uniform(100);
+  const std::string value = "v" + std::to_string(next_element_++);
+  if (r < 25) {
+    c.op.type = OpType::kGet;
+    c.args = {"GET", c.op.key};
+  } else if (r < 65) {
+    c.op.type = OpType::kSet;
+    c.op.value = value;
+    c.args = {"SET", c.op.key, value};
+  } else if (r < 77) {
+    c.op.type = OpType::kDel;
+    c.args = {"DEL", c.op.key};
+  } else {
+    // Collection writes: the whole value image is the unit of LWW, whatever the type.
+    static constexpr std::array<const char*, 3> kCollections = {"ms0", "mh0", "ml0"};
+    const size_t t = rng.uniform(kCollections.size());
+    c.op.key = keyspaces_[static_cast<size_t>(ks)].name + ":" + kCollections[t];
+    c.op.value = value;
+    if (rng.chance(0.1)) {
+      c.op.type = OpType::kDel;
+      c.args = {"DEL", c.op.key};
+    } else if (t == 0) {
+      c.op.type = OpType::kSadd;
+      c.args = {"SADD", c.op.key, value};
+    } else if (t == 1) {
+      c.op.type = OpType::kAppend;
+      c.args = {"HSET", c.op.key, "f" + std::to_string(rng.uniform(4)), value};
+    } else {
+      c.op.type = OpType::kAppend;
+      c.args = {"RPUSH", c.op.key, value};
+    }
+  }
+  return c;
+}
+
+void Workload::complete_multileader(ClientOp& c, const Reply& r) {
+  check::Op& op = c.op;
+  if (r.kind == Reply::kError) {
+    op.status = classify_error(r.text);
+    return;
+  }
+  op.status = OpStatus::kOk;
+  if (op.type != OpType::kGet) return;
+  if (r.kind == Reply::kBulk) {
+    op.value = r.text;
+  } else if (r.kind == Reply::kNull) {
+    op.value.reset();
+  } else {
+    op.status = OpStatus::kInfo;
   }
 }
 

@@ -18,6 +18,10 @@
 //   leaderless (model = leaderless), keys "<ks>:l<i>": GET, MGET, SIBLINGS, SET of unique values
 //     (some with EX, some with the CONTEXT a SIBLINGS returned), DEL; some with a CONSISTENCY
 //     override                                                      -> check/leaderless_checker.h
+//   multi-leader (model = multi-leader), keys "<ks>:m<i>" (strings) and "<ks>:ms0", ":mh0",
+//     ":ml0" (a set, a hash, a list): GET, SET of unique values, DEL, SADD, HSET, RPUSH; few
+//     keys, so that writes at different nodes collide -> the simulator's multi-leader checkers
+//     (convergence, no silent loss, the LWW winner), over the nodes' state, not the history
 // A Workload turns a draw into a command plus the check::Op it will be recorded as, and turns
 // the node's reply into the op's outcome.
 #pragma once
@@ -39,7 +43,7 @@
 
 namespace rkv::sim {
 
-enum class Family : unsigned char { kRegister, kSet, kCounter, kLeaderless };
+enum class Family : unsigned char { kRegister, kSet, kCounter, kLeaderless, kMultiLeader };
 
 // A keyspace the simulated clients use: its name (also its key prefix, name + ":") and mode.
 struct SimKeyspace {
@@ -48,6 +52,7 @@ struct SimKeyspace {
   double weight = 1;  // share of the operations, relative to the other keyspaces' (> 0)
   // Set for a leaderless keyspace (its n, r, w, conflict); `mode` is then unused.
   std::optional<KeyspaceConfig> leaderless;
+  bool multileader = false;  // a multi-leader keyspace (`mode` unused)
 };
 
 // One client operation in flight.
@@ -111,6 +116,8 @@ class Workload {
   void complete_one(ClientOp& c, const Reply& r);
   ClientOp next_leaderless(int ks, int client, Random& rng);
   void complete_leaderless(ClientOp& c, const Reply& r);
+  ClientOp next_multileader(int ks, Random& rng);
+  void complete_multileader(ClientOp& c, const Reply& r);
   std::string leaderless_key(int ks, int i) const { return key(ks, "l", i); }
   void note_value(const ClientOp& c, const std::optional<std::string>& v);
   // Half the counters (by keyspace and key index) are a field of a hash (HINCRBY / HGET), the
