@@ -78,11 +78,13 @@ void encode(const Msg& m, std::string* out) {
   switch (m.type) {
     case MsgType::kStatus:
       put_applied(m.applied, out);
+      out->push_back(m.resend ? 1 : 0);
       return;
     case MsgType::kEntries:
     case MsgType::kState:
       if (m.type == MsgType::kState) {
         put_varint(out, m.transfer);
+        put_varint(out, m.part);
         out->push_back(m.last ? 1 : 0);
         if (m.last) put_applied(m.applied, out);
       }
@@ -102,10 +104,14 @@ bool decode(std::string_view in, Msg* out) {
   m.type = static_cast<MsgType>(type);
   if (!get_varint(&in, &m.actor) || m.actor == 0) return false;
   if (m.type == MsgType::kStatus) {
-    if (!get_applied(&in, &m.applied)) return false;
+    if (!get_applied(&in, &m.applied) || in.empty() || static_cast<uint8_t>(in[0]) > 1) {
+      return false;
+    }
+    m.resend = in[0] == 1;
+    in.remove_prefix(1);
   } else {
     if (m.type == MsgType::kState) {
-      if (!get_varint(&in, &m.transfer) || in.empty()) return false;
+      if (!get_varint(&in, &m.transfer) || !get_varint(&in, &m.part) || in.empty()) return false;
       const auto last = static_cast<uint8_t>(in[0]);
       in.remove_prefix(1);
       if (last > 1) return false;

@@ -9,8 +9,11 @@
 //    in my origin log is its applied[me]) and the input of tombstone collection (an entry
 //    every member holds is stable).
 //  * kEntries: a run of the sender's own origin log, in order.
-//  * kState: part of a state transfer (a peer too far behind for the log): stamped key images;
-//    the last part carries the sender's applied vector as of the transfer's start.
+//  * kState: part `part` (0, 1, ...) of a state transfer (a peer too far behind for the log):
+//    stamped key images; the last part carries the sender's applied vector as of the
+//    transfer's start, which the receiver takes only if it got every part in order.
+//  * kStatus with `resend`: the receiver saw a gap in the sender's run (a lost or overtaken
+//    message) and asks it to go back to its cursor now rather than after retransmit_ms.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +48,9 @@ struct Msg {
   AppliedVector applied;    // kStatus; kState when `last`
   std::vector<Item> items;  // kEntries (consecutive seqs of the sender's log), kState
   uint64_t transfer = 0;    // kState: the transfer's id
+  uint64_t part = 0;        // kState: which part
   bool last = false;        // kState: the transfer's last part
+  bool resend = false;      // kStatus: resend from my cursor
 };
 
 // Appends the message after whatever the caller wrote (the engine header).

@@ -319,6 +319,12 @@ void MultiLeaderEngine::log_local_write(std::string_view key, int64_t now_ms) {
   it.seq = ++own_seq_;
   it.key.assign(key);
   it.hlc = hlc_.now(now_ms);
+  // A write replaces what this node holds of the key, so it must win over it everywhere: above
+  // its stamp even when that came from a peer whose clock runs ahead of this one (which this
+  // clock does not follow beyond max_clock_skew_ms).
+  if (auto cur = meta_.find(key); cur != meta_.end() && cur->second.hlc >= it.hlc) {
+    it.hlc = cur->second.hlc + 1;
+  }
   it.actor = actor_;
   it.tomb = !image;
   if (image) it.image = std::move(*image);
@@ -462,6 +468,11 @@ void MultiLeaderEngine::on_status(uint32_t from, Msg& m, int64_t /*now_ms*/) {
     p.progress_ms = mono();
   }
   p.sent = std::max(p.sent, p.acked);
+  if (m.resend && p.sent > p.acked && !p.transfer_keys) {
+    p.sent = p.acked;  // it saw a gap in what it got: resend from its cursor now
+    p.progress_ms = mono();
+    ++stats_.resends;
+  }
   stability_.report(from, m.actor, std::move(m.applied));
 }
 
@@ -470,8 +481,13 @@ void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
   const uint64_t before = cur;
   for (const Item& it : m.items) {
     if (it.seq <= cur) continue;  // a resend of what is here
-    if (it.seq != cur + 1) {
-      if (!bug(kBugCursorSkips)) break;  // a gap: the sender resends from the cursor
+    if (it.seq != cur + 1 && !bug(kBugCursorSkips)) {
+      // A gap (a message lost or overtaken): the sender goes back to this node's cursor.
+      if (from < peers_.size() && peers_[from].actor == m.actor) {
+        peers_[from].resend_asked = true;
+        peers_[from].status_due = true;
+      }
+      break;
     }
     const bool stood = apply_remote(it, now_ms);
     if (apply_observer_) apply_observer_(it, stood);
@@ -488,11 +504,24 @@ void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
 }
 
 void MultiLeaderEngine::on_state(uint32_t from, Msg& m, int64_t now_ms) {
-  auto in = incoming_transfer_.find(from);
-  if (in == incoming_transfer_.end() || in->second != m.transfer) {
-    incoming_transfer_[from] = m.transfer;
+  Incoming& in = incoming_transfer_[from];
+  if (m.part == 0) {
+    in = Incoming{m.transfer, 1, true};
+  } else if (in.whole && in.id == m.transfer && in.next_part == m.part) {
+    ++in.next_part;
+  } else {
+    // A part missing, late or of another transfer: nothing of it is taken (it may show keys
+    // as they were before writes this node has since applied and even collected), and the
+    // sender, finding this node still behind, starts another transfer.
+    in.whole = false;
+    if (m.last) incoming_transfer_.erase(from);
+    return;
   }
   for (const Item& it : m.items) {
+    // A write whose origin entry this node applied already is here, or was replaced since (a
+    // newer write, or a deletion collected since): taking it again could bring back an old
+    // value. A convergent object joins harmlessly (it carries its own removals).
+    if (!crdt_ && it.seq > 0 && it.seq <= applied_[it.actor]) continue;
     const bool stood = apply_remote(it, now_ms);
     if (apply_observer_) apply_observer_(it, stood);
   }
@@ -523,7 +552,9 @@ void MultiLeaderEngine::send_status(uint32_t peer, Peer& p) {
   m.type = MsgType::kStatus;
   m.actor = actor_;
   m.applied = durable_applied_;
+  m.resend = p.resend_asked;
   send(peer, m);
+  p.resend_asked = false;
   p.status_due = false;
   p.last_status_ms = mono();
 }
@@ -544,6 +575,7 @@ void MultiLeaderEngine::ship(uint32_t peer, Peer& p, int64_t /*now_ms*/) {
     std::sort(p.transfer_keys->begin(), p.transfer_keys->end());
     p.transfer_applied = durable_applied_;
     p.transfer_id = random_->next() | 1;
+    p.transfer_part = 0;
     ++stats_.state_transfers_sent;
     node_->note_event(fmt::format(
         "multi-leader keyspace {}: node {} is behind this node's log (it holds up to {}, the log "
@@ -591,6 +623,7 @@ void MultiLeaderEngine::continue_transfer(uint32_t peer, Peer& p) {
   m.type = MsgType::kState;
   m.actor = actor_;
   m.transfer = p.transfer_id;
+  m.part = p.transfer_part++;
   size_t bytes = 0;
   std::deque<std::string>& keys = *p.transfer_keys;
   while (!keys.empty() && (m.items.empty() || bytes < settings().state_chunk_bytes)) {
@@ -715,7 +748,7 @@ void MultiLeaderEngine::queue_tombstone(std::string_view key, const Meta& m, int
   pending_gc_.push_back(Pending{std::string(key), m.hlc, m.actor, m.seq, mono(), {}});
 }
 
-void MultiLeaderEngine::collect_tombstones(int64_t /*now_ms*/) {
+void MultiLeaderEngine::collect_tombstones(int64_t now_ms) {
   const int64_t now = mono();
   size_t looked = 0;
   size_t n = pending_gc_.size();
@@ -731,8 +764,12 @@ void MultiLeaderEngine::collect_tombstones(int64_t /*now_ms*/) {
       if (!p.frontier && (p.seq == 0 || stability_.stable(p.actor) >= p.seq)) {
         p.frontier = stability_.frontier();
       }
+      // Also only once this node's clock has passed the stamp: its writes of the key after
+      // forgetting it are then stamped above it, so that a node still holding the tombstone
+      // does not discard them (a peer's clock may run ahead beyond what this clock follows).
       ready = p.frontier && stability_.covers(*p.frontier) &&
-              now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms);
+              now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms) &&
+              versions::hlc_wall_ms(p.hlc) < now_ms;
     }
     if (!ready) {
       pending_gc_.push_back(std::move(p));
@@ -1102,7 +1139,9 @@ Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
   for (const std::string& key : keys) {
     versions::CrdtObject& obj = objects_[key];
     const int64_t type_before = obj.type.value;
-    const uint64_t hlc = hlc_.now(now_ms);
+    // Above the type and expiry it replaces, even when those came from a peer whose clock runs
+    // ahead (see log_local_write).
+    const uint64_t hlc = std::max({hlc_.now(now_ms), obj.type.hlc + 1, obj.expiry.hlc + 1});
     const uint64_t seq = own_seq_ + 1;
     uint32_t idx = 0;
     versions::CrdtObject delta;

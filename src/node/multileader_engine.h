@@ -156,6 +156,8 @@ class MultiLeaderEngine final : public Engine {
     std::optional<std::deque<std::string>> transfer_keys;
     multileader::AppliedVector transfer_applied;
     uint64_t transfer_id = 0;
+    uint64_t transfer_part = 0;  // the next part to send
+    bool resend_asked = false;   // it saw a gap: go back to its cursor
   };
   // A deleted key (or one whose TTL ended) waiting for its stamp to be forgotten.
   struct Pending {
@@ -257,8 +259,13 @@ class MultiLeaderEngine final : public Engine {
   std::vector<Peer> peers_;  // by node index (self unused)
   multileader::Stability stability_;
   std::deque<Pending> pending_gc_;
-  // Incoming state transfers, by sender: the transfer id in progress.
-  std::map<uint32_t, uint64_t> incoming_transfer_;
+  // Incoming state transfers, by sender: the transfer in progress, the part expected next,
+  // and whether every part so far came in order (else its last part changes no cursor).
+  struct Incoming {
+    uint64_t id = 0, next_part = 0;
+    bool whole = false;
+  };
+  std::map<uint32_t, Incoming> incoming_transfer_;
   std::deque<ConflictRecord> conflicts_;  // newest at the back
   struct SkewedPeer {
     int64_t ahead_ms = 0;  // the most recent excess seen

@@ -63,8 +63,6 @@ constexpr int64_t kQuiesceMs = 1'000;       // idle time before comparing replic
 constexpr int64_t kConvergeMaxMs = 10'000;  // replicas must agree within this after quiescing
 // Multi-leader: the share of partitions that leave every node alone.
 constexpr double kAllAloneP = 0.25;
-// Multi-leader max_clock_skew_ms by default: a day, beyond any clock difference a seed draws.
-constexpr uint64_t kNoClockSkewBoundMs = 86'400'000;
 constexpr int64_t kRetryBackoffMaxUs = 50 * kUsPerMs;  // liveness chains: wait before a retry
 constexpr int64_t kLongThinkMaxUs = 1'500 * kUsPerMs;  // a client's longest idle spell
 constexpr size_t kMaxArgs = 8;                         // most arguments a workload command has
@@ -1703,17 +1701,16 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   if (mrng.chance(0.3)) ms.ship_batch_bytes = pick({64, 512, 4096});
   if (mrng.chance(0.2)) ms.max_unacked_bytes = pick({256, 2048});
   ms.tombstone_grace_ms = pick({0, 0, 100, 1000});
+  // Some seeds send state transfers in many small parts (some lost, or sent while the
+  // receiver is down).
+  if (mrng.chance(0.3)) ms.state_chunk_bytes = pick({64, 256});
   if (o_.state_chunk_bytes > 0) ms.state_chunk_bytes = static_cast<uint64_t>(o_.state_chunk_bytes);
   // Half the seeds write nothing after healing: a later write of a key would hide a node that
   // missed an earlier one.
   if (mrng.chance(0.5)) liveness_issue_ms_ = 0;
-  // Beyond max_clock_skew_ms a peer's stamps are applied but this node's clock does not follow
-  // them, and a local write of such a key is stamped below the value it replaces: it stands
-  // here and loses everywhere else, for good (docs/simulator.md, "Multi-leader findings"). By
-  // default the bound is above any clock difference a seed draws, so that skew reorders LWW
-  // without that; --max-clock-skew-ms sets it.
-  ms.max_clock_skew_ms =
-      o_.max_clock_skew_ms > 0 ? static_cast<uint64_t>(o_.max_clock_skew_ms) : kNoClockSkewBoundMs;
+  // The configured bound (500 ms) by default, below the clock offsets some seeds draw: peers
+  // then stamp ahead of what a node's clock follows. --max-clock-skew-ms sets it.
+  if (o_.max_clock_skew_ms > 0) ms.max_clock_skew_ms = static_cast<uint64_t>(o_.max_clock_skew_ms);
   // The no-silent-loss checker looks every discard up in CONFLICTS: none may fall off.
   ms.conflict_records = std::numeric_limits<uint32_t>::max();
   base.keyspaces.push_back(k);
