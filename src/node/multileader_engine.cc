@@ -724,7 +724,6 @@ void MultiLeaderEngine::tick(int64_t now_ms) {
   if (m - last_gc_ >= static_cast<int64_t>(settings().hello_ms)) {
     last_gc_ = m;
     collect_tombstones(now_ms);
-    if (crdt_) collect_dots();
     truncate_log();
   }
   pump(now_ms);
@@ -1072,7 +1071,6 @@ void MultiLeaderEngine::log_delta(std::string_view key, const versions::CrdtObje
   log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
   const versions::CrdtObject& obj = objects_[std::string(key)];
   persist_delta(key, obj, delta);
-  note_removals(key, delta);
   Meta m{hlc, actor_, it.seq, !obj.present()};
   put_meta(key, m);
   if (m.tomb) queue_tombstone(key, m, 0);
@@ -1197,56 +1195,6 @@ Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
   return {Dispatch::kAfterPersist, batch_token()};
 }
 
-void MultiLeaderEngine::note_removals(std::string_view key, const versions::CrdtObject& delta) {
-  for (const auto& [t, cells] : delta.cells) {
-    for (const auto& [elem, c] : cells) {
-      if (c.removed.empty()) continue;
-      if (dot_gc_keys_.emplace(key).second) {
-        dot_gc_.push_back(DotGc{std::string(key), AppliedVector(applied_.begin(), applied_.end())});
-      }
-      return;
-    }
-  }
-}
-
-void MultiLeaderEngine::collect_dots() {
-  bool changed = false;
-  for (size_t n = std::min(dot_gc_.size(), kGcStepItems); n > 0; --n) {
-    DotGc g = std::move(dot_gc_.front());
-    dot_gc_.pop_front();
-    auto o = objects_.find(g.key);
-    if (o == objects_.end()) {
-      dot_gc_keys_.erase(g.key);
-      continue;
-    }
-    if (!stability_.covers(g.snapshot)) {
-      dot_gc_.push_back(std::move(g));
-      continue;
-    }
-    const bool kept = o->second.collect(
-        [&](const versions::CDot& d) { return stability_.stable(d.actor) >= d.seq; },
-        [&](uint8_t t, const std::string& elem, bool erased) {
-          const std::string r = cell_row(g.key, t, elem);
-          if (erased) {
-            node_->pending_.batch.del(r);
-          } else {
-            std::string payload;
-            o->second.cells.at(t).at(elem).encode(&payload);
-            node_->pending_.batch.put(r, seal(payload));
-          }
-          ++stats_.dots_collected;
-          changed = true;
-        });
-    if (kept) {  // removals of adds not everywhere yet: look again later
-      g.snapshot = AppliedVector(applied_.begin(), applied_.end());
-      dot_gc_.push_back(std::move(g));
-    } else {
-      dot_gc_keys_.erase(g.key);
-    }
-  }
-  if (changed) batch_token();
-}
-
 bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   versions::CrdtObject delta;
   if (!versions::CrdtObject::decode(it.image, &delta)) {
@@ -1262,13 +1210,9 @@ bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   const int64_t type_before = obj.type.value;
   obj.join(delta);
   persist_delta(it.key, obj, delta);
-  note_removals(it.key, delta);
-  auto cur = meta_.find(it.key);
+  // The key's latest change as it arrived here (what tombstone collection waits on to be
+  // stable), not the greatest stamp: a delta joins whatever its stamp.
   Meta m{it.hlc, it.actor, it.seq, !obj.present()};
-  if (cur != meta_.end() && newer(cur->second.hlc, cur->second.actor, it.hlc, it.actor)) {
-    m = cur->second;  // the stamp of the newest change stands
-    m.tomb = !obj.present();
-  }
   put_meta(it.key, m);
   if (m.tomb) queue_tombstone(it.key, m, now_ms);
   materialize_delta(it.key, delta, type_before, now_ms);
@@ -1329,7 +1273,6 @@ void MultiLeaderEngine::describe(std::vector<std::pair<std::string, std::string>
   add("tombstones_collected", stats_.tombstones_collected);
   if (crdt_) {
     add("objects", objects_.size());
-    add("removed_records_collected", stats_.dots_collected);
   }
   add("clock_skew_reports", stats_.clock_skew_reports);
   int64_t ahead = 0;

@@ -61,7 +61,6 @@ struct MultiLeaderStats {
   uint64_t lww_discarded = 0;    // writes LWW discarded here (arrived after a newer one)
   uint64_t state_transfers_sent = 0, state_transfers_received = 0;
   uint64_t tombstones_collected = 0;
-  uint64_t dots_collected = 0;      // crdt: cells whose removed-element records were forgotten
   uint64_t clock_skew_reports = 0;  // entries stamped too far ahead of this clock
   uint64_t bad_messages = 0;
 };
@@ -196,11 +195,6 @@ class MultiLeaderEngine final : public Engine {
   // materialize(), element by element when the delta left the key's type and expiry alone.
   void materialize_delta(std::string_view key, const versions::CrdtObject& delta,
                          int64_t type_before, int64_t now_ms);
-  // Removed-element records (dots) of live keys are forgotten once no member can hold them
-  // live or receive them again: every member holds what this node held when it looked (its
-  // applied vector then), and the adds they removed.
-  void note_removals(std::string_view key, const versions::CrdtObject& delta);
-  void collect_dots();
   // A key whose TTL passed: an observed-remove of everything this node holds of it.
   void expire_crdt(std::string_view key, int64_t now_ms);
   // Follows a peer's stamp with this node's clock, or reports it when it runs too far ahead.
@@ -236,12 +230,6 @@ class MultiLeaderEngine final : public Engine {
   };
   std::unordered_map<std::string, Meta, KeyHash, std::equal_to<>> meta_;
   bool crdt_ = false;
-  struct DotGc {
-    std::string key;
-    multileader::AppliedVector snapshot;  // this node's applied vector when it looked
-  };
-  std::deque<DotGc> dot_gc_;
-  std::set<std::string, std::less<>> dot_gc_keys_;  // keys in dot_gc_
   std::unordered_map<std::string, versions::CrdtObject, KeyHash, std::equal_to<>> objects_;
   size_t tombstones_ = 0;
   // This node's origin log from the oldest entry some peer may still need: entries

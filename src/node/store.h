@@ -187,6 +187,10 @@ class Store {
   // Replaces the key's value (any type) with an image key_image made, reporting the change;
   // false (nothing changed) when the image is malformed.
   bool put_image(uint32_t keyspace, std::string_view key, std::string_view image, ChangeSink& sink);
+  // One value's image (key_image), and its parser: advances *at past it; `out` null only
+  // validates. `typed`: images from before types existed have no type byte (strings only).
+  static void append_value_image(const Value& v, std::string* out);
+  static bool parse_value_image(std::string_view image, size_t* at, bool typed, Value* out);
   // An image of a string (elems: one pair, its value second), hash (field, value), set
   // (member, ignored) or sorted set (member, encode_score's bytes), for put_image.
   static std::string make_image(ValueType t, int64_t expire_at,
@@ -232,10 +236,6 @@ class Store {
   bool erase(uint32_t ks, std::string_view key, ChangeSink& sink,
              const ValueType* reported = nullptr);
   void clear_all(ChangeSink& sink);
-  // One value's image (key_image), and its parser: advances *at past it; `out` null only
-  // validates. `typed`: images from before types existed have no type byte (strings only).
-  static void append_value_image(const Value& v, std::string* out);
-  static bool parse_value_image(std::string_view image, size_t* at, bool typed, Value* out);
   // Adds (sign > 0) or removes a whole collection to/from the keyspace's element counts.
   void count_collection(uint32_t ks, const Collection& c, int sign);
   // Reports a whole value to a sink: a string, or a collection's head and every element.

@@ -225,6 +225,7 @@ std::string reproduce_command(const SimOptions& o) {
   if (o.disabled != 0) s += fmt::format(" --disable {}", families_text(o.disabled));
   if (o.check_every != d.check_every) s += fmt::format(" --check-every {}", o.check_every);
   if (o.op_timeout_ms != d.op_timeout_ms) s += fmt::format(" --op-timeout-ms {}", o.op_timeout_ms);
+  if (o.conflict != d.conflict) s += fmt::format(" --conflict {}", o.conflict);
   if (o.max_clock_skew_ms != d.max_clock_skew_ms) {
     s += fmt::format(" --max-clock-skew-ms {}", o.max_clock_skew_ms);
   }

@@ -53,8 +53,12 @@ class SimCommandImpl final : public SimCommand {
         ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
     cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms,
                      "client per-op timeout (default: drawn per seed, 150..1000)");
+    cmd_->add_option("--conflict", o_.conflict,
+                     "multi-leader: the keyspace's conflict mode (default: lww)")
+        ->check(CLI::IsMember({"lww", "crdt"}));
     cmd_->add_option("--max-clock-skew-ms", o_.max_clock_skew_ms,
-                     "multi-leader: the keyspace's max_clock_skew_ms (default: above any clock "
+                     "multi-leader: the keyspace's max_clock_skew_ms (default: the config's, 500; "
+                     "above any clock "
                      "difference a seed draws)")
         ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
     cmd_->add_option("--state-chunk-bytes", o_.state_chunk_bytes,

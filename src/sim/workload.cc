@@ -483,12 +483,24 @@ ClientOp Workload::next_multileader(int ks, Random& rng) {
     c.op.type = OpType::kDel;
     c.args = {"DEL", c.op.key};
   } else {
-    // Collection writes: the whole value image is the unit of LWW, whatever the type.
+    // Collection writes: with lww the whole value image is the unit of LWW, whatever the type;
+    // with crdt a set (members added, never removed: every acknowledged one must stay), a hash,
+    // and a counter (never deleted: every acknowledged increment must count) instead of a list.
+    const bool crdt = keyspaces_[static_cast<size_t>(ks)].crdt;
     static constexpr std::array<const char*, 3> kCollections = {"ms0", "mh0", "ml0"};
     const size_t t = rng.uniform(kCollections.size());
-    c.op.key = keyspaces_[static_cast<size_t>(ks)].name + ":" + kCollections[t];
+    c.op.key =
+        keyspaces_[static_cast<size_t>(ks)].name + ":" + (crdt && t == 2 ? "mc0" : kCollections[t]);
     c.op.value = value;
-    if (rng.chance(0.1)) {
+    if (crdt && t != 1) {
+      if (t == 0) {
+        c.op.type = OpType::kSadd;
+        c.args = {"SADD", c.op.key, value};
+      } else {
+        c.op.type = OpType::kIncr;
+        c.args = {"INCR", c.op.key};
+      }
+    } else if (rng.chance(0.1)) {
       c.op.type = OpType::kDel;
       c.args = {"DEL", c.op.key};
     } else if (t == 0) {

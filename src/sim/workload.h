@@ -53,6 +53,7 @@ struct SimKeyspace {
   // Set for a leaderless keyspace (its n, r, w, conflict); `mode` is then unused.
   std::optional<KeyspaceConfig> leaderless;
   bool multileader = false;  // a multi-leader keyspace (`mode` unused)
+  bool crdt = false;         // multi-leader with conflict = crdt
 };
 
 // One client operation in flight.

@@ -115,27 +115,6 @@ class CrdtObject {
   CrdtObject set_type(uint8_t t, uint64_t hlc, uint64_t actor);
   CrdtObject set_expiry(int64_t at_ms, uint64_t hlc, uint64_t actor);
 
-  // Forgets removed dots for which `forget(dot)` is true (no replica can still hold them live
-  // or receive them again), and cells left with nothing at all. Calls touched(type, element,
-  // erased) for every cell it changed. Returns whether some removed dot was kept.
-  template <typename Fn, typename Touched>
-  bool collect(Fn&& forget, Touched&& touched) {
-    bool kept = false;
-    for (auto& [t, m] : cells) {
-      for (auto it = m.begin(); it != m.end();) {
-        Cell& c = it->second;
-        const size_t before = c.removed.size();
-        std::erase_if(c.removed, [&](const CDot& d) { return forget(d); });
-        kept |= !c.removed.empty();
-        const bool empty =
-            c.live.empty() && c.removed.empty() && c.counter.empty() && c.base.empty();
-        if (before != c.removed.size() || empty) touched(t, it->first, empty);
-        it = empty ? m.erase(it) : std::next(it);
-      }
-    }
-    return kept;
-  }
-
   void encode(std::string* out) const;
   // Total: false on malformed input.
   static bool decode(std::string_view in, CrdtObject* out);
