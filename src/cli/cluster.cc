@@ -177,6 +177,23 @@ int run_status(int nodes, uint16_t base_port) {
       continue;
     }
     for (const auto& e : j.value("engines", nlohmann::json::array())) {
+      if (e.value("model", "") == "multi-leader") {
+        // Per peer: entries of this node's log it has not acknowledged, and the oldest's age.
+        std::string lag;
+        for (const auto& [k, v] : e.items()) {
+          if (k.starts_with("peer_") && k.ends_with("_lag_entries")) {
+            const std::string peer = k.substr(5, k.size() - 5 - 12);
+            lag += fmt::format("{}={}/{}ms ", peer, v.get<std::string>(),
+                               e.value("peer_" + peer + "_lag_ms", "?"));
+          }
+        }
+        std::printf("%-5s %-10s %-12s conflict=%s log=%s discarded=%s  lag (entries/ms): %s\n",
+                    j["node_id"].get<std::string>().c_str(), e.value("keyspace", "").c_str(),
+                    "multi-leader", e.value("conflict", "?").c_str(),
+                    e.value("log_seq", "?").c_str(), e.value("lww_discarded", "?").c_str(),
+                    lag.c_str());
+        continue;
+      }
       std::string states;
       for (const auto& [k, v] : e.items()) {
         if (k.starts_with("node_") && !k.ends_with("_phi")) {
