@@ -59,14 +59,17 @@ def cluster_config(i, nodes, secret, raft, extra=""):
 class Cluster:
     """N replikv processes forming one cluster. Node i is self.nodes[i] (a harness.Server)."""
 
-    def __init__(self, n=3, raft=None, extra=""):
+    def __init__(self, n=3, raft=None, extra="", config=None):
+        """`config`: the node TOML builder, called as cluster_config is (default
+        cluster_config)."""
+        config = config or cluster_config
         raft = dict(FAST_RAFT, **(raft or {}))
         ports = [(harness.free_port(), harness.free_port()) for _ in range(n)]
         self.peer_ports = [p for _, p in ports]
         secret = secrets.token_hex(16)
         self.nodes = []
         for i in range(n):
-            s = harness.Server(fsync="batch", config=cluster_config(i, ports, secret, raft, extra))
+            s = harness.Server(fsync="batch", config=config(i, ports, secret, raft, extra))
             s.port, s.admin_port = ports[i][0], harness.free_port()
             self.nodes.append(s)
 

@@ -21,23 +21,15 @@ from harness import RespError  # noqa: E402
 KS = test_cluster.KS
 
 
-_quorum_config = test_cluster.cluster_config
-
-
-def async_config(i, nodes, secret, raft):
-    return _quorum_config(i, nodes, secret, raft).replace(
+def async_config(i, nodes, secret, raft, extra=""):
+    return test_cluster.cluster_config(i, nodes, secret, raft, extra).replace(
         'commit = "quorum"', 'commit = "async"')
 
 
 def start_cluster(test, config, raft=None, fsync="batch"):
     """A started 3-node cluster whose node configs come from `config` (as
     test_cluster.cluster_config), cleaned up with `test`."""
-    orig = test_cluster.cluster_config
-    test_cluster.cluster_config = config
-    try:
-        c = test_cluster.Cluster(raft=raft)
-    finally:
-        test_cluster.cluster_config = orig
+    c = test_cluster.Cluster(raft=raft, config=config)
     for s in c.nodes:
         s.fsync = fsync
     test.addCleanup(c.cleanup)

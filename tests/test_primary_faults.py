@@ -57,11 +57,8 @@ from harness import RespError  # noqa: E402
 KS = test_cluster.KS
 
 
-_quorum_config = test_cluster.cluster_config
-
-
-def lease_config(i, nodes, secret, raft):
-    return _quorum_config(i, nodes, secret, raft).replace(
+def lease_config(i, nodes, secret, raft, extra=""):
+    return test_cluster.cluster_config(i, nodes, secret, raft, extra).replace(
         'read = "linearizable"', 'read = "lease"')
 
 
@@ -163,10 +160,10 @@ def start_relayed_cluster(test, raft=None):
     (cluster, relay), both cleaned up with `test`."""
     relay = PeerRelay()
 
-    def config(i, nodes, secret, r):
+    def config(i, nodes, secret, r, extra=""):
         via = [(port, peer if j == i else relay.port(i, j, peer))
                for j, (port, peer) in enumerate(nodes)]
-        return lease_config(i, via, secret, r)
+        return lease_config(i, via, secret, r, extra)
 
     test.addCleanup(relay.close)  # runs after the cluster's cleanup (LIFO)
     return test_cluster_async.start_cluster(test, config, raft), relay
