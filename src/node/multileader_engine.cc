@@ -766,9 +766,15 @@ void MultiLeaderEngine::collect_tombstones(int64_t now_ms) {
       // Also only once this node's clock has passed the stamp: its writes of the key after
       // forgetting it are then stamped above it, so that a node still holding the tombstone
       // does not discard them (a peer's clock may run ahead beyond what this clock follows).
+      // With crdt the same holds for the key's type and expiry registers, which a peer still
+      // holding the object compares this node's next type or expiry write against.
+      uint64_t newest = p.hlc;
+      if (const versions::CrdtObject* o = crdt_ ? object(p.key) : nullptr) {
+        newest = std::max({newest, o->type.hlc, o->expiry.hlc});
+      }
       ready = p.frontier && stability_.covers(*p.frontier) &&
               now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms) &&
-              versions::hlc_wall_ms(p.hlc) < now_ms;
+              versions::hlc_wall_ms(newest) < now_ms;
     }
     if (!ready) {
       pending_gc_.push_back(std::move(p));
@@ -1012,8 +1018,8 @@ std::string MultiLeaderEngine::cell_row(std::string_view key, uint8_t t,
 }
 
 void MultiLeaderEngine::persist_delta(std::string_view key, const versions::CrdtObject& obj,
-                                      const versions::CrdtObject& delta) {
-  if (delta.type.hlc != 0 || delta.expiry.hlc != 0 || !obj.present()) {
+                                      const versions::CrdtObject& delta, bool head) {
+  if (head) {
     std::string head;
     obj.encode_head(&head);
     node_->pending_.batch.put(row('c', key), seal(head));
@@ -1057,8 +1063,15 @@ void MultiLeaderEngine::materialize_delta(std::string_view key, const versions::
   if (!node_->store_.keyspace(ks_).table.find(key)) materialize(key, now_ms);
 }
 
-void MultiLeaderEngine::log_delta(std::string_view key, const versions::CrdtObject& delta,
+void MultiLeaderEngine::log_delta(std::string_view key, versions::CrdtObject& delta,
                                   uint64_t hlc) {
+  const versions::CrdtObject& obj = objects_[std::string(key)];
+  const bool head = delta.type.hlc != 0 || delta.expiry.hlc != 0 || !obj.present();
+  // Every change carries the key's type and expiry registers: a peer that already collected
+  // the key's tombstone (and those registers with it) must not take the change for one of a
+  // key with no type. Joining them again anywhere else changes nothing.
+  delta.type = obj.type;
+  delta.expiry = obj.expiry;
   Item it;
   it.seq = ++own_seq_;
   it.key.assign(key);
@@ -1069,8 +1082,7 @@ void MultiLeaderEngine::log_delta(std::string_view key, const versions::CrdtObje
   node_->pending_.batch.put(log_row(it.seq), seal(record));
   log_bytes_ += record.size();
   log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
-  const versions::CrdtObject& obj = objects_[std::string(key)];
-  persist_delta(key, obj, delta);
+  persist_delta(key, obj, delta, head);
   Meta m{hlc, actor_, it.seq, !obj.present()};
   put_meta(key, m);
   if (m.tomb) queue_tombstone(key, m, 0);
@@ -1167,7 +1179,9 @@ Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
               delta.join(obj.write(0, "", ev.data, {actor_, seq, idx++}, hlc));
             }
           }
-          if (obj.expiry.value != ev.expire_at) {
+          // A key made anew (its registers collected with its tombstone, or never set) states
+          // its expiry, which wins over one a peer still holds from before.
+          if (obj.expiry.value != ev.expire_at || obj.expiry.hlc == 0) {
             delta.join(obj.set_expiry(ev.expire_at, hlc, actor_));
           }
           break;
@@ -1208,8 +1222,10 @@ bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   observe_stamp(it, now_ms);
   versions::CrdtObject& obj = objects_[it.key];
   const int64_t type_before = obj.type.value;
+  const versions::Stamped type_was = obj.type, expiry_was = obj.expiry;
   obj.join(delta);
-  persist_delta(it.key, obj, delta);
+  persist_delta(it.key, obj, delta,
+                obj.type != type_was || obj.expiry != expiry_was || !obj.present());
   // The key's latest change as it arrived here (what tombstone collection waits on to be
   // stable), not the greatest stamp: a delta joins whatever its stamp.
   Meta m{it.hlc, it.actor, it.seq, !obj.present()};

@@ -182,16 +182,18 @@ class MultiLeaderEngine final : public Engine {
                            std::span<const std::string_view> args) const;
   Dispatch execute_crdt(const resp::CommandSpec& spec, std::span<const std::string_view> args,
                         int64_t now_ms, resp::Writer& w);
-  // Logs a delta of a key's object made here (already joined into it) under seq own_seq_+1.
-  void log_delta(std::string_view key, const versions::CrdtObject& delta, uint64_t hlc);
+  // Logs a delta of a key's object made here (already joined into it) under seq own_seq_+1;
+  // the delta takes the object's type and expiry registers.
+  void log_delta(std::string_view key, versions::CrdtObject& delta, uint64_t hlc);
   // The key's object, rendered into the Store (or removed from it when nothing is present).
   void materialize(std::string_view key, int64_t now_ms);
   bool apply_remote_crdt(const multileader::Item& it, int64_t now_ms);
   // Stored form: a head row (type, expiry) and one row per cell; a delta rewrites the rows of
   // what it touched.
   std::string cell_row(std::string_view key, uint8_t t, std::string_view elem) const;
+  // `head`: the type or expiry changed (or nothing is present), so the head row is rewritten.
   void persist_delta(std::string_view key, const versions::CrdtObject& obj,
-                     const versions::CrdtObject& delta);
+                     const versions::CrdtObject& delta, bool head);
   // materialize(), element by element when the delta left the key's type and expiry alone.
   void materialize_delta(std::string_view key, const versions::CrdtObject& delta,
                          int64_t type_before, int64_t now_ms);

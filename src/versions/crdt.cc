@@ -162,7 +162,11 @@ CrdtObject CrdtObject::add_to_counter(uint8_t t, std::string_view elem, uint64_t
   const Cell::CounterKey key = counter_key(c, actor, seq);
   Totals cur = c.counter[key];
   add(&cur);
-  delta.cells[t][std::string(elem)].counter[key] = cur;
+  Cell& d = delta.cells[t][std::string(elem)];
+  d.counter[key] = cur;
+  // With the base the resets put under this counter: a replica that collected the cell's
+  // object (and that base with it) counts only what was added since.
+  if (auto b = c.base.find(key); b != c.base.end()) d.base[key] = b->second;
   join(delta);
   return delta;
 }
