@@ -8,6 +8,9 @@ and a node killed with -9 while replicating loses none of its acknowledged write
   test_conflicts_and_refusals                      CONFLICTS, INFO fields, no MULTI/WATCH
   test_crdt_counters_and_sets_after_a_partition    conflict = crdt: every increment counts, no
                                                    acknowledged SADD lost unless observed-removed
+  test_mixed_writes_on_100k_keys_converge          each node cut off takes SET/SADD/SREM/INCRBY/
+                                                   HSET on ~100k keys for PARTITION_S seconds;
+                                                   time to converge after healing is printed
 
 The partition test needs root and iptables (CI runs as root with iptables installed); without
 them it is skipped with the reason.
@@ -16,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -43,6 +47,9 @@ retransmit_ms = 300
 
 UNIQUE = 3000   # keys each node alone writes while cut off
 SHARED = 1000   # keys every node writes while cut off (conflicts)
+
+# The 100k-key run: seconds each node writes alone (RKV_ML_PARTITION_S to change).
+PARTITION_S = float(os.environ.get("RKV_ML_PARTITION_S", "10"))
 
 
 def iptables_usable():
@@ -207,6 +214,115 @@ class MultiLeaderTest(unittest.TestCase):
         pairs = dict(zip(h[0::2], h[1::2])) if isinstance(h, list) else dict(h)
         self.assertEqual(sum(int(v) for v in pairs.values()), 3 * 2000)
 
+    def test_mixed_writes_on_100k_keys_converge(self):
+        why = iptables_usable()
+        if why:
+            self.skipTest(why)
+        c = self.start_cluster()
+        pipelined(c.nodes[0].port, [("SET", "carts:hello", "1")])
+        self.wait_everywhere(c, "carts:hello", "1")
+        fw = Firewall()
+        self.addCleanup(fw.heal)
+        fw.cut(c.peer_ports)
+        U, X, H = 15000, 10000, 8000  # per-node lww keys, shared keys of each kind, hashes
+
+        def first_pass(i):
+            """Every key once: 45k unique + 10k shared strings (lww), 10k shared counters,
+            10k shared sets (a member added, another added then removed here), 24k hashes."""
+            cmds = []
+            for k in range(U):
+                cmds.append(("SET", f"carts:u{i}:{k}", f"v{i}-{k}"))
+            for k in range(X):
+                cmds.append(("SET", f"carts:x:{k}", f"from-n{i + 1}"))
+                cmds.append(("INCRBY", f"bag:c:{k}", str(i + 1)))
+                cmds.append(("SADD", f"bag:s:{k}", f"m{i}"))
+                cmds.append(("SADD", f"bag:s:{k}", f"gone{i}"))
+                cmds.append(("SREM", f"bag:s:{k}", f"gone{i}"))
+            for k in range(H):
+                cmds.append(("HSET", f"bag:h{i}:{k}", "f", f"v{i}"))
+            return cmds
+
+        def more(i, round_):
+            """Later rounds: more increments and members on the shared keys."""
+            cmds = []
+            for k in range(0, X, 7):
+                cmds.append(("INCRBY", f"bag:c:{k}", str(i + 1)))
+                cmds.append(("SADD", f"bag:s:{k}", f"r{round_}-{i}"))
+                cmds.append(("SET", f"carts:x:{k}", f"from-n{i + 1}-r{round_}"))
+            return cmds
+
+        incs = {k: 0 for k in range(X)}
+        members = {k: set() for k in range(X)}
+        errors = []
+        lock = threading.Lock()
+
+        def writer(i):
+            stop = time.monotonic() + PARTITION_S
+            round_, batch = 0, first_pass(i)
+            while True:
+                replies = pipelined(c.nodes[i].port, batch, timeout=60)
+                with lock:
+                    for cmd, r in zip(batch, replies):
+                        if isinstance(r, harness.RespError):
+                            errors.append((i, cmd, r))
+                        elif cmd[0] == "INCRBY":
+                            incs[int(cmd[1].rsplit(":", 1)[1])] += i + 1
+                        elif cmd[0] == "SADD" and not cmd[2].startswith("gone"):
+                            members[int(cmd[1].rsplit(":", 1)[1])].add(cmd[2])
+                round_ += 1
+                if time.monotonic() >= stop:
+                    return
+                batch = more(i, round_)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors[:3], [], "writes refused while cut off")
+        logs = [int(replication_fields(n, ks)["log_seq"]) for n in c.nodes
+                for ks in ("carts", "bag")]
+        fw.heal()
+        healed = time.monotonic()
+        deadline = healed + 60
+
+        def caught_up():
+            for n in c.nodes:
+                for ks in ("carts", "bag"):
+                    f = replication_fields(n, ks)
+                    if any(v != "0" for k, v in f.items() if k.endswith("_lag_entries")):
+                        return False
+            return True
+
+        while not caught_up():
+            self.assertLess(time.monotonic(), deadline, "peers still lag 60 s after healing")
+            time.sleep(0.02)
+        took = time.monotonic() - healed
+        keys = 3 * U + 3 * X + 3 * H
+        print(f"\n  100k: {keys} keys, {sum(logs)} writes made apart in {PARTITION_S:.0f} s; "
+              f"every node applied every peer's log {took:.2f} s after healing", file=sys.stderr)
+
+        def view(n):
+            cmds = [("GET", f"carts:u{i}:{k}") for i in range(3) for k in range(U)]
+            cmds += [("GET", f"carts:x:{k}") for k in range(X)]
+            cmds += [("GET", f"bag:c:{k}") for k in range(X)]
+            cmds += [("SMEMBERS", f"bag:s:{k}") for k in range(X)]
+            cmds += [("HGET", f"bag:h{i}:{k}", "f") for i in range(3) for k in range(H)]
+            r = pipelined(n.port, cmds, timeout=60)
+            return [sorted(x) if isinstance(x, list) else x for x in r]
+
+        views = [view(n) for n in c.nodes]
+        self.assertTrue(views[0] == views[1] == views[2], "the nodes hold different values")
+        v = views[0]
+        self.assertEqual(v[:3 * U], [f"v{i}-{k}" for i in range(3) for k in range(U)])
+        shared = v[3 * U:3 * U + X]
+        self.assertTrue(all(s.startswith("from-n") for s in shared))
+        counters = v[3 * U + X:3 * U + 2 * X]
+        self.assertEqual([int(x) for x in counters], [incs[k] for k in range(X)])
+        sets = v[3 * U + 2 * X:3 * U + 3 * X]
+        self.assertEqual(sets, [sorted(members[k]) for k in range(X)])  # no "gone", none lost
+        self.assertEqual(v[3 * U + 3 * X:], [f"v{i}" for i in range(3) for k in range(H)])
+
     def test_kill9_loses_no_acknowledged_write(self):
         c = self.start_cluster()
         pipelined(c.nodes[0].port, [("SET", "carts:hello", "1")])
@@ -223,8 +339,10 @@ class MultiLeaderTest(unittest.TestCase):
             missing = [sum(1 for k in acked if v[k] != k.rsplit(":", 1)[1]) for v in views]
             if missing == [0, 0, 0]:
                 break
-            self.assertLess(time.monotonic(), deadline,
-                            f"acknowledged writes missing per node: {missing}")
+            if time.monotonic() >= deadline:
+                samples = [[(k, v[k]) for k in acked if v[k] != k.rsplit(":", 1)[1]][:3]
+                           for v in views]
+                self.fail(f"acknowledged writes missing per node: {missing}; e.g. {samples}")
             time.sleep(0.1)
         self.assertEqual(len(acked), 5000)
 

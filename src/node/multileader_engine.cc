@@ -29,7 +29,8 @@ namespace {
 //   'a'             the applied vector (encode_applied), as of the batch that wrote it
 //   'o' <u64 BE>    an entry of this node's origin log (encode_log_record)
 //   'k' <key>       a key's stamp: hlc, actor, seq, tomb (varints)
-constexpr size_t kGcStepItems = 1024;  // tombstones looked at per collector round
+constexpr size_t kGcStepItems = 1024;              // tombstones looked at per collector round
+constexpr int64_t kMaxRetransmitBackoffMs = 5000;  // longest wait between retransmissions
 
 std::string be64(uint64_t v) {
   std::string s(8, '\0');
@@ -238,8 +239,7 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
             it.seq != from_be64(rest) || (!log_.empty() && it.seq != log_.back().seq + 1)) {
           return false;
         }
-        log_bytes_ += payload.size();
-        log_.push_back(LogEntry{it.seq, std::string(payload), 0, mono()});
+        append_log(it.seq, std::string(payload), 0);
         return true;
       }));
   if (!log_.empty() && log_.back().seq > own_seq_) {
@@ -330,15 +330,20 @@ void MultiLeaderEngine::log_local_write(std::string_view key, int64_t now_ms) {
   if (image) it.image = std::move(*image);
   std::string record = multileader::encode_log_record(it);
   node_->pending_.batch.put(log_row(it.seq), seal(record));
-  log_bytes_ += record.size();
   // The token the batch holding this entry will carry (the caller takes it before returning).
-  log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
+  append_log(it.seq, std::move(record), node_->next_token_);
   Meta m{it.hlc, actor_, it.seq, it.tomb};
   put_meta(key, m);
   if (m.tomb) queue_tombstone(key, m, now_ms);
   applied_[actor_] = own_seq_;
   applied_dirty_ = true;
   ++stats_.local_writes;
+}
+
+void MultiLeaderEngine::append_log(uint64_t seq, std::string record, uint64_t token) {
+  log_bytes_ += record.size();
+  log_appended_ += record.size();
+  log_.push_back(LogEntry{seq, std::move(record), token, mono(), log_appended_});
 }
 
 void MultiLeaderEngine::put_meta(std::string_view key, const Meta& m) {
@@ -466,11 +471,19 @@ void MultiLeaderEngine::on_status(uint32_t from, Msg& m, int64_t /*now_ms*/) {
   if (acked > p.acked) {
     p.acked = acked;
     p.progress_ms = mono();
+    p.retries = 0;
+    if (p.probe_last != 0 && acked >= p.probe_last) {
+      // It took the retransmitted batch, so it had taken everything sent before it that
+      // reached it: the rest of what was sent before it was lost. From its cursor again.
+      if (acked < p.probe_sent) p.sent = acked;
+      p.probe_last = 0;
+    }
   }
   p.sent = std::max(p.sent, p.acked);
   if (m.resend && p.sent > p.acked && !p.transfer_keys) {
     p.sent = p.acked;  // it saw a gap in what it got: resend from its cursor now
     p.progress_ms = mono();
+    p.retries = 0;  // it is reachable
     ++stats_.resends;
   }
   stability_.report(from, m.actor, std::move(m.applied));
@@ -482,10 +495,17 @@ void MultiLeaderEngine::on_entries(uint32_t from, Msg& m, int64_t now_ms) {
   for (const Item& it : m.items) {
     if (it.seq <= cur) continue;  // a resend of what is here
     if (it.seq != cur + 1 && !bug(kBugCursorSkips)) {
-      // A gap (a message lost or overtaken): the sender goes back to this node's cursor.
+      // A gap (a message lost or overtaken): the sender goes back to this node's cursor, once
+      // per gap (or again after retransmit_ms without the gap closing).
       if (from < peers_.size() && peers_[from].actor == m.actor) {
-        peers_[from].resend_asked = true;
-        peers_[from].status_due = true;
+        Peer& p = peers_[from];
+        if (p.gap_cursor != cur ||
+            mono() - p.gap_ms >= static_cast<int64_t>(settings().retransmit_ms)) {
+          p.gap_cursor = cur;
+          p.gap_ms = mono();
+          p.resend_asked = true;
+          p.status_due = true;
+        }
       }
       break;
     }
@@ -563,9 +583,24 @@ void MultiLeaderEngine::ship(uint32_t peer, Peer& p, int64_t /*now_ms*/) {
   if (p.actor == 0) return;  // its cursor is not known yet
   if (p.transfer_keys) return continue_transfer(peer, p);
   const int64_t now = mono();
-  if (p.sent > p.acked && now - p.progress_ms > static_cast<int64_t>(settings().retransmit_ms)) {
-    p.sent = p.acked;  // unacknowledged for too long: lost on the way, or the peer restarted
+  const auto retransmit_ms = static_cast<int64_t>(settings().retransmit_ms);
+  const int64_t wait_ms = std::min(retransmit_ms << std::min<uint32_t>(p.retries, 16),
+                                   std::max(retransmit_ms, kMaxRetransmitBackoffMs));
+  if (p.sent > p.acked && now - p.progress_ms > wait_ms) {
+    // Unacknowledged for too long: lost on the way, the peer restarted, or it is busy. Its
+    // oldest unacknowledged batch goes again, the position left alone: a busy peer skips it;
+    // one that lost messages applies it, and its acknowledgement of it shows what was lost
+    // (on_status). Never the whole window at once: a peer that is only behind would be sent
+    // it over and over while it works through the first copy.
+    p.progress_ms = now;
+    ++p.retries;
     ++stats_.resends;
+    if (p.acked + 1 < log_first_) {
+      p.sent = p.acked;  // what it needs is no longer kept: a state transfer, below
+    } else if (uint64_t n = send_entries(peer, p.acked + 1, p.sent, settings().ship_batch_bytes)) {
+      p.probe_last = p.acked + n;
+      p.probe_sent = p.sent;
+    }
   }
   if (p.sent == p.acked && p.acked + 1 < log_first_) {
     // It needs entries no longer kept: a state transfer instead.
@@ -584,27 +619,34 @@ void MultiLeaderEngine::ship(uint32_t peer, Peer& p, int64_t /*now_ms*/) {
     return continue_transfer(peer, p);
   }
   if (p.sent >= own_seq_ || p.sent + 1 < log_first_) return;
+  // Bytes of entries (acked, sent] still in the log.
+  const uint64_t from = std::max(p.acked + 1, log_first_);
+  const uint64_t unacked =
+      p.sent >= from ? entry(p.sent).end_bytes - (entry(from).end_bytes - entry(from).record.size())
+                     : 0;
+  if (unacked >= settings().max_unacked_bytes) return;
+  const bool from_cursor = p.sent == p.acked;
+  const uint64_t n = send_entries(
+      peer, p.sent + 1, own_seq_,
+      std::min<uint64_t>(settings().ship_batch_bytes, settings().max_unacked_bytes - unacked));
+  if (n == 0) return;
+  if (from_cursor) p.progress_ms = now;
+  p.sent += n;
+}
+
+uint64_t MultiLeaderEngine::send_entries(uint32_t peer, uint64_t first, uint64_t last,
+                                         uint64_t max_bytes) {
   const uint64_t durable = node_->durable_token();
-  const auto at = [&](uint64_t seq) -> const LogEntry& { return log_[seq - log_first_]; };
-  uint64_t unacked = 0;
-  for (uint64_t s = p.acked + 1; s <= p.sent && s >= log_first_; ++s)
-    unacked += at(s).record.size();
   std::vector<std::string_view> records;
   size_t bytes = 0;
-  uint64_t s = p.sent + 1;
-  const uint64_t first = s;
-  for (; s <= own_seq_; ++s) {
-    const LogEntry& e = at(s);
+  for (uint64_t s = first; s <= last; ++s) {
+    const LogEntry& e = entry(s);
     if (e.token > durable) break;  // shipped only once durable here: a crash never unsays it
-    if (!records.empty() && (bytes + e.record.size() > settings().ship_batch_bytes ||
-                             unacked + bytes + e.record.size() > settings().max_unacked_bytes)) {
-      break;
-    }
+    if (!records.empty() && bytes + e.record.size() > max_bytes) break;
     records.push_back(e.record);
     bytes += e.record.size();
   }
-  if (records.empty()) return;
-  if (p.sent == p.acked) p.progress_ms = now;
+  if (records.empty()) return 0;
   // A kEntries message (messages.h) whose items are the stored records as they are.
   std::string box(1, kPeerMultiLeader);
   put_engine_header(&box, name_);
@@ -614,8 +656,8 @@ void MultiLeaderEngine::ship(uint32_t peer, Peer& p, int64_t /*now_ms*/) {
   for (std::string_view r : records)
     box.append(r);
   node_->send_peer(PeerSend{peer, std::move(box)});
-  p.sent = first + records.size() - 1;
   stats_.entries_sent += records.size();
+  return records.size();
 }
 
 void MultiLeaderEngine::continue_transfer(uint32_t peer, Peer& p) {
@@ -1063,8 +1105,7 @@ void MultiLeaderEngine::materialize_delta(std::string_view key, const versions::
   if (!node_->store_.keyspace(ks_).table.find(key)) materialize(key, now_ms);
 }
 
-void MultiLeaderEngine::log_delta(std::string_view key, versions::CrdtObject& delta,
-                                  uint64_t hlc) {
+void MultiLeaderEngine::log_delta(std::string_view key, versions::CrdtObject& delta, uint64_t hlc) {
   const versions::CrdtObject& obj = objects_[std::string(key)];
   const bool head = delta.type.hlc != 0 || delta.expiry.hlc != 0 || !obj.present();
   // Every change carries the key's type and expiry registers: a peer that already collected
@@ -1080,8 +1121,7 @@ void MultiLeaderEngine::log_delta(std::string_view key, versions::CrdtObject& de
   delta.encode(&it.image);
   std::string record = multileader::encode_log_record(it);
   node_->pending_.batch.put(log_row(it.seq), seal(record));
-  log_bytes_ += record.size();
-  log_.push_back(LogEntry{it.seq, std::move(record), node_->next_token_, mono()});
+  append_log(it.seq, std::move(record), node_->next_token_);
   persist_delta(key, obj, delta, head);
   Meta m{hlc, actor_, it.seq, !obj.present()};
   put_meta(key, m);

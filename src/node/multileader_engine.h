@@ -140,12 +140,17 @@ class MultiLeaderEngine final : public Engine {
   };
   struct LogEntry {
     uint64_t seq;
-    std::string record;  // encode_log_record
-    uint64_t token;      // the node batch that makes it durable
-    int64_t mono_ms;     // when it was written (lag)
+    std::string record;      // encode_log_record
+    uint64_t token;          // the node batch that makes it durable
+    int64_t mono_ms;         // when it was written (lag)
+    uint64_t end_bytes = 0;  // log_appended_ once it was appended: bytes of a range in O(1)
   };
   struct Peer {
-    uint64_t actor = 0;       // 0: not heard from since this node started
+    uint64_t actor = 0;  // 0: not heard from since this node started
+    // Receiving from it: the cursor at which this node last asked it to resend, and when (one
+    // request per gap: every message already on the way past a gap shows the same gap).
+    uint64_t gap_cursor = 0;
+    int64_t gap_ms = 0;
     uint64_t acked = 0;       // its durable position in this node's log
     uint64_t sent = 0;        // highest seq sent to it
     int64_t progress_ms = 0;  // mono ms of the last send from `acked` or ack progress
@@ -157,6 +162,12 @@ class MultiLeaderEngine final : public Engine {
     uint64_t transfer_id = 0;
     uint64_t transfer_part = 0;  // the next part to send
     bool resend_asked = false;   // it saw a gap: go back to its cursor
+    // Retransmissions since it last made progress: each waits twice as long as the one before
+    // (up to kMaxRetransmitBackoffMs), so that a cut-off peer is not sent the same batch over
+    // and over, to be read through once the cut heals.
+    uint32_t retries = 0;
+    // The last retransmission: the last seq it carried, and `sent` when it left.
+    uint64_t probe_last = 0, probe_sent = 0;
   };
   // A deleted key (or one whose TTL ended) waiting for its stamp to be forgotten.
   struct Pending {
@@ -239,6 +250,12 @@ class MultiLeaderEngine final : public Engine {
   std::deque<LogEntry> log_;
   uint64_t log_first_ = 1;
   size_t log_bytes_ = 0;
+  uint64_t log_appended_ = 0;  // record bytes ever appended to log_ since start
+  void append_log(uint64_t seq, std::string record, uint64_t token);
+  const LogEntry& entry(uint64_t seq) const { return log_[seq - log_first_]; }
+  // One kEntries message to `peer` of the durable entries from `first` (at most `last`), at
+  // least one and within max_bytes; returns how many.
+  uint64_t send_entries(uint32_t peer, uint64_t first, uint64_t last, uint64_t max_bytes);
   uint64_t own_seq_ = 0;
   // What this node holds of every origin's log (its own included): in memory, and as of the
   // latest durable batch (what it reports).

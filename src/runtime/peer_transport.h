@@ -59,8 +59,13 @@ struct PeerTransportOptions {
   std::chrono::milliseconds handshake_timeout{2000};  // connect + handshake deadline
   std::chrono::milliseconds reconnect_initial{50};    // first retry delay (doubles, jittered)
   std::chrono::milliseconds reconnect_max{1000};      // retry delay cap
-  uint64_t max_write_batch_bytes = 1u << 20;          // payload bytes gathered into one async_write
-  uint32_t max_write_batch_frames = 1024;             // frames gathered into one async_write
+  // A link whose sent bytes stay unacknowledged by the peer's kernel this long (or that is idle
+  // and answers no keepalive probe for about as long) is closed and redialled (TCP_USER_TIMEOUT,
+  // TCP keepalive): after a network cut heals, traffic resumes on a fresh connection at once
+  // instead of waiting out TCP's retransmission backoff (seconds after a long cut).
+  std::chrono::milliseconds dead_link_timeout{3000};
+  uint64_t max_write_batch_bytes = 1u << 20;  // payload bytes gathered into one async_write
+  uint32_t max_write_batch_frames = 1024;     // frames gathered into one async_write
   // A lazy payload waits at most this long for company (0: lazy payloads are sent like others).
   std::chrono::microseconds lazy_delay{0};
 };
@@ -137,6 +142,8 @@ class PeerTransport {
   void dial(uint32_t peer);
   void schedule_redial(uint32_t peer);
   void on_connected(const LinkPtr& link, const asio::error_code& ec);
+  // No Nagle delay; dead links detected within dead_link_timeout.
+  void tune_socket(asio::ip::tcp::socket& socket) const;
   void start_read(const LinkPtr& link);
   void on_read(const LinkPtr& link, const asio::error_code& ec, size_t n);
   void process_input(const LinkPtr& link);

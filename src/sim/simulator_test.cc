@@ -248,8 +248,8 @@ TEST(SimulatorMultiLeader, KnownSeedsCatchEachBrokenVariant) {
   };
   for (Case c :
        {Case{kBugCursorSkips, 2, "no silent loss"}, Case{kBugLwwKeepsLocal, 1, "convergence"},
-        Case{kBugTombstoneEarly, 2, "convergence"},
-        Case{kBugTombstoneEarly, 6, "last writer wins"}}) {
+        Case{kBugTombstoneEarly, 6, "convergence"},
+        Case{kBugTombstoneEarly, 4, "last writer wins"}}) {
     SimOptions o = multileader_test_options(c.seed);
     o.raft_bugs = c.bug;
     SimResult broken = run_simulation(o);
