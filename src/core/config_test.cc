@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <span>
+
 namespace rkv {
 namespace {
 
@@ -85,6 +87,16 @@ struct BadCase {
   const char* expect;  // substring of the error
 };
 
+// Each case's text is refused with an error containing its `expect`.
+void expect_errors(std::span<const BadCase> cases) {
+  for (const auto& bc : cases) {
+    auto r = parse_config(bc.text);
+    ASSERT_FALSE(r.is_ok()) << bc.text;
+    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
+        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
+  }
+}
+
 TEST(Config, ErrorsNameTheLine) {
   const BadCase cases[] = {
       {"[node]\nport = 99999\n", "config:2: \"port\" = 99999 is out of range"},
@@ -109,12 +121,7 @@ TEST(Config, ErrorsNameTheLine) {
       {"[raft]\nasync_append_delay_us = 100001\n",
        "config:2: \"async_append_delay_us\" = 100001 is out of range"},
   };
-  for (const auto& bc : cases) {
-    auto r = parse_config(bc.text);
-    ASSERT_FALSE(r.is_ok()) << bc.text;
-    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
-        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
-  }
+  expect_errors(cases);
 }
 
 TEST(Config, RegionsAreOptionalAndKeptPerNode) {
@@ -165,12 +172,7 @@ TEST(Config, RegionNamesAreValidated) {
        "2\nregion = \"eu\"\n",
        "cluster node \"n1\" declares no region while others do"},
   };
-  for (const auto& bc : cases) {
-    auto r = parse_config(bc.text);
-    ASSERT_FALSE(r.is_ok()) << bc.text;
-    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
-        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
-  }
+  expect_errors(cases);
   // Configs built in code go through the same rule.
   Config c;
   c.nodes = {PeerConfig{"n1", "127.0.0.1", 1, 2, "bad region"}};
