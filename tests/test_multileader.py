@@ -11,6 +11,8 @@ and a node killed with -9 while replicating loses none of its acknowledged write
   test_mixed_writes_on_100k_keys_converge          each node cut off takes SET/SADD/SREM/INCRBY/
                                                    HSET on ~100k keys for PARTITION_S seconds;
                                                    time to converge after healing is printed
+  test_regions_shown_with_lag_per_peer             region per node in INFO and /status, beside
+                                                   each peer's lag in entries and ms
 
 The partition test needs root and iptables (CI runs as root with iptables installed); without
 them it is skipped with the reason.
@@ -103,6 +105,17 @@ def replication_fields(node, ks="carts"):
         if line.startswith(f"keyspace_{ks}:"):
             return dict(kv.split("=", 1) for kv in line.split(":", 1)[1].split(","))
     raise AssertionError(f"no keyspace_{ks} line in INFO:\n{info}")
+
+
+REGIONS = ["eu-west", "eu-west", "us-east"]
+
+
+def region_config(i, nodes, secret, raft, extra=""):
+    """cluster_config with a region on every [[cluster.node]] (REGIONS[j] for node j)."""
+    text = test_cluster.cluster_config(i, nodes, secret, raft, extra)
+    for j, (port, _) in enumerate(nodes):
+        text = text.replace(f"port = {port}\n", f'port = {port}\nregion = "{REGIONS[j]}"\n', 1)
+    return text
 
 
 class MultiLeaderTest(unittest.TestCase):
@@ -362,6 +375,24 @@ class MultiLeaderTest(unittest.TestCase):
         for field in ("log_seq", "lww_discarded", "peer_n2_lag_entries", "peer_n3_lag_ms"):
             self.assertIn(field, f)
         self.assertEqual(f["model"], "multi-leader")
+
+    def test_regions_shown_with_lag_per_peer(self):
+        c = test_cluster.Cluster(3, extra=ML, config=region_config)
+        self.addCleanup(c.cleanup)
+        c.start()
+        pipelined(c.nodes[2].port, [("SET", "carts:far", "1")])
+        self.wait_everywhere(c, "carts:far", "1")
+        info = c.nodes[2].cli("INFO", "keyspace_replication", check=True)
+        self.assertIn("region:us-east", info)
+        self.assertIn("node_regions:n1=eu-west,n2=eu-west,n3=us-east", info)
+        self.assertIn("peer_n1:region=eu-west,connected=", info)
+        f = replication_fields(c.nodes[2])
+        for field in ("peer_n1_lag_entries", "peer_n1_lag_ms", "peer_n2_lag_entries"):
+            self.assertIn(field, f)
+        st = c.nodes[0].status()
+        self.assertEqual(st["region"], "eu-west")
+        self.assertEqual([(n["id"], n["region"]) for n in st["nodes"]],
+                         [("n1", "eu-west"), ("n2", "eu-west"), ("n3", "us-east")])
 
 
 if __name__ == "__main__":

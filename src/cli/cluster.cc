@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -156,6 +157,35 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   return exited;
 }
 
+namespace {
+
+// One multi-leader keyspace of one node: per peer, its region (when declared), the entries of
+// this node's log it has not acknowledged and how long the oldest of them has waited.
+void print_multileader_row(const nlohmann::json& node, const nlohmann::json& e,
+                           const std::map<std::string, std::string>& regions) {
+  auto region_of = [&](const std::string& id) {
+    auto it = regions.find(id);
+    return it == regions.end() ? std::string() : "@" + it->second;
+  };
+  const std::string self = node.value("node_id", "?");
+  std::string lag;
+  for (const auto& [k, v] : e.items()) {
+    if (k.starts_with("peer_") && k.ends_with("_lag_entries")) {
+      const std::string peer = k.substr(5, k.size() - 5 - 12);
+      lag += fmt::format("{}{}={}/{}ms ", peer, region_of(peer), v.get<std::string>(),
+                         e.value("peer_" + peer + "_lag_ms", "?"));
+    }
+  }
+  const std::string where =
+      regions.count(self) ? fmt::format("region={} ", regions.at(self)) : std::string();
+  std::printf("%-5s %-10s %-12s %sconflict=%s log=%s discarded=%s  lag (entries/ms): %s\n",
+              self.c_str(), e.value("keyspace", "").c_str(), "multi-leader", where.c_str(),
+              e.value("conflict", "?").c_str(), e.value("log_seq", "?").c_str(),
+              e.value("lww_discarded", "?").c_str(), lag.c_str());
+}
+
+}  // namespace
+
 int run_status(int nodes, uint16_t base_port) {
   int rc = 0;
   std::printf("%-5s %-10s %-12s %-10s %6s %8s %8s %8s  %s\n", "node", "keyspace", "role", "leader",
@@ -176,22 +206,14 @@ int run_status(int nodes, uint16_t base_port) {
       rc = 1;
       continue;
     }
+    // Each member's region, when the cluster declares them (older servers list no nodes).
+    std::map<std::string, std::string> regions;
+    for (const auto& m : j.value("nodes", nlohmann::json::array())) {
+      if (!m.value("region", "").empty()) regions[m.value("id", "")] = m.value("region", "");
+    }
     for (const auto& e : j.value("engines", nlohmann::json::array())) {
       if (e.value("model", "") == "multi-leader") {
-        // Per peer: entries of this node's log it has not acknowledged, and the oldest's age.
-        std::string lag;
-        for (const auto& [k, v] : e.items()) {
-          if (k.starts_with("peer_") && k.ends_with("_lag_entries")) {
-            const std::string peer = k.substr(5, k.size() - 5 - 12);
-            lag += fmt::format("{}={}/{}ms ", peer, v.get<std::string>(),
-                               e.value("peer_" + peer + "_lag_ms", "?"));
-          }
-        }
-        std::printf("%-5s %-10s %-12s conflict=%s log=%s discarded=%s  lag (entries/ms): %s\n",
-                    j["node_id"].get<std::string>().c_str(), e.value("keyspace", "").c_str(),
-                    "multi-leader", e.value("conflict", "?").c_str(),
-                    e.value("log_seq", "?").c_str(), e.value("lww_discarded", "?").c_str(),
-                    lag.c_str());
+        print_multileader_row(j, e, regions);
         continue;
       }
       std::string states;

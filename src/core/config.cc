@@ -110,6 +110,14 @@ const char* to_string(ConflictMode m) {
   return "?";
 }
 
+bool valid_region_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxRegionLen) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+  });
+}
+
 Config Config::defaults() {
   Config c;
   KeyspaceConfig def;
@@ -333,11 +341,18 @@ Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
       if (!nt) return r.error_at(e, "[[cluster.node]] entries must be tables");
       PeerConfig p;
       RKV_RETURN_IF_ERROR(
-          r.only_keys(*nt, {"id", "host", "port", "peer_port"}, "[[cluster.node]]"));
+          r.only_keys(*nt, {"id", "host", "port", "peer_port", "region"}, "[[cluster.node]]"));
       RKV_RETURN_IF_ERROR(r.get_string(*nt, "id", &p.id));
       RKV_RETURN_IF_ERROR(r.get_string(*nt, "host", &p.host));
       RKV_RETURN_IF_ERROR(r.get_int(*nt, "port", &p.port, 1, 65535));
       RKV_RETURN_IF_ERROR(r.get_int(*nt, "peer_port", &p.peer_port, 0, 65535));
+      RKV_RETURN_IF_ERROR(r.get_string(*nt, "region", &p.region));
+      if (nt->get("region") && !valid_region_name(p.region)) {
+        return r.error_at(*nt->get("region"),
+                          fmt::format("region \"{}\" of node \"{}\" must be 1 to {} characters "
+                                      "of A-Z a-z 0-9 . _ -",
+                                      p.region, p.id, kMaxRegionLen));
+      }
       if (p.id.empty()) return r.error_at(e, "[[cluster.node]] needs an \"id\"");
       if (p.port == 0) return r.error_at(e, "[[cluster.node]] needs a \"port\"");
       if (p.peer_port == 0) p.peer_port = static_cast<uint16_t>(p.port + 10000);
@@ -493,6 +508,21 @@ Status validate_config(Config& c) {
         return Status::invalid_argument(fmt::format("cluster node \"{}\" is listed twice", p.id));
       }
       self |= p.id == c.node_id;
+      if (!p.region.empty() && !valid_region_name(p.region)) {
+        return Status::invalid_argument(
+            fmt::format("cluster node \"{}\": region \"{}\" must be 1 to {} characters of "
+                        "A-Z a-z 0-9 . _ -",
+                        p.id, p.region, kMaxRegionLen));
+      }
+      // A node left out of every region while others declare one is most likely a typo: it
+      // would form a region of its own, unnamed.
+      if (p.region.empty() != c.nodes.front().region.empty()) {
+        const PeerConfig& without = p.region.empty() ? p : c.nodes.front();
+        return Status::invalid_argument(fmt::format(
+            "cluster node \"{}\" declares no region while others do: declare a region on every "
+            "[[cluster.node]] or on none",
+            without.id));
+      }
     }
     if (!self) {
       return Status::invalid_argument(

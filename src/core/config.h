@@ -91,7 +91,15 @@ struct PeerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;       // client (RESP) port
   uint16_t peer_port = 0;  // replication port
+  // Where the node runs (a data centre, a cloud region): 1..kMaxRegionLen of [A-Za-z0-9._-].
+  // Empty: no region declared; then no node of the cluster declares one (one region for all).
+  // Shown by INFO and `replikv status`; the simulator places regions at WAN distance.
+  std::string region;
 };
+
+inline constexpr size_t kMaxRegionLen = 64;
+// Whether `name` is a valid region name (see PeerConfig::region).
+bool valid_region_name(std::string_view name);
 
 // Replication timing for primary (Raft) keyspaces. Time is counted in ticks of tick_ms.
 struct RaftSettings {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <span>
+
 namespace rkv {
 namespace {
 
@@ -85,6 +87,16 @@ struct BadCase {
   const char* expect;  // substring of the error
 };
 
+// Each case's text is refused with an error containing its `expect`.
+void expect_errors(std::span<const BadCase> cases) {
+  for (const auto& bc : cases) {
+    auto r = parse_config(bc.text);
+    ASSERT_FALSE(r.is_ok()) << bc.text;
+    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
+        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
+  }
+}
+
 TEST(Config, ErrorsNameTheLine) {
   const BadCase cases[] = {
       {"[node]\nport = 99999\n", "config:2: \"port\" = 99999 is out of range"},
@@ -109,12 +121,65 @@ TEST(Config, ErrorsNameTheLine) {
       {"[raft]\nasync_append_delay_us = 100001\n",
        "config:2: \"async_append_delay_us\" = 100001 is out of range"},
   };
-  for (const auto& bc : cases) {
-    auto r = parse_config(bc.text);
-    ASSERT_FALSE(r.is_ok()) << bc.text;
-    EXPECT_NE(r.status().message().find(bc.expect), std::string::npos)
-        << "got: " << r.status().message() << "\nwanted: " << bc.expect;
+  expect_errors(cases);
+}
+
+TEST(Config, RegionsAreOptionalAndKeptPerNode) {
+  auto none = parse_config("[[cluster.node]]\nid = \"n1\"\nport = 1\n");
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_EQ(none.value().nodes[0].region, "");
+
+  auto r = parse_config(R"(
+[[cluster.node]]
+id = "n1"
+port = 7001
+region = "eu-west.1"
+[[cluster.node]]
+id = "n2"
+port = 7002
+region = "us_EAST-2"
+[[cluster.node]]
+id = "n3"
+port = 7003
+region = "eu-west.1"
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r.value().nodes.size(), 3u);
+  EXPECT_EQ(r.value().nodes[0].region, "eu-west.1");
+  EXPECT_EQ(r.value().nodes[1].region, "us_EAST-2");
+  EXPECT_EQ(r.value().nodes[2].region, "eu-west.1");
+}
+
+TEST(Config, RegionNamesAreValidated) {
+  EXPECT_TRUE(valid_region_name("a"));
+  EXPECT_TRUE(valid_region_name(std::string(kMaxRegionLen, 'r')));
+  EXPECT_FALSE(valid_region_name(""));
+  EXPECT_FALSE(valid_region_name(std::string(kMaxRegionLen + 1, 'r')));
+  for (const char* bad : {"eu west", "eu/west", "eu,west", "eu=west", "\xc3\xa9u", "r\n"}) {
+    EXPECT_FALSE(valid_region_name(bad)) << bad;
   }
+  const BadCase cases[] = {
+      {"[[cluster.node]]\nid = \"n1\"\nport = 1\nregion = \"\"\n",
+       "config:4: region \"\" of node \"n1\" must be 1 to 64 characters"},
+      {"[[cluster.node]]\nid = \"n1\"\nport = 1\nregion = \"eu west\"\n",
+       "config:4: region \"eu west\""},
+      {"[[cluster.node]]\nid = \"n1\"\nport = 1\nregion = 3\n",
+       "config:4: \"region\" must be a string"},
+      {"[[cluster.node]]\nid = \"n1\"\nport = 1\nregion = \"eu\"\n[[cluster.node]]\nid = "
+       "\"n2\"\nport = 2\n",
+       "cluster node \"n2\" declares no region while others do"},
+      {"[[cluster.node]]\nid = \"n1\"\nport = 1\n[[cluster.node]]\nid = \"n2\"\nport = "
+       "2\nregion = \"eu\"\n",
+       "cluster node \"n1\" declares no region while others do"},
+  };
+  expect_errors(cases);
+  // Configs built in code go through the same rule.
+  Config c;
+  c.nodes = {PeerConfig{"n1", "127.0.0.1", 1, 2, "bad region"}};
+  c.node_id = "n1";
+  Status st = validate_config(c);
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("region \"bad region\""), std::string::npos) << st.message();
 }
 
 TEST(Config, MissingFileIsAClearError) {

@@ -207,6 +207,15 @@ std::string Server::keyspace_replication_text() {
   if (!node_->clustered()) return "# Keyspace_replication\r\ncluster:single-node\r\n\r\n";
   std::string o = fmt::format("# Keyspace_replication\r\nnode_id:{}\r\ncluster_nodes:{}\r\n",
                               config_.node_id, config_.nodes.size());
+  // Regions (PeerConfig::region) only when the cluster declares them: this node's, and each
+  // node's in cluster order.
+  if (!config_.nodes[node_->self_index()].region.empty()) {
+    o += fmt::format("region:{}\r\n", config_.nodes[node_->self_index()].region);
+    std::string all;
+    for (const PeerConfig& p : config_.nodes)
+      all += fmt::format("{}{}={}", all.empty() ? "" : ",", p.id, p.region);
+    o += fmt::format("node_regions:{}\r\n", all);
+  }
   for (const auto& [name, st] : groups) {
     const char* role = raft::role_name(st.role);
     o += fmt::format(
@@ -240,13 +249,14 @@ std::string Server::keyspace_replication_text() {
     for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
       if (i == node_->self_index()) continue;
       const PeerStats p = transport_->stats(i);
+      const std::string& region = config_.nodes[i].region;
       o += fmt::format(
-          "peer_{}:connected={},inbound_connected={},frames_sent={},bytes_sent={},"
+          "peer_{}:{}connected={},inbound_connected={},frames_sent={},bytes_sent={},"
           "frames_received={},bytes_received={},queued_frames={},dropped={},rejected={},"
           "bad_frames={},reconnects={}\r\n",
-          config_.nodes[i].id, p.connected ? 1 : 0, p.inbound_connected ? 1 : 0, p.frames_sent,
-          p.bytes_sent, p.frames_received, p.bytes_received, p.queued_frames, p.dropped, p.rejected,
-          p.bad_frames, p.reconnects);
+          config_.nodes[i].id, region.empty() ? "" : "region=" + region + ",", p.connected ? 1 : 0,
+          p.inbound_connected ? 1 : 0, p.frames_sent, p.bytes_sent, p.frames_received,
+          p.bytes_received, p.queued_frames, p.dropped, p.rejected, p.bad_frames, p.reconnects);
     }
     o +=
         fmt::format("peer_rejected_unauthenticated:{}\r\n", transport_->rejected_unauthenticated());
@@ -517,6 +527,12 @@ std::string Server::status_json() {
   }
   j["engines"] = others;
   j["role"] = node_->clustered() ? "cluster" : "single-node";
+  // Every member and its region ("" when the cluster declares none), this node included.
+  nlohmann::json members = nlohmann::json::array();
+  for (const PeerConfig& p : config_.nodes)
+    members.push_back({{"id", p.id}, {"region", p.region}});
+  j["nodes"] = members;
+  j["region"] = node_->clustered() ? config_.nodes[node_->self_index()].region : "";
   nlohmann::json ks = nlohmann::json::array();
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
     const Keyspace& k = st.keyspace(static_cast<uint32_t>(i));

@@ -229,6 +229,7 @@ std::string reproduce_command(const SimOptions& o) {
   if (o.max_clock_skew_ms != d.max_clock_skew_ms) {
     s += fmt::format(" --max-clock-skew-ms {}", o.max_clock_skew_ms);
   }
+  if (o.regions != d.regions) s += fmt::format(" --regions {}", o.regions);
   if (o.state_chunk_bytes != d.state_chunk_bytes) {
     s += fmt::format(" --state-chunk-bytes {}", o.state_chunk_bytes);
   }

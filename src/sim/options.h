@@ -70,6 +70,10 @@ struct SimOptions {
   int64_t max_clock_skew_ms = 0;
   // Multi-leader: the keyspace's state_chunk_bytes; 0: the default (one chunk per transfer here).
   int64_t state_chunk_bytes = 0;
+  // Multi-leader: regions the nodes are spread over, round-robin (sim/regions.h); links
+  // between regions are WAN links. 0: each seed draws 1..3 (at most one per node). The other
+  // models always run in one region (their timeouts assume LAN delays).
+  int regions = 0;
   // Raft invariants are checked after every `check_every` events (1 = every event).
   int64_t check_every = 1;
   bool collect_history = true;  // keep the history (needed for the end-of-run checkers)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace rkv::sim {
@@ -63,6 +64,17 @@ Partition Partition::all_alone(int nodes) {
     }
   }
   p.description_ = "every node alone";
+  return p;
+}
+
+Partition Partition::cut_off(int nodes, uint8_t members, std::string description) {
+  Partition p = healed(nodes);
+  for (int i = 0; i < nodes; ++i) {
+    for (int j = 0; j < nodes; ++j) {
+      if (((members >> i) & 1u) != ((members >> j) & 1u)) p.cut(i, j);
+    }
+  }
+  p.description_ = std::move(description);
   return p;
 }
 

@@ -32,6 +32,10 @@ class Partition {
   // change every seed's draw); the multi-leader nemesis picks it, where every node writing on
   // its own is the scenario that matters.
   static Partition all_alone(int nodes);
+  // The nodes of `members` (bit i: node i) cut off from every other node, both ways; links
+  // inside each side work. Not a drawn shape either: the multi-leader nemesis cuts a whole
+  // region off with it (sim/regions.h).
+  static Partition cut_off(int nodes, uint8_t members, std::string description);
   // A random instance of `shape` (node choice and sides drawn from `rng`).
   static Partition make(PartitionShape shape, int nodes, Random& rng);
 

@@ -105,5 +105,19 @@ TEST(Partition, SameSeedSameShape) {
   }
 }
 
+TEST(Partition, CutOffSeparatesTheMembersFromTheRest) {
+  Partition p = Partition::cut_off(5, 0b00110, "nodes 1 and 2");
+  EXPECT_FALSE(p.is_healed());
+  EXPECT_EQ(p.description(), "nodes 1 and 2");
+  EXPECT_TRUE(p.can_send(1, 2));
+  EXPECT_TRUE(p.can_send(0, 4));
+  for (int in : {1, 2}) {
+    for (int out : {0, 3, 4}) {
+      EXPECT_FALSE(p.can_send(in, out));
+      EXPECT_FALSE(p.can_send(out, in));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rkv::sim

@@ -61,6 +61,10 @@ class SimCommandImpl final : public SimCommand {
                      "above any clock "
                      "difference a seed draws)")
         ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+    cmd_->add_option("--regions", o_.regions,
+                     "multi-leader: spread the nodes over K regions round-robin, WAN links "
+                     "between them (default: each seed draws 1..3)")
+        ->check(CLI::Range(1, 7));
     cmd_->add_option("--state-chunk-bytes", o_.state_chunk_bytes,
                      "multi-leader: the keyspace's state_chunk_bytes (default: the config's)")
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
@@ -95,6 +99,15 @@ class SimCommandImpl final : public SimCommand {
       }
     } else if (model_ != "primary") {
       out << "sim: --model wants primary, leaderless or multi-leader\n";
+      return 2;
+    }
+    if (o_.regions > 0 && o_.model != Model::kMultiLeader) {
+      out << "sim: --regions applies to --model multi-leader only\n";
+      return 2;
+    }
+    if (o_.regions > o_.nodes) {
+      out << fmt::format("sim: --regions {} wants at least as many nodes (--nodes {})\n",
+                         o_.regions, o_.nodes);
       return 2;
     }
     auto f = parse_fault_level(faults_);

@@ -47,6 +47,7 @@
 #include "resp/writer.h"
 #include "sim/event_queue.h"
 #include "sim/partition.h"
+#include "sim/regions.h"
 #include "sim/reply.h"
 #include "sim/workload.h"
 #include "storage/storage.h"
@@ -61,8 +62,13 @@ constexpr int64_t kEpochMs = 1'700'000'000'000;  // node clocks start near a rea
 constexpr int64_t kClientLinkMinUs = 20, kClientLinkMaxUs = 300;  // client <-> node one way
 constexpr int64_t kQuiesceMs = 1'000;       // idle time before comparing replicas
 constexpr int64_t kConvergeMaxMs = 10'000;  // replicas must agree within this after quiescing
-// Multi-leader: the share of partitions that leave every node alone.
+// Multi-leader: the share of partitions that leave every node alone, and with regions, the
+// share that cut a whole region off.
 constexpr double kAllAloneP = 0.25;
+constexpr double kRegionCutP = 0.3;
+// Multi-leader with regions: WAN round trips the convergence bound allows on top of its LAN
+// terms (each catch-up step -- a status, a resend, a state-transfer part -- waits for one).
+constexpr int64_t kConvergeWanRoundTrips = 10;
 constexpr int64_t kRetryBackoffMaxUs = 50 * kUsPerMs;  // liveness chains: wait before a retry
 constexpr int64_t kLongThinkMaxUs = 1'500 * kUsPerMs;  // a client's longest idle spell
 constexpr size_t kMaxArgs = 8;                         // most arguments a workload command has
@@ -189,6 +195,8 @@ class Simulator {
   void check_leaderless_history();
   // --- multi-leader model ---
   std::vector<SimKeyspace> setup_multileader(Config& base, std::string* params);
+  // Spreads the nodes over regions (o_.regions, or drawn) and names them in their configs.
+  void place_regions(Config& base);
   MultiLeaderEngine* multileader_engine(int node) const;
   void watch_multileader_engine(int node);
   void observe_multileader(int node, const WriteBatch& batch);
@@ -230,6 +238,11 @@ class Simulator {
   void on_disk_done(const Event& e);
   void drain(int i);
   void send(int from, int to, std::string payload);
+  void note_wan_delay(int64_t us) {
+    SimStats& st = result_.stats;
+    st.wan_delay_min_us = st.wan_delay_max_us == 0 ? us : std::min(st.wan_delay_min_us, us);
+    st.wan_delay_max_us = std::max(st.wan_delay_max_us, us);
+  }
   void register_groups(int i);
   void check_invariants();
 
@@ -269,6 +282,7 @@ class Simulator {
   std::vector<raft::InvariantChecker> checkers_;  // one per keyspace
   std::vector<uint64_t> checked_state_;           // per keyspace: fingerprint at the last check
   Partition net_;
+  RegionLayout regions_;  // one region unless a multi-leader run draws or is given more
   uint64_t partition_serial_ = 0;
   std::vector<int64_t> link_last_;  // per (from, to): last delivery time, for FIFO links
   Phase phase_ = Phase::kSafety;
@@ -557,6 +571,7 @@ void Simulator::heal_everything() {
   // the sender's retransmit timeout: under continued reordering its catch-up crawls (one
   // timeout per gap), so the faults that end here include reordering.
   if (mks_) mix_.reorder = 0;
+  regions_.drop_loss();
   for (int i = 0; i < o_.nodes; ++i) {
     SimNode& n = nodes_[static_cast<size_t>(i)];
     n.paused_until = std::min(n.paused_until, q_.now());
@@ -1032,13 +1047,19 @@ void Simulator::send(int from, int to, std::string payload) {
     fail(fmt::format("node {} sent a message to invalid peer {}", from, to));
     return;
   }
-  if (!net_.can_send(from, to) || rng_.chance(mix_.loss)) {
+  // Between two regions a WAN link (its own delay and loss); within one the seed's LAN.
+  const WanLink* wan = regions_.same_region(from, to) ? nullptr : &regions_.link(from, to);
+  if (wan) ++result_.stats.wan_messages;
+  if (!net_.can_send(from, to) || rng_.chance(mix_.loss) || (wan && rng_.chance(wan->loss))) {
     ++result_.stats.messages_dropped;
     return;
   }
   auto delay = [&] {
-    auto d = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.delay_min_us),
-                                             static_cast<uint64_t>(mix_.delay_max_us)));
+    auto d = wan ? wan->base_us +
+                       static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(wan->jitter_us)))
+                 : static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.delay_min_us),
+                                                   static_cast<uint64_t>(mix_.delay_max_us)));
+    if (wan) note_wan_delay(d);
     if (rng_.chance(mix_.tail_p))
       d += static_cast<int64_t>(rng_.range(0, static_cast<uint64_t>(mix_.tail_max_us)));
     return d;
@@ -1313,10 +1334,16 @@ void Simulator::on_nemesis() {
     for (int s = 0; s < kShapeCount; ++s) {
       if (mix_.shapes[static_cast<size_t>(s)]) shapes.push_back(static_cast<PartitionShape>(s));
     }
-    // Multi-leader: sometimes every node alone, each taking writes nobody else sees.
-    net_ = mks_ && rng_.chance(kAllAloneP)
-               ? Partition::all_alone(o_.nodes)
-               : Partition::make(shapes[rng_.uniform(shapes.size())], o_.nodes, rng_);
+    // Multi-leader: sometimes a whole region cut off (when there are several), sometimes
+    // every node alone, each taking writes nobody else sees.
+    if (mks_ && regions_.count() > 1 && rng_.chance(kRegionCutP)) {
+      net_ =
+          regions_.cut_off(static_cast<int>(rng_.uniform(static_cast<uint64_t>(regions_.count()))));
+    } else {
+      net_ = mks_ && rng_.chance(kAllAloneP)
+                 ? Partition::all_alone(o_.nodes)
+                 : Partition::make(shapes[rng_.uniform(shapes.size())], o_.nodes, rng_);
+    }
     ++partition_serial_;
     ++result_.stats.partitions;
     const auto len =
@@ -1720,9 +1747,13 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   const bool crdt = o_.conflict == "crdt";
   k.conflict = crdt ? ConflictMode::kCrdt : ConflictMode::kLww;
   base.keyspaces.push_back(k);
+  place_regions(base);
   // After the clients stop, a peer whose shipping stalled resumes from its cursor within a
   // retransmit interval and learns every cursor within a hello interval: allow three of each.
-  converge_bound_ms_ = kConvergeMaxMs + 3 * static_cast<int64_t>(ms.retransmit_ms + ms.hello_ms);
+  // Across regions every step also waits for WAN round trips.
+  converge_bound_ms_ = kConvergeMaxMs + 3 * static_cast<int64_t>(ms.retransmit_ms + ms.hello_ms) +
+                       kConvergeWanRoundTrips * 2 * regions_.max_one_way_us() / kUsPerMs;
+  *params += "\n  regions: " + regions_.describe();
   *params += fmt::format(
       "\n  multi-leader keyspace {}: conflict={}, hello every {} ms, retransmit after {} ms, log "
       "up to {} entries, ship batches of {} bytes, {} bytes unacknowledged, state transfer "
@@ -1744,6 +1775,23 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   sk.multileader = true;
   sk.crdt = crdt;
   return {sk};
+}
+
+void Simulator::place_regions(Config& base) {
+  // Drawn from a stream of its own, so that a seed's other draws stay what they were; a seed
+  // in one region runs exactly as it did before regions existed.
+  Random rrng(o_.seed ^ 0x4e61'0000'0000'0004ull);
+  const int count =
+      o_.regions > 0
+          ? o_.regions
+          : 1 + static_cast<int>(rrng.uniform(static_cast<uint64_t>(std::min(3, o_.nodes))));
+  const bool lossy = o_.faults != FaultLevel::kNone && (o_.disabled & kFamilyLoss) == 0;
+  regions_ = RegionLayout::draw(count, o_.nodes, lossy, rrng);
+  result_.stats.regions = count;
+  if (count == 1) return;  // no region declared: all nodes in one
+  for (int i = 0; i < o_.nodes; ++i) {
+    base.nodes[static_cast<size_t>(i)].region = RegionLayout::name(regions_.region_of(i));
+  }
 }
 
 MultiLeaderEngine* Simulator::multileader_engine(int i) const {

@@ -16,7 +16,8 @@
 //   quiesce    replicas must converge to identical `accounts` contents.
 // Then the histories go through check_linearizable / check_set / check_counter.
 // The leaderless and multi-leader models (SimOptions::model) run the same phases on one keyspace
-// of their model and judge it with their own checkers (docs/simulator.md).
+// of their model and judge it with their own checkers (docs/simulator.md). Multi-leader runs
+// also spread the nodes over regions (sim/regions.h): WAN links between them.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,11 @@ struct SimStats {
   // Multi-leader model (converge_ms and lww_discarded too): coverage of its catch-up paths,
   // summed over the nodes' last incarnations.
   uint64_t resends = 0, state_transfers = 0, tombstones_collected = 0, clock_skew_reports = 0;
+  // Multi-leader regions (sim/regions.h): how many, and the messages sent between two of them
+  // (lost ones included) with the shortest and longest one-way delay drawn for them.
+  int regions = 1;
+  uint64_t wan_messages = 0;
+  int64_t wan_delay_min_us = 0, wan_delay_max_us = 0;
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };

@@ -48,7 +48,12 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
               ? fmt::format("; converged {} ms after quiet, {} lww discards, {} resends, {} state "
                             "transfers, {} tombstones collected, {} clock skew reports",
                             s.converge_ms, s.lww_discarded, s.resends, s.state_transfers,
-                            s.tombstones_collected, s.clock_skew_reports)
+                            s.tombstones_collected, s.clock_skew_reports) +
+                    (s.regions > 1
+                         ? fmt::format(", {} regions, {} WAN msgs ({}..{} ms one way)", s.regions,
+                                       s.wan_messages, s.wan_delay_min_us / 1000,
+                                       s.wan_delay_max_us / 1000)
+                         : std::string())
               : std::string());
 }
 
