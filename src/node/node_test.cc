@@ -199,9 +199,9 @@ TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
   MemStorage s;
   Config cfg = Config::defaults();
   write_and_persist(cfg, s, {{"SET", "k", "1"}});
-  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
-               PeerConfig{"n2", "127.0.0.1", 7002, 17002},
-               PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
+  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001, ""},
+               PeerConfig{"n2", "127.0.0.1", 7002, 17002, ""},
+               PeerConfig{"n3", "127.0.0.1", 7003, 17003, ""}};
   for (KeyspaceConfig& k : cfg.keyspaces)
     k.model = Model::kPrimary;
   Node n(cfg, &s);
@@ -217,9 +217,9 @@ TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
 TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
   // Three nodes in this process, messages handed over directly, disks always in time.
   Config cfg = Config::defaults();
-  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
-               PeerConfig{"n2", "127.0.0.1", 7002, 17002},
-               PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
+  cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001, ""},
+               PeerConfig{"n2", "127.0.0.1", 7002, 17002, ""},
+               PeerConfig{"n3", "127.0.0.1", 7003, 17003, ""}};
   cfg.raft.snapshot_min_entries = 100;
   cfg.raft.snapshot_catchup_entries = 0;
   std::vector<std::unique_ptr<MemStorage>> disks;

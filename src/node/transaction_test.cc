@@ -102,9 +102,9 @@ TEST(TransactionNode, LocalCommandsRunInOrderAndPersistTogether) {
 class TestCluster {
  public:
   explicit TestCluster(Config cfg) {
-    cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001},
-                 PeerConfig{"n2", "127.0.0.1", 7002, 17002},
-                 PeerConfig{"n3", "127.0.0.1", 7003, 17003}};
+    cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001, ""},
+                 PeerConfig{"n2", "127.0.0.1", 7002, 17002, ""},
+                 PeerConfig{"n3", "127.0.0.1", 7003, 17003, ""}};
     for (size_t i = 0; i < 3; ++i) {
       Config c = cfg;
       c.node_id = cfg.nodes[i].id;
