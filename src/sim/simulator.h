@@ -52,6 +52,7 @@ struct SimStats {
   // Multi-leader model (converge_ms and lww_discarded too): coverage of its catch-up paths,
   // summed over the nodes' last incarnations.
   uint64_t resends = 0, state_transfers = 0, tombstones_collected = 0, clock_skew_reports = 0;
+  uint64_t siblings_created = 0;  // conflict = siblings (max_siblings: most keys holding >1)
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };
