@@ -123,16 +123,22 @@ class MultiLeaderTest(unittest.TestCase):
             time.sleep(0.05)
         raise AssertionError(f"{key} did not reach every node: {got}")
 
-    def test_partitioned_nodes_write_alone_and_converge(self):
+    def cut_off_cluster(self, hello):
+        """A cluster that replicated `hello` (a key) everywhere, then every node cut off from the
+        others; returns (cluster, firewall). Skips the test without root and iptables."""
         why = iptables_usable()
         if why:
             self.skipTest(why)
         c = self.start_cluster()
-        pipelined(c.nodes[0].port, [("SET", "carts:hello", "1")])
-        self.wait_everywhere(c, "carts:hello", "1")
+        pipelined(c.nodes[0].port, [("SET", hello, "1")])
+        self.wait_everywhere(c, hello, "1")
         fw = Firewall()
         self.addCleanup(fw.heal)
         fw.cut(c.peer_ports)
+        return c, fw
+
+    def test_partitioned_nodes_write_alone_and_converge(self):
+        c, fw = self.cut_off_cluster("carts:hello")
         # Each node alone: its own keys, and the shared ones every node writes.
         expected_unique = {}
         for i, n in enumerate(c.nodes):
@@ -229,15 +235,7 @@ class MultiLeaderTest(unittest.TestCase):
             time.sleep(0.05)
 
     def test_siblings_after_a_partition(self):
-        why = iptables_usable()
-        if why:
-            self.skipTest(why)
-        c = self.start_cluster()
-        pipelined(c.nodes[0].port, [("SET", "sib:hello", "1")])
-        self.wait_everywhere(c, "sib:hello", "1")
-        fw = Firewall()
-        self.addCleanup(fw.heal)
-        fw.cut(c.peer_ports)
+        c, fw = self.cut_off_cluster("sib:hello")
         written = []
         for i, n in enumerate(c.nodes):
             self.assertEqual(pipelined(n.port, [("SET", "sib:k", f"from-n{i + 1}")]), ["OK"])

@@ -46,6 +46,13 @@ class MlCluster : public MiniCluster {
     });
     return out;
   }
+  // A key written at node 0, then deleted at node 1 once node 1 had it.
+  void write_then_delete(const std::string& key) {
+    advance(100);
+    run(0, {"SET", key, "1"});
+    advance(100);
+    run(1, {"DEL", key});
+  }
   void expect_converged() {
     for (size_t i = 1; i < 3; ++i)
       EXPECT_EQ(contents(0), contents(static_cast<int>(i))) << "node " << i;
@@ -145,10 +152,7 @@ TEST(MultiLeaderEngine, APeerBeyondTheLogBoundGetsAStateTransfer) {
 
 TEST(MultiLeaderEngine, TombstonesAreCollectedOnceStable) {
   MlCluster c(3);
-  c.advance(100);
-  c.run(0, {"SET", "carts:g", "1"});
-  c.advance(100);
-  c.run(1, {"DEL", "carts:g"});
+  c.write_then_delete("carts:g");
   EXPECT_TRUE(c.engine(1).stamp("carts:g")->tomb);
   EXPECT_TRUE(c.engine(2).stamp("carts:g")->tomb);  // shipped at once (settled)
   c.advance(1000);
@@ -442,10 +446,7 @@ TEST(MultiLeaderSiblings, ARestartKeepsTheSiblingsAndATransferCarriesThem) {
 
 TEST(MultiLeaderSiblings, DeletionsAreCollectedOnceStableAndAKeyWrittenAgainSupersedesThem) {
   SibCluster c(3);
-  c.advance(100);
-  c.run(0, {"SET", "carts:g", "1"});
-  c.advance(100);
-  c.run(1, {"DEL", "carts:g"});
+  c.write_then_delete("carts:g");
   EXPECT_EQ(c.values(2, "carts:g"), (std::vector<std::string>{"(deleted)"}));
   c.advance(1000);
   for (int i = 0; i < 3; ++i) {
