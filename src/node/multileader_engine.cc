@@ -234,6 +234,7 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
         return true;
       }));
   // Versions of keys (conflict = "siblings"); a key with a dead sibling waits for the collector.
+  std::vector<std::string> loaded;
   RKV_RETURN_IF_ERROR(
       scan_rows('v', "a key's versions", [&](std::string_view key, std::string_view payload) {
         versions::Versioned obj;
@@ -249,6 +250,7 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
               Pending{std::string(key), m->second.hlc, m->second.actor, m->second.seq, mono(), {}});
         }
         versioned_.emplace(std::string(key), std::move(obj));
+        loaded.emplace_back(key);
         return true;
       }));
   // The origin log.
@@ -315,7 +317,11 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
     }
     log_delta(key, delta, hlc);
   }
-  if (!unstamped.empty() || applied_dirty_) {
+  // The value a key shows may have expired while the node was down (the Store dropped it as
+  // it loaded), and another sibling shows now.
+  for (const std::string& key : loaded)
+    show_versioned(key, now_ms);
+  if (!unstamped.empty() || applied_dirty_ || node_->has_pending_persist()) {
     persist_applied();
     PersistRequest req = node_->take_persist();
     RKV_RETURN_IF_ERROR(st.write(req.batch, true));
@@ -923,7 +929,14 @@ Dispatch MultiLeaderEngine::execute_siblings(const resp::CommandSpec& spec,
   if (*c != Command::kSet && *c != Command::kDel) {
     versioned::reply_read(
         *c, args.size() - 1, [&](size_t i) { return versioned(args[i + 1]); }, now_ms, w);
-    return {};
+    if (*c != Command::kSiblings) return {};
+    // A context naming a write of this node not durable yet is shown only once it is: a crash
+    // would lose that write and reissue its dot to the next one, which a SET with this context
+    // would then replace unseen.
+    const versions::Versioned* o = versioned(args[1]);
+    const uint64_t token = own_entry_token(o ? o->context().get(actor_) : 0);
+    if (token == 0) return {};
+    return {Dispatch::kAfterPersist, token};
   }
   versioned::Write wr;
   std::string error;
@@ -950,6 +963,12 @@ Dispatch MultiLeaderEngine::execute_siblings(const resp::CommandSpec& spec,
   }
   if (node_->pending_.batch.size() == before) return {};
   return {Dispatch::kAfterPersist, batch_token()};
+}
+
+uint64_t MultiLeaderEngine::own_entry_token(uint64_t seq) const {
+  if (seq < log_first_ || seq > own_seq_ || seq - log_first_ >= log_.size()) return 0;
+  const uint64_t token = log_[seq - log_first_].token;
+  return token > node_->durable_token() ? token : 0;
 }
 
 versions::VersionVector MultiLeaderEngine::applied_context() const {

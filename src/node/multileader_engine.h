@@ -214,6 +214,9 @@ class MultiLeaderEngine final : public Engine {
   void persist_versioned(std::string_view key, const versions::Versioned& obj);
   // The Store shows the key's visible sibling (or nothing).
   void show_versioned(std::string_view key, int64_t now_ms);
+  // The batch token that makes entry `seq` of this node's own log durable; 0 when it is
+  // durable already (or not in the log).
+  uint64_t own_entry_token(uint64_t seq) const;
   // Every write this node has applied, as a causal context.
   versions::VersionVector applied_context() const;
   // The collector's step for a siblings key: false while its dead siblings must stay; else

@@ -463,6 +463,47 @@ TEST(MultiLeaderSiblings, DeletionsAreCollectedOnceStableAndAKeyWrittenAgainSupe
   c.expect_converged();
 }
 
+// The value shown expires while its node is down: after the restart the other sibling shows,
+// in GET and in the Store (KEYS, SCAN, DBSIZE), as on the nodes that stayed up.
+TEST(MultiLeaderSiblings, AnotherSiblingShowsWhenTheShownOneExpired) {
+  SibCluster c(2);
+  c.advance(100);
+  c.apart({{1, {"SET", "carts:k", "b"}}, {0, {"SET", "carts:k", "a", "PX", "300"}}}, 100);
+  EXPECT_EQ(c.run(0, {"GET", "carts:k"}), "$1\r\na\r\n");
+  c.set_down(0, true);
+  c.advance(500);
+  c.start(0);
+  c.set_down(0, false);
+  c.advance(200);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(c.run(i, {"GET", "carts:k"}), "$1\r\nb\r\n") << i;
+    EXPECT_EQ(c.run(i, {"DBSIZE"}), ":1\r\n") << i;
+  }
+}
+
+// A context naming a write not durable yet would, after a crash lost that write, name the next
+// write issued under its dot: SIBLINGS answers once what its context names is durable.
+TEST(MultiLeaderSiblings, AContextIsShownOnlyOnceTheWritesItNamesAreDurable) {
+  SibCluster c(2);
+  c.advance(100);
+  auto direct = [&](std::vector<std::string_view> args) {
+    ClientRequest req;
+    req.client_id = 1;
+    req.seq = 1;
+    std::string out;
+    resp::Writer w(&out, 2);
+    return c.node(0).execute(req, *resp::lookup_command(args[0]), args, c.wall(), w);
+  };
+  const Dispatch set = direct({"SET", "carts:k", "v"});  // not persisted yet
+  ASSERT_EQ(set.kind, Dispatch::kAfterPersist);
+  const Dispatch read = direct({"SIBLINGS", "carts:k"});
+  EXPECT_EQ(read.kind, Dispatch::kAfterPersist);
+  EXPECT_EQ(read.token, set.token);
+  EXPECT_EQ(direct({"GET", "carts:k"}).kind, Dispatch::kReady);
+  c.settle();
+  EXPECT_EQ(direct({"SIBLINGS", "carts:k"}).kind, Dispatch::kReady);
+}
+
 TEST(MultiLeaderSiblings, BrokenVariantKeepsOnlyTheWinner) {
   SibCluster c(2, 1000000, kBugSiblingsDropConcurrent);
   c.advance(100);
