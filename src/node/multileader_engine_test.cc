@@ -322,6 +322,12 @@ class SibCluster : public MlCluster {
     }
     return out;
   }
+  // Every one of the first `nodes` nodes holds exactly `expected` (values() order).
+  void expect_values(std::string_view key, const std::vector<std::string>& expected,
+                     int nodes = 3) {
+    for (int i = 0; i < nodes; ++i)
+      EXPECT_EQ(values(i, key), expected) << "node " << i;
+  }
   // Runs each (node, command) with every node cut off from every other, then heals and lets
   // `ms` pass: the writes are concurrent.
   void apart(const std::vector<std::pair<int, std::vector<std::string>>>& commands,
@@ -368,8 +374,7 @@ TEST(MultiLeaderSiblings, ConcurrentWritesAtTwoNodesAreTwoSiblingsEverywhere) {
   // A SET without CONTEXT replaces what its node holds, like a plain SET.
   EXPECT_EQ(c.run(2, {"SET", "carts:k", "c"}), "+OK\r\n");
   c.advance(300);
-  for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(c.values(i, "carts:k"), (std::vector<std::string>{"c"})) << i;
+  c.expect_values("carts:k", {"c"});
   c.expect_converged();
 }
 
@@ -458,8 +463,7 @@ TEST(MultiLeaderSiblings, DeletionsAreCollectedOnceStableAndAKeyWrittenAgainSupe
   c.apart(
       {{0, {"SET", "carts:h", "v2", "CONTEXT", c.context(0, "carts:h")}}, {1, {"DEL", "carts:h"}}},
       1500);
-  for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(c.values(i, "carts:h"), (std::vector<std::string>{"v2"})) << i;
+  c.expect_values("carts:h", {"v2"});
   c.expect_converged();
 }
 
