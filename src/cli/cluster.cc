@@ -187,11 +187,14 @@ int run_status(int nodes, uint16_t base_port) {
                                e.value("peer_" + peer + "_lag_ms", "?"));
           }
         }
-        std::printf("%-5s %-10s %-12s conflict=%s log=%s discarded=%s  lag (entries/ms): %s\n",
+        // conflict = siblings: keys holding more than one version now, instead of discards.
+        const std::string conflicts = e.contains("keys_with_siblings")
+                                          ? "with_siblings=" + e.value("keys_with_siblings", "?")
+                                          : "discarded=" + e.value("lww_discarded", "?");
+        std::printf("%-5s %-10s %-12s conflict=%s log=%s %s  lag (entries/ms): %s\n",
                     j["node_id"].get<std::string>().c_str(), e.value("keyspace", "").c_str(),
                     "multi-leader", e.value("conflict", "?").c_str(),
-                    e.value("log_seq", "?").c_str(), e.value("lww_discarded", "?").c_str(),
-                    lag.c_str());
+                    e.value("log_seq", "?").c_str(), conflicts.c_str(), lag.c_str());
         continue;
       }
       std::string states;
