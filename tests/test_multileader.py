@@ -13,6 +13,9 @@ and a node killed with -9 while replicating loses none of its acknowledged write
                                                    time to converge after healing is printed
   test_regions_shown_with_lag_per_peer             region per node in INFO and /status, beside
                                                    each peer's lag in entries and ms
+  test_siblings_after_a_partition                  conflict = siblings: one key written on each
+                                                   cut-off node is 3 siblings on every node (also
+                                                   after kill -9), SET ... CONTEXT resolves them
 
 The partition test needs root and iptables (CI runs as root with iptables installed); without
 them it is skipped with the reason.
@@ -41,6 +44,12 @@ name = "bag"
 prefix = "bag:"
 model = "multi-leader"
 conflict = "crdt"
+
+[[keyspace]]
+name = "sib"
+prefix = "sib:"
+model = "multi-leader"
+conflict = "siblings"
 
 [multileader]
 hello_ms = 50
@@ -134,16 +143,22 @@ class MultiLeaderTest(unittest.TestCase):
             time.sleep(0.05)
         raise AssertionError(f"{key} did not reach every node: {got}")
 
-    def test_partitioned_nodes_write_alone_and_converge(self):
+    def cut_off_cluster(self, hello):
+        """A cluster that replicated `hello` (a key) everywhere, then every node cut off from the
+        others; returns (cluster, firewall). Skips the test without root and iptables."""
         why = iptables_usable()
         if why:
             self.skipTest(why)
         c = self.start_cluster()
-        pipelined(c.nodes[0].port, [("SET", "carts:hello", "1")])
-        self.wait_everywhere(c, "carts:hello", "1")
+        pipelined(c.nodes[0].port, [("SET", hello, "1")])
+        self.wait_everywhere(c, hello, "1")
         fw = Firewall()
         self.addCleanup(fw.heal)
         fw.cut(c.peer_ports)
+        return c, fw
+
+    def test_partitioned_nodes_write_alone_and_converge(self):
+        c, fw = self.cut_off_cluster("carts:hello")
         # Each node alone: its own keys, and the shared ones every node writes.
         expected_unique = {}
         for i, n in enumerate(c.nodes):
@@ -228,15 +243,7 @@ class MultiLeaderTest(unittest.TestCase):
         self.assertEqual(sum(int(v) for v in pairs.values()), 3 * 2000)
 
     def test_mixed_writes_on_100k_keys_converge(self):
-        why = iptables_usable()
-        if why:
-            self.skipTest(why)
-        c = self.start_cluster()
-        pipelined(c.nodes[0].port, [("SET", "carts:hello", "1")])
-        self.wait_everywhere(c, "carts:hello", "1")
-        fw = Firewall()
-        self.addCleanup(fw.heal)
-        fw.cut(c.peer_ports)
+        c, fw = self.cut_off_cluster("carts:hello")
         U, X, H = 15000, 10000, 8000  # per-node lww keys, shared keys of each kind, hashes
 
         def first_pass(i):
@@ -335,6 +342,59 @@ class MultiLeaderTest(unittest.TestCase):
         sets = v[3 * U + 2 * X:3 * U + 3 * X]
         self.assertEqual(sets, [sorted(members[k]) for k in range(X)])  # no "gone", none lost
         self.assertEqual(v[3 * U + 3 * X:], [f"v{i}" for i in range(3) for k in range(H)])
+
+    def wait_siblings(self, c, key, values, timeout=30):
+        """Until every node's SIBLINGS of key holds exactly `values` (any order) and the nodes
+        agree; returns node 0's reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            views = [pipelined(n.port, [("SIBLINGS", key)])[0] for n in c.nodes]
+            held = [sorted(s[0] for s in v[1]) for v in views]
+            if all(h == sorted(values) for h in held) and views[0] == views[1] == views[2]:
+                return views[0]
+            self.assertLess(time.monotonic(), deadline, f"siblings of {key}: {views}")
+            time.sleep(0.05)
+
+    def test_siblings_after_a_partition(self):
+        c, fw = self.cut_off_cluster("sib:hello")
+        written = []
+        for i, n in enumerate(c.nodes):
+            self.assertEqual(pipelined(n.port, [("SET", "sib:k", f"from-n{i + 1}")]), ["OK"])
+            written.append(f"from-n{i + 1}")
+        time.sleep(0.5)  # the cut holds: each node has its own write alone
+        self.assertEqual(pipelined(c.nodes[0].port, [("SIBLINGS", "sib:k")])[0][1][0][0],
+                         "from-n1")
+        fw.heal()
+        healed = time.monotonic()
+        reply = self.wait_siblings(c, "sib:k", written)
+        print(f"\n  siblings: 3 concurrent writes held on every node "
+              f"{time.monotonic() - healed:.2f} s after healing", file=sys.stderr)
+        # [context, [[value, hlc, dot, expire_at_ms], ...]], as a leaderless keyspace answers.
+        context, versions = reply
+        self.assertIsInstance(context, str)
+        self.assertEqual(len({v[2] for v in versions}), 3, "siblings share a dot")
+        self.assertTrue(all(v[3] == 0 for v in versions))
+        gets = {pipelined(n.port, [("GET", "sib:k")])[0] for n in c.nodes}
+        self.assertEqual(len(gets), 1, f"nodes show different winners: {gets}")
+        fields = [replication_fields(n, "sib") for n in c.nodes]
+        self.assertTrue(all(f["keys_with_siblings"] == "1" for f in fields), fields)
+        self.assertGreaterEqual(sum(int(f["siblings_created"]) for f in fields), 2)
+        metrics = c.nodes[0].metrics()
+        self.assertEqual(metrics[("replikv_multi_leader_keys_with_siblings", 'keyspace="sib"')], 1)
+        # kill -9 and restart: the versions come back from disk.
+        c.nodes[2].kill9()
+        c.nodes[2].start()
+        self.assertEqual(self.wait_siblings(c, "sib:k", written), reply)
+        # A write naming the context it read replaces exactly those three, everywhere.
+        self.assertEqual(pipelined(c.nodes[1].port,
+                                   [("SET", "sib:k", "merged", "CONTEXT", context)]), ["OK"])
+        self.wait_siblings(c, "sib:k", ["merged"])
+        self.wait_everywhere(c, "sib:k", "merged")
+        self.assertTrue(all(replication_fields(n, "sib")["keys_with_siblings"] == "0"
+                            for n in c.nodes))
+        err = pipelined(c.nodes[0].port, [("SADD", "sib:s", "x")])[0]
+        self.assertIsInstance(err, harness.RespError)
+        self.assertIn("supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL", str(err))
 
     def test_kill9_loses_no_acknowledged_write(self):
         c = self.start_cluster()

@@ -178,10 +178,14 @@ void print_multileader_row(const nlohmann::json& node, const nlohmann::json& e,
   }
   const std::string where =
       regions.count(self) ? fmt::format("region={} ", regions.at(self)) : std::string();
-  std::printf("%-5s %-10s %-12s %sconflict=%s log=%s discarded=%s  lag (entries/ms): %s\n",
-              self.c_str(), e.value("keyspace", "").c_str(), "multi-leader", where.c_str(),
+  // conflict = siblings: keys holding more than one version now, instead of discards.
+  const std::string conflicts = e.contains("keys_with_siblings")
+                                    ? "with_siblings=" + e.value("keys_with_siblings", "?")
+                                    : "discarded=" + e.value("lww_discarded", "?");
+  std::printf("%-5s %-10s %-12s %sconflict=%s log=%s %s  lag (entries/ms): %s\n", self.c_str(),
+              e.value("keyspace", "").c_str(), "multi-leader", where.c_str(),
               e.value("conflict", "?").c_str(), e.value("log_seq", "?").c_str(),
-              e.value("lww_discarded", "?").c_str(), lag.c_str());
+              conflicts.c_str(), lag.c_str());
 }
 
 }  // namespace

@@ -529,13 +529,6 @@ Status validate_config(Config& c) {
           fmt::format("node id \"{}\" is not among the [[cluster.node]] entries", c.node_id));
     }
     for (const auto& ks : c.keyspaces) {
-      if (c.nodes.size() > 1 && ks.model == Model::kMultiLeader &&
-          ks.conflict == ConflictMode::kSiblings) {
-        return Status::invalid_argument(fmt::format(
-            "keyspace \"{}\": conflict = \"siblings\" is not available for multi-leader "
-            "keyspaces in a cluster yet; use \"lww\" or \"crdt\"",
-            ks.name));
-      }
       if (ks.model == Model::kLeaderless && ks.n > static_cast<int>(c.nodes.size())) {
         return Status::invalid_argument(
             fmt::format("keyspace \"{}\": n = {} exceeds the cluster's {} nodes", ks.name, ks.n,

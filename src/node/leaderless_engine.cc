@@ -52,21 +52,8 @@ leaderless::PhiAccrual::Options phi_options(const LeaderlessSettings& s) {
   return o;
 }
 
-bool live(const Sibling& s, int64_t now_ms) {
-  return !s.tombstone && (s.expire_at_ms == 0 || s.expire_at_ms > now_ms);
-}
-
-// The sibling a plain read shows: the newest live one by (hlc, dot), or none.
-const Sibling* visible(const Versioned& o, int64_t now_ms) {
-  const Sibling* best = nullptr;
-  for (const Sibling& s : o.siblings()) {
-    if (!live(s, now_ms)) continue;
-    if (!best || std::tie(s.hlc, s.dot) > std::tie(best->hlc, best->dot)) best = &s;
-  }
-  // A newer tombstone hides older live siblings only when it is causally later, which merge
-  // already applied; concurrent live siblings stay visible (the delete did not see them).
-  return best;
-}
+using versioned::live;
+using versioned::visible;
 
 }  // namespace
 
@@ -318,7 +305,6 @@ size_t LeaderlessEngine::needed(std::optional<Consistency> c, bool write,
 Dispatch LeaderlessEngine::execute(const Origin& o, const resp::CommandSpec& spec,
                                    std::span<const std::string_view> args,
                                    const RequestOptions& opts, int64_t now_ms, resp::Writer& w) {
-  using resp::CommandId;
   const bool write = (spec.flags & resp::kWrite) != 0;
   std::string err;
   const size_t k = needed(opts.consistency, write, &err);
@@ -326,41 +312,13 @@ Dispatch LeaderlessEngine::execute(const Origin& o, const resp::CommandSpec& spe
     w.error(err);
     return {};
   }
-  auto keys = args.subspan(1);
-  switch (spec.id) {
-    case CommandId::kGet:
-      return start_read(o, Op::kGet, keys, k, now_ms);
-    case CommandId::kMget:
-      return start_read(o, Op::kMget, keys, k, now_ms);
-    case CommandId::kExists:
-      return start_read(o, Op::kExists, keys, k, now_ms);
-    case CommandId::kTtl:
-      return start_read(o, Op::kTtl, keys, k, now_ms);
-    case CommandId::kPttl:
-      return start_read(o, Op::kPttl, keys, k, now_ms);
-    case CommandId::kSiblings:
-      return start_read(o, Op::kSiblings, keys, k, now_ms);
-    case CommandId::kSet:
-      return start_write(o, Op::kSet, args, k, now_ms, w);
-    case CommandId::kDel:
-      return start_write(o, Op::kDel, args, k, now_ms, w);
-    case CommandId::kIncr:
-    case CommandId::kIncrby:
-    case CommandId::kDecr:
-    case CommandId::kDecrby:
-      w.error(fmt::format(
-          "ERR {} is not available on leaderless keyspace '{}': its replicas accept concurrent "
-          "writes, so a read-modify-write counter would lose increments; keep counters in a "
-          "primary keyspace",
-          upper(spec.name), name_));
-      return {};
-    default:
-      w.error(fmt::format(
-          "ERR {} is not available on leaderless keyspace '{}' (supported: GET, MGET, EXISTS, "
-          "TTL, PTTL, SIBLINGS, SET, DEL)",
-          upper(spec.name), name_));
-      return {};
+  const std::optional<Op> op = versioned::command_of(spec.id);
+  if (!op) {
+    w.error(versioned::refusal(spec, fmt::format("leaderless keyspace '{}'", name_)));
+    return {};
   }
+  if (*op == Op::kSet || *op == Op::kDel) return start_write(o, *op, args, k, now_ms, w);
+  return start_read(o, *op, args.subspan(1), k, now_ms);
 }
 
 Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
@@ -431,59 +389,16 @@ Dispatch LeaderlessEngine::start_write(const Origin& o, Op op,
                                        std::span<const std::string_view> args, size_t need,
                                        int64_t now_ms, resp::Writer& w, uint64_t stamp) {
   // Parse first: a malformed command changes nothing.
-  Sibling s;
-  s.hlc = stamp;
-  VersionVector ctx;
-  if (op == Op::kSet) {
-    s.value.assign(args[2]);
-    if (s.value.size() > node_->config_.limits.max_value_len) {
-      w.error("ERR value is larger than max_value_len");
-      return {};
-    }
-    for (size_t i = 3; i < args.size(); ++i) {
-      std::string_view a = args[i];
-      auto is = [&](std::string_view word) {
-        return a.size() == word.size() &&
-               std::equal(a.begin(), a.end(), word.begin(),
-                          [](char x, char y) { return (x | 0x20) == (y | 0x20); });
-      };
-      const bool has_arg = i + 1 < args.size();
-      int64_t v = 0;
-      if ((is("ex") || is("px") || is("exat") || is("pxat")) && has_arg) {
-        if (!parse_int64(args[i + 1], &v) || v <= 0) {
-          w.error("ERR invalid expire time in 'set' command");
-          return {};
-        }
-        if (is("ex")) {
-          s.expire_at_ms = now_ms + v * 1000;
-        } else if (is("px")) {
-          s.expire_at_ms = now_ms + v;
-        } else if (is("exat")) {
-          s.expire_at_ms = v * 1000;
-        } else {
-          s.expire_at_ms = v;
-        }
-        ++i;
-      } else if (is("context") && has_arg) {
-        if (!VersionVector::from_context(args[i + 1], &ctx)) {
-          w.error("ERR CONTEXT is not a causal context returned by SIBLINGS");
-          return {};
-        }
-        ++i;
-      } else if (is("nx") || is("xx") || is("get") || is("keepttl")) {
-        w.error(fmt::format(
-            "ERR SET {} is not available on leaderless keyspace '{}': it needs a read and a "
-            "write that no concurrent writer can interleave; read, then write with CONTEXT",
-            a, name_));
-        return {};
-      } else {
-        w.error("ERR syntax error");
-        return {};
-      }
-    }
-  } else {
-    s.tombstone = true;
+  versioned::Write parsed;
+  std::string error;
+  if (!versioned::parse_write(op, args, now_ms, node_->config_.limits.max_value_len,
+                              fmt::format("leaderless keyspace '{}'", name_), &parsed, &error)) {
+    w.error(error);
+    return {};
   }
+  Sibling s = std::move(parsed.sibling);
+  s.hlc = stamp;
+  const VersionVector ctx = std::move(parsed.context);
   std::vector<std::string_view> keys;
   if (op == Op::kSet) {
     keys.push_back(args[1]);
@@ -616,9 +531,7 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   // A relayed write keeps the clock reading of when its client sent it: if it reaches its
   // coordinator late (a paused process, a held connection), it does not win over the writes
   // acknowledged meanwhile.
-  s.hlc = s.hlc != 0 ? s.hlc : hlc_.now(now_ms);
-  for (const Sibling& old : obj.siblings())
-    s.hlc = std::max(s.hlc, old.hlc + 1);
+  s.hlc = versioned::stamp_above(obj, s.hlc != 0 ? s.hlc : hlc_.now(now_ms));
   // A write without CONTEXT replaces what this replica holds (a plain Redis SET overwrites);
   // only writes that meet at different replicas are concurrent. With CONTEXT (siblings mode)
   // it replaces exactly the versions the client read. Under LWW a context is not taken: it
@@ -734,55 +647,16 @@ void LeaderlessEngine::finish_client(uint64_t id, Client& c, int64_t now_ms) {
     w.error(c.error);
   } else {
     switch (c.op) {
-      case Op::kGet: {
-        const Sibling* s = c.results[0] ? visible(*c.results[0], now_ms) : nullptr;
-        s ? w.bulk(s->value) : w.null();
-        break;
-      }
+      case Op::kGet:
       case Op::kMget:
-        w.array(c.results.size());
-        for (const auto& r : c.results) {
-          const Sibling* s = r ? visible(*r, now_ms) : nullptr;
-          s ? w.bulk(s->value) : w.null();
-        }
-        break;
-      case Op::kExists: {
-        int64_t n = 0;
-        for (const auto& r : c.results)
-          n += r && visible(*r, now_ms) ? 1 : 0;
-        w.integer(n);
-        break;
-      }
+      case Op::kExists:
       case Op::kTtl:
-      case Op::kPttl: {
-        const Sibling* s = c.results[0] ? visible(*c.results[0], now_ms) : nullptr;
-        if (!s) {
-          w.integer(-2);
-        } else if (s->expire_at_ms == 0) {
-          w.integer(-1);
-        } else {
-          const int64_t ms = s->expire_at_ms - now_ms;
-          w.integer(c.op == Op::kPttl ? ms : (ms + 500) / 1000);
-        }
+      case Op::kPttl:
+      case Op::kSiblings:
+        versioned::reply_read(
+            c.op, c.results.size(),
+            [&](size_t i) { return c.results[i] ? &*c.results[i] : nullptr; }, now_ms, w);
         break;
-      }
-      case Op::kSiblings: {
-        // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: tombstones and expired values
-        // show as nil so a client sees that a delete is among the concurrent versions.
-        const Versioned empty;
-        const Versioned& o = c.results[0] ? *c.results[0] : empty;
-        w.array(2);
-        w.bulk(o.context().to_context());
-        w.array(o.siblings().size());
-        for (const Sibling& s : o.siblings()) {
-          w.array(4);
-          live(s, now_ms) ? w.bulk(s.value) : w.null();
-          w.integer(static_cast<int64_t>(s.hlc));
-          w.bulk(fmt::format("{:x}:{}", s.dot.actor, s.dot.counter));
-          w.integer(s.expire_at_ms);
-        }
-        break;
-      }
       case Op::kSet:
         w.ok();
         break;

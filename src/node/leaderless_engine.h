@@ -44,6 +44,7 @@
 #include "leaderless/messages.h"
 #include "leaderless/ring.h"
 #include "node/engine.h"
+#include "node/versioned_commands.h"
 #include "versions/dvv.h"
 #include "versions/hlc.h"
 
@@ -142,7 +143,7 @@ class LeaderlessEngine final : public Engine {
   // The objects of one token range: point lookups by hash, and a range's keys found together
   // (anti-entropy compares ranges) without ordering every key of the node in one tree.
   using Objects = std::unordered_map<Slot, Stored, SlotHash>;
-  enum class Op : uint8_t { kGet, kMget, kExists, kTtl, kPttl, kSiblings, kSet, kDel };
+  using Op = versioned::Command;
 
   // One client command, answered when all its parts (one per key) are done.
   struct Client {

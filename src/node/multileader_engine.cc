@@ -29,6 +29,8 @@ namespace {
 //   'a'             the applied vector (encode_applied), as of the batch that wrote it
 //   'o' <u64 BE>    an entry of this node's origin log (encode_log_record)
 //   'k' <key>       a key's stamp: hlc, actor, seq, tomb (varints)
+//   'c' <key>, 'e' ... conflict = crdt: a key's convergent object (head, cells)
+//   'v' <key>       conflict = siblings: a key's versions (Versioned encoding)
 constexpr size_t kGcStepItems = 1024;              // tombstones looked at per collector round
 constexpr int64_t kMaxRetransmitBackoffMs = 5000;  // longest wait between retransmissions
 
@@ -91,6 +93,7 @@ MultiLeaderEngine::MultiLeaderEngine(Node* node, uint32_t keyspace, Random* rand
       peers_(node->config_.nodes.size()),
       stability_(node->config_.nodes.size()) {
   crdt_ = kc().conflict == ConflictMode::kCrdt;
+  siblings_ = kc().conflict == ConflictMode::kSiblings;
 }
 
 MultiLeaderEngine::~MultiLeaderEngine() = default;
@@ -206,7 +209,7 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
         max_hlc = std::max(max_hlc, m.hlc);
         const bool absent = !node_->store_.keyspace(ks_).table.find(key);
         if (m.tomb) ++tombstones_;
-        if (m.tomb || absent) {
+        if (!siblings_ && (m.tomb || absent)) {
           pending_gc_.push_back(Pending{std::string(key), m.hlc, m.actor, m.seq, mono(), {}});
         }
         meta_.emplace(std::string(key), m);
@@ -229,6 +232,26 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
         const auto t = static_cast<uint8_t>(rest[len]);
         objects_[std::string(rest.substr(0, len))].cells[t][std::string(rest.substr(len + 1))] =
             std::move(cell);
+        return true;
+      }));
+  // Versions of keys (conflict = "siblings"); a key with a dead sibling waits for the collector.
+  std::vector<std::string> loaded;
+  RKV_RETURN_IF_ERROR(
+      scan_rows('v', "a key's versions", [&](std::string_view key, std::string_view payload) {
+        versions::Versioned obj;
+        if (!versions::Versioned::decode(&payload, &obj) || !payload.empty()) return false;
+        for (const versions::Sibling& s : obj.siblings())
+          max_hlc = std::max(max_hlc, s.hlc);
+        if (obj.siblings().size() > 1) ++multi_sibling_keys_;
+        auto m = meta_.find(key);
+        const bool dead = std::any_of(obj.siblings().begin(), obj.siblings().end(),
+                                      [&](const auto& s) { return !versioned::live(s, now_ms); });
+        if (m != meta_.end() && (dead || obj.siblings().empty())) {
+          pending_gc_.push_back(
+              Pending{std::string(key), m->second.hlc, m->second.actor, m->second.seq, mono(), {}});
+        }
+        versioned_.emplace(std::string(key), std::move(obj));
+        loaded.emplace_back(key);
         return true;
       }));
   // The origin log.
@@ -259,6 +282,17 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
   });
   std::sort(unstamped.begin(), unstamped.end());
   for (const std::string& key : unstamped) {
+    if (siblings_) {
+      // A string becomes a write of this node; other types have no versioned form and stay
+      // local (the siblings commands do not read them).
+      const KeyTable::Entry* e = node_->store_.keyspace(ks_).table.find(key);
+      if (e->value.type() != ValueType::kString) continue;
+      versioned::Write wr;
+      wr.sibling.value = e->value.data;
+      wr.sibling.expire_at_ms = e->value.expire_at_ms;
+      write_versioned(key, std::move(wr), now_ms);
+      continue;
+    }
     if (!crdt_) {
       log_local_write(key, now_ms);
       continue;
@@ -283,7 +317,11 @@ Status MultiLeaderEngine::open(int64_t now_ms) {
     }
     log_delta(key, delta, hlc);
   }
-  if (!unstamped.empty() || applied_dirty_) {
+  // The value a key shows may have expired while the node was down (the Store dropped it as
+  // it loaded), and another sibling shows now.
+  for (const std::string& key : loaded)
+    show_versioned(key, now_ms);
+  if (!unstamped.empty() || applied_dirty_ || node_->has_pending_persist()) {
     persist_applied();
     PersistRequest req = node_->take_persist();
     RKV_RETURN_IF_ERROR(st.write(req.batch, true));
@@ -300,6 +338,7 @@ Dispatch MultiLeaderEngine::execute(const Origin&, const resp::CommandSpec& spec
                                     std::span<const std::string_view> args, const RequestOptions&,
                                     int64_t now_ms, resp::Writer& w) {
   if (crdt_ && (spec.flags & resp::kWrite)) return execute_crdt(spec, args, now_ms, w);
+  if (siblings_) return execute_siblings(spec, args, now_ms, w);
   const size_t before = node_->pending_.batch.size();
   if (spec.flags & resp::kWrite) {
     CaptureSink capture(node_->change_sink());
@@ -316,7 +355,7 @@ Dispatch MultiLeaderEngine::execute(const Origin&, const resp::CommandSpec& spec
 void MultiLeaderEngine::log_local_write(std::string_view key, int64_t now_ms) {
   std::optional<std::string> image = node_->store_.key_image(ks_, key);
   Item it;
-  it.seq = ++own_seq_;
+  it.seq = own_seq_ + 1;
   it.key.assign(key);
   it.hlc = hlc_.now(now_ms);
   // A write replaces what this node holds of the key, so it must win over it everywhere: above
@@ -328,13 +367,19 @@ void MultiLeaderEngine::log_local_write(std::string_view key, int64_t now_ms) {
   it.actor = actor_;
   it.tomb = !image;
   if (image) it.image = std::move(*image);
+  append_own(it);
+  Meta m{it.hlc, actor_, it.seq, it.tomb};
+  put_meta(key, m);
+  if (m.tomb) queue_tombstone(key, m, now_ms);
+}
+
+void MultiLeaderEngine::append_own(const Item& it) {
+  RKV_ASSERT(it.seq == own_seq_ + 1 && it.actor == actor_);
+  own_seq_ = it.seq;
   std::string record = multileader::encode_log_record(it);
   node_->pending_.batch.put(log_row(it.seq), seal(record));
   // The token the batch holding this entry will carry (the caller takes it before returning).
   append_log(it.seq, std::move(record), node_->next_token_);
-  Meta m{it.hlc, actor_, it.seq, it.tomb};
-  put_meta(key, m);
-  if (m.tomb) queue_tombstone(key, m, now_ms);
   applied_[actor_] = own_seq_;
   applied_dirty_ = true;
   ++stats_.local_writes;
@@ -390,8 +435,17 @@ void MultiLeaderEngine::observe_stamp(const Item& it, int64_t now_ms) {
   }
 }
 
+bool MultiLeaderEngine::malformed(const Item& it, std::string_view what) {
+  ++stats_.bad_messages;
+  node_->note(
+      fmt::format("multi-leader keyspace {}: a peer's {} of key \"{}\" is malformed; not applied",
+                  name_, what, it.key));
+  return false;
+}
+
 bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
   if (crdt_) return apply_remote_crdt(it, now_ms);
+  if (siblings_) return apply_remote_siblings(it, now_ms);
   observe_stamp(it, now_ms);
   auto cur = meta_.find(it.key);
   if (cur != meta_.end()) {
@@ -411,12 +465,7 @@ bool MultiLeaderEngine::apply_remote(const Item& it, int64_t now_ms) {
   if (it.tomb) {
     node_->store_.remove_key(ks_, it.key, node_->change_sink());
   } else if (!node_->store_.put_image(ks_, it.key, it.image, node_->change_sink())) {
-    ++stats_.bad_messages;
-    node_->note(
-        fmt::format("multi-leader keyspace {}: a peer's value of key \"{}\" is malformed; "
-                    "not applied",
-                    name_, it.key));
-    return false;
+    return malformed(it, "value");
   }
   Meta m{it.hlc, it.actor, it.seq, it.tomb};
   put_meta(it.key, m);
@@ -541,7 +590,9 @@ void MultiLeaderEngine::on_state(uint32_t from, Msg& m, int64_t now_ms) {
     // A write whose origin entry this node applied already is here, or was replaced since (a
     // newer write, or a deletion collected since): taking it again could bring back an old
     // value. A convergent object joins harmlessly (it carries its own removals).
-    if (!crdt_ && it.seq > 0 && it.seq <= applied_[it.actor]) continue;
+    // Versions merge the same way (merge_unseen keeps out what this node took and dropped);
+    // skipping an object whose latest change is here could lose others' writes it holds.
+    if (!crdt_ && !siblings_ && it.seq > 0 && it.seq <= applied_[it.actor]) continue;
     const bool stood = apply_remote(it, now_ms);
     if (apply_observer_) apply_observer_(it, stood);
   }
@@ -681,6 +732,10 @@ void MultiLeaderEngine::continue_transfer(uint32_t peer, Peer& p) {
       auto o = objects_.find(key);
       if (o == objects_.end()) continue;
       o->second.encode(&item.image);  // the whole object: a delta like any other
+    } else if (siblings_) {
+      auto o = versioned_.find(key);
+      if (o == versioned_.end()) continue;
+      o->second.encode(&item.image);  // the whole object: merged like a write's
     } else {
       std::optional<std::string> image = node_->store_.key_image(ks_, key);
       item.tomb = it->second.tomb || !image;
@@ -775,6 +830,12 @@ void MultiLeaderEngine::sweep_expired(int64_t now_ms) {
   // An expiry is not a write: every node removes the key at the same absolute time, so
   // nothing is shipped. The key's stamp stays until it is stable, like a tombstone's.
   for (const std::string& key : node_->store_.expired_keys(ks_, now_ms, 256)) {
+    if (siblings_) {
+      // The sibling shown expired: another may show now. The dead one waits for the collector.
+      show_versioned(key, now_ms);
+      if (auto it = meta_.find(key); it != meta_.end()) queue_tombstone(key, it->second, now_ms);
+      continue;
+    }
     if (crdt_) {
       expire_crdt(key, now_ms);
       continue;
@@ -799,28 +860,30 @@ void MultiLeaderEngine::collect_tombstones(int64_t now_ms) {
     pending_gc_.pop_front();
     auto it = meta_.find(p.key);
     if (it == meta_.end() || it->second.hlc != p.hlc || it->second.actor != p.actor) continue;
-    if (!it->second.tomb && node_->store_.keyspace(ks_).table.find(p.key)) continue;  // rewritten
-    bool ready = bug(kBugTombstoneEarly);
-    if (!ready) {
-      if (!p.frontier && (p.seq == 0 || stability_.stable(p.actor) >= p.seq)) {
-        p.frontier = stability_.frontier();
+    if (siblings_) {
+      if (!collect_dead_siblings(p, now_ms, now, &changed)) continue;
+    } else {
+      if (!it->second.tomb && node_->store_.keyspace(ks_).table.find(p.key)) continue;  // rewritten
+      bool ready = bug(kBugTombstoneEarly);
+      if (!ready) {
+        if (!p.frontier && (p.seq == 0 || stability_.stable(p.actor) >= p.seq)) {
+          p.frontier = stability_.frontier();
+        }
+        // Also only once this node's clock has passed the stamp: its writes of the key after
+        // forgetting it are then stamped above it, so that a node still holding the tombstone
+        // does not discard them (a peer's clock may run ahead beyond what this clock follows).
+        // With crdt the same holds for the key's type and expiry registers, which a peer still
+        // holding the object compares this node's next type or expiry write against.
+        uint64_t newest = p.hlc;
+        if (const versions::CrdtObject* o = crdt_ ? object(p.key) : nullptr) {
+          newest = std::max({newest, o->type.hlc, o->expiry.hlc});
+        }
+        ready = deletion_ready(p, newest, now_ms, now);
       }
-      // Also only once this node's clock has passed the stamp: its writes of the key after
-      // forgetting it are then stamped above it, so that a node still holding the tombstone
-      // does not discard them (a peer's clock may run ahead beyond what this clock follows).
-      // With crdt the same holds for the key's type and expiry registers, which a peer still
-      // holding the object compares this node's next type or expiry write against.
-      uint64_t newest = p.hlc;
-      if (const versions::CrdtObject* o = crdt_ ? object(p.key) : nullptr) {
-        newest = std::max({newest, o->type.hlc, o->expiry.hlc});
+      if (!ready) {
+        pending_gc_.push_back(std::move(p));
+        continue;
       }
-      ready = p.frontier && stability_.covers(*p.frontier) &&
-              now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms) &&
-              versions::hlc_wall_ms(newest) < now_ms;
-    }
-    if (!ready) {
-      pending_gc_.push_back(std::move(p));
-      continue;
     }
     if (it->second.tomb) --tombstones_;
     meta_.erase(it);
@@ -831,10 +894,230 @@ void MultiLeaderEngine::collect_tombstones(int64_t now_ms) {
       node_->pending_.batch.delete_range(cells.substr(0, cells.size() - 1),
                                          cells.substr(0, cells.size() - 1) + '\xff');
     }
+    if (siblings_ && versioned_.erase(p.key) > 0) node_->pending_.batch.del(row('v', p.key));
     ++stats_.tombstones_collected;
     changed = true;
   }
   if (changed) batch_token();
+}
+
+bool MultiLeaderEngine::deletion_ready(const Pending& p, uint64_t newest, int64_t now_ms,
+                                       int64_t now) const {
+  return p.frontier && stability_.covers(*p.frontier) &&
+         now - p.since_ms >= static_cast<int64_t>(settings().tombstone_grace_ms) &&
+         versions::hlc_wall_ms(newest) < now_ms;
+}
+
+bool MultiLeaderEngine::collect_dead_siblings(Pending& p, int64_t now_ms, int64_t now,
+                                              bool* changed) {
+  auto o = versioned_.find(p.key);
+  if (o == versioned_.end()) return true;  // a stamp with no versions: nothing to keep
+  versions::Versioned& obj = o->second;
+  // The same two steps as a tombstone's: every dead sibling is stable (held by every member;
+  // a dot's counter is at least the seq of the entry that carried it), then every write a
+  // member issued before it held them is stable too. And this clock passed their stamps.
+  bool stable = true;
+  uint64_t newest = 0;
+  size_t dead = 0;
+  for (const versions::Sibling& s : obj.siblings()) {
+    if (versioned::live(s, now_ms)) continue;
+    ++dead;
+    newest = std::max(newest, s.hlc);
+    stable &= stability_.stable(s.dot.actor) >= s.dot.counter;
+  }
+  if (dead == 0 && !obj.siblings().empty()) return false;  // written since: nothing dead
+  bool ready = bug(kBugTombstoneEarly);
+  if (!ready) {
+    if (!stable) {
+      p.frontier.reset();  // a sibling died since the frontier was taken (an expiry)
+    } else if (!p.frontier) {
+      p.frontier = stability_.frontier();
+    }
+    ready = stable && deletion_ready(p, newest, now_ms, now);
+  }
+  if (!ready) {
+    pending_gc_.push_back(std::move(p));
+    return false;
+  }
+  const size_t before = obj.siblings().size();
+  const size_t dropped = obj.forget_dead(now_ms);
+  const bool multi_before = before > 1, multi_after = obj.siblings().size() > 1;
+  if (multi_before && !multi_after) --multi_sibling_keys_;
+  if (!obj.siblings().empty()) {
+    // Live siblings stay (a deletion concurrent with them is forgotten; the context keeps its
+    // dot, so no copy of it comes back).
+    persist_versioned(p.key, obj);
+    show_versioned(p.key, now_ms);
+    stats_.tombstones_collected += dropped;
+    *changed = true;
+    return false;
+  }
+  node_->store_.remove_key(ks_, p.key, node_->change_sink());  // an expiry not swept yet
+  return true;
+}
+
+// --- conflict = "siblings" -----------------------------------------------------------------
+
+Dispatch MultiLeaderEngine::execute_siblings(const resp::CommandSpec& spec,
+                                             std::span<const std::string_view> args, int64_t now_ms,
+                                             resp::Writer& w) {
+  using versioned::Command;
+  const std::string where = fmt::format("multi-leader keyspace '{}' (conflict = siblings)", name_);
+  const std::optional<Command> c = versioned::command_of(spec.id);
+  if (!c) {
+    w.error(versioned::refusal(spec, where));
+    return {};
+  }
+  if (*c != Command::kSet && *c != Command::kDel) {
+    versioned::reply_read(
+        *c, args.size() - 1, [&](size_t i) { return versioned(args[i + 1]); }, now_ms, w);
+    if (*c != Command::kSiblings) return {};
+    // A context naming a write of this node not durable yet is shown only once it is: a crash
+    // would lose that write and reissue its dot to the next one, which a SET with this context
+    // would then replace unseen.
+    const versions::Versioned* o = versioned(args[1]);
+    const uint64_t token = own_entry_token(o ? o->context().get(actor_) : 0);
+    if (token == 0) return {};
+    return {Dispatch::kAfterPersist, token};
+  }
+  versioned::Write wr;
+  std::string error;
+  if (!versioned::parse_write(*c, args, now_ms, node_->config_.limits.max_value_len, where, &wr,
+                              &error)) {
+    w.error(error);
+    return {};
+  }
+  const size_t before = node_->pending_.batch.size();
+  if (*c == Command::kSet) {
+    write_versioned(args[1], std::move(wr), now_ms);
+    w.ok();
+  } else {
+    // A key with nothing visible here is not written: a tombstone superseding only dead
+    // versions would change what no read shows.
+    int64_t existed = 0;
+    for (size_t i = 1; i < args.size(); ++i) {
+      const versions::Versioned* o = versioned(args[i]);
+      if (!o || !versioned::visible(*o, now_ms)) continue;
+      ++existed;
+      write_versioned(args[i], wr, now_ms);
+    }
+    w.integer(existed);
+  }
+  if (node_->pending_.batch.size() == before) return {};
+  return {Dispatch::kAfterPersist, batch_token()};
+}
+
+uint64_t MultiLeaderEngine::own_entry_token(uint64_t seq) const {
+  if (seq < log_first_ || seq > own_seq_ || seq - log_first_ >= log_.size()) return 0;
+  const uint64_t token = log_[seq - log_first_].token;
+  return token > node_->durable_token() ? token : 0;
+}
+
+versions::VersionVector MultiLeaderEngine::applied_context() const {
+  versions::VersionVector v;
+  for (const auto& [actor, seq] : applied_) {
+    if (seq > 0) v.set(actor, seq);
+  }
+  return v;
+}
+
+void MultiLeaderEngine::write_versioned(std::string_view key, versioned::Write wr, int64_t now_ms) {
+  auto found = versioned_.find(key);
+  const versions::Versioned empty;
+  const versions::Versioned& obj = found != versioned_.end() ? found->second : empty;
+  versions::Sibling s = std::move(wr.sibling);
+  s.hlc = versioned::stamp_above(obj, hlc_.now(now_ms));
+  // What the write supersedes: without CONTEXT, everything this node has applied of the key,
+  // collected versions included (the applied vector names them: a dot's counter is at least
+  // its entry's seq); with CONTEXT, exactly the versions the client read.
+  versions::VersionVector seen = wr.context;
+  if (seen.empty()) {
+    seen = obj.context();
+    seen.merge(applied_context());
+  }
+  // The entry carries the write alone, as a one-sibling object whose context is what it
+  // supersedes: merging it anywhere is applying the write (it drops exactly those versions),
+  // and it costs the size of the write, not of the key's every sibling. The whole object
+  // would add nothing: each origin's entries reach every peer in order, and a peer too far
+  // behind gets the whole objects in a state transfer.
+  Item it;
+  it.seq = own_seq_ + 1;
+  it.key.assign(key);
+  it.hlc = s.hlc;
+  it.actor = actor_;
+  versions::Versioned change;
+  const versions::Dot dot =
+      change.update(actor_, seen, std::move(s), std::max(it.seq, obj.context().get(actor_) + 1));
+  RKV_ASSERT(dot.counter >= it.seq);
+  change.encode(&it.image);
+  append_own(it);
+  take_versioned(it, change, true, now_ms);
+}
+
+bool MultiLeaderEngine::apply_remote_siblings(const Item& it, int64_t now_ms) {
+  versions::Versioned change;
+  std::string_view in = it.image;
+  if (!versions::Versioned::decode(&in, &change) || !in.empty()) return malformed(it, "versions");
+  observe_stamp(it, now_ms);
+  auto found = versioned_.find(it.key);
+  if (found != versioned_.end() && found->second.covers(change)) return true;  // here already
+  take_versioned(it, change, false, now_ms);
+  return true;
+}
+
+void MultiLeaderEngine::take_versioned(const Item& it, const versions::Versioned& change,
+                                       bool local, int64_t now_ms) {
+  versions::Versioned& obj = versioned_[it.key];
+  const size_t before = obj.siblings().size();
+  if (local) {
+    obj.merge(change);
+  } else {
+    obj.merge_unseen(change, applied_context());
+    if (bug(kBugSiblingsDropConcurrent)) obj.resolve_lww();
+  }
+  const size_t after = obj.siblings().size();
+  if (after > 1 && after > before) stats_.siblings_created += after - std::max<size_t>(before, 1);
+  if ((before > 1) != (after > 1)) {
+    if (after > 1) {
+      ++multi_sibling_keys_;
+    } else {
+      --multi_sibling_keys_;
+    }
+  }
+  persist_versioned(it.key, obj);
+  // The key's latest change as it arrived here: what the collector compares to notice a change.
+  Meta m{it.hlc, it.actor, it.seq, obj.deleted_at(now_ms)};
+  put_meta(it.key, m);
+  const bool dead = obj.siblings().empty() ||
+                    std::any_of(obj.siblings().begin(), obj.siblings().end(),
+                                [&](const auto& s) { return !versioned::live(s, now_ms); });
+  if (dead) queue_tombstone(it.key, m, now_ms);
+  show_versioned(it.key, now_ms);
+}
+
+void MultiLeaderEngine::persist_versioned(std::string_view key, const versions::Versioned& obj) {
+  std::string rec;
+  obj.encode(&rec);
+  node_->pending_.batch.put(row('v', key), seal(rec));
+}
+
+void MultiLeaderEngine::show_versioned(std::string_view key, int64_t now_ms) {
+  const versions::Versioned* o = versioned(key);
+  const versions::Sibling* s = o ? versioned::visible(*o, now_ms) : nullptr;
+  if (!s) {
+    node_->store_.remove_key(ks_, key, node_->change_sink());
+    return;
+  }
+  const std::string image =
+      Store::make_image(ValueType::kString, s->expire_at_ms, {{"", s->value}});
+  if (node_->store_.key_image(ks_, key) == image) return;  // already shown so
+  const bool ok = node_->store_.put_image(ks_, key, image, node_->change_sink());
+  RKV_ASSERT(ok);
+}
+
+const versions::Versioned* MultiLeaderEngine::versioned(std::string_view key) const {
+  auto it = versioned_.find(key);
+  return it == versioned_.end() ? nullptr : &it->second;
 }
 
 // --- conflict = "crdt" ---------------------------------------------------------------------
@@ -1114,21 +1397,16 @@ void MultiLeaderEngine::log_delta(std::string_view key, versions::CrdtObject& de
   delta.type = obj.type;
   delta.expiry = obj.expiry;
   Item it;
-  it.seq = ++own_seq_;
+  it.seq = own_seq_ + 1;
   it.key.assign(key);
   it.hlc = hlc;
   it.actor = actor_;
   delta.encode(&it.image);
-  std::string record = multileader::encode_log_record(it);
-  node_->pending_.batch.put(log_row(it.seq), seal(record));
-  append_log(it.seq, std::move(record), node_->next_token_);
+  append_own(it);
   persist_delta(key, obj, delta, head);
   Meta m{hlc, actor_, it.seq, !obj.present()};
   put_meta(key, m);
   if (m.tomb) queue_tombstone(key, m, 0);
-  applied_[actor_] = own_seq_;
-  applied_dirty_ = true;
-  ++stats_.local_writes;
 }
 
 void MultiLeaderEngine::materialize(std::string_view key, int64_t /*now_ms*/) {
@@ -1251,14 +1529,7 @@ Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
 
 bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   versions::CrdtObject delta;
-  if (!versions::CrdtObject::decode(it.image, &delta)) {
-    ++stats_.bad_messages;
-    node_->note(
-        fmt::format("multi-leader keyspace {}: a peer's change of key \"{}\" is malformed; "
-                    "not applied",
-                    name_, it.key));
-    return false;
-  }
+  if (!versions::CrdtObject::decode(it.image, &delta)) return malformed(it, "change");
   observe_stamp(it, now_ms);
   versions::CrdtObject& obj = objects_[it.key];
   const int64_t type_before = obj.type.value;
@@ -1329,6 +1600,11 @@ void MultiLeaderEngine::describe(std::vector<std::pair<std::string, std::string>
   add("tombstones_collected", stats_.tombstones_collected);
   if (crdt_) {
     add("objects", objects_.size());
+  }
+  if (siblings_) {
+    add("versioned_keys", versioned_.size());
+    add("keys_with_siblings", multi_sibling_keys_);
+    add("siblings_created", stats_.siblings_created);
   }
   add("clock_skew_reports", stats_.clock_skew_reports);
   int64_t ahead = 0;

@@ -7,12 +7,22 @@
 // restart or an outage the shipping resumes from that cursor; a peer behind the oldest entry
 // kept (the log is bounded) gets a state transfer instead.
 //
-// Conflicts (conflict = "lww", the only mode built so far): a key's state is its whole value
+// Conflicts, conflict = "lww": a key's state is its whole value
 // image; of two writes of a key, the one with the greater stamp wins everywhere, whatever the
 // order they arrive in. A write that arrives after a greater-stamped one is discarded, and the
 // discard is counted and kept in a bounded list (CONFLICTS): concurrent writes lost to LWW are
 // visible, not silent. A peer whose stamps run ahead of this node's clock by more than
 // max_clock_skew_ms is reported (its entries still apply; this clock does not follow it).
+//
+// conflict = "crdt": a key is a convergent object (versions/crdt.h); a log entry carries the
+// delta a write made, which every node joins.
+//
+// conflict = "siblings": a key is a versions::Versioned (dotted version vectors), with the
+// leaderless model's commands and replies (node/versioned_commands.h). A write issues the dot
+// (this actor, its origin-log seq), so a dot counter is never below the seq of the entry that
+// carries it; a write without CONTEXT supersedes every write this node has applied (the key's
+// context joined with the applied vector, which also names writes of keys collected here),
+// with CONTEXT exactly the versions it names. Concurrent writes stay siblings everywhere.
 //
 // Deleted keys keep their stamp (a tombstone) until no write they must beat can still arrive
 // (two-step stability, multileader/stability.h); then it is collected.
@@ -41,7 +51,9 @@
 #include "multileader/messages.h"
 #include "multileader/stability.h"
 #include "node/engine.h"
+#include "node/versioned_commands.h"
 #include "versions/crdt.h"
+#include "versions/dvv.h"
 #include "versions/hlc.h"
 
 namespace rkv {
@@ -52,6 +64,10 @@ class Node;
 inline constexpr uint32_t kBugCursorSkips = 1u << 20;     // a gap in a peer's run is skipped
 inline constexpr uint32_t kBugLwwKeepsLocal = 1u << 21;   // a remote write never replaces a local
 inline constexpr uint32_t kBugTombstoneEarly = 1u << 22;  // tombstones collected at once
+// conflict = "siblings": merging a peer's write keeps only the winner (the greatest by hlc,
+// dot), dropping concurrent writes no write had seen; the simulator's no-silent-loss check for
+// siblings must catch it.
+inline constexpr uint32_t kBugSiblingsDropConcurrent = 1u << 23;
 
 struct MultiLeaderStats {
   uint64_t local_writes = 0;     // keys written by clients of this node
@@ -62,6 +78,7 @@ struct MultiLeaderStats {
   uint64_t state_transfers_sent = 0, state_transfers_received = 0;
   uint64_t tombstones_collected = 0;
   uint64_t clock_skew_reports = 0;  // entries stamped too far ahead of this clock
+  uint64_t siblings_created = 0;    // conflict = siblings: versions kept beside another here
   uint64_t bad_messages = 0;
 };
 
@@ -118,6 +135,10 @@ class MultiLeaderEngine final : public Engine {
   size_t tombstone_count() const { return tombstones_; }
   // conflict = "crdt": the convergent object of a key (nullptr when none).
   const versions::CrdtObject* object(std::string_view key) const;
+  // conflict = "siblings": the versions of a key (nullptr when none), and how many keys hold
+  // more than one.
+  const versions::Versioned* versioned(std::string_view key) const;
+  size_t keys_with_siblings() const { return multi_sibling_keys_; }
   // Replication lag of the peers' entries applied here: this node's clock when it applied one
   // minus the wall part of the entry's stamp (the writer's clock when it wrote it; the two
   // clocks agree on one machine, and differ by their skew across machines). Bucket i counts
@@ -187,6 +208,34 @@ class MultiLeaderEngine final : public Engine {
 
   // A key this node's client changed: stamp it, log it, persist it.
   void log_local_write(std::string_view key, int64_t now_ms);
+  // Appends an entry of this node's own origin log (it.seq == own_seq_ + 1), made durable with
+  // the node's next batch.
+  void append_own(const multileader::Item& it);
+  // --- conflict = "siblings" ---
+  Dispatch execute_siblings(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                            int64_t now_ms, resp::Writer& w);
+  // A client's write of one key, logged as the one-sibling object it adds (see the .cc).
+  void write_versioned(std::string_view key, versioned::Write wr, int64_t now_ms);
+  bool apply_remote_siblings(const multileader::Item& it, int64_t now_ms);
+  // Merges `change` (a write's or a peer's versions) into the key's object, persists it and
+  // shows its visible value in the Store. `local`: a write of this node (else a peer's, whose
+  // versions this node took and no longer holds are kept out).
+  void take_versioned(const multileader::Item& it, const versions::Versioned& change, bool local,
+                      int64_t now_ms);
+  void persist_versioned(std::string_view key, const versions::Versioned& obj);
+  // The Store shows the key's visible sibling (or nothing).
+  void show_versioned(std::string_view key, int64_t now_ms);
+  // The batch token that makes entry `seq` of this node's own log durable; 0 when it is
+  // durable already (or not in the log).
+  uint64_t own_entry_token(uint64_t seq) const;
+  // Every write this node has applied, as a causal context.
+  versions::VersionVector applied_context() const;
+  // The collector's step for a siblings key: false while its dead siblings must stay; else
+  // drops them, and true when nothing is left of the key (the caller forgets it).
+  bool collect_dead_siblings(Pending& p, int64_t now_ms, int64_t now, bool* changed);
+  // The collector's step 2 for `p` (its frontier taken): the frontier is stable, the grace
+  // passed, and this clock passed `newest`, the greatest stamp of what it forgets.
+  bool deletion_ready(const Pending& p, uint64_t newest, int64_t now_ms, int64_t now) const;
   // --- conflict = "crdt" ---
   // Why the command cannot run in a crdt keyspace (empty: it can).
   std::string crdt_refusal(const resp::CommandSpec& spec,
@@ -212,6 +261,8 @@ class MultiLeaderEngine final : public Engine {
   void expire_crdt(std::string_view key, int64_t now_ms);
   // Follows a peer's stamp with this node's clock, or reports it when it runs too far ahead.
   void observe_stamp(const multileader::Item& it, int64_t now_ms);
+  // Counts and notes a peer's write whose payload (`what`) does not parse; returns false.
+  bool malformed(const multileader::Item& it, std::string_view what);
   // Applies a peer's write (from its log or a state transfer): true when it stands.
   bool apply_remote(const multileader::Item& it, int64_t now_ms);
   void put_meta(std::string_view key, const Meta& m);
@@ -244,6 +295,9 @@ class MultiLeaderEngine final : public Engine {
   std::unordered_map<std::string, Meta, KeyHash, std::equal_to<>> meta_;
   bool crdt_ = false;
   std::unordered_map<std::string, versions::CrdtObject, KeyHash, std::equal_to<>> objects_;
+  bool siblings_ = false;
+  std::unordered_map<std::string, versions::Versioned, KeyHash, std::equal_to<>> versioned_;
+  size_t multi_sibling_keys_ = 0;
   size_t tombstones_ = 0;
   // This node's origin log from the oldest entry some peer may still need: entries
   // [log_first_, own_seq_]. Also on disk, one row per entry.

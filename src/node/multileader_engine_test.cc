@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,13 @@ class MlCluster : public MiniCluster {
       out[e.key.str()] = *node(i).store().key_image(1, e.key.view());
     });
     return out;
+  }
+  // A key written at node 0, then deleted at node 1 once node 1 had it.
+  void write_then_delete(const std::string& key) {
+    advance(100);
+    run(0, {"SET", key, "1"});
+    advance(100);
+    run(1, {"DEL", key});
   }
   void expect_converged() {
     for (size_t i = 1; i < 3; ++i)
@@ -144,10 +152,7 @@ TEST(MultiLeaderEngine, APeerBeyondTheLogBoundGetsAStateTransfer) {
 
 TEST(MultiLeaderEngine, TombstonesAreCollectedOnceStable) {
   MlCluster c(3);
-  c.advance(100);
-  c.run(0, {"SET", "carts:g", "1"});
-  c.advance(100);
-  c.run(1, {"DEL", "carts:g"});
+  c.write_then_delete("carts:g");
   EXPECT_TRUE(c.engine(1).stamp("carts:g")->tomb);
   EXPECT_TRUE(c.engine(2).stamp("carts:g")->tomb);  // shipped at once (settled)
   c.advance(1000);
@@ -301,6 +306,213 @@ TEST(MultiLeaderCrdt, RestartsAndStateTransfersKeepTheObjects) {
   c.run(2, {"INCR", "carts:c0"});
   c.advance(300);
   EXPECT_EQ(c.run(0, {"GET", "carts:c0"}), "$1\r\n7\r\n");
+}
+
+// conflict = "siblings": the leaderless model's versioned keys, replicated through origin logs.
+class SibCluster : public MlCluster {
+ public:
+  explicit SibCluster(int nodes, uint64_t max_log_entries = 1000000, uint32_t bugs = 0)
+      : MlCluster(nodes, max_log_entries, bugs, ConflictMode::kSiblings) {}
+  // The live values of a key's siblings at node i, sorted by dot (as SIBLINGS lists them).
+  std::vector<std::string> values(int i, std::string_view key) {
+    std::vector<std::string> out;
+    if (const versions::Versioned* o = engine(i).versioned(key)) {
+      for (const versions::Sibling& s : o->siblings())
+        out.push_back(s.tombstone ? "(deleted)" : s.value);
+    }
+    return out;
+  }
+  // Every one of the first `nodes` nodes holds exactly `expected` (values() order).
+  void expect_values(std::string_view key, const std::vector<std::string>& expected,
+                     int nodes = 3) {
+    for (int i = 0; i < nodes; ++i)
+      EXPECT_EQ(values(i, key), expected) << "node " << i;
+  }
+  // Runs each (node, command) with every node cut off from every other, then heals and lets
+  // `ms` pass: the writes are concurrent.
+  void apart(const std::vector<std::pair<int, std::vector<std::string>>>& commands,
+             int64_t ms = 500) {
+    for (int a = 0; a < 3; ++a) {
+      for (int b = a + 1; b < 3; ++b)
+        cut(a, b);
+    }
+    for (const auto& [i, args] : commands)
+      EXPECT_EQ(run(i, args).substr(0, 1), args[0] == "SET" ? "+" : ":") << args[0];
+    heal();
+    advance(ms);
+  }
+  // The context SIBLINGS returns at node i.
+  std::string context(int i, std::string_view key) {
+    const versions::Versioned* o = engine(i).versioned(key);
+    return o ? o->context().to_context() : std::string();
+  }
+};
+
+TEST(MultiLeaderSiblings, ConcurrentWritesAtTwoNodesAreTwoSiblingsEverywhere) {
+  SibCluster c(3);
+  c.advance(100);
+  c.cut(0, 1);
+  c.cut(0, 2);
+  EXPECT_EQ(c.run(0, {"SET", "carts:k", "a"}), "+OK\r\n");  // acknowledged alone
+  EXPECT_EQ(c.run(1, {"SET", "carts:k", "b"}), "+OK\r\n");
+  c.advance(100);
+  EXPECT_EQ(c.values(0, "carts:k"), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(c.values(2, "carts:k"), (std::vector<std::string>{"b"}));
+  c.apart({});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.values(i, "carts:k").size(), 2u) << i;
+    EXPECT_EQ(c.values(i, "carts:k"), c.values(0, "carts:k")) << i;
+    EXPECT_EQ(c.engine(i).keys_with_siblings(), 1u) << i;
+    // GET shows the same winner everywhere.
+    EXPECT_EQ(c.run(i, {"GET", "carts:k"}), c.run(0, {"GET", "carts:k"})) << i;
+  }
+  EXPECT_GE(c.engine(0).stats().siblings_created, 1u);
+  // SIBLINGS in the leaderless shape: [context, [[value, hlc, dot, expire_at_ms], ...]].
+  const std::string reply = c.run(2, {"SIBLINGS", "carts:k"});
+  EXPECT_EQ(reply.substr(0, 4), "*2\r\n");
+  EXPECT_NE(reply.find("*2\r\n*4\r\n"), std::string::npos) << reply;
+  // A SET without CONTEXT replaces what its node holds, like a plain SET.
+  EXPECT_EQ(c.run(2, {"SET", "carts:k", "c"}), "+OK\r\n");
+  c.advance(300);
+  c.expect_values("carts:k", {"c"});
+  c.expect_converged();
+}
+
+TEST(MultiLeaderSiblings, ASetWithContextReplacesExactlyTheVersionsItNames) {
+  SibCluster c(3);
+  c.advance(100);
+  c.apart({{0, {"SET", "carts:k", "a"}}, {1, {"SET", "carts:k", "b"}}});
+  ASSERT_EQ(c.values(2, "carts:k").size(), 2u);
+  const std::string read = c.context(2, "carts:k");  // the client read both
+  // A write concurrent with the resolution is kept beside it.
+  c.apart({{0, {"SET", "carts:k", "late"}}, {1, {"SET", "carts:k", "merged", "CONTEXT", read}}});
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> v = c.values(i, "carts:k");
+    std::sort(v.begin(), v.end());
+    EXPECT_EQ(v, (std::vector<std::string>{"late", "merged"})) << i;
+  }
+  const std::string both = c.context(0, "carts:k");
+  EXPECT_EQ(c.run(2, {"SET", "carts:k", "one", "CONTEXT", both}), "+OK\r\n");
+  c.advance(300);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.values(i, "carts:k"), (std::vector<std::string>{"one"})) << i;
+    EXPECT_EQ(c.engine(i).keys_with_siblings(), 0u) << i;
+  }
+  EXPECT_EQ(c.run(0, {"SET", "carts:k", "x", "CONTEXT", "garbage"}),
+            "-ERR CONTEXT is not a causal context returned by SIBLINGS\r\n");
+}
+
+TEST(MultiLeaderSiblings, OnlyTheLeaderlessCommandSetRuns) {
+  SibCluster c(2);
+  c.advance(100);
+  EXPECT_EQ(c.run(0, {"SET", "carts:k", "v", "PX", "5000"}), "+OK\r\n");
+  EXPECT_EQ(c.run(0, {"MGET", "carts:k", "carts:none"}), "*2\r\n$1\r\nv\r\n$-1\r\n");
+  EXPECT_EQ(c.run(0, {"EXISTS", "carts:k", "carts:none"}), ":1\r\n");
+  EXPECT_EQ(c.run(0, {"PTTL", "carts:k"}), ":5000\r\n");
+  EXPECT_EQ(c.run(0, {"TTL", "carts:none"}), ":-2\r\n");
+  const std::string sadd = c.run(0, {"SADD", "carts:s", "x"});
+  EXPECT_NE(sadd.find("(supported: GET, MGET, EXISTS, TTL, PTTL, SIBLINGS, SET, DEL)"),
+            std::string::npos)
+      << sadd;
+  EXPECT_NE(c.run(0, {"INCR", "carts:n"}).find("lose increments"), std::string::npos);
+  EXPECT_NE(c.run(0, {"SET", "carts:k", "v", "NX"}).find("CONTEXT"), std::string::npos);
+  EXPECT_EQ(c.run(1, {"DEL", "carts:k", "carts:none"}), ":1\r\n");
+  EXPECT_EQ(c.run(1, {"DEL", "carts:k"}), ":0\r\n");
+  c.advance(100);
+  EXPECT_EQ(c.run(0, {"GET", "carts:k"}), "$-1\r\n");
+}
+
+TEST(MultiLeaderSiblings, ARestartKeepsTheSiblingsAndATransferCarriesThem) {
+  SibCluster c(3, /*max_log_entries=*/4);
+  c.advance(100);
+  c.cut(0, 1);
+  c.cut(0, 2);
+  c.set_down(2, true);
+  c.run(0, {"SET", "carts:k", "a"});
+  c.run(1, {"SET", "carts:k", "b"});
+  for (int k = 0; k < 12; ++k)  // past the log bound: node 2 will need a state transfer
+    c.run(k % 2, {"SET", "carts:o" + std::to_string(k), "x"});
+  c.heal();
+  c.advance(300);
+  c.start(0);  // its versions come back from disk
+  EXPECT_EQ(c.values(0, "carts:k").size(), 2u);
+  EXPECT_EQ(c.engine(0).keys_with_siblings(), 1u);
+  c.set_down(2, false);
+  c.start(2);
+  c.advance(1500);
+  EXPECT_GE(c.engine(0).stats().state_transfers_sent + c.engine(1).stats().state_transfers_sent,
+            1u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.values(i, "carts:k").size(), 2u) << i;
+    EXPECT_EQ(c.values(i, "carts:k"), c.values(0, "carts:k")) << i;
+  }
+  c.expect_converged();
+}
+
+TEST(MultiLeaderSiblings, DeletionsAreCollectedOnceStableAndAKeyWrittenAgainSupersedesThem) {
+  SibCluster c(3);
+  c.write_then_delete("carts:g");
+  EXPECT_EQ(c.values(2, "carts:g"), (std::vector<std::string>{"(deleted)"}));
+  c.advance(1000);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.engine(i).versioned("carts:g"), nullptr) << i;
+    EXPECT_EQ(c.engine(i).tombstone_count(), 0u) << i;
+  }
+  // A deletion concurrent with a write stays a sibling until stable, then only the value stays.
+  c.apart({{0, {"SET", "carts:h", "v"}}, {1, {"SET", "carts:h", "w"}}}, 300);
+  c.apart(
+      {{0, {"SET", "carts:h", "v2", "CONTEXT", c.context(0, "carts:h")}}, {1, {"DEL", "carts:h"}}},
+      1500);
+  c.expect_values("carts:h", {"v2"});
+  c.expect_converged();
+}
+
+// The value shown expires while its node is down: after the restart the other sibling shows,
+// in GET and in the Store (KEYS, SCAN, DBSIZE), as on the nodes that stayed up.
+TEST(MultiLeaderSiblings, AnotherSiblingShowsWhenTheShownOneExpired) {
+  SibCluster c(2);
+  c.advance(100);
+  c.apart({{1, {"SET", "carts:k", "b"}}, {0, {"SET", "carts:k", "a", "PX", "300"}}}, 100);
+  EXPECT_EQ(c.run(0, {"GET", "carts:k"}), "$1\r\na\r\n");
+  c.set_down(0, true);
+  c.advance(500);
+  c.start(0);
+  c.set_down(0, false);
+  c.advance(200);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(c.run(i, {"GET", "carts:k"}), "$1\r\nb\r\n") << i;
+    EXPECT_EQ(c.run(i, {"DBSIZE"}), ":1\r\n") << i;
+  }
+}
+
+// A context naming a write not durable yet would, after a crash lost that write, name the next
+// write issued under its dot: SIBLINGS answers once what its context names is durable.
+TEST(MultiLeaderSiblings, AContextIsShownOnlyOnceTheWritesItNamesAreDurable) {
+  SibCluster c(2);
+  c.advance(100);
+  auto direct = [&](std::vector<std::string_view> args) {
+    ClientRequest req;
+    req.client_id = 1;
+    req.seq = 1;
+    std::string out;
+    resp::Writer w(&out, 2);
+    return c.node(0).execute(req, *resp::lookup_command(args[0]), args, c.wall(), w);
+  };
+  const Dispatch set = direct({"SET", "carts:k", "v"});  // not persisted yet
+  ASSERT_EQ(set.kind, Dispatch::kAfterPersist);
+  const Dispatch read = direct({"SIBLINGS", "carts:k"});
+  EXPECT_EQ(read.kind, Dispatch::kAfterPersist);
+  EXPECT_EQ(read.token, set.token);
+  EXPECT_EQ(direct({"GET", "carts:k"}).kind, Dispatch::kReady);
+  c.settle();
+  EXPECT_EQ(direct({"SIBLINGS", "carts:k"}).kind, Dispatch::kReady);
+}
+
+TEST(MultiLeaderSiblings, BrokenVariantKeepsOnlyTheWinner) {
+  SibCluster c(2, 1000000, kBugSiblingsDropConcurrent);
+  c.advance(100);
+  c.apart({{0, {"SET", "carts:k", "a"}}, {1, {"SET", "carts:k", "b"}}}, 300);
+  EXPECT_EQ(c.values(0, "carts:k").size(), 1u);  // a concurrent write silently gone
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -339,6 +340,8 @@ std::string Server::metrics_text() {
     for (const auto& f : node_->describe_engines()) {
       if (f.field == "model") {
         model = f.value;
+        // A metric name has no '-': multi-leader's figures are replikv_multi_leader_*.
+        std::replace(model.begin(), model.end(), '-', '_');
         continue;
       }
       if (model == "primary") continue;  // Raft groups have their own metrics below

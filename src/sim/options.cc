@@ -71,6 +71,7 @@ constexpr BugName kBugNames[] = {
     {kBugCursorSkips, "cursor-skips"},
     {kBugLwwKeepsLocal, "lww-keeps-local"},
     {kBugTombstoneEarly, "tombstone-early"},
+    {kBugSiblingsDropConcurrent, "siblings-drops-concurrent"},
 };
 }  // namespace
 

@@ -41,7 +41,7 @@ class SimCommandImpl final : public SimCommand {
                      "staleness-ignores-pause | snapshot-forgets-lost (primary); "
                      "repair-writes-older | hint-dropped | timeout-counts-as-ack | "
                      "tombstone-forgotten (leaderless); cursor-skips | lww-keeps-local | "
-                     "tombstone-early (multi-leader)");
+                     "tombstone-early | siblings-drops-concurrent (multi-leader)");
     cmd_->add_option("--disable", disable_,
                      "fault families to switch off, comma-separated: loss,dup,reorder,tail,"
                      "partition,crash,torn,pause,clock");
@@ -55,7 +55,7 @@ class SimCommandImpl final : public SimCommand {
                      "client per-op timeout (default: drawn per seed, 150..1000)");
     cmd_->add_option("--conflict", o_.conflict,
                      "multi-leader: the keyspace's conflict mode (default: lww)")
-        ->check(CLI::IsMember({"lww", "crdt"}));
+        ->check(CLI::IsMember({"lww", "crdt", "siblings"}));
     cmd_->add_option("--max-clock-skew-ms", o_.max_clock_skew_ms,
                      "multi-leader: the keyspace's max_clock_skew_ms (default: the config's, 500; "
                      "above any clock "

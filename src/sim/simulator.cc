@@ -40,6 +40,7 @@
 #include "node/leaderless_engine.h"
 #include "node/multileader_engine.h"
 #include "node/node.h"
+#include "node/versioned_commands.h"
 #include "node/wire.h"
 #include "raft/invariants.h"
 #include "raft/raft.h"
@@ -206,9 +207,12 @@ class Simulator {
   void finish_multileader_op(const SimClient& cl);
   // What still differs between the nodes (empty once they agree), for the convergence check.
   std::string multileader_difference() const;
+  std::string siblings_difference(const std::set<std::string>& keys,
+                                  const std::vector<const MultiLeaderEngine*>& engines) const;
   void check_multileader_convergence();
   void check_multileader();
   void check_multileader_crdt();
+  void check_multileader_siblings();
   int64_t ml_incr_ok_ = 0, ml_incr_info_ = 0;  // conflict = crdt: INCRs of the counter
   std::set<std::string> ml_sadd_ok_;           // and members acknowledged into the set
   // The set elements that the nodes' LOSTWRITES list for `keyspace` (SADD commands).
@@ -1743,9 +1747,11 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   // The no-silent-loss checker looks every discard up in CONFLICTS: none may fall off.
   ms.conflict_records = std::numeric_limits<uint32_t>::max();
   // conflict = crdt on demand (--conflict crdt): its sweep still fails a few seeds
-  // (docs/simulator.md, "Multi-leader findings"), so sweeps by default run lww.
+  // (docs/simulator.md, "Multi-leader findings"), so sweeps by default run lww. conflict =
+  // siblings on demand too (--conflict siblings).
   const bool crdt = o_.conflict == "crdt";
-  k.conflict = crdt ? ConflictMode::kCrdt : ConflictMode::kLww;
+  const bool siblings = o_.conflict == "siblings";
+  k.conflict = crdt ? ConflictMode::kCrdt : siblings ? ConflictMode::kSiblings : ConflictMode::kLww;
   base.keyspaces.push_back(k);
   place_regions(base);
   // After the clients stop, a peer whose shipping stalled resumes from its cursor within a
@@ -1774,6 +1780,7 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   sk.mode = check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable);
   sk.multileader = true;
   sk.crdt = crdt;
+  sk.siblings = siblings;
   return {sk};
 }
 
@@ -1951,6 +1958,42 @@ void Simulator::finish_multileader_op(const SimClient& cl) {
   ml_op_entries_.erase(op);
 }
 
+// conflict = siblings: every node holds the same live siblings of every key (value, stamp,
+// dot, expiry) and shows the same value. Dead ones (tombstones, expired values) are forgotten
+// at each node in its own time, and contexts keep the dots of what each forgot: not compared.
+std::string Simulator::siblings_difference(const std::set<std::string>& keys,
+                                           const std::vector<const MultiLeaderEngine*>& e) const {
+  auto live = [&](int i, const std::string& key) {
+    std::vector<versions::Sibling> out;
+    const int64_t now = clock_ms(i);
+    if (const versions::Versioned* o = e[static_cast<size_t>(i)]->versioned(key)) {
+      for (const versions::Sibling& s : o->siblings()) {
+        if (versioned::live(s, now)) out.push_back(s);
+      }
+    }
+    return out;
+  };
+  const uint32_t ks = static_cast<uint32_t>(nodes_[0].node->store().find_keyspace(mks_->name));
+  for (const std::string& key : keys) {
+    const auto sibs0 = live(0, key);
+    const auto image0 = nodes_[0].node->store().key_image(ks, key);
+    for (int i = 1; i < o_.nodes; ++i) {
+      const auto sibs = live(i, key);
+      const auto image = nodes_[static_cast<size_t>(i)].node->store().key_image(ks, key);
+      if (sibs0 == sibs && image0 == image) continue;
+      auto text = [](const std::vector<versions::Sibling>& v) {
+        std::string t;
+        for (const versions::Sibling& s : v)
+          t += fmt::format("[{:?} {:x}:{} hlc {}]", s.value, s.dot.actor, s.dot.counter, s.hlc);
+        return t.empty() ? std::string("(none)") : t;
+      };
+      return fmt::format("key \"{}\": node 0 holds siblings {}, node {} holds {}", key, text(sibs0),
+                         i, text(sibs));
+    }
+  }
+  return {};
+}
+
 std::string Simulator::multileader_difference() const {
   std::set<std::string> keys;
   for (const auto& [id, e] : ml_entries_)
@@ -1972,6 +2015,7 @@ std::string Simulator::multileader_difference() const {
     }
   }
   const uint32_t ks = static_cast<uint32_t>(nodes_[0].node->store().find_keyspace(mks_->name));
+  if (mks_->conflict == ConflictMode::kSiblings) return siblings_difference(keys, engines);
   for (const std::string& key : keys) {
     const auto image0 = canonical_image(nodes_[0].node->store().key_image(ks, key));
     const auto stamp0 = engines[0]->stamp(key);
@@ -2031,6 +2075,9 @@ void Simulator::check_multileader_convergence() {
     st.state_transfers += ms.state_transfers_received;
     st.tombstones_collected += ms.tombstones_collected;
     st.clock_skew_reports += ms.clock_skew_reports;
+    st.siblings_created += ms.siblings_created;
+    st.max_siblings =
+        std::max<uint64_t>(st.max_siblings, multileader_engine(i)->keys_with_siblings());
   }
   say(fmt::format("t={:.3f}s multi-leader nodes converged {} ms after the clients stopped",
                   static_cast<double>(q_.now()) / 1e6, st.converge_ms));
@@ -2074,6 +2121,63 @@ void Simulator::check_multileader_crdt() {
     for (const std::string& m : ml_sadd_ok_) {
       if (!members.contains(m)) {
         fail(fmt::format("set-full: acknowledged SADD {} {} is missing at node {}", set, m, i));
+        return;
+      }
+    }
+  }
+}
+
+// conflict = siblings, after convergence, no silent loss: every acknowledged SET is, at every
+// node, still one of the key's siblings, or superseded by a write that had seen it (one whose
+// context covers its dot; a write a crash lost before it was shipped does not count). A SET's
+// entry carries the write as a one-sibling object: its dot, and as context what it superseded.
+void Simulator::check_multileader_siblings() {
+  std::map<uint64_t, uint64_t> log_end;
+  for (int i = 0; i < o_.nodes; ++i)
+    log_end[multileader_engine(i)->actor()] = multileader_engine(i)->own_seq();
+  struct Write {
+    MlId id;
+    versions::Versioned change;
+    const MlEntry* entry;
+  };
+  std::map<std::string, std::vector<Write>> by_key;  // writes kept in their node's log
+  for (const auto& [id, e] : ml_entries_) {
+    auto end = log_end.find(id.first);
+    if (end == log_end.end() || id.second > end->second) continue;
+    Write w{id, {}, &e};
+    std::string_view in = e.item.image;
+    if (!versions::Versioned::decode(&in, &w.change) || w.change.siblings().size() != 1) {
+      fail(fmt::format("siblings: entry {} of actor {:x} (\"{}\") does not carry one write",
+                       id.second, id.first, e.item.key));
+      return;
+    }
+    by_key[e.item.key].push_back(std::move(w));
+  }
+  for (const auto& [key, writes] : by_key) {
+    for (const Write& w : writes) {
+      const versions::Sibling& s = w.change.siblings().front();
+      if (!w.entry->acked || s.tombstone) continue;
+      // Superseded: another write of the key whose context names this one's dot.
+      const Write* by = nullptr;
+      for (const Write& o : writes) {
+        if (o.id != w.id && o.change.context().covers(s.dot)) {
+          by = &o;
+          break;
+        }
+      }
+      if (by) continue;
+      for (int i = 0; i < o_.nodes; ++i) {
+        const versions::Versioned* obj = multileader_engine(i)->versioned(key);
+        const bool held =
+            obj && std::any_of(obj->siblings().begin(), obj->siblings().end(),
+                               [&](const versions::Sibling& x) { return x.dot == s.dot; });
+        const bool expired = s.expire_at_ms != 0 && s.expire_at_ms <= clock_ms(i);
+        if (held || expired) continue;
+        fail(fmt::format(
+            "no silent loss (siblings): acknowledged SET {} {} (node {}, dot {:x}:{}) is not a "
+            "sibling at node {} and no write that saw it superseded it; node {} holds {}",
+            key, s.value, w.entry->node, s.dot.actor, s.dot.counter, i, i,
+            obj ? fmt::format("{} siblings", obj->siblings().size()) : std::string("nothing")));
         return;
       }
     }
@@ -2139,6 +2243,7 @@ void Simulator::check_multileader() {
     }
   }
   if (mks_->conflict == ConflictMode::kCrdt) return check_multileader_crdt();
+  if (mks_->conflict == ConflictMode::kSiblings) return check_multileader_siblings();
   // (c) Each key holds the write with the greatest stamp among those that were kept.
   std::map<std::string, const MlEntry*> winners;
   for (const auto& [id, e] : ml_entries_) {

@@ -58,6 +58,7 @@ struct SimStats {
   int regions = 1;
   uint64_t wan_messages = 0;
   int64_t wan_delay_min_us = 0, wan_delay_max_us = 0;
+  uint64_t siblings_created = 0;  // conflict = siblings (max_siblings: most keys holding >1)
 
   int64_t ops() const { return ops_ok + ops_fail + ops_info; }
 };

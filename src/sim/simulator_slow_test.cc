@@ -162,9 +162,10 @@ TEST(SimulatorSlow, LeaderlessSweepPasses) {
 
 // Multi-leader broken variants: the first seed (of 200, default multi-leader test options)
 // whose run with `bug` fails by a message containing `by`, and that the correct engine passes.
-void expect_multileader_caught(uint32_t bug, std::string_view by) {
+void expect_multileader_caught(uint32_t bug, std::string_view by, const char* conflict = "") {
   for (uint64_t seed = 1; seed <= kBugSeedBudget; ++seed) {
     SimOptions o = multileader_test_options(seed);
+    o.conflict = conflict;
     o.raft_bugs = bug;
     SimResult broken = run_simulation(o);
     if (broken.ok || broken.failure.find(by) == std::string::npos) continue;
@@ -187,6 +188,10 @@ TEST(SimulatorSlow, CatchesMultiLeaderLwwKeepsLocal) {
 }
 TEST(SimulatorSlow, CatchesMultiLeaderTombstoneEarly) {
   expect_multileader_caught(kBugTombstoneEarly, "convergence");
+}
+
+TEST(SimulatorSlow, CatchesMultiLeaderSiblingsDropsConcurrent) {
+  expect_multileader_caught(kBugSiblingsDropConcurrent, "no silent loss (siblings)", "siblings");
 }
 
 TEST(SimulatorSlow, MultiLeaderSweepPasses) {

@@ -285,6 +285,26 @@ TEST(SimulatorMultiLeader, SeedsReachEveryCatchUpPath) {
   EXPECT_GT(total.tombstones_collected, 0u);
 }
 
+// conflict = siblings: seeds pass (convergence of every node's live siblings, no acknowledged
+// SET lost unless a write that had seen it replaced it), concurrent writes became siblings, and
+// the reproduce line names the mode.
+TEST(SimulatorMultiLeader, SiblingsSeedsPassAndKeepConcurrentWrites) {
+  SimStats total;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    SimOptions o = multileader_test_options(seed);
+    o.conflict = "siblings";
+    SimResult r = run_simulation(o);
+    ASSERT_TRUE(r.ok) << r.failure;
+    total.siblings_created += r.stats.siblings_created;
+    total.tombstones_collected += r.stats.tombstones_collected;
+    if (seed == 1) {
+      EXPECT_NE(summary_line(o, r).find("siblings created"), std::string::npos);
+      EXPECT_NE(reproduce_command(o).find("--conflict siblings"), std::string::npos);
+    }
+  }
+  EXPECT_GT(total.siblings_created, 0u);
+}
+
 // Each broken variant fails a seed known to catch it, by the checker meant to catch it, and
 // the correct engine passes that seed (simulator_slow_test.cc hunts for them over 200 seeds).
 TEST(SimulatorMultiLeader, KnownSeedsCatchEachBrokenVariant) {
@@ -292,12 +312,14 @@ TEST(SimulatorMultiLeader, KnownSeedsCatchEachBrokenVariant) {
     uint32_t bug;
     uint64_t seed;
     const char* by;
+    const char* conflict = "";
   };
   for (Case c :
        {Case{kBugCursorSkips, 2, "no silent loss"}, Case{kBugLwwKeepsLocal, 1, "convergence"},
-        Case{kBugTombstoneEarly, 6, "convergence"},
-        Case{kBugTombstoneEarly, 4, "last writer wins"}}) {
+        Case{kBugTombstoneEarly, 6, "convergence"}, Case{kBugTombstoneEarly, 4, "last writer wins"},
+        Case{kBugSiblingsDropConcurrent, 2, "no silent loss (siblings)", "siblings"}}) {
     SimOptions o = multileader_test_options(c.seed);
+    o.conflict = c.conflict;
     o.regions = 1;  // as the seeds were found (before regions; a draw of 2 or 3 changes the run)
     o.raft_bugs = c.bug;
     SimResult broken = run_simulation(o);

@@ -45,10 +45,12 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
                             s.converge_ms, s.max_siblings, s.lww_discarded, s.read_repairs,
                             s.hints_delivered, s.hints_left, s.sync_keys)
           : o.model == Model::kMultiLeader
-              ? fmt::format("; converged {} ms after quiet, {} lww discards, {} resends, {} state "
-                            "transfers, {} tombstones collected, {} clock skew reports",
-                            s.converge_ms, s.lww_discarded, s.resends, s.state_transfers,
-                            s.tombstones_collected, s.clock_skew_reports) +
+              ? fmt::format("; converged {} ms after quiet, {} lww discards, {} siblings created, "
+                            "{} keys with siblings, {} resends, {} state transfers, {} tombstones "
+                            "collected, {} clock skew reports",
+                            s.converge_ms, s.lww_discarded, s.siblings_created, s.max_siblings,
+                            s.resends, s.state_transfers, s.tombstones_collected,
+                            s.clock_skew_reports) +
                     (s.regions > 1
                          ? fmt::format(", {} regions, {} WAN msgs ({}..{} ms one way)", s.regions,
                                        s.wan_messages, s.wan_delay_min_us / 1000,

@@ -57,7 +57,7 @@ ClientOp Workload::next(int client, Random& rng) {
     ++ks;
   }
   if (keyspaces_[static_cast<size_t>(ks)].leaderless) return next_leaderless(ks, client, rng);
-  if (keyspaces_[static_cast<size_t>(ks)].multileader) return next_multileader(ks, rng);
+  if (keyspaces_[static_cast<size_t>(ks)].multileader) return next_multileader(ks, client, rng);
   const check::ModePromise& m = keyspaces_[static_cast<size_t>(ks)].mode;
   if (m.writes == check::Promise::kAckedOrListedLost) return next_set(ks, rng);
   if (m.reads == check::Promise::kBoundedStaleness) return next_unique_register(ks, rng);
@@ -347,6 +347,15 @@ void Workload::complete_one(ClientOp& c, const Reply& r) {
   }
 }
 
+void Workload::with_context(ClientOp& c, int client, Random& rng) {
+  auto ctx = contexts_.find({client, c.op.key});
+  if (ctx != contexts_.end() && rng.chance(0.7)) {
+    c.args.push_back("CONTEXT");
+    c.args.push_back(ctx->second);
+    contexts_.erase(ctx);
+  }
+}
+
 ClientOp Workload::next_leaderless(int ks, int client, Random& rng) {
   const KeyspaceConfig& kc = *keyspaces_[static_cast<size_t>(ks)].leaderless;
   ClientOp c;
@@ -380,12 +389,7 @@ ClientOp Workload::next_leaderless(int ks, int client, Random& rng) {
       c.args.push_back("PX");  // dies during the run, on every replica at the same wall time
       c.args.push_back(std::to_string(rng.range(20, 3000)));
     }
-    auto ctx = contexts_.find({client, c.op.key});
-    if (ctx != contexts_.end() && rng.chance(0.7)) {
-      c.args.push_back("CONTEXT");
-      c.args.push_back(ctx->second);
-      contexts_.erase(ctx);
-    }
+    with_context(c, client, rng);
   } else {
     write = true;
     c.op.type = OpType::kDel;
@@ -463,7 +467,37 @@ void Workload::complete_leaderless(ClientOp& c, const Reply& r) {
   }
 }
 
-ClientOp Workload::next_multileader(int ks, Random& rng) {
+ClientOp Workload::next_multileader_siblings(int ks, int client, Random& rng) {
+  ClientOp c;
+  c.family = Family::kMultiLeader;
+  c.keyspace = ks;
+  c.client = client;
+  // Few keys, so that writes at different nodes are concurrent and must all stay siblings.
+  const auto keys = static_cast<uint64_t>(std::min(mix_.register_keys, 5));
+  c.op.key = key(ks, "m", static_cast<int>(rng.uniform(keys)));
+  const uint64_t r = rng.uniform(100);
+  if (r < 20) {
+    c.op.type = OpType::kGet;
+    c.args = {"GET", c.op.key};
+  } else if (r < 40) {
+    c.op.type = OpType::kSmembers;  // SIBLINGS: the live values as members
+    c.args = {"SIBLINGS", c.op.key};
+  } else if (r < 88) {
+    c.op.type = OpType::kSet;
+    c.op.value = "v" + std::to_string(next_element_++);
+    c.args = {"SET", c.op.key, *c.op.value};
+    with_context(c, client, rng);
+  } else {
+    c.op.type = OpType::kDel;
+    c.args = {"DEL", c.op.key};
+  }
+  return c;
+}
+
+ClientOp Workload::next_multileader(int ks, int client, Random& rng) {
+  if (keyspaces_[static_cast<size_t>(ks)].siblings) {
+    return next_multileader_siblings(ks, client, rng);
+  }
   ClientOp c;
   c.family = Family::kMultiLeader;
   c.keyspace = ks;
@@ -518,6 +552,8 @@ ClientOp Workload::next_multileader(int ks, Random& rng) {
 }
 
 void Workload::complete_multileader(ClientOp& c, const Reply& r) {
+  // The same commands and replies as a leaderless keyspace's.
+  if (keyspaces_[static_cast<size_t>(c.keyspace)].siblings) return complete_leaderless(c, r);
   check::Op& op = c.op;
   if (r.kind == Reply::kError) {
     op.status = classify_error(r.text);

@@ -54,6 +54,7 @@ struct SimKeyspace {
   std::optional<KeyspaceConfig> leaderless;
   bool multileader = false;  // a multi-leader keyspace (`mode` unused)
   bool crdt = false;         // multi-leader with conflict = crdt
+  bool siblings = false;     // multi-leader with conflict = siblings
 };
 
 // One client operation in flight.
@@ -117,7 +118,12 @@ class Workload {
   void complete_one(ClientOp& c, const Reply& r);
   ClientOp next_leaderless(int ks, int client, Random& rng);
   void complete_leaderless(ClientOp& c, const Reply& r);
-  ClientOp next_multileader(int ks, Random& rng);
+  // A SET of `client` names, most of the time, the context its last SIBLINGS of the key read.
+  void with_context(ClientOp& c, int client, Random& rng);
+  ClientOp next_multileader(int ks, int client, Random& rng);
+  // conflict = siblings: GET, SIBLINGS, SET of unique values (some with the CONTEXT the
+  // client's last SIBLINGS of the key returned), DEL.
+  ClientOp next_multileader_siblings(int ks, int client, Random& rng);
   void complete_multileader(ClientOp& c, const Reply& r);
   std::string leaderless_key(int ks, int i) const { return key(ks, "l", i); }
   void note_value(const ClientOp& c, const std::optional<std::string>& v);
@@ -133,7 +139,8 @@ class Workload {
   // Last value each client saw per (keyspace, register key): the `expected` of its next cas.
   std::vector<std::optional<std::string>> seen_;
   uint64_t next_element_ = 0;  // unique set elements and unique register values
-  // Leaderless: the causal context each (client, key) last read with SIBLINGS, for its next SET.
+  // Leaderless and multi-leader siblings: the causal context each (client, key) last read with
+  // SIBLINGS, for its next SET.
   std::map<std::pair<int, std::string>, std::string> contexts_;
   std::optional<std::string> violation_;
 };

@@ -83,6 +83,10 @@ Dot Versioned::update(ActorId self, const VersionVector& ctx, Sibling s, uint64_
 }
 
 void Versioned::merge(const Versioned& other) {
+  merge_unseen(other, VersionVector{});
+}
+
+void Versioned::merge_unseen(const Versioned& other, const VersionVector& seen) {
   if (this == &other) return;
   std::vector<Sibling> merged;
   merged.reserve(siblings_.size() + other.siblings_.size());
@@ -93,7 +97,7 @@ void Versioned::merge(const Versioned& other) {
       if (!other.context_.covers(a->dot)) merged.push_back(std::move(*a));
       ++a;
     } else if (a == siblings_.end() || b->dot < a->dot) {
-      if (!context_.covers(b->dot)) merged.push_back(*b);
+      if (!context_.covers(b->dot) && !seen.covers(b->dot)) merged.push_back(*b);
       ++b;
     } else {
       if (content_less(*a, *b)) {
@@ -123,6 +127,13 @@ size_t Versioned::resolve_lww() {
 const Sibling* Versioned::winner() const {
   if (siblings_.empty()) return nullptr;
   return &*std::max_element(siblings_.begin(), siblings_.end(), lww_less);
+}
+
+size_t Versioned::forget_dead(int64_t now_ms) {
+  const size_t dropped =
+      std::erase_if(siblings_, [&](const Sibling& s) { return !live_at(s, now_ms); });
+  RKV_ASSERT(well_formed());
+  return dropped;
 }
 
 bool Versioned::deleted_at(int64_t now_ms) const {

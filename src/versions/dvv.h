@@ -77,6 +77,18 @@ class Versioned {
   // tombstone, expire_at_ms, value) is kept so that replicas still converge.
   void merge(const Versioned& other);
 
+  // merge(), except that a sibling only `other` holds is not taken either when `seen` covers
+  // its dot: `seen` names writes this replica took and no longer holds (superseded, or
+  // forgotten by tombstone collection), so a stale copy of the object arriving late (a
+  // multi-leader state transfer) cannot bring one of them back. The context still takes
+  // other's whole context. With an empty `seen` it is merge().
+  void merge_unseen(const Versioned& other, const VersionVector& seen);
+
+  // Drops every sibling not live at now_ms (tombstones, expired values) and keeps the context,
+  // which still names them: a later merge never takes them back. For collecting deletions once
+  // every replica holds them (multi-leader's collector); returns how many were dropped.
+  size_t forget_dead(int64_t now_ms);
+
   // Last-write-wins: keeps only the sibling with the greatest (hlc, dot.actor, dot.counter) and
   // returns how many siblings it discarded (the caller counts them as lost concurrent writes).
   // The context is unchanged, so merges spread the discard to other replicas. No-op returning 0

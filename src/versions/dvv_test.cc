@@ -123,6 +123,44 @@ TEST(Dvv, MergeDropsWhatTheOtherSideHasSupersededAndNeverResurrectsIt) {
   EXPECT_EQ(values(b), (Strings{"y"}));
 }
 
+TEST(Dvv, MergeUnseenKeepsOutWhatThisReplicaTookAndNoLongerHolds) {
+  Versioned a, b;
+  b.update(kB, {}, val("x"));
+  const Versioned stale = b;  // a copy of x, to arrive late
+  a.merge(b);
+  a.update(kA, a.context(), val("y"));  // x superseded at a ...
+  Versioned forgot;                     // ... and a replica that forgot the key altogether
+  VersionVector seen = a.context();
+  forgot.merge_unseen(stale, seen);
+  EXPECT_TRUE(forgot.siblings().empty());
+  EXPECT_TRUE(forgot.context().covers({kB, 1}));
+  Versioned fresh;  // what it has not taken arrives as with merge()
+  fresh.merge_unseen(stale, VersionVector{});
+  EXPECT_EQ(fresh, stale);
+  a.merge_unseen(stale, seen);  // a sibling held here stays whatever `seen` says
+  EXPECT_EQ(values(a), (Strings{"y"}));
+}
+
+TEST(Dvv, ForgetDeadDropsTombstonesAndExpiredValuesAndKeepsTheirDots) {
+  Versioned a, b;
+  a.update(kA, {}, val("x"));
+  b.update(kB, {}, Sibling{{}, 1, true, 0, ""});  // a concurrent delete
+  a.merge(b);
+  ASSERT_EQ(a.siblings().size(), 2u);
+  EXPECT_EQ(a.forget_dead(0), 1u);
+  EXPECT_EQ(values(a), (Strings{"x"}));
+  a.merge(b);  // the forgotten tombstone does not come back
+  EXPECT_EQ(a.siblings().size(), 1u);
+  Sibling e = val("e");
+  e.expire_at_ms = 100;
+  Versioned c;
+  c.update(kC, {}, e);
+  EXPECT_EQ(c.forget_dead(99), 0u);
+  EXPECT_EQ(c.forget_dead(100), 1u);
+  EXPECT_TRUE(c.siblings().empty());
+  EXPECT_FALSE(c.context().empty());
+}
+
 TEST(Dvv, ContextReadAtOneReplicaSupersedesDotsTheCoordinatorHasNotSeen) {
   Versioned a, c;
   c.update(kC, {}, val("x"));
