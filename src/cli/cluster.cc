@@ -184,8 +184,8 @@ void print_multileader_row(const nlohmann::json& node, const nlohmann::json& e,
                                     : "discarded=" + e.value("lww_discarded", "?");
   std::printf("%-5s %-10s %-12s %sconflict=%s log=%s %s  lag (entries/ms): %s\n", self.c_str(),
               e.value("keyspace", "").c_str(), "multi-leader", where.c_str(),
-              e.value("conflict", "?").c_str(), e.value("log_seq", "?").c_str(),
-              conflicts.c_str(), lag.c_str());
+              e.value("conflict", "?").c_str(), e.value("log_seq", "?").c_str(), conflicts.c_str(),
+              lag.c_str());
 }
 
 }  // namespace

@@ -1527,6 +1527,31 @@ Dispatch MultiLeaderEngine::execute_crdt(const resp::CommandSpec& spec,
   return {Dispatch::kAfterPersist, batch_token()};
 }
 
+void MultiLeaderEngine::broken_crdt_merge(versions::CrdtObject& obj,
+                                          versions::CrdtObject& delta) const {
+  for (auto& [t, cells] : delta.cells) {
+    for (auto& [elem, d] : cells) {
+      versions::Cell& mine = obj.cells[t][elem];
+      if (bug(kBugCrdtRemoveWins) && d.live.empty() && !d.removed.empty()) {
+        for (const auto& [dot, w] : mine.live)
+          d.removed.insert(dot);  // unseen adds too
+      }
+      if (bug(kBugCrdtCounterMax) && !d.counter.empty()) {
+        auto sum = [](const versions::Cell& c) {
+          int64_t i = 0;
+          double f = 0;
+          bool hf = false;
+          c.contribution(&i, &f, &hf);
+          return static_cast<double>(i) + f;
+        };
+        versions::Cell& loser = sum(d) > sum(mine) ? mine : d;
+        loser.counter.clear();
+        loser.base.clear();
+      }
+    }
+  }
+}
+
 bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   versions::CrdtObject delta;
   if (!versions::CrdtObject::decode(it.image, &delta)) return malformed(it, "change");
@@ -1534,6 +1559,7 @@ bool MultiLeaderEngine::apply_remote_crdt(const Item& it, int64_t now_ms) {
   versions::CrdtObject& obj = objects_[it.key];
   const int64_t type_before = obj.type.value;
   const versions::Stamped type_was = obj.type, expiry_was = obj.expiry;
+  if (bug(kBugCrdtRemoveWins | kBugCrdtCounterMax)) broken_crdt_merge(obj, delta);
   obj.join(delta);
   persist_delta(it.key, obj, delta,
                 obj.type != type_was || obj.expiry != expiry_was || !obj.present());

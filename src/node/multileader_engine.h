@@ -68,6 +68,12 @@ inline constexpr uint32_t kBugTombstoneEarly = 1u << 22;  // tombstones collecte
 // dot), dropping concurrent writes no write had seen; the simulator's no-silent-loss check for
 // siblings must catch it.
 inline constexpr uint32_t kBugSiblingsDropConcurrent = 1u << 23;
+// conflict = "crdt": a peer's removal of an element (SREM, HDEL, DEL) also removes the adds it
+// had not seen (remove-wins instead of add-wins).
+inline constexpr uint32_t kBugCrdtRemoveWins = 1u << 24;
+// conflict = "crdt": a peer's counter is merged by taking the larger of the two sums instead of
+// each origin's own total, so increments made at different nodes are lost.
+inline constexpr uint32_t kBugCrdtCounterMax = 1u << 25;
 
 struct MultiLeaderStats {
   uint64_t local_writes = 0;     // keys written by clients of this node
@@ -248,6 +254,8 @@ class MultiLeaderEngine final : public Engine {
   // The key's object, rendered into the Store (or removed from it when nothing is present).
   void materialize(std::string_view key, int64_t now_ms);
   bool apply_remote_crdt(const multileader::Item& it, int64_t now_ms);
+  // kBugCrdtRemoveWins, kBugCrdtCounterMax: what they break, done to a peer's delta first.
+  void broken_crdt_merge(versions::CrdtObject& obj, versions::CrdtObject& delta) const;
   // Stored form: a head row (type, expiry) and one row per cell; a delta rewrites the rows of
   // what it touched.
   std::string cell_row(std::string_view key, uint8_t t, std::string_view elem) const;

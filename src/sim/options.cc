@@ -72,6 +72,8 @@ constexpr BugName kBugNames[] = {
     {kBugLwwKeepsLocal, "lww-keeps-local"},
     {kBugTombstoneEarly, "tombstone-early"},
     {kBugSiblingsDropConcurrent, "siblings-drops-concurrent"},
+    {kBugCrdtRemoveWins, "crdt-remove-wins"},
+    {kBugCrdtCounterMax, "crdt-counter-max"},
 };
 }  // namespace
 

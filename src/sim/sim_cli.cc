@@ -41,7 +41,8 @@ class SimCommandImpl final : public SimCommand {
                      "staleness-ignores-pause | snapshot-forgets-lost (primary); "
                      "repair-writes-older | hint-dropped | timeout-counts-as-ack | "
                      "tombstone-forgotten (leaderless); cursor-skips | lww-keeps-local | "
-                     "tombstone-early | siblings-drops-concurrent (multi-leader)");
+                     "tombstone-early | siblings-drops-concurrent | crdt-remove-wins | "
+                     "crdt-counter-max (multi-leader)");
     cmd_->add_option("--disable", disable_,
                      "fault families to switch off, comma-separated: loss,dup,reorder,tail,"
                      "partition,crash,torn,pause,clock");

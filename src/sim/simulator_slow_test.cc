@@ -194,17 +194,29 @@ TEST(SimulatorSlow, CatchesMultiLeaderSiblingsDropsConcurrent) {
   expect_multileader_caught(kBugSiblingsDropConcurrent, "no silent loss (siblings)", "siblings");
 }
 
+TEST(SimulatorSlow, CatchesMultiLeaderCrdtRemoveWins) {
+  expect_multileader_caught(kBugCrdtRemoveWins, "convergence", "crdt");
+}
+
+TEST(SimulatorSlow, CatchesMultiLeaderCrdtCounterMax) {
+  expect_multileader_caught(kBugCrdtCounterMax, "counter:", "crdt");
+}
+
+// Every conflict mode a user can configure, each for a third of the time.
 TEST(SimulatorSlow, MultiLeaderSweepPasses) {
-  SweepOptions so;
-  so.base = multileader_test_options(0);
-  so.first = 1;
-  so.last = 1'000'000;
-  so.max_wall_seconds = env_double("RKV_SIM_SWEEP_SECONDS", 60);
-  so.check_determinism = true;
-  std::ostringstream out;
-  SweepResult r = run_sweep(so, out);
-  std::cout << out.str();
-  EXPECT_TRUE(r.ok()) << out.str();
+  for (const char* conflict : {"lww", "crdt", "siblings"}) {
+    SweepOptions so;
+    so.base = multileader_test_options(0);
+    so.base.conflict = conflict;
+    so.first = 1;
+    so.last = 1'000'000;
+    so.max_wall_seconds = env_double("RKV_SIM_SWEEP_SECONDS", 60) / 3;
+    so.check_determinism = true;
+    std::ostringstream out;
+    SweepResult r = run_sweep(so, out);
+    std::cout << conflict << ": " << out.str();
+    EXPECT_TRUE(r.ok()) << conflict << ": " << out.str();
+  }
 }
 
 }  // namespace

@@ -317,7 +317,9 @@ TEST(SimulatorMultiLeader, KnownSeedsCatchEachBrokenVariant) {
   for (Case c :
        {Case{kBugCursorSkips, 2, "no silent loss"}, Case{kBugLwwKeepsLocal, 1, "convergence"},
         Case{kBugTombstoneEarly, 6, "convergence"}, Case{kBugTombstoneEarly, 4, "last writer wins"},
-        Case{kBugSiblingsDropConcurrent, 2, "no silent loss (siblings)", "siblings"}}) {
+        Case{kBugSiblingsDropConcurrent, 2, "no silent loss (siblings)", "siblings"},
+        Case{kBugCrdtRemoveWins, 2, "convergence", "crdt"},
+        Case{kBugCrdtCounterMax, 5, "counter", "crdt"}}) {
     SimOptions o = multileader_test_options(c.seed);
     o.conflict = c.conflict;
     o.regions = 1;  // as the seeds were found (before regions; a draw of 2 or 3 changes the run)
