@@ -64,7 +64,8 @@ struct SimOptions {
   // A client gives up on a reply after this long; 0: each seed draws it from 150..1000 ms
   // (short ones make clients retry on other nodes while one is paused or partitioned).
   int64_t op_timeout_ms = 0;
-  // Multi-leader: the keyspace's conflict mode ("lww", "crdt", "siblings"); empty: lww.
+  // Multi-leader: the keyspace's conflict mode ("lww", "crdt", "siblings"); empty: drawn per
+  // seed.
   std::string conflict;
   // Multi-leader: the keyspace's max_clock_skew_ms; 0: the configured default (500 ms).
   int64_t max_clock_skew_ms = 0;

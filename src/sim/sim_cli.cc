@@ -55,7 +55,7 @@ class SimCommandImpl final : public SimCommand {
     cmd_->add_option("--op-timeout-ms", o_.op_timeout_ms,
                      "client per-op timeout (default: drawn per seed, 150..1000)");
     cmd_->add_option("--conflict", o_.conflict,
-                     "multi-leader: the keyspace's conflict mode (default: lww)")
+                     "multi-leader: the keyspace's conflict mode (default: drawn per seed)")
         ->check(CLI::IsMember({"lww", "crdt", "siblings"}));
     cmd_->add_option("--max-clock-skew-ms", o_.max_clock_skew_ms,
                      "multi-leader: the keyspace's max_clock_skew_ms (default: the config's, 500; "

@@ -1746,12 +1746,21 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   if (o_.max_clock_skew_ms > 0) ms.max_clock_skew_ms = static_cast<uint64_t>(o_.max_clock_skew_ms);
   // The no-silent-loss checker looks every discard up in CONFLICTS: none may fall off.
   ms.conflict_records = std::numeric_limits<uint32_t>::max();
-  // conflict = crdt on demand (--conflict crdt): its sweep still fails a few seeds
-  // (docs/simulator.md, "Multi-leader findings"), so sweeps by default run lww. conflict =
-  // siblings on demand too (--conflict siblings).
-  const bool crdt = o_.conflict == "crdt";
-  const bool siblings = o_.conflict == "siblings";
-  k.conflict = crdt ? ConflictMode::kCrdt : siblings ? ConflictMode::kSiblings : ConflictMode::kLww;
+  // --conflict picks the mode; without it each seed draws one, from a stream of its own (so the
+  // seed's other draws are the same whatever the mode): a sweep runs every mode a user can
+  // configure, each judged by its own checkers.
+  if (o_.conflict == "crdt") {
+    k.conflict = ConflictMode::kCrdt;
+  } else if (o_.conflict == "siblings") {
+    k.conflict = ConflictMode::kSiblings;
+  } else if (o_.conflict == "lww") {
+    k.conflict = ConflictMode::kLww;
+  } else {
+    Random crng(o_.seed ^ 0xc0f1'1c70'0000'0005ull);
+    static constexpr ConflictMode kModes[] = {ConflictMode::kLww, ConflictMode::kCrdt,
+                                              ConflictMode::kSiblings};
+    k.conflict = kModes[crng.uniform(std::size(kModes))];
+  }
   base.keyspaces.push_back(k);
   place_regions(base);
   // After the clients stop, a peer whose shipping stalled resumes from its cursor within a
@@ -1779,8 +1788,8 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   sk.name = k.name;
   sk.mode = check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable);
   sk.multileader = true;
-  sk.crdt = crdt;
-  sk.siblings = siblings;
+  sk.crdt = k.conflict == ConflictMode::kCrdt;
+  sk.siblings = k.conflict == ConflictMode::kSiblings;
   return {sk};
 }
 

@@ -162,7 +162,7 @@ TEST(SimulatorSlow, LeaderlessSweepPasses) {
 
 // Multi-leader broken variants: the first seed (of 200, default multi-leader test options)
 // whose run with `bug` fails by a message containing `by`, and that the correct engine passes.
-void expect_multileader_caught(uint32_t bug, std::string_view by, const char* conflict = "") {
+void expect_multileader_caught(uint32_t bug, std::string_view by, const char* conflict = "lww") {
   for (uint64_t seed = 1; seed <= kBugSeedBudget; ++seed) {
     SimOptions o = multileader_test_options(seed);
     o.conflict = conflict;

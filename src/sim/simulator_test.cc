@@ -219,7 +219,7 @@ TEST(SimulatorMultiLeader, PrintsItsDrawAndAReproduceLine) {
   o.max_clock_skew_ms = 5000;
   o.regions = 2;
   EXPECT_EQ(reproduce_command(o),
-            "replikv sim --model multi-leader --seed 5 --ops 600 --faults high "
+            "replikv sim --model multi-leader --seed 5 --ops 600 --faults high --conflict lww "
             "--max-clock-skew-ms 5000 --regions 2");
 }
 
@@ -312,7 +312,7 @@ TEST(SimulatorMultiLeader, KnownSeedsCatchEachBrokenVariant) {
     uint32_t bug;
     uint64_t seed;
     const char* by;
-    const char* conflict = "";
+    const char* conflict = "lww";
   };
   for (Case c :
        {Case{kBugCursorSkips, 2, "no silent loss"}, Case{kBugLwwKeepsLocal, 1, "convergence"},
