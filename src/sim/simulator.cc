@@ -1763,6 +1763,12 @@ std::vector<SimKeyspace> Simulator::setup_multileader(Config& base, std::string*
   }
   base.keyspaces.push_back(k);
   place_regions(base);
+  // A window smaller than the WAN's bandwidth-delay product throttles catch-up to a trickle (256
+  // bytes unacknowledged over a 400 ms round trip carry 640 bytes a second): across regions the
+  // smallest window drawn is 64 KiB, as an operator would size it (docs/configuration.md).
+  if (regions_.max_one_way_us() > 0) {
+    ms.max_unacked_bytes = std::max<uint64_t>(ms.max_unacked_bytes, uint64_t{64} << 10);
+  }
   // After the clients stop, a peer whose shipping stalled resumes from its cursor within a
   // retransmit interval and learns every cursor within a hello interval: allow three of each.
   // Across regions every step also waits for WAN round trips.
