@@ -1361,7 +1361,7 @@ void MultiLeaderEngine::persist_delta(std::string_view key, const versions::Crdt
 
 void MultiLeaderEngine::materialize_delta(std::string_view key, const versions::CrdtObject& delta,
                                           int64_t type_before, int64_t now_ms) {
-  const versions::CrdtObject& obj = objects_.at(std::string(key));
+  const versions::CrdtObject& obj = objects_.find(key)->second;
   const KeyTable::Entry* e = node_->store_.keyspace(ks_).table.find(key);
   const auto t = static_cast<ValueType>(obj.type.value);
   if (!obj.present() || t == ValueType::kString || !e || !e->value.coll ||
