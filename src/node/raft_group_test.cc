@@ -16,21 +16,9 @@ namespace {
 
 constexpr char kFull[] = "MISCONF writes are refused while the disk is full (test)";
 
-Config primary_config() {
-  Config base;
-  KeyspaceConfig def;
-  def.name = "default";
-  KeyspaceConfig ks;
-  ks.name = "kv";
-  ks.prefix = "kv:";
-  ks.model = Model::kPrimary;
-  base.keyspaces = {def, ks};
-  return base;
-}
-
 class PrimaryCluster : public MiniCluster {
  public:
-  PrimaryCluster() : MiniCluster(3, primary_config()) {}
+  PrimaryCluster() : MiniCluster(3, two_keyspaces("kv", Model::kPrimary)) {}
 
   const RaftGroup& group(int i) { return *node(i).engine(1)->as_primary(); }
   // The node every live node agrees leads the keyspace, or -1.

@@ -259,17 +259,23 @@ TEST(DiskFull, LeaderWhoseWriteIsStuckStillHandsOver) {
   EXPECT_SAFE(c);
 }
 
-TEST(DiskFull, NodeWithAFullDiskDoesNotCampaign) {
-  Cluster c(3);
+// Leader 1 is cut off; node 2, whose disk is full, ticks alone through `timeouts` election
+// timeouts.
+void lose_the_leader_with_a_full_disk(Cluster& c, int timeouts) {
   ASSERT_TRUE(c.elect(1));
   c.settle();
   c.isolate(1);
   c.raft(2).set_disk_full(true);
-  const uint64_t term = c.raft(2).term();
-  for (int i = 0; i < 10 * c.raft(2).config().election_tick; ++i) {
+  for (int i = 0; i < timeouts * c.raft(2).config().election_tick; ++i) {
     c.tick(2);
     c.deliver_all();
   }
+}
+
+TEST(DiskFull, NodeWithAFullDiskDoesNotCampaign) {
+  Cluster c(3);
+  lose_the_leader_with_a_full_disk(c, 10);
+  const uint64_t term = c.raft(3).term();
   EXPECT_EQ(c.raft(2).role(), Role::kFollower);
   EXPECT_EQ(c.raft(2).term(), term);
   // Node 3 has room: it is elected, with 2's vote (voting needs no leadership).
@@ -282,12 +288,7 @@ TEST(DiskFull, NodeWithAFullDiskDoesNotCampaign) {
 // a leader lately (which would refuse others' votes), and it campaigns as soon as there is room.
 TEST(DiskFull, NodeCampaignsAtItsNextTickOnceThereIsRoom) {
   Cluster c(3);
-  ASSERT_TRUE(c.elect(1));
-  c.settle();
-  c.isolate(1);
-  c.raft(2).set_disk_full(true);
-  for (int i = 0; i < 3 * c.raft(2).config().election_tick; ++i)
-    c.tick(2);
+  lose_the_leader_with_a_full_disk(c, 3);
   ASSERT_EQ(c.raft(2).role(), Role::kFollower);
   c.raft(2).set_disk_full(false);
   c.tick(2);
