@@ -73,6 +73,10 @@ class Engine {
   // Every batch up to `durable_token` is durable.
   virtual void on_persisted(uint64_t durable_token, int64_t now_ms) = 0;
   virtual void on_client_closed(uint64_t client_id) {}
+  // Whether the driver can make writes durable changed (false: the disk is full; see
+  // Node::refuse_writes). Client and relayed writes are refused by the Node meanwhile; an
+  // engine adjusts what it does on its own (a Raft leader hands its leadership on).
+  virtual void set_disk_full(bool full) {}
   // (field, value) pairs for INFO keyspace_replication and /metrics, prefixed by the caller.
   virtual void describe(std::vector<std::pair<std::string, std::string>>* out,
                         int64_t now_ms) const = 0;

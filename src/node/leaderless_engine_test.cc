@@ -38,19 +38,13 @@ class MiniCluster : public rkv::MiniCluster {
 
  private:
   static Config config(int n, int r, int w, ConflictMode conflict, bool sloppy, int64_t grace_ms) {
-    Config base;
-    KeyspaceConfig def;
-    def.name = "default";
-    KeyspaceConfig ks;
-    ks.name = "kv";
-    ks.prefix = "kv:";
-    ks.model = Model::kLeaderless;
+    Config base = two_keyspaces("kv", Model::kLeaderless);
+    KeyspaceConfig& ks = base.keyspaces[1];
     ks.n = n;
     ks.r = r;
     ks.w = w;
     ks.conflict = conflict;
     ks.sloppy = sloppy;
-    base.keyspaces = {def, ks};
     base.leaderless.gossip_ms = 50;
     base.leaderless.anti_entropy_ms = 1000000;  // tests start repairs themselves
     base.leaderless.tombstone_grace_ms = static_cast<uint64_t>(grace_ms);

@@ -20,6 +20,20 @@
 
 namespace rkv {
 
+// A cluster config with the `default` keyspace and `name` (prefix "name:") of `model`; the
+// caller sets the rest of the keyspace (keyspaces[1]) and the settings.
+inline Config two_keyspaces(const std::string& name, Model model) {
+  Config base;
+  KeyspaceConfig def;
+  def.name = "default";
+  KeyspaceConfig ks;
+  ks.name = name;
+  ks.prefix = name + ":";
+  ks.model = model;
+  base.keyspaces = {def, ks};
+  return base;
+}
+
 class MiniClusterClock final : public MonotonicClock {
  public:
   int64_t now_ms() const override { return now; }

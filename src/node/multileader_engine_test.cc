@@ -16,15 +16,8 @@ namespace {
 
 Config ml_config(uint64_t max_log_entries = 1000000, uint32_t bugs = 0,
                  ConflictMode conflict = ConflictMode::kLww) {
-  Config base;
-  KeyspaceConfig def;
-  def.name = "default";
-  KeyspaceConfig ks;
-  ks.name = "carts";
-  ks.prefix = "carts:";
-  ks.model = Model::kMultiLeader;
-  ks.conflict = conflict;
-  base.keyspaces = {def, ks};
+  Config base = two_keyspaces("carts", Model::kMultiLeader);
+  base.keyspaces[1].conflict = conflict;
   base.multileader.hello_ms = 50;
   base.multileader.retransmit_ms = 200;
   base.multileader.max_log_entries = max_log_entries;

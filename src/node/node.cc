@@ -820,6 +820,16 @@ void Node::on_client_closed(uint64_t client_id) {
   }
 }
 
+void Node::refuse_writes(std::string error) {
+  const bool was_full = !write_refusal_.empty();
+  write_refusal_ = std::move(error);
+  const bool full = !write_refusal_.empty();
+  if (full == was_full) return;
+  for (const auto& e : engines_) {
+    if (e) e->set_disk_full(full);
+  }
+}
+
 std::vector<PeerSend> Node::take_sends() {
   return std::exchange(sends_, {});
 }
@@ -842,6 +852,14 @@ std::vector<std::pair<std::string, GroupStatus>> Node::replication_status() cons
     }
   }
   return out;
+}
+
+uint64_t Node::disk_full_handoffs() const {
+  uint64_t n = 0;
+  for (const auto& e : engines_) {
+    if (const RaftGroup* g = e ? e->as_primary() : nullptr) n += g->raft().disk_full_handoffs();
+  }
+  return n;
 }
 
 std::vector<Node::EngineField> Node::describe_engines() const {

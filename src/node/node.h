@@ -147,8 +147,10 @@ class Node {
   // While `error` is not empty, every command that writes (a transaction with one included),
   // from a client or relayed by a peer, is answered with it as a RESP error before it touches
   // any state: the driver cannot make more writes durable (a full disk; docs/operations.md).
-  // Reads and peer traffic go on. `error` starts with the error code ("MISCONF ...").
-  void refuse_writes(std::string error) { write_refusal_ = std::move(error); }
+  // Reads and peer traffic go on. `error` starts with the error code ("MISCONF ..."). Every
+  // engine is told when refusal starts or ends (Engine::set_disk_full): a Raft leader hands
+  // its leadership to a follower with room, and no keyspace campaigns meanwhile.
+  void refuse_writes(std::string error);
   const std::string& write_refusal() const { return write_refusal_; }
 
   // --- effects, drained by the driver after every input ---
@@ -179,6 +181,8 @@ class Node {
   const raft::Raft* raft_group(uint32_t keyspace) const;
   // (keyspace name, status) of every Raft group, in keyspace order.
   std::vector<std::pair<std::string, GroupStatus>> replication_status() const;
+  // Leadership transfers the primary keyspaces started because the disk was full (INFO).
+  uint64_t disk_full_handoffs() const;
   using Staleness = ReadStaleness;
   // Staleness of the last follower read this client made (nullopt: none yet).
   std::optional<Staleness> staleness(uint64_t client_id) const;

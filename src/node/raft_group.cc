@@ -108,6 +108,7 @@ GroupStatus RaftGroup::status(uint64_t tick_ms) const {
   s.snapshot_index = raft_->snapshot().meta.index;
   s.snapshots_sent = raft_->snapshots_sent();
   s.snapshots_installed = raft_->snapshots_installed();
+  s.disk_full_handoffs = raft_->disk_full_handoffs();
   if (is_leader()) {
     for (const auto& [id, pr] : raft_->progress()) {
       s.followers.push_back({static_cast<uint32_t>(id - 1), pr.match,
@@ -223,7 +224,45 @@ void RaftGroup::tick(int64_t now_ms) {
   }
   if (is_leader()) propose_expiries(now_ms);
   build_image();
+  note_disk_handoff();
   pump(now_ms);
+}
+
+void RaftGroup::set_disk_full(bool full) {
+  raft_->set_disk_full(full);
+  noted_no_handoff_ = false;
+  noted_handoff_to_ = raft::kNoNode;
+  note_disk_handoff();
+}
+
+void RaftGroup::note_disk_handoff() {
+  if (raft_->disk_full_handoffs() != noted_handoffs_) {
+    noted_handoffs_ = raft_->disk_full_handoffs();
+    noted_no_handoff_ = false;
+    const raft::NodeId to = raft_->transferee();
+    // A transfer retried (every election timeout while it does not succeed) is logged only
+    // when it goes to another follower.
+    if (to == raft::kNoNode || to == noted_handoff_to_) return;
+    noted_handoff_to_ = to;
+    node_->note(fmt::format(
+        "keyspace {}: the disk is full: handing leadership to {} (its log matches up to {} of "
+        "{}); this node stays out of elections until there is room",
+        group_, node_->config_.nodes[static_cast<size_t>(node_index(to))].id,
+        raft_->progress().at(to).match, raft_->last_index()));
+    return;
+  }
+  const auto& progress = raft_->progress();
+  const bool none_replicating = std::none_of(progress.begin(), progress.end(), [](const auto& p) {
+    return p.second.state == raft::ProgressState::kReplicate;
+  });
+  if (raft_->disk_full() && is_leader() && !progress.empty() && none_replicating &&
+      !noted_no_handoff_) {
+    noted_no_handoff_ = true;
+    node_->note(fmt::format(
+        "keyspace {}: the disk is full and no follower is acknowledging: this node stays the "
+        "leader (writes are refused) until one is, or until there is room",
+        group_));
+  }
 }
 
 void RaftGroup::note_role(const raft::SoftState& ss) {

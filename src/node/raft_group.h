@@ -48,6 +48,7 @@ struct GroupStatus {
   uint64_t ms_since_leader = 0;
   uint64_t snapshot_index = 0;  // the latest local snapshot (0: none yet)
   uint64_t snapshots_sent = 0, snapshots_installed = 0;
+  uint64_t disk_full_handoffs = 0;  // leadership transfers started for a full disk
   struct Follower {
     uint32_t node;
     uint64_t match;
@@ -85,6 +86,9 @@ class RaftGroup final : public Engine {
   // Drives the Ready loop as far as it can go without waiting for the disk.
   void pump(int64_t now_ms) override;
   void on_persisted(uint64_t token, int64_t now_ms) override;
+  // Raft::set_disk_full: a leader hands leadership to its most up-to-date acknowledging
+  // follower (logged), and this node stays out of elections while the disk is full.
+  void set_disk_full(bool full) override;
   void describe(std::vector<std::pair<std::string, std::string>>* out,
                 int64_t now_ms) const override;
   RaftGroup* as_primary() override { return this; }
@@ -164,6 +168,9 @@ class RaftGroup final : public Engine {
   void send(const raft::Message& m);
   // Logs (a node event note) when this node gains or loses the leadership of the group.
   void note_role(const raft::SoftState& ss);
+  // Logs a leadership transfer the core started for a full disk, or (once per spell) that a
+  // leader with a full disk has no follower to hand to.
+  void note_disk_handoff();
   std::string error(const Origin& o, std::string_view msg) const;
 
   Node* node_;
@@ -173,7 +180,10 @@ class RaftGroup final : public Engine {
   std::unique_ptr<raft::Raft> raft_;
   std::optional<raft::Ready> inflight_;
   uint64_t inflight_token_ = 0;
-  bool led_ = false;               // leader as of the last soft state handed out
+  bool led_ = false;                               // leader as of the last soft state handed out
+  uint64_t noted_handoffs_ = 0;                    // raft_->disk_full_handoffs() already logged
+  bool noted_no_handoff_ = false;                  // "no follower to hand to" logged in this spell
+  raft::NodeId noted_handoff_to_ = raft::kNoNode;  // the last handoff logged in this spell
   bool inflight_applied_ = false;  // inflight_'s committed entries were applied when handed out
   raft::HardState last_hs_;        // the newest hard state the core reported
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one

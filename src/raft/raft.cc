@@ -259,6 +259,7 @@ void Raft::tick() {
   ++ticks_since_fresh_;
   if (role_ == Role::kLeader) {
     tick_heartbeat();
+    maybe_hand_off();
   } else {
     ++ticks_since_leader_;
     tick_election();
@@ -275,6 +276,13 @@ void Raft::skip_ticks(uint64_t n) {
 void Raft::tick_election() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_timeout_) {
+    if (disk_full_) {
+      // No campaign (see set_disk_full), but the timer stays expired: this node does not look
+      // as if it heard a leader lately (leader stickiness would refuse others' votes), and it
+      // campaigns at its next tick once there is room again.
+      election_elapsed_ = randomized_election_timeout_;
+      return;
+    }
     election_elapsed_ = 0;
     campaign(cfg_.pre_vote ? CampaignKind::kPreElection : CampaignKind::kElection);
   }
@@ -436,8 +444,9 @@ void Raft::step_follower(const Message& m) {
       }
       break;
     case MessageType::kTimeoutNow:
-      // Leadership transfer: campaign at once, skipping pre-vote, overriding stickiness.
-      campaign(CampaignKind::kTransfer);
+      // Leadership transfer: campaign at once, skipping pre-vote, overriding stickiness. Not
+      // with a full disk: the leader gives up the transfer after an election timeout.
+      if (!disk_full_) campaign(CampaignKind::kTransfer);
       break;
     default:
       break;
@@ -902,6 +911,44 @@ Status Raft::transfer_leadership(NodeId to) {
   return Status::ok();
 }
 
+void Raft::set_disk_full(bool full) {
+  disk_full_ = full;
+  last_handoff_to_ = kNoNode;
+  if (!full) return;
+  if (role_ == Role::kPreCandidate || role_ == Role::kCandidate) {
+    // A candidate keeps its term and its vote for itself; it just stops asking.
+    become_follower(term_, kNoNode);
+  }
+  maybe_hand_off();
+}
+
+NodeId Raft::disk_handoff_target(NodeId avoid) const {
+  if (role_ != Role::kLeader) return kNoNode;
+  NodeId best = kNoNode;
+  uint64_t best_match = 0;
+  for (const auto& [id, pr] : progress_) {  // ordered by id: ties go to the lowest
+    if (id == avoid || !pr.recent_active || pr.state != ProgressState::kReplicate) continue;
+    if (best == kNoNode || pr.match > best_match) {
+      best = id;
+      best_match = pr.match;
+    }
+  }
+  return best;
+}
+
+void Raft::maybe_hand_off() {
+  if (!disk_full_ || role_ != Role::kLeader || transferee_ != kNoNode) return;
+  // A retry goes to another follower when there is one: the last one may not have been able
+  // to take over (its own disk full, say).
+  NodeId to = disk_handoff_target(last_handoff_to_);
+  if (to == kNoNode) to = disk_handoff_target();
+  if (to == kNoNode) return;
+  Status st = transfer_leadership(to);
+  RKV_ASSERT(st.is_ok());
+  last_handoff_to_ = to;
+  ++disk_full_handoffs_;
+}
+
 Status Raft::compact(uint64_t index, std::string image) {
   if (index <= snapshot_->meta.index) return Status::ok();  // the log's base is never above it
   if (index > log_.applied() || index > log_.stable()) {
@@ -989,7 +1036,8 @@ void Raft::take_applicable(Ready* rd) {
 }
 
 bool is_leader_stream(MessageType t) {
-  return t == MessageType::kApp || t == MessageType::kHeartbeat || t == MessageType::kSnapshot;
+  return t == MessageType::kApp || t == MessageType::kHeartbeat || t == MessageType::kSnapshot ||
+         t == MessageType::kTimeoutNow;
 }
 
 bool Raft::has_partial_ready() const {

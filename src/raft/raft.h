@@ -8,6 +8,7 @@
 //            propose(data)          a client command (leader only)
 //            read_index(ctx)        a linearizable read request (leader only)
 //            transfer_leadership(to), compact(index, image)
+//            set_disk_full(full)    whether the driver can make writes durable now
 //   effects: if (raft.has_ready()) { Ready rd = raft.ready(); ...carry it out...; raft.advance(rd);
 //   }
 //
@@ -95,6 +96,8 @@ struct Config {
 // Appends, heartbeats and snapshots from a leader: they promise nothing about the leader's
 // own disk (its copy counts toward commit only once persisted), so a leader may send them
 // before the write of the Ready that carries them completes, in parallel with it, as etcd does.
+// TimeoutNow too: it says only that the target's log, as the target acknowledged it durable,
+// holds the leader's whole log. A leader whose disk is full can still hand over leadership.
 bool is_leader_stream(MessageType t);
 
 // One batch of effects. THE CONTRACT — the driver must, in this order:
@@ -173,6 +176,23 @@ class Raft {
   // Starts handing leadership to `to`: catch it up, then send TimeoutNow. Proposals are
   // refused while it runs; it is abandoned after election_tick ticks.
   Status transfer_leadership(NodeId to);
+  // The driver reports whether it can make writes durable (false: its disk is full). While it
+  // cannot, this node stays out of elections: it does not campaign when its election timer
+  // fires, ignores TimeoutNow, and a campaign under way is given up; a leader could persist
+  // nothing, and a candidate could not even persist its own vote. Votes for others are still
+  // granted (persisting them is up to the driver, and sending waits for that). A leader with a
+  // full disk hands leadership to disk_handoff_target() (transfer_leadership), at once and on
+  // every tick while no transfer runs, so a transfer abandoned after an election timeout is
+  // tried again, possibly to another follower. With no follower to take it, it stays leader.
+  void set_disk_full(bool full);
+  bool disk_full() const { return disk_full_; }
+  // Leader: the follower a full disk hands leadership to: among those acknowledging (heard from
+  // in this check-quorum round, in replicate state) other than `avoid`, the one with the
+  // highest match index; ties go to the lowest id. kNoNode when none qualifies, or not the
+  // leader. A retry avoids the follower tried last, unless it is the only one.
+  NodeId disk_handoff_target(NodeId avoid = kNoNode) const;
+  // Leadership transfers this node started because its disk was full (retries count).
+  uint64_t disk_full_handoffs() const { return disk_full_handoffs_; }
   // The application captured its state machine at applied index `index` as `image`: the image
   // is what lagging followers receive, and the log up to `index` minus
   // snapshot_catchup_entries is dropped (the next Ready's `compacted` persists both).
@@ -286,6 +306,8 @@ class Raft {
   // out) and the released read states. Shared by ready() and partial_ready().
   void take_applicable(Ready* rd);
   void send_timeout_now(NodeId to);
+  // Leader with a full disk and no transfer running: starts one (see set_disk_full).
+  void maybe_hand_off();
   bool maybe_commit();
   void release_reads();
   uint64_t round_sent_tick(uint64_t round, bool* found) const;
@@ -307,6 +329,9 @@ class Raft {
   std::map<NodeId, bool> votes_;
   NodeId transferee_ = kNoNode;
   bool lease_disabled_ = false;  // TimeoutNow was sent in this term
+  bool disk_full_ = false;       // see set_disk_full
+  uint64_t disk_full_handoffs_ = 0;
+  NodeId last_handoff_to_ = kNoNode;  // the last target in this spell of a full disk
 
   uint64_t ticks_ = 0;  // ticks since construction
   int election_elapsed_ = 0;

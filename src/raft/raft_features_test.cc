@@ -176,6 +176,182 @@ TEST(Transfer, AbandonedAfterAnElectionTimeout) {
   EXPECT_TRUE(c.propose(1, "after").is_ok());
 }
 
+// ---- a full disk (set_disk_full) ------------------------------------------------------------
+
+// Delivers everything and completes every in-flight Ready (async_persist) except `stuck`'s: its
+// disk refuses the write, so its Ready stays in flight.
+void drive_all_but(Cluster& c, NodeId stuck) {
+  for (int round = 0; round < 100; ++round) {
+    c.deliver_all();
+    bool any = false;
+    for (NodeId id : c.ids()) {
+      if (id != stuck && c.in_flight(id)) {
+        c.complete(id);
+        any = true;
+      }
+    }
+    if (!any && c.net.empty()) return;
+  }
+}
+
+TEST(DiskFull, LeaderHandsLeadershipToTheMostUpToDateAcknowledgingFollower) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.cut(1, 3);  // 3 falls behind
+  ASSERT_TRUE(c.propose(1, "x").is_ok());
+  c.settle();
+  c.heal();
+  ASSERT_GT(c.raft(2).last_index(), c.raft(3).last_index());
+  EXPECT_EQ(c.raft(1).disk_handoff_target(), 2u);
+  const uint64_t term = c.raft(1).term();
+
+  c.raft(1).set_disk_full(true);
+  EXPECT_EQ(c.raft(1).transferee(), 2u);
+  EXPECT_EQ(c.raft(1).disk_full_handoffs(), 1u);
+  c.process(1);
+  c.deliver_all();
+  EXPECT_EQ(c.raft(2).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(2).term(), term + 1);
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_TRUE(c.propose(2, "y").is_ok());
+  c.settle();
+  EXPECT_EQ(c.raft(1).last_index(), c.raft(2).last_index());  // a follower still replicates
+  EXPECT_SAFE(c);
+}
+
+// The leader's own write is stuck (the disk refused it): TimeoutNow, like appends, needs
+// nothing of that write, so it leaves while the write waits, and the others elect the target.
+TEST(DiskFull, LeaderWhoseWriteIsStuckStillHandsOver) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.async_persist = true;
+  ASSERT_TRUE(c.propose(1, "x").is_ok());
+  ASSERT_TRUE(c.in_flight(1));  // never completed below
+  // The append rides in the stuck Ready (this harness sends it with the write); heartbeats
+  // find the followers behind and send it again, as partial Readies.
+  for (int i = 0; i < 3; ++i) {
+    c.tick(1);
+    drive_all_but(c, 1);
+  }
+  ASSERT_EQ(c.raft(2).last_index(), c.raft(1).last_index());
+
+  c.raft(1).set_disk_full(true);
+  EXPECT_EQ(c.raft(1).disk_full_handoffs(), 1u);
+  c.process(1);
+  drive_all_but(c, 1);
+  const NodeId to = c.leader();
+  ASSERT_NE(to, kNoNode);
+  ASSERT_NE(to, 1u);
+  EXPECT_TRUE(c.in_flight(1));
+
+  // Space returns: the old leader's write completes and it catches up as a follower.
+  c.raft(1).set_disk_full(false);
+  ASSERT_TRUE(c.propose(to, "y").is_ok());
+  for (int i = 0; i < 5; ++i) {
+    c.complete(1);
+    c.settle();
+    drive_all_but(c, 0);
+  }
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(1).commit(), c.raft(to).commit());
+  EXPECT_SAFE(c);
+}
+
+// Leader 1 is cut off; node 2, whose disk is full, ticks alone through `timeouts` election
+// timeouts.
+void lose_the_leader_with_a_full_disk(Cluster& c, int timeouts) {
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.isolate(1);
+  c.raft(2).set_disk_full(true);
+  for (int i = 0; i < timeouts * c.raft(2).config().election_tick; ++i) {
+    c.tick(2);
+    c.deliver_all();
+  }
+}
+
+TEST(DiskFull, NodeWithAFullDiskDoesNotCampaign) {
+  Cluster c(3);
+  lose_the_leader_with_a_full_disk(c, 10);
+  const uint64_t term = c.raft(3).term();
+  EXPECT_EQ(c.raft(2).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(2).term(), term);
+  // Node 3 has room: it is elected, with 2's vote (voting needs no leadership).
+  ASSERT_TRUE(c.elect(3));
+  EXPECT_EQ(c.raft(2).leader(), 3u);
+  EXPECT_SAFE(c);
+}
+
+// The election timer of a node with a full disk stays expired: it does not look as if it heard
+// a leader lately (which would refuse others' votes), and it campaigns as soon as there is room.
+TEST(DiskFull, NodeCampaignsAtItsNextTickOnceThereIsRoom) {
+  Cluster c(3);
+  lose_the_leader_with_a_full_disk(c, 3);
+  ASSERT_EQ(c.raft(2).role(), Role::kFollower);
+  c.raft(2).set_disk_full(false);
+  c.tick(2);
+  EXPECT_NE(c.raft(2).role(), Role::kFollower);
+}
+
+TEST(DiskFull, TransferToANodeWithAFullDiskIsIgnoredAndAbandoned) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.raft(2).set_disk_full(true);
+  ASSERT_TRUE(c.raft(1).transfer_leadership(2).is_ok());
+  c.process(1);
+  c.deliver_all();
+  EXPECT_EQ(c.raft(2).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  for (int i = 0; i < c.raft(1).config().election_tick; ++i) {
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.raft(1).transferee(), kNoNode);
+  EXPECT_TRUE(c.propose(1, "after").is_ok());
+}
+
+// Node 2, the most up-to-date, cannot take over (its disk is full too): the retry after an
+// election timeout goes to node 3.
+TEST(DiskFull, RetryGoesToAnotherFollower) {
+  Cluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  c.raft(2).set_disk_full(true);
+  c.raft(1).set_disk_full(true);
+  EXPECT_EQ(c.raft(1).transferee(), 2u);
+  for (int i = 0; i < 3 * c.raft(1).config().election_tick && c.raft(1).role() == Role::kLeader;
+       ++i) {
+    c.tick(1);
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.raft(3).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).disk_full_handoffs(), 2u);
+  EXPECT_SAFE(c);
+}
+
+TEST(DiskFull, CampaignUnderWayIsGivenUp) {
+  Cluster c(3);
+  for (int i = 0; i < 2 * c.raft(2).config().election_tick; ++i) {
+    if (c.raft(2).role() != Role::kFollower) break;
+    c.raft(2).tick();  // its vote requests stay unsent
+  }
+  ASSERT_NE(c.raft(2).role(), Role::kFollower);
+  c.raft(2).set_disk_full(true);
+  EXPECT_EQ(c.raft(2).role(), Role::kFollower);
+}
+
+TEST(DiskFull, WithoutAnAcknowledgingFollowerLeadershipStays) {
+  Cluster lone(1);
+  ASSERT_TRUE(lone.elect(1));
+  lone.raft(1).set_disk_full(true);
+  EXPECT_EQ(lone.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(lone.raft(1).disk_full_handoffs(), 0u);
+  EXPECT_EQ(lone.raft(1).disk_handoff_target(), kNoNode);
+}
+
 // ---- snapshots -------------------------------------------------------------------------------
 
 // Cuts node 3 off and commits n entries on leader 1 without it; returns 1's applied index.

@@ -83,10 +83,12 @@ std::string Server::info_text(std::string_view section_in) {
     o += fmt::format(
         "# Persistence\r\nloading:0\r\nfsync:{}\r\ndata_dir:{}\r\npersist_batches:{}\r\n"
         "persist_syncs:{}\r\npersist_rows:{}\r\nunpersisted_writes:{}\r\npersist_failures:{}\r\n"
-        "disk_full:{}\r\ndisk_free_bytes:{}\r\ndisk_reserve_bytes:{}\r\ndisk_error:{}\r\n\r\n",
+        "disk_full:{}\r\ndisk_free_bytes:{}\r\ndisk_reserve_bytes:{}\r\ndisk_error:{}\r\n"
+        "disk_full_handoffs:{}\r\n\r\n",
         to_string(config_.fsync), config_.data_dir, stats_.persist_batches, stats_.persist_syncs,
         stats_.persist_rows, node_->last_token() - node_->durable_token(), stats_.persist_failures,
-        disk_.full() ? 1 : 0, disk_.free_bytes(), disk_.reserve_bytes(), one_line(disk_.reason()));
+        disk_.full() ? 1 : 0, disk_.free_bytes(), disk_.reserve_bytes(), one_line(disk_.reason()),
+        node_->disk_full_handoffs());
   }
   if (wants(section, "stats")) {
     o += fmt::format(
@@ -221,9 +223,10 @@ std::string Server::keyspace_replication_text() {
     const char* role = raft::role_name(st.role);
     o += fmt::format(
         "keyspace_{}:role={},term={},leader={},commit_index={},applied_index={},last_index={},"
-        "snapshot_index={},snapshots_sent={},snapshots_installed={}\r\n",
+        "snapshot_index={},snapshots_sent={},snapshots_installed={},disk_full_handoffs={}\r\n",
         name, role, st.term, st.leader >= 0 ? config_.nodes[st.leader].id : "none", st.commit,
-        st.applied, st.last_index, st.snapshot_index, st.snapshots_sent, st.snapshots_installed);
+        st.applied, st.last_index, st.snapshot_index, st.snapshots_sent, st.snapshots_installed,
+        st.disk_full_handoffs);
     for (const auto& f : st.followers) {
       o += fmt::format("keyspace_{}_follower_{}:match_index={},lag={},active={}\r\n", name,
                        config_.nodes[f.node].id, f.match, f.lag, f.active ? 1 : 0);
@@ -413,6 +416,9 @@ std::string Server::metrics_text() {
         disk_.full() ? 1 : 0);
   gauge("replikv_disk_free_bytes", "Free bytes on the data dir's file system at the last check.",
         disk_.free_bytes());
+  counter("replikv_disk_full_handoffs_total",
+          "Leadership transfers of primary keyspaces started because this node's disk was full.",
+          node_->disk_full_handoffs());
   o += "# HELP replikv_keyspace_keys Keys stored, by keyspace.\n# TYPE replikv_keyspace_keys "
        "gauge\n";
   for (size_t i = 0; i < st.keyspace_count(); ++i) {
@@ -507,6 +513,7 @@ std::string Server::status_json() {
     g["snapshot_index"] = st.snapshot_index;
     g["snapshots_sent"] = st.snapshots_sent;
     g["snapshots_installed"] = st.snapshots_installed;
+    g["disk_full_handoffs"] = st.disk_full_handoffs;
     nlohmann::json fs = nlohmann::json::array();
     for (const auto& f : st.followers) {
       fs.push_back({{"node", config_.nodes[f.node].id},
