@@ -163,7 +163,9 @@ class Server:
                     # A server with requirepass answers NOAUTH: it is up all the same.
                     if r == "PONG" or (isinstance(r, RespError) and str(r).startswith("NOAUTH")):
                         return
-            except OSError as e:
+            except (OSError, ConnectionClosed) as e:
+                # Closed without a reply: not this server's answer (it may still be binding, or
+                # another process held the port a moment); the exit check above tells which.
                 last = e
             time.sleep(0.05)
         raise RuntimeError(f"replikv not ready on port {self.port} after {timeout}s ({last})\n"
