@@ -114,11 +114,14 @@ TEST(SimulatorSlow, CatchesSnapshotForgetsLost) {
   expect_caught(raft::kBugSnapshotForgetsLost, o, 3 * kBugSeedBudget, "acknowledged-or-listed");
 }
 
-// Leaderless broken variants: the first seed (of 200, default leaderless test options) whose run
-// with `bug` fails by a message containing `by`, and that the correct engine passes.
-void expect_leaderless_caught(uint32_t bug, std::string_view by, uint64_t budget = kBugSeedBudget) {
+// Leaderless and multi-leader broken variants: the first seed (of `budget`, options from
+// `make`) whose run with `bug` fails by a message containing `by`, and that the correct engine
+// passes.
+void expect_engine_caught(SimOptions (*make)(uint64_t), uint32_t bug, std::string_view by,
+                          uint64_t budget, const char* conflict = "") {
   for (uint64_t seed = 1; seed <= budget; ++seed) {
-    SimOptions o = leaderless_test_options(seed);
+    SimOptions o = make(seed);
+    if (*conflict) o.conflict = conflict;
     o.raft_bugs = bug;
     SimResult broken = run_simulation(o);
     if (broken.ok || broken.failure.find(by) == std::string::npos) continue;
@@ -130,6 +133,10 @@ void expect_leaderless_caught(uint32_t bug, std::string_view by, uint64_t budget
     return;
   }
   ADD_FAILURE() << bug_name(bug) << " was not caught by \"" << by << "\" in " << budget << " seeds";
+}
+
+void expect_leaderless_caught(uint32_t bug, std::string_view by, uint64_t budget = kBugSeedBudget) {
+  expect_engine_caught([](uint64_t s) { return leaderless_test_options(s); }, bug, by, budget);
 }
 
 // Rare: a stale repair is indistinguishable from read_repair = "off" except after a blocking
@@ -160,24 +167,8 @@ TEST(SimulatorSlow, LeaderlessSweepPasses) {
   EXPECT_TRUE(r.ok()) << out.str();
 }
 
-// Multi-leader broken variants: the first seed (of 200, default multi-leader test options)
-// whose run with `bug` fails by a message containing `by`, and that the correct engine passes.
 void expect_multileader_caught(uint32_t bug, std::string_view by, const char* conflict = "lww") {
-  for (uint64_t seed = 1; seed <= kBugSeedBudget; ++seed) {
-    SimOptions o = multileader_test_options(seed);
-    o.conflict = conflict;
-    o.raft_bugs = bug;
-    SimResult broken = run_simulation(o);
-    if (broken.ok || broken.failure.find(by) == std::string::npos) continue;
-    o.raft_bugs = 0;
-    SimResult correct = run_simulation(o);
-    EXPECT_TRUE(correct.ok) << "the correct engine fails seed " << seed << ":\n" << correct.failure;
-    std::cout << bug_name(bug) << " caught at seed " << seed << ": "
-              << broken.failure.substr(0, broken.failure.find('\n')) << "\n";
-    return;
-  }
-  ADD_FAILURE() << bug_name(bug) << " was not caught by \"" << by << "\" in " << kBugSeedBudget
-                << " seeds";
+  expect_engine_caught(multileader_test_options, bug, by, kBugSeedBudget, conflict);
 }
 
 TEST(SimulatorSlow, CatchesMultiLeaderCursorSkips) {

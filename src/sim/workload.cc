@@ -264,6 +264,21 @@ OpStatus Workload::classify_error(std::string_view m) {
   return OpStatus::kInfo;
 }
 
+namespace {
+
+// A GET's reply: a bulk string is the value, nil is no value, anything else proves nothing.
+void complete_get(check::Op& op, const Reply& r) {
+  if (r.kind == Reply::kBulk) {
+    op.value = r.text;
+  } else if (r.kind == Reply::kNull) {
+    op.value.reset();
+  } else {
+    op.status = OpStatus::kInfo;
+  }
+}
+
+}  // namespace
+
 void Workload::complete(ClientOp& c, const Reply& r) {
   if (c.family == Family::kLeaderless) return complete_leaderless(c, r);
   if (c.family == Family::kMultiLeader) return complete_multileader(c, r);
@@ -295,13 +310,7 @@ void Workload::complete_one(ClientOp& c, const Reply& r) {
   op.status = OpStatus::kOk;
   switch (op.type) {
     case OpType::kGet:
-      if (r.kind == Reply::kBulk) {
-        op.value = r.text;
-      } else if (r.kind == Reply::kNull) {
-        op.value.reset();
-      } else {
-        op.status = OpStatus::kInfo;
-      }
+      complete_get(op, r);
       break;
     case OpType::kSmembers:  // an array of members; empty for a missing key
       if (r.kind != Reply::kArray) {
@@ -560,14 +569,7 @@ void Workload::complete_multileader(ClientOp& c, const Reply& r) {
     return;
   }
   op.status = OpStatus::kOk;
-  if (op.type != OpType::kGet) return;
-  if (r.kind == Reply::kBulk) {
-    op.value = r.text;
-  } else if (r.kind == Reply::kNull) {
-    op.value.reset();
-  } else {
-    op.status = OpStatus::kInfo;
-  }
+  if (op.type == OpType::kGet) complete_get(op, r);
 }
 
 void Workload::note_value(const ClientOp& c, const std::optional<std::string>& v) {
