@@ -96,7 +96,7 @@ class Server:
 
     def __init__(self, fsync="never", config=None, extra_args=(), data_dir=None, nofile=None):
         self.fsync = fsync
-        self.nofile = nofile  # soft RLIMIT_NOFILE for the server process, when set
+        self.nofile = nofile  # RLIMIT_NOFILE for the server: soft, or (soft, hard); None: inherit
         self.extra_args = list(extra_args)
         self.tmp = tempfile.mkdtemp(prefix="rkv-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
@@ -142,8 +142,10 @@ class Server:
                 _die_with_parent()
             if n:
                 import resource
-                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-                resource.setrlimit(resource.RLIMIT_NOFILE, (n, hard))
+                soft, hard = n if isinstance(n, tuple) else (n, None)
+                if hard is None:
+                    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.proc = subprocess.Popen(self.args(), stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=preexec)
         self.starts += 1

@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import test_cluster  # noqa: E402
 from harness import RespError  # noqa: E402
 
 
@@ -147,37 +148,65 @@ class LimitsTest(harness.ServerTestCase):
             self.assertTrue(c.is_closed())
         self.assertAlive(s)
 
-    def test_fd_exhaustion_does_not_spin(self):
-        """More connections than the process has file descriptors for: the server must not
-        spin on accept() (nor flood its log); it serves again once descriptors free up."""
-        import resource
-        s = harness.Server(fsync="never", nofile=128)
+    def test_open_files_limit_bounds_clients(self):
+        """A node whose open-files limit cannot be raised to what max_clients needs takes fewer
+        clients, says so at start and in INFO, and answers the next client with Redis's error
+        instead of running out of descriptors."""
+        s = harness.Server(fsync="never", nofile=(160, 160))
         self.addCleanup(s.cleanup)
         s.start()
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        if soft < 1024 and hard >= 1024:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
-            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        with open(s.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        self.assertIn("max_clients reduced from 10000 to 64", log)
+        self.assertIn("maxclients:64", harness.redis_cli(s.port, "INFO", "clients", check=True))
         socks = []
         self.addCleanup(lambda: [x.close() for x in socks])
-        for _ in range(250):
-            try:
+        with s.raw() as first:
+            for _ in range(63):
                 socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=2))
-            except OSError:
-                break
-        time.sleep(0.5)
-        with open(s.log_path, "rb") as f:
-            before = f.read().count(b"\n")
-        time.sleep(2.0)
-        with open(s.log_path, "rb") as f:
-            grown = f.read().count(b"\n") - before
-        self.assertLess(grown, 200, f"{grown} log lines in 2 s while out of descriptors:\n"
-                        + s.log_tail(3))
+            with s.raw() as extra:
+                reply = extra.read_reply()
+                self.assertIsInstance(reply, RespError)
+                self.assertIn("max number of clients reached", reply.args[0])
+            self.assertEqual(first.call("SET", "k", "v"), "OK")
+            self.assertEqual(first.call("GET", "k"), "v")
         self.assertAlive(s)
-        for x in socks:
-            x.close()
-        socks.clear()
+
+    def test_fd_exhaustion_does_not_spin(self):
+        """The process runs out of descriptors while serving (its limit lowered under it): the
+        server must not spin on accept() nor flood its log, connected clients keep being
+        served, and new ones are accepted again once descriptors free up."""
+        import resource
+        s = harness.Server(fsync="never")
+        self.addCleanup(s.cleanup)
+        s.start()
+        old = resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE)
+        socks = []
+        self.addCleanup(lambda: [x.close() for x in socks])
+        with s.raw() as first:
+            self.assertEqual(first.call("PING"), "PONG")
+            used = len(os.listdir(f"/proc/{s.proc.pid}/fd"))
+            resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (used + 8, old[1]))
+            for _ in range(40):
+                socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=2))
+            time.sleep(0.5)
+            with open(s.log_path, "rb") as f:
+                before = f.read().count(b"\n")
+            time.sleep(2.0)
+            with open(s.log_path, "rb") as f:
+                log = f.read()
+            grown = log.count(b"\n") - before
+            self.assertLess(grown, 5, f"{grown} log lines in 2 s while out of descriptors:\n"
+                            + s.log_tail(5))
+            self.assertIn(b"accept failed", log)
+            # The connected client is still served.
+            self.assertEqual(first.call("SET", "k", "v"), "OK")
+            self.assertEqual(first.call("GET", "k"), "v")
+            resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, old)
+            for x in socks:
+                x.close()
+            socks.clear()
+        self.assertAlive(s)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -188,6 +217,32 @@ class LimitsTest(harness.ServerTestCase):
                 pass
             self.assertLess(time.monotonic(), deadline, "server did not recover")
             time.sleep(0.2)
+        with open(s.log_path, "rb") as f:
+            self.assertIn(b"accepting connections again", f.read())
+
+
+class ClientBackpressureTest(test_cluster.ClusterTestCase):
+    def test_fast_pipelining_client_is_slowed_not_refused(self):
+        """A client pipelines writes to a primary keyspace far faster than they commit. The
+        leader stops reading it while 1024 of its writes wait (TCP slows the client down)
+        instead of taking in all it sends: every write is acknowledged, none is refused with
+        TRYAGAIN (the leader refuses proposals past 10000 uncommitted entries)."""
+        import threading
+        c = self.make_cluster()
+        leader = c.leader()
+        n = 60000
+        payload = b"".join(harness.encode_command("SET", f"{test_cluster.KS}:bp{j}", "x" * 100)
+                           for j in range(n))
+        with c.nodes[leader].raw(timeout=60) as conn:
+            sender = threading.Thread(target=conn.send, args=(payload,))
+            sender.start()
+            replies = [conn.read_reply() for _ in range(n)]
+            sender.join()
+        bad = [r for r in replies if r != "OK"]
+        self.assertEqual(bad[:5], [], f"{len(bad)} of {n} writes not acknowledged")
+        info = harness.redis_cli(c.nodes[leader].port, "INFO", "clients", check=True)
+        paused = int(re.search(r"input_paused:(\d+)", info).group(1))
+        self.assertGreater(paused, 0, info)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/config.h"
+#include "runtime/fd_limit.h"
 #include "runtime/server.h"
 
 namespace rkv {
@@ -56,6 +57,10 @@ int run_serve(const ServeOptions& opts) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  // Before storage opens its files: the descriptors clients may take are settled first.
+  std::string fds = apply_fd_budget(&cfg.limits.max_clients, cfg.nodes.size());
+  if (!fds.empty()) spdlog::warn("{}", fds);
 
   auto server = Server::create(cfg);
   if (!server.is_ok()) {

@@ -150,7 +150,15 @@ void Connection::on_read(const asio::error_code& ec, size_t n) {
     return;
   }
   server_.schedule_round(shared_from_this());
-  if (close_after_flush_) server_.unwatch_client(socket_.native_handle());
+  if (close_after_flush_) {
+    server_.unwatch_client(socket_.native_handle());
+  } else if (held_cmds_ >= kMaxHeldCommands && !input_paused_) {
+    // Backpressure: a client that sends writes faster than they become durable (or commit)
+    // stops being read until most of its replies have gone; TCP then slows the client down.
+    input_paused_ = true;
+    server_.stats().input_paused++;
+    server_.unwatch_client(socket_.native_handle());
+  }
 }
 
 void Connection::process_input() {
@@ -238,6 +246,7 @@ void Connection::dispatch(std::span<const std::string_view> args) {
                         : server_.node().execute(req, *spec, args, server_.now_ms(), w);
       if (d.kind == Dispatch::kDeferred) {
         held_.push_back(Held{0, {}, {start}, req.seq, {}});
+        ++held_cmds_;
         if (exec) held_.back().exec = std::move(replies);
         server_.node_input();
         return;
@@ -419,6 +428,7 @@ void Connection::hold_tail(size_t from, uint64_t token, int64_t start_us) {
   if (token > h.token) h.token = token;
   h.bytes.append(out_, from, std::string::npos);
   h.start_us.push_back(start_us);
+  ++held_cmds_;
   out_.resize(from);
 }
 
@@ -430,7 +440,12 @@ bool Connection::release_held(uint64_t durable_token) {
     out_.append(h.bytes);
     for (int64_t s : h.start_us)
       server_.stats().latency.record(static_cast<uint64_t>(now - s));
+    held_cmds_ -= std::min(held_cmds_, h.start_us.size());
     held_.pop_front();
+  }
+  if (input_paused_ && held_cmds_ <= kMaxHeldCommands / 2 && !closed_ && !close_after_flush_) {
+    input_paused_ = false;
+    if (!server_.watch_client(*this, socket_.native_handle())) close();
   }
   return !held_.empty();
 }

@@ -126,6 +126,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<ExecReplies> exec;  // the request is an EXEC: its reply is built from it
   };
   std::deque<Held> held_;
+  // Commands whose replies are held; at kMaxHeldCommands the socket stops being read
+  // (input_paused_) until half of them have been answered.
+  static constexpr size_t kMaxHeldCommands = 1024;
+  size_t held_cmds_ = 0;
+  bool input_paused_ = false;
   struct Blocked {
     const resp::CommandSpec* spec = nullptr;
     std::vector<std::string> args;        // owned: the input buffer moves on meanwhile

@@ -79,6 +79,7 @@ struct ServerStats {
   uint64_t connections_total = 0;
   uint64_t rejected_connections = 0;
   uint64_t closed_output_limit = 0;
+  uint64_t input_paused = 0;  // times a client's input stopped: too many replies still held
   uint64_t closed_idle = 0;
   uint64_t net_input_bytes = 0;
   uint64_t net_output_bytes = 0;

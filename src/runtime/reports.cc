@@ -69,9 +69,10 @@ std::string Server::info_text(std::string_view section_in) {
       blocked += c->is_blocked() ? 1 : 0;
     o += fmt::format(
         "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n"
-        "rejected_connections:{}\r\nclosed_output_limit:{}\r\nclosed_idle:{}\r\n\r\n",
+        "rejected_connections:{}\r\nclosed_output_limit:{}\r\nclosed_idle:{}\r\n"
+        "input_paused:{}\r\n\r\n",
         connections_.size(), blocked, config_.limits.max_clients, stats_.rejected_connections,
-        stats_.closed_output_limit, stats_.closed_idle);
+        stats_.closed_output_limit, stats_.closed_idle, stats_.input_paused);
   }
   if (wants(section, "memory")) {
     o += fmt::format(
@@ -316,6 +317,10 @@ std::string Server::metrics_text() {
   counter("replikv_connections_total", "Client connections accepted.", stats_.connections_total);
   counter("replikv_rejected_connections_total", "Connections refused at max_clients.",
           stats_.rejected_connections);
+  counter("replikv_client_input_paused_total",
+          "Times a client's input stopped being read while its writes waited to be durable or "
+          "committed (backpressure).",
+          stats_.input_paused);
   counter("replikv_protocol_errors_total", "Malformed requests.", stats_.protocol_errors);
   counter("replikv_unknown_commands_total", "Requests naming no known command.",
           stats_.unknown_commands);

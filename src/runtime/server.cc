@@ -235,13 +235,22 @@ void Server::accept_next() {
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) return;
       // Out of descriptors (or another transient failure): back off instead of spinning, and
-      // say so once per pause rather than per attempt.
-      spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
+      // say so once per episode rather than per attempt. Connected clients are still served.
+      if (accept_failures_++ == 0) {
+        spdlog::warn(
+            "accept failed: {}; new connections wait (retried every 100 ms) while "
+            "{} connected clients are served",
+            ec.message(), connections_.size());
+      }
       accept_backoff_.expires_after(std::chrono::milliseconds(100));
       accept_backoff_.async_wait([this](const asio::error_code& tec) {
         if (!tec && !stopping_) accept_next();
       });
       return;
+    }
+    if (accept_failures_ != 0) {
+      spdlog::warn("accepting connections again after {} failed attempts", accept_failures_);
+      accept_failures_ = 0;
     }
     if (connections_.size() >= config_.limits.max_clients) {
       stats_.rejected_connections++;

@@ -162,6 +162,7 @@ class Server {
   asio::ip::tcp::acceptor acceptor_{io_};
   asio::steady_timer cron_timer_{io_};
   asio::steady_timer accept_backoff_{io_};
+  uint64_t accept_failures_ = 0;  // accept() failures since the last accepted connection
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::posix::stream_descriptor> client_poll_;  // owns the clients' epoll set
   // CLOCK_BOOTTIME: never stepped, and it keeps counting while the process is stopped and while
