@@ -76,6 +76,14 @@ def metric(server, name):
     raise AssertionError(f"{name} not in /metrics")
 
 
+def keyspace_fields(conn, ks):
+    """The keyspace's fields from INFO keyspace_replication on an open connection."""
+    for line in text(conn.call("INFO", "keyspace_replication")).splitlines():
+        if line.startswith(f"keyspace_{ks}:"):
+            return dict(kv.split("=", 1) for kv in line.split(":", 1)[1].split(","))
+    raise AssertionError(f"no keyspace_{ks} in INFO keyspace_replication")
+
+
 class DiskFullTest(unittest.TestCase):
     def fill(self, server, pace_s):
         """SETs distinct keys until one is refused. Returns (acked {key: value}, error text, key
@@ -241,11 +249,11 @@ class DiskFullTest(unittest.TestCase):
 
 
 class ClusterDiskFullTest(unittest.TestCase):
-    def cluster_with_a_full_node(self, reserve=None):
-        """A 3-node cluster (test_cluster) in which one follower's data dir moved onto a small
-        tmpfs, most of it taken by a filler file. Returns (cluster, that node's index, filler
-        path)."""
-        c = test_cluster.Cluster()
+    def cluster_with_a_full_node(self, reserve=None, extra=""):
+        """A 3-node cluster (test_cluster, with `extra` TOML) in which one follower's data dir
+        moved onto a small tmpfs, most of it taken by a filler file. Returns (cluster, that
+        node's index, filler path)."""
+        c = test_cluster.Cluster(extra=extra)
         self.addCleanup(c.cleanup)
         c.start()
         leader = c.leader()
@@ -307,6 +315,64 @@ class ClusterDiskFullTest(unittest.TestCase):
 
         os.unlink(filler)
         self.check_converged(c, acked)
+
+    def test_leaderless_and_multi_leader_replicas_on_a_full_disk(self):
+        """A node whose disk fills holds leaderless and multi-leader replicas: it refuses its
+        clients' writes with MISCONF and keeps serving reads; the others keep taking writes
+        (a leaderless quorum without it, multi-leader writes kept in their origin's log); once
+        space returns it holds every acknowledged write without a restart."""
+        extra = (
+            '[[keyspace]]\nname = "lk"\nprefix = "lk:"\nmodel = "leaderless"\nn = 3\nr = 2\n'
+            'w = 2\nsloppy = true\nconflict = "lww"\n\n'
+            '[[keyspace]]\nname = "carts"\nprefix = "carts:"\nmodel = "multi-leader"\n'
+            'conflict = "lww"\n')
+        c, f, filler = self.cluster_with_a_full_node(reserve=4 * MIB, extra=extra)
+        ok = next(i for i in range(3) if i != f)
+        acked = {}
+        with c.nodes[ok].raw(timeout=20) as conn:
+            for i in range(MAX_WRITES):
+                k, v = f"{('lk', 'carts')[i % 2]}:k{i}", value_of(i)
+                self.assertEqual(conn.call("SET", k, v), "OK", k)
+                acked[k] = v
+                if i % 20 == 0 and int(info_fields(c.nodes[f])["persist_failures"]) > 0:
+                    break
+            else:
+                self.fail("the node's disk never filled")
+            for j in range(20):  # both models still take writes elsewhere
+                for ks in ("lk", "carts"):
+                    k = f"{ks}:more{j}"
+                    self.assertEqual(conn.call("SET", k, "x"), "OK", k)
+                    acked[k] = "x"
+        full = c.nodes[f]
+        self.assertTrue(full.alive(), full.log_tail())
+        self.assertEqual(info_fields(full)["disk_full"], "1")
+        with full.raw() as conn:
+            for ks in ("lk", "carts"):
+                r = conn.call("SET", f"{ks}:refused", "x")
+                self.assertTrue(str(r).startswith("MISCONF"), r)
+            self.assertEqual(text(conn.call("GET", "carts:k1")), acked["carts:k1"])
+            self.assertEqual(text(conn.call("GET", "lk:k0")), acked["lk:k0"])
+
+        os.unlink(filler)
+        deadline = time.monotonic() + 60
+        while True:
+            with full.raw(timeout=20) as conn:
+                missing = [k for k, v in acked.items()
+                           if k.startswith("carts:") and text(conn.call("GET", k)) != v]
+                lk_objects = int(keyspace_fields(conn, "lk")["objects"])
+            lk_acked = sum(1 for k in acked if k.startswith("lk:"))
+            if not missing and lk_objects >= lk_acked and info_fields(full)["disk_full"] == "0":
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            f"after space returned: {len(missing)} multi-leader writes missing, "
+                            f"{lk_objects} of {lk_acked} leaderless keys held, disk_full "
+                            f"{info_fields(full)['disk_full']}\n" + full.log_tail())
+            time.sleep(0.5)
+        with full.raw(timeout=20) as conn:
+            self.assertEqual(conn.call("CONSISTENCY", "ONE"), "OK")
+            for k, v in acked.items():
+                if k.startswith("lk:"):
+                    self.assertEqual(text(conn.call("GET", k)), v, k)
 
     def set_through_leader(self, c, k, v, attempts=5):
         """SET through the current leader, again (it is idempotent) when leadership changed
