@@ -14,6 +14,7 @@
 
 #include "runtime/admin_http.h"
 #include "runtime/connection.h"
+#include "runtime/memory_usage.h"
 #include "runtime/peer_transport.h"
 #include "runtime/syncer.h"
 
@@ -85,6 +86,7 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed, &s->clock_);
   s->start_ms_ = s->now_ms();
   RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
+  s->check_memory();
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
   if (config.fsync == FsyncMode::kBatch) {
     Server* self = s.get();
@@ -468,6 +470,24 @@ void Server::check_disk() {
   }
 }
 
+void Server::check_memory() {
+  const int64_t mono = mono_ms();
+  last_memory_check_ms_ = mono;
+  used_memory_ = allocated_bytes();
+  // The storage engine's figure takes its mutex: asked for ten times less often.
+  if (mono - last_engine_memory_ms_ >= kDiskCheckMs || last_engine_memory_ms_ == 0) {
+    last_engine_memory_ms_ = mono;
+    engine_memory_ = storage_->engine_memory_bytes();
+  }
+  node_->set_used_memory(used_memory_ > engine_memory_ ? used_memory_ - engine_memory_ : 0);
+}
+
+void Server::set_memory_settings(const MemorySettings& m) {
+  config_.memory = m;
+  node_->set_memory_settings(m);
+  check_memory();
+}
+
 void Server::apply_disk_state() {
   node_->refuse_writes(disk_.refusal());
   if (disk_.full()) {
@@ -598,6 +618,7 @@ void Server::cron() {
     last_disk_check_ms_ = mono;
     check_disk();
   }
+  if (config_.memory.maxmemory != 0 || mono - last_memory_check_ms_ >= 1000) check_memory();
   if (!disk_.write_error().empty() && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) {
     retry_failed();
   }
