@@ -76,14 +76,15 @@ std::string Server::info_text(std::string_view section_in) {
         stats_.closed_output_limit, stats_.closed_idle);
   }
   if (wants(section, "memory")) {
-    const uint64_t used = allocated_bytes(), rss = resident_bytes();
+    check_memory();  // fresh figures (they are otherwise refreshed each second without a limit)
+    const uint64_t used = used_memory_, rss = resident_bytes();
     const MemorySettings& m = config_.memory;
     o += fmt::format(
         "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\n"
         "used_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nused_memory_storage_engine:{}\r\n"
         "used_memory_for_maxmemory:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\n"
         "maxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_allocator:{}\r\n\r\n",
-        used, human_bytes(used), rss, human_bytes(rss), st.total_bytes(), engine_memory_,
+        used, human_bytes(used), rss, human_bytes(rss), st.total_bytes(), engine_recent_max_,
         node_->used_memory_estimate(), m.maxmemory, human_bytes(m.maxmemory), to_string(m.policy),
         m.samples, allocator_name());
   }

@@ -129,9 +129,9 @@ class Server {
   // CONFIG SET maxmemory / maxmemory-policy / maxmemory-samples: in force at once.
   void set_memory_settings(const MemorySettings& m);
   // The allocator's bytes in use and the storage engine's share of them, as last measured
-  // (every tick while a limit is set, else every second).
+  // (every tick while a limit is set, else every second, and by INFO memory).
   uint64_t used_memory() const { return used_memory_; }
-  uint64_t engine_memory() const { return engine_memory_; }
+  uint64_t engine_memory() const { return engine_recent_max_; }
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);
 
@@ -198,8 +198,10 @@ class Server {
   std::optional<PersistRequest> failed_;  // see on_persist_failed
   int64_t last_retry_ms_ = 0;             // mono_ms() of the last attempt to write failed_
   int64_t last_disk_check_ms_ = 0;
-  int64_t last_memory_check_ms_ = 0, last_engine_memory_ms_ = 0;
+  int64_t last_memory_check_ms_ = 0;
   uint64_t used_memory_ = 0, engine_memory_ = 0;
+  uint64_t engine_recent_max_ = 0;  // see check_memory
+  int64_t engine_recent_max_ms_ = 0;
   bool stopping_ = false;
   ServerStats stats_;
   uint64_t last_client_id_ = 0;

@@ -657,7 +657,8 @@ uint64_t RocksStorage::approximate_bytes() const {
 uint64_t RocksStorage::engine_memory_bytes() const {
   uint64_t mem = 0;
   uint64_t cache = 0;
-  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+  // Flushed memtables still referenced (pinned) included: they are freed a moment later.
+  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &mem);
   (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &cache);
   return mem + cache;
 }
