@@ -9,6 +9,8 @@
 #include <sstream>
 #include <utility>
 
+#include "core/text.h"
+
 namespace rkv {
 
 const char* to_string(FsyncMode m) {
@@ -123,14 +125,6 @@ constexpr std::pair<MaxmemoryPolicy, const char*> kPolicyNames[] = {
     {MaxmemoryPolicy::kVolatileRandom, "volatile-random"},
     {MaxmemoryPolicy::kVolatileTtl, "volatile-ttl"},
 };
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
 }  // namespace
 
 const char* to_string(MaxmemoryPolicy p) {
@@ -142,7 +136,7 @@ const char* to_string(MaxmemoryPolicy p) {
 
 bool parse_maxmemory_policy(std::string_view s, MaxmemoryPolicy* out) {
   for (const auto& [v, name] : kPolicyNames) {
-    if (iequal(s, name)) {
+    if (iequals(s, name)) {
       *out = v;
       return true;
     }
@@ -164,7 +158,7 @@ bool parse_memory_bytes(std::string_view s, uint64_t* out) {
   };
   const std::string_view unit = s.substr(digits);
   for (const auto& [name, mult] : kUnits) {
-    if (!iequal(unit, name)) continue;
+    if (!iequals(unit, name)) continue;
     if (n > (uint64_t{1} << 62) / mult) return false;
     *out = n * mult;
     return true;
