@@ -7,6 +7,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include "core/text.h"
 
 namespace rkv {
 
@@ -108,6 +111,59 @@ const char* to_string(ConflictMode m) {
       return "crdt";
   }
   return "?";
+}
+
+// --- memory limit (maxmemory) ---
+namespace {
+constexpr std::pair<MaxmemoryPolicy, const char*> kPolicyNames[] = {
+    {MaxmemoryPolicy::kNoEviction, "noeviction"},
+    {MaxmemoryPolicy::kAllkeysLru, "allkeys-lru"},
+    {MaxmemoryPolicy::kAllkeysLfu, "allkeys-lfu"},
+    {MaxmemoryPolicy::kAllkeysRandom, "allkeys-random"},
+    {MaxmemoryPolicy::kVolatileLru, "volatile-lru"},
+    {MaxmemoryPolicy::kVolatileLfu, "volatile-lfu"},
+    {MaxmemoryPolicy::kVolatileRandom, "volatile-random"},
+    {MaxmemoryPolicy::kVolatileTtl, "volatile-ttl"},
+};
+}  // namespace
+
+const char* to_string(MaxmemoryPolicy p) {
+  for (const auto& [v, name] : kPolicyNames) {
+    if (v == p) return name;
+  }
+  return "?";
+}
+
+bool parse_maxmemory_policy(std::string_view s, MaxmemoryPolicy* out) {
+  for (const auto& [v, name] : kPolicyNames) {
+    if (iequals(s, name)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parse_memory_bytes(std::string_view s, uint64_t* out) {
+  size_t digits = 0;
+  uint64_t n = 0;
+  for (; digits < s.size() && s[digits] >= '0' && s[digits] <= '9'; ++digits) {
+    if (n > (uint64_t{1} << 62) / 10) return false;
+    n = n * 10 + static_cast<uint64_t>(s[digits] - '0');
+  }
+  if (digits == 0) return false;
+  constexpr std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1},        {"b", 1},           {"k", 1000},       {"kb", 1024},
+      {"m", 1000000}, {"mb", 1ull << 20}, {"g", 1000000000}, {"gb", 1ull << 30},
+  };
+  const std::string_view unit = s.substr(digits);
+  for (const auto& [name, mult] : kUnits) {
+    if (!iequals(unit, name)) continue;
+    if (n > (uint64_t{1} << 62) / mult) return false;
+    *out = n * mult;
+    return true;
+  }
+  return false;
 }
 
 bool valid_region_name(std::string_view name) {
@@ -252,6 +308,36 @@ Status parse_limits(const Reader& r, const toml::table& t, Limits& l) {
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_value_len", &l.max_value_len, 1, int64_t{4} << 30));
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_query_buffer", &l.max_query_buffer, 1024, kMax));
   return Status::ok();
+}
+
+// --- [memory]: maxmemory and eviction (docs/configuration.md) ---
+Status parse_memory(const Reader& r, const toml::table& t, MemorySettings& m) {
+  RKV_RETURN_IF_ERROR(
+      r.only_keys(t, {"maxmemory", "maxmemory_policy", "maxmemory_samples"}, "[memory]"));
+  if (const toml::node* n = t.get("maxmemory")) {
+    bool ok = false;
+    if (auto i = n->value<int64_t>(); n->is_integer() && i && *i >= 0) {
+      m.maxmemory = static_cast<uint64_t>(*i);
+      ok = true;
+    } else if (auto s = n->value<std::string>(); n->is_string() && s) {
+      ok = parse_memory_bytes(*s, &m.maxmemory);
+    }
+    if (!ok) {
+      return r.error_at(*n,
+                        "\"maxmemory\" must be a byte count: an integer or a string such as "
+                        "\"50mb\" or \"1gb\"");
+    }
+  }
+  if (const toml::node* n = t.get("maxmemory_policy")) {
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v || !parse_maxmemory_policy(*v, &m.policy)) {
+      return r.error_at(*n,
+                        "\"maxmemory_policy\" must be one of noeviction, allkeys-lru, "
+                        "allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, "
+                        "volatile-random, volatile-ttl");
+    }
+  }
+  return r.get_int(t, "maxmemory_samples", &m.samples, 1, 64);
 }
 
 Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
@@ -444,7 +530,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   Reader r(source_name);
   Config c;
   RKV_RETURN_IF_ERROR(r.only_keys(
-      doc, {"node", "limits", "raft", "leaderless", "multileader", "cluster", "keyspace"},
+      doc, {"node", "limits", "memory", "raft", "leaderless", "multileader", "cluster", "keyspace"},
       "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
@@ -453,6 +539,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   if (const toml::node* n = doc.get("limits")) {
     if (!n->is_table()) return r.error_at(*n, "[limits] must be a table");
     RKV_RETURN_IF_ERROR(parse_limits(r, *n->as_table(), c.limits));
+  }
+  if (const toml::node* n = doc.get("memory")) {
+    if (!n->is_table()) return r.error_at(*n, "[memory] must be a table");
+    RKV_RETURN_IF_ERROR(parse_memory(r, *n->as_table(), c.memory));
   }
   if (const toml::node* n = doc.get("raft")) {
     if (!n->is_table()) return r.error_at(*n, "[raft] must be a table");

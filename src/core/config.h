@@ -42,6 +42,33 @@ struct Limits {
   uint64_t max_query_buffer = 1ull << 30;             // unparsed request bytes held per client
 };
 
+// --- memory limit (maxmemory) ---
+// What happens when a write would add memory while the node is over `maxmemory`, as Redis's
+// maxmemory-policy: refuse it (-OOM), or evict keys chosen among all keys or only those with a
+// TTL, by approximate LRU, approximate LFU, soonest expiry or at random.
+enum class MaxmemoryPolicy : unsigned char {
+  kNoEviction,
+  kAllkeysLru,
+  kAllkeysLfu,
+  kAllkeysRandom,
+  kVolatileLru,
+  kVolatileLfu,
+  kVolatileRandom,
+  kVolatileTtl,
+};
+const char* to_string(MaxmemoryPolicy p);
+// Parses a policy name ("allkeys-lru"), case-insensitively; false when unknown.
+bool parse_maxmemory_policy(std::string_view s, MaxmemoryPolicy* out);
+// Parses a byte count with Redis's units: "1048576", "100k"/"100kb" (10^3 / 2^10), "50mb",
+// "1gb" (case-insensitive). False when malformed or above 2^62.
+bool parse_memory_bytes(std::string_view s, uint64_t* out);
+
+struct MemorySettings {
+  uint64_t maxmemory = 0;  // bytes; 0 = no limit
+  MaxmemoryPolicy policy = MaxmemoryPolicy::kNoEviction;
+  uint32_t samples = 5;  // keys sampled per eviction pick (LRU, LFU, TTL)
+};
+
 struct KeyspaceConfig {
   std::string name;
   std::string prefix;  // keys starting with this belong to the keyspace; "" only for default
@@ -141,6 +168,7 @@ struct Config {
   // them.
   uint64_t disk_reserve_bytes = 64ull << 20;
   Limits limits;
+  MemorySettings memory;  // [memory]
   RaftSettings raft;
   LeaderlessSettings leaderless;
   MultiLeaderSettings multileader;

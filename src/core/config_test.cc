@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <span>
+#include <utility>
 
 namespace rkv {
 namespace {
@@ -180,6 +181,55 @@ TEST(Config, RegionNamesAreValidated) {
   Status st = validate_config(c);
   EXPECT_FALSE(st.is_ok());
   EXPECT_NE(st.message().find("region \"bad region\""), std::string::npos) << st.message();
+}
+
+TEST(Config, MemoryLimitTakesRedisUnitsAndPolicies) {
+  auto r = parse_config(
+      "[memory]\nmaxmemory = \"50mb\"\nmaxmemory_policy = \"allkeys-lru\"\n"
+      "maxmemory_samples = 10\n");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->memory.maxmemory, 50ull << 20);
+  EXPECT_EQ(r->memory.policy, MaxmemoryPolicy::kAllkeysLru);
+  EXPECT_EQ(r->memory.samples, 10u);
+  auto plain = parse_config("[memory]\nmaxmemory = 1000000\n");
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_EQ(plain->memory.maxmemory, 1000000u);
+  EXPECT_EQ(plain->memory.policy, MaxmemoryPolicy::kNoEviction);  // the default, as Redis
+  EXPECT_EQ(plain->memory.samples, 5u);
+
+  uint64_t n = 0;
+  for (auto [text, want] :
+       std::initializer_list<std::pair<const char*, uint64_t>>{{"0", 0},
+                                                               {"100", 100},
+                                                               {"1k", 1000},
+                                                               {"1KB", 1024},
+                                                               {"2m", 2000000},
+                                                               {"2mb", 2u << 20},
+                                                               {"1g", 1000000000},
+                                                               {"1gb", 1u << 30},
+                                                               {"7b", 7}}) {
+    ASSERT_TRUE(parse_memory_bytes(text, &n)) << text;
+    EXPECT_EQ(n, want) << text;
+  }
+  for (const char* bad : {"", "mb", "1tb", "-1", "1.5gb", "1 mb", "99999999999999999999"})
+    EXPECT_FALSE(parse_memory_bytes(bad, &n)) << bad;
+  MaxmemoryPolicy p;
+  for (const char* name : {"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+                           "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}) {
+    ASSERT_TRUE(parse_maxmemory_policy(name, &p)) << name;
+    EXPECT_STREQ(to_string(p), name);
+  }
+  EXPECT_TRUE(parse_maxmemory_policy("ALLKEYS-LRU", &p));
+  EXPECT_FALSE(parse_maxmemory_policy("lru", &p));
+
+  const BadCase cases[] = {
+      {"[memory]\nmaxmemory = \"lots\"\n", "config:2: \"maxmemory\" must be a byte count"},
+      {"[memory]\nmaxmemory = -5\n", "config:2: \"maxmemory\" must be a byte count"},
+      {"[memory]\nmaxmemory_policy = \"lru\"\n", "config:2: \"maxmemory_policy\" must be one"},
+      {"[memory]\nmaxmemory_samples = 0\n", "config:2: \"maxmemory_samples\" = 0 is out of range"},
+      {"[memory]\nmax_memory = 1\n", "config:2: unknown key \"max_memory\" in [memory]"},
+  };
+  expect_errors(cases);
 }
 
 TEST(Config, MissingFileIsAClearError) {

@@ -76,16 +76,29 @@ class KeyTable {
     std::string str() const { return std::string(view()); }
     friend bool operator==(const Key& a, std::string_view b) { return a.view() == b; }
 
+    // 24 bits the owner keeps beside the key at no cost in size (they fill what would be the
+    // inline buffer's last bytes): a keyspace's table keeps each key's access clock or LFU
+    // counter there for eviction (node/eviction.h); a collection's elements leave them 0.
+    uint32_t meta() const { return meta_[0] | (meta_[1] << 8) | (uint32_t{meta_[2]} << 16); }
+    void set_meta(uint32_t m) {
+      meta_[0] = static_cast<uint8_t>(m);
+      meta_[1] = static_cast<uint8_t>(m >> 8);
+      meta_[2] = static_cast<uint8_t>(m >> 16);
+    }
+
+    static constexpr uint32_t kInline = 25;
+
    private:
-    static constexpr uint32_t kInline = 28;
     char* heap() const {
       char* p;
       std::memcpy(&p, buf_, sizeof(p));
       return p;
     }
     uint32_t size_ = 0;
+    uint8_t meta_[3] = {0, 0, 0};
     char buf_[kInline];  // the key, or (longer keys) a pointer to it
   };
+  static_assert(sizeof(Key) == 32, "a key stays half a cache line: hash + next + key = 48");
 
   struct Entry {
     uint64_t hash;
@@ -180,6 +193,25 @@ class KeyTable {
     for_each_in(buckets_, 0, fn);
   }
 
+  // Sampling (eviction): visits the entries of consecutive buckets starting at bucket
+  // `start` (taken modulo the array's size; both arrays while a resize is under way), until fn
+  // returned true `want` times or `max_buckets` buckets were passed. Deterministic for a given
+  // `start`. fn must not insert or erase.
+  template <typename Fn>
+  void sample(uint64_t start, size_t want, size_t max_buckets, Fn&& fn) const {
+    if (size_ == 0 || want == 0) return;
+    size_t taken = 0;
+    auto walk = [&](const std::vector<std::unique_ptr<Entry>>& t) {
+      const size_t mask = t.size() - 1;
+      for (size_t n = 0; n < max_buckets && n <= mask && taken < want; ++n) {
+        for (const Entry* e = t[(start + n) & mask].get(); e && taken < want; e = e->next.get())
+          taken += fn(*e) ? 1 : 0;
+      }
+    };
+    if (rehashing()) walk(old_);
+    walk(buckets_);
+  }
+
   // Bytes held by keys and values (not counting table overhead), for INFO and /metrics.
   size_t payload_bytes() const { return payload_bytes_; }
   void adjust_payload(int64_t delta) { payload_bytes_ += delta; }
@@ -238,9 +270,9 @@ struct Collection {
   size_t payload_bytes() const;  // bytes of the elements (and hash values)
 
   ValueType type;
-  KeyTable elems;                     // hash, set, sorted set
-  std::unique_ptr<ZsetIndex> index;   // sorted set
-  std::unique_ptr<ListValue> list;    // list
+  KeyTable elems;                    // hash, set, sorted set
+  std::unique_ptr<ZsetIndex> index;  // sorted set
+  std::unique_ptr<ListValue> list;   // list
 };
 
 }  // namespace rkv

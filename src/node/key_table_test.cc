@@ -15,7 +15,7 @@ TEST(KeyTable, InsertFindEraseAgainstReferenceMap) {
   std::map<std::string, std::string> ref;
   Random rng(7);
   for (int i = 0; i < 20000; ++i) {
-    // Lengths around the inline limit (28 bytes), empty and long keys, binary bytes.
+    // Lengths around the inline limit (25 bytes), empty and long keys, binary bytes.
     std::string k = "k" + std::to_string(rng.uniform(3000));
     k.resize(rng.uniform(40), static_cast<char>(rng.uniform(256)));
     if (rng.chance(0.6)) {

@@ -107,6 +107,7 @@ Node::Node(const Config& config, Storage* storage, uint64_t seed, const Monotoni
   for (uint32_t i = 0; i < config_.nodes.size(); ++i) {
     if (config_.nodes[i].id == config_.node_id) self_index_ = i;
   }
+  store_.set_access_lfu(eviction::uses_lfu(config_.memory.policy));
 }
 
 Node::~Node() = default;
@@ -368,6 +369,10 @@ Dispatch Node::route(const Origin& o, const resp::CommandSpec& spec,
     w.error(write_refusal_);
     return {};
   }
+  if (config_.memory.maxmemory != 0 && (spec.flags & resp::kDenyOom) &&
+      !admit_memory(spec, args, now_ms, w)) {
+    return {};
+  }
   if (engines_.empty()) return execute_local(spec, args, now_ms, w);
   if (spec.id == resp::CommandId::kKeys || spec.id == resp::CommandId::kDbsize ||
       spec.id == resp::CommandId::kScan) {
@@ -470,6 +475,10 @@ Dispatch Node::execute_transaction(const Origin& o, Transaction& txn, int64_t no
     const resp::CommandSpec& spec = *resp::lookup_command(a[0]);
     if (!write_refusal_.empty() && (spec.flags & resp::kWrite)) {
       w.error(write_refusal_);
+      return {};
+    }
+    if (config_.memory.maxmemory != 0 && (spec.flags & resp::kDenyOom) &&
+        !admit_memory(spec, a, now_ms, w)) {
       return {};
     }
     const std::string err = admit_to_transaction(spec, a, &ks);
@@ -898,7 +907,7 @@ void Node::note_truncated(uint32_t ks, const raft::Entry& e) {
   if (store_.keyspace(ks).config.commit != CommitMode::kAsync) return;
   LoggedCommand cmd;
   if (!decode_logged(e.data, &cmd) || cmd.proposer != self_index_ ||
-      cmd.kind == LoggedCommand::kExpire) {
+      cmd.kind == LoggedCommand::kExpire || cmd.kind == LoggedCommand::kEvict) {
     return;
   }
   LostWrite lw{store_.keyspace(ks).config.name, e.term, e.index, cmd.now_ms, {}};
@@ -982,6 +991,11 @@ uint64_t Node::execute(const resp::CommandSpec& spec, std::span<const std::strin
   return pending_.token;
 }
 
+namespace {
+// Keys chosen for eviction per tick at most (a bounded step of the event loop).
+constexpr size_t kEvictionsPerTick = 4096;
+}  // namespace
+
 void Node::tick(int64_t now_ms) {
   last_now_ms_ = now_ms;
   if (now_ms - last_sweep_ms_ >= static_cast<int64_t>(config_.expire_sweep_ms)) {
@@ -989,6 +1003,9 @@ void Node::tick(int64_t now_ms) {
     size_t before = pending_.batch.size();
     store_.sweep_expired(now_ms, kSweepBatch, *sink_);
     if (pending_.batch.size() != before) pending_.token = next_token_++;
+  }
+  if (over_memory_limit() && config_.memory.policy != MaxmemoryPolicy::kNoEviction) {
+    evict(now_ms, kEvictionsPerTick);
   }
   for (auto& e : engines_) {
     if (e) e->tick(now_ms);

@@ -153,6 +153,22 @@ class Node {
   void refuse_writes(std::string error);
   const std::string& write_refusal() const { return write_refusal_; }
 
+  // --- memory limit (maxmemory; docs/configuration.md, [memory]) ---
+  // Changes the limit, policy or samples in force (CONFIG SET).
+  void set_memory_settings(const MemorySettings& m);
+  const MemorySettings& memory_settings() const { return config_.memory; }
+  // The driver's measurement of the memory the limit applies to (the allocator's bytes in use,
+  // less what the storage engine bounds by its own settings), at least every tick while a
+  // limit is set. Until the next one the node estimates: it adds what each write that may
+  // grow memory brings and subtracts what it evicts.
+  void set_used_memory(uint64_t bytes);
+  uint64_t used_memory_estimate() const {
+    const uint64_t up = mem_measured_ + mem_added_;
+    return up > mem_freed_ ? up - mem_freed_ : 0;
+  }
+  // Keys this node evicted (local keyspaces) or, as a leader, had its log evict.
+  uint64_t evicted_keys() const { return evicted_keys_; }
+
   // --- effects, drained by the driver after every input ---
   bool has_pending_persist() const { return !pending_.batch.empty(); }
   PersistRequest take_persist();
@@ -327,6 +343,22 @@ class Node {
   int64_t last_now_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
   std::string write_refusal_;  // see refuse_writes
+  // --- memory limit (node_memory.cc) ---
+  bool over_memory_limit() const {
+    return config_.memory.maxmemory != 0 && used_memory_estimate() > config_.memory.maxmemory;
+  }
+  // Whether a command that may grow memory (denyoom) may run: false, with Redis's -OOM error
+  // in w, when the node is over the limit and cannot evict for the command's keyspace.
+  bool admit_memory(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                    int64_t now_ms, resp::Writer& w);
+  // One bounded eviction step: evicts keys of local keyspaces at once and proposes the
+  // evictions of primary keyspaces this node leads (one log entry in flight per keyspace),
+  // until the estimate is under the limit or `max_keys` keys were chosen. False when no key
+  // could be chosen and none is being evicted (nothing the policy may evict).
+  bool evict(int64_t now_ms, size_t max_keys);
+  eviction::Evictor evictor_{0x6576696374ull};
+  uint64_t mem_measured_ = 0, mem_added_ = 0, mem_freed_ = 0;
+  uint64_t evicted_keys_ = 0;
   uint64_t bad_peer_messages_ = 0;
 };
 

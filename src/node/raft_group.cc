@@ -387,7 +387,7 @@ constexpr uint64_t kMaxWatchScan = 10000;
 // Calls fn(key) for every key a logged entry may change: the keys of its commands that write.
 template <typename Fn>
 void for_each_written_key(const LoggedCommand& cmd, Fn&& fn) {
-  if (cmd.kind == LoggedCommand::kExpire) {
+  if (cmd.kind == LoggedCommand::kExpire || cmd.kind == LoggedCommand::kEvict) {
     for (std::string_view k : cmd.args)
       fn(k);
     return;
@@ -465,7 +465,7 @@ void RaftGroup::submit(const Origin& origin, const LoggedCommand& cmd) {
                          raft_->last_index() - raft_->commit() < kAsyncAckMaxUncommitted;
   auto idx = raft_->propose(std::move(data));
   if (idx.is_ok() && speculate) {
-    speculate_write(origin, cmd, idx.value());
+    speculate_write(&origin, cmd, idx.value());
     return;
   }
   if (!idx.is_ok()) {
@@ -488,6 +488,13 @@ void RaftGroup::run_logged(const LoggedCommand& cmd, resp::Writer& w, Fn&& befor
     node_->store_.execute(*spec, args, cmd.now_ms, w, node_->key_events_);
   };
   if (cmd.kind == LoggedCommand::kClient) return run(cmd.args);
+  if (cmd.kind == LoggedCommand::kEvict) {
+    for (std::string_view key : cmd.args) {
+      before_key(key);
+      node_->store_.remove_key(ks_, key, node_->key_events_);
+    }
+    return;
+  }
   RKV_ASSERT(cmd.kind == LoggedCommand::kMulti);
   // A transaction: its commands run in order on the same state, so each sees the changes of
   // those before it; no other entry runs in between. Blocking commands (BLPOP, ...) must act
@@ -501,7 +508,7 @@ void RaftGroup::run_logged(const LoggedCommand& cmd, resp::Writer& w, Fn&& befor
   }
 }
 
-void RaftGroup::speculate_write(const Origin& origin, const LoggedCommand& cmd, uint64_t index) {
+void RaftGroup::speculate_write(const Origin* origin, const LoggedCommand& cmd, uint64_t index) {
   Speculative sp{raft_->term(), {}};
   // Before-images of every key the commands name (every data command touches only those), so
   // that a transaction is undone whole. A hash or set is copied whole: O(its elements) per
@@ -513,12 +520,12 @@ void RaftGroup::speculate_write(const Origin& origin, const LoggedCommand& cmd, 
     note_change(key);
   };
   std::string out;
-  resp::Writer w(&out, origin.proto);
+  resp::Writer w(&out, origin ? origin->proto : 2);
   node_->store_.set_applying(true);
   run_logged(cmd, w, remember);
   node_->store_.set_applying(false);
   speculative_.push_back(index, std::move(sp));
-  async_replies_.push_back(index, std::make_pair(origin, std::move(out)));
+  if (origin) async_replies_.push_back(index, std::make_pair(*origin, std::move(out)));
 }
 
 void RaftGroup::rollback_speculative() {
@@ -731,6 +738,7 @@ void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
 
 void RaftGroup::apply_entry(const raft::Entry& e) {
   applied_ = e.index;
+  if (e.index >= evict_inflight_index_) evict_inflight_index_ = 0;
   auto w = writes_.find(e.index);
   PendingWrite* pw = w != writes_.end() ? &w->second : nullptr;
   const bool ours = pw && pw->term == e.term;
@@ -824,6 +832,22 @@ void RaftGroup::propose_expiries(int64_t now_ms) {
   auto idx =
       raft_->propose(encode_logged(LoggedCommand::kExpire, node_->self_index_, now_ms, args));
   if (idx.is_ok()) expire_inflight_index_ = idx.value();
+}
+
+bool RaftGroup::propose_evictions(std::span<const std::string_view> keys, int64_t now_ms) {
+  RKV_ASSERT(!keys.empty() && evict_inflight_index_ == 0);
+  const LoggedCommand cmd{LoggedCommand::kEvict, node_->self_index_, now_ms,
+                          std::vector<std::string_view>(keys.begin(), keys.end())};
+  // As a client write (submit): with commit = "async" the leader's memory runs ahead of the
+  // commit, so the eviction runs there at once (undone like a write if it never commits), in
+  // its place among the speculative writes.
+  const bool async = node_->store_.keyspace(ks_).config.commit == CommitMode::kAsync;
+  const bool speculate = async && state_index() == raft_->last_index();
+  auto idx = raft_->propose(encode_logged(cmd.kind, cmd.proposer, cmd.now_ms, cmd.args));
+  if (!idx.is_ok()) return false;
+  evict_inflight_index_ = idx.value();
+  if (speculate) speculate_write(nullptr, cmd, idx.value());
+  return true;
 }
 
 void RaftGroup::note_change(std::string_view key) {

@@ -129,6 +129,11 @@ class RaftGroup final : public Engine {
   // lease holds. Returns true when the read was executed at once into `now_reply`.
   bool submit_read(const Origin& origin, std::span<const std::string_view> args, ReadMode mode,
                    int64_t now_ms, std::string* now_reply);
+  // Leader only: proposes the eviction of `keys` (one kEvict entry; node_memory.cc), applied
+  // by every replica in log order. False when the core refused the proposal.
+  bool propose_evictions(std::span<const std::string_view> keys, int64_t now_ms);
+  // An eviction entry is proposed and not yet applied here: the next waits for it.
+  bool evicting() const { return evict_inflight_index_ != 0; }
   // Executes a read on local state without any check (follower reads, lease reads).
   void read_local(std::span<const std::string_view> args, int proto, int64_t now_ms,
                   std::string* reply);
@@ -199,6 +204,7 @@ class RaftGroup final : public Engine {
   int64_t last_pause_note_ms_ = INT64_MIN / 2;  // when the last pause was reported
   uint64_t next_ctx_ = 0;
   uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied
+  uint64_t evict_inflight_index_ = 0;                    // an eviction proposal not yet applied
   std::map<uint64_t, PendingWrite> writes_;              // by log index
   std::map<uint64_t, PendingRead> reads_;                // by read ctx, awaiting ReadIndex
   std::multimap<uint64_t, PendingRead> reads_at_index_;  // by read index, awaiting apply
@@ -219,7 +225,8 @@ class RaftGroup final : public Engine {
   };
   IndexQueue<Speculative> speculative_;                       // by log index
   IndexQueue<std::pair<Origin, std::string>> async_replies_;  // sent once durable
-  void speculate_write(const Origin& origin, const LoggedCommand& cmd, uint64_t index);
+  // `origin` null: no client waits (an eviction entry).
+  void speculate_write(const Origin* origin, const LoggedCommand& cmd, uint64_t index);
   // Proposes a client command or transaction (leader only); see submit_write.
   void submit(const Origin& origin, const LoggedCommand& cmd);
   // Not the leader (or a relayed request of another term): relays a client's request to the

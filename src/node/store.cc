@@ -106,6 +106,7 @@ KeyTable::Entry* Store::lookup(uint32_t ks, std::string_view key, int64_t now_ms
     erase(ks, key, sink);
     return nullptr;
   }
+  if (e) touch(e, now_ms);
   return e;
 }
 
@@ -122,6 +123,7 @@ void Store::put(uint32_t ks, std::string_view key, std::string_view data, int64_
   KeyTable& t = keyspaces_[ks].table;
   KeyTable::Entry* e = known ? known : t.upsert(key, &inserted);
   RKV_ASSERT(e->key == key);
+  if (!known) touch(e, now_ms_);
   if (e->value.coll) {  // a string replaces a collection: its elements go
     count_collection(ks, *e->value.coll, -1);
     sink.on_erase(ks, key, e->value.coll->type);
@@ -238,6 +240,7 @@ void Store::put_value(uint32_t ks, std::string_view key, Value v, ChangeSink& si
   Keyspace& k = keyspaces_[ks];
   KeyTable::Entry* e = known ? known : k.table.upsert(key, &inserted);
   RKV_ASSERT(e->key == key);
+  if (!known) touch(e, now_ms_);
   if (e->value.coll) {  // the old collection's elements go first
     count_collection(ks, *e->value.coll, -1);
     sink.on_erase(ks, key, e->value.coll->type);
@@ -560,6 +563,7 @@ uint64_t Store::total_expired() const {
 
 void Store::execute(const resp::CommandSpec& spec, Args a, int64_t now, resp::Writer& w,
                     ChangeSink& s) {
+  now_ms_ = now;
   switch (spec.id) {
     case CommandId::kGet:
       return cmd_get(a, now, w, s);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "node/eviction.h"
 #include "node/key_table.h"
 #include "node/zset_index.h"
 #include "resp/commands.h"
@@ -120,6 +121,9 @@ class Store {
                        std::string_view value);
 
   void set_replicated(uint32_t keyspace, bool r) { keyspaces_[keyspace].replicated = r; }
+  // What each key's access records (node/eviction.h): its LFU counter when set, else its LRU
+  // clock (the default: eviction may be turned on at runtime).
+  void set_access_lfu(bool lfu) { access_lfu_ = lfu; }
   // Direct access for undo records (async commit): the entry or nullptr, no expiry check.
   KeyTable::Entry* mutable_entry(uint32_t keyspace, std::string_view key) {
     return keyspaces_[keyspace].table.find(key);
@@ -227,6 +231,17 @@ class Store {
 
  private:
   KeyTable::Entry* lookup(uint32_t ks, std::string_view key, int64_t now_ms, ChangeSink& sink);
+  // Records an access to a key of a keyspace's table (its LRU clock or LFU counter).
+  void touch(KeyTable::Entry* e, int64_t now_ms) {
+    e->key.set_meta(access_lfu_ ? eviction::lfu_touch(e->key.meta(), now_ms, next_lfu_random())
+                                : eviction::lru_clock(now_ms));
+  }
+  uint64_t next_lfu_random() {
+    uint64_t z = (lfu_random_state_ += 0x9E3779B97F4A7C15ull);  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
   // `known`: the key's entry when the caller just looked it up (saves a second hash lookup);
   // nullptr: looked up or inserted here.
   void put(uint32_t ks, std::string_view key, std::string_view data, int64_t expire_at,
@@ -435,6 +450,11 @@ class Store {
   bool applying_ = false;
   // RANDOMKEY's generator (splitmix64), fixed seed: no clock or OS randomness in the Store.
   uint64_t random_state_ = 0x5eed5eed5eed5eedull;
+  // LFU counters' own generator: reads (leader only) draw from it, so it must not be the one
+  // whose draws decide what a replicated write does.
+  uint64_t lfu_random_state_ = 0x1f0c1f0c1f0c1f0cull;
+  bool access_lfu_ = false;
+  int64_t now_ms_ = 0;  // the time of the command executing (new keys' access)
 };
 
 // Strict integer parsing as Redis does it: optional '-', digits, no leading zeros or spaces.

@@ -174,6 +174,7 @@ KeyTable::Entry* Store::lookup_or_create(uint32_t ks, std::string_view key, Valu
     e = table.upsert(key, &inserted);
   }
   e->value = Value(t);
+  touch(e, now_ms_);
   s.on_put(ks, key, e->value);
   return e;
 }
@@ -741,10 +742,25 @@ void Store::cmd_object(Args a, int64_t now, resp::Writer& w, ChangeSink& s) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return w.error(fmt::format("ERR wrong number of arguments for 'object|{}' command", lower));
   }
-  const KeyTable::Entry* e = lookup(route(a[2]), a[2], now, s);
+  // OBJECT does not count as an access: the key's access record is read before the lookup.
+  const uint32_t ks = route(a[2]);
+  const KeyTable::Entry* raw = keyspaces_[ks].table.find(a[2]);
+  const uint32_t meta = raw ? raw->key.meta() : 0;
+  const KeyTable::Entry* e = lookup(ks, a[2], now, s);
   if (!e) return w.null();
   if (iequals(sub, "refcount")) return w.integer(1);
-  if (iequals(sub, "idletime")) return w.integer(0);
+  if (iequals(sub, "idletime") && access_lfu_) {
+    return w.error(
+        "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+        "switching between policies at runtime LRU and LFU data will take some time to adjust.");
+  }
+  if (iequals(sub, "idletime")) {
+    const uint32_t idle = eviction::lru_idle(eviction::lru_clock(now), meta);
+    return w.integer(static_cast<int64_t>(idle) * eviction::kLruTickMs / 1000);
+  }
+  if (iequals(sub, "freq") && access_lfu_) {
+    return w.integer(eviction::lfu_counter(meta, now));
+  }
   if (iequals(sub, "freq")) {
     return w.error(
         "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "

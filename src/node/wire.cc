@@ -87,7 +87,7 @@ bool decode_logged(std::string_view data, LoggedCommand* out) {
   uint8_t kind;
   uint64_t now;
   if (!r.u8(&kind) || (kind != LoggedCommand::kClient && kind != LoggedCommand::kExpire &&
-                       kind != LoggedCommand::kMulti)) {
+                       kind != LoggedCommand::kMulti && kind != LoggedCommand::kEvict)) {
     return false;
   }
   if (!r.u32(&out->proposer) || !r.u64(&now) || !r.args(&out->args) || !r.done()) return false;

@@ -18,8 +18,9 @@ namespace rkv {
 struct LoggedCommand {
   // kExpire: args are keys to expire. kMulti: a transaction (MULTI ... EXEC), applied as one
   // entry; each arg is one of its commands, encoded by encode_command (zero args: an empty
-  // transaction, which still orders its WATCH check in the log).
-  enum Kind : uint8_t { kClient = 1, kExpire = 2, kMulti = 3 };
+  // transaction, which still orders its WATCH check in the log). kEvict: args are keys the
+  // leader evicted to stay under maxmemory (removed unconditionally, counted where proposed).
+  enum Kind : uint8_t { kClient = 1, kExpire = 2, kMulti = 3, kEvict = 4 };
   Kind kind = kClient;
   uint32_t proposer = 0;  // index of the node that proposed it
   int64_t now_ms = 0;

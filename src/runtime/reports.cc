@@ -11,6 +11,7 @@
 #include "node/key_table.h"
 #include "node/leaderless_engine.h"
 #include "runtime/connection.h"
+#include "runtime/memory_usage.h"
 #include "runtime/peer_transport.h"
 #include "runtime/server.h"
 
@@ -18,13 +19,14 @@ namespace rkv {
 
 namespace {
 
-size_t resident_bytes() {
-  long pages = 0, rss = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-    std::fclose(f);
-  }
-  return static_cast<size_t>(rss) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+// Bytes as Redis's INFO writes them for people: "1.50M".
+std::string human_bytes(uint64_t n) {
+  const double d = static_cast<double>(n);
+  if (n < 1024) return fmt::format("{}B", n);
+  if (n < (1ull << 20)) return fmt::format("{:.2f}K", d / 1024);
+  if (n < (1ull << 30)) return fmt::format("{:.2f}M", d / (1 << 20));
+  if (n < (1ull << 40)) return fmt::format("{:.2f}G", d / (1ull << 30));
+  return fmt::format("{:.2f}T", d / (1ull << 40));
 }
 
 bool wants(std::string_view section, std::string_view name) {
@@ -75,10 +77,17 @@ std::string Server::info_text(std::string_view section_in) {
         stats_.closed_output_limit, stats_.closed_idle, stats_.input_paused);
   }
   if (wants(section, "memory")) {
+    check_memory();  // fresh figures (they are otherwise refreshed each second without a limit)
+    const uint64_t used = used_memory_, rss = resident_bytes();
+    const MemorySettings& m = config_.memory;
     o += fmt::format(
-        "# Memory\r\nused_memory:{}\r\nused_memory_rss:{}\r\nused_memory_dataset:{}\r\n"
-        "maxmemory:0\r\n\r\n",
-        resident_bytes(), resident_bytes(), st.total_bytes());
+        "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\n"
+        "used_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nused_memory_storage_engine:{}\r\n"
+        "used_memory_for_maxmemory:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\n"
+        "maxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_allocator:{}\r\n\r\n",
+        used, human_bytes(used), rss, human_bytes(rss), st.total_bytes(), engine_recent_max_,
+        node_->used_memory_estimate(), m.maxmemory, human_bytes(m.maxmemory), to_string(m.policy),
+        m.samples, allocator_name());
   }
   if (wants(section, "persistence")) {
     o += fmt::format(
@@ -95,13 +104,14 @@ std::string Server::info_text(std::string_view section_in) {
     o += fmt::format(
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n"
         "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nexpired_keys:{}\r\n"
+        "evicted_keys:{}\r\n"
         "unknown_commands:{}\r\nprotocol_errors:{}\r\nlatency_p50_us:{}\r\n"
         "latency_p99_us:{}\r\nloop_steps:{}\r\nloop_step_p99_us:{}\r\nloop_step_max_us:{}\r\n"
         "loop_step_recent_max_us:{}\r\ntransactions_executed:{}\r\n"
         "transactions_aborted_watch:{}\r\ntransactions_execabort:{}\r\n"
         "transactions_failed:{}\r\n\r\n",
         stats_.connections_total, stats_.total_commands(), stats_.net_input_bytes,
-        stats_.net_output_bytes, st.total_expired(), stats_.unknown_commands,
+        stats_.net_output_bytes, st.total_expired(), node_->evicted_keys(), stats_.unknown_commands,
         stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99),
         stats_.loop.histogram().total(), stats_.loop.histogram().quantile_us(0.99),
         stats_.loop.max_us(), stats_.loop.recent_max_us(), stats_.transactions_executed,
@@ -406,6 +416,18 @@ std::string Server::metrics_text() {
   gauge("replikv_keys", "Keys stored, all keyspaces.", st.total_keys());
   gauge("replikv_data_bytes", "Bytes of keys and values stored.", st.total_bytes());
   gauge("replikv_resident_bytes", "Resident memory of the process.", resident_bytes());
+  gauge("replikv_used_memory_bytes",
+        "Bytes the allocator holds for the process (INFO used_memory), measured now.",
+        allocated_bytes());
+  gauge("replikv_maxmemory_bytes", "The memory limit (maxmemory); 0: none.",
+        config_.memory.maxmemory);
+  gauge("replikv_memory_for_maxmemory_bytes",
+        "The figure the memory limit is compared with: used memory less the storage engine's "
+        "memtables and block cache, as estimated since the last measurement.",
+        node_->used_memory_estimate());
+  counter("replikv_evicted_keys_total",
+          "Keys evicted to stay under maxmemory (by this node, or by its log as a leader).",
+          node_->evicted_keys());
   counter("replikv_expired_keys_total", "Keys removed because their TTL passed.",
           st.total_expired());
   counter("replikv_net_input_bytes_total", "Bytes read from clients.", stats_.net_input_bytes);

@@ -14,6 +14,7 @@
 
 #include "runtime/admin_http.h"
 #include "runtime/connection.h"
+#include "runtime/memory_usage.h"
 #include "runtime/peer_transport.h"
 #include "runtime/syncer.h"
 
@@ -85,6 +86,7 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed, &s->clock_);
   s->start_ms_ = s->now_ms();
   RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
+  s->check_memory();
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
   if (config.fsync == FsyncMode::kBatch) {
     Server* self = s.get();
@@ -477,6 +479,30 @@ void Server::check_disk() {
   }
 }
 
+void Server::check_memory() {
+  last_memory_check_ms_ = mono_ms();
+  // Both figures together: a memtable flushed or filled between two readings would otherwise
+  // show as memory the node must evict, or as room it does not have.
+  used_memory_ = allocated_bytes();
+  engine_memory_ = storage_->engine_memory_bytes();
+  // A memtable RocksDB has flushed leaves its figure a moment before its memory is freed (by a
+  // later cleanup): the storage engine's share is the largest figure of the last 250 ms, so
+  // that moment does not show as memory the node must evict for.
+  const int64_t now = mono_ms();
+  if (engine_memory_ >= engine_recent_max_ || now - engine_recent_max_ms_ > 250) {
+    engine_recent_max_ = engine_memory_;
+    engine_recent_max_ms_ = now;
+  }
+  const uint64_t outside = engine_recent_max_;
+  node_->set_used_memory(used_memory_ > outside ? used_memory_ - outside : 0);
+}
+
+void Server::set_memory_settings(const MemorySettings& m) {
+  config_.memory = m;
+  node_->set_memory_settings(m);
+  check_memory();
+}
+
 void Server::apply_disk_state() {
   node_->refuse_writes(disk_.refusal());
   if (disk_.full()) {
@@ -607,6 +633,7 @@ void Server::cron() {
     last_disk_check_ms_ = mono;
     check_disk();
   }
+  if (config_.memory.maxmemory != 0 || mono - last_memory_check_ms_ >= 1000) check_memory();
   if (!disk_.write_error().empty() && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) {
     retry_failed();
   }

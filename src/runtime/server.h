@@ -125,6 +125,13 @@ class Server {
   RedisRole redis_role();
   std::string status_json();
   const DiskGuard& disk() const { return disk_; }
+  // --- memory (maxmemory) ---
+  // CONFIG SET maxmemory / maxmemory-policy / maxmemory-samples: in force at once.
+  void set_memory_settings(const MemorySettings& m);
+  // The allocator's bytes in use and the storage engine's share of them, as last measured
+  // (every tick while a limit is set, else every second, and by INFO memory).
+  uint64_t used_memory() const { return used_memory_; }
+  uint64_t engine_memory() const { return engine_recent_max_; }
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);
 
@@ -152,6 +159,8 @@ class Server {
   void check_disk();
   // Hands the guard's verdict to the node, and logs the change.
   void apply_disk_state();
+  // Measures memory and hands the node the figure its limit applies to.
+  void check_memory();
   void release_held();
   void arm_cron();
   void cron();
@@ -190,6 +199,10 @@ class Server {
   std::optional<PersistRequest> failed_;  // see on_persist_failed
   int64_t last_retry_ms_ = 0;             // mono_ms() of the last attempt to write failed_
   int64_t last_disk_check_ms_ = 0;
+  int64_t last_memory_check_ms_ = 0;
+  uint64_t used_memory_ = 0, engine_memory_ = 0;
+  uint64_t engine_recent_max_ = 0;  // see check_memory
+  int64_t engine_recent_max_ms_ = 0;
   bool stopping_ = false;
   ServerStats stats_;
   uint64_t last_client_id_ = 0;

@@ -214,15 +214,49 @@ void cmd_hello(Server& s, Connection& c, Args a, resp::Writer& w, std::string* o
   write_hello(s, c, reply);
 }
 
+// CONFIG SET param value [param value ...] for the memory limit: all or nothing, as Redis.
+void config_set(Server& s, Args a, resp::Writer& w) {
+  if (a.size() % 2 != 0) return w.error("ERR wrong number of arguments for 'config|set' command");
+  MemorySettings m = s.config().memory;
+  for (size_t i = 2; i + 1 < a.size(); i += 2) {
+    const std::string_view name = a[i], value = a[i + 1];
+    bool ok = false;
+    if (iequals(name, "maxmemory")) {
+      ok = parse_memory_bytes(value, &m.maxmemory);
+    } else if (iequals(name, "maxmemory-policy")) {
+      ok = parse_maxmemory_policy(value, &m.policy);
+    } else if (iequals(name, "maxmemory-samples")) {
+      uint64_t n = 0;
+      ok = parse_memory_bytes(value, &n) && n >= 1 && n <= 64;
+      m.samples = static_cast<uint32_t>(n);
+    } else {
+      return w.error(fmt::format(
+          "ERR Unknown option or number of arguments for CONFIG SET - '{}' (replikv sets "
+          "maxmemory, maxmemory-policy and maxmemory-samples at runtime; the rest through the "
+          "config file)",
+          sanitize(name, 64)));
+    }
+    if (!ok) {
+      return w.error(
+          fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - "
+                      "argument couldn't be parsed into an integer or policy name",
+                      sanitize(name, 64)));
+    }
+  }
+  s.set_memory_settings(m);
+  w.ok();
+}
+
 void cmd_config(Server& s, Args a, resp::Writer& w) {
   if (iequals(a[1], "resetstat") && a.size() == 2) {
     s.stats() = ServerStats{};
     return w.ok();
   }
+  if (iequals(a[1], "set") && a.size() >= 4) return config_set(s, a, w);
   if (!iequals(a[1], "get") || a.size() < 3) {
     return w.error(
-        "ERR CONFIG supports GET and RESETSTAT; settings change through the config file and a "
-        "restart");
+        "ERR CONFIG supports GET, SET (of maxmemory, maxmemory-policy and maxmemory-samples) "
+        "and RESETSTAT; other settings change through the config file and a restart");
   }
   const Config& c = s.config();
   const std::pair<std::string_view, std::string> params[] = {
@@ -236,7 +270,9 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
                       : c.fsync == FsyncMode::kBatch ? "batch"
                                                      : "no"},
       {"maxclients", std::to_string(c.limits.max_clients)},
-      {"maxmemory", "0"},
+      {"maxmemory", std::to_string(c.memory.maxmemory)},
+      {"maxmemory-policy", to_string(c.memory.policy)},
+      {"maxmemory-samples", std::to_string(c.memory.samples)},
       {"proto-max-bulk-len", std::to_string(c.limits.max_bulk_len)},
       {"client-query-buffer-limit", std::to_string(c.limits.max_query_buffer)},
       {"timeout", std::to_string(c.limits.idle_timeout_ms / 1000)},

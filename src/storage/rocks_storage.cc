@@ -654,6 +654,15 @@ uint64_t RocksStorage::approximate_bytes() const {
   return sst + mem + impl_->log_keys.bytes();
 }
 
+uint64_t RocksStorage::engine_memory_bytes() const {
+  uint64_t mem = 0;
+  uint64_t cache = 0;
+  // Flushed memtables still referenced (pinned) included: they are freed a moment later.
+  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &mem);
+  (void)impl_->db->GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &cache);
+  return mem + cache;
+}
+
 Result<std::unique_ptr<Storage>> open_rocks_storage(const std::string& dir,
                                                     const RocksOptions& options) {
   auto r = RocksStorage::open(dir, options);

@@ -155,6 +155,11 @@ class Storage {
   // disk); OK when nothing is left. Until it succeeds every write fails, so a driver tries it
   // before taking writes, and again while it fails. Same threading rule as write().
   virtual Status finish_open() { return Status::ok(); }
+
+  // Memory the storage engine holds within bounds of its own settings (RocksStorage: its
+  // memtables and block cache), which the node's memory limit leaves out as Redis leaves out
+  // its replication and AOF buffers (docs/configuration.md, [memory]). Thread-safe.
+  virtual uint64_t engine_memory_bytes() const { return 0; }
 };
 
 // In-memory storage with a crash model for tests and the simulator.
@@ -229,6 +234,7 @@ class RocksStorage final : public Storage {
   std::string stats() const;
   // Approximate bytes held: live SST files plus memtables. Cheap; for metrics and limits.
   uint64_t approximate_bytes() const;
+  uint64_t engine_memory_bytes() const override;
 
   struct Impl;  // opaque; only open() can build one
   explicit RocksStorage(std::unique_ptr<Impl> impl);
