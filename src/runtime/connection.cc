@@ -556,7 +556,9 @@ bool Connection::receive_tls() {
   if (!tls_->handshake_done() && !advance_tls_handshake()) return false;
   char* buf = in_.get() + in_end_;
   const size_t cap = in_cap_ - in_end_;
-  while (rx_n_ < cap) {
+  // One read per readiness, as on the plain path, then whatever the session already holds: a
+  // read that would find the socket empty costs a system call for nothing.
+  do {
     const TlsSession::Outcome r = tls_->read(buf + rx_n_, cap - rx_n_);
     if (r.io == TlsSession::Io::kDone) {
       rx_n_ += r.n;
@@ -567,14 +569,13 @@ bool Connection::receive_tls() {
       spdlog::info("client {} ({}): TLS error: {}; closing", info_.id, info_.addr, tls_->error());
     }
     // What was read before close_notify is handled first; the end is seen again on the next
-    // read (the socket stays readable at EOF).
-    // A failed session drops what it decrypted before failing.
+    // read (the socket stays readable at EOF). A failed session drops what it decrypted.
     if ((r.io == TlsSession::Io::kClosed && rx_n_ == 0) || r.io == TlsSession::Io::kFailed) {
       rx_n_ = 0;
       rx_ec_ = asio::error::eof;
     }
     break;
-  }
+  } while (rx_n_ < cap && tls_->has_pending());
   return rx_n_ > 0 || rx_ec_;
 }
 

@@ -143,6 +143,9 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::load(const TlsSettings& s)
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One recv takes whatever arrived (several records of a pipeline) instead of a header and a
+  // body per record; what it buffers beyond the first record is has_pending().
+  SSL_CTX_set_read_ahead(ctx, 1);
   // Sessions resumed with client certificates need an id context of the server's.
   static constexpr unsigned char kSid[] = "replikv";
   SSL_CTX_set_session_id_context(ctx, kSid, sizeof kSid - 1);
