@@ -29,21 +29,10 @@ done
 [ -x "$BIN" ] || { echo "tls_compare: replikv binary not found at $BIN (make build)" >&2; exit 1; }
 
 tmp="$(mktemp -d -t rkv-tls-bench.XXXXXX)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "tls_compare: kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BENCH_ME=tls_compare
+# pids, cleanup at exit (trap), free_port; wait_ping and start_redis are redefined below.
+# shellcheck source=cluster_lib.sh
+source "$here/cluster_lib.sh"
 
 forget_pid() {
   local keep=() p

@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,8 @@ class ClientTlsTest(PkiTestCase):
             # A pipeline of many small commands in one write.
             c.send(b"".join(harness.encode_command("INCR", "py:n") for _ in range(2000)))
             self.assertEqual([c.read_reply() for _ in range(2000)][-1], 2000)
+            self.assertEqual(c.call("CONFIG", "GET", "tls-port"),
+                             ["tls-port", str(self.server.tls_port)])
         # The plain port beside it sees the same data.
         with self.server.raw() as c:
             self.assertEqual(c.call("GET", "py:k"), "hello")
@@ -252,6 +255,22 @@ class ClientTlsTest(PkiTestCase):
         with TlsClient(s) as c:
             self.assertEqual(c.call("PING"), "PONG")
         with s.raw() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+
+    def test_client_vanishing_mid_reply(self):
+        """Replies written to a TLS client that reset its connection: only that connection
+        ends (no SIGPIPE)."""
+        with TlsClient(self.server) as c:
+            self.assertEqual(c.call("SET", "vanish:big", "x" * (1 << 20)), "OK")
+        for linger in (False, True, False, True):
+            c = TlsClient(self.server)
+            c.send(b"".join(harness.encode_command("GET", "vanish:big") for _ in range(64)))
+            if linger:  # RST at once; else FIN, and RST for the next bytes that arrive
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sock.close()
+        time.sleep(0.5)
+        self.assertTrue(self.server.alive(), self.server.log_tail())
+        with TlsClient(self.server) as c:
             self.assertEqual(c.call("PING"), "PONG")
 
     def test_admin_https(self):

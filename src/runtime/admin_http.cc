@@ -25,11 +25,7 @@ int AdminHttp::on_client_hello(SSL* ssl, int* /*alert*/, void* self) {
   // The session takes the current context's certificate, key and CA; the verify mode is the
   // session's own.
   SSL_set_SSL_CTX(ssl, admin->tls_->native());
-  const TlsAuthClients auth = admin->tls_->settings().auth_clients;
-  int mode = SSL_VERIFY_NONE;
-  if (auth == TlsAuthClients::kYes) mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-  if (auth == TlsAuthClients::kOptional) mode = SSL_VERIFY_PEER;
-  SSL_set_verify(ssl, mode, nullptr);
+  set_client_verify(ssl, admin->tls_->settings().auth_clients);
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <future>
 
@@ -133,6 +134,9 @@ Status Server::listen(asio::ip::tcp::acceptor& acceptor, const asio::ip::address
 }
 
 Status Server::start() {
+  // A client that resets its connection must not kill the node: OpenSSL writes to sockets with
+  // write(2), not send(MSG_NOSIGNAL) as asio does.
+  std::signal(SIGPIPE, SIG_IGN);
   asio::error_code ec;
   auto addr = asio::ip::make_address(config_.bind, ec);
   if (ec) return Status::invalid_argument(fmt::format("bad bind address \"{}\"", config_.bind));

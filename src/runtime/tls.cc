@@ -178,13 +178,17 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::load(const TlsSettings& s)
   return std::shared_ptr<const TlsContext>(std::move(c));
 }
 
-std::unique_ptr<TlsSession> TlsContext::accept(int fd, TlsAuthClients auth) const {
-  SSL* ssl = SSL_new(ctx_);
-  RKV_ASSERT(ssl != nullptr);  // out of memory
+void set_client_verify(SSL* ssl, TlsAuthClients auth) {
   int mode = SSL_VERIFY_NONE;
   if (auth == TlsAuthClients::kYes) mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
   if (auth == TlsAuthClients::kOptional) mode = SSL_VERIFY_PEER;
   SSL_set_verify(ssl, mode, nullptr);
+}
+
+std::unique_ptr<TlsSession> TlsContext::accept(int fd, TlsAuthClients auth) const {
+  SSL* ssl = SSL_new(ctx_);
+  RKV_ASSERT(ssl != nullptr);  // out of memory
+  set_client_verify(ssl, auth);
   SSL_set_fd(ssl, fd);
   SSL_set_accept_state(ssl);
   return std::make_unique<TlsSession>(ssl);

@@ -118,6 +118,9 @@ class LogLimiter {
   uint64_t suppressed_ = 0;
 };
 
+// Asks a server session for the client's certificate as `auth` says (and verifies it).
+void set_client_verify(ssl_st* ssl, TlsAuthClients auth);
+
 // OpenSSL's pending errors as one line ("" when none), emptying the thread's error queue.
 std::string take_openssl_errors();
 
