@@ -130,14 +130,7 @@ std::optional<std::string_view> Connection::first_key() const {
 
 void Connection::handle_received() {
   on_read(rx_ec_, rx_n_);
-  if (tls_ && !closed_ && !tls_read_posted_ && tls_->has_pending()) {
-    // Decrypted input the buffer had no room for: no readiness will announce it.
-    tls_read_posted_ = true;
-    asio::post(server_.io(), [self = shared_from_this()] {
-      self->tls_read_posted_ = false;
-      if (self->receive()) self->handle_received();
-    });
-  }
+  if (tls_) read_tls_pending();
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
@@ -457,7 +450,11 @@ bool Connection::release_held(uint64_t durable_token) {
   }
   if (input_paused_ && held_cmds_ <= kMaxHeldCommands / 2 && !closed_ && !close_after_flush_) {
     input_paused_ = false;
-    if (!server_.watch_client(*this, socket_.native_handle())) close();
+    if (!server_.watch_client(*this, socket_.native_handle())) {
+      close();
+    } else if (tls_) {
+      read_tls_pending();
+    }
   }
   return !held_.empty();
 }
@@ -577,6 +574,17 @@ bool Connection::receive_tls() {
     break;
   } while (rx_n_ < cap && tls_->has_pending());
   return rx_n_ > 0 || rx_ec_;
+}
+
+void Connection::read_tls_pending() {
+  // Decrypted input the buffer had no room for (or that arrived while input was paused): no
+  // readiness will announce it.
+  if (closed_ || input_paused_ || tls_read_posted_ || !tls_->has_pending()) return;
+  tls_read_posted_ = true;
+  asio::post(server_.io(), [self = shared_from_this()] {
+    self->tls_read_posted_ = false;
+    if (!self->input_paused_ && self->receive()) self->handle_received();
+  });
 }
 
 void Connection::wait_tls(bool writable) {

@@ -115,6 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // write that needs it readable or writable, waits through asio (rare); decrypted bytes left
   // in the session after a read are read from a posted handler (epoll cannot announce them).
   bool receive_tls();
+  void read_tls_pending();
   bool advance_tls_handshake();
   void wait_tls(bool writable);
   void flush_tls();

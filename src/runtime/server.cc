@@ -297,45 +297,45 @@ void Server::shutdown_now() {
 }
 
 void Server::accept_next(asio::ip::tcp::acceptor& acceptor, bool tls) {
-  acceptor.async_accept([this, &acceptor, tls](const asio::error_code& ec,
-                                               asio::ip::tcp::socket sock) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopping_) return;
-      // Out of descriptors (or another transient failure): back off instead of spinning, and
-      // say so once per episode rather than per attempt. Connected clients are still served.
-      if (accept_failures_++ == 0) {
-        spdlog::warn(
-            "accept failed: {}; new connections wait (retried every 100 ms) while "
-            "{} connected clients are served",
-            ec.message(), connections_.size());
-      }
-      asio::steady_timer& backoff = tls ? tls_accept_backoff_ : accept_backoff_;
-      backoff.expires_after(std::chrono::milliseconds(100));
-      backoff.async_wait([this, &acceptor, tls](const asio::error_code& tec) {
-        if (!tec && !stopping_) accept_next(acceptor, tls);
+  acceptor.async_accept(
+      [this, &acceptor, tls](const asio::error_code& ec, asio::ip::tcp::socket sock) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || stopping_) return;
+          // Out of descriptors (or another transient failure): back off instead of spinning, and
+          // say so once per episode rather than per attempt. Connected clients are still served.
+          if (accept_failures_++ == 0) {
+            spdlog::warn(
+                "accept failed: {}; new connections wait (retried every 100 ms) while "
+                "{} connected clients are served",
+                ec.message(), connections_.size());
+          }
+          asio::steady_timer& backoff = tls ? tls_accept_backoff_ : accept_backoff_;
+          backoff.expires_after(std::chrono::milliseconds(100));
+          backoff.async_wait([this, &acceptor, tls](const asio::error_code& tec) {
+            if (!tec && !stopping_) accept_next(acceptor, tls);
+          });
+          return;
+        }
+        if (accept_failures_ != 0) {
+          spdlog::warn("accepting connections again after {} failed attempts", accept_failures_);
+          accept_failures_ = 0;
+        }
+        if (connections_.size() >= config_.limits.max_clients) {
+          stats_.rejected_connections++;
+          static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
+          asio::error_code wec;
+          if (!tls) asio::write(sock, asio::buffer(kMsg), wec);  // a TLS client could not read it
+          sock.close(wec);
+        } else {
+          std::unique_ptr<TlsSession> session;
+          if (tls) session = tls_->accept(sock.native_handle(), config_.tls.auth_clients);
+          auto c = std::make_shared<Connection>(*this, std::move(sock), std::move(session));
+          connections_.emplace(c->info().id, c);
+          stats_.connections_total++;
+          c->start();
+        }
+        accept_next(acceptor, tls);
       });
-      return;
-    }
-    if (accept_failures_ != 0) {
-      spdlog::warn("accepting connections again after {} failed attempts", accept_failures_);
-      accept_failures_ = 0;
-    }
-    if (connections_.size() >= config_.limits.max_clients) {
-      stats_.rejected_connections++;
-      static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
-      asio::error_code wec;
-      if (!tls) asio::write(sock, asio::buffer(kMsg), wec);  // a TLS client could not read it
-      sock.close(wec);
-    } else {
-      std::unique_ptr<TlsSession> session;
-      if (tls) session = tls_->accept(sock.native_handle(), config_.tls.auth_clients);
-      auto c = std::make_shared<Connection>(*this, std::move(sock), std::move(session));
-      connections_.emplace(c->info().id, c);
-      stats_.connections_total++;
-      c->start();
-    }
-    accept_next(acceptor, tls);
-  });
 }
 
 bool Server::watch_client(const Connection& c, int fd) {
