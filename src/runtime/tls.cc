@@ -140,8 +140,10 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::load(const TlsSettings& s)
   c->ctx_ = SSL_CTX_new(TLS_method());
   if (!c->ctx_) return openssl_error("tls: cannot create a context");
   SSL_CTX* ctx = c->ctx_;
-  SSL_CTX_set_options(
-      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // A peer that closes without close_notify (most Redis clients) has simply gone: an EOF, not
+  // an error to log.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // One recv takes whatever arrived (several records of a pipeline) instead of a header and a
   // body per record; what it buffers beyond the first record is has_pending().
