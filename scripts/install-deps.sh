@@ -11,7 +11,7 @@ packages=(
   libxxhash-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libhiredis-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   redis-tools redis-server etcd-server etcd-client wrk
-  python3 python3-redis curl iproute2 iptables procps
+  python3 python3-redis curl iproute2 iptables procps openssl
 )
 
 missing=()

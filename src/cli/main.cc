@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
   s->add_option("--bind", serve.bind, "address to listen on");
   s->add_option("--node-id", serve.node_id, "this node's id");
   s->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|critical|off");
+  s->add_option("--tls-port", serve.tls_port, "client TLS port (0: none)");
+  s->add_option("--tls-cert-file", serve.tls_cert_file, "TLS certificate (PEM chain)");
+  s->add_option("--tls-key-file", serve.tls_key_file, "TLS private key (PEM)");
+  s->add_option("--tls-ca-cert-file", serve.tls_ca_cert_file, "CA certificates (PEM)");
+  s->add_option("--tls-auth-clients", serve.tls_auth_clients, "yes | no | optional")
+      ->check(CLI::IsMember({"yes", "no", "optional"}));
 
   auto check = rkv::check::add_check_command(app);
 

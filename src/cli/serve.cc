@@ -21,6 +21,15 @@ Status apply_overrides(const ServeOptions& o, Config& c) {
   if (o.bind) c.bind = *o.bind;
   if (o.node_id) c.node_id = *o.node_id;
   if (o.log_level) c.log_level = *o.log_level;
+  if (o.tls_port) c.tls.port = *o.tls_port;
+  if (o.tls_cert_file) c.tls.cert_file = *o.tls_cert_file;
+  if (o.tls_key_file) c.tls.key_file = *o.tls_key_file;
+  if (o.tls_ca_cert_file) c.tls.ca_cert_file = *o.tls_ca_cert_file;
+  if (o.tls_auth_clients) {
+    for (auto a : {TlsAuthClients::kNo, TlsAuthClients::kYes, TlsAuthClients::kOptional}) {
+      if (*o.tls_auth_clients == to_string(a)) c.tls.auth_clients = a;
+    }
+  }
   if (o.fsync) {
     if (*o.fsync == "always") {
       c.fsync = FsyncMode::kAlways;

@@ -134,6 +134,18 @@ const char* to_string(MaxmemoryPolicy p) {
   return "?";
 }
 
+const char* to_string(TlsAuthClients a) {
+  switch (a) {
+    case TlsAuthClients::kNo:
+      return "no";
+    case TlsAuthClients::kYes:
+      return "yes";
+    case TlsAuthClients::kOptional:
+      return "optional";
+  }
+  return "?";
+}
+
 bool parse_maxmemory_policy(std::string_view s, MaxmemoryPolicy* out) {
   for (const auto& [v, name] : kPolicyNames) {
     if (iequals(s, name)) {
@@ -274,7 +286,7 @@ Status parse_node(const Reader& r, const toml::table& t, Config& c) {
   }
   RKV_RETURN_IF_ERROR(r.get_string(t, "id", &c.node_id));
   RKV_RETURN_IF_ERROR(r.get_string(t, "bind", &c.bind));
-  RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 1, 65535));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "port", &c.port, 0, 65535));
   RKV_RETURN_IF_ERROR(r.get_int(t, "admin_port", &c.admin_port, 0, 65535));
   RKV_RETURN_IF_ERROR(r.get_string(t, "data_dir", &c.data_dir));
   RKV_RETURN_IF_ERROR(
@@ -416,6 +428,52 @@ Status parse_leaderless(const Reader& r, const toml::table& t, LeaderlessSetting
   return Status::ok();
 }
 
+Status parse_tls(const Reader& r, const toml::table& t, TlsSettings& s) {
+  RKV_RETURN_IF_ERROR(r.only_keys(t,
+                                  {"port", "cert_file", "key_file", "ca_cert_file", "auth_clients",
+                                   "protocols", "ciphers", "ciphersuites", "replication", "admin"},
+                                  "[tls]"));
+  RKV_RETURN_IF_ERROR(r.get_int(t, "port", &s.port, 0, 65535));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "cert_file", &s.cert_file));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "key_file", &s.key_file));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "ca_cert_file", &s.ca_cert_file));
+  RKV_RETURN_IF_ERROR(
+      r.get_enum(t, "auth_clients", &s.auth_clients,
+                 {TlsAuthClients::kNo, TlsAuthClients::kYes, TlsAuthClients::kOptional}));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "protocols", &s.protocols));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "ciphers", &s.ciphers));
+  RKV_RETURN_IF_ERROR(r.get_string(t, "ciphersuites", &s.ciphersuites));
+  for (auto [key, out] : {std::pair{"replication", &s.replication}, {"admin", &s.admin}}) {
+    if (const toml::node* n = t.get(key)) {
+      if (!n->is_boolean()) return r.error_at(*n, fmt::format("\"{}\" must be true or false", key));
+      *out = *n->value<bool>();
+    }
+  }
+  return Status::ok();
+}
+
+// Cross-field TLS rules; the files themselves are read (and checked) when the server starts.
+Status validate_tls(const Config& c) {
+  const TlsSettings& s = c.tls;
+  if (c.port == 0 && s.port == 0) {
+    return Status::invalid_argument(
+        "port = 0 turns the plain client port off; set [tls] port for a TLS-only node");
+  }
+  if (!s.enabled()) return Status::ok();
+  if (s.cert_file.empty() || s.key_file.empty()) {
+    return Status::invalid_argument("[tls] needs cert_file and key_file");
+  }
+  if (s.ca_cert_file.empty() && (s.replication || s.auth_clients != TlsAuthClients::kNo)) {
+    return Status::invalid_argument(
+        "[tls] needs ca_cert_file to verify peers (replication = true) or client certificates "
+        "(auth_clients = \"yes\" or \"optional\"; \"no\" turns them off)");
+  }
+  if (s.port != 0 && s.port == c.port) {
+    return Status::invalid_argument(fmt::format("[tls] port {} is also the plain port", s.port));
+  }
+  return Status::ok();
+}
+
 Status parse_cluster(const Reader& r, const toml::table& t, Config& c) {
   RKV_RETURN_IF_ERROR(r.only_keys(t, {"secret", "node"}, "[cluster]"));
   RKV_RETURN_IF_ERROR(r.get_string(t, "secret", &c.cluster_secret));
@@ -529,9 +587,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
   Reader r(source_name);
   Config c;
-  RKV_RETURN_IF_ERROR(r.only_keys(
-      doc, {"node", "limits", "memory", "raft", "leaderless", "multileader", "cluster", "keyspace"},
-      "the file"));
+  RKV_RETURN_IF_ERROR(r.only_keys(doc,
+                                  {"node", "limits", "memory", "tls", "raft", "leaderless",
+                                   "multileader", "cluster", "keyspace"},
+                                  "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
     RKV_RETURN_IF_ERROR(parse_node(r, *n->as_table(), c));
@@ -543,6 +602,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   if (const toml::node* n = doc.get("memory")) {
     if (!n->is_table()) return r.error_at(*n, "[memory] must be a table");
     RKV_RETURN_IF_ERROR(parse_memory(r, *n->as_table(), c.memory));
+  }
+  if (const toml::node* n = doc.get("tls")) {
+    if (!n->is_table()) return r.error_at(*n, "[tls] must be a table");
+    RKV_RETURN_IF_ERROR(parse_tls(r, *n->as_table(), c.tls));
   }
   if (const toml::node* n = doc.get("raft")) {
     if (!n->is_table()) return r.error_at(*n, "[raft] must be a table");
@@ -582,6 +645,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
 
 Status validate_config(Config& c) {
   if (c.node_id.empty()) return Status::invalid_argument("node id must not be empty");
+  RKV_RETURN_IF_ERROR(validate_tls(c));
   bool has_default = false;
   for (const auto& ks : c.keyspaces)
     has_default |= ks.name == "default";

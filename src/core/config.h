@@ -151,10 +151,31 @@ struct RaftSettings {
   uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)
 };
 
+// TLS (docs/configuration.md, [tls]; docs/operations.md, "TLS"). One certificate, key and CA
+// serve the client port, the peer links and the admin listener; the files are read at start and
+// again on SIGHUP.
+enum class TlsAuthClients : unsigned char { kNo, kYes, kOptional };
+const char* to_string(TlsAuthClients a);
+
+struct TlsSettings {
+  uint16_t port = 0;  // client TLS (RESP) port; 0: none
+  std::string cert_file, key_file, ca_cert_file;
+  // Client certificates on the client port (and the admin listener): required, asked for and
+  // verified when given, or not asked for.
+  TlsAuthClients auth_clients = TlsAuthClients::kYes;
+  std::string protocols;     // e.g. "TLSv1.2 TLSv1.3"; empty: TLSv1.2 and TLSv1.3
+  std::string ciphers;       // TLSv1.2 cipher list (OpenSSL syntax); empty: OpenSSL's default
+  std::string ciphersuites;  // TLSv1.3 suites; empty: OpenSSL's default
+  bool replication = false;  // peer links over mutual TLS, each side verified against the CA
+  bool admin = false;        // admin HTTP over TLS (https)
+
+  bool enabled() const { return port != 0 || replication || admin; }
+};
+
 struct Config {
   std::string node_id = "n1";
   std::string bind = "127.0.0.1";
-  uint16_t port = 7379;
+  uint16_t port = 7379;        // 0: no plain client port (TLS only; needs tls.port)
   uint16_t admin_port = 8379;  // 0 disables the admin HTTP listener
   std::string data_dir = "./data";
   FsyncMode fsync = FsyncMode::kBatch;
@@ -169,6 +190,7 @@ struct Config {
   uint64_t disk_reserve_bytes = 64ull << 20;
   Limits limits;
   MemorySettings memory;  // [memory]
+  TlsSettings tls;
   RaftSettings raft;
   LeaderlessSettings leaderless;
   MultiLeaderSettings multileader;

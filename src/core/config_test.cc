@@ -232,6 +232,57 @@ TEST(Config, MemoryLimitTakesRedisUnitsAndPolicies) {
   expect_errors(cases);
 }
 
+TEST(Config, ParsesTls) {
+  auto r = parse_config(R"(
+[node]
+port = 0
+[tls]
+port = 6380
+cert_file = "/c.crt"
+key_file = "/c.key"
+ca_cert_file = "/ca.crt"
+auth_clients = "optional"
+protocols = "TLSv1.3"
+ciphersuites = "TLS_AES_128_GCM_SHA256"
+replication = true
+admin = true
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const Config& c = r.value();
+  EXPECT_EQ(c.port, 0);
+  EXPECT_EQ(c.tls.port, 6380);
+  EXPECT_EQ(c.tls.cert_file, "/c.crt");
+  EXPECT_EQ(c.tls.auth_clients, TlsAuthClients::kOptional);
+  EXPECT_EQ(c.tls.protocols, "TLSv1.3");
+  EXPECT_TRUE(c.tls.replication);
+  EXPECT_TRUE(c.tls.admin);
+  EXPECT_TRUE(c.tls.enabled());
+  EXPECT_FALSE(Config::defaults().tls.enabled());
+}
+
+TEST(Config, TlsRules) {
+  const std::string files = "cert_file = \"/c\"\nkey_file = \"/k\"\n";
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"[node]\nport = 0\n", "port = 0 turns the plain client port off"},
+      {"[tls]\nport = 6380\n", "[tls] needs cert_file and key_file"},
+      {"[tls]\nport = 6380\n" + files, "[tls] needs ca_cert_file"},
+      {"[tls]\nreplication = true\nauth_clients = \"no\"\n" + files, "needs ca_cert_file"},
+      {"[tls]\nauth_clients = \"maybe\"\n", "config:2: unknown auth_clients \"maybe\""},
+      {"[tls]\nadmin = \"yes\"\n", "config:2: \"admin\" must be true or false"},
+      {"[tls]\nbogus = 1\n", "unknown key \"bogus\" in [tls]"},
+      {"[node]\nport = 7000\n[tls]\nport = 7000\nauth_clients = \"no\"\n" + files,
+       "[tls] port 7000 is also the plain port"},
+  };
+  for (const auto& [text, want] : cases) {
+    auto r = parse_config(text);
+    ASSERT_FALSE(r.is_ok()) << text;
+    EXPECT_NE(r.status().message().find(want), std::string::npos)
+        << text << " -> " << r.status().message();
+  }
+  // TLS with client certificates off needs no CA.
+  EXPECT_TRUE(parse_config("[tls]\nport = 6380\nauth_clients = \"no\"\n" + files).is_ok());
+}
+
 TEST(Config, MissingFileIsAClearError) {
   auto r = load_config_file("/nonexistent/replikv.toml");
   ASSERT_FALSE(r.is_ok());

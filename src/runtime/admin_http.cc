@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include "runtime/server.h"
+#include "runtime/tls.h"
 
 namespace rkv {
 
@@ -13,8 +14,40 @@ AdminHttp::~AdminHttp() {
   stop();
 }
 
-Result<uint16_t> AdminHttp::start(const std::string& host, uint16_t port) {
-  http_ = std::make_unique<httplib::Server>();
+void AdminHttp::set_tls(std::shared_ptr<const TlsContext> tls) {
+  std::lock_guard lock(tls_mu_);
+  tls_ = std::move(tls);
+}
+
+int AdminHttp::on_client_hello(SSL* ssl, int* /*alert*/, void* self) {
+  auto* admin = static_cast<AdminHttp*>(self);
+  std::lock_guard lock(admin->tls_mu_);
+  // The session takes the current context's certificate, key and CA; the verify mode is the
+  // session's own.
+  SSL_set_SSL_CTX(ssl, admin->tls_->native());
+  set_client_verify(ssl, admin->tls_->settings().auth_clients);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+Result<uint16_t> AdminHttp::start(const std::string& host, uint16_t port,
+                                  std::shared_ptr<const TlsContext> tls) {
+  if (tls) {
+    set_tls(tls);
+    http_ = std::make_unique<httplib::SSLServer>([this, &tls](SSL_CTX& ctx) {
+      SSL_CTX* cur = tls->native();
+      SSL_CTX_set_min_proto_version(&ctx, SSL_CTX_get_min_proto_version(cur));
+      SSL_CTX_set_max_proto_version(&ctx, SSL_CTX_get_max_proto_version(cur));
+      SSL_CTX_set_options(&ctx, SSL_CTX_get_options(cur));
+      const TlsSettings& ts = tls->settings();
+      if (!ts.ciphers.empty()) SSL_CTX_set_cipher_list(&ctx, ts.ciphers.c_str());
+      if (!ts.ciphersuites.empty()) SSL_CTX_set_ciphersuites(&ctx, ts.ciphersuites.c_str());
+      SSL_CTX_set_client_hello_cb(&ctx, &AdminHttp::on_client_hello, this);
+      return true;
+    });
+    if (!http_->is_valid()) return Status::io_error("admin https: cannot set up TLS");
+  } else {
+    http_ = std::make_unique<httplib::Server>();
+  }
   http_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     // Healthy means the event loop answers, not merely that this thread runs.

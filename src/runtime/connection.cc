@@ -33,12 +33,14 @@ bool is_nil_reply(std::string_view r) {
 }
 }  // namespace
 
-Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+Connection::Connection(Server& server, asio::ip::tcp::socket socket,
+                       std::unique_ptr<TlsSession> tls)
     : server_(server),
       socket_(std::move(socket)),
       parser_(parse_limits(server.config().limits)),
       in_(std::make_unique_for_overwrite<char[]>(kInitialReadBuffer)),
       in_cap_(kInitialReadBuffer) {
+  tls_ = std::move(tls);
   info_.id = server.next_client_id();
   authenticated_ = server.config().requirepass.empty();
   asio::error_code ec;
@@ -66,6 +68,7 @@ void Connection::close() {
   closed_ = true;
   server_.node().on_client_closed(info_.id);
   server_.unwatch_client(socket_.native_handle());
+  if (tls_) tls_->shutdown();
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -115,6 +118,7 @@ bool Connection::receive() {
     close();
     return false;
   }
+  if (tls_) return receive_tls();
   rx_n_ = socket_.read_some(asio::buffer(in_.get() + in_end_, in_cap_ - in_end_), rx_ec_);
   return rx_ec_ != asio::error::would_block && rx_ec_ != asio::error::try_again;
 }
@@ -126,6 +130,7 @@ std::optional<std::string_view> Connection::first_key() const {
 
 void Connection::handle_received() {
   on_read(rx_ec_, rx_n_);
+  if (tls_) read_tls_pending();
 }
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
@@ -445,7 +450,11 @@ bool Connection::release_held(uint64_t durable_token) {
   }
   if (input_paused_ && held_cmds_ <= kMaxHeldCommands / 2 && !closed_ && !close_after_flush_) {
     input_paused_ = false;
-    if (!server_.watch_client(*this, socket_.native_handle())) close();
+    if (!server_.watch_client(*this, socket_.native_handle())) {
+      close();
+    } else if (tls_) {
+      read_tls_pending();
+    }
   }
   return !held_.empty();
 }
@@ -484,6 +493,7 @@ void Connection::flush() {
     return;
   }
   server_.stats().net_output_bytes += out_.size();
+  if (tls_) return flush_tls();
   // Try the write at once; only what the socket does not take waits for the reactor.
   asio::error_code wec;
   size_t written = socket_.write_some(asio::buffer(out_), wec);
@@ -514,6 +524,118 @@ void Connection::on_written(const asio::error_code& ec) {
     return;
   }
   flush();
+}
+
+// --- the TLS transport -----------------------------------------------------------------------
+
+bool Connection::advance_tls_handshake() {
+  switch (tls_->handshake()) {
+    case TlsSession::Io::kDone:
+      spdlog::debug("client {} ({}): TLS established: {}", info_.id, info_.addr, tls_->describe());
+      return true;
+    case TlsSession::Io::kWantRead:
+      return false;  // the client poller calls again
+    case TlsSession::Io::kWantWrite:
+      wait_tls(true);
+      return false;
+    case TlsSession::Io::kClosed:
+    case TlsSession::Io::kFailed:
+      break;
+  }
+  server_.note_tls_refusal(info_.addr, tls_->error());
+  close();
+  return false;
+}
+
+bool Connection::receive_tls() {
+  rx_ec_.clear();
+  rx_n_ = 0;
+  if (!tls_->handshake_done() && !advance_tls_handshake()) return false;
+  char* buf = in_.get() + in_end_;
+  const size_t cap = in_cap_ - in_end_;
+  // One read per readiness, as on the plain path, then whatever the session already holds: a
+  // read that would find the socket empty costs a system call for nothing.
+  do {
+    const TlsSession::Outcome r = tls_->read(buf + rx_n_, cap - rx_n_);
+    if (r.io == TlsSession::Io::kDone) {
+      rx_n_ += r.n;
+      continue;
+    }
+    if (r.io == TlsSession::Io::kWantWrite) wait_tls(true);
+    if (r.io == TlsSession::Io::kFailed) {
+      spdlog::info("client {} ({}): TLS error: {}; closing", info_.id, info_.addr, tls_->error());
+    }
+    // What was read before close_notify is handled first; the end is seen again on the next
+    // read (the socket stays readable at EOF). A failed session drops what it decrypted.
+    if ((r.io == TlsSession::Io::kClosed && rx_n_ == 0) || r.io == TlsSession::Io::kFailed) {
+      rx_n_ = 0;
+      rx_ec_ = asio::error::eof;
+    }
+    break;
+  } while (rx_n_ < cap && tls_->has_pending());
+  return rx_n_ > 0 || rx_ec_;
+}
+
+void Connection::read_tls_pending() {
+  // Decrypted input the buffer had no room for (or that arrived while input was paused): no
+  // readiness will announce it.
+  if (closed_ || input_paused_ || tls_read_posted_ || !tls_->has_pending()) return;
+  tls_read_posted_ = true;
+  asio::post(server_.io(), [self = shared_from_this()] {
+    self->tls_read_posted_ = false;
+    if (!self->input_paused_ && self->receive()) self->handle_received();
+  });
+}
+
+void Connection::wait_tls(bool writable) {
+  if (tls_waiting_) return;  // the pending wait retries both directions
+  tls_waiting_ = true;
+  socket_.async_wait(
+      writable ? asio::ip::tcp::socket::wait_write : asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_tls_ready(ec); });
+}
+
+void Connection::on_tls_ready(const asio::error_code& ec) {
+  tls_waiting_ = false;
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  if (write_in_flight_) continue_tls_write();
+  if (!closed_ && receive()) handle_received();
+}
+
+void Connection::flush_tls() {
+  writing_.swap(out_);
+  out_.clear();
+  tls_written_ = 0;
+  continue_tls_write();
+}
+
+void Connection::continue_tls_write() {
+  write_in_flight_ = false;
+  while (tls_written_ < writing_.size()) {
+    const TlsSession::Outcome r =
+        tls_->write(writing_.data() + tls_written_, writing_.size() - tls_written_);
+    if (r.io == TlsSession::Io::kDone) {
+      tls_written_ += r.n;
+      continue;
+    }
+    if (r.io == TlsSession::Io::kWantWrite || r.io == TlsSession::Io::kWantRead) {
+      write_in_flight_ = true;
+      wait_tls(r.io == TlsSession::Io::kWantWrite);
+      return;
+    }
+    spdlog::debug("client {} ({}): TLS write failed: {}", info_.id, info_.addr, tls_->error());
+    close();
+    return;
+  }
+  writing_.clear();
+  if (writing_.capacity() > (1u << 20)) writing_.shrink_to_fit();
+  tls_written_ = 0;
+  if (!out_.empty()) return flush();
+  if (close_after_flush_ && held_.empty()) close();
 }
 
 }  // namespace rkv

@@ -15,13 +15,17 @@
 
 #include "resp/parser.h"
 #include "runtime/server.h"
+#include "runtime/tls.h"
 #include "runtime/transaction.h"
 
 namespace rkv {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server& server, asio::ip::tcp::socket socket);
+  // tls: the session of a client of the TLS port (its handshake not yet begun); null for the
+  // plain port.
+  Connection(Server& server, asio::ip::tcp::socket socket,
+             std::unique_ptr<TlsSession> tls = nullptr);
   ~Connection();
 
   void start();
@@ -105,6 +109,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void hold_tail(size_t from, uint64_t token, int64_t start_us);
   void on_written(const asio::error_code& ec);
   bool ensure_read_space(size_t want_total);
+
+  // The TLS transport (tls_ set): the handshake, reads and writes go through the session over
+  // the same non-blocking socket. A handshake or read that needs the socket writable, and a
+  // write that needs it readable or writable, waits through asio (rare); decrypted bytes left
+  // in the session after a read are read from a posted handler (epoll cannot announce them).
+  bool receive_tls();
+  void read_tls_pending();
+  bool advance_tls_handshake();
+  void wait_tls(bool writable);
+  void flush_tls();
+  void continue_tls_write();
+  void on_tls_ready(const asio::error_code& ec);
+  std::unique_ptr<TlsSession> tls_;
+  size_t tls_written_ = 0;        // bytes of writing_ the session has taken
+  bool tls_waiting_ = false;      // an asio readiness wait is pending for the session
+  bool tls_read_posted_ = false;  // a handler will read what the session holds
 
   asio::error_code rx_ec_;  // result of the last receive(), for handle_received()
   size_t rx_n_ = 0;

@@ -78,6 +78,7 @@ struct ServerStats {
   uint64_t protocol_errors = 0;
   uint64_t connections_total = 0;
   uint64_t rejected_connections = 0;
+  uint64_t tls_handshake_failures = 0;  // TLS port: handshakes refused or broken
   uint64_t closed_output_limit = 0;
   uint64_t input_paused = 0;  // times a client's input stopped: too many replies still held
   uint64_t closed_idle = 0;

@@ -7,14 +7,18 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <asio/ssl.hpp>
 #include <cstring>
 
 #include "core/assert.h"
 #include "core/checksum.h"
+#include "runtime/tls.h"
 
 namespace rkv {
 
@@ -270,7 +274,26 @@ class PeerTransport::Link {
   bool ready() const { return step == Step::kReady; }
   bool closed() const { return step == Step::kClosed; }
 
+  // Reads and writes go through TLS when the link has it, else straight to the socket.
+  template <typename Buffers, typename Handler>
+  void write(const Buffers& b, Handler&& h) {
+    if (tls) {
+      asio::async_write(*tls, b, std::forward<Handler>(h));
+    } else {
+      asio::async_write(socket, b, std::forward<Handler>(h));
+    }
+  }
+  template <typename Handler>
+  void read_some(asio::mutable_buffer b, Handler&& h) {
+    if (tls) {
+      tls->async_read_some(b, std::forward<Handler>(h));
+    } else {
+      socket.async_read_some(b, std::forward<Handler>(h));
+    }
+  }
+
   tcp::socket socket;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
   asio::steady_timer deadline;  // connect + handshake
   Role role;
   Step step = Step::kConnecting;
@@ -512,7 +535,7 @@ void PeerTransport::flush(const LinkPtr& link) {
       link->control_writing += c;
     link->control.clear();
     link->writing = true;
-    asio::async_write(link->socket, asio::buffer(link->control_writing), std::move(done));
+    link->write(asio::buffer(link->control_writing), std::move(done));
     return;
   }
   if (link->role != Link::Role::kOutbound || !link->ready()) return;
@@ -563,7 +586,7 @@ void PeerTransport::flush(const LinkPtr& link) {
     }
   }
   link->writing = true;
-  asio::async_write(link->socket, link->buffers, std::move(done));
+  link->write(link->buffers, std::move(done));
 }
 
 void PeerTransport::on_written(const LinkPtr& link, const asio::error_code& ec) {
@@ -601,7 +624,6 @@ void PeerTransport::start_accept() {
       auto link =
           std::make_shared<Link>(io_, std::move(socket), Link::Role::kInbound, Link::kNoPeer);
       link->remote = endpoint_text(link->socket);
-      link->step = Link::Step::kAwaitHello;
       tune_socket(link->socket);
       links_.push_back(link);
       link->deadline.expires_after(opts_.handshake_timeout);
@@ -609,7 +631,11 @@ void PeerTransport::start_accept() {
         if (alive.expired() || tec || link->ready() || link->closed()) return;
         close_link(link, "handshake timeout");
       });
-      start_read(link);
+      if (opts_.tls) {
+        start_tls(link, &PeerTransport::await_hello);
+      } else {
+        await_hello(link);
+      }
     }
     start_accept();
   });
@@ -681,10 +707,56 @@ void PeerTransport::on_connected(const LinkPtr& link, const asio::error_code& ec
     return;
   }
   tune_socket(link->socket);
+  if (opts_.tls) return start_tls(link, &PeerTransport::begin_hello);
+  begin_hello(link);
+}
+
+void PeerTransport::begin_hello(const LinkPtr& link) {
   link->step = Link::Step::kAwaitChallenge;
   link->nonce_d = make_nonce();
   write_control(link, peer_wire::encode_hello(cfg_.nodes[self_].id, fingerprint_, link->nonce_d));
   start_read(link);
+}
+
+void PeerTransport::await_hello(const LinkPtr& link) {
+  link->step = Link::Step::kAwaitHello;
+  start_read(link);
+}
+
+void PeerTransport::set_tls(std::shared_ptr<const TlsContext> tls) {
+  RKV_ASSERT(opts_.tls && tls);
+  opts_.tls = std::move(tls);
+}
+
+void PeerTransport::start_tls(const LinkPtr& link, void (PeerTransport::*next)(const LinkPtr&)) {
+  // The stream makes its SSL from the context and keeps no other hold on it (the SSL counts
+  // its own reference), so a wrapper for the moment of construction suffices.
+  SSL_CTX* native = opts_.tls->native();
+  SSL_CTX_up_ref(native);
+  {
+    asio::ssl::context ctx(native);
+    link->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(link->socket, ctx);
+  }
+  asio::error_code ignored;
+  link->tls->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert,
+                             ignored);
+  const bool dialer = link->role == Link::Role::kOutbound;
+  link->step = dialer ? Link::Step::kAwaitChallenge : Link::Step::kAwaitHello;  // not kReady
+  std::weak_ptr<char> alive = alive_;
+  link->tls->async_handshake(
+      dialer ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+      [this, alive, link, next](const asio::error_code& ec) {
+        if (alive.expired() || link->closed()) return;
+        if (ec) {
+          std::string why = ec.message();
+          const long verify = SSL_get_verify_result(link->tls->native_handle());
+          if (verify != X509_V_OK) {
+            why = fmt::format("certificate refused: {}", X509_verify_cert_error_string(verify));
+          }
+          return close_link(link, "failed TLS handshake", why);
+        }
+        (this->*next)(link);
+      });
 }
 
 void PeerTransport::schedule_redial(uint32_t peer) {
@@ -719,11 +791,11 @@ void PeerTransport::start_read(const LinkPtr& link) {
     reserve_frame(*link, link->rend - link->rbeg + 1);
   }
   std::weak_ptr<char> alive = alive_;
-  link->socket.async_read_some(asio::buffer(link->rbuf.get() + link->rend, link->rcap - link->rend),
-                               [this, alive, link](const asio::error_code& ec, size_t n) {
-                                 if (alive.expired()) return;
-                                 on_read(link, ec, n);
-                               });
+  link->read_some(asio::buffer(link->rbuf.get() + link->rend, link->rcap - link->rend),
+                  [this, alive, link](const asio::error_code& ec, size_t n) {
+                    if (alive.expired()) return;
+                    on_read(link, ec, n);
+                  });
 }
 
 void PeerTransport::on_read(const LinkPtr& link, const asio::error_code& ec, size_t n) {

@@ -52,6 +52,8 @@
 
 namespace rkv {
 
+class TlsContext;
+
 struct PeerTransportOptions {
   uint32_t max_frame_bytes = 64u << 20;               // largest payload sent or accepted
   uint64_t max_queued_bytes = 64ull << 20;            // payload bytes waiting per peer
@@ -68,6 +70,10 @@ struct PeerTransportOptions {
   uint32_t max_write_batch_frames = 1024;     // frames gathered into one async_write
   // A lazy payload waits at most this long for company (0: lazy payloads are sent like others).
   std::chrono::microseconds lazy_delay{0};
+  // Set: every link runs over mutual TLS made from this context (both sides present their
+  // certificate and verify the other's against the context's CA) before the handshake below,
+  // which still runs inside it; a TLS failure closes the link like a failed handshake.
+  std::shared_ptr<const TlsContext> tls;
 };
 
 // Counters for one peer. "Rejected" counts connections to or from this peer that were closed
@@ -127,6 +133,9 @@ class PeerTransport {
   // if the peer has no outbound link. send_raw_for_test: bytes go on the wire as they are
   // (no framing) through the outbound link, to provoke protocol violations at the peer.
   void set_peer_port(uint32_t peer, uint16_t port);
+  // Links made from now on use `tls` (a reloaded certificate); open links keep theirs. Only
+  // when the transport was started with TLS.
+  void set_tls(std::shared_ptr<const TlsContext> tls);
   void send_raw_for_test(uint32_t to, std::string bytes);
 
  private:
@@ -142,6 +151,10 @@ class PeerTransport {
   void dial(uint32_t peer);
   void schedule_redial(uint32_t peer);
   void on_connected(const LinkPtr& link, const asio::error_code& ec);
+  // With opts_.tls: runs the TLS handshake of a connected or accepted link, then `next`.
+  void start_tls(const LinkPtr& link, void (PeerTransport::*next)(const LinkPtr&));
+  void begin_hello(const LinkPtr& link);  // dialer: sends HELLO
+  void await_hello(const LinkPtr& link);  // acceptor: waits for HELLO
   // No Nagle delay; dead links detected within dead_link_timeout.
   void tune_socket(asio::ip::tcp::socket& socket) const;
   void start_read(const LinkPtr& link);

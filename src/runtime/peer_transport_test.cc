@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "core/checksum.h"
+#include "runtime/tls.h"
+#include "runtime/tls_test_util.h"
 
 namespace rkv {
 namespace {
@@ -476,6 +478,65 @@ TEST(PeerTransportTest, FrameTagsBindKeySequenceAndPayload) {
   const std::string f = peer_wire::encode_data_frame(a, 3, "xy");
   ASSERT_EQ(f.size(), PeerTransport::kFrameHeaderBytes + 2);
   EXPECT_EQ(f.substr(12), "xy");
+}
+
+TEST(PeerTransportTest, TlsLinksCarryMessages) {
+  tls_testing::Pki pki;
+  pki.issue("node");
+  auto tls = TlsContext::load(pki.settings("node"));
+  ASSERT_TRUE(tls.is_ok()) << tls.status().to_string();
+  asio::io_context io;
+  PeerTransportOptions opts = fast_options();
+  opts.tls = tls.value();
+  Cluster c(io, 3, opts);
+  c.start_all();
+  ASSERT_TRUE(run_until(io, [&] { return c.all_connected(); }));
+  for (int k = 0; k < 100; ++k)
+    c[0].send(1, msg(0, 1, k) + std::string(static_cast<size_t>(k) * 1000, 'x'));
+  ASSERT_TRUE(run_until(io, [&] { return c.inbox(1).total == 100; }));
+  EXPECT_EQ(c.inbox(1).from[0][7], msg(0, 1, 7) + std::string(7000, 'x'));
+  // A reloaded context serves the links made after it.
+  pki.issue("node2");
+  auto fresh = TlsContext::load(pki.settings("node2"));
+  ASSERT_TRUE(fresh.is_ok());
+  c[2].set_tls(fresh.value());
+  c.kill(1);
+  c.start(1);
+  ASSERT_TRUE(run_until(io, [&] { return c.all_connected(); }));
+}
+
+TEST(PeerTransportTest, TlsRefusesANodeOfAnotherCa) {
+  tls_testing::Pki pki, other;
+  pki.issue("node");
+  other.issue("rogue");
+  auto good = TlsContext::load(pki.settings("node"));
+  auto rogue = TlsContext::load(other.settings("rogue"));
+  ASSERT_TRUE(good.is_ok() && rogue.is_ok());
+  asio::io_context io;
+  Config cfg = make_config(2);
+  int got = 0;
+  PeerTransportOptions a_opts = fast_options(), b_opts = fast_options();
+  a_opts.tls = good.value();
+  b_opts.tls = rogue.value();
+  PeerTransport a(
+      io, cfg, 0, [&](uint32_t, std::string_view) { ++got; }, a_opts);
+  PeerTransport b(
+      io, cfg, 1, [&](uint32_t, std::string_view) { ++got; }, b_opts);
+  ASSERT_TRUE(a.start().is_ok());
+  ASSERT_TRUE(b.start().is_ok());
+  a.set_peer_port(1, b.bound_port());
+  b.set_peer_port(0, a.bound_port());
+  b.send(0, "hello");
+  a.send(1, "hello");
+  // Each side refuses the other: as acceptor (unauthenticated) and as dialer (its peer known).
+  ASSERT_TRUE(run_until(io, [&] {
+    return a.rejected_unauthenticated() > 0 && a.stats(1).rejected > 0 &&
+           b.rejected_unauthenticated() > 0;
+  }));
+  run_for(io, 100ms);
+  EXPECT_EQ(got, 0);
+  EXPECT_FALSE(a.stats(1).connected);
+  EXPECT_FALSE(b.stats(0).connected);
 }
 
 TEST(PeerTransportTest, ReceiverEnforcesItsOwnFrameLimit) {

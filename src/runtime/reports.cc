@@ -331,6 +331,9 @@ std::string Server::metrics_text() {
           "Times a client's input stopped being read while its writes waited to be durable or "
           "committed (backpressure).",
           stats_.input_paused);
+  counter("replikv_tls_handshake_failures_total",
+          "TLS client handshakes refused (bad certificate, not TLS) or broken.",
+          stats_.tls_handshake_failures);
   counter("replikv_protocol_errors_total", "Malformed requests.", stats_.protocol_errors);
   counter("replikv_unknown_commands_total", "Requests naming no known command.",
           stats_.unknown_commands);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <future>
 
@@ -119,26 +120,49 @@ int64_t Server::BootClock::now_ms() const {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
+Status Server::listen(asio::ip::tcp::acceptor& acceptor, const asio::ip::address& addr,
+                      uint16_t port) {
+  asio::error_code ec;
+  asio::ip::tcp::endpoint ep(addr, port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::io_error(
+        fmt::format("cannot listen on {}:{}: {}", config_.bind, port, ec.message()));
+  }
+  return Status::ok();
+}
+
 Status Server::start() {
+  // A client that resets its connection must not kill the node: OpenSSL writes to sockets with
+  // write(2), not send(MSG_NOSIGNAL) as asio does.
+  std::signal(SIGPIPE, SIG_IGN);
   asio::error_code ec;
   auto addr = asio::ip::make_address(config_.bind, ec);
   if (ec) return Status::invalid_argument(fmt::format("bad bind address \"{}\"", config_.bind));
-  asio::ip::tcp::endpoint ep(addr, config_.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::io_error(
-        fmt::format("cannot listen on {}:{}: {}", config_.bind, config_.port, ec.message()));
+  if (config_.tls.enabled()) {
+    auto loaded = TlsContext::load(config_.tls);
+    if (!loaded.is_ok()) return loaded.status();
+    tls_ = std::move(loaded).value();
+    spdlog::info("TLS certificate: {}", tls_->description());
   }
-  bound_port_ = acceptor_.local_endpoint().port();
+  if (config_.port != 0) {
+    RKV_RETURN_IF_ERROR(listen(acceptor_, addr, config_.port));
+    bound_port_ = acceptor_.local_endpoint().port();
+  }
+  if (config_.tls.port != 0) {
+    RKV_RETURN_IF_ERROR(listen(tls_acceptor_, addr, config_.tls.port));
+    bound_tls_port_ = tls_acceptor_.local_endpoint().port();
+  }
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return Status::io_error(fmt::format("epoll_create1: {}", std::strerror(errno)));
   client_poll_ = std::make_unique<asio::posix::stream_descriptor>(io_, epfd);
   if (node_->clustered()) {
     PeerTransportOptions topts;
     topts.lazy_delay = std::chrono::microseconds(config_.raft.async_append_delay_us);
+    if (config_.tls.replication) topts.tls = tls_;
     transport_ = std::make_unique<PeerTransport>(
         io_, config_, node_->self_index(),
         [this](uint32_t from, std::string_view payload) {
@@ -151,31 +175,71 @@ Status Server::start() {
   }
   if (config_.admin_port != 0) {
     admin_ = std::make_unique<AdminHttp>(*this);
-    auto p = admin_->start(config_.bind, config_.admin_port);
+    auto p = admin_->start(config_.bind, config_.admin_port,
+                           config_.tls.admin ? tls_ : std::shared_ptr<const TlsContext>());
     if (!p.is_ok()) return p.status();
     bound_admin_port_ = p.value();
   }
-  accept_next();
+  if (acceptor_.is_open()) accept_next(acceptor_, false);
+  if (tls_acceptor_.is_open()) accept_next(tls_acceptor_, true);
   wait_clients();
   arm_cron();
-  spdlog::info(
-      "replikv node {} serving clients on {}:{}{}", config_.node_id, config_.bind, bound_port_,
-      bound_admin_port_ ? fmt::format(", admin http on {}:{}", config_.bind, bound_admin_port_)
-                        : "");
+  std::string where;
+  if (bound_port_) where = fmt::format("{}:{}", config_.bind, bound_port_);
+  if (bound_tls_port_) {
+    where +=
+        fmt::format("{}{}:{} (TLS)", where.empty() ? "" : " and ", config_.bind, bound_tls_port_);
+  }
+  spdlog::info("replikv node {} serving clients on {}{}", config_.node_id, where,
+               bound_admin_port_
+                   ? fmt::format(", admin http{} on {}:{}", config_.tls.admin ? "s" : "",
+                                 config_.bind, bound_admin_port_)
+                   : "");
+  return Status::ok();
+}
+
+void Server::note_tls_refusal(const std::string& addr, const std::string& why) {
+  stats_.tls_handshake_failures++;
+  uint64_t suppressed = 0;
+  if (!tls_refusals_.allow(mono_ms(), &suppressed)) return;
+  spdlog::warn("client {}: TLS handshake refused: {}{}", addr, why,
+               suppressed ? fmt::format(" ({} more refusals not logged)", suppressed) : "");
+}
+
+Status Server::reload_tls() {
+  if (!tls_) return Status::invalid_argument("TLS is not configured");
+  auto loaded = TlsContext::load(config_.tls);
+  if (!loaded.is_ok()) return loaded.status();
+  tls_ = std::move(loaded).value();
+  if (transport_ && config_.tls.replication) transport_->set_tls(tls_);
+  if (admin_ && config_.tls.admin) admin_->set_tls(tls_);
+  spdlog::info("TLS files reloaded; new connections use the certificate: {}", tls_->description());
   return Status::ok();
 }
 
 void Server::run(bool handle_signals) {
   if (handle_signals) {
-    signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
-    signals_->async_wait([this](const asio::error_code& ec, int sig) {
-      if (!ec) {
-        spdlog::info("signal {} received: shutting down", sig);
-        shutdown_now();
-      }
-    });
+    signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
+    wait_signals();
   }
   io_.run();
+}
+
+void Server::wait_signals() {
+  signals_->async_wait([this](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      if (!tls_) {
+        spdlog::info("SIGHUP received: nothing to reload (no [tls])");
+      } else if (Status st = reload_tls(); !st.is_ok()) {
+        spdlog::error("SIGHUP: TLS reload failed, the previous files stay in use: {}",
+                      st.to_string());
+      }
+      return wait_signals();
+    }
+    spdlog::info("signal {} received: shutting down", sig);
+    shutdown_now();
+  });
 }
 
 void Server::stop() {
@@ -187,7 +251,9 @@ void Server::shutdown_now() {
   stopping_ = true;
   asio::error_code ec;
   acceptor_.close(ec);
+  tls_acceptor_.close(ec);
   accept_backoff_.cancel();
+  tls_accept_backoff_.cancel();
   cron_timer_.cancel();
   if (signals_) signals_->cancel(ec);
   if (client_poll_) client_poll_->cancel(ec);
@@ -232,42 +298,46 @@ void Server::shutdown_now() {
   io_.stop();
 }
 
-void Server::accept_next() {
-  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket sock) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopping_) return;
-      // Out of descriptors (or another transient failure): back off instead of spinning, and
-      // say so once per episode rather than per attempt. Connected clients are still served.
-      if (accept_failures_++ == 0) {
-        spdlog::warn(
-            "accept failed: {}; new connections wait (retried every 100 ms) while "
-            "{} connected clients are served",
-            ec.message(), connections_.size());
-      }
-      accept_backoff_.expires_after(std::chrono::milliseconds(100));
-      accept_backoff_.async_wait([this](const asio::error_code& tec) {
-        if (!tec && !stopping_) accept_next();
+void Server::accept_next(asio::ip::tcp::acceptor& acceptor, bool tls) {
+  acceptor.async_accept(
+      [this, &acceptor, tls](const asio::error_code& ec, asio::ip::tcp::socket sock) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || stopping_) return;
+          // Out of descriptors (or another transient failure): back off instead of spinning, and
+          // say so once per episode rather than per attempt. Connected clients are still served.
+          if (accept_failures_++ == 0) {
+            spdlog::warn(
+                "accept failed: {}; new connections wait (retried every 100 ms) while "
+                "{} connected clients are served",
+                ec.message(), connections_.size());
+          }
+          asio::steady_timer& backoff = tls ? tls_accept_backoff_ : accept_backoff_;
+          backoff.expires_after(std::chrono::milliseconds(100));
+          backoff.async_wait([this, &acceptor, tls](const asio::error_code& tec) {
+            if (!tec && !stopping_) accept_next(acceptor, tls);
+          });
+          return;
+        }
+        if (accept_failures_ != 0) {
+          spdlog::warn("accepting connections again after {} failed attempts", accept_failures_);
+          accept_failures_ = 0;
+        }
+        if (connections_.size() >= config_.limits.max_clients) {
+          stats_.rejected_connections++;
+          static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
+          asio::error_code wec;
+          if (!tls) asio::write(sock, asio::buffer(kMsg), wec);  // a TLS client could not read it
+          sock.close(wec);
+        } else {
+          std::unique_ptr<TlsSession> session;
+          if (tls) session = tls_->accept(sock.native_handle(), config_.tls.auth_clients);
+          auto c = std::make_shared<Connection>(*this, std::move(sock), std::move(session));
+          connections_.emplace(c->info().id, c);
+          stats_.connections_total++;
+          c->start();
+        }
+        accept_next(acceptor, tls);
       });
-      return;
-    }
-    if (accept_failures_ != 0) {
-      spdlog::warn("accepting connections again after {} failed attempts", accept_failures_);
-      accept_failures_ = 0;
-    }
-    if (connections_.size() >= config_.limits.max_clients) {
-      stats_.rejected_connections++;
-      static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
-      asio::error_code wec;
-      asio::write(sock, asio::buffer(kMsg), wec);
-      sock.close(wec);
-    } else {
-      auto c = std::make_shared<Connection>(*this, std::move(sock));
-      connections_.emplace(c->info().id, c);
-      stats_.connections_total++;
-      c->start();
-    }
-    accept_next();
-  });
 }
 
 bool Server::watch_client(const Connection& c, int fd) {

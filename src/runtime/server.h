@@ -19,6 +19,7 @@
 #include "node/node.h"
 #include "runtime/disk_guard.h"
 #include "runtime/metrics.h"
+#include "runtime/tls.h"
 #include "storage/storage.h"
 
 namespace rkv {
@@ -27,6 +28,7 @@ class Connection;
 class Syncer;
 class AdminHttp;
 class PeerTransport;
+class TlsContext;
 
 // What CLIENT LIST / CLIENT INFO report about a connection.
 struct ClientInfo {
@@ -53,6 +55,7 @@ class Server {
   void stop();
 
   uint16_t port() const { return bound_port_; }
+  uint16_t tls_port() const { return bound_tls_port_; }
   uint16_t admin_port() const { return bound_admin_port_; }
 
   // --- used by connections and session commands (loop thread only) ---
@@ -132,6 +135,12 @@ class Server {
   // (every tick while a limit is set, else every second, and by INFO memory).
   uint64_t used_memory() const { return used_memory_; }
   uint64_t engine_memory() const { return engine_recent_max_; }
+  // A TLS handshake failed (a plain client on the TLS port, a refused certificate): one log
+  // line per refusal, at most kTlsRefusalBurst a second.
+  void note_tls_refusal(const std::string& addr, const std::string& why);
+  // Reads the [tls] files again (SIGHUP): new connections of every listener use them, existing
+  // ones keep the certificate they began with. On an error the old files stay in use.
+  Status reload_tls();
   // Runs fn on the loop thread and returns its result (admin threads; bounded wait).
   std::string query_loop(const std::function<std::string()>& fn);
 
@@ -139,7 +148,9 @@ class Server {
   class StepTimer;
   int64_t last_slow_step_note_ms_ = 0;
   explicit Server(const Config& config);
-  void accept_next();
+  void accept_next(asio::ip::tcp::acceptor& acceptor, bool tls);
+  Status listen(asio::ip::tcp::acceptor& acceptor, const asio::ip::address& addr, uint16_t port);
+  void wait_signals();
   void wait_clients();
   void read_ready_clients();
   void end_of_round();
@@ -169,8 +180,14 @@ class Server {
   Config config_;
   asio::io_context io_{1};
   asio::ip::tcp::acceptor acceptor_{io_};
+  asio::ip::tcp::acceptor tls_acceptor_{io_};
+  // The TLS context new client sessions are made from (replaced by reload_tls); null without
+  // [tls].
+  std::shared_ptr<const TlsContext> tls_;
+  LogLimiter tls_refusals_{10, 1000};
   asio::steady_timer cron_timer_{io_};
   asio::steady_timer accept_backoff_{io_};
+  asio::steady_timer tls_accept_backoff_{io_};
   uint64_t accept_failures_ = 0;  // accept() failures since the last accepted connection
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::posix::stream_descriptor> client_poll_;  // owns the clients' epoll set
@@ -209,6 +226,7 @@ class Server {
   int64_t start_ms_ = 0;
   int64_t last_idle_check_ms_ = 0;
   uint16_t bound_port_ = 0;
+  uint16_t bound_tls_port_ = 0;
   uint16_t bound_admin_port_ = 0;
 };
 

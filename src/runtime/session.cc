@@ -262,6 +262,12 @@ void cmd_config(Server& s, Args a, resp::Writer& w) {
   const std::pair<std::string_view, std::string> params[] = {
       {"bind", c.bind},
       {"port", std::to_string(s.port())},
+      {"tls-port", std::to_string(s.tls_port())},
+      {"tls-cert-file", c.tls.cert_file},
+      {"tls-key-file", c.tls.key_file},
+      {"tls-ca-cert-file", c.tls.ca_cert_file},
+      {"tls-auth-clients", to_string(c.tls.auth_clients)},
+      {"tls-replication", c.tls.replication ? "yes" : "no"},
       {"dir", c.data_dir},
       {"databases", "1"},
       {"save", ""},
