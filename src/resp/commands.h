@@ -181,6 +181,7 @@ enum class CommandId : uint16_t {
   kBlmove,
   kBrpoplpush,
   kBlmpop,
+  kAcl,
   kCount_  // number of commands; keep last
 };
 
