@@ -65,7 +65,7 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Subtracts one from the integer value of a key.", "1.0.0", "string"},
   {"decrby", CommandId::kDecrby, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
    "Subtracts an amount from the integer value of a key.", "1.0.0", "string"},
-  {"append", CommandId::kAppend, 3, kWrite | kDenyOom, RKV_ONEKEY,
+  {"append", CommandId::kAppend, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
    "Appends bytes to the string value of a key.", "2.0.0", "string"},
   {"strlen", CommandId::kStrlen, 2, kReadonly | kFast, RKV_ONEKEY,
    "Reports the length in bytes of the string value of a key.", "2.2.0", "string"},

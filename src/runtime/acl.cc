@@ -19,16 +19,10 @@ using Args = std::span<const std::string_view>;
 
 namespace {
 
-constexpr std::string_view kCategories[] = {
-    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
-    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
-    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
-};
-static_assert(std::size(kCategories) <= 32, "category bits are a uint32_t");
-
 int category_index(std::string_view name) {
-  for (size_t i = 0; i < std::size(kCategories); ++i) {
-    if (iequals(kCategories[i], name)) return static_cast<int>(i);
+  const auto names = resp::acl_category_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (iequals(names[i], name)) return static_cast<int>(i);
   }
   return -1;
 }
@@ -49,12 +43,13 @@ struct Catalog {
         add(s);
     }
     RKV_ASSERT_MSG(specs.size() <= kMaxCommands, "raise acl::kMaxCommands");
+    RKV_ASSERT_MSG(resp::acl_category_names().size() <= 32, "category bits are a uint32_t");
   }
   void add(const CommandSpec& c) {
     uint32_t bits = 0;
     for (std::string_view cat : resp::acl_categories(c)) {
       const int i = category_index(cat);
-      RKV_ASSERT_MSG(i >= 0, "a command's category is missing from kCategories");
+      RKV_ASSERT_MSG(i >= 0, "a command's category is not an ACL category");
       bits |= 1u << i;
     }
     specs.push_back(&c);
@@ -527,7 +522,7 @@ std::string denial_text(const User& u, const Verdict& v, Args args, bool verbose
 }
 
 std::span<const std::string_view> categories() {
-  return kCategories;
+  return resp::acl_category_names();
 }
 
 std::vector<std::string_view> commands_in(std::string_view category) {
