@@ -33,12 +33,14 @@ struct Catalog {
   std::vector<const CommandSpec*> specs;
   std::vector<uint32_t> categories;  // by bit: 1 << category_index
   std::array<uint16_t, static_cast<size_t>(CommandId::kCount_)> sub_base{};
+  std::array<bool, static_cast<size_t>(CommandId::kCount_)> has_subs{};
 
   Catalog() {
     for (const CommandSpec& c : resp::all_commands())
       add(c);
     for (const CommandSpec& c : resp::all_commands()) {
       sub_base[static_cast<size_t>(c.id)] = static_cast<uint16_t>(specs.size());
+      has_subs[static_cast<size_t>(c.id)] = !resp::subcommands(c.id).empty();
       for (const CommandSpec& s : resp::subcommands(c.id))
         add(s);
     }
@@ -170,6 +172,7 @@ void User::set_commands(bool all) {
   }
   command_rules_.clear();
   base_all_commands_ = all;
+  all_commands_ = all;
 }
 
 void User::note_command_rule(std::string rule) {
@@ -246,6 +249,30 @@ Status User::add_key_pattern(std::string_view rule) {
   return Status::ok();
 }
 
+Status User::apply_password_rule(std::string_view rule) {
+  // >clear-text and <clear-text, or #sha256 and !sha256 in hex.
+  const char op = rule[0];
+  PasswordHash h;
+  if (op == '>' || op == '<') {
+    if (rule.size() - 1 > kMaxPasswordLen) return rule_error("The password is too long");
+    h = hash_password(rule.substr(1));
+  } else if (!parse_hex_hash(rule.substr(1), &h)) {
+    return rule_error(kHashError);
+  }
+  const auto it = std::find(passwords_.begin(), passwords_.end(), h);
+  if (op == '<' || op == '!') {
+    if (it == passwords_.end()) return rule_error(kNoSuchPassword);
+    passwords_.erase(it);
+    return Status::ok();
+  }
+  if (it == passwords_.end()) {
+    if (passwords_.size() >= kMaxRulesPerUser) return rule_error("Too many passwords");
+    passwords_.push_back(h);
+  }
+  nopass_ = false;
+  return Status::ok();
+}
+
 Status User::apply(std::string_view rule) {
   if (rule.empty()) return rule_error(kSyntax);
   auto is = [&](std::string_view word) { return iequals(rule, word); };
@@ -260,29 +287,8 @@ Status User::apply(std::string_view rule) {
   } else if (is("resetpass")) {
     nopass_ = false;
     passwords_.clear();
-  } else if (op == '>' || op == '#') {
-    PasswordHash h;
-    if (op == '>') {
-      if (rule.size() - 1 > kMaxPasswordLen) return rule_error("The password is too long");
-      h = hash_password(rule.substr(1));
-    } else if (!parse_hex_hash(rule.substr(1), &h)) {
-      return rule_error(kHashError);
-    }
-    if (std::find(passwords_.begin(), passwords_.end(), h) == passwords_.end()) {
-      if (passwords_.size() >= kMaxRulesPerUser) return rule_error("Too many passwords");
-      passwords_.push_back(h);
-    }
-    nopass_ = false;
-  } else if (op == '<' || op == '!') {
-    PasswordHash h;
-    if (op == '<') {
-      h = hash_password(rule.substr(1));
-    } else if (!parse_hex_hash(rule.substr(1), &h)) {
-      return rule_error(kHashError);
-    }
-    auto it = std::find(passwords_.begin(), passwords_.end(), h);
-    if (it == passwords_.end()) return rule_error(kNoSuchPassword);
-    passwords_.erase(it);
+  } else if (op == '>' || op == '#' || op == '<' || op == '!') {
+    RKV_RETURN_IF_ERROR(apply_password_rule(rule));
   } else if (is("allkeys")) {
     all_keys_ = true;
     keys_.clear();
@@ -304,10 +310,8 @@ Status User::apply(std::string_view rule) {
     channels_.emplace_back(rule.substr(1));
   } else if (is("allcommands")) {
     set_commands(true);
-    all_commands_ = true;
   } else if (is("nocommands")) {
     set_commands(false);
-    all_commands_ = false;
   } else if ((op == '+' || op == '-') && rule.size() > 1) {
     RKV_RETURN_IF_ERROR(apply_command_rule(rule));
   } else if (is("sanitize-payload")) {
@@ -489,7 +493,7 @@ Verdict check(const User& u, const CommandSpec& spec, Args args) {
   if (spec.flags & resp::kNoAuth) return {};
   const CommandSpec* c = &spec;
   size_t index = static_cast<size_t>(spec.id);
-  if (args.size() >= 2) {
+  if (args.size() >= 2 && catalog().has_subs[index]) {
     const auto subs = resp::subcommands(spec.id);
     for (size_t k = 0; k < subs.size(); ++k) {
       const std::string_view sub = subs[k].name.substr(spec.name.size() + 1);

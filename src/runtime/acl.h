@@ -84,6 +84,7 @@ class User {
   bool key_allowed(std::string_view key, uint8_t need) const;
 
  private:
+  Status apply_password_rule(std::string_view rule);
   Status apply_command_rule(std::string_view rule);
   Status add_key_pattern(std::string_view rule);
   void set_commands(bool all);
