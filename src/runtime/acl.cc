@@ -132,11 +132,11 @@ PasswordHash hash_password(std::string_view password) {
   return h;
 }
 
-std::string to_hex(const PasswordHash& h) {
+std::string to_hex(std::span<const unsigned char> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * h.size());
-  for (unsigned char b : h) {
+  out.reserve(2 * bytes.size());
+  for (unsigned char b : bytes) {
     out.push_back(kDigits[b >> 4]);
     out.push_back(kDigits[b & 15]);
   }

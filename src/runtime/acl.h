@@ -43,7 +43,8 @@ inline constexpr size_t kMaxRulesPerUser = 4096;  // patterns, passwords and com
 using PasswordHash = std::array<unsigned char, 32>;  // SHA-256
 
 PasswordHash hash_password(std::string_view password);
-std::string to_hex(const PasswordHash& h);
+// Lower-case hex of bytes (a password hash, random bytes).
+std::string to_hex(std::span<const unsigned char> bytes);
 
 // Key permissions of a pattern, and what a command needs on one of its keys.
 enum KeyPerm : uint8_t { kKeyRead = 1, kKeyWrite = 2, kKeyReadWrite = 3 };

@@ -155,12 +155,7 @@ void genpass(Args a, resp::Writer& w) {
   std::vector<unsigned char> bytes((hex_chars + 1) / 2);
   RKV_ASSERT_MSG(RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) == 1,
                  "the OS random source failed");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
+  std::string out = acl::to_hex(bytes);
   out.resize(hex_chars);
   w.bulk(out);
 }
