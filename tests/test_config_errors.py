@@ -64,6 +64,23 @@ class ConfigErrorsTest(harness.ServerTestCase):
                 code, out = self.serve(config=text)
                 self.assertRefused(code, out, where, what)
 
+    def test_bad_user_rules_name_the_line_and_hide_passwords(self):
+        cases = [
+            ('[[user]]\nname = "a"\nrules = "on +nosuch"\n', "bad.toml:1",
+             "Unknown command or category name in ACL"),
+            ('[node]\nid = "n1"\n\n[[user]]\nname = "b"\nrules = ["on", "~x", "~*", "~y"]\n',
+             "bad.toml:4", "Adding a pattern after the * pattern"),
+            ('[[user]]\nname = "c"\nrules = "#abc"\n', "bad.toml:1", "password hash must be"),
+            ('[[user]]\nname = "d d"\nrules = "on"\n', "bad.toml:1", "no spaces"),
+            ('[[user]]\nname = "e"\nrules = "on <hidden-pass"\n', "bad.toml:1",
+             "does not exist"),
+        ]
+        for text, where, what in cases:
+            with self.subTest(config=text):
+                code, out = self.serve(config=text)
+                self.assertRefused(code, out, where, what)
+                self.assertNotIn("hidden-pass", out)
+
     def test_bad_flags(self):
         code, out = self.serve("--bogus-flag")
         self.assertRefused(code, out, "--bogus-flag")

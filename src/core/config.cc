@@ -214,7 +214,10 @@ class Reader {
   explicit Reader(std::string_view source) : source_(source) {}
 
   Status error_at(const toml::node& n, const std::string& what) const {
-    return Status::invalid_argument(fmt::format("{}:{}: {}", source_, n.source().begin.line, what));
+    return Status::invalid_argument(fmt::format("{}: {}", where(n), what));
+  }
+  std::string where(const toml::node& n) const {
+    return fmt::format("{}:{}", source_, n.source().begin.line);
   }
 
   // Rejects keys this version does not know, so a typo is an error rather than ignored.
@@ -575,6 +578,44 @@ Status parse_keyspace(const Reader& r, const toml::node& e, KeyspaceConfig& ks) 
   return Status::ok();
 }
 
+// [[user]]: name = "alice", rules = "on >pw ~prefs:* +@read" (split at spaces) or
+// rules = ["on", ">a pass with spaces", ...] (one rule each). The rules themselves are checked
+// when the node builds its users (acl::Table::from_config), which names this entry's line.
+Status parse_users(const Reader& r, const toml::node& n, Config& c) {
+  const toml::array* arr = n.as_array();
+  if (!arr) return r.error_at(n, "user must be written [[user]]");
+  std::set<std::string> names;
+  for (const toml::node& e : *arr) {
+    const toml::table* t = e.as_table();
+    if (!t) return r.error_at(e, "[[user]] entries must be tables");
+    RKV_RETURN_IF_ERROR(r.only_keys(*t, {"name", "rules"}, "[[user]]"));
+    UserConfig u;
+    RKV_RETURN_IF_ERROR(r.get_string(*t, "name", &u.name));
+    if (u.name.empty()) return r.error_at(e, "[[user]] needs a \"name\"");
+    if (!names.insert(u.name).second) {
+      return r.error_at(e, fmt::format("user \"{}\" is declared twice", u.name));
+    }
+    if (const toml::node* rn = t->get("rules")) {
+      if (const auto* text = rn->as_string()) {
+        std::istringstream words(text->get());
+        for (std::string w; words >> w;)
+          u.rules.push_back(w);
+      } else if (const toml::array* list = rn->as_array()) {
+        for (const toml::node& x : *list) {
+          const auto* rule = x.as_string();
+          if (!rule) return r.error_at(x, "\"rules\" must be a string or an array of strings");
+          u.rules.push_back(rule->get());
+        }
+      } else {
+        return r.error_at(*rn, "\"rules\" must be a string or an array of strings");
+      }
+    }
+    u.where = r.where(e);
+    c.users.push_back(std::move(u));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
@@ -589,7 +630,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   Config c;
   RKV_RETURN_IF_ERROR(r.only_keys(doc,
                                   {"node", "limits", "memory", "tls", "raft", "leaderless",
-                                   "multileader", "cluster", "keyspace"},
+                                   "multileader", "cluster", "keyspace", "user"},
                                   "the file"));
   if (const toml::node* n = doc.get("node")) {
     if (!n->is_table()) return r.error_at(*n, "[node] must be a table");
@@ -639,6 +680,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
       c.keyspaces.push_back(ks);
     }
   }
+  if (const toml::node* n = doc.get("user")) RKV_RETURN_IF_ERROR(parse_users(r, *n, c));
   RKV_RETURN_IF_ERROR(validate_config(c));
   return c;
 }

@@ -172,6 +172,14 @@ struct TlsSettings {
   bool enabled() const { return port != 0 || replication || admin; }
 };
 
+// A [[user]] of the config: an ACL user in Redis's rule language (runtime/acl.h,
+// docs/configuration.md). Its rules may hold clear-text passwords: never logged nor shown.
+struct UserConfig {
+  std::string name;
+  std::vector<std::string> rules;  // one rule each: "on", ">secret", "~prefs:*", "+@read"
+  std::string where;               // "file:line" of the entry, for error messages
+};
+
 struct Config {
   std::string node_id = "n1";
   std::string bind = "127.0.0.1";
@@ -183,6 +191,7 @@ struct Config {
   // The `default` user's password (Redis's requirepass); empty: no client authentication.
   // Never shown by CONFIG GET, INFO or the logs.
   std::string requirepass;
+  std::vector<UserConfig> users;   // [[user]] entries, in file order
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
   // Writes are refused while the data dir's file system has less free space than this, so that
   // a full disk still leaves room to compact, flush and restart. 0: only a failed write stops

@@ -289,5 +289,39 @@ TEST(Config, MissingFileIsAClearError) {
   EXPECT_NE(r.status().message().find("cannot open config file"), std::string::npos);
 }
 
+TEST(Config, UsersKeepTheirRulesAndLines) {
+  auto r = parse_config(R"([[user]]
+name = "alice"
+rules = "on >pw  ~prefs:* +@read"
+
+[[user]]
+name = "bob"
+rules = ["on", ">a pass with spaces", "%R~accounts:*"]
+)",
+                        "users.toml");
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  ASSERT_EQ(r->users.size(), 2u);
+  EXPECT_EQ(r->users[0].name, "alice");
+  EXPECT_EQ(r->users[0].rules, (std::vector<std::string>{"on", ">pw", "~prefs:*", "+@read"}));
+  EXPECT_EQ(r->users[0].where, "users.toml:1");
+  EXPECT_EQ(r->users[1].rules[1], ">a pass with spaces");
+  EXPECT_EQ(r->users[1].where, "users.toml:5");
+}
+
+TEST(Config, BadUsersNameTheLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[[user]]\nrules = \"on\"\n", "x:1: [[user]] needs a \"name\""},
+      {"[[user]]\nname = \"a\"\n[[user]]\nname = \"a\"\n", "x:3: user \"a\" is declared twice"},
+      {"[[user]]\nname = \"a\"\nrules = 3\n", "x:3: \"rules\" must be a string or an array"},
+      {"[[user]]\nname = \"a\"\npassword = \"x\"\n", "x:3: unknown key \"password\" in [[user]]"},
+      {"[user]\nname = \"a\"\n", "user must be written [[user]]"},
+  };
+  for (const auto& [text, want] : cases) {
+    auto r = parse_config(text, "x");
+    ASSERT_FALSE(r.is_ok()) << text;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace rkv

@@ -65,7 +65,7 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
    "Subtracts one from the integer value of a key.", "1.0.0", "string"},
   {"decrby", CommandId::kDecrby, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
    "Subtracts an amount from the integer value of a key.", "1.0.0", "string"},
-  {"append", CommandId::kAppend, 3, kWrite | kDenyOom, RKV_ONEKEY,
+  {"append", CommandId::kAppend, 3, kWrite | kDenyOom | kFast, RKV_ONEKEY,
    "Appends bytes to the string value of a key.", "2.0.0", "string"},
   {"strlen", CommandId::kStrlen, 2, kReadonly | kFast, RKV_ONEKEY,
    "Reports the length in bytes of the string value of a key.", "2.2.0", "string"},
@@ -378,6 +378,9 @@ constexpr std::array<CommandSpec, static_cast<size_t>(CommandId::kCount_)> kComm
   {"blmpop", CommandId::kBlmpop, -5, kWrite | kBlocking | kMovableKeys, RKV_NOKEYS,
    "Removes elements from the first non-empty list of several, waiting for one.", "7.0.0",
    "list"},
+  {"acl", CommandId::kAcl, -2, kLoading | kStale, RKV_NOKEYS,
+   "Manages the users of this node and their permissions (ACL SETUSER, GETUSER, ...).", "6.0.0",
+   "server"},
 }};
 
 // Grouped by parent, in CommandId order of the parents.
@@ -432,6 +435,26 @@ constexpr CommandSpec kSubcommands[] = {
    "Returns the time since the last access to a Redis object.", "2.2.3", "generic"},
   {"object|refcount", CommandId::kObject, 3, kReadonly, 2, 2, 1,
    "Returns the reference count of a value of a key.", "2.2.3", "generic"},
+  {"acl|cat", CommandId::kAcl, -2, kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Lists the ACL categories, or the commands inside a category.", "6.0.0", "server"},
+  {"acl|deluser", CommandId::kAcl, -3, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Deletes users and closes the connections authenticated as them.", "6.0.0", "server"},
+  {"acl|dryrun", CommandId::kAcl, -4, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Says whether a user may run a command, without running it.", "7.0.0", "server"},
+  {"acl|genpass", CommandId::kAcl, -2, kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Generates a random password.", "6.0.0", "server"},
+  {"acl|getuser", CommandId::kAcl, 3, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Describes a user's rules (passwords as SHA-256 hashes).", "6.0.0", "server"},
+  {"acl|help", CommandId::kAcl, 2, kLoading | kStale, RKV_NOKEYS,
+   "Returns helpful text about the different subcommands.", "6.0.0", "server"},
+  {"acl|list", CommandId::kAcl, 2, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Lists every user's rules in ACL file format.", "6.0.0", "server"},
+  {"acl|setuser", CommandId::kAcl, -3, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Creates a user or changes its rules.", "6.0.0", "server"},
+  {"acl|users", CommandId::kAcl, 2, kAdmin | kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Lists the user names.", "6.0.0", "server"},
+  {"acl|whoami", CommandId::kAcl, 2, kNoScript | kLoading | kStale, RKV_NOKEYS,
+   "Returns the user the connection is authenticated as.", "6.0.0", "server"},
 };
 // clang-format on
 

@@ -181,6 +181,7 @@ enum class CommandId : uint16_t {
   kBlmove,
   kBrpoplpush,
   kBlmpop,
+  kAcl,
   kCount_  // number of commands; keep last
 };
 
@@ -220,7 +221,7 @@ struct CommandSpec {
 const CommandSpec* lookup_command(std::string_view name);
 std::span<const CommandSpec> all_commands();
 
-// The subcommands of a command that has them (CLIENT, COMMAND, CONFIG, OBJECT), each with its
+// The subcommands of a command that has them (ACL, CLIENT, COMMAND, CONFIG, OBJECT), each with its
 // own arity (counting the command's name and the subcommand's), flags and key positions, named
 // "parent|sub" as COMMAND INFO lists them; their `id` is the parent's. Empty for the rest.
 std::span<const CommandSpec> subcommands(CommandId parent);

@@ -188,6 +188,7 @@ const std::vector<Expected>& expected_table() {
       {"blmove", CommandId::kBlmove, 6, 1, 2, 1},
       {"brpoplpush", CommandId::kBrpoplpush, 4, 1, 2, 1},
       {"blmpop", CommandId::kBlmpop, -5, 0, 0, 0},
+      {"acl", CommandId::kAcl, -2, 0, 0, 0},
   };
   return table;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <string>
@@ -220,26 +221,66 @@ constexpr std::string_view kHelp[] = {
 
 }  // namespace
 
-std::vector<std::string_view> acl_categories(const CommandSpec& c) {
-  // In Redis's order of categories (that is the order it lists them in).
-  static constexpr std::pair<std::string_view, std::string_view> kGroups[] = {
-      {"generic", "keyspace"}, {"set", "set"},       {"sorted-set", "sortedset"},
-      {"list", "list"},        {"hash", "hash"},     {"string", "string"},
-      {"bitmap", "bitmap"},    {"pubsub", "pubsub"},
+std::span<const std::string_view> acl_category_names() {
+  static constexpr std::string_view kNames[] = {
+      "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+      "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+      "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
   };
-  std::vector<std::string_view> out;
-  if (c.group == "generic") out.push_back("keyspace");
-  if (c.flags & kReadonly) out.push_back("read");
-  if (c.flags & kWrite) out.push_back("write");
+  return kNames;
+}
+
+std::vector<std::string_view> acl_categories(const CommandSpec& c) {
+  const auto names = acl_category_names();
+  std::vector<bool> in(names.size());
+  auto set = [&](std::string_view cat, bool on = true) {
+    const auto it = std::find(names.begin(), names.end(), cat);
+    in[static_cast<size_t>(it - names.begin())] = on;
+  };
+  static constexpr std::pair<std::string_view, std::string_view> kGroups[] = {
+      {"generic", "keyspace"},
+      {"set", "set"},
+      {"sorted-set", "sortedset"},
+      {"list", "list"},
+      {"hash", "hash"},
+      {"string", "string"},
+      {"bitmap", "bitmap"},
+      {"pubsub", "pubsub"},
+      {"connection", "connection"},
+      {"transactions", "transaction"},
+  };
   for (const auto& [group, cat] : kGroups) {
-    if (c.group == group && group != "generic") out.push_back(cat);
+    if (c.group == group) set(cat);
   }
-  if (c.flags & kAdmin) out.push_back("admin");
-  out.push_back((c.flags & kFast) ? "fast" : "slow");
-  if (c.flags & kBlocking) out.push_back("blocking");
-  if (c.flags & kAdmin) out.push_back("dangerous");
-  if (c.group == "connection") out.push_back("connection");
-  if (c.group == "transactions") out.push_back("transaction");
+  if (c.flags & kReadonly) set("read");
+  if (c.flags & kWrite) set("write");
+  if (c.flags & kAdmin) {
+    set("admin");
+    set("dangerous");
+  }
+  set((c.flags & kFast) ? "fast" : "slow");
+  if (c.flags & kBlocking) set("blocking");
+  // Redis's own choices that neither the flags nor the group say.
+  const std::string_view base = c.name.substr(0, c.name.find('|'));
+  if (base == "command" || base == "wait") {
+    set("connection");
+    set("keyspace", false);
+  }
+  if (base == "info" || base == "keys") set("dangerous");
+  if (base == "dbsize") set("keyspace");
+  if (base == "flushall" || base == "flushdb") {
+    set("keyspace");
+    set("dangerous");
+  }
+  if (base == "role" || base == "lastsave") {
+    set("admin");
+    set("dangerous");
+  }
+  // Listed in Redis's order of categories (the order it lists them in).
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (in[i]) out.push_back(names[i]);
+  }
   return out;
 }
 

@@ -18,7 +18,9 @@ namespace rkv::resp {
 void command_command(std::span<const std::string_view> args, Writer& w);
 
 // The ACL categories of a command ("read", "string", "fast", ...), derived from its flags and
-// group as Redis assigns them.
+// group as Redis assigns them, in the order of acl_category_names().
 std::vector<std::string_view> acl_categories(const CommandSpec& spec);
+// Every ACL category, in Redis's order (ACL CAT).
+std::span<const std::string_view> acl_category_names();
 
 }  // namespace rkv::resp

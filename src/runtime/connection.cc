@@ -42,7 +42,7 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket,
       in_cap_(kInitialReadBuffer) {
   tls_ = std::move(tls);
   info_.id = server.next_client_id();
-  authenticated_ = server.config().requirepass.empty();
+  reset_user();
   asio::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) info_.addr = remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -231,6 +231,8 @@ void Connection::dispatch(std::span<const std::string_view> args) {
       w.error("ERR " + msg);
       txn_.flag_error();
     }
+  } else if (!user_->unrestricted() && !acl_permits(*spec, args, w)) {
+    txn_.flag_error();  // as Redis: a refused command queued in MULTI makes EXEC fail
   } else if (txn_.in_multi() && !ClientTransaction::acts_at_once(spec->id)) {
     info_.last_cmd = spec->name;
     txn_.queue(server_, *spec, args, w);  // counted in calls when EXEC runs it
@@ -402,6 +404,30 @@ bool Connection::unblock(bool error) {
   end_block(before, 0);
   resume_input();
   return true;
+}
+
+void Connection::authenticate_as(std::shared_ptr<acl::User> u) {
+  RKV_ASSERT(u != nullptr);
+  user_ = std::move(u);
+  info_.user = user_->name();
+  authenticated_ = true;
+}
+
+void Connection::reset_user() {
+  user_ = server_.acl().default_user();
+  info_.user = user_->name();
+  authenticated_ = user_->nopass() && user_->enabled();
+}
+
+bool Connection::acl_permits(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                             resp::Writer& w) {
+  const acl::Verdict v = acl::check(*user_, spec, args);
+  if (v.denied == acl::Denied::kNone) return true;
+  auto& denied = v.denied == acl::Denied::kCommand ? server_.stats().acl_denied_commands
+                                                   : server_.stats().acl_denied_keys;
+  ++denied;
+  w.error("NOPERM " + acl::denial_text(*user_, v, args, /*verbose=*/false));
+  return false;
 }
 
 // Failed authentication attempts: at most kAuthBurst per kAuthWindowMs on one connection;

@@ -72,9 +72,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_read_mode(std::optional<ReadMode> m) { read_mode_ = m; }
   std::optional<ReadMode> read_mode() const { return read_mode_; }
   void set_consistency(std::optional<Consistency> c) { consistency_ = c; }
-  // Client authentication (requirepass): until it succeeds only no-auth commands run.
+  // Client authentication: until it succeeds only no-auth commands run. A connection starts
+  // as the `default` user, authenticated when that user needs no password (runtime/acl.h).
   bool authenticated() const { return authenticated_; }
-  void set_authenticated(bool a) { authenticated_ = a; }
+  const acl::User& user() const { return *user_; }
+  // AUTH / HELLO AUTH succeeded as `u`.
+  void authenticate_as(std::shared_ptr<acl::User> u);
+  // RESET: back to the default user, authenticated only when it needs no password.
+  void reset_user();
   // Counts a failed attempt; false when this connection failed too often lately (the attempt
   // is then refused without checking the password).
   bool allow_auth_attempt(int64_t now_ms);
@@ -89,6 +94,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void dispatch(std::span<const std::string_view> args);
+  // False (the NOPERM error written, counted) when the user may not run this command on these
+  // keys. Only for users that are not unrestricted (the default user costs a branch).
+  bool acl_permits(const resp::CommandSpec& spec, std::span<const std::string_view> args,
+                   resp::Writer& w);
   // Answers input that cannot be parsed with `error` and closes once every earlier reply (held
   // ones included) has gone.
   void answer_and_close(std::string_view error);
@@ -166,6 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t next_seq_ = 0;
   std::optional<ReadMode> read_mode_;  // READMODE override
   bool authenticated_ = false;
+  std::shared_ptr<acl::User> user_;         // never null; shared with the server's acl::Table
   std::deque<int64_t> auth_failures_ms_;    // recent failed attempts (at most kAuthBurst)
   std::optional<Consistency> consistency_;  // CONSISTENCY override
   ClientTransaction txn_;

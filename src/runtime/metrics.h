@@ -75,6 +75,11 @@ struct ServerStats {
   uint64_t auth_failures = 0;      // AUTH / HELLO AUTH with a wrong user or password
   uint64_t auth_rate_limited = 0;  // attempts refused unchecked: too many failures lately
   uint64_t noauth_rejected = 0;    // commands refused before authentication
+
+  // NOPERM: the user may not run the command / may not touch one of its keys.
+  uint64_t acl_denied_commands = 0;
+  uint64_t acl_denied_keys = 0;
+
   uint64_t protocol_errors = 0;
   uint64_t connections_total = 0;
   uint64_t rejected_connections = 0;

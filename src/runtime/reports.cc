@@ -109,13 +109,15 @@ std::string Server::info_text(std::string_view section_in) {
         "latency_p99_us:{}\r\nloop_steps:{}\r\nloop_step_p99_us:{}\r\nloop_step_max_us:{}\r\n"
         "loop_step_recent_max_us:{}\r\ntransactions_executed:{}\r\n"
         "transactions_aborted_watch:{}\r\ntransactions_execabort:{}\r\n"
-        "transactions_failed:{}\r\n\r\n",
+        "transactions_failed:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\n"
+        "acl_access_denied_key:{}\r\n\r\n",
         stats_.connections_total, stats_.total_commands(), stats_.net_input_bytes,
         stats_.net_output_bytes, st.total_expired(), node_->evicted_keys(), stats_.unknown_commands,
         stats_.protocol_errors, stats_.latency.quantile_us(0.5), stats_.latency.quantile_us(0.99),
         stats_.loop.histogram().total(), stats_.loop.histogram().quantile_us(0.99),
         stats_.loop.max_us(), stats_.loop.recent_max_us(), stats_.transactions_executed,
-        stats_.transactions_aborted, stats_.transactions_execabort, stats_.transactions_failed);
+        stats_.transactions_aborted, stats_.transactions_execabort, stats_.transactions_failed,
+        stats_.auth_failures, stats_.acl_denied_commands, stats_.acl_denied_keys);
   }
   if (wants(section, "replication")) o += replication_text();
   if (wants(section, "keyspace_replication")) o += keyspace_replication_text();
@@ -344,6 +346,12 @@ std::string Server::metrics_text() {
           stats_.auth_rate_limited);
   counter("replikv_noauth_rejected_total", "Commands refused before authentication.",
           stats_.noauth_rejected);
+  counter("replikv_acl_denied_commands_total",
+          "Commands refused (NOPERM) because the user may not run them.",
+          stats_.acl_denied_commands);
+  counter("replikv_acl_denied_keys_total",
+          "Commands refused (NOPERM) because the user may not touch one of their keys.",
+          stats_.acl_denied_keys);
   counter("replikv_transactions_executed_total", "EXECs that ran their queued commands.",
           stats_.transactions_executed);
   counter("replikv_transactions_aborted_total", "EXECs answered nil because a WATCHed key changed.",

@@ -74,6 +74,9 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
+  auto users = acl::Table::from_config(config);  // a broken [[user]] rule stops the start
+  if (!users.is_ok()) return users.status();
+  s->acl_ = std::move(users).value();
   RocksOptions ro;
   ro.unsynced = config.fsync == FsyncMode::kNever;
   auto storage = open_rocks_storage(config.data_dir, ro);

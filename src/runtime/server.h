@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "node/node.h"
+#include "runtime/acl.h"
 #include "runtime/disk_guard.h"
 #include "runtime/metrics.h"
 #include "runtime/tls.h"
@@ -39,6 +40,7 @@ struct ClientInfo {
   std::string last_cmd = "NULL";
   int proto = 2;
   uint64_t commands = 0;
+  std::string user = "default";  // the ACL user the connection runs as
 };
 
 class Server {
@@ -62,6 +64,7 @@ class Server {
   const Config& config() const { return config_; }
   Node& node() { return *node_; }
   ServerStats& stats() { return stats_; }
+  acl::Table& acl() { return acl_; }  // the users (runtime only: ACL SETUSER is not persisted)
   asio::io_context& io() { return io_; }
   int64_t now_ms() const;  // wall clock (expiry, TIME); protocol time is clock_
   int64_t mono_ms() const { return clock_.now_ms(); }  // never steps (blocking timeouts)
@@ -222,6 +225,7 @@ class Server {
   int64_t engine_recent_max_ms_ = 0;
   bool stopping_ = false;
   ServerStats stats_;
+  acl::Table acl_;
   uint64_t last_client_id_ = 0;
   int64_t start_ms_ = 0;
   int64_t last_idle_check_ms_ = 0;

@@ -54,9 +54,9 @@ std::string client_line(Server& s, const ClientInfo& ci) {
   return fmt::format(
       "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 "
       "ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 "
-      "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+      "tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
       ci.id, ci.addr, ci.laddr, ci.name, (now - ci.created_ms) / 1000, (now - ci.last_ms) / 1000,
-      ci.last_cmd, ci.proto, ci.lib_name, ci.lib_ver);
+      ci.last_cmd, ci.user, ci.proto, ci.lib_name, ci.lib_ver);
 }
 
 void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
@@ -121,21 +121,9 @@ void cmd_client(Server& s, Connection& c, Args a, resp::Writer& w) {
                   sanitize(sub, 64)));
 }
 
-// Equal secrets, compared in time that does not depend on where they first differ.
-bool secret_equal(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
-// Checks a user and password (requirepass is the `default` user's password; without one the
-// default user takes any password, as in Redis, and no other user exists). On failure writes
-// the error and counts it; a connection that failed too often lately is refused unchecked.
+// Checks a user and password against the ACL users (requirepass is the `default` user's
+// password; a nopass user takes any password, as in Redis). On failure writes the error and
+// counts it; a connection that failed too often lately is refused unchecked.
 bool authenticate(Server& s, Connection& c, std::string_view user, std::string_view pass,
                   resp::Writer& w) {
   const int64_t now = s.now_ms();
@@ -146,20 +134,27 @@ bool authenticate(Server& s, Connection& c, std::string_view user, std::string_v
         "trying again");
     return false;
   }
-  const std::string& want = s.config().requirepass;
-  if (user != "default" || (!want.empty() && !secret_equal(pass, want))) {
+  std::shared_ptr<acl::User> u = s.acl().find(user);
+  // An unknown user costs the same hash as a known one: the time does not tell them apart.
+  bool ok = false;
+  if (u) {
+    ok = u->password_ok(pass) && u->enabled();
+  } else {
+    (void)acl::hash_password(pass);
+  }
+  if (!ok) {
     c.note_auth_failure(now);
     s.stats().auth_failures++;
     w.error("WRONGPASS invalid username-password pair or user is disabled.");
     return false;
   }
-  c.set_authenticated(true);
+  c.authenticate_as(std::move(u));
   return true;
 }
 
 void cmd_auth(Server& s, Connection& c, Args a, resp::Writer& w) {
   if (a.size() > 3) return w.error("ERR syntax error");
-  if (a.size() == 2 && s.config().requirepass.empty()) {
+  if (a.size() == 2 && s.acl().default_user()->nopass()) {
     return w.error(
         "ERR AUTH <password> called without any password configured for the default user. Are "
         "you sure your configuration is correct?");
@@ -691,7 +686,7 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
       return cmd_auth(s, c, a, w);
     case CommandId::kReset:
       c.transaction().reset(s, c.info().id);
-      c.set_authenticated(s.config().requirepass.empty());
+      c.reset_user();
       c.set_proto(2);
       c.info().name.clear();
       c.set_read_mode(std::nullopt);
@@ -767,6 +762,8 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     }
     case CommandId::kConfig:
       return cmd_config(s, a, w);
+    case CommandId::kAcl:
+      return cmd_acl(s, c, a, w);
     case CommandId::kTime: {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::system_clock::now().time_since_epoch())

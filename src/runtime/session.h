@@ -28,6 +28,10 @@ uint64_t run_session_command(Server& server, Connection& conn, const resp::Comma
 void run_session_command(Server& server, Connection& conn, const resp::CommandSpec& spec,
                          std::span<const std::string_view> args, resp::Writer& w, std::string* out);
 
+// ACL CAT|DELUSER|DRYRUN|GENPASS|GETUSER|HELP|LIST|SETUSER|USERS|WHOAMI (acl_command.cc).
+void cmd_acl(Server& server, Connection& conn, std::span<const std::string_view> args,
+             resp::Writer& w);
+
 // "ERR unknown command 'x', with args beginning with: 'a' 'b' "
 void write_unknown_command(std::span<const std::string_view> args, resp::Writer& w);
 
