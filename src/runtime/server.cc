@@ -79,6 +79,13 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   s->acl_ = std::move(users).value();
   RocksOptions ro;
   ro.unsynced = config.fsync == FsyncMode::kNever;
+  if (config.memory.maxmemory != 0) {
+    // RocksDB's memtables and block cache sit beside what maxmemory bounds: with a limit set
+    // they are sized from it (an eighth each, 4 to 64 MiB), so the process stays near it.
+    const size_t eighth = std::clamp<size_t>(config.memory.maxmemory / 8, 4ull << 20, 64ull << 20);
+    ro.write_buffer_bytes = eighth;
+    ro.block_cache_bytes = eighth;
+  }
   auto storage = open_rocks_storage(config.data_dir, ro);
   if (!storage.is_ok()) return storage.status();
   s->storage_ = std::move(storage).value();
