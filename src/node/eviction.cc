@@ -215,8 +215,12 @@ bool Evictor::pick_any(const Store& store, MaxmemoryPolicy policy, uint32_t samp
       if (e && (!vol || e->value.expire_at_ms != 0)) return true;
     }
   }
-  // Nothing met in four samples: volatile keys too sparse, or none at all.
-  return vol && pick_soonest(store, eligible, keyspace, key);
+  // Nothing met in four samples: keys too sparse among the buckets (a table that held many
+  // more keys than it does now, keys with a TTL among many without), or none at all. Any key
+  // is better than refusing a write while keys remain: the soonest to expire, or one at random
+  // (which walks the table as far as it takes).
+  if (vol) return pick_soonest(store, eligible, keyspace, key);
+  return pick_random(store, false, eligible, now_ms, keyspace, key);
 }
 
 }  // namespace rkv::eviction

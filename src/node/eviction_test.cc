@@ -154,6 +154,21 @@ TEST(Evictor, AllkeysLruKeepsTheKeysReadLately) {
   }
 }
 
+TEST(Evictor, EveryKeyOfASparseTableCanBeEvicted) {
+  // 50,000 keys written, all but 20 removed: a victim is found for each of the 20 (a write
+  // must not get -OOM under an allkeys policy while keys remain).
+  for (MaxmemoryPolicy p : {MaxmemoryPolicy::kAllkeysLru, MaxmemoryPolicy::kAllkeysLfu,
+                            MaxmemoryPolicy::kAllkeysRandom}) {
+    Store s = make_store(50000, p == MaxmemoryPolicy::kAllkeysLfu);
+    NullSink none;
+    for (int i = 20; i < 50000; ++i)
+      s.remove_key(0, "k" + std::to_string(i), none);
+    Evictor ev(7);
+    EXPECT_EQ(evict_some(s, ev, p, 100, kT0 + 1000).size(), 20u) << to_string(p);
+    EXPECT_EQ(s.keyspace(0).table.size(), 0u);
+  }
+}
+
 TEST(Evictor, VolatilePoliciesEvictOnlyKeysWithATtl) {
   std::set<int> ttl;
   for (int i = 0; i < 1000; i += 10)
