@@ -103,8 +103,10 @@ class MaxmemoryTest(harness.ServerTestCase):
         # While RocksDB flushes a memtable under this load, the figure can be off for a few
         # milliseconds (docs/configuration.md, [memory]): the peak is bounded more loosely.
         self.assertLessEqual(sampler.max_figure, LIMIT * 1.8, mem)
-        # RocksDB's memtables and cache (5 x LIMIT / 8 at most) are outside the limit.
-        self.assertLessEqual(sampler.max_rss, LIMIT + 5 * LIMIT // 8 + 64 * MIB, mem)
+        # RocksDB's memtables and cache (5 x LIMIT / 8 at most) are outside the limit. (Under
+        # AddressSanitizer RSS holds its shadow memory and quarantine: not bounded here.)
+        if mem.get("mem_allocator") != "asan":
+            self.assertLessEqual(sampler.max_rss, LIMIT + 5 * LIMIT // 8 + 64 * MIB, mem)
 
     def fill_until_oom(self, server, prefix, limit_mib=200):
         """Pipelined SETs of 1 KB until one is refused; returns (written, error)."""

@@ -6,6 +6,18 @@
 #include <cstddef>
 #include <cstdio>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RKV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RKV_ASAN 1
+#endif
+#endif
+#ifdef RKV_ASAN
+// AddressSanitizer's runtime: bytes in live allocations.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 // jemalloc's control interface, present only when the binary links jemalloc.
 extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
     __attribute__((weak));
@@ -13,6 +25,10 @@ extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp
 namespace rkv {
 
 uint64_t allocated_bytes() {
+#ifdef RKV_ASAN
+  // AddressSanitizer replaces malloc: its own count of live bytes (mallinfo2 reads 0).
+  return __sanitizer_get_current_allocated_bytes();
+#endif
   if (mallctl != nullptr) {
     // Statistics are cached per epoch: advancing it refreshes them.
     uint64_t epoch = 1;
@@ -27,6 +43,9 @@ uint64_t allocated_bytes() {
 }
 
 const char* allocator_name() {
+#ifdef RKV_ASAN
+  return "asan";
+#endif
   return mallctl != nullptr ? "jemalloc" : "libc";
 }
 
