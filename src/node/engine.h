@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,17 @@
 #include "resp/writer.h"
 
 namespace rkv {
+
+// A keyspace image written as a blob of its own (Storage::write_blob), outside the batches, or
+// the removal of one (data null). The driver carries these out in the order taken, off the
+// event loop (an image may be hundreds of megabytes), and hands each back by on_blob_done; it
+// must drop its own references to `data` first.
+struct BlobOp {
+  std::string name;
+  std::shared_ptr<std::string> data;  // null: remove the blob
+  uint32_t keyspace = 0;
+  uint64_t index = 0;  // the log index the image is of
+};
 
 class RaftGroup;
 class LeaderlessEngine;
@@ -73,6 +85,8 @@ class Engine {
   // Every batch up to `durable_token` is durable.
   virtual void on_persisted(uint64_t durable_token, int64_t now_ms) = 0;
   virtual void on_client_closed(uint64_t client_id) {}
+  // A BlobOp of this engine's is done (Node::take_blob_ops).
+  virtual void on_blob_done(BlobOp op, const Status& st, int64_t now_ms) {}
   // Whether the driver can make writes durable changed (false: the disk is full; see
   // Node::refuse_writes). Client and relayed writes are refused by the Node meanwhile; an
   // engine adjusts what it does on its own (a Raft leader hands its leadership on).

@@ -1018,9 +1018,18 @@ void Node::tick(int64_t now_ms) {
 
 PersistRequest Node::take_persist() {
   PersistRequest out = std::move(pending_);
-  out.sync = config_.fsync != FsyncMode::kNever;
+  out.sync = config_.fsync != FsyncMode::kNever || std::exchange(force_sync_, false);
   pending_ = PersistRequest{};
   return out;
+}
+
+std::vector<BlobOp> Node::take_blob_ops() {
+  return std::exchange(blob_ops_, {});
+}
+
+void Node::on_blob_done(BlobOp op, const Status& st, int64_t now_ms) {
+  RKV_ASSERT(op.keyspace < engines_.size() && engines_[op.keyspace]);
+  engines_[op.keyspace]->on_blob_done(std::move(op), st, now_ms);
 }
 
 void Node::on_persisted(uint64_t token) {

@@ -176,6 +176,15 @@ class Node {
   void on_persisted(uint64_t token);
   uint64_t durable_token() const { return durable_token_; }
   uint64_t last_token() const { return next_token_ - 1; }
+  // Primary keyspaces write their snapshot images as blobs (BlobOp) instead of inside a batch,
+  // where a write of the whole keyspace held up the group commit of every client write behind
+  // it. Off by default (images go in the batch): for drivers that do not carry out BlobOps.
+  // Set before open().
+  void set_image_blobs(bool on) { image_blobs_ = on; }
+  bool image_blobs() const { return image_blobs_; }
+  bool has_blob_ops() const { return !blob_ops_.empty(); }
+  std::vector<BlobOp> take_blob_ops();
+  void on_blob_done(BlobOp op, const Status& st, int64_t now_ms);
   std::vector<PeerSend> take_sends();
   std::vector<DeferredReply> take_replies();
 
@@ -309,6 +318,12 @@ class Node {
   KeyEventSink key_events_{{&watches_, &blocked_}};
   std::unique_ptr<PendingSink> sink_;
   PersistRequest pending_;
+  bool image_blobs_ = false;
+  // The pending batch must be synced whatever the fsync mode: it holds a record after whose
+  // durability blobs are removed (fsync = "never" would otherwise leave, after a machine crash,
+  // a record naming a blob already gone).
+  bool force_sync_ = false;
+  std::vector<BlobOp> blob_ops_;
   uint64_t next_token_ = 1;
   uint64_t durable_token_ = 0;
   uint32_t self_index_ = 0;

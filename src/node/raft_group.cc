@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 
 #include "core/checksum.h"
@@ -84,6 +85,24 @@ Status RaftGroup::open(int64_t /*now_ms*/) {
   applied_ = cfg.applied;
   last_compact_ = ps.snapshot.meta.index;
   plan_next_image();
+  if (node_->image_blobs_) {
+    // Blobs of images written but never named by a record (a crash came between), or named by
+    // a record replaced since, go now.
+    auto names = node_->storage_->list_blobs();
+    if (!names.is_ok()) return names.status();
+    const std::string prefix = raft::image_blob_prefix(group_);
+    for (const std::string& name : *names) {
+      if (name.rfind(prefix, 0) != 0) continue;
+      const char* first = name.data() + prefix.size();
+      const char* last = name.data() + name.size();
+      uint64_t index = 0;
+      auto [end, ec] = std::from_chars(first, last, index);
+      if (ec != std::errc() || end != last) continue;
+      blobs_.insert(index);
+    }
+    if (!restored->image_blob.empty()) blob_index_ = ps.snapshot.meta.index;
+    remove_blobs_except(blob_index_);
+  }
   raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));
   return Status::ok();
 }
@@ -614,7 +633,12 @@ void RaftGroup::pump(int64_t now_ms) {
       finish(rd, now_ms, /*applied=*/false);
       continue;
     }
-    raft::add_ready_writes(group_, rd, &node_->pending_.batch);
+    const bool in_blob =
+        rd.compacted && blob_index_ != 0 && rd.compacted->meta.index == blob_index_;
+    raft::add_ready_writes(group_, rd, &node_->pending_.batch,
+                           in_blob ? raft::image_blob_name(group_, blob_index_) : std::string());
+    // Blobs are removed once this record is durable (finish): it must really be.
+    if (node_->image_blobs_ && (in_blob || rd.snapshot)) node_->force_sync_ = true;
     for (const raft::Entry& e : rd.truncated)  // recorded in the truncation's own batch
       node_->note_truncated(ks_, e);
     if (!rd.hard_state && commit_unwritten_) {
@@ -678,6 +702,15 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
     }
   }
   if (!applied) apply_ready(rd, now_ms);
+  if (node_->image_blobs_) {
+    // The record naming the image is durable now: the blobs it replaced can go.
+    if (rd.snapshot) {
+      blob_index_ = 0;  // the image is in the record
+      remove_blobs_except(0);
+    } else if (rd.compacted && rd.compacted->meta.index == blob_index_) {
+      remove_blobs_except(blob_index_);
+    }
+  }
   if (rd.soft_state && rd.soft_state->role != raft::Role::kLeader) {
     fail_pending_reads("TRYAGAIN leadership changed while the read waited; retry");
     // Speculative (async) entries may never commit: take their effects back out of memory.
@@ -869,7 +902,10 @@ void RaftGroup::maybe_compact() {
   // apply the same entries, and images written by every node at the same moment (a large
   // write and sync each) would hold up the acknowledgements of all of them at once, and with
   // them the leader's quorum.
-  if (image_ || applied_ < last_compact_ + compact_every_ || raft_->applied() < applied_) return;
+  if (image_ || blob_writing_ || applied_ < last_compact_ + compact_every_ ||
+      applied_ < image_retry_at_ || raft_->applied() < applied_) {
+    return;
+  }
   Store::KeyOverrides as_of;
   for (const auto& [idx, sp] : speculative_) {
     for (const auto& [key, before] : sp.undo)
@@ -894,9 +930,62 @@ void RaftGroup::plan_next_image() {
 
 void RaftGroup::build_image() {
   if (!image_ || !image_->step(kImageEntriesPerStep)) return;
+  if (node_->image_blobs_) {
+    // Written by the driver off the loop, as a file of its own; the log is compacted to it once
+    // it is durable (on_blob_done). Client writes meanwhile go to disk in their own batches.
+    BlobOp op{raft::image_blob_name(group_, image_index_),
+              std::make_shared<std::string>(image_->take()), ks_, image_index_};
+    image_.reset();
+    blob_writing_ = true;
+    node_->blob_ops_.push_back(std::move(op));
+    return;
+  }
   Status st = raft_->compact(image_index_, image_->take());
   image_.reset();
   if (st.is_ok()) last_compact_ = image_index_;
+}
+
+void RaftGroup::on_blob_done(BlobOp op, const Status& st, int64_t /*now_ms*/) {
+  if (!op.data) {
+    // A removal. One that failed leaves a file the next open removes.
+    if (!st.is_ok()) {
+      node_->note(fmt::format("keyspace {}: could not remove image {}: {}", group_, op.name,
+                              st.to_string()));
+    }
+    return;
+  }
+  RKV_ASSERT(blob_writing_);
+  blob_writing_ = false;
+  if (!st.is_ok()) {
+    // A full or failing disk: the log keeps its entries, and the image is tried again after
+    // as many entries as a compaction waits for at least.
+    node_->note(fmt::format("keyspace {}: could not write the snapshot image at index {}: {}",
+                            group_, op.index, st.to_string()));
+    image_retry_at_ = applied_ + std::max<uint64_t>(node_->config_.raft.snapshot_min_entries, 1);
+    return;
+  }
+  RKV_ASSERT_MSG(op.data.use_count() == 1, "the driver kept a reference to an image it wrote");
+  const uint64_t before = raft_->snapshot().meta.index;
+  Status c = raft_->compact(op.index, std::move(*op.data));
+  if (c.is_ok() && raft_->snapshot().meta.index == op.index && before != op.index) {
+    blob_index_ = op.index;
+    last_compact_ = op.index;
+    blobs_.insert(op.index);  // the older ones go once the record naming this one is durable
+  } else {
+    // A snapshot from the leader replaced the keyspace meanwhile: this image is of no use.
+    node_->blob_ops_.push_back(BlobOp{op.name, nullptr, ks_, op.index});
+  }
+}
+
+void RaftGroup::remove_blobs_except(uint64_t keep) {
+  for (auto it = blobs_.begin(); it != blobs_.end();) {
+    if (*it == keep) {
+      ++it;
+      continue;
+    }
+    node_->blob_ops_.push_back(BlobOp{raft::image_blob_name(group_, *it), nullptr, ks_, *it});
+    it = blobs_.erase(it);
+  }
 }
 
 }  // namespace rkv

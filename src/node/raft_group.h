@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,6 +87,8 @@ class RaftGroup final : public Engine {
   // Drives the Ready loop as far as it can go without waiting for the disk.
   void pump(int64_t now_ms) override;
   void on_persisted(uint64_t token, int64_t now_ms) override;
+  // The image blob written (Node::set_image_blobs): the log is compacted to it.
+  void on_blob_done(BlobOp op, const Status& st, int64_t now_ms) override;
   // Raft::set_disk_full: a leader hands leadership to its most up-to-date acknowledging
   // follower (logged), and this node stays out of elections while the disk is full.
   void set_disk_full(bool full) override;
@@ -197,6 +200,17 @@ class RaftGroup final : public Engine {
   uint64_t compact_every_ = 0;  // entries after last_compact_ at which the next image begins
   std::unique_ptr<Store::ImageBuild> image_;  // a snapshot image under way, of image_index_
   uint64_t image_index_ = 0;
+  // Node::image_blobs(): an image is being written as a blob (no other image begins).
+  bool blob_writing_ = false;
+  // The image of the compaction handed to Raft last is in blob image_blob_name(blob_index_).
+  uint64_t blob_index_ = 0;
+  // Indexes of this group's image blobs written (not the one being written), less those whose
+  // removal was handed out.
+  std::set<uint64_t> blobs_;
+  // After a failed blob write (a full disk): no image begins before applied_ reaches this.
+  uint64_t image_retry_at_ = 0;
+  // Removes every image blob of the group but the one of `keep` (0: all).
+  void remove_blobs_except(uint64_t keep);
   uint64_t start_term_ = 0;     // the term persisted when this incarnation opened the group
   int64_t last_tick_ms_ = 0;    // protocol time up to which ticks were handed to Raft
   bool clock_started_ = false;  // last_tick_ms_ is set

@@ -1,5 +1,7 @@
 #include "raft/log_store.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,15 +70,24 @@ Result<HardState> decode_hard_state(std::string_view payload) {
 // The voter count's top bit says that a term-start list follows the voters (u32 count, then
 // (u64 term, u64 index) pairs); records written before term starts were kept have it clear.
 constexpr uint32_t kHasTermStarts = 1u << 31;
+// ... and its next bit that the image is in a blob: u32 name length, the name, u64 image length
+// follow the term starts, where the image would be.
+constexpr uint32_t kImageInBlob = 1u << 30;
 
-Result<Snapshot> decode_snapshot(std::string_view payload) {
+struct BlobRef {
+  std::string name;
+  uint64_t size = 0;
+};
+
+Result<Snapshot> decode_snapshot(std::string_view payload, std::optional<BlobRef>* blob) {
   Reader r(payload);
   Snapshot s;
   uint32_t n = 0;
   auto bad = [] { return Status::corruption("malformed snapshot record"); };
   if (!r.u64(&s.meta.index) || !r.u64(&s.meta.term) || !r.u32(&n)) return bad();
   const bool has_starts = (n & kHasTermStarts) != 0;
-  n &= ~kHasTermStarts;
+  const bool in_blob = (n & kImageInBlob) != 0;
+  n &= ~(kHasTermStarts | kImageInBlob);
   if (r.rest().size() < static_cast<size_t>(n) * 8) return bad();
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t v = 0;
@@ -95,8 +106,27 @@ Result<Snapshot> decode_snapshot(std::string_view payload) {
       s.meta.term_starts.push_back(t);
     }
   }
+  if (in_blob) {
+    uint32_t len = 0;
+    BlobRef ref;
+    if (!r.u32(&len) || r.rest().size() != static_cast<size_t>(len) + 8) return bad();
+    ref.name = std::string(r.rest().substr(0, len));
+    ref.size = get_u64(r.rest().data() + len);
+    *blob = std::move(ref);
+    return s;
+  }
   s.data = std::string(r.rest());
   return s;
+}
+
+std::string hex_of(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -129,6 +159,19 @@ std::string legacy_snapshot_key(std::string_view group) {
   return "m" + std::string(group) + "/snap";
 }
 
+// "image.<group>.<index>", the group hex-encoded ("x" first) unless it is [A-Za-z0-9_-]+.
+std::string image_blob_prefix(std::string_view group) {
+  const bool plain = !group.empty() && std::all_of(group.begin(), group.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+  return "image." + (plain ? std::string(group) : "x" + hex_of(group)) + ".";
+}
+
+std::string image_blob_name(std::string_view group, uint64_t index) {
+  return image_blob_prefix(group) + std::to_string(index);
+}
+
 namespace {
 void encode_entry_into(const Entry& e, std::string* out) {
   put_u64(*out, e.term);
@@ -137,17 +180,24 @@ void encode_entry_into(const Entry& e, std::string* out) {
   out->append(e.data);
 }
 
-void encode_snapshot_into(const Snapshot& s, std::string* out) {
-  RKV_ASSERT(s.meta.voters.size() < kHasTermStarts && s.meta.term_starts.size() <= kMaxTermStarts);
+void encode_snapshot_into(const Snapshot& s, std::string* out, const BlobRef* blob = nullptr) {
+  RKV_ASSERT(s.meta.voters.size() < kImageInBlob && s.meta.term_starts.size() <= kMaxTermStarts);
   put_u64(*out, s.meta.index);
   put_u64(*out, s.meta.term);
-  put_u32(*out, static_cast<uint32_t>(s.meta.voters.size()) | kHasTermStarts);
+  put_u32(*out, static_cast<uint32_t>(s.meta.voters.size()) | kHasTermStarts |
+                    (blob != nullptr ? kImageInBlob : 0));
   for (uint64_t v : s.meta.voters)
     put_u64(*out, v);
   put_u32(*out, static_cast<uint32_t>(s.meta.term_starts.size()));
   for (const TermStart& t : s.meta.term_starts) {
     put_u64(*out, t.term);
     put_u64(*out, t.index);
+  }
+  if (blob != nullptr) {
+    put_u32(*out, static_cast<uint32_t>(blob->name.size()));
+    out->append(blob->name);
+    put_u64(*out, blob->size);
+    return;
   }
   out->append(s.data);
 }
@@ -212,7 +262,8 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
   batch->put(hard_state_key(group), seal(encode_hard_state(hs)));
 }
 
-void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch) {
+void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch,
+                      std::string_view compacted_blob) {
   // The image is sealed (copied behind its header and checksummed) by whoever writes the
   // batch, not here: with fsync = "batch" that is the syncer thread, and the event loop does not
   // stop for a copy of the whole keyspace. The Snapshot is immutable and shared.
@@ -225,7 +276,16 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_end(group));
   }
-  if (rd.compacted) {
+  if (rd.compacted && !compacted_blob.empty()) {
+    const BlobRef ref{std::string(compacted_blob), rd.compacted->data.size()};
+    std::string rec;
+    seal_begin(&rec);
+    encode_snapshot_into(Snapshot{rd.compacted->meta, {}}, &rec, &ref);
+    seal_end(&rec);
+    batch->put_owned(snapshot_key(group), std::move(rec));
+    batch->del(legacy_snapshot_key(group));
+    batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
+  } else if (rd.compacted) {
     put_image(rd.compacted);
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
@@ -271,9 +331,24 @@ Result<RestoredState> load(Storage& storage, std::string_view group) {
     if (!unseal(*sn, &payload)) {
       return Status::corruption(where(group) + "snapshot record failed its checksum");
     }
-    auto d = decode_snapshot(payload);
+    std::optional<BlobRef> blob;
+    auto d = decode_snapshot(payload, &blob);
     if (!d.is_ok()) return Status::corruption(where(group) + d.status().message());
     ps.snapshot = std::move(*d);
+    if (blob) {
+      auto data = storage.read_blob(blob->name);
+      if (!data.is_ok()) {
+        return Status::corruption(where(group) + "snapshot image " + blob->name +
+                                  " cannot be read: " + data.status().to_string());
+      }
+      if (data->size() != blob->size) {
+        return Status::corruption(where(group) + "snapshot image " + blob->name + " holds " +
+                                  std::to_string(data->size()) + " bytes where its record says " +
+                                  std::to_string(blob->size));
+      }
+      ps.snapshot.data = std::move(*data);
+      out.image_blob = blob->name;
+    }
   } else if (sn.status().code() != Code::kNotFound) {
     return sn.status();
   }

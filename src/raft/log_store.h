@@ -6,6 +6,10 @@
 //                                        voter, data}
 //                                        (before: "m" <group> "/snap", read when absent and
 //                                        deleted when the image is next written)
+//                                        or, for an image written as a blob of its own (see
+//                                        image_blob_name), the same with a flag in the voter
+//                                        count, the blob's name and length after the term
+//                                        starts and no data: the record stays small
 // All integers inside values are little-endian (core/checksum.h put_u64); every value is
 // sealed with an XXH3 checksum so corruption is detected on load, never applied.
 // Group names must not contain '\0'.
@@ -30,6 +34,8 @@ struct RestoredState {
   // restored log (commit_clamped_from holds the value read).
   std::optional<uint64_t> dropped_torn_index;
   std::optional<uint64_t> commit_clamped_from;
+  // The blob the snapshot image was read from (empty: it was in the record itself).
+  std::string image_blob;
 };
 
 std::string log_key(std::string_view group, uint64_t index);
@@ -37,6 +43,11 @@ std::string hard_state_key(std::string_view group);
 std::string legacy_hard_state_key(std::string_view group);  // read when hard_state_key is absent
 std::string snapshot_key(std::string_view group);
 std::string legacy_snapshot_key(std::string_view group);  // read when snapshot_key is absent
+
+// The blob (Storage::write_blob) holding the image of `group` as of `index`, and the prefix
+// every such name of the group starts with.
+std::string image_blob_name(std::string_view group, uint64_t index);
+std::string image_blob_prefix(std::string_view group);
 
 std::string encode_entry(const Entry& e);
 Result<Entry> decode_entry(std::string_view payload);
@@ -48,8 +59,10 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 
 // Adds to `batch` the writes that carry out step 1 of the Ready contract (raft.h), in order:
 // incoming snapshot (drops the whole log), compaction (drops the log prefix), truncation of a
-// conflicting suffix, new entries, hard state.
-void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch);
+// conflicting suffix, new entries, hard state. `compacted_blob`: the image of rd.compacted is
+// durable in that blob already, and the record names it instead of holding the image.
+void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch,
+                      std::string_view compacted_blob = {});
 
 // Persists a Ready's durable part with one synced write (nothing when it has none).
 Status persist_ready(Storage& storage, std::string_view group, const Ready& rd);

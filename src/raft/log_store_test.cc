@@ -156,6 +156,47 @@ TEST(LogStore, SnapshotKeepsItsTermStartsAndReadsRecordsWithout) {
   EXPECT_EQ(r->state.snapshot.meta.term_at(4), std::nullopt);  // nothing known of the prefix
 }
 
+TEST(LogStore, ImageInABlobIsNamedByTheRecordAndReadBackOnLoad) {
+  MemStorage st;
+  Ready rd;
+  rd.compacted = std::make_shared<const Snapshot>(
+      Snapshot{SnapshotMeta{9, 3, {1, 2}, {{1, 1}, {3, 7}}}, std::string(5000, 'i')});
+  rd.compacted_log_to = 9;
+  const std::string name = image_blob_name(kG, 9);
+  EXPECT_EQ(name, "image.accounts.9");
+  EXPECT_EQ(image_blob_name("a b/c", 1).rfind(image_blob_prefix("a b/c"), 0), 0u);
+  EXPECT_EQ(image_blob_prefix("a b/c"), "image.x6120622f63.");
+  ASSERT_TRUE(st.write_blob(name, rd.compacted->data));
+  WriteBatch b;
+  add_ready_writes(kG, rd, &b, name);
+  EXPECT_LT(b.bytes(), 200u);  // the record names the image, it does not hold it
+  ASSERT_TRUE(st.write(b, true));
+  auto r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *rd.compacted);
+  EXPECT_EQ(r->image_blob, name);
+
+  // A record naming a blob that is gone, or of another length, is corruption naming the blob.
+  ASSERT_TRUE(st.write_blob(name, "short"));
+  r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status().to_string();
+  ASSERT_TRUE(st.remove_blob(name));
+  r = load(st, kG);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status().to_string();
+
+  // An image received from a leader goes in the record again (the older record is replaced).
+  Ready in;
+  in.snapshot = std::make_shared<const Snapshot>(Snapshot{SnapshotMeta{20, 4, {1, 2}, {}}, "x"});
+  ASSERT_TRUE(persist_ready(st, kG, in).is_ok());
+  r = load(st, kG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->state.snapshot, *in.snapshot);
+  EXPECT_TRUE(r->image_blob.empty());
+}
+
 TEST(LogStore, NothingToPersistWritesNothing) {
   MemStorage st;
   const uint64_t before = st.sync_count();

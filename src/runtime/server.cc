@@ -68,6 +68,7 @@ Server::Server(const Config& config) : config_(config), disk_(config.disk_reserv
 Server::~Server() {
   admin_.reset();
   transport_.reset();
+  blob_writer_.reset();
   syncer_.reset();
   connections_.clear();
 }
@@ -95,10 +96,21 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   std::random_device rd;
   uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();  // OS randomness, seeded once
   s->node_ = std::make_unique<Node>(config, s->storage_.get(), seed, &s->clock_);
+  s->node_->set_image_blobs(true);
   s->start_ms_ = s->now_ms();
   RKV_RETURN_IF_ERROR(s->node_->open(s->start_ms_));
   s->check_memory();
   spdlog::info("loaded {} keys from {}", s->node_->store().total_keys(), config.data_dir);
+  {
+    Server* self = s.get();
+    s->blob_writer_ = std::make_unique<BlobWriter>(s->storage_.get(), [self](BlobOp op, Status st) {
+      asio::post(self->io_, [self, op = std::move(op), st = std::move(st)]() mutable {
+        if (self->stopping_) return;
+        self->node_->on_blob_done(std::move(op), st, self->now_ms());
+        self->node_input();
+      });
+    });
+  }
   if (config.fsync == FsyncMode::kBatch) {
     Server* self = s.get();
     s->syncer_ = std::make_unique<Syncer>(s->storage_.get(), [self](PersistRequest req, Status st) {
@@ -271,6 +283,7 @@ void Server::shutdown_now() {
   // is asked); then whatever the node still holds is written synchronously, so an orderly stop
   // loses nothing.
   bool failed_in_flight = false;
+  if (blob_writer_) blob_writer_->finish();  // an image not yet named by a record: no loss
   if (syncer_) {
     syncer_->finish();
     failed_in_flight = syncing_ && syncer_->last_failed();
@@ -426,6 +439,10 @@ void Server::drain_watches() {
 
 void Server::drain_node() {
   drain_watches();
+  if (blob_writer_) {
+    for (BlobOp& op : node_->take_blob_ops())
+      blob_writer_->submit(std::move(op));
+  }
   for (Node::Note& n : node_->take_notes()) {
     if (n.warning) {
       spdlog::warn("{}", n.text);

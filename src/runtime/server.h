@@ -27,6 +27,7 @@ namespace rkv {
 
 class Connection;
 class Syncer;
+class BlobWriter;
 class AdminHttp;
 class PeerTransport;
 class TlsContext;
@@ -204,6 +205,7 @@ class Server {
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;
+  std::unique_ptr<BlobWriter> blob_writer_;  // the node's BlobOps, off the loop
   std::unique_ptr<AdminHttp> admin_;
   std::unique_ptr<PeerTransport> transport_;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // by client id

@@ -51,4 +51,45 @@ void Syncer::run() {
   }
 }
 
+BlobWriter::BlobWriter(Storage* storage, std::function<void(BlobOp, Status)> done)
+    : storage_(storage), done_(std::move(done)), thread_([this] { run(); }) {}
+
+BlobWriter::~BlobWriter() {
+  finish();
+}
+
+void BlobWriter::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    queue_.clear();
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BlobWriter::submit(BlobOp op) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    queue_.push_back(std::move(op));
+  }
+  cv_.notify_one();
+}
+
+void BlobWriter::run() {
+  while (true) {
+    BlobOp op;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status st = op.data ? storage_->write_blob(op.name, *op.data) : storage_->remove_blob(op.name);
+    done_(std::move(op), std::move(st));
+  }
+}
+
 }  // namespace rkv

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,32 @@ class Syncer {
   std::optional<PersistRequest> job_;
   bool stop_ = false;
   bool last_failed_ = false;
+  std::thread thread_;
+};
+
+// BlobWriter: carries out a node's BlobOps (keyspace images written as files of their own,
+// removals of old ones) on a thread of its own, in the order submitted, beside the syncer: an
+// image of hundreds of megabytes no longer sits in the group commit of the client writes.
+class BlobWriter {
+ public:
+  // done(op, status) runs on the writer thread once the op is carried out, after the writer
+  // dropped its own references to the op's data; it must hand both to the loop.
+  BlobWriter(Storage* storage, std::function<void(BlobOp, Status)> done);
+  ~BlobWriter();  // finish()
+  void submit(BlobOp op);
+  // Completes the op in progress, drops those not begun (a blob never written is never named
+  // by a record; the next open removes leftovers) and stops the thread; idempotent.
+  void finish();
+
+ private:
+  void run();
+
+  Storage* storage_;
+  std::function<void(BlobOp, Status)> done_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<BlobOp> queue_;
+  bool stop_ = false;
   std::thread thread_;
 };
 

@@ -26,6 +26,7 @@ enum class EventKind : uint8_t {
   kResume,         // node: a pause ends
   kPartitionEnd,   // the partition numbered a heals
   kCrash,          // node: a targeted crash (generation = incarnation it targets)
+  kBlobDone,       // node: its blob op numbered a is carried out (an image written or removed)
 };
 
 struct Event {

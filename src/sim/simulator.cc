@@ -137,6 +137,11 @@ struct SimNode {
   // offset after paused_until, drawn on first use; a source's inputs keep their order.
   std::map<int, int64_t> resume_offsets_us;
   int64_t disk_free_at = 0;  // the disk completes batches in order
+  // Blob ops (images) the node handed out, by number, carried out in order on their own "disk
+  // thread" beside the batches; a crash drops those not yet done.
+  std::map<uint64_t, BlobOp> blob_ops;
+  uint64_t next_blob_op = 0;
+  int64_t blob_free_at = 0;
   std::vector<HeldReply> held;
   std::vector<const raft::Raft*> groups;  // per keyspace, as registered with the checkers
   std::vector<std::pair<uint64_t, uint64_t>> votes;  // per keyspace: last (term, vote) seen
@@ -240,6 +245,7 @@ class Simulator {
   void on_tick(const Event& e);
   void on_deliver(const Event& e);
   void on_disk_done(const Event& e);
+  void on_blob_done(const Event& e);
   void drain(int i);
   void send(int from, int to, std::string payload);
   void note_wan_delay(int64_t us) {
@@ -809,6 +815,9 @@ void Simulator::dispatch(Event& e) {
     case EventKind::kDiskDone:
       if (!defer_if_paused(e, kSourceDisk)) on_disk_done(e);
       break;
+    case EventKind::kBlobDone:
+      if (!defer_if_paused(e, kSourceDisk)) on_blob_done(e);
+      break;
     case EventKind::kRequest:
       if (!defer_if_paused(e, kSourceClient + static_cast<int>(e.a))) on_request(e);
       break;
@@ -856,6 +865,9 @@ void Simulator::start_node(int i) {
   RKV_ASSERT(!n.node);
   ++n.incarnation;
   n.node = std::make_unique<Node>(n.config, n.storage.get(), rng_.next(), n.clock.get());
+  n.node->set_image_blobs(true);  // as the server: images written beside the batches
+  n.blob_ops.clear();
+  n.blob_free_at = q_.now();
   Status st = n.node->open(clock_ms(i));
   if (!st.is_ok()) {
     fail(fmt::format("node {} failed to open{}: {}", i, n.incarnation > 1 ? " after a crash" : "",
@@ -998,10 +1010,37 @@ void Simulator::on_disk_done(const Event& e) {
   drain(e.node);
 }
 
+void Simulator::on_blob_done(const Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (!n.node || e.generation != n.incarnation) return;
+  auto it = n.blob_ops.find(e.a);
+  RKV_ASSERT(it != n.blob_ops.end());
+  BlobOp op = std::move(it->second);
+  n.blob_ops.erase(it);
+  // Durable once done, like the server's (written, synced, renamed): a crash before this event
+  // leaves no blob, one after leaves it whole.
+  Status st = op.data ? n.storage->write_blob(op.name, *op.data) : n.storage->remove_blob(op.name);
+  RKV_ASSERT(st.is_ok());
+  n.node->on_blob_done(std::move(op), st, clock_ms(e.node));
+  drain(e.node);
+}
+
 void Simulator::drain(int i) {
   SimNode& n = nodes_[static_cast<size_t>(i)];
   Node& node = *n.node;
   node.pump(clock_ms(i));  // every event is one input: its effects go out at once
+  for (BlobOp& op : node.take_blob_ops()) {
+    // An image takes many times a batch's latency: client writes and acknowledgements go on
+    // meanwhile, and a crash may come between the image and the record that names it.
+    const int64_t latency =
+        op.data ? static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us) * 10,
+                                                  static_cast<uint64_t>(mix_.disk_max_us) * 50))
+                : mix_.disk_min_us;
+    n.blob_free_at = std::max(n.blob_free_at, q_.now()) + latency;
+    const uint64_t id = n.next_blob_op++;
+    n.blob_ops.emplace(id, std::move(op));
+    schedule(EventKind::kBlobDone, n.blob_free_at, i, id, 0, n.incarnation);
+  }
   if (node.has_pending_persist()) {
     PersistRequest req = node.take_persist();
     if (ledger_) observe_leaderless(i, req.batch);

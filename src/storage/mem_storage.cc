@@ -4,6 +4,7 @@
 // a torn write can be modelled precisely.
 #include <map>
 
+#include "storage/blob_files.h"
 #include "storage/storage.h"
 
 namespace rkv {
@@ -34,6 +35,7 @@ void apply(const WriteBatch& batch, Map& map) {
 struct MemStorage::Impl {
   Map live;
   Map durable;
+  Map blobs;                         // durable on write: survive crash()
   std::vector<WriteBatch> unsynced;  // written to `live` but not yet to `durable`, in order
   uint64_t sync_count = 0;
 
@@ -102,6 +104,32 @@ void MemStorage::crash(bool torn_last_write) {
   }
   s.unsynced.clear();
   s.live = s.durable;
+}
+
+Status MemStorage::write_blob(std::string_view name, std::string_view data) {
+  if (!valid_blob_name(name)) {
+    return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");
+  }
+  impl_->blobs.insert_or_assign(std::string(name), std::string(data));
+  return Status::ok();
+}
+
+Result<std::string> MemStorage::read_blob(std::string_view name) {
+  auto it = impl_->blobs.find(name);
+  if (it == impl_->blobs.end()) return Status::not_found("no blob " + std::string(name));
+  return it->second;
+}
+
+Status MemStorage::remove_blob(std::string_view name) {
+  if (auto it = impl_->blobs.find(name); it != impl_->blobs.end()) impl_->blobs.erase(it);
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> MemStorage::list_blobs() {
+  std::vector<std::string> out;
+  for (const auto& [name, data] : impl_->blobs)
+    out.push_back(name);
+  return out;
 }
 
 uint64_t MemStorage::sync_count() const {

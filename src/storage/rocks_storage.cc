@@ -36,6 +36,7 @@
 #include <system_error>
 #include <thread>
 
+#include "storage/blob_files.h"
 #include "storage/log_records.h"
 #include "storage/storage.h"
 #include "storage/wal_log.h"
@@ -53,6 +54,7 @@ constexpr uint64_t kBytesPerSync = 1ull << 20;
 constexpr size_t kKeepInfoLogFiles = 4;
 constexpr size_t kMaxInfoLogBytes = 16ull << 20;
 constexpr const char* kWalDir = "wal";
+constexpr const char* kBlobDir = "images";   // blobs (storage.h), one file each
 constexpr std::string_view kLogBegin = "l";  // Raft log records: [kLogBegin, kLogEnd)
 constexpr std::string_view kLogEnd = "m";
 constexpr size_t kCheckpointBatchBytes = 16ull << 20;
@@ -173,9 +175,9 @@ bool is_rocks_file(const std::string& name) {
   auto ends = [&](std::string_view s) {
     return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
   };
-  return name == "LOCK" || name == "IDENTITY" || name == kWalDir || starts("LOG") ||
-         starts("MANIFEST-") || starts("OPTIONS-") || ends(".log") || ends(".sst") ||
-         ends(".blob") || ends(".dbtmp");
+  return name == "LOCK" || name == "IDENTITY" || name == kWalDir || name == kBlobDir ||
+         starts("LOG") || starts("MANIFEST-") || starts("OPTIONS-") || ends(".log") ||
+         ends(".sst") || ends(".blob") || ends(".dbtmp");
 }
 
 // Refuses a path that is not a directory, and a directory without CURRENT that holds files
@@ -622,6 +624,23 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
 Status RocksStorage::finish_open() {
   std::lock_guard<std::mutex> lock(impl_->write_mu);
   return impl_->finish_replay();
+}
+
+// Blobs touch only their own directory: safe beside the batches on any thread.
+Status RocksStorage::write_blob(std::string_view name, std::string_view data) {
+  return write_blob_file(impl_->dir + "/" + kBlobDir, name, data);
+}
+
+Result<std::string> RocksStorage::read_blob(std::string_view name) {
+  return read_blob_file(impl_->dir + "/" + kBlobDir, name);
+}
+
+Status RocksStorage::remove_blob(std::string_view name) {
+  return remove_blob_file(impl_->dir + "/" + kBlobDir, name);
+}
+
+Result<std::vector<std::string>> RocksStorage::list_blobs() {
+  return list_blob_files(impl_->dir + "/" + kBlobDir);
 }
 
 const std::string& RocksStorage::dir() const {

@@ -156,6 +156,23 @@ class Storage {
   // before taking writes, and again while it fails. Same threading rule as write().
   virtual Status finish_open() { return Status::ok(); }
 
+  // Blobs: large immutable values (keyspace images) kept beside the ordered store, one file
+  // each (RocksStorage: <dir>/images/<name>), written outside the stream of batches so that a
+  // write of hundreds of megabytes does not hold up the group commit of the writes behind it.
+  // A blob is framed with its length and a checksum: read_blob returns Corruption for a damaged
+  // or truncated one, NotFound for an absent one. write_blob is durable on return (written to a
+  // temporary name, synced, renamed, the directory synced): a crash leaves the old content or the
+  // new, never a mix. Names are [A-Za-z0-9._-]+ (InvalidArgument otherwise).
+  // Thread-safety: write_blob and remove_blob may run on another thread concurrently with every
+  // other method, for different names (they share no state with the batches).
+  virtual Status write_blob(std::string_view name, std::string_view data) = 0;
+  virtual Result<std::string> read_blob(std::string_view name) = 0;
+  // OK when the blob is absent already.
+  virtual Status remove_blob(std::string_view name) = 0;
+  // Every blob's name, sorted. Leftovers of writes a crash interrupted are not listed (and are
+  // removed by the next write_blob or remove_blob of the same name).
+  virtual Result<std::vector<std::string>> list_blobs() = 0;
+
   // Memory the storage engine holds within bounds of its own settings (RocksStorage: its
   // memtables and block cache), which the node's memory limit leaves out as Redis leaves out
   // its replication and AOF buffers (docs/configuration.md, [memory]). Thread-safe.
@@ -173,6 +190,11 @@ class MemStorage final : public Storage {
   Result<std::string> get(std::string_view key) override;
   Status scan(std::string_view begin, std::string_view end,
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  // Blobs are kept in memory and survive crash() (write_blob is durable on return).
+  Status write_blob(std::string_view name, std::string_view data) override;
+  Result<std::string> read_blob(std::string_view name) override;
+  Status remove_blob(std::string_view name) override;
+  Result<std::vector<std::string>> list_blobs() override;
 
   // Simulates a crash: every write since the last sync is forgotten. With torn_last_write,
   // the last unsynced put with a non-empty value (if any) survives with its value cut to half
@@ -226,6 +248,11 @@ class RocksStorage final : public Storage {
   Result<std::string> get(std::string_view key) override;
   Status scan(std::string_view begin, std::string_view end,
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
+
+  Status write_blob(std::string_view name, std::string_view data) override;
+  Result<std::string> read_blob(std::string_view name) override;
+  Status remove_blob(std::string_view name) override;
+  Result<std::vector<std::string>> list_blobs() override;
 
   const std::string& dir() const;
   std::string recovery_note() const override;
