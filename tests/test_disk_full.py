@@ -258,7 +258,10 @@ class ClusterDiskFullTest(unittest.TestCase):
         c.start()
         leader = c.leader()
         f = next(i for i in range(3) if i != leader)
-        mnt = mount_tmpfs(self, 40)
+        # The node fills its disk with about 20 MiB of data; once the filler goes it has room for
+        # what it missed and for RocksDB's flushes and compactions of it, which rewrite the data
+        # (with 16 MiB of filler on 40 MiB a full catch-up could fill the disk again, for good).
+        mnt = mount_tmpfs(self, 64)
         filler = os.path.join(mnt, "filler")
         s = c.nodes[f]
         s.stop()
@@ -270,7 +273,7 @@ class ClusterDiskFullTest(unittest.TestCase):
             cfg = cfg.replace("[node]\n", f"[node]\ndisk_reserve_bytes = {reserve}\n", 1)
             with open(s.config_path, "w") as fh:
                 fh.write(cfg)
-        make_filler(filler, 16 * MIB)
+        make_filler(filler, 40 * MIB)
         s.start()
         return c, f, filler
 

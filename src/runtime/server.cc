@@ -509,6 +509,7 @@ void Server::persist_now() {
   stats_.persist_batches++;
   stats_.persist_rows += req.batch.size();
   if (req.sync) stats_.persist_syncs++;
+  note_written(req.batch.bytes());
   // Storage::write leaves a batch it fails whole, so `req` can be kept for the retry.
   Status st = storage_->write(std::move(req.batch), req.sync);
   if (!st.is_ok()) return on_persist_failed(std::move(req), st);
@@ -564,7 +565,20 @@ void Server::on_batch_durable(uint64_t token) {
   if (node_->has_pending_persist()) node_input();
 }
 
+void Server::note_written(uint64_t bytes) {
+  // Free space is looked at every kDiskCheckMs, and also once the writes since the last look
+  // could have used half the room left above the reserve: a burst (a replica catching up
+  // after space returned) must not run past the reserve to the last byte, where RocksDB
+  // cannot flush and the write-ahead log cannot be released.
+  bytes_since_disk_check_ += bytes;
+  const uint64_t free_bytes = disk_.free_bytes(), reserve = disk_.reserve_bytes();
+  const uint64_t room = free_bytes > reserve ? free_bytes - reserve : 0;
+  if (bytes_since_disk_check_ >= room / 2) check_disk();
+}
+
 void Server::check_disk() {
+  bytes_since_disk_check_ = 0;
+  last_disk_check_ms_ = mono_ms();
   struct statvfs fs {};
   // An error (the directory vanished, say) says nothing about space: the state stays.
   if (::statvfs(config_.data_dir.c_str(), &fs) != 0) return;
@@ -634,6 +648,7 @@ void Server::end_of_round() {
         stats_.persist_batches++;
         stats_.persist_syncs++;
         stats_.persist_rows += req.batch.size();
+        note_written(req.batch.bytes());
         syncer_->submit(std::move(req));
       }
       break;
@@ -726,10 +741,7 @@ void Server::cron() {
   node_->tick(now);
   node_input();
   const int64_t mono = mono_ms();
-  if (mono - last_disk_check_ms_ >= kDiskCheckMs) {
-    last_disk_check_ms_ = mono;
-    check_disk();
-  }
+  if (mono - last_disk_check_ms_ >= kDiskCheckMs) check_disk();
   if (config_.memory.maxmemory != 0 || mono - last_memory_check_ms_ >= 1000) check_memory();
   if (!disk_.write_error().empty() && !syncing_ && mono - last_retry_ms_ >= kPersistRetryMs) {
     retry_failed();

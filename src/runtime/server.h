@@ -172,6 +172,8 @@ class Server {
   void on_batch_durable(uint64_t token);
   // Free space against the reserve (statvfs of the data dir), every kDiskCheckMs.
   void check_disk();
+  // Counts bytes handed to the storage; checks the disk early when they could near the reserve.
+  void note_written(uint64_t bytes);
   // Hands the guard's verdict to the node, and logs the change.
   void apply_disk_state();
   // Measures memory and hands the node the figure its limit applies to.
@@ -221,6 +223,7 @@ class Server {
   std::optional<PersistRequest> failed_;  // see on_persist_failed
   int64_t last_retry_ms_ = 0;             // mono_ms() of the last attempt to write failed_
   int64_t last_disk_check_ms_ = 0;
+  uint64_t bytes_since_disk_check_ = 0;  // handed to the storage since then (note_written)
   int64_t last_memory_check_ms_ = 0;
   uint64_t used_memory_ = 0, engine_memory_ = 0;
   uint64_t engine_recent_max_ = 0;  // see check_memory
