@@ -455,6 +455,18 @@ class SnapshotTest(ClusterTestCase):
         self.assertEqual(bad[:5], [], f"n{f + 1} lacks {len(bad)} keys after snapshot catch-up")
         self.assertAllNodesHold(c, acked)
 
+        # The leader compacted its own log: its image is a file of its own, the only one left
+        # (older images go once the record naming the newer one is durable), and a kill -9 and
+        # restart load the keyspace from it.
+        images = os.path.join(c.nodes[lead].data_dir, "images")
+        files = sorted(os.listdir(images))
+        self.assertEqual(len([n for n in files if n.startswith(f"image.{KS}.")]), 1, files)
+        self.assertEqual([n for n in files if n.endswith(".tmp")], [], files)
+        c.nodes[lead].kill9()
+        c.nodes[lead].start()
+        c.wait_converged(timeout=60)
+        self.assertAllNodesHold(c, acked)
+
 
 # ---- forwarding and errors --------------------------------------------------------------------
 

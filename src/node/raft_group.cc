@@ -81,6 +81,7 @@ Status RaftGroup::open(int64_t /*now_ms*/) {
   cfg.bugs = rs.bugs;
   if (Status st = cfg.validate(); !st.is_ok()) return st;
   last_hs_ = ps.hard_state;
+  durable_hs_ = ps.hard_state;
   start_term_ = ps.hard_state.term;
   applied_ = cfg.applied;
   last_compact_ = ps.snapshot.meta.index;
@@ -606,8 +607,11 @@ void RaftGroup::pump(int64_t now_ms) {
       // Only what needs nothing of the write in progress (see Raft::partial_ready), and only
       // while that write's Ready changes no role and brought no snapshot: its own committed
       // entries were applied already, so these follow them in log order.
-      if (!inflight_applied_ || inflight_->soft_state || !raft_->has_partial_ready()) break;
-      raft::Ready rd = raft_->partial_ready();
+      if (!inflight_applied_ || inflight_->soft_state ||
+          !raft_->has_partial_ready(durable_hs_.term)) {
+        break;
+      }
+      raft::Ready rd = raft_->partial_ready(durable_hs_.term);
       for (const raft::Message& m : rd.messages)
         send(m);
       applied += rd.committed_entries.size();
@@ -646,11 +650,15 @@ void RaftGroup::pump(int64_t now_ms) {
     }
     commit_unwritten_ = false;
     // A leader's appends and heartbeats go out now, in parallel with its own write
-    // (raft::is_leader_stream). Everything else (votes, append acknowledgements) waits for it.
-    if (raft_->role() == raft::Role::kLeader) {
+    // (raft::is_leader_stream), and so do a follower's heartbeat responses of a term already
+    // durable (Raft::needs_nothing_durable). Everything else (votes, append acknowledgements)
+    // waits for it.
+    {
+      const bool leader = raft_->role() == raft::Role::kLeader;
       std::vector<raft::Message> later;
       for (raft::Message& m : rd.messages) {
-        if (raft::is_leader_stream(m.type)) {
+        if (leader ? raft::is_leader_stream(m.type)
+                   : raft::Raft::needs_nothing_durable(m, durable_hs_.term)) {
           send(m);
         } else {
           later.push_back(std::move(m));
@@ -679,6 +687,9 @@ void RaftGroup::on_persisted(uint64_t token, int64_t now_ms) {
 }
 
 void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
+  // Called once the Ready's write is durable (or when it had nothing durable: then its hard
+  // state changed the commit index alone, and term and vote are as durable as before).
+  if (rd.hard_state) durable_hs_ = *rd.hard_state;
   for (const raft::Message& m : rd.messages)
     send(m);
   // commit = async: entries now durable in this leader's log are acknowledged.

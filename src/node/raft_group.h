@@ -194,6 +194,7 @@ class RaftGroup final : public Engine {
   raft::NodeId noted_handoff_to_ = raft::kNoNode;  // the last handoff logged in this spell
   bool inflight_applied_ = false;  // inflight_'s committed entries were applied when handed out
   raft::HardState last_hs_;        // the newest hard state the core reported
+  raft::HardState durable_hs_;     // the newest hard state persisted (term and vote count)
   bool commit_unwritten_ = false;  // last_hs_'s commit index is newer than the stored one
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;

@@ -1040,25 +1040,29 @@ bool is_leader_stream(MessageType t) {
          t == MessageType::kTimeoutNow;
 }
 
-bool Raft::has_partial_ready() const {
+bool Raft::has_partial_ready(uint64_t durable_term) const {
   if (soft_state() != prev_ss_) return false;
   if (log_.has_next_committed() || !read_states_.empty()) return true;
-  if (role_ != Role::kLeader) return false;
+  if (role_ != Role::kLeader) {
+    return std::any_of(msgs_.begin(), msgs_.end(),
+                       [&](const Message& m) { return needs_nothing_durable(m, durable_term); });
+  }
   return read_round_needed_ || broadcast_pending() ||
          std::any_of(msgs_.begin(), msgs_.end(),
                      [](const Message& m) { return is_leader_stream(m.type); });
 }
 
-Ready Raft::partial_ready() {
+Ready Raft::partial_ready(uint64_t durable_term) {
   RKV_ASSERT(soft_state() == prev_ss_);
   flush_leader_sends();
   Ready rd;
-  if (role_ == Role::kLeader) {
-    std::vector<Message> rest;
-    for (Message& m : msgs_)
-      (is_leader_stream(m.type) ? rd.messages : rest).push_back(std::move(m));
-    msgs_ = std::move(rest);
+  std::vector<Message> rest;
+  for (Message& m : msgs_) {
+    const bool now =
+        role_ == Role::kLeader ? is_leader_stream(m.type) : needs_nothing_durable(m, durable_term);
+    (now ? rd.messages : rest).push_back(std::move(m));
   }
+  msgs_ = std::move(rest);
   take_applicable(&rd);
   return rd;
 }

@@ -210,8 +210,21 @@ class Raft {
   // This keeps commit latency at one disk sync: an acknowledgement arriving during the
   // leader's write is applied and answered at once, and new proposals reach the followers
   // without waiting for that write.
-  bool has_partial_ready() const;
-  Ready partial_ready();
+  //
+  // `durable_term`: the term the driver has persisted (the hard state of the last Ready it
+  // wrote). A follower's heartbeat responses of that term promise nothing that is not durable
+  // (a heartbeat response carries no log position, only "I follow you in this term"), so they
+  // are handed out too: a follower whose disk is slow (a large write ahead of its
+  // acknowledgements) keeps answering heartbeats, and its leader keeps its quorum (check-quorum)
+  // and confirms reads, instead of stepping down because of a slow disk, not a dead node.
+  // 0: none are.
+  bool has_partial_ready(uint64_t durable_term = 0) const;
+  Ready partial_ready(uint64_t durable_term = 0);
+  // True for a message that may leave before the Ready that holds it is persisted, given the
+  // term the driver has persisted: a follower's heartbeat response of that term.
+  static bool needs_nothing_durable(const Message& m, uint64_t durable_term) {
+    return m.type == MessageType::kHeartbeatResp && durable_term != 0 && m.term == durable_term;
+  }
 
   // --- status ---
   NodeId id() const { return id_; }
