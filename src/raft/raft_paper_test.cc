@@ -383,6 +383,33 @@ TEST(RaftPaper, FollowerPartialReadyHoldsNoAcknowledgement) {
   EXPECT_EQ(next.committed_entries[0].index, 3u);
 }
 
+// ... but its heartbeat responses of a term already durable do leave during the write: they
+// promise no log position, and a slow disk must not look like a dead node to check-quorum.
+TEST(RaftPaper, FollowerAnswersHeartbeatsOfADurableTermDuringItsWrite) {
+  Node n(2);
+  ASSERT_TRUE(n.raft.step(app(1, 2, 1, 0, 0, make_entries(1, {1, 1}), 0)).is_ok());
+  Ready first = n.raft.ready();  // term 1 becomes durable with this write
+  n.raft.advance(first);
+  ASSERT_TRUE(n.raft.step(app(1, 2, 1, 2, 1, make_entries(3, {1}), 2)).is_ok());
+  Ready in_flight = n.raft.ready();  // entry 3 being written
+  ASSERT_EQ(in_flight.entries.size(), 1u);
+  Message hb = make_msg(MessageType::kHeartbeat, 1, 2, 1);
+  hb.context = 7;
+  ASSERT_TRUE(n.raft.step(hb).is_ok());
+  EXPECT_FALSE(n.raft.has_partial_ready());   // the driver said no term is durable
+  EXPECT_FALSE(n.raft.has_partial_ready(2));  // nor one of another term
+  ASSERT_TRUE(n.raft.has_partial_ready(1));
+  Ready part = n.raft.partial_ready(1);
+  EXPECT_FALSE(part.must_persist());
+  ASSERT_EQ(part.messages.size(), 1u);
+  EXPECT_EQ(part.messages[0].type, MessageType::kHeartbeatResp);
+  EXPECT_EQ(part.messages[0].context, 7u);
+  n.raft.advance(part);
+  n.raft.advance(in_flight);
+  Ready next = n.raft.ready();
+  EXPECT_TRUE(only(next.messages, MessageType::kHeartbeatResp).empty());  // not sent twice
+}
+
 // Figure 8 / §5.4.2: "Raft never commits log entries from previous terms by counting
 // replicas. Only log entries from the leader's current term are committed by counting."
 TEST(RaftPaper, CommitsOnlyCurrentTermEntriesByCounting) {
