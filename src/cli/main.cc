@@ -4,6 +4,7 @@
 
 #include "check/check_cli.h"
 #include "cli/cluster.h"
+#include "cli/cluster_control.h"
 #include "cli/serve.h"
 #include "sim/sim_cli.h"
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   up->add_option("-d,--data-dir", cl.data_dir, "directory for node data and configs");
   up->add_option("--fsync", cl.fsync, "always | batch | never")
       ->check(CLI::IsMember({"always", "batch", "never"}));
+  auto control = rkv::add_cluster_control_commands(*cluster);
 
   int st_nodes = 3;
   uint16_t st_base = 7379;
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (sim->selected()) return sim->run(std::cout);
 
   if (*up) return rkv::run_cluster_up(cl, "/proc/self/exe");
+  if (control->selected()) return control->run();
   if (*status) return rkv::run_status(st_nodes, st_base);
 
   if (*s) return rkv::run_serve(serve);
