@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,31 +99,6 @@ int write_cluster_configs(const ClusterOptions& o) {
 
 namespace {
 
-// Starts node i as a child of the supervisor, its output appended to its log. As root it runs
-// with its own group id, which the isolation rules match on (cluster_control.h).
-pid_t spawn_node(const std::string& self_exe, NodeRecord& n) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    signal(SIGINT, SIG_IGN);  // the supervisor stops children with SIGTERM, in order
-    int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    if (n.gid != 0 && setgid(n.gid) != 0) _exit(126);
-    execl(self_exe.c_str(), self_exe.c_str(), "serve", "--config", n.config.c_str(), nullptr);
-    std::perror("exec replikv");
-    _exit(127);
-  }
-  if (pid < 0) {
-    std::perror("fork");
-    return 0;
-  }
-  n.pid = pid;
-  n.exit.clear();
-  return pid;
-}
-
 std::string describe_exit(int st) {
   if (WIFSIGNALED(st)) return fmt::format("killed by signal {}", WTERMSIG(st));
   return fmt::format("exited with code {}", WEXITSTATUS(st));
@@ -147,7 +123,7 @@ bool supervise_once(const std::string& self_exe, ClusterState& s) {
     const std::string request = s.data_dir + "/control/" + n.id + ".start";
     std::error_code ec;
     if (n.pid == 0 && std::filesystem::exists(request, ec)) {
-      if (spawn_node(self_exe, n) > 0) {
+      if (spawn_node(self_exe, n, false) > 0) {
         std::printf("replikv cluster: %s started (pid %d)\n", n.id.c_str(), n.pid);
         std::fflush(stdout);
       }
@@ -182,6 +158,42 @@ void stop_nodes(ClusterState& s) {
 
 }  // namespace
 
+NodeRecord node_record(const ClusterOptions& o, int i, bool own_gid, const std::string& log_dir) {
+  NodeRecord n;
+  n.id = fmt::format("n{}", i + 1);
+  n.port = static_cast<uint16_t>(o.base_port + i);
+  n.admin_port = static_cast<uint16_t>(o.base_port + 1000 + i);
+  n.peer_port = static_cast<uint16_t>(o.base_port + 10000 + i);
+  n.gid = own_gid ? kIsolationGidBase + n.peer_port : 0;
+  n.config = std::filesystem::absolute(config_path(o, i)).string();
+  n.log = std::filesystem::absolute(fmt::format("{}/{}.log", log_dir, n.id)).string();
+  return n;
+}
+
+pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_parent) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGINT, SIG_IGN);  // the supervisor stops children with SIGTERM, in order
+    int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (n.gid != 0 && setgid(n.gid) != 0) _exit(126);
+    execl(self_exe.c_str(), self_exe.c_str(), "serve", "--config", n.config.c_str(), nullptr);
+    std::perror("exec replikv");
+    _exit(127);
+  }
+  if (pid < 0) {
+    std::perror("fork");
+    return 0;
+  }
+  n.pid = pid;
+  n.exit.clear();
+  return pid;
+}
+
 int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   if (int rc = write_cluster_configs(o); rc != 0) return rc;
   if (pid_t other = running_supervisor(o.data_dir)) {
@@ -202,19 +214,10 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   s.data_dir = o.data_dir;
   std::error_code ec;
   std::filesystem::remove_all(o.data_dir + "/control", ec);
-  for (int i = 0; i < o.nodes; ++i) {
-    NodeRecord n;
-    n.id = fmt::format("n{}", i + 1);
-    n.port = static_cast<uint16_t>(o.base_port + i);
-    n.admin_port = static_cast<uint16_t>(o.base_port + 1000 + i);
-    n.peer_port = static_cast<uint16_t>(o.base_port + 10000 + i);
-    n.gid = root ? kIsolationGidBase + n.peer_port : 0;
-    n.config = std::filesystem::absolute(config_path(o, i)).string();
-    n.log = std::filesystem::absolute(fmt::format("{}/{}.log", o.data_dir, n.id)).string();
-    s.nodes.push_back(n);
-  }
+  for (int i = 0; i < o.nodes; ++i)
+    s.nodes.push_back(node_record(o, i, root, o.data_dir));
   for (auto& n : s.nodes) {
-    if (spawn_node(self_exe, n) == 0) g_stop = 1;
+    if (spawn_node(self_exe, n, false) == 0) g_stop = 1;
   }
   write_state(s);
   std::printf("replikv cluster: %d nodes on 127.0.0.1, data in %s\n", o.nodes, o.data_dir.c_str());

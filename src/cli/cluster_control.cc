@@ -86,9 +86,31 @@ char proc_state(pid_t pid) {
   return stat[close + 2];
 }
 
-// Runs argv, waits; returns the exit code (-1 if it could not run). stdout goes to `out` when
-// given, else is discarded; stderr is discarded.
-int run_argv(const std::vector<std::string>& argv, std::string* out = nullptr) {
+// The OUTPUT rules (as `iptables -S` prints them, split into words, quotes dropped) whose
+// comment starts with `tag`.
+std::vector<std::vector<std::string>> tagged_rules(const std::string& tag) {
+  std::string listing;
+  std::vector<std::vector<std::string>> rules;
+  if (run_command({"iptables", "-w", "-S", "OUTPUT"}, &listing) != 0) return rules;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    bool tagged = false;
+    for (std::string word; words >> word;) {
+      if (word.size() >= 2 && word.front() == '"' && word.back() == '"')
+        word = word.substr(1, word.size() - 2);
+      if (!w.empty() && w.back() == "--comment" && word.starts_with(tag)) tagged = true;
+      w.push_back(word);
+    }
+    if (tagged && w.size() > 2 && w[0] == "-A") rules.push_back(std::move(w));
+  }
+  return rules;
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& argv, std::string* out) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
@@ -120,29 +142,12 @@ int run_argv(const std::vector<std::string>& argv, std::string* out = nullptr) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-// The OUTPUT rules (as `iptables -S` prints them, split into words, quotes dropped) whose
-// comment starts with `tag`.
-std::vector<std::vector<std::string>> tagged_rules(const std::string& tag) {
-  std::string listing;
-  std::vector<std::vector<std::string>> rules;
-  if (run_argv({"iptables", "-w", "-S", "OUTPUT"}, &listing) != 0) return rules;
-  std::istringstream lines(listing);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::vector<std::string> w;
-    bool tagged = false;
-    for (std::string word; words >> word;) {
-      if (word.size() >= 2 && word.front() == '"' && word.back() == '"')
-        word = word.substr(1, word.size() - 2);
-      if (!w.empty() && w.back() == "--comment" && word.starts_with(tag)) tagged = true;
-      w.push_back(word);
-    }
-    if (tagged && w.size() > 2 && w[0] == "-A") rules.push_back(std::move(w));
-  }
-  return rules;
+bool add_drop_rule(const std::vector<std::string>& match, const std::string& tag) {
+  std::vector<std::string> argv = {"iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp"};
+  argv.insert(argv.end(), match.begin(), match.end());
+  argv.insert(argv.end(), {"-m", "comment", "--comment", tag, "-j", "DROP"});
+  return run_command(argv) == 0;
 }
-
-}  // namespace
 
 std::string firewall_tag(uint16_t base_port, const std::string& node) {
   // Node ids are n1..n9, so a node's tag is never a prefix of another node's.
@@ -154,7 +159,7 @@ int remove_firewall_rules(const std::string& tag) {
   for (auto& rule : tagged_rules(tag)) {
     rule[0] = "-D";
     rule.insert(rule.begin(), {"iptables", "-w"});
-    if (run_argv(rule) == 0) ++removed;
+    if (run_command(rule) == 0) ++removed;
   }
   return removed;
 }
@@ -395,10 +400,7 @@ class ControlImpl : public ClusterControl {
     }
     remove_firewall_rules(tag);
     for (auto& r : rules) {
-      std::vector<std::string> argv = {"iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp"};
-      argv.insert(argv.end(), r.begin(), r.end());
-      argv.insert(argv.end(), {"-m", "comment", "--comment", tag, "-j", "DROP"});
-      if (run_argv(argv) != 0) {
+      if (!add_drop_rule(r, tag)) {
         remove_firewall_rules(tag);
         std::fprintf(stderr, "replikv cluster: iptables refused a rule; %s not isolated\n",
                      n.id.c_str());

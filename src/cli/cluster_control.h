@@ -66,6 +66,23 @@ bool write_state(const ClusterState& s);
 // nullopt (and why on stderr) when there is no readable state file or its supervisor is gone.
 std::optional<ClusterState> read_state(const std::string& data_dir);
 
+// Node i of the cluster `write_cluster_configs(o)` describes: its id, ports and absolute config
+// path, its log in `log_dir`; own_gid: its own group id (needs root; partitions match on it).
+NodeRecord node_record(const ClusterOptions& o, int i, bool own_gid, const std::string& log_dir);
+
+// Starts `replikv serve --config n.config` as a child, its output appended to n.log, with group
+// id n.gid when set (the isolation rules match on it). die_with_parent: SIGKILL it when the
+// calling thread's process dies (the lab). Sets n.pid and clears n.exit; returns the pid, or 0.
+pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_parent);
+
+// Runs argv (PATH lookup), waits; returns its exit code, -1 if it could not run. Its stdout is
+// appended to `out` when given; stderr is discarded.
+int run_command(const std::vector<std::string>& argv, std::string* out = nullptr);
+
+// Inserts `iptables -I OUTPUT -o lo -p tcp MATCH... -m comment --comment TAG -j DROP`; false
+// when iptables refused.
+bool add_drop_rule(const std::vector<std::string>& match, const std::string& tag);
+
 // The pid of the live supervisor of `data_dir`'s cluster, or 0 (quietly) when there is none.
 pid_t running_supervisor(const std::string& data_dir);
 

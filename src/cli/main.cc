@@ -5,6 +5,7 @@
 #include "check/check_cli.h"
 #include "cli/cluster.h"
 #include "cli/cluster_control.h"
+#include "cli/lab.h"
 #include "cli/serve.h"
 #include "sim/sim_cli.h"
 
@@ -51,10 +52,12 @@ int main(int argc, char** argv) {
   status->add_option("--base-port", st_base, "client port of n1");
 
   auto sim = rkv::sim::add_sim_command(app);
+  auto lab = rkv::add_lab_command(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (sim->selected()) return sim->run(std::cout);
+  if (lab->selected()) return lab->run("/proc/self/exe");
 
   if (*up) return rkv::run_cluster_up(cl, "/proc/self/exe");
   if (control->selected()) return control->run();

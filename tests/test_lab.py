@@ -1,0 +1,197 @@
+"""`replikv lab`: real processes under real faults, a checked history, a report, a clean exit.
+
+  test_a_primary_every_fault    3 nodes, kill -9 / pause / graceful restart / partitions drawn from
+                                a seed: every check valid, exit 0, the outputs written, nothing
+                                left behind (processes, iptables rules, node data)
+  test_b_five_nodes_partitions  5 nodes, partitions only (ring and bridge become possible); the
+                                lab verifies from the nodes' peer counters that no message
+                                crossed a cut link (a leak is an anomaly and fails the run)
+  (in test_a) the report        the HTML report opened in headless Chromium (when installed,
+                                scripts/install-deps.sh): the DOM holds the verdict, timeline,
+                                charts and check table; a screenshot is rendered
+  test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
+  test_e_bad_options            unknown fault family, model or node count: refused before
+                                anything starts
+
+Partitions need root and iptables; without them the runs leave partitions out.
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+ROOT = os.geteuid() == 0 and shutil.which("iptables") is not None
+FAULTS = "kill,pause,restart,partition" if ROOT else "kill,pause,restart"
+
+
+def serve_pids(out_dir):
+    """Pids of `replikv serve` processes whose config lies under out_dir."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(os.path.join(d, "cmdline"), "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in cmd and any(out_dir.encode() in a for a in cmd):
+            pids.append(int(os.path.basename(d)))
+    return pids
+
+
+def lab_rules(pid):
+    if not ROOT:
+        return []
+    out = subprocess.run(["iptables", "-w", "-S", "OUTPUT"], capture_output=True,
+                         text=True).stdout
+    return [r for r in out.splitlines() if f"rkv-lab:{pid}:" in r]
+
+
+class Lab:
+    """One `replikv lab` process writing into a temporary directory."""
+
+    def __init__(self, *args):
+        self.tmp = tempfile.mkdtemp(prefix="rkv-lab-")
+        self.out = os.path.join(self.tmp, "run")
+        self.log_path = os.path.join(self.tmp, "lab.out")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([harness.replikv_bin(), "lab", "-o", self.out, *args],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def wait(self, timeout=150):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def summary(self):
+        with open(os.path.join(self.out, "summary.json")) as f:
+            return json.load(f)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for pid in serve_pids(self.out):
+            os.kill(pid, signal.SIGKILL)
+        if ROOT:
+            for rule in lab_rules(self.proc.pid):
+                subprocess.run(["iptables", "-w", "-D"] + rule.replace('"', "").split()[1:])
+        if not os.environ.get("REPLIKV_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class LabTest(unittest.TestCase):
+    report_dir = None  # test_a keeps its run for test_c
+
+    def start(self, *args):
+        lab = Lab(*args)
+        self.addCleanup(lab.cleanup)
+        return lab
+
+    def assert_left_nothing(self, lab):
+        self.assertEqual(serve_pids(lab.out), [], "nodes outlived the lab")
+        self.assertEqual(lab_rules(lab.proc.pid), [], "iptables rules outlived the lab")
+        self.assertFalse(os.path.exists(os.path.join(lab.out, "cluster")), "node data kept")
+
+    def assert_passed(self, lab, rc):
+        out = lab.output()
+        self.assertEqual(rc, 0, out)
+        s = lab.summary()
+        self.assertTrue(s["passed"], out)
+        self.assertEqual(s["anomalies"], [], out)
+        self.assertGreaterEqual(len(s["checks"]), 1)
+        for c in s["checks"]:
+            self.assertEqual(c["verdict"], "valid", c)
+        self.assertGreater(s["ops"].get("ok", 0), 100, s["ops"])
+        self.assertIn("lab: repro: replikv lab --model primary", out)
+        return s
+
+    def test_a_primary_every_fault(self):
+        lab = self.start("--seed", "11", "--duration", "20", "--faults", FAULTS)
+        rc = lab.wait()
+        s = self.assert_passed(lab, rc)
+        self.assertGreaterEqual(len(s["timeline"]), 3, s["timeline"])
+        kinds = {f["kind"] for f in s["timeline"]}
+        self.assertGreaterEqual(len(kinds), 2, kinds)
+        self.assertTrue(os.path.getsize(os.path.join(lab.out, "history.jsonl")) > 0)
+        self.assert_left_nothing(lab)
+        # The repro line names everything the run drew from.
+        self.assertIn(f"--seed 11 --duration 20 --clients 4 --faults {FAULTS}", s["repro"])
+        LabTest.report_dir = tempfile.mkdtemp(prefix="rkv-lab-report-")
+        self.addCleanup(shutil.rmtree, LabTest.report_dir, True)
+        shutil.copy(os.path.join(lab.out, "report.html"), LabTest.report_dir)
+        self.check_report(os.path.join(LabTest.report_dir, "report.html"))
+
+    def test_b_five_nodes_partitions(self):
+        if not ROOT:
+            self.skipTest("partitions need root and iptables")
+        lab = self.start("--seed", "5", "--nodes", "5", "--duration", "15", "--faults",
+                         "partition")
+        s = self.assert_passed(lab, lab.wait())
+        parts = [f for f in s["timeline"] if f["kind"] == "partition"]
+        self.assertGreaterEqual(len(parts), 2, s["timeline"])
+        for f in parts:
+            self.assertIn("no message crossed them", f["description"])
+        self.assert_left_nothing(lab)
+
+    def check_report(self, path):
+        with open(path) as f:
+            html = f.read()
+        for el in ("verdict", "timeline", "ops-per-node", "latency", "unavailability",
+                   "anomalies", "checks", "repro"):
+            self.assertIn(f'id="{el}"', html)
+        self.assertNotIn("<script", html)
+        self.assertNotIn("http://", html.replace("http://www.w3.org", ""))
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            return
+        profile = tempfile.mkdtemp(prefix="rkv-chromium-")
+        self.addCleanup(shutil.rmtree, profile, True)
+        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                 f"--user-data-dir={profile}"]
+        dom = subprocess.run(flags + ["--dump-dom", "file://" + path], capture_output=True,
+                             text=True, timeout=120).stdout
+        self.assertIn('id="verdict" class="pass">PASS', dom)
+        self.assertRegex(dom, r'<rect class="fault (kill|pause|restart|partition)"')
+        self.assertIn('<circle class="ok"', dom)
+        self.assertGreaterEqual(dom.count('<tr class="check">'), 1)
+        shot = os.path.join(profile, "report.png")
+        subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1100,1400",
+                                "file://" + path], capture_output=True, timeout=120)
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 20000,
+                        "chromium rendered no screenshot")
+
+    def test_d_interrupt_cleans_up(self):
+        lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "t=" not in lab.output():
+            time.sleep(0.2)
+        self.assertGreater(len(serve_pids(lab.out)), 0, lab.output())
+        lab.proc.send_signal(signal.SIGINT)
+        self.assertEqual(lab.wait(60), 2, lab.output())
+        self.assert_left_nothing(lab)
+
+    def test_e_bad_options(self):
+        for args in (["--faults", "kill,meteor"], ["--model", "nonesuch"], ["--nodes", "9"]):
+            lab = self.start(*args)
+            self.assertNotEqual(lab.wait(20), 0, lab.output())
+            self.assertEqual(serve_pids(lab.out), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
