@@ -9,6 +9,8 @@
   (in test_a) the report        the HTML report opened in headless Chromium (when installed,
                                 scripts/install-deps.sh): the DOM holds the verdict, timeline,
                                 charts and check table; a screenshot is rendered
+  test_c_async_losses_listed    commit = async under kill -9 and partitions: losses listed by LOSTWRITES pass; the
+                                same mode judged by the quorum promise fails once a write is lost
   test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
   test_e_bad_options            unknown fault family, model or node count: refused before
                                 anything starts
@@ -175,6 +177,46 @@ class LabTest(unittest.TestCase):
                                 "file://" + path], capture_output=True, timeout=120)
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 20000,
                         "chromium rendered no screenshot")
+
+    def test_c_async_losses_listed(self):
+        """commit = async: a kill -9 of the leader may lose acknowledged writes; the run passes
+        only if every one missing is listed by LOSTWRITES (acked-or-listed). Judged instead by
+        the quorum promise (--judge-as primary), a run in which an acknowledged write was lost
+        must fail: the lab catches a build that loses acknowledged writes. Whether a failover
+        loses one is up to timing (seed 23 isolates the leader), so up to three seeds are
+        tried."""
+        if not ROOT:
+            self.skipTest("the leader's isolation (a partition) needs root and iptables")
+        lab = self.start("--model", "primary-async", "--seed", "23", "--duration", "8",
+                         "--clients", "8", "--faults", "kill,partition")
+        s = self.assert_passed(lab, lab.wait())
+        self.assertIn("acknowledged-or-listed", s["checks"][0]["check"])
+        self.assert_left_nothing(lab)
+        # An isolated leader of an async keyspace acknowledges writes until it notices it lost
+        # its quorum: the likeliest loss.
+        for seed in (23, 9, 31):
+            lab = self.start("--model", "primary-async", "--judge-as", "primary", "--seed",
+                             str(seed), "--duration", "8", "--clients", "8", "--faults",
+                             "partition")
+            rc = lab.wait()
+            s = lab.summary()
+            listed = {tuple(x.split(" ", 1)) for x in s["lost_listed"]}
+            acked_lost = []
+            with open(os.path.join(lab.out, "history.jsonl")) as f:
+                for line in f:
+                    op = json.loads(line)
+                    if (op["op"] == "sadd" and op["status"] == "ok"
+                            and (op["key"], op["value"]) in listed):
+                        acked_lost.append(op)
+            if not acked_lost:
+                self.assertEqual(rc, 0, lab.output())
+                continue
+            self.assertEqual(rc, 1, lab.output())
+            self.assertFalse(s["passed"])
+            self.assertIn("violation", [c["verdict"] for c in s["checks"]], s["checks"])
+            self.assert_left_nothing(lab)
+            return
+        self.skipTest("no failover lost an acknowledged write in three runs")
 
     def test_d_interrupt_cleans_up(self):
         lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)

@@ -241,6 +241,8 @@ std::string render_summary_json(const Run& run) {
                                    {"end_s", static_cast<double>(w.end_us) / 1e6}});
   }
   j["anomalies"] = run.anomalies;
+  j["measured"] = run.measured;
+  j["lost_listed"] = run.lost_listed;
   return j.dump(2) + "\n";
 }
 
@@ -280,6 +282,12 @@ std::string render_html(const Run& run) {
   if (run.anomalies.empty()) h += "<p>none</p>";
   for (const auto& a : run.anomalies)
     h += "<pre class=\"anomaly\">" + escape(a) + "</pre>";
+  h += "</div>";
+
+  h += "<h2>Documented weaknesses, measured</h2><div id=\"measured\">";
+  if (run.measured.empty()) h += "<p>none observed</p>";
+  for (const auto& m : run.measured)
+    h += "<p class=\"measured\">" + escape(m) + "</p>";
   h += "</div>";
 
   h += "<h2>Fault timeline</h2><div id=\"timeline\">" + timeline_svg(run) + "</div>";

@@ -47,7 +47,9 @@ struct Run {
   std::vector<Sample> samples;
   std::vector<Fault> timeline;
   std::vector<CheckOutcome> checks;
-  std::vector<std::string> anomalies;  // invariants a reply broke on the spot, lab errors
+  std::vector<std::string> anomalies;    // invariants a reply broke on the spot, lab errors
+  std::vector<std::string> measured;     // documented weaknesses, as measured (not failures)
+  std::vector<std::string> lost_listed;  // "key element": set elements LOSTWRITES listed
   bool passed = false;
 };
 
@@ -57,7 +59,8 @@ std::vector<Window> unavailability(const Run& run, int64_t min_us = 1'000'000);
 
 std::string render_summary_json(const Run& run);
 // A self-contained page (inline CSS and SVG, no script, nothing fetched). Element ids the tests
-// look for: verdict, timeline, ops-per-node, latency, unavailability, anomalies, checks.
+// look for: verdict, timeline, ops-per-node, latency, unavailability, anomalies, measured,
+// checks.
 std::string render_html(const Run& run);
 
 }  // namespace rkv::lab
