@@ -43,9 +43,11 @@ def port_free(port):
 
 
 def free_base_port(nodes):
-    """A base port whose client, admin and peer ports (base+i, +1000+i, +10000+i) are free."""
+    """A base port whose client, admin and peer ports (base+i, +1000+i, +10000+i) are free.
+    Below the lab's blocks (21000 up) and with peer ports under Linux's ephemeral range (32768
+    up), where another test's client socket could take one between this check and the bind."""
     for _ in range(200):
-        base = random.randint(20000, 30000)
+        base = random.randint(14000, 19000)
         if all(port_free(base + off + i) for off in (0, 1000, 10000) for i in range(nodes)):
             return base
     raise RuntimeError("no free base port")

@@ -65,8 +65,10 @@ bool port_free(uint16_t port) {
   return ok;
 }
 
+// Peer ports (base + 10000 + i) stay below Linux's ephemeral range (32768 up), where any
+// process's outgoing connection could take one between this check and the node's bind.
 uint16_t free_base_port(int nodes) {
-  for (int base = 21000; base < 30000; base += 10) {
+  for (int base = 21000; base + 10000 + nodes < 32768; base += 10) {
     bool ok = true;
     for (int off : {0, 1000, 10000})
       for (int i = 0; i < nodes && ok; ++i)
