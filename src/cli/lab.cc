@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <hiredis/hiredis.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,8 +27,11 @@
 #include <thread>
 #include <vector>
 
+#include "check/convergence.h"
+#include "check/counter_checker.h"
 #include "check/history.h"
 #include "check/promises.h"
+#include "check/set_checker.h"
 #include "cli/cluster.h"
 #include "cli/cluster_control.h"
 #include "cli/lab_report.h"
@@ -221,6 +226,11 @@ class Lab {
   // Every node's LOSTWRITES, as set elements by keyspace (SADD records only).
   void collect_lost_writes();
   void judge();
+  // Multi-leader (crdt): every node's copy of every key converges, and no acknowledged SADD or
+  // INCR is lost (check_set / check_counter on the writes plus each node's final read).
+  void check_multileader();
+  // Node i's copy of `key`, rendered canonically by type (set members and hash fields sorted).
+  std::optional<std::string> render_key(Conn& conn, const std::string& key);
   void teardown();
   void note_fault(int64_t start, const std::string& kind, const std::string& what) {
     std::lock_guard lock(mu_);
@@ -572,6 +582,99 @@ void Lab::collect_lost_writes() {
   }
 }
 
+std::optional<std::string> Lab::render_key(Conn& conn, const std::string& key) {
+  auto call = [&](std::vector<std::string> args) {
+    sim::ClientOp c;
+    c.args = std::move(args);
+    return conn.call(c);
+  };
+  auto type = call({"TYPE", key});
+  if (!type || type->kind != sim::Reply::kSimple) return std::nullopt;
+  std::optional<sim::Reply> r;
+  if (type->text == "none") return "none";
+  if (type->text == "string") r = call({"GET", key});
+  if (type->text == "set") r = call({"SMEMBERS", key});
+  if (type->text == "hash") r = call({"HGETALL", key});
+  if (type->text == "list") r = call({"LRANGE", key, "0", "-1"});
+  if (!r || r->kind == sim::Reply::kError || r->kind == sim::Reply::kInvalid) return std::nullopt;
+  std::vector<std::string> parts;
+  if (r->kind != sim::Reply::kArray)
+    parts.push_back(r->kind == sim::Reply::kInteger ? std::to_string(r->integer) : r->text);
+  for (size_t i = 0; i < r->elements.size(); ++i) {
+    if (type->text == "hash" && i + 1 < r->elements.size()) {
+      parts.push_back(r->elements[i].text + "=" + r->elements[i + 1].text);
+      ++i;
+    } else {
+      parts.push_back(r->elements[i].text);
+    }
+  }
+  if (type->text == "set" || type->text == "hash") std::sort(parts.begin(), parts.end());
+  return type->text + ":" + fmt::format("{}", fmt::join(parts, ","));
+}
+
+void Lab::check_multileader() {
+  std::set<std::string> keys;
+  for (const auto& op : history_)
+    keys.insert(op.key);
+  // Peers catch up asynchronously: poll until every node holds the same, for a bounded time.
+  check::CheckResult conv;
+  std::map<std::string, check::ReplicaState> replicas;
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  do {
+    replicas.clear();
+    for (const auto& n : nodes_) {
+      Conn conn(n.port);
+      auto& st = replicas[n.id];
+      for (const auto& k : keys)
+        st[k] = render_key(conn, k).value_or("(no answer)");
+    }
+    conv = check::check_convergence(replicas);
+    if (!conv.ok) std::this_thread::sleep_for(milliseconds(250));
+  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
+  run_.checks.push_back({"keyspace " + keyspace_ +
+                             " (multi-leader, conflict = crdt): convergence of every node's copy",
+                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
+  // No acknowledged write lost: the set only grows, the counter only counts up. The final
+  // reads are each node's converged copy, recorded as reads after everything else.
+  std::vector<check::Op> sets, counters;
+  for (check::Op op : history_) {
+    if (op.type == check::OpType::kSadd) sets.push_back(op);
+    if (op.type == check::OpType::kIncr) {
+      op.value.reset();  // the node's local value then, not a linearizable result
+      counters.push_back(op);
+    }
+  }
+  const int64_t at = now_us();
+  const int process = next_process_++;
+  for (const auto& [node, st] : replicas) {
+    for (const auto& [key, rendered] : st) {
+      check::Op read;
+      read.process = process;
+      read.key = key;
+      read.invoke = at;
+      read.complete = at + 1;
+      if (!sets.empty() && key == sets.front().key && rendered.starts_with("set:")) {
+        read.type = check::OpType::kSmembers;
+        std::istringstream members(rendered.substr(4));  // values are "v<n>": no commas
+        for (std::string m; std::getline(members, m, ',');)
+          read.members.push_back(m);
+        sets.push_back(read);
+      }
+      if (!counters.empty() && key == counters.front().key && rendered.starts_with("string:")) {
+        read.type = check::OpType::kGet;
+        read.value = rendered.substr(7);
+        counters.push_back(read);
+      }
+    }
+  }
+  auto add = [&](const std::string& what, const check::CheckResult& r) {
+    run_.checks.push_back({"keyspace " + keyspace_ + " (multi-leader, conflict = crdt): " + what,
+                           check::verdict_name(r.verdict), r.explanation, r.notes});
+  };
+  if (!sets.empty()) add("no acknowledged SADD lost (set)", check::check_set(sets));
+  if (!counters.empty()) add("no acknowledged INCR lost (counter)", check::check_counter(counters));
+}
+
 void Lab::judge() {
   sim::JudgeInputs in;
   in.final_reads_us = run_.final_reads_us;
@@ -614,7 +717,10 @@ int Lab::run() {
   }
   if (root) remove_stale_lab_rules();
   sim::SimKeyspace ks;
-  ks.name = keyspace_ = o_.model == "primary-async" ? kAsyncKeyspace : "accounts";
+  ks.name = keyspace_ = o_.model == "primary-async"  ? kAsyncKeyspace
+                        : o_.model == "multi-leader" ? "carts"
+                                                     : "accounts";
+  ks.multileader = ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
   ks.mode =
       check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync : CommitMode::kQuorum,
                           ReadMode::kLinearizable);
@@ -654,6 +760,7 @@ int Lab::run() {
   run_.final_reads_us = now_us();
   if (settled) final_reads();
   if (settled) collect_lost_writes();
+  if (settled && o_.model == "multi-leader") check_multileader();
   run_.end_us = now_us();
   teardown();
   if (g_interrupted) {
@@ -668,7 +775,10 @@ int Lab::run() {
   run_.passed = passed;
   auto writer = check::HistoryWriter::open(o_.out_dir + "/history.jsonl");
   if (writer.is_ok()) {
-    for (const auto& op : history_) {
+    for (check::Op op : history_) {
+      // The multi-leader workload keeps the draw's value on a DEL of a collection; the
+      // history format has none there.
+      if (op.type == check::OpType::kDel) op.value.reset();
       if (Status st = (*writer)->append(op); !st.is_ok()) {
         std::fprintf(stderr, "replikv lab: history.jsonl: %s\n", st.to_string().c_str());
         break;
@@ -696,7 +806,7 @@ class LabCommandImpl : public LabCommand {
   explicit LabCommandImpl(CLI::App& app) {
     cmd_ = app.add_subcommand("lab", "Real processes under real faults, with a checked history");
     cmd_->add_option("--model", o_.model, "replication model under test")
-        ->check(CLI::IsMember({"primary", "primary-async"}));
+        ->check(CLI::IsMember({"primary", "primary-async", "multi-leader"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
