@@ -10,6 +10,7 @@ tests walk the README's "Failover, partition and recovery" section:
                                catches up. The peer-link counters of the isolated node stop.
   test_c_pause_resume_status   pause a follower (status says paused), writes go on, resume
   test_d_stop_cleans_up        Ctrl-C stops every node, removes the state file and every rule
+  test_e_supervisor_killed     kill -9 of the supervisor takes its nodes with it
 
 Isolation needs root and iptables; without them test_b is skipped.
 """
@@ -298,6 +299,18 @@ class ClusterControlTest(unittest.TestCase):
                                    text=True).stdout
             self.assertNotIn(f"rkv-cluster:{c.base}:", rules)
         self.assertIn("no running cluster", c.ctl("status", check=False))
+
+    def test_e_supervisor_killed(self):
+        c = self.start()
+        pids = [n["pid"] for n in c.state()["nodes"]]
+        c.proc.kill()  # kill -9: no cleanup runs in the supervisor
+        c.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in pids):
+            time.sleep(0.1)
+        self.assertFalse(any(os.path.exists(f"/proc/{p}") for p in pids),
+                         "nodes outlived a killed supervisor")
+        self.assertIn("is not running", c.ctl("status", check=False))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
                                 same mode judged by the quorum promise fails once a write is lost
   test_c2_multileader_converges multi-leader (crdt): convergence and no lost acknowledged write
   test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
+  test_d2_killed_lab_...        kill -9 of the lab: its nodes die with it, the next run removes its
+                                leftover rules
   test_e_bad_options            unknown fault family, model or node count: refused before
                                 anything starts
 
@@ -239,6 +241,29 @@ class LabTest(unittest.TestCase):
         lab.proc.send_signal(signal.SIGINT)
         self.assertEqual(lab.wait(60), 2, lab.output())
         self.assert_left_nothing(lab)
+
+    def test_d2_killed_lab_leaves_nothing_for_long(self):
+        """kill -9 of the lab: its nodes die with it (PDEATHSIG), and the next lab run removes
+        the rules it left (tagged with its pid)."""
+        lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "t=" not in lab.output():
+            time.sleep(0.2)
+        pids = serve_pids(lab.out)
+        self.assertGreater(len(pids), 0, lab.output())
+        lab.proc.kill()
+        lab.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and serve_pids(lab.out):
+            time.sleep(0.1)
+        self.assertEqual(serve_pids(lab.out), [], "nodes outlived a killed lab")
+        if ROOT:
+            subprocess.run(["iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp", "--dport",
+                            "9", "-m", "comment", "--comment", f"rkv-lab:{lab.proc.pid}:", "-j",
+                            "DROP"], check=True)  # as a partition in force would have left
+            nxt = self.start("--duration", "1", "--faults", "none")
+            self.assertEqual(nxt.wait(60), 0, nxt.output())
+            self.assertEqual(lab_rules(lab.proc.pid), [])
 
     def test_e_bad_options(self):
         for args in (["--faults", "kill,meteor"], ["--model", "nonesuch"], ["--nodes", "9"]):

@@ -123,7 +123,7 @@ bool supervise_once(const std::string& self_exe, ClusterState& s) {
     const std::string request = s.data_dir + "/control/" + n.id + ".start";
     std::error_code ec;
     if (n.pid == 0 && std::filesystem::exists(request, ec)) {
-      if (spawn_node(self_exe, n, false) > 0) {
+      if (spawn_node(self_exe, n, true) > 0) {
         std::printf("replikv cluster: %s started (pid %d)\n", n.id.c_str(), n.pid);
         std::fflush(stdout);
       }
@@ -171,9 +171,9 @@ NodeRecord node_record(const ClusterOptions& o, int i, bool own_gid, const std::
 }
 
 pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_parent) {
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    if (die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGINT, SIG_IGN);  // the supervisor stops children with SIGTERM, in order
     int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -181,6 +181,10 @@ pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_paren
       dup2(fd, 2);
     }
     if (n.gid != 0 && setgid(n.gid) != 0) _exit(126);
+    // After setgid: a change of credentials clears the parent-death signal. A parent already
+    // gone by now would never send it.
+    if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+      _exit(125);
     execl(self_exe.c_str(), self_exe.c_str(), "serve", "--config", n.config.c_str(), nullptr);
     std::perror("exec replikv");
     _exit(127);
@@ -217,7 +221,7 @@ int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   for (int i = 0; i < o.nodes; ++i)
     s.nodes.push_back(node_record(o, i, root, o.data_dir));
   for (auto& n : s.nodes) {
-    if (spawn_node(self_exe, n, false) == 0) g_stop = 1;
+    if (spawn_node(self_exe, n, true) == 0) g_stop = 1;
   }
   write_state(s);
   std::printf("replikv cluster: %d nodes on 127.0.0.1, data in %s\n", o.nodes, o.data_dir.c_str());

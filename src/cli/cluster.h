@@ -21,6 +21,8 @@ int write_cluster_configs(const ClusterOptions& opts);
 // Starts every node, writes <data_dir>/cluster.json (cluster_control.h) and supervises until
 // SIGINT/SIGTERM/SIGHUP; then stops every node, removes the cluster's isolation rules and the
 // state file. Returns 0, or non-zero when it could not start (bad options, already running).
+// Nodes die with the supervisor (PR_SET_PDEATHSIG) if it is killed outright; its isolation rules
+// are then removed by the next `cluster up` on the same base port.
 int run_cluster_up(const ClusterOptions& opts, const std::string& self_exe);
 // Queries each node's admin /status (ports from base_port as above) and prints a table.
 int run_status(int nodes, uint16_t base_port);
