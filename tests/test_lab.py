@@ -152,6 +152,7 @@ class LabTest(unittest.TestCase):
         self.assertGreaterEqual(len(parts), 2, s["timeline"])
         for f in parts:
             self.assertIn("no message crossed them", f["description"])
+            self.assertIn("every node answered PING", f["description"])
         self.assert_left_nothing(lab)
 
     def check_report(self, path):

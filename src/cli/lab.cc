@@ -480,6 +480,20 @@ void Lab::nemesis() {
       apply_partition(p);
       hold(300);  // frames already in flight land
       auto before = frames_received();
+      // Only peer links are cut: every node still answers its clients.
+      std::string unreachable;
+      for (const auto& n : nodes_) {
+        Conn conn(n.port);
+        sim::ClientOp ping;
+        ping.args = {"PING"};
+        auto r = conn.call(ping);
+        if (!r || r->text != "PONG") unreachable += " " + n.id;
+      }
+      if (!unreachable.empty()) {
+        std::lock_guard lock(mu_);
+        run_.anomalies.push_back("lab: clients could not reach" + unreachable +
+                                 " during a partition");
+      }
       hold(held);
       auto after = frames_received();
       heal_partition();
@@ -500,9 +514,11 @@ void Lab::nemesis() {
       }
       note_fault(start, kind,
                  fmt::format("{} for {} ms (nodes numbered from 0: 0 = n1); {} cut links "
-                             "checked, {}",
+                             "checked, {}; {}",
                              p.description(), held, cut,
-                             leaks.empty() ? "no message crossed them" : "LEAKED:" + leaks));
+                             leaks.empty() ? "no message crossed them" : "LEAKED:" + leaks,
+                             unreachable.empty() ? "every node answered PING"
+                                                 : "no PING answer from" + unreachable));
     }
   }
 }
