@@ -185,7 +185,11 @@ pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_paren
     // gone by now would never send it.
     if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
       _exit(125);
-    execl(self_exe.c_str(), self_exe.c_str(), "serve", "--config", n.config.c_str(), nullptr);
+    std::vector<const char*> argv = {self_exe.c_str(), "serve", "--config", n.config.c_str()};
+    for (const auto& a : n.extra_args)
+      argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    execv(self_exe.c_str(), const_cast<char* const*>(argv.data()));
     std::perror("exec replikv");
     _exit(127);
   }

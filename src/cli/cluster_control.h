@@ -51,6 +51,7 @@ struct NodeRecord {
   gid_t gid = 0;  // 0: runs with the supervisor's group (isolate unavailable)
   std::string config, log;
   std::string exit;  // how the last process ended ("killed by signal 9"), "" if never
+  std::vector<std::string> extra_args;  // after `serve --config FILE` (not in the state file)
 };
 
 struct ClusterState {

@@ -37,6 +37,7 @@
 #include "cli/lab_report.h"
 #include "core/random.h"
 #include "sim/judge.h"
+#include "sim/options.h"
 #include "sim/partition.h"
 #include "sim/reply.h"
 #include "sim/workload.h"
@@ -302,6 +303,7 @@ bool Lab::start_cluster() {
   }
   for (int i = 0; i < o_.nodes; ++i) {
     nodes_.push_back(node_record(co, i, geteuid() == 0, o_.out_dir));
+    if (!o_.bug.empty()) nodes_.back().extra_args = {"--lab-unsafe-bug", o_.bug};
     paused_.push_back(false);
   }
   for (int i = 0; i < o_.nodes; ++i)
@@ -745,7 +747,8 @@ int Lab::run() {
   run_.repro = fmt::format(
       "replikv lab --model {} --nodes {} --seed {} --duration {} --clients {} --faults {}{}",
       o_.model, o_.nodes, o_.seed, o_.duration_s, o_.clients, o_.faults,
-      o_.judge_as.empty() ? "" : " --judge-as " + o_.judge_as);
+      (o_.judge_as.empty() ? "" : " --judge-as " + o_.judge_as) +
+          (o_.bug.empty() ? "" : " --bug " + o_.bug));
   run_.seed = o_.seed;
   run_.model = o_.model;
   run_.faults = o_.faults;
@@ -833,6 +836,8 @@ class LabCommandImpl : public LabCommand {
     cmd_->add_option("-o,--out", o_.out_dir, "output directory");
     cmd_->add_option("--base-port", o_.base_port, "client port of n1 (0: find a free block)");
     cmd_->add_flag("--keep-data", o_.keep_data, "keep the nodes' data dirs");
+    cmd_->add_option("--bug", o_.bug,
+                     "run every node as a deliberately broken variant (as `replikv sim --bug`)");
     cmd_->add_option("--judge-as", o_.judge_as,
                      "judge by another model's promise (primary: quorum, linearizable), to "
                      "show the checks catch a weaker mode's real losses")
@@ -877,6 +882,12 @@ int run_lab(const LabOptions& options, const std::string& self_exe) {
                  ec.message().c_str());
     return 2;
   }
+  if (!o.bug.empty() && !sim::parse_bug(o.bug)) {
+    std::fprintf(stderr, "replikv lab: unknown --bug \"%s\"\n", o.bug.c_str());
+    return 2;
+  }
+  // Nodes given --lab-unsafe-bug check that their parent is this process.
+  setenv("REPLIKV_LAB_PARENT", std::to_string(getpid()).c_str(), 1);
   struct sigaction sa = {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);

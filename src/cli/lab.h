@@ -46,6 +46,9 @@ struct LabOptions {
   // With model "primary-async" a run whose failovers lose acknowledged writes then fails: the
   // demonstration that a lab run catches a build that loses them. "": its own mode's promise.
   std::string judge_as;
+  // A deliberately broken variant every node runs (`replikv serve --lab-unsafe-bug`, names as
+  // `replikv sim --bug`): a lab run should catch it. "": none.
+  std::string bug;
 };
 
 // The `lab` subcommand, parsed from the command line.

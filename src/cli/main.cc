@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   s->add_option("--tls-ca-cert-file", serve.tls_ca_cert_file, "CA certificates (PEM)");
   s->add_option("--tls-auth-clients", serve.tls_auth_clients, "yes | no | optional")
       ->check(CLI::IsMember({"yes", "no", "optional"}));
+  // Hidden: only `replikv lab --bug` starts nodes with it (serve refuses any other parent).
+  s->add_option("--lab-unsafe-bug", serve.lab_unsafe_bug)->group("");
 
   auto check = rkv::check::add_check_command(app);
 
