@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   redis-tools redis-server etcd-server etcd-client wrk
   python3 python3-redis curl iproute2 iptables procps openssl
+  chromium chromium-driver
 )
 
 missing=()

@@ -1,8 +1,10 @@
 #include "cli/cluster.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
+
+#include "cli/cluster_control.h"
 
 namespace rkv {
 
@@ -93,68 +97,161 @@ int write_cluster_configs(const ClusterOptions& o) {
   return 0;
 }
 
+namespace {
+
+std::string describe_exit(int st) {
+  if (WIFSIGNALED(st)) return fmt::format("killed by signal {}", WTERMSIG(st));
+  return fmt::format("exited with code {}", WEXITSTATUS(st));
+}
+
+// Reaps exited nodes and starts those a control command asked for (a file
+// <data_dir>/control/<id>.start, removed once the node runs). True when anything changed.
+bool supervise_once(const std::string& self_exe, ClusterState& s) {
+  bool changed = false;
+  for (auto& n : s.nodes) {
+    int st = 0;
+    if (n.pid > 0 && waitpid(n.pid, &st, WNOHANG) == n.pid) {
+      n.exit = describe_exit(st);
+      std::printf(
+          "replikv cluster: %s (pid %d) %s; the other nodes keep running "
+          "(`replikv cluster restart %s -d %s` starts it again)\n",
+          n.id.c_str(), n.pid, n.exit.c_str(), n.id.c_str(), s.data_dir.c_str());
+      std::fflush(stdout);
+      n.pid = 0;
+      changed = true;
+    }
+    const std::string request = s.data_dir + "/control/" + n.id + ".start";
+    std::error_code ec;
+    if (n.pid == 0 && std::filesystem::exists(request, ec)) {
+      if (spawn_node(self_exe, n, true) > 0) {
+        std::printf("replikv cluster: %s started (pid %d)\n", n.id.c_str(), n.pid);
+        std::fflush(stdout);
+      }
+      std::filesystem::remove(request, ec);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+void stop_nodes(ClusterState& s) {
+  for (auto& n : s.nodes) {
+    if (n.pid > 0) {
+      kill(n.pid, SIGCONT);  // a paused node must run to stop gracefully
+      kill(n.pid, SIGTERM);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& n : s.nodes) {
+    int st;
+    while (n.pid > 0 && waitpid(n.pid, &st, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(n.pid, SIGKILL);
+        waitpid(n.pid, &st, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    n.pid = 0;
+  }
+}
+
+}  // namespace
+
+NodeRecord node_record(const ClusterOptions& o, int i, bool own_gid, const std::string& log_dir) {
+  NodeRecord n;
+  n.id = fmt::format("n{}", i + 1);
+  n.port = static_cast<uint16_t>(o.base_port + i);
+  n.admin_port = static_cast<uint16_t>(o.base_port + 1000 + i);
+  n.peer_port = static_cast<uint16_t>(o.base_port + 10000 + i);
+  n.gid = own_gid ? kIsolationGidBase + n.peer_port : 0;
+  n.config = std::filesystem::absolute(config_path(o, i)).string();
+  n.log = std::filesystem::absolute(fmt::format("{}/{}.log", log_dir, n.id)).string();
+  return n;
+}
+
+pid_t spawn_node(const std::string& self_exe, NodeRecord& n, bool die_with_parent) {
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGINT, SIG_IGN);  // the supervisor stops children with SIGTERM, in order
+    int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (n.gid != 0 && setgid(n.gid) != 0) _exit(126);
+    // After setgid: a change of credentials clears the parent-death signal. A parent already
+    // gone by now would never send it.
+    if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+      _exit(125);
+    std::vector<const char*> argv = {self_exe.c_str(), "serve", "--config", n.config.c_str()};
+    for (const auto& a : n.extra_args)
+      argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    execv(self_exe.c_str(), const_cast<char* const*>(argv.data()));
+    std::perror("exec replikv");
+    _exit(127);
+  }
+  if (pid < 0) {
+    std::perror("fork");
+    return 0;
+  }
+  n.pid = pid;
+  n.exit.clear();
+  return pid;
+}
+
 int run_cluster_up(const ClusterOptions& o, const std::string& self_exe) {
   if (int rc = write_cluster_configs(o); rc != 0) return rc;
+  if (pid_t other = running_supervisor(o.data_dir)) {
+    std::fprintf(stderr, "replikv cluster: a cluster is already running from %s (pid %d)\n",
+                 o.data_dir.c_str(), other);
+    return 1;
+  }
   struct sigaction sa = {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  std::vector<pid_t> pids;
-  for (int i = 0; i < o.nodes; ++i) {
-    std::string cfg = config_path(o, i);
-    pid_t pid = fork();
-    if (pid == 0) {
-      signal(SIGINT, SIG_IGN);  // the parent stops children with SIGTERM, in order
-      execl(self_exe.c_str(), self_exe.c_str(), "serve", "--config", cfg.c_str(), nullptr);
-      std::perror("exec replikv");
-      _exit(127);
-    }
-    if (pid < 0) {
-      std::perror("fork");
-      g_stop = 1;
-      break;
-    }
-    pids.push_back(pid);
+  sigaction(SIGHUP, &sa, nullptr);
+  const bool root = geteuid() == 0;
+  if (root) remove_firewall_rules(firewall_tag(o.base_port));  // a crashed run's leftovers
+  ClusterState s;
+  s.supervisor = getpid();
+  s.base_port = o.base_port;
+  s.data_dir = o.data_dir;
+  std::error_code ec;
+  std::filesystem::remove_all(o.data_dir + "/control", ec);
+  for (int i = 0; i < o.nodes; ++i)
+    s.nodes.push_back(node_record(o, i, root, o.data_dir));
+  for (auto& n : s.nodes) {
+    if (spawn_node(self_exe, n, true) == 0) g_stop = 1;
   }
+  write_state(s);
   std::printf("replikv cluster: %d nodes on 127.0.0.1, data in %s\n", o.nodes, o.data_dir.c_str());
-  for (int i = 0; i < o.nodes; ++i) {
-    std::printf("  n%d  clients: redis-cli -p %d   admin: http://127.0.0.1:%d/status\n", i + 1,
-                o.base_port + i, o.base_port + 1000 + i);
+  for (const auto& n : s.nodes) {
+    std::printf("  %s  clients: redis-cli -p %u   admin: http://127.0.0.1:%u/status   log: %s\n",
+                n.id.c_str(), n.port, n.admin_port, n.log.c_str());
   }
   std::printf(
       "keyspaces: default (primary), accounts: (primary, commit=quorum, read=linearizable), "
       "carts: (multi-leader, every node writes, convergent types), "
       "prefs: (leaderless, quorum reads and writes)\n");
-  std::printf("status: replikv status --nodes %d --base-port %d\nCtrl-C stops the cluster.\n",
-              o.nodes, o.base_port);
+  std::printf(
+      "control: replikv cluster status|kill|pause|resume|restart|isolate|heal [nN] -d %s\n"
+      "replication: replikv status --nodes %d --base-port %d\nCtrl-C stops the cluster.\n",
+      o.data_dir.c_str(), o.nodes, o.base_port);
   std::fflush(stdout);
-  int exited = 0;
-  while (!g_stop && exited == 0) {
-    for (pid_t p : pids) {
-      int st;
-      if (waitpid(p, &st, WNOHANG) == p) {
-        std::fprintf(stderr, "replikv cluster: node process %d exited; stopping the cluster\n", p);
-        exited = 1;
-      }
-    }
+  while (!g_stop) {
+    if (supervise_once(self_exe, s)) write_state(s);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  for (pid_t p : pids)
-    kill(p, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (pid_t p : pids) {
-    int st;
-    while (waitpid(p, &st, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(p, SIGKILL);
-        waitpid(p, &st, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  stop_nodes(s);
+  if (root) remove_firewall_rules(firewall_tag(o.base_port));
+  std::filesystem::remove(state_path(o.data_dir), ec);
+  std::filesystem::remove_all(o.data_dir + "/control", ec);
   std::printf("replikv cluster stopped\n");
-  return exited;
+  return 0;
 }
 
 namespace {

@@ -4,6 +4,8 @@
 
 #include "check/check_cli.h"
 #include "cli/cluster.h"
+#include "cli/cluster_control.h"
+#include "cli/lab.h"
 #include "cli/serve.h"
 #include "sim/sim_cli.h"
 
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
   s->add_option("--tls-ca-cert-file", serve.tls_ca_cert_file, "CA certificates (PEM)");
   s->add_option("--tls-auth-clients", serve.tls_auth_clients, "yes | no | optional")
       ->check(CLI::IsMember({"yes", "no", "optional"}));
+  // Hidden: only `replikv lab --bug` starts nodes with it (serve refuses any other parent).
+  s->add_option("--lab-unsafe-bug", serve.lab_unsafe_bug)->group("");
 
   auto check = rkv::check::add_check_command(app);
 
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
   up->add_option("-d,--data-dir", cl.data_dir, "directory for node data and configs");
   up->add_option("--fsync", cl.fsync, "always | batch | never")
       ->check(CLI::IsMember({"always", "batch", "never"}));
+  auto control = rkv::add_cluster_control_commands(*cluster);
 
   int st_nodes = 3;
   uint16_t st_base = 7379;
@@ -49,12 +54,15 @@ int main(int argc, char** argv) {
   status->add_option("--base-port", st_base, "client port of n1");
 
   auto sim = rkv::sim::add_sim_command(app);
+  auto lab = rkv::add_lab_command(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (sim->selected()) return sim->run(std::cout);
+  if (lab->selected()) return lab->run("/proc/self/exe");
 
   if (*up) return rkv::run_cluster_up(cl, "/proc/self/exe");
+  if (control->selected()) return control->run();
   if (*status) return rkv::run_status(st_nodes, st_base);
 
   if (*s) return rkv::run_serve(serve);

@@ -2,18 +2,45 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "core/config.h"
 #include "runtime/fd_limit.h"
 #include "runtime/server.h"
+#include "sim/options.h"
 
 namespace rkv {
 
 namespace {
 
 // Applies command-line overrides on top of the file (or the defaults), as redis-server does.
+// True when this process's parent is `replikv lab` and announced itself in REPLIKV_LAB_PARENT.
+bool started_by_lab() {
+  const char* announced = std::getenv("REPLIKV_LAB_PARENT");
+  const pid_t parent = getppid();
+  if (!announced || std::to_string(parent) != announced) return false;
+  std::ifstream in("/proc/" + std::to_string(parent) + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cmdline.find(std::string("\0lab\0", 5)) != std::string::npos;
+}
+
+Status apply_lab_bug(const std::string& name, Config& c) {
+  if (!started_by_lab()) {
+    return Status::invalid_argument(
+        "--lab-unsafe-bug runs a deliberately broken node; only `replikv lab` may start one");
+  }
+  auto bug = sim::parse_bug(name);
+  if (!bug) return Status::invalid_argument("--lab-unsafe-bug: unknown variant \"" + name + "\"");
+  c.raft.bugs |= *bug;
+  return Status::ok();
+}
+
 Status apply_overrides(const ServeOptions& o, Config& c) {
   if (o.port) c.port = *o.port;
   if (o.admin_port) c.admin_port = *o.admin_port;
@@ -42,6 +69,9 @@ Status apply_overrides(const ServeOptions& o, Config& c) {
                                       "\"");
     }
   }
+  if (o.lab_unsafe_bug) {
+    if (Status st = apply_lab_bug(*o.lab_unsafe_bug, c); !st.is_ok()) return st;
+  }
   return validate_config(c);
 }
 
@@ -66,6 +96,9 @@ int run_serve(const ServeOptions& opts) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (opts.lab_unsafe_bug) {
+    spdlog::warn("deliberately broken variant {} (started by replikv lab)", *opts.lab_unsafe_bug);
+  }
 
   // Before storage opens its files: the descriptors clients may take are settled first.
   std::string fds = apply_fd_budget(&cfg.limits.max_clients, cfg.nodes.size());

@@ -14,6 +14,10 @@ struct ServeOptions {
   // [tls] overrides, named as redis-server's.
   std::optional<uint16_t> tls_port;
   std::optional<std::string> tls_cert_file, tls_key_file, tls_ca_cert_file, tls_auth_clients;
+  // A deliberately broken variant (raft.h `enum Bug`, by its simulator name) for the fault lab
+  // to show that its checks catch it. Refused unless the parent process is `replikv lab` and
+  // named itself in REPLIKV_LAB_PARENT: a normal start can never run one.
+  std::optional<std::string> lab_unsafe_bug;
 };
 
 int run_serve(const ServeOptions& opts);

@@ -47,6 +47,7 @@
 #include "resp/commands.h"
 #include "resp/writer.h"
 #include "sim/event_queue.h"
+#include "sim/judge.h"
 #include "sim/partition.h"
 #include "sim/regions.h"
 #include "sim/reply.h"
@@ -672,34 +673,6 @@ std::set<check::LostElement> Simulator::listed_lost_elements(const std::string& 
 }
 
 void Simulator::check_histories() {
-  // Each keyspace's history, split by key family (the key's prefix names its keyspace).
-  const std::vector<SimKeyspace>& keyspaces = workload_->keyspaces();
-  struct Split {
-    std::vector<check::Op> registers, sets, counters;
-  };
-  std::vector<Split> split(keyspaces.size());
-  std::map<std::string, size_t, std::less<>> by_name;
-  for (size_t k = 0; k < keyspaces.size(); ++k)
-    by_name[keyspaces[k].name] = k;
-  for (const auto& op : result_.history) {
-    auto it = by_name.find(std::string_view(op.key).substr(0, op.key.find(':')));
-    RKV_ASSERT(it != by_name.end());
-    Split& sp = split[it->second];
-    switch (Workload::family_of(op.key)) {
-      case Family::kRegister:
-        sp.registers.push_back(op);
-        break;
-      case Family::kSet:
-        sp.sets.push_back(op);
-        break;
-      case Family::kCounter:
-        sp.counters.push_back(op);
-        break;
-      case Family::kLeaderless:
-      case Family::kMultiLeader:
-        break;  // check_leaderless_history, check_multileader
-    }
-  }
   auto judge = [&](const std::string& what, const check::CheckResult& r) {
     if (!r.notes.empty()) note(fmt::format("{} checker: {}", what, fmt::join(r.notes, "; ")));
     if (r.verdict == check::Verdict::kValid) return;
@@ -709,50 +682,19 @@ void Simulator::check_histories() {
     }
     fail(fmt::format("{} checker: {}\n{}", what, check::verdict_name(r.verdict), r.explanation));
   };
+  JudgeInputs in;
+  in.final_reads_us = final_reads_us_;
   // Follower reads may be late by up to two one-way delays (a duplicate arrives after a second
   // delay) of the heartbeat that carried their news; node clocks run within the drift bound.
-  check::StalenessBounds bounds;
-  bounds.slack_us = 2 * (mix_.delay_max_us + mix_.tail_max_us);
-  bounds.rate_margin = 2.0 * static_cast<double>(mix_.drift_ppm_max) / 1e6;
-  for (size_t k = 0; k < keyspaces.size() && result_.ok; ++k) {
-    const SimKeyspace& ks = keyspaces[k];
-    Split& sp = split[k];
-    const std::string where =
-        fmt::format("keyspace {} ({})", ks.name, check::describe_mode_promise(ks.mode));
-    if (ks.mode.writes == check::Promise::kAckedOrListedLost) {
-      // Only what the cluster kept is promised: the adds and the final reads.
-      std::erase_if(sp.sets, [&](const check::Op& op) {
-        return op.type == check::OpType::kSmembers && op.invoke < final_reads_us_;
-      });
-      check::SetCheckOptions opts;
-      opts.listed_lost = listed_lost_elements(ks.name);
-      result_.stats.lost_writes_listed += opts.listed_lost.size();
-      judge(where + ": acknowledged-or-listed (set)", check::check_set(sp.sets, opts));
-      continue;
-    }
-    if (ks.mode.reads == check::Promise::kBoundedStaleness) {
-      std::vector<check::Op> follower_reads, linear;
-      for (const check::Op& op : sp.registers) {
-        const bool follower_read = op.type == check::OpType::kGet && op.staleness_ms.has_value();
-        (follower_read ? follower_reads : linear).push_back(op);
-        if (op.type == check::OpType::kSet) follower_reads.push_back(op);
-      }
-      if (!follower_reads.empty()) {
-        judge(where + ": bounded staleness (registers)",
-              check::check_bounded_staleness(follower_reads, bounds));
-      }
-      if (!linear.empty()) {
-        judge(where + ": linearizability of writes and final reads (registers)",
-              check::check_linearizable(linear));
-      }
-      continue;
-    }
-    if (!sp.registers.empty()) {
-      judge(where + ": linearizability (registers)", check::check_linearizable(sp.registers));
-    }
-    if (!sp.sets.empty()) judge(where + ": set-full (grow-only set)", check::check_set(sp.sets));
-    if (!sp.counters.empty()) judge(where + ": counter", check::check_counter(sp.counters));
-  }
+  in.staleness.slack_us = 2 * (mix_.delay_max_us + mix_.tail_max_us);
+  in.staleness.rate_margin = 2.0 * static_cast<double>(mix_.drift_ppm_max) / 1e6;
+  in.listed_lost = [this](const std::string& keyspace) {
+    auto lost = listed_lost_elements(keyspace);
+    result_.stats.lost_writes_listed += lost.size();
+    return lost;
+  };
+  in.keep_going = [this] { return result_.ok; };
+  judge_history(workload_->keyspaces(), result_.history, in, judge);
 }
 
 void Simulator::fail(std::string what) {

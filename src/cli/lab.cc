@@ -1,0 +1,900 @@
+#include "cli/lab.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <hiredis/hiredis.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "check/convergence.h"
+#include "check/counter_checker.h"
+#include "check/history.h"
+#include "check/promises.h"
+#include "check/set_checker.h"
+#include "cli/cluster.h"
+#include "cli/cluster_control.h"
+#include "cli/lab_report.h"
+#include "core/random.h"
+#include "sim/judge.h"
+#include "sim/options.h"
+#include "sim/partition.h"
+#include "sim/reply.h"
+#include "sim/workload.h"
+
+namespace rkv {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) {
+  g_interrupted = true;
+}
+
+constexpr const char* kAsyncKeyspace = "async";  // --model primary-async
+constexpr int kThinkMs = 20;                     // a client's pause between operations
+constexpr int kClientTimeoutMs = 3000;  // a client gives up on a reply (the op becomes info)
+constexpr int kSettleMaxMs = 30'000;    // healing to every node answering a linearizable read
+
+bool port_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Peer ports (base + 10000 + i) stay below Linux's ephemeral range (32768 up), where any
+// process's outgoing connection could take one between this check and the node's bind.
+uint16_t free_base_port(int nodes) {
+  for (int base = 21000; base + 10000 + nodes < 32768; base += 10) {
+    bool ok = true;
+    for (int off : {0, 1000, 10000})
+      for (int i = 0; i < nodes && ok; ++i)
+        ok = port_free(static_cast<uint16_t>(base + off + i));
+    if (ok) return static_cast<uint16_t>(base);
+  }
+  return 0;
+}
+
+// Removes the isolation rules of lab runs whose process is gone ("rkv-lab:<pid>:...").
+void remove_stale_lab_rules() {
+  std::string listing;
+  if (run_command({"iptables", "-w", "-S", "OUTPUT"}, &listing) != 0) return;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    auto at = line.find("rkv-lab:");
+    if (at == std::string::npos) continue;
+    const pid_t pid = std::atoi(line.c_str() + at + 8);
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+      remove_firewall_rules(fmt::format("rkv-lab:{}:", pid));
+  }
+}
+
+sim::Reply to_reply(const redisReply* r) {
+  sim::Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STATUS:
+      out.kind = sim::Reply::kSimple;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.kind = sim::Reply::kError;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.kind = sim::Reply::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.kind = sim::Reply::kBulk;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_NIL:
+      out.kind = sim::Reply::kNull;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.kind = sim::Reply::kArray;
+      for (size_t i = 0; i < r->elements; ++i)
+        out.elements.push_back(to_reply(r->element[i]));
+      break;
+    default:
+      out.kind = sim::Reply::kInvalid;
+  }
+  return out;
+}
+
+void append_command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+}
+
+// One client connection to one node. Sends a command (or MULTI ... EXEC) and returns the reply
+// that decides the op (EXEC's for a transaction), or nullopt when the connection failed or
+// timed out (the op's effect is then unknown).
+class Conn {
+ public:
+  explicit Conn(uint16_t port) : port_(port) {}
+  ~Conn() { drop(); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  std::optional<sim::Reply> call(const sim::ClientOp& op) {
+    if (!ctx_ && !connect()) return std::nullopt;
+    size_t replies = 1;
+    if (op.transaction.empty()) {
+      append_command(ctx_, op.args);
+    } else {
+      append_command(ctx_, {"MULTI"});
+      for (const auto& cmd : op.transaction)
+        append_command(ctx_, cmd);
+      append_command(ctx_, {"EXEC"});
+      replies = op.transaction.size() + 2;
+    }
+    std::optional<sim::Reply> last;
+    for (size_t i = 0; i < replies; ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+        drop();
+        return std::nullopt;
+      }
+      last = to_reply(static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+    }
+    return last;
+  }
+
+ private:
+  bool connect() {
+    timeval tv{kClientTimeoutMs / 1000, (kClientTimeoutMs % 1000) * 1000};
+    ctx_ = redisConnectWithTimeout("127.0.0.1", port_, tv);
+    if (!ctx_ || ctx_->err) {
+      drop();
+      return false;
+    }
+    redisSetTimeout(ctx_, tv);
+    return true;
+  }
+  void drop() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+
+  uint16_t port_;
+  redisContext* ctx_ = nullptr;
+};
+
+class Lab {
+ public:
+  Lab(const LabOptions& o, std::string self_exe) : o_(o), self_exe_(std::move(self_exe)) {}
+  ~Lab() { teardown(); }
+
+  int run();
+
+ private:
+  int64_t now_us() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0_).count();
+  }
+  bool start_cluster();
+  void client_loop(int client);
+  void run_op(int node, Conn& conn, int& process, sim::ClientOp c);
+  void nemesis();
+  void hold(int64_t ms);
+  void apply_partition(const sim::Partition& p);
+  void heal_partition();
+  // Per (from, to): messages `to` reports having received from `from` (its /metrics); links
+  // whose receiver does not answer are missing.
+  std::map<std::pair<int, int>, uint64_t> frames_received();
+  // The node that the keyspace under test names as leader in its admin /status, if any.
+  std::optional<int> leader();
+  bool start_node(int i);
+  void kill_node(int i, int sig);
+  void heal_all();
+  bool settle();
+  void final_reads();
+  // Every node's LOSTWRITES, as set elements by keyspace (SADD records only).
+  void collect_lost_writes();
+  void judge();
+  // Multi-leader (crdt): every node's copy of every key converges, and no acknowledged SADD or
+  // INCR is lost (check_set / check_counter on the writes plus each node's final read).
+  void check_multileader();
+  // Node i's copy of `key`, rendered canonically by type (set members and hash fields sorted).
+  std::optional<std::string> render_key(Conn& conn, const std::string& key);
+  void teardown();
+  void note_fault(int64_t start, const std::string& kind, const std::string& what) {
+    std::lock_guard lock(mu_);
+    run_.timeline.push_back({start, now_us(), kind, what});
+    std::printf("lab: t=%.1fs %s: %s\n", static_cast<double>(start) / 1e6, kind.c_str(),
+                what.c_str());
+    std::fflush(stdout);
+  }
+
+  LabOptions o_;
+  std::string self_exe_;
+  std::string tag_;       // the iptables comment of this run's rules
+  std::string keyspace_;  // the keyspace under test
+  Clock::time_point t0_ = Clock::now();
+  std::vector<NodeRecord> nodes_;
+  std::vector<bool> paused_;
+  std::atomic<bool> stop_clients_{false};
+  std::atomic<bool> stop_nemesis_{false};
+  int64_t fault_end_us_ = 0;
+
+  std::mutex mu_;  // guards everything below
+  std::unique_ptr<sim::Workload> workload_;
+  std::vector<check::Op> history_;
+  lab::Run run_;
+  int next_process_ = 0;
+  std::map<std::string, std::set<check::LostElement>> listed_lost_;
+};
+
+bool Lab::start_node(int i) {
+  NodeRecord& n = nodes_[static_cast<size_t>(i)];
+  return spawn_node(self_exe_, n, true) > 0;
+}
+
+void Lab::kill_node(int i, int sig) {
+  NodeRecord& n = nodes_[static_cast<size_t>(i)];
+  if (n.pid <= 0) return;
+  if (paused_[static_cast<size_t>(i)]) kill(n.pid, SIGCONT);
+  paused_[static_cast<size_t>(i)] = false;
+  kill(n.pid, sig);
+  int st = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (waitpid(n.pid, &st, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      kill(n.pid, SIGKILL);
+      waitpid(n.pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  n.pid = 0;
+}
+
+bool Lab::start_cluster() {
+  ClusterOptions co;
+  co.nodes = o_.nodes;
+  co.base_port = o_.base_port;
+  co.data_dir = o_.out_dir + "/cluster";
+  co.fsync = "batch";
+  if (write_cluster_configs(co) != 0) return false;
+  if (o_.model == "primary-async") {
+    // The configs `cluster up` writes have no async keyspace: one is added to every node's.
+    for (int i = 0; i < o_.nodes; ++i) {
+      std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app)
+          << fmt::format(
+                 "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
+                 "commit = \"async\"\nread = \"linearizable\"\n",
+                 kAsyncKeyspace);
+    }
+  }
+  for (int i = 0; i < o_.nodes; ++i) {
+    nodes_.push_back(node_record(co, i, geteuid() == 0, o_.out_dir));
+    if (!o_.bug.empty()) nodes_.back().extra_args = {"--lab-unsafe-bug", o_.bug};
+    paused_.push_back(false);
+  }
+  for (int i = 0; i < o_.nodes; ++i)
+    if (!start_node(i)) return false;
+  // Every node answers and `accounts` has a leader every node follows: a write goes through.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  Conn conn(nodes_[0].port);
+  while (Clock::now() < deadline && !g_interrupted) {
+    sim::ClientOp probe;
+    probe.args = {"SET", "accounts:lab-ready", "1"};
+    auto r = conn.call(probe);
+    if (r && r->kind == sim::Reply::kSimple) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return false;
+}
+
+void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
+  c.op.process = process;
+  c.op.invoke = now_us();
+  auto reply = conn.call(c);
+  const int64_t end = now_us();
+  std::lock_guard lock(mu_);
+  if (reply) {
+    workload_->complete(c, *reply);
+    if (auto v = workload_->take_violation()) run_.anomalies.push_back(*v);
+  } else {
+    c.op.status = check::OpStatus::kInfo;
+  }
+  if (c.op.info()) {
+    c.op.complete = check::kNoComplete;
+    process = next_process_++;  // a process with an op of unknown outcome is never reused
+  } else {
+    c.op.complete = std::max(end, c.op.invoke);
+  }
+  history_.push_back(c.op);
+  run_.samples.push_back({node, c.op.invoke, end, c.op.status, c.final_read});
+}
+
+void Lab::client_loop(int client) {
+  const int node = client % o_.nodes;
+  Conn conn(nodes_[static_cast<size_t>(node)].port);
+  Random rng(o_.seed * 1000003 + static_cast<uint64_t>(client) + 1);
+  int process;
+  {
+    std::lock_guard lock(mu_);
+    process = next_process_++;
+  }
+  while (!stop_clients_ && !g_interrupted) {
+    sim::ClientOp c;
+    {
+      std::lock_guard lock(mu_);
+      c = workload_->next(client, rng);
+    }
+    run_op(node, conn, process, std::move(c));
+    std::this_thread::sleep_for(milliseconds(kThinkMs));
+  }
+}
+
+void Lab::hold(int64_t ms) {
+  auto until = Clock::now() + milliseconds(ms);
+  while (Clock::now() < until && !stop_nemesis_ && !g_interrupted)
+    std::this_thread::sleep_for(milliseconds(20));
+}
+
+void Lab::apply_partition(const sim::Partition& p) {
+  for (int from = 0; from < o_.nodes; ++from) {
+    for (int to = 0; to < o_.nodes; ++to) {
+      if (from == to || p.can_send(from, to)) continue;
+      const auto& f = nodes_[static_cast<size_t>(from)];
+      const auto& t = nodes_[static_cast<size_t>(to)];
+      // `from`'s messages to `to` travel on the connection `from` dials to `to`'s peer port.
+      if (!add_drop_rule({"-m", "owner", "--gid-owner", std::to_string(f.gid), "--dport",
+                          std::to_string(t.peer_port)},
+                         tag_)) {
+        std::lock_guard lock(mu_);
+        run_.anomalies.push_back("lab: iptables refused a partition rule");
+      }
+    }
+  }
+}
+
+std::map<std::pair<int, int>, uint64_t> Lab::frames_received() {
+  std::map<std::pair<int, int>, uint64_t> out;
+  const std::string metric = "replikv_peer_frames_received_total{peer=\"n";
+  for (int to = 0; to < o_.nodes; ++to) {
+    httplib::Client cli("127.0.0.1", nodes_[static_cast<size_t>(to)].admin_port);
+    cli.set_connection_timeout(1, 0);
+    cli.set_read_timeout(2, 0);
+    auto res = cli.Get("/metrics");
+    if (!res || res->status != 200) continue;
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with(metric)) continue;
+      const int from = std::atoi(line.c_str() + metric.size()) - 1;
+      const auto space = line.rfind(' ');
+      if (from < 0 || from >= o_.nodes || space == std::string::npos) continue;
+      out[{from, to}] = std::strtoull(line.c_str() + space + 1, nullptr, 10);
+    }
+  }
+  return out;
+}
+
+std::optional<int> Lab::leader() {
+  for (const auto& n : nodes_) {
+    httplib::Client cli("127.0.0.1", n.admin_port);
+    cli.set_connection_timeout(0, 300'000);
+    cli.set_read_timeout(0, 500'000);
+    auto res = cli.Get("/status");
+    if (!res || res->status != 200) continue;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_discarded()) continue;
+    for (const auto& g : j.value("replication", nlohmann::json::array())) {
+      if (g.value("keyspace", "") != keyspace_ || g.value("role", "") != "leader") continue;
+      for (int i = 0; i < o_.nodes; ++i)
+        if (nodes_[static_cast<size_t>(i)].id == n.id) return i;
+    }
+  }
+  return std::nullopt;
+}
+
+void Lab::heal_partition() {
+  remove_firewall_rules(tag_);
+}
+
+// One fault at a time: a quiet spell, a fault held for a while, its repair.
+void Lab::nemesis() {
+  std::vector<std::string> families;
+  std::istringstream in(o_.faults);
+  for (std::string f; std::getline(in, f, ',');)
+    if (!f.empty() && f != "none") families.push_back(f);
+  Random rng(o_.seed);
+  const int64_t end = static_cast<int64_t>(o_.duration_s) * 1'000'000;
+  while (!stop_nemesis_ && !g_interrupted && now_us() < end) {
+    hold(static_cast<int64_t>(rng.range(500, 2000)));
+    if (families.empty() || stop_nemesis_ || g_interrupted || now_us() >= end) continue;
+    const std::string kind = families[rng.uniform(families.size())];
+    int victim = static_cast<int>(rng.uniform(static_cast<uint64_t>(o_.nodes)));
+    // Half the faults hit the keyspace's leader, where a fault costs the most.
+    const bool leader_fault = rng.chance(0.5);
+    if (leader_fault && kind != "partition") victim = leader().value_or(victim);
+    const int64_t held = static_cast<int64_t>(rng.range(1000, 4000));
+    const int64_t start = now_us();
+    const std::string& id = nodes_[static_cast<size_t>(victim)].id;
+    if (kind == "kill") {
+      kill_node(victim, SIGKILL);
+      hold(held);
+      start_node(victim);
+      note_fault(start, kind, fmt::format("kill -9 {}, restarted after {} ms", id, held));
+    } else if (kind == "pause") {
+      kill(nodes_[static_cast<size_t>(victim)].pid, SIGSTOP);
+      paused_[static_cast<size_t>(victim)] = true;
+      hold(held);
+      kill(nodes_[static_cast<size_t>(victim)].pid, SIGCONT);
+      paused_[static_cast<size_t>(victim)] = false;
+      note_fault(start, kind, fmt::format("SIGSTOP {} for {} ms", id, held));
+    } else if (kind == "restart") {
+      kill_node(victim, SIGTERM);
+      start_node(victim);
+      note_fault(start, kind, fmt::format("graceful restart of {}", id));
+    } else if (kind == "partition") {
+      std::vector<sim::PartitionShape> shapes;
+      for (int s = 0; s < sim::kShapeCount; ++s) {
+        auto shape = static_cast<sim::PartitionShape>(s);
+        if (shape == sim::PartitionShape::kRing && o_.nodes < 5) continue;
+        if (shape == sim::PartitionShape::kBridge && o_.nodes < 3) continue;
+        shapes.push_back(shape);
+      }
+      auto p = sim::Partition::make(shapes[rng.uniform(shapes.size())], o_.nodes, rng);
+      if (leader_fault) {  // the leader cut off from everyone, while its clients still reach it
+        if (auto l = leader()) {
+          p = sim::Partition::cut_off(o_.nodes, static_cast<uint8_t>(1u << *l),
+                                      fmt::format("isolate the leader {}", *l));
+        }
+      }
+      apply_partition(p);
+      hold(300);  // frames already in flight land
+      auto before = frames_received();
+      // Only peer links are cut: every node still answers its clients.
+      std::string unreachable;
+      for (const auto& n : nodes_) {
+        Conn conn(n.port);
+        sim::ClientOp ping;
+        ping.args = {"PING"};
+        auto r = conn.call(ping);
+        if (!r || r->text != "PONG") unreachable += " " + n.id;
+      }
+      if (!unreachable.empty()) {
+        std::lock_guard lock(mu_);
+        run_.anomalies.push_back("lab: clients could not reach" + unreachable +
+                                 " during a partition");
+      }
+      hold(held);
+      auto after = frames_received();
+      heal_partition();
+      // The cut is real only if no message crossed a cut link while it was in force.
+      int cut = 0;
+      std::string leaks;
+      for (const auto& [link, n] : after) {
+        if (p.can_send(link.first, link.second)) continue;
+        ++cut;
+        auto b = before.find(link);
+        if (b != before.end() && n > b->second) {
+          leaks += fmt::format(" n{}->n{} +{}", link.first + 1, link.second + 1, n - b->second);
+        }
+      }
+      if (!leaks.empty()) {
+        std::lock_guard lock(mu_);
+        run_.anomalies.push_back("lab: messages crossed cut links:" + leaks);
+      }
+      note_fault(start, kind,
+                 fmt::format("{} for {} ms (nodes numbered from 0: 0 = n1); {} cut links "
+                             "checked, {}; {}",
+                             p.description(), held, cut,
+                             leaks.empty() ? "no message crossed them" : "LEAKED:" + leaks,
+                             unreachable.empty() ? "every node answered PING"
+                                                 : "no PING answer from" + unreachable));
+    }
+  }
+}
+
+void Lab::heal_all() {
+  heal_partition();
+  for (int i = 0; i < o_.nodes; ++i) {
+    auto& n = nodes_[static_cast<size_t>(i)];
+    if (paused_[static_cast<size_t>(i)] && n.pid > 0) kill(n.pid, SIGCONT);
+    paused_[static_cast<size_t>(i)] = false;
+    if (n.pid == 0) start_node(i);
+  }
+}
+
+// Every node answers a linearizable read of the keyspace (a leader serves it through them all).
+bool Lab::settle() {
+  auto deadline = Clock::now() + milliseconds(kSettleMaxMs);
+  for (const auto& n : nodes_) {
+    Conn conn(n.port);
+    while (true) {
+      if (Clock::now() > deadline || g_interrupted) return false;
+      sim::ClientOp probe;
+      probe.args = {"GET", "accounts:lab-ready"};
+      auto r = conn.call(probe);
+      if (r && r->kind == sim::Reply::kBulk) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  return true;
+}
+
+void Lab::final_reads() {
+  std::vector<sim::ClientOp> reads;
+  int process;
+  {
+    std::lock_guard lock(mu_);
+    reads = workload_->final_reads();
+    process = next_process_++;
+  }
+  Conn conn(nodes_[0].port);
+  for (auto& c : reads) {
+    for (int attempt = 0; attempt < 5 && !g_interrupted; ++attempt) {
+      run_op(0, conn, process, c);
+      std::lock_guard lock(mu_);
+      if (history_.back().ok()) break;
+    }
+  }
+}
+
+void Lab::collect_lost_writes() {
+  for (const auto& n : nodes_) {
+    Conn conn(n.port);
+    sim::ClientOp c;
+    c.args = {"LOSTWRITES"};
+    auto r = conn.call(c);
+    if (!r || r->kind != sim::Reply::kArray) {
+      run_.anomalies.push_back(fmt::format("lab: LOSTWRITES on {} did not answer", n.id));
+      continue;
+    }
+    for (const sim::Reply& rec : r->elements) {
+      std::map<std::string, std::string> fields;  // a RESP2 map: key, value, key, value ...
+      for (size_t i = 0; i + 1 < rec.elements.size(); i += 2)
+        fields[rec.elements[i].text] = rec.elements[i + 1].text;
+      const auto words = sim::split_words(fields["command"]);
+      if (words.size() < 3 || words[0] != "SADD") continue;
+      for (size_t i = 2; i < words.size(); ++i)
+        listed_lost_[fields["keyspace"]].insert({words[1], words[i]});
+    }
+  }
+  for (const auto& [keyspace, lost] : listed_lost_) {
+    for (const auto& e : lost)
+      run_.lost_listed.push_back(e.key + " " + e.element);
+    run_.measured.push_back(fmt::format(
+        "keyspace {}: {} element(s) of acknowledged writes lost in failovers and listed by "
+        "LOSTWRITES (commit = async promises no more)",
+        keyspace, lost.size()));
+  }
+}
+
+std::optional<std::string> Lab::render_key(Conn& conn, const std::string& key) {
+  auto call = [&](std::vector<std::string> args) {
+    sim::ClientOp c;
+    c.args = std::move(args);
+    return conn.call(c);
+  };
+  auto type = call({"TYPE", key});
+  if (!type || type->kind != sim::Reply::kSimple) return std::nullopt;
+  std::optional<sim::Reply> r;
+  if (type->text == "none") return "none";
+  if (type->text == "string") r = call({"GET", key});
+  if (type->text == "set") r = call({"SMEMBERS", key});
+  if (type->text == "hash") r = call({"HGETALL", key});
+  if (type->text == "list") r = call({"LRANGE", key, "0", "-1"});
+  if (!r || r->kind == sim::Reply::kError || r->kind == sim::Reply::kInvalid) return std::nullopt;
+  std::vector<std::string> parts;
+  if (r->kind != sim::Reply::kArray)
+    parts.push_back(r->kind == sim::Reply::kInteger ? std::to_string(r->integer) : r->text);
+  for (size_t i = 0; i < r->elements.size(); ++i) {
+    if (type->text == "hash" && i + 1 < r->elements.size()) {
+      parts.push_back(r->elements[i].text + "=" + r->elements[i + 1].text);
+      ++i;
+    } else {
+      parts.push_back(r->elements[i].text);
+    }
+  }
+  if (type->text == "set" || type->text == "hash") std::sort(parts.begin(), parts.end());
+  return type->text + ":" + fmt::format("{}", fmt::join(parts, ","));
+}
+
+void Lab::check_multileader() {
+  std::set<std::string> keys;
+  for (const auto& op : history_)
+    keys.insert(op.key);
+  // Peers catch up asynchronously: poll until every node holds the same, for a bounded time.
+  check::CheckResult conv;
+  std::map<std::string, check::ReplicaState> replicas;
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  do {
+    replicas.clear();
+    for (const auto& n : nodes_) {
+      Conn conn(n.port);
+      auto& st = replicas[n.id];
+      for (const auto& k : keys)
+        st[k] = render_key(conn, k).value_or("(no answer)");
+    }
+    conv = check::check_convergence(replicas);
+    if (!conv.ok) std::this_thread::sleep_for(milliseconds(250));
+  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
+  run_.checks.push_back({"keyspace " + keyspace_ +
+                             " (multi-leader, conflict = crdt): convergence of every node's copy",
+                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
+  // No acknowledged write lost: the set only grows, the counter only counts up. The final
+  // reads are each node's converged copy, recorded as reads after everything else.
+  std::vector<check::Op> sets, counters;
+  for (check::Op op : history_) {
+    if (op.type == check::OpType::kSadd) sets.push_back(op);
+    if (op.type == check::OpType::kIncr) {
+      op.value.reset();  // the node's local value then, not a linearizable result
+      counters.push_back(op);
+    }
+  }
+  const int64_t at = now_us();
+  const int process = next_process_++;
+  for (const auto& [node, st] : replicas) {
+    for (const auto& [key, rendered] : st) {
+      check::Op read;
+      read.process = process;
+      read.key = key;
+      read.invoke = at;
+      read.complete = at + 1;
+      if (!sets.empty() && key == sets.front().key && rendered.starts_with("set:")) {
+        read.type = check::OpType::kSmembers;
+        std::istringstream members(rendered.substr(4));  // values are "v<n>": no commas
+        for (std::string m; std::getline(members, m, ',');)
+          read.members.push_back(m);
+        sets.push_back(read);
+      }
+      if (!counters.empty() && key == counters.front().key && rendered.starts_with("string:")) {
+        read.type = check::OpType::kGet;
+        read.value = rendered.substr(7);
+        counters.push_back(read);
+      }
+    }
+  }
+  auto add = [&](const std::string& what, const check::CheckResult& r) {
+    run_.checks.push_back({"keyspace " + keyspace_ + " (multi-leader, conflict = crdt): " + what,
+                           check::verdict_name(r.verdict), r.explanation, r.notes});
+  };
+  if (!sets.empty()) add("no acknowledged SADD lost (set)", check::check_set(sets));
+  if (!counters.empty()) add("no acknowledged INCR lost (counter)", check::check_counter(counters));
+}
+
+void Lab::judge() {
+  sim::JudgeInputs in;
+  in.final_reads_us = run_.final_reads_us;
+  in.listed_lost = [this](const std::string& keyspace) { return listed_lost_[keyspace]; };
+  std::vector<sim::SimKeyspace> keyspaces = workload_->keyspaces();
+  if (o_.judge_as == "primary") {
+    // Held to the quorum promise whatever it runs with: with --model primary-async, a failover
+    // that loses acknowledged writes must fail the run (the stand-in for a broken build).
+    for (auto& ks : keyspaces)
+      ks.mode = check::mode_promise(CommitMode::kQuorum, ReadMode::kLinearizable);
+  }
+  sim::judge_history(
+      keyspaces, history_, in, [&](const std::string& what, const check::CheckResult& r) {
+        const std::string as = o_.judge_as.empty() ? "" : "judged as " + o_.judge_as + ": ";
+        run_.checks.push_back({as + what, check::verdict_name(r.verdict), r.explanation, r.notes});
+      });
+}
+
+void Lab::teardown() {
+  stop_nemesis_ = true;
+  stop_clients_ = true;
+  if (!tag_.empty()) remove_firewall_rules(tag_);
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i)
+    kill_node(i, SIGTERM);
+  nodes_.clear();
+  if (!o_.keep_data && !o_.out_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(o_.out_dir + "/cluster", ec);
+  }
+}
+
+int Lab::run() {
+  tag_ = fmt::format("rkv-lab:{}:", getpid());
+  const bool root = geteuid() == 0;
+  if (o_.faults.find("partition") != std::string::npos && !root) {
+    std::fprintf(stderr,
+                 "replikv lab: partitions need root (iptables on loopback); "
+                 "run as root or leave partition out of --faults\n");
+    return 2;
+  }
+  if (root) remove_stale_lab_rules();
+  sim::SimKeyspace ks;
+  ks.name = keyspace_ = o_.model == "primary-async"  ? kAsyncKeyspace
+                        : o_.model == "multi-leader" ? "carts"
+                                                     : "accounts";
+  ks.multileader = ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
+  ks.mode =
+      check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync : CommitMode::kQuorum,
+                          ReadMode::kLinearizable);
+  workload_ = std::make_unique<sim::Workload>(sim::WorkloadKind::kAll, sim::FaultMix{}, o_.clients,
+                                              std::vector<sim::SimKeyspace>{ks});
+  run_.repro = fmt::format(
+      "replikv lab --model {} --nodes {} --seed {} --duration {} --clients {} --faults {}{}",
+      o_.model, o_.nodes, o_.seed, o_.duration_s, o_.clients, o_.faults,
+      (o_.judge_as.empty() ? "" : " --judge-as " + o_.judge_as) +
+          (o_.bug.empty() ? "" : " --bug " + o_.bug));
+  run_.seed = o_.seed;
+  run_.model = o_.model;
+  run_.faults = o_.faults;
+  run_.nodes = o_.nodes;
+  run_.clients = o_.clients;
+  std::printf("lab: %s\nlab: output in %s\n", run_.repro.c_str(), o_.out_dir.c_str());
+  std::fflush(stdout);
+  if (!start_cluster()) {
+    std::fprintf(stderr, "replikv lab: the cluster did not come up; see %s/n*.log\n",
+                 o_.out_dir.c_str());
+    return 2;
+  }
+  t0_ = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < o_.clients; ++c)
+    clients.emplace_back([this, c] { client_loop(c); });
+  nemesis();  // on this thread: nodes it restarts die with it (PDEATHSIG follows the forker)
+  heal_all();
+  fault_end_us_ = now_us();
+  run_.fault_phase_end_us = fault_end_us_;
+  std::printf("lab: t=%.1fs healed; settling\n", static_cast<double>(fault_end_us_) / 1e6);
+  std::fflush(stdout);
+  const bool settled = settle();
+  stop_clients_ = true;
+  for (auto& t : clients)
+    t.join();
+  if (!settled) run_.anomalies.push_back("lab: the cluster did not settle after healing");
+  run_.final_reads_us = now_us();
+  if (settled) final_reads();
+  if (settled) collect_lost_writes();
+  if (settled && o_.model == "multi-leader") check_multileader();
+  run_.end_us = now_us();
+  teardown();
+  if (g_interrupted) {
+    std::fprintf(stderr, "replikv lab: interrupted; nodes stopped, rules removed\n");
+    return 2;
+  }
+  judge();
+
+  bool passed = run_.anomalies.empty();
+  for (const auto& c : run_.checks)
+    passed = passed && c.verdict != "violation" && c.verdict != "bad input";
+  run_.passed = passed;
+  auto writer = check::HistoryWriter::open(o_.out_dir + "/history.jsonl");
+  if (writer.is_ok()) {
+    for (check::Op op : history_) {
+      // The multi-leader workload keeps the draw's value on a DEL of a collection; the
+      // history format has none there.
+      if (op.type == check::OpType::kDel) op.value.reset();
+      if (Status st = (*writer)->append(op); !st.is_ok()) {
+        std::fprintf(stderr, "replikv lab: history.jsonl: %s\n", st.to_string().c_str());
+        break;
+      }
+    }
+  }
+  std::ofstream(o_.out_dir + "/summary.json") << lab::render_summary_json(run_);
+  std::ofstream(o_.out_dir + "/report.html") << lab::render_html(run_);
+  for (const auto& c : run_.checks) {
+    std::printf("lab: %s: %s\n", c.what.c_str(), c.verdict.c_str());
+    if (c.verdict != "valid") std::printf("%s\n", c.explanation.c_str());
+  }
+  for (const auto& a : run_.anomalies)
+    std::printf("lab: anomaly: %s\n", a.c_str());
+  for (const auto& m : run_.measured)
+    std::printf("lab: measured: %s\n", m.c_str());
+  std::printf("lab: %zu ops, %zu faults; %s\nlab: report %s/report.html\nlab: repro: %s\n",
+              history_.size(), run_.timeline.size(), passed ? "PASS" : "FAIL", o_.out_dir.c_str(),
+              run_.repro.c_str());
+  return passed ? 0 : 1;
+}
+
+class LabCommandImpl : public LabCommand {
+ public:
+  explicit LabCommandImpl(CLI::App& app) {
+    cmd_ = app.add_subcommand("lab", "Real processes under real faults, with a checked history");
+    cmd_->add_option("--model", o_.model, "replication model under test")
+        ->check(CLI::IsMember({"primary", "primary-async", "multi-leader"}));
+    cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
+    cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
+    cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
+        ->check(CLI::Range(1, 3600));
+    cmd_->add_option("--clients", o_.clients, "client connections")->check(CLI::Range(1, 64));
+    cmd_->add_option("--faults", o_.faults,
+                     "comma-separated: kill,pause,restart,partition (or none)");
+    cmd_->add_option("-o,--out", o_.out_dir, "output directory");
+    cmd_->add_option("--base-port", o_.base_port, "client port of n1 (0: find a free block)");
+    cmd_->add_flag("--keep-data", o_.keep_data, "keep the nodes' data dirs");
+    cmd_->add_option("--bug", o_.bug,
+                     "run every node as a deliberately broken variant (as `replikv sim --bug`)");
+    cmd_->add_option("--judge-as", o_.judge_as,
+                     "judge by another model's promise (primary: quorum, linearizable), to "
+                     "show the checks catch a weaker mode's real losses")
+        ->check(CLI::IsMember({"primary"}));
+  }
+  bool selected() const override { return cmd_->parsed(); }
+  int run(const std::string& self_exe) override { return run_lab(o_, self_exe); }
+
+ private:
+  CLI::App* cmd_;
+  LabOptions o_;
+};
+
+}  // namespace
+
+std::unique_ptr<LabCommand> add_lab_command(CLI::App& app) {
+  return std::make_unique<LabCommandImpl>(app);
+}
+
+int run_lab(const LabOptions& options, const std::string& self_exe) {
+  LabOptions o = options;
+  std::istringstream in(o.faults);
+  for (std::string f; std::getline(in, f, ',');) {
+    if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "none") {
+      std::fprintf(stderr, "replikv lab: unknown fault family \"%s\"\n", f.c_str());
+      return 2;
+    }
+  }
+  if (o.seed == 0) {
+    o.seed = static_cast<uint64_t>(Clock::now().time_since_epoch().count()) % 1'000'000'007 + 1;
+  }
+  if (o.out_dir.empty()) o.out_dir = fmt::format("./lab-runs/seed-{}", o.seed);
+  if (o.base_port == 0) o.base_port = free_base_port(o.nodes);
+  if (o.base_port == 0) {
+    std::fprintf(stderr, "replikv lab: no free block of ports\n");
+    return 2;
+  }
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "replikv lab: cannot create %s: %s\n", o.out_dir.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+  if (!o.bug.empty() && !sim::parse_bug(o.bug)) {
+    std::fprintf(stderr, "replikv lab: unknown --bug \"%s\"\n", o.bug.c_str());
+    return 2;
+  }
+  // Nodes given --lab-unsafe-bug check that their parent is this process.
+  setenv("REPLIKV_LAB_PARENT", std::to_string(getpid()).c_str(), 1);
+  struct sigaction sa = {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  Lab lab(o, self_exe);
+  return lab.run();
+}
+
+}  // namespace rkv

@@ -1,0 +1,302 @@
+"""`replikv lab`: real processes under real faults, a checked history, a report, a clean exit.
+
+  test_a_primary_every_fault    3 nodes, kill -9 / pause / graceful restart / partitions drawn from
+                                a seed: every check valid, exit 0, the outputs written, nothing
+                                left behind (processes, iptables rules, node data)
+  test_b_five_nodes_partitions  5 nodes, partitions only (ring and bridge become possible); the
+                                lab verifies from the nodes' peer counters that no message
+                                crossed a cut link (a leak is an anomaly and fails the run)
+  (in test_a) the report        the HTML report opened in headless Chromium (when installed,
+                                scripts/install-deps.sh): the DOM holds the verdict, timeline,
+                                charts and check table; a screenshot is rendered
+  test_c_async_losses_listed    commit = async under kill -9 and partitions: losses listed by LOSTWRITES pass; the
+                                same mode judged by the quorum promise fails once a write is lost
+  test_c2_multileader_converges multi-leader (crdt): convergence and no lost acknowledged write
+  test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
+  test_d2_killed_lab_...        kill -9 of the lab: its nodes die with it, the next run removes its
+                                leftover rules
+  test_e_bad_options            unknown fault family, model, node count or bug: refused before
+                                anything starts; `serve --lab-unsafe-bug` refused outside the lab
+  test_f_broken_variant_...     --bug runs every node as a broken variant (raft.h enum Bug)
+
+Partitions need root and iptables; without them the runs leave partitions out.
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+ROOT = os.geteuid() == 0 and shutil.which("iptables") is not None
+FAULTS = "kill,pause,restart,partition" if ROOT else "kill,pause,restart"
+
+
+def serve_pids(out_dir):
+    """Pids of `replikv serve` processes whose config lies under out_dir."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(os.path.join(d, "cmdline"), "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in cmd and any(out_dir.encode() in a for a in cmd):
+            pids.append(int(os.path.basename(d)))
+    return pids
+
+
+def lab_rules(pid):
+    if not ROOT:
+        return []
+    out = subprocess.run(["iptables", "-w", "-S", "OUTPUT"], capture_output=True,
+                         text=True).stdout
+    return [r for r in out.splitlines() if f"rkv-lab:{pid}:" in r]
+
+
+class Lab:
+    """One `replikv lab` process writing into a temporary directory."""
+
+    def __init__(self, *args):
+        self.tmp = tempfile.mkdtemp(prefix="rkv-lab-")
+        self.out = os.path.join(self.tmp, "run")
+        self.log_path = os.path.join(self.tmp, "lab.out")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([harness.replikv_bin(), "lab", "-o", self.out, *args],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def wait(self, timeout=150):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def summary(self):
+        with open(os.path.join(self.out, "summary.json")) as f:
+            return json.load(f)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for pid in serve_pids(self.out):
+            os.kill(pid, signal.SIGKILL)
+        if ROOT:
+            for rule in lab_rules(self.proc.pid):
+                subprocess.run(["iptables", "-w", "-D"] + rule.replace('"', "").split()[1:])
+        if not os.environ.get("REPLIKV_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class LabTest(unittest.TestCase):
+    report_dir = None  # test_a keeps its run for test_c
+
+    def start(self, *args):
+        lab = Lab(*args)
+        self.addCleanup(lab.cleanup)
+        return lab
+
+    def assert_left_nothing(self, lab):
+        self.assertEqual(serve_pids(lab.out), [], "nodes outlived the lab")
+        self.assertEqual(lab_rules(lab.proc.pid), [], "iptables rules outlived the lab")
+        self.assertFalse(os.path.exists(os.path.join(lab.out, "cluster")), "node data kept")
+
+    def assert_passed(self, lab, rc):
+        out = lab.output()
+        self.assertEqual(rc, 0, out)
+        s = lab.summary()
+        self.assertTrue(s["passed"], out)
+        self.assertEqual(s["anomalies"], [], out)
+        self.assertGreaterEqual(len(s["checks"]), 1)
+        for c in s["checks"]:
+            self.assertEqual(c["verdict"], "valid", c)
+        self.assertGreater(s["ops"].get("ok", 0), 100, s["ops"])
+        self.assertIn("lab: repro: replikv lab --model ", out)
+        return s
+
+    def test_a_primary_every_fault(self):
+        lab = self.start("--seed", "11", "--duration", "20", "--faults", FAULTS)
+        rc = lab.wait()
+        s = self.assert_passed(lab, rc)
+        self.assertGreaterEqual(len(s["timeline"]), 3, s["timeline"])
+        kinds = {f["kind"] for f in s["timeline"]}
+        self.assertGreaterEqual(len(kinds), 2, kinds)
+        self.assertTrue(os.path.getsize(os.path.join(lab.out, "history.jsonl")) > 0)
+        self.assert_left_nothing(lab)
+        # The repro line names everything the run drew from.
+        self.assertIn(f"--seed 11 --duration 20 --clients 4 --faults {FAULTS}", s["repro"])
+        LabTest.report_dir = tempfile.mkdtemp(prefix="rkv-lab-report-")
+        self.addCleanup(shutil.rmtree, LabTest.report_dir, True)
+        shutil.copy(os.path.join(lab.out, "report.html"), LabTest.report_dir)
+        self.check_report(os.path.join(LabTest.report_dir, "report.html"))
+
+    def test_b_five_nodes_partitions(self):
+        if not ROOT:
+            self.skipTest("partitions need root and iptables")
+        lab = self.start("--seed", "5", "--nodes", "5", "--duration", "15", "--faults",
+                         "partition")
+        s = self.assert_passed(lab, lab.wait())
+        parts = [f for f in s["timeline"] if f["kind"] == "partition"]
+        self.assertGreaterEqual(len(parts), 2, s["timeline"])
+        for f in parts:
+            self.assertIn("no message crossed them", f["description"])
+            self.assertIn("every node answered PING", f["description"])
+        self.assert_left_nothing(lab)
+
+    def check_report(self, path):
+        with open(path) as f:
+            html = f.read()
+        for el in ("verdict", "timeline", "ops-per-node", "latency", "unavailability",
+                   "anomalies", "checks", "repro"):
+            self.assertIn(f'id="{el}"', html)
+        self.assertNotIn("<script", html)
+        self.assertNotIn("http://", html.replace("http://www.w3.org", ""))
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            return
+        profile = tempfile.mkdtemp(prefix="rkv-chromium-")
+        self.addCleanup(shutil.rmtree, profile, True)
+        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                 f"--user-data-dir={profile}"]
+        dom = subprocess.run(flags + ["--dump-dom", "file://" + path], capture_output=True,
+                             text=True, timeout=120).stdout
+        self.assertIn('id="verdict" class="pass">PASS', dom)
+        self.assertRegex(dom, r'<rect class="fault (kill|pause|restart|partition)"')
+        self.assertIn('<circle class="ok"', dom)
+        self.assertGreaterEqual(dom.count('<tr class="check">'), 1)
+        shot = os.path.join(profile, "report.png")
+        subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1100,1400",
+                                "file://" + path], capture_output=True, timeout=120)
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 20000,
+                        "chromium rendered no screenshot")
+
+    def test_c_async_losses_listed(self):
+        """commit = async: a kill -9 of the leader may lose acknowledged writes; the run passes
+        only if every one missing is listed by LOSTWRITES (acked-or-listed). Judged instead by
+        the quorum promise (--judge-as primary), a run in which an acknowledged write was lost
+        must fail: the lab catches a build that loses acknowledged writes. Whether a failover
+        loses one is up to timing (seed 23 isolates the leader), so up to three seeds are
+        tried."""
+        if not ROOT:
+            self.skipTest("the leader's isolation (a partition) needs root and iptables")
+        lab = self.start("--model", "primary-async", "--seed", "23", "--duration", "8",
+                         "--clients", "8", "--faults", "kill,partition")
+        s = self.assert_passed(lab, lab.wait())
+        self.assertIn("acknowledged-or-listed", s["checks"][0]["check"])
+        self.assert_left_nothing(lab)
+        # An isolated leader of an async keyspace acknowledges writes until it notices it lost
+        # its quorum: the likeliest loss.
+        for seed in (23, 9, 31):
+            lab = self.start("--model", "primary-async", "--judge-as", "primary", "--seed",
+                             str(seed), "--duration", "8", "--clients", "8", "--faults",
+                             "partition")
+            rc = lab.wait()
+            s = lab.summary()
+            listed = {tuple(x.split(" ", 1)) for x in s["lost_listed"]}
+            acked_lost = []
+            with open(os.path.join(lab.out, "history.jsonl")) as f:
+                for line in f:
+                    op = json.loads(line)
+                    if (op["op"] == "sadd" and op["status"] == "ok"
+                            and (op["key"], op["value"]) in listed):
+                        acked_lost.append(op)
+            if not acked_lost:
+                self.assertEqual(rc, 0, lab.output())
+                continue
+            self.assertEqual(rc, 1, lab.output())
+            self.assertFalse(s["passed"])
+            self.assertIn("violation", [c["verdict"] for c in s["checks"]], s["checks"])
+            self.assert_left_nothing(lab)
+            return
+        self.skipTest("no failover lost an acknowledged write in three runs")
+
+    def test_c2_multileader_converges(self):
+        """multi-leader (conflict = crdt): every node's copy converges after healing, and no
+        acknowledged SADD or INCR is lost."""
+        lab = self.start("--model", "multi-leader", "--seed", "3", "--duration", "12",
+                         "--faults", FAULTS)
+        s = self.assert_passed(lab, lab.wait())
+        names = " ".join(c["check"] for c in s["checks"])
+        for what in ("convergence", "no acknowledged SADD lost", "no acknowledged INCR lost"):
+            self.assertIn(what, names)
+        self.assert_left_nothing(lab)
+
+    def test_d_interrupt_cleans_up(self):
+        lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "t=" not in lab.output():
+            time.sleep(0.2)
+        self.assertGreater(len(serve_pids(lab.out)), 0, lab.output())
+        lab.proc.send_signal(signal.SIGINT)
+        self.assertEqual(lab.wait(60), 2, lab.output())
+        self.assert_left_nothing(lab)
+
+    def test_d2_killed_lab_leaves_nothing_for_long(self):
+        """kill -9 of the lab: its nodes die with it (PDEATHSIG), and the next lab run removes
+        the rules it left (tagged with its pid)."""
+        lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "t=" not in lab.output():
+            time.sleep(0.2)
+        pids = serve_pids(lab.out)
+        self.assertGreater(len(pids), 0, lab.output())
+        lab.proc.kill()
+        lab.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and serve_pids(lab.out):
+            time.sleep(0.1)
+        self.assertEqual(serve_pids(lab.out), [], "nodes outlived a killed lab")
+        if ROOT:
+            subprocess.run(["iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp", "--dport",
+                            "9", "-m", "comment", "--comment", f"rkv-lab:{lab.proc.pid}:", "-j",
+                            "DROP"], check=True)  # as a partition in force would have left
+            nxt = self.start("--duration", "1", "--faults", "none")
+            self.assertEqual(nxt.wait(60), 0, nxt.output())
+            self.assertEqual(lab_rules(lab.proc.pid), [])
+
+    def test_e_bad_options(self):
+        for args in (["--faults", "kill,meteor"], ["--model", "nonesuch"], ["--nodes", "9"],
+                     ["--bug", "nonesuch"]):
+            lab = self.start(*args)
+            self.assertNotEqual(lab.wait(20), 0, lab.output())
+            self.assertEqual(serve_pids(lab.out), [])
+        # A broken variant runs only under the lab: a normal start refuses it.
+        tmp = tempfile.mkdtemp(prefix="rkv-lab-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        r = subprocess.run([harness.replikv_bin(), "serve", "--lab-unsafe-bug",
+                            "read-index-no-quorum", "--port", str(harness.free_port()),
+                            "--admin-port", "0", "--data-dir", tmp],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, REPLIKV_LAB_PARENT=str(os.getpid())))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("only `replikv lab` may start one", r.stderr)
+
+    def test_f_broken_variant_runs_under_the_lab(self):
+        """--bug starts every node as the broken variant (each logs it); whether a short run
+        catches it depends on the variant and the faults' timing (docs/lab.md), so only that
+        it ran and was judged is asserted here."""
+        lab = self.start("--bug", "read-index-no-quorum", "--seed", "2", "--duration", "3",
+                         "--faults", "kill")
+        rc = lab.wait()
+        self.assertIn(rc, (0, 1), lab.output())
+        self.assertIn("--bug read-index-no-quorum", lab.summary()["repro"])
+        with open(os.path.join(lab.out, "n1.log")) as f:
+            self.assertIn("deliberately broken variant read-index-no-quorum", f.read())
+        self.assert_left_nothing(lab)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
