@@ -55,10 +55,24 @@ void on_interrupt(int) {
   g_interrupted = true;
 }
 
-constexpr const char* kAsyncKeyspace = "async";  // --model primary-async
-constexpr int kThinkMs = 20;                     // a client's pause between operations
+constexpr const char* kAsyncKeyspace = "async";   // --model primary-async
+constexpr const char* kLeaseKeyspace = "leased";  // --model primary-lease
+constexpr int kThinkMs = 20;                      // a client's pause between operations
 constexpr int kClientTimeoutMs = 3000;  // a client gives up on a reply (the op becomes info)
-constexpr int kSettleMaxMs = 30'000;    // healing to every node answering a linearizable read
+// --model primary-lease (docs/lab.md "Catching a broken build"): every pause stops the
+// leader, for longer than a client's timeout: a new leader is elected and takes writes, and a
+// client of the paused leader gives up on its operation and sends a fresh one while the leader
+// is still stopped (invoked after those writes; the old leader answers it when resumed). A
+// whole machine's pause (a VM stopped or suspended) holds its network too, and a resumed node
+// hears of the newer leader only when the peers' retransmissions reach it: the lab cuts the
+// paused node's peer links (iptables, root) from SIGSTOP until kLeaseResumeCutMs after SIGCONT,
+// longer than a lease (election - drift ticks, 200 ms by default). The register keys are few,
+// so the reads the resumed node answers touch keys the new leader wrote.
+constexpr int kLeasePauseMinMs = kClientTimeoutMs + 500;
+constexpr int kLeasePauseMaxMs = kClientTimeoutMs + 2000;
+constexpr int kLeaseResumeCutMs = 400;
+constexpr int kLeaseRegisterKeys = 2;
+constexpr int kSettleMaxMs = 30'000;  // healing to every node answering a linearizable read
 
 bool port_free(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -204,6 +218,7 @@ class Lab {
   int run();
 
  private:
+  bool lease_model() const { return o_.model == "primary-lease"; }
   int64_t now_us() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0_).count();
   }
@@ -299,6 +314,16 @@ bool Lab::start_cluster() {
                  "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
                  "commit = \"async\"\nread = \"linearizable\"\n",
                  kAsyncKeyspace);
+    }
+  }
+  if (lease_model()) {
+    // A primary keyspace whose leader serves reads under its lease (no round trip).
+    for (int i = 0; i < o_.nodes; ++i) {
+      std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app)
+          << fmt::format(
+                 "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
+                 "commit = \"quorum\"\nread = \"lease\"\n",
+                 kLeaseKeyspace);
     }
   }
   for (int i = 0; i < o_.nodes; ++i) {
@@ -443,9 +468,13 @@ void Lab::nemesis() {
     const std::string kind = families[rng.uniform(families.size())];
     int victim = static_cast<int>(rng.uniform(static_cast<uint64_t>(o_.nodes)));
     // Half the faults hit the keyspace's leader, where a fault costs the most.
-    const bool leader_fault = rng.chance(0.5);
+    bool leader_fault = rng.chance(0.5);
+    // Only a leader holds a lease: with --model primary-lease every pause stops the leader.
+    if (lease_model() && kind == "pause") leader_fault = true;
     if (leader_fault && kind != "partition") victim = leader().value_or(victim);
-    const int64_t held = static_cast<int64_t>(rng.range(1000, 4000));
+    const bool lease_pause = lease_model() && kind == "pause";
+    const int64_t held = static_cast<int64_t>(
+        lease_pause ? rng.range(kLeasePauseMinMs, kLeasePauseMaxMs) : rng.range(1000, 4000));
     const int64_t start = now_us();
     const std::string& id = nodes_[static_cast<size_t>(victim)].id;
     if (kind == "kill") {
@@ -454,12 +483,26 @@ void Lab::nemesis() {
       start_node(victim);
       note_fault(start, kind, fmt::format("kill -9 {}, restarted after {} ms", id, held));
     } else if (kind == "pause") {
+      // --model primary-lease, as root: the machine's pause, network included (above).
+      const bool cut = lease_model() && geteuid() == 0;
+      if (cut) {
+        apply_partition(sim::Partition::cut_off(o_.nodes, static_cast<uint8_t>(1u << victim),
+                                                "the paused node's peer links"));
+      }
       kill(nodes_[static_cast<size_t>(victim)].pid, SIGSTOP);
       paused_[static_cast<size_t>(victim)] = true;
       hold(held);
       kill(nodes_[static_cast<size_t>(victim)].pid, SIGCONT);
       paused_[static_cast<size_t>(victim)] = false;
-      note_fault(start, kind, fmt::format("SIGSTOP {} for {} ms", id, held));
+      if (cut) {
+        hold(kLeaseResumeCutMs);
+        heal_partition();
+      }
+      note_fault(start, kind,
+                 cut ? fmt::format("SIGSTOP {} for {} ms, its peer links cut until {} ms after "
+                                   "SIGCONT",
+                                   id, held, kLeaseResumeCutMs)
+                     : fmt::format("SIGSTOP {} for {} ms", id, held));
     } else if (kind == "restart") {
       kill_node(victim, SIGTERM);
       start_node(victim);
@@ -735,15 +778,19 @@ int Lab::run() {
   }
   if (root) remove_stale_lab_rules();
   sim::SimKeyspace ks;
-  ks.name = keyspace_ = o_.model == "primary-async"  ? kAsyncKeyspace
-                        : o_.model == "multi-leader" ? "carts"
-                                                     : "accounts";
+  ks.name = keyspace_ = o_.model == "primary-async"   ? kAsyncKeyspace
+                        : o_.model == "primary-lease" ? kLeaseKeyspace
+                        : o_.model == "multi-leader"  ? "carts"
+                                                      : "accounts";
   ks.multileader = ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
   ks.mode =
       check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync : CommitMode::kQuorum,
-                          ReadMode::kLinearizable);
-  workload_ = std::make_unique<sim::Workload>(sim::WorkloadKind::kAll, sim::FaultMix{}, o_.clients,
-                                              std::vector<sim::SimKeyspace>{ks});
+                          lease_model() ? ReadMode::kLease : ReadMode::kLinearizable);
+  sim::FaultMix mix;  // only its key counts are used
+  if (lease_model()) mix.register_keys = kLeaseRegisterKeys;
+  workload_ = std::make_unique<sim::Workload>(
+      lease_model() ? sim::WorkloadKind::kRegisters : sim::WorkloadKind::kAll, mix, o_.clients,
+      std::vector<sim::SimKeyspace>{ks});
   run_.repro = fmt::format(
       "replikv lab --model {} --nodes {} --seed {} --duration {} --clients {} --faults {}{}",
       o_.model, o_.nodes, o_.seed, o_.duration_s, o_.clients, o_.faults,
@@ -825,7 +872,7 @@ class LabCommandImpl : public LabCommand {
   explicit LabCommandImpl(CLI::App& app) {
     cmd_ = app.add_subcommand("lab", "Real processes under real faults, with a checked history");
     cmd_->add_option("--model", o_.model, "replication model under test")
-        ->check(CLI::IsMember({"primary", "primary-async", "multi-leader"}));
+        ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "multi-leader"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")

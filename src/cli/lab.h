@@ -32,7 +32,9 @@ namespace rkv {
 struct LabOptions {
   // The keyspace under test: "primary" (`accounts`, commit = quorum, read = linearizable) or
   // "primary-async" (a keyspace `async`, commit = async: acknowledged writes may be lost in a
-  // failover, and every one lost must be listed by LOSTWRITES).
+  // failover, and every one lost must be listed by LOSTWRITES) or "primary-lease" (a keyspace
+  // `leased`, commit = quorum, read = lease: linearizable, the leader reading under its lease;
+  // pauses stop the leader, docs/lab.md "Catching a broken build").
   std::string model = "primary";
   int nodes = 3;        // 3..7
   uint64_t seed = 0;    // 0: drawn from the clock (printed in the repro line)
