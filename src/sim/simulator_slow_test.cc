@@ -98,9 +98,11 @@ TEST(SimulatorSlow, CatchesLeaseIgnoresPause) {
   // linearizability checker must catch it too. Registers only: the bug shows in register
   // reads, and with the full mix (sets and counters, in transactions too) it takes more seeds
   // than the budget to meet a read of the lease keyspace at the deposed leader.
+  // Rare per seed: since images are written beside the batches (which changed every seed's
+  // draws) the first seed caught by this checker is 814 (before: 53).
   SimOptions o;
   o.workload = WorkloadKind::kRegisters;
-  expect_caught(raft::kBugLeaseIgnoresPause, o, 3 * kBugSeedBudget,
+  expect_caught(raft::kBugLeaseIgnoresPause, o, 5 * kBugSeedBudget,
                 "read=lease: reads linearizable");
 }
 
