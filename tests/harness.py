@@ -270,7 +270,8 @@ class Server:
                 continue
             name, rest = line.split("{", 1)
             labels, value = rest.rsplit("} ", 1)
-            out[(name, labels)] = int(float(value))
+            v = float(value)  # counters and most gauges are whole; a gauge may be +Inf (phi)
+            out[(name, labels)] = int(v) if v.is_integer() else v
         return out
 
     def status(self):
