@@ -18,6 +18,18 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Lower-case hex of every byte (password hashes, names built from arbitrary bytes).
+inline std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (unsigned char b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
 // ASCII upper case (command names in error texts).
 inline std::string upper(std::string_view s) {
   std::string out(s);

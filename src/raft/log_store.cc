@@ -8,6 +8,7 @@
 
 #include "core/assert.h"
 #include "core/checksum.h"
+#include "core/text.h"
 
 namespace rkv::raft {
 namespace {
@@ -119,16 +120,6 @@ Result<Snapshot> decode_snapshot(std::string_view payload, std::optional<BlobRef
   return s;
 }
 
-std::string hex_of(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string log_key(std::string_view group, uint64_t index) {
@@ -165,7 +156,7 @@ std::string image_blob_prefix(std::string_view group) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
   });
-  return "image." + (plain ? std::string(group) : "x" + hex_of(group)) + ".";
+  return "image." + (plain ? std::string(group) : "x" + to_hex(group)) + ".";
 }
 
 std::string image_blob_name(std::string_view group, uint64_t index) {
@@ -213,11 +204,13 @@ std::string sealed_entry(const Entry& e) {
   return out;
 }
 
-std::string sealed_snapshot(const Snapshot& s) {
+// With `blob`, the record names the blob that holds the image instead of holding s.data.
+std::string sealed_snapshot(const Snapshot& s, const BlobRef* blob = nullptr) {
   std::string out;
-  out.reserve(8 + 24 + 8 * s.meta.voters.size() + 16 * s.meta.term_starts.size() + s.data.size());
+  out.reserve(8 + 24 + 8 * s.meta.voters.size() + 16 * s.meta.term_starts.size() +
+              (blob != nullptr ? 12 + blob->name.size() : s.data.size()));
   seal_begin(&out);
-  encode_snapshot_into(s, &out);
+  encode_snapshot_into(s, &out, blob);
   seal_end(&out);
   return out;
 }
@@ -276,17 +269,13 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_end(group));
   }
-  if (rd.compacted && !compacted_blob.empty()) {
-    const BlobRef ref{std::string(compacted_blob), rd.compacted->data.size()};
-    std::string rec;
-    seal_begin(&rec);
-    encode_snapshot_into(Snapshot{rd.compacted->meta, {}}, &rec, &ref);
-    seal_end(&rec);
-    batch->put_owned(snapshot_key(group), std::move(rec));
-    batch->del(legacy_snapshot_key(group));
-    batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
-  } else if (rd.compacted) {
-    put_image(rd.compacted);
+  if (rd.compacted) {
+    if (compacted_blob.empty()) {
+      put_image(rd.compacted);
+    } else {
+      const BlobRef ref{std::string(compacted_blob), rd.compacted->data.size()};
+      batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted, &ref));
+    }
     batch->del(legacy_snapshot_key(group));
     batch->delete_range(log_prefix(group), log_key(group, rd.compacted_log_to + 1));
   }
