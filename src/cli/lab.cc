@@ -30,6 +30,7 @@
 #include "check/convergence.h"
 #include "check/counter_checker.h"
 #include "check/history.h"
+#include "check/leaderless_blackbox.h"
 #include "check/promises.h"
 #include "check/set_checker.h"
 #include "cli/cluster.h"
@@ -57,6 +58,8 @@ void on_interrupt(int) {
 
 constexpr const char* kAsyncKeyspace = "async";   // --model primary-async
 constexpr const char* kLeaseKeyspace = "leased";  // --model primary-lease
+constexpr const char* kDynKeyspace = "dyn";       // --model leaderless, leaderless-lww
+constexpr const char* kAllKeyspace = "allacks";   // --model primary-all
 constexpr int kThinkMs = 20;                      // a client's pause between operations
 constexpr int kClientTimeoutMs = 3000;  // a client gives up on a reply (the op becomes info)
 // --model primary-lease (docs/lab.md "Catching a broken build"): every pause stops the
@@ -73,6 +76,9 @@ constexpr int kLeasePauseMaxMs = kClientTimeoutMs + 2000;
 constexpr int kLeaseResumeCutMs = 400;
 constexpr int kLeaseRegisterKeys = 2;
 constexpr int kSettleMaxMs = 30'000;  // healing to every node answering a linearizable read
+constexpr int kLeaderlessCutMinMs = 3000;
+constexpr int kLeaderlessCutMaxMs = 5000;
+constexpr double kOwnedKeyShare = 0.5;  // leaderless: ops on single-writer keys (owned_key_op)
 
 bool port_free(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -168,6 +174,14 @@ class Conn {
   std::optional<sim::Reply> call(const sim::ClientOp& op) {
     if (!ctx_ && !connect()) return std::nullopt;
     size_t replies = 1;
+    // A leaderless op's replica count: CONSISTENCY is per connection, so it is set before every
+    // op that differs from the connection's current level (and its reply skipped).
+    const Consistency level = op.consistency.value_or(Consistency::kDefault);
+    size_t skip = 0;
+    if (op.family == sim::Family::kLeaderless && level != level_) {
+      append_command(ctx_, {"CONSISTENCY", to_string(level)});
+      skip = 1;
+    }
     if (op.transaction.empty()) {
       append_command(ctx_, op.args);
     } else {
@@ -178,7 +192,7 @@ class Conn {
       replies = op.transaction.size() + 2;
     }
     std::optional<sim::Reply> last;
-    for (size_t i = 0; i < replies; ++i) {
+    for (size_t i = 0; i < skip + replies; ++i) {
       void* raw = nullptr;
       if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
         drop();
@@ -186,7 +200,9 @@ class Conn {
       }
       last = to_reply(static_cast<redisReply*>(raw));
       freeReplyObject(raw);
+      if (i + 1 == skip && last->kind != sim::Reply::kSimple) return last;  // CONSISTENCY refused
     }
+    if (skip) level_ = level;
     return last;
   }
 
@@ -204,9 +220,11 @@ class Conn {
   void drop() {
     if (ctx_) redisFree(ctx_);
     ctx_ = nullptr;
+    level_ = Consistency::kDefault;  // a new connection starts at the keyspace's r / w
   }
 
   uint16_t port_;
+  Consistency level_ = Consistency::kDefault;
   redisContext* ctx_ = nullptr;
 };
 
@@ -219,11 +237,26 @@ class Lab {
 
  private:
   bool lease_model() const { return o_.model == "primary-lease"; }
+  bool leaderless_model() const { return o_.model.starts_with("leaderless"); }
+  bool clock_faults() const { return o_.faults.find("clock") != std::string::npos; }
+  // Node i's wall clock offset, read by the node every 50 ms (serve --lab-clock-file).
+  std::string clock_file(int i) const { return fmt::format("{}/clock-n{}", o_.out_dir, i + 1); }
+  void set_clock(int i, int64_t offset_ms) {
+    const std::string path = clock_file(i);
+    std::ofstream(path + ".tmp") << offset_ms << "\n";
+    std::error_code ec;
+    fs::rename(path + ".tmp", path, ec);
+  }
   int64_t now_us() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0_).count();
   }
   bool start_cluster();
   void client_loop(int client);
+  // Leaderless: an op on a key only `client` writes ("dyn:lo<client>"), read by every client:
+  // with one writer no other write can replace an acknowledged one, so a quorum read that
+  // misses it is caught (check_leaderless_blackbox rule 3c) even while the shared keys are
+  // written by everyone.
+  sim::ClientOp owned_key_op(int client, Random& rng);
   void run_op(int node, Conn& conn, int& process, sim::ClientOp c);
   void nemesis();
   void hold(int64_t ms);
@@ -245,6 +278,10 @@ class Lab {
   // Multi-leader (crdt): every node's copy of every key converges, and no acknowledged SADD or
   // INCR is lost (check_set / check_counter on the writes plus each node's final read).
   void check_multileader();
+  // Leaderless: every node's copy of every key converges (read at CONSISTENCY ONE, which a home
+  // replica answers from its own store), and check_leaderless_blackbox on the history and the
+  // healed cluster's values.
+  void check_leaderless();
   // Node i's copy of `key`, rendered canonically by type (set members and hash fields sorted).
   std::optional<std::string> render_key(Conn& conn, const std::string& key);
   void teardown();
@@ -273,6 +310,12 @@ class Lab {
   lab::Run run_;
   int next_process_ = 0;
   std::map<std::string, std::set<check::LostElement>> listed_lost_;
+  // Leaderless: every op with the replicas it waited for and the values its CONTEXT named; the
+  // live values each (client, key) last read with SIBLINGS (what a CONTEXT from it names).
+  std::vector<check::BlackboxOp> leaderless_ops_;
+  uint64_t owned_writes_ = 0;
+  std::map<std::pair<int, std::string>, std::vector<std::string>> last_siblings_;
+  check::BlackboxFacts leaderless_facts_;
 };
 
 bool Lab::start_node(int i) {
@@ -306,29 +349,38 @@ bool Lab::start_cluster() {
   co.data_dir = o_.out_dir + "/cluster";
   co.fsync = "batch";
   if (write_cluster_configs(co) != 0) return false;
-  if (o_.model == "primary-async") {
-    // The configs `cluster up` writes have no async keyspace: one is added to every node's.
-    for (int i = 0; i < o_.nodes; ++i) {
-      std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app)
-          << fmt::format(
-                 "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
-                 "commit = \"async\"\nread = \"linearizable\"\n",
-                 kAsyncKeyspace);
-    }
+  // The configs `cluster up` writes hold `accounts` (primary, quorum, linearizable) and
+  // `carts` (multi-leader, crdt); the other models' keyspaces are added to every node's.
+  const auto primary = [](const char* name, const char* commit, const char* read) {
+    return fmt::format(
+        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
+        "commit = \"{1}\"\nread = \"{2}\"\n",
+        name, commit, read);
+  };
+  std::string extra;
+  if (o_.model == "primary-async") extra = primary(kAsyncKeyspace, "async", "linearizable");
+  if (o_.model == "primary-all") extra = primary(kAllKeyspace, "all", "linearizable");
+  // A primary keyspace whose leader serves reads under its lease (no round trip).
+  if (lease_model()) extra = primary(kLeaseKeyspace, "quorum", "lease");
+  if (leaderless_model()) {
+    // A strict-quorum leaderless keyspace (R + W > N among the home replicas: read-your-writes
+    // is promised and checked).
+    extra = fmt::format(
+        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"leaderless\"\n"
+        "n = {1}\nr = {2}\nw = {2}\nsloppy = false\nconflict = \"{3}\"\n",
+        kDynKeyspace, leaderless_facts_.n, leaderless_facts_.n / 2 + 1,
+        leaderless_facts_.lww ? "lww" : "siblings");
   }
-  if (lease_model()) {
-    // A primary keyspace whose leader serves reads under its lease (no round trip).
-    for (int i = 0; i < o_.nodes; ++i) {
-      std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app)
-          << fmt::format(
-                 "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
-                 "commit = \"quorum\"\nread = \"lease\"\n",
-                 kLeaseKeyspace);
-    }
-  }
+  for (int i = 0; i < o_.nodes && !extra.empty(); ++i)
+    std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app) << extra;
   for (int i = 0; i < o_.nodes; ++i) {
     nodes_.push_back(node_record(co, i, geteuid() == 0, o_.out_dir));
     if (!o_.bug.empty()) nodes_.back().extra_args = {"--lab-unsafe-bug", o_.bug};
+    if (clock_faults()) {
+      set_clock(i, 0);
+      nodes_.back().extra_args.push_back("--lab-clock-file");
+      nodes_.back().extra_args.push_back(clock_file(i));
+    }
     paused_.push_back(false);
   }
   for (int i = 0; i < o_.nodes; ++i)
@@ -358,6 +410,26 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
   } else {
     c.op.status = check::OpStatus::kInfo;
   }
+  if (c.family == sim::Family::kLeaderless) {
+    check::BlackboxOp b;
+    const auto has = [&](const char* word) {
+      return std::find(c.args.begin(), c.args.end(), word) != c.args.end();
+    };
+    if (c.op.type == check::OpType::kSet && has("CONTEXT")) {
+      b.covered = last_siblings_[{c.client, c.op.key}];
+    }
+    if (c.op.type == check::OpType::kSmembers && c.op.ok()) {
+      last_siblings_[{c.client, c.op.key}] = c.op.members;
+    }
+    b.expires_soon = has("PX");
+    b.replicas = c.replicas;
+    b.op = c.op;
+    if (b.op.info())
+      b.op.complete = check::kNoComplete;
+    else
+      b.op.complete = std::max(end, c.op.invoke);
+    leaderless_ops_.push_back(std::move(b));
+  }
   if (c.op.info()) {
     c.op.complete = check::kNoComplete;
     process = next_process_++;  // a process with an op of unknown outcome is never reused
@@ -381,11 +453,35 @@ void Lab::client_loop(int client) {
     sim::ClientOp c;
     {
       std::lock_guard lock(mu_);
-      c = workload_->next(client, rng);
+      c = leaderless_model() && rng.chance(kOwnedKeyShare) ? owned_key_op(client, rng)
+                                                           : workload_->next(client, rng);
     }
     run_op(node, conn, process, std::move(c));
     std::this_thread::sleep_for(milliseconds(kThinkMs));
   }
+}
+
+sim::ClientOp Lab::owned_key_op(int client, Random& rng) {
+  sim::ClientOp c;
+  c.family = sim::Family::kLeaderless;
+  c.client = client;
+  const int owner =
+      rng.chance(0.5) ? client : static_cast<int>(rng.uniform(static_cast<uint64_t>(o_.clients)));
+  c.op.key = fmt::format("{}:lo{}", kDynKeyspace, owner);
+  const int r = leaderless_facts_.n / 2 + 1;  // the keyspace's r and w
+  c.replicas = r;
+  if (owner == client && rng.chance(0.7)) {
+    c.op.type = check::OpType::kSet;
+    c.op.value = fmt::format("o{}.{}", client, owned_writes_++);
+    c.args = {"SET", c.op.key, *c.op.value};
+  } else if (rng.chance(0.5)) {
+    c.op.type = check::OpType::kGet;
+    c.args = {"GET", c.op.key};
+  } else {
+    c.op.type = check::OpType::kSmembers;
+    c.args = {"SIBLINGS", c.op.key};
+  }
+  return c;
 }
 
 void Lab::hold(int64_t ms) {
@@ -473,8 +569,14 @@ void Lab::nemesis() {
     if (lease_model() && kind == "pause") leader_fault = true;
     if (leader_fault && kind != "partition") victim = leader().value_or(victim);
     const bool lease_pause = lease_model() && kind == "pause";
-    const int64_t held = static_cast<int64_t>(
-        lease_pause ? rng.range(kLeasePauseMinMs, kLeasePauseMaxMs) : rng.range(1000, 4000));
+    // Leaderless: a partition outlasts the coordinators' request timeout (2 s), so that the
+    // writes a cut-off coordinator was waiting on are answered (or wrongly acknowledged) while
+    // the other side still cannot have them.
+    const bool long_cut = leaderless_model() && kind == "partition";
+    const int64_t held =
+        static_cast<int64_t>(lease_pause ? rng.range(kLeasePauseMinMs, kLeasePauseMaxMs)
+                             : long_cut  ? rng.range(kLeaderlessCutMinMs, kLeaderlessCutMaxMs)
+                                         : rng.range(1000, 4000));
     const int64_t start = now_us();
     const std::string& id = nodes_[static_cast<size_t>(victim)].id;
     if (kind == "kill") {
@@ -503,6 +605,21 @@ void Lab::nemesis() {
                                    "SIGCONT",
                                    id, held, kLeaseResumeCutMs)
                      : fmt::format("SIGSTOP {} for {} ms", id, held));
+    } else if (kind == "clock") {
+      // A skew (the clock running ahead or behind by up to 2 s, past multi-leader's
+      // max_clock_skew_ms) or a jump (a minute or two either way, as a stepped clock), held and
+      // then stepped back: the wall clock stamps expiry deadlines and hybrid logical clocks;
+      // Raft's elections and leases run on the monotonic clock and must not notice.
+      const int64_t sign = rng.chance(0.5) ? 1 : -1;
+      const bool jump = rng.chance(0.4);
+      const int64_t offset =
+          sign * static_cast<int64_t>(jump ? rng.range(30'000, 120'000) : rng.range(200, 2000));
+      set_clock(victim, offset);
+      hold(held);
+      set_clock(victim, 0);
+      note_fault(start, kind,
+                 fmt::format("{} of {}'s wall clock by {:+} ms for {} ms, then back",
+                             jump ? "jump" : "skew", id, offset, held));
     } else if (kind == "restart") {
       kill_node(victim, SIGTERM);
       start_node(victim);
@@ -520,6 +637,10 @@ void Lab::nemesis() {
         if (auto l = leader()) {
           p = sim::Partition::cut_off(o_.nodes, static_cast<uint8_t>(1u << *l),
                                       fmt::format("isolate the leader {}", *l));
+        } else if (leaderless_model()) {
+          // No leader: one coordinator (and its clients) cut off from the other replicas.
+          p = sim::Partition::cut_off(o_.nodes, static_cast<uint8_t>(1u << victim),
+                                      fmt::format("isolate {}", victim));
         }
       }
       apply_partition(p);
@@ -570,6 +691,8 @@ void Lab::nemesis() {
 
 void Lab::heal_all() {
   heal_partition();
+  for (int i = 0; i < o_.nodes && clock_faults(); ++i)
+    set_clock(i, 0);
   for (int i = 0; i < o_.nodes; ++i) {
     auto& n = nodes_[static_cast<size_t>(i)];
     if (paused_[static_cast<size_t>(i)] && n.pid > 0) kill(n.pid, SIGCONT);
@@ -736,6 +859,80 @@ void Lab::check_multileader() {
   if (!counters.empty()) add("no acknowledged INCR lost (counter)", check::check_counter(counters));
 }
 
+void Lab::check_leaderless() {
+  std::set<std::string> keys;
+  for (const auto& b : leaderless_ops_)
+    keys.insert(b.op.key);
+  const std::string where =
+      fmt::format("keyspace {} (leaderless n={} r={} w={} sloppy=false conflict={})", keyspace_,
+                  leaderless_facts_.n, leaderless_facts_.n / 2 + 1, leaderless_facts_.n / 2 + 1,
+                  leaderless_facts_.lww ? "lww" : "siblings");
+  // Hints and anti-entropy catch the replicas up after healing: poll until every node's copy
+  // agrees, for a bounded time. At CONSISTENCY ONE a home replica answers from its own store
+  // (and repairs nothing), so with n = nodes every node shows exactly what it holds.
+  check::CheckResult conv;
+  std::map<std::string, check::ReplicaState> replicas;
+  check::FinalValues finals;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  do {
+    replicas.clear();
+    finals.clear();
+    for (const auto& n : nodes_) {
+      Conn conn(n.port);
+      auto& st = replicas[n.id];
+      for (const auto& k : keys) {
+        sim::ClientOp c;
+        c.family = sim::Family::kLeaderless;
+        c.consistency = Consistency::kOne;
+        c.args = {"SIBLINGS", k};
+        auto r = conn.call(c);
+        // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: the live values, sorted.
+        if (!r || r->kind != sim::Reply::kArray || r->elements.size() != 2) {
+          st[k] = "(no answer)";
+          continue;
+        }
+        std::vector<std::string> values;
+        for (const auto& sib : r->elements[1].elements) {
+          if (!sib.elements.empty() && sib.elements[0].kind == sim::Reply::kBulk) {
+            values.push_back(sib.elements[0].text);
+            finals[k].insert(sib.elements[0].text);
+          }
+        }
+        std::sort(values.begin(), values.end());
+        st[k] = fmt::format("{}", fmt::join(values, ","));
+      }
+    }
+    conv = check::check_convergence(replicas);
+    if (!conv.ok) std::this_thread::sleep_for(milliseconds(500));
+  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
+  run_.checks.push_back({where + ": convergence of every node's copy",
+                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
+  // With nodes that did not converge, the union of their values is judged (most lenient).
+  const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, leaderless_facts_);
+  run_.checks.push_back({where + ": no acknowledged write lost, read-your-writes (R + W > N)",
+                         check::verdict_name(r.verdict), r.explanation, r.notes});
+  // LWW drops concurrent writes by design; every one is counted by the nodes.
+  uint64_t discarded = 0;
+  for (const auto& n : nodes_) {
+    Conn conn(n.port);
+    sim::ClientOp c;
+    c.args = {"INFO", "keyspace_replication"};
+    auto info = conn.call(c);
+    if (!info || info->kind != sim::Reply::kBulk) continue;
+    const std::string field = "lww_discarded=";
+    const auto line = info->text.find("keyspace_" + keyspace_ + ":");
+    const auto at = line == std::string::npos ? line : info->text.find(field, line);
+    if (at != std::string::npos)
+      discarded += std::strtoull(info->text.c_str() + at + field.size(), nullptr, 10);
+  }
+  if (leaderless_facts_.lww) {
+    run_.measured.push_back(fmt::format(
+        "keyspace {}: {} concurrent version(s) discarded by last-write-wins, summed over the "
+        "nodes (conflict = lww promises one value per key, not that a concurrent write survives)",
+        keyspace_, discarded));
+  }
+}
+
 void Lab::judge() {
   sim::JudgeInputs in;
   in.final_reads_us = run_.final_reads_us;
@@ -780,12 +977,29 @@ int Lab::run() {
   sim::SimKeyspace ks;
   ks.name = keyspace_ = o_.model == "primary-async"   ? kAsyncKeyspace
                         : o_.model == "primary-lease" ? kLeaseKeyspace
+                        : o_.model == "primary-all"   ? kAllKeyspace
                         : o_.model == "multi-leader"  ? "carts"
+                        : leaderless_model()          ? kDynKeyspace
                                                       : "accounts";
+  if (leaderless_model()) {
+    leaderless_facts_.n = std::min(o_.nodes, 5);
+    leaderless_facts_.sloppy = false;
+    leaderless_facts_.lww = o_.model == "leaderless-lww";
+    KeyspaceConfig kc;
+    kc.name = kDynKeyspace;
+    kc.prefix = std::string(kDynKeyspace) + ":";
+    kc.model = Model::kLeaderless;
+    kc.n = leaderless_facts_.n;
+    kc.r = kc.w = leaderless_facts_.n / 2 + 1;
+    kc.sloppy = false;
+    kc.conflict = leaderless_facts_.lww ? ConflictMode::kLww : ConflictMode::kSiblings;
+    ks.leaderless = kc;
+  }
   ks.multileader = ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
-  ks.mode =
-      check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync : CommitMode::kQuorum,
-                          lease_model() ? ReadMode::kLease : ReadMode::kLinearizable);
+  ks.mode = check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync
+                                : o_.model == "primary-all" ? CommitMode::kAll
+                                                            : CommitMode::kQuorum,
+                                lease_model() ? ReadMode::kLease : ReadMode::kLinearizable);
   sim::FaultMix mix;  // only its key counts are used
   if (lease_model()) mix.register_keys = kLeaseRegisterKeys;
   workload_ = std::make_unique<sim::Workload>(
@@ -827,6 +1041,7 @@ int Lab::run() {
   if (settled) final_reads();
   if (settled) collect_lost_writes();
   if (settled && o_.model == "multi-leader") check_multileader();
+  if (settled && leaderless_model()) check_leaderless();
   run_.end_us = now_us();
   teardown();
   if (g_interrupted) {
@@ -871,15 +1086,18 @@ class LabCommandImpl : public LabCommand {
  public:
   explicit LabCommandImpl(CLI::App& app) {
     cmd_ = app.add_subcommand("lab", "Real processes under real faults, with a checked history");
-    cmd_->add_option("--model", o_.model, "replication model under test")
-        ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "multi-leader"}));
+    cmd_->add_option("--model", o_.model,
+                     "keyspace under test: primary, primary-async, primary-lease, primary-all, "
+                     "multi-leader, leaderless, leaderless-lww (docs/lab.md)")
+        ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
+                               "multi-leader", "leaderless", "leaderless-lww"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
         ->check(CLI::Range(1, 3600));
     cmd_->add_option("--clients", o_.clients, "client connections")->check(CLI::Range(1, 64));
     cmd_->add_option("--faults", o_.faults,
-                     "comma-separated: kill,pause,restart,partition (or none)");
+                     "comma-separated: kill,pause,restart,partition,clock (or none)");
     cmd_->add_option("-o,--out", o_.out_dir, "output directory");
     cmd_->add_option("--base-port", o_.base_port, "client port of n1 (0: find a free block)");
     cmd_->add_flag("--keep-data", o_.keep_data, "keep the nodes' data dirs");
@@ -908,7 +1126,8 @@ int run_lab(const LabOptions& options, const std::string& self_exe) {
   LabOptions o = options;
   std::istringstream in(o.faults);
   for (std::string f; std::getline(in, f, ',');) {
-    if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "none") {
+    if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "clock" &&
+        f != "none") {
       std::fprintf(stderr, "replikv lab: unknown fault family \"%s\"\n", f.c_str());
       return 2;
     }

@@ -4,9 +4,9 @@
 // One run: write the node configs (the shape `cluster up` writes), start the nodes, run a
 // workload from several clients against every node while a nemesis injects faults drawn from
 // the seed (kill -9 and restart, SIGSTOP/SIGCONT, graceful restart, partitions of the shapes of
-// sim/partition.h cut with iptables on loopback), then heal, let the cluster settle, run the
-// final reads and judge the history with the checkers the keyspace's mode promises
-// (sim/judge.h, check/promises.h). It writes into the output directory:
+// sim/partition.h cut with iptables on loopback, wall clock skews and jumps), then heal, let the
+// cluster settle, run the final reads and judge the history with the checkers the keyspace's mode
+// promises (sim/judge.h, check/promises.h). It writes into the output directory:
 //
 //   history.jsonl   every client operation (docs/history-format.md; `replikv check` reads it)
 //   summary.json    options, the repro line, faults, per-check verdicts, unavailability, counts
@@ -34,14 +34,17 @@ struct LabOptions {
   // "primary-async" (a keyspace `async`, commit = async: acknowledged writes may be lost in a
   // failover, and every one lost must be listed by LOSTWRITES) or "primary-lease" (a keyspace
   // `leased`, commit = quorum, read = lease: linearizable, the leader reading under its lease;
-  // pauses stop the leader, docs/lab.md "Catching a broken build").
+  // pauses stop the leader, docs/lab.md "Catching a broken build") or "primary-all" (a keyspace
+  // `allacks`, commit = all) or "multi-leader" (`carts`, crdt) or "leaderless" / "leaderless-lww"
+  // (a keyspace `dyn`, strict quorums, conflict = siblings / lww; check/leaderless_blackbox.h).
   std::string model = "primary";
   int nodes = 3;        // 3..7
   uint64_t seed = 0;    // 0: drawn from the clock (printed in the repro line)
   int duration_s = 20;  // the fault phase
   int clients = 4;
-  std::string faults = "kill,pause,restart,partition";  // comma-separated families, or "none"
-  std::string out_dir;                                  // "": ./lab-runs/seed-<seed>
+  // Comma-separated families (kill, pause, restart, partition, clock), or "none".
+  std::string faults = "kill,pause,restart,partition";
+  std::string out_dir;     // "": ./lab-runs/seed-<seed>
   uint16_t base_port = 0;  // 0: the first free block from 21000 (ports as `cluster up`)
   bool keep_data = false;  // keep the nodes' data dirs (removed by default)
   // "primary": judge the keyspace by the quorum/linearizable promise whatever mode it runs in.

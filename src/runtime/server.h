@@ -5,6 +5,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,9 @@ class Server {
   acl::Table& acl() { return acl_; }  // the users (runtime only: ACL SETUSER is not persisted)
   asio::io_context& io() { return io_; }
   int64_t now_ms() const;  // wall clock (expiry, TIME); protocol time is clock_
+  int64_t wall_offset_ms() const {
+    return wall_offset_ms_.load(std::memory_order_relaxed);
+  }                                                    // the lab's clock skew (else 0)
   int64_t mono_ms() const { return clock_.now_ms(); }  // never steps (blocking timeouts)
   // A connection began waiting in a blocking command: the timer checks its timeout until the
   // wait ends; the keys it waits on wake it through Node::blocked() (drain_node).
@@ -204,6 +208,10 @@ class Server {
     int64_t now_ms() const override;
   };
   BootClock clock_;
+  // `replikv lab --faults clock`: added to the system's wall clock (config lab_clock_file).
+  void read_lab_clock();
+  std::atomic<int64_t> wall_offset_ms_{0};  // read by any thread that stamps wall time
+  int64_t last_clock_read_ms_ = 0;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;

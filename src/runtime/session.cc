@@ -765,9 +765,10 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kAcl:
       return cmd_acl(s, c, a, w);
     case CommandId::kTime: {
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      s.wall_offset_ms() * 1000;  // the lab's clock skew (else 0)
       w.array(2);
       w.bulk(std::to_string(us / 1000000));
       return w.bulk(std::to_string(us % 1000000));
