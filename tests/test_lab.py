@@ -17,6 +17,8 @@
   test_c4_leaderless_lww_...    leaderless-lww (LWW discards measured) and primary-all pass
   test_c5_leaderless_bug_caught --bug timeout-counts-as-ack fails with a read-your-writes
                                 violation; the same run without --bug passes
+  test_c6_follower_reads        read = follower: bounded staleness holds, the expected
+                                linearizability violations are reported as measured
   test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
   test_d2_killed_lab_...        kill -9 of the lab: its nodes die with it, the next run removes its
                                 leftover rules
@@ -295,6 +297,22 @@ class LabTest(unittest.TestCase):
                          "--faults", "kill,pause,clock")
         s = self.assert_passed(lab, lab.wait())
         self.assertIn("commit=all", " ".join(c["check"] for c in s["checks"]))
+        self.assert_left_nothing(lab)
+
+    def test_c6_follower_reads(self):
+        """read = follower: every follower read is fetched with its STALENESS and must miss no
+        write acknowledged before its reported bound (bounded staleness, the promise); the
+        writes and final linearizable reads are linearizable; the same history judged as if
+        follower reads were linearizable is reported as measured (a violation is expected
+        when a partition leaves a follower behind, not a failure)."""
+        lab = self.start("--model", "primary-follower", "--seed", "1", "--duration", "12",
+                         "--clients", "6", "--faults", "partition,pause" if ROOT else "pause")
+        s = self.assert_passed(lab, lab.wait())
+        names = " ".join(c["check"] for c in s["checks"])
+        self.assertIn("bounded staleness (registers)", names)
+        self.assertIn("linearizability of writes and final reads", names)
+        self.assertTrue(any("follower reads" in m and "judged as if linearizable" in m
+                            for m in s["measured"]), s["measured"])
         self.assert_left_nothing(lab)
 
     def test_c5_leaderless_bug_caught(self):

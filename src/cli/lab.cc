@@ -31,6 +31,7 @@
 #include "check/counter_checker.h"
 #include "check/history.h"
 #include "check/leaderless_blackbox.h"
+#include "check/linearizability.h"
 #include "check/promises.h"
 #include "check/set_checker.h"
 #include "cli/cluster.h"
@@ -78,7 +79,13 @@ constexpr int kLeaseRegisterKeys = 2;
 constexpr int kSettleMaxMs = 30'000;  // healing to every node answering a linearizable read
 constexpr int kLeaderlessCutMinMs = 3000;
 constexpr int kLeaderlessCutMaxMs = 5000;
-constexpr double kOwnedKeyShare = 0.5;  // leaderless: ops on single-writer keys (owned_key_op)
+constexpr double kOwnedKeyShare = 0.5;
+// --model primary-follower: a follower read whose node could not bound its staleness (as the
+// simulator's), and the allowance beyond the reported staleness: the staleness tick (25 ms), a
+// loopback delay, and the scheduling of three nodes and the lab on a small machine.
+constexpr int64_t kUnknownStalenessMs = 1'000'000'000'000;
+constexpr int64_t kStalenessSlackUs = 100'000;
+constexpr const char* kFollowerKeyspace = "follow";  // leaderless: ops on single-writer keys (owned_key_op)
 
 bool port_free(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -171,16 +178,24 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
-  std::optional<sim::Reply> call(const sim::ClientOp& op) {
+  // `staleness`: set, the op is a follower read, and STALENESS is sent right after it on the
+  // same connection; its reply lands there.
+  std::optional<sim::Reply> call(const sim::ClientOp& op, sim::Reply* staleness = nullptr) {
     if (!ctx_ && !connect()) return std::nullopt;
     size_t replies = 1;
-    // A leaderless op's replica count: CONSISTENCY is per connection, so it is set before every
-    // op that differs from the connection's current level (and its reply skipped).
+    // A leaderless op's replica count and a read's mode are per connection (CONSISTENCY,
+    // READMODE): set before every op that differs from the connection's current one (their
+    // replies skipped).
     const Consistency level = op.consistency.value_or(Consistency::kDefault);
+    const std::string mode = op.read_mode ? to_string(*op.read_mode) : "default";
     size_t skip = 0;
     if (op.family == sim::Family::kLeaderless && level != level_) {
       append_command(ctx_, {"CONSISTENCY", to_string(level)});
-      skip = 1;
+      ++skip;
+    }
+    if (op.family != sim::Family::kLeaderless && mode != mode_) {
+      append_command(ctx_, {"READMODE", mode});
+      ++skip;
     }
     if (op.transaction.empty()) {
       append_command(ctx_, op.args);
@@ -191,18 +206,27 @@ class Conn {
       append_command(ctx_, {"EXEC"});
       replies = op.transaction.size() + 2;
     }
-    std::optional<sim::Reply> last;
-    for (size_t i = 0; i < skip + replies; ++i) {
+    if (staleness) append_command(ctx_, {"STALENESS"});
+    std::optional<sim::Reply> last, failed_setting;
+    for (size_t i = 0; i < skip + replies + (staleness ? 1 : 0); ++i) {
       void* raw = nullptr;
       if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
         drop();
         return std::nullopt;
       }
-      last = to_reply(static_cast<redisReply*>(raw));
+      sim::Reply r = to_reply(static_cast<redisReply*>(raw));
       freeReplyObject(raw);
-      if (i + 1 == skip && last->kind != sim::Reply::kSimple) return last;  // CONSISTENCY refused
+      if (i < skip) {
+        if (r.kind != sim::Reply::kSimple) failed_setting = r;  // CONSISTENCY/READMODE refused
+      } else if (i < skip + replies) {
+        last = std::move(r);
+      } else {
+        *staleness = std::move(r);
+      }
     }
-    if (skip) level_ = level;
+    if (failed_setting) return failed_setting;
+    level_ = level;
+    mode_ = mode;
     return last;
   }
 
@@ -221,10 +245,12 @@ class Conn {
     if (ctx_) redisFree(ctx_);
     ctx_ = nullptr;
     level_ = Consistency::kDefault;  // a new connection starts at the keyspace's r / w
+    mode_ = "default";
   }
 
   uint16_t port_;
   Consistency level_ = Consistency::kDefault;
+  std::string mode_ = "default";
   redisContext* ctx_ = nullptr;
 };
 
@@ -238,6 +264,7 @@ class Lab {
  private:
   bool lease_model() const { return o_.model == "primary-lease"; }
   bool leaderless_model() const { return o_.model.starts_with("leaderless"); }
+  bool follower_model() const { return o_.model == "primary-follower"; }
   bool clock_faults() const { return o_.faults.find("clock") != std::string::npos; }
   // Node i's wall clock offset, read by the node every 50 ms (serve --lab-clock-file).
   std::string clock_file(int i) const { return fmt::format("{}/clock-n{}", o_.out_dir, i + 1); }
@@ -360,6 +387,7 @@ bool Lab::start_cluster() {
   std::string extra;
   if (o_.model == "primary-async") extra = primary(kAsyncKeyspace, "async", "linearizable");
   if (o_.model == "primary-all") extra = primary(kAllKeyspace, "all", "linearizable");
+  if (follower_model()) extra = primary(kFollowerKeyspace, "quorum", "follower");
   // A primary keyspace whose leader serves reads under its lease (no round trip).
   if (lease_model()) extra = primary(kLeaseKeyspace, "quorum", "lease");
   if (leaderless_model()) {
@@ -401,7 +429,12 @@ bool Lab::start_cluster() {
 void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
   c.op.process = process;
   c.op.invoke = now_us();
-  auto reply = conn.call(c);
+  // A follower read: what the node reports of its staleness, asked right after on the same
+  // connection (the bounded-staleness checker's input).
+  const bool follower_read = follower_model() && c.op.type == check::OpType::kGet &&
+                             !c.final_read && c.transaction.empty();
+  sim::Reply staleness;
+  auto reply = conn.call(c, follower_read ? &staleness : nullptr);
   const int64_t end = now_us();
   std::lock_guard lock(mu_);
   if (reply) {
@@ -409,6 +442,20 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
     if (auto v = workload_->take_violation()) run_.anomalies.push_back(*v);
   } else {
     c.op.status = check::OpStatus::kInfo;
+  }
+  if (follower_read && c.op.ok()) {
+    std::map<std::string, sim::Reply> fields;  // a RESP2 map: key, value, key, value ...
+    for (size_t i = 0; i + 1 < staleness.elements.size(); i += 2)
+      fields[staleness.elements[i].text] = staleness.elements[i + 1];
+    const auto ms = fields.find("ms_since_leader_contact");
+    const auto behind = fields.find("entries_behind");
+    if (ms == fields.end() || behind == fields.end()) {
+      run_.anomalies.push_back("lab: STALENESS after a follower read did not answer its fields");
+    } else {
+      // -1: the node has not known its leader's commit index since it started: no bound.
+      c.op.staleness_ms = ms->second.integer < 0 ? kUnknownStalenessMs : ms->second.integer;
+      c.op.entries_behind = behind->second.integer;
+    }
   }
   if (c.family == sim::Family::kLeaderless) {
     check::BlackboxOp b;
@@ -936,6 +983,7 @@ void Lab::check_leaderless() {
 void Lab::judge() {
   sim::JudgeInputs in;
   in.final_reads_us = run_.final_reads_us;
+  in.staleness.slack_us = kStalenessSlackUs;
   in.listed_lost = [this](const std::string& keyspace) { return listed_lost_[keyspace]; };
   std::vector<sim::SimKeyspace> keyspaces = workload_->keyspaces();
   if (o_.judge_as == "primary") {
@@ -949,6 +997,26 @@ void Lab::judge() {
         const std::string as = o_.judge_as.empty() ? "" : "judged as " + o_.judge_as + ": ";
         run_.checks.push_back({as + what, check::verdict_name(r.verdict), r.explanation, r.notes});
       });
+  if (follower_model()) {
+    // The documented weakness, shown: the same history judged as if follower reads were
+    // linearizable. A violation here is what read = follower trades for reads without a round
+    // trip to the leader; the bounded-staleness check above is the promise.
+    std::vector<check::Op> registers;
+    int64_t follower_reads = 0, behind = 0;
+    for (const check::Op& op : history_) {
+      if (sim::Workload::family_of(op.key) != sim::Family::kRegister) continue;
+      registers.push_back(op);
+      if (op.staleness_ms) ++follower_reads;
+      if (op.entries_behind.value_or(0) > 0) ++behind;
+    }
+    const check::CheckResult lin = check::check_linearizable(registers);
+    const auto first_line = lin.explanation.substr(0, lin.explanation.find('\n'));
+    run_.measured.push_back(fmt::format(
+        "keyspace {}: {} follower reads, {} of them served by a node that knew it was behind "
+        "its leader's commit index; judged as if linearizable: {}{}",
+        keyspace_, follower_reads, behind, check::verdict_name(lin.verdict),
+        lin.ok ? " (no stale read observed)" : " (" + first_line + ")"));
+  }
 }
 
 void Lab::teardown() {
@@ -978,6 +1046,7 @@ int Lab::run() {
   ks.name = keyspace_ = o_.model == "primary-async"   ? kAsyncKeyspace
                         : o_.model == "primary-lease" ? kLeaseKeyspace
                         : o_.model == "primary-all"   ? kAllKeyspace
+                        : follower_model()            ? kFollowerKeyspace
                         : o_.model == "multi-leader"  ? "carts"
                         : leaderless_model()          ? kDynKeyspace
                                                       : "accounts";
@@ -999,7 +1068,9 @@ int Lab::run() {
   ks.mode = check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync
                                 : o_.model == "primary-all" ? CommitMode::kAll
                                                             : CommitMode::kQuorum,
-                                lease_model() ? ReadMode::kLease : ReadMode::kLinearizable);
+                                lease_model()    ? ReadMode::kLease
+                                : follower_model() ? ReadMode::kFollower
+                                                   : ReadMode::kLinearizable);
   sim::FaultMix mix;  // only its key counts are used
   if (lease_model()) mix.register_keys = kLeaseRegisterKeys;
   workload_ = std::make_unique<sim::Workload>(
@@ -1090,7 +1161,8 @@ class LabCommandImpl : public LabCommand {
                      "keyspace under test: primary, primary-async, primary-lease, primary-all, "
                      "multi-leader, leaderless, leaderless-lww (docs/lab.md)")
         ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
-                               "multi-leader", "leaderless", "leaderless-lww"}));
+                               "primary-follower", "multi-leader", "leaderless",
+                               "leaderless-lww"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
