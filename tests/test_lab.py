@@ -19,6 +19,8 @@
                                 violation; the same run without --bug passes
   test_c6_follower_reads        read = follower: bounded staleness holds, the expected
                                 linearizability violations are reported as measured
+  test_c7_disk_full             --faults disk: a node's own tmpfs filled; it stays up, refuses
+                                writes, resumes; every check passes; the mounts are removed
   test_d_interrupt_cleans_up    SIGINT in the middle of a run: exit 2, no node, rule or data left
   test_d2_killed_lab_...        kill -9 of the lab: its nodes die with it, the next run removes its
                                 leftover rules
@@ -120,6 +122,9 @@ class LabTest(unittest.TestCase):
 
     def assert_left_nothing(self, lab):
         self.assertEqual(serve_pids(lab.out), [], "nodes outlived the lab")
+        with open("/proc/mounts") as f:
+            mounts = [m for m in f if m.startswith(f"rkv-lab:{lab.proc.pid} ")]
+        self.assertEqual(mounts, [], "the lab's tmpfs data dirs outlived it")
         self.assertEqual(lab_rules(lab.proc.pid), [], "iptables rules outlived the lab")
         self.assertFalse(os.path.exists(os.path.join(lab.out, "cluster")), "node data kept")
 
@@ -333,6 +338,27 @@ class LabTest(unittest.TestCase):
 
         self.catch_bug(args, "timeout-counts-as-ack", ("1", "4", "6"), failed)
 
+    def test_c7_disk_full(self):
+        """--faults disk (root): each node's data dir is a tmpfs of its own; a fault fills it
+        below the node's disk reserve for a while. The node stays up and answers (checked 1.5 s
+        in), refuses writes with MISCONF and hands its leadership over, and takes writes again
+        once the space is back; every promise holds; the mounts go with the lab."""
+        if not ROOT:
+            self.skipTest("disk faults mount a tmpfs per node: root")
+        lab = self.start("--seed", "5", "--duration", "15", "--faults", "disk,kill")
+        s = self.assert_passed(lab, lab.wait())
+        disks = [f for f in s["timeline"] if f["kind"] == "disk"]
+        self.assertGreaterEqual(len(disks), 1, s["timeline"])
+        for f in disks:
+            self.assertIn("the node was up 1.5 s in", f["description"])
+        logs = ""
+        for log in glob.glob(os.path.join(lab.out, "n*.log")):
+            with open(log) as f:
+                logs += f.read()
+        self.assertIn("disk full:", logs)
+        self.assertIn("disk has room again", logs)
+        self.assert_left_nothing(lab)
+
     def test_d_interrupt_cleans_up(self):
         lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
         deadline = time.monotonic() + 30
@@ -345,8 +371,9 @@ class LabTest(unittest.TestCase):
 
     def test_d2_killed_lab_leaves_nothing_for_long(self):
         """kill -9 of the lab: its nodes die with it (PDEATHSIG), and the next lab run removes
-        the rules it left (tagged with its pid)."""
-        lab = self.start("--seed", "3", "--duration", "60", "--faults", FAULTS)
+        the rules and tmpfs mounts it left (tagged with its pid)."""
+        lab = self.start("--seed", "3", "--duration", "60", "--faults",
+                         FAULTS + (",disk" if ROOT else ""))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "t=" not in lab.output():
             time.sleep(0.2)
@@ -362,9 +389,13 @@ class LabTest(unittest.TestCase):
             subprocess.run(["iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp", "--dport",
                             "9", "-m", "comment", "--comment", f"rkv-lab:{lab.proc.pid}:", "-j",
                             "DROP"], check=True)  # as a partition in force would have left
+            with open("/proc/mounts") as f:
+                self.assertIn(f"rkv-lab:{lab.proc.pid} ", f.read(), "no mount to leave behind")
             nxt = self.start("--duration", "1", "--faults", "none")
             self.assertEqual(nxt.wait(60), 0, nxt.output())
             self.assertEqual(lab_rules(lab.proc.pid), [])
+            with open("/proc/mounts") as f:
+                self.assertNotIn(f"rkv-lab:{lab.proc.pid} ", f.read())
 
     def test_e_bad_options(self):
         for args in (["--faults", "kill,meteor"], ["--model", "nonesuch"], ["--nodes", "9"],

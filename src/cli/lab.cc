@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,7 +86,12 @@ constexpr double kOwnedKeyShare = 0.5;
 // loopback delay, and the scheduling of three nodes and the lab on a small machine.
 constexpr int64_t kUnknownStalenessMs = 1'000'000'000'000;
 constexpr int64_t kStalenessSlackUs = 100'000;
-constexpr const char* kFollowerKeyspace = "follow";  // leaderless: ops on single-writer keys (owned_key_op)
+constexpr const char* kFollowerKeyspace = "follow";
+// --faults disk (root): each node's data dir is a tmpfs of this size; a fault fills it with a
+// file until kDiskLeftBytes remain, below the node's disk reserve (64 MiB by default).
+constexpr const char* kDiskMountSize = "256m";
+constexpr uint64_t kDiskLeftBytes = 8ull
+                                    << 20;  // leaderless: ops on single-writer keys (owned_key_op)
 
 bool port_free(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -122,6 +128,17 @@ void remove_stale_lab_rules() {
     const pid_t pid = std::atoi(line.c_str() + at + 8);
     if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
       remove_firewall_rules(fmt::format("rkv-lab:{}:", pid));
+  }
+}
+
+// Unmounts the data dir file systems of lab runs whose process is gone (tmpfs "rkv-lab:<pid>").
+void remove_stale_lab_mounts() {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string source, target, rest;
+       mounts >> source >> target && std::getline(mounts, rest);) {
+    if (!source.starts_with("rkv-lab:")) continue;
+    const pid_t pid = std::atoi(source.c_str() + 8);
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) run_command({"umount", "-l", target});
   }
 }
 
@@ -266,6 +283,11 @@ class Lab {
   bool leaderless_model() const { return o_.model.starts_with("leaderless"); }
   bool follower_model() const { return o_.model == "primary-follower"; }
   bool clock_faults() const { return o_.faults.find("clock") != std::string::npos; }
+  bool disk_faults() const { return o_.faults.find("disk") != std::string::npos; }
+  std::string data_dir(int i) const { return fmt::format("{}/cluster/n{}", o_.out_dir, i + 1); }
+  // Fills node i's file system (a file of all but kDiskLeftBytes of its free space) and
+  // returns the bytes written, 0 when it could not.
+  uint64_t fill_disk(int i);
   // Node i's wall clock offset, read by the node every 50 ms (serve --lab-clock-file).
   std::string clock_file(int i) const { return fmt::format("{}/clock-n{}", o_.out_dir, i + 1); }
   void set_clock(int i, int64_t offset_ms) {
@@ -327,6 +349,7 @@ class Lab {
   Clock::time_point t0_ = Clock::now();
   std::vector<NodeRecord> nodes_;
   std::vector<bool> paused_;
+  std::vector<std::string> mounts_;  // the tmpfs data dirs this run mounted (--faults disk)
   std::atomic<bool> stop_clients_{false};
   std::atomic<bool> stop_nemesis_{false};
   int64_t fault_end_us_ = 0;
@@ -401,6 +424,17 @@ bool Lab::start_cluster() {
   }
   for (int i = 0; i < o_.nodes && !extra.empty(); ++i)
     std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app) << extra;
+  for (int i = 0; i < o_.nodes && disk_faults(); ++i) {
+    // A file system of its own per node, so that filling it fills only that node's disk.
+    std::error_code ec;
+    fs::create_directories(data_dir(i), ec);
+    if (run_command({"mount", "-t", "tmpfs", "-o", std::string("size=") + kDiskMountSize,
+                     fmt::format("rkv-lab:{}", getpid()), data_dir(i)}) != 0) {
+      std::fprintf(stderr, "replikv lab: could not mount a tmpfs on %s\n", data_dir(i).c_str());
+      return false;
+    }
+    mounts_.push_back(data_dir(i));
+  }
   for (int i = 0; i < o_.nodes; ++i) {
     nodes_.push_back(node_record(co, i, geteuid() == 0, o_.out_dir));
     if (!o_.bug.empty()) nodes_.back().extra_args = {"--lab-unsafe-bug", o_.bug};
@@ -652,6 +686,32 @@ void Lab::nemesis() {
                                    "SIGCONT",
                                    id, held, kLeaseResumeCutMs)
                      : fmt::format("SIGSTOP {} for {} ms", id, held));
+    } else if (kind == "disk") {
+      // The disk fills up: the node must refuse writes (MISCONF), keep serving reads and stay
+      // up; a leader hands its leadership over. Space returns when the hold ends.
+      const uint64_t filled = fill_disk(victim);
+      hold(std::min<int64_t>(held, 1500));
+      std::string state = "up";
+      if (kill(nodes_[static_cast<size_t>(victim)].pid, 0) != 0) {
+        state = "EXITED";
+      } else {
+        Conn conn(nodes_[static_cast<size_t>(victim)].port);
+        sim::ClientOp ping;
+        ping.args = {"PING"};
+        auto r = conn.call(ping);
+        if (!r || r->text != "PONG") state = "not answering PING";
+      }
+      if (state != "up") {
+        std::lock_guard lock(mu_);
+        run_.anomalies.push_back(fmt::format("lab: {} {} while its disk was full", id, state));
+      }
+      hold(held - std::min<int64_t>(held, 1500));
+      std::error_code ec;
+      fs::remove(data_dir(victim) + "/lab-filler", ec);
+      note_fault(start, kind,
+                 fmt::format("{}'s disk filled ({} MiB written, {} MiB left) for {} ms; the node "
+                             "was {} 1.5 s in",
+                             id, filled >> 20, kDiskLeftBytes >> 20, held, state));
     } else if (kind == "clock") {
       // A skew (the clock running ahead or behind by up to 2 s, past multi-leader's
       // max_clock_skew_ms) or a jump (a minute or two either way, as a stepped clock), held and
@@ -736,8 +796,29 @@ void Lab::nemesis() {
   }
 }
 
+uint64_t Lab::fill_disk(int i) {
+  struct statvfs st {};
+  if (statvfs(data_dir(i).c_str(), &st) != 0) return 0;
+  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes <= kDiskLeftBytes) return 0;
+  const uint64_t size = free_bytes - kDiskLeftBytes;
+  std::ofstream filler(data_dir(i) + "/lab-filler", std::ios::binary);
+  const std::string block(1 << 20, '\0');
+  uint64_t written = 0;
+  while (written < size && filler) {
+    const uint64_t n = std::min<uint64_t>(block.size(), size - written);
+    filler.write(block.data(), static_cast<std::streamsize>(n));
+    written += n;
+  }
+  return written;
+}
+
 void Lab::heal_all() {
   heal_partition();
+  for (int i = 0; i < o_.nodes && disk_faults(); ++i) {
+    std::error_code ec;
+    fs::remove(data_dir(i) + "/lab-filler", ec);
+  }
   for (int i = 0; i < o_.nodes && clock_faults(); ++i)
     set_clock(i, 0);
   for (int i = 0; i < o_.nodes; ++i) {
@@ -1026,6 +1107,9 @@ void Lab::teardown() {
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i)
     kill_node(i, SIGTERM);
   nodes_.clear();
+  for (const auto& m : mounts_)
+    run_command({"umount", "-l", m});
+  mounts_.clear();
   if (!o_.keep_data && !o_.out_dir.empty()) {
     std::error_code ec;
     fs::remove_all(o_.out_dir + "/cluster", ec);
@@ -1041,7 +1125,16 @@ int Lab::run() {
                  "run as root or leave partition out of --faults\n");
     return 2;
   }
-  if (root) remove_stale_lab_rules();
+  if (disk_faults() && !root) {
+    std::fprintf(stderr,
+                 "replikv lab: disk faults need root (a tmpfs per node); run as root or leave "
+                 "disk out of --faults\n");
+    return 2;
+  }
+  if (root) {
+    remove_stale_lab_rules();
+    remove_stale_lab_mounts();
+  }
   sim::SimKeyspace ks;
   ks.name = keyspace_ = o_.model == "primary-async"   ? kAsyncKeyspace
                         : o_.model == "primary-lease" ? kLeaseKeyspace
@@ -1068,7 +1161,7 @@ int Lab::run() {
   ks.mode = check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync
                                 : o_.model == "primary-all" ? CommitMode::kAll
                                                             : CommitMode::kQuorum,
-                                lease_model()    ? ReadMode::kLease
+                                lease_model()      ? ReadMode::kLease
                                 : follower_model() ? ReadMode::kFollower
                                                    : ReadMode::kLinearizable);
   sim::FaultMix mix;  // only its key counts are used
@@ -1160,16 +1253,16 @@ class LabCommandImpl : public LabCommand {
     cmd_->add_option("--model", o_.model,
                      "keyspace under test: primary, primary-async, primary-lease, primary-all, "
                      "multi-leader, leaderless, leaderless-lww (docs/lab.md)")
-        ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
-                               "primary-follower", "multi-leader", "leaderless",
-                               "leaderless-lww"}));
+        ->check(
+            CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
+                           "primary-follower", "multi-leader", "leaderless", "leaderless-lww"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
         ->check(CLI::Range(1, 3600));
     cmd_->add_option("--clients", o_.clients, "client connections")->check(CLI::Range(1, 64));
     cmd_->add_option("--faults", o_.faults,
-                     "comma-separated: kill,pause,restart,partition,clock (or none)");
+                     "comma-separated: kill,pause,restart,partition,clock,disk (or none)");
     cmd_->add_option("-o,--out", o_.out_dir, "output directory");
     cmd_->add_option("--base-port", o_.base_port, "client port of n1 (0: find a free block)");
     cmd_->add_flag("--keep-data", o_.keep_data, "keep the nodes' data dirs");
@@ -1199,7 +1292,7 @@ int run_lab(const LabOptions& options, const std::string& self_exe) {
   std::istringstream in(o.faults);
   for (std::string f; std::getline(in, f, ',');) {
     if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "clock" &&
-        f != "none") {
+        f != "disk" && f != "none") {
       std::fprintf(stderr, "replikv lab: unknown fault family \"%s\"\n", f.c_str());
       return 2;
     }
