@@ -175,7 +175,7 @@ svg text{font-size:11px} .label{font-weight:bold}
 rect.ok,circle.ok{fill:#3a3} rect.fail,circle.fail{fill:#e90} rect.info,circle.info{fill:#c22}
 rect.band{fill:#eee} line.phase{stroke:#36c;stroke-dasharray:4 3}
 rect.fault{fill:#69c} rect.kill{fill:#c44} rect.pause{fill:#c8a000} rect.partition{fill:#58c}
-rect.restart{fill:#8a5}
+rect.restart{fill:#8a5} rect.clock{fill:#a6c} rect.disk{fill:#964}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 )";
 
