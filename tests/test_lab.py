@@ -12,6 +12,8 @@
   test_c_async_losses_listed    commit = async under kill -9 and partitions: losses listed by LOSTWRITES pass; the
                                 same mode judged by the quorum promise fails once a write is lost
   test_c2_multileader_converges multi-leader (crdt): convergence and no lost acknowledged write
+  test_c2b_multileader_lww_...  multi-leader lww and siblings: convergence, the black-box rules on
+                                the string keys, LWW discards measured
   test_c3_leaderless_...        leaderless (strict quorums, siblings) under every fault family and
                                 clock faults: convergence and check_leaderless_blackbox
   test_c4_leaderless_lww_...    leaderless-lww (LWW discards measured) and primary-all pass
@@ -268,6 +270,23 @@ class LabTest(unittest.TestCase):
         for what in ("convergence", "no acknowledged SADD lost", "no acknowledged INCR lost"):
             self.assertIn(what, names)
         self.assert_left_nothing(lab)
+
+    def test_c2b_multileader_lww_and_siblings(self):
+        """multi-leader with conflict = lww and = siblings under kills, partitions (root) and
+        clock faults: every node's copy converges, and the string keys pass the black-box
+        rules (no acknowledged write silently lost, nothing invented); LWW's discards are
+        reported as measured."""
+        for model in ("multi-leader-siblings", "multi-leader-lww"):
+            lab = self.start("--model", model, "--seed", "4", "--duration", "10", "--faults",
+                             "kill,clock" + (",partition" if ROOT else ""))
+            s = self.assert_passed(lab, lab.wait())
+            names = " ".join(c["check"] for c in s["checks"])
+            self.assertIn("convergence of every node's copy", names)
+            self.assertIn("no acknowledged write silently lost (strings)", names)
+            if model.endswith("lww"):
+                self.assertTrue(any("last-write-wins" in m for m in s["measured"]),
+                                s["measured"])
+            self.assert_left_nothing(lab)
 
     def test_c3_leaderless_every_fault(self):
         """leaderless (strict quorums, conflict = siblings) under every fault family, clock

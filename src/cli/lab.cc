@@ -87,6 +87,8 @@ constexpr double kOwnedKeyShare = 0.5;
 constexpr int64_t kUnknownStalenessMs = 1'000'000'000'000;
 constexpr int64_t kStalenessSlackUs = 100'000;
 constexpr const char* kFollowerKeyspace = "follow";
+constexpr const char* kMlLwwKeyspace = "mllww";       // --model multi-leader-lww
+constexpr const char* kMlSiblingsKeyspace = "mlsib";  // --model multi-leader-siblings
 // --faults disk (root): each node's data dir is a tmpfs of this size; a fault fills it with a
 // file until kDiskLeftBytes remain, below the node's disk reserve (64 MiB by default).
 constexpr const char* kDiskMountSize = "256m";
@@ -331,6 +333,19 @@ class Lab {
   // replica answers from its own store), and check_leaderless_blackbox on the history and the
   // healed cluster's values.
   void check_leaderless();
+  // Every node's copy of `keys` until they agree (at most 30 s), recorded as a convergence
+  // check named `what`; the live values of the versioned string keys into `finals`.
+  std::map<std::string, check::ReplicaState> converge(const std::set<std::string>& keys,
+                                                      const std::string& what,
+                                                      check::FinalValues* finals);
+  // The live values node `conn` holds for a versioned string key (SIBLINGS; multi-leader lww:
+  // GET), sorted; nullopt when it did not answer.
+  std::optional<std::vector<std::string>> live_values(Conn& conn, const std::string& key);
+  // A key whose values check_leaderless_blackbox judges (leaderless; multi-leader lww and
+  // siblings strings).
+  bool versioned_string(const std::string& key) const;
+  // INFO keyspace_replication's `name` for the keyspace under test, summed over the nodes.
+  uint64_t sum_info_field(const std::string& name);
   // Node i's copy of `key`, rendered canonically by type (set members and hash fields sorted).
   std::optional<std::string> render_key(Conn& conn, const std::string& key);
   void teardown();
@@ -411,6 +426,13 @@ bool Lab::start_cluster() {
   if (o_.model == "primary-async") extra = primary(kAsyncKeyspace, "async", "linearizable");
   if (o_.model == "primary-all") extra = primary(kAllKeyspace, "all", "linearizable");
   if (follower_model()) extra = primary(kFollowerKeyspace, "quorum", "follower");
+  if (o_.model.starts_with("multi-leader-")) {
+    const bool lww = o_.model == "multi-leader-lww";
+    extra = fmt::format(
+        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"multi-leader\"\n"
+        "conflict = \"{1}\"\n",
+        lww ? kMlLwwKeyspace : kMlSiblingsKeyspace, lww ? "lww" : "siblings");
+  }
   // A primary keyspace whose leader serves reads under its lease (no round trip).
   if (lease_model()) extra = primary(kLeaseKeyspace, "quorum", "lease");
   if (leaderless_model()) {
@@ -491,7 +513,8 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
       c.op.entries_behind = behind->second.integer;
     }
   }
-  if (c.family == sim::Family::kLeaderless) {
+  if (c.family == sim::Family::kLeaderless ||
+      (c.family == sim::Family::kMultiLeader && versioned_string(c.op.key))) {
     check::BlackboxOp b;
     const auto has = [&](const char* word) {
       return std::find(c.args.begin(), c.args.end(), word) != c.args.end();
@@ -503,7 +526,7 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
       last_siblings_[{c.client, c.op.key}] = c.op.members;
     }
     b.expires_soon = has("PX");
-    b.replicas = c.replicas;
+    b.replicas = c.family == sim::Family::kLeaderless ? c.replicas : 1;
     b.op = c.op;
     if (b.op.info())
       b.op.complete = check::kNoComplete;
@@ -924,28 +947,116 @@ std::optional<std::string> Lab::render_key(Conn& conn, const std::string& key) {
   return type->text + ":" + fmt::format("{}", fmt::join(parts, ","));
 }
 
+std::optional<std::vector<std::string>> Lab::live_values(Conn& conn, const std::string& key) {
+  sim::ClientOp c;
+  c.family = leaderless_model() ? sim::Family::kLeaderless : sim::Family::kMultiLeader;
+  c.consistency = Consistency::kOne;  // leaderless only (Conn sends CONSISTENCY for those)
+  c.args = {o_.model == "multi-leader-lww" ? "GET" : "SIBLINGS", key};
+  auto r = conn.call(c);
+  if (!r) return std::nullopt;
+  std::vector<std::string> values;
+  if (r->kind == sim::Reply::kBulk) values.push_back(r->text);
+  if (r->kind == sim::Reply::kNull) return values;
+  if (r->kind == sim::Reply::kBulk) return values;
+  // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: the live values, sorted.
+  if (r->kind != sim::Reply::kArray || r->elements.size() != 2) return std::nullopt;
+  for (const auto& sib : r->elements[1].elements) {
+    if (!sib.elements.empty() && sib.elements[0].kind == sim::Reply::kBulk)
+      values.push_back(sib.elements[0].text);
+  }
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+std::map<std::string, check::ReplicaState> Lab::converge(const std::set<std::string>& keys,
+                                                         const std::string& what,
+                                                         check::FinalValues* finals) {
+  // Peers catch up asynchronously (hints, anti-entropy, shipping): poll until every node holds
+  // the same, for a bounded time. Keys of versioned strings (values the black-box checker
+  // judges) are read as their live values; the others by type.
+  check::CheckResult conv;
+  std::map<std::string, check::ReplicaState> replicas;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  do {
+    replicas.clear();
+    finals->clear();
+    for (const auto& n : nodes_) {
+      Conn conn(n.port);
+      auto& st = replicas[n.id];
+      for (const auto& k : keys) {
+        if (!versioned_string(k)) {
+          st[k] = render_key(conn, k).value_or("(no answer)");
+          continue;
+        }
+        auto values = live_values(conn, k);
+        st[k] = values ? fmt::format("{}", fmt::join(*values, ",")) : "(no answer)";
+        // With nodes that did not converge, the union of their values is judged (lenient).
+        for (const auto& v : values.value_or(std::vector<std::string>{}))
+          (*finals)[k].insert(v);
+      }
+    }
+    conv = check::check_convergence(replicas);
+    if (!conv.ok) std::this_thread::sleep_for(milliseconds(500));
+  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
+  run_.checks.push_back({what + ": convergence of every node's copy",
+                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
+  return replicas;
+}
+
+bool Lab::versioned_string(const std::string& key) const {
+  if (leaderless_model()) return true;
+  if (o_.model == "multi-leader") return false;  // crdt: sets, counters, hashes
+  // Multi-leader lww / siblings: the string keys "<ks>:m<i>" (collections are "<ks>:ms0" ...).
+  const size_t colon = key.rfind(':');
+  return colon + 2 < key.size() && key[colon + 1] == 'm' &&
+         std::isdigit(static_cast<unsigned char>(key[colon + 2]));
+}
+
+uint64_t Lab::sum_info_field(const std::string& name) {
+  uint64_t sum = 0;
+  for (const auto& n : nodes_) {
+    Conn conn(n.port);
+    sim::ClientOp c;
+    c.args = {"INFO", "keyspace_replication"};
+    auto info = conn.call(c);
+    if (!info || info->kind != sim::Reply::kBulk) continue;
+    const std::string field = name + "=";
+    const auto line = info->text.find("keyspace_" + keyspace_ + ":");
+    const auto at = line == std::string::npos ? line : info->text.find(field, line);
+    if (at != std::string::npos)
+      sum += std::strtoull(info->text.c_str() + at + field.size(), nullptr, 10);
+  }
+  return sum;
+}
+
 void Lab::check_multileader() {
   std::set<std::string> keys;
   for (const auto& op : history_)
     keys.insert(op.key);
-  // Peers catch up asynchronously: poll until every node holds the same, for a bounded time.
-  check::CheckResult conv;
-  std::map<std::string, check::ReplicaState> replicas;
-  auto deadline = Clock::now() + std::chrono::seconds(20);
-  do {
-    replicas.clear();
-    for (const auto& n : nodes_) {
-      Conn conn(n.port);
-      auto& st = replicas[n.id];
-      for (const auto& k : keys)
-        st[k] = render_key(conn, k).value_or("(no answer)");
+  const std::string where = fmt::format(
+      "keyspace {} (multi-leader, conflict = {})", keyspace_,
+      o_.model == "multi-leader" ? "crdt" : o_.model.substr(std::string("multi-leader-").size()));
+  check::FinalValues finals;
+  const auto replicas = converge(keys, where, &finals);
+  if (o_.model != "multi-leader") {
+    // The string keys, judged as a leaderless keyspace whose every write waits for one replica
+    // (its own node): no quorum overlaps, so no read-your-writes across nodes.
+    check::BlackboxFacts facts;
+    facts.n = o_.nodes;
+    facts.sloppy = true;
+    facts.lww = o_.model == "multi-leader-lww";
+    const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, facts);
+    run_.checks.push_back({where + ": no acknowledged write silently lost (strings)",
+                           check::verdict_name(r.verdict), r.explanation, r.notes});
+    if (facts.lww) {
+      run_.measured.push_back(fmt::format(
+          "keyspace {}: {} concurrent write(s) discarded by last-write-wins, summed over the "
+          "nodes (conflict = lww promises one value per key, not that a concurrent write "
+          "survives)",
+          keyspace_, sum_info_field("lww_discarded")));
     }
-    conv = check::check_convergence(replicas);
-    if (!conv.ok) std::this_thread::sleep_for(milliseconds(250));
-  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
-  run_.checks.push_back({"keyspace " + keyspace_ +
-                             " (multi-leader, conflict = crdt): convergence of every node's copy",
-                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
+    return;
+  }
   // No acknowledged write lost: the set only grows, the counter only counts up. The final
   // reads are each node's converged copy, recorded as reads after everything else.
   std::vector<check::Op> sets, counters;
@@ -995,69 +1106,18 @@ void Lab::check_leaderless() {
       fmt::format("keyspace {} (leaderless n={} r={} w={} sloppy=false conflict={})", keyspace_,
                   leaderless_facts_.n, leaderless_facts_.n / 2 + 1, leaderless_facts_.n / 2 + 1,
                   leaderless_facts_.lww ? "lww" : "siblings");
-  // Hints and anti-entropy catch the replicas up after healing: poll until every node's copy
-  // agrees, for a bounded time. At CONSISTENCY ONE a home replica answers from its own store
-  // (and repairs nothing), so with n = nodes every node shows exactly what it holds.
-  check::CheckResult conv;
-  std::map<std::string, check::ReplicaState> replicas;
+  // At CONSISTENCY ONE a home replica answers from its own store (and repairs nothing), so with
+  // n = nodes every node shows exactly what it holds.
   check::FinalValues finals;
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  do {
-    replicas.clear();
-    finals.clear();
-    for (const auto& n : nodes_) {
-      Conn conn(n.port);
-      auto& st = replicas[n.id];
-      for (const auto& k : keys) {
-        sim::ClientOp c;
-        c.family = sim::Family::kLeaderless;
-        c.consistency = Consistency::kOne;
-        c.args = {"SIBLINGS", k};
-        auto r = conn.call(c);
-        // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: the live values, sorted.
-        if (!r || r->kind != sim::Reply::kArray || r->elements.size() != 2) {
-          st[k] = "(no answer)";
-          continue;
-        }
-        std::vector<std::string> values;
-        for (const auto& sib : r->elements[1].elements) {
-          if (!sib.elements.empty() && sib.elements[0].kind == sim::Reply::kBulk) {
-            values.push_back(sib.elements[0].text);
-            finals[k].insert(sib.elements[0].text);
-          }
-        }
-        std::sort(values.begin(), values.end());
-        st[k] = fmt::format("{}", fmt::join(values, ","));
-      }
-    }
-    conv = check::check_convergence(replicas);
-    if (!conv.ok) std::this_thread::sleep_for(milliseconds(500));
-  } while (!conv.ok && Clock::now() < deadline && !g_interrupted);
-  run_.checks.push_back({where + ": convergence of every node's copy",
-                         check::verdict_name(conv.verdict), conv.explanation, conv.notes});
-  // With nodes that did not converge, the union of their values is judged (most lenient).
+  converge(keys, where, &finals);
   const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, leaderless_facts_);
   run_.checks.push_back({where + ": no acknowledged write lost, read-your-writes (R + W > N)",
                          check::verdict_name(r.verdict), r.explanation, r.notes});
-  // LWW drops concurrent writes by design; every one is counted by the nodes.
-  uint64_t discarded = 0;
-  for (const auto& n : nodes_) {
-    Conn conn(n.port);
-    sim::ClientOp c;
-    c.args = {"INFO", "keyspace_replication"};
-    auto info = conn.call(c);
-    if (!info || info->kind != sim::Reply::kBulk) continue;
-    const std::string field = "lww_discarded=";
-    const auto line = info->text.find("keyspace_" + keyspace_ + ":");
-    const auto at = line == std::string::npos ? line : info->text.find(field, line);
-    if (at != std::string::npos)
-      discarded += std::strtoull(info->text.c_str() + at + field.size(), nullptr, 10);
-  }
   if (leaderless_facts_.lww) {
     run_.measured.push_back(fmt::format(
         "keyspace {}: {} concurrent version(s) discarded by last-write-wins, summed over the "
         "nodes (conflict = lww promises one value per key, not that a concurrent write survives)",
-        keyspace_, discarded));
+        keyspace_, sum_info_field("lww_discarded")));
   }
 }
 
@@ -1136,13 +1196,15 @@ int Lab::run() {
     remove_stale_lab_mounts();
   }
   sim::SimKeyspace ks;
-  ks.name = keyspace_ = o_.model == "primary-async"   ? kAsyncKeyspace
-                        : o_.model == "primary-lease" ? kLeaseKeyspace
-                        : o_.model == "primary-all"   ? kAllKeyspace
-                        : follower_model()            ? kFollowerKeyspace
-                        : o_.model == "multi-leader"  ? "carts"
-                        : leaderless_model()          ? kDynKeyspace
-                                                      : "accounts";
+  ks.name = keyspace_ = o_.model == "primary-async"           ? kAsyncKeyspace
+                        : o_.model == "primary-lease"         ? kLeaseKeyspace
+                        : o_.model == "primary-all"           ? kAllKeyspace
+                        : follower_model()                    ? kFollowerKeyspace
+                        : o_.model == "multi-leader"          ? "carts"
+                        : o_.model == "multi-leader-lww"      ? kMlLwwKeyspace
+                        : o_.model == "multi-leader-siblings" ? kMlSiblingsKeyspace
+                        : leaderless_model()                  ? kDynKeyspace
+                                                              : "accounts";
   if (leaderless_model()) {
     leaderless_facts_.n = std::min(o_.nodes, 5);
     leaderless_facts_.sloppy = false;
@@ -1157,7 +1219,9 @@ int Lab::run() {
     kc.conflict = leaderless_facts_.lww ? ConflictMode::kLww : ConflictMode::kSiblings;
     ks.leaderless = kc;
   }
-  ks.multileader = ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
+  ks.multileader = o_.model.starts_with("multi-leader");
+  ks.crdt = o_.model == "multi-leader";  // `carts`: conflict = crdt
+  ks.siblings = o_.model == "multi-leader-siblings";
   ks.mode = check::mode_promise(o_.model == "primary-async" ? CommitMode::kAsync
                                 : o_.model == "primary-all" ? CommitMode::kAll
                                                             : CommitMode::kQuorum,
@@ -1204,7 +1268,7 @@ int Lab::run() {
   run_.final_reads_us = now_us();
   if (settled) final_reads();
   if (settled) collect_lost_writes();
-  if (settled && o_.model == "multi-leader") check_multileader();
+  if (settled && o_.model.starts_with("multi-leader")) check_multileader();
   if (settled && leaderless_model()) check_leaderless();
   run_.end_us = now_us();
   teardown();
@@ -1253,9 +1317,9 @@ class LabCommandImpl : public LabCommand {
     cmd_->add_option("--model", o_.model,
                      "keyspace under test: primary, primary-async, primary-lease, primary-all, "
                      "multi-leader, leaderless, leaderless-lww (docs/lab.md)")
-        ->check(
-            CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
-                           "primary-follower", "multi-leader", "leaderless", "leaderless-lww"}));
+        ->check(CLI::IsMember({"primary", "primary-async", "primary-lease", "primary-all",
+                               "primary-follower", "multi-leader", "multi-leader-lww",
+                               "multi-leader-siblings", "leaderless", "leaderless-lww"}));
     cmd_->add_option("-n,--nodes", o_.nodes, "nodes (3..7)")->check(CLI::Range(3, 7));
     cmd_->add_option("--seed", o_.seed, "seed of the fault schedule and workload (0: random)");
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
