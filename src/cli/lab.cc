@@ -344,6 +344,10 @@ class Lab {
   // A key whose values check_leaderless_blackbox judges (leaderless; multi-leader lww and
   // siblings strings).
   bool versioned_string(const std::string& key) const;
+  // check_leaderless_blackbox over the versioned string keys' ops, recorded as check `what`;
+  // with LWW the nodes' discards are reported as measured.
+  void judge_versioned(const std::string& what, const check::BlackboxFacts& facts,
+                       const check::FinalValues& finals);
   // INFO keyspace_replication's `name` for the keyspace under test, summed over the nodes.
   uint64_t sum_info_field(const std::string& name);
   // Node i's copy of `key`, rendered canonically by type (set members and hash fields sorted).
@@ -1045,16 +1049,7 @@ void Lab::check_multileader() {
     facts.n = o_.nodes;
     facts.sloppy = true;
     facts.lww = o_.model == "multi-leader-lww";
-    const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, facts);
-    run_.checks.push_back({where + ": no acknowledged write silently lost (strings)",
-                           check::verdict_name(r.verdict), r.explanation, r.notes});
-    if (facts.lww) {
-      run_.measured.push_back(fmt::format(
-          "keyspace {}: {} concurrent write(s) discarded by last-write-wins, summed over the "
-          "nodes (conflict = lww promises one value per key, not that a concurrent write "
-          "survives)",
-          keyspace_, sum_info_field("lww_discarded")));
-    }
+    judge_versioned(where + ": no acknowledged write silently lost (strings)", facts, finals);
     return;
   }
   // No acknowledged write lost: the set only grows, the counter only counts up. The final
@@ -1110,10 +1105,15 @@ void Lab::check_leaderless() {
   // n = nodes every node shows exactly what it holds.
   check::FinalValues finals;
   converge(keys, where, &finals);
-  const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, leaderless_facts_);
-  run_.checks.push_back({where + ": no acknowledged write lost, read-your-writes (R + W > N)",
-                         check::verdict_name(r.verdict), r.explanation, r.notes});
-  if (leaderless_facts_.lww) {
+  judge_versioned(where + ": no acknowledged write lost, read-your-writes (R + W > N)",
+                  leaderless_facts_, finals);
+}
+
+void Lab::judge_versioned(const std::string& what, const check::BlackboxFacts& facts,
+                          const check::FinalValues& finals) {
+  const auto r = check::check_leaderless_blackbox(leaderless_ops_, finals, facts);
+  run_.checks.push_back({what, check::verdict_name(r.verdict), r.explanation, r.notes});
+  if (facts.lww) {
     run_.measured.push_back(fmt::format(
         "keyspace {}: {} concurrent version(s) discarded by last-write-wins, summed over the "
         "nodes (conflict = lww promises one value per key, not that a concurrent write survives)",
