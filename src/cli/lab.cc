@@ -37,6 +37,7 @@
 #include "check/set_checker.h"
 #include "cli/cluster.h"
 #include "cli/cluster_control.h"
+#include "cli/lab_proxy.h"
 #include "cli/lab_report.h"
 #include "core/random.h"
 #include "sim/judge.h"
@@ -80,7 +81,7 @@ constexpr int kLeaseRegisterKeys = 2;
 constexpr int kSettleMaxMs = 30'000;  // healing to every node answering a linearizable read
 constexpr int kLeaderlessCutMinMs = 3000;
 constexpr int kLeaderlessCutMaxMs = 5000;
-constexpr double kOwnedKeyShare = 0.5;
+constexpr double kOwnedKeyShare = 0.5;  // leaderless: ops on single-writer keys (owned_key_op)
 // --model primary-follower: a follower read whose node could not bound its staleness (as the
 // simulator's), and the allowance beyond the reported staleness: the staleness tick (25 ms), a
 // loopback delay, and the scheduling of three nodes and the lab on a small machine.
@@ -92,28 +93,31 @@ constexpr const char* kMlSiblingsKeyspace = "mlsib";  // --model multi-leader-si
 // --faults disk (root): each node's data dir is a tmpfs of this size; a fault fills it with a
 // file until kDiskLeftBytes remain, below the node's disk reserve (64 MiB by default).
 constexpr const char* kDiskMountSize = "256m";
-constexpr uint64_t kDiskLeftBytes = 8ull
-                                    << 20;  // leaderless: ops on single-writer keys (owned_key_op)
+constexpr uint64_t kDiskLeftBytes = 8ull << 20;
 
 bool port_free(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  const sockaddr_in a = LinkProxy::loopback(port);
+  bool ok = bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0;
   close(fd);
   return ok;
 }
 
 // Peer ports (base + 10000 + i) stay below Linux's ephemeral range (32768 up), where any
 // process's outgoing connection could take one between this check and the node's bind.
+// The proxy's ports (--links proxy) are base + kProxyPortOffset + from * 10 + to.
+constexpr int kProxyPortOffset = 5000;
+
 uint16_t free_base_port(int nodes) {
-  for (int base = 21000; base + 10000 + nodes < 32768; base += 10) {
+  for (int base = 21000; base + 10000 + nodes < 32768; base += 100) {
     bool ok = true;
     for (int off : {0, 1000, 10000})
       for (int i = 0; i < nodes && ok; ++i)
         ok = port_free(static_cast<uint16_t>(base + off + i));
+    for (int from = 0; from < nodes && ok; ++from)
+      for (int to = 0; to < nodes && ok; ++to)
+        ok = port_free(
+            LinkProxy::proxy_port(static_cast<uint16_t>(base + kProxyPortOffset), from, to));
     if (ok) return static_cast<uint16_t>(base);
   }
   return 0;
@@ -286,6 +290,9 @@ class Lab {
   bool follower_model() const { return o_.model == "primary-follower"; }
   bool clock_faults() const { return o_.faults.find("clock") != std::string::npos; }
   bool disk_faults() const { return o_.faults.find("disk") != std::string::npos; }
+  uint16_t proxy_first_port() const {
+    return static_cast<uint16_t>(o_.base_port + kProxyPortOffset);
+  }
   std::string data_dir(int i) const { return fmt::format("{}/cluster/n{}", o_.out_dir, i + 1); }
   // Fills node i's file system (a file of all but kDiskLeftBytes of its free space) and
   // returns the bytes written, 0 when it could not.
@@ -369,6 +376,8 @@ class Lab {
   std::vector<NodeRecord> nodes_;
   std::vector<bool> paused_;
   std::vector<std::string> mounts_;  // the tmpfs data dirs this run mounted (--faults disk)
+  bool use_proxy_ = false;           // --links proxy (or auto without root)
+  std::unique_ptr<LinkProxy> proxy_;
   std::atomic<bool> stop_clients_{false};
   std::atomic<bool> stop_nemesis_{false};
   int64_t fault_end_us_ = 0;
@@ -450,6 +459,34 @@ bool Lab::start_cluster() {
   }
   for (int i = 0; i < o_.nodes && !extra.empty(); ++i)
     std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app) << extra;
+  if (use_proxy_) {
+    // Node i dials node j through the proxy: its config names the proxy's port for (i, j) as
+    // j's peer port (nodes match each other by id, so the configs may differ in ports).
+    std::vector<uint16_t> real(static_cast<size_t>(o_.nodes));
+    for (int j = 0; j < o_.nodes; ++j)
+      real[static_cast<size_t>(j)] = static_cast<uint16_t>(o_.base_port + 10000 + j);
+    for (int i = 0; i < o_.nodes; ++i) {
+      const std::string path = fmt::format("{}/node-{}.toml", co.data_dir, i + 1);
+      std::ifstream in(path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (int j = 0; j < o_.nodes; ++j) {
+        if (j == i) continue;
+        const std::string from = fmt::format("peer_port = {}\n", real[static_cast<size_t>(j)]);
+        const auto at = text.find(from);
+        if (at == std::string::npos) return false;
+        text.replace(
+            at, from.size(),
+            fmt::format("peer_port = {}\n", LinkProxy::proxy_port(proxy_first_port(), i, j)));
+      }
+      std::ofstream(path, std::ios::trunc) << text;
+    }
+    std::string error;
+    proxy_ = LinkProxy::start(o_.nodes, proxy_first_port(), real, &error);
+    if (!proxy_) {
+      std::fprintf(stderr, "replikv lab: %s\n", error.c_str());
+      return false;
+    }
+  }
   for (int i = 0; i < o_.nodes && disk_faults(); ++i) {
     // A file system of its own per node, so that filling it fills only that node's disk.
     std::error_code ec;
@@ -602,6 +639,10 @@ void Lab::apply_partition(const sim::Partition& p) {
   for (int from = 0; from < o_.nodes; ++from) {
     for (int to = 0; to < o_.nodes; ++to) {
       if (from == to || p.can_send(from, to)) continue;
+      if (proxy_) {
+        proxy_->set(from, to, LinkProxy::Shape{.cut = true});
+        continue;
+      }
       const auto& f = nodes_[static_cast<size_t>(from)];
       const auto& t = nodes_[static_cast<size_t>(to)];
       // `from`'s messages to `to` travel on the connection `from` dials to `to`'s peer port.
@@ -655,7 +696,10 @@ std::optional<int> Lab::leader() {
 }
 
 void Lab::heal_partition() {
-  remove_firewall_rules(tag_);
+  if (proxy_)
+    proxy_->clear();
+  else
+    remove_firewall_rules(tag_);
 }
 
 // One fault at a time: a quiet spell, a fault held for a while, its repair.
@@ -694,7 +738,7 @@ void Lab::nemesis() {
       note_fault(start, kind, fmt::format("kill -9 {}, restarted after {} ms", id, held));
     } else if (kind == "pause") {
       // --model primary-lease, as root: the machine's pause, network included (above).
-      const bool cut = lease_model() && geteuid() == 0;
+      const bool cut = lease_model() && (use_proxy_ || geteuid() == 0);
       if (cut) {
         apply_partition(sim::Partition::cut_off(o_.nodes, static_cast<uint8_t>(1u << victim),
                                                 "the paused node's peer links"));
@@ -739,6 +783,24 @@ void Lab::nemesis() {
                  fmt::format("{}'s disk filled ({} MiB written, {} MiB left) for {} ms; the node "
                              "was {} 1.5 s in",
                              id, filled >> 20, kDiskLeftBytes >> 20, held, state));
+    } else if (kind == "delay") {
+      // A slow network (--links proxy): every link, or every link of one node, delayed by
+      // 20-150 ms with up to 50 ms of jitter, some with retransmission stalls (loss).
+      LinkProxy::Shape shape;
+      shape.delay_ms = static_cast<int>(rng.range(20, 150));
+      shape.jitter_ms = static_cast<int>(rng.range(0, 50));
+      shape.loss = rng.chance(0.5) ? static_cast<double>(rng.range(1, 10)) / 100 : 0;
+      const bool one = rng.chance(0.5);
+      for (int from = 0; from < o_.nodes; ++from)
+        for (int to = 0; to < o_.nodes; ++to)
+          if (from != to && (!one || from == victim || to == victim)) proxy_->set(from, to, shape);
+      hold(held);
+      proxy_->clear();
+      note_fault(start, kind,
+                 fmt::format("{}: {} ms delay, 0-{} ms jitter, {:.0f}% of chunks stalled 200 ms "
+                             "(loss) for {} ms",
+                             one ? "links of " + id : std::string("every link"), shape.delay_ms,
+                             shape.jitter_ms, shape.loss * 100, held));
     } else if (kind == "clock") {
       // A skew (the clock running ahead or behind by up to 2 s, past multi-leader's
       // max_clock_skew_ms) or a jump (a minute or two either way, as a stepped clock), held and
@@ -1170,6 +1232,7 @@ void Lab::teardown() {
   for (const auto& m : mounts_)
     run_command({"umount", "-l", m});
   mounts_.clear();
+  proxy_.reset();
   if (!o_.keep_data && !o_.out_dir.empty()) {
     std::error_code ec;
     fs::remove_all(o_.out_dir + "/cluster", ec);
@@ -1179,10 +1242,14 @@ void Lab::teardown() {
 int Lab::run() {
   tag_ = fmt::format("rkv-lab:{}:", getpid());
   const bool root = geteuid() == 0;
-  if (o_.faults.find("partition") != std::string::npos && !root) {
+  use_proxy_ = o_.links == "proxy" || (o_.links == "auto" && !root);
+  if (o_.faults.find("partition") != std::string::npos && !root && !use_proxy_) {
     std::fprintf(stderr,
-                 "replikv lab: partitions need root (iptables on loopback); "
-                 "run as root or leave partition out of --faults\n");
+                 "replikv lab: --links iptables needs root; run as root or use --links proxy\n");
+    return 2;
+  }
+  if (o_.faults.find("delay") != std::string::npos && !use_proxy_) {
+    std::fprintf(stderr, "replikv lab: delay faults need --links proxy\n");
     return 2;
   }
   if (disk_faults() && !root) {
@@ -1237,7 +1304,8 @@ int Lab::run() {
       "replikv lab --model {} --nodes {} --seed {} --duration {} --clients {} --faults {}{}",
       o_.model, o_.nodes, o_.seed, o_.duration_s, o_.clients, o_.faults,
       (o_.judge_as.empty() ? "" : " --judge-as " + o_.judge_as) +
-          (o_.bug.empty() ? "" : " --bug " + o_.bug));
+          (o_.bug.empty() ? "" : " --bug " + o_.bug) +
+          (o_.links == "auto" ? "" : " --links " + o_.links));
   run_.seed = o_.seed;
   run_.model = o_.model;
   run_.faults = o_.faults;
@@ -1326,7 +1394,10 @@ class LabCommandImpl : public LabCommand {
         ->check(CLI::Range(1, 3600));
     cmd_->add_option("--clients", o_.clients, "client connections")->check(CLI::Range(1, 64));
     cmd_->add_option("--faults", o_.faults,
-                     "comma-separated: kill,pause,restart,partition,clock,disk (or none)");
+                     "comma-separated: kill,pause,restart,partition,clock,disk,delay (or none)");
+    cmd_->add_option("--links", o_.links,
+                     "how peer links are cut: iptables (root), proxy (also delays), auto")
+        ->check(CLI::IsMember({"auto", "iptables", "proxy"}));
     cmd_->add_option("-o,--out", o_.out_dir, "output directory");
     cmd_->add_option("--base-port", o_.base_port, "client port of n1 (0: find a free block)");
     cmd_->add_flag("--keep-data", o_.keep_data, "keep the nodes' data dirs");
@@ -1356,7 +1427,7 @@ int run_lab(const LabOptions& options, const std::string& self_exe) {
   std::istringstream in(o.faults);
   for (std::string f; std::getline(in, f, ',');) {
     if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "clock" &&
-        f != "disk" && f != "none") {
+        f != "disk" && f != "delay" && f != "none") {
       std::fprintf(stderr, "replikv lab: unknown fault family \"%s\"\n", f.c_str());
       return 2;
     }

@@ -54,6 +54,10 @@ struct LabOptions {
   // A deliberately broken variant every node runs (`replikv serve --lab-unsafe-bug`, names as
   // `replikv sim --bug`): a lab run should catch it. "": none.
   std::string bug;
+  // How peer links are cut: "iptables" (root: rules on loopback matched by the sender's group),
+  // "proxy" (a lab-owned proxy on every peer link, cli/lab_proxy.h; also delays), "auto":
+  // iptables as root, else the proxy.
+  std::string links = "auto";
 };
 
 // The `lab` subcommand, parsed from the command line.
