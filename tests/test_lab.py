@@ -16,7 +16,8 @@
                                 the string keys, LWW discards measured
   test_c3_leaderless_...        leaderless (strict quorums, siblings) under every fault family and
                                 clock faults: convergence and check_leaderless_blackbox
-  test_c4_leaderless_lww_...    leaderless-lww (LWW discards measured) and primary-all pass
+  test_c4_leaderless_lww_...    leaderless-lww (LWW discards measured) and primary-all (with
+                                slow fsyncs) pass
   test_c5_leaderless_bug_caught --bug timeout-counts-as-ack fails with a read-your-writes
                                 violation; the same run without --bug passes
   test_c6_follower_reads        read = follower: bounded staleness holds, the expected
@@ -320,10 +321,18 @@ class LabTest(unittest.TestCase):
         s = self.assert_passed(lab, lab.wait())
         self.assertTrue(any("last-write-wins" in m for m in s["measured"]), s["measured"])
         self.assert_left_nothing(lab)
+        # commit = all with slow fsyncs (serve --lab-control-file): each write waits for the
+        # slowest disk.
         lab = self.start("--model", "primary-all", "--seed", "4", "--duration", "10",
-                         "--faults", "kill,pause,clock")
+                         "--faults", "kill,pause,slow-disk")
         s = self.assert_passed(lab, lab.wait())
         self.assertIn("commit=all", " ".join(c["check"] for c in s["checks"]))
+        self.assertIn("slow-disk", [f["kind"] for f in s["timeline"]])
+        logs = ""
+        for log in glob.glob(os.path.join(lab.out, "n*.log")):
+            with open(log) as f:
+                logs += f.read()
+        self.assertIn("lab disk: every synced batch held", logs)
         self.assert_left_nothing(lab)
 
     def test_c6_follower_reads(self):
@@ -459,14 +468,14 @@ class LabTest(unittest.TestCase):
         # Nor does it take a clock offset file.
         clock = os.path.join(tmp, "clock")
         with open(clock, "w") as f:
-            f.write("60000\n")
-        r = subprocess.run([harness.replikv_bin(), "serve", "--lab-clock-file", clock,
+            f.write("clock_offset_ms 60000\n")
+        r = subprocess.run([harness.replikv_bin(), "serve", "--lab-control-file", clock,
                             "--port", str(harness.free_port()), "--admin-port", "0",
                             "--data-dir", tmp],
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, REPLIKV_LAB_PARENT=str(os.getpid())))
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertIn("--lab-clock-file", r.stderr)
+        self.assertIn("--lab-control-file", r.stderr)
         self.assertIn("only `replikv lab` may start one", r.stderr)
 
     def test_f_broken_variant_runs_under_the_lab(self):

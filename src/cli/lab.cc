@@ -288,8 +288,12 @@ class Lab {
   bool lease_model() const { return o_.model == "primary-lease"; }
   bool leaderless_model() const { return o_.model.starts_with("leaderless"); }
   bool follower_model() const { return o_.model == "primary-follower"; }
-  bool clock_faults() const { return o_.faults.find("clock") != std::string::npos; }
-  bool disk_faults() const { return o_.faults.find("disk") != std::string::npos; }
+  // `family` is one of --faults' comma-separated names.
+  bool has_family(const std::string& family) const {
+    return ("," + o_.faults + ",").find("," + family + ",") != std::string::npos;
+  }
+  bool clock_faults() const { return has_family("clock"); }
+  bool disk_faults() const { return has_family("disk"); }
   uint16_t proxy_first_port() const {
     return static_cast<uint16_t>(o_.base_port + kProxyPortOffset);
   }
@@ -297,11 +301,15 @@ class Lab {
   // Fills node i's file system (a file of all but kDiskLeftBytes of its free space) and
   // returns the bytes written, 0 when it could not.
   uint64_t fill_disk(int i);
-  // Node i's wall clock offset, read by the node every 50 ms (serve --lab-clock-file).
-  std::string clock_file(int i) const { return fmt::format("{}/clock-n{}", o_.out_dir, i + 1); }
-  void set_clock(int i, int64_t offset_ms) {
-    const std::string path = clock_file(i);
-    std::ofstream(path + ".tmp") << offset_ms << "\n";
+  bool slow_disk_faults() const { return has_family("slow-disk"); }
+  bool controls() const { return clock_faults() || slow_disk_faults(); }
+  // Node i's control file, read by the node every 50 ms (serve --lab-control-file): its wall
+  // clock's offset and its syncer's delay.
+  std::string control_file(int i) const { return fmt::format("{}/control-n{}", o_.out_dir, i + 1); }
+  void set_control(int i, int64_t clock_offset_ms, int64_t sync_delay_ms) {
+    const std::string path = control_file(i);
+    std::ofstream(path + ".tmp") << "clock_offset_ms " << clock_offset_ms << "\nsync_delay_ms "
+                                 << sync_delay_ms << "\n";
     std::error_code ec;
     fs::rename(path + ".tmp", path, ec);
   }
@@ -501,10 +509,10 @@ bool Lab::start_cluster() {
   for (int i = 0; i < o_.nodes; ++i) {
     nodes_.push_back(node_record(co, i, geteuid() == 0, o_.out_dir));
     if (!o_.bug.empty()) nodes_.back().extra_args = {"--lab-unsafe-bug", o_.bug};
-    if (clock_faults()) {
-      set_clock(i, 0);
-      nodes_.back().extra_args.push_back("--lab-clock-file");
-      nodes_.back().extra_args.push_back(clock_file(i));
+    if (controls()) {
+      set_control(i, 0, 0);
+      nodes_.back().extra_args.push_back("--lab-control-file");
+      nodes_.back().extra_args.push_back(control_file(i));
     }
     paused_.push_back(false);
   }
@@ -801,6 +809,16 @@ void Lab::nemesis() {
                              "(loss) for {} ms",
                              one ? "links of " + id : std::string("every link"), shape.delay_ms,
                              shape.jitter_ms, shape.loss * 100, held));
+    } else if (kind == "slow-disk") {
+      // Every fsync of the node takes 50-500 ms longer: a dying or saturated disk. Its writes
+      // slow down; as a leader it must keep its followers (heartbeats are not held up by its
+      // disk) or hand over; as a follower it falls behind and catches up.
+      const int64_t delay = static_cast<int64_t>(rng.range(50, 500));
+      set_control(victim, 0, delay);
+      hold(held);
+      set_control(victim, 0, 0);
+      note_fault(start, kind,
+                 fmt::format("every fsync of {} held {} ms longer for {} ms", id, delay, held));
     } else if (kind == "clock") {
       // A skew (the clock running ahead or behind by up to 2 s, past multi-leader's
       // max_clock_skew_ms) or a jump (a minute or two either way, as a stepped clock), held and
@@ -810,9 +828,9 @@ void Lab::nemesis() {
       const bool jump = rng.chance(0.4);
       const int64_t offset =
           sign * static_cast<int64_t>(jump ? rng.range(30'000, 120'000) : rng.range(200, 2000));
-      set_clock(victim, offset);
+      set_control(victim, offset, 0);
       hold(held);
-      set_clock(victim, 0);
+      set_control(victim, 0, 0);
       note_fault(start, kind,
                  fmt::format("{} of {}'s wall clock by {:+} ms for {} ms, then back",
                              jump ? "jump" : "skew", id, offset, held));
@@ -908,8 +926,8 @@ void Lab::heal_all() {
     std::error_code ec;
     fs::remove(data_dir(i) + "/lab-filler", ec);
   }
-  for (int i = 0; i < o_.nodes && clock_faults(); ++i)
-    set_clock(i, 0);
+  for (int i = 0; i < o_.nodes && controls(); ++i)
+    set_control(i, 0, 0);
   for (int i = 0; i < o_.nodes; ++i) {
     auto& n = nodes_[static_cast<size_t>(i)];
     if (paused_[static_cast<size_t>(i)] && n.pid > 0) kill(n.pid, SIGCONT);
@@ -1243,12 +1261,12 @@ int Lab::run() {
   tag_ = fmt::format("rkv-lab:{}:", getpid());
   const bool root = geteuid() == 0;
   use_proxy_ = o_.links == "proxy" || (o_.links == "auto" && !root);
-  if (o_.faults.find("partition") != std::string::npos && !root && !use_proxy_) {
+  if (has_family("partition") && !root && !use_proxy_) {
     std::fprintf(stderr,
                  "replikv lab: --links iptables needs root; run as root or use --links proxy\n");
     return 2;
   }
-  if (o_.faults.find("delay") != std::string::npos && !use_proxy_) {
+  if (has_family("delay") && !use_proxy_) {
     std::fprintf(stderr, "replikv lab: delay faults need --links proxy\n");
     return 2;
   }
@@ -1393,8 +1411,9 @@ class LabCommandImpl : public LabCommand {
     cmd_->add_option("--duration", o_.duration_s, "seconds of the fault phase")
         ->check(CLI::Range(1, 3600));
     cmd_->add_option("--clients", o_.clients, "client connections")->check(CLI::Range(1, 64));
-    cmd_->add_option("--faults", o_.faults,
-                     "comma-separated: kill,pause,restart,partition,clock,disk,delay (or none)");
+    cmd_->add_option(
+        "--faults", o_.faults,
+        "comma-separated: kill,pause,restart,partition,clock,disk,slow-disk,delay (or none)");
     cmd_->add_option("--links", o_.links,
                      "how peer links are cut: iptables (root), proxy (also delays), auto")
         ->check(CLI::IsMember({"auto", "iptables", "proxy"}));
@@ -1427,7 +1446,7 @@ int run_lab(const LabOptions& options, const std::string& self_exe) {
   std::istringstream in(o.faults);
   for (std::string f; std::getline(in, f, ',');) {
     if (f != "kill" && f != "pause" && f != "restart" && f != "partition" && f != "clock" &&
-        f != "disk" && f != "delay" && f != "none") {
+        f != "disk" && f != "slow-disk" && f != "delay" && f != "none") {
       std::fprintf(stderr, "replikv lab: unknown fault family \"%s\"\n", f.c_str());
       return 2;
     }

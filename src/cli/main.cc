@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"yes", "no", "optional"}));
   // Hidden: only `replikv lab --bug` starts nodes with it (serve refuses any other parent).
   s->add_option("--lab-unsafe-bug", serve.lab_unsafe_bug)->group("");
-  // Hidden: only `replikv lab --faults clock` starts nodes with it (same refusal).
-  s->add_option("--lab-clock-file", serve.lab_clock_file)->group("");
+  // Hidden: only `replikv lab --faults clock|slow-disk` starts nodes with it (same refusal).
+  s->add_option("--lab-control-file", serve.lab_control_file)->group("");
 
   auto check = rkv::check::add_check_command(app);
 

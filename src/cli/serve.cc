@@ -72,12 +72,13 @@ Status apply_overrides(const ServeOptions& o, Config& c) {
   if (o.lab_unsafe_bug) {
     if (Status st = apply_lab_bug(*o.lab_unsafe_bug, c); !st.is_ok()) return st;
   }
-  if (o.lab_clock_file) {
+  if (o.lab_control_file) {
     if (!started_by_lab()) {
       return Status::invalid_argument(
-          "--lab-clock-file offsets the node's wall clock; only `replikv lab` may start one");
+          "--lab-control-file skews the node's clock and slows its disk; only `replikv lab` may "
+          "start one");
     }
-    c.lab_clock_file = *o.lab_clock_file;
+    c.lab_control_file = *o.lab_control_file;
   }
   return validate_config(c);
 }

@@ -18,9 +18,9 @@ struct ServeOptions {
   // to show that its checks catch it. Refused unless the parent process is `replikv lab` and
   // named itself in REPLIKV_LAB_PARENT: a normal start can never run one.
   std::optional<std::string> lab_unsafe_bug;
-  // A file whose number (milliseconds) the node adds to its wall clock: the lab's clock skew
-  // and jumps. Refused on the same terms as lab_unsafe_bug.
-  std::optional<std::string> lab_clock_file;
+  // The lab's control file (Config::lab_control_file): clock skew and jumps, slow fsync.
+  // Refused on the same terms as lab_unsafe_bug.
+  std::optional<std::string> lab_control_file;
 };
 
 int run_serve(const ServeOptions& opts);

@@ -206,10 +206,11 @@ struct Config {
   std::string cluster_secret;
   std::vector<PeerConfig> nodes;          // every member, this node included; empty = single node
   std::vector<KeyspaceConfig> keyspaces;  // always contains "default" after loading
-  // The fault lab's clock offset file (`serve --lab-clock-file`, accepted only from `replikv
-  // lab`; never read from a config file): the node's wall clock is the system's plus the
-  // milliseconds the file holds, re-read every 50 ms. Empty: the system clock as it is.
-  std::string lab_clock_file;
+  // The fault lab's control file (`serve --lab-control-file`, accepted only from `replikv lab`;
+  // never read from a config file), re-read every 50 ms: "clock_offset_ms N" adds N ms to the
+  // node's wall clock, "sync_delay_ms M" holds every synced batch M ms (a slow fsync). Empty:
+  // neither.
+  std::string lab_control_file;
 
   // Built-in defaults: one node, data in ./data, and the demo keyspaces.
   static Config defaults();

@@ -49,8 +49,7 @@ TEST(CommandInfo, GetKeys) {
   EXPECT_EQ(run({"COMMAND", "GETKEYS", "sintercard", "2", "x", "y", "LIMIT", "1"}),
             "*2\r\n$1\r\nx\r\n$1\r\ny\r\n");
   EXPECT_EQ(run({"COMMAND", "GETKEYS", "OBJECT", "ENCODING", "k"}), "*1\r\n$1\r\nk\r\n");
-  EXPECT_EQ(run({"COMMAND", "GETKEYS", "PING", "x"}),
-            "-ERR The command has no key arguments\r\n");
+  EXPECT_EQ(run({"COMMAND", "GETKEYS", "PING", "x"}), "-ERR The command has no key arguments\r\n");
   EXPECT_EQ(run({"COMMAND", "GETKEYS", "nosuch", "a"}), "-ERR Invalid command specified\r\n");
   EXPECT_EQ(run({"COMMAND", "GETKEYS", "GET", "a", "b"}),
             "-ERR Invalid number of arguments specified for command\r\n");

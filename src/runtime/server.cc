@@ -137,12 +137,23 @@ int64_t Server::now_ms() const {
          wall_offset_ms_.load(std::memory_order_relaxed);
 }
 
-void Server::read_lab_clock() {
-  std::ifstream in(config_.lab_clock_file);
-  int64_t offset = 0;
-  if (!(in >> offset)) return;  // absent or being replaced: keep the last offset
+void Server::read_lab_control() {
+  std::ifstream in(config_.lab_control_file);
+  int64_t offset = 0, sync_delay = 0;
+  std::string name;
+  for (int64_t v = 0; in >> name >> v;) {
+    if (name == "clock_offset_ms") offset = v;
+    if (name == "sync_delay_ms") sync_delay = v;
+  }
+  if (!in.eof()) return;  // absent or being replaced: keep the last settings
   const int64_t was = wall_offset_ms_.exchange(offset, std::memory_order_relaxed);
   if (offset != was) spdlog::warn("lab clock: wall clock offset {} ms (was {} ms)", offset, was);
+  if (sync_delay != lab_sync_delay_ms_) {
+    spdlog::warn("lab disk: every synced batch held {} ms (was {} ms)", sync_delay,
+                 lab_sync_delay_ms_);
+    lab_sync_delay_ms_ = sync_delay;
+    if (syncer_) syncer_->set_lab_sync_delay_ms(sync_delay);
+  }
 }
 
 int64_t Server::BootClock::now_ms() const {
@@ -747,9 +758,9 @@ void Server::arm_cron() {
 
 void Server::cron() {
   StepTimer step(*this, "timer");
-  if (!config_.lab_clock_file.empty() && mono_ms() - last_clock_read_ms_ >= 50) {
-    last_clock_read_ms_ = mono_ms();
-    read_lab_clock();
+  if (!config_.lab_control_file.empty() && mono_ms() - last_lab_read_ms_ >= 50) {
+    last_lab_read_ms_ = mono_ms();
+    read_lab_control();
   }
   const int64_t now = now_ms();
   node_->tick(now);

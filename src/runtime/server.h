@@ -208,10 +208,12 @@ class Server {
     int64_t now_ms() const override;
   };
   BootClock clock_;
-  // `replikv lab --faults clock`: added to the system's wall clock (config lab_clock_file).
-  void read_lab_clock();
+  // `replikv lab --faults clock|slow-disk` (config lab_control_file): the wall clock's offset,
+  // the syncer's delay.
+  void read_lab_control();
   std::atomic<int64_t> wall_offset_ms_{0};  // read by any thread that stamps wall time
-  int64_t last_clock_read_ms_ = 0;
+  int64_t lab_sync_delay_ms_ = 0;
+  int64_t last_lab_read_ms_ = 0;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<Syncer> syncer_;

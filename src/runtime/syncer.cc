@@ -1,5 +1,7 @@
 #include "runtime/syncer.h"
 
+#include <chrono>
+
 namespace rkv {
 
 Syncer::Syncer(Storage* storage, std::function<void(PersistRequest, Status)> done)
@@ -40,6 +42,9 @@ void Syncer::run() {
       cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
       if (!job_.has_value()) return;  // stopping and idle
       req = std::move(*job_);
+    }
+    if (const int64_t delay = lab_sync_delay_ms_; delay > 0 && req.sync) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     }
     Status st = storage_->write(std::move(req.batch), req.sync);
     {

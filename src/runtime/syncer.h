@@ -3,7 +3,9 @@
 // together as the next batch, so one fsync covers every write that arrived during the last.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -30,6 +32,9 @@ class Syncer {
   void finish();
   // After finish(): the last batch written failed (a later one must not be written after it).
   bool last_failed() const;
+  // `replikv lab --faults slow-disk` only (Config::lab_control_file): each synced batch waits
+  // this long before it is written, as on a disk whose fsync is slow.
+  void set_lab_sync_delay_ms(int64_t ms) { lab_sync_delay_ms_ = ms; }
 
  private:
   void run();
@@ -41,6 +46,7 @@ class Syncer {
   std::optional<PersistRequest> job_;
   bool stop_ = false;
   bool last_failed_ = false;
+  std::atomic<int64_t> lab_sync_delay_ms_{0};
   std::thread thread_;
 };
 
