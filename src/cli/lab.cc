@@ -79,6 +79,7 @@ constexpr int kLeasePauseMaxMs = kClientTimeoutMs + 2000;
 constexpr int kLeaseResumeCutMs = 400;
 constexpr int kLeaseRegisterKeys = 2;
 constexpr int kSettleMaxMs = 30'000;  // healing to every node answering a linearizable read
+constexpr int64_t kRegisterEpochUs = 30'000'000;  // a register key's lifetime (client_loop)
 constexpr int kLeaderlessCutMinMs = 3000;
 constexpr int kLeaderlessCutMaxMs = 5000;
 constexpr double kOwnedKeyShare = 0.5;  // leaderless: ops on single-writer keys (owned_key_op)
@@ -608,6 +609,16 @@ void Lab::client_loop(int client) {
       std::lock_guard lock(mu_);
       c = leaderless_model() && rng.chance(kOwnedKeyShare) ? owned_key_op(client, rng)
                                                            : workload_->next(client, rng);
+    }
+    // Long runs: each register key is used for one epoch, then replaced by a fresh one, so
+    // that no key gathers more operations (and ops of unknown outcome, which stay concurrent
+    // with everything after them) than the linearizability search can take.
+    if (const int64_t epoch = now_us() / kRegisterEpochUs;
+        epoch > 0 && c.family == sim::Family::kRegister && c.transaction.empty()) {
+      const std::string key = fmt::format("{}e{}", c.op.key, epoch);
+      for (auto& a : c.args)
+        if (a == c.op.key) a = key;
+      c.op.key = key;
     }
     run_op(node, conn, process, std::move(c));
     std::this_thread::sleep_for(milliseconds(kThinkMs));
