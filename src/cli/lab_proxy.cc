@@ -247,7 +247,9 @@ class ProxyImpl final : public LinkProxy {
           else
             timeout_ms = std::min<int>(timeout_ms, static_cast<int>(wait));
         }
-        fds.push_back({p.in, in_events, 0});
+        // A sender that closed reports POLLHUP on every poll: not polled while what it sent
+        // is still held (a cut), or the loop would spin.
+        fds.push_back({p.in_closed ? -1 : p.in, in_events, 0});
         what.emplace_back(1, static_cast<int>(idx));
         fds.push_back({p.out, out_events, 0});
         what.emplace_back(2, static_cast<int>(idx));
