@@ -71,6 +71,15 @@ def serve_pids(out_dir):
     return pids
 
 
+def node_logs(lab):
+    """Every node's log of a lab run, concatenated."""
+    logs = ""
+    for log in glob.glob(os.path.join(lab.out, "n*.log")):
+        with open(log) as f:
+            logs += f.read()
+    return logs
+
+
 def lab_rules(pid):
     if not ROOT:
         return []
@@ -305,11 +314,7 @@ class LabTest(unittest.TestCase):
             self.assertIn(what, names)
         clocks = [f for f in s["timeline"] if f["kind"] == "clock"]
         self.assertGreaterEqual(len(clocks), 1, s["timeline"])
-        logs = ""
-        for log in glob.glob(os.path.join(lab.out, "n*.log")):
-            with open(log) as f:
-                logs += f.read()
-        self.assertIn("lab clock: wall clock offset", logs)
+        self.assertIn("lab clock: wall clock offset", node_logs(lab))
         self.assert_left_nothing(lab)
 
     def test_c4_leaderless_lww_and_primary_all(self):
@@ -328,11 +333,7 @@ class LabTest(unittest.TestCase):
         s = self.assert_passed(lab, lab.wait())
         self.assertIn("commit=all", " ".join(c["check"] for c in s["checks"]))
         self.assertIn("slow-disk", [f["kind"] for f in s["timeline"]])
-        logs = ""
-        for log in glob.glob(os.path.join(lab.out, "n*.log")):
-            with open(log) as f:
-                logs += f.read()
-        self.assertIn("lab disk: every synced batch held", logs)
+        self.assertIn("lab disk: every synced batch held", node_logs(lab))
         self.assert_left_nothing(lab)
 
     def test_c6_follower_reads(self):
@@ -382,10 +383,7 @@ class LabTest(unittest.TestCase):
         self.assertGreaterEqual(len(disks), 1, s["timeline"])
         for f in disks:
             self.assertIn("the node was up 1.5 s in", f["description"])
-        logs = ""
-        for log in glob.glob(os.path.join(lab.out, "n*.log")):
-            with open(log) as f:
-                logs += f.read()
+        logs = node_logs(lab)
         self.assertIn("disk full:", logs)
         self.assertIn("disk has room again", logs)
         self.assert_left_nothing(lab)

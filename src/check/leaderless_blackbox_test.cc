@@ -5,50 +5,40 @@
 namespace rkv::check {
 namespace {
 
+BlackboxOp op(OpType type, std::string key, int64_t invoke, int64_t complete, int replicas = 2) {
+  BlackboxOp b;
+  b.op.type = type;
+  b.op.key = std::move(key);
+  b.op.invoke = invoke;
+  b.op.complete = complete;
+  b.replicas = replicas;
+  return b;
+}
+
 BlackboxOp set(std::string key, std::string value, int64_t invoke, int64_t complete,
                int replicas = 2, OpStatus status = OpStatus::kOk) {
-  BlackboxOp b;
-  b.op.type = OpType::kSet;
-  b.op.key = std::move(key);
+  BlackboxOp b = op(OpType::kSet, std::move(key), invoke,
+                    status == OpStatus::kInfo ? kNoComplete : complete, replicas);
   b.op.value = std::move(value);
-  b.op.invoke = invoke;
-  b.op.complete = status == OpStatus::kInfo ? kNoComplete : complete;
   b.op.status = status;
-  b.replicas = replicas;
   return b;
 }
 
 BlackboxOp del(std::string key, int64_t invoke, int64_t complete) {
-  BlackboxOp b;
-  b.op.type = OpType::kDel;
-  b.op.key = std::move(key);
-  b.op.invoke = invoke;
-  b.op.complete = complete;
-  b.replicas = 2;
-  return b;
+  return op(OpType::kDel, std::move(key), invoke, complete);
 }
 
-BlackboxOp get(std::string key, std::optional<std::string> value, int64_t invoke,
-               int64_t complete, int replicas = 2) {
-  BlackboxOp b;
-  b.op.type = OpType::kGet;
-  b.op.key = std::move(key);
+BlackboxOp get(std::string key, std::optional<std::string> value, int64_t invoke, int64_t complete,
+               int replicas = 2) {
+  BlackboxOp b = op(OpType::kGet, std::move(key), invoke, complete, replicas);
   b.op.value = std::move(value);
-  b.op.invoke = invoke;
-  b.op.complete = complete;
-  b.replicas = replicas;
   return b;
 }
 
 BlackboxOp siblings(std::string key, std::vector<std::string> members, int64_t invoke,
                     int64_t complete) {
-  BlackboxOp b;
-  b.op.type = OpType::kSmembers;
-  b.op.key = std::move(key);
+  BlackboxOp b = op(OpType::kSmembers, std::move(key), invoke, complete);
   b.op.members = std::move(members);
-  b.op.invoke = invoke;
-  b.op.complete = complete;
-  b.replicas = 2;
   return b;
 }
 

@@ -438,11 +438,12 @@ bool Lab::start_cluster() {
   if (write_cluster_configs(co) != 0) return false;
   // The configs `cluster up` writes hold `accounts` (primary, quorum, linearizable) and
   // `carts` (multi-leader, crdt); the other models' keyspaces are added to every node's.
-  const auto primary = [](const char* name, const char* commit, const char* read) {
-    return fmt::format(
-        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"primary\"\n"
-        "commit = \"{1}\"\nread = \"{2}\"\n",
-        name, commit, read);
+  const auto keyspace = [](const char* name, const char* model, const std::string& settings) {
+    return fmt::format("\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"{1}\"\n{2}",
+                       name, model, settings);
+  };
+  const auto primary = [&](const char* name, const char* commit, const char* read) {
+    return keyspace(name, "primary", fmt::format("commit = \"{}\"\nread = \"{}\"\n", commit, read));
   };
   std::string extra;
   if (o_.model == "primary-async") extra = primary(kAsyncKeyspace, "async", "linearizable");
@@ -450,21 +451,18 @@ bool Lab::start_cluster() {
   if (follower_model()) extra = primary(kFollowerKeyspace, "quorum", "follower");
   if (o_.model.starts_with("multi-leader-")) {
     const bool lww = o_.model == "multi-leader-lww";
-    extra = fmt::format(
-        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"multi-leader\"\n"
-        "conflict = \"{1}\"\n",
-        lww ? kMlLwwKeyspace : kMlSiblingsKeyspace, lww ? "lww" : "siblings");
+    extra = keyspace(lww ? kMlLwwKeyspace : kMlSiblingsKeyspace, "multi-leader",
+                     fmt::format("conflict = \"{}\"\n", lww ? "lww" : "siblings"));
   }
   // A primary keyspace whose leader serves reads under its lease (no round trip).
   if (lease_model()) extra = primary(kLeaseKeyspace, "quorum", "lease");
   if (leaderless_model()) {
     // A strict-quorum leaderless keyspace (R + W > N among the home replicas: read-your-writes
     // is promised and checked).
-    extra = fmt::format(
-        "\n[[keyspace]]\nname = \"{0}\"\nprefix = \"{0}:\"\nmodel = \"leaderless\"\n"
-        "n = {1}\nr = {2}\nw = {2}\nsloppy = false\nconflict = \"{3}\"\n",
-        kDynKeyspace, leaderless_facts_.n, leaderless_facts_.n / 2 + 1,
-        leaderless_facts_.lww ? "lww" : "siblings");
+    extra = keyspace(kDynKeyspace, "leaderless",
+                     fmt::format("n = {0}\nr = {1}\nw = {1}\nsloppy = false\nconflict = \"{2}\"\n",
+                                 leaderless_facts_.n, leaderless_facts_.n / 2 + 1,
+                                 leaderless_facts_.lww ? "lww" : "siblings"));
   }
   for (int i = 0; i < o_.nodes && !extra.empty(); ++i)
     std::ofstream(fmt::format("{}/node-{}.toml", co.data_dir, i + 1), std::ios::app) << extra;
@@ -549,10 +547,14 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
   } else {
     c.op.status = check::OpStatus::kInfo;
   }
+  if (c.op.info()) {
+    c.op.complete = check::kNoComplete;
+    process = next_process_++;  // a process with an op of unknown outcome is never reused
+  } else {
+    c.op.complete = std::max(end, c.op.invoke);
+  }
   if (follower_read && c.op.ok()) {
-    std::map<std::string, sim::Reply> fields;  // a RESP2 map: key, value, key, value ...
-    for (size_t i = 0; i + 1 < staleness.elements.size(); i += 2)
-      fields[staleness.elements[i].text] = staleness.elements[i + 1];
+    const auto fields = sim::reply_fields(staleness);
     const auto ms = fields.find("ms_since_leader_contact");
     const auto behind = fields.find("entries_behind");
     if (ms == fields.end() || behind == fields.end()) {
@@ -578,17 +580,7 @@ void Lab::run_op(int node, Conn& conn, int& process, sim::ClientOp c) {
     b.expires_soon = has("PX");
     b.replicas = c.family == sim::Family::kLeaderless ? c.replicas : 1;
     b.op = c.op;
-    if (b.op.info())
-      b.op.complete = check::kNoComplete;
-    else
-      b.op.complete = std::max(end, c.op.invoke);
     leaderless_ops_.push_back(std::move(b));
-  }
-  if (c.op.info()) {
-    c.op.complete = check::kNoComplete;
-    process = next_process_++;  // a process with an op of unknown outcome is never reused
-  } else {
-    c.op.complete = std::max(end, c.op.invoke);
   }
   history_.push_back(c.op);
   run_.samples.push_back({node, c.op.invoke, end, c.op.status, c.final_read});
@@ -993,13 +985,11 @@ void Lab::collect_lost_writes() {
       continue;
     }
     for (const sim::Reply& rec : r->elements) {
-      std::map<std::string, std::string> fields;  // a RESP2 map: key, value, key, value ...
-      for (size_t i = 0; i + 1 < rec.elements.size(); i += 2)
-        fields[rec.elements[i].text] = rec.elements[i + 1].text;
-      const auto words = sim::split_words(fields["command"]);
+      auto fields = sim::reply_fields(rec);
+      const auto words = sim::split_words(fields["command"].text);
       if (words.size() < 3 || words[0] != "SADD") continue;
       for (size_t i = 2; i < words.size(); ++i)
-        listed_lost_[fields["keyspace"]].insert({words[1], words[i]});
+        listed_lost_[fields["keyspace"].text].insert({words[1], words[i]});
     }
   }
   for (const auto& [keyspace, lost] : listed_lost_) {
@@ -1049,17 +1039,10 @@ std::optional<std::vector<std::string>> Lab::live_values(Conn& conn, const std::
   c.args = {o_.model == "multi-leader-lww" ? "GET" : "SIBLINGS", key};
   auto r = conn.call(c);
   if (!r) return std::nullopt;
-  std::vector<std::string> values;
-  if (r->kind == sim::Reply::kBulk) values.push_back(r->text);
-  if (r->kind == sim::Reply::kNull) return values;
-  if (r->kind == sim::Reply::kBulk) return values;
-  // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: the live values, sorted.
-  if (r->kind != sim::Reply::kArray || r->elements.size() != 2) return std::nullopt;
-  for (const auto& sib : r->elements[1].elements) {
-    if (!sib.elements.empty() && sib.elements[0].kind == sim::Reply::kBulk)
-      values.push_back(sib.elements[0].text);
-  }
-  std::sort(values.begin(), values.end());
+  if (r->kind == sim::Reply::kNull) return std::vector<std::string>{};
+  if (r->kind == sim::Reply::kBulk) return std::vector<std::string>{r->text};
+  auto values = sim::sibling_values(*r);
+  if (values) std::sort(values->begin(), values->end());
   return values;
 }
 

@@ -130,11 +130,11 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
   return s;
 }
 
-int64_t Server::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t Server::now_us() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
              .count() +
-         wall_offset_ms_.load(std::memory_order_relaxed);
+         wall_offset_ms_.load(std::memory_order_relaxed) * 1000;
 }
 
 void Server::read_lab_control() {
@@ -148,11 +148,10 @@ void Server::read_lab_control() {
   if (!in.eof()) return;  // absent or being replaced: keep the last settings
   const int64_t was = wall_offset_ms_.exchange(offset, std::memory_order_relaxed);
   if (offset != was) spdlog::warn("lab clock: wall clock offset {} ms (was {} ms)", offset, was);
-  if (sync_delay != lab_sync_delay_ms_) {
+  if (syncer_ && sync_delay != syncer_->lab_sync_delay_ms()) {
     spdlog::warn("lab disk: every synced batch held {} ms (was {} ms)", sync_delay,
-                 lab_sync_delay_ms_);
-    lab_sync_delay_ms_ = sync_delay;
-    if (syncer_) syncer_->set_lab_sync_delay_ms(sync_delay);
+                 syncer_->lab_sync_delay_ms());
+    syncer_->set_lab_sync_delay_ms(sync_delay);
   }
 }
 

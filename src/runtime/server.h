@@ -68,10 +68,10 @@ class Server {
   ServerStats& stats() { return stats_; }
   acl::Table& acl() { return acl_; }  // the users (runtime only: ACL SETUSER is not persisted)
   asio::io_context& io() { return io_; }
-  int64_t now_ms() const;  // wall clock (expiry, TIME); protocol time is clock_
-  int64_t wall_offset_ms() const {
-    return wall_offset_ms_.load(std::memory_order_relaxed);
-  }                                                    // the lab's clock skew (else 0)
+  // Wall clock (expiry, TIME), with the lab's clock skew when there is one (else none);
+  // protocol time is clock_.
+  int64_t now_us() const;
+  int64_t now_ms() const { return now_us() / 1000; }
   int64_t mono_ms() const { return clock_.now_ms(); }  // never steps (blocking timeouts)
   // A connection began waiting in a blocking command: the timer checks its timeout until the
   // wait ends; the keys it waits on wake it through Node::blocked() (drain_node).
@@ -212,7 +212,6 @@ class Server {
   // the syncer's delay.
   void read_lab_control();
   std::atomic<int64_t> wall_offset_ms_{0};  // read by any thread that stamps wall time
-  int64_t lab_sync_delay_ms_ = 0;
   int64_t last_lab_read_ms_ = 0;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Node> node_;

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <chrono>
 
 #include "core/text.h"
 #include "node/glob.h"
@@ -765,10 +764,7 @@ void run_session_command(Server& s, Connection& c, const resp::CommandSpec& spec
     case CommandId::kAcl:
       return cmd_acl(s, c, a, w);
     case CommandId::kTime: {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count() +
-                      s.wall_offset_ms() * 1000;  // the lab's clock skew (else 0)
+      const int64_t us = s.now_us();
       w.array(2);
       w.bulk(std::to_string(us / 1000000));
       return w.bulk(std::to_string(us % 1000000));

@@ -35,6 +35,7 @@ class Syncer {
   // `replikv lab --faults slow-disk` only (Config::lab_control_file): each synced batch waits
   // this long before it is written, as on a disk whose fsync is slow.
   void set_lab_sync_delay_ms(int64_t ms) { lab_sync_delay_ms_ = ms; }
+  int64_t lab_sync_delay_ms() const { return lab_sync_delay_ms_; }
 
  private:
   void run();

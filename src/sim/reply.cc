@@ -93,4 +93,25 @@ Reply parse_reply(std::string_view bytes) {
   return parse_at(bytes, &pos, 0);
 }
 
+std::optional<std::vector<std::string>> sibling_values(const Reply& r, std::string* context) {
+  if (r.kind != Reply::kArray || r.elements.size() != 2 || r.elements[0].kind != Reply::kBulk ||
+      r.elements[1].kind != Reply::kArray) {
+    return std::nullopt;
+  }
+  std::vector<std::string> values;
+  for (const Reply& s : r.elements[1].elements) {
+    if (s.kind != Reply::kArray || s.elements.empty()) return std::nullopt;
+    if (s.elements[0].kind == Reply::kBulk) values.push_back(s.elements[0].text);
+  }
+  if (context) *context = r.elements[0].text;
+  return values;
+}
+
+std::map<std::string, Reply> reply_fields(const Reply& r) {
+  std::map<std::string, Reply> fields;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
+    fields[r.elements[i].text] = r.elements[i + 1];
+  return fields;
+}
+
 }  // namespace rkv::sim

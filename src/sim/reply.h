@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +23,14 @@ struct Reply {
 
 // Parses the first reply in `bytes`. Trailing bytes after it are ignored.
 Reply parse_reply(std::string_view bytes);
+
+// A SIBLINGS reply, [context, [[value|nil, hlc, dot, expire_at_ms], ...]]: the live values in
+// reply order (tombstones have none) and, when `context` is given, the context. nullopt when
+// the reply has another shape.
+std::optional<std::vector<std::string>> sibling_values(const Reply& r,
+                                                       std::string* context = nullptr);
+
+// A RESP2 map (an array key, value, key, value ...) by key; a trailing odd element is ignored.
+std::map<std::string, Reply> reply_fields(const Reply& r);
 
 }  // namespace rkv::sim

@@ -446,22 +446,16 @@ void Workload::complete_leaderless(ClientOp& c, const Reply& r) {
         bulk_or_null(r);
       }
       break;
-    case OpType::kSmembers: {
-      // [context, [[value|nil, hlc, dot, expire_at_ms], ...]]
+    case OpType::kSmembers: {  // SIBLINGS: the live values as members
+      std::string context;
+      auto values = sibling_values(r, &context);
       op.members.clear();
-      if (r.kind != Reply::kArray || r.elements.size() != 2 || r.elements[0].kind != Reply::kBulk ||
-          r.elements[1].kind != Reply::kArray) {
+      if (!values) {
         op.status = OpStatus::kInfo;
         break;
       }
-      for (const Reply& s : r.elements[1].elements) {
-        if (s.kind != Reply::kArray || s.elements.empty()) {
-          op.status = OpStatus::kInfo;
-          return;
-        }
-        if (s.elements[0].kind == Reply::kBulk) op.members.push_back(s.elements[0].text);
-      }
-      contexts_[{c.client, op.key}] = r.elements[0].text;
+      op.members = std::move(*values);
+      contexts_[{c.client, op.key}] = std::move(context);
       break;
     }
     case OpType::kSet:
