@@ -127,14 +127,19 @@ class DiskFullTest(unittest.TestCase):
             time.sleep(0.2)
         self.fail("writes did not resume after space was freed\n" + server.log_tail())
 
-    def test_reserve_refuses_writes_and_restart_on_the_full_disk_serves_them(self):
-        mnt = mount_tmpfs(self, 64)
+    def node_on_tmpfs(self, size_mib, filler_mib, config, fsync="batch"):
+        """A started node whose data dir is on a fresh tmpfs of `size_mib` MiB, `filler_mib` of
+        it taken by a filler file. Returns (server, filler path)."""
+        mnt = mount_tmpfs(self, size_mib)
         filler = os.path.join(mnt, "filler")
-        make_filler(filler, 24 * MIB)
-        config = "[node]\ndisk_reserve_bytes = 8388608\n"
-        s = harness.Server(fsync="batch", config=config, data_dir=os.path.join(mnt, "data"))
+        make_filler(filler, filler_mib * MIB)
+        s = harness.Server(fsync=fsync, config=config, data_dir=os.path.join(mnt, "data"))
         self.addCleanup(s.cleanup)
         s.start()
+        return s, filler
+
+    def test_reserve_refuses_writes_and_restart_on_the_full_disk_serves_them(self):
+        s, filler = self.node_on_tmpfs(64, 24, "[node]\ndisk_reserve_bytes = 8388608\n")
         # Paced so that the reserve, checked every 100 ms, is reached well before the last byte.
         acked, err, waiting = self.fill(s, pace_s=0.005)
         self.assertIsNone(waiting, "a write waited for the disk although the reserve was kept")
@@ -182,13 +187,7 @@ class DiskFullTest(unittest.TestCase):
     def check_refused_write(self, fsync):
         # No reserve: writes go on until the disk itself refuses one. The filler frees enough
         # for RocksDB to flush what the log holds when the node restarts.
-        mnt = mount_tmpfs(self, 48)
-        filler = os.path.join(mnt, "filler")
-        make_filler(filler, 24 * MIB)
-        config = "[node]\ndisk_reserve_bytes = 0\n"
-        s = harness.Server(fsync=fsync, config=config, data_dir=os.path.join(mnt, "data"))
-        self.addCleanup(s.cleanup)
-        s.start()
+        s, filler = self.node_on_tmpfs(48, 24, "[node]\ndisk_reserve_bytes = 0\n", fsync=fsync)
         acked, err, waiting = self.fill(s, pace_s=0)
         if err is not None:
             self.assertTrue(err.startswith("MISCONF"), err)
@@ -219,24 +218,58 @@ class DiskFullTest(unittest.TestCase):
         s.start()
         self.check_acked(s, dict(acked, after="space"))
 
-    def test_a_disk_full_to_the_last_byte_refuses_the_start_with_a_clear_error(self):
+    def test_rocksdb_flushes_meeting_a_full_disk_do_not_stop_the_node(self):
+        # maxmemory sizes RocksDB's memtables small (4 MiB), so RocksDB flushes while the disk
+        # fills and its flushes, compactions and info log meet the full disk themselves. The
+        # node stays up through that, and loses nothing acknowledged.
+        # Half the file system is filler: once it goes, there is room to replay the log into
+        # RocksDB (in small memtables, flushed as they fill) beside the log itself.
+        s, filler = self.node_on_tmpfs(
+            64, 32, "[node]\ndisk_reserve_bytes = 0\n\n[memory]\nmaxmemory = \"32mb\"\n")
+        acked, _, _ = self.fill(s, pace_s=0)  # until the disk refuses a write
+        self.assertGreater(len(acked), 10)
+        # The refused batch keeps meeting the full disk for a while (retried every 200 ms,
+        # each time with a flush); reads go on.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.assertTrue(s.alive(), s.log_tail())
+            with s.raw() as c:
+                self.assertEqual(text(c.call("GET", "k0")), acked["k0"])
+            time.sleep(0.1)
+        self.assertTrue(s.alive(), s.log_tail())
+        self.check_acked(s, acked)
+        s.kill9()
+        os.unlink(filler)
+        s.start()
+        self.check_acked(s, acked)
+        self.wait_writable(s)
+
+    def killed_node_on_a_disk_filled_by(self, name):
+        """A node on a 16 MiB tmpfs that acknowledged k=v and was killed -9, and the tmpfs then
+        filled to the last byte by the file `name` (relative to its data dir). Returns (server,
+        path of that file)."""
         mnt = mount_tmpfs(self, 16)
+        data = os.path.join(mnt, "data")
         s = harness.Server(fsync="batch", config="[node]\ndisk_reserve_bytes = 0\n",
-                           data_dir=os.path.join(mnt, "data"))
+                           data_dir=data)
         self.addCleanup(s.cleanup)
         s.start()
         with s.raw() as c:
             self.assertEqual(c.call("SET", "k", "v"), "OK")
         s.kill9()
-        filler = os.path.join(mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        path = os.path.join(data, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
         try:
             while True:
-                os.write(fd, b"\0" * 4096)
+                os.write(fd, b"\1" * 4096)
         except OSError:
             pass  # the tmpfs is full
         finally:
             os.close(fd)
+        return s, path
+
+    def test_a_disk_full_to_the_last_byte_refuses_the_start_with_a_clear_error(self):
+        s, filler = self.killed_node_on_a_disk_filled_by("../filler")
         with self.assertRaises(RuntimeError) as e:
             s.start()
         self.assertIn("bytes free on its file system", str(e.exception))
@@ -246,6 +279,19 @@ class DiskFullTest(unittest.TestCase):
         s.start()
         with s.raw() as c:
             self.assertEqual(text(c.call("GET", "k")), "v")
+
+    def test_an_unfinished_table_file_is_removed_to_start_on_a_full_disk(self):
+        # A compaction that ran out of space, or was cut short by kill -9, leaves its output
+        # table behind; here that table is what fills the disk. Opening removes it (RocksDB's
+        # current version does not name it) and starts, where it would otherwise refuse.
+        s, leftover = self.killed_node_on_a_disk_filled_by("999999.sst")
+        s.start()
+        self.assertFalse(os.path.exists(leftover))
+        with s.raw() as c:
+            self.assertEqual(text(c.call("GET", "k")), "v")
+            self.assertEqual(c.call("SET", "k2", "v2"), "OK")
+        with open(s.log_path, errors="replace") as f:
+            self.assertIn("unfinished table files", f.read())
 
 
 class ClusterDiskFullTest(unittest.TestCase):

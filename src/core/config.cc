@@ -298,6 +298,7 @@ Status parse_node(const Reader& r, const toml::table& t, Config& c) {
   RKV_RETURN_IF_ERROR(r.get_int(t, "expire_sweep_ms", &c.expire_sweep_ms, 1, 60000));
   RKV_RETURN_IF_ERROR(
       r.get_int(t, "disk_reserve_bytes", &c.disk_reserve_bytes, 0, int64_t{1} << 50));
+  if (t.contains("disk_reserve_bytes")) c.disk_reserve_auto = false;
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (!kLevels.count(c.log_level)) {

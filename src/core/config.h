@@ -195,8 +195,10 @@ struct Config {
   uint64_t expire_sweep_ms = 100;  // active expiry sweep period
   // Writes are refused while the data dir's file system has less free space than this, so that
   // a full disk still leaves room to compact, flush and restart. 0: only a failed write stops
-  // them.
+  // them. Not set in the file (disk_reserve_auto): 64 MiB, or an eighth of a smaller file
+  // system (disk_budget, runtime/disk_guard.h).
   uint64_t disk_reserve_bytes = 64ull << 20;
+  bool disk_reserve_auto = true;
   Limits limits;
   MemorySettings memory;  // [memory]
   TlsSettings tls;

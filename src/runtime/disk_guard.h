@@ -10,6 +10,25 @@
 
 namespace rkv {
 
+// What a node keeps free on its data dir's file system, and the largest write-ahead log
+// segment, fitted to the file system's size. The defaults suit a disk of gigabytes; on a small
+// one (tens of MB) a 64 MiB reserve would refuse every write, and a 64 MiB segment (zero-filled
+// ahead of use) could not be made. The automatic reserve is capped at an eighth of the file
+// system, a segment at the largest power of two within a sixteenth; neither below 1 MiB.
+// RocksDB's memtable keeps its size: a small one on a small disk makes RocksDB flush and
+// compact there, and a compaction needs room up to the size of what it rewrites.
+struct DiskBudget {
+  uint64_t reserve_bytes;
+  uint64_t wal_max_segment_bytes;
+};
+// `fs_bytes`: the file system's size (0: unknown, nothing is capped). `reserve_bytes` is kept
+// as configured unless `reserve_auto`.
+DiskBudget disk_budget(uint64_t fs_bytes, uint64_t reserve_bytes, bool reserve_auto,
+                       uint64_t wal_max_segment_bytes);
+// The size of the file system holding `path`, or of the nearest existing directory above it
+// (0 when none can be read).
+uint64_t file_system_bytes(const std::string& path);
+
 class DiskGuard {
  public:
   explicit DiskGuard(uint64_t reserve_bytes) : reserve_bytes_(reserve_bytes) {}

@@ -62,5 +62,39 @@ TEST(DiskGuard, AnEmptyErrorStillCountsAsAFailure) {
   EXPECT_FALSE(g.write_error().empty());
 }
 
+constexpr uint64_t kMiB = 1ull << 20;
+
+TEST(DiskBudget, ALargeFileSystemKeepsTheDefaults) {
+  const DiskBudget b = disk_budget(500ull << 30, 64 * kMiB, true, 64 * kMiB);
+  EXPECT_EQ(b.reserve_bytes, 64 * kMiB);
+  EXPECT_EQ(b.wal_max_segment_bytes, 64 * kMiB);
+}
+
+TEST(DiskBudget, ASmallFileSystemGetsAnEighthAsReserveAndSmallerSegments) {
+  const DiskBudget b = disk_budget(40 * kMiB, 64 * kMiB, true, 64 * kMiB);
+  EXPECT_EQ(b.reserve_bytes, 5 * kMiB);
+  EXPECT_EQ(b.wal_max_segment_bytes, 2 * kMiB);  // a power of two within a sixteenth
+}
+
+TEST(DiskBudget, AConfiguredReserveIsKept) {
+  EXPECT_EQ(disk_budget(40 * kMiB, 64 * kMiB, false, 64 * kMiB).reserve_bytes, 64 * kMiB);
+  EXPECT_EQ(disk_budget(40 * kMiB, 0, false, 64 * kMiB).reserve_bytes, 0u);
+}
+
+TEST(DiskBudget, NeverBelowOneMiBAndNothingCappedWhenTheSizeIsUnknown) {
+  const DiskBudget tiny = disk_budget(2 * kMiB, 64 * kMiB, true, 64 * kMiB);
+  EXPECT_EQ(tiny.reserve_bytes, kMiB);
+  EXPECT_EQ(tiny.wal_max_segment_bytes, kMiB);
+  const DiskBudget unknown = disk_budget(0, 64 * kMiB, true, 64 * kMiB);
+  EXPECT_EQ(unknown.reserve_bytes, 64 * kMiB);
+  EXPECT_EQ(unknown.wal_max_segment_bytes, 64 * kMiB);
+}
+
+TEST(DiskBudget, TheFileSystemOfAPathNotMadeYetIsItsNearestParents) {
+  const uint64_t tmp = file_system_bytes("/tmp");
+  EXPECT_GT(tmp, 0u);
+  EXPECT_EQ(file_system_bytes("/tmp/rkv-no-such-dir/data/deeper"), tmp);
+}
+
 }  // namespace
 }  // namespace rkv

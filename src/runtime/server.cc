@@ -88,6 +88,17 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
     ro.write_buffer_bytes = eighth;
     ro.block_cache_bytes = eighth;
   }
+  // A small file system gets a smaller reserve (unless one is configured) and log segments.
+  const uint64_t fs_bytes = file_system_bytes(config.data_dir);
+  const DiskBudget budget = disk_budget(fs_bytes, config.disk_reserve_bytes,
+                                        config.disk_reserve_auto, ro.wal_max_segment_bytes);
+  ro.wal_max_segment_bytes = budget.wal_max_segment_bytes;
+  s->config_.disk_reserve_bytes = budget.reserve_bytes;
+  s->disk_ = DiskGuard(budget.reserve_bytes);
+  if (budget.reserve_bytes != config.disk_reserve_bytes) {
+    spdlog::info("the data dir's file system holds {} bytes: disk_reserve_bytes = {} (an eighth)",
+                 fs_bytes, budget.reserve_bytes);
+  }
   auto storage = open_rocks_storage(config.data_dir, ro);
   if (!storage.is_ok()) return storage.status();
   s->storage_ = std::move(storage).value();

@@ -18,6 +18,7 @@
 // every recovered segment can go before anything is appended. Deletes of "l" keys are applied
 // to both, so checkpointed records (and those of stores written before this scheme) are
 // deleted as well.
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -27,14 +28,24 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "storage/blob_files.h"
 #include "storage/log_records.h"
@@ -51,8 +62,7 @@ constexpr int kMaxWriteBuffers = 4;
 constexpr int kMaxBackgroundJobs = 2;
 constexpr int kMaxOpenFiles = 512;
 constexpr uint64_t kBytesPerSync = 1ull << 20;
-constexpr size_t kKeepInfoLogFiles = 4;
-constexpr size_t kMaxInfoLogBytes = 16ull << 20;
+constexpr size_t kMaxInfoLogBytes = 4ull << 20;  // per LOG file; one older file is kept
 constexpr const char* kWalDir = "wal";
 constexpr const char* kBlobDir = "images";   // blobs (storage.h), one file each
 constexpr std::string_view kLogBegin = "l";  // Raft log records: [kLogBegin, kLogEnd)
@@ -116,6 +126,31 @@ Status from_rocks(const rocksdb::Status& s, const std::string& dir, std::string_
 // polled every few seconds, and Resume() answers Busy meanwhile. replikv resumes it instead
 // (RocksStorage::write calls Resume() when a write meets the error), as soon as a retry of the
 // write finds room.
+// The highest sequence number a completed flush wrote to a table file. RocksDB's Flush() can
+// answer OK without having flushed (while it recovers from a background error, a full disk), so
+// a log segment is released only once a completed flush is seen to cover every write made to
+// RocksDB before the Flush() call: its records would otherwise live in a memtable alone, and a
+// kill -9 would lose them.
+class FlushTracker final : public rocksdb::EventListener {
+ public:
+  void OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::FlushJobInfo& info) override {
+    uint64_t cur = flushed_.load();
+    while (info.largest_seqno > cur && !flushed_.compare_exchange_weak(cur, info.largest_seqno)) {
+    }
+  }
+  // Every write with a sequence number <= this is in a table file.
+  uint64_t flushed_upto() const { return flushed_.load(); }
+  void raise_to(uint64_t seq) { OnFlushCompleted(nullptr, with_seq(seq)); }
+
+ private:
+  static rocksdb::FlushJobInfo with_seq(uint64_t seq) {
+    rocksdb::FlushJobInfo info;
+    info.largest_seqno = seq;
+    return info;
+  }
+  std::atomic<uint64_t> flushed_{0};
+};
+
 class NoAutoRecovery final : public rocksdb::EventListener {
  public:
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*error*/,
@@ -131,8 +166,84 @@ rocksdb::CompressionType pick_compression() {
   return has_lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
 }
 
-rocksdb::Options make_options(const RocksOptions& options) {
+// RocksDB's info log (<dir>/LOG), written by replikv rather than by RocksDB's own logger. On a
+// full disk RocksDB's logger fails a write and aborts the process at its next line (an
+// assertion in its file writer, compiled into the distribution's library); this one drops a
+// line the disk refuses and goes on. At most kMaxInfoLogBytes per file; the previous file is
+// kept as LOG.old. Errors are also logged to the node's own log.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  explicit InfoLog(std::string dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), path_(std::move(dir) + "/LOG") {
+    std::lock_guard<std::mutex> lock(mu_);
+    reopen(/*rotate=*/false);
+  }
+  ~InfoLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char msg[2048];
+    va_list copy;
+    va_copy(copy, ap);
+    const int n = std::vsnprintf(msg, sizeof(msg), format, copy);
+    va_end(copy);
+    if (n < 0) return;
+    const std::string_view text(msg, std::min<size_t>(static_cast<size_t>(n), sizeof(msg) - 1));
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL &&
+        level != rocksdb::InfoLogLevel::HEADER_LEVEL) {
+      spdlog::error("rocksdb ({}): {}", path_, text);
+    }
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+        1000000;
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char stamp[64];
+    std::snprintf(stamp, sizeof(stamp), "%04d/%02d/%02d-%02d:%02d:%02d.%06lld ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(micros));
+    std::string line;
+    line.reserve(text.size() + 48);
+    line.append(stamp).append(text).push_back('\n');
+    std::lock_guard<std::mutex> lock(mu_);
+    if (size_ + line.size() > kMaxInfoLogBytes) reopen(/*rotate=*/true);
+    if (fd_ < 0) return;
+    const ssize_t w = ::write(fd_, line.data(), line.size());  // a refused line is dropped
+    if (w > 0) size_ += static_cast<uint64_t>(w);
+  }
+  size_t GetLogFileSize() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return size_;
+  }
+
+ private:
+  void reopen(bool rotate) {
+    if (fd_ >= 0) ::close(fd_);
+    if (rotate) (void)::rename(path_.c_str(), (path_ + ".old").c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st {};
+    size_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    // A LOG left too large by an earlier version starts over.
+    if (!rotate && size_ > kMaxInfoLogBytes) reopen(/*rotate=*/true);
+  }
+
+  const std::string path_;
+  mutable std::mutex mu_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+rocksdb::Options make_options(const RocksOptions& options, const std::string& dir) {
   rocksdb::Options o;
+  o.info_log = std::make_shared<InfoLog>(dir);
   o.create_if_missing = options.create_if_missing;
   o.paranoid_checks = true;
   o.manual_wal_flush = false;
@@ -155,8 +266,6 @@ rocksdb::Options make_options(const RocksOptions& options) {
   o.compression = pick_compression();
   o.bytes_per_sync = kBytesPerSync;
   o.max_open_files = kMaxOpenFiles;
-  o.keep_log_file_num = kKeepInfoLogFiles;
-  o.max_log_file_size = kMaxInfoLogBytes;
   o.listeners.push_back(std::make_shared<NoAutoRecovery>());
 
   rocksdb::BlockBasedTableOptions t;
@@ -212,11 +321,68 @@ Status check_dir(const std::string& dir, bool create) {
   return Status::ok();
 }
 
+// Deletes the table files (.sst) of `dir` that the store's current version does not name:
+// output of a flush or compaction that failed or was interrupted, which RocksDB itself deletes
+// only once it has opened. The store's LOCK is held meanwhile, so that tables a live process is
+// writing are never touched; a store another process holds is left alone (its open fails later
+// and says so).
+Status remove_unreferenced_tables(const std::string& dir, const RocksOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::ok();
+  const std::string lock_path = dir + "/LOCK";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (lock_fd < 0) return Status::ok();
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(lock_fd, F_SETLK, &fl) != 0) {
+    ::close(lock_fd);
+    return Status::ok();
+  }
+  std::set<std::string> live;
+  bool listed = false;
+  {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options o = make_options(options, dir);
+    o.create_if_missing = false;
+    if (rocksdb::DB::OpenForReadOnly(o, dir, &raw).ok()) {
+      std::unique_ptr<rocksdb::DB> db(raw);
+      std::vector<rocksdb::LiveFileMetaData> files;
+      db->GetLiveFilesMetaData(&files);
+      for (const rocksdb::LiveFileMetaData& f : files)
+        live.insert(fs::path(f.name).filename());
+      listed = true;
+      (void)db->Close();
+    }
+  }
+  uint64_t freed = 0;
+  if (listed) {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.path().extension() != ".sst" || live.count(name)) continue;
+      const uint64_t size = entry.file_size(ec);
+      if (fs::remove(entry.path(), ec)) freed += size;
+    }
+  }
+  fl.l_type = F_UNLCK;
+  (void)::fcntl(lock_fd, F_SETLK, &fl);
+  ::close(lock_fd);
+  if (freed > 0) {
+    spdlog::warn(
+        "{}: removed {} bytes of unfinished table files (a flush or compaction cut "
+        "short) to make room to open",
+        dir, freed);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 struct RocksStorage::Impl {
   std::string dir;
   std::unique_ptr<rocksdb::DB> db;
+  std::shared_ptr<FlushTracker> flushes;
   std::unique_ptr<WalLog> wal;
   std::mutex write_mu;         // one writer at a time (the loop or the syncer thread)
   uint64_t seen_segment = 0;   // the log segment current at the last write
@@ -304,11 +470,26 @@ struct RocksStorage::Impl {
   uint64_t replayed_upto = 0;
   std::string open_note;  // why that flush failed at open, for recovery_note()
 
+  // Flushes RocksDB's memtables and says whether every write made to it before the call is now
+  // in a table file (FlushTracker): only then may log segments holding those writes go.
+  Status flush_all(const char* what) {
+    const uint64_t seq = db->GetLatestSequenceNumber();
+    rocksdb::Status fs = db->Flush(rocksdb::FlushOptions());
+    if (!fs.ok()) return from_rocks(fs, dir, what);
+    if (flushes->flushed_upto() < seq) {
+      return Status::resource_exhausted(
+          std::string("rocksdb ") + what + " in " + dir +
+          ": RocksDB reported success but flushed only up to sequence " +
+          std::to_string(flushes->flushed_upto()) + " of " + std::to_string(seq));
+    }
+    return Status::ok();
+  }
+
   Status finish_replay() {
     if (replayed_upto == 0) return Status::ok();
-    rocksdb::Status fs = db->Resume();  // clears the error of an earlier failed flush, if any
-    if (fs.ok()) fs = db->Flush(rocksdb::FlushOptions());
-    if (!fs.ok()) return from_rocks(fs, dir, "flush after log replay");
+    rocksdb::Status rs = db->Resume();  // clears the error of an earlier failed flush, if any
+    if (!rs.ok()) return from_rocks(rs, dir, "flush after log replay");
+    RKV_RETURN_IF_ERROR(flush_all("flush after log replay"));
     wal->release_up_to(replayed_upto);
     replayed_upto = 0;
     return Status::ok();
@@ -326,15 +507,27 @@ struct RocksStorage::Impl {
     releaser = std::thread([this] {
       std::unique_lock<std::mutex> lock(mu);
       uint64_t done = 0;
+      bool failing = false;  // the last flush failed (logged once per streak)
       while (true) {
         cv.wait(lock, [&] { return stop || release_upto > done; });
         if (stop) return;
         const uint64_t upto = release_upto;
         lock.unlock();
-        rocksdb::Status s = db->Flush(rocksdb::FlushOptions());
-        if (s.ok()) wal->release_up_to(upto);  // else: kept, and replayed at the next open
+        const Status fs = flush_all("flush");
+        const bool flushed = fs.is_ok();
+        if (flushed) wal->release_up_to(upto);  // else: kept, and replayed at the next open
+        if (!flushed && !failing) {
+          spdlog::warn("write-ahead log segments are kept until a flush succeeds: {}",
+                       fs.to_string());
+        }
+        failing = !flushed;
         lock.lock();
-        done = upto;
+        if (flushed) {
+          done = upto;
+        } else {
+          // Tried again shortly (a full disk may have room by then), not in a tight loop.
+          cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop; });
+        }
       }
     });
   }
@@ -368,8 +561,14 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   RKV_RETURN_IF_ERROR(check_dir(dir, options.create_if_missing));
   {
     std::error_code ec;
-    const std::filesystem::space_info space = std::filesystem::space(dir, ec);
+    std::filesystem::space_info space = std::filesystem::space(dir, ec);
     const uint64_t need = kOpenHeadroomBytes + options.wal_first_segment_bytes;
+    if (!ec && space.available < need) {
+      // A flush or compaction that ran out of space, or was cut short by kill -9, leaves its
+      // unfinished table behind until RocksDB opens: remove it first.
+      if (Status ps = remove_unreferenced_tables(dir, options); !ps.is_ok()) return ps;
+      space = std::filesystem::space(dir, ec);
+    }
     if (!ec && space.available < need) {
       return Status::resource_exhausted(
           "cannot open rocksdb store in " + dir + ": " + std::to_string(space.available) +
@@ -379,7 +578,10 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     }
   }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(make_options(options), dir, &raw);
+  auto flushes = std::make_shared<FlushTracker>();
+  rocksdb::Options db_options = make_options(options, dir);
+  db_options.listeners.push_back(flushes);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, &raw);
   if (!s.ok()) {
     RKV_ASSERT(raw == nullptr);
     Status st = from_rocks(s, dir, "open");
@@ -394,6 +596,9 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->db.reset(raw);
+  // What RocksDB holds after opening is in its table files (it flushes what it recovers).
+  flushes->raise_to(impl->db->GetLatestSequenceNumber());
+  impl->flushes = std::move(flushes);
   // Log records checkpointed at an earlier open (or written by older versions) are in RocksDB.
   {
     rocksdb::ReadOptions ro;
