@@ -92,7 +92,8 @@ constexpr const char* kFollowerKeyspace = "follow";
 constexpr const char* kMlLwwKeyspace = "mllww";       // --model multi-leader-lww
 constexpr const char* kMlSiblingsKeyspace = "mlsib";  // --model multi-leader-siblings
 // --faults disk (root): each node's data dir is a tmpfs of this size; a fault fills it with a
-// file until kDiskLeftBytes remain, below the node's disk reserve (64 MiB by default).
+// file until kDiskLeftBytes remain, below the node's disk reserve (by default an eighth of the
+// file system: 32 MiB).
 constexpr const char* kDiskMountSize = "256m";
 constexpr uint64_t kDiskLeftBytes = 8ull << 20;
 
