@@ -303,11 +303,13 @@ Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_o
     : table_(store.keyspaces_[ks].table) {
   for (auto& [key, v] : as_of)
     remember(key, std::move(v));
-  // Room for the keyspace as it is and half as much again, so that the image is not copied to
-  // a larger buffer while the keyspace grows during the build (a copy of the whole image in
-  // one step is what building it in steps avoids). Reserved memory is touched only as written.
+  // Room for the keyspace as it is and an eighth again, so that the image is seldom copied to a
+  // larger buffer while the keyspace grows during the build (a copy of the whole image in one
+  // step is what building it in steps avoids). Reserved memory is touched only as written, but
+  // counts as allocated (maxmemory) from now on: a larger margin made a leader near its limit
+  // evict keys for room its image never used.
   const size_t estimate = table_.payload_bytes() + table_.size() * 16 + 8;
-  out_.reserve(estimate + estimate / 2);
+  out_.reserve(estimate + estimate / 8);
   put_u64(out_, 0);  // the count, written once known
 }
 
