@@ -122,10 +122,6 @@ Status from_rocks(const rocksdb::Status& s, const std::string& dir, std::string_
   }
 }
 
-// RocksDB recovers from a full disk by itself only once free space exceeds a margin of its own,
-// polled every few seconds, and Resume() answers Busy meanwhile. replikv resumes it instead
-// (RocksStorage::write calls Resume() when a write meets the error), as soon as a retry of the
-// write finds room.
 // The highest sequence number a completed flush wrote to a table file. RocksDB's Flush() can
 // answer OK without having flushed (while it recovers from a background error, a full disk), so
 // a log segment is released only once a completed flush is seen to cover every write made to
@@ -151,6 +147,10 @@ class FlushTracker final : public rocksdb::EventListener {
   std::atomic<uint64_t> flushed_{0};
 };
 
+// RocksDB recovers from a full disk by itself only once free space exceeds a margin of its own,
+// polled every few seconds, and Resume() answers Busy meanwhile. replikv resumes it instead
+// (RocksStorage::write calls Resume() when a write meets the error), as soon as a retry of the
+// write finds room.
 class NoAutoRecovery final : public rocksdb::EventListener {
  public:
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*error*/,
