@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
@@ -62,6 +61,8 @@ constexpr int kMaxWriteBuffers = 4;
 constexpr int kMaxBackgroundJobs = 2;
 constexpr int kMaxOpenFiles = 512;
 constexpr uint64_t kBytesPerSync = 1ull << 20;
+// How long a Flush() that returned OK may take to be reported by the listener (FlushTracker).
+constexpr std::chrono::milliseconds kFlushReportWait{1000};
 constexpr size_t kMaxInfoLogBytes = 4ull << 20;  // per LOG file; one older file is kept
 constexpr const char* kWalDir = "wal";
 constexpr const char* kBlobDir = "images";   // blobs (storage.h), one file each
@@ -127,24 +128,32 @@ Status from_rocks(const rocksdb::Status& s, const std::string& dir, std::string_
 // a log segment is released only once a completed flush is seen to cover every write made to
 // RocksDB before the Flush() call: its records would otherwise live in a memtable alone, and a
 // kill -9 would lose them.
+// RocksDB calls OnFlushCompleted after it has installed the flush's result, and a Flush() that
+// waited for that result may return first: flushed_through() waits a moment for the call.
 class FlushTracker final : public rocksdb::EventListener {
  public:
   void OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::FlushJobInfo& info) override {
-    uint64_t cur = flushed_.load();
-    while (info.largest_seqno > cur && !flushed_.compare_exchange_weak(cur, info.largest_seqno)) {
-    }
+    raise_to(info.largest_seqno);
   }
-  // Every write with a sequence number <= this is in a table file.
-  uint64_t flushed_upto() const { return flushed_.load(); }
-  void raise_to(uint64_t seq) { OnFlushCompleted(nullptr, with_seq(seq)); }
+  void raise_to(uint64_t seq) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      flushed_ = std::max(flushed_, seq);
+    }
+    cv_.notify_all();
+  }
+  // Whether every write with a sequence number <= seq is in a table file, waiting up to
+  // `wait` for a flush that has finished to be reported. Returns the figure reached.
+  uint64_t flushed_through(uint64_t seq, std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return flushed_ >= seq; });
+    return flushed_;
+  }
 
  private:
-  static rocksdb::FlushJobInfo with_seq(uint64_t seq) {
-    rocksdb::FlushJobInfo info;
-    info.largest_seqno = seq;
-    return info;
-  }
-  std::atomic<uint64_t> flushed_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t flushed_ = 0;
 };
 
 // RocksDB recovers from a full disk by itself only once free space exceeds a margin of its own,
@@ -476,11 +485,11 @@ struct RocksStorage::Impl {
     const uint64_t seq = db->GetLatestSequenceNumber();
     rocksdb::Status fs = db->Flush(rocksdb::FlushOptions());
     if (!fs.ok()) return from_rocks(fs, dir, what);
-    if (flushes->flushed_upto() < seq) {
-      return Status::resource_exhausted(
-          std::string("rocksdb ") + what + " in " + dir +
-          ": RocksDB reported success but flushed only up to sequence " +
-          std::to_string(flushes->flushed_upto()) + " of " + std::to_string(seq));
+    if (const uint64_t got = flushes->flushed_through(seq, kFlushReportWait); got < seq) {
+      return Status::resource_exhausted(std::string("rocksdb ") + what + " in " + dir +
+                                        ": RocksDB reported success but flushed only up to "
+                                        "sequence " +
+                                        std::to_string(got) + " of " + std::to_string(seq));
     }
     return Status::ok();
   }
