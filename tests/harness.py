@@ -37,11 +37,35 @@ def replikv_bin():
     return path
 
 
+# Ports handed out by free_port, one empty file each, shared by every test process on the
+# machine: tests run in parallel, and a port free when one of them picks it may be picked by
+# another before the first server binds it (a node then met another test's admin HTTP server on
+# its own port).
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "rkv-test-ports")
+_PORT_REUSE_S = 900  # a port handed out longer ago than this may be handed out again
+
+
 def free_port():
-    """A loopback port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on right now (the OS picks it) and that no other test
+    process was handed in the last _PORT_REUSE_S seconds."""
+    os.makedirs(_PORT_DIR, exist_ok=True)
+    port = 0
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        path = os.path.join(_PORT_DIR, str(port))
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return port
+        except FileExistsError:
+            try:
+                if time.time() - os.path.getmtime(path) > _PORT_REUSE_S:
+                    os.utime(path)
+                    return port
+            except OSError:
+                pass
+    return port  # every pick was recent: the OS's word alone
 
 
 _live_servers = []
@@ -165,9 +189,10 @@ class Server:
                     # A server with requirepass answers NOAUTH: it is up all the same.
                     if r == "PONG" or (isinstance(r, RespError) and str(r).startswith("NOAUTH")):
                         return
-            except (OSError, ConnectionClosed) as e:
-                # Closed without a reply: not this server's answer (it may still be binding, or
-                # another process held the port a moment); the exit check above tells which.
+            except (OSError, ConnectionClosed, ValueError) as e:
+                # Closed without a reply, or a reply that is not RESP: not this server's answer
+                # (it may still be binding, or another process holds the port); the exit check
+                # above tells which.
                 last = e
             time.sleep(0.05)
         raise RuntimeError(f"replikv not ready on port {self.port} after {timeout}s ({last})\n"
