@@ -75,11 +75,22 @@ Server::~Server() {
 }
 
 Result<std::unique_ptr<Server>> Server::create(const Config& config) {
-  std::unique_ptr<Server> s(new Server(config));
+  // A small file system gets a smaller reserve (unless one is configured) and log segments.
+  RocksOptions ro;
+  const uint64_t fs_bytes = file_system_bytes(config.data_dir);
+  const DiskBudget budget = disk_budget(fs_bytes, config.disk_reserve_bytes,
+                                        config.disk_reserve_auto, ro.wal_max_segment_bytes);
+  ro.wal_max_segment_bytes = budget.wal_max_segment_bytes;
+  if (budget.reserve_bytes != config.disk_reserve_bytes) {
+    spdlog::info("the data dir's file system holds {} bytes: disk_reserve_bytes = {} (an eighth)",
+                 fs_bytes, budget.reserve_bytes);
+  }
+  Config sized = config;
+  sized.disk_reserve_bytes = budget.reserve_bytes;
+  std::unique_ptr<Server> s(new Server(sized));
   auto users = acl::Table::from_config(config);  // a broken [[user]] rule stops the start
   if (!users.is_ok()) return users.status();
   s->acl_ = std::move(users).value();
-  RocksOptions ro;
   ro.unsynced = config.fsync == FsyncMode::kNever;
   if (config.memory.maxmemory != 0) {
     // RocksDB's memtables and block cache sit beside what maxmemory bounds: with a limit set
@@ -87,17 +98,6 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config) {
     const size_t eighth = std::clamp<size_t>(config.memory.maxmemory / 8, 4ull << 20, 64ull << 20);
     ro.write_buffer_bytes = eighth;
     ro.block_cache_bytes = eighth;
-  }
-  // A small file system gets a smaller reserve (unless one is configured) and log segments.
-  const uint64_t fs_bytes = file_system_bytes(config.data_dir);
-  const DiskBudget budget = disk_budget(fs_bytes, config.disk_reserve_bytes,
-                                        config.disk_reserve_auto, ro.wal_max_segment_bytes);
-  ro.wal_max_segment_bytes = budget.wal_max_segment_bytes;
-  s->config_.disk_reserve_bytes = budget.reserve_bytes;
-  s->disk_ = DiskGuard(budget.reserve_bytes);
-  if (budget.reserve_bytes != config.disk_reserve_bytes) {
-    spdlog::info("the data dir's file system holds {} bytes: disk_reserve_bytes = {} (an eighth)",
-                 fs_bytes, budget.reserve_bytes);
   }
   auto storage = open_rocks_storage(config.data_dir, ro);
   if (!storage.is_ok()) return storage.status();

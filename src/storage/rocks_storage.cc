@@ -334,20 +334,20 @@ Status check_dir(const std::string& dir, bool create) {
 // output of a flush or compaction that failed or was interrupted, which RocksDB itself deletes
 // only once it has opened. The store's LOCK is held meanwhile, so that tables a live process is
 // writing are never touched; a store another process holds is left alone (its open fails later
-// and says so).
-Status remove_unreferenced_tables(const std::string& dir, const RocksOptions& options) {
+// and says so). Best effort: what cannot be listed or removed stays.
+void remove_unreferenced_tables(const std::string& dir, const RocksOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::ok();
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) return;
   const std::string lock_path = dir + "/LOCK";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (lock_fd < 0) return Status::ok();
+  if (lock_fd < 0) return;
   struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
   if (::fcntl(lock_fd, F_SETLK, &fl) != 0) {
     ::close(lock_fd);
-    return Status::ok();
+    return;
   }
   std::set<std::string> live;
   bool listed = false;
@@ -383,7 +383,6 @@ Status remove_unreferenced_tables(const std::string& dir, const RocksOptions& op
         "short) to make room to open",
         dir, freed);
   }
-  return Status::ok();
 }
 
 }  // namespace
@@ -575,7 +574,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     if (!ec && space.available < need) {
       // A flush or compaction that ran out of space, or was cut short by kill -9, leaves its
       // unfinished table behind until RocksDB opens: remove it first.
-      if (Status ps = remove_unreferenced_tables(dir, options); !ps.is_ok()) return ps;
+      remove_unreferenced_tables(dir, options);
       space = std::filesystem::space(dir, ec);
     }
     if (!ec && space.available < need) {
