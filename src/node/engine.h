@@ -24,16 +24,23 @@
 
 namespace rkv {
 
-// A keyspace image written as a blob of its own (Storage::write_blob), outside the batches, or
-// the removal of one (data null). The driver carries these out in the order taken, off the
-// event loop (an image may be hundreds of megabytes), and hands each back by on_blob_done; it
-// must drop its own references to `data` first.
+// A keyspace image written as a blob of its own (Storage::write_blob), outside the batches, the
+// removal of one (data null), or the reading of one (read: the driver sets data to its
+// content). The driver carries these out in the order taken, off the event loop (an image may
+// be hundreds of megabytes), and hands each back by on_blob_done; after a write it must drop
+// its own references to `data` first.
 struct BlobOp {
   std::string name;
-  std::shared_ptr<std::string> data;  // null: remove the blob
+  std::shared_ptr<std::string> data;  // null: remove the blob (unless read)
   uint32_t keyspace = 0;
   uint64_t index = 0;  // the log index the image is of
+  bool read = false;
 };
+
+class Storage;
+// Carries a BlobOp out on `storage` (the drivers' one way to): writes, removes, or reads into
+// op.data.
+Status run_blob_op(Storage& storage, BlobOp& op);
 
 class RaftGroup;
 class LeaderlessEngine;

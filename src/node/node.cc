@@ -1027,6 +1027,16 @@ std::vector<BlobOp> Node::take_blob_ops() {
   return std::exchange(blob_ops_, {});
 }
 
+Status run_blob_op(Storage& storage, BlobOp& op) {
+  if (op.read) {
+    auto data = storage.read_blob(op.name);
+    if (!data.is_ok()) return data.status();
+    op.data = std::make_shared<std::string>(std::move(data).value());
+    return Status::ok();
+  }
+  return op.data ? storage.write_blob(op.name, *op.data) : storage.remove_blob(op.name);
+}
+
 void Node::on_blob_done(BlobOp op, const Status& st, int64_t now_ms) {
   RKV_ASSERT(op.keyspace < engines_.size() && engines_[op.keyspace]);
   engines_[op.keyspace]->on_blob_done(std::move(op), st, now_ms);

@@ -244,6 +244,7 @@ void RaftGroup::tick(int64_t now_ms) {
   }
   if (is_leader()) propose_expiries(now_ms);
   build_image();
+  manage_image();
   note_disk_handoff();
   pump(now_ms);
 }
@@ -738,6 +739,7 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
   raft_->advance(rd);
   release_all_mode();
   maybe_compact();
+  manage_image();
 }
 
 void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
@@ -957,6 +959,20 @@ void RaftGroup::build_image() {
 }
 
 void RaftGroup::on_blob_done(BlobOp op, const Status& st, int64_t /*now_ms*/) {
+  if (op.read) {
+    image_reading_ = false;
+    if (!st.is_ok()) {
+      // The follower waiting for the snapshot stays behind meanwhile; the others are served.
+      node_->note(
+          fmt::format("keyspace {}: could not read back the snapshot image {} to send "
+                      "it to a follower: {} (tried again in a second)",
+                      group_, op.name, st.to_string()));
+      image_read_retry_at_ = node_->mono_ms() + 1000;
+      return;
+    }
+    raft_->restore_image(op.index, std::move(*op.data));  // ignored when stale
+    return;
+  }
   if (!op.data) {
     // A removal. One that failed leaves a file the next open removes.
     if (!st.is_ok()) {
@@ -986,6 +1002,21 @@ void RaftGroup::on_blob_done(BlobOp op, const Status& st, int64_t /*now_ms*/) {
     // A snapshot from the leader replaced the keyspace meanwhile: this image is of no use.
     node_->blob_ops_.push_back(BlobOp{op.name, nullptr, ks_, op.index});
   }
+}
+
+void RaftGroup::manage_image() {
+  if (!node_->image_blobs_ || blob_index_ == 0 || raft_->snapshot().meta.index != blob_index_) {
+    return;  // the image is not in a blob of its own (yet)
+  }
+  if (raft_->image_held()) {
+    (void)raft_->drop_image();  // refused while a transfer is under way
+    return;
+  }
+  const uint64_t wanted = raft_->image_wanted();
+  if (wanted != blob_index_ || image_reading_ || node_->mono_ms() < image_read_retry_at_) return;
+  image_reading_ = true;
+  node_->blob_ops_.push_back(
+      BlobOp{raft::image_blob_name(group_, wanted), nullptr, ks_, wanted, /*read=*/true});
 }
 
 void RaftGroup::remove_blobs_except(uint64_t keep) {

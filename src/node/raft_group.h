@@ -212,10 +212,16 @@ class RaftGroup final : public Engine {
   uint64_t image_retry_at_ = 0;
   // Removes every image blob of the group but the one of `keep` (0: all).
   void remove_blobs_except(uint64_t keep);
-  uint64_t start_term_ = 0;     // the term persisted when this incarnation opened the group
-  int64_t last_tick_ms_ = 0;    // protocol time up to which ticks were handed to Raft
-  bool clock_started_ = false;  // last_tick_ms_ is set
-  bool skipped_pause_ = false;  // the last tick() call skipped a pause (see tick())
+  // Raft's copy of an image that is in blob_index_ is let go of while no follower needs it,
+  // and read back from the blob when one does (raft::Raft::drop_image): the image would
+  // otherwise stay in memory, as large as the keyspace, until the next one.
+  void manage_image();
+  bool image_reading_ = false;       // a read of the blob for Raft is under way
+  int64_t image_read_retry_at_ = 0;  // monotonic ms: after a failed read, the next try
+  uint64_t start_term_ = 0;          // the term persisted when this incarnation opened the group
+  int64_t last_tick_ms_ = 0;         // protocol time up to which ticks were handed to Raft
+  bool clock_started_ = false;       // last_tick_ms_ is set
+  bool skipped_pause_ = false;       // the last tick() call skipped a pause (see tick())
   int64_t last_pause_note_ms_ = INT64_MIN / 2;  // when the last pause was reported
   uint64_t next_ctx_ = 0;
   uint64_t expire_inflight_index_ = 0;                   // an expiry proposal not yet applied

@@ -193,16 +193,24 @@ void encode_snapshot_into(const Snapshot& s, std::string* out, const BlobRef* bl
   out->append(s.data);
 }
 
-// seal(encode_x(...)) in one buffer: log entries are written on every node for every write,
-// snapshot images are the size of the keyspace.
-std::string sealed_entry(const Entry& e) {
-  std::string out;
-  out.reserve(8 + 17 + e.data.size());
-  seal_begin(&out);
-  encode_entry_into(e, &out);
-  seal_end(&out);
-  return out;
+// seal(encode_entry(e)) without the entry's data: the checksum (over the whole payload, data
+// included), term, index and type. The record is this head followed by e.data, which the
+// storage may keep without a copy (WriteBatch::put_shared).
+std::string sealed_entry_head(const Entry& e) {
+  std::string head;
+  head.reserve(8 + 17);
+  put_u64(head, 0);
+  put_u64(head, e.term);
+  put_u64(head, e.index);
+  head.push_back(static_cast<char>(e.type));
+  const std::string_view pieces[] = {std::string_view(head).substr(8), e.data.view()};
+  std::string sum;
+  put_u64(sum, checksum64(pieces));
+  head.replace(0, 8, sum);
+  return head;
 }
+
+// seal(encode_x(...)) in one buffer: snapshot images are the size of the keyspace.
 
 // With `blob`, the record names the blob that holds the image instead of holding s.data.
 std::string sealed_snapshot(const Snapshot& s, const BlobRef* blob = nullptr) {
@@ -281,7 +289,7 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
   }
   if (rd.truncate_from) batch->delete_range(log_key(group, *rd.truncate_from), log_end(group));
   for (const Entry& e : rd.entries)
-    batch->put_owned(log_key(group, e.index), sealed_entry(e));
+    batch->put_shared(log_key(group, e.index), sealed_entry_head(e), e.data);
   if (rd.hard_state) add_hard_state_write(group, *rd.hard_state, batch);
 }
 

@@ -107,7 +107,7 @@ Raft::Raft(Config config, Random& random, PersistentState restored)
 
   log_.restore(restored.snapshot.meta, std::move(restored.entries), restored.hard_state.commit);
   if (cfg_.applied > log_.applied()) log_.applied_to(std::min(cfg_.applied, log_.committed()));
-  snapshot_ = std::make_shared<const Snapshot>(std::move(restored.snapshot));
+  set_snapshot(std::move(restored.snapshot));
   term_ = restored.hard_state.term;
   vote_ = restored.hard_state.vote;
   // A node that restarts may have acknowledged a leader's heartbeat just before it crashed;
@@ -543,7 +543,7 @@ void Raft::install_snapshot(Snapshot snap) {
   }
   log_.install_snapshot(snap.meta, (cfg_.bugs & kBugSnapshotForgetsLost) != 0);
   ++snapshots_installed_;
-  snapshot_ = std::make_shared<const Snapshot>(std::move(snap));
+  set_snapshot(std::move(snap));
   pending_snapshot_ = snapshot_;
   if (pending_compaction_ && pending_compaction_->meta.index <= snapshot_->meta.index) {
     pending_compaction_.reset();
@@ -638,10 +638,10 @@ void Raft::handle_snapshot_resp(const Message& m) {
     return;
   }
   if (m.reject) {
-    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_->data.size());
+    pr.snapshot_offset = std::min<uint64_t>(m.offset, image_size_);
     send_snapshot_chunk(m.from);
   } else if (m.offset > pr.snapshot_offset) {
-    pr.snapshot_offset = std::min<uint64_t>(m.offset, snapshot_->data.size());
+    pr.snapshot_offset = std::min<uint64_t>(m.offset, image_size_);
     send_snapshot_chunk(m.from);
   }
 }
@@ -697,7 +697,11 @@ void Raft::send_snapshot_chunk(NodeId to) {
     pr.pending_snapshot = snapshot_->meta.index;
     pr.snapshot_offset = 0;
   }
-  const uint64_t size = snapshot_->data.size();
+  if (!image_held_) {
+    image_wanted_ = snapshot_->meta.index;  // sent once the application hands it back
+    return;
+  }
+  const uint64_t size = image_size_;
   const uint64_t off = std::min<uint64_t>(pr.snapshot_offset, size);
   const uint64_t len = std::min<uint64_t>(cfg_.snapshot_chunk_bytes, size - off);
   Message m;
@@ -961,10 +965,39 @@ Status Raft::compact(uint64_t index, std::string image) {
   const uint64_t cut =
       index > cfg_.snapshot_catchup_entries ? index - cfg_.snapshot_catchup_entries : 0;
   if (cut > log_.base_index()) log_.compact(cut);
-  snapshot_ = std::make_shared<const Snapshot>(
-      Snapshot{SnapshotMeta{index, t, voters_, std::move(starts)}, std::move(image)});
+  set_snapshot(Snapshot{SnapshotMeta{index, t, voters_, std::move(starts)}, std::move(image)});
   pending_compaction_ = snapshot_;  // shared with the Ready that persists it: not copied
   return Status::ok();
+}
+
+void Raft::set_snapshot(Snapshot snap) {
+  image_size_ = snap.data.size();
+  image_held_ = true;
+  image_wanted_ = 0;
+  snapshot_ = std::make_shared<const Snapshot>(std::move(snap));
+}
+
+bool Raft::drop_image() {
+  if (!image_held_ || snapshot_->meta.index == 0) return false;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.state == ProgressState::kSnapshot) return false;
+  }
+  // A new object: the Ready persisting the old one (pending_compaction_) keeps its bytes.
+  snapshot_ = std::make_shared<const Snapshot>(Snapshot{snapshot_->meta, {}});
+  image_held_ = false;
+  return true;
+}
+
+void Raft::restore_image(uint64_t index, std::string image) {
+  if (image_held_ || index != snapshot_->meta.index) return;
+  RKV_ASSERT_MSG(image.size() == image_size_,
+                 "restored image differs in size from the dropped one");
+  snapshot_ = std::make_shared<const Snapshot>(Snapshot{snapshot_->meta, std::move(image)});
+  image_held_ = true;
+  image_wanted_ = 0;
+  for (auto& [id, pr] : progress_) {
+    if (pr.state == ProgressState::kSnapshot) send_snapshot_chunk(id);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

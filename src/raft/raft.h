@@ -198,6 +198,19 @@ class Raft {
   // snapshot_catchup_entries is dropped (the next Ready's `compacted` persists both).
   // InvalidArgument if index > applied; no-op if the snapshot is that recent already.
   Status compact(uint64_t index, std::string image);
+  // The current snapshot's image is durable where the application can read it back (a blob):
+  // Raft lets go of its bytes until a follower needs them. A transfer that then starts (or
+  // goes on) waits, and image_wanted() names the snapshot; the application reads the image
+  // and hands it back with restore_image. Returns false, keeping the bytes, while a transfer
+  // is under way or when there is no snapshot.
+  bool drop_image();
+  bool image_held() const { return image_held_; }
+  // The index of the snapshot whose dropped image a transfer waits for (0: none).
+  uint64_t image_wanted() const { return image_wanted_; }
+  // The image of snapshot `index`, read back. Ignored unless it is the current snapshot's and
+  // that image is dropped (a newer snapshot, or an image restored already, make it stale);
+  // the transfers waiting for it resume.
+  void restore_image(uint64_t index, std::string image);
 
   bool has_ready() const;
   Ready ready();
@@ -336,7 +349,13 @@ class Raft {
   Role role_ = Role::kFollower;
   RaftLog log_;
   // Latest local snapshot (sent to lagging followers); shared with the Ready persisting it.
+  // Its data is empty while the image is dropped (drop_image); image_size_ is its size always.
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
+  bool image_held_ = true;
+  uint64_t image_size_ = 0;
+  uint64_t image_wanted_ = 0;
+  // Sets snapshot_ to `snap`, its image held.
+  void set_snapshot(Snapshot snap);
 
   std::map<NodeId, Progress> progress_;
   std::map<NodeId, bool> votes_;

@@ -393,6 +393,48 @@ TEST(Snapshot, LaggingFollowerReceivesSnapshotInChunks) {
   EXPECT_SAFE(c);
 }
 
+// A leader that let go of its image (the application keeps it in a file) asks for it when a
+// follower needs it, sends nothing meanwhile, and streams it once it is handed back; an image
+// handed back for an older snapshot, or while held, is ignored.
+TEST(Snapshot, DroppedImageIsAskedForAndSentOnceRestored) {
+  Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 16; });
+  ASSERT_TRUE(c.elect(1));
+  c.settle();
+  EXPECT_FALSE(c.raft(1).drop_image());  // no snapshot yet
+  const uint64_t applied = commit_without_3(c, 20);
+  const std::string image = testing::encode_state(c.node(1).sm);
+  ASSERT_TRUE(c.raft(1).compact(applied, image).is_ok());
+  c.process(1);
+  ASSERT_TRUE(c.raft(1).drop_image());
+  EXPECT_FALSE(c.raft(1).image_held());
+  EXPECT_TRUE(c.raft(1).snapshot().data.empty());
+  EXPECT_EQ(c.raft(1).image_wanted(), 0u);
+
+  int chunks = 0;
+  c.drop = [&](const Message& m) {
+    if (m.type == MessageType::kSnapshot && m.to == 3) ++chunks;
+    return false;
+  };
+  c.heal();
+  c.settle(10);
+  EXPECT_EQ(chunks, 0);
+  EXPECT_EQ(c.raft(1).image_wanted(), applied);
+  EXPECT_EQ(c.raft(1).progress().at(3).state, ProgressState::kSnapshot);
+  c.raft(1).restore_image(applied - 1, "stale");  // not the current snapshot: ignored
+  EXPECT_FALSE(c.raft(1).image_held());
+  c.raft(1).restore_image(applied, image);
+  EXPECT_TRUE(c.raft(1).image_held());
+  EXPECT_EQ(c.raft(1).image_wanted(), 0u);
+  EXPECT_FALSE(c.raft(1).drop_image());  // a transfer is under way
+  c.settle(10);
+  EXPECT_GT(chunks, 10);
+  EXPECT_EQ(c.raft(3).log().base_index(), applied);
+  EXPECT_EQ(c.node(3).sm, c.node(1).sm);
+  EXPECT_EQ(c.raft(1).progress().at(3).state, ProgressState::kReplicate);
+  EXPECT_TRUE(c.raft(1).drop_image());  // done: it can go again
+  EXPECT_SAFE(c);
+}
+
 TEST(Snapshot, FollowerWithinCatchupEntriesCatchesUpFromTheLog) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_catchup_entries = 25; });
   ASSERT_TRUE(c.elect(1));

@@ -92,12 +92,12 @@ void BlobWriter::run() {
       op = std::move(queue_.front());
       queue_.pop_front();
     }
-    Status st = op.data ? storage_->write_blob(op.name, *op.data) : storage_->remove_blob(op.name);
+    Status st = run_blob_op(*storage_, op);
     // An image was built into a buffer reserved with room to grow; Raft keeps it (to send to a
     // lagging follower) until the next one. Trimmed here, off the event loop: the copy takes
     // time in proportion to the image, and the room beyond its end counts as allocated memory
     // (maxmemory) while untouched.
-    if (op.data && st.is_ok()) op.data->shrink_to_fit();
+    if (op.data && !op.read && st.is_ok()) op.data->shrink_to_fit();
     done_(std::move(op), std::move(st));
   }
 }

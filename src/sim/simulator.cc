@@ -955,14 +955,18 @@ void Simulator::on_disk_done(const Event& e) {
 void Simulator::on_blob_done(const Event& e) {
   SimNode& n = nodes_[e.node];
   if (!n.node || e.generation != n.incarnation) return;
-  auto it = n.blob_ops.find(e.a);
-  RKV_ASSERT(it != n.blob_ops.end());
+  // The oldest op completes: the server's blob thread carries them out in the order taken, and
+  // a pause that defers this event may let a later one's event come first (a read of an image
+  // then found it removed).
+  RKV_ASSERT(!n.blob_ops.empty());  // one event per op
+  auto it = n.blob_ops.begin();
   BlobOp op = std::move(it->second);
   n.blob_ops.erase(it);
   // Durable once done, like the server's (written, synced, renamed): a crash before this event
   // leaves no blob, one after leaves it whole.
-  Status st = op.data ? n.storage->write_blob(op.name, *op.data) : n.storage->remove_blob(op.name);
-  RKV_ASSERT(st.is_ok());
+  Status st = run_blob_op(*n.storage, op);
+  RKV_ASSERT_MSG(st.is_ok(), (op.name + ": " + st.to_string()).c_str());
+  if (op.read) ++result_.stats.images_read_back;
   n.node->on_blob_done(std::move(op), st, clock_ms(e.node));
   drain(e.node);
 }
@@ -975,9 +979,10 @@ void Simulator::drain(int i) {
     // An image takes many times a batch's latency: client writes and acknowledgements go on
     // meanwhile, and a crash may come between the image and the record that names it.
     const int64_t latency =
-        op.data ? static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us) * 10,
-                                                  static_cast<uint64_t>(mix_.disk_max_us) * 50))
-                : mix_.disk_min_us;
+        op.data || op.read
+            ? static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us) * 10,
+                                              static_cast<uint64_t>(mix_.disk_max_us) * 50))
+            : mix_.disk_min_us;
     n.blob_free_at = std::max(n.blob_free_at, q_.now()) + latency;
     const uint64_t id = n.next_blob_op++;
     n.blob_ops.emplace(id, std::move(op));

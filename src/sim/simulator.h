@@ -40,7 +40,9 @@ struct SimStats {
   uint64_t persists = 0, invariant_checks = 0;
   uint64_t max_term = 0;            // highest Raft term seen (elections happened)
   uint64_t max_snapshot_index = 0;  // highest snapshot index seen (the log was compacted)
-  bool raft_active = false;         // Node::raft_group returned groups: Raft was under test
+  // Snapshot images a leader let go of and read back from their blob to send to a follower.
+  uint64_t images_read_back = 0;
+  bool raft_active = false;  // Node::raft_group returned groups: Raft was under test
   // Coverage of the modes' promises: acknowledged async writes the nodes listed as lost (by
   // LOSTWRITES), and follower reads that reported being behind (staleness or entries).
   uint64_t lost_writes_listed = 0, stale_follower_reads = 0;

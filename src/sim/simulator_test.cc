@@ -92,6 +92,19 @@ TEST(Simulator, SeedsPassWithoutTheNodeFindings) {
   }
 }
 
+// Leaders let go of their image once it is in its blob and read it back for a lagging follower
+// (RaftGroup::manage_image): the runs must take that path, and pass.
+TEST(Simulator, LeadersReadTheirImageBackForLaggingFollowers) {
+  RKV_SKIP_WITHOUT_RAFT();
+  uint64_t read_back = 0;
+  for (uint64_t seed = 1; seed <= 40 && read_back == 0; ++seed) {
+    SimResult r = run_simulation(test_options(seed, FaultLevel::kHigh));
+    ASSERT_TRUE(r.ok) << r.failure << "\n" << r.params;
+    read_back += r.stats.images_read_back;
+  }
+  EXPECT_GT(read_back, 0u);
+}
+
 TEST(Simulator, FiveAndSevenNodesPass) {
   RKV_SKIP_WITHOUT_RAFT();
   for (int n : {5, 7}) {

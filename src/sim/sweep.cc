@@ -28,7 +28,8 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
   return fmt::format(
              "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max "
              "term {}, "
-             "snapshot index {}, {} crashes ({} torn), {} partitions, {} pauses, {} clock jumps, "
+             "snapshot index {} ({} images read back), {} crashes ({} torn), {} partitions, {} "
+             "pauses, {} clock jumps, "
              "{} msgs "
              "({} dropped, {} dup), {} lost writes listed, {} stale follower reads, hash {:016x}, "
              "{:.2f} "
@@ -36,8 +37,8 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
              "wall",
              o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
              static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index,
-             s.crashes, s.torn_crashes, s.partitions, s.pauses, s.clock_jumps, s.messages_sent,
-             s.messages_dropped, s.messages_duplicated, s.lost_writes_listed,
+             s.images_read_back, s.crashes, s.torn_crashes, s.partitions, s.pauses, s.clock_jumps,
+             s.messages_sent, s.messages_dropped, s.messages_duplicated, s.lost_writes_listed,
              s.stale_follower_reads, r.trace_hash, s.wall_seconds) +
          (o.model == Model::kLeaderless
               ? fmt::format("; converged {} ms after quiet, max {} siblings, {} lww discards, {} "

@@ -28,6 +28,38 @@ void key_of(std::string_view prefix, uint64_t index, std::string* out) {
 
 }  // namespace
 
+LogRecords::Record::Record(std::string_view head, SharedBytes tail, uint64_t segment)
+    : segment(segment) {
+  if (head.size() <= kInlineHead) {
+    std::memcpy(head_, head.data(), head.size());
+    head_size_ = static_cast<uint8_t>(head.size());
+    tail_ = std::move(tail);
+  } else if (tail.empty()) {
+    tail_ = SharedBytes(head);
+  } else {
+    std::string joined;
+    joined.reserve(head.size() + tail.size());
+    joined.append(head);
+    joined.append(tail.view());
+    tail_ = SharedBytes(joined);
+  }
+}
+
+std::string_view LogRecords::Record::value(std::string* scratch) const {
+  if (head_size_ == 0) return tail_.view();
+  scratch->assign(head());
+  scratch->append(tail_.view());
+  return *scratch;
+}
+
+std::string LogRecords::Record::value() const {
+  std::string out;
+  out.reserve(size());
+  out.append(head());
+  out.append(tail_.view());
+  return out;
+}
+
 LogRecords::Run* LogRecords::run_for(std::string_view prefix, bool create) {
   if (last_run_ != nullptr && last_run_->prefix == prefix) return last_run_;
   auto it = runs_.find(prefix);
@@ -58,7 +90,7 @@ uint64_t LogRecords::lower(const Run& r, std::string_view bound) {
 
 void LogRecords::note_removed(size_t key_size, const Record& rec,
                               const std::function<void(uint64_t)>& on_erase) {
-  bytes_ -= key_size + rec.value.size();
+  bytes_ -= key_size + rec.size();
   --size_;
   if (on_erase) on_erase(rec.segment);
 }
@@ -88,7 +120,9 @@ void LogRecords::spill(Run& r, uint64_t from) {
   r.records.resize(from - r.first);
 }
 
-std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint64_t segment) {
+std::optional<uint64_t> LogRecords::put(std::string key, std::string_view head, SharedBytes tail,
+                                        uint64_t segment) {
+  Record incoming(head, std::move(tail), segment);
   std::string_view prefix;
   uint64_t index = 0;
   const bool log_key = split(key, &prefix, &index);
@@ -97,9 +131,8 @@ std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint
     if (index >= r.first && index < r.end()) {
       Record& rec = r.records[index - r.first];
       const uint64_t old = rec.segment;
-      bytes_ = bytes_ - rec.value.size() + value.size();
-      rec.value = std::move(value);
-      rec.segment = segment;
+      bytes_ = bytes_ - rec.size() + incoming.size();
+      rec = std::move(incoming);
       return old;
     }
     if (r.records.empty() || index == r.end()) {
@@ -114,23 +147,23 @@ std::optional<uint64_t> LogRecords::put(std::string key, std::string value, uint
         }
       }
       if (r.records.empty()) r.first = index;
-      bytes_ += key.size() + value.size();
+      bytes_ += key.size() + incoming.size();
       ++size_;
-      r.records.push_back(Record{std::move(value), segment});
+      r.records.push_back(std::move(incoming));
       return old;
     }
   }
   auto [it, inserted] = other_.try_emplace(std::move(key));
   if (inserted) {
-    bytes_ += it->first.size() + value.size();
+    bytes_ += it->first.size() + incoming.size();
     ++size_;
     if (log_key) ++log_keys_in_map_;
-    it->second = Record{std::move(value), segment};
+    it->second = std::move(incoming);
     return std::nullopt;
   }
   const uint64_t old = it->second.segment;
-  bytes_ = bytes_ - it->second.value.size() + value.size();
-  it->second = Record{std::move(value), segment};
+  bytes_ = bytes_ - it->second.size() + incoming.size();
+  it->second = std::move(incoming);
   return old;
 }
 

@@ -7,6 +7,11 @@
 // Every other key, and a log record that would leave a gap in its run, goes to an ordinary
 // ordered map. The two are merged in key order when scanned: runs never interleave with each
 // other (no such prefix is a prefix of another), map keys may fall anywhere.
+//
+// A record's value is a short head kept in the record itself followed by a tail whose bytes are
+// shared (SharedBytes): a sealed Raft entry is its checksum, term, index and type, then the
+// entry's data, the same buffer the Raft log and its messages hold, so that the log is not in
+// memory twice.
 #pragma once
 
 #include <cstdint>
@@ -17,17 +22,43 @@
 #include <string>
 #include <string_view>
 
+#include "core/shared_bytes.h"
+
 namespace rkv {
 
 class LogRecords {
  public:
-  struct Record {
-    std::string value;
+  class Record {
+   public:
+    static constexpr size_t kInlineHead = 31;
+
+    Record() = default;
+    // The value head + tail; a head longer than kInlineHead is joined with the tail instead.
+    Record(std::string_view head, SharedBytes tail, uint64_t segment);
+
+    std::string_view head() const { return {head_, head_size_}; }
+    const SharedBytes& tail() const { return tail_; }
+    size_t size() const { return head_size_ + tail_.size(); }
+    // The value in one piece: a view of the tail when there is no head, else of *scratch,
+    // which it overwrites.
+    std::string_view value(std::string* scratch) const;
+    std::string value() const;
+
     uint64_t segment = 0;  // which write-ahead log segment holds the value (RocksStorage's)
+
+   private:
+    SharedBytes tail_;
+    uint8_t head_size_ = 0;
+    char head_[kInlineHead] = {};
   };
 
-  // Sets key to value. Returns the segment of the record it replaced, nullopt when new.
-  std::optional<uint64_t> put(std::string key, std::string value, uint64_t segment);
+  // Sets key to the value head + tail. Returns the segment of the record it replaced, nullopt
+  // when new.
+  std::optional<uint64_t> put(std::string key, std::string_view head, SharedBytes tail,
+                              uint64_t segment);
+  std::optional<uint64_t> put(std::string key, std::string_view value, uint64_t segment) {
+    return put(std::move(key), value, SharedBytes(), segment);
+  }
   // Removes key, if present; calls on_erase with its segment.
   void erase(std::string_view key, const std::function<void(uint64_t)>& on_erase);
   // Removes every key in [begin, end); calls on_erase with the segment of each.

@@ -27,7 +27,7 @@ TEST(LogRecords, AppendsCutsAndFindsALog) {
   EXPECT_EQ(r.size(), 5u);
   EXPECT_EQ(r.bytes(), 5 * (11 + 2));
   ASSERT_NE(r.find(log_key(p, 7)), nullptr);
-  EXPECT_EQ(r.find(log_key(p, 7))->value, "v7");
+  EXPECT_EQ(r.find(log_key(p, 7))->value(), "v7");
   EXPECT_EQ(r.find(log_key(p, 10)), nullptr);
   EXPECT_EQ(r.put(log_key(p, 7), "again", 70), std::optional<uint64_t>(7));
   std::vector<uint64_t> erased;
@@ -35,10 +35,29 @@ TEST(LogRecords, AppendsCutsAndFindsALog) {
   EXPECT_EQ(erased, (std::vector<uint64_t>{5, 6, 70}));
   std::vector<std::string> seen;
   r.scan_from("", [&](std::string_view k, LogRecords::Record& rec) {
-    seen.push_back(std::string(k) + "=" + rec.value);
+    seen.push_back(std::string(k) + "=" + rec.value());
     return true;
   });
   EXPECT_EQ(seen, (std::vector<std::string>{log_key(p, 8) + "=v8", log_key(p, 9) + "=v9"}));
+}
+
+// A record keeps the tail it is given (the Raft log's buffer), not a copy of it.
+TEST(LogRecords, KeepsTheSharedTailItIsGiven) {
+  LogRecords r;
+  const std::string p("lg\0", 3);
+  const SharedBytes data(std::string(100, 'd'));
+  r.put(log_key(p, 1), "head", data, 1);
+  const LogRecords::Record* rec = r.find(log_key(p, 1));
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->tail().data(), data.data());
+  EXPECT_EQ(rec->head(), "head");
+  EXPECT_EQ(rec->value(), "head" + data.str());
+  EXPECT_EQ(r.bytes(), 11 + 4 + 100u);
+  // A head too long to keep inline is joined with the tail instead.
+  const std::string long_head(LogRecords::Record::kInlineHead + 1, 'h');
+  r.put(log_key(p, 2), long_head, data, 2);
+  EXPECT_EQ(r.find(log_key(p, 2))->value(), long_head + data.str());
+  EXPECT_EQ(r.find(log_key(p, 2))->head(), "");
 }
 
 // Against a std::map doing the same: keys of two logs (with gaps, overwrites, cuts at either
@@ -78,17 +97,27 @@ TEST(LogRecords, BehavesAsAnOrderedMap) {
       }
     };
     LogRecords recs;
-    std::map<std::string, LogRecords::Record> model;
+    struct Value {
+      std::string value;
+      uint64_t segment = 0;
+    };
+    std::map<std::string, Value> model;
     for (int step = 0; step < 3000; ++step) {
       const uint64_t op = rng.uniform(100);
       if (op < 60) {
         const std::string k = draw_key(rng.uniform(3) != 0);
-        const std::string v(rng.uniform(20), 'v');
+        // Values in one piece, or a head (inline when short, joined when long) and a tail.
+        std::string v;
+        for (size_t i = rng.uniform(70); i > 0; --i)
+          v.push_back(static_cast<char>('a' + rng.uniform(26)));
+        const size_t cut = rng.uniform(2) ? v.size() : rng.uniform(v.size() + 1);
         const uint64_t seg = rng.uniform(1000);
         std::optional<uint64_t> want;
         if (auto it = model.find(k); it != model.end()) want = it->second.segment;
-        model[k] = LogRecords::Record{v, seg};
-        ASSERT_EQ(recs.put(k, v, seg), want) << "seed " << seed << " step " << step;
+        model[k] = Value{v, seg};
+        const std::string_view head = std::string_view(v).substr(0, cut);
+        const SharedBytes tail(std::string_view(v).substr(cut));
+        ASSERT_EQ(recs.put(k, head, tail, seg), want) << "seed " << seed << " step " << step;
       } else if (op < 62) {
         const std::string k = draw_key();
         std::vector<uint64_t> got, want;
@@ -115,7 +144,9 @@ TEST(LogRecords, BehavesAsAnOrderedMap) {
         LogRecords::Record* r = recs.find(k);
         ASSERT_EQ(r != nullptr, it != model.end()) << "seed " << seed << " step " << step;
         if (r) {
-          EXPECT_EQ(r->value, it->second.value);
+          EXPECT_EQ(r->value(), it->second.value);
+          std::string scratch;
+          EXPECT_EQ(r->value(&scratch), it->second.value);
           EXPECT_EQ(r->segment, it->second.segment);
         }
       } else {

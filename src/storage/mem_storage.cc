@@ -62,9 +62,10 @@ MemStorage::MemStorage() : impl_(std::make_unique<Impl>()) {}
 MemStorage::~MemStorage() = default;
 
 Status MemStorage::write(const WriteBatch& batch, bool sync) {
-  if (batch.has_deferred()) {
+  if (batch.has_deferred() || batch.has_tails()) {  // values are kept in one piece
     WriteBatch produced = batch;
     produced.materialize();
+    produced.join_tails();
     return write(produced, sync);
   }
   RKV_RETURN_IF_ERROR(batch.validate());

@@ -409,8 +409,11 @@ struct RocksStorage::Impl {
     RKV_ASSERT(p != live_in_segment.end() && p->second > 0);
     --p->second;
   }
-  void log_put(std::string key, std::string value, uint64_t segment) {
-    if (auto replaced = log_keys.put(std::move(key), std::move(value), segment)) unpin(*replaced);
+  // Sets a log record to the value head + tail (the tail's bytes shared, not copied).
+  void log_put(std::string key, std::string_view head, SharedBytes tail, uint64_t segment) {
+    if (auto replaced = log_keys.put(std::move(key), head, std::move(tail), segment)) {
+      unpin(*replaced);
+    }
     if (segment == 0) return;
     if (live_in_segment.empty() || live_in_segment.rbegin()->first != segment) {
       live_in_segment.emplace_hint(live_in_segment.end(), segment, 1);
@@ -458,7 +461,9 @@ struct RocksStorage::Impl {
     Status st;
     log_keys.scan_from("", [&](std::string_view k, LogRecords::Record& rec) {
       if (rec.segment == 0 || rec.segment >= below) return true;
-      rocksdb::Status ps = cp.Put(to_slice(k), to_slice(rec.value));
+      const rocksdb::Slice key = to_slice(k);
+      const rocksdb::Slice value[2] = {to_slice(rec.head()), to_slice(rec.tail().view())};
+      rocksdb::Status ps = cp.Put(rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 2));
       if (!ps.ok()) {
         st = from_rocks(ps, dir, "log checkpoint");
         return false;
@@ -614,7 +619,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(ro));
     for (it->Seek(to_slice(kLogBegin)); it->Valid(); it->Next())
-      impl->log_put(it->key().ToString(), it->value().ToString(), 0);
+      impl->log_put(it->key().ToString(), to_view(it->value()), {}, 0);
     if (!it->status().ok()) return from_rocks(it->status(), dir, "load log records");
   }
   rocksdb::WriteOptions replay_wo;
@@ -630,7 +635,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
     rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
       if (cf != 0) return rocksdb::Status::Corruption("log record names a column family");
       if (is_log_key(to_view(k))) {
-        impl->log_put(k.ToString(), v.ToString(), kReplayed);
+        impl->log_put(k.ToString(), to_view(v), {}, kReplayed);
         return rocksdb::Status::OK();
       }
       return rest.Put(k, v);
@@ -691,7 +696,7 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
   for (const WriteBatch::Item& item : batch.items()) {
     if (item.op == WriteBatch::Op::kPut && is_log_key(item.key)) has_log_puts = true;
     // RocksDB's format (WalRecord's too) has 32-bit lengths.
-    if (item.key.size() > UINT32_MAX || item.value.size() > UINT32_MAX) {
+    if (item.key.size() > UINT32_MAX || item.value_size() > UINT32_MAX) {
       return Status::invalid_argument("write batch: a key or value over 4 GiB");
     }
   }
@@ -707,7 +712,13 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
     rocksdb::Status s;
     switch (item.op) {
       case WriteBatch::Op::kPut:
-        s = to.Put(item.key, item.value);
+        if (item.tail.empty()) {
+          s = to.Put(item.key, item.value);
+        } else {
+          const rocksdb::Slice key = to_slice(item.key);
+          const rocksdb::Slice value[2] = {to_slice(item.value), to_slice(item.tail.view())};
+          s = to.Put(rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 2));
+        }
         break;
       case WriteBatch::Op::kDelete:
         s = to.Delete(item.key);
@@ -744,7 +755,7 @@ Status RocksStorage::write(WriteBatch&& batch, bool sync) {
     if (!is_log_key(item.key) && item.op != WriteBatch::Op::kDeleteRange) continue;
     switch (item.op) {
       case WriteBatch::Op::kPut:
-        impl_->log_put(std::move(item.key), std::move(item.value), cur);
+        impl_->log_put(std::move(item.key), item.value, std::move(item.tail), cur);
         break;
       case WriteBatch::Op::kDelete:
         impl_->log_delete(item.key);
@@ -789,7 +800,7 @@ Result<std::string> RocksStorage::get(std::string_view key) {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
     const LogRecords::Record* rec = impl_->log_keys.find(key);
     if (rec == nullptr) return Status::not_found("key not found in rocksdb store " + impl_->dir);
-    return rec->value;
+    return rec->value();
   }
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), to_slice(key), &value);
@@ -823,10 +834,11 @@ Status RocksStorage::scan(std::string_view begin, std::string_view end,
   RKV_RETURN_IF_ERROR(scan_db(begin, ends_below_log ? end : kLogBegin));
   if (go_on && !ends_below_log && (begin < kLogEnd)) {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
+    std::string scratch;  // a value in two pieces, joined
     impl_->log_keys.scan_from(std::max(begin, kLogBegin),
                               [&](std::string_view k, LogRecords::Record& rec) {
                                 if (!end.empty() && k >= end) return false;
-                                if (!fn(k, rec.value)) go_on = false;
+                                if (!fn(k, rec.value(&scratch))) go_on = false;
                                 return go_on;
                               });
   }

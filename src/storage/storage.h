@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/shared_bytes.h"
 #include "core/status.h"
 
 namespace rkv {
@@ -36,19 +37,30 @@ class WriteBatch {
   struct Item {
     Op op;
     std::string key;
-    std::string value;  // kPut: the value; kDeleteRange: the exclusive end key
+    std::string value;  // kPut: the value (its head with a tail); kDeleteRange: the end key
+    // kPut: the rest of the value, after `value`, its bytes shared (put_shared); empty otherwise.
+    SharedBytes tail;
     // kPut with a value to produce when the batch is written (put_deferred); empty otherwise.
     std::function<std::string()> make_value;
+
+    size_t value_size() const { return value.size() + tail.size(); }
   };
 
   void put(std::string_view key, std::string_view value) {
-    items_.push_back({Op::kPut, std::string(key), std::string(value), {}});
+    items_.push_back({Op::kPut, std::string(key), std::string(value), {}, {}});
     bytes_ += key.size() + value.size();
   }
   // put() taking its strings over (no copy).
   void put_owned(std::string key, std::string value) {
     bytes_ += key.size() + value.size();
-    items_.push_back({Op::kPut, std::move(key), std::move(value), {}});
+    items_.push_back({Op::kPut, std::move(key), std::move(value), {}, {}});
+  }
+  // A put of the value head + tail whose tail is not copied: a storage that keeps the value in
+  // memory (RocksStorage's Raft log records) keeps the tail's buffer, which the Raft log holds
+  // too. Storages that need the value in one piece join it (join_tails).
+  void put_shared(std::string key, std::string head, SharedBytes tail) {
+    bytes_ += key.size() + head.size() + tail.size();
+    items_.push_back({Op::kPut, std::move(key), std::move(head), std::move(tail), {}});
   }
   // A put whose value is produced by `make_value` when the batch is written, on the thread that
   // writes it (the syncer, with fsync = "batch"): for values so large that encoding them (a copy
@@ -57,7 +69,7 @@ class WriteBatch {
   // `size_hint`: its size, for bytes().
   void put_deferred(std::string key, size_t size_hint, std::function<std::string()> make_value) {
     bytes_ += key.size() + size_hint;
-    items_.push_back({Op::kPut, std::move(key), {}, std::move(make_value)});
+    items_.push_back({Op::kPut, std::move(key), {}, {}, std::move(make_value)});
   }
   // Produces every deferred value (Storage::write calls it first).
   void materialize() {
@@ -74,15 +86,29 @@ class WriteBatch {
     }
     return false;
   }
+  // Appends every shared tail to its value, which then holds the whole value.
+  void join_tails() {
+    for (Item& item : items_) {
+      if (item.tail.empty()) continue;
+      item.value.append(item.tail.view());
+      item.tail = SharedBytes();
+    }
+  }
+  bool has_tails() const {
+    for (const Item& item : items_) {
+      if (!item.tail.empty()) return true;
+    }
+    return false;
+  }
   void del(std::string_view key) {
-    items_.push_back({Op::kDelete, std::string(key), {}, {}});
+    items_.push_back({Op::kDelete, std::string(key), {}, {}, {}});
     bytes_ += key.size();
   }
   // Deletes every key in [begin, end). Requires begin <= end (checked when the batch is
   // written: the whole batch is rejected with InvalidArgument); begin == end deletes nothing.
   // Unlike scan, an empty end is not "unbounded".
   void delete_range(std::string_view begin, std::string_view end) {
-    items_.push_back({Op::kDeleteRange, std::string(begin), std::string(end), {}});
+    items_.push_back({Op::kDeleteRange, std::string(begin), std::string(end), {}, {}});
     bytes_ += begin.size() + end.size();
   }
   void append(WriteBatch&& other) {

@@ -470,7 +470,12 @@ TEST_P(StorageTest, RandomBatchesMatchAnOrderedMapModel) {
       uint32_t op = rng() % 10;
       if (op < 6) {
         std::string k = key(), v = std::to_string(rng());
-        b.put(k, v);
+        if (op < 2) {  // a head and a shared tail
+          const size_t cut = rng() % (v.size() + 1);
+          b.put_shared(k, v.substr(0, cut), SharedBytes(v.substr(cut)));
+        } else {
+          b.put(k, v);
+        }
         model[k] = v;
       } else if (op < 9) {
         std::string k = key();
@@ -862,7 +867,12 @@ TEST_F(RocksStorageTest, RaftLogRecordsSurviveReleasesAndReopens) {
     const int steps = open_round % 2 == 0 ? 3000 : 5;
     for (int step = 0; step < steps; ++step) {
       WriteBatch b;
-      b.put(log_key(next), value + std::to_string(next));
+      if (next % 2 == 0) {  // as Raft writes entries: a sealed head, the entry's data shared
+        b.put_shared(log_key(next), value.substr(0, 25),
+                     SharedBytes(value.substr(25) + std::to_string(next)));
+      } else {
+        b.put(log_key(next), value + std::to_string(next));
+      }
       ++next;
       b.put("m/hs", std::to_string(next));
       if (next - first > 500) {  // compaction: the front goes
@@ -904,8 +914,8 @@ TEST_F(RocksStorageTest, IdleRaftLogRecordsDoNotHoldTheWriteAheadLog) {
     ASSERT_TRUE(s);
     if (open_round == 0) {
       WriteBatch b;
-      for (uint64_t i = 1; i <= 3; ++i)
-        b.put(key('i', i), "idle" + std::to_string(i));
+      for (uint64_t i = 1; i <= 3; ++i)  // checkpointed to RocksDB from a head and a tail
+        b.put_shared(key('i', i), "id", SharedBytes("le" + std::to_string(i)));
       b.put(idle_hs, "idle-hs");
       ASSERT_TRUE(s->write(b, true));
     }

@@ -26,6 +26,7 @@ WalRecord::WalRecord(const WriteBatch& batch) {
   for (const WriteBatch::Item& item : batch.items()) {
     copied += 11 + item.key.size();  // a tag and up to two 5-byte lengths
     if (item.value.size() < kReferencedBytes) copied += item.value.size();
+    if (item.tail.size() < kReferencedBytes) copied += item.tail.size();
   }
   buf_.reserve(copied);
   put_u64(buf_, 0);  // sequence: assigned by RocksDB when a replayed batch is applied
@@ -37,7 +38,7 @@ WalRecord::WalRecord(const WriteBatch& batch) {
       case WriteBatch::Op::kPut:
         copy(std::string_view(&kTypeValue, 1));
         slice(item.key, &referenced);
-        slice(item.value, &referenced);
+        slice(item.value, &referenced, item.tail.view());
         break;
       case WriteBatch::Op::kDelete:
         copy(std::string_view(&kTypeDeletion, 1));
@@ -67,16 +68,19 @@ void WalRecord::reference(std::string_view bytes) {
   spans_.push_back({false, 0, bytes.size(), bytes.data()});
 }
 
-void WalRecord::slice(std::string_view bytes, size_t* referenced) {
-  RKV_ASSERT(bytes.size() <= UINT32_MAX);
+void WalRecord::slice(std::string_view bytes, size_t* referenced, std::string_view more) {
+  RKV_ASSERT(bytes.size() + more.size() <= UINT32_MAX);
   std::string len;
-  put_varint32(len, static_cast<uint32_t>(bytes.size()));
+  put_varint32(len, static_cast<uint32_t>(bytes.size() + more.size()));
   copy(len);
-  if (bytes.size() >= kReferencedBytes && *referenced < kMaxReferenced) {
-    ++*referenced;
-    reference(bytes);
-  } else {
-    copy(bytes);
+  for (std::string_view piece : {bytes, more}) {
+    if (piece.empty()) continue;
+    if (piece.size() >= kReferencedBytes && *referenced < kMaxReferenced) {
+      ++*referenced;
+      reference(piece);
+    } else {
+      copy(piece);
+    }
   }
 }
 

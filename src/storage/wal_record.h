@@ -42,7 +42,8 @@ class WalRecord {
   };
   void copy(std::string_view bytes);
   void reference(std::string_view bytes);
-  void slice(std::string_view bytes, size_t* referenced);
+  // A length-prefixed string: bytes then more (a value's head and its shared tail).
+  void slice(std::string_view bytes, size_t* referenced, std::string_view more = {});
 
   std::string buf_;
   std::vector<Span> spans_;

@@ -16,7 +16,7 @@ std::string rocksdb_rep(const WriteBatch& batch) {
   for (const WriteBatch::Item& item : batch.items()) {
     switch (item.op) {
       case WriteBatch::Op::kPut:
-        EXPECT_TRUE(wb.Put(item.key, item.value).ok());
+        EXPECT_TRUE(wb.Put(item.key, item.value + item.tail.str()).ok());
         break;
       case WriteBatch::Op::kDelete:
         EXPECT_TRUE(wb.Delete(item.key).ok());
@@ -55,10 +55,14 @@ TEST(WalRecord, IsWhatRocksDbWrites) {
     WriteBatch b;
     const int n = static_cast<int>(rng() % 40);
     for (int i = 0; i < n; ++i) {
-      switch (rng() % 4) {
+      switch (rng() % 5) {
         case 0:
         case 1:
           b.put(sized(len() % 300, rng), sized(len(), rng));
+          break;
+        case 4:  // a value in two pieces, the second shared
+          b.put_shared(sized(len() % 300, rng), sized(len() % 64, rng),
+                       SharedBytes(sized(len(), rng)));
           break;
         case 2:
           b.del(sized(len(), rng));
