@@ -366,7 +366,7 @@ CheckResult check_reads(const std::vector<LeaderlessOp>& history, const Leaderle
           }
         }
       }
-      if (!read.empty() && r.complete - r.invoke < facts.request_timeout_us) {
+      if (!read.empty()) {
         earlier_reads[r.key].emplace_back(&rop, read);
       }
     }

@@ -104,10 +104,9 @@ struct LeaderlessFacts {
   int n = 3;
   bool sloppy = true;
   ConflictMode conflict = ConflictMode::kLww;
-  // read_repair = blocking: a read that answered within the coordinator's request timeout had
-  // every replica that answered it repaired first, so it acts as a write of what it returned.
+  // read_repair = blocking: a read that succeeded had every replica counted toward its R
+  // repaired (durably) first, so it acts as a write of what it returned.
   bool blocking_repair = false;
-  int64_t request_timeout_us = 0;
   // Replicas may collect tombstones (a short grace period): a write a collected tombstone
   // replaced may be gone, its dot forgotten, from a replica that forgot the key and saw it
   // written again since.

@@ -222,7 +222,7 @@ Status LeaderlessEngine::open(int64_t now_ms) {
     if (auto* t = tree(ring_.range_of(slot.first))) t->toggle(slot.first, item);
     note_mortality(slot, obj);
     Objects& objs = objects_of(slot.first);
-    object_count_ += objs.emplace(std::move(slot), Stored{std::move(obj), item}).second;
+    object_count_ += objs.emplace(std::move(slot), Stored{std::move(obj), item, 0}).second;
     return true;
   }));
   RKV_RETURN_IF_ERROR(bad);
@@ -371,16 +371,21 @@ Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
     msg.id = rid;
     msg.key = r.key;
     r.start_wall = now_ms;
+    bool own = false;
     for (uint32_t node : r.asked) {
       if (node == self()) {
-        r.answers.emplace_back(self(), read_local(r.key));
-        r.all.merge(r.answers.back().second);
+        own = true;
       } else {
         send(node, msg);
       }
     }
-    auto& stored = reads_.emplace(rid, std::move(r)).first->second;
-    check_read(rid, stored, now_ms);
+    const std::string key = r.key;
+    reads_.emplace(rid, std::move(r));
+    if (own) {  // this replica's answer, once what it holds of the key is durable
+      uint64_t token = 0;
+      Versioned obj = read_local(key, &token);
+      answer_read(self(), rid, key, std::move(obj), token);
+    }
   }
   return {Dispatch::kDeferred, 0};
 }
@@ -572,8 +577,22 @@ void LeaderlessEngine::check_write(uint64_t id, WriteReq& r) {
 }
 
 void LeaderlessEngine::check_read(uint64_t id, ReadReq& r, int64_t now_ms) {
-  if (!r.replied && r.repairs_left == 0 && r.answers.size() >= r.needed) {
-    if (r.merged.empty()) {
+  // Blocking repair: an answer whose replica refused its repair (it cannot write) does not
+  // count toward R (its versions stay in what the read returns); the read waits for the other
+  // replicas asked, and fails when too few are left.
+  const size_t usable = r.answers.size() - r.refused_repair.size();
+  if (!r.replied && r.repairs_left == 0 &&
+      usable + (r.asked.size() - r.answers.size()) < r.needed) {
+    r.replied = true;
+    ++stats_.repairs_refused;
+    part_done(r.client, r.part, std::nullopt,
+              fmt::format("TRYAGAIN node {} refused the read repair of key '{}' (it cannot write "
+                          "at the moment), and too few other replicas answered; what the read "
+                          "found is not yet on the replicas it needs, so it is not returned",
+                          r.refused_repair.front(), r.key));
+  }
+  if (!r.replied && r.repairs_left == 0 && usable >= r.needed) {
+    if (kc().read_repair == ReadRepair::kBlocking || r.merged.empty()) {
       for (auto& [node, obj] : r.answers)
         r.merged.merge(obj);
       keep_lww(&r.merged);
@@ -582,6 +601,7 @@ void LeaderlessEngine::check_read(uint64_t id, ReadReq& r, int64_t now_ms) {
         if (r.repairs_left > 0) return;  // blocking: the reply waits for the repair
       }
     }
+    if (r.answers.size() - r.refused_repair.size() < r.needed) return;  // refused: wait
     r.replied = true;
     r.shown = r.merged;
     part_done(r.client, r.part, r.merged, "");
@@ -616,12 +636,24 @@ void LeaderlessEngine::repair(ReadReq& r, uint64_t read_id, bool blocking) {
     msg.object = bug(kBugRepairWritesOlder) ? obj : r.merged;
     obj = r.merged;  // repaired (or being repaired): not sent twice
     ++stats_.read_repairs;
-    if (node == self()) {
-      uint64_t token = 0;
-      merge_local(r.key, msg.object, &token);
+    if (node == self() && blocking && !node_->write_refusal().empty()) {
+      r.refused_repair.push_back(self());
       continue;
     }
     msg.id = next_id();
+    if (node == self()) {
+      // Blocking: this replica's repair counts once it is durable, as a peer's would (never
+      // at once from here: the read is still being walked).
+      uint64_t token = 0;
+      merge_local(r.key, msg.object, &token);
+      if (token == 0) token = node_->last_token();
+      if (blocking && token > node_->durable_token()) {
+        repair_acks_[msg.id] = read_id;
+        ++r.repairs_left;
+        after_durable_.push_back(AfterDurable{token, -1, msg.id, true, {}});
+      }
+      continue;
+    }
     if (blocking) {
       repair_acks_[msg.id] = read_id;
       ++r.repairs_left;
@@ -690,16 +722,33 @@ void LeaderlessEngine::keep_lww(Versioned* obj) {
   stats_.lww_discarded += obj->resolve_lww();
 }
 
-Versioned LeaderlessEngine::read_local(std::string_view key) const {
+Versioned LeaderlessEngine::read_local(std::string_view key, uint64_t* token) const {
   Slot slot{leaderless::Ring::hash_key(key), std::string(key)};
   const Objects& objs = objects_of(slot.first);
   auto it = objs.find(slot);
   Versioned out = it != objs.end() ? it->second.obj : Versioned{};
+  uint64_t t = it != objs.end() ? it->second.token : 0;
   for (const auto& [target, hs] : hints_) {
     auto h = hs.keys.find(slot.second);
-    if (h != hs.keys.end()) out.merge(h->second.obj);
+    if (h != hs.keys.end()) {
+      out.merge(h->second.obj);
+      t = std::max(t, h->second.token);
+    }
   }
+  if (token) *token = t;
   return out;
+}
+
+void LeaderlessEngine::answer_read(uint32_t to, uint64_t id, std::string_view key, Versioned obj,
+                                   uint64_t token) {
+  Msg r;
+  r.type = MsgType::kReadReply;
+  r.id = id;
+  r.key.assign(key);
+  r.object = std::move(obj);
+  AfterDurable a{token, static_cast<int32_t>(to), id, true, std::move(r)};
+  if (token <= node_->durable_token()) return acknowledge(std::move(a));
+  after_durable_.push_back(std::move(a));
 }
 
 const Versioned* LeaderlessEngine::local_object(std::string_view key) const {
@@ -749,11 +798,11 @@ void LeaderlessEngine::store_object(const Slot& slot, Versioned obj, uint64_t* t
   auto it = objs.find(slot);
   if (it == objs.end()) {
     if (t) t->toggle(slot.first, item);
-    objs.emplace(slot, Stored{std::move(obj), item});
+    objs.emplace(slot, Stored{std::move(obj), item, *token});
     ++object_count_;
   } else {
     if (t) t->replace(slot.first, it->second.item, item);
-    it->second = Stored{std::move(obj), item};
+    it->second = Stored{std::move(obj), item, *token};
   }
 }
 
@@ -809,7 +858,7 @@ bool LeaderlessEngine::store_hint(uint32_t target, std::string_view key, const V
   hs.bytes = hs.bytes - old_bytes + bytes;
   node_->pending_.batch.put_owned(hint_key(target, key), std::move(rec));
   *token = node_->new_token();
-  hs.keys[std::string(key)] = Hint{std::move(merged), stored_ms, bytes};
+  hs.keys[std::string(key)] = Hint{std::move(merged), stored_ms, bytes, *token};
   ++stats_.hints_stored;
   return true;
 }
@@ -827,11 +876,17 @@ void LeaderlessEngine::erase_hint(uint32_t target, std::string_view key) {
 
 void LeaderlessEngine::ack_after(uint64_t token, int32_t peer, uint64_t id, bool ok) {
   if (token == 0) token = node_->last_token();  // an earlier batch may still hold the state
-  if (token <= node_->durable_token()) return acknowledge(AfterDurable{token, peer, id, ok});
-  after_durable_.push_back(AfterDurable{token, peer, id, ok});
+  if (token <= node_->durable_token()) return acknowledge(AfterDurable{token, peer, id, ok, {}});
+  after_durable_.push_back(AfterDurable{token, peer, id, ok, {}});
 }
 
-void LeaderlessEngine::acknowledge(const AfterDurable& a) {
+void LeaderlessEngine::acknowledge(AfterDurable a) {
+  if (a.read_reply) {
+    if (static_cast<uint32_t>(a.peer) == self()) {
+      return on_read_reply(self(), *a.read_reply, node_->last_now_ms_);
+    }
+    return send(static_cast<uint32_t>(a.peer), *a.read_reply);
+  }
   if (a.peer < 0) return on_write_ack(self(), a.id, a.ok);
   Msg m;
   m.type = MsgType::kWriteAck;
@@ -842,9 +897,9 @@ void LeaderlessEngine::acknowledge(const AfterDurable& a) {
 
 void LeaderlessEngine::on_persisted(uint64_t token, int64_t /*now_ms*/) {
   while (!after_durable_.empty() && after_durable_.front().token <= token) {
-    AfterDurable a = after_durable_.front();
+    AfterDurable a = std::move(after_durable_.front());
     after_durable_.pop_front();
-    acknowledge(a);
+    acknowledge(std::move(a));
   }
   flush();
 }
@@ -872,6 +927,7 @@ void LeaderlessEngine::on_write_ack(uint32_t from, uint64_t id, bool ok) {
     auto rit = reads_.find(read_id);
     if (rit != reads_.end() && rit->second.repairs_left > 0) {
       --rit->second.repairs_left;
+      if (!ok) rit->second.refused_repair.push_back(from);
       check_read(read_id, rit->second, node_->last_now_ms_);
     }
     return;
@@ -908,7 +964,11 @@ void LeaderlessEngine::on_read_reply(uint32_t from, Msg& m, int64_t now_ms) {
     auto& [node, obj] = r.answers.back();
     r.merged.merge(obj);
     keep_lww(&r.merged);
-    if (!obj.covers(r.merged)) {
+    if (!obj.covers(r.merged) && node == self()) {
+      uint64_t token = 0;
+      merge_local(r.key, r.merged, &token);
+      ++stats_.read_repairs;
+    } else if (!obj.covers(r.merged)) {
       Msg w;
       w.type = MsgType::kWrite;
       w.kind = WriteKind::kRepair;
@@ -957,7 +1017,7 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
         // held in memory unacknowledged for as long as that lasts. The coordinator counts the
         // refusal; read repair and anti-entropy bring this replica up to date afterwards.
         if (m.kind != WriteKind::kSync) {
-          acknowledge(AfterDurable{0, static_cast<int32_t>(from), m.id, false});
+          acknowledge(AfterDurable{0, static_cast<int32_t>(from), m.id, false, {}});
         }
         return;
       }
@@ -979,12 +1039,9 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
     case MsgType::kWriteAck:
       return on_write_ack(from, m.id, m.ok);
     case MsgType::kRead: {
-      Msg r;
-      r.type = MsgType::kReadReply;
-      r.id = m.id;
-      r.key = m.key;
-      r.object = read_local(m.key);
-      return send(from, r);
+      uint64_t token = 0;
+      Versioned obj = read_local(m.key, &token);
+      return answer_read(from, m.id, m.key, std::move(obj), token);
     }
     case MsgType::kReadReply:
       return on_read_reply(from, m, now_ms);
@@ -1292,8 +1349,13 @@ void LeaderlessEngine::expire_requests(int64_t now_ms) {
     if (!r.replied) {
       ++stats_.read_timeouts;
       r.replied = true;
-      if (r.answers.size() >= r.needed) {  // blocking repair did not finish: answer anyway
-        part_done(r.client, r.part, r.merged, "");
+      if (r.answers.size() >= r.needed) {
+        // Blocking repair did not finish: what the read found is not known to be on the
+        // replicas a later read asks, so it is not returned.
+        part_done(r.client, r.part, std::nullopt,
+                  fmt::format("TIMEOUT the read of key '{}' could not write what it found back "
+                              "to the replicas it read within {} ms (blocking read repair)",
+                              r.key, settings().request_timeout_ms));
       } else {
         part_done(r.client, r.part, std::nullopt,
                   fmt::format("TIMEOUT only {} of the {} replicas needed answered the read within "
@@ -1627,6 +1689,7 @@ void LeaderlessEngine::describe(std::vector<std::pair<std::string, std::string>>
   add("lww_discarded", stats_.lww_discarded);
   add("max_siblings", stats_.max_siblings);
   add("read_repairs", stats_.read_repairs);
+  add("repairs_refused", stats_.repairs_refused);
   add("hints_stored", stats_.hints_stored);
   add("hints_delivered", stats_.hints_delivered);
   add("hints_dropped_window", stats_.hints_dropped_window);

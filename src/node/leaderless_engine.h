@@ -62,9 +62,10 @@ struct LeaderlessStats {
   uint64_t writes = 0, reads = 0;  // coordinated here
   uint64_t relayed = 0;            // writes relayed to a home replica
   uint64_t write_timeouts = 0, read_timeouts = 0, unavailable = 0;
-  uint64_t lww_discarded = 0;  // writes coordinated here that LWW discarded
-  uint64_t max_siblings = 0;   // most siblings one object held here
-  uint64_t read_repairs = 0;   // repair writes sent by reads coordinated here
+  uint64_t lww_discarded = 0;    // writes coordinated here that LWW discarded
+  uint64_t max_siblings = 0;     // most siblings one object held here
+  uint64_t read_repairs = 0;     // repair writes sent by reads coordinated here
+  uint64_t repairs_refused = 0;  // reads failed as replicas refused their blocking repair
   uint64_t hints_stored = 0, hints_delivered = 0;
   uint64_t hints_dropped_window = 0, hints_dropped_bytes = 0;
   uint64_t sync_rounds = 0, sync_equal = 0;  // anti-entropy comparisons started / found equal
@@ -139,6 +140,7 @@ class LeaderlessEngine final : public Engine {
   struct Stored {
     versions::Versioned obj;
     uint64_t item = 0;
+    uint64_t token = 0;  // the node's batch that holds this version (a read answers once durable)
   };
   // The objects of one token range: point lookups by hash, and a range's keys found together
   // (anti-entropy compares ranges) without ordering every key of the node in one tree.
@@ -179,6 +181,9 @@ class LeaderlessEngine final : public Engine {
     std::vector<std::pair<uint32_t, versions::Versioned>> answers;
     bool replied = false;
     size_t repairs_left = 0;  // blocking read repair: acks still awaited before replying
+    // Blocking read repair: replicas that refused their repair (they cannot write: a full
+    // disk). Their answers do not count toward R.
+    std::vector<uint32_t> refused_repair;
     versions::Versioned merged;
     int64_t deadline = 0;
     // Freshness: what the reply showed, and every answer merged (judged once all answered).
@@ -199,6 +204,7 @@ class LeaderlessEngine final : public Engine {
     versions::Versioned obj;
     int64_t stored_ms = 0;  // wall clock when first stored
     size_t bytes = 0;
+    uint64_t token = 0;  // the node's batch that holds it
   };
   struct HintSet {
     std::map<std::string, Hint> keys;
@@ -217,6 +223,9 @@ class LeaderlessEngine final : public Engine {
     int32_t peer;  // >= 0: send a kWriteAck for `id` to it; -1: local ack of write `id`
     uint64_t id;
     bool ok = true;
+    // A read's answer instead of an acknowledgement: sent to `peer` (this node: taken as its
+    // own answer to read `id`).
+    std::optional<leaderless::Msg> read_reply;
   };
 
   const KeyspaceConfig& kc() const;
@@ -249,12 +258,18 @@ class LeaderlessEngine final : public Engine {
   // Merges `obj` into the stored object; returns true when it changed (and persisted it).
   bool merge_local(std::string_view key, const versions::Versioned& obj, uint64_t* token);
   void store_object(const Slot& slot, versions::Versioned obj, uint64_t* token);
-  versions::Versioned read_local(std::string_view key) const;
+  // What this replica holds of `key` (its object and any hints for it); `token`, when given,
+  // is set to the node's batch that holds all of it: a read answers only once that is durable,
+  // so no read returns a version a crash could still take back from this replica.
+  versions::Versioned read_local(std::string_view key, uint64_t* token = nullptr) const;
+  // Answers read `id` with `obj` (to `to`, or as this node's own answer) once `token` is durable.
+  void answer_read(uint32_t to, uint64_t id, std::string_view key, versions::Versioned obj,
+                   uint64_t token);
   bool store_hint(uint32_t target, std::string_view key, const versions::Versioned& obj,
                   int64_t now_ms, uint64_t* token);
   void erase_hint(uint32_t target, std::string_view key);
   void ack_after(uint64_t token, int32_t peer, uint64_t id, bool ok);
-  void acknowledge(const AfterDurable& a);
+  void acknowledge(AfterDurable a);
   void handle(uint32_t from, leaderless::Msg& m, int64_t now_ms);
   void on_write_ack(uint32_t from, uint64_t id, bool ok);
   void on_read_reply(uint32_t from, leaderless::Msg& m, int64_t now_ms);

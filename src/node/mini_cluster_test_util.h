@@ -78,7 +78,7 @@ class MiniCluster {
       for (size_t i = 0; i < nodes_.size(); ++i) {
         Node& n = *nodes_[i];
         n.pump(wall());
-        if (n.has_pending_persist()) {
+        if (!held_disks_.count(static_cast<int>(i)) && n.has_pending_persist()) {
           PersistRequest r = n.take_persist();
           ASSERT_TRUE(storages_[i]->write(r.batch, r.sync).is_ok());
           n.on_persisted(r.token);
@@ -149,6 +149,14 @@ class MiniCluster {
     cut_.insert({b, a});
   }
   void heal() { cut_.clear(); }
+  // A held disk writes nothing: the node's batches wait (as behind a slow or full disk).
+  void hold_disk(int i, bool held) {
+    if (held) {
+      held_disks_.insert(i);
+    } else {
+      held_disks_.erase(i);
+    }
+  }
 
  protected:
   struct InFlight {
@@ -161,7 +169,7 @@ class MiniCluster {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::deque<InFlight> inflight_;
   std::map<uint64_t, std::string> replies_;
-  std::set<int> down_;
+  std::set<int> down_, held_disks_;
   std::set<std::pair<int, int>> cut_;
   uint64_t next_client_ = 0;
 };

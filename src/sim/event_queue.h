@@ -27,6 +27,8 @@ enum class EventKind : uint8_t {
   kPartitionEnd,   // the partition numbered a heals
   kCrash,          // node: a targeted crash (generation = incarnation it targets)
   kBlobDone,       // node: its blob op numbered a is carried out (an image written or removed)
+  kDiskFull,       // a disk of a node fills up (the disk-full fault injector acts)
+  kPersistRetry,   // node: a batch its full disk refused is tried again
 };
 
 struct Event {

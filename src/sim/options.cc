@@ -147,6 +147,7 @@ constexpr FamilyName kFamilies[] = {
     {kFamilyLoss, "loss"}, {kFamilyDuplicate, "dup"},       {kFamilyReorder, "reorder"},
     {kFamilyTail, "tail"}, {kFamilyPartition, "partition"}, {kFamilyCrash, "crash"},
     {kFamilyTorn, "torn"}, {kFamilyPause, "pause"},         {kFamilyClock, "clock"},
+    {kFamilyDisk, "disk"},
 };
 }  // namespace
 

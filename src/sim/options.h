@@ -28,9 +28,10 @@ enum FaultFamily : uint32_t {
   kFamilyTorn = 1u << 6,  // torn last write on crash
   kFamilyPause = 1u << 7,
   kFamilyClock = 1u << 8,  // drift, offsets and jumps
+  kFamilyDisk = 1u << 9,   // full disks: batch and image writes refused for a while
 };
 // "dup,torn" -> mask; nullopt on an unknown name. Names: loss dup reorder tail partition crash
-// torn pause clock.
+// torn pause clock disk.
 std::optional<uint32_t> parse_families(std::string_view list);
 std::string families_text(uint32_t mask);
 

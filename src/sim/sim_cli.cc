@@ -45,7 +45,7 @@ class SimCommandImpl final : public SimCommand {
                      "crdt-counter-max (multi-leader)");
     cmd_->add_option("--disable", disable_,
                      "fault families to switch off, comma-separated: loss,dup,reorder,tail,"
-                     "partition,crash,torn,pause,clock");
+                     "partition,crash,torn,pause,clock,disk");
     cmd_->add_option("--history", sweep_.history_path, "write the JSONL history here");
     cmd_->add_option("--seconds", sweep_.max_wall_seconds,
                      "wall-clock bound for a sweep (no new seeds after it)");

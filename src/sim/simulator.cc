@@ -78,6 +78,8 @@ constexpr size_t kMaxArgs = 8;                         // most arguments a workl
 constexpr int64_t kUnknownStalenessMs = 1'000'000'000'000;
 // Inputs a node resumes reading after a pause, in an order drawn per pause (defer_if_paused).
 constexpr int64_t kResumeSpreadUs = 500;
+// A batch a full disk refused is tried again after this (the server's kPersistRetryMs).
+constexpr int64_t kPersistRetryUs = 200 * kUsPerMs;
 constexpr int kSourceTimer = 0, kSourceDisk = 1, kSourcePeer = 2, kSourceClient = 2 + kMaxNodes;
 
 // Compile-time probes for the Raft wiring of Node (landing in parallel): the simulator builds
@@ -143,6 +145,12 @@ struct SimNode {
   std::map<uint64_t, BlobOp> blob_ops;
   uint64_t next_blob_op = 0;
   int64_t blob_free_at = 0;
+  // Full disk (the disk fault): until this time batch and image writes are refused. A refused
+  // batch is kept and tried again (as the server does) before any later one; the node refuses
+  // client writes meanwhile (Node::refuse_writes) and its Raft leaders hand leadership over.
+  int64_t disk_full_until = 0;
+  std::optional<PersistRequest> refused;
+  bool refusing = false;  // refuse_writes is set on the node
   std::vector<HeldReply> held;
   std::vector<const raft::Raft*> groups;  // per keyspace, as registered with the checkers
   std::vector<std::pair<uint64_t, uint64_t>> votes;  // per keyspace: last (term, vote) seen
@@ -247,6 +255,11 @@ class Simulator {
   void on_deliver(const Event& e);
   void on_disk_done(const Event& e);
   void on_blob_done(const Event& e);
+  void on_persist_retry(const Event& e);
+  bool disk_full(const SimNode& n) const { return q_.now() < n.disk_full_until; }
+  // Writes a batch the node handed out: to the store, acknowledged after the disk's latency; or,
+  // on a full disk, kept for a retry.
+  void write_batch(int i, PersistRequest req);
   void drain(int i);
   void send(int from, int to, std::string payload);
   void note_wan_delay(int64_t us) {
@@ -277,6 +290,7 @@ class Simulator {
 
   // --- nemesis ---
   void on_nemesis();
+  void on_disk_full();
   int64_t exp_delay_us(int64_t mean_ms);
   int down_count() const;
   // The live node leading keyspace `ks` in the highest term, or -1.
@@ -298,6 +312,11 @@ class Simulator {
   std::vector<int64_t> link_last_;  // per (from, to): last delivery time, for FIFO links
   Phase phase_ = Phase::kSafety;
   bool faults_on_ = true;
+  // The disk-full fault (drawn from a stream of its own, so that the other draws of a seed are
+  // unchanged; off in most seeds): every ~disk_full_every_ms_ a node's disk is full for up to
+  // disk_full_max_ms_.
+  Random disk_rng_{0};
+  int64_t disk_full_every_ms_ = 0, disk_full_max_ms_ = 0;
   int64_t issued_ = 0;
   int64_t heal_time_ = 0;
   int64_t op_timeout_ms_ = 0;                         // o_.op_timeout_ms, or drawn for the seed
@@ -413,6 +432,15 @@ void Simulator::setup() {
   constexpr std::array<uint64_t, 3> kCatchup = {0, 5, 100};
   base.raft.snapshot_catchup_entries = kCatchup[snap_rng.uniform(kCatchup.size())];
   params += mix_.describe();
+  disk_rng_ = Random(o_.seed ^ 0xd15c'f011'0000'0003ull);
+  if (o_.faults != FaultLevel::kNone && (o_.disabled & kFamilyDisk) == 0 && disk_rng_.chance(0.3)) {
+    disk_full_every_ms_ = static_cast<int64_t>(disk_rng_.range(500, 5'000));
+    disk_full_max_ms_ = static_cast<int64_t>(disk_rng_.range(100, 3'000));
+    params += fmt::format("\n  disk full: every ~{} ms a node's, for up to {} ms",
+                          disk_full_every_ms_, disk_full_max_ms_);
+  } else {
+    params += "\n  disk full: never";
+  }
   if (o_.model == Model::kLeaderless) sim_keyspaces = setup_leaderless(base, &params);
   if (o_.model == Model::kMultiLeader) sim_keyspaces = setup_multileader(base, &params);
   op_timeout_ms_ =
@@ -490,6 +518,11 @@ void Simulator::setup() {
   if (mix_.fault_interval_ms > 0) {
     schedule(EventKind::kNemesis, exp_delay_us(mix_.fault_interval_ms));
   }
+  if (disk_full_every_ms_ > 0) {
+    schedule(EventKind::kDiskFull,
+             static_cast<int64_t>(disk_rng_.range(1, static_cast<uint64_t>(disk_full_every_ms_))) *
+                 kUsPerMs);
+  }
 }
 
 SimResult Simulator::run() {
@@ -543,6 +576,11 @@ SimResult Simulator::run() {
     }
   }
 
+  for (const SimNode& n : nodes_) {
+    for (const raft::Raft* g : n.groups) {
+      if (n.node && g) result_.stats.disk_handoffs += g->disk_full_handoffs();
+    }
+  }
   result_.trace_hash = XXH3_64bits_digest(&hash_);
   result_.stats.sim_us = q_.now();
   result_.stats.wall_seconds =
@@ -586,6 +624,7 @@ void Simulator::heal_everything() {
   for (int i = 0; i < o_.nodes; ++i) {
     SimNode& n = nodes_[static_cast<size_t>(i)];
     n.paused_until = std::min(n.paused_until, q_.now());
+    n.disk_full_until = std::min(n.disk_full_until, q_.now());
     if (!n.node) start_node(i);
   }
 }
@@ -780,6 +819,12 @@ void Simulator::dispatch(Event& e) {
       break;
     case EventKind::kResume:
       break;  // deferred events run at this time on their own
+    case EventKind::kDiskFull:
+      on_disk_full();
+      break;
+    case EventKind::kPersistRetry:
+      if (!defer_if_paused(e, kSourceTimer)) on_persist_retry(e);
+      break;
     case EventKind::kPartitionEnd:
       if (e.a == partition_serial_) net_ = Partition::healed(o_.nodes);
       break;
@@ -833,9 +878,14 @@ void Simulator::crash_node(int i, int64_t down_ms) {
   // handling of such a record is covered by its unit tests.
   const bool torn = rng_.chance(mix_.torn_p);
   n.storage->crash(/*torn_last_write=*/false);
+  for (const raft::Raft* g : n.groups) {
+    if (g) result_.stats.disk_handoffs += g->disk_full_handoffs();
+  }
   n.node.reset();
   n.held.clear();
   n.paused_until = 0;
+  n.refused.reset();  // never acknowledged: lost with the process
+  n.refusing = false;
   ++result_.stats.crashes;
   if (torn) ++result_.stats.torn_crashes;
   register_groups(i);  // unregisters: every group is now down
@@ -949,6 +999,12 @@ void Simulator::on_disk_done(const Event& e) {
     RKV_ASSERT(s.is_ok());
   }
   n.node->on_persisted(e.a);
+  if (n.refusing && !n.refused) {
+    // The refused batch was written on its retry: the disk has room again. A batch that
+    // completes while a refused one still waits was written before the disk filled.
+    n.refusing = false;
+    n.node->refuse_writes({});
+  }
   drain(e.node);
 }
 
@@ -964,11 +1020,64 @@ void Simulator::on_blob_done(const Event& e) {
   n.blob_ops.erase(it);
   // Durable once done, like the server's (written, synced, renamed): a crash before this event
   // leaves no blob, one after leaves it whole.
-  Status st = run_blob_op(*n.storage, op);
-  RKV_ASSERT_MSG(st.is_ok(), (op.name + ": " + st.to_string()).c_str());
+  // On a full disk an image write fails (the group tries a new image later); reading and
+  // removing need no room.
+  const bool refused = disk_full(n) && op.data && !op.read;
+  Status st = refused ? Status::resource_exhausted("no space left on device (simulated)")
+                      : run_blob_op(*n.storage, op);
+  RKV_ASSERT_MSG(st.is_ok() || refused, (op.name + ": " + st.to_string()).c_str());
   if (op.read) ++result_.stats.images_read_back;
   n.node->on_blob_done(std::move(op), st, clock_ms(e.node));
   drain(e.node);
+}
+
+void Simulator::write_batch(int i, PersistRequest req) {
+  SimNode& n = nodes_[static_cast<size_t>(i)];
+  if (disk_full(n)) {
+    // As the server: the batch is kept whole and retried; the node refuses writes meanwhile.
+    ++result_.stats.refused_batches;
+    n.refused = std::move(req);
+    if (!n.refusing) {
+      n.refusing = true;
+      n.node->refuse_writes("MISCONF the disk is full (simulated); writes are refused");
+    }
+    schedule(EventKind::kPersistRetry, q_.now() + kPersistRetryUs, i, 0, 0, n.incarnation);
+    return;
+  }
+  // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
+  // the acknowledgement, completes after the disk's latency, in order.
+  Status s = n.storage->write(std::move(req.batch), false);
+  RKV_ASSERT(s.is_ok());
+  const auto latency = static_cast<int64_t>(
+      rng_.range(static_cast<uint64_t>(mix_.disk_min_us), static_cast<uint64_t>(mix_.disk_max_us)));
+  n.disk_free_at = std::max(n.disk_free_at, q_.now()) + latency;
+  schedule(EventKind::kDiskDone, n.disk_free_at, i, req.token, req.sync ? 1 : 0, n.incarnation);
+  ++result_.stats.persists;
+}
+
+void Simulator::on_persist_retry(const Event& e) {
+  SimNode& n = nodes_[e.node];
+  if (!n.node || e.generation != n.incarnation || !n.refused) return;
+  PersistRequest req = std::move(*n.refused);
+  n.refused.reset();
+  write_batch(e.node, std::move(req));  // refused again while the disk is still full
+  drain(e.node);
+}
+
+void Simulator::on_disk_full() {
+  if (!faults_on_) return;
+  schedule(EventKind::kDiskFull,
+           q_.now() + 1 +
+               static_cast<int64_t>(-std::log(1.0 - disk_rng_.unit()) *
+                                    static_cast<double>(disk_full_every_ms_ * kUsPerMs)));
+  const int victim = static_cast<int>(disk_rng_.uniform(static_cast<uint64_t>(o_.nodes)));
+  const auto len =
+      static_cast<int64_t>(disk_rng_.range(1, static_cast<uint64_t>(disk_full_max_ms_)));
+  SimNode& n = nodes_[static_cast<size_t>(victim)];
+  n.disk_full_until = std::max(n.disk_full_until, q_.now() + len * kUsPerMs);
+  ++result_.stats.disk_fulls;
+  say(fmt::format("t={:.3f}s disk of node {} full for {} ms", static_cast<double>(q_.now()) / 1e6,
+                  victim, len));
 }
 
 void Simulator::drain(int i) {
@@ -988,19 +1097,14 @@ void Simulator::drain(int i) {
     n.blob_ops.emplace(id, std::move(op));
     schedule(EventKind::kBlobDone, n.blob_free_at, i, id, 0, n.incarnation);
   }
-  if (node.has_pending_persist()) {
+  // A refused batch goes first (its retry); later ones wait in the node.
+  if (!n.refused && node.has_pending_persist()) {
     PersistRequest req = node.take_persist();
+    // Observed as the node makes it (a coordinator's batch before its peers get the write),
+    // whether or not a full disk refuses it for now.
     if (ledger_) observe_leaderless(i, req.batch);
     if (mks_) observe_multileader(i, req.batch);
-    // The write reaches the OS at once (lost by a crash unless synced); the sync, and with it
-    // the acknowledgement, completes after the disk's latency, in order.
-    Status s = n.storage->write(std::move(req.batch), false);
-    RKV_ASSERT(s.is_ok());
-    const auto latency = static_cast<int64_t>(rng_.range(static_cast<uint64_t>(mix_.disk_min_us),
-                                                         static_cast<uint64_t>(mix_.disk_max_us)));
-    n.disk_free_at = std::max(n.disk_free_at, q_.now()) + latency;
-    schedule(EventKind::kDiskDone, n.disk_free_at, i, req.token, req.sync ? 1 : 0, n.incarnation);
-    ++result_.stats.persists;
+    write_batch(i, std::move(req));
   }
   for (PeerSend& s : node.take_sends())
     send(i, static_cast<int>(s.to), std::move(s.payload));
@@ -1673,8 +1777,6 @@ void Simulator::check_leaderless_history() {
   facts.sloppy = lks_->sloppy;
   facts.conflict = lks_->conflict;
   facts.blocking_repair = lks_->read_repair == ReadRepair::kBlocking;
-  facts.request_timeout_us =
-      static_cast<int64_t>(nodes_[0].config.leaderless.request_timeout_ms) * kUsPerMs;
   // Seeds with a short grace period may collect tombstones (a node's counter of collections
   // restarts with the node, so the setting decides).
   const LeaderlessSettings& lset = nodes_[0].config.leaderless;

@@ -37,6 +37,12 @@ struct SimStats {
   int64_t ops_ok = 0, ops_fail = 0, ops_info = 0;
   uint64_t messages_sent = 0, messages_dropped = 0, messages_duplicated = 0;
   uint64_t crashes = 0, torn_crashes = 0, pauses = 0, partitions = 0, clock_jumps = 0;
+  // Full-disk faults, and batches a full disk refused (each refused once, retried until written
+  // or dropped by a crash).
+  uint64_t disk_fulls = 0, refused_batches = 0;
+  // Leadership transfers Raft leaders started because their disk was full (summed over every
+  // incarnation of every node).
+  uint64_t disk_handoffs = 0;
   uint64_t persists = 0, invariant_checks = 0;
   uint64_t max_term = 0;            // highest Raft term seen (elections happened)
   uint64_t max_snapshot_index = 0;  // highest snapshot index seen (the log was compacted)

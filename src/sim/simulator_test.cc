@@ -105,6 +105,25 @@ TEST(Simulator, LeadersReadTheirImageBackForLaggingFollowers) {
   EXPECT_GT(read_back, 0u);
 }
 
+// Full disks (the disk fault, drawn in some seeds): batches are refused and retried, the node
+// refuses client writes meanwhile, Raft leaders hand leadership over; every checker passes.
+TEST(Simulator, FullDisksRefuseAndRetryWritesAndHandLeadershipOver) {
+  RKV_SKIP_WITHOUT_RAFT();
+  uint64_t refused = 0, handoffs = 0;
+  for (uint64_t seed = 1; seed <= 60 && (refused == 0 || handoffs == 0); ++seed) {
+    SimResult r = run_simulation(test_options(seed, FaultLevel::kHigh));
+    ASSERT_TRUE(r.ok) << r.failure << "\n" << r.params;
+    refused += r.stats.refused_batches;
+    handoffs += r.stats.disk_handoffs;
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(handoffs, 0u);
+  // Switched off by --disable disk: no disk fills.
+  SimResult off = run_simulation(test_options(4, FaultLevel::kHigh, kFamilyDisk));
+  EXPECT_TRUE(off.ok) << off.failure;
+  EXPECT_EQ(off.stats.disk_fulls, 0u);
+}
+
 TEST(Simulator, FiveAndSevenNodesPass) {
   RKV_SKIP_WITHOUT_RAFT();
   for (int n : {5, 7}) {

@@ -29,7 +29,8 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
              "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max "
              "term {}, "
              "snapshot index {} ({} images read back), {} crashes ({} torn), {} partitions, {} "
-             "pauses, {} clock jumps, "
+             "pauses, {} clock jumps, {} disk fulls ({} batches refused, {} leaderships handed "
+             "over), "
              "{} msgs "
              "({} dropped, {} dup), {} lost writes listed, {} stale follower reads, hash {:016x}, "
              "{:.2f} "
@@ -38,8 +39,9 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
              o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
              static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index,
              s.images_read_back, s.crashes, s.torn_crashes, s.partitions, s.pauses, s.clock_jumps,
-             s.messages_sent, s.messages_dropped, s.messages_duplicated, s.lost_writes_listed,
-             s.stale_follower_reads, r.trace_hash, s.wall_seconds) +
+             s.disk_fulls, s.refused_batches, s.disk_handoffs, s.messages_sent, s.messages_dropped,
+             s.messages_duplicated, s.lost_writes_listed, s.stale_follower_reads, r.trace_hash,
+             s.wall_seconds) +
          (o.model == Model::kLeaderless
               ? fmt::format("; converged {} ms after quiet, max {} siblings, {} lww discards, {} "
                             "read repairs, {} hints delivered ({} left), {} objects synced",
