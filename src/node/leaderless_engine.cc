@@ -379,12 +379,11 @@ Dispatch LeaderlessEngine::start_read(const Origin& o, Op op,
         send(node, msg);
       }
     }
-    const std::string key = r.key;
     reads_.emplace(rid, std::move(r));
     if (own) {  // this replica's answer, once what it holds of the key is durable
       uint64_t token = 0;
-      Versioned obj = read_local(key, &token);
-      answer_read(self(), rid, key, std::move(obj), token);
+      Versioned obj = read_local(msg.key, &token);
+      answer_read(self(), rid, msg.key, std::move(obj), token);
     }
   }
   return {Dispatch::kDeferred, 0};
@@ -650,7 +649,7 @@ void LeaderlessEngine::repair(ReadReq& r, uint64_t read_id, bool blocking) {
       if (blocking && token > node_->durable_token()) {
         repair_acks_[msg.id] = read_id;
         ++r.repairs_left;
-        after_durable_.push_back(AfterDurable{token, -1, msg.id, true, {}});
+        after_durable_.push_back(AfterDurable{token, -1, msg.id, true});
       }
       continue;
     }
@@ -741,14 +740,19 @@ Versioned LeaderlessEngine::read_local(std::string_view key, uint64_t* token) co
 
 void LeaderlessEngine::answer_read(uint32_t to, uint64_t id, std::string_view key, Versioned obj,
                                    uint64_t token) {
+  HeldAnswer a{token, to, id, std::string(key), std::move(obj)};
+  if (token <= node_->durable_token()) return send_answer(std::move(a));
+  held_answers_.push_back(std::move(a));
+}
+
+void LeaderlessEngine::send_answer(HeldAnswer a) {
   Msg r;
   r.type = MsgType::kReadReply;
-  r.id = id;
-  r.key.assign(key);
-  r.object = std::move(obj);
-  AfterDurable a{token, static_cast<int32_t>(to), id, true, std::move(r)};
-  if (token <= node_->durable_token()) return acknowledge(std::move(a));
-  after_durable_.push_back(std::move(a));
+  r.id = a.id;
+  r.key = std::move(a.key);
+  r.object = std::move(a.obj);
+  if (a.to == self()) return on_read_reply(self(), r, node_->last_now_ms_);
+  send(a.to, r);
 }
 
 const Versioned* LeaderlessEngine::local_object(std::string_view key) const {
@@ -876,17 +880,11 @@ void LeaderlessEngine::erase_hint(uint32_t target, std::string_view key) {
 
 void LeaderlessEngine::ack_after(uint64_t token, int32_t peer, uint64_t id, bool ok) {
   if (token == 0) token = node_->last_token();  // an earlier batch may still hold the state
-  if (token <= node_->durable_token()) return acknowledge(AfterDurable{token, peer, id, ok, {}});
-  after_durable_.push_back(AfterDurable{token, peer, id, ok, {}});
+  if (token <= node_->durable_token()) return acknowledge(AfterDurable{token, peer, id, ok});
+  after_durable_.push_back(AfterDurable{token, peer, id, ok});
 }
 
-void LeaderlessEngine::acknowledge(AfterDurable a) {
-  if (a.read_reply) {
-    if (static_cast<uint32_t>(a.peer) == self()) {
-      return on_read_reply(self(), *a.read_reply, node_->last_now_ms_);
-    }
-    return send(static_cast<uint32_t>(a.peer), *a.read_reply);
-  }
+void LeaderlessEngine::acknowledge(const AfterDurable& a) {
   if (a.peer < 0) return on_write_ack(self(), a.id, a.ok);
   Msg m;
   m.type = MsgType::kWriteAck;
@@ -897,9 +895,14 @@ void LeaderlessEngine::acknowledge(AfterDurable a) {
 
 void LeaderlessEngine::on_persisted(uint64_t token, int64_t /*now_ms*/) {
   while (!after_durable_.empty() && after_durable_.front().token <= token) {
-    AfterDurable a = std::move(after_durable_.front());
+    AfterDurable a = after_durable_.front();
     after_durable_.pop_front();
-    acknowledge(std::move(a));
+    acknowledge(a);
+  }
+  while (!held_answers_.empty() && held_answers_.front().token <= token) {
+    HeldAnswer a = std::move(held_answers_.front());
+    held_answers_.pop_front();
+    send_answer(std::move(a));
   }
   flush();
 }
@@ -1017,7 +1020,7 @@ void LeaderlessEngine::handle(uint32_t from, Msg& m, int64_t now_ms) {
         // held in memory unacknowledged for as long as that lasts. The coordinator counts the
         // refusal; read repair and anti-entropy bring this replica up to date afterwards.
         if (m.kind != WriteKind::kSync) {
-          acknowledge(AfterDurable{0, static_cast<int32_t>(from), m.id, false, {}});
+          acknowledge(AfterDurable{0, static_cast<int32_t>(from), m.id, false});
         }
         return;
       }

@@ -223,9 +223,15 @@ class LeaderlessEngine final : public Engine {
     int32_t peer;  // >= 0: send a kWriteAck for `id` to it; -1: local ack of write `id`
     uint64_t id;
     bool ok = true;
-    // A read's answer instead of an acknowledgement: sent to `peer` (this node: taken as its
-    // own answer to read `id`).
-    std::optional<leaderless::Msg> read_reply;
+  };
+  // A read's answer held until the versions it shows are durable: sent to `to`, or taken as
+  // this node's own answer when `to` is this node.
+  struct HeldAnswer {
+    uint64_t token;
+    uint32_t to;
+    uint64_t id;  // the read
+    std::string key;
+    versions::Versioned obj;
   };
 
   const KeyspaceConfig& kc() const;
@@ -269,7 +275,8 @@ class LeaderlessEngine final : public Engine {
                   int64_t now_ms, uint64_t* token);
   void erase_hint(uint32_t target, std::string_view key);
   void ack_after(uint64_t token, int32_t peer, uint64_t id, bool ok);
-  void acknowledge(AfterDurable a);
+  void acknowledge(const AfterDurable& a);
+  void send_answer(HeldAnswer a);
   void handle(uint32_t from, leaderless::Msg& m, int64_t now_ms);
   void on_write_ack(uint32_t from, uint64_t id, bool ok);
   void on_read_reply(uint32_t from, leaderless::Msg& m, int64_t now_ms);
@@ -342,6 +349,7 @@ class LeaderlessEngine final : public Engine {
   };
   std::map<uint32_t, SeenRelays> seen_relays_;  // blocking read repair: write id -> read id
   std::deque<AfterDurable> after_durable_;
+  std::deque<HeldAnswer> held_answers_;
   struct Outbox {
     std::string payload;  // 'L', engine header, kBatch, messages
     size_t count = 0;
