@@ -22,6 +22,7 @@ is killed by pid at exit.
     python3 bench/scale.py                              # 100k, 1M, 5M keys of 64 B
     python3 bench/scale.py --sizes 100000,1000000 --value-size 1024
     python3 bench/scale.py --skip-redis --sizes 1000000
+    python3 bench/scale.py --sizes 1000000 --raft snapshot_log_bytes=33554432
     BENCH_KEEP=1 python3 bench/scale.py ...             # keep the data dirs and node logs
 
 Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server, redis-tools).
@@ -140,11 +141,11 @@ def benchmark(port, size, value_size, clients, n, timeout):
 
 
 class Replikv:
-    def __init__(self, binary, tmp, fsync):
+    def __init__(self, binary, tmp, fsync, raft=None):
         self.binary = binary
         self.dir = os.path.join(tmp, "rkv")
         os.makedirs(self.dir)
-        self.nodes = cluster_load.write_rkv_configs(self.dir, 3, fsync=fsync)
+        self.nodes = cluster_load.write_rkv_configs(self.dir, 3, fsync=fsync, raft=raft)
         for path, *_ in self.nodes:  # info: the logs name every leadership change
             with open(path) as f:
                 text = f.read()
@@ -285,6 +286,8 @@ def main():
     ap.add_argument("--fsync", default="batch")
     ap.add_argument("--skip-redis", action="store_true")
     ap.add_argument("--step-timeout", type=int, default=1800)
+    ap.add_argument("--raft", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [raft] setting of every replikv node (repeatable)")
     ap.add_argument("--bin", default=os.environ.get("REPLIKV_BIN",
                                                     os.path.join(ROOT, "build", "replikv")))
     a = ap.parse_args()
@@ -298,9 +301,9 @@ def main():
     else:
         atexit.register(lambda: shutil.rmtree(tmp, ignore_errors=True))
     print(f"scale: {a.bin}, {a.value_size}-byte values, {a.clients} clients, fsync {a.fsync}, "
-          f"sizes {sizes}", flush=True)
+          f"sizes {sizes}" + (f", [raft] {' '.join(a.raft)}" if a.raft else ""), flush=True)
 
-    rkv = Replikv(a.bin, tmp, a.fsync)
+    rkv = Replikv(a.bin, tmp, a.fsync, dict(kv.split("=", 1) for kv in a.raft) or None)
     redis = None if a.skip_redis else Redis(tmp)
     print(f"{'system':8} {'size':>8} {'keys':>8} {'rps':>8} {'p50':>6} {'p99':>6} {'p99.9':>6} "
           f"{'max':>7} {'elect':>5} {'loop ms':>8} {'RSS MB per node':>22} {'disk MB per node':>20} "

@@ -401,6 +401,15 @@ class ClusterDiskFullTest(unittest.TestCase):
                 self.assertTrue(str(r).startswith("MISCONF"), r)
             self.assertEqual(text(conn.call("GET", "carts:k1")), acked["carts:k1"])
             self.assertEqual(text(conn.call("GET", "lk:k0")), acked["lk:k0"])
+        # A leaderless write that needs every replica fails at once when the full one refuses
+        # (no other node can stand in: N is the cluster), saying it may be stored in part; its
+        # hint for the full replica is delivered with the rest once space returns.
+        with c.nodes[ok].raw(timeout=20) as conn:
+            self.assertEqual(conn.call("CONSISTENCY", "ALL"), "OK")
+            r = str(conn.call("SET", "lk:all", "x"))  # not -TIMEOUT at request_timeout_ms
+            self.assertTrue(r.startswith("REFUSED the write of key 'lk:all' cannot reach the 3 "
+                                         "replicas it needs"), r)
+            self.assertGreaterEqual(int(keyspace_fields(conn, "lk")["writes_refused"]), 1)
 
         os.unlink(filler)
         deadline = time.monotonic() + 60
@@ -409,7 +418,7 @@ class ClusterDiskFullTest(unittest.TestCase):
                 missing = [k for k, v in acked.items()
                            if k.startswith("carts:") and text(conn.call("GET", k)) != v]
                 lk_objects = int(keyspace_fields(conn, "lk")["objects"])
-            lk_acked = sum(1 for k in acked if k.startswith("lk:"))
+            lk_acked = sum(1 for k in acked if k.startswith("lk:")) + 1  # and lk:all
             if not missing and lk_objects >= lk_acked and info_fields(full)["disk_full"] == "0":
                 break
             self.assertLess(time.monotonic(), deadline,
@@ -422,6 +431,7 @@ class ClusterDiskFullTest(unittest.TestCase):
             for k, v in acked.items():
                 if k.startswith("lk:"):
                     self.assertEqual(text(conn.call("GET", k)), v, k)
+            self.assertEqual(text(conn.call("GET", "lk:all")), "x")
 
     def set_through_leader(self, c, k, v, attempts=5):
         """SET through the current leader, again (it is idempotent) when leadership changed

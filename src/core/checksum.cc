@@ -20,6 +20,24 @@ uint64_t checksum64(std::span<const std::string_view> pieces) {
   return XXH3_64bits_digest(&state);
 }
 
+struct Checksum64Stream::State {
+  XXH3_state_t xxh;
+};
+
+Checksum64Stream::Checksum64Stream() : state_(std::make_unique<State>()) {
+  XXH3_64bits_reset(&state_->xxh);
+}
+
+Checksum64Stream::~Checksum64Stream() = default;
+
+void Checksum64Stream::update(std::string_view piece) {
+  XXH3_64bits_update(&state_->xxh, piece.data(), piece.size());
+}
+
+uint64_t Checksum64Stream::digest() const {
+  return XXH3_64bits_digest(&state_->xxh);
+}
+
 std::string seal(std::string_view payload) {
   std::string out;
   out.reserve(payload.size() + 8);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +14,21 @@ namespace rkv {
 uint64_t checksum64(std::string_view data);
 // checksum64 of the pieces joined, without joining them.
 uint64_t checksum64(std::span<const std::string_view> pieces);
+
+// checksum64 of bytes given a piece at a time (a file read back in steps, say).
+class Checksum64Stream {
+ public:
+  Checksum64Stream();
+  ~Checksum64Stream();
+  Checksum64Stream(const Checksum64Stream&) = delete;
+  Checksum64Stream& operator=(const Checksum64Stream&) = delete;
+  void update(std::string_view piece);
+  uint64_t digest() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Little-endian fixed-width encoding helpers.
 inline void put_u32(std::string& out, uint32_t v) {

@@ -34,6 +34,10 @@ TEST(Checksum, OfPiecesEqualsOfTheirJoin) {
       const std::string_view pieces[] = {v.substr(0, a), v.substr(a, b - a), v.substr(b)};
       EXPECT_EQ(checksum64(std::span<const std::string_view>(pieces)), checksum64(v))
           << a << " " << b;
+      Checksum64Stream stream;
+      for (std::string_view p : pieces)
+        stream.update(p);
+      EXPECT_EQ(stream.digest(), checksum64(v)) << a << " " << b;
     }
   }
   const std::string_view one[] = {"abc"};

@@ -357,12 +357,12 @@ Status parse_memory(const Reader& r, const toml::table& t, MemorySettings& m) {
 }
 
 Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
-  RKV_RETURN_IF_ERROR(
-      r.only_keys(t,
-                  {"tick_ms", "election_ticks", "heartbeat_ticks", "lease_drift_ticks",
-                   "snapshot_min_entries", "snapshot_catchup_entries", "max_inflight_msgs",
-                   "async_append_delay_us", "request_timeout_ms", "no_leader_wait_ms"},
-                  "[raft]"));
+  RKV_RETURN_IF_ERROR(r.only_keys(
+      t,
+      {"tick_ms", "election_ticks", "heartbeat_ticks", "lease_drift_ticks", "snapshot_min_entries",
+       "snapshot_catchup_entries", "snapshot_log_bytes", "max_inflight_msgs",
+       "async_append_delay_us", "request_timeout_ms", "no_leader_wait_ms"},
+      "[raft]"));
   RKV_RETURN_IF_ERROR(r.get_int(t, "tick_ms", &rs.tick_ms, 1, 10000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "election_ticks", &rs.election_ticks, 2, 1000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "heartbeat_ticks", &rs.heartbeat_ticks, 1, 1000));
@@ -371,6 +371,8 @@ Status parse_raft(const Reader& r, const toml::table& t, RaftSettings& rs) {
       r.get_int(t, "snapshot_min_entries", &rs.snapshot_min_entries, 10, int64_t{1} << 40));
   RKV_RETURN_IF_ERROR(
       r.get_int(t, "snapshot_catchup_entries", &rs.snapshot_catchup_entries, 0, int64_t{1} << 40));
+  RKV_RETURN_IF_ERROR(
+      r.get_int(t, "snapshot_log_bytes", &rs.snapshot_log_bytes, 4096, int64_t{1} << 50));
   RKV_RETURN_IF_ERROR(r.get_int(t, "max_inflight_msgs", &rs.max_inflight_msgs, 1, 100000));
   RKV_RETURN_IF_ERROR(r.get_int(t, "async_append_delay_us", &rs.async_append_delay_us, 0, 100000));
   RKV_RETURN_IF_ERROR(

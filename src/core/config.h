@@ -138,6 +138,10 @@ struct RaftSettings {
   // Entries kept in the log below a new snapshot: a follower that far behind catches up from
   // the log rather than receiving the whole image.
   uint64_t snapshot_catchup_entries = 10000;
+  // Compact the log also once the entries applied since the last image hold this many bytes
+  // in memory (commands plus about 96 bytes each), however few they are; with maxmemory set,
+  // at most an eighth of it.
+  uint64_t snapshot_log_bytes = 64ull << 20;
   // Append messages in flight per follower. Each carries up to 256 entries (1 MiB), so a small
   // window keeps them few and large: entries proposed while the follower persists the last
   // message go out together once it acknowledges. Raise it on links with a long round trip.
@@ -149,6 +153,9 @@ struct RaftSettings {
   uint64_t request_timeout_ms = 5000;  // a replicated request still unanswered fails then
   uint64_t no_leader_wait_ms = 2000;   // how long a request waits for an election
   uint32_t bugs = 0;  // deliberately broken variants (simulator and tests only; see raft.h)
+  // Bytes of a snapshot image written per part as it is built (not a config file key: the
+  // simulator draws small ones so that its small images go in several parts).
+  uint64_t image_part_bytes = 1u << 20;
 };
 
 // TLS (docs/configuration.md, [tls]; docs/operations.md, "TLS"). One certificate, key and CA

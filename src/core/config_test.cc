@@ -34,6 +34,7 @@ idle_timeout_ms = 5000
 [raft]
 max_inflight_msgs = 4
 async_append_delay_us = 500
+snapshot_log_bytes = 8388608
 
 [cluster]
 secret = "s3cret"
@@ -70,6 +71,7 @@ w = 2
   EXPECT_EQ(c.limits.max_bulk_len, 1048576u);
   EXPECT_EQ(c.limits.idle_timeout_ms, 5000u);
   EXPECT_EQ(c.raft.max_inflight_msgs, 4u);
+  EXPECT_EQ(c.raft.snapshot_log_bytes, 8388608u);
   EXPECT_EQ(c.raft.async_append_delay_us, 500u);
   ASSERT_EQ(c.nodes.size(), 2u);
   EXPECT_EQ(c.nodes[0].peer_port, 17399);
@@ -121,6 +123,8 @@ TEST(Config, ErrorsNameTheLine) {
        "config:2: \"disk_reserve_bytes\" = -1 is out of range"},
       {"[raft]\nasync_append_delay_us = 100001\n",
        "config:2: \"async_append_delay_us\" = 100001 is out of range"},
+      {"[raft]\nsnapshot_log_bytes = 100\n",
+       "config:2: \"snapshot_log_bytes\" = 100 is out of range"},
   };
   expect_errors(cases);
 }

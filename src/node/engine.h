@@ -35,6 +35,11 @@ struct BlobOp {
   uint32_t keyspace = 0;
   uint64_t index = 0;  // the log index the image is of
   bool read = false;
+  // A part of a blob written as it is produced (Storage::append_blob): `first` starts it; the
+  // `last` then finishes it with `head` over its first bytes, `length` bytes in all.
+  bool part = false, first = false, last = false;
+  std::string head = {};
+  uint64_t length = 0;
 };
 
 class Storage;

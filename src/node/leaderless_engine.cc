@@ -515,6 +515,7 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
       ++possible;
     }
   }
+  r.next_fallback = next_fallback;
   if (possible < need) {
     ++stats_.unavailable;
     part_done(client, part, std::nullopt,
@@ -566,13 +567,84 @@ void LeaderlessEngine::coordinate_write(uint64_t client, size_t part, std::strin
   ack_after(token, -1, id, true);
 }
 
+// Sloppy quorum: a replica refused to store a write (it cannot write: a full disk), so it is
+// treated as down for this write: the next live node along the key's ring walk that is not
+// already holding the write stands in, holding it as a hint for the home replica.
+void LeaderlessEngine::stand_in(uint64_t id, WriteReq& r, size_t refused) {
+  const int64_t m = mono();
+  const Target& t = r.targets[refused];
+  const uint32_t home = t.hint_for >= 0 ? static_cast<uint32_t>(t.hint_for) : t.node;
+  std::vector<uint32_t> walk;
+  ring_.walk(leaderless::Ring::hash_key(r.key), &walk);
+  auto taken = [&](uint32_t node) {
+    if (node == self()) return true;
+    for (const Target& o : r.targets)
+      if (o.node == node) return true;
+    return false;
+  };
+  while (r.next_fallback < walk.size() &&
+         (taken(walk[r.next_fallback]) || !up(walk[r.next_fallback], m))) {
+    ++r.next_fallback;
+  }
+  if (r.next_fallback >= walk.size()) return;
+  const uint32_t node = walk[r.next_fallback++];
+  r.targets.push_back(Target{node, static_cast<int32_t>(home)});
+  ++stats_.refusals_redirected;
+  Msg msg;
+  msg.type = MsgType::kWrite;
+  msg.kind = WriteKind::kHint;
+  msg.id = id;
+  msg.key = r.key;
+  msg.object = r.obj;
+  msg.hint_for = static_cast<int32_t>(home);
+  send(node, msg);
+}
+
 void LeaderlessEngine::check_write(uint64_t id, WriteReq& r) {
   if (!r.replied && r.acks >= r.needed) {
     r.replied = true;
     part_done(r.client, r.part, std::nullopt, "");
   }
-  const bool all = r.acks == r.targets.size() + 1;
-  if (all) writes_.erase(id);
+  // Replicas refused the write (they cannot write: a full disk) and too few are left to reach
+  // W: fail now rather than at the deadline. What was stored stays and spreads; the homes not
+  // covered get hints when the request ends, as after a timeout.
+  size_t unanswered = r.self_acked ? 0 : 1, refused = 0;
+  uint32_t refuser = 0;
+  for (const Target& t : r.targets) {
+    unanswered += t.acked ? 0 : 1;
+    if (t.refused && refused++ == 0) refuser = t.node;
+  }
+  if (!r.replied && refused > 0 && r.acks + unanswered < r.needed) {
+    r.replied = true;
+    ++stats_.writes_refused;
+    part_done(r.client, r.part, std::nullopt,
+              fmt::format("REFUSED the write of key '{}' cannot reach the {} replicas it needs: node "
+                          "{} refused it (it cannot write at the moment){}; {} stored it so far, "
+                          "and it may still reach the others (hints, read repair, anti-entropy)",
+                          r.key, r.needed, refuser,
+                          kc().sloppy ? " and no other node could stand in" : "", r.acks));
+  }
+  // Every replica answered: the request ends. Homes that refused (and no stand-in covered)
+  // get their hint now rather than at the deadline.
+  if (unanswered == 0) {
+    if (refused > 0) hint_uncovered(r, node_->last_now_ms_);
+    writes_.erase(id);
+  }
+}
+
+// Home replicas that never stored a write (themselves or through a fallback) get a hint held
+// here, replayed when they answer again.
+void LeaderlessEngine::hint_uncovered(const WriteReq& r, int64_t now_ms) {
+  for (uint32_t home : r.homes) {
+    if (home == self()) continue;
+    bool covered = false;
+    for (const Target& t : r.targets) {
+      covered |=
+          t.acked && !t.refused && (t.node == home || t.hint_for == static_cast<int32_t>(home));
+    }
+    uint64_t token = 0;
+    if (!covered) store_hint(home, r.key, r.obj, now_ms, &token);
+  }
 }
 
 void LeaderlessEngine::check_read(uint64_t id, ReadReq& r, int64_t now_ms) {
@@ -912,11 +984,18 @@ void LeaderlessEngine::on_write_ack(uint32_t from, uint64_t id, bool ok) {
     WriteReq& r = it->second;
     if (from == self()) {
       ++r.acks;
+      r.self_acked = true;
     } else {
-      for (Target& t : r.targets) {
+      for (size_t i = 0; i < r.targets.size(); ++i) {
+        Target& t = r.targets[i];
         if (t.node == from && !t.acked) {
           t.acked = true;
-          if (ok) ++r.acks;
+          t.refused = !ok;
+          if (ok) {
+            ++r.acks;
+          } else if (kc().sloppy) {
+            stand_in(id, r, i);
+          }
           break;
         }
       }
@@ -1330,17 +1409,7 @@ void LeaderlessEngine::expire_requests(int64_t now_ms) {
                               r.acks, r.needed, settings().request_timeout_ms));
       }
     }
-    // Home replicas that never acknowledged (themselves or through a fallback) get a hint
-    // held here, replayed when they answer again.
-    for (uint32_t home : r.homes) {
-      if (home == self()) continue;
-      bool covered = false;
-      for (const Target& t : r.targets) {
-        covered |= t.acked && (t.node == home || t.hint_for == static_cast<int32_t>(home));
-      }
-      uint64_t token = 0;
-      if (!covered) store_hint(home, r.key, r.obj, now_ms, &token);
-    }
+    hint_uncovered(r, now_ms);
     it = writes_.erase(it);
   }
   for (auto it = reads_.begin(); it != reads_.end();) {
@@ -1693,6 +1762,8 @@ void LeaderlessEngine::describe(std::vector<std::pair<std::string, std::string>>
   add("max_siblings", stats_.max_siblings);
   add("read_repairs", stats_.read_repairs);
   add("repairs_refused", stats_.repairs_refused);
+  add("writes_refused", stats_.writes_refused);
+  add("refusals_redirected", stats_.refusals_redirected);
   add("hints_stored", stats_.hints_stored);
   add("hints_delivered", stats_.hints_delivered);
   add("hints_dropped_window", stats_.hints_dropped_window);

@@ -62,10 +62,12 @@ struct LeaderlessStats {
   uint64_t writes = 0, reads = 0;  // coordinated here
   uint64_t relayed = 0;            // writes relayed to a home replica
   uint64_t write_timeouts = 0, read_timeouts = 0, unavailable = 0;
-  uint64_t lww_discarded = 0;    // writes coordinated here that LWW discarded
-  uint64_t max_siblings = 0;     // most siblings one object held here
-  uint64_t read_repairs = 0;     // repair writes sent by reads coordinated here
-  uint64_t repairs_refused = 0;  // reads failed as replicas refused their blocking repair
+  uint64_t lww_discarded = 0;        // writes coordinated here that LWW discarded
+  uint64_t max_siblings = 0;         // most siblings one object held here
+  uint64_t read_repairs = 0;         // repair writes sent by reads coordinated here
+  uint64_t repairs_refused = 0;      // reads failed as replicas refused their blocking repair
+  uint64_t writes_refused = 0;       // writes failed as too many replicas refused to store them
+  uint64_t refusals_redirected = 0;  // refused writes sent on to a stand-in (sloppy)
   uint64_t hints_stored = 0, hints_delivered = 0;
   uint64_t hints_dropped_window = 0, hints_dropped_bytes = 0;
   uint64_t sync_rounds = 0, sync_equal = 0;  // anti-entropy comparisons started / found equal
@@ -159,7 +161,8 @@ class LeaderlessEngine final : public Engine {
   struct Target {
     uint32_t node;
     int32_t hint_for = -1;  // >= 0: a fallback holding the write for this home replica
-    bool acked = false;
+    bool acked = false;     // answered, whether it stored the write or refused it
+    bool refused = false;   // answered that it could not store it (a full disk, hint bounds)
   };
   struct WriteReq {
     uint64_t client;  // Client id, 0 when none (read repair)
@@ -168,8 +171,10 @@ class LeaderlessEngine final : public Engine {
     versions::Versioned obj;
     size_t needed = 0, acks = 0;
     bool replied = false;
+    bool self_acked = false;  // this node's own copy is durable (counted in acks)
     std::vector<Target> targets;
     std::vector<uint32_t> homes;
+    size_t next_fallback = 0;  // sloppy: where on the key's ring walk the next stand-in is sought
     int64_t deadline = 0;
   };
   struct ReadReq {
@@ -257,6 +262,8 @@ class LeaderlessEngine final : public Engine {
   void finish_client(uint64_t id, Client& c, int64_t now_ms);
   void reply(const Origin& o, std::string bytes);
   void check_write(uint64_t id, WriteReq& r);
+  void stand_in(uint64_t id, WriteReq& r, size_t refused);
+  void hint_uncovered(const WriteReq& r, int64_t now_ms);
   void check_read(uint64_t id, ReadReq& r, int64_t now_ms);
   void repair(ReadReq& r, uint64_t read_id, bool blocking);
 

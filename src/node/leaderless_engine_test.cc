@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -87,6 +88,57 @@ TEST(LeaderlessEngine, AReplicaRefusingWritesIsCountedOutAndRepairedLater) {
   c.repair(2);
   c.advance(1000);
   ASSERT_NE(c.engine(2).local_object("kv:a"), nullptr);
+}
+
+// Sloppy quorum: a home replica that refuses a write (a full disk) is treated as down for it:
+// the next node on the ring stands in, holding the write as a hint, and the write reaches W at
+// once. The hint reaches the home replica once it can write again.
+TEST(LeaderlessEngine, ARefusedWriteGoesToAStandInWhenSloppy) {
+  MiniCluster c(4, 3, 2, 3);
+  c.advance(200);
+  const auto homes = c.homes("kv:a");
+  const int coordinator = static_cast<int>(homes[0]), full = static_cast<int>(homes[2]);
+  int stand_in = 0;
+  while (std::find(homes.begin(), homes.end(), static_cast<uint32_t>(stand_in)) != homes.end())
+    ++stand_in;
+  c.node(full).refuse_writes("MISCONF disk full");
+  EXPECT_EQ(c.run(coordinator, {"SET", "kv:a", "1"}), "+OK\r\n");
+  EXPECT_EQ(c.engine(full).local_object("kv:a"), nullptr);
+  EXPECT_EQ(c.engine(stand_in).hint_count(), 1u);
+  EXPECT_EQ(c.engine(coordinator).stats().refusals_redirected, 1u);
+  c.node(full).refuse_writes("");
+  for (int i = 0; i < 100 && c.engine(full).local_object("kv:a") == nullptr; ++i)
+    c.advance(100);
+  ASSERT_NE(c.engine(full).local_object("kv:a"), nullptr);
+  EXPECT_EQ(c.engine(stand_in).hint_count(), 0u);
+}
+
+// With a strict quorum a refusal leaves the write short of W: it fails at once (not at the
+// request's deadline) with an error that says it may be stored in part, and the coordinator
+// keeps a hint for the replica that refused.
+TEST(LeaderlessEngine, ARefusedWriteFailsAtOnceWithAStrictQuorum) {
+  MiniCluster c(4, 3, 2, 3, ConflictMode::kLww, /*sloppy=*/false);
+  c.advance(200);
+  const auto homes = c.homes("kv:a");
+  const int coordinator = static_cast<int>(homes[0]), full = static_cast<int>(homes[2]);
+  c.node(full).refuse_writes("MISCONF disk full");
+  const std::string reply = c.run(coordinator, {"SET", "kv:a", "1"});
+  EXPECT_EQ(reply.rfind("-REFUSED the write of key 'kv:a' cannot reach the 3 replicas it needs",
+                        0),
+            0u)
+      << reply;
+  EXPECT_EQ(c.engine(coordinator).stats().writes_refused, 1u);
+  EXPECT_EQ(c.engine(coordinator).hint_count(), 1u);
+  c.node(full).refuse_writes("");
+  for (int i = 0; i < 100 && c.engine(full).local_object("kv:a") == nullptr; ++i)
+    c.advance(100);
+  ASSERT_NE(c.engine(full).local_object("kv:a"), nullptr);
+  // W = 2 of 3: one refusal leaves enough, and the write succeeds.
+  MiniCluster c2(4, 3, 2, 2, ConflictMode::kLww, /*sloppy=*/false);
+  c2.advance(200);
+  c2.node(full).refuse_writes("MISCONF disk full");
+  EXPECT_EQ(c2.run(coordinator, {"SET", "kv:a", "1"}), "+OK\r\n");
+  EXPECT_EQ(c2.engine(coordinator).stats().writes_refused, 0u);
 }
 
 // A replica answers a read only with versions it holds durably: one still waiting for its disk

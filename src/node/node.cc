@@ -1034,6 +1034,12 @@ Status run_blob_op(Storage& storage, BlobOp& op) {
     op.data = std::make_shared<std::string>(std::move(data).value());
     return Status::ok();
   }
+  if (op.part) {
+    RKV_ASSERT(op.data != nullptr);
+    Status st = storage.append_blob(op.name, *op.data, op.first);
+    if (!st.is_ok() || !op.last) return st;
+    return storage.finish_blob(op.name, op.head, op.length);
+  }
   return op.data ? storage.write_blob(op.name, *op.data) : storage.remove_blob(op.name);
 }
 

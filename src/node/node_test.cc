@@ -211,17 +211,15 @@ TEST(Node, RowsOfAReplicatedKeyspaceAreRefused) {
       << st.message();
 }
 
-// A keyspace that only ever grows (every write a new key) still has its log compacted again
-// and again: the next image is due after as many entries as it had keys when the last one
-// began. (Counted in the keys of the moment, the next image never came.)
-TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
-  // Three nodes in this process, messages handed over directly, disks always in time.
-  Config cfg = Config::defaults();
+namespace {
+
+// Three nodes in this process (messages handed over directly, disks always in time) take
+// `writes` SETs of new keys with values of `value_size` bytes through the leader; returns the
+// leader's snapshot index each time it changed.
+std::vector<uint64_t> images_while_writing(Config cfg, size_t value_size, int writes) {
   cfg.nodes = {PeerConfig{"n1", "127.0.0.1", 7001, 17001, ""},
                PeerConfig{"n2", "127.0.0.1", 7002, 17002, ""},
                PeerConfig{"n3", "127.0.0.1", 7003, 17003, ""}};
-  cfg.raft.snapshot_min_entries = 100;
-  cfg.raft.snapshot_catchup_entries = 0;
   std::vector<std::unique_ptr<MemStorage>> disks;
   std::vector<std::unique_ptr<Node>> nodes;
   for (int i = 0; i < 3; ++i) {
@@ -229,7 +227,7 @@ TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
     c.node_id = cfg.nodes[static_cast<size_t>(i)].id;
     disks.push_back(std::make_unique<MemStorage>());
     nodes.push_back(std::make_unique<Node>(c, disks.back().get(), 10 + static_cast<uint64_t>(i)));
-    ASSERT_TRUE(nodes.back()->open(1).is_ok());
+    EXPECT_TRUE(nodes.back()->open(1).is_ok());
   }
   int64_t now = 1;
   auto settle = [&] {
@@ -266,11 +264,15 @@ TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
   for (int i = 0; i < 300 && leader() == nullptr; ++i)
     tick_all();
   Node* l = leader();
-  ASSERT_NE(l, nullptr);
+  if (l == nullptr) {
+    ADD_FAILURE() << "no leader";
+    return {};
+  }
   std::vector<uint64_t> images;
-  for (int i = 0; i < 3000; ++i) {
+  const std::string value(value_size, 'v');
+  for (int i = 0; i < writes; ++i) {
     const std::string key = "k" + std::to_string(i);
-    std::vector<std::string_view> a{"SET", key, "v"};
+    std::vector<std::string_view> a{"SET", key, value};
     std::string out;
     resp::Writer w(&out, 2);
     ClientRequest req{1, static_cast<uint64_t>(i + 1), 2, std::nullopt, std::nullopt};
@@ -280,10 +282,40 @@ TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
     const uint64_t idx = l->raft_group(0)->snapshot().meta.index;
     if (images.empty() || images.back() != idx) images.push_back(idx);
   }
-  ASSERT_EQ(leader(), l);
+  EXPECT_EQ(leader(), l);
+  return images;
+}
+
+}  // namespace
+
+// A keyspace that only ever grows (every write a new key) still has its log compacted again
+// and again: the next image is due after as many entries as it had keys when the last one
+// began. (Counted in the keys of the moment, the next image never came.)
+TEST(Node, LogOfAGrowingKeyspaceIsCompactedAgainAndAgain) {
+  Config cfg = Config::defaults();
+  cfg.raft.snapshot_min_entries = 100;
+  cfg.raft.snapshot_catchup_entries = 0;
+  const std::vector<uint64_t> images = images_while_writing(cfg, 1, 3000);
   // About 100-125 entries, then about twice as many each time: 5 images or more by 3000.
   EXPECT_GE(images.size(), 5u);
   EXPECT_GE(images.back(), 1000u);
+}
+
+// Large values: the log's bytes bring the next image long before its entry count does, so the
+// log held in memory stays near snapshot_log_bytes (and an eighth of maxmemory when set).
+TEST(Node, LogOfLargeValuesIsCompactedByItsBytes) {
+  Config cfg = Config::defaults();  // snapshot_min_entries 20000: the count alone never comes
+  cfg.raft.snapshot_log_bytes = 256 << 10;
+  const std::vector<uint64_t> by_setting = images_while_writing(cfg, 1024, 2000);
+  // 256 KiB is about 230 entries of 1 KiB: an image every 230 entries, about 8 by 2000.
+  EXPECT_GE(by_setting.size(), 7u);
+  EXPECT_LE(by_setting.size(), 10u);
+  cfg.raft.snapshot_log_bytes = 64ull << 20;
+  cfg.memory.maxmemory = 2 << 20;  // an eighth: 256 KiB again
+  const std::vector<uint64_t> by_limit = images_while_writing(cfg, 1024, 2000);
+  EXPECT_GE(by_limit.size(), 7u);
+  cfg.memory.maxmemory = 0;
+  EXPECT_EQ(images_while_writing(cfg, 1024, 2000).size(), 1u);  // the index 0 it started at
 }
 
 TEST(Node, FlushallClearsStorage) {

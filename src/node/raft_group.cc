@@ -34,6 +34,13 @@ constexpr size_t kMaxAppliedPerPump = 4096;
 // Entries of the keyspace a snapshot image takes per step (per tick): about a millisecond (a
 // cache miss or two per entry).
 constexpr size_t kImageEntriesPerStep = 4096;
+// A streamed image's build looks for a part to hand out after this many entries.
+constexpr size_t kImageSliceEntries = 16;
+// What a log entry holds in memory besides its command: Raft's entry, the shared buffer's
+// header, and the storage's record of it (measured with a heap profile: about 80-100 bytes).
+constexpr uint64_t kLogEntryOverhead = 96;
+// An image begins on the log's bytes alone only after this many entries since the last one.
+constexpr uint64_t kMinEntriesPerImage = 100;
 
 raft::NodeId raft_id(uint32_t index) {
   return index + 1;
@@ -101,7 +108,10 @@ Status RaftGroup::open(int64_t /*now_ms*/) {
       if (ec != std::errc() || end != last) continue;
       blobs_.insert(index);
     }
-    if (!restored->image_blob.empty()) blob_index_ = ps.snapshot.meta.index;
+    if (!restored->image_blob.empty()) {
+      blob_index_ = ps.snapshot.meta.index;
+      blob_bytes_ = ps.snapshot.data.size();
+    }
     remove_blobs_except(blob_index_);
   }
   raft_ = std::make_unique<raft::Raft>(cfg, *random_, std::move(ps));
@@ -641,7 +651,8 @@ void RaftGroup::pump(int64_t now_ms) {
     const bool in_blob =
         rd.compacted && blob_index_ != 0 && rd.compacted->meta.index == blob_index_;
     raft::add_ready_writes(group_, rd, &node_->pending_.batch,
-                           in_blob ? raft::image_blob_name(group_, blob_index_) : std::string());
+                           in_blob ? raft::image_blob_name(group_, blob_index_) : std::string(),
+                           blob_bytes_);
     // Blobs are removed once this record is durable (finish): it must really be.
     if (node_->image_blobs_ && (in_blob || rd.snapshot)) node_->force_sync_ = true;
     for (const raft::Entry& e : rd.truncated)  // recorded in the truncation's own batch
@@ -701,10 +712,16 @@ void RaftGroup::finish(raft::Ready& rd, int64_t now_ms, bool applied) {
     async_replies_.erase(e.index);
   }
   if (rd.snapshot) {
-    image_.reset();  // the keyspace is replaced: an image of the old one is of no use
+    image_.reset();          // the keyspace is replaced: an image of the old one is of no use
+    if (image_parts_ > 0) {  // and what of it was written goes
+      node_->blob_ops_.push_back(
+          BlobOp{raft::image_blob_name(group_, image_index_), nullptr, ks_, image_index_});
+      image_parts_ = 0;
+    }
     bool ok = node_->store_.load_keyspace(ks_, rd.snapshot->data, node_->key_events_);
     RKV_ASSERT_MSG(ok, "leader sent a malformed keyspace image");
     applied_ = rd.snapshot->meta.index;
+    applied_bytes_ = 0;
     // Requests waiting on indexes the snapshot covers can no longer be matched to entries.
     for (auto it = writes_.begin(); it != writes_.end() && it->first <= applied_;) {
       reply(it->second.origin,
@@ -784,6 +801,7 @@ void RaftGroup::apply_ready(const raft::Ready& rd, int64_t now_ms) {
 
 void RaftGroup::apply_entry(const raft::Entry& e) {
   applied_ = e.index;
+  applied_bytes_ += e.data.size() + kLogEntryOverhead;
   if (e.index >= evict_inflight_index_) evict_inflight_index_ = 0;
   auto w = writes_.find(e.index);
   PendingWrite* pw = w != writes_.end() ? &w->second : nullptr;
@@ -915,19 +933,35 @@ void RaftGroup::maybe_compact() {
   // apply the same entries, and images written by every node at the same moment (a large
   // write and sync each) would hold up the acknowledgements of all of them at once, and with
   // them the leader's quorum.
-  if (image_ || blob_writing_ || applied_ < last_compact_ + compact_every_ ||
-      applied_ < image_retry_at_ || raft_->applied() < applied_) {
+  // Or once the entries applied since the last image hold log_byte_budget() bytes in memory
+  // (large values, a small maxmemory), with kMinEntriesPerImage entries at least so that a few
+  // huge entries do not each cost an image.
+  const bool by_count = applied_ >= last_compact_ + compact_every_;
+  const bool by_bytes =
+      applied_bytes_ >= log_byte_budget() && applied_ >= last_compact_ + kMinEntriesPerImage;
+  if (image_ || blob_writing_ || !(by_count || by_bytes) || applied_ < image_retry_at_ ||
+      raft_->applied() < applied_) {
     return;
   }
+  applied_bytes_ = 0;
   Store::KeyOverrides as_of;
   for (const auto& [idx, sp] : speculative_) {
     for (const auto& [key, before] : sp.undo)
       as_of.emplace(key, before);  // keeps the earliest before-image of each key
   }
-  image_ = std::make_unique<Store::ImageBuild>(node_->store_, ks_, std::move(as_of));
+  image_ = std::make_unique<Store::ImageBuild>(node_->store_, ks_, std::move(as_of),
+                                               /*streamed=*/node_->image_blobs_);
   image_index_ = applied_;
   plan_next_image();
   build_image();
+}
+
+uint64_t RaftGroup::log_byte_budget() const {
+  uint64_t budget = node_->config_.raft.snapshot_log_bytes;
+  if (const uint64_t limit = node_->config_.memory.maxmemory; limit != 0) {
+    budget = std::min(budget, limit / 8);
+  }
+  return budget;
 }
 
 void RaftGroup::plan_next_image() {
@@ -942,20 +976,38 @@ void RaftGroup::plan_next_image() {
 }
 
 void RaftGroup::build_image() {
-  if (!image_ || !image_->step(kImageEntriesPerStep)) return;
-  if (node_->image_blobs_) {
-    // Written by the driver off the loop, as a file of its own; the log is compacted to it once
-    // it is durable (on_blob_done). Client writes meanwhile go to disk in their own batches.
-    BlobOp op{raft::image_blob_name(group_, image_index_),
-              std::make_shared<std::string>(image_->take()), ks_, image_index_};
+  if (!image_) return;
+  if (!node_->image_blobs_) {
+    if (!image_->step(kImageEntriesPerStep)) return;
+    Status st = raft_->compact(image_index_, image_->take());
     image_.reset();
-    blob_writing_ = true;
-    node_->blob_ops_.push_back(std::move(op));
+    if (st.is_ok()) last_compact_ = image_index_;
     return;
   }
-  Status st = raft_->compact(image_index_, image_->take());
-  image_.reset();
-  if (st.is_ok()) last_compact_ = image_index_;
+  // Written by the driver off the loop, as a file of its own, a part at a time as the build
+  // goes (raft.image_part_bytes each, looked at every kImageSliceEntries entries): memory holds
+  // a part, never the image. The log is compacted to it once the last part made it durable
+  // (on_blob_done), and Raft holds none of it (it is read back when a follower needs it).
+  // Client writes meanwhile go to disk in their own batches.
+  for (size_t visited = 0; visited < kImageEntriesPerStep; visited += kImageSliceEntries) {
+    const bool done = image_->step(kImageSliceEntries);
+    std::string part = image_->take_part(done ? 0 : node_->config_.raft.image_part_bytes);
+    if (part.empty() && !done) continue;
+    BlobOp op{raft::image_blob_name(group_, image_index_),
+              std::make_shared<std::string>(std::move(part)), ks_, image_index_};
+    op.part = true;
+    op.first = image_parts_++ == 0;
+    op.last = done;
+    if (done) {
+      op.head = image_->head();
+      op.length = image_->size();
+      image_.reset();
+      image_parts_ = 0;
+      blob_writing_ = true;
+    }
+    node_->blob_ops_.push_back(std::move(op));
+    if (done) return;
+  }
 }
 
 void RaftGroup::on_blob_done(BlobOp op, const Status& st, int64_t /*now_ms*/) {
@@ -981,21 +1033,29 @@ void RaftGroup::on_blob_done(BlobOp op, const Status& st, int64_t /*now_ms*/) {
     }
     return;
   }
+  if (op.part && !op.last) {
+    // A part: a failure shows again when the last part finishes (the blob comes out short).
+    if (!st.is_ok() && image_part_error_.empty()) image_part_error_ = st.to_string();
+    return;
+  }
   RKV_ASSERT(blob_writing_);
   blob_writing_ = false;
+  std::string part_error = std::move(image_part_error_);
+  image_part_error_.clear();
   if (!st.is_ok()) {
     // A full or failing disk: the log keeps its entries, and the image is tried again after
     // as many entries as a compaction waits for at least.
     node_->note(fmt::format("keyspace {}: could not write the snapshot image at index {}: {}",
-                            group_, op.index, st.to_string()));
+                            group_, op.index, part_error.empty() ? st.to_string() : part_error));
     image_retry_at_ = applied_ + std::max<uint64_t>(node_->config_.raft.snapshot_min_entries, 1);
     return;
   }
-  RKV_ASSERT_MSG(op.data.use_count() == 1, "the driver kept a reference to an image it wrote");
   const uint64_t before = raft_->snapshot().meta.index;
-  Status c = raft_->compact(op.index, std::move(*op.data));
+  RKV_ASSERT(op.part);  // images are written as they are built (build_image)
+  Status c = raft_->compact_stored(op.index, op.length);
   if (c.is_ok() && raft_->snapshot().meta.index == op.index && before != op.index) {
     blob_index_ = op.index;
+    blob_bytes_ = op.length;
     last_compact_ = op.index;
     blobs_.insert(op.index);  // the older ones go once the record naming this one is durable
   } else {

@@ -167,6 +167,9 @@ class RaftGroup final : public Engine {
   void maybe_compact();
   // Builds the image under way one step further; hands it to Raft once complete.
   void build_image();
+  // The log's memory at which an image begins whatever the entry count: snapshot_log_bytes,
+  // and an eighth of maxmemory when a limit is set (the log counts against it).
+  uint64_t log_byte_budget() const;
   // Sets compact_every_ from the keyspace's size now, stretched by a random quarter or less.
   void plan_next_image();
   // Every change to a key of the keyspace is announced first: an image being built keeps the
@@ -199,12 +202,21 @@ class RaftGroup final : public Engine {
   uint64_t applied_ = 0;
   uint64_t last_compact_ = 0;
   uint64_t compact_every_ = 0;  // entries after last_compact_ at which the next image begins
+  // Bytes the log took in memory for the entries applied since the last image began: an image
+  // also begins once they reach log_byte_budget(), however few the entries.
+  uint64_t applied_bytes_ = 0;
   std::unique_ptr<Store::ImageBuild> image_;  // a snapshot image under way, of image_index_
   uint64_t image_index_ = 0;
-  // Node::image_blobs(): an image is being written as a blob (no other image begins).
+  // Node::image_blobs(): the image is written as it is built, a part at a time, so that no
+  // copy of the whole keyspace is ever held; image_parts_ counts the parts handed out.
+  uint64_t image_parts_ = 0;
+  // Node::image_blobs(): an image's last part is being written (no other image begins).
   bool blob_writing_ = false;
+  // The first error of a part of the image being written (reported with the last part's).
+  std::string image_part_error_;
   // The image of the compaction handed to Raft last is in blob image_blob_name(blob_index_).
   uint64_t blob_index_ = 0;
+  uint64_t blob_bytes_ = 0;  // its length
   // Indexes of this group's image blobs written (not the one being written), less those whose
   // removal was handed out.
   std::set<uint64_t> blobs_;

@@ -299,7 +299,7 @@ std::string Store::serialize_keyspace(uint32_t ks, const KeyOverrides* as_of) co
   return build.take();
 }
 
-Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_of)
+Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_of, bool streamed)
     : table_(store.keyspaces_[ks].table) {
   for (auto& [key, v] : as_of)
     remember(key, std::move(v));
@@ -308,8 +308,11 @@ Store::ImageBuild::ImageBuild(const Store& store, uint32_t ks, KeyOverrides as_o
   // step is what building it in steps avoids). Reserved memory is touched only as written, but
   // counts as allocated (maxmemory) from now on: a larger margin made a leader near its limit
   // evict keys for room its image never used.
-  const size_t estimate = table_.payload_bytes() + table_.size() * 16 + 8;
-  out_.reserve(estimate + estimate / 8);
+  // A streamed image is taken in parts as it is built: nothing of the kind is reserved.
+  if (!streamed) {
+    const size_t estimate = table_.payload_bytes() + table_.size() * 16 + 8;
+    out_.reserve(estimate + estimate / 8);
+  }
   put_u64(out_, 0);  // the count, written once known
 }
 
@@ -494,16 +497,23 @@ bool Store::ImageBuild::step(size_t max_entries) {
     const Before& b = before_.at(key);
     if (b.value && !b.emitted) add(key, *b.value);
   }
-  std::string count;
-  put_u64(count, count_ | kTypedImage);
-  out_.replace(0, 8, count);
+  put_u64(head_, count_ | kTypedImage);
+  if (taken_ == 0) out_.replace(0, 8, head_);
   done_ = true;
   return true;
 }
 
 std::string Store::ImageBuild::take() {
-  RKV_ASSERT(done_);
+  RKV_ASSERT(done_ && taken_ == 0);
   return std::move(out_);
+}
+
+std::string Store::ImageBuild::take_part(size_t min_bytes) {
+  if (out_.size() < min_bytes && !done_) return {};
+  std::string part;
+  part.swap(out_);
+  taken_ += part.size();
+  return part;
 }
 
 bool Store::load_keyspace(uint32_t ks, std::string_view image, ChangeSink& sink) {

@@ -156,14 +156,25 @@ class Store {
   // scan passed it may appear twice in the image, with the same value (loading keeps one).
   class ImageBuild {
    public:
-    ImageBuild(const Store& store, uint32_t keyspace, KeyOverrides as_of = {});
+    // `streamed`: the image is taken in parts as it is built (take_part), so no buffer for the
+    // whole of it is reserved.
+    ImageBuild(const Store& store, uint32_t keyspace, KeyOverrides as_of = {},
+               bool streamed = false);
     // The key is about to change: its value as of the build's start is kept, once.
     void note_change(std::string_view key);
     // Visits at least `max_entries` entries (all that remain when fewer). True once complete.
     bool step(size_t max_entries);
     bool done() const { return done_; }
-    // The finished image. Precondition: done().
+    // The finished image. Precondition: done(), and no part taken.
     std::string take();
+    // The image's bytes built since the last part was taken, once there are `min_bytes` of them
+    // (or the build is done: all that is left); empty otherwise. The first part starts with the
+    // image's count, a placeholder until the build is done: head() is what goes over it.
+    std::string take_part(size_t min_bytes);
+    // The image's first bytes (its count) as they must finally read. Precondition: done().
+    const std::string& head() const { return head_; }
+    // Bytes of the image built so far, parts taken included.
+    uint64_t size() const { return taken_ + out_.size(); }
 
    private:
     struct Before {
@@ -180,6 +191,8 @@ class Store {
     std::unordered_map<std::string_view, Before> before_;
     std::deque<std::string> before_keys_;
     std::string out_;
+    std::string head_;
+    uint64_t taken_ = 0;  // bytes handed out by take_part
     uint64_t count_ = 0;
     uint64_t cursor_ = 0;
     bool done_ = false;

@@ -264,7 +264,7 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 }
 
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch,
-                      std::string_view compacted_blob) {
+                      std::string_view compacted_blob, uint64_t compacted_blob_bytes) {
   // The image is sealed (copied behind its header and checksummed) by whoever writes the
   // batch, not here: with fsync = "batch" that is the syncer thread, and the event loop does not
   // stop for a copy of the whole keyspace. The Snapshot is immutable and shared.
@@ -281,7 +281,7 @@ void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch
     if (compacted_blob.empty()) {
       put_image(rd.compacted);
     } else {
-      const BlobRef ref{std::string(compacted_blob), rd.compacted->data.size()};
+      const BlobRef ref{std::string(compacted_blob), compacted_blob_bytes};
       batch->put_owned(snapshot_key(group), sealed_snapshot(*rd.compacted, &ref));
     }
     batch->del(legacy_snapshot_key(group));

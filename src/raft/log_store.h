@@ -60,9 +60,10 @@ void add_hard_state_write(std::string_view group, const HardState& hs, WriteBatc
 // Adds to `batch` the writes that carry out step 1 of the Ready contract (raft.h), in order:
 // incoming snapshot (drops the whole log), compaction (drops the log prefix), truncation of a
 // conflicting suffix, new entries, hard state. `compacted_blob`: the image of rd.compacted is
-// durable in that blob already, and the record names it instead of holding the image.
+// durable in that blob already, `compacted_blob_bytes` long (Raft may not hold its bytes), and
+// the record names it instead of holding the image.
 void add_ready_writes(std::string_view group, const Ready& rd, WriteBatch* batch,
-                      std::string_view compacted_blob = {});
+                      std::string_view compacted_blob = {}, uint64_t compacted_blob_bytes = 0);
 
 // Persists a Ready's durable part with one synced write (nothing when it has none).
 Status persist_ready(Storage& storage, std::string_view group, const Ready& rd);

@@ -168,7 +168,7 @@ TEST(LogStore, ImageInABlobIsNamedByTheRecordAndReadBackOnLoad) {
   EXPECT_EQ(image_blob_prefix("a b/c"), "image.x6120622f63.");
   ASSERT_TRUE(st.write_blob(name, rd.compacted->data));
   WriteBatch b;
-  add_ready_writes(kG, rd, &b, name);
+  add_ready_writes(kG, rd, &b, name, rd.compacted->data.size());
   EXPECT_LT(b.bytes(), 200u);  // the record names the image, it does not hold it
   ASSERT_TRUE(st.write(b, true));
   auto r = load(st, kG);

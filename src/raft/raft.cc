@@ -970,6 +970,15 @@ Status Raft::compact(uint64_t index, std::string image) {
   return Status::ok();
 }
 
+Status Raft::compact_stored(uint64_t index, uint64_t image_bytes) {
+  const uint64_t before = snapshot_->meta.index;
+  RKV_RETURN_IF_ERROR(compact(index, std::string()));
+  if (snapshot_->meta.index == before) return Status::ok();  // not newer: nothing changed
+  image_size_ = image_bytes;
+  image_held_ = false;
+  return Status::ok();
+}
+
 void Raft::set_snapshot(Snapshot snap) {
   image_size_ = snap.data.size();
   image_held_ = true;

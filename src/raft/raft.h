@@ -198,6 +198,10 @@ class Raft {
   // snapshot_catchup_entries is dropped (the next Ready's `compacted` persists both).
   // InvalidArgument if index > applied; no-op if the snapshot is that recent already.
   Status compact(uint64_t index, std::string image);
+  // As compact, for an image the application wrote (a blob) without handing it to Raft: Raft
+  // holds none of its `image_bytes` bytes (as after drop_image) and asks for them when a
+  // follower needs them (image_wanted, restore_image).
+  Status compact_stored(uint64_t index, uint64_t image_bytes);
   // The current snapshot's image is durable where the application can read it back (a blob):
   // Raft lets go of its bytes until a follower needs them. A transfer that then starts (or
   // goes on) waits, and image_wanted() names the snapshot; the application reads the image

@@ -396,16 +396,25 @@ TEST(Snapshot, LaggingFollowerReceivesSnapshotInChunks) {
 // A leader that let go of its image (the application keeps it in a file) asks for it when a
 // follower needs it, sends nothing meanwhile, and streams it once it is handed back; an image
 // handed back for an older snapshot, or while held, is ignored.
-TEST(Snapshot, DroppedImageIsAskedForAndSentOnceRestored) {
+// With compact_stored (the application wrote the image itself, a part at a time, and never
+// handed it over) Raft starts out as after drop_image.
+void dropped_image_is_asked_for_and_sent_once_restored(bool stored) {
   Cluster c(3, 1, [](Config& cfg) { cfg.snapshot_chunk_bytes = 16; });
   ASSERT_TRUE(c.elect(1));
   c.settle();
   EXPECT_FALSE(c.raft(1).drop_image());  // no snapshot yet
   const uint64_t applied = commit_without_3(c, 20);
   const std::string image = testing::encode_state(c.node(1).sm);
-  ASSERT_TRUE(c.raft(1).compact(applied, image).is_ok());
-  c.process(1);
-  ASSERT_TRUE(c.raft(1).drop_image());
+  if (stored) {
+    ASSERT_TRUE(c.raft(1).compact_stored(applied, image.size()).is_ok());
+    EXPECT_FALSE(c.raft(1).drop_image());  // nothing held to drop
+    c.process(1);
+  } else {
+    ASSERT_TRUE(c.raft(1).compact(applied, image).is_ok());
+    c.process(1);
+    ASSERT_TRUE(c.raft(1).drop_image());
+  }
+  EXPECT_EQ(c.raft(1).snapshot().meta.index, applied);
   EXPECT_FALSE(c.raft(1).image_held());
   EXPECT_TRUE(c.raft(1).snapshot().data.empty());
   EXPECT_EQ(c.raft(1).image_wanted(), 0u);
@@ -433,6 +442,14 @@ TEST(Snapshot, DroppedImageIsAskedForAndSentOnceRestored) {
   EXPECT_EQ(c.raft(1).progress().at(3).state, ProgressState::kReplicate);
   EXPECT_TRUE(c.raft(1).drop_image());  // done: it can go again
   EXPECT_SAFE(c);
+}
+
+TEST(Snapshot, DroppedImageIsAskedForAndSentOnceRestored) {
+  dropped_image_is_asked_for_and_sent_once_restored(/*stored=*/false);
+}
+
+TEST(Snapshot, StoredImageIsAskedForAndSentOnceRestored) {
+  dropped_image_is_asked_for_and_sent_once_restored(/*stored=*/true);
 }
 
 TEST(Snapshot, FollowerWithinCatchupEntriesCatchesUpFromTheLog) {

@@ -93,11 +93,6 @@ void BlobWriter::run() {
       queue_.pop_front();
     }
     Status st = run_blob_op(*storage_, op);
-    // An image was built into a buffer reserved with room to grow; Raft keeps it (to send to a
-    // lagging follower) until the next one. Trimmed here, off the event loop: the copy takes
-    // time in proportion to the image, and the room beyond its end counts as allocated memory
-    // (maxmemory) while untouched.
-    if (op.data && !op.read && st.is_ok()) op.data->shrink_to_fit();
     done_(std::move(op), std::move(st));
   }
 }

@@ -48,6 +48,8 @@ struct SimStats {
   uint64_t max_snapshot_index = 0;  // highest snapshot index seen (the log was compacted)
   // Snapshot images a leader let go of and read back from their blob to send to a follower.
   uint64_t images_read_back = 0;
+  // Images written in parts that did not finish: a part met a full disk.
+  uint64_t images_cut_short = 0;
   bool raft_active = false;  // Node::raft_group returned groups: Raft was under test
   // Coverage of the modes' promises: acknowledged async writes the nodes listed as lost (by
   // LOSTWRITES), and follower reads that reported being behind (staleness or entries).
@@ -58,6 +60,8 @@ struct SimStats {
   int64_t converge_ms = -1;
   uint64_t max_siblings = 0, lww_discarded = 0, read_repairs = 0, hints_delivered = 0,
            sync_keys = 0, hints_left = 0;
+  // Writes a replica refused (a full disk): sent on to a stand-in (sloppy), or failed short of W.
+  uint64_t refusals_redirected = 0, writes_refused = 0;
   // Multi-leader model (converge_ms and lww_discarded too): coverage of its catch-up paths,
   // summed over the nodes' last incarnations.
   uint64_t resends = 0, state_transfers = 0, tombstones_collected = 0, clock_skew_reports = 0;

@@ -28,7 +28,8 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
   return fmt::format(
              "seed {} {}: {} ops ({} ok, {} fail, {} info), {:.1f} s simulated, {} events, max "
              "term {}, "
-             "snapshot index {} ({} images read back), {} crashes ({} torn), {} partitions, {} "
+             "snapshot index {} ({} images read back, {} cut short), {} crashes ({} torn), {} "
+             "partitions, {} "
              "pauses, {} clock jumps, {} disk fulls ({} batches refused, {} leaderships handed "
              "over), "
              "{} msgs "
@@ -38,15 +39,17 @@ std::string summary_line(const SimOptions& o, const SimResult& r) {
              "wall",
              o.seed, r.ok ? "ok" : "FAILED", s.ops(), s.ops_ok, s.ops_fail, s.ops_info,
              static_cast<double>(s.sim_us) / 1e6, s.events, s.max_term, s.max_snapshot_index,
-             s.images_read_back, s.crashes, s.torn_crashes, s.partitions, s.pauses, s.clock_jumps,
-             s.disk_fulls, s.refused_batches, s.disk_handoffs, s.messages_sent, s.messages_dropped,
-             s.messages_duplicated, s.lost_writes_listed, s.stale_follower_reads, r.trace_hash,
-             s.wall_seconds) +
+             s.images_read_back, s.images_cut_short, s.crashes, s.torn_crashes, s.partitions,
+             s.pauses, s.clock_jumps, s.disk_fulls, s.refused_batches, s.disk_handoffs,
+             s.messages_sent, s.messages_dropped, s.messages_duplicated, s.lost_writes_listed,
+             s.stale_follower_reads, r.trace_hash, s.wall_seconds) +
          (o.model == Model::kLeaderless
               ? fmt::format("; converged {} ms after quiet, max {} siblings, {} lww discards, {} "
-                            "read repairs, {} hints delivered ({} left), {} objects synced",
+                            "read repairs, {} hints delivered ({} left), {} objects synced, {} "
+                            "refused writes sent to a stand-in, {} failed as refused",
                             s.converge_ms, s.max_siblings, s.lww_discarded, s.read_repairs,
-                            s.hints_delivered, s.hints_left, s.sync_keys)
+                            s.hints_delivered, s.hints_left, s.sync_keys, s.refusals_redirected,
+                            s.writes_refused)
           : o.model == Model::kMultiLeader
               ? fmt::format("; converged {} ms after quiet, {} lww discards, {} siblings created, "
                             "{} keys with siblings, {} resends, {} state transfers, {} tombstones "

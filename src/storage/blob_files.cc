@@ -115,6 +115,117 @@ Status write_blob_file(const std::string& dir, std::string_view name, std::strin
   return sync_dir(dir);
 }
 
+Status append_blob_file(const std::string& dir, std::string_view name, std::string_view data,
+                        bool first) {
+  if (!valid_blob_name(name)) {
+    return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");
+  }
+  if (first) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::io_error("cannot create directory " + dir + ": " + ec.message());
+  }
+  const std::string tmp = path_of(dir, name) + std::string(kTmpSuffix);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (first ? O_TRUNC : 0), 0644);
+  if (fd < 0) return errno_status(errno, "cannot create " + tmp);
+  Status st;
+  const off_t start = ::lseek(fd, 0, SEEK_END);
+  if (start < 0) st = errno_status(errno, "cannot size " + tmp);
+  if (st.is_ok() && first) {
+    st = write_all(fd, std::string(kHeaderBytes, '\0').data(), kHeaderBytes, tmp);
+  }
+  if (st.is_ok()) st = write_all(fd, data.data(), data.size(), tmp);
+  if (st.is_ok()) {
+    // As write_blob_file does piece by piece (kWritePiece): what came before this part is
+    // waited for, and this part's writeback starts now.
+    const off_t back = std::max<off_t>(0, start - static_cast<off_t>(2 * kWritePiece));
+    if (start > back) {
+      (void)::sync_file_range(
+          fd, back, start - back,
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    }
+    (void)::sync_file_range(fd, start, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  ::close(fd);
+  if (!st.is_ok()) ::unlink(tmp.c_str());  // a full disk gets its space back
+  return st;
+}
+
+Status finish_blob_file(const std::string& dir, std::string_view name, std::string_view head,
+                        uint64_t length) {
+  if (!valid_blob_name(name)) {
+    return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");
+  }
+  const std::string final_path = path_of(dir, name);
+  const std::string tmp = final_path + std::string(kTmpSuffix);
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno_status(errno, "cannot open " + tmp + " (a part was not written)");
+  auto pwrite_all = [&](const char* p, size_t n, off_t at) {
+    while (n > 0) {
+      const ssize_t w = ::pwrite(fd, p, n, at);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return errno_status(errno, "cannot write " + tmp);
+      p += w;
+      n -= static_cast<size_t>(w);
+      at += w;
+    }
+    return Status::ok();
+  };
+  Status st;
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0) {
+    st = errno_status(errno, "cannot size " + tmp);
+  } else if (static_cast<uint64_t>(size) != kHeaderBytes + length || head.size() > length) {
+    st = Status::io_error(tmp + " holds " + std::to_string(size) + " bytes where " +
+                          std::to_string(kHeaderBytes + length) +
+                          " were written: a part of the blob was not written");
+  }
+  if (st.is_ok()) st = pwrite_all(head.data(), head.size(), static_cast<off_t>(kHeaderBytes));
+  Checksum64Stream sum;
+  std::string piece(std::min<uint64_t>(kWritePiece, length), '\0');
+  for (uint64_t off = 0; st.is_ok() && off < length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), length - off));
+    const ssize_t r = ::pread(fd, piece.data(), want, static_cast<off_t>(kHeaderBytes + off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      st = r < 0 ? errno_status(errno, "cannot read back " + tmp)
+                 : Status::io_error(tmp + ": shorter than it was a moment ago");
+      break;
+    }
+    sum.update(std::string_view(piece.data(), static_cast<size_t>(r)));
+    off += static_cast<uint64_t>(r);
+  }
+  if (st.is_ok()) {
+    std::string header(kMagic);
+    put_u64(header, length);
+    put_u64(header, sum.digest());
+    st = pwrite_all(header.data(), header.size(), 0);
+  }
+  if (st.is_ok() && ::fdatasync(fd) != 0) st = errno_status(errno, "cannot sync " + tmp);
+  ::close(fd);
+  if (st.is_ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    st = errno_status(errno, "cannot rename " + tmp);
+  }
+  if (!st.is_ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  return sync_dir(dir);
+}
+
+void remove_blob_leftovers(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > kTmpSuffix.size() &&
+        name.compare(name.size() - kTmpSuffix.size(), kTmpSuffix.size(), kTmpSuffix) == 0) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+}
+
 Result<std::string> read_blob_file(const std::string& dir, std::string_view name) {
   if (!valid_blob_name(name)) {
     return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");

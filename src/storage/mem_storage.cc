@@ -36,6 +36,7 @@ struct MemStorage::Impl {
   Map live;
   Map durable;
   Map blobs;                         // durable on write: survive crash()
+  Map unfinished;                    // blobs written in parts, not finished: crash() drops them
   std::vector<WriteBatch> unsynced;  // written to `live` but not yet to `durable`, in order
   uint64_t sync_count = 0;
 
@@ -105,6 +106,7 @@ void MemStorage::crash(bool torn_last_write) {
   }
   s.unsynced.clear();
   s.live = s.durable;
+  s.unfinished.clear();
 }
 
 Status MemStorage::write_blob(std::string_view name, std::string_view data) {
@@ -112,6 +114,28 @@ Status MemStorage::write_blob(std::string_view name, std::string_view data) {
     return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");
   }
   impl_->blobs.insert_or_assign(std::string(name), std::string(data));
+  return Status::ok();
+}
+
+Status MemStorage::append_blob(std::string_view name, std::string_view data, bool first) {
+  if (!valid_blob_name(name)) {
+    return Status::invalid_argument("invalid blob name '" + std::string(name) + "'");
+  }
+  std::string& b = impl_->unfinished[std::string(name)];
+  if (first) b.clear();
+  b.append(data);
+  return Status::ok();
+}
+
+Status MemStorage::finish_blob(std::string_view name, std::string_view head, uint64_t length) {
+  auto it = impl_->unfinished.find(name);
+  if (it == impl_->unfinished.end() || it->second.size() != length || head.size() > length) {
+    if (it != impl_->unfinished.end()) impl_->unfinished.erase(it);
+    return Status::io_error("blob " + std::string(name) + ": a part was not written");
+  }
+  it->second.replace(0, head.size(), head);
+  impl_->blobs.insert_or_assign(std::string(name), std::move(it->second));
+  impl_->unfinished.erase(it);
   return Status::ok();
 }
 
@@ -123,6 +147,9 @@ Result<std::string> MemStorage::read_blob(std::string_view name) {
 
 Status MemStorage::remove_blob(std::string_view name) {
   if (auto it = impl_->blobs.find(name); it != impl_->blobs.end()) impl_->blobs.erase(it);
+  if (auto it = impl_->unfinished.find(name); it != impl_->unfinished.end()) {
+    impl_->unfinished.erase(it);
+  }
   return Status::ok();
 }
 

@@ -608,6 +608,8 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const std::string& dir,
   }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  // The store is ours now (RocksDB's lock): blobs whose writing a crash cut short go.
+  remove_blob_leftovers(dir + "/" + kBlobDir);
   impl->db.reset(raw);
   // What RocksDB holds after opening is in its table files (it flushes what it recovers).
   flushes->raise_to(impl->db->GetLatestSequenceNumber());
@@ -854,6 +856,14 @@ Status RocksStorage::finish_open() {
 // Blobs touch only their own directory: safe beside the batches on any thread.
 Status RocksStorage::write_blob(std::string_view name, std::string_view data) {
   return write_blob_file(impl_->dir + "/" + kBlobDir, name, data);
+}
+
+Status RocksStorage::append_blob(std::string_view name, std::string_view data, bool first) {
+  return append_blob_file(impl_->dir + "/" + kBlobDir, name, data, first);
+}
+
+Status RocksStorage::finish_blob(std::string_view name, std::string_view head, uint64_t length) {
+  return finish_blob_file(impl_->dir + "/" + kBlobDir, name, head, length);
 }
 
 Result<std::string> RocksStorage::read_blob(std::string_view name) {

@@ -192,6 +192,15 @@ class Storage {
   // Thread-safety: write_blob and remove_blob may run on another thread concurrently with every
   // other method, for different names (they share no state with the batches).
   virtual Status write_blob(std::string_view name, std::string_view data) = 0;
+  // A blob written in parts, as it is produced (a keyspace image streamed while it is built):
+  // append_blob adds a part (`first`: the first, which starts the blob afresh); finish_blob
+  // writes `head` over the blob's first bytes (what was known only at the end), checks that
+  // the parts came to `length` bytes (one that failed leaves it short: nothing is finished),
+  // and makes the blob durable as write_blob does. Until finished the blob is not listed, not
+  // readable, and a crash leaves only a leftover that the next open removes. A failed part or
+  // finish discards what the parts wrote. Same threading rule as write_blob.
+  virtual Status append_blob(std::string_view name, std::string_view data, bool first) = 0;
+  virtual Status finish_blob(std::string_view name, std::string_view head, uint64_t length) = 0;
   virtual Result<std::string> read_blob(std::string_view name) = 0;
   // OK when the blob is absent already.
   virtual Status remove_blob(std::string_view name) = 0;
@@ -218,6 +227,8 @@ class MemStorage final : public Storage {
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
   // Blobs are kept in memory and survive crash() (write_blob is durable on return).
   Status write_blob(std::string_view name, std::string_view data) override;
+  Status append_blob(std::string_view name, std::string_view data, bool first) override;
+  Status finish_blob(std::string_view name, std::string_view head, uint64_t length) override;
   Result<std::string> read_blob(std::string_view name) override;
   Status remove_blob(std::string_view name) override;
   Result<std::vector<std::string>> list_blobs() override;
@@ -276,6 +287,8 @@ class RocksStorage final : public Storage {
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
 
   Status write_blob(std::string_view name, std::string_view data) override;
+  Status append_blob(std::string_view name, std::string_view data, bool first) override;
+  Status finish_blob(std::string_view name, std::string_view head, uint64_t length) override;
   Result<std::string> read_blob(std::string_view name) override;
   Status remove_blob(std::string_view name) override;
   Result<std::vector<std::string>> list_blobs() override;
