@@ -22,7 +22,7 @@ is killed by pid at exit.
     python3 bench/scale.py                              # 100k, 1M, 5M keys of 64 B
     python3 bench/scale.py --sizes 100000,1000000 --value-size 1024
     python3 bench/scale.py --skip-redis --sizes 1000000
-    python3 bench/scale.py --sizes 1000000 --raft snapshot_log_bytes=33554432
+    python3 bench/scale.py --sizes 1000000 --raft snapshot_log_bytes=67108864
     BENCH_KEEP=1 python3 bench/scale.py ...             # keep the data dirs and node logs
 
 Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server, redis-tools).

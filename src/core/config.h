@@ -141,7 +141,7 @@ struct RaftSettings {
   // Compact the log also once the entries applied since the last image hold this many bytes
   // in memory (commands plus about 96 bytes each), however few they are; with maxmemory set,
   // at most an eighth of it.
-  uint64_t snapshot_log_bytes = 64ull << 20;
+  uint64_t snapshot_log_bytes = 32ull << 20;
   // Append messages in flight per follower. Each carries up to 256 entries (1 MiB), so a small
   // window keeps them few and large: entries proposed while the follower persists the last
   // message go out together once it acknowledges. Raise it on links with a long round trip.

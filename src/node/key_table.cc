@@ -84,6 +84,16 @@ ValueType Value::type() const {
   return coll ? coll->type : ValueType::kString;
 }
 
+static_assert(sizeof(std::unique_ptr<KeyTable::Entry>) == sizeof(KeyTable::Entry*),
+              "a bucket's head is a bare pointer, null when zero (KeyTable::Buckets)");
+
+KeyTable::Buckets::Buckets(size_t n)
+    : heads_(static_cast<std::unique_ptr<Entry>*>(std::calloc(n, sizeof(std::unique_ptr<Entry>)))),
+      n_(n) {
+  RKV_ASSERT_MSG(heads_ != nullptr || n == 0, "out of memory for a key table's buckets");
+  RKV_ASSERT(n == 0 || heads_[0] == nullptr);
+}
+
 KeyTable::KeyTable() : buckets_(kMinBuckets) {}
 KeyTable::~KeyTable() {
   clear();
@@ -188,7 +198,7 @@ void KeyTable::maybe_resize() {
 void KeyTable::start_resize(size_t new_buckets) {
   RKV_ASSERT((new_buckets & (new_buckets - 1)) == 0 && !rehashing());
   old_ = std::move(buckets_);
-  buckets_ = std::vector<std::unique_ptr<Entry>>(new_buckets);
+  buckets_ = Buckets(new_buckets);
   migrated_ = 0;
 }
 
@@ -215,7 +225,7 @@ bool KeyTable::rehash_step(size_t max_buckets) {
     --max_buckets;
   }
   if (migrated_ < old_.size()) return true;
-  std::vector<std::unique_ptr<Entry>>().swap(old_);
+  old_ = Buckets();
   migrated_ = 0;
   return false;
 }
@@ -228,10 +238,9 @@ void KeyTable::clear() {
         head = std::move(head->next);
     }
   }
-  std::vector<std::unique_ptr<Entry>>().swap(old_);
+  old_ = Buckets();
   migrated_ = 0;
-  buckets_.clear();
-  buckets_.resize(kMinBuckets);
+  buckets_ = Buckets(kMinBuckets);
   size_ = 0;
   payload_bytes_ = 0;
 }

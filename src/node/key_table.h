@@ -13,10 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/assert.h"
@@ -107,6 +109,40 @@ class KeyTable {
     Value value;
   };
 
+  // A bucket array: the head link of each chain. Allocated zeroed by the allocator (calloc):
+  // a large array comes from fresh pages the kernel zeroes as they are first touched, so that
+  // starting a resize costs no pass over the new array in one step (an array of 8M buckets
+  // took 35 ms to value-initialize, longer on a loaded machine, at each doubling past millions
+  // of keys). A null std::unique_ptr is all zero bits here (checked below). Destroyed only
+  // once its chains are unlinked (KeyTable::clear, a finished resize): it frees the array only.
+  class Buckets {
+   public:
+    Buckets() = default;
+    explicit Buckets(size_t n);
+    ~Buckets() { std::free(heads_); }
+    Buckets(const Buckets&) = delete;
+    Buckets& operator=(const Buckets&) = delete;
+    Buckets(Buckets&& o) noexcept : heads_(o.heads_), n_(o.n_) {
+      o.heads_ = nullptr;
+      o.n_ = 0;
+    }
+    Buckets& operator=(Buckets&& o) noexcept {
+      std::swap(heads_, o.heads_);
+      std::swap(n_, o.n_);
+      return *this;
+    }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    std::unique_ptr<Entry>& operator[](size_t i) { return heads_[i]; }
+    const std::unique_ptr<Entry>& operator[](size_t i) const { return heads_[i]; }
+    std::unique_ptr<Entry>* begin() { return heads_; }
+    std::unique_ptr<Entry>* end() { return heads_ + n_; }
+
+   private:
+    std::unique_ptr<Entry>* heads_ = nullptr;
+    size_t n_ = 0;
+  };
+
   KeyTable();
   ~KeyTable();
   KeyTable(const KeyTable&) = delete;
@@ -154,7 +190,7 @@ class KeyTable {
   template <typename Fn>
   uint64_t scan(uint64_t cursor, Fn&& fn) const {
     if (size_ == 0) return 0;
-    auto visit = [&](const std::vector<std::unique_ptr<Entry>>& t, uint64_t i) {
+    auto visit = [&](const Buckets& t, uint64_t i) {
       for (const Entry* e = t[i].get(); e; e = e->next.get())
         fn(*e);
     };
@@ -201,7 +237,7 @@ class KeyTable {
   void sample(uint64_t start, size_t want, size_t max_buckets, Fn&& fn) const {
     if (size_ == 0 || want == 0) return;
     size_t taken = 0;
-    auto walk = [&](const std::vector<std::unique_ptr<Entry>>& t) {
+    auto walk = [&](const Buckets& t) {
       const size_t mask = t.size() - 1;
       for (size_t n = 0; n < max_buckets && n <= mask && taken < want; ++n) {
         for (const Entry* e = t[(start + n) & mask].get(); e && taken < want; e = e->next.get())
@@ -225,7 +261,7 @@ class KeyTable {
   void start_resize(size_t new_buckets);
   void maybe_resize();
   template <typename Fn>
-  static void for_each_in(const std::vector<std::unique_ptr<Entry>>& t, size_t from, Fn& fn) {
+  static void for_each_in(const Buckets& t, size_t from, Fn& fn) {
     constexpr size_t kEntryAhead = 16, kValueAhead = 8;
     const size_t n = t.size();
     for (size_t i = from; i < n; ++i) {
@@ -243,9 +279,9 @@ class KeyTable {
   // bucket where it would go.
   std::unique_ptr<Entry>* locate(std::string_view key, uint64_t h);
 
-  std::vector<std::unique_ptr<Entry>> buckets_;
+  Buckets buckets_;
   // While a resize is under way: the previous array, whose buckets below migrated_ are empty.
-  std::vector<std::unique_ptr<Entry>> old_;
+  Buckets old_;
   size_t migrated_ = 0;
   size_t size_ = 0;
   size_t payload_bytes_ = 0;
