@@ -40,6 +40,10 @@ struct BlobOp {
   bool part = false, first = false, last = false;
   std::string head = {};
   uint64_t length = 0;
+  // Freed by the driver off the event loop once the op is carried out: what the last part of
+  // an image leaves behind (the build's copies of the keys changed while it ran, hundreds of
+  // thousands at millions of keys: freeing them took over 100 ms in one step of the loop).
+  std::shared_ptr<void> release = {};
 };
 
 class Storage;

@@ -1001,7 +1001,7 @@ void RaftGroup::build_image() {
     if (done) {
       op.head = image_->head();
       op.length = image_->size();
-      image_.reset();
+      op.release = std::shared_ptr<Store::ImageBuild>(std::move(image_));
       image_parts_ = 0;
       blob_writing_ = true;
     }

@@ -93,6 +93,7 @@ void BlobWriter::run() {
       queue_.pop_front();
     }
     Status st = run_blob_op(*storage_, op);
+    op.release.reset();  // here, not on the event loop
     done_(std::move(op), std::move(st));
   }
 }
